@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+
+const fixtures = path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
+export const tlsOptions = {
+  key: fs.readFileSync(path.join(fixtures, 'localhost-key.pem')),
+  cert: fs.readFileSync(path.join(fixtures, 'localhost-cert.pem')),
+};
+export const tlsCa = tlsOptions.cert;
+
+export interface Received {
+  method?: string;
+  url?: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface TestServer {
+  server: http.Server;
+  port: number;
+  url: string;
+  received: Received[];
+  close(): Promise<void>;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+const defaultHandler: Handler = (req, res) => {
+  const status = /\/status\/(\d+)/.exec(req.url ?? '');
+  res.statusCode = status ? Number(status[1]) : 200;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ url: req.url, traceparent: req.headers.traceparent ?? null }));
+};
+
+/** A real HTTP(S) server on 127.0.0.1 that remembers what it received. */
+export async function startServer(handler: Handler = defaultHandler, secure = false): Promise<TestServer> {
+  const received: Received[] = [];
+  const listener: Handler = (req, res) => {
+    received.push({ method: req.method, url: req.url, headers: req.headers });
+    handler(req, res);
+  };
+  const server = secure ? https.createServer(tlsOptions, listener) : http.createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server: server as http.Server,
+    port,
+    url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Reads a whole response body. */
+export function readBody(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => (body += chunk));
+    res.on('end', () => resolve(body));
+    res.on('error', reject);
+  });
+}
+
+/** A port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

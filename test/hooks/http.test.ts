@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import nock from 'nock';
+import * as opentracing from 'opentracing';
+import { currentSpan, installAllPatches, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
+import { closedPort, readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
+
+const originals = { request: http.request, get: http.get, srequest: https.request, sget: https.get, emit: http.Server.prototype.emit };
+
+function send(fn: () => http.ClientRequest): Promise<{ res: http.IncomingMessage; body: string; req: http.ClientRequest }> {
+  return new Promise((resolve, reject) => {
+    const req = fn();
+    req.on('response', (res) => readBody(res).then((body) => resolve({ res, body, req }), reject));
+    req.on('error', reject);
+  });
+}
+
+describe('http client hook', () => {
+  const tracer = new RecordingTracer();
+  let server: TestServer;
+  let secure: TestServer;
+
+  before(async () => {
+    installPatches(['http'], { tracer });
+    server = await startServer();
+    secure = await startServer(undefined, true);
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await server.close();
+    await secure.close();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(() => tracer.settle());
+
+  const forms: Array<[string, (base: string, cb?: (res: http.IncomingMessage) => void) => http.ClientRequest]> = [
+    ['request(string)', (b) => { const r = http.request(`${b}/a?q=1`); r.end(); return r; }],
+    ['request(string, options)', (b) => { const r = http.request(`${b}/a?q=1`, { method: 'POST', headers: { 'x-a': '1' } }); r.end('x'); return r; }],
+    ['request(string, options, cb)', (b, cb) => { const r = http.request(`${b}/a?q=1`, { method: 'PUT' }, cb); r.end(); return r; }],
+    ['request(string, cb)', (b, cb) => { const r = http.request(`${b}/a?q=1`, cb); r.end(); return r; }],
+    ['request(URL)', (b) => { const r = http.request(new URL(`${b}/a?q=1`)); r.end(); return r; }],
+    ['request(URL, options, cb)', (b, cb) => { const r = http.request(new URL(`${b}/a?q=1`), { headers: { 'x-b': '2' } }, cb); r.end(); return r; }],
+    ['request(options)', (b) => { const u = new URL(b); const r = http.request({ host: u.hostname, port: u.port, path: '/a?q=1' }); r.end(); return r; }],
+    ['request(options, cb)', (b, cb) => { const u = new URL(b); const r = http.request({ hostname: u.hostname, port: Number(u.port), path: '/a?q=1', method: 'DELETE' }, cb); r.end(); return r; }],
+    ['get(string)', (b) => http.get(`${b}/a?q=1`)],
+    ['get(string, cb)', (b, cb) => http.get(`${b}/a?q=1`, cb)],
+    ['get(string, options, cb)', (b, cb) => http.get(`${b}/a?q=1`, { headers: { 'x-c': '3' } }, cb)],
+    ['get(URL, cb)', (b, cb) => http.get(new URL(`${b}/a?q=1`), cb)],
+    ['get(options, cb)', (b, cb) => { const u = new URL(b); return http.get({ host: u.hostname, port: u.port, path: '/a?q=1' }, cb); }],
+  ];
+
+  for (const [name, call] of forms) {
+    it(`traces ${name}: child span, injected header, tags`, async () => {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      let inCallback: unknown;
+      const { res, body } = await withSpan(parent, () => send(() => call(server.url, () => { inCallback = currentSpan(); })));
+      parent.finish();
+      await tracer.waitFor(2);
+      assert.equal(res.statusCode, 200);
+      const [client] = tracer.byName(/^HTTP /);
+      assert.ok(client, 'client span recorded');
+      assert.equal(client.parentId, parent.id);
+      assert.equal(client.traceId, parent.traceId);
+      assert.equal(client.tags['span.kind'], 'client');
+      assert.equal(client.tags.component, 'http');
+      assert.equal(client.tags['http.url'], `${server.url}/a`);
+      assert.equal(client.tags['http.status_code'], 200);
+      assert.equal(client.tags['peer.hostname'], '127.0.0.1');
+      assert.equal(client.tags['peer.port'], server.port);
+      assert.equal(client.operationName, `HTTP ${client.tags['http.method']}`);
+      const received = server.received[server.received.length - 1];
+      assert.equal(received.headers.traceparent, `00-${client.traceId}-${client.id}-01`);
+      assert.equal(JSON.parse(body).traceparent, received.headers.traceparent);
+      if (inCallback !== undefined) assert.equal(inCallback, parent, 'response callback runs in the caller context');
+    });
+  }
+
+  it('traces https.request and https.get', async () => {
+    await send(() => { const r = https.request(`${secure.url}/s`, { ca: tlsCa }); r.end(); return r; });
+    await send(() => https.get(`${secure.url}/g`, { ca: tlsCa }));
+    await tracer.waitFor(2);
+    const spans = tracer.byName('HTTP GET');
+    assert.deepEqual(spans.map((s) => s.tags['http.url']).sort(), [`${secure.url}/g`, `${secure.url}/s`]);
+    assert.ok(secure.received.every((r) => typeof r.headers.traceparent === 'string'));
+  });
+
+  it('makes a root span when there is no active span, and none with requireParent', async () => {
+    await send(() => http.get(`${server.url}/root`));
+    await tracer.waitFor(1);
+    assert.equal(tracer.finished[0].parentId, undefined);
+    uninstallAllPatches();
+    installPatches(['http'], { tracer, requireParent: true });
+    try {
+      tracer.reset();
+      await send(() => http.get(`${server.url}/none`));
+      assert.equal(tracer.started.length, 0);
+      assert.equal(server.received[server.received.length - 1].headers.traceparent, undefined);
+    } finally {
+      uninstallAllPatches();
+      installPatches(['http'], { tracer });
+    }
+  });
+
+  it('removes credentials and the query string from http.url; keeps the query when asked', async () => {
+    const u = new URL(server.url);
+    await send(() => http.get(`http://user:secret@127.0.0.1:${u.port}/p?token=abc`));
+    const [span] = await tracer.waitFor(1);
+    assert.equal(span.tags['http.url'], `${server.url}/p`);
+    assert.ok(!JSON.stringify(span.tags).includes('secret'));
+    uninstallAllPatches();
+    installPatches(['http'], { tracer, captureQueryString: true });
+    try {
+      tracer.reset();
+      await send(() => http.get(`http://user:secret@127.0.0.1:${u.port}/p?x=1`));
+      await tracer.waitFor(1);
+      assert.equal(tracer.finished[0].tags['http.url'], `${server.url}/p?x=1`);
+      assert.ok(!JSON.stringify(tracer.finished[0].tags).includes('secret'));
+    } finally {
+      uninstallAllPatches();
+      installPatches(['http'], { tracer });
+    }
+  });
+
+  it('does not mutate the caller options or headers (frozen ones work)', async () => {
+    const u = new URL(server.url);
+    const headers = Object.freeze({ 'x-user': 'yes' });
+    const options = Object.freeze({ host: u.hostname, port: u.port, path: '/frozen', headers });
+    const before = JSON.stringify(options);
+    await send(() => http.get(options));
+    assert.equal(JSON.stringify(options), before);
+    assert.equal(server.received[server.received.length - 1].headers['x-user'], 'yes');
+    assert.ok(server.received[server.received.length - 1].headers.traceparent);
+  });
+
+  it("keeps a trace header the caller set", async () => {
+    const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    await send(() => http.get(`${server.url}/own`, { headers: { traceparent: own } }));
+    assert.equal(server.received[server.received.length - 1].headers.traceparent, own);
+  });
+
+  it('ignoreOutgoing skips the span; propagationBlocklist keeps the span but sends no header', async () => {
+    uninstallAllPatches();
+    installPatches(['http'], { tracer, ignoreOutgoing: [/\/health$/], propagationBlocklist: ['127.0.0.1'] });
+    try {
+      await send(() => http.get(`${server.url}/health`));
+      assert.equal(tracer.started.length, 0);
+      await send(() => http.get(`${server.url}/blocked`));
+      await tracer.waitFor(1);
+      assert.equal(server.received[server.received.length - 1].headers.traceparent, undefined);
+    } finally {
+      uninstallAllPatches();
+      installPatches(['http'], { tracer });
+    }
+  });
+
+  it('ECONNREFUSED: error span, and the same error reaches the caller', async () => {
+    const port = await closedPort();
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => http.get(`http://127.0.0.1:${port}/`).on('error', resolve));
+    assert.equal(err.code, 'ECONNREFUSED');
+    const [span] = await tracer.waitFor(1);
+    assert.equal(span.tags.error, true);
+    const log = span.errorLog();
+    assert.ok(log);
+    assert.equal(log.fields['error.object'], err);
+    assert.equal(log.fields.message, err.message);
+    assert.equal(log.fields.stack, err.stack);
+  });
+
+  it('timeout: the span finishes with error and a timeout event', async () => {
+    const hang = await startServer(() => { /* never answers */ });
+    try {
+      const err = await new Promise<Error>((resolve) => {
+        const req = http.get(`${hang.url}/slow`);
+        req.setTimeout(50, () => req.destroy(new Error('client timeout')));
+        req.on('error', resolve);
+      });
+      assert.equal(err.message, 'client timeout');
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags.error, true);
+      assert.ok(span.logs.some((l) => l.fields.event === 'timeout'));
+      assert.equal(span.errorLog()?.fields['error.object'], err);
+    } finally {
+      await hang.close();
+    }
+  });
+
+  it('abort: destroy() before the response finishes the span with error', async () => {
+    const hang = await startServer(() => { /* never answers */ });
+    try {
+      const req = http.get(`${hang.url}/abort`);
+      req.on('error', () => {});
+      setTimeout(() => req.destroy(), 20);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags.error, true);
+    } finally {
+      await hang.close();
+    }
+  });
+
+  it('socket hang-up before the response is an error', async () => {
+    const rude = await startServer((req) => req.socket.destroy());
+    try {
+      const err = await new Promise<NodeJS.ErrnoException>((resolve) => http.get(`${rude.url}/x`).on('error', resolve));
+      assert.equal(err.code, 'ECONNRESET');
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags.error, true);
+    } finally {
+      await rude.close();
+    }
+  });
+
+  it('5xx is an error; 4xx is not', async () => {
+    await send(() => http.get(`${server.url}/status/503`));
+    await send(() => http.get(`${server.url}/status/404`));
+    const [s503, s404] = await tracer.waitFor(2);
+    assert.equal(s503.tags['http.status_code'], 503);
+    assert.equal(s503.tags.error, true);
+    assert.equal(s404.tags['http.status_code'], 404);
+    assert.notEqual(s404.tags.error, true);
+  });
+
+  it('finishes the span when the body is never read (socket close)', async () => {
+    const closing = await startServer((_req, res) => { res.setHeader('connection', 'close'); res.end('x'.repeat(1000)); });
+    try {
+      await new Promise<void>((resolve) => http.get(`${closing.url}/unread`, () => resolve()));
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags['http.status_code'], 200);
+    } finally {
+      await closing.close();
+    }
+  });
+
+  it('traces a remote host through nock, header included', async () => {
+    let seen: string | undefined;
+    const scope = nock('http://api.remote.example')
+      .get('/v1/items')
+      .query({ page: '2' })
+      .reply(function () {
+        seen = this.req.headers.traceparent as string;
+        return [200, 'ok'];
+      });
+    try {
+      const { body } = await send(() => http.get('http://api.remote.example/v1/items?page=2'));
+      assert.equal(body, 'ok');
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags['http.url'], 'http://api.remote.example/v1/items');
+      assert.equal(span.tags['peer.hostname'], 'api.remote.example');
+      assert.equal(span.tags['peer.port'], 80);
+      assert.equal(seen, `00-${span.traceId}-${span.id}-01`);
+      assert.ok(scope.isDone());
+    } finally {
+      nock.cleanAll();
+    }
+  });
+
+  it('a tracer that throws in startSpan/inject costs only the span', async () => {
+    for (const which of [['startSpan'], ['inject']] as const) {
+      uninstallAllPatches();
+      const broken = new ThrowingTracer([...which]);
+      installPatches(['http'], { tracer: broken });
+      try {
+        const { res, body } = await send(() => http.get(`${server.url}/broken?x=1`));
+        assert.equal(res.statusCode, 200);
+        assert.equal(JSON.parse(body).url, '/broken?x=1');
+        assert.ok(broken.calls > 0);
+      } finally {
+        uninstallAllPatches();
+      }
+    }
+    installPatches(['http'], { tracer });
+  });
+
+  it('uses the global tracer when none is configured, even one set after install', async () => {
+    uninstallAllPatches();
+    installPatches(['http']);
+    const late = new RecordingTracer();
+    opentracing.initGlobalTracer(late);
+    try {
+      await send(() => http.get(`${server.url}/global`));
+      await late.waitFor(1);
+      assert.equal(late.finished[0].tags['http.url'], `${server.url}/global`);
+    } finally {
+      opentracing.initGlobalTracer(new opentracing.Tracer());
+      uninstallAllPatches();
+      installPatches(['http'], { tracer });
+    }
+  });
+});
+
+describe('registry', () => {
+  const tracer = new RecordingTracer();
+  let server: TestServer;
+  before(async () => { server = await startServer(); });
+  after(async () => { uninstallAllPatches(); await server.close(); });
+  afterEach(() => { uninstallAllPatches(); tracer.reset(); });
+
+  it('uninstall restores the original functions (identity, name, length)', () => {
+    installAllPatches({ tracer });
+    assert.notEqual(http.request, originals.request);
+    assert.equal(http.request.name, originals.request.name);
+    assert.equal(http.request.length, originals.request.length);
+    assert.equal(http.get.length, originals.get.length);
+    uninstallAllPatches();
+    assert.equal(http.request, originals.request);
+    assert.equal(http.get, originals.get);
+    assert.equal(https.request, originals.srequest);
+    assert.equal(https.get, originals.sget);
+    assert.equal(http.Server.prototype.emit, originals.emit);
+  });
+
+  it('installing twice patches once: one span per call', async () => {
+    installAllPatches({ tracer });
+    installAllPatches({ tracer });
+    installPatches(['http'], { tracer });
+    await send(() => http.get(`${server.url}/twice`));
+    await tracer.waitFor(2); // client + server span
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(tracer.byName('HTTP GET').filter((s) => s.tags['span.kind'] === 'client').length, 1);
+  });
+
+  it('node:http and http are one module, patched once', async () => {
+    installPatches(['http'], { tracer });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const prefixed = require('node:http') as typeof http;
+    assert.equal(prefixed.request, http.request);
+    await send(() => prefixed.get(`${server.url}/prefixed`));
+    await tracer.waitFor(1);
+    assert.equal(tracer.finished.length, 1);
+  });
+
+  it('an unknown hook name in config throws a TypeError listing the valid names', () => {
+    assert.throws(() => installAllPatches({ tracer, hooks: { nope: true } as never }), (err: Error) => err instanceof TypeError && /http, httpServer/.test(err.message));
+    assert.throws(() => installPatches(['nope' as never]), TypeError);
+  });
+});

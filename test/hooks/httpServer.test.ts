@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
+import { readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
+
+function get(url: string, headers: http.OutgoingHttpHeaders = {}, agent?: http.Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https') ? https : http;
+    mod.get(url, { headers, agent, ca: tlsCa }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
+  });
+}
+
+describe('http server hook', () => {
+  const tracer = new RecordingTracer();
+  afterEach(async () => {
+    await tracer.settle();
+    uninstallAllPatches();
+    tracer.reset();
+  });
+
+  it('makes a server span from the incoming headers and keeps it active across async work', async () => {
+    installPatches(['httpServer'], { tracer });
+    let active: unknown;
+    const server = await startServer((_req, res) => {
+      setTimeout(() => {
+        active = currentSpan();
+        res.end('ok');
+      }, 5);
+    });
+    try {
+      const parent = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+      const { status } = await get(`${server.url}/orders/7?secret=1`, { traceparent: parent });
+      assert.equal(status, 200);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.operationName, 'HTTP GET');
+      assert.equal(span.traceId, '0123456789abcdef0123456789abcdef');
+      assert.equal(span.parentId, '0123456789abcdef');
+      assert.equal(span.tags['span.kind'], 'server');
+      assert.equal(span.tags['http.method'], 'GET');
+      assert.equal(span.tags['http.url'], `${server.url}/orders/7`);
+      assert.equal(span.tags['http.status_code'], 200);
+      assert.equal(span.tags['peer.address'], '127.0.0.1');
+      assert.equal(active, span);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('https servers are traced too', async () => {
+    installPatches(['httpServer'], { tracer });
+    const server = await startServer(undefined, true);
+    try {
+      await get(`${server.url}/tls`);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags['http.url'], `${server.url.replace('127.0.0.1', '127.0.0.1')}/tls`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  const malformed: Array<[string, string]> = [
+    ['all-zero trace id', '00-00000000000000000000000000000000-0123456789abcdef-01'],
+    ['bad hex', '00-zz23456789abcdef0123456789abcdef-0123456789abcdef-01'],
+    ['version ff', 'ff-0123456789abcdef0123456789abcdef-0123456789abcdef-01'],
+    ['over-long', '00-' + 'a'.repeat(5000)],
+    ['garbage', '\u0001\u0002;;;==='],
+  ];
+  for (const [name, header] of malformed) {
+    it(`a malformed traceparent (${name}) gives a new root span`, async () => {
+      installPatches(['httpServer'], { tracer });
+      const server = await startServer();
+      try {
+        let value = header;
+        if (/[\u0000-\u001f]/.test(value)) value = 'not a header';
+        const { status } = await get(`${server.url}/m`, { traceparent: value });
+        assert.equal(status, 200);
+        const [span] = await tracer.waitFor(1);
+        assert.equal(span.parentId, undefined);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('a tracer whose extract/startSpan throw does not change the response', async () => {
+    const broken = new ThrowingTracer();
+    installPatches(['httpServer', 'http'], { tracer: broken });
+    const server = await startServer();
+    try {
+      const { status, body } = await get(`${server.url}/x?y=1`, { traceparent: 'whatever' });
+      assert.equal(status, 200);
+      assert.equal(JSON.parse(body).url, '/x?y=1');
+      assert.ok(broken.calls > 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('ignoreIncoming skips paths and predicates', async () => {
+    installPatches(['httpServer'], { tracer, ignoreIncoming: ['/health', (req: http.IncomingMessage) => req.headers['x-skip'] === '1'] });
+    const server = await startServer();
+    try {
+      await get(`${server.url}/health?full=1`);
+      await get(`${server.url}/other`, { 'x-skip': '1' });
+      await get(`${server.url}/traced`);
+      const spans = await tracer.waitFor(1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(spans.map((s) => s.tags['http.url']), [`${server.url}/traced`]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('5xx marks the server span as an error; a connection closed mid-response finishes it too', async () => {
+    installPatches(['httpServer'], { tracer });
+    const server = await startServer((req, res) => {
+      if (req.url === '/boom') {
+        res.statusCode = 500;
+        res.end();
+      } else {
+        res.write('partial');
+        setTimeout(() => req.socket.destroy(), 10);
+      }
+    });
+    try {
+      await get(`${server.url}/boom`);
+      await get(`${server.url}/cut`).catch(() => undefined);
+      const spans = await tracer.waitFor(2);
+      const boom = spans.find((s) => s.tags['http.url'].endsWith('/boom')) as RecordedSpan;
+      const cut = spans.find((s) => s.tags['http.url'].endsWith('/cut')) as RecordedSpan;
+      assert.equal(boom.tags.error, true);
+      assert.equal(cut.tags.error, true);
+      assert.ok(cut.logs.some((l) => l.fields.event === 'abort'));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('http client and server together', () => {
+  const tracer = new RecordingTracer();
+  let front: TestServer;
+  let back: TestServer;
+  before(async () => {
+    installPatches(['http', 'httpServer'], { tracer });
+    back = await startServer((req, res) => res.end(req.url));
+    front = await startServer((req, res) => {
+      const id = (req.url ?? '').split('/')[2];
+      // A little async work first, so that requests interleave.
+      setImmediate(() => {
+        http.get(`${back.url}/b/${id}`, (r) => readBody(r).then((body) => res.end(body)));
+      });
+    });
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await front.close();
+    await back.close();
+  });
+
+  it('1,000 concurrent requests: every client span has its own request as parent', async function () {
+    this.timeout(60000);
+    const n = 1000;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const bodies = await Promise.all(Array.from({ length: n }, (_, i) => get(`${front.url}/a/${i}`, {}, agent)));
+    agent.destroy();
+    bodies.forEach((b, i) => assert.equal(b.body, `/b/${i}`));
+    await tracer.waitFor(n * 4, 30000);
+    await tracer.settle();
+    const byId = new Map(tracer.finished.map((s) => [s.id, s]));
+    const frontServer = new Map<string, RecordedSpan>();
+    const clientToBack = new Map<string, RecordedSpan>();
+    const backServer = new Map<string, RecordedSpan>();
+    for (const s of tracer.finished) {
+      const url: string = s.tags['http.url'];
+      const id = url.split('/').pop() as string;
+      if (s.tags['span.kind'] === 'server' && url.includes('/a/')) frontServer.set(id, s);
+      if (s.tags['span.kind'] === 'server' && url.includes('/b/')) backServer.set(id, s);
+      if (s.tags['span.kind'] === 'client' && url.includes('/b/')) clientToBack.set(id, s);
+    }
+    assert.equal(clientToBack.size, n);
+    for (let i = 0; i < n; i++) {
+      const fs = frontServer.get(String(i)) as RecordedSpan;
+      const cs = clientToBack.get(String(i)) as RecordedSpan;
+      const bs = backServer.get(String(i)) as RecordedSpan;
+      assert.equal(cs.parentId, fs.id, `client span ${i} under its own request`);
+      assert.equal(bs.parentId, cs.id, `back server span ${i} under the client span`);
+      assert.equal(bs.traceId, byId.get(fs.id)?.traceId);
+    }
+  });
+});
