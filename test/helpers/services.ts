@@ -1,0 +1,28 @@
+/**
+ * Connection settings for the real PostgreSQL and Redis that `npm test` starts (scripts/with-services.js),
+ * or that PGHOST/DATABASE_URL and REDIS_URL point to. A missing server fails the test with the reason.
+ */
+export function pgConfig(): { host: string; port: number; user: string; database: string; connectionString?: string } {
+  const unavailable = process.env.OTCH_POSTGRES_UNAVAILABLE;
+  if (unavailable) throw new Error(`PostgreSQL could not be started by scripts/services.js: ${unavailable}`);
+  if (process.env.DATABASE_URL) {
+    const u = new URL(process.env.DATABASE_URL);
+    return { host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), database: u.pathname.slice(1), connectionString: process.env.DATABASE_URL };
+  }
+  if (!process.env.PGHOST) {
+    throw new Error('no PostgreSQL server: run the tests with `npm test` (it starts one), or set PGHOST/DATABASE_URL');
+  }
+  return {
+    host: process.env.PGHOST,
+    port: Number(process.env.PGPORT ?? 5432),
+    user: process.env.PGUSER ?? 'postgres',
+    database: process.env.PGDATABASE ?? 'postgres',
+  };
+}
+
+export function redisUrl(): string {
+  const unavailable = process.env.OTCH_REDIS_UNAVAILABLE;
+  if (unavailable) throw new Error(`Redis could not be started by scripts/services.js: ${unavailable}`);
+  if (!process.env.REDIS_URL) throw new Error('no Redis server: run the tests with `npm test` (it starts one), or set REDIS_URL');
+  return process.env.REDIS_URL;
+}

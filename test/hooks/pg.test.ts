@@ -1,0 +1,347 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import QueryStream from 'pg-query-stream';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { sanitizeSql } from '../../src/sql';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { closedPort, readBody, startServer } from '../helpers/servers';
+import { pgConfig } from '../helpers/services';
+
+const originalQuery = pg.Client.prototype.query;
+
+describe('pg hook (real PostgreSQL)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let client: pg.Client;
+
+  before(async () => {
+    installPatches(['pg'], { tracer });
+    client = new pg.Client(pgConfig());
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    uninstallAllPatches();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(() => tracer.settle());
+
+  function only(): RecordedSpan {
+    const spans = tracer.byName(/^pg\.query/);
+    assert.equal(spans.length, 1, `one query span, got ${spans.map((s) => s.operationName)}`);
+    return spans[0];
+  }
+
+  it('query(text) promise: same result, span with OpenTracing tags', async () => {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const res = await withSpan(parent, () => client.query("SELECT 1 + 1 AS two, 'x' AS s"));
+    parent.finish();
+    assert.deepEqual(res.rows, [{ two: 2, s: 'x' }]);
+    const span = only();
+    assert.equal(span.operationName, 'pg.query:SELECT');
+    assert.equal(span.parentId, parent.id);
+    const cfg = pgConfig();
+    assert.deepEqual(
+      { ...span.tags },
+      {
+        'span.kind': 'client',
+        component: 'pg',
+        'db.type': 'sql',
+        'db.instance': cfg.database,
+        'db.user': cfg.user,
+        'db.statement': 'SELECT ? + ? AS two, ? AS s',
+        'peer.hostname': cfg.host,
+        'peer.port': cfg.port,
+        'peer.address': `${cfg.host}:${cfg.port}`,
+      },
+    );
+  });
+
+  it('every call form returns what untraced pg returns', async () => {
+    const results: unknown[] = [];
+    results.push((await client.query('SELECT $1::int AS n', [1])).rows);
+    results.push(await new Promise((resolve, reject) => client.query('SELECT 2 AS n', (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r.rows)))));
+    results.push(await new Promise((resolve, reject) => client.query('SELECT $1::int AS n', [3], (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r.rows)))));
+    results.push((await client.query({ text: 'SELECT $1::int AS n', values: [4] })).rows);
+    results.push(await new Promise((resolve, reject) => client.query({ text: 'SELECT 5 AS n' }, (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r.rows)))));
+    results.push(await new Promise((resolve, reject) => (client.query as any)({ text: 'SELECT $1::int AS n' }, [6], (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r.rows)))));
+    results.push((await client.query({ text: 'SELECT $1::int AS n', values: [7], rowMode: 'array' })).rows);
+    assert.deepEqual(results, [[{ n: 1 }], [{ n: 2 }], [{ n: 3 }], [{ n: 4 }], [{ n: 5 }], [{ n: 6 }], [[7]]]);
+    await tracer.waitFor(7);
+    assert.equal(tracer.byName('pg.query:SELECT').length, 7);
+    assert.ok(tracer.finished.every((s) => s.tags['db.statement'] === 'SELECT $1::int AS n' || s.tags['db.statement'] === 'SELECT ? AS n'));
+  });
+
+  it('the promise is the one pg returns, and callbacks run in the caller context', async () => {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    let seen: unknown;
+    await withSpan(parent, () => new Promise<void>((resolve) => client.query('SELECT 1', () => { seen = currentSpan(); resolve(); })));
+    parent.finish();
+    assert.equal(seen, parent);
+    const p = client.query('SELECT 1');
+    assert.ok(p instanceof Promise);
+    await p;
+  });
+
+  it('a config object with its own callback is not mutated', async () => {
+    const cb = () => undefined;
+    const config = { text: 'SELECT 1 AS one', callback: cb };
+    await new Promise<void>((resolve) => client.query({ ...config, callback: () => resolve() } as any));
+    const cfg2 = { text: 'SELECT 1 AS one', callback: (_e: unknown, r: pg.QueryResult) => { assert.equal(r.rows[0].one, 1); } };
+    const snapshot = cfg2.callback;
+    await new Promise<void>((resolve) => { client.query(cfg2 as any); setTimeout(resolve, 50); });
+    assert.equal(cfg2.callback, snapshot);
+  });
+
+  it('named prepared statements are named after the statement', async () => {
+    const res = await client.query({ name: 'fetch-number', text: 'SELECT $1::int AS n', values: [42] });
+    const again = await client.query({ name: 'fetch-number', text: 'SELECT $1::int AS n', values: [43] });
+    assert.equal(res.rows[0].n, 42);
+    assert.equal(again.rows[0].n, 43);
+    await tracer.waitFor(2);
+    assert.deepEqual(tracer.finished.map((s) => s.operationName), ['pg.query:fetch-number', 'pg.query:fetch-number']);
+  });
+
+  it('a Submittable (pg-cursor) is returned as the same object, and a cursor read to the end finishes once', async () => {
+    const cursor = new Cursor('SELECT generate_series(1, 10) AS n');
+    const returned = client.query(cursor);
+    assert.equal(returned, cursor);
+    let total = 0;
+    for (;;) {
+      const rows = await cursor.read(4);
+      total += rows.length;
+      if (rows.length === 0) break;
+    }
+    await cursor.close();
+    assert.equal(total, 10);
+    await tracer.waitFor(1);
+    const span = only();
+    assert.equal(span.tags['db.statement'], 'SELECT generate_series(?) AS n');
+    assert.equal(span.finishCount, 1);
+  });
+
+  it('a pg-query-stream destroyed early finishes its span exactly once; one read to the end too', async () => {
+    const stream = new QueryStream('SELECT generate_series(1, 100000) AS n', [], { batchSize: 10 });
+    assert.equal(client.query(stream), stream);
+    await once(stream, 'data');
+    stream.destroy();
+    await once(stream, 'close');
+    await tracer.waitFor(1);
+    const full = new QueryStream('SELECT generate_series(1, 25) AS n');
+    client.query(full);
+    let count = 0;
+    for await (const _row of full) count++;
+    assert.equal(count, 25);
+    await tracer.waitFor(2);
+    assert.equal(tracer.byName(/^pg\.query/).length, 2);
+    // The client is still usable afterwards.
+    assert.equal((await client.query('SELECT 1 AS ok')).rows[0].ok, 1);
+  });
+
+  it('a pg.Query object with a callback is traced and keeps its callback semantics', async () => {
+    const rows = await new Promise((resolve, reject) => {
+      const q = new (pg as any).Query('SELECT 9 AS n', (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r.rows)));
+      assert.equal(client.query(q), q);
+    });
+    assert.deepEqual(rows, [{ n: 9 }]);
+    await tracer.waitFor(1);
+  });
+
+  it('a syntax error: error=true, the same error reaches the caller (promise and callback)', async () => {
+    const err = await client.query('SELEC nonsense').catch((e: Error) => e);
+    assert.ok(err instanceof Error);
+    assert.match(err.message, /syntax error/);
+    const cbErr = await new Promise<Error>((resolve) => client.query('SELEC 1', (e: Error) => resolve(e)));
+    assert.match(cbErr.message, /syntax error/);
+    const spans = await tracer.waitFor(2);
+    assert.ok(spans.every((s) => s.tags.error === true));
+    assert.equal(spans[0].errorLog()?.fields['error.object'], err);
+    assert.equal(spans[1].errorLog()?.fields['error.object'], cbErr);
+    assert.equal(spans[0].errorLog()?.fields.message, err.message);
+  });
+
+  it('query timeout: error span, the timeout error reaches the caller', async () => {
+    const slow = new pg.Client({ ...pgConfig(), query_timeout: 100 } as pg.ClientConfig);
+    await slow.connect();
+    try {
+      const err = await slow.query('SELECT pg_sleep(2)').catch((e: Error) => e);
+      assert.match((err as Error).message, /timeout/i);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields['error.object'], err);
+    } finally {
+      await slow.end().catch(() => undefined);
+    }
+  });
+
+  it('connection refused through a pool: the caller gets ECONNREFUSED and the connect span is an error', async () => {
+    const pool = new pg.Pool({ ...pgConfig(), port: await closedPort() });
+    const err = (await pool.query('SELECT 1').catch((e: Error) => e)) as NodeJS.ErrnoException;
+    assert.equal(err.code, 'ECONNREFUSED');
+    const [span] = await tracer.waitFor(1);
+    assert.equal(span.operationName, 'pg-pool.connect');
+    assert.equal(span.tags.error, true);
+    await pool.end();
+  });
+
+  it('never records a password: not from the connection string, not from the config', async () => {
+    const cfg = pgConfig();
+    const secret = 'Sup3r-Secret-Pw';
+    const viaUrl = new pg.Client({ connectionString: `postgres://${cfg.user}:${secret}@${cfg.host}:${cfg.port}/${cfg.database}` });
+    await viaUrl.connect();
+    await viaUrl.query('SELECT 1');
+    await viaUrl.end();
+    const pool = new pg.Pool({ ...cfg, password: secret });
+    await pool.query('SELECT 1');
+    const c = await pool.connect();
+    await c.query('SELECT 2');
+    c.release();
+    await pool.end();
+    await tracer.waitFor(5);
+    const everything = JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, tags: s.tags, logs: s.logs })));
+    assert.ok(!everything.includes(secret), everything);
+  });
+
+  it('captureParameters, sanitizeStatement:false, maxStatementLength, request/response hooks (throwing ones contained)', async () => {
+    uninstallAllPatches();
+    const seen: unknown[] = [];
+    installPatches(['pg'], {
+      tracer,
+      hooks: {
+        pg: {
+          captureParameters: true,
+          sanitizeStatement: false,
+          maxStatementLength: 20,
+          requestHook: (span, info) => { span.setTag('app.query', info.text); seen.push(info.values); throw new Error('user hook bug'); },
+          responseHook: (span, result) => { span.setTag('app.rows', (result as pg.QueryResult).rowCount); throw new Error('user hook bug'); },
+        },
+      },
+    });
+    try {
+      const res = await client.query("SELECT $1::text AS v, 'literal' AS l", ['value']);
+      assert.equal(res.rows[0].v, 'value');
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags['db.statement'], "SELECT $1::text AS v");
+      assert.deepEqual(span.tags['db.params'], ['value']);
+      assert.equal(span.tags['app.rows'], 1);
+      assert.deepEqual(seen, [['value']]);
+    } finally {
+      uninstallAllPatches();
+      installPatches(['pg'], { tracer });
+    }
+  });
+
+  it('requireParent: no span without an active span', async () => {
+    uninstallAllPatches();
+    installPatches(['pg'], { tracer, hooks: { pg: { requireParent: true } } });
+    try {
+      await client.query('SELECT 1');
+      assert.equal(tracer.started.length, 0);
+      const parent = tracer.startSpan('p');
+      await withSpan(parent, () => client.query('SELECT 1'));
+      parent.finish();
+      await tracer.waitFor(2);
+    } finally {
+      uninstallAllPatches();
+      installPatches(['pg'], { tracer });
+    }
+  });
+
+  it('uninstall restores Client.prototype.query', () => {
+    assert.notEqual(pg.Client.prototype.query, originalQuery);
+    uninstallAllPatches();
+    assert.equal(pg.Client.prototype.query, originalQuery);
+    installPatches(['pg'], { tracer });
+  });
+});
+
+describe('pg under traced HTTP requests (busy pool)', function () {
+  this.timeout(60000);
+  const tracer = new RecordingTracer();
+  let pool: pg.Pool;
+  let server: Awaited<ReturnType<typeof startServer>>;
+
+  before(async () => {
+    installPatches(['pg', 'httpServer'], { tracer });
+    pool = new pg.Pool({ ...pgConfig(), max: 1 });
+    server = await startServer(async (req, res) => {
+      const id = Number((req.url ?? '/0').slice(1));
+      try {
+        if (id % 2 === 0) {
+          const r = await pool.query('SELECT $1::int AS id, pg_sleep(0.001)', [id]);
+          res.end(String(r.rows[0].id));
+        } else {
+          const c = await pool.connect();
+          try {
+            await c.query('BEGIN');
+            const r = await c.query('SELECT $1::int AS id', [id]);
+            await c.query('COMMIT');
+            res.end(String(r.rows[0].id));
+          } finally {
+            c.release();
+          }
+        }
+      } catch (err) {
+        res.statusCode = 500;
+        res.end(String(err));
+      }
+    });
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await pool.end();
+    await server.close();
+  });
+
+  it('100 concurrent requests on a max:1 pool: every query is parented by the request that issued it', async () => {
+    const n = 100;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
+    const bodies = await Promise.all(
+      Array.from({ length: n }, (_, i) => new Promise<string>((resolve, reject) => http.get(`${server.url}/${i}`, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject))),
+    );
+    agent.destroy();
+    bodies.forEach((b, i) => assert.equal(b, String(i)));
+    await tracer.settle(10000);
+    const servers = tracer.finished.filter((s) => s.tags['span.kind'] === 'server');
+    assert.equal(servers.length, n);
+    const serverById = new Map(servers.map((s) => [s.id, s]));
+    const queries = tracer.byName(/^pg\.query/);
+    // even ids: one pool.query; odd ids: BEGIN, SELECT, COMMIT
+    assert.equal(queries.length, n / 2 + (n / 2) * 3);
+    const perRequest = new Map<string, RecordedSpan[]>();
+    for (const q of queries) {
+      const parent = serverById.get(q.parentId as string);
+      assert.ok(parent, `query ${q.operationName} has a server span as parent`);
+      const list = perRequest.get(parent.id) ?? [];
+      list.push(q);
+      perRequest.set(parent.id, list);
+    }
+    for (const s of servers) {
+      const id = Number(new URL(s.tags['http.url']).pathname.slice(1));
+      const list = perRequest.get(s.id) ?? [];
+      assert.equal(list.length, id % 2 === 0 ? 1 : 3, `request ${id} owns its own queries`);
+    }
+    const connects = tracer.byName('pg-pool.connect');
+    assert.equal(connects.length, n);
+    assert.ok(connects.every((c) => serverById.has(c.parentId as string)));
+  });
+});
+
+describe('SQL sanitising', () => {
+  const cases: Array<[string, string]> = [
+    ["SELECT * FROM t WHERE name = 'O''Brien'", 'SELECT * FROM t WHERE name = ?'],
+    ["SELECT * FROM t WHERE a = 42 AND b = -3.5e2 AND c = .5", 'SELECT * FROM t WHERE a = ? AND b = -? AND c = ?'],
+    ['SELECT * FROM t WHERE id IN (1, 2, 3) AND s IN (\'a\',\'b\')', 'SELECT * FROM t WHERE id IN (?) AND s IN (?)'],
+    ['SELECT 1 -- password=hunter2\nFROM t /* token=abc /* nested */ still */ WHERE x = 1', 'SELECT ? FROM t WHERE x = ?'],
+    ['SELECT $$it\'s $1 a secret$$, $fn$body$fn$ FROM t', 'SELECT ?, ? FROM t'],
+    ['SELECT * FROM t WHERE a = $1 AND b = $2', 'SELECT * FROM t WHERE a = $1 AND b = $2'],
+    ["SELECT \"col1\", table2.c3 FROM table2 WHERE e = E'it\\'s' AND x = X'1F'", 'SELECT "col1", table2.c3 FROM table2 WHERE e = ? AND x = ?'],
+    ["INSERT INTO t (a, b) VALUES ('x', 1), ('y', 2)", 'INSERT INTO t (a, b) VALUES (?), (?)'],
+  ];
+  for (const [input, expected] of cases) {
+    it(JSON.stringify(input), () => assert.equal(sanitizeSql(input), expected));
+  }
+});
