@@ -15,7 +15,7 @@ export interface ModuleTarget {
   readonly file?: string;
   /** Supported versions of the package (ignored for builtins). */
   readonly versions?: string;
-  patch(exports: any, hook: ActiveHook<any>, version: string | undefined): void;
+  patch(exports: any, hook: ActiveHook<any>, version: string | undefined, basedir: string | undefined): void;
   unpatch(exports: any): void;
 }
 
@@ -69,7 +69,7 @@ function applyPatch(hook: InstalledHook, target: ModuleTarget, exports: any, bas
   }
   hook.seen.add(exports);
   try {
-    target.patch(exports, hook.active, version);
+    target.patch(exports, hook.active, version, basedir);
     hook.patched.push({ target, exports });
     log('%s: patched %s@%s', hook.definition.name, targetId(target), version);
   } catch (err) {

@@ -1,0 +1,137 @@
+import type { RedisOptions } from '../config';
+import { wrap, unwrap } from '../patch';
+import type { HookDefinition } from '../registry';
+import type { ActiveHook } from '../spans';
+import { RedisPeer, startBatchSpan, startCommandSpan, startConnectSpan } from '../redis-common';
+
+/**
+ * ioredis 5 and later. `Redis.prototype.sendCommand` sees every command, but sees a command again
+ * when it is re-sent from the offline queue, and sees each command of a pipeline: a command is
+ * marked the first time, so that it makes one span, or none when a MULTI/pipeline span covers it.
+ */
+const kSeen = Symbol('opentracing-client-hooks.ioredisSeen');
+
+interface IoredisLike {
+  options?: { host?: string; port?: number; db?: number; path?: string };
+  status?: string;
+}
+
+/** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
+const HANDSHAKE = new Set(['auth', 'hello', 'client', 'info', 'select', 'readonly']);
+interface CommandLike {
+  name: string;
+  args: unknown[];
+  promise: Promise<unknown>;
+  [kSeen]?: true;
+}
+
+function peerOf(client: IoredisLike): RedisPeer {
+  const o = client.options ?? {};
+  return { host: o.path ?? o.host, port: o.path ? undefined : o.port, db: o.db ?? 0 };
+}
+
+function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function sendCommand(this: IoredisLike, command: CommandLike, stream?: { isPipeline?: boolean }): any {
+      if (command === null || typeof command !== 'object' || command[kSeen] === true) {
+        return original.apply(this, arguments as unknown as any[]);
+      }
+      // A pipeline's or MULTI's commands are covered by its one span.
+      if (stream !== undefined && stream !== null && stream.isPipeline === true) return original.apply(this, arguments as unknown as any[]);
+      if (this.status === 'connect' && HANDSHAKE.has(String(command.name).toLowerCase())) {
+        return original.apply(this, arguments as unknown as any[]);
+      }
+      command[kSeen] = true;
+      let call;
+      try {
+        call = startCommandSpan(hook, 'ioredis', command.name, command.args, peerOf(this));
+      } catch {
+        call = undefined;
+      }
+      if (call !== undefined && command.promise !== undefined) call.follow(command.promise);
+      return original.apply(this, arguments as unknown as any[]);
+    };
+}
+
+const kBatch = Symbol('opentracing-client-hooks.ioredisBatch');
+
+function wrapExec(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function exec(this: { _queue?: CommandLike[]; redis?: IoredisLike; promise?: Promise<unknown>; [kBatch]?: true }): any {
+      // MULTI calls exec more than once for one transaction; the first call owns the span.
+      if (this[kBatch] === true || !Array.isArray(this._queue)) return original.apply(this, arguments as unknown as any[]);
+      this[kBatch] = true;
+      let call;
+      try {
+        const queue = this._queue;
+        const isMulti = queue.length > 0 && String(queue[0].name).toLowerCase() === 'multi';
+        const commands = queue.filter((c) => !isMulti || (c.name !== 'multi' && c.name !== 'exec')).map((c) => ({ name: c.name, args: c.args }));
+        call = startBatchSpan(hook, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, peerOf(this.redis ?? {}));
+      } catch {
+        call = undefined;
+      }
+      let result;
+      try {
+        result = original.apply(this, arguments as unknown as any[]);
+      } catch (err) {
+        call?.finish(err);
+        throw err;
+      }
+      // The pipeline's own promise settles with every reply, MULTI included; errors inside it are results.
+      const settled = this.promise !== undefined && typeof this.promise.then === 'function' ? this.promise : result;
+      if (call !== undefined && settled !== undefined && typeof settled.then === 'function') {
+        const batch = call;
+        settled.then(
+          (replies: unknown) => batch.finish(firstError(replies), replies),
+          (err: unknown) => batch.finish(err ?? new Error('rejected')),
+        );
+      }
+      return result;
+    };
+}
+
+/** ioredis resolves a pipeline with `[err, reply]` pairs: the first error marks the batch span. */
+function firstError(replies: unknown): unknown {
+  if (!Array.isArray(replies)) return undefined;
+  for (const pair of replies) {
+    if (Array.isArray(pair) && pair[0] != null) return pair[0];
+  }
+  return undefined;
+}
+
+function wrapConnect(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function connect(this: IoredisLike): any {
+      let call;
+      try {
+        call = startConnectSpan(hook, 'ioredis', peerOf(this));
+      } catch {
+        call = undefined;
+      }
+      const result = original.apply(this, arguments as unknown as any[]);
+      if (call !== undefined && result !== undefined && typeof result.then === 'function') call.follow(result);
+      return result;
+    };
+}
+
+export const ioredisHook: HookDefinition = {
+  name: 'ioredis',
+  targets: [
+    {
+      module: 'ioredis',
+      versions: '>=5.0.0 <7',
+      patch(exports, hook: ActiveHook<RedisOptions>) {
+        const Redis = exports.Redis ?? exports.default ?? exports;
+        wrap(Redis.prototype, 'sendCommand', wrapSendCommand(hook));
+        wrap(Redis.prototype, 'connect', wrapConnect(hook));
+        if (exports.Pipeline?.prototype) wrap(exports.Pipeline.prototype, 'exec', wrapExec(hook));
+      },
+      unpatch(exports) {
+        const Redis = exports.Redis ?? exports.default ?? exports;
+        unwrap(Redis.prototype, 'sendCommand');
+        unwrap(Redis.prototype, 'connect');
+        if (exports.Pipeline?.prototype) unwrap(exports.Pipeline.prototype, 'exec');
+      },
+    },
+  ],
+};

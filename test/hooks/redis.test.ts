@@ -1,0 +1,402 @@
+import assert from 'node:assert/strict';
+import { spawn, ChildProcess, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { serializeRedisCommand } from '../../src/redis-common';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { closedPort, readBody, startServer } from '../helpers/servers';
+import { redisUrl } from '../helpers/services';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+/** What the tests need of a client, so that every client and major runs the same cases. */
+interface Driver {
+  label: string;
+  component: 'redis' | 'ioredis';
+  /** Connects; with `early`, a command is issued before the connection is ready (offline queue). */
+  connect(url: string, early?: (c: any) => Promise<unknown>, noRetry?: boolean): Promise<any>;
+  set(c: any, k: string, v: string): Promise<unknown>;
+  get(c: any, k: string): Promise<unknown>;
+  hset(c: any, h: string, f: string, v: string): Promise<unknown>;
+  lpush(c: any, k: string, v: string): Promise<unknown>;
+  multi(c: any, k: string): Promise<unknown>;
+  pipeline(c: any, k: string): Promise<unknown>;
+  raw(c: any, args: string[]): Promise<unknown>;
+  blockingThenDrop(c: any): Promise<unknown>;
+  callbackGet?(c: any, k: string): Promise<unknown>;
+  close(c: any): Promise<void>;
+}
+
+function nodeRedis(pkg: string, label: string): Driver {
+  const mod = () => require(pkg);
+  return {
+    label,
+    component: 'redis',
+    async connect(url, early, noRetry) {
+      const c = mod().createClient(noRetry ? { url, socket: { reconnectStrategy: false } } : { url });
+      c.on('error', () => undefined);
+      const ready = c.connect();
+      const pending = early?.(c);
+      await ready;
+      await pending;
+      return c;
+    },
+    set: (c, k, v) => c.set(k, v),
+    get: (c, k) => c.get(k),
+    hset: (c, h, f, v) => c.hSet(h, f, v),
+    lpush: (c, k, v) => c.lPush(k, v),
+    multi: (c, k) => c.multi().set(k, '1').incr(k).get(k).exec(),
+    pipeline: (c, k) => c.multi().set(k, '1').get(k).execAsPipeline(),
+    raw: (c, args) => c.sendCommand(args),
+    blockingThenDrop: async (c) => {
+      const p = c.blPop(`empty-${Math.random()}`, 5);
+      setTimeout(() => (c.destroy ? c.destroy() : c.disconnect()), 50);
+      return p;
+    },
+    callbackGet:
+      pkg === 'redis4'
+        ? async (_c, k) => {
+            const legacy = mod().createClient({ url: redisUrl(), legacyMode: true });
+            legacy.on('error', () => undefined);
+            await legacy.connect();
+            const value = await new Promise((resolve, reject) => legacy.get(k, (err: Error | null, v: unknown) => (err ? reject(err) : resolve(v))));
+            await legacy.v4.quit();
+            return value;
+          }
+        : async (c, k) => {
+            const legacy = c.legacy();
+            return new Promise((resolve, reject) => legacy.get(k, (err: Error | null, v: unknown) => (err ? reject(err) : resolve(v))));
+          },
+    close: async (c) => {
+      if (c.isOpen) await (c.close ? c.close() : c.quit());
+    },
+  };
+}
+
+function ioredis(pkg: string, label: string): Driver {
+  const mod = () => require(pkg);
+  return {
+    label,
+    component: 'ioredis',
+    async connect(url, early, noRetry) {
+      const Redis = mod();
+      const c = new Redis(url, noRetry ? { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 } : { lazyConnect: true });
+      c.on('error', () => undefined);
+      const ready = c.connect();
+      const pending = early?.(c);
+      await ready;
+      await pending;
+      return c;
+    },
+    set: (c, k, v) => c.set(k, v),
+    get: (c, k) => c.get(k),
+    hset: (c, h, f, v) => c.hset(h, f, v),
+    lpush: (c, k, v) => c.lpush(k, v),
+    multi: (c, k) => c.multi().set(k, '1').incr(k).get(k).exec(),
+    pipeline: (c, k) => c.pipeline().set(k, '1').get(k).exec(),
+    raw: (c, args) => c.call(args[0], ...args.slice(1)),
+    blockingThenDrop: async (c) => {
+      const p = c.blpop(`empty-${Math.random()}`, 5);
+      setTimeout(() => c.disconnect(), 50);
+      return p;
+    },
+    callbackGet: (c, k) => new Promise((resolve, reject) => c.get(k, (err: Error | null, v: unknown) => (err ? reject(err) : resolve(v)))),
+    close: async (c) => {
+      if (c.status !== 'end') await c.quit().catch(() => undefined);
+    },
+  };
+}
+
+const DRIVERS: Driver[] = [
+  nodeRedis('redis4', 'redis@4'),
+  nodeRedis('redis5', 'redis@5'),
+  nodeRedis('redis', 'redis@6'),
+  ioredis('ioredis5', 'ioredis@5'),
+  ioredis('ioredis', 'ioredis@6'),
+];
+
+const config = { aliases: { ioredis5: 'ioredis' } };
+
+for (const driver of DRIVERS) {
+  describe(`${driver.label} hook (real Redis)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    let client: any;
+    const key = (name: string) => `otch:${driver.label}:${name}`;
+    const commands = (): RecordedSpan[] => tracer.finished.filter((s) => s.operationName !== 'redis.connect');
+
+    before(async () => {
+      installPatches(['redis', 'ioredis'], { tracer, ...config });
+      client = await driver.connect(redisUrl());
+    });
+    after(async () => {
+      await driver.close(client);
+      uninstallAllPatches();
+    });
+    beforeEach(() => tracer.reset());
+    afterEach(() => tracer.settle());
+
+    it('one span per command, child of the caller, with redacted statements and tags', async () => {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      await withSpan(parent, async () => {
+        assert.equal(await driver.set(client, key('a'), 'secret-value'), 'OK');
+        assert.equal(await driver.get(client, key('a')), 'secret-value');
+        await driver.hset(client, key('h'), 'field', 'hidden');
+      });
+      parent.finish();
+      await tracer.waitFor(4);
+      const spans = commands().filter((s) => s !== parent);
+      assert.deepEqual(spans.map((s) => s.operationName), ['redis.SET', 'redis.GET', 'redis.HSET']);
+      assert.deepEqual(spans.map((s) => s.tags['db.statement']), [`SET ${key('a')} ?`, `GET ${key('a')}`, `HSET ${key('h')} field ?`]);
+      const url = new URL(redisUrl());
+      for (const s of spans) {
+        assert.equal(s.parentId, parent.id);
+        assert.equal(s.tags['span.kind'], 'client');
+        assert.equal(s.tags.component, driver.component);
+        assert.equal(s.tags['db.type'], 'redis');
+        assert.equal(s.tags['db.instance'], '0');
+        assert.equal(s.tags['peer.hostname'], url.hostname);
+        assert.equal(s.tags['peer.port'], Number(url.port));
+      }
+      assert.ok(!JSON.stringify(spans.map((s) => s.tags)).includes('secret-value'));
+      assert.ok(!JSON.stringify(spans.map((s) => s.tags)).includes('hidden'));
+    });
+
+    it('MULTI/EXEC: one span named for it, with the command count and names', async () => {
+      const result = await driver.multi(client, key('m'));
+      // ioredis answers [err, reply] pairs
+      assert.deepEqual((result as unknown[]).map((r) => String(Array.isArray(r) ? r[1] : r)), ['OK', '2', '2']);
+      await tracer.waitFor(1);
+      await new Promise((r) => setTimeout(r, 20));
+      const spans = commands();
+      assert.deepEqual(spans.map((s) => s.operationName), ['redis.MULTI']);
+      assert.equal(spans[0].tags['db.redis.command_count'], 3);
+      assert.equal(spans[0].tags['db.redis.commands'], 'SET INCR GET');
+      assert.equal(spans[0].tags['db.statement'], `SET ${key('m')} ?\nINCR ${key('m')}\nGET ${key('m')}`);
+    });
+
+    it('pipeline: one span named for it', async () => {
+      await driver.pipeline(client, key('p'));
+      await tracer.waitFor(1);
+      await new Promise((r) => setTimeout(r, 20));
+      const spans = commands();
+      assert.deepEqual(spans.map((s) => s.operationName), ['redis.PIPELINE']);
+      assert.equal(spans[0].tags['db.redis.command_count'], 2);
+    });
+
+    it('commands issued before the connection is ready (offline queue): exactly one span each, right parent', async () => {
+      const parent = tracer.startSpan('early-parent') as RecordedSpan;
+      const early = await withSpan(parent, () =>
+        driver.connect(redisUrl(), (c) => Promise.all([driver.set(c, key('early'), 'v'), driver.get(c, key('early'))])),
+      );
+      parent.finish();
+      await driver.close(early);
+      await tracer.settle();
+      const sets = tracer.byName('redis.SET');
+      const gets = tracer.byName('redis.GET');
+      assert.equal(sets.length, 1);
+      assert.equal(gets.length, 1);
+      assert.equal(sets[0].parentId, parent.id);
+      assert.equal(gets[0].parentId, parent.id);
+      const connects = tracer.byName('redis.connect');
+      assert.equal(connects.length, 1);
+      assert.equal(connects[0].parentId, parent.id);
+      assert.ok(connects[0].endTime! >= connects[0].startTime);
+    });
+
+    it('callback (legacy) mode is traced', async () => {
+      await driver.set(client, key('cb'), 'x');
+      tracer.reset();
+      assert.equal(await driver.callbackGet!(client, key('cb')), 'x');
+      await tracer.waitFor(1);
+      assert.equal(tracer.byName('redis.GET').length, 1);
+    });
+
+    it('WRONGTYPE: error span, the same error reaches the caller', async () => {
+      await driver.set(client, key('str'), 'x');
+      tracer.reset();
+      const err = (await driver.lpush(client, key('str'), 'y').catch((e: Error) => e)) as Error;
+      assert.match(err.message, /WRONGTYPE/);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.operationName, 'redis.LPUSH');
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields['error.object'], err);
+    });
+
+    it('connection lost while a command waits: the span finishes with error', async () => {
+      const doomed = await driver.connect(redisUrl());
+      tracer.reset();
+      const err = await driver.blockingThenDrop(doomed).then(() => undefined, (e: Error) => e);
+      assert.ok(err instanceof Error);
+      await tracer.settle();
+      const [span] = tracer.byName('redis.BLPOP');
+      assert.equal(span.tags.error, true);
+    });
+
+    it('raw commands: unknown commands keep only their name; AUTH/CONFIG SET never show arguments', async () => {
+      await driver.raw(client, ['ECHO', 'hello']);
+      await driver.raw(client, ['CONFIG', 'GET', 'maxmemory']);
+      await driver.raw(client, ['AUTH', 'default', 'not-the-password']).catch(() => undefined);
+      await tracer.settle();
+      const statements = commands().map((s) => s.tags['db.statement']);
+      assert.deepEqual(statements, ['ECHO ?', 'CONFIG GET', 'AUTH']);
+      assert.ok(!JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs.map((l) => l.fields.message)])).includes('not-the-password'));
+    });
+
+    it('dbStatementSerializer, maxStatementLength, request/response hooks (throwing ones contained), requireParent', async () => {
+      uninstallAllPatches();
+      const replies: unknown[] = [];
+      const options = {
+        dbStatementSerializer: (cmd: string, args: unknown[]) => `${cmd} ${args.length} args and a long tail`,
+        maxStatementLength: 12,
+        requestHook: (span: any, info: any) => { span.setTag('app.cmd', info.command); throw new Error('bug'); },
+        responseHook: (_span: any, _info: any, reply: unknown) => { replies.push(reply); throw new Error('bug'); },
+      };
+      installPatches(['redis', 'ioredis'], { tracer, ...config, hooks: { redis: options, ioredis: options } });
+      try {
+        assert.equal(await driver.set(client, key('s'), 'v'), 'OK');
+        const [span] = await tracer.waitFor(1);
+        assert.equal(span.tags['db.statement'], 'SET 2 args a');
+        assert.equal(span.tags['app.cmd'], 'SET');
+        assert.deepEqual(replies, ['OK']);
+        uninstallAllPatches();
+        installPatches(['redis', 'ioredis'], { tracer, ...config, requireParent: true });
+        tracer.reset();
+        await driver.get(client, key('s'));
+        assert.equal(tracer.started.length, 0);
+      } finally {
+        uninstallAllPatches();
+        installPatches(['redis', 'ioredis'], { tracer, ...config });
+      }
+    });
+  });
+}
+
+describe('redis and ioredis under 200 concurrent traced HTTP requests', function () {
+  this.timeout(60000);
+  const tracer = new RecordingTracer();
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let clients: Array<{ driver: Driver; client: any }>;
+
+  before(async () => {
+    installPatches(['redis', 'ioredis', 'httpServer'], { tracer, ...config });
+    clients = await Promise.all([DRIVERS[2], DRIVERS[4]].map(async (driver) => ({ driver, client: await driver.connect(redisUrl()) })));
+    server = await startServer(async (req, res) => {
+      const id = (req.url ?? '/').slice(1);
+      const { driver, client } = clients[Number(id) % 2];
+      // Replies come back interleaved across requests; each must still find its own parent.
+      await driver.set(client, `otch:conc:${id}`, id);
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      const value = await driver.get(client, `otch:conc:${id}`);
+      res.end(String(value));
+    });
+    tracer.reset();
+  });
+  after(async () => {
+    for (const { driver, client } of clients) await driver.close(client);
+    uninstallAllPatches();
+    await server.close();
+  });
+
+  it('every command span is the child of the request that issued it', async () => {
+    const n = 200;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
+    const bodies = await Promise.all(
+      Array.from({ length: n }, (_, i) => new Promise<string>((resolve, reject) => http.get(`${server.url}/${i}`, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject))),
+    );
+    agent.destroy();
+    bodies.forEach((b, i) => assert.equal(b, String(i)));
+    await tracer.settle(10000);
+    const servers = new Map(tracer.finished.filter((s) => s.tags['span.kind'] === 'server').map((s) => [s.id, s]));
+    assert.equal(servers.size, n);
+    const cmds = tracer.finished.filter((s) => s.operationName === 'redis.SET' || s.operationName === 'redis.GET');
+    assert.equal(cmds.length, 2 * n);
+    for (const cmd of cmds) {
+      const parent = servers.get(cmd.parentId as string);
+      assert.ok(parent, 'command has a server span parent');
+      const id = new URL(parent.tags['http.url']).pathname.slice(1);
+      assert.ok((cmd.tags['db.statement'] as string).includes(`otch:conc:${id}`), `${cmd.tags['db.statement']} under request ${id}`);
+    }
+  });
+});
+
+describe('NOAUTH against a password-protected redis-server', function () {
+  this.timeout(20000);
+  const tracer = new RecordingTracer();
+  let server: ChildProcess;
+  let port: number;
+
+  before(async () => {
+    const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+    if (!bin) throw new Error('redis-server is not installed (npm test installs it through scripts/services.js)');
+    port = await closedPort();
+    server = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'Top-Secret-Pass'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    installPatches(['redis', 'ioredis'], { tracer, ...config });
+  });
+  after(() => {
+    uninstallAllPatches();
+    server.kill();
+  });
+
+  for (const driver of [DRIVERS[2], DRIVERS[4]]) {
+    it(`${driver.label}: NOAUTH is an error span, and a password never appears`, async () => {
+      tracer.reset();
+      const c = await driver.connect(`redis://127.0.0.1:${port}`, undefined, true).catch((e: Error) => e);
+      if (!(c instanceof Error)) {
+        const err = (await driver.get(c, 'k').catch((e: Error) => e)) as Error;
+        assert.match(err.message, /NOAUTH|Authentication required/);
+        await driver.close(c).catch(() => undefined);
+      }
+      const authed = await driver.connect(`redis://:Top-Secret-Pass@127.0.0.1:${port}`);
+      await driver.set(authed, 'k', 'v');
+      await driver.close(authed);
+      await tracer.settle();
+      assert.ok(tracer.finished.some((s) => s.tags.error === true), 'an error span');
+      const all = JSON.stringify(tracer.finished.map((s) => ({ n: s.operationName, t: s.tags, l: s.logs.map((l) => l.fields.message) })));
+      assert.ok(!all.includes('Top-Secret-Pass'), all);
+    });
+  }
+});
+
+describe('redis statement redaction', () => {
+  const cases: Array<[string, string[], string]> = [
+    ['SET', ['k', 'v'], 'SET k ?'],
+    ['set', ['k', 'v', 'EX', '10'], 'SET k ? ? ?'],
+    ['GET', ['k'], 'GET k'],
+    ['HSET', ['h', 'f', 'v'], 'HSET h f ?'],
+    ['HSET', ['h', 'f1', 'v1', 'f2', 'v2'], 'HSET h f1 ? f2 ?'],
+    ['HGET', ['h', 'f'], 'HGET h f'],
+    ['MSET', ['a', '1', 'b', '2'], 'MSET a ? b ?'],
+    ['DEL', ['a', 'b'], 'DEL a b'],
+    ['LPUSH', ['l', 'x', 'y'], 'LPUSH l ? ?'],
+    ['AUTH', ['user', 'pass'], 'AUTH'],
+    ['AUTH', ['pass'], 'AUTH'],
+    ['HELLO', ['3', 'AUTH', 'user', 'pass'], 'HELLO'],
+    ['CONFIG', ['SET', 'requirepass', 'secret'], 'CONFIG'],
+    ['CONFIG', ['GET', 'maxmemory'], 'CONFIG GET'],
+    ['ACL', ['SETUSER', 'bob', '>pw'], 'ACL'],
+    ['MIGRATE', ['host', '6379', 'key', '0', '1000', 'AUTH', 'pw'], 'MIGRATE'],
+    ['FOOBAR', ['secret'], 'FOOBAR'],
+    ['EVAL', ['return 1', '0'], 'EVAL ? ?'],
+    ['PING', [], 'PING'],
+  ];
+  for (const [cmd, args, expected] of cases) {
+    it(`${cmd} ${args.join(' ')} -> ${expected}`, () => assert.equal(serializeRedisCommand(cmd, args), expected));
+  }
+});
+
+describe('redis/ioredis uninstall', () => {
+  it('restores the originals', () => {
+    const queue = require('@redis/client/dist/lib/client/commands-queue').default.prototype;
+    const Redis = require('ioredis');
+    const before = { add: queue.addCommand, send: Redis.prototype.sendCommand, exec: Redis.Pipeline.prototype.exec };
+    installPatches(['redis', 'ioredis'], {});
+    assert.notEqual(queue.addCommand, before.add);
+    assert.notEqual(Redis.prototype.sendCommand, before.send);
+    uninstallAllPatches();
+    assert.equal(queue.addCommand, before.add);
+    assert.equal(Redis.prototype.sendCommand, before.send);
+    assert.equal(Redis.Pipeline.prototype.exec, before.exec);
+  });
+});
