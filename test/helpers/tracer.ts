@@ -66,7 +66,7 @@ export class RecordedSpan extends opentracing.Span {
     return this.tags.error === true;
   }
   errorLog(): LogRecord | undefined {
-    return this.logs.find((l) => l.fields.event === 'error');
+    return this.logs.find((l) => 'error.object' in l.fields);
   }
 }
 

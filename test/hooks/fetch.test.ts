@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import * as undici from 'undici';
+import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { closedPort, startServer, TestServer } from '../helpers/servers';
+
+const originalFetch = globalThis.fetch;
+
+describe('fetch / undici hook', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let server: TestServer;
+  const clients = () => tracer.finished.filter((s) => s.tags['span.kind'] === 'client');
+  const servers = () => tracer.finished.filter((s) => s.tags['span.kind'] === 'server');
+
+  before(async () => {
+    installPatches(['fetch', 'httpServer'], { tracer });
+    server = await startServer((req, res) => {
+      if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 1000);
+      if (req.url?.startsWith('/big')) {
+        // More than undici buffers: unread, the response cannot complete on its own.
+        res.write(Buffer.alloc(16 * 1024 * 1024, 120));
+        return void res.end();
+      }
+      if (req.url?.startsWith('/redirect')) {
+        res.statusCode = 302;
+        res.setHeader('location', '/landed');
+        return void res.end();
+      }
+      const status = /\/status\/(\d+)/.exec(req.url ?? '');
+      res.statusCode = status ? Number(status[1]) : 200;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ url: req.url, traceparent: req.headers.traceparent, copies: req.rawHeaders.filter((h) => h.toLowerCase() === 'traceparent').length }));
+    });
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await server.close();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(() => tracer.settle());
+
+  const forms: Array<[string, string, (url: string) => Promise<any>]> = [
+    ['global fetch', 'fetch', (u) => fetch(u).then((r) => r.json())],
+    ['undici.fetch', 'fetch', (u) => undici.fetch(u).then((r) => r.json())],
+    ['undici.request', 'undici', (u) => undici.request(u).then((r) => r.body.json())],
+    ['undici Client#request', 'undici', async (u) => {
+      const url = new URL(u);
+      const client = new undici.Client(url.origin);
+      try {
+        const r = await client.request({ path: url.pathname + url.search, method: 'GET' });
+        return await r.body.json();
+      } finally {
+        await client.close();
+      }
+    }],
+    ['undici Pool#request', 'undici', async (u) => {
+      const url = new URL(u);
+      const pool = new undici.Pool(url.origin);
+      try {
+        const r = await pool.request({ path: url.pathname + url.search, method: 'GET' });
+        return await r.body.json();
+      } finally {
+        await pool.close();
+      }
+    }],
+  ];
+  for (const [name, component, run] of forms) {
+    it(`${name}: one span, header once, downstream parent is the client span`, async () => {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      const body: any = await withSpan(parent, () => run(`${server.url}/f?secret=1`));
+      parent.finish();
+      await tracer.waitFor(3);
+      const [client] = clients();
+      assert.equal(clients().length, 1);
+      assert.equal(client.parentId, parent.id);
+      assert.equal(client.tags.component, component);
+      assert.equal(client.tags['http.url'], `${server.url}/f`);
+      assert.equal(client.tags['http.method'], 'GET');
+      assert.equal(client.tags['http.status_code'], 200);
+      assert.equal(client.tags['peer.port'], server.port);
+      assert.equal(body.copies, 1);
+      assert.equal(body.traceparent, `00-${client.traceId}-${client.id}-01`);
+      assert.equal(servers()[0].parentId, client.id);
+    });
+  }
+
+  it('never adds a second trace header when the caller set one', async () => {
+    const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    const body: any = await fetch(`${server.url}/own`, { headers: { traceparent: own } }).then((r) => r.json());
+    assert.equal(body.copies, 1);
+    assert.equal(body.traceparent, own);
+  });
+
+  it('4xx is recorded, 5xx is an error', async () => {
+    await fetch(`${server.url}/status/404`).then((r) => r.text());
+    await fetch(`${server.url}/status/502`).then((r) => r.text());
+    await tracer.waitFor(4);
+    const [c404, c502] = clients();
+    assert.equal(c404.tags['http.status_code'], 404);
+    assert.notEqual(c404.tags.error, true);
+    assert.equal(c502.tags['http.status_code'], 502);
+    assert.equal(c502.tags.error, true);
+  });
+
+  it('timeout, cancellation and ECONNREFUSED: error spans, the same errors reach the caller', async () => {
+    const timeout = await fetch(`${server.url}/slow`, { signal: AbortSignal.timeout(50) }).catch((e) => e);
+    const controller = new AbortController();
+    const pending = fetch(`${server.url}/slow`, { signal: controller.signal }).catch((e) => e);
+    setTimeout(() => controller.abort(), 20);
+    const aborted = await pending;
+    const refused = await fetch(`http://127.0.0.1:${await closedPort()}/`).catch((e) => e);
+    assert.equal(timeout.name, 'TimeoutError');
+    assert.equal(aborted.name, 'AbortError');
+    assert.equal(refused.name, 'TypeError');
+    await tracer.settle();
+    const errs = clients().map((s) => s.errorLog()?.fields['error.object']);
+    assert.ok(errs.includes(timeout));
+    assert.ok(errs.includes(aborted));
+    assert.ok(errs.includes(refused));
+    assert.ok(clients().every((s) => s.tags.error === true));
+  });
+
+  it('a redirected fetch is one span', async () => {
+    const res = await fetch(`${server.url}/redirect`);
+    assert.equal(((await res.json()) as any).url, '/landed');
+    await tracer.settle();
+    assert.equal(clients().length, 1);
+  });
+
+  it('a retried undici request (RetryAgent) is one span', async () => {
+    let attempts = 0;
+    const flaky = await startServer((req, res) => {
+      attempts++;
+      if (attempts < 3) return void req.socket.destroy();
+      res.end('ok');
+    });
+    try {
+      const agent = new undici.RetryAgent(new undici.Agent(), { maxRetries: 3, minTimeout: 1, timeoutFactor: 1, errorCodes: ['UND_ERR_SOCKET', 'ECONNRESET'] });
+      const r = await undici.request(`${flaky.url}/retry`, { dispatcher: agent });
+      assert.equal(await r.body.text(), 'ok');
+      assert.equal(attempts, 3);
+      await tracer.settle();
+      assert.equal(clients().length, 1);
+      const sent = flaky.received.map((x) => x.headers.traceparent);
+      assert.ok(sent.every((h) => h === sent[0]), 'each attempt carries the one span');
+      await agent.close();
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it('a response whose body is never read still finishes its span (garbage collected)', async function () {
+    if (typeof global.gc !== 'function') throw new Error('run mocha with --expose-gc (npm test does)');
+    await (async () => {
+      const res = await fetch(`${server.url}/big`);
+      assert.equal(res.status, 200);
+    })();
+    for (let i = 0; i < 50 && clients().length === 0; i++) {
+      global.gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(clients().length, 1);
+    assert.ok(clients()[0].logs.some((l) => l.fields.event === 'body not consumed'), JSON.stringify(clients()[0].logs.map((l) => [l.fields.event, l.fields.message])));
+    assert.notEqual(clients()[0].tags.error, true);
+  });
+
+  it('finishOnHeaders finishes at the response headers', async () => {
+    uninstallAllPatches();
+    installPatches(['fetch'], { tracer, hooks: { fetch: { finishOnHeaders: true } } });
+    try {
+      const res = await fetch(`${server.url}/headers-only`);
+      await tracer.waitFor(1);
+      assert.equal(clients()[0].tags['http.status_code'], 200);
+      await res.text();
+    } finally {
+      uninstallAllPatches();
+      installPatches(['fetch', 'httpServer'], { tracer });
+    }
+  });
+
+  it('uninstall restores global fetch and stops listening', async () => {
+    assert.notEqual(globalThis.fetch, originalFetch);
+    uninstallAllPatches();
+    try {
+      assert.equal(globalThis.fetch, originalFetch);
+      await fetch(`${server.url}/after`).then((r) => r.text());
+      await undici.request(`${server.url}/after`).then((r) => r.body.text());
+      assert.equal(tracer.started.length, 0);
+    } finally {
+      installPatches(['fetch', 'httpServer'], { tracer });
+    }
+  });
+});
