@@ -2,8 +2,21 @@
  * Preload entry: `node -r opentracing-client-hooks/register app.js`.
  * Sets up a tracer when OT_TRACER asks for one, then installs the hooks the environment enables.
  */
+import { initGlobalTracer } from 'opentracing';
 import { installAllPatches } from './index';
 import { log } from './logger';
+import { createTracerFromEnv, flushOnExit } from './tracer';
+
+try {
+  const defaultTracer = createTracerFromEnv(process.env);
+  if (defaultTracer !== undefined) {
+    initGlobalTracer(defaultTracer.tracer);
+    flushOnExit(defaultTracer);
+  }
+} catch (err) {
+  process.stderr.write(`opentracing-client-hooks: no tracer set up: ${(err as Error).message}\n`);
+  log('tracer setup failed: %O', err);
+}
 
 try {
   installAllPatches();

@@ -1,0 +1,72 @@
+'use strict';
+// Back service: PostgreSQL (a pool query and a transaction) and Redis (GET/SET and a MULTI).
+const http = require('node:http');
+const pg = require('pg');
+const { createClient } = require('redis');
+
+const pool = new pg.Pool({ max: 4 });
+const redis = createClient({ url: process.env.REDIS_URL });
+redis.on('error', (err) => process.stderr.write(`redis: ${err.message}\n`));
+
+async function order(id) {
+  const { rows } = await pool.query('SELECT id, item, quantity FROM demo_orders WHERE id = $1', [id]);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("UPDATE demo_orders SET viewed = viewed + 1, note = 'seen by the demo' WHERE id = $1", [id]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+  return rows[0] ?? null;
+}
+
+async function stock(id) {
+  const key = `demo:stock:${id}`;
+  let level = await redis.get(key);
+  if (level === null) {
+    level = String(10 + Number(id));
+    await redis.set(key, level, { EX: 60 });
+  }
+  await redis.multi().incr(`demo:views:${id}`).expire(`demo:views:${id}`, 60).exec();
+  return { id: Number(id), level: Number(level) };
+}
+
+const server = http.createServer(async (req, res) => {
+  const match = /^\/(orders|stock)\/(\d+)$/.exec(req.url || '');
+  if (!match) {
+    res.statusCode = 404;
+    return res.end();
+  }
+  try {
+    const body = match[1] === 'orders' ? await order(match[2]) : await stock(match[2]);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body));
+  } catch (err) {
+    res.statusCode = 500;
+    res.end(String(err));
+  }
+});
+
+async function main() {
+  await redis.connect();
+  await pool.query(`CREATE TABLE IF NOT EXISTS demo_orders (
+    id int PRIMARY KEY, item text NOT NULL, quantity int NOT NULL, viewed int NOT NULL DEFAULT 0, note text)`);
+  await pool.query(`INSERT INTO demo_orders (id, item, quantity) VALUES (1, 'coffee', 2), (2, 'tea', 1), (3, 'cake', 3)
+    ON CONFLICT (id) DO NOTHING`);
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
+}
+
+process.on('SIGTERM', () => server.close(async () => {
+  await redis.close().catch(() => undefined);
+  await pool.end().catch(() => undefined);
+  process.exit(0);
+}));
+
+main().catch((err) => {
+  process.stderr.write(`back service failed to start: ${err.message}\n`);
+  process.exit(1);
+});
