@@ -117,20 +117,29 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
 export const ioredisHook: HookDefinition = {
   name: 'ioredis',
   targets: [
+    // Internal files rather than the entry, which `import Redis from 'ioredis'` loads without require().
     {
       module: 'ioredis',
+      file: 'built/Redis',
       versions: '>=5.0.0 <7',
       patch(exports, hook: ActiveHook<RedisOptions>) {
-        const Redis = exports.Redis ?? exports.default ?? exports;
-        wrap(Redis.prototype, 'sendCommand', wrapSendCommand(hook));
-        wrap(Redis.prototype, 'connect', wrapConnect(hook));
-        if (exports.Pipeline?.prototype) wrap(exports.Pipeline.prototype, 'exec', wrapExec(hook));
+        wrap(exports.default.prototype, 'sendCommand', wrapSendCommand(hook));
+        wrap(exports.default.prototype, 'connect', wrapConnect(hook));
       },
       unpatch(exports) {
-        const Redis = exports.Redis ?? exports.default ?? exports;
-        unwrap(Redis.prototype, 'sendCommand');
-        unwrap(Redis.prototype, 'connect');
-        if (exports.Pipeline?.prototype) unwrap(exports.Pipeline.prototype, 'exec');
+        unwrap(exports.default.prototype, 'sendCommand');
+        unwrap(exports.default.prototype, 'connect');
+      },
+    },
+    {
+      module: 'ioredis',
+      file: 'built/Pipeline',
+      versions: '>=5.0.0 <7',
+      patch(exports, hook: ActiveHook<RedisOptions>) {
+        wrap(exports.default.prototype, 'exec', wrapExec(hook));
+      },
+      unpatch(exports) {
+        unwrap(exports.default.prototype, 'exec');
       },
     },
   ],

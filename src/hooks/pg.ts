@@ -200,13 +200,16 @@ export const pgHook: HookDefinition = {
   name: 'pg',
   targets: [
     {
+      // The internal file, not the package entry: `import pg from 'pg'` loads the entry without
+      // require(), but the entry still requires this file.
       module: 'pg',
+      file: 'lib/client',
       versions: '>=8.0.0 <9',
       patch(exports, hook: ActiveHook<PgOptions>) {
-        wrap(exports.Client.prototype, 'query', wrapQuery(hook));
+        wrap(exports.prototype, 'query', wrapQuery(hook));
       },
       unpatch(exports) {
-        unwrap(exports.Client.prototype, 'query');
+        unwrap(exports.prototype, 'query');
       },
     },
     {
