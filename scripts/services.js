@@ -152,6 +152,24 @@ async function start() {
   return state;
 }
 
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stopping must never fail the command it wraps: a leftover temporary directory is only reported. */
+function removeDir(target) {
+  try {
+    fs.rmSync(target, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  } catch (err) {
+    say(`could not remove ${target}: ${err.message}`);
+  }
+}
+
 function stop(state) {
   if (state === undefined) {
     if (!fs.existsSync(STATE)) return;
@@ -159,7 +177,10 @@ function stop(state) {
   }
   if (state.redis) {
     try { process.kill(state.redis.pid, 'SIGTERM'); } catch { /* already gone */ }
-    fs.rmSync(state.redis.dir, { recursive: true, force: true });
+    // Redis may still be writing to its directory while it shuts down: wait for it, briefly.
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && isAlive(state.redis.pid)) spawnSync('sleep', ['0.05']);
+    removeDir(state.redis.dir);
   }
   if (state.postgres) {
     const { bin, data, dir, asUser } = state.postgres;
@@ -170,9 +191,9 @@ function stop(state) {
     } catch (err) {
       say(`stopping PostgreSQL: ${err.message}`);
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
-  fs.rmSync(STATE, { force: true });
+  removeDir(STATE);
 }
 
 module.exports = { start, stop };

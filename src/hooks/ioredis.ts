@@ -5,11 +5,14 @@ import type { ActiveHook } from '../spans';
 import { RedisPeer, startBatchSpan, startCommandSpan, startConnectSpan } from '../redis-common';
 
 /**
- * ioredis 5 and later. `Redis.prototype.sendCommand` sees every command, but sees a command again
- * when it is re-sent from the offline queue, and sees each command of a pipeline: a command is
- * marked the first time, so that it makes one span, or none when a MULTI/pipeline span covers it.
+ * ioredis 5 and later. `Redis.prototype.sendCommand` sees every command, and sees a command again
+ * when it is re-sent from the offline queue: a command that went to that queue is remembered, so
+ * that it makes one span. (A WeakSet rather than a mark on the command: adding a property to every
+ * Command object would change its shape and slow ioredis's own hot path.) A pipeline's commands
+ * go out through a stream marked `isPipeline`, and its exec span covers them.
  */
-const kSeen = Symbol('opentracing-client-hooks.ioredisSeen');
+const queuedOffline = new WeakSet<object>();
+let offlinePending = 0;
 
 interface IoredisLike {
   options?: { host?: string; port?: number; db?: number; path?: string };
@@ -22,7 +25,6 @@ interface CommandLike {
   name: string;
   args: unknown[];
   promise: Promise<unknown>;
-  [kSeen]?: true;
 }
 
 function peerOf(client: IoredisLike): RedisPeer {
@@ -32,8 +34,12 @@ function peerOf(client: IoredisLike): RedisPeer {
 
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
-    function sendCommand(this: IoredisLike, command: CommandLike, stream?: { isPipeline?: boolean }): any {
-      if (command === null || typeof command !== 'object' || command[kSeen] === true) {
+    function sendCommand(this: IoredisLike & { offlineQueue?: { length: number } }, command: CommandLike, stream?: { isPipeline?: boolean }): any {
+      if (command === null || typeof command !== 'object') return original.apply(this, arguments as unknown as any[]);
+      if (offlinePending > 0 && queuedOffline.has(command)) {
+        // The re-send of a command that waited in the offline queue: it has its span already.
+        queuedOffline.delete(command);
+        offlinePending--;
         return original.apply(this, arguments as unknown as any[]);
       }
       // A pipeline's or MULTI's commands are covered by its one span.
@@ -41,7 +47,6 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
       if (this.status === 'connect' && HANDSHAKE.has(String(command.name).toLowerCase())) {
         return original.apply(this, arguments as unknown as any[]);
       }
-      command[kSeen] = true;
       let call;
       try {
         call = startCommandSpan(hook, 'ioredis', command.name, command.args, peerOf(this));
@@ -49,7 +54,14 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
         call = undefined;
       }
       if (call !== undefined && command.promise !== undefined) call.follow(command.promise);
-      return original.apply(this, arguments as unknown as any[]);
+      const queue = this.offlineQueue;
+      const queuedBefore = this.status !== 'ready' && queue !== undefined ? queue.length : -1;
+      const result = original.apply(this, arguments as unknown as any[]);
+      if (queuedBefore !== -1 && queue !== undefined && queue.length > queuedBefore) {
+        queuedOffline.add(command);
+        offlinePending++;
+      }
+      return result;
     };
 }
 
