@@ -33,6 +33,7 @@ describe('an ES module app under node -r ./register', function () {
       assert.ok(target.received.every((r) => typeof r.headers.traceparent === 'string'));
     } finally {
       await target.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }
   });
 });

@@ -25,9 +25,15 @@ function baseEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, OT_SERVICE_NAME: 'app', ...extra };
 }
 
+const tmpDirs: string[] = [];
 function tmpFile(name: string): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-test-')), name);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-test-'));
+  tmpDirs.push(dir);
+  return path.join(dir, name);
 }
+after(() => {
+  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function readJsonl(file: string): any[] {
   return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
