@@ -176,3 +176,19 @@ export function startConnectSpan(hook: ActiveHook<RedisOptions>, component: stri
   const span = startClientSpan(hook, 'redis.connect', baseTags(component, peer));
   return span === undefined ? undefined : new RedisCall(hook, span, { command: 'CONNECT', args: [] });
 }
+
+/** Wraps a client's `connect()` so that connecting is its own short span, with its real duration. */
+export function wrapConnect(hook: ActiveHook<RedisOptions>, component: string, peerOf: (client: any) => RedisPeer) {
+  return (original: (...args: any[]) => any) =>
+    function connect(this: unknown): any {
+      let call: RedisCall | undefined;
+      try {
+        call = startConnectSpan(hook, component, peerOf(this));
+      } catch {
+        call = undefined;
+      }
+      const result = original.apply(this, arguments as unknown as any[]);
+      if (call !== undefined && result !== undefined && typeof result.then === 'function') call.follow(result);
+      return result;
+    };
+}

@@ -2,7 +2,7 @@ import type { RedisOptions } from '../config';
 import { wrap, unwrap } from '../patch';
 import type { HookDefinition } from '../registry';
 import type { ActiveHook } from '../spans';
-import { RedisPeer, startBatchSpan, startCommandSpan, startConnectSpan } from '../redis-common';
+import { RedisPeer, startBatchSpan, startCommandSpan, wrapConnect } from '../redis-common';
 
 /**
  * ioredis 5 and later. `Redis.prototype.sendCommand` sees every command, and sees a command again
@@ -111,20 +111,6 @@ function firstError(replies: unknown): unknown {
   return undefined;
 }
 
-function wrapConnect(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function connect(this: IoredisLike): any {
-      let call;
-      try {
-        call = startConnectSpan(hook, 'ioredis', peerOf(this));
-      } catch {
-        call = undefined;
-      }
-      const result = original.apply(this, arguments as unknown as any[]);
-      if (call !== undefined && result !== undefined && typeof result.then === 'function') call.follow(result);
-      return result;
-    };
-}
 
 export const ioredisHook: HookDefinition = {
   name: 'ioredis',
@@ -136,7 +122,7 @@ export const ioredisHook: HookDefinition = {
       versions: '>=5.0.0 <7',
       patch(exports, hook: ActiveHook<RedisOptions>) {
         wrap(exports.default.prototype, 'sendCommand', wrapSendCommand(hook));
-        wrap(exports.default.prototype, 'connect', wrapConnect(hook));
+        wrap(exports.default.prototype, 'connect', wrapConnect(hook, 'ioredis', peerOf));
       },
       unpatch(exports) {
         unwrap(exports.default.prototype, 'sendCommand');

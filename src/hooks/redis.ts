@@ -3,7 +3,7 @@ import type { RedisOptions } from '../config';
 import { wrap, unwrap } from '../patch';
 import type { HookDefinition } from '../registry';
 import type { ActiveHook } from '../spans';
-import { RedisPeer, startBatchSpan, startCommandSpan, startConnectSpan } from '../redis-common';
+import { RedisPeer, startBatchSpan, startCommandSpan, wrapConnect } from '../redis-common';
 
 /**
  * node-redis (`redis` 4 to 6, i.e. `@redis/client` 1, 5 and 6). Every command of every major passes
@@ -123,20 +123,6 @@ function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) =>
     };
 }
 
-function wrapConnect(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function connect(this: RedisClientLike): any {
-      let call;
-      try {
-        call = startConnectSpan(hook, 'redis', peerOf((this as { _self?: RedisClientLike })._self ?? this));
-      } catch {
-        call = undefined;
-      }
-      const result = original.apply(this, arguments as unknown as any[]);
-      if (call !== undefined && result !== undefined && typeof result.then === 'function') call.follow(result);
-      return result;
-    };
-}
 
 function v1CommandNames(basedir: string): string[] {
   try {
@@ -184,7 +170,7 @@ export const redisHook: HookDefinition = {
         }
         if (typeof proto._executeMulti === 'function') wrap(proto, '_executeMulti', wrapBatch(hook, () => 'MULTI'));
         if (typeof proto._executePipeline === 'function') wrap(proto, '_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
-        wrap(proto, 'connect', wrapConnect(hook));
+        wrap(proto, 'connect', wrapConnect(hook, 'redis', (client: RedisClientLike) => peerOf((client as { _self?: RedisClientLike })._self ?? client)));
       },
       unpatch(exports) {
         const proto = exports.default.prototype;
