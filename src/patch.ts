@@ -21,7 +21,9 @@ export function wrap<T extends object>(target: T, name: string, wrapper: (origin
 
 export function unwrap<T extends object>(target: T | undefined | null, name: string): void {
   if (target == null) return;
-  const current = (target as Record<string, unknown>)[name] as { __wrapped?: boolean } | undefined;
+  // The own descriptor, never `target[name]`: reading an accessor on a prototype can run (and throw in)
+  // a getter; `wrap` only ever sets own data properties.
+  const current = Object.getOwnPropertyDescriptor(target, name)?.value as { __wrapped?: boolean } | undefined;
   if (current !== undefined && current.__wrapped === true) {
     shimmer.unwrap(target as Record<string, AnyFunction>, name);
   }

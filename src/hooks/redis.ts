@@ -24,6 +24,11 @@ interface RedisClientLike {
 }
 
 let sending: Sending | undefined;
+
+/** The client itself: @redis/client 5+ runs commands on proxies that point to it through `_self`. */
+function selfOf(client: RedisClientLike): RedisClientLike {
+  return (client as { _self?: RedisClientLike })._self ?? client;
+}
 const peers = new WeakMap<object, RedisPeer>();
 /** Which client a command queue belongs to, learnt from the first command a client sends through it. */
 const queuePeers = new WeakMap<object, RedisPeer>();
@@ -70,7 +75,7 @@ function wrapAddCommand(hook: ActiveHook<RedisOptions>, legacyFallback: boolean)
       if (current !== undefined) {
         if (current.batch) return original.apply(this, arguments as unknown as any[]);
         peer = peerOf(current.client);
-        queuePeers.set(this, peer);
+        if (legacyFallback) queuePeers.set(this, peer);
       } else if (legacyFallback && options?.asap !== true && options?.chainId === undefined) {
         // @redis/client 1.x legacy mode sends through a private method; its handshake is `asap`.
         peer = queuePeers.get(this) ?? {};
@@ -96,14 +101,14 @@ function wrapAddCommand(hook: ActiveHook<RedisOptions>, legacyFallback: boolean)
 function wrapSender() {
   return (original: (...args: any[]) => any) =>
     function sender(this: RedisClientLike): any {
-      return asSender((this as { _self?: RedisClientLike })._self ?? this, false, original, this, arguments);
+      return asSender(selfOf(this), false, original, this, arguments);
     };
 }
 
 function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE') {
   return (original: (...args: any[]) => any) =>
     function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
-      const client = (this as { _self?: RedisClientLike })._self ?? this;
+      const client = selfOf(this);
       let call;
       try {
         const list = Array.isArray(commands) ? commands.map((c) => ({ name: String(c.args[0]), args: c.args.slice(1) })) : [];
@@ -133,6 +138,9 @@ function v1CommandNames(basedir: string): string[] {
   }
 }
 
+/** What each client prototype had wrapped, so that unpatching restores exactly that. */
+const wrappedNames = new WeakMap<object, string[]>();
+
 const CLIENT_SENDERS = ['sendCommand', 'commandsExecutor', 'functionsExecuter', 'scriptsExecuter', 'executeFunction', 'executeScript'];
 
 export const redisHook: HookDefinition = {
@@ -155,27 +163,26 @@ export const redisHook: HookDefinition = {
       versions: '>=1.0.0 <7',
       patch(exports, hook: ActiveHook<RedisOptions>, version, basedir) {
         const proto = exports.default.prototype;
-        for (const name of CLIENT_SENDERS) {
-          if (Object.prototype.hasOwnProperty.call(proto, name)) wrap(proto, name, wrapSender());
-        }
+        const wrapped: string[] = [];
+        const wrapOwn = (name: string, wrapper: Parameters<typeof wrap>[2]): void => {
+          if (Object.prototype.hasOwnProperty.call(proto, name) && wrap(proto, name, wrapper)) wrapped.push(name);
+        };
+        for (const name of CLIENT_SENDERS) wrapOwn(name, wrapSender());
         if (/^1\./.test(version ?? '') && basedir !== undefined) {
           // 1.x attached its command methods with the executor captured at load: mark them one by one.
-          for (const name of v1CommandNames(basedir)) {
-            if (Object.prototype.hasOwnProperty.call(proto, name)) wrap(proto, name, wrapSender());
-          }
+          for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender());
         }
-        if (typeof proto.multiExecutor === 'function') {
-          // @redis/client 1.x: a chainId means MULTI, none means pipeline.
-          wrap(proto, 'multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));
-        }
-        if (typeof proto._executeMulti === 'function') wrap(proto, '_executeMulti', wrapBatch(hook, () => 'MULTI'));
-        if (typeof proto._executePipeline === 'function') wrap(proto, '_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
-        wrap(proto, 'connect', wrapConnect(hook, 'redis', (client: RedisClientLike) => peerOf((client as { _self?: RedisClientLike })._self ?? client)));
+        // @redis/client 1.x: a chainId means MULTI, none means pipeline.
+        wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));
+        wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));
+        wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
+        wrapOwn('connect', wrapConnect(hook, 'redis', (client: RedisClientLike) => peerOf(selfOf(client))));
+        wrappedNames.set(proto, wrapped);
       },
       unpatch(exports) {
         const proto = exports.default.prototype;
-        for (const name of [...CLIENT_SENDERS, 'multiExecutor', '_executeMulti', '_executePipeline', 'connect']) unwrap(proto, name);
-        for (const name of Object.getOwnPropertyNames(proto)) unwrap(proto, name);
+        for (const name of wrappedNames.get(proto) ?? []) unwrap(proto, name);
+        wrappedNames.delete(proto);
       },
     },
   ],

@@ -387,6 +387,20 @@ describe('redis statement redaction', () => {
 });
 
 describe('redis/ioredis uninstall', () => {
+  it('restores every wrapped method of @redis/client 1.x, whose prototype has getters that throw', () => {
+    // Regression: unpatching walked the prototype with `proto[name]`, hit the private-field getter
+    // `options` and stopped, leaving redis@4's command methods wrapped.
+    const proto = require('redis4/node_modules/@redis/client/dist/lib/client').default.prototype;
+    const before = { get: proto.get, HSET: proto.HSET, sendCommand: proto.sendCommand, connect: proto.connect };
+    installPatches(['redis'], {});
+    assert.notEqual(proto.get, before.get);
+    uninstallAllPatches();
+    assert.equal(proto.get, before.get);
+    assert.equal(proto.HSET, before.HSET);
+    assert.equal(proto.sendCommand, before.sendCommand);
+    assert.equal(proto.connect, before.connect);
+  });
+
   it('restores the originals', () => {
     const queue = require('@redis/client/dist/lib/client/commands-queue').default.prototype;
     const Redis = require('ioredis');
