@@ -63,11 +63,14 @@ function submittableHandleError(this: { [kPgCall]?: PgCall }, err: unknown): unk
   return (call.handleError as (...args: any[]) => unknown).apply(this, arguments as unknown as any[]);
 }
 
-/** Drops tags whose value is unknown (a pool configured from the environment, say). */
-function definedOnly(tags: TagMap): TagMap {
-  const out: TagMap = {};
-  for (const key in tags) if (tags[key] !== undefined) out[key] = tags[key];
-  return out;
+/** The tags of a pg span, with only the connection facts that are known (a pool configured from the environment knows none). */
+function connectionTags(conn: PgClientLike): TagMap {
+  const tags: TagMap = { [Tags.COMPONENT]: 'pg', [Tags.DB_TYPE]: 'sql' };
+  if (conn.database !== undefined) tags[Tags.DB_INSTANCE] = conn.database;
+  if (conn.user !== undefined) tags[Tags.DB_USER] = conn.user;
+  if (conn.host !== undefined) tags[Tags.PEER_HOSTNAME] = conn.host;
+  if (conn.port !== undefined) tags[Tags.PEER_PORT] = conn.port;
+  return tags;
 }
 
 function queryText(config: unknown): { text: string | undefined; name: string | undefined; values: unknown } {
@@ -87,19 +90,12 @@ function startQuerySpan(hook: ActiveHook<PgOptions>, client: PgClientLike, confi
   const vals = Array.isArray(values) ? values : Array.isArray(q.values) ? q.values : undefined;
   const statement = q.text === undefined ? undefined : options.sanitizeStatement === false ? q.text : sanitizeSql(q.text);
   const verb = statement === undefined ? undefined : sqlVerb(statement);
-  const tags: TagMap = {
-    [Tags.COMPONENT]: 'pg',
-    [Tags.DB_TYPE]: 'sql',
-    [Tags.DB_INSTANCE]: client.database,
-    [Tags.DB_USER]: client.user,
-    [Tags.PEER_HOSTNAME]: client.host,
-    [Tags.PEER_PORT]: client.port,
-  };
+  const tags = connectionTags(client);
   if (client.host !== undefined) tags['peer.address'] = `${client.host}:${client.port}`;
   if (statement !== undefined) tags[Tags.DB_STATEMENT] = truncate(statement, options.maxStatementLength, DEFAULT_MAX_STATEMENT);
   if (options.captureParameters === true && vals !== undefined) tags['db.params'] = vals;
   const name = q.name !== undefined ? `pg.query:${q.name}` : verb !== undefined ? `pg.query:${verb}` : 'pg.query';
-  const span = startClientSpan(hook, name, definedOnly(tags));
+  const span = startClientSpan(hook, name, tags);
   if (span !== undefined && options.requestHook !== undefined) {
     const info: PgQueryInfo = { text: q.text ?? '', name: q.name, database: client.database };
     if (options.captureParameters === true) info.values = vals;
@@ -169,17 +165,9 @@ function wrapQuery(hook: ActiveHook<PgOptions>) {
 
 function wrapPoolConnect(hook: ActiveHook<PgOptions>) {
   return (original: (...args: any[]) => any) =>
-    function connect(this: { options?: PgClientLike & { database?: string } }, callback?: any): any {
+    function connect(this: { options?: PgClientLike }, callback?: any): any {
       const store = storage.getStore();
-      const opts = this.options ?? {};
-      const span = startClientSpan(hook, 'pg-pool.connect', definedOnly({
-        [Tags.COMPONENT]: 'pg',
-        [Tags.DB_TYPE]: 'sql',
-        [Tags.DB_INSTANCE]: opts.database,
-        [Tags.DB_USER]: opts.user,
-        [Tags.PEER_HOSTNAME]: opts.host,
-        [Tags.PEER_PORT]: opts.port,
-      }));
+      const span = startClientSpan(hook, 'pg-pool.connect', connectionTags(this.options ?? {}));
       if (typeof callback === 'function') {
         // The pool hands a released client to waiting callers from the releaser's context: bind
         // the callback to its own caller so that its queries get the right parent.
