@@ -27,15 +27,20 @@ export interface TestServer {
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-const defaultHandler: Handler = (req, res) => {
+/** Answers `/status/<code>` with that status, and echoes the URL, the trace header and how many copies of it came. */
+export const echoHandler: Handler = (req, res) => {
   const status = /\/status\/(\d+)/.exec(req.url ?? '');
   res.statusCode = status ? Number(status[1]) : 200;
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ url: req.url, traceparent: req.headers.traceparent ?? null }));
+  res.end(JSON.stringify({
+    url: req.url,
+    traceparent: req.headers.traceparent ?? null,
+    copies: req.rawHeaders.filter((h) => h.toLowerCase() === 'traceparent').length,
+  }));
 };
 
 /** A real HTTP(S) server on 127.0.0.1 that remembers what it received. */
-export async function startServer(handler: Handler = defaultHandler, secure = false): Promise<TestServer> {
+export async function startServer(handler: Handler = echoHandler, secure = false): Promise<TestServer> {
   const received: Received[] = [];
   const listener: Handler = (req, res) => {
     received.push({ method: req.method, url: req.url, headers: req.headers });

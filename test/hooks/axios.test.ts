@@ -5,7 +5,7 @@ import axiosRetry from 'axios-retry';
 import nock from 'nock';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { closedPort, startServer, TestServer } from '../helpers/servers';
+import { closedPort, echoHandler, startServer, TestServer } from '../helpers/servers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const axios0 = require('axios0');
@@ -23,11 +23,8 @@ describe('axios hook', function () {
   before(async () => {
     installPatches(hooks, { tracer, ...config });
     server = await startServer((req, res) => {
-      const status = /\/status\/(\d+)/.exec(req.url ?? '');
       if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 500);
-      res.statusCode = status ? Number(status[1]) : 200;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ url: req.url, traceparent: req.headers.traceparent, copies: req.rawHeaders.filter((h) => h.toLowerCase() === 'traceparent').length }));
+      echoHandler(req, res);
     });
   });
   after(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as undici from 'undici';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { closedPort, startServer, TestServer } from '../helpers/servers';
+import { closedPort, echoHandler, startServer, TestServer } from '../helpers/servers';
 
 const originalFetch = globalThis.fetch;
 
@@ -27,10 +27,7 @@ describe('fetch / undici hook', function () {
         res.setHeader('location', '/landed');
         return void res.end();
       }
-      const status = /\/status\/(\d+)/.exec(req.url ?? '');
-      res.statusCode = status ? Number(status[1]) : 200;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ url: req.url, traceparent: req.headers.traceparent, copies: req.rawHeaders.filter((h) => h.toLowerCase() === 'traceparent').length }));
+      echoHandler(req, res);
     });
   });
   after(async () => {
