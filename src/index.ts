@@ -1,43 +1,47 @@
-import { assertHookNames, enabledHooks, HookName, HooksConfig } from './config';
+import { assertHookNames, enabledHooks, hookOptions, HookName, HooksConfig } from './config';
 import { HOOKS } from './hooks';
 import { install, installedHooks, uninstall } from './registry';
 
 export { currentSpan, withSpan, suppressTracing } from './context';
-export type {
-  HookName,
-  HooksConfig,
-  HttpClientOptions,
-  HttpServerOptions,
-  FetchOptions,
-  AxiosOptions,
-  PgOptions,
-  PgQueryInfo,
-  RedisOptions,
-  RedisCommandInfo,
-  Matcher,
-  IncomingMatcher,
-  CommonHookOptions,
-} from './config';
+export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from './config';
+export type { HttpClientOptions } from './cores/http-client';
+export type { DbHookOptions } from './cores/db-call';
+export type { CommonHookOptions } from './spans';
+export type { Matcher, IncomingMatcher } from './matchers';
+export type { HttpServerOptions } from './hooks/httpServer';
+export type { FetchOptions } from './hooks/fetch';
+export type { AxiosOptions } from './hooks/axios';
+export type { PgOptions, PgQueryInfo } from './hooks/pg';
+export type { RedisOptions, RedisCommandInfo } from './cores/redis';
+
 export { HOOK_NAMES } from './config';
+
+function installNamed(names: readonly HookName[], config: HooksConfig): void {
+  install(HOOKS, names, {
+    tracer: config.tracer,
+    aliases: config.aliases,
+    optionsFor: (name) => hookOptions(name as HookName, config),
+  });
+}
 
 /** Installs every enabled hook (config, else OT_HOOKS / OT_HOOKS_DISABLED), for modules loaded now or later. */
 export function installAllPatches(config: HooksConfig = {}): void {
-  install(HOOKS, enabledHooks(config), config);
+  installNamed(enabledHooks(config), config);
 }
 
 /** Installs only the named hooks (unless `config.hooks` switches one off). */
 export function installPatches(names: HookName[], config: HooksConfig = {}): void {
   assertHookNames(names, 'installPatches');
   if (config.hooks !== undefined) assertHookNames(Object.keys(config.hooks), 'config.hooks');
-  install(HOOKS, names.filter((name) => config.hooks?.[name] !== false), config);
+  installNamed(names.filter((name) => config.hooks?.[name] !== false), config);
 }
 
-/** Restores every patched function and stops hooking module loads. Install works again afterwards. */
+/** Takes out every patch the hooks made and stops hooking module loads. Install works again afterwards. */
 export function uninstallAllPatches(): void {
   uninstall();
 }
 
 /** Names of the hooks installed now. */
 export function installedPatches(): HookName[] {
-  return installedHooks();
+  return installedHooks() as HookName[];
 }

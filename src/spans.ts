@@ -1,54 +1,52 @@
-import { FORMAT_HTTP_HEADERS, globalTracer, Tags } from 'opentracing';
-import type { Span, SpanContext, Tracer } from 'opentracing';
+import { FORMAT_HTTP_HEADERS, Tags } from 'opentracing';
+import type { Span, SpanContext } from 'opentracing';
 import { storage } from './context';
-import type { CommonHookOptions, HookName } from './config';
+import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
+
+/** Options every client hook takes. */
+export interface CommonHookOptions {
+  /** Make no span when no span is active (default false: a root span is made). */
+  requireParent?: boolean;
+}
 
 export type TagMap = { [key: string]: unknown };
 
-/** What a hook sees of the registry: its name, its options and the tracer to use. */
-export class ActiveHook<O extends object = object> {
-  constructor(
-    readonly name: HookName,
-    readonly options: O,
-    private readonly explicitTracer: Tracer | undefined,
-  ) {}
-
-  /** Resolved per span, so that a tracer set after install still gets every span. */
-  get tracer(): Tracer {
-    return this.explicitTracer ?? globalTracer();
+/**
+ * The parent for a client span: `parent` or the active span, null for a root span, or undefined when no
+ * span is to be made (hook uninstalled, context suppressed, `requireParent` without one). Decided
+ * before any tag is built.
+ */
+export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span): Span | null | undefined {
+  if (!hook.enabled) return undefined;
+  if (parent !== undefined) return parent;
+  const store = storage.getStore();
+  if (store !== undefined) {
+    if (store.suppressed === true) return undefined;
+    if (store.span !== undefined) return store.span;
   }
+  return hook.options.requireParent === true ? undefined : null;
 }
 
-/**
- * Starts a client span under the active span (or `parent`), or returns undefined when the context is
- * suppressed, `requireParent` finds none, or the tracer fails.
- */
-export function startClientSpan(
-  hook: ActiveHook<CommonHookOptions>,
-  operationName: string,
-  tags: TagMap,
-  parent?: Span,
-): Span | undefined {
-  let childOf = parent;
-  if (childOf === undefined) {
-    const store = storage.getStore();
-    if (store !== undefined) {
-      if (store.suppressed === true) return undefined;
-      childOf = store.span;
-    }
-  }
-  if (childOf === undefined && (hook.options as CommonHookOptions).requireParent === true) return undefined;
+/** Starts a client span under `parent` (from `clientParent`); undefined when the tracer fails. */
+export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, operationName: string, tags: TagMap): Span | undefined {
   tags[Tags.SPAN_KIND] = Tags.SPAN_KIND_RPC_CLIENT;
   try {
-    return hook.tracer.startSpan(operationName, { childOf, tags });
+    return hook.tracer.startSpan(operationName, { childOf: parent ?? undefined, tags });
   } catch (err) {
     reportOnce(`${hook.name}: tracer.startSpan`, err);
     return undefined;
   }
 }
 
+/** `clientParent` and `startClientSpanUnder` in one, for callers whose tags are cheap. */
+export function startClientSpan(hook: ActiveHook<CommonHookOptions>, operationName: string, tags: TagMap, parent?: Span): Span | undefined {
+  const childOf = clientParent(hook, parent);
+  return childOf === undefined ? undefined : startClientSpanUnder(hook, childOf, operationName, tags);
+}
+
 export function startServerSpan(hook: ActiveHook, operationName: string, tags: TagMap, parent: SpanContext | null | undefined): Span | undefined {
+  if (!hook.enabled) return undefined;
   tags[Tags.SPAN_KIND] = Tags.SPAN_KIND_RPC_SERVER;
   try {
     return hook.tracer.startSpan(operationName, { childOf: parent ?? undefined, tags });
@@ -58,11 +56,11 @@ export function startServerSpan(hook: ActiveHook, operationName: string, tags: T
   }
 }
 
-/** Injects `span`'s context into a fresh header map; undefined when the tracer fails. */
-export function injectHeaders(hook: ActiveHook, span: Span): Record<string, string> | undefined {
+/** Injects `span`'s context into a fresh header map (`format`: FORMAT_TEXT_MAP for message headers); undefined when the tracer fails. */
+export function injectHeaders(hook: ActiveHook, span: Span, format: string = FORMAT_HTTP_HEADERS): Record<string, string> | undefined {
   const carrier: Record<string, string> = {};
   try {
-    hook.tracer.inject(span.context(), FORMAT_HTTP_HEADERS, carrier);
+    hook.tracer.inject(span.context(), format, carrier);
     return carrier;
   } catch (err) {
     reportOnce(`${hook.name}: tracer.inject`, err);
@@ -70,9 +68,9 @@ export function injectHeaders(hook: ActiveHook, span: Span): Record<string, stri
   }
 }
 
-export function extractContext(hook: ActiveHook, headers: object): SpanContext | null {
+export function extractContext(hook: ActiveHook, headers: object, format: string = FORMAT_HTTP_HEADERS): SpanContext | null {
   try {
-    return hook.tracer.extract(FORMAT_HTTP_HEADERS, headers);
+    return hook.tracer.extract(format, headers);
   } catch (err) {
     reportOnce(`${hook.name}: tracer.extract`, err);
     return null;
@@ -87,14 +85,6 @@ export function setTag(span: Span, key: string, value: unknown): void {
   }
 }
 
-export function addTags(span: Span, tags: TagMap): void {
-  try {
-    span.addTags(tags);
-  } catch (err) {
-    reportOnce('span.addTags', err);
-  }
-}
-
 export function logEvent(span: Span, fields: TagMap): void {
   try {
     span.log(fields);
@@ -103,15 +93,16 @@ export function logEvent(span: Span, fields: TagMap): void {
   }
 }
 
-/** Marks `span` as failed with the OpenTracing error log fields. */
-export function markError(span: Span, err: unknown, event = 'error'): void {
+/** Marks `span` as failed with the OpenTracing error log fields; `redact` cleans the logged message and stack. */
+export function markError(span: Span, err: unknown, event = 'error', redact?: (text: string) => string): void {
   const error = err as { message?: unknown; stack?: unknown } | null | undefined;
+  const clean = (text: unknown): unknown => (redact !== undefined && typeof text === 'string' ? redact(text) : text);
   setTag(span, Tags.ERROR, true);
   logEvent(span, {
     event,
     'error.object': err,
-    message: error != null && typeof error === 'object' ? error.message : String(err),
-    stack: error != null && typeof error === 'object' ? error.stack : undefined,
+    message: clean(error != null && typeof error === 'object' ? error.message : String(err)),
+    stack: clean(error != null && typeof error === 'object' ? error.stack : undefined),
   });
 }
 

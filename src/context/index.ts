@@ -40,10 +40,6 @@ export function suppressTracing<T>(fn: () => T): T {
   return storage.run({ span: store?.span, suppressed: true }, fn);
 }
 
-export function isSuppressed(): boolean {
-  const store = storage.getStore();
-  return store !== undefined && store.suppressed === true;
-}
 
 /** Runs a transport call with `outbound` marking the client span that already covers it. */
 export function withOutbound<T>(outbound: OutboundCall, fn: () => T): T {

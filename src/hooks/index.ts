@@ -1,11 +1,10 @@
-import type { HookDefinition } from '../registry';
 import { httpHook } from './http';
 import { httpServerHook } from './httpServer';
+import { fetchHook } from './fetch';
+import { axiosHook } from './axios';
 import { pgHook } from './pg';
 import { redisHook } from './redis';
 import { ioredisHook } from './ioredis';
-import { fetchHook } from './fetch';
-import { axiosHook } from './axios';
 
-/** Every hook this package knows, in install order. */
-export const HOOKS: readonly HookDefinition[] = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook];
+/** Every hook this package knows, in install order. Names, options and config types derive from it. */
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook] as const;

@@ -1,0 +1,88 @@
+/**
+ * How a hook is declared: its name, options type, the modules it patches and its docs, in its own file.
+ * Everything the registry hands a hook at install goes through one `PatchContext`, so no hook keeps
+ * its own record of what it wrapped or subscribed to.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import { globalTracer } from 'opentracing';
+import type { Tracer } from 'opentracing';
+import type { Wrapper } from './wrap';
+
+/** One install of one hook: its options, whether it is still installed, and the tracer to use. */
+export class ActiveHook<O extends object = object> {
+  /** Cleared at uninstall: a layer that has to stay (someone wrapped over it) then passes through. */
+  enabled = true;
+
+  constructor(
+    readonly name: string,
+    readonly options: O,
+    private readonly explicitTracer: Tracer | undefined,
+  ) {}
+
+  /** Resolved per span, so that a tracer set after install still gets every span. */
+  get tracer(): Tracer {
+    return this.explicitTracer ?? globalTracer();
+  }
+}
+
+export interface PatchContext<O extends object, S> {
+  readonly hook: ActiveHook<O>;
+  /** What `setup` returned for this install. */
+  readonly state: S;
+  /** The patched package's version (Node's for builtins); undefined in `enable`. */
+  readonly version: string | undefined;
+  /** The patched package's directory; undefined for builtins and in `enable`. */
+  readonly basedir: string | undefined;
+  /** Wraps `target[name]` with one layer that uninstall takes out again (see registry/wrap.ts). */
+  wrap: Wrapper['wrap'];
+  /** Subscribes to a diagnostics channel until uninstall. */
+  subscribe(channel: string, handler: (message: unknown, name: string | symbol) => void): void;
+  /** Runs `fn` at uninstall (for what is not a wrap or a subscription, such as an axios interceptor). */
+  onUninstall(fn: () => void): void;
+}
+
+/** One module, or an internal file of it, that a hook patches when it loads (or at install when loaded). */
+export interface HookTarget<O extends object, S> {
+  /** Package name, or a builtin such as `http`. */
+  readonly module: string;
+  /** Path inside the package without `.js` (e.g. `lib/client`), when the patch is on an internal file. */
+  readonly file?: string;
+  /** Supported versions of the package (ignored for builtins). */
+  readonly versions?: string;
+  patch(exports: any, ctx: PatchContext<O, S>): void;
+}
+
+export interface HookSpec<N extends string, O extends object, S> {
+  readonly name: N;
+  /** What it traces, for the debug log and the docs. */
+  readonly summary: string;
+  readonly targets: readonly HookTarget<O, S>[];
+  /** Per-install state shared by the targets (compiled matchers and the like). */
+  setup?(hook: ActiveHook<O>): S;
+  /** Work not tied to a module load: diagnostics channels, globals. */
+  enable?(ctx: PatchContext<O, S>): void;
+}
+
+/** Declares a hook; the registry does the rest. Its state type stays private to its file. */
+export function defineHook<N extends string, O extends object, S = undefined>(spec: HookSpec<N, O, S>): HookSpec<N, O, any> {
+  return spec;
+}
+
+/** Any hook, whatever its options and state. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyHookSpec = HookSpec<string, any, any>;
+
+/** The options type a hook declares. */
+export type OptionsOf<H> = H extends HookSpec<string, infer O, any> ? O : never;
+
+export type Subscription = { channel: string; handler: (message: unknown, name: string | symbol) => void };
+
+export function subscribeChannel(subscriptions: Subscription[], channel: string, handler: Subscription['handler']): void {
+  diagnostics.subscribe(channel, handler);
+  subscriptions.push({ channel, handler });
+}
+
+export function unsubscribeAll(subscriptions: Subscription[]): void {
+  for (const { channel, handler } of subscriptions) diagnostics.unsubscribe(channel, handler);
+  subscriptions.length = 0;
+}

@@ -1,0 +1,241 @@
+/**
+ * Installs hooks: patches the modules they target when they load (one require-in-the-middle hook for
+ * all) or in place when they are loaded already, and undoes exactly that at uninstall.
+ */
+import Module from 'node:module';
+import path from 'node:path';
+import fs from 'node:fs';
+import { Hook as RequireHook } from 'require-in-the-middle';
+import satisfies from 'semver/functions/satisfies';
+import type { Tracer } from 'opentracing';
+import { log, reportOnce, warnOnce } from '../logger';
+import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
+import { Wrapper } from './wrap';
+
+export interface InstallOptions {
+  tracer?: Tracer;
+  /** npm aliases: installed package name -> the package it is. */
+  aliases?: Record<string, string>;
+  /** The options of each hook, by name. */
+  optionsFor(name: string): object;
+}
+
+interface InstalledHook {
+  spec: AnyHookSpec;
+  active: ActiveHook<any>;
+  state: unknown;
+  wrapper: Wrapper;
+  subscriptions: Subscription[];
+  cleanups: Array<() => void>;
+  /** Exports objects already patched, so that a module reached twice is patched once. */
+  seen: WeakSet<object>;
+}
+
+const installed = new Map<string, InstalledHook>();
+let requireHook: RequireHook | undefined;
+/** import-in-the-middle's hook, when `register.mjs` set up its loader (`node --import`). */
+let importHook: { unhook(): void } | undefined;
+let esmLoaderActive = false;
+let aliases: Record<string, string> = {};
+
+function targetId(target: HookTarget<any, any>, moduleName = target.module): string {
+  return target.file === undefined ? moduleName : `${moduleName}/${target.file}`;
+}
+
+function readVersion(basedir: string | undefined): string | undefined {
+  if (basedir === undefined) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(path.join(basedir, 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function contextFor(hook: InstalledHook, version: string | undefined, basedir: string | undefined): PatchContext<any, any> {
+  return {
+    hook: hook.active,
+    state: hook.state,
+    version,
+    basedir,
+    wrap: (target, name, makeWrapper) => hook.wrapper.wrap(target, name, makeWrapper),
+    subscribe: (channel, handler) => subscribeChannel(hook.subscriptions, channel, handler),
+    onUninstall: (fn) => hook.cleanups.push(fn),
+  };
+}
+
+function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: any, basedir: string | undefined): void {
+  if (exports == null || (typeof exports !== 'object' && typeof exports !== 'function')) return;
+  if (hook.seen.has(exports)) return;
+  const builtin = Module.isBuiltin(target.module);
+  const version = builtin ? process.versions.node : readVersion(basedir);
+  if (!builtin && target.versions !== undefined) {
+    if (version === undefined || !satisfies(version, target.versions, { includePrerelease: true })) {
+      log('%s: skipping %s@%s (supported: %s)', hook.spec.name, target.module, version, target.versions);
+      return;
+    }
+  }
+  hook.seen.add(exports);
+  try {
+    target.patch(exports, contextFor(hook, version, basedir));
+    log('%s: patched %s@%s', hook.spec.name, targetId(target), version);
+  } catch (err) {
+    reportOnce(`patching ${targetId(target)}`, err);
+  }
+}
+
+function onRequire(exports: any, name: string, basedir: string | undefined): any {
+  for (const hook of installed.values()) {
+    for (const target of hook.spec.targets) {
+      if (targetId(target) === name || targetId(target, aliasOf(name, target)) === name) {
+        applyPatch(hook, target, exports, basedir);
+      }
+    }
+  }
+  return exports;
+}
+
+/** The alias under which `target` may be installed, if `name` starts with one. */
+function aliasOf(name: string, target: HookTarget<any, any>): string {
+  for (const alias of Object.keys(aliases)) {
+    if (aliases[alias] === target.module && (name === alias || name.startsWith(alias + '/'))) return alias;
+  }
+  return target.module;
+}
+
+/** Packages that are already loaded: patch them in place (their prototypes are shared with the app). */
+function patchLoaded(hook: InstalledHook): void {
+  for (const target of hook.spec.targets) {
+    if (Module.isBuiltin(target.module)) {
+      applyPatch(hook, target, require(target.module), undefined);
+      continue;
+    }
+    const names = [target.module, ...Object.keys(aliases).filter((a) => aliases[a] === target.module)];
+    for (const filename of Object.keys(require.cache)) {
+      for (const name of names) {
+        const marker = `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`;
+        const at = filename.lastIndexOf(marker);
+        if (at === -1) continue;
+        const basedir = filename.slice(0, at + marker.length - 1);
+        let entry: string;
+        try {
+          entry = target.file === undefined ? require.resolve(basedir) : require.resolve(path.join(basedir, target.file));
+        } catch {
+          continue;
+        }
+        if (entry !== filename) continue;
+        const cached = require.cache[filename];
+        if (cached === undefined || !cached.loaded) {
+          warnOnce(`${name} was being loaded when the hooks were installed and is not traced; install the hooks first`);
+          continue;
+        }
+        applyPatch(hook, target, cached.exports, basedir);
+      }
+    }
+  }
+}
+
+/** Module ids (with aliases) of the targets of `hooks`; package entries only when `entriesOnly`. */
+function targetModules(hooks: Iterable<{ spec: AnyHookSpec }>, entriesOnly: boolean): string[] {
+  const modules = new Set<string>();
+  for (const hook of hooks) {
+    for (const target of hook.spec.targets) {
+      if (Module.isBuiltin(target.module) || (entriesOnly && target.file !== undefined)) continue;
+      modules.add(targetId(target));
+      for (const alias of Object.keys(aliases)) {
+        if (aliases[alias] === target.module) modules.add(targetId(target, alias));
+      }
+    }
+  }
+  return [...modules];
+}
+
+function refreshModuleHooks(): void {
+  requireHook?.unhook();
+  requireHook = undefined;
+  importHook?.unhook();
+  importHook = undefined;
+  const modules = targetModules(installed.values(), false);
+  if (modules.length > 0) requireHook = new RequireHook(modules, { internals: true }, onRequire);
+  // An ES-module build (axios's) never goes through require(): only the loader sees it. A CommonJS
+  // package imported from ESM shows up here too, and as its exports were patched already, once.
+  const entries = esmLoaderActive ? targetModules(installed.values(), true) : [];
+  if (entries.length > 0) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Hook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
+    importHook = new Hook(entries, (exports, name, basedir) => onRequire(exports, name, basedir || undefined));
+  }
+}
+
+/**
+ * The package entries that the ES-module loader must intercept for `hooks`: called by `register.mjs`
+ * before it registers import-in-the-middle's loader, which then sees only these.
+ */
+export function esmLoaderModules(specs: readonly AnyHookSpec[]): string[] {
+  esmLoaderActive = true;
+  return targetModules(specs.map((spec) => ({ spec })), true);
+}
+
+/** Installs the named hooks; hooks that are already installed are left as they are. */
+export function install(specs: readonly AnyHookSpec[], names: readonly string[], options: InstallOptions): void {
+  aliases = { ...aliases, ...(options.aliases ?? {}) };
+  let added = false;
+  for (const name of names) {
+    if (installed.has(name)) {
+      log('%s: already installed', name);
+      continue;
+    }
+    const spec = specs.find((s) => s.name === name);
+    if (spec === undefined) continue;
+    const active = new ActiveHook(name, options.optionsFor(name), options.tracer);
+    let state: unknown;
+    try {
+      state = spec.setup?.(active);
+    } catch (err) {
+      reportOnce(`setting up ${name}`, err);
+      continue;
+    }
+    const hook: InstalledHook = { spec, active, state, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
+    installed.set(name, hook);
+    added = true;
+    patchLoaded(hook);
+    if (spec.enable !== undefined) {
+      try {
+        spec.enable(contextFor(hook, undefined, undefined));
+      } catch (err) {
+        reportOnce(`enabling ${name}`, err);
+      }
+    }
+  }
+  if (added) {
+    refreshModuleHooks();
+    // ESM `import { request } from 'node:http'` reads live bindings that need this to see the patch.
+    Module.syncBuiltinESMExports();
+  }
+}
+
+function uninstallHook(hook: InstalledHook): void {
+  hook.active.enabled = false;
+  unsubscribeAll(hook.subscriptions);
+  for (const cleanup of hook.cleanups.reverse()) {
+    try {
+      cleanup();
+    } catch (err) {
+      reportOnce(`uninstalling ${hook.spec.name}`, err);
+    }
+  }
+  hook.wrapper.unwrapAll();
+}
+
+
+/** Takes out every layer the hooks put in, and the module-load hook. */
+export function uninstall(): void {
+  for (const hook of [...installed.values()].reverse()) uninstallHook(hook);
+  installed.clear();
+  aliases = {};
+  refreshModuleHooks();
+  Module.syncBuiltinESMExports();
+}
+
+export function installedHooks(): string[] {
+  return [...installed.keys()];
+}

@@ -1,0 +1,104 @@
+/**
+ * Layered wrapping. Each wrap puts one layer of ours on top of whatever is there (the original, or another
+ * instrumentation's wrapper) and is recorded, so that uninstall removes exactly our layers. A layer that
+ * someone else wrapped over after us cannot be taken out without removing theirs: it stays, and passes
+ * through because its hook is no longer enabled.
+ */
+import { log } from '../logger';
+
+type AnyFunction = (...args: any[]) => any;
+
+/** Marks our wrappers (never shimmer's `__wrapped`, which other instrumentations read and act on). */
+const kLayer = Symbol('opentracing-client-hooks.layer');
+
+interface Layer {
+  readonly target: object;
+  readonly name: PropertyKey;
+  readonly wrapper: AnyFunction;
+  /** The own descriptor replaced, or undefined when the function was inherited. */
+  readonly replaced: PropertyDescriptor | undefined;
+}
+
+/** The function a property holds, read without running getters anywhere on the prototype chain. */
+function dataValue(target: object, name: PropertyKey): { value: unknown; own: PropertyDescriptor | undefined } | undefined {
+  const own = Object.getOwnPropertyDescriptor(target, name);
+  if (own !== undefined) return 'value' in own ? { value: own.value, own } : undefined;
+  for (let proto = Object.getPrototypeOf(target); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (d !== undefined) return 'value' in d ? { value: d.value, own: undefined } : undefined;
+  }
+  return undefined;
+}
+
+export function isOurWrapper(fn: unknown): boolean {
+  return typeof fn === 'function' && (fn as { [kLayer]?: true })[kLayer] === true;
+}
+
+/** The wrapping done by one install of one hook, undone at its uninstall. */
+export class Wrapper {
+  private readonly layers: Layer[] = [];
+  /** Our own wrappers of this install: a function reached again (an ES-module binding of it) is not wrapped twice. */
+  private readonly mine = new WeakSet<AnyFunction>();
+
+  constructor(private readonly owner: string) {}
+
+  /**
+   * Replaces `target[name]` by `makeWrapper(current)`. `current` is whatever is there now, including
+   * another instrumentation's wrapper. Returns false (and changes nothing) when there is no function,
+   * or the property cannot be redefined.
+   */
+  wrap<T extends object>(target: T, name: PropertyKey, makeWrapper: (original: AnyFunction) => AnyFunction): boolean {
+    if (target == null) return false;
+    const found = dataValue(target, name);
+    if (found === undefined || typeof found.value !== 'function') return false;
+    const own = found.own;
+    if (own !== undefined && own.configurable === false && own.writable === false) {
+      log('%s: cannot wrap %s, it is read-only', this.owner, String(name));
+      return false;
+    }
+    const original = found.value as AnyFunction;
+    if (this.mine.has(original)) return false;
+    const wrapper = makeWrapper(original);
+    // Code that inspects the function (name, length) sees the original's.
+    Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true });
+    Object.defineProperty(wrapper, 'length', { value: original.length, configurable: true });
+    Object.defineProperty(wrapper, kLayer, { value: true });
+    try {
+      if (own !== undefined && own.configurable === false) (target as Record<PropertyKey, unknown>)[name] = wrapper;
+      else {
+        Object.defineProperty(target, name, {
+          value: wrapper,
+          writable: own?.writable ?? true,
+          enumerable: own?.enumerable ?? false,
+          configurable: true,
+        });
+      }
+    } catch (err) {
+      log('%s: cannot wrap %s: %O', this.owner, String(name), err);
+      return false;
+    }
+    this.layers.push({ target, name, wrapper, replaced: own });
+    this.mine.add(wrapper);
+    return true;
+  }
+
+  /** Takes out every layer of ours that is still on top; the others stay and pass through. */
+  unwrapAll(): void {
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const { target, name, wrapper, replaced } = this.layers[i];
+      const current = Object.getOwnPropertyDescriptor(target, name);
+      if (current === undefined || current.value !== wrapper) {
+        log('%s: %s was wrapped again over ours; our layer stays and passes through', this.owner, String(name));
+        continue;
+      }
+      try {
+        if (replaced === undefined) delete (target as Record<PropertyKey, unknown>)[name];
+        else if (current.configurable === false) (target as Record<PropertyKey, unknown>)[name] = replaced.value;
+        else Object.defineProperty(target, name, replaced);
+      } catch (err) {
+        log('%s: cannot unwrap %s: %O', this.owner, String(name), err);
+      }
+    }
+    this.layers.length = 0;
+  }
+}
