@@ -1,7 +1,17 @@
 /**
- * SQL sanitising for `db.statement`: literals become `?`, comments go, `$1` placeholders and identifiers
- * stay. One pass over the text, no regular-expression backtracking on user input.
+ * SQL sanitising for `db.statement`: literals become `?`, comments go, placeholders and identifiers stay.
+ * One forward pass over the text with no regular expression run on it, so its cost is linear in its
+ * length whatever the input. Dialect-aware: PostgreSQL (dollar quotes, `E''`, nested comments, `$1`)
+ * and MySQL/MariaDB (backtick identifiers, `#` and `-- ` comments, backslash escapes, `"` strings).
  */
+
+export type SqlDialect = 'postgres' | 'mysql';
+
+const QUOTE = 39; // '
+const DOUBLE_QUOTE = 34; // "
+const BACKTICK = 96; // `
+const BACKSLASH = 92;
+const DOLLAR = 36;
 
 function isIdentStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
@@ -10,7 +20,10 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 function isIdentPart(c: number): boolean {
-  return isIdentStart(c) || isDigit(c) || c === 36;
+  return isIdentStart(c) || isDigit(c) || c === DOLLAR;
+}
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
 }
 
 /** End index (exclusive) of a quoted run starting at `start` (the opening quote), honouring doubled quotes. */
@@ -18,7 +31,7 @@ function skipQuoted(sql: string, start: number, quote: number, backslashEscapes:
   let i = start + 1;
   while (i < sql.length) {
     const c = sql.charCodeAt(i);
-    if (backslashEscapes && c === 92) {
+    if (backslashEscapes && c === BACKSLASH) {
       i += 2;
       continue;
     }
@@ -37,55 +50,94 @@ function skipQuoted(sql: string, start: number, quote: number, backslashEscapes:
 /** A dollar-quote tag (`$$` or `$tag$`) starting at `i`, or undefined. */
 function dollarTag(sql: string, i: number): string | undefined {
   let j = i + 1;
-  if (sql.charCodeAt(j) === 36) return '$$';
+  if (sql.charCodeAt(j) === DOLLAR) return '$$';
   if (!isIdentStart(sql.charCodeAt(j))) return undefined;
   while (j < sql.length && (isIdentStart(sql.charCodeAt(j)) || isDigit(sql.charCodeAt(j)))) j++;
-  return sql.charCodeAt(j) === 36 ? sql.slice(i, j + 1) : undefined;
+  return sql.charCodeAt(j) === DOLLAR ? sql.slice(i, j + 1) : undefined;
 }
 
-export function sanitizeSql(sql: string): string {
-  let out = '';
+/** Whether a line comment starts at `i`: `--` (MySQL: followed by a space or the end), or MySQL's `#`. */
+function lineCommentAt(sql: string, i: number, mysql: boolean): boolean {
+  const c = sql.charCodeAt(i);
+  if (c === 45 && sql.charCodeAt(i + 1) === 45) {
+    if (!mysql) return true;
+    const next = sql.charCodeAt(i + 2);
+    return Number.isNaN(next) || isSpace(next);
+  }
+  return mysql && c === 35;
+}
+
+/** End of a block comment starting at `i` (PostgreSQL nests them, MySQL does not). */
+function skipBlockComment(sql: string, i: number, nested: boolean): number {
+  const n = sql.length;
+  let depth = 1;
+  i += 2;
+  while (i < n && depth > 0) {
+    if (nested && sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) {
+      depth++;
+      i += 2;
+    } else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) {
+      depth--;
+      i += 2;
+    } else i++;
+  }
+  return i;
+}
+
+/** End of a numeric literal starting at `i`: 42, 4.2, .5, 1e10, 1e-3, 0x1F, 1_000. */
+function skipNumber(sql: string, i: number): number {
+  const n = sql.length;
+  let j = i + 1;
+  while (j < n) {
+    const d = sql.charCodeAt(j);
+    if (isDigit(d) || d === 46 || d === 95 || isIdentStart(d)) j++;
+    else if ((d === 43 || d === 45) && (sql.charCodeAt(j - 1) | 32) === 101 && !(sql.charCodeAt(i + 1) === 120 || sql.charCodeAt(i + 1) === 88)) j++;
+    else break;
+  }
+  return j;
+}
+
+export function sanitizeSql(sql: string, dialect: SqlDialect = 'postgres'): string {
+  const mysql = dialect === 'mysql';
+  const parts: string[] = [];
   let i = 0;
   const n = sql.length;
   while (i < n) {
     const c = sql.charCodeAt(i);
-    // -- line comment
-    if (c === 45 && sql.charCodeAt(i + 1) === 45) {
+    if (lineCommentAt(sql, i, mysql)) {
       const end = sql.indexOf('\n', i);
       i = end === -1 ? n : end;
       continue;
     }
-    // /* block comment */ (PostgreSQL nests them)
     if (c === 47 && sql.charCodeAt(i + 1) === 42) {
-      let depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) { depth++; i += 2; }
-        else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) { depth--; i += 2; }
-        else i++;
-      }
-      out += ' ';
+      i = skipBlockComment(sql, i, !mysql);
+      parts.push(' ');
       continue;
     }
-    // 'string'
-    if (c === 39) {
-      i = skipQuoted(sql, i, 39, false);
-      out += '?';
+    if (c === QUOTE) {
+      i = skipQuoted(sql, i, QUOTE, mysql);
+      parts.push('?');
       continue;
     }
-    // "quoted identifier": kept
-    if (c === 34) {
-      const end = skipQuoted(sql, i, 34, false);
-      out += sql.slice(i, end);
+    if (c === DOUBLE_QUOTE) {
+      // A quoted identifier in PostgreSQL (kept); a string literal in MySQL (redacted).
+      const end = skipQuoted(sql, i, DOUBLE_QUOTE, mysql);
+      parts.push(mysql ? '?' : sql.slice(i, end));
       i = end;
       continue;
     }
-    if (c === 36) {
+    if (c === BACKTICK && mysql) {
+      const end = skipQuoted(sql, i, BACKTICK, false);
+      parts.push(sql.slice(i, end));
+      i = end;
+      continue;
+    }
+    if (c === DOLLAR && !mysql) {
       // $1 placeholder: kept
       if (isDigit(sql.charCodeAt(i + 1))) {
         let j = i + 1;
         while (j < n && isDigit(sql.charCodeAt(j))) j++;
-        out += sql.slice(i, j);
+        parts.push(sql.slice(i, j));
         i = j;
         continue;
       }
@@ -94,50 +146,101 @@ export function sanitizeSql(sql: string): string {
       if (tag !== undefined) {
         const end = sql.indexOf(tag, i + tag.length);
         i = end === -1 ? n : end + tag.length;
-        out += '?';
+        parts.push('?');
         continue;
       }
     }
     if (isIdentStart(c)) {
       let j = i + 1;
       while (j < n && isIdentPart(sql.charCodeAt(j))) j++;
-      // E'…' (backslash escapes), B'…', X'…', U&'…' prefixed literals
-      const word = sql.slice(i, j);
-      if (sql.charCodeAt(j) === 39 && /^(e|b|x|n)$/i.test(word)) {
-        i = skipQuoted(sql, j, 39, word === 'e' || word === 'E');
-        out += '?';
+      const next = sql.charCodeAt(j);
+      // Prefixed literals: E'…' (backslash escapes), B'…', X'…', N'…', U&'…', and MySQL's _charset'…'.
+      if (next === QUOTE && j - i === 1) {
+        const prefix = sql.charCodeAt(i) | 32;
+        if (prefix === 101 || prefix === 98 || prefix === 120 || prefix === 110) {
+          i = skipQuoted(sql, j, QUOTE, mysql || prefix === 101);
+          parts.push('?');
+          continue;
+        }
+      }
+      if (next === QUOTE && mysql && c === 95) {
+        i = skipQuoted(sql, j, QUOTE, true);
+        parts.push('?');
         continue;
       }
-      if (/^u$/i.test(word) && sql.charCodeAt(j) === 38 && sql.charCodeAt(j + 1) === 39) {
-        i = skipQuoted(sql, j + 1, 39, false);
-        out += '?';
+      if (j - i === 1 && (c | 32) === 117 && next === 38 && sql.charCodeAt(j + 1) === QUOTE) {
+        i = skipQuoted(sql, j + 1, QUOTE, false);
+        parts.push('?');
         continue;
       }
-      out += word;
+      parts.push(sql.slice(i, j));
       i = j;
       continue;
     }
-    // number: 42, 4.2, .5, 1e10, 0x1F
     if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)))) {
-      let j = i + 1;
-      while (j < n) {
-        const d = sql.charCodeAt(j);
-        if (isDigit(d) || d === 46 || d === 95 || ((d === 101 || d === 69) && j + 1 < n) || ((d === 43 || d === 45) && (sql.charCodeAt(j - 1) | 32) === 101) || isIdentStart(d)) j++;
-        else break;
-      }
-      out += '?';
-      i = j;
+      i = skipNumber(sql, i);
+      parts.push('?');
       continue;
     }
-    out += sql[i];
+    parts.push(sql[i]);
     i++;
   }
-  // IN (?, ?, ?) and VALUES (?, ?) lists say nothing more as one `?`.
-  return out.replace(/\(\s*\?(?:\s*,\s*\?)+\s*\)/g, '(?)').replace(/\s+/g, ' ').trim();
+  return collapse(parts.join(''));
+}
+
+/**
+ * Folds white space to single spaces and a parenthesised list of only `?` (IN lists, VALUES rows) to
+ * `(?)`, in one pass: the list's end is found once, so no input makes it quadratic.
+ */
+function collapse(text: string): string {
+  let out = '';
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (isSpace(c)) {
+      while (i < n && isSpace(text.charCodeAt(i))) i++;
+      if (out.length > 0 && i < n) out += ' ';
+      continue;
+    }
+    if (c === 40) {
+      const end = placeholderListEnd(text, i);
+      if (end !== -1) {
+        out += '(?)';
+        i = end;
+        continue;
+      }
+    }
+    out += text[i];
+    i++;
+  }
+  return out;
+}
+
+/** If `(?, ?, …)` with two or more `?` starts at `i`, the index after its `)`, else -1. */
+function placeholderListEnd(text: string, i: number): number {
+  const n = text.length;
+  let j = i + 1;
+  let count = 0;
+  for (;;) {
+    while (j < n && isSpace(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) !== 63) return -1;
+    count++;
+    j++;
+    while (j < n && isSpace(text.charCodeAt(j))) j++;
+    const d = text.charCodeAt(j);
+    if (d === 41) return count >= 2 ? j + 1 : -1;
+    if (d !== 44) return -1;
+    j++;
+  }
 }
 
 /** The statement's first keyword (SELECT, INSERT, …), upper-cased, for the operation name. */
 export function sqlVerb(sql: string): string | undefined {
-  const match = /^[\s(]*([A-Za-z]+)/.exec(sql);
-  return match === null ? undefined : match[1].toUpperCase();
+  let i = 0;
+  const n = sql.length;
+  while (i < n && (isSpace(sql.charCodeAt(i)) || sql.charCodeAt(i) === 40)) i++;
+  let j = i;
+  while (j < n && ((sql.charCodeAt(j) | 32) >= 97 && (sql.charCodeAt(j) | 32) <= 122)) j++;
+  return j > i ? sql.slice(i, j).toUpperCase() : undefined;
 }

@@ -1,191 +1,249 @@
-import { Tags } from 'opentracing';
+/**
+ * node-postgres: `Client.prototype.query` in every call form, and `Pool.prototype.connect`.
+ * Submittables (pg.Query, pg-cursor, pg-query-stream, custom ones) are traced through the two methods pg
+ * itself calls on every submitted query when its cycle ends, `handleReadyForQuery` and `handleError`.
+ */
+import path from 'node:path';
 import type { Span } from 'opentracing';
-import type { PgOptions, PgQueryInfo } from '../config';
-import { RequestContext, storage } from '../context';
-import { wrap, unwrap } from '../patch';
-import type { HookDefinition } from '../registry';
-import { ActiveHook, finishSpan, runUserHook, startClientSpan, TagMap, truncate } from '../spans';
+import { storage, RequestContext } from '../context';
+import { DbCall, DbConnection, DbHookOptions, runInContext, startDbCall } from '../cores/db-call';
+import { defineHook } from '../registry/define';
+import type { ActiveHook } from '../registry/define';
+import { runUserHook } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
 
+export interface PgQueryInfo {
+  text: string;
+  name?: string;
+  values?: unknown[];
+  database?: string;
+}
+
+export interface PgOptions extends DbHookOptions {
+  /** Record query values as `db.params` (default false). */
+  captureParameters?: boolean;
+  /** Replace SQL literals by `?` (default true). */
+  sanitizeStatement?: boolean;
+  requestHook?: (span: Span, query: PgQueryInfo) => void;
+  responseHook?: (span: Span, result: unknown) => void;
+}
+
 const DEFAULT_MAX_STATEMENT = 2048;
-const kPgCall = Symbol('opentracing-client-hooks.pgCall');
 
-type Callback = (err: unknown, result?: unknown) => void;
+interface PgState {
+  /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
+  ConnectionParameters?: new (config: unknown) => PgConnectionFacts;
+}
 
-interface PgClientLike {
+interface PgConnectionFacts {
   database?: string;
   user?: string;
   host?: string;
   port?: number;
 }
 
-/** One traced query: finished exactly once, whichever of its completion paths fires first. */
-class PgCall {
-  done = false;
-  emit: ((...args: any[]) => boolean) | undefined;
-  handleError: ((...args: any[]) => unknown) | undefined;
-  constructor(readonly hook: ActiveHook<PgOptions>, readonly span: Span) {}
-
-  finish(err: unknown, result?: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    if (err == null && this.hook.options.responseHook !== undefined) {
-      const responseHook = this.hook.options.responseHook;
-      runUserHook('pg responseHook', () => responseHook(this.span, result));
-    }
-    finishSpan(this.span, err == null ? undefined : err);
-  }
+function connectionOf(facts: PgConnectionFacts): DbConnection {
+  return { instance: facts.database, user: facts.user, host: facts.host, port: facts.port, address: true };
 }
 
-/** Runs `fn` in the caller's request context (pg calls back from the connection's context). */
-function runIn(store: RequestContext | undefined, fn: Callback, thisArg: unknown, args: IArguments | unknown[]): unknown {
-  return store === undefined ? storage.exit(Reflect.apply, fn, thisArg, args) : storage.run(store, Reflect.apply, fn, thisArg, args);
-}
-
-function tracedCallback(call: PgCall, store: RequestContext | undefined, callback: Callback): Callback {
-  return function (this: unknown, err: unknown, result?: unknown) {
-    call.finish(err, result);
-    return runIn(store, callback, this, arguments);
-  };
-}
-
-/** Shared emit wrapper for Submittables (cursors, streams, Query objects): observe, then emit as before. */
-function submittableEmit(this: { [kPgCall]?: PgCall }, event: string | symbol, arg?: unknown): boolean {
-  const call = this[kPgCall] as PgCall;
-  if (event === 'end' || event === 'close') call.finish(undefined, arg);
-  else if (event === 'error') call.finish(arg);
-  return (call.emit as (...args: any[]) => boolean).apply(this, arguments as unknown as any[]);
-}
-
-function submittableHandleError(this: { [kPgCall]?: PgCall }, err: unknown): unknown {
-  const call = this[kPgCall] as PgCall;
-  call.finish(err);
-  return (call.handleError as (...args: any[]) => unknown).apply(this, arguments as unknown as any[]);
-}
-
-/** The tags of a pg span, with only the connection facts that are known (a pool configured from the environment knows none). */
-function connectionTags(conn: PgClientLike): TagMap {
-  const tags: TagMap = { [Tags.COMPONENT]: 'pg', [Tags.DB_TYPE]: 'sql' };
-  if (conn.database !== undefined) tags[Tags.DB_INSTANCE] = conn.database;
-  if (conn.user !== undefined) tags[Tags.DB_USER] = conn.user;
-  if (conn.host !== undefined) tags[Tags.PEER_HOSTNAME] = conn.host;
-  if (conn.port !== undefined) tags[Tags.PEER_PORT] = conn.port;
-  return tags;
-}
-
+/** Text, name and values of a query, each property of the caller's config read once. */
 function queryText(config: unknown): { text: string | undefined; name: string | undefined; values: unknown } {
   if (typeof config === 'string') return { text: config, name: undefined, values: undefined };
   if (config !== null && typeof config === 'object') {
     const c = config as { text?: unknown; name?: unknown; values?: unknown; cursor?: { text?: unknown; values?: unknown } };
-    // pg-query-stream keeps its text on the cursor.
-    const text = typeof c.text === 'string' ? c.text : typeof c.cursor?.text === 'string' ? c.cursor.text : undefined;
-    return { text, name: typeof c.name === 'string' ? c.name : undefined, values: c.values ?? c.cursor?.values };
+    let text = c.text;
+    let values = c.values;
+    if (typeof text !== 'string') {
+      // pg-query-stream keeps its text on the cursor.
+      const cursor = c.cursor;
+      text = cursor?.text;
+      values ??= cursor?.values;
+    }
+    const name = c.name;
+    return { text: typeof text === 'string' ? text : undefined, name: typeof name === 'string' ? name : undefined, values };
   }
   return { text: undefined, name: undefined, values: undefined };
 }
 
-function startQuerySpan(hook: ActiveHook<PgOptions>, client: PgClientLike, config: unknown, values: unknown): Span | undefined {
+function startQueryCall(hook: ActiveHook<PgOptions>, client: PgConnectionFacts, config: unknown, values: unknown): DbCall | undefined {
   const options = hook.options;
   const q = queryText(config);
-  const vals = Array.isArray(values) ? values : Array.isArray(q.values) ? q.values : undefined;
-  const statement = q.text === undefined ? undefined : options.sanitizeStatement === false ? q.text : sanitizeSql(q.text);
+  const statement = q.text === undefined ? undefined : options.sanitizeStatement === false ? q.text : sanitizeSql(q.text, 'postgres');
   const verb = statement === undefined ? undefined : sqlVerb(statement);
-  const tags = connectionTags(client);
-  if (client.host !== undefined) tags['peer.address'] = `${client.host}:${client.port}`;
-  if (statement !== undefined) tags[Tags.DB_STATEMENT] = truncate(statement, options.maxStatementLength, DEFAULT_MAX_STATEMENT);
-  if (options.captureParameters === true && vals !== undefined) tags['db.params'] = vals;
-  const name = q.name !== undefined ? `pg.query:${q.name}` : verb !== undefined ? `pg.query:${verb}` : 'pg.query';
-  const span = startClientSpan(hook, name, tags);
-  if (span !== undefined && options.requestHook !== undefined) {
+  const responseHook = options.responseHook;
+  const call = startDbCall(
+    hook,
+    {
+      component: 'pg',
+      dbType: 'sql',
+      operationName: q.name !== undefined ? `pg.query:${q.name}` : verb !== undefined ? `pg.query:${verb}` : 'pg.query',
+      connection: connectionOf(client),
+      statement,
+      maxStatementLength: DEFAULT_MAX_STATEMENT,
+    },
+    responseHook,
+  );
+  if (call === undefined) return undefined;
+  const vals = Array.isArray(values) ? values : Array.isArray(q.values) ? q.values : undefined;
+  if (options.captureParameters === true && vals !== undefined) call.span.setTag('db.params', vals);
+  const requestHook = options.requestHook;
+  if (requestHook !== undefined) {
     const info: PgQueryInfo = { text: q.text ?? '', name: q.name, database: client.database };
     if (options.captureParameters === true) info.values = vals;
-    const requestHook = options.requestHook;
-    runUserHook('pg requestHook', () => requestHook(span, info));
+    runUserHook('pg requestHook', () => requestHook(call.span, info));
   }
-  return span;
+  return call;
 }
 
-/** Instruments a Submittable in place: the caller gets the very same object back. */
-function traceSubmittable(call: PgCall, submittable: any, store: RequestContext | undefined): void {
-  submittable[kPgCall] = call;
-  if (typeof submittable.emit === 'function') {
-    call.emit = submittable.emit;
-    submittable.emit = submittableEmit;
+/** The traced cycle of a Submittable, and the context its completion runs in. */
+interface SubmittableCycle {
+  call: DbCall;
+  store: RequestContext | undefined;
+}
+
+const kCycle = Symbol('opentracing-client-hooks.pgCycle');
+const kOriginal = Symbol('opentracing-client-hooks.pgOriginal');
+
+type Submittable = {
+  [kCycle]?: SubmittableCycle;
+  [kOriginal]?: { handleReadyForQuery?: (...args: any[]) => unknown; handleError?: (...args: any[]) => unknown };
+  handleReadyForQuery?: (...args: any[]) => unknown;
+  handleError?: (...args: any[]) => unknown;
+};
+
+/** Takes the cycle that is ending, so that a re-submit of the same object starts a fresh one. */
+function takeCycle(submittable: Submittable): SubmittableCycle | undefined {
+  const cycle = submittable[kCycle];
+  if (cycle !== undefined) submittable[kCycle] = undefined;
+  return cycle;
+}
+
+function handleReadyForQuery(this: Submittable): unknown {
+  const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleReadyForQuery as (...args: any[]) => unknown;
+  const cycle = takeCycle(this);
+  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  cycle.call.succeed();
+  // Its callback and 'end' listeners run in the context of the code that issued the query.
+  return runInContext(cycle.store, original, this, arguments);
+}
+
+function handleError(this: Submittable, err: unknown): unknown {
+  const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleError as (...args: any[]) => unknown;
+  const cycle = takeCycle(this);
+  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  cycle.call.fail(err);
+  return runInContext(cycle.store, original, this, arguments);
+}
+
+/**
+ * Traces one submission of `submittable` in place (the caller keeps the very same object). Its
+ * completion methods are wrapped once per object; a re-submitted object only gets a new cycle.
+ */
+function traceSubmittable(submittable: Submittable, call: DbCall): void {
+  if (submittable[kOriginal] === undefined) {
+    const originals: NonNullable<Submittable[typeof kOriginal]> = {};
+    if (typeof submittable.handleReadyForQuery === 'function') {
+      originals.handleReadyForQuery = submittable.handleReadyForQuery;
+      submittable.handleReadyForQuery = handleReadyForQuery;
+    }
+    if (typeof submittable.handleError === 'function') {
+      originals.handleError = submittable.handleError;
+      submittable.handleError = handleError;
+    }
+    submittable[kOriginal] = originals;
   }
-  if (typeof submittable.handleError === 'function') {
-    call.handleError = submittable.handleError;
-    submittable.handleError = submittableHandleError;
-  }
-  if (typeof submittable.callback === 'function') {
-    submittable.callback = tracedCallback(call, store, submittable.callback);
-  }
+  const previous = submittable[kCycle];
+  // Submitted again before its last cycle ended (pg would fail it): that cycle's span ends now.
+  if (previous !== undefined) previous.call.succeed();
+  submittable[kCycle] = { call, store: storage.getStore() };
 }
 
 function wrapQuery(hook: ActiveHook<PgOptions>) {
   return (original: (...args: any[]) => any) =>
-    function query(this: PgClientLike, config: any, values?: any, callback?: any): any {
-      let span: Span | undefined;
-      try {
-        if (config != null) span = startQuerySpan(hook, this, config, values);
-      } catch {
-        span = undefined;
-      }
-      if (span === undefined) return original.apply(this, arguments as unknown as any[]);
-      const call = new PgCall(hook, span);
-      const store = storage.getStore();
-      let result: any;
-      try {
-        if (typeof config.submit === 'function') {
-          result = original.apply(this, arguments as unknown as any[]);
-          traceSubmittable(call, result, store);
-          return result;
+    function query(this: PgConnectionFacts, config: any, values?: any, callback?: any): any {
+      let call: DbCall | undefined;
+      if (config != null) {
+        try {
+          call = startQueryCall(hook, this, config, values);
+        } catch {
+          call = undefined;
         }
-        if (typeof values === 'function') {
-          result = original.call(this, config, tracedCallback(call, store, values));
-        } else if (typeof callback === 'function') {
-          result = original.call(this, config, values, tracedCallback(call, store, callback));
-        } else if (typeof config === 'object' && typeof config.callback === 'function') {
-          // The callback lives in the caller's config: trace a copy, never mutate theirs.
-          const copy = Object.assign(Object.create(Object.getPrototypeOf(config)), config);
-          copy.callback = tracedCallback(call, store, config.callback);
-          result = original.apply(this, arguments.length > 1 ? [copy, values] : [copy]);
-        } else {
-          result = original.apply(this, arguments as unknown as any[]);
-          if (result !== undefined && typeof result.then === 'function') {
-            result.then((res: unknown) => call.finish(undefined, res), (err: unknown) => call.finish(err));
-          }
-        }
-      } catch (err) {
-        call.finish(err);
-        throw err;
       }
-      return result;
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (typeof config.submit === 'function') {
+        const submittable = config as Submittable;
+        if (typeof submittable.handleReadyForQuery !== 'function' && typeof submittable.handleError !== 'function') {
+          // Nothing pg calls on it at the end: there is no end to observe, so no span.
+          call.succeed();
+          return original.apply(this, arguments as unknown as any[]);
+        }
+        traceSubmittable(submittable, call);
+        return call.invoke(original, this, arguments);
+      }
+      if (typeof values === 'function') return call.invoke(original, this, [config, call.callback(values)]);
+      if (typeof callback === 'function') return call.invoke(original, this, [config, values, call.callback(callback)]);
+      if (typeof config === 'object' && typeof config.callback === 'function') {
+        // The callback lives in the caller's config: trace a copy, never mutate theirs.
+        const copy = Object.assign(Object.create(Object.getPrototypeOf(config)), config);
+        copy.callback = call.callback(config.callback);
+        return call.invoke(original, this, arguments.length > 1 ? [copy, values] : [copy]);
+      }
+      return call.invokeAndChain(original, this, arguments);
     };
 }
 
-function wrapPoolConnect(hook: ActiveHook<PgOptions>) {
+/** A pool's connection facts, worked out once per pool with pg's own parser (environment included). */
+const poolConnections = new WeakMap<object, DbConnection>();
+
+function poolConnection(state: PgState, pool: { options?: PgConnectionFacts }): DbConnection {
+  let connection = poolConnections.get(pool);
+  if (connection !== undefined) return connection;
+  let facts: PgConnectionFacts = pool.options ?? {};
+  if (state.ConnectionParameters !== undefined) {
+    try {
+      facts = new state.ConnectionParameters(pool.options ?? {});
+    } catch {
+      // Settings pg itself would reject: keep what the options say.
+    }
+  }
+  connection = connectionOf(facts);
+  poolConnections.set(pool, connection);
+  return connection;
+}
+
+function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
   return (original: (...args: any[]) => any) =>
-    function connect(this: { options?: PgClientLike }, callback?: any): any {
-      const store = storage.getStore();
-      const span = startClientSpan(hook, 'pg-pool.connect', connectionTags(this.options ?? {}));
+    function connect(this: { options?: PgConnectionFacts }, callback?: any): any {
+      let call: DbCall | undefined;
+      try {
+        call = startDbCall(hook, {
+          component: 'pg',
+          dbType: 'sql',
+          operationName: 'pg-pool.connect',
+          connection: poolConnection(state, this),
+          maxStatementLength: DEFAULT_MAX_STATEMENT,
+        });
+      } catch {
+        call = undefined;
+      }
       if (typeof callback === 'function') {
-        // The pool hands a released client to waiting callers from the releaser's context: bind
-        // the callback to its own caller so that its queries get the right parent.
+        // The pool hands a released client to a waiting caller from the releaser's context: the
+        // callback runs in its own caller's context, so that its queries get the right parent.
+        const store = storage.getStore();
         return original.call(this, function (this: unknown, err: unknown) {
-          if (span !== undefined) finishSpan(span, err == null ? undefined : err);
-          return runIn(store, callback, this, arguments);
+          call?.settle(err);
+          return runInContext(store, callback, this, arguments);
         });
       }
-      const result = original.apply(this, arguments as unknown as any[]);
-      if (span !== undefined && result !== undefined && typeof result.then === 'function') {
-        result.then(() => finishSpan(span), (err: unknown) => finishSpan(span, err));
-      }
-      return result;
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      return call.invokeAndChain(original, this, arguments);
     };
 }
 
-export const pgHook: HookDefinition = {
+export const pgHook = defineHook<'pg', PgOptions, PgState>({
   name: 'pg',
+  summary: 'node-postgres queries (every call form, Submittables) and pool connections',
+  setup: () => ({}),
   targets: [
     {
       // The internal file, not the package entry: `import pg from 'pg'` loads the entry without
@@ -193,22 +251,24 @@ export const pgHook: HookDefinition = {
       module: 'pg',
       file: 'lib/client',
       versions: '>=8.0.0 <9',
-      patch(exports, hook: ActiveHook<PgOptions>) {
+      patch(exports, { hook, state, basedir, wrap }) {
         wrap(exports.prototype, 'query', wrapQuery(hook));
-      },
-      unpatch(exports) {
-        unwrap(exports.prototype, 'query');
+        if (basedir !== undefined) {
+          try {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            state.ConnectionParameters = require(path.join(basedir, 'lib', 'connection-parameters'));
+          } catch {
+            // Pools then tag what their options say.
+          }
+        }
       },
     },
     {
       module: 'pg-pool',
       versions: '>=2.0.0 <4',
-      patch(exports, hook: ActiveHook<PgOptions>) {
-        wrap(exports.prototype, 'connect', wrapPoolConnect(hook));
-      },
-      unpatch(exports) {
-        unwrap(exports.prototype, 'connect');
+      patch(exports, { hook, state, wrap }) {
+        wrap(exports.prototype, 'connect', wrapPoolConnect(hook, state));
       },
     },
   ],
-};
+});

@@ -5,7 +5,6 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
-import { sanitizeSql } from '../../src/sql';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer } from '../helpers/servers';
 import { pgConfig } from '../helpers/services';
@@ -330,18 +329,142 @@ describe('pg under traced HTTP requests (busy pool)', function () {
   });
 });
 
-describe('SQL sanitising', () => {
-  const cases: Array<[string, string]> = [
-    ["SELECT * FROM t WHERE name = 'O''Brien'", 'SELECT * FROM t WHERE name = ?'],
-    ["SELECT * FROM t WHERE a = 42 AND b = -3.5e2 AND c = .5", 'SELECT * FROM t WHERE a = ? AND b = -? AND c = ?'],
-    ['SELECT * FROM t WHERE id IN (1, 2, 3) AND s IN (\'a\',\'b\')', 'SELECT * FROM t WHERE id IN (?) AND s IN (?)'],
-    ['SELECT 1 -- password=hunter2\nFROM t /* token=abc /* nested */ still */ WHERE x = 1', 'SELECT ? FROM t WHERE x = ?'],
-    ['SELECT $$it\'s $1 a secret$$, $fn$body$fn$ FROM t', 'SELECT ?, ? FROM t'],
-    ['SELECT * FROM t WHERE a = $1 AND b = $2', 'SELECT * FROM t WHERE a = $1 AND b = $2'],
-    ["SELECT \"col1\", table2.c3 FROM table2 WHERE e = E'it\\'s' AND x = X'1F'", 'SELECT "col1", table2.c3 FROM table2 WHERE e = ? AND x = ?'],
-    ["INSERT INTO t (a, b) VALUES ('x', 1), ('y', 2)", 'INSERT INTO t (a, b) VALUES (?), (?)'],
-  ];
-  for (const [input, expected] of cases) {
-    it(JSON.stringify(input), () => assert.equal(sanitizeSql(input), expected));
-  }
+describe('pg regressions', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let client: pg.Client;
+
+  before(async () => {
+    installPatches(['pg'], { tracer });
+    client = new pg.Client(pgConfig());
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    uninstallAllPatches();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(() => tracer.settle());
+
+  it("a failed `await client.query()` keeps the caller's async frames (node-postgres's async-stack-trace test)", async () => {
+    async function issuedByThisFunction(): Promise<unknown> {
+      return await client.query('SELECT * FROM no_such_table_for_stack');
+    }
+    const err = (await issuedByThisFunction().catch((e: Error) => e)) as Error;
+    assert.match(err.stack ?? '', /issuedByThisFunction/);
+    const pool = new pg.Pool(pgConfig());
+    async function connectedByThisFunction(): Promise<unknown> {
+      const c = await pool.connect();
+      try {
+        return await c.query('SELECT * FROM no_such_table_for_stack');
+      } finally {
+        c.release();
+      }
+    }
+    const poolErr = (await connectedByThisFunction().catch((e: Error) => e)) as Error;
+    await pool.end();
+    assert.match(poolErr.stack ?? '', /connectedByThisFunction/);
+  });
+
+  it('a pg.Query submitted again from its own end event: no stack overflow, one span per submission', async () => {
+    const q = new pg.Query('SELECT 1 AS n');
+    const rows: unknown[] = [];
+    q.on('row', (row: unknown) => rows.push(row));
+    const second = new Promise<void>((resolve, reject) => {
+      q.once('end', () => {
+        q.once('end', () => resolve());
+        q.once('error', reject);
+        client.query(q);
+      });
+      q.once('error', reject);
+    });
+    assert.equal(client.query(q), q, 'the same object comes back');
+    await second;
+    assert.deepEqual(rows, [{ n: 1 }, { n: 1 }]);
+    assert.equal((await client.query('SELECT 2 AS n')).rows[0].n, 2, 'the client still works');
+    await tracer.settle();
+    assert.equal(tracer.byName('pg.query:SELECT').length, 3);
+  });
+
+  it('a custom Submittable that is no EventEmitter and never emits end finishes once, at handleReadyForQuery', async () => {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const done = new Promise<unknown[]>((resolve) => {
+      const rows: unknown[] = [];
+      const submittable = {
+        text: 'SELECT 7 AS n',
+        submit(connection: any) {
+          connection.query(this.text);
+        },
+        handleRowDescription() {},
+        handleDataRow(msg: { fields: unknown[] }) {
+          rows.push(String(msg.fields[0]));
+        },
+        handleCommandComplete() {},
+        handleEmptyQuery() {},
+        handleError() {},
+        handleReadyForQuery() {
+          resolve(rows);
+        },
+      };
+      withSpan(parent, () => client.query(submittable as any));
+    });
+    assert.deepEqual(await done, ['7']);
+    parent.finish();
+    await tracer.settle();
+    const [span] = tracer.byName('pg.query:SELECT');
+    assert.equal(span.parentId, parent.id);
+    assert.equal(span.finishCount, 1);
+  });
+
+  it('a custom Submittable whose query fails finishes once with the error', async () => {
+    const failed = new Promise<unknown>((resolve) => {
+      const submittable = {
+        submit(connection: any) {
+          connection.query('SELECT * FROM no_such_table_custom');
+        },
+        handleError(err: unknown) {
+          resolve(err);
+        },
+        handleReadyForQuery() {},
+      };
+      client.query(submittable as any);
+    });
+    const err = (await failed) as Error;
+    assert.match(err.message, /no_such_table_custom/);
+    await tracer.settle();
+    const [span] = tracer.byName('pg.query');
+    assert.equal(span.tags.error, true);
+    assert.equal(span.errorLog()?.fields['error.object'], err);
+  });
+
+  it('pg-pool.connect spans name their database and peer, even for a pool configured from the environment', async () => {
+    const cfg = pgConfig();
+    const saved = { PGHOST: process.env.PGHOST, PGPORT: process.env.PGPORT, PGUSER: process.env.PGUSER, PGDATABASE: process.env.PGDATABASE };
+    Object.assign(process.env, { PGHOST: cfg.host, PGPORT: String(cfg.port), PGUSER: cfg.user, PGDATABASE: cfg.database });
+    const fromEnv = new pg.Pool();
+    const fromConfig = new pg.Pool({ ...cfg });
+    try {
+      for (const pool of [fromEnv, fromConfig]) {
+        const c = await pool.connect();
+        c.release();
+      }
+    } finally {
+      await fromEnv.end();
+      await fromConfig.end();
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    await tracer.settle();
+    const connects = tracer.byName('pg-pool.connect');
+    assert.equal(connects.length, 2);
+    for (const span of connects) {
+      assert.equal(span.tags['db.instance'], cfg.database);
+      assert.equal(span.tags['db.user'], cfg.user);
+      assert.equal(span.tags['peer.hostname'], cfg.host);
+      assert.equal(span.tags['peer.port'], cfg.port);
+      assert.equal(span.tags['db.type'], 'sql');
+    }
+  });
 });

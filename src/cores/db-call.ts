@@ -1,0 +1,165 @@
+/**
+ * The database-call core shared by pg, redis and ioredis (and every database hook to come): span start
+ * with the OpenTracing db/peer tags, a call object that finishes its span exactly once whichever
+ * completion path fires, promise chaining that hands back the chained promise (never a side `.then`,
+ * which would cost the caller's async stack frames), and callbacks run in their caller's context.
+ */
+import { Tags } from 'opentracing';
+import type { Span } from 'opentracing';
+import { RequestContext, storage } from '../context';
+import type { ActiveHook } from '../registry/define';
+import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap, truncate } from '../spans';
+
+/** Options every database hook takes. */
+export interface DbHookOptions extends CommonHookOptions {
+  /** Longest `db.statement` recorded (each hook has its own default). */
+  maxStatementLength?: number;
+}
+
+/** Where a call goes: the facts about its connection that are known (any may be missing). */
+export interface DbConnection {
+  /** Database name or index (`db.instance`). */
+  instance?: string | number;
+  /** Never a password. */
+  user?: string;
+  host?: string;
+  port?: number;
+  /** Also record `peer.address` as `host:port`. */
+  address?: boolean;
+}
+
+export interface DbSpanSpec {
+  /** `component` tag. */
+  component: string;
+  /** `db.type`: `sql` for any SQL database, else the store's name. */
+  dbType: string;
+  operationName: string;
+  connection: DbConnection;
+  /** The statement, already redacted; truncated here. */
+  statement?: string;
+  maxStatementLength: number;
+}
+
+/** The tags every span of a database hook carries. */
+export function dbTags(component: string, dbType: string, connection: DbConnection): TagMap {
+  const tags: TagMap = { [Tags.COMPONENT]: component, [Tags.DB_TYPE]: dbType };
+  if (connection.instance !== undefined) tags[Tags.DB_INSTANCE] = String(connection.instance);
+  if (connection.user !== undefined) tags[Tags.DB_USER] = connection.user;
+  if (connection.host !== undefined) tags[Tags.PEER_HOSTNAME] = connection.host;
+  if (connection.port !== undefined) tags[Tags.PEER_PORT] = Number(connection.port);
+  if (connection.address === true && connection.host !== undefined) tags['peer.address'] = `${connection.host}:${connection.port}`;
+  return tags;
+}
+
+/**
+ * One traced call. `succeed`/`fail` finish the span the first time either runs; later completions
+ * (a second event, a re-send, a late callback) change nothing.
+ */
+export class DbCall {
+  private done = false;
+
+  constructor(
+    readonly span: Span,
+    /** Runs on success before the span finishes (a hook's responseHook); its errors are contained. */
+    private readonly onSuccess?: (span: Span, result: unknown) => void,
+    private readonly hookName = 'db',
+  ) {}
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  succeed(result?: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    const onSuccess = this.onSuccess;
+    if (onSuccess !== undefined) runUserHook(`${this.hookName} responseHook`, () => onSuccess(this.span, result));
+    finishSpan(this.span);
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    finishSpan(this.span, err ?? new Error(String(err)));
+  }
+
+  /** Finishes with a node-style `(err, result)` outcome. */
+  settle(err: unknown, result?: unknown): void {
+    if (err != null) this.fail(err);
+    else this.succeed(result);
+  }
+
+  /**
+   * The promise to hand back in place of `promise`: it settles the same way, after the span finishes.
+   * Chained through the library's own `then`, so that a custom promise class (pg's `Promise` option) stays.
+   */
+  chain<T>(promise: PromiseLike<T>): PromiseLike<T> {
+    return promise.then(
+      (result) => {
+        this.succeed(result);
+        return result;
+      },
+      (err: unknown) => {
+        this.fail(err);
+        throw err;
+      },
+    );
+  }
+
+  /** A node-style callback that finishes the span, then calls `callback` in its caller's context. */
+  callback<A extends unknown[]>(callback: (...args: A) => unknown, store = storage.getStore()): (...args: A) => unknown {
+    const call = this;
+    return function (this: unknown, ...args: A): unknown {
+      call.settle(args[0], args[1]);
+      return runInContext(store, callback, this, args);
+    };
+  }
+
+  /** Calls `original`; a synchronous throw finishes the span with that error and is rethrown as it is. */
+  invoke<R>(original: (...args: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
+    try {
+      return original.apply(thisArg, args as unknown[]);
+    } catch (err) {
+      this.fail(err);
+      throw err;
+    }
+  }
+
+  /** `invoke`, then chain the result when it is a promise, else finish with it. */
+  invokeAndChain(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+    const result = this.invoke(original, thisArg, args);
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') return this.chain(result);
+    this.succeed(result);
+    return result;
+  }
+}
+
+/** Starts a database span under the active span; undefined when none is to be made. */
+export function startDbCall(
+  hook: ActiveHook<DbHookOptions>,
+  spec: DbSpanSpec,
+  onSuccess?: (span: Span, result: unknown) => void,
+  parent?: Span,
+): DbCall | undefined {
+  const childOf = clientParent(hook, parent);
+  if (childOf === undefined) return undefined;
+  const tags = dbTags(spec.component, spec.dbType, spec.connection);
+  if (spec.statement !== undefined) tags[Tags.DB_STATEMENT] = truncate(spec.statement, hook.options.maxStatementLength, spec.maxStatementLength);
+  const span = startClientSpanUnder(hook, childOf, spec.operationName, tags);
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name);
+}
+
+/** Runs `fn` in `store`, or outside any request context when there is none. */
+export function runInContext<R>(store: RequestContext | undefined, fn: (...args: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
+  return store === undefined
+    ? storage.exit(Reflect.apply as (f: typeof fn, t: unknown, a: ArrayLike<unknown>) => R, fn, thisArg, args)
+    : storage.run(store, Reflect.apply as (f: typeof fn, t: unknown, a: ArrayLike<unknown>) => R, fn, thisArg, args);
+}
+
+/**
+ * Runs work that the library starts by itself (a reconnect, a re-send) outside any request, so that it
+ * never becomes a child of whichever request happened to create the client.
+ */
+export function detached<R>(fn: () => R): R {
+  return storage.exit(fn);
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { sanitizeSql, sqlVerb } from '../../src/sql';
+
+describe('SQL sanitising (PostgreSQL, the default dialect)', () => {
+  const cases: Array<[string, string]> = [
+    ["SELECT * FROM t WHERE name = 'O''Brien'", 'SELECT * FROM t WHERE name = ?'],
+    ['SELECT * FROM t WHERE a = 42 AND b = -3.5e2 AND c = .5', 'SELECT * FROM t WHERE a = ? AND b = -? AND c = ?'],
+    ["SELECT * FROM t WHERE id IN (1, 2, 3) AND s IN ('a','b')", 'SELECT * FROM t WHERE id IN (?) AND s IN (?)'],
+    ['SELECT 1 -- password=hunter2\nFROM t /* token=abc /* nested */ still */ WHERE x = 1', 'SELECT ? FROM t WHERE x = ?'],
+    ["SELECT $$it's $1 a secret$$, $fn$body$fn$ FROM t", 'SELECT ?, ? FROM t'],
+    ['SELECT * FROM t WHERE a = $1 AND b = $2', 'SELECT * FROM t WHERE a = $1 AND b = $2'],
+    ["SELECT \"col1\", table2.c3 FROM table2 WHERE e = E'it\\'s' AND x = X'1F'", 'SELECT "col1", table2.c3 FROM table2 WHERE e = ? AND x = ?'],
+    ["INSERT INTO t (a, b) VALUES ('x', 1), ('y', 2)", 'INSERT INTO t (a, b) VALUES (?), (?)'],
+    ["SELECT U&'d\\0061t\\+000061', B'101', N'nat' FROM t", 'SELECT ?, ?, ? FROM t'],
+    ['SELECT 1e-3, 0x1F, 1_000', 'SELECT ?, ?, ?'],
+    ["SELECT 'unterminated", 'SELECT ?'],
+    ['SELECT f((1, 2), (3))', 'SELECT f((?), (?))'],
+    ["SELECT `x` FROM t WHERE a = 'b\\' OR 1=1 -- '", 'SELECT `x` FROM t WHERE a = ? OR ?=?'],
+  ];
+  for (const [input, expected] of cases) {
+    it(JSON.stringify(input), () => assert.equal(sanitizeSql(input), expected));
+  }
+  it('a standard string ends at the first quote: a backslash is no escape in PostgreSQL', () => {
+    assert.equal(sanitizeSql("SELECT 'a\\' , 2"), 'SELECT ? , ?');
+  });
+});
+
+describe('SQL sanitising (MySQL/MariaDB dialect)', () => {
+  const cases: Array<[string, string]> = [
+    ["SELECT `name`, `t`.`id` FROM `t` WHERE `name` = 'O\\'Brien'", 'SELECT `name`, `t`.`id` FROM `t` WHERE `name` = ?'],
+    ['SELECT * FROM t WHERE a = "double quoted is a string"', 'SELECT * FROM t WHERE a = ?'],
+    ['SELECT 1 # password=hunter2\nFROM t', 'SELECT ? FROM t'],
+    ['SELECT 1 -- token=abc\nFROM t', 'SELECT ? FROM t'],
+    ['SELECT 5--2 FROM t', 'SELECT ?--? FROM t'],
+    ['SELECT * FROM t /* a /* b */ WHERE x = 1', 'SELECT * FROM t WHERE x = ?'],
+    ["SELECT _utf8mb4'secret', X'1F', b'01' FROM t", 'SELECT ?, ?, ? FROM t'],
+    ['INSERT INTO t (a, b) VALUES (?, ?), (?, ?)', 'INSERT INTO t (a, b) VALUES (?), (?)'],
+    ["SELECT 'it''s', 'a\\\\' FROM t WHERE p = 'x'", 'SELECT ?, ? FROM t WHERE p = ?'],
+    ['SELECT $1 FROM t', 'SELECT $? FROM t'],
+  ];
+  for (const [input, expected] of cases) {
+    it(JSON.stringify(input), () => assert.equal(sanitizeSql(input, 'mysql'), expected));
+  }
+});
+
+describe('SQL sanitising: hostile input', () => {
+  it('long runs of brackets, placeholders and quotes come out right', () => {
+    const n = 200000;
+    assert.equal(sanitizeSql('('.repeat(n) + '?,'.repeat(n)), '('.repeat(n) + '?,'.repeat(n));
+    assert.equal(sanitizeSql(`IN (${'?, '.repeat(n)}?)`), 'IN (?)');
+    assert.equal(sanitizeSql("'".repeat(n + 1)), '?');
+    assert.equal(sanitizeSql('/*'.repeat(n)), '');
+  });
+});
+
+describe('sqlVerb', () => {
+  it('is the first keyword, upper-cased, past spaces and brackets', () => {
+    assert.equal(sqlVerb('  (select 1)'), 'SELECT');
+    assert.equal(sqlVerb('with x as (select 1) select * from x'), 'WITH');
+    assert.equal(sqlVerb('?'), undefined);
+    assert.equal(sqlVerb(''), undefined);
+  });
+});
