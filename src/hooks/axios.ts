@@ -1,223 +1,178 @@
-import { Tags } from 'opentracing';
-import type { Span } from 'opentracing';
-import { AxiosOptions, compileMatcher } from '../config';
-import { OutboundCall, storage, withOutbound } from '../context';
-import { wrap, unwrap } from '../patch';
-import type { HookDefinition } from '../registry';
-import { ActiveHook, finishSpan, injectHeaders, markError, setTag, startClientSpan } from '../spans';
-import { splitHostPort, urlForSpan } from '../url';
-
 /**
- * axios 1.x and 0.x. A request interceptor registered before any of the app's runs last, when the
- * URL and headers are final; it puts a traced adapter into that request's own config (never the
- * caller's). The adapter makes the span, injects the headers and runs the transport (http or fetch)
- * with the span marked as the outbound call, so the transport adds to it instead of making a second.
+ * axios 1.x and 0.x. A request interceptor registered before any of the app's runs last, when the URL
+ * and headers are final; it puts a traced adapter into that request's own config (never the caller's).
+ * The adapter makes the span, injects the headers and runs the transport (http or fetch) with the span
+ * marked as the outbound call, so the transport adds to it instead of making a second.
  */
+import { withOutbound } from '../context';
+import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientOptions, httpClientState, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
+import { defineHook } from '../registry/define';
+import { isAbsoluteUrl } from '../url';
 
-type Adapter = (config: any) => Promise<any>;
+export type AxiosOptions = HttpClientOptions;
 
-interface AxiosState {
-  hook: ActiveHook<AxiosOptions>;
-  axios: any;
-  ignore: ((url: string) => boolean) | undefined;
-  blockPropagation: ((host: string) => boolean) | undefined;
-  enabled: boolean;
+type Adapter = (config: any) => any;
+
+/** One install's view of one axios module. Traced adapters are cached weakly: per-request adapters come and go. */
+interface Binding {
+  readonly state: HttpClientState<AxiosOptions>;
+  readonly axios: any;
+  readonly traced: WeakMap<Adapter, Adapter>;
 }
 
+/**
+ * Per axios module, the install its instances' interceptors follow now. Instances outlive an uninstall
+ * with our interceptor still on them (it then passes through), and follow the next install from here.
+ */
+interface Ref {
+  binding: Binding;
+}
+
+const refs = new WeakMap<object, Ref>();
+/** Instances that carry our interceptor: a reinstall must not add a second. */
+const intercepted = new WeakSet<object>();
+/** Traced adapter -> the adapter it traces: a retried config comes back holding ours. */
+const untraced = new WeakMap<Adapter, Adapter>();
 /** Kept in the request config, which axios-retry passes back: lets a retry replace our old headers. */
 const INJECTED_KEY = '__opentracingClientHooksInjected';
 
-const tracedAdapters = new WeakMap<object, Map<Adapter, Adapter>>();
-/** Traced adapter -> the adapter it traces: a retried config comes back holding ours. */
-const untraced = new WeakMap<Adapter, Adapter>();
-
-function resolveAdapter(s: AxiosState, adapter: unknown, config: unknown): Adapter | undefined {
-  if (typeof adapter === 'function') return adapter as Adapter;
-  if (typeof s.axios.getAdapter === 'function') {
-    try {
-      return s.axios.getAdapter(adapter ?? s.axios.defaults?.adapter, config);
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
+function targetOf(axios: any, config: any): HttpTarget | undefined {
+  const uri: string = axios.getUri(config);
+  if (isAbsoluteUrl(uri)) return targetOfUrl(String(config.method ?? 'get'), uri);
+  return config.baseURL ? targetOfUrl(String(config.method ?? 'get'), new URL(uri, config.baseURL).toString()) : undefined;
 }
 
-function setHeader(config: any, name: string, value: string): void {
-  const headers = config.headers;
-  if (headers !== null && typeof headers === 'object' && typeof headers.set === 'function') headers.set(name, value);
-  else config.headers = { ...(headers ?? {}), [name]: value };
+/**
+ * The config's headers (AxiosHeaders in 1.x, a plain object in 0.x). A header we set for an earlier
+ * attempt (axios-retry hands the config back) does not count: it is replaced.
+ */
+function carrierOf(config: any): HeaderCarrier {
+  const previous: Record<string, unknown> | undefined = config[INJECTED_KEY];
+  const get = (name: string): unknown => (typeof config.headers?.get === 'function' ? config.headers.get(name) : headerValue(config.headers, name));
+  return {
+    has(name) {
+      const current = get(name);
+      return current != null && current !== headerValue(previous, name);
+    },
+    set(name, value) {
+      if (typeof config.headers?.set === 'function') config.headers.set(name, value);
+      else config.headers = { ...config.headers, [name]: value };
+    },
+  };
 }
 
-function getHeader(config: any, name: string): unknown {
-  const headers = config.headers;
-  if (headers == null) return undefined;
-  if (typeof headers.get === 'function') return headers.get(name);
-  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headers[key];
-  return undefined;
-}
-
-function injectInto(s: AxiosState, config: any, span: Span, host: string): void {
-  if (s.blockPropagation !== undefined && s.blockPropagation(host)) return;
-  const headers = injectHeaders(s.hook, span);
-  if (headers === undefined) return;
-  const previous: Record<string, string> | undefined = config[INJECTED_KEY];
-  for (const name of Object.keys(headers)) {
-    const current = getHeader(config, name.toLowerCase());
-    // The user's own header wins; one we set for an earlier attempt is replaced.
-    if (current !== undefined && current !== null && (previous === undefined || previous[name] !== current)) continue;
-    setHeader(config, name, headers[name]);
-  }
-  config[INJECTED_KEY] = headers;
-}
-
-function fullUrl(s: AxiosState, config: any): string | undefined {
+function runTraced(binding: Binding, adapter: Adapter, config: any): any {
+  if (!binding.state.hook.enabled) return adapter(config);
+  let call: HttpClientCall | undefined;
   try {
-    const uri: string = s.axios.getUri(config);
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) return uri;
-    if (config.baseURL) return new URL(uri, config.baseURL).toString();
-    return uri;
+    call = startHttpClientCall(binding.state, 'axios', () => targetOf(binding.axios, config));
+    if (call?.injects) config[INJECTED_KEY] = call.inject(carrierOf(config));
   } catch {
+    // A config axios itself will reject (a bad URL): it goes through untraced, and fails in axios's words.
+    call?.finish();
+    call = undefined;
+  }
+  const traced = call;
+  if (traced?.span === undefined) return adapter(config);
+  let transportStatus: number | undefined;
+  const outbound = { span: traced.span, component: 'axios', injected: true, onStatus: (code: number) => void (transportStatus = code) };
+  const settle = (status: unknown, err?: unknown): void => {
+    const code = status ?? transportStatus;
+    if (typeof code === 'number') traced.status(code);
+    traced.finish(err);
+  };
+  let result: unknown;
+  try {
+    result = withOutbound(outbound, () => adapter(config));
+  } catch (err) {
+    traced.finish(err);
+    throw err;
+  }
+  // Not a promise: axios calls `.then` on it and fails in its own words, as untraced.
+  return chained(result, (response) => settle(response?.status), (err) => settle(err?.response?.status, err), () =>
+    traced.finish(new TypeError(`the axios adapter returned ${result === null ? 'null' : typeof result}, not a promise`)),
+  );
+}
+
+function tracedAdapter(binding: Binding, adapter: Adapter): Adapter {
+  let traced = binding.traced.get(adapter);
+  if (traced === undefined) {
+    traced = (config: any) => runTraced(binding, adapter, config);
+    binding.traced.set(adapter, traced);
+    untraced.set(traced, adapter);
+  }
+  return traced;
+}
+
+function resolveAdapter(axios: any, adapter: unknown, config: unknown): Adapter | undefined {
+  if (typeof adapter === 'function') return adapter as Adapter;
+  if (typeof axios.getAdapter !== 'function') return undefined;
+  try {
+    return axios.getAdapter(adapter ?? axios.defaults?.adapter, config);
+  } catch {
+    // axios will fail the same way itself, untraced.
     return undefined;
   }
 }
 
-function describeFailure(err: any): 'cancel' | 'timeout' | 'error' {
-  if (err?.__CANCEL__ === true || err?.name === 'CanceledError' || err?.code === 'ERR_CANCELED') return 'cancel';
-  if (err?.code === 'ECONNABORTED' || err?.code === 'ETIMEDOUT') return 'timeout';
-  return 'error';
-}
-
-function tracedAdapter(s: AxiosState, adapter: Adapter): Adapter {
-  let byAdapter = tracedAdapters.get(s);
-  if (byAdapter === undefined) tracedAdapters.set(s, (byAdapter = new Map()));
-  let traced = byAdapter.get(adapter);
-  if (traced !== undefined) return traced;
-  traced = function tracedAxiosAdapter(config: any): Promise<any> {
-    const store = storage.getStore();
-    if (!s.enabled || store?.suppressed === true) return adapter(config);
-    const url = fullUrl(s, config);
-    if (url === undefined || (s.ignore !== undefined && s.ignore(urlForSpan(url, true)))) return adapter(config);
-    const method = String(config.method ?? 'get').toUpperCase();
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    const tags: Record<string, unknown> = {
-      [Tags.COMPONENT]: 'axios',
-      [Tags.HTTP_METHOD]: method,
-      [Tags.HTTP_URL]: parsed !== undefined ? urlForSpan(parsed, s.hook.options.captureQueryString === true) : urlForSpan(url, false),
-    };
-    if (parsed !== undefined) {
-      const { hostname, port } = splitHostPort(parsed.host, parsed.protocol === 'https:' ? 443 : 80);
-      tags[Tags.PEER_HOSTNAME] = hostname;
-      tags[Tags.PEER_PORT] = port;
-    }
-    const span = startClientSpan(s.hook, `HTTP ${method}`, tags);
-    if (span === undefined) return adapter(config);
-    injectInto(s, config, span, parsed?.hostname ?? '');
-    let status: number | undefined;
-    const outbound: OutboundCall = {
-      span,
-      component: 'axios',
-      injected: true,
-      onStatus(code) {
-        status = code;
-      },
-    };
-    let promise: Promise<any>;
-    try {
-      promise = withOutbound(outbound, () => adapter(config));
-    } catch (err) {
-      finishSpan(span, err);
-      throw err;
-    }
-    return promise.then(
-      (response) => {
-        const code = response?.status ?? status;
-        if (code !== undefined) setTag(span, Tags.HTTP_STATUS_CODE, code);
-        if (code >= 500) setTag(span, Tags.ERROR, true);
-        finishSpan(span);
-        return response;
-      },
-      (err) => {
-        const code = err?.response?.status ?? status;
-        if (code !== undefined) setTag(span, Tags.HTTP_STATUS_CODE, code);
-        markError(span, err, describeFailure(err));
-        finishSpan(span);
-        throw err;
-      },
-    );
-  };
-  byAdapter.set(adapter, traced);
-  untraced.set(traced, adapter);
-  return traced;
-}
-
-function makeInterceptor(s: AxiosState) {
+function interceptor(ref: Ref) {
   return function traceAxiosRequest(config: any): any {
-    if (!s.enabled || config == null) return config;
+    const binding = ref.binding;
+    if (!binding.state.hook.enabled || config == null) return config;
     const current = typeof config.adapter === 'function' ? untraced.get(config.adapter) ?? config.adapter : config.adapter;
-    const adapter = resolveAdapter(s, current, config);
-    if (adapter !== undefined) config.adapter = tracedAdapter(s, adapter);
+    const adapter = resolveAdapter(binding.axios, current, config);
+    if (adapter !== undefined) config.adapter = tracedAdapter(binding, adapter);
     return config;
   };
 }
 
-const interceptors = new WeakMap<object, { state: AxiosState; id: number }>();
-
-function instrumentInstance(s: AxiosState, instance: any): void {
-  if (instance?.interceptors?.request === undefined || interceptors.has(instance)) return;
-  const id = instance.interceptors.request.use(makeInterceptor(s), undefined, { synchronous: true });
-  interceptors.set(instance, { state: s, id });
-  if (typeof instance.create === 'function' && !instance.create.__wrapped) {
-    wrap(instance, 'create', (original) =>
-      function create(this: unknown): any {
-        const created = original.apply(this, arguments as unknown as any[]);
-        try {
-          instrumentInstance(s, created);
-        } catch {
-          // An instance we cannot instrument still works.
-        }
-        return created;
-      },
-    );
-  }
+/** Adds our interceptor once per instance; returns its id when added. */
+function intercept(ref: Ref, instance: any): number | undefined {
+  if (instance?.interceptors?.request === undefined || intercepted.has(instance)) return undefined;
+  intercepted.add(instance);
+  return instance.interceptors.request.use(interceptor(ref), undefined, { synchronous: true });
 }
 
-const states = new WeakMap<object, AxiosState>();
+/** `create` of an instance: the new instance gets our interceptor, and its own `create` the same wrapper. */
+function wrapCreate(ref: Ref) {
+  return (original: (...args: any[]) => any) =>
+    function create(this: unknown): any {
+      if (!ref.binding.state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      const created = original.apply(this, arguments as unknown as any[]);
+      try {
+        intercept(ref, created);
+        // Set on the app's new instance, not recorded for uninstall: like its interceptor, it passes through then.
+        if (typeof created.create === 'function') created.create = wrapCreate(ref)(created.create);
+      } catch {
+        // An instance we cannot instrument still works.
+      }
+      return created;
+    };
+}
 
-export const axiosHook: HookDefinition = {
+export const axiosHook = defineHook<'axios', AxiosOptions, HttpClientState<AxiosOptions>>({
   name: 'axios',
+  summary: 'axios 1.x and 0.19+ requests (default instance, create() instances), one span per attempt',
+  setup: httpClientState,
   targets: [
     {
       module: 'axios',
       versions: '>=0.19.0 <2',
-      patch(exports, hook: ActiveHook<AxiosOptions>) {
+      patch(exports, { state, wrap, onUninstall }) {
         const axios = exports.default ?? exports;
-        const s: AxiosState = {
-          hook,
-          axios,
-          ignore: compileMatcher(hook.options.ignoreOutgoing),
-          blockPropagation: compileMatcher(hook.options.propagationBlocklist),
-          enabled: true,
-        };
-        states.set(axios, s);
-        instrumentInstance(s, axios);
-      },
-      unpatch(exports) {
-        const axios = exports.default ?? exports;
-        const s = states.get(axios);
-        if (s !== undefined) s.enabled = false;
-        const entry = interceptors.get(axios);
-        if (entry !== undefined) {
-          axios.interceptors.request.eject(entry.id);
-          interceptors.delete(axios);
+        const binding: Binding = { state, axios, traced: new WeakMap() };
+        let ref = refs.get(axios);
+        if (ref === undefined) refs.set(axios, (ref = { binding }));
+        else ref.binding = binding;
+        const id = intercept(ref, axios);
+        if (id !== undefined) {
+          onUninstall(() => {
+            axios.interceptors.request.eject(id);
+            intercepted.delete(axios);
+          });
         }
-        unwrap(axios, 'create');
+        wrap(axios, 'create', wrapCreate(ref));
       },
     },
   ],
-};
+});

@@ -1,180 +1,45 @@
-import diagnostics from 'node:diagnostics_channel';
-import { Tags } from 'opentracing';
-import type { Span } from 'opentracing';
-import { compileMatcher, FetchOptions } from '../config';
-import { OutboundCall, storage } from '../context';
-import { wrap, unwrap } from '../patch';
-import type { HookDefinition } from '../registry';
-import { ActiveHook, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpan } from '../spans';
-import { splitHostPort, stripQuery } from '../url';
-import { reportOnce } from '../logger';
-
 /**
- * Global `fetch` and the `undici` package, through undici's diagnostics channels (the same named
- * channels serve Node's bundled undici and the package). `fetch`/`request` entry points are wrapped
- * too, so that a retried or redirected call stays one logical span.
+ * Global `fetch` and the `undici` package, through undici's diagnostics channels (the same named channels
+ * serve Node's bundled undici and the package). The `fetch`/`request` entry points are wrapped too, so that
+ * a retried or redirected call stays one logical span.
  */
+import type { Span } from 'opentracing';
+import { OutboundCall, storage, withOutbound } from '../context';
+import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientOptions, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
+import { defineHook } from '../registry/define';
+
+export interface FetchOptions extends HttpClientOptions {
+  /**
+   * Finish the span when the response headers arrive instead of when the body is done
+   * (default false). Useful when response bodies are often left unread.
+   */
+  finishOnHeaders?: boolean;
+}
+
+interface FetchState extends HttpClientState<FetchOptions> {
+  /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
+  readonly inFlight: Set<FetchCall>;
+}
+
+const kCall = Symbol('opentracing-client-hooks.undiciCall');
 
 interface UndiciRequest {
   origin?: string | URL;
   method?: string;
   path?: string;
-  headers?: string | string[];
+  headers?: string | unknown[];
   addHeader?(name: string, value: string): unknown;
-  [kCall]?: CallState;
+  [kCall]?: FetchCall;
 }
 
-const kCall = Symbol('opentracing-client-hooks.undiciCall');
-
-interface CallState {
-  onHeaders(status: number): void;
-  onBodyDone(): void;
-  onError(err: unknown): void;
+function targetOf(request: UndiciRequest): HttpTarget {
+  return targetOfUrl(request.method ?? 'GET', String(request.origin ?? '').replace(/\/$/, '') + (request.path ?? '/'));
 }
 
-interface HookState {
-  hook: ActiveHook<FetchOptions>;
-  ignore: ((url: string) => boolean) | undefined;
-  blockPropagation: ((host: string) => boolean) | undefined;
+/** undici's request headers: a flat array (undici 6+) or a raw header block (undici 5). */
+function carrierOf(request: UndiciRequest): HeaderCarrier {
+  return { has: (name) => headerValue(request.headers, name) !== undefined, set: (name, value) => request.addHeader?.(name, value) };
 }
-
-let state: HookState | undefined;
-
-function hasHeader(request: UndiciRequest, name: string): boolean {
-  const headers = request.headers;
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      if (String(headers[i]).toLowerCase() === name) return true;
-    }
-    return false;
-  }
-  if (typeof headers === 'string') return headers.toLowerCase().includes(`${name}:`);
-  return false;
-}
-
-function originParts(request: UndiciRequest): { origin: string; authority: string; defaultPort: number } {
-  const origin = String(request.origin ?? '');
-  const scheme = origin.indexOf('://');
-  const authority = scheme === -1 ? origin : origin.slice(scheme + 3).replace(/\/$/, '');
-  return { origin: origin.replace(/\/$/, ''), authority, defaultPort: origin.startsWith('https:') ? 443 : 80 };
-}
-
-/** Adds the trace headers unless the request has them already (never a second copy). */
-function inject(s: HookState, request: UndiciRequest, span: Span, authority: string): void {
-  if (typeof request.addHeader !== 'function') return;
-  if (s.blockPropagation !== undefined) {
-    const { hostname } = splitHostPort(authority, 0);
-    if (s.blockPropagation(hostname) || s.blockPropagation(authority)) return;
-  }
-  const headers = injectHeaders(s.hook, span);
-  if (headers === undefined) return;
-  for (const name of Object.keys(headers)) {
-    if (hasHeader(request, name.toLowerCase())) continue;
-    try {
-      request.addHeader(name, headers[name]);
-    } catch (err) {
-      reportOnce('fetch: addHeader', err);
-    }
-  }
-}
-
-function startRequestSpan(s: HookState, request: UndiciRequest, component: string, parent: Span | undefined): { span: Span; authority: string } | undefined {
-  const keepQuery = s.hook.options.captureQueryString === true;
-  const { origin, authority, defaultPort } = originParts(request);
-  const path = request.path ?? '/';
-  if (s.ignore !== undefined && s.ignore(origin + path)) return undefined;
-  const { hostname, port } = splitHostPort(authority, defaultPort);
-  const method = (request.method ?? 'GET').toUpperCase();
-  const span = startClientSpan(
-    s.hook,
-    `HTTP ${method}`,
-    {
-      [Tags.COMPONENT]: component,
-      [Tags.HTTP_METHOD]: method,
-      [Tags.HTTP_URL]: origin + stripQuery(path, keepQuery),
-      [Tags.PEER_HOSTNAME]: hostname,
-      [Tags.PEER_PORT]: port,
-    },
-    parent,
-  );
-  return span === undefined ? undefined : { span, authority };
-}
-
-/** A span for one undici request that no wrapped entry point owns (Client#stream, dispatch, …). */
-class RequestCall implements CallState {
-  private done = false;
-  constructor(private readonly span: Span, private readonly finishOnHeaders: boolean) {}
-  onHeaders(status: number): void {
-    setTag(this.span, Tags.HTTP_STATUS_CODE, status);
-    if (status >= 500) setTag(this.span, Tags.ERROR, true);
-    if (this.finishOnHeaders) this.finish(undefined);
-  }
-  onBodyDone(): void {
-    this.finish(undefined);
-  }
-  onError(err: unknown): void {
-    this.finish(err);
-  }
-  finish(err: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    finishSpan(this.span, err);
-  }
-}
-
-/** A whole `fetch()`/`request()` call: retries and redirects share its one span. */
-class LogicalCall implements CallState, OutboundCall {
-  span!: Span;
-  started = false;
-  resolved = false;
-  done = false;
-  readonly component: string;
-  constructor(readonly s: HookState, component: string, readonly parent: Span | undefined) {
-    this.component = component;
-  }
-  onHeaders(status: number): void {
-    setTag(this.span, Tags.HTTP_STATUS_CODE, status);
-    if (status >= 500) setTag(this.span, Tags.ERROR, true);
-    if (this.s.hook.options.finishOnHeaders === true) this.finish(undefined);
-  }
-  onBodyDone(): void {
-    this.finish(undefined);
-  }
-  onError(err: unknown): void {
-    // Before the call settles, an error may be followed by a retry: the call's own rejection decides.
-    if (!this.resolved) return;
-    if (isCollectedResponse(err)) {
-      // undici aborts a response that was dropped unread; the call itself succeeded.
-      this.finishUnread();
-      return;
-    }
-    this.finish(err);
-  }
-  finishUnread(): void {
-    if (this.done || !this.started) return;
-    logEvent(this.span, { event: 'body not consumed' });
-    this.finish(undefined);
-  }
-  onResolved(): void {
-    this.resolved = true;
-  }
-  onRejected(err: unknown): void {
-    this.finish(err);
-  }
-  finish(err: unknown): void {
-    if (this.done || !this.started) return;
-    this.done = true;
-    if (err !== undefined && (err as { name?: string })?.name === 'AbortError') {
-      markError(this.span, err, 'abort');
-      finishSpan(this.span);
-      return;
-    }
-    finishSpan(this.span, err);
-  }
-}
-
-/** Finishes the span of a response that is garbage-collected with its body never read. */
-const unreadBodies = new FinalizationRegistry<LogicalCall>((call) => call.finishUnread());
 
 function isCollectedResponse(err: unknown): boolean {
   // Node's bundled undici reports it as a bare string.
@@ -182,138 +47,132 @@ function isCollectedResponse(err: unknown): boolean {
   return typeof message === 'string' && message.includes('garbage collected');
 }
 
-/** Adds to an outer client span (axios) instead of making another. */
-class AdoptedCall implements CallState {
-  constructor(private readonly outbound: OutboundCall) {}
-  onHeaders(status: number): void {
-    this.outbound.onStatus?.(status);
+/**
+ * One call as undici's requests see it. An entry point's call (`fetch()`, `request()`) starts its span
+ * at its first request and keeps it through retries and redirects: errors before the call settles may be
+ * followed by another attempt, so its own outcome decides. Other requests (Client#stream, dispatch) are
+ * settled from the start. It is also the outer call for whatever runs beneath it.
+ */
+class FetchCall implements OutboundCall {
+  readonly injected = true;
+  private ended = false;
+
+  constructor(
+    readonly state: FetchState,
+    readonly component: string,
+    private readonly parent: Span | null,
+    private settled: boolean,
+    private call?: HttpClientCall,
+  ) {}
+
+  get span(): Span {
+    return this.call?.span as Span;
   }
-  onBodyDone(): void {}
-  onError(): void {}
+
+  attach(request: UndiciRequest): void {
+    if (this.ended) return;
+    this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
+    if (this.call === undefined) {
+      this.ended = true;
+      return;
+    }
+    if (this.call.span !== undefined) this.state.inFlight.add(this);
+    this.call.inject(carrierOf(request));
+    request[kCall] = this;
+  }
+
+  onStatus(status: number): void {
+    this.call?.status(status);
+    if (this.state.hook.options.finishOnHeaders === true) this.finish();
+  }
+
+  onError(err: unknown): void {
+    if (!this.settled) return;
+    // undici aborts a response that was dropped unread; the call itself succeeded.
+    if (isCollectedResponse(err)) this.finishUnread();
+    else this.finish(err);
+  }
+
+  finishUnread(): void {
+    if (!this.ended) this.call?.log('body not consumed');
+    this.finish();
+  }
+
+  /** The entry point's promise resolved: later errors are the body's. */
+  resolved(response: unknown): void {
+    this.settled = true;
+    if (!this.state.hook.enabled) return this.finish();
+    // fetch's Response, or undici.request's body: whichever the caller may drop unread.
+    const holder = (response as { body?: unknown } | null)?.body ?? response;
+    if (!this.ended && holder !== null && typeof holder === 'object') unreadBodies.register(holder, this, this);
+  }
+
+  /** At uninstall: no channel will report the end of a settled call any more, so it ends now. */
+  detach(): void {
+    if (this.settled) this.finish();
+  }
+
+  finish(err?: unknown): void {
+    if (this.ended || this.call === undefined) return;
+    this.ended = true;
+    this.state.inFlight.delete(this);
+    unreadBodies.unregister(this);
+    this.call.finish(err);
+  }
 }
 
-function onCreate(message: unknown): void {
-  const s = state;
-  if (s === undefined) return;
+/** Finishes the span of a response that is garbage-collected with its body never read. */
+const unreadBodies = new FinalizationRegistry<FetchCall>((call) => call.finishUnread());
+
+function onCreate(state: FetchState, message: unknown): void {
   const request = (message as { request?: UndiciRequest }).request;
-  if (request === undefined || request[kCall] !== undefined) return;
-  try {
-    const store = storage.getStore();
-    if (store?.suppressed === true) return;
-    const outbound = store?.outbound;
-    const { authority } = originParts(request);
-    if (outbound instanceof LogicalCall && outbound.s === s) {
-      if (!outbound.started) {
-        const started = startRequestSpan(s, request, outbound.component, outbound.parent);
-        if (started === undefined) return;
-        outbound.span = started.span;
-        outbound.started = true;
-      }
-      if (!outbound.done) {
-        inject(s, request, outbound.span, authority);
-        request[kCall] = outbound;
-      }
-      return;
-    }
-    if (outbound !== undefined && !(outbound instanceof LogicalCall) && s.hook.options.nestedClientSpans !== true) {
-      if (outbound.injected !== true) inject(s, request, outbound.span, authority);
-      request[kCall] = new AdoptedCall(outbound);
-      return;
-    }
-    const parent = outbound !== undefined && !(outbound instanceof LogicalCall) ? outbound.span : store?.span;
-    const started = startRequestSpan(s, request, 'undici', parent);
-    if (started === undefined) return;
-    inject(s, request, started.span, authority);
-    request[kCall] = new RequestCall(started.span, s.hook.options.finishOnHeaders === true);
-  } catch (err) {
-    reportOnce('fetch: request:create', err);
-  }
+  if (!state.hook.enabled || request === undefined || request[kCall] !== undefined) return;
+  const outer = storage.getStore()?.outbound;
+  if (outer instanceof FetchCall && outer.state === state) return outer.attach(request);
+  // No entry point owns it, or it adds to an outer client call (axios).
+  let target: HttpTarget | undefined;
+  const call = startHttpClientCall(state, 'undici', () => (target ??= targetOf(request)));
+  if (call !== undefined) new FetchCall(state, 'undici', null, true, call).attach(request);
 }
 
-function onHeaders(message: unknown): void {
-  const m = message as { request?: UndiciRequest; response?: { statusCode?: number } };
-  const call = m.request?.[kCall];
-  if (call !== undefined && typeof m.response?.statusCode === 'number') call.onHeaders(m.response.statusCode);
-}
-function onTrailers(message: unknown): void {
-  (message as { request?: UndiciRequest }).request?.[kCall]?.onBodyDone();
-}
-function onError(message: unknown): void {
-  const m = message as { request?: UndiciRequest; error?: unknown };
-  m.request?.[kCall]?.onError(m.error);
-}
-
-const CHANNELS: Array<[string, (message: unknown) => void]> = [
-  ['undici:request:create', onCreate],
-  ['undici:request:headers', onHeaders],
-  ['undici:request:trailers', onTrailers],
-  ['undici:request:error', onError],
-];
-
-/** Wraps an entry point (`fetch`, `request`) so that its requests share one logical span. */
-function wrapEntry(component: string) {
+/** Wraps an entry point (`fetch`, `request`): its requests share one logical span. */
+function wrapEntry(state: FetchState, component: string) {
   return (original: (...args: any[]) => any) =>
     function entry(this: unknown): any {
-      const s = state;
-      const store = storage.getStore();
-      if (s === undefined || store?.suppressed === true || (store?.outbound !== undefined && s.hook.options.nestedClientSpans !== true)) {
-        return original.apply(this, arguments as unknown as any[]);
-      }
-      const parent = store?.outbound?.span ?? store?.span;
-      const call = new LogicalCall(s, component, parent);
-      const result = storage.run({ span: store?.span, outbound: call }, Reflect.apply, original, this, arguments);
-      if (result !== undefined && typeof result.then === 'function') {
-        result.then(
-          (response: object) => {
-            call.onResolved();
-            // fetch's Response, or undici.request's body: whichever the caller may drop unread.
-            const holder = (response as { body?: unknown })?.body ?? response;
-            if (!call.done && holder !== null && typeof holder === 'object') unreadBodies.register(holder, call);
-          },
-          (err: unknown) => call.onRejected(err),
-        );
-      }
-      return result;
+      if (!state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      const parent = storage.getStore()?.outbound instanceof FetchCall ? undefined : callParent(state);
+      if (parent === undefined || parent instanceof HttpClientCall) return original.apply(this, arguments as unknown as any[]);
+      const call = new FetchCall(state, component, parent, false);
+      const result = withOutbound(call, () => original.apply(this, arguments as unknown as any[]));
+      return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.resolved(undefined));
     };
 }
 
-function subscribe(): void {
-  for (const [name, handler] of CHANNELS) diagnostics.subscribe(name, handler);
-}
-function unsubscribe(): void {
-  for (const [name, handler] of CHANNELS) diagnostics.unsubscribe(name, handler);
-}
-
-export const fetchHook: HookDefinition = {
+export const fetchHook = defineHook<'fetch', FetchOptions, FetchState>({
   name: 'fetch',
+  summary: 'global fetch and undici (diagnostics channels), one span per logical call',
+  setup: (hook) => ({ ...httpClientState(hook), inFlight: new Set() }),
   targets: [
     {
       module: 'undici',
       versions: '>=5.0.0 <9',
-      patch(exports) {
-        wrap(exports, 'fetch', wrapEntry('fetch'));
-        wrap(exports, 'request', wrapEntry('undici'));
-        if (exports.Dispatcher?.prototype) wrap(exports.Dispatcher.prototype, 'request', wrapEntry('undici'));
-      },
-      unpatch(exports) {
-        unwrap(exports, 'fetch');
-        unwrap(exports, 'request');
-        if (exports.Dispatcher?.prototype) unwrap(exports.Dispatcher.prototype, 'request');
+      patch(exports, { state, wrap }) {
+        wrap(exports, 'fetch', wrapEntry(state, 'fetch'));
+        wrap(exports, 'request', wrapEntry(state, 'undici'));
+        if (exports.Dispatcher?.prototype) wrap(exports.Dispatcher.prototype, 'request', wrapEntry(state, 'undici'));
       },
     },
   ],
-  enable(hook: ActiveHook<FetchOptions>) {
-    state = {
-      hook,
-      ignore: compileMatcher(hook.options.ignoreOutgoing),
-      blockPropagation: compileMatcher(hook.options.propagationBlocklist),
-    };
-    subscribe();
-    if (typeof globalThis.fetch === 'function') wrap(globalThis, 'fetch', wrapEntry('fetch'));
+  enable({ state, subscribe, wrap, onUninstall }) {
+    type Message = { request?: UndiciRequest; response?: { statusCode?: unknown }; error?: unknown };
+    subscribe('undici:request:create', (message) => onCreate(state, message));
+    subscribe('undici:request:headers', (message) => {
+      const { request, response } = message as Message;
+      if (typeof response?.statusCode === 'number') request?.[kCall]?.onStatus(response.statusCode);
+    });
+    subscribe('undici:request:trailers', (message) => (message as Message).request?.[kCall]?.finish());
+    subscribe('undici:request:error', (message) => (message as Message).request?.[kCall]?.onError((message as Message).error));
+    onUninstall(() => state.inFlight.forEach((call) => call.detach()));
+    if (typeof globalThis.fetch === 'function') wrap(globalThis, 'fetch', wrapEntry(state, 'fetch'));
   },
-  disable() {
-    unsubscribe();
-    unwrap(globalThis, 'fetch');
-    state = undefined;
-  },
-};
+});

@@ -1,209 +1,157 @@
+/**
+ * `http`/`https` `request` and `get`, every call form. The trace headers go into a copy of the caller's
+ * options before Node builds the request: headers given as an array are written out at once, so a header
+ * set on the request afterwards would throw or be lost.
+ */
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { Tags } from 'opentracing';
-import type { Span } from 'opentracing';
-import { compileMatcher, HttpClientOptions } from '../config';
-import { OutboundCall, storage } from '../context';
-import { wrap, unwrap } from '../patch';
-import type { HookDefinition, ModuleTarget } from '../registry';
-import { ActiveHook, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpan } from '../spans';
-import { splitHostPort, stripCredentials, stripQuery } from '../url';
+import { urlToHttpOptions } from 'node:url';
+import { defineHook } from '../registry/define';
+import type { HookTarget } from '../registry/define';
+import { HeaderCopy, headerValue, HttpClientCall, HttpClientOptions, httpClientState, HttpClientState, HttpTarget, startHttpClientCall } from '../cores/http-client';
+import { isAbsoluteUrl, isIPv6 } from '../url';
 
-const kCall = Symbol('opentracing-client-hooks.httpCall');
+const kTracked = Symbol('opentracing-client-hooks.httpCall');
 
-interface HttpHookState {
-  hook: ActiveHook<HttpClientOptions>;
-  ignore: ((url: string) => boolean) | undefined;
-  blockPropagation: ((host: string) => boolean) | undefined;
-}
-
-/** Per-request state, kept on the request under a symbol so that one shared emit wrapper serves all. */
-interface HttpCall {
-  span: Span | undefined;
-  /** Set when this request runs inside an outer client span (axios) that it adds to. */
-  outbound: OutboundCall | undefined;
+/** A traced request's call and what its events said, kept on the request for the one shared emit wrapper. */
+interface Tracked {
+  call: HttpClientCall;
   emit: (...args: any[]) => boolean;
   res: IncomingMessage | undefined;
   error: unknown;
   timedOut: boolean;
-  done: boolean;
 }
 
-type TracedRequest = ClientRequest & { [kCall]?: HttpCall };
+type TrackedRequest = ClientRequest & { [kTracked]?: Tracked };
 
-function defaultPort(protocol: string): number {
-  return protocol === 'https:' ? 443 : 80;
+/** A call ready to go out: the caller's arguments with a copy of their options, and where it goes. */
+interface Prepared {
+  args: unknown[];
+  target: HttpTarget;
+  headers: HeaderCopy;
 }
 
-function hostHeader(req: ClientRequest): string {
-  const header = req.getHeader('host');
-  return typeof header === 'string' ? header : req.host;
+/** Node's own test for a WHATWG URL where options may be (same reads, so the caller's count is unchanged). */
+function isUrl(input: any): input is URL {
+  return Boolean(input?.href && input.protocol && input.auth === undefined && input.path === undefined);
 }
 
-/** The URL of a request as Node already resolved it: no second parse, no credentials. */
-function requestUrl(req: ClientRequest, keepQuery: boolean): string {
-  const path = req.path;
-  if (path.startsWith('http://') || path.startsWith('https://')) {
-    // Absolute-form request target (through a forward proxy).
-    return stripQuery(stripCredentials(path), keepQuery);
+/** The Host header Node would write for `hostname` and `port`. */
+function hostHeader(hostname: string, port: number, defaultPort: number): string {
+  const host = isIPv6(hostname) ? `[${hostname}]` : hostname;
+  return port === defaultPort ? host : `${host}:${port}`;
+}
+
+function targetOf(defaultProtocol: string, opts: Record<string, any>, headers: HeaderCopy): HttpTarget {
+  const protocol = String(opts.protocol || defaultProtocol);
+  const defaultPort = Number(opts.defaultPort || opts.agent?.defaultPort) || (protocol === 'https:' ? 443 : 80);
+  const port = Number(opts.port || defaultPort);
+  const hostname = String(opts.hostname || opts.host || 'localhost');
+  const path = String(opts.path || '/');
+  const method = typeof opts.method === 'string' && opts.method !== '' ? opts.method.toUpperCase() : 'GET';
+  const host = headerValue(headers.value, 'host');
+  // An absolute-form target (through a forward proxy) is the URL itself.
+  const url = isAbsoluteUrl(path) ? path : `${protocol}//${typeof host === 'string' ? host : hostHeader(hostname, port, defaultPort)}${path}`;
+  return { method, url, hostname, port };
+}
+
+/**
+ * Reads `(url | URL | options, [options], [callback])` as Node's ClientRequest does. What goes out keeps
+ * the caller's shape with a copy of their options in it (wrappers such as nock tell the forms apart).
+ */
+function prepare(defaultProtocol: string, args: IArguments): Prepared {
+  const input = args[0];
+  const url = typeof input === 'string' ? new URL(input) : isUrl(input) ? input : undefined;
+  let options = url === undefined ? input : args[1];
+  let callback = url === undefined ? args[1] : args[2];
+  if (typeof options === 'function') {
+    callback = options;
+    options = undefined;
   }
-  return `${req.protocol}//${hostHeader(req)}${stripQuery(path, keepQuery)}`;
+  const opts: Record<string, any> = Object.assign({}, options);
+  const headers = new HeaderCopy(opts.headers);
+  opts.headers = headers.value;
+  const merged = url === undefined ? opts : Object.assign(urlToHttpOptions(url), opts);
+  const out = url === undefined ? [opts] : [input, opts];
+  if (callback !== undefined) out.push(callback);
+  return { args: out, target: targetOf(defaultProtocol, merged, headers), headers };
 }
 
-/** Sets the trace headers on the request unless it already has them (a user's own, or an outer hook's). */
-function injectInto(state: HttpHookState, req: ClientRequest, span: Span): boolean {
-  if (req.headersSent || (req as { _header?: unknown })._header) return false;
-  if (state.blockPropagation !== undefined && (state.blockPropagation(req.host) || state.blockPropagation(hostHeader(req)))) {
-    return false;
-  }
-  const headers = injectHeaders(state.hook, span);
-  if (headers === undefined) return false;
-  for (const name of Object.keys(headers)) {
-    if (req.hasHeader(name)) continue;
-    try {
-      req.setHeader(name, headers[name]);
-    } catch {
-      // A value the tracer produced that Node rejects: lose the header, never the request.
-    }
-  }
-  return true;
-}
-
-function onResponse(call: HttpCall, res: IncomingMessage): void {
-  call.res = res;
-  const status = res.statusCode;
-  if (call.span !== undefined && status !== undefined) setTag(call.span, Tags.HTTP_STATUS_CODE, status);
-  if (call.outbound !== undefined && call.outbound.onStatus !== undefined && status !== undefined) {
-    call.outbound.onStatus(status);
-  }
-}
-
-function finishCall(call: HttpCall): void {
-  if (call.done) return;
-  call.done = true;
-  const span = call.span;
-  if (span === undefined) return;
-  const res = call.res;
-  if (call.error !== undefined) {
-    markError(span, call.error);
-  } else if (res === undefined) {
-    markError(span, new Error(call.timedOut ? 'request timed out' : 'request aborted'), call.timedOut ? 'timeout' : 'abort');
-  } else if (!res.complete && res.readableDidRead) {
-    markError(span, new Error('response aborted'), 'abort');
-  } else if (res.statusCode !== undefined && res.statusCode >= 500) {
-    setTag(span, Tags.ERROR, true);
-  }
-  finishSpan(span);
+function settle(tracked: Tracked): void {
+  const { call, res } = tracked;
+  if (tracked.error !== undefined) call.finish(tracked.error);
+  else if (res === undefined) {
+    call.finish(new Error(tracked.timedOut ? 'request timed out' : 'request aborted'), tracked.timedOut ? 'timeout' : 'abort');
+  } else if (!res.complete && res.readableDidRead) call.finish(new Error('response aborted'), 'abort');
+  else call.finish();
 }
 
 /** Shared emit wrapper: observes the request's events, then emits exactly as before. */
-function tracedEmit(this: TracedRequest, event: string | symbol, arg?: unknown): boolean {
-  const call = this[kCall];
-  if (call !== undefined) {
-    switch (event) {
-      case 'response':
-        onResponse(call, arg as IncomingMessage);
-        break;
-      case 'error':
-        if (call.error === undefined) call.error = arg;
-        break;
-      case 'timeout':
-        call.timedOut = true;
-        if (call.span !== undefined) logEvent(call.span, { event: 'timeout' });
-        break;
-      case 'close':
-        finishCall(call);
-        break;
-    }
-    return call.emit.apply(this, arguments as unknown as any[]);
+function tracedEmit(this: TrackedRequest, event: string | symbol, arg?: any): boolean {
+  const tracked = this[kTracked] as Tracked;
+  switch (event) {
+    case 'response':
+      tracked.res = arg;
+      if (typeof arg?.statusCode === 'number') tracked.call.status(arg.statusCode);
+      break;
+    case 'error':
+      if (tracked.error === undefined) tracked.error = arg;
+      break;
+    case 'timeout':
+      tracked.timedOut = true;
+      tracked.call.log('timeout');
+      break;
+    case 'close':
+      settle(tracked);
+      break;
   }
-  return false;
+  return tracked.emit.apply(this, arguments as unknown as any[]);
 }
 
-function traceRequest(state: HttpHookState, req: TracedRequest): void {
-  if (req[kCall] !== undefined) return;
-  const store = storage.getStore();
-  let parent: Span | undefined;
-  let outbound: OutboundCall | undefined;
-  if (store !== undefined) {
-    if (store.suppressed === true) return;
-    outbound = store.outbound;
-    if (outbound !== undefined) {
-      if (state.hook.options.nestedClientSpans !== true) {
-        // One logical call, one span: add to the outer client span instead of making another.
-        if (outbound.injected !== true && injectInto(state, req, outbound.span)) outbound.injected = true;
-        req[kCall] = { span: undefined, outbound, emit: req.emit, res: undefined, error: undefined, timedOut: false, done: false };
-        req.emit = tracedEmit;
-        return;
-      }
-      parent = outbound.span;
-      outbound = undefined;
-    }
-  }
-  const keepQuery = state.hook.options.captureQueryString === true;
-  const url = requestUrl(req, keepQuery);
-  if (state.ignore !== undefined && state.ignore(keepQuery ? url : requestUrl(req, true))) return;
-  const { hostname, port } = splitHostPort(hostHeader(req), defaultPort(req.protocol));
-  const span = startClientSpan(
-    state.hook,
-    `HTTP ${req.method}`,
-    {
-      [Tags.COMPONENT]: 'http',
-      [Tags.HTTP_METHOD]: req.method,
-      [Tags.HTTP_URL]: url,
-      [Tags.PEER_HOSTNAME]: hostname,
-      [Tags.PEER_PORT]: port,
-    },
-    parent,
-  );
-  if (span === undefined) return;
-  injectInto(state, req, span);
-  req[kCall] = { span, outbound: undefined, emit: req.emit, res: undefined, error: undefined, timedOut: false, done: false };
-  req.emit = tracedEmit;
-}
-
-function wrapRequest(state: HttpHookState) {
+/** Wraps `request` or `get` (Node's `get` does not go through the exported `request`). */
+function wrapClient(state: HttpClientState, defaultProtocol: string) {
   return (original: (...args: any[]) => ClientRequest) =>
     function request(this: unknown): ClientRequest {
-      const req = original.apply(this, arguments as unknown as any[]);
+      if (!state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      let prepared: Prepared | undefined;
+      let call: HttpClientCall | undefined;
       try {
-        traceRequest(state, req);
+        const args = arguments;
+        call = startHttpClientCall(state, 'http', () => (prepared ??= prepare(defaultProtocol, args)).target);
+        if (call !== undefined && call.injects) call.inject((prepared ??= prepare(defaultProtocol, args)).headers);
       } catch {
-        // Tracing must never cost the request.
+        // Arguments Node itself rejects (it says so below), or a broken tracer: the request goes out untraced.
+        call?.finish();
+        call = undefined;
       }
+      // Once prepared, the copy goes out: the caller's options are not read again.
+      const args = prepared === undefined ? arguments : prepared.args;
+      if (call === undefined) return original.apply(this, args as any[]);
+      let req: TrackedRequest;
+      try {
+        req = original.apply(this, args as any[]);
+      } catch (err) {
+        call.finish(err);
+        throw err;
+      }
+      req[kTracked] = { call, emit: req.emit, res: undefined, error: undefined, timedOut: false };
+      req.emit = tracedEmit;
       return req;
     };
 }
 
-/** `get` is `request` + `end()` in Node; going through the traced request lets headers be set first. */
-function wrapGet(state: HttpHookState, exports: { request: (...args: any[]) => ClientRequest }) {
-  return (_original: (...args: any[]) => ClientRequest) =>
-    function get(this: unknown): ClientRequest {
-      const req = exports.request.apply(this, arguments as unknown as any[]);
-      req.end();
-      return req;
-    };
-}
-
-function target(module: 'http' | 'https'): ModuleTarget {
+function target(module: 'http' | 'https'): HookTarget<HttpClientOptions, HttpClientState> {
   return {
     module,
-    patch(exports, hook: ActiveHook<HttpClientOptions>) {
-      const state: HttpHookState = {
-        hook,
-        ignore: compileMatcher(hook.options.ignoreOutgoing),
-        blockPropagation: compileMatcher(hook.options.propagationBlocklist),
-      };
-      wrap(exports, 'request', wrapRequest(state));
-      wrap(exports, 'get', wrapGet(state, exports));
-    },
-    unpatch(exports) {
-      unwrap(exports, 'request');
-      unwrap(exports, 'get');
+    patch(exports, { state, wrap }) {
+      wrap(exports, 'request', wrapClient(state, `${module}:`));
+      wrap(exports, 'get', wrapClient(state, `${module}:`));
     },
   };
 }
 
-export const httpHook: HookDefinition = {
+export const httpHook = defineHook<'http', HttpClientOptions, HttpClientState>({
   name: 'http',
+  summary: 'outbound http/https requests (request and get, every call form)',
+  setup: httpClientState,
   targets: [target('http'), target('https')],
-};
+});

@@ -10,6 +10,9 @@ import { closedPort, echoHandler, startServer, TestServer } from '../helpers/ser
 /* eslint-disable @typescript-eslint/no-require-imports */
 const axios0 = require('axios0');
 
+// nock takes over http when imported: only this suite runs with it (others measure the heap).
+nock.restore();
+
 const hooks: Array<'axios' | 'http' | 'fetch' | 'httpServer'> = ['axios', 'http', 'fetch', 'httpServer'];
 const config = { aliases: { axios0: 'axios' } };
 
@@ -21,6 +24,7 @@ describe('axios hook', function () {
   const servers = () => tracer.finished.filter((s) => s.tags['span.kind'] === 'server');
 
   before(async () => {
+    nock.activate();
     installPatches(hooks, { tracer, ...config });
     server = await startServer((req, res) => {
       if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 500);
@@ -29,6 +33,7 @@ describe('axios hook', function () {
   });
   after(async () => {
     uninstallAllPatches();
+    nock.restore();
     await server.close();
   });
   beforeEach(() => tracer.reset());
@@ -155,6 +160,52 @@ describe('axios hook', function () {
     assert.ok(clients().every((s) => s.tags.error === true));
   });
 
+  it('an adapter that returns no promise (defect 4): the app gets the error axios gives untraced; the span finishes once', async () => {
+    const call = () => axios.get(`${server.url}/np`, { adapter: (() => ({ not: 'a promise' })) as any }).catch((e) => e);
+    uninstallAllPatches();
+    const untraced = await call();
+    installPatches(hooks, { tracer, ...config });
+    const traced = await call();
+    assert.ok(untraced instanceof TypeError, String(untraced));
+    assert.equal(Object.getPrototypeOf(traced), Object.getPrototypeOf(untraced));
+    assert.equal(traced.message, untraced.message);
+    await tracer.settle();
+    const [span] = clients();
+    assert.equal(clients().length, 1);
+    assert.equal(span.finishCount, 1);
+    assert.equal(span.tags.error, true);
+  });
+
+  it('a fresh adapter function per request (defect 6) keeps no memory: heap after GC over 20,000 calls', async function () {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    assert.ok(gc !== undefined, 'run with --expose-gc (the mocha config does)');
+    uninstallAllPatches();
+    const counting = new RecordingTracer(false);
+    installPatches(['axios'], { tracer: counting });
+    try {
+      const batch = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i += 50) {
+          await Promise.all(
+            Array.from({ length: 50 }, () =>
+              axios.get(`${server.url}/mem`, { adapter: async (cfg) => ({ data: 'ok', status: 200, statusText: 'OK', headers: {}, config: cfg, request: {} }) }),
+            ),
+          );
+        }
+      };
+      await batch(2000);
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      await batch(20000);
+      gc();
+      const grown = process.memoryUsage().heapUsed - before;
+      assert.ok(counting.startedCount >= 22000, `spans made: ${counting.startedCount}`);
+      assert.ok(grown < 2_000_000, `heap grew by ${grown} bytes over 20,000 calls`);
+    } finally {
+      uninstallAllPatches();
+      installPatches(hooks, { tracer, ...config });
+    }
+  });
+
   it('axios-retry: one span per attempt, each attempt sends its own span as parent', async () => {
     let attempts = 0;
     const flaky = await startServer((req, res) => {
@@ -228,6 +279,23 @@ describe('axios hook', function () {
     } finally {
       await front.close();
     }
+  });
+
+  it('an instance made before an uninstall passes through meanwhile, then follows the next install with one interceptor', async () => {
+    const instance = axios.create();
+    const handlers = (): number => (instance.interceptors.request as any).handlers.filter(Boolean).length;
+    const before = handlers();
+    uninstallAllPatches();
+    try {
+      await instance.get(`${server.url}/gone`);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(tracer.started.length, 0, 'its interceptor passes through while uninstalled');
+    } finally {
+      installPatches(hooks, { tracer, ...config });
+    }
+    const { span } = await oneCall(() => instance.get(`${server.url}/back`));
+    assert.equal(span.tags.component, 'axios');
+    assert.equal(handlers(), before, 'no second interceptor on it');
   });
 
   it('uninstall restores: no interceptor left, create unwrapped, no span', async () => {

@@ -118,6 +118,23 @@ describe('fetch / undici hook', function () {
     assert.ok(clients().every((s) => s.tags.error === true));
   });
 
+  it("a rejection keeps the caller's async frames (defect 2: the chained promise, no side .then)", async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/`;
+    async function fetchCallerFrame(): Promise<unknown> {
+      return await fetch(url);
+    }
+    const stack = async (): Promise<string> => String(((await fetchCallerFrame().catch((e: unknown) => e)) as Error).stack);
+    uninstallAllPatches();
+    const untraced = await stack();
+    installPatches(['fetch', 'httpServer'], { tracer });
+    const traced = await stack();
+    assert.ok(untraced.includes('fetchCallerFrame'), untraced);
+    assert.ok(traced.includes('fetchCallerFrame'), traced);
+    await tracer.settle();
+    assert.equal(clients().length, 1);
+    assert.equal(clients()[0].tags.error, true);
+  });
+
   it('a redirected fetch is one span', async () => {
     const res = await fetch(`${server.url}/redirect`);
     assert.equal(((await res.json()) as any).url, '/landed');

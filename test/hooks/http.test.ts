@@ -7,6 +7,9 @@ import { currentSpan, installAllPatches, installPatches, uninstallAllPatches, wi
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
 
+// nock takes over http when imported: only this file's client suite runs with it (others measure the heap).
+nock.restore();
+
 const originals = { request: http.request, get: http.get, srequest: https.request, sget: https.get, emit: http.Server.prototype.emit };
 
 function send(fn: () => http.ClientRequest): Promise<{ res: http.IncomingMessage; body: string; req: http.ClientRequest }> {
@@ -23,12 +26,14 @@ describe('http client hook', () => {
   let secure: TestServer;
 
   before(async () => {
+    nock.activate();
     installPatches(['http'], { tracer });
     server = await startServer();
     secure = await startServer(undefined, true);
   });
   after(async () => {
     uninstallAllPatches();
+    nock.restore();
     await server.close();
     await secure.close();
   });
@@ -255,6 +260,64 @@ describe('http client hook', () => {
     }
   });
 
+  describe('headers given as an array (defect 7): injected before Node writes them, into a copy', () => {
+    type Shape = 'object' | 'flat array' | 'pairs';
+    const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    /** The caller's headers in `shape`, frozen (a header block Node writes out at once for arrays). */
+    function headersOf(shape: Shape, base: string, extra: Record<string, string>): any {
+      const entries = Object.entries({ host: new URL(base).host, 'x-a': '1', ...extra });
+      if (shape === 'object') return Object.freeze(Object.fromEntries(entries));
+      if (shape === 'flat array') return Object.freeze(entries.flat());
+      return Object.freeze(entries.map((e) => Object.freeze(e)));
+    }
+    const forms: Array<[string, (base: string, headers: any, cb: (res: http.IncomingMessage) => void) => http.ClientRequest]> = [
+      ['http.request(string, options)', (b, headers, cb) => http.request(`${b}/arr`, { headers }).on('response', cb).end()],
+      ['http.request(URL, options)', (b, headers, cb) => http.request(new URL(`${b}/arr`), { headers }).on('response', cb).end()],
+      ['http.request(options)', (b, headers, cb) => { const u = new URL(b); return http.request(Object.freeze({ host: u.hostname, port: u.port, path: '/arr', headers })).on('response', cb).end(); }],
+      ['http.request(string, options, cb)', (b, headers, cb) => http.request(`${b}/arr`, { headers }, cb).end()],
+      ['http.request(URL, options, cb)', (b, headers, cb) => http.request(new URL(`${b}/arr`), { headers }, cb).end()],
+      ['http.get(string, options, cb)', (b, headers, cb) => http.get(`${b}/arr`, { headers }, cb)],
+      ['http.get(URL, options, cb)', (b, headers, cb) => http.get(new URL(`${b}/arr`), { headers }, cb)],
+      ['http.get(options, cb)', (b, headers, cb) => { const u = new URL(b); return http.get({ host: u.hostname, port: u.port, path: '/arr', headers }, cb); }],
+      ['https.request(string, options, cb)', (b, headers, cb) => https.request(`${b}/arr`, { headers, ca: tlsCa }, cb).end()],
+      ['https.get(options, cb)', (b, headers, cb) => { const u = new URL(b); return https.get({ host: u.hostname, port: u.port, path: '/arr', headers, ca: tlsCa }, cb); }],
+    ];
+    for (const [name, call] of forms) {
+      for (const shape of ['object', 'flat array', 'pairs'] as const) {
+        for (const callerSet of [false, true]) {
+          it(`${name}, headers as ${shape}${callerSet ? ', trace header set by the caller' : ''}: exactly one trace header`, async () => {
+            const target = name.startsWith('https') ? secure : server;
+            const headers = headersOf(shape, target.url, callerSet ? { traceparent: own } : {});
+            const snapshot = JSON.stringify(headers);
+            const { body } = await send(() => call(target.url, headers, () => undefined));
+            const echoed = JSON.parse(body);
+            assert.equal(echoed.copies, 1, 'one trace header on the wire');
+            const [span] = await tracer.waitFor(1);
+            assert.equal(echoed.traceparent, callerSet ? own : `00-${span.traceId}-${span.id}-01`);
+            assert.equal(JSON.stringify(headers), snapshot, "the caller's headers are untouched");
+            assert.equal(target.received[target.received.length - 1].headers['x-a'], '1');
+          });
+        }
+      }
+    }
+
+    it('reads each element of an array of headers once, as Node does untraced', async () => {
+      const count = async (): Promise<Map<PropertyKey, number>> => {
+        const reads = new Map<PropertyKey, number>();
+        const raw = ['host', new URL(server.url).host, 'x-a', '1'];
+        const headers = new Proxy(raw, { get: (t, k, r) => (reads.set(k, (reads.get(k) ?? 0) + 1), Reflect.get(t, k, r)) });
+        await send(() => http.get(`${server.url}/reads`, { headers: headers as unknown as string[] }));
+        return reads;
+      };
+      uninstallAllPatches();
+      const untraced = await count();
+      installPatches(['http'], { tracer });
+      const traced = await count();
+      for (const index of ['0', '1', '2', '3']) assert.ok((traced.get(index) ?? 0) <= (untraced.get(index) ?? 0), `element ${index}: ${traced.get(index)} reads traced, ${untraced.get(index)} untraced`);
+      await tracer.waitFor(1);
+    });
+  });
+
   it('a tracer that throws in startSpan/inject costs only the span', async () => {
     for (const which of [['startSpan'], ['inject']] as const) {
       uninstallAllPatches();
@@ -287,6 +350,33 @@ describe('http client hook', () => {
       installPatches(['http'], { tracer });
     }
   });
+});
+
+// nock's interceptor rejects such a host itself: this suite runs on plain Node.
+describe('http client hook: secrets in error messages', () => {
+  const tracer = new RecordingTracer();
+  before(() => installPatches(['http'], { tracer }));
+  after(() => uninstallAllPatches());
+
+  it('an error whose message holds the credentials of the URL: none reach a tag or log (defect 8), the app error untouched', async () => {
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) =>
+      http.get({ host: 'user:s3cret@nohost.invalid', path: '/x?token=abc' }).on('error', resolve),
+    );
+    assert.match(err.message, /user:s3cret@nohost\.invalid/, 'Node puts the host, credentials and all, in its message');
+    const [span] = await tracer.waitFor(1);
+    assert.equal(span.tags.error, true);
+    assert.equal(span.tags['http.url'], 'http://nohost.invalid/x');
+    assert.equal(span.tags['peer.hostname'], 'nohost.invalid');
+    const log = span.errorLog();
+    assert.equal(log?.fields['error.object'], err);
+    assert.equal(log?.fields.message, err.message.replace('user:s3cret@', ''));
+    assert.ok(!JSON.stringify(span.tags).includes('s3cret') && !JSON.stringify(span.tags).includes('token'));
+    for (const field of ['message', 'stack']) {
+      assert.ok(!String(log?.fields[field]).includes('s3cret'), `${field}: ${log?.fields[field]}`);
+      assert.ok(!String(log?.fields[field]).includes('token=abc'), `${field}: ${log?.fields[field]}`);
+    }
+  });
+
 });
 
 describe('registry', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
@@ -108,6 +109,36 @@ describe('http server hook', () => {
       const spans = await tracer.waitFor(1);
       await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(spans.map((s) => s.tags['http.url']), [`${server.url}/traced`]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an absolute-form request target (defect 8): http.url is that URL, no credentials or query in any tag or log', async () => {
+    installPatches(['httpServer'], { tracer, ignoreIncoming: ['/health'] });
+    const server = await startServer();
+    try {
+      const raw = (target: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          // As a client talks to a forward proxy: the whole URL on the request line.
+          const socket = net.connect(server.port, '127.0.0.1', () =>
+            socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`),
+          );
+          let reply = '';
+          socket.on('data', (d) => (reply += d));
+          socket.on('end', () => resolve(reply));
+          socket.on('error', reject);
+        });
+      const reply = await raw(`http://user:s3cret@127.0.0.1:${server.port}/p?token=abc`);
+      assert.match(reply, /^HTTP\/1\.1 200/);
+      assert.equal(server.received[0].url, `http://user:s3cret@127.0.0.1:${server.port}/p?token=abc`, 'the app sees the target as sent');
+      await raw(`http://127.0.0.1:${server.port}/health?x=1`);
+      const [span] = await tracer.waitFor(1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(tracer.finished.length, 1, 'ignoreIncoming matches the path of an absolute-form target');
+      assert.equal(span.tags['http.url'], `http://127.0.0.1:${server.port}/p`);
+      const recorded = JSON.stringify({ tags: span.tags, logs: span.logs.map((l) => l.fields) });
+      assert.ok(!recorded.includes('s3cret') && !recorded.includes('user:') && !recorded.includes('token'), recorded);
     } finally {
       await server.close();
     }

@@ -1,0 +1,253 @@
+/**
+ * The HTTP-client core shared by http, fetch and axios: whether a call is traced and under what, its span
+ * and tags (`http.url` without credentials, query only when asked), header injection through a carrier
+ * that never adds a second copy of a header the request already has, status and errors, and the rule
+ * that one logical call makes one span: a transport (http, undici) running inside a traced client call
+ * (axios) adds to that call's span instead of making its own, unless `nestedClientSpans`.
+ */
+import { Tags } from 'opentracing';
+import type { Span } from 'opentracing';
+import { OutboundCall, storage } from '../context';
+import { reportOnce } from '../logger';
+import { compileMatcher } from '../matchers';
+import type { Matcher } from '../matchers';
+import type { ActiveHook } from '../registry/define';
+import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
+import type { CommonHookOptions } from '../spans';
+import { authorityOf, hostPort, redactedParts, redactText, splitHostPort, stripQuery, urlForSpan } from '../url';
+
+export interface HttpClientOptions extends CommonHookOptions {
+  /** Keep the query string in `http.url` (default false). */
+  captureQueryString?: boolean;
+  /** Outgoing requests whose URL (without credentials) matches are not traced at all. */
+  ignoreOutgoing?: Matcher | Matcher[];
+  /** Hosts (hostname or hostname:port) that get a span but no trace headers. */
+  propagationBlocklist?: Matcher | Matcher[];
+  /**
+   * When a traced client (axios) runs over a traced transport (http, fetch), keep a span for
+   * each level (default false: the transport adds to the outer span and makes none of its own).
+   */
+  nestedClientSpans?: boolean;
+}
+
+/** One install of an HTTP client hook: its options, matchers compiled once. */
+export interface HttpClientState<O extends HttpClientOptions = HttpClientOptions> {
+  readonly hook: ActiveHook<O>;
+  readonly ignore: ((url: string) => boolean) | undefined;
+  readonly blocked: ((host: string) => boolean) | undefined;
+}
+
+export function httpClientState<O extends HttpClientOptions>(hook: ActiveHook<O>): HttpClientState<O> {
+  return { hook, ignore: compileMatcher(hook.options.ignoreOutgoing), blocked: compileMatcher(hook.options.propagationBlocklist) };
+}
+
+/** Where a request goes. `url` is absolute and may still hold credentials and a query string. */
+export interface HttpTarget {
+  readonly method: string;
+  readonly url: string;
+  /** The host connected to (any `user:password@` is dropped) and its port. */
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** The target of a request to the absolute `url`; the port defaults by scheme. */
+export function targetOfUrl(method: string, url: string): HttpTarget {
+  const { hostname, port } = splitHostPort(authorityOf(url), /^(https|wss):/i.test(url) ? 443 : 80);
+  return { method: method.toUpperCase(), url, hostname, port };
+}
+
+/** The log event of a failure: `cancel`, `timeout`, `abort` or `error`. */
+function failureEvent(err: unknown): string {
+  const e = err as { name?: unknown; code?: unknown; __CANCEL__?: unknown } | null | undefined;
+  if (e === null || typeof e !== 'object') return 'error';
+  if (e.__CANCEL__ === true || e.name === 'CanceledError' || e.code === 'ERR_CANCELED') return 'cancel';
+  if (e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' || e.name === 'TimeoutError') return 'timeout';
+  return e.name === 'AbortError' ? 'abort' : 'error';
+}
+
+/**
+ * `result.then(onOk, onErr)`, the rejection passed on: what a wrapper hands back, never `result` with a
+ * side `.then` (V8 stops collecting the caller's async frames at a promise with two reactions). Anything
+ * else comes back as it is, after `onOther`.
+ */
+export function chained(result: any, onOk: (value: any) => void, onErr: (err: any) => void, onOther: () => void): any {
+  if (result === null || typeof result?.then !== 'function') {
+    onOther();
+    return result;
+  }
+  return result.then(
+    (value: unknown) => {
+      onOk(value);
+      return value;
+    },
+    (err: unknown) => {
+      onErr(err);
+      throw err;
+    },
+  );
+}
+
+/** The headers of a request being built, as the core reads and writes them. */
+export interface HeaderCarrier {
+  /** Whether the request has this header already (the caller's own, or an outer hook's); `name` is lower case. */
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+}
+
+/** The host as `peer.hostname` shows it: no credentials, no IPv6 brackets. */
+function peerHostname(target: HttpTarget): string {
+  return splitHostPort(target.hostname, target.port).hostname;
+}
+
+function isBlocked(state: HttpClientState, hostname: string, port: number): boolean {
+  return state.blocked !== undefined && (state.blocked(hostname) || state.blocked(hostPort(hostname, port)));
+}
+
+const NO_SECRETS: readonly string[] = [];
+
+/** One outbound call: its own span, or (span undefined) the outer call it adds to. Finishes once. */
+export class HttpClientCall {
+  private done = false;
+
+  constructor(
+    private readonly state: HttpClientState,
+    readonly span: Span | undefined,
+    private readonly outer: OutboundCall | undefined,
+    private readonly blocked: boolean,
+    /** What `http.url` left out of the URL, to be kept out of error messages too. */
+    private readonly secrets: readonly string[],
+  ) {}
+
+  /** Whether this call still has trace headers to put on its request. */
+  get injects(): boolean {
+    return !this.blocked && (this.span !== undefined || this.outer?.injected !== true);
+  }
+
+  /** Puts the trace headers into `carrier`, each unless it is there already; returns those the tracer gave. */
+  inject(carrier: HeaderCarrier): Record<string, string> | undefined {
+    const span = this.span ?? this.outer?.span;
+    if (!this.injects || span === undefined) return undefined;
+    const headers = injectHeaders(this.state.hook, span);
+    if (headers === undefined) return undefined;
+    for (const name of Object.keys(headers)) {
+      if (carrier.has(name.toLowerCase())) continue;
+      try {
+        carrier.set(name, headers[name]);
+      } catch (err) {
+        // A value the tracer produced that the library rejects: lose the header, never the request.
+        reportOnce(`${this.state.hook.name}: setting header ${name}`, err);
+      }
+    }
+    if (this.outer !== undefined) this.outer.injected = true;
+    return headers;
+  }
+
+  status(code: number): void {
+    if (this.span === undefined) {
+      this.outer?.onStatus?.(code);
+      return;
+    }
+    setTag(this.span, Tags.HTTP_STATUS_CODE, code);
+    if (code >= 500) setTag(this.span, Tags.ERROR, true);
+  }
+
+  log(event: string): void {
+    if (this.span !== undefined) logEvent(this.span, { event });
+  }
+
+  /** Finishes the span the first time; `err` is logged with what `http.url` hides taken out of its text. */
+  finish(err?: unknown, event = failureEvent(err)): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.span === undefined) return;
+    if (err !== undefined) markError(this.span, err, event, (text) => redactText(text, this.secrets));
+    finishSpan(this.span);
+  }
+}
+
+/**
+ * The first step of a call, before any tag is built: undefined when nothing is traced; an `HttpClientCall`
+ * without a span when the call adds to an outer client call; else the parent of its own span (null: a root).
+ * `describe` is asked here only for an outer call that has not injected yet, when a blocklist is to be checked.
+ */
+export function callParent(state: HttpClientState, describe?: () => HttpTarget | undefined): HttpClientCall | Span | null | undefined {
+  const hook = state.hook;
+  if (!hook.enabled) return undefined;
+  const store = storage.getStore();
+  const outer = store?.outbound;
+  if (outer === undefined || store?.suppressed === true) return clientParent(hook);
+  if (hook.options.nestedClientSpans === true) return clientParent(hook, outer.span);
+  const target = outer.injected !== true && state.blocked !== undefined ? describe?.() : undefined;
+  const blocked = target !== undefined && isBlocked(state, peerHostname(target), target.port);
+  return new HttpClientCall(state, undefined, outer, blocked, NO_SECRETS);
+}
+
+/** Starts a call's own span under `parent`; undefined when the URL is ignored or the tracer fails. */
+export function startCallUnder(state: HttpClientState, component: string, parent: Span | null, target: HttpTarget | undefined): HttpClientCall | undefined {
+  if (target === undefined) return undefined;
+  const withQuery = urlForSpan(target.url, true);
+  if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
+  const keepQuery = state.hook.options.captureQueryString === true;
+  const hostname = peerHostname(target);
+  const span = startClientSpanUnder(state.hook, parent, `HTTP ${target.method}`, {
+    [Tags.COMPONENT]: component,
+    [Tags.HTTP_METHOD]: target.method,
+    [Tags.HTTP_URL]: keepQuery ? withQuery : stripQuery(withQuery, false),
+    [Tags.PEER_HOSTNAME]: hostname,
+    [Tags.PEER_PORT]: target.port,
+  });
+  if (span === undefined) return undefined;
+  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redactedParts(target.url, keepQuery));
+}
+
+/** `callParent`, then `startCallUnder`: the whole start of a call for a hook that needs nothing between. */
+export function startHttpClientCall(state: HttpClientState, component: string, describe: () => HttpTarget | undefined): HttpClientCall | undefined {
+  const under = callParent(state, describe);
+  if (under === undefined || under instanceof HttpClientCall) return under;
+  return startCallUnder(state, component, under, describe());
+}
+
+/**
+ * The value of header `name` (lower case) in headers of any form: an object, a flat `[name, value, …]`
+ * array, an array of pairs, or a raw header block (undici 5, where any value found is `true`).
+ */
+export function headerValue(headers: unknown, name: string): unknown {
+  if (typeof headers === 'string') return `\r\n${headers.toLowerCase()}`.includes(`\r\n${name}:`) || undefined;
+  if (Array.isArray(headers)) {
+    const pairs = Array.isArray(headers[0]);
+    for (let i = 0; i < headers.length; i += pairs ? 1 : 2) {
+      const entry = pairs ? (headers[i] as unknown[]) : headers;
+      const at = pairs ? 0 : i;
+      if (String(entry[at]).toLowerCase() === name) return entry[at + 1];
+    }
+    return undefined;
+  }
+  if (headers === null || typeof headers !== 'object') return undefined;
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return (headers as Record<string, unknown>)[key];
+  return undefined;
+}
+
+/**
+ * A copy of request headers in any form Node takes (an object, a flat array, or an array of pairs), read
+ * once, to inject into before the request is built.
+ */
+export class HeaderCopy implements HeaderCarrier {
+  readonly value: Record<string, unknown> | unknown[];
+
+  constructor(headers: unknown) {
+    if (!Array.isArray(headers)) this.value = headers !== null && typeof headers === 'object' ? { ...headers } : {};
+    else this.value = headers.length > 0 && Array.isArray(headers[0]) ? headers.map((entry) => [entry[0], entry[1]]) : headers.slice();
+  }
+
+  has(name: string): boolean {
+    return headerValue(this.value, name) !== undefined;
+  }
+
+  set(name: string, value: string): void {
+    const headers = this.value;
+    if (!Array.isArray(headers)) headers[name] = value;
+    else if (Array.isArray(headers[0])) headers.push([name, value]);
+    // An odd flat array is one Node rejects: leave it as the caller made it, so the error stays theirs.
+    else if (headers.length % 2 === 0) headers.push(name, value);
+  }
+}
