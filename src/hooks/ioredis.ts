@@ -1,104 +1,83 @@
-import type { RedisOptions } from '../config';
-import { wrap, unwrap } from '../patch';
-import type { HookDefinition } from '../registry';
-import type { ActiveHook } from '../spans';
-import { RedisPeer, startBatchSpan, startCommandSpan, wrapConnect } from '../redis-common';
-
 /**
- * ioredis 5 and later. `Redis.prototype.sendCommand` sees every command, and sees a command again
- * when it is re-sent from the offline queue: a command that went to that queue is remembered, so
- * that it makes one span. (A WeakSet rather than a mark on the command: adding a property to every
- * Command object would change its shape and slow ioredis's own hot path.) A pipeline's commands
- * go out through a stream marked `isPipeline`, and its exec span covers them.
+ * ioredis 5 and 6. `Redis.prototype.sendCommand` sees every command (a Cluster's too, on the node it
+ * goes to), and sees it again whenever ioredis re-sends it (offline queue flush, `prevCommandQueue`
+ * after a reconnect): a command makes one span, counted per Command object. Spans finish through the
+ * command's own `resolve`/`reject` (cores/redis.ts `settleThrough`). A pipeline's or MULTI's
+ * commands go out through a stream marked `isPipeline`; its exec span covers them.
  */
-const queuedOffline = new WeakSet<object>();
-let offlinePending = 0;
+import type { ActiveHook } from '../registry/define';
+import { DbCall, DbConnection, detached } from '../cores/db-call';
+import { BatchCommand, connectDetached, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { defineHook } from '../registry/define';
+import { clientParent } from '../spans';
 
-interface IoredisLike {
+interface IoredisClient {
   options?: { host?: string; port?: number; db?: number; path?: string };
   status?: string;
 }
 
-/** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
-const HANDSHAKE = new Set(['auth', 'hello', 'client', 'info', 'select', 'readonly']);
 interface CommandLike {
-  name: string;
+  name: unknown;
   args: unknown[];
-  promise: Promise<unknown>;
+  transformReply?: (raw: unknown) => unknown;
 }
 
-function peerOf(client: IoredisLike): RedisPeer {
-  const o = client.options ?? {};
-  return { host: o.path ?? o.host, port: o.path ? undefined : o.port, db: o.db ?? 0 };
+interface PipelineLike {
+  _queue?: CommandLike[];
+  redis?: IoredisClient;
+}
+
+/** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
+const HANDSHAKE = new Set(['auth', 'hello', 'client', 'info', 'select', 'readonly']);
+
+/** Commands and pipelines that have their span: a WeakSet, so that ioredis's objects keep their shape. */
+const traced = new WeakSet<object>();
+
+const connections = new WeakMap<object, DbConnection>();
+
+function connectionOf(client: IoredisClient): DbConnection {
+  let connection = connections.get(client);
+  if (connection === undefined) {
+    // ioredis has parsed any URL into these options already; the password is never read.
+    const o = client.options ?? {};
+    connection = redisConnection({ host: o.host, port: o.port, path: o.path, db: o.db });
+    connections.set(client, connection);
+  }
+  return connection;
+}
+
+function replyOf(command: CommandLike) {
+  // The command resolves with the raw reply; the app sees it transformed (Buffer to string, HGETALL to object).
+  return (raw: unknown): unknown => (typeof command.transformReply === 'function' ? command.transformReply(raw) : raw);
+}
+
+/** Finishes `call` through `target`'s own settle functions, or from what `original` returns when it has none. */
+function run(call: DbCall, target: object, original: (...args: any[]) => any, thisArg: unknown, args: IArguments, failure?: (value: unknown) => unknown): any {
+  if (!isSettleable(target)) return call.invokeAndChain(original, thisArg, args);
+  settleThrough(target, call, failure);
+  return call.invoke(original, thisArg, args);
 }
 
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
-    function sendCommand(this: IoredisLike & { offlineQueue?: { length: number } }, command: CommandLike, stream?: { isPipeline?: boolean }): any {
-      if (command === null || typeof command !== 'object') return original.apply(this, arguments as unknown as any[]);
-      if (offlinePending > 0 && queuedOffline.has(command)) {
-        // The re-send of a command that waited in the offline queue: it has its span already.
-        queuedOffline.delete(command);
-        offlinePending--;
+    function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
+      const parent = clientParent(hook);
+      if (
+        parent === undefined ||
+        command === null ||
+        typeof command !== 'object' ||
+        traced.has(command) ||
+        // A pipeline's or MULTI's commands: its one span covers them.
+        (stream != null && stream.isPipeline === true) ||
+        (this.status === 'connect' && typeof command.name === 'string' && HANDSHAKE.has(command.name.toLowerCase()))
+      ) {
         return original.apply(this, arguments as unknown as any[]);
       }
-      // A pipeline's or MULTI's commands are covered by its one span.
-      if (stream !== undefined && stream !== null && stream.isPipeline === true) return original.apply(this, arguments as unknown as any[]);
-      if (this.status === 'connect' && HANDSHAKE.has(String(command.name).toLowerCase())) {
-        return original.apply(this, arguments as unknown as any[]);
-      }
-      let call;
-      try {
-        call = startCommandSpan(hook, 'ioredis', command.name, command.args, peerOf(this));
-      } catch {
-        call = undefined;
-      }
-      if (call !== undefined && command.promise !== undefined) call.follow(command.promise);
-      const queue = this.offlineQueue;
-      const queuedBefore = this.status !== 'ready' && queue !== undefined ? queue.length : -1;
-      const result = original.apply(this, arguments as unknown as any[]);
-      if (queuedBefore !== -1 && queue !== undefined && queue.length > queuedBefore) {
-        queuedOffline.add(command);
-        offlinePending++;
-      }
-      return result;
-    };
-}
-
-const kBatch = Symbol('opentracing-client-hooks.ioredisBatch');
-
-function wrapExec(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function exec(this: { _queue?: CommandLike[]; redis?: IoredisLike; promise?: Promise<unknown>; [kBatch]?: true }): any {
-      // MULTI calls exec more than once for one transaction; the first call owns the span.
-      if (this[kBatch] === true || !Array.isArray(this._queue)) return original.apply(this, arguments as unknown as any[]);
-      this[kBatch] = true;
-      let call;
-      try {
-        const queue = this._queue;
-        const isMulti = queue.length > 0 && String(queue[0].name).toLowerCase() === 'multi';
-        const commands = queue.filter((c) => !isMulti || (c.name !== 'multi' && c.name !== 'exec')).map((c) => ({ name: c.name, args: c.args }));
-        call = startBatchSpan(hook, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, peerOf(this.redis ?? {}));
-      } catch {
-        call = undefined;
-      }
-      let result;
-      try {
-        result = original.apply(this, arguments as unknown as any[]);
-      } catch (err) {
-        call?.finish(err);
-        throw err;
-      }
-      // The pipeline's own promise settles with every reply, MULTI included; errors inside it are results.
-      const settled = this.promise !== undefined && typeof this.promise.then === 'function' ? this.promise : result;
-      if (call !== undefined && settled !== undefined && typeof settled.then === 'function') {
-        const batch = call;
-        settled.then(
-          (replies: unknown) => batch.finish(firstError(replies), replies),
-          (err: unknown) => batch.finish(err ?? new Error('rejected')),
-        );
-      }
-      return result;
+      const client = this;
+      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(client), replyOf(command));
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      traced.add(command);
+      return run(call, command, original, this, arguments);
     };
 }
 
@@ -111,34 +90,66 @@ function firstError(replies: unknown): unknown {
   return undefined;
 }
 
+function wrapExec(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function exec(this: PipelineLike): any {
+      const parent = clientParent(hook);
+      // MULTI calls exec more than once for one transaction; the first call owns the span.
+      if (parent === undefined || traced.has(this) || !Array.isArray(this._queue)) return original.apply(this, arguments as unknown as any[]);
+      const queue = this._queue;
+      const redis = this.redis ?? {};
+      const first = queue[0];
+      const isMulti = first !== undefined && typeof first.name === 'string' && first.name.toLowerCase() === 'multi';
+      const commands = (): BatchCommand[] => {
+        const list: BatchCommand[] = [];
+        for (const c of queue) {
+          const name = String(c.name).toLowerCase();
+          if (!isMulti || (name !== 'multi' && name !== 'exec')) list.push({ name: c.name, args: c.args, from: 0 });
+        }
+        return list;
+      };
+      const call = startRedisBatch(hook, parent, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, () => connectionOf(redis));
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      traced.add(this);
+      // The pipeline settles with every reply, MULTI's included; errors inside it are results.
+      return run(call, this, original, this, arguments, firstError);
+    };
+}
 
-export const ioredisHook: HookDefinition = {
+function wrapConnect(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function connect(this: IoredisClient, callback?: unknown): any {
+      // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
+      const automatic = this.status === 'reconnecting';
+      const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      const client = this;
+      return connectDetached(hook, parent, 'ioredis', () => connectionOf(client), original, this, arguments);
+    };
+}
+
+export const ioredisHook = defineHook<'ioredis', RedisOptions>({
   name: 'ioredis',
+  summary: 'ioredis commands (one span per command, re-sends included), pipelines, MULTI and connections',
   targets: [
     // Internal files rather than the entry, which `import Redis from 'ioredis'` loads without require().
     {
       module: 'ioredis',
       file: 'built/Redis',
+      // 5 and 6 share sendCommand, Command's resolve/reject and the reconnect path patched here.
       versions: '>=5.0.0 <7',
-      patch(exports, hook: ActiveHook<RedisOptions>) {
+      patch(exports, { hook, wrap }) {
         wrap(exports.default.prototype, 'sendCommand', wrapSendCommand(hook));
-        wrap(exports.default.prototype, 'connect', wrapConnect(hook, 'ioredis', peerOf));
-      },
-      unpatch(exports) {
-        unwrap(exports.default.prototype, 'sendCommand');
-        unwrap(exports.default.prototype, 'connect');
+        wrap(exports.default.prototype, 'connect', wrapConnect(hook));
       },
     },
     {
       module: 'ioredis',
       file: 'built/Pipeline',
       versions: '>=5.0.0 <7',
-      patch(exports, hook: ActiveHook<RedisOptions>) {
+      patch(exports, { hook, wrap }) {
         wrap(exports.default.prototype, 'exec', wrapExec(hook));
-      },
-      unpatch(exports) {
-        unwrap(exports.default.prototype, 'exec');
       },
     },
   ],
-};
+});

@@ -1,134 +1,138 @@
-import path from 'node:path';
-import type { RedisOptions } from '../config';
-import { wrap, unwrap } from '../patch';
-import type { HookDefinition } from '../registry';
-import type { ActiveHook } from '../spans';
-import { RedisPeer, startBatchSpan, startCommandSpan, wrapConnect } from '../redis-common';
-
 /**
  * node-redis (`redis` 4 to 6, i.e. `@redis/client` 1, 5 and 6). Every command of every major passes
  * through `RedisCommandsQueue.prototype.addCommand`, which gets the arguments and returns the reply
- * promise. The client's entry points mark, for the synchronous part of their call, which client
- * is sending and whether a MULTI/pipeline owns the commands; the client's own handshake commands
- * (HELLO, AUTH, SELECT) are sent from neither and are not traced.
+ * promise. The client's entry points mark, for the synchronous part of their call, which client is
+ * sending and whether a MULTI/pipeline span covers its commands. What the client sends past them
+ * (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced; what it sends by itself through one
+ * (5+'s PINGs) runs outside any request, since its socket was made there (cores/redis.ts).
  */
-
-interface Sending {
-  client: RedisClientLike;
-  /** A MULTI or pipeline span covers these commands. */
-  batch: boolean;
-}
+import path from 'node:path';
+import type { ActiveHook } from '../registry/define';
+import type { DbConnection } from '../cores/db-call';
+import { BatchCommand, connectDetached, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { defineHook } from '../registry/define';
+import { clientParent } from '../spans';
 
 interface RedisClientLike {
   options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string } };
 }
 
-let sending: Sending | undefined;
+/** The client sending now, for the synchronous part of one of its entry points. */
+let sendingClient: RedisClientLike | undefined;
+/** Whether a MULTI/pipeline span covers what `sendingClient` sends now. */
+let sendingBatch = false;
+/**
+ * @redis/client 1.x legacy mode sends through private methods; the one public step on its way is
+ * `transformLegacyCommandArguments`, whose result is what `addCommand` gets next.
+ */
+let legacyArgs: unknown[] | undefined;
 
 /** The client itself: @redis/client 5+ runs commands on proxies that point to it through `_self`. */
 function selfOf(client: RedisClientLike): RedisClientLike {
   return (client as { _self?: RedisClientLike })._self ?? client;
 }
-const peers = new WeakMap<object, RedisPeer>();
-/** Which client a command queue belongs to, learnt from the first command a client sends through it. */
-const queuePeers = new WeakMap<object, RedisPeer>();
 
-function peerOf(client: RedisClientLike): RedisPeer {
-  let peer = peers.get(client);
-  if (peer !== undefined) return peer;
-  const options = client.options ?? {};
-  peer = { host: options.socket?.host, port: options.socket?.port, db: options.database ?? 0 };
-  if (options.url !== undefined) {
-    try {
-      // Only host, port and database are read: credentials in the URL never reach a span.
-      const url = new URL(options.url);
-      peer.host = url.hostname || peer.host;
-      peer.port = url.port ? Number(url.port) : peer.port ?? 6379;
-      const db = url.pathname.slice(1);
-      if (db !== '' && options.database === undefined) peer.db = Number(db);
-    } catch {
-      // Unparsable URL: leave the peer as far as known.
-    }
+const connections = new WeakMap<object, DbConnection>();
+/** 1.x: which client a command queue belongs to, learnt from the commands it sends (for legacy mode). */
+const queueConnections = new WeakMap<object, DbConnection>();
+
+function connectionOf(client: RedisClientLike): DbConnection {
+  let connection = connections.get(client);
+  if (connection === undefined) {
+    const options = client.options ?? {};
+    const socket = options.socket ?? {};
+    connection = redisConnection({ url: options.url, host: socket.host, port: socket.port, path: socket.path, db: options.database });
+    connections.set(client, connection);
   }
-  peer.host ??= 'localhost';
-  peer.port ??= 6379;
-  peers.set(client, peer);
-  return peer;
+  return connection;
 }
 
 /** Calls `original` with `client` marked as the sender for its synchronous part. */
-function asSender(client: RedisClientLike, batch: boolean, original: (...args: any[]) => any, thisArg: unknown, args: IArguments): any {
-  const previous = sending;
-  sending = { client, batch };
+function asSender<R>(client: RedisClientLike, batch: boolean, run: () => R): R {
+  const previousClient = sendingClient;
+  const previousBatch = sendingBatch;
+  sendingClient = client;
+  sendingBatch = batch;
   try {
-    return original.apply(thisArg, args as unknown as any[]);
+    return run();
   } finally {
-    sending = previous;
+    sendingClient = previousClient;
+    sendingBatch = previousBatch;
   }
 }
 
-function wrapAddCommand(hook: ActiveHook<RedisOptions>, legacyFallback: boolean) {
+/** The connection facts of a command: its client's, or for 1.x legacy mode what its queue is known by. */
+function commandConnection(queue: object, client: RedisClientLike | undefined, learnQueues: boolean): DbConnection {
+  if (client === undefined) return queueConnections.get(queue) ?? {};
+  const connection = connectionOf(client);
+  if (learnQueues) queueConnections.set(queue, connection);
+  return connection;
+}
+
+function wrapAddCommand(hook: ActiveHook<RedisOptions>, learnQueues: boolean) {
   return (original: (...args: any[]) => any) =>
-    function addCommand(this: object, args: unknown[], options?: { asap?: boolean; chainId?: unknown }): any {
-      const current = sending;
-      let peer: RedisPeer | undefined;
-      if (current !== undefined) {
-        if (current.batch) return original.apply(this, arguments as unknown as any[]);
-        peer = peerOf(current.client);
-        if (legacyFallback) queuePeers.set(this, peer);
-      } else if (legacyFallback && options?.asap !== true && options?.chainId === undefined) {
-        // @redis/client 1.x legacy mode sends through a private method; its handshake is `asap`.
-        peer = queuePeers.get(this) ?? {};
-      } else {
+    function addCommand(this: object, args: unknown[]): any {
+      const client = sendingClient;
+      if (client === undefined) {
+        // The client's own commands (handshake, QUIT, 1.x pings); 1.x legacy mode's come unmarked too.
+        if (args !== legacyArgs || args === undefined) return original.apply(this, arguments as unknown as any[]);
+        legacyArgs = undefined;
+      } else if (sendingBatch) {
+        // A MULTI/pipeline span covers it.
         return original.apply(this, arguments as unknown as any[]);
       }
-      if (!Array.isArray(args) || args.length === 0) return original.apply(this, arguments as unknown as any[]);
-      let call;
-      try {
-        call = startCommandSpan(hook, 'redis', String(args[0]), args.slice(1), peer);
-      } catch {
-        call = undefined;
-      }
-      const result = original.apply(this, arguments as unknown as any[]);
-      if (call !== undefined) {
-        if (result !== undefined && typeof result.then === 'function') call.follow(result);
-        else call.finish(undefined);
-      }
-      return result;
+      const parent = clientParent(hook);
+      if (parent === undefined || !Array.isArray(args) || args.length === 0) return original.apply(this, arguments as unknown as any[]);
+      const queue = this;
+      const call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => commandConnection(queue, client, learnQueues));
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      return call.invokeAndChain(original, this, arguments);
     };
 }
 
-function wrapSender() {
+function wrapSender(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sender(this: RedisClientLike): any {
-      return asSender(selfOf(this), false, original, this, arguments);
+      if (clientParent(hook) === undefined) return original.apply(this, arguments as unknown as any[]);
+      return asSender(selfOf(this), false, () => original.apply(this, arguments as unknown as any[]));
     };
 }
 
 function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE') {
   return (original: (...args: any[]) => any) =>
     function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
+      const parent = clientParent(hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
       const client = selfOf(this);
-      let call;
-      try {
-        const list = Array.isArray(commands) ? commands.map((c) => ({ name: String(c.args[0]), args: c.args.slice(1) })) : [];
-        call = startBatchSpan(hook, 'redis', kindOf(arguments), list, peerOf(client));
-      } catch {
-        call = undefined;
-      }
-      let result;
-      try {
-        result = asSender(client, true, original, this, arguments);
-      } catch (err) {
-        call?.finish(err);
-        throw err;
-      }
-      if (call !== undefined && result !== undefined && typeof result.then === 'function') call.follow(result);
+      const list = (): BatchCommand[] => (Array.isArray(commands) ? commands.map((c) => ({ name: c.args[0], args: c.args, from: 1 })) : []);
+      const call = startRedisBatch(hook, parent, 'redis', kindOf(arguments), list, () => connectionOf(client));
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      return asSender(client, true, () => call.invokeAndChain(original, this, arguments));
+    };
+}
+
+function wrapConnect(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function connect(this: RedisClientLike): any {
+      // Reconnects go through the socket's private method, not here: they make no span.
+      const parent = clientParent(hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      const client = selfOf(this);
+      return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
+    };
+}
+
+function wrapLegacyArguments(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function transformLegacyCommandArguments(this: unknown): any {
+      if (clientParent(hook) === undefined) return original.apply(this, arguments as unknown as any[]);
+      const result = original.apply(this, arguments as unknown as any[]);
+      legacyArgs = result;
       return result;
     };
 }
 
-
+/** 1.x attached its command methods with the executor captured at load: they are marked one by one. */
 function v1CommandNames(basedir: string): string[] {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -138,52 +142,53 @@ function v1CommandNames(basedir: string): string[] {
   }
 }
 
-/** What each client prototype had wrapped, so that unpatching restores exactly that. */
-const wrappedNames = new WeakMap<object, string[]>();
-
 const CLIENT_SENDERS = ['sendCommand', 'commandsExecutor', 'functionsExecuter', 'scriptsExecuter', 'executeFunction', 'executeScript'];
 
-export const redisHook: HookDefinition = {
+function isV1(version: string | undefined): boolean {
+  return version !== undefined && version.startsWith('1.');
+}
+
+export const redisHook = defineHook<'redis', RedisOptions>({
   name: 'redis',
+  summary: 'node-redis commands (promise API and legacy mode), MULTI, pipelines and connections',
   targets: [
     {
+      // @redis/client went from 1.x (redis 4) to 5.x (redis 5); 2 to 4 exist only as 2.0.0-next previews.
       module: '@redis/client',
       file: 'dist/lib/client/commands-queue',
       versions: '>=1.0.0 <7',
-      patch(exports, hook: ActiveHook<RedisOptions>, version) {
-        wrap(exports.default.prototype, 'addCommand', wrapAddCommand(hook, /^1\./.test(version ?? '')));
-      },
-      unpatch(exports) {
-        unwrap(exports.default.prototype, 'addCommand');
+      patch(exports, { hook, version, wrap }) {
+        wrap(exports.default.prototype, 'addCommand', wrapAddCommand(hook, isV1(version)));
       },
     },
     {
       module: '@redis/client',
       file: 'dist/lib/client',
       versions: '>=1.0.0 <7',
-      patch(exports, hook: ActiveHook<RedisOptions>, version, basedir) {
+      patch(exports, { hook, version, basedir, wrap }) {
         const proto = exports.default.prototype;
-        const wrapped: string[] = [];
-        const wrapOwn = (name: string, wrapper: Parameters<typeof wrap>[2]): void => {
-          if (Object.prototype.hasOwnProperty.call(proto, name) && wrap(proto, name, wrapper)) wrapped.push(name);
+        // Own methods only: a name this major lacks must not wrap an inherited (EventEmitter) method.
+        const wrapOwn = (name: string, makeWrapper: Parameters<typeof wrap>[2]): void => {
+          if (Object.prototype.hasOwnProperty.call(proto, name)) wrap(proto, name, makeWrapper);
         };
-        for (const name of CLIENT_SENDERS) wrapOwn(name, wrapSender());
-        if (/^1\./.test(version ?? '') && basedir !== undefined) {
-          // 1.x attached its command methods with the executor captured at load: mark them one by one.
-          for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender());
+        for (const name of CLIENT_SENDERS) wrapOwn(name, wrapSender(hook));
+        if (isV1(version) && basedir !== undefined) {
+          for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender(hook));
         }
-        // @redis/client 1.x: a chainId means MULTI, none means pipeline.
+        // 1.x: a chainId means MULTI, none means pipeline.
         wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));
         wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));
         wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
-        wrapOwn('connect', wrapConnect(hook, 'redis', (client: RedisClientLike) => peerOf(selfOf(client))));
-        wrappedNames.set(proto, wrapped);
+        wrapOwn('connect', wrapConnect(hook));
       },
-      unpatch(exports) {
-        const proto = exports.default.prototype;
-        for (const name of wrappedNames.get(proto) ?? []) unwrap(proto, name);
-        wrappedNames.delete(proto);
+    },
+    {
+      module: '@redis/client',
+      file: 'dist/lib/commander',
+      versions: '>=1.0.0 <2',
+      patch(exports, { hook, wrap }) {
+        wrap(exports, 'transformLegacyCommandArguments', wrapLegacyArguments(hook));
       },
     },
   ],
-};
+});

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
-import { serializeRedisCommand } from '../../src/redis-common';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer } from '../helpers/servers';
 import { redisUrl } from '../helpers/services';
@@ -359,42 +358,122 @@ describe('NOAUTH against a password-protected redis-server', function () {
   }
 });
 
-describe('redis statement redaction', () => {
-  const cases: Array<[string, string[], string]> = [
-    ['SET', ['k', 'v'], 'SET k ?'],
-    ['set', ['k', 'v', 'EX', '10'], 'SET k ? ? ?'],
-    ['GET', ['k'], 'GET k'],
-    ['HSET', ['h', 'f', 'v'], 'HSET h f ?'],
-    ['HSET', ['h', 'f1', 'v1', 'f2', 'v2'], 'HSET h f1 ? f2 ?'],
-    ['HGET', ['h', 'f'], 'HGET h f'],
-    ['MSET', ['a', '1', 'b', '2'], 'MSET a ? b ?'],
-    ['DEL', ['a', 'b'], 'DEL a b'],
-    ['LPUSH', ['l', 'x', 'y'], 'LPUSH l ? ?'],
-    ['AUTH', ['user', 'pass'], 'AUTH'],
-    ['AUTH', ['pass'], 'AUTH'],
-    ['HELLO', ['3', 'AUTH', 'user', 'pass'], 'HELLO'],
-    ['CONFIG', ['SET', 'requirepass', 'secret'], 'CONFIG'],
-    ['CONFIG', ['GET', 'maxmemory'], 'CONFIG GET'],
-    ['ACL', ['SETUSER', 'bob', '>pw'], 'ACL'],
-    ['MIGRATE', ['host', '6379', 'key', '0', '1000', 'AUTH', 'pw'], 'MIGRATE'],
-    ['FOOBAR', ['secret'], 'FOOBAR'],
-    ['EVAL', ['return 1', '0'], 'EVAL ? ?'],
-    ['PING', [], 'PING'],
-  ];
-  for (const [cmd, args, expected] of cases) {
-    it(`${cmd} ${args.join(' ')} -> ${expected}`, () => assert.equal(serializeRedisCommand(cmd, args), expected));
+/** The next `event` of `emitter` (`events.once` would reject on the 'error' events a dropped connection emits). */
+function next(emitter: { once(event: string, listener: (...args: unknown[]) => void): unknown }, event: string): Promise<unknown> {
+  return new Promise((resolve) => emitter.once(event, resolve));
+}
+
+/** Resolves once `condition` holds (polled), so that no test waits a fixed time for the server. */
+async function until(condition: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
   }
-});
+}
+
+/** Whether the server sees client `id` blocked in `command` (`CLIENT LIST` has no per-id filter before 6.2). */
+function blockedIn(list: string, id: unknown, command: string): boolean {
+  return list.split('\n').some((line) => line.startsWith(`id=${id} `) && line.includes(` cmd=${command} `));
+}
+
+const noop = (): void => undefined;
+
+for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
+  describe(`${label} hook: synchronous throws and reconnects (real Redis)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    const connect = async (options: object = {}): Promise<any> => {
+      const c = require(pkg).createClient({ url: redisUrl(), ...options });
+      c.on('error', noop);
+      await c.connect();
+      return c;
+    };
+    const close = async (c: any): Promise<void> => {
+      if (c.isOpen) await (c.close ? c.close() : c.quit());
+    };
+    let admin: any;
+
+    before(async () => {
+      admin = await connect();
+      installPatches(['redis'], { tracer });
+    });
+    after(async () => {
+      uninstallAllPatches();
+      await close(admin);
+    });
+    beforeEach(() => tracer.reset());
+
+    it('a command whose send throws synchronously: its span finishes once with that error, and the caller gets that very error', async () => {
+      const client = await connect();
+      const err = new Error('abort signal broke');
+      const signal = {
+        get aborted(): boolean {
+          throw err;
+        },
+      };
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      let thrown: unknown;
+      withSpan(parent, () => {
+        try {
+          client.sendCommand(['GET', 'otch:sync-throw'], pkg === 'redis4' ? { signal } : { abortSignal: signal });
+        } catch (e) {
+          thrown = e;
+        }
+      });
+      parent.finish();
+      await close(client);
+      assert.equal(thrown, err);
+      await tracer.settle();
+      const spans = tracer.byName('redis.GET');
+      assert.equal(spans.length, 1);
+      assert.equal(spans[0].parentId, parent.id);
+      assert.equal(spans[0].tags.error, true);
+      assert.equal(spans[0].errorLog()?.fields['error.object'], err);
+    });
+
+    it('the connection killed under a command in flight: one span for it; reconnecting and pinging are no child of any request', async () => {
+      const creator = tracer.startSpan('creator') as RecordedSpan;
+      const client = await withSpan(creator, () => connect({ pingInterval: 100 }));
+      creator.finish();
+      const id = await client.sendCommand(['CLIENT', 'ID']);
+      const key = `otch:${label}:reconnect:${process.pid}`;
+      const request = tracer.startSpan('request') as RecordedSpan;
+      const reconnected = next(client, 'reconnecting').then(() => next(client, 'ready'));
+      const blocked = withSpan(request, () => client.blPop(key, 5)).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      await until(async () => blockedIn(await admin.sendCommand(['CLIENT', 'LIST']), id, 'blpop'), 'BLPOP to block');
+      await admin.sendCommand(['CLIENT', 'KILL', 'ID', String(id)]);
+      assert.ok((await blocked) instanceof Error, 'the BLPOP in flight fails with its connection');
+      await reconnected;
+      // The ping timer, armed on 'ready', runs in whatever context the client's socket has.
+      await next(client, 'ping-interval');
+      assert.equal(await withSpan(request, () => client.get(key)), null);
+      request.finish();
+      await close(client);
+      await tracer.settle();
+      const childrenOf = (span: RecordedSpan): string[] => tracer.finished.filter((s) => s.parentId === span.id).map((s) => s.operationName).sort();
+      assert.deepEqual(childrenOf(creator), ['redis.connect']);
+      assert.deepEqual(childrenOf(request), ['redis.BLPOP', 'redis.GET']);
+      assert.equal(tracer.byName('redis.BLPOP')[0].tags.error, true);
+    });
+  });
+}
 
 describe('redis/ioredis uninstall', () => {
   it('restores every wrapped method of @redis/client 1.x, whose prototype has getters that throw', () => {
     // Regression: unpatching walked the prototype with `proto[name]`, hit the private-field getter
     // `options` and stopped, leaving redis@4's command methods wrapped.
     const proto = require('redis4/node_modules/@redis/client/dist/lib/client').default.prototype;
-    const before = { get: proto.get, HSET: proto.HSET, sendCommand: proto.sendCommand, connect: proto.connect };
+    const commander = require('redis4/node_modules/@redis/client/dist/lib/commander');
+    const before = { get: proto.get, HSET: proto.HSET, sendCommand: proto.sendCommand, connect: proto.connect, legacy: commander.transformLegacyCommandArguments };
     installPatches(['redis'], {});
     assert.notEqual(proto.get, before.get);
+    assert.notEqual(commander.transformLegacyCommandArguments, before.legacy);
     uninstallAllPatches();
+    assert.equal(commander.transformLegacyCommandArguments, before.legacy);
     assert.equal(proto.get, before.get);
     assert.equal(proto.HSET, before.HSET);
     assert.equal(proto.sendCommand, before.sendCommand);

@@ -1,0 +1,331 @@
+/**
+ * Redis on the database core, shared by the redis (node-redis) and ioredis hooks: `db.statement` with
+ * values redacted, command, MULTI/pipeline and connect spans, connection facts that never carry a
+ * password, and the settle hook through which ioredis commands finish their spans.
+ */
+import type { Span } from 'opentracing';
+import type { ActiveHook } from '../registry/define';
+import { runUserHook, setTag } from '../spans';
+import { DbCall, DbConnection, DbHookOptions, detached, startDbCall } from './db-call';
+
+export interface RedisCommandInfo {
+  command: string;
+  args: unknown[];
+}
+
+export interface RedisOptions extends DbHookOptions {
+  /** Replaces the default statement (command plus keys, values redacted). */
+  dbStatementSerializer?: (command: string, args: unknown[]) => string;
+  requestHook?: (span: Span, info: RedisCommandInfo) => void;
+  responseHook?: (span: Span, info: RedisCommandInfo, reply: unknown) => void;
+  /** Make a span for connecting (default true). */
+  traceConnect?: boolean;
+}
+
+const DEFAULT_MAX_STATEMENT = 1024;
+
+/** Commands whose arguments are never shown: they carry credentials or server configuration. */
+const NO_ARGS = new Set(['AUTH', 'HELLO', 'MIGRATE']);
+/** Commands shown with their subcommand only, or nothing when the subcommand sets secrets. */
+const SECRET_SUBCOMMANDS: Record<string, Set<string>> = {
+  CONFIG: new Set(['SET', 'RESETSTAT', 'REWRITE']),
+  ACL: new Set(['SETUSER', 'DELUSER', 'GETUSER', 'DRYRUN']),
+};
+
+/** How a command's arguments split into keys (kept) and values (shown as `?`). */
+const enum Shape {
+  /** Every argument is a key. */
+  AllKeys,
+  /** The first argument is a key, the rest are values. */
+  FirstKey,
+  /** A key, then field names: all kept. */
+  KeyAndFields,
+  /** A key, then field/value pairs. */
+  KeyFieldValue,
+  /** Key/value pairs. */
+  KeyValue,
+  /** No keys: every argument is a value. */
+  NoKeys,
+}
+
+const SHAPES: Record<string, Shape> = {};
+function shape(s: Shape, names: string): void {
+  for (const name of names.split(' ')) SHAPES[name] = s;
+}
+shape(Shape.AllKeys, 'DEL EXISTS MGET UNLINK WATCH TOUCH SINTER SUNION SDIFF PFCOUNT RENAME RENAMENX COPY');
+shape(
+  Shape.FirstKey,
+  'GET SET SETNX SETEX PSETEX GETSET GETDEL GETEX APPEND STRLEN GETRANGE SETRANGE INCR INCRBY INCRBYFLOAT DECR DECRBY ' +
+    'EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL PERSIST TYPE DUMP RESTORE OBJECT KEYS SCAN ' +
+    'LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET LREM LTRIM LINSERT LPOS BLPOP BRPOP ' +
+    'SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP SRANDMEMBER SSCAN ' +
+    'ZADD ZREM ZRANGE ZREVRANGE ZRANGEBYSCORE ZREVRANGEBYSCORE ZSCORE ZMSCORE ZCARD ZCOUNT ZINCRBY ZRANK ZREVRANK ZSCAN ZPOPMIN ZPOPMAX ' +
+    'HGETALL HKEYS HVALS HLEN HSCAN HRANDFIELD XADD XLEN XRANGE XREVRANGE XDEL XTRIM PFADD SETBIT GETBIT BITCOUNT BITPOS ' +
+    'PUBLISH SPUBLISH',
+);
+shape(Shape.KeyAndFields, 'HGET HMGET HDEL HEXISTS HSTRLEN');
+shape(Shape.KeyFieldValue, 'HSET HMSET HSETNX HINCRBY HINCRBYFLOAT');
+shape(Shape.KeyValue, 'MSET MSETNX');
+shape(
+  Shape.NoKeys,
+  'PING ECHO INFO DBSIZE FLUSHDB FLUSHALL MULTI EXEC DISCARD QUIT SELECT TIME LASTSAVE SAVE BGSAVE ROLE CLIENT COMMAND ' +
+    'EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO SCRIPT FUNCTION SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE UNWATCH RESET',
+);
+
+function argText(arg: unknown): string {
+  if (typeof arg === 'string') return arg;
+  if (Buffer.isBuffer(arg)) return arg.toString('utf8');
+  return String(arg);
+}
+
+function keeps(s: Shape, i: number): boolean {
+  switch (s) {
+    case Shape.AllKeys:
+    case Shape.KeyAndFields:
+      return true;
+    case Shape.FirstKey:
+      return i === 0;
+    case Shape.KeyFieldValue:
+      return i === 0 || i % 2 === 1;
+    case Shape.KeyValue:
+      return i % 2 === 0;
+    default:
+      return false;
+  }
+}
+
+/** The statement of `name` (upper case) with the arguments `args[from..]`. */
+function redact(name: string, args: readonly unknown[], from: number): string {
+  if (NO_ARGS.has(name) || args.length <= from) return name;
+  const secret = SECRET_SUBCOMMANDS[name];
+  if (secret !== undefined) {
+    const sub = argText(args[from]).toUpperCase();
+    return secret.has(sub) ? name : `${name} ${sub}`;
+  }
+  const s = SHAPES[name];
+  if (s === undefined) return name;
+  let text = name;
+  for (let i = from; i < args.length; i++) text += keeps(s, i - from) ? ` ${argText(args[i])}` : ' ?';
+  return text;
+}
+
+/** The default `db.statement`: the command, its keys, and `?` for every value. */
+export function serializeRedisCommand(command: string, args: readonly unknown[]): string {
+  return redact(command.toUpperCase(), args, 0);
+}
+
+function statementFor(options: RedisOptions, name: string, args: readonly unknown[], from: number): string {
+  const serializer = options.dbStatementSerializer;
+  if (serializer === undefined) return redact(name, args, from);
+  try {
+    return String(serializer(name, args.slice(from)));
+  } catch {
+    return name;
+  }
+}
+
+/** Where a client connects; a URL is read for host, port and database only, never its credentials. */
+export interface RedisEndpoint {
+  url?: string;
+  host?: string;
+  port?: number;
+  /** A Unix socket, recorded as the host. */
+  path?: string;
+  db?: number | string;
+}
+
+export function redisConnection(endpoint: RedisEndpoint): DbConnection {
+  let host = endpoint.path ?? endpoint.host;
+  let port = endpoint.path === undefined ? endpoint.port : undefined;
+  let db = endpoint.db;
+  if (endpoint.url !== undefined && endpoint.path === undefined) {
+    try {
+      const url = new URL(endpoint.url);
+      if (url.hostname !== '') host = url.hostname;
+      if (url.port !== '') port = Number(url.port);
+      const path = url.pathname.slice(1);
+      if (path !== '' && db === undefined) db = Number(path);
+    } catch {
+      // An unparsable URL: keep what the other options say.
+    }
+  }
+  if (endpoint.path === undefined) {
+    host ??= 'localhost';
+    port ??= 6379;
+  }
+  return { instance: db ?? 0, host, port };
+}
+
+/** Span starts never throw into the app (a Symbol as a command name, an options getter that throws). */
+function safely<T>(fn: () => T | undefined): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+function runRequestHook(hook: ActiveHook<RedisOptions>, call: DbCall | undefined, info: () => RedisCommandInfo): DbCall | undefined {
+  const requestHook = hook.options.requestHook;
+  if (call !== undefined && requestHook !== undefined) runUserHook(`${hook.name} requestHook`, () => requestHook(call.span, info()));
+  return call;
+}
+
+function responseHookFor(hook: ActiveHook<RedisOptions>, info: () => RedisCommandInfo, reply?: (raw: unknown) => unknown) {
+  const responseHook = hook.options.responseHook;
+  if (responseHook === undefined) return undefined;
+  return (span: Span, raw: unknown): void => responseHook(span, info(), reply === undefined ? raw : reply(raw));
+}
+
+/**
+ * A command span, `redis.<COMMAND>`, for the arguments `args[from..]` (node-redis passes the command
+ * name as `args[0]`). `parent` is what `clientParent` decided. `reply` turns the value the command
+ * settles with into the reply the app sees, for the responseHook only.
+ */
+export function startRedisCommand(
+  hook: ActiveHook<RedisOptions>,
+  parent: Span | null,
+  component: string,
+  command: unknown,
+  args: readonly unknown[],
+  from: number,
+  connection: () => DbConnection,
+  reply?: (raw: unknown) => unknown,
+): DbCall | undefined {
+  return safely(() => {
+    const name = String(command).toUpperCase();
+    let info: RedisCommandInfo | undefined;
+    const infoOf = (): RedisCommandInfo => (info ??= { command: name, args: args.slice(from) });
+    const call = startDbCall(
+      hook,
+      {
+        component,
+        dbType: 'redis',
+        operationName: `redis.${name}`,
+        connection: connection(),
+        statement: statementFor(hook.options, name, args, from),
+        maxStatementLength: DEFAULT_MAX_STATEMENT,
+      },
+      responseHookFor(hook, infoOf, reply),
+      parent ?? undefined,
+    );
+    return runRequestHook(hook, call, infoOf);
+  });
+}
+
+export interface BatchCommand {
+  name: unknown;
+  args: readonly unknown[];
+  /** Where the arguments start in `args`. */
+  from: number;
+}
+
+/** One span for a MULTI or a pipeline, with the count and names of its commands. */
+export function startRedisBatch(
+  hook: ActiveHook<RedisOptions>,
+  parent: Span | null,
+  component: string,
+  kind: 'MULTI' | 'PIPELINE',
+  commands: () => readonly BatchCommand[],
+  connection: () => DbConnection,
+): DbCall | undefined {
+  return safely(() => {
+    const list = commands();
+    const names = list.map((c) => String(c.name).toUpperCase());
+    const max = hook.options.maxStatementLength;
+    const limit = max !== undefined && max >= 0 ? max : DEFAULT_MAX_STATEMENT;
+    let statement = '';
+    // The core cuts the statement to its limit: build no more than that of a long pipeline.
+    for (let i = 0; i < list.length && statement.length <= limit; i++) {
+      statement += (i === 0 ? '' : '\n') + statementFor(hook.options, names[i], list[i].args, list[i].from);
+    }
+    const info: RedisCommandInfo = { command: kind, args: names };
+    const call = startDbCall(
+      hook,
+      { component, dbType: 'redis', operationName: `redis.${kind}`, connection: connection(), statement, maxStatementLength: DEFAULT_MAX_STATEMENT },
+      responseHookFor(hook, () => info),
+      parent ?? undefined,
+    );
+    if (call !== undefined) {
+      setTag(call.span, 'db.redis.command_count', list.length);
+      setTag(call.span, 'db.redis.commands', names.join(' '));
+    }
+    return runRequestHook(hook, call, () => info);
+  });
+}
+
+/**
+ * Runs a client's `connect` (`original`) with a `redis.connect` span under `parent` (unless
+ * `traceConnect` is false), and the connection itself outside any request: the socket, its timers and
+ * what they do later (reconnects, re-sends, pings) never become children of the request that
+ * happened to connect.
+ */
+export function connectDetached(
+  hook: ActiveHook<RedisOptions>,
+  parent: Span | null,
+  component: string,
+  connection: () => DbConnection,
+  original: (...args: any[]) => any,
+  thisArg: unknown,
+  args: ArrayLike<unknown>,
+): any {
+  const start = (): DbCall | undefined =>
+    startDbCall(
+      hook,
+      { component, dbType: 'redis', operationName: 'redis.connect', connection: connection(), maxStatementLength: DEFAULT_MAX_STATEMENT },
+      undefined,
+      parent ?? undefined,
+    );
+  // A root span (`parent` null) is started outside the context it was called in, which may be a
+  // request's when a reconnect timer inherited it.
+  const call = hook.options.traceConnect === false ? undefined : safely(parent === null ? () => detached(start) : start);
+  if (call === undefined) return detached(() => original.apply(thisArg, args as unknown[]));
+  const last = args.length > 0 ? args[args.length - 1] : undefined;
+  if (typeof last === 'function') {
+    // connect(callback): the callback finishes the span and runs in its caller's context.
+    const copy = Array.prototype.slice.call(args);
+    copy[copy.length - 1] = call.callback(last as (...a: unknown[]) => unknown);
+    return detached(() => call.invoke(original, thisArg, copy));
+  }
+  return detached(() => call.invokeAndChain(original, thisArg, args));
+}
+
+/** An object that a library settles through its own `resolve`/`reject` (an ioredis Command or Pipeline). */
+export interface Settleable {
+  resolve: (...args: any[]) => unknown;
+  reject: (...args: any[]) => unknown;
+  /** ioredis 6 sets it when the command's promise really settled (see below). */
+  isSettled?: boolean;
+}
+
+export function isSettleable(target: object): target is Settleable {
+  const t = target as Partial<Settleable>;
+  return typeof t.resolve === 'function' && typeof t.reject === 'function';
+}
+
+/**
+ * Finishes `call` from inside `target`'s own `resolve`/`reject`, which the library calls for every
+ * outcome (reply, error reply, flush on close, timeout). Unlike a `.then` on its promise, this adds no
+ * reaction to a promise the app awaits or observes; unlike handing the app a chained promise instead,
+ * it cannot turn a rejection that the app handles elsewhere (a callback, its own `.then` on the
+ * command) into an unhandled one. `failure` picks an error out of a resolved value (a pipeline's
+ * `[err, reply]` pairs).
+ */
+export function settleThrough(target: Settleable, call: DbCall, failure?: (value: unknown) => unknown): void {
+  const resolve = target.resolve;
+  const reject = target.reject;
+  target.resolve = function (this: unknown, value: unknown): unknown {
+    const result = resolve.apply(this, arguments as unknown as unknown[]);
+    const err = failure === undefined ? undefined : failure(value);
+    if (err != null) call.fail(err);
+    else call.succeed(value);
+    return result;
+  };
+  target.reject = function (this: unknown, err: unknown): unknown {
+    const result = reject.apply(this, arguments as unknown as unknown[]);
+    // A wrapper below ours (ioredis Cluster on MOVED/ASK) may retry instead of rejecting; ioredis 6
+    // says so with `isSettled`, ioredis 5 has no such flag.
+    if (target.isSettled !== false) call.fail(err);
+    return result;
+  };
+}
