@@ -22,6 +22,8 @@ export interface LogRecord {
 export class RecordedSpan extends opentracing.Span {
   readonly tags: { [key: string]: any } = {};
   readonly logs: LogRecord[] = [];
+  /** How `parentId` is referenced: `childOf`, or `followsFrom` when the span has no childOf reference. */
+  referenceType: 'childOf' | 'followsFrom' | undefined;
   finishCount = 0;
   readonly startTime: number;
   endTime?: number;
@@ -60,7 +62,7 @@ export class RecordedSpan extends opentracing.Span {
   protected override _finish(finishTime?: number): void {
     this.finishCount++;
     this.endTime = finishTime ?? Date.now();
-    if (this.finishCount === 1) this.recorder.finished.push(this);
+    if (this.finishCount === 1) this.recorder.onFinish(this);
   }
   hasError(): boolean {
     return this.tags.error === true;
@@ -76,18 +78,33 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
 export class RecordingTracer extends opentracing.Tracer {
   readonly started: RecordedSpan[] = [];
   readonly finished: RecordedSpan[] = [];
+  /** Spans started so far, kept or not. */
+  startedCount = 0;
+
+  /** `keep: false` counts spans without keeping them (for heap checks). */
+  constructor(private readonly keep = true) {
+    super();
+  }
 
   protected override _startSpan(name: string, fields: opentracing.SpanOptions): RecordedSpan {
     let parent: RecordingContext | undefined;
+    let follows: RecordingContext | undefined;
     for (const ref of fields.references ?? []) {
       if (ref.type() === opentracing.REFERENCE_CHILD_OF && ref.referencedContext() instanceof RecordingContext) {
         parent = ref.referencedContext() as RecordingContext;
+      } else if (ref.type() === opentracing.REFERENCE_FOLLOWS_FROM && ref.referencedContext() instanceof RecordingContext) {
+        follows ??= ref.referencedContext() as RecordingContext;
       }
     }
+    // As Jaeger does: without a childOf reference, the span a followsFrom reference names is the parent.
+    const referenceType = parent !== undefined ? 'childOf' : follows !== undefined ? 'followsFrom' : undefined;
+    parent ??= follows;
     const ctx = new RecordingContext(parent?.traceId ?? randomBytes(16).toString('hex'), randomBytes(8).toString('hex'));
     const span = new RecordedSpan(this, name, ctx, parent?.spanId, fields.startTime);
+    span.referenceType = referenceType;
     if (fields.tags) span.addTags(fields.tags);
-    this.started.push(span);
+    this.startedCount++;
+    if (this.keep) this.started.push(span);
     return span;
   }
   protected override _inject(ctx: opentracing.SpanContext, format: string, carrier: any): void {
@@ -101,6 +118,11 @@ export class RecordingTracer extends opentracing.Tracer {
     const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
     if (match === null || /^0+$/.test(match[1]) || /^0+$/.test(match[2])) return null;
     return new RecordingContext(match[1], match[2]);
+  }
+
+  /** @internal */
+  onFinish(span: RecordedSpan): void {
+    if (this.keep) this.finished.push(span);
   }
 
   reset(): void {

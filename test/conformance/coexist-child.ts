@@ -1,0 +1,80 @@
+/**
+ * Child process of the coexistence contract: OpenTelemetry's instrumentation of the same library and our
+ * hook, installed in the order given, then uninstalled and installed again. Prints what each recorded.
+ *   node coexist-child.js <driver name> otel-first|ours-first
+ */
+import { trace } from '@opentelemetry/api';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { RecordingTracer } from '../helpers/tracer';
+import type { Driver } from './driver';
+
+async function main(): Promise<void> {
+  const [name, order] = process.argv.slice(2);
+  const exporter = new InMemorySpanExporter();
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  const tracer = new RecordingTracer();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hooks = require('../../src') as typeof import('../../src');
+
+  const loadDriver = (): Driver => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const driver = (require('./drivers') as typeof import('./drivers')).DRIVERS.find((d) => d.name === name);
+    if (driver === undefined) throw new Error(`no driver ${name}`);
+    return driver;
+  };
+  const registerOtel = (driver: Driver): void => {
+    const otel = driver.otel!;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Instrumentation = require(otel.module)[otel.export];
+    registerInstrumentations({ instrumentations: [new Instrumentation(otel.config)] });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    for (const m of otel.reload) require(m);
+  };
+  const installOurs = (driver: Driver): void => hooks.installPatches([driver.hook], { ...driver.config, tracer });
+
+  let driver: Driver;
+  if (order === 'otel-first') {
+    // The library loads after OpenTelemetry registered (the drivers import it), then ours wraps over.
+    driver = loadDriver();
+    registerOtel(driver);
+    installOurs(driver);
+  } else {
+    installOurs(loadDriver());
+    driver = loadDriver();
+    registerOtel(driver);
+  }
+  await driver.start();
+  const phases: Array<{ phase: string; ours: number; otel: number; ok: boolean; error?: string }> = [];
+  const run = async (phase: string): Promise<void> => {
+    const oursBefore = tracer.startedCount;
+    const otelBefore = exporter.getFinishedSpans().length;
+    let ok = true;
+    let error: string | undefined;
+    try {
+      await driver.call();
+    } catch (err) {
+      ok = false;
+      error = String((err as Error)?.stack ?? err);
+    }
+    await tracer.settle();
+    // OpenTelemetry ends its spans when the call completes; give its processor the same turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    phases.push({ phase, ours: tracer.startedCount - oursBefore, otel: exporter.getFinishedSpans().length - otelBefore, ok, error });
+  };
+  await run('both');
+  hooks.uninstallAllPatches();
+  await run('after uninstall');
+  installOurs(driver);
+  await run('installed again');
+  await driver.stop();
+  process.stdout.write(JSON.stringify(phases) + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(String(err?.stack ?? err) + '\n');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,57 @@
+import * as undici from 'undici';
+import { closedPort, TestServer } from '../../helpers/servers';
+import type { Driver } from '../driver';
+import { nextArrival, Reply, startConformanceServer } from './http';
+
+let server: TestServer;
+let refused: string;
+
+/** Global fetch (Node's bundled undici, keep-alive by default). */
+async function get(url: string, init?: RequestInit): Promise<Reply> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.text() };
+}
+
+export const fetchDriver: Driver = {
+  name: 'fetch',
+  hook: 'fetch',
+  operation: 'HTTP GET',
+  tags: () => ({
+    component: 'fetch',
+    'http.method': 'GET',
+    'http.url': `${server.url}/conformance`,
+    'http.status_code': 200,
+    'peer.hostname': '127.0.0.1',
+    'peer.port': server.port,
+  }),
+  targets: () => [
+    [globalThis, 'fetch'],
+    [undici, 'fetch'],
+    [undici, 'request'],
+    [undici.Dispatcher.prototype, 'request'],
+  ],
+  async start() {
+    server = await startConformanceServer();
+    refused = `http://127.0.0.1:${await closedPort()}/conformance`;
+  },
+  async stop() {
+    await server.close();
+  },
+  call: () => get(`${server.url}/conformance?q=1`),
+  failingCall: () => get(refused),
+  countedCall(onRead) {
+    const init: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries({ method: 'GET', headers: { 'x-counted': '1' } })) {
+      Object.defineProperty(init, key, { enumerable: true, get: () => (onRead(key), value) });
+    }
+    return get(`${server.url}/conformance`, init as RequestInit);
+  },
+  async inFlightCall() {
+    const arrival = nextArrival();
+    const outcome = get(`${server.url}/slow`);
+    await arrival;
+    return { outcome };
+  },
+  // It subscribes to undici's diagnostics channels: nothing to load again.
+  otel: { module: '@opentelemetry/instrumentation-undici', export: 'UndiciInstrumentation', reload: [] },
+};

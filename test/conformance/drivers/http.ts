@@ -1,0 +1,120 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { closedPort, readBody, TestServer } from '../../helpers/servers';
+import type { Driver } from '../driver';
+
+/** What a call resolves with, the same traced and untraced. */
+export interface Reply {
+  status: number;
+  body: string;
+}
+
+let arrived: (() => void) | undefined;
+
+/** Resolves when the next `/slow` request reaches the server (it is then in flight). */
+export function nextArrival(): Promise<void> {
+  return new Promise((resolve) => (arrived = resolve));
+}
+
+/**
+ * The server every HTTP driver calls: `/fail` answers 500, `/destroy` drops the connection, `/slow` answers
+ * after a moment, anything else answers `ok`. It keeps nothing per request (test/helpers' servers record
+ * each one), so that the heap check measures the hooks alone.
+ */
+export async function startConformanceServer(): Promise<TestServer> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/fail') {
+      res.statusCode = 500;
+      return void res.end('fail');
+    }
+    if (req.url === '/destroy') return void req.socket.destroy();
+    if (req.url === '/slow') {
+      arrived?.();
+      return void setTimeout(() => res.end('ok'), 30);
+    }
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    received: [],
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+let server: TestServer;
+let agent: http.Agent;
+let refused: string;
+
+function send(input: string | http.RequestOptions, callback: (err: Error | null, reply?: Reply) => void): http.ClientRequest {
+  const onResponse = (res: http.IncomingMessage): void => {
+    readBody(res).then((body) => callback(null, { status: res.statusCode ?? 0, body }), callback);
+  };
+  const req = typeof input === 'string' ? http.get(input, { agent }, onResponse) : http.get(input, onResponse);
+  return req.on('error', (err) => callback(err));
+}
+
+function get(input: string | http.RequestOptions): Promise<Reply> {
+  return new Promise((resolve, reject) => send(input, (err, reply) => (err ? reject(err) : resolve(reply as Reply))));
+}
+
+export const httpDriver: Driver = {
+  name: 'http',
+  hook: 'http',
+  operation: 'HTTP GET',
+  tags: () => ({
+    component: 'http',
+    'http.method': 'GET',
+    'http.url': `${server.url}/conformance`,
+    'http.status_code': 200,
+    'peer.hostname': '127.0.0.1',
+    'peer.port': server.port,
+  }),
+  targets: () => [
+    [http, 'request'],
+    [http, 'get'],
+    [https, 'request'],
+    [https, 'get'],
+  ],
+  async start() {
+    server = await startConformanceServer();
+    agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+    refused = `http://127.0.0.1:${await closedPort()}/conformance`;
+  },
+  async stop() {
+    agent.destroy();
+    await server.close();
+  },
+  call: () => get(`${server.url}/conformance?q=1`),
+  failingCall: () => get(refused),
+  callbackCall(callback) {
+    send(`${server.url}/conformance`, callback);
+  },
+  async countedCall(onRead) {
+    const input: Record<string, unknown> = {};
+    const headers: Record<string, unknown> = {};
+    const counted = (target: Record<string, unknown>, values: Record<string, unknown>, prefix: string): void => {
+      for (const [key, value] of Object.entries(values)) {
+        Object.defineProperty(target, key, { enumerable: true, get: () => (onRead(prefix + key), value) });
+      }
+    };
+    counted(headers, { 'x-counted': '1' }, 'headers.');
+    counted(input, { host: '127.0.0.1', port: server.port, path: '/conformance', agent, headers }, '');
+    return get(input as http.RequestOptions);
+  },
+  async inFlightCall() {
+    const arrival = nextArrival();
+    const outcome = get(`${server.url}/slow`);
+    await arrival;
+    return { outcome };
+  },
+  otel: { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] },
+};

@@ -1,0 +1,57 @@
+import http from 'node:http';
+import https from 'node:https';
+import { readBody, TestServer } from '../../helpers/servers';
+import type { RecordedSpan } from '../../helpers/tracer';
+import type { Driver } from '../driver';
+import { nextArrival, Reply, startConformanceServer } from './http';
+
+let server: TestServer;
+let agent: http.Agent;
+
+/** A plain client request (the http client hook is not installed): the span under test is the server's. */
+function get(path: string, parent?: RecordedSpan): Promise<Reply> {
+  const headers: http.OutgoingHttpHeaders = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
+  return new Promise((resolve, reject) => {
+    http
+      .get(`${server.url}${path}`, { agent, headers }, (res) => {
+        readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject);
+      })
+      .on('error', reject);
+  });
+}
+
+export const httpServerDriver: Driver = {
+  name: 'httpServer',
+  hook: 'httpServer',
+  kind: 'server',
+  operation: 'HTTP GET',
+  tags: () => ({
+    component: 'http',
+    'http.method': 'GET',
+    'http.url': `${server.url}/conformance`,
+    'http.status_code': 200,
+    'peer.address': '127.0.0.1',
+  }),
+  targets: () => [
+    [http.Server.prototype, 'emit'],
+    [https.Server.prototype, 'emit'],
+  ],
+  async start() {
+    server = await startConformanceServer();
+    agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+  },
+  async stop() {
+    agent.destroy();
+    await server.close();
+  },
+  call: (parent) => get('/conformance?q=1', parent),
+  // The handler drops the connection: the client sees a socket hang-up, the server span an abort.
+  failingCall: () => get('/destroy'),
+  async inFlightCall() {
+    const arrival = nextArrival();
+    const outcome = get('/slow');
+    await arrival;
+    return { outcome };
+  },
+  otel: { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] },
+};

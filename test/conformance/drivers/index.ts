@@ -1,0 +1,11 @@
+import type { Driver } from '../driver';
+import { pgDriver } from './pg';
+import { redisDrivers } from './redis';
+import { ioredisDrivers } from './ioredis';
+import { httpDriver } from './http';
+import { httpServerDriver } from './httpServer';
+import { fetchDriver } from './fetch';
+import { axiosDrivers } from './axios';
+
+/** Every conformance driver: one per hook and per major version of its library. */
+export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers];

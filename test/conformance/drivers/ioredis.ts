@@ -1,0 +1,85 @@
+/**
+ * ioredis drivers: ioredis@5 (npm alias `ioredis5`, which the registry needs as `{ ioredis5: 'ioredis' }`)
+ * and ioredis@6 (`ioredis`). OpenTelemetry's ioredis instrumentation hooks the module by the name in
+ * its path, `ioredis`: it never sees the aliased copy, so only ioredis@6 has the coexistence contract.
+ * The library loads at `start()` or when the coexistence child reloads it.
+ */
+import { redisUrl } from '../../helpers/services';
+import type { Driver } from '../driver';
+import { blockedIn, redisPeer, until } from './redis';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+const noop = (): void => undefined;
+
+function ioredisDriver(name: string, pkg: string, otel: boolean): Driver {
+  const key = `otch:conformance:${name}`;
+  const hashKey = `${key}:hash`;
+  const listKey = `${key}:list`;
+  let client: any;
+  let pusher: any;
+  let clientId: unknown;
+
+  const connect = async (): Promise<any> => {
+    const Redis = require(pkg);
+    const c = new Redis(redisUrl(), { lazyConnect: true });
+    c.on('error', noop);
+    await c.connect();
+    return c;
+  };
+  const close = async (c: any): Promise<void> => {
+    if (c !== undefined && c.status !== 'end') await c.quit().catch(noop);
+  };
+
+  return {
+    name,
+    hook: 'ioredis',
+    config: pkg === 'ioredis5' ? { aliases: { ioredis5: 'ioredis' } } : undefined,
+    operation: /^redis\.(GET|BLPOP)$/,
+    tags: () => ({ component: 'ioredis', ...redisPeer(), 'db.statement': `GET ${key}` }),
+    targets() {
+      const Redis = require(`${pkg}/built/Redis`).default;
+      const Pipeline = require(`${pkg}/built/Pipeline`).default;
+      return [
+        [Redis.prototype, 'sendCommand'],
+        [Redis.prototype, 'connect'],
+        [Pipeline.prototype, 'exec'],
+      ];
+    },
+    async start() {
+      client = await connect();
+      pusher = await connect();
+      clientId = await client.client('ID');
+      await client.set(key, 'v');
+      await client.del(hashKey);
+      await client.hset(hashKey, 'f', 'v');
+    },
+    async stop() {
+      await Promise.all([close(client), close(pusher)]);
+    },
+    call: () => client.get(key),
+    // GET on a hash: WRONGTYPE.
+    failingCall: () => client.get(hashKey),
+    callbackCall(callback) {
+      client.get(key, callback);
+    },
+    async inFlightCall() {
+      const outcome = client.blpop(listKey, 5).then((reply: [string, string] | null) => reply?.[1]);
+      await until(async () => blockedIn(await pusher.client('LIST'), clientId, 'blpop'), 'BLPOP to block');
+      // After the contract has uninstalled the hook.
+      setImmediate(() => void pusher.rpush(listKey, 'v'));
+      return { outcome };
+    },
+    otel: otel
+      ? {
+          module: '@opentelemetry/instrumentation-ioredis',
+          export: 'IORedisInstrumentation',
+          reload: ['ioredis'],
+          // Its default needs an OpenTelemetry parent span; the contract's calls have none.
+          config: { requireParentSpan: false },
+        }
+      : undefined,
+  };
+}
+
+export const ioredisDrivers: Driver[] = [ioredisDriver('ioredis@5', 'ioredis5', false), ioredisDriver('ioredis@6', 'ioredis', true)];
