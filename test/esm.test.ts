@@ -8,32 +8,55 @@ import { startServer } from './helpers/servers';
 
 const root = path.join(__dirname, '..', '..');
 
-describe('an ES module app under node -r ./register', function () {
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env } });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (status) => resolve({ status, stderr }));
+  });
+}
+
+describe('an ES module app', function () {
   this.timeout(30000);
-  it('traces node:http, fetch, pg, ioredis and redis imported with `import`', async () => {
-    pgConfig();
-    redisUrl();
-    const target = await startServer();
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-')), 'spans.jsonl');
-    try {
-      const child = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, ['-r', './register', 'test/fixtures/esm-app.mjs'], {
-          cwd: root,
-          env: { ...process.env, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: `${target.url}/esm` },
-        });
-        let stderr = '';
-        p.stderr.on('data', (d) => (stderr += d));
-        p.on('exit', (status) => resolve({ status, stderr }));
-      });
-      assert.equal(child.status, 0, child.stderr);
-      const spans = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      const components = new Set(spans.map((s) => s.tags.component));
-      for (const c of ['pg', 'ioredis', 'redis', 'fetch', 'http']) assert.ok(components.has(c), `${c} traced: ${[...components]}`);
-      assert.equal(target.received.length, 2);
-      assert.ok(target.received.every((r) => typeof r.headers.traceparent === 'string'));
-    } finally {
-      await target.close();
-      fs.rmSync(path.dirname(file), { recursive: true, force: true });
-    }
+
+  for (const [flag, entry] of [
+    ['--import', 'opentracing-client-hooks/register'],
+    ['-r', './register'],
+  ] as const) {
+    it(`${flag} ${entry}: http, fetch, undici, axios (its ES-module build), pg, ioredis and redis are traced`, async () => {
+      pgConfig();
+      redisUrl();
+      const target = await startServer();
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-')), 'spans.jsonl');
+      try {
+        const child = await run([flag, entry, 'test/fixtures/esm-app.mjs'], { OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: target.url });
+        assert.equal(child.status, 0, child.stderr);
+        const spans = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        const components = new Set(spans.map((s) => s.tags.component));
+        const expected = flag === '--import' ? ['pg', 'ioredis', 'redis', 'fetch', 'http', 'undici', 'axios'] : ['pg', 'ioredis', 'redis', 'fetch', 'http', 'undici'];
+        for (const c of expected) assert.ok(components.has(c), `${c} traced: ${[...components]}`);
+        const byPath = (p: string) => spans.filter((s) => s.tags['span.kind'] === 'client' && String(s.tags['http.url']).endsWith(p));
+        if (flag === '--import') {
+          const axiosSpans = byPath('/axios');
+          assert.equal(axiosSpans.length, 1, 'one span for the axios call');
+          assert.equal(axiosSpans[0].tags.component, 'axios');
+        }
+        for (const p of ['/fetch', '/http', '/undici']) assert.equal(byPath(p).length, 1, `one span for ${p}`);
+        assert.equal(target.received.length, 4);
+        for (const r of target.received) {
+          // Two copies would arrive joined by a comma.
+          assert.match(String(r.headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/, `${r.url} carries the trace header once`);
+        }
+      } finally {
+        await target.close();
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('--import leaves a CommonJS app traced as -r does', async () => {
+    const child = await run(['--import', 'opentracing-client-hooks/register', '-e', "require('node:http'); process.exit(require('opentracing-client-hooks').installedPatches().includes('pg') ? 0 : 3)"], {});
+    assert.equal(child.status, 0, child.stderr);
   });
 });

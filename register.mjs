@@ -1,0 +1,16 @@
+// ES-module preload: `node --import opentracing-client-hooks/register app.mjs`.
+// Registers import-in-the-middle's loader for the hooked packages only (an ES-module build such as
+// axios's never goes through require()), then does what `-r register` does.
+import { createRequire, register } from 'node:module';
+
+const require = createRequire(import.meta.url);
+try {
+  const include = require('./dist/esm.js').loaderModules();
+  const hooks = await import('import-in-the-middle/register-hooks.mjs');
+  // In-thread hooks where this Node runs them correctly, else the loader thread.
+  if (hooks.supportsSyncHooks()) hooks.register({ include });
+  else register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
+} catch (err) {
+  process.stderr.write(`opentracing-client-hooks: ES-module imports are not hooked: ${err?.message ?? err}\n`);
+}
+require('./dist/register.js');

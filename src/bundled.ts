@@ -1,0 +1,43 @@
+/**
+ * Start-up check for a bundled app (esbuild, webpack, rollup): a library compiled into the bundle never
+ * goes through require() or import, so no hook can reach it. Said once in the debug log, with the
+ * libraries whose code the bundle seems to hold.
+ */
+import fs from 'node:fs';
+import { log } from './logger';
+
+const BUNDLER_MARKERS = ['__webpack_require__', '__commonJS(', '__toESM(', 'createCommonjsModule(', '__esbuild'];
+/** Read at most this much of the main file: enough for any bundler's prologue and module paths. */
+const MAX_READ = 32 * 1024 * 1024;
+
+/** The hooked packages whose code `source` (a bundle) contains, judged by their module paths. */
+export function bundledLibraries(source: string, packages: readonly string[]): string[] {
+  if (!BUNDLER_MARKERS.some((marker) => source.includes(marker))) return [];
+  return packages.filter((name) => source.includes(`node_modules/${name}/`));
+}
+
+export function reportBundledLibraries(mainFile: string | undefined, packages: readonly string[]): void {
+  if (mainFile === undefined) return;
+  let source: string;
+  try {
+    const fd = fs.openSync(mainFile, 'r');
+    try {
+      const buffer = Buffer.alloc(Math.min(fs.fstatSync(fd).size, MAX_READ));
+      fs.readSync(fd, buffer, 0, buffer.length, 0);
+      source = buffer.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  const found = bundledLibraries(source, packages);
+  if (found.length > 0) {
+    log(
+      '%s is a bundle that contains %s: bundled libraries cannot be traced; mark them external (esbuild --external:%s, webpack externals)',
+      mainFile,
+      found.join(', '),
+      found[0],
+    );
+  }
+}
