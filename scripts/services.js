@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Starts a throwaway PostgreSQL and Redis on free 127.0.0.1 ports in a temporary directory, and stops them.
- * Servers that already exist win: PGHOST/DATABASE_URL and REDIS_URL are used as they are.
- * Missing Debian packages (postgresql, redis-server) are installed with apt-get when running as root.
+ * Starts a throwaway PostgreSQL, Redis, MariaDB and RabbitMQ on free 127.0.0.1 ports in temporary
+ * directories, and stops them. Servers that already exist win: PGHOST/DATABASE_URL, REDIS_URL,
+ * MYSQL_URL and AMQP_URL are used as they are. Missing Debian packages (postgresql, redis-server,
+ * mariadb-server, rabbitmq-server) are installed with apt-get when running as root.
  *
  *   node scripts/services.js start   # prints the environment to use, as JSON
  *   node scripts/services.js stop
@@ -124,6 +125,84 @@ async function startRedis(state) {
   say(`Redis on 127.0.0.1:${port}`);
 }
 
+function findMariadbd() {
+  return which('mariadbd') ?? (fs.existsSync('/usr/sbin/mariadbd') ? '/usr/sbin/mariadbd' : undefined);
+}
+
+async function startMariadb(state) {
+  if (findMariadbd() === undefined || which('mariadb-install-db') === undefined) aptInstall('mariadb-server');
+  const server = findMariadbd();
+  if (server === undefined) throw new Error('mariadb-server is installed but mariadbd was not found');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-mariadb-'));
+  const data = path.join(dir, 'data');
+  const socket = path.join(dir, 'mysqld.sock');
+  const port = await freePort();
+  const user = isRoot ? ['--user=mysql'] : [];
+  if (isRoot) run('chown', ['-R', 'mysql:mysql', dir]);
+  run('mariadb-install-db', [...user, `--datadir=${data}`, '--skip-test-db', '--auth-root-authentication-method=socket']);
+  const child = spawn(server, [
+    '--no-defaults', ...user, `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
+    `--pid-file=${path.join(dir, 'mysqld.pid')}`, `--log-error=${path.join(dir, 'error.log')}`, '--skip-log-bin',
+    '--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M', '--performance-schema=OFF',
+  ], { detached: true, stdio: 'ignore' });
+  child.unref();
+  state.mariadb = { dir, port, pid: child.pid };
+  await waitForPort(port, 60000);
+  // Root logs in over the socket (as the OS user root); the tests use a password user over TCP.
+  const sql = "CREATE DATABASE IF NOT EXISTS otch; CREATE USER IF NOT EXISTS 'otch'@'%' IDENTIFIED BY 'otch-pw'; GRANT ALL ON *.* TO 'otch'@'%'; FLUSH PRIVILEGES;";
+  run(which('mariadb') ?? 'mysql', ['--no-defaults', `--socket=${socket}`, '-u', 'root', '-e', sql]);
+  state.env.MYSQL_URL = `mysql://otch:otch-pw@127.0.0.1:${port}/otch`;
+  say(`MariaDB on 127.0.0.1:${port}`);
+}
+
+/** A RabbitMQ command, run as the rabbitmq user when we are root (the server refuses root's cookie). */
+function rabbitmqCommand(name, env) {
+  const bin = fs.existsSync(`/usr/lib/rabbitmq/bin/${name}`) ? `/usr/lib/rabbitmq/bin/${name}` : which(name);
+  if (bin === undefined) throw new Error(`${name} not found`);
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return isRoot ? ['runuser', ['-u', 'rabbitmq', '--', 'env', 'HOME=/var/lib/rabbitmq', ...vars, bin]] : ['env', [...vars, bin]];
+}
+
+async function startRabbitmq(state) {
+  if (!fs.existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') && which('rabbitmq-server') === undefined) aptInstall('rabbitmq-server');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-rabbitmq-'));
+  const port = await freePort();
+  const node = `otch${port}@localhost`;
+  const env = {
+    RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_DIST_PORT: String(await freePort()),
+    RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+  };
+  fs.writeFileSync(env.RABBITMQ_ENABLED_PLUGINS_FILE, '[].\n');
+  fs.chmodSync(dir, 0o755);
+  if (isRoot) run('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
+  // Erlang starts the epmd daemon if none runs; stop it again afterwards in that case.
+  const epmdWasRunning = spawnSync('pgrep', ['-x', 'epmd']).status === 0;
+  const [cmd, args] = rabbitmqCommand('rabbitmq-server', env);
+  const out = fs.openSync(path.join(dir, 'server.out'), 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], cwd: dir });
+  child.unref();
+  fs.closeSync(out);
+  state.rabbitmq = { dir, port, node, env, pid: child.pid, epmdWasRunning };
+  // await_startup waits for a node that is booting, but fails at once for one not yet registered.
+  const deadline = Date.now() + 90000;
+  for (;;) {
+    const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
+    const r = spawnSync(ctl, [...ctlArgs, '-n', node, 'await_startup', '--timeout', '60'], { encoding: 'utf8' });
+    if (r.status === 0) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      throw new Error(`RabbitMQ did not start: ${(r.stderr || r.stdout || '').trim().split('\n')[0]} (log: ${fs.readFileSync(path.join(dir, 'server.out'), 'utf8').slice(-500)})`);
+    }
+    spawnSync('sleep', ['0.5']);
+  }
+  state.env.AMQP_URL = `amqp://guest:guest@127.0.0.1:${port}`;
+  say(`RabbitMQ on 127.0.0.1:${port}`);
+}
+
 /** Starts what is not already given; a service that fails is reported in env as OTCH_<NAME>_UNAVAILABLE. */
 async function start() {
   const state = { env: {} };
@@ -145,6 +224,18 @@ async function start() {
     } catch (err) {
       state.env.OTCH_REDIS_UNAVAILABLE = err.message;
       say(`Redis could not be started: ${err.message}`);
+    }
+  }
+  for (const [name, variable, startService] of [['MariaDB', 'MYSQL_URL', startMariadb], ['RabbitMQ', 'AMQP_URL', startRabbitmq]]) {
+    if (process.env[variable]) {
+      say(`using the ${name} server given by ${variable}`);
+      continue;
+    }
+    try {
+      await startService(state);
+    } catch (err) {
+      state.env[`OTCH_${name.toUpperCase()}_UNAVAILABLE`] = err.message;
+      say(`${name} could not be started: ${err.message}`);
     }
   }
   fs.mkdirSync(path.dirname(STATE), { recursive: true });
@@ -181,6 +272,24 @@ function stop(state) {
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && isAlive(state.redis.pid)) spawnSync('sleep', ['0.05']);
     removeDir(state.redis.dir);
+  }
+  if (state.rabbitmq) {
+    const { node, env, dir, pid } = state.rabbitmq;
+    try {
+      const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
+      run(ctl, [...ctlArgs, '-n', node, 'stop']);
+    } catch (err) {
+      say(`stopping RabbitMQ: ${err.message}`);
+      try { process.kill(-pid, 'SIGTERM'); } catch { /* already gone */ }
+    }
+    if (!state.rabbitmq.epmdWasRunning) spawnSync('epmd', ['-kill']);
+    removeDir(dir);
+  }
+  if (state.mariadb) {
+    try { process.kill(state.mariadb.pid, 'SIGTERM'); } catch { /* already gone */ }
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline && isAlive(state.mariadb.pid)) spawnSync('sleep', ['0.05']);
+    removeDir(state.mariadb.dir);
   }
   if (state.postgres) {
     const { bin, data, dir, asUser } = state.postgres;

@@ -1,6 +1,6 @@
 /**
- * Connection settings for the real PostgreSQL and Redis that `npm test` starts (scripts/with-services.js),
- * or that PGHOST/DATABASE_URL and REDIS_URL point to. A missing server fails the test with the reason.
+ * Connection settings for the real PostgreSQL, Redis, MariaDB and RabbitMQ that `npm test` starts (scripts/with-services.js),
+ * or that PGHOST/DATABASE_URL, REDIS_URL, MYSQL_URL and AMQP_URL point to. A missing server fails the test with the reason.
  */
 export function pgConfig(): { host: string; port: number; user: string; database: string; connectionString?: string } {
   const unavailable = process.env.OTCH_POSTGRES_UNAVAILABLE;
@@ -25,4 +25,18 @@ export function redisUrl(): string {
   if (unavailable) throw new Error(`Redis could not be started by scripts/services.js: ${unavailable}`);
   if (!process.env.REDIS_URL) throw new Error('no Redis server: run the tests with `npm test` (it starts one), or set REDIS_URL');
   return process.env.REDIS_URL;
+}
+
+export function mysqlUrl(): string {
+  const unavailable = process.env.OTCH_MARIADB_UNAVAILABLE;
+  if (unavailable) throw new Error(`MariaDB could not be started by scripts/services.js: ${unavailable}`);
+  if (!process.env.MYSQL_URL) throw new Error('no MySQL/MariaDB server: run the tests with `npm test` (it starts one), or set MYSQL_URL');
+  return process.env.MYSQL_URL;
+}
+
+export function amqpUrl(): string {
+  const unavailable = process.env.OTCH_RABBITMQ_UNAVAILABLE;
+  if (unavailable) throw new Error(`RabbitMQ could not be started by scripts/services.js: ${unavailable}`);
+  if (!process.env.AMQP_URL) throw new Error('no RabbitMQ server: run the tests with `npm test` (it starts one), or set AMQP_URL');
+  return process.env.AMQP_URL;
 }
