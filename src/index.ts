@@ -12,6 +12,7 @@ export type { HttpServerOptions } from './hooks/httpServer';
 export type { FetchOptions } from './hooks/fetch';
 export type { AxiosOptions } from './hooks/axios';
 export type { PgOptions, PgQueryInfo } from './hooks/pg';
+export type { Mysql2Options, Mysql2QueryInfo } from './hooks/mysql2';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 
 export { HOOK_NAMES } from './config';
