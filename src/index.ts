@@ -14,6 +14,7 @@ export type { AxiosOptions } from './hooks/axios';
 export type { PgOptions, PgQueryInfo } from './hooks/pg';
 export type { Mysql2Options, Mysql2QueryInfo } from './hooks/mysql2';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
+export type { AmqplibOptions } from './hooks/amqplib';
 
 export { HOOK_NAMES } from './config';
 

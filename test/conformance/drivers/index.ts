@@ -7,6 +7,7 @@ import { httpServerDriver } from './httpServer';
 import { fetchDriver } from './fetch';
 import { axiosDrivers } from './axios';
 import { mysql2Driver } from './mysql2';
+import { amqplibDrivers } from './amqplib';
 
 /** Every conformance driver: one per hook and per major version of its library. */
-export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver];
+export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers];

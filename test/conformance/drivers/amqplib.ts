@@ -1,0 +1,224 @@
+/**
+ * amqplib against the real RabbitMQ: a producer driver (publish on a confirm channel, both APIs) and a
+ * consumer driver (a message carrying the parent's context in its headers, seen by a consume callback).
+ */
+import amqp from 'amqplib';
+import amqpCallback from 'amqplib/callback_api';
+import { amqpUrl } from '../../helpers/services';
+import type { RecordedSpan } from '../../helpers/tracer';
+import type { Driver, OtelCounterpart } from '../driver';
+
+interface Model {
+  Channel: { prototype: object };
+  ConfirmChannel: { prototype: object };
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const channelLib = require('amqplib/lib/channel') as { BaseChannel: { prototype: object } };
+const promiseModel = require('amqplib/lib/channel_model') as Model;
+const callbackModel = require('amqplib/lib/callback_model') as Model;
+const connectLib = require('amqplib/lib/connect') as object;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Every function the amqplib hook replaces. */
+export function amqplibTargets(): Array<[object, PropertyKey]> {
+  const targets: Array<[object, PropertyKey]> = [[channelLib.BaseChannel.prototype, 'dispatchMessage'], [connectLib, 'connect']];
+  for (const model of [promiseModel, callbackModel]) {
+    targets.push([model.Channel.prototype, 'publish'], [model.Channel.prototype, 'consume'], [model.ConfirmChannel.prototype, 'publish']);
+  }
+  return targets;
+}
+
+export function amqpPort(): number {
+  return Number(new URL(amqpUrl()).port || 5672);
+}
+
+const CONTENT = Buffer.from('conformance');
+/** An exchange with no binding: the broker confirms each message and drops it, so nothing piles up. */
+const EXCHANGE = 'otch.conformance.publish';
+const ROUTING_KEY = 'conformance';
+
+// OpenTelemetry patches amqplib's internal files, which only a require of those files (not of the
+// entry) shows it when amqplib is loaded already.
+const otel: OtelCounterpart = {
+  module: '@opentelemetry/instrumentation-amqplib',
+  export: 'AmqplibInstrumentation',
+  reload: ['amqplib', 'amqplib/lib/channel_model.js', 'amqplib/lib/callback_model.js', 'amqplib/lib/connect.js'],
+};
+
+/** Publishes on a confirm channel; resolves with what publish returned once the broker confirmed. */
+function publishConfirmed(channel: amqp.ConfirmChannel, exchange: string, options: amqp.Options.Publish = {}): { outcome: Promise<unknown> } {
+  let published: boolean | undefined;
+  const outcome = new Promise((resolve, reject) => {
+    published = channel.publish(exchange, ROUTING_KEY, CONTENT, options, (err: unknown) => (err != null ? reject(err) : resolve({ published })));
+  });
+  return { outcome };
+}
+
+let producerConnection: amqp.ChannelModel;
+let producerChannel: amqp.ConfirmChannel;
+let callbackConnection: amqpCallback.Connection;
+let callbackChannel: amqpCallback.ConfirmChannel;
+
+export const amqplibProducerDriver: Driver = {
+  name: 'amqplib producer',
+  hook: 'amqplib',
+  kind: 'producer',
+  // The failing call publishes to another (missing) exchange.
+  operation: /^amqp\.publish /,
+  tags: () => ({
+    component: 'amqplib',
+    'message_bus.destination': EXCHANGE,
+    'amqp.exchange': EXCHANGE,
+    'amqp.routing_key': ROUTING_KEY,
+    'peer.port': amqpPort(),
+  }),
+  targets: amqplibTargets,
+  async start() {
+    producerConnection = await amqp.connect(amqpUrl());
+    producerChannel = await producerConnection.createConfirmChannel();
+    await producerChannel.assertExchange(EXCHANGE, 'direct', { durable: false });
+    callbackConnection = await new Promise((resolve, reject) => amqpCallback.connect(amqpUrl(), (err, c) => (err ? reject(err) : resolve(c))));
+    callbackChannel = await new Promise((resolve, reject) => callbackConnection.createConfirmChannel((err, ch) => (err ? reject(err) : resolve(ch))));
+  },
+  async stop() {
+    await producerConnection?.close();
+    await new Promise((resolve) => callbackConnection?.close(resolve));
+  },
+  call: () => publishConfirmed(producerChannel, EXCHANGE).outcome,
+  // No such exchange: the broker closes the channel with a 404, which the channel's 'error' event
+  // reports (the confirm callback only hears "channel closed"). A fresh channel each time.
+  async failingCall() {
+    const channel = await producerConnection.createConfirmChannel();
+    return new Promise((resolve, reject) => {
+      channel.on('error', reject);
+      publishConfirmed(channel, 'otch.conformance.no-such-exchange').outcome.then(resolve, () => undefined);
+    });
+  },
+  callbackCall(callback) {
+    let published: boolean | undefined;
+    published = callbackChannel.publish(EXCHANGE, ROUTING_KEY, CONTENT, {}, (err: unknown) => callback(err, { published }));
+  },
+  countedCall(onRead) {
+    const input: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries({ contentType: 'text/plain', messageId: 'counted', persistent: false, headers: { app: 'conformance' } })) {
+      Object.defineProperty(input, key, { enumerable: true, get: () => (onRead(key), value) });
+    }
+    return publishConfirmed(producerChannel, EXCHANGE, input as amqp.Options.Publish).outcome;
+  },
+  async inFlightCall() {
+    return publishConfirmed(producerChannel, EXCHANGE);
+  },
+  otel,
+};
+
+/** What a consume callback saw of a message, minus what differs per call. */
+interface Seen {
+  content: string;
+  exchange: string;
+  routingKey: string;
+  contentType: unknown;
+  messageId: unknown;
+  headers: Record<string, unknown>;
+}
+
+const CONSUME_QUEUE = `otch.conformance.consume.${process.pid}`;
+
+let consumerConnection: amqp.ChannelModel;
+let sendChannel: amqp.Channel;
+let consumeChannel: amqp.Channel;
+const waiting = new Map<string, (seen: Seen) => void>();
+/** Messages whose consume callback returns a promise: it settles when the in-flight call lets it. */
+const holds = new Map<string, Promise<void>>();
+let sequence = 0;
+
+function onMessage(msg: amqp.ConsumeMessage | null): Promise<void> | undefined {
+  if (msg === null) return undefined;
+  const id = String(msg.properties.messageId);
+  const done = waiting.get(id);
+  waiting.delete(id);
+  done?.({
+    content: msg.content.toString(),
+    exchange: msg.fields.exchange,
+    routingKey: msg.fields.routingKey,
+    contentType: msg.properties.contentType,
+    messageId: msg.properties.messageId,
+    headers: { ...msg.properties.headers },
+  });
+  return holds.get(id);
+}
+
+/** Sends message `id` with `parent`'s context in its headers; resolves with what the consumer saw. */
+function send(id: string, parent?: RecordedSpan): Promise<Seen> {
+  return new Promise<Seen>((resolve) => {
+    waiting.set(id, resolve);
+    const headers = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
+    sendChannel.sendToQueue(CONSUME_QUEUE, CONTENT, { messageId: id, contentType: 'text/plain', headers });
+  });
+}
+
+export const amqplibConsumerDriver: Driver = {
+  name: 'amqplib consumer',
+  hook: 'amqplib',
+  kind: 'consumer',
+  // The failing call consumes from a server-named queue (`amqp.consume amq.gen-*`).
+  operation: /^amqp\.consume /,
+  tags: () => ({
+    component: 'amqplib',
+    'message_bus.destination': CONSUME_QUEUE,
+    'amqp.queue': CONSUME_QUEUE,
+    'amqp.exchange': '',
+    'amqp.routing_key': CONSUME_QUEUE,
+    'peer.port': amqpPort(),
+  }),
+  targets: amqplibTargets,
+  async start() {
+    consumerConnection = await amqp.connect(amqpUrl());
+    sendChannel = await consumerConnection.createChannel();
+    consumeChannel = await consumerConnection.createChannel();
+    await consumeChannel.assertQueue(CONSUME_QUEUE, { exclusive: true });
+    await consumeChannel.consume(CONSUME_QUEUE, onMessage, { noAck: true });
+  },
+  async stop() {
+    await consumerConnection?.close();
+  },
+  call: (parent) => send(String(++sequence), parent),
+  // A consume callback that throws: amqplib closes the channel, and its 'error' event carries that
+  // very error (code 541). A fresh channel and queue each time.
+  async failingCall() {
+    const channel = await consumerConnection.createChannel();
+    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+    return new Promise((_resolve, reject) => {
+      channel.on('error', reject);
+      channel.consume(queue, () => {
+        throw new Error('the consumer failed');
+      }, { noAck: true }).then(() => channel.sendToQueue(queue, CONTENT), reject);
+    });
+  },
+  // The consume callback has run (its span is open) and returns a promise that settles only after the
+  // contract has uninstalled the hook.
+  async inFlightCall() {
+    const id = String(++sequence);
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    holds.set(id, hold);
+    const seen = await send(id);
+    const outcome = new Promise((resolve) =>
+      setImmediate(() => {
+        holds.delete(id);
+        release();
+        resolve(hold.then(() => seen));
+      }),
+    );
+    return { outcome };
+  },
+  // Untraced, the producer side adds no trace header to a message sent outside any span; traced it does.
+  normalize(result) {
+    const { messageId: _id, headers, ...rest } = result as Seen;
+    const { traceparent: _trace, ...other } = headers;
+    return { ...rest, headers: other };
+  },
+  otel,
+};
+
+export const amqplibDrivers: Driver[] = [amqplibProducerDriver, amqplibConsumerDriver];

@@ -1,0 +1,552 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import amqp from 'amqplib';
+import amqpCallback from 'amqplib/callback_api';
+import type { Span } from 'opentracing';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { AmqplibOptions } from '../../src';
+import { amqplibTargets, amqpPort } from '../conformance/drivers/amqplib';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { amqpUrl } from '../helpers/services';
+
+const tag = `otch.test.${process.pid}`;
+let names = 0;
+/** A fresh queue or exchange name for one test. */
+const fresh = (what: string): string => `${tag}.${what}.${++names}`;
+
+/** A delivery as the consume callback saw it, with the span active in the callback. */
+interface Arrival {
+  msg: amqp.ConsumeMessage;
+  active: Span | undefined;
+}
+
+function defer<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (err: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Resolves with the first `count` deliveries, from the consume callback itself (never a fixed sleep). */
+function arrivals(count = 1): { seen: (msg: amqp.ConsumeMessage | null) => void; done: Promise<Arrival[]> } {
+  const got: Arrival[] = [];
+  const all = defer<Arrival[]>();
+  return {
+    seen(msg) {
+      if (msg === null) return;
+      got.push({ msg, active: currentSpan() });
+      if (got.length === count) all.resolve(got);
+    },
+    done: all.promise,
+  };
+}
+
+async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('amqplib hook (real RabbitMQ)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  const install = (options: AmqplibOptions = {}): void => installPatches(['amqplib'], { tracer, hooks: { amqplib: options } });
+  let conn: amqp.ChannelModel;
+  let ch: amqp.Channel;
+  let confirm: amqp.ConfirmChannel;
+  let cbConn: amqpCallback.Connection;
+  let cbCh: amqpCallback.Channel;
+  let cbConfirm: amqpCallback.ConfirmChannel;
+
+  before(async () => {
+    install();
+    conn = await amqp.connect(amqpUrl());
+    ch = await conn.createChannel();
+    confirm = await conn.createConfirmChannel();
+    cbConn = await new Promise((resolve, reject) => amqpCallback.connect(amqpUrl(), (err, c) => (err ? reject(err) : resolve(c))));
+    cbCh = await new Promise((resolve, reject) => cbConn.createChannel((err, c) => (err ? reject(err) : resolve(c))));
+    cbConfirm = await new Promise((resolve, reject) => cbConn.createConfirmChannel((err, c) => (err ? reject(err) : resolve(c))));
+  });
+  after(async () => {
+    await conn?.close();
+    await new Promise((resolve) => cbConn?.close(resolve));
+    uninstallAllPatches();
+  });
+  beforeEach(() => {
+    uninstallAllPatches();
+    install();
+    tracer.reset();
+  });
+  afterEach(() => tracer.settle());
+
+  function one(name: string | RegExp): RecordedSpan {
+    const spans = tracer.byName(name);
+    assert.equal(spans.length, 1, `one ${name} span, got ${tracer.finished.map((s) => s.operationName).join(', ')}`);
+    return spans[0];
+  }
+
+  /** A named direct exchange bound to an exclusive queue, and a consumer on that queue. */
+  async function exchangeWithConsumer(onMessage: (msg: amqp.ConsumeMessage | null) => unknown): Promise<{ exchange: string; queue: string }> {
+    const exchange = fresh('ex');
+    const queue = fresh('q');
+    await ch.assertExchange(exchange, 'direct', { durable: false, autoDelete: true });
+    await ch.assertQueue(queue, { exclusive: true });
+    await ch.bindQueue(queue, exchange, 'orders.created');
+    await ch.consume(queue, onMessage, { noAck: true });
+    return { exchange, queue };
+  }
+
+  const peerTags = () => ({ 'peer.address': '127.0.0.1', 'peer.port': amqpPort() });
+
+  /** A fresh exclusive queue with a consumer that reports its first `count` deliveries. */
+  async function consumedQueue(what: string, count = 1): Promise<{ queue: string; done: Promise<Arrival[]> }> {
+    const queue = fresh(what);
+    const { seen, done } = arrivals(count);
+    await ch.assertQueue(queue, { exclusive: true });
+    await ch.consume(queue, seen, { noAck: true });
+    return { queue, done };
+  }
+
+  /** Sends one message from inside a request span; returns that span, finished. */
+  function sendInRequest(queue: string, body = 'x'): RecordedSpan {
+    const request = tracer.startSpan('request') as RecordedSpan;
+    withSpan(request, () => ch.sendToQueue(queue, Buffer.from(body)));
+    request.finish();
+    return request;
+  }
+
+  it('promise API: publish and consume in one trace; producer under the request span, consumer following from it', async () => {
+    const { seen, done } = arrivals();
+    const { exchange, queue } = await exchangeWithConsumer(seen);
+    const request = tracer.startSpan('request') as RecordedSpan;
+    const returned = withSpan(request, () => ch.publish(exchange, 'orders.created', Buffer.from('hello'), { contentType: 'text/plain' }));
+    request.finish();
+    assert.equal(returned, true, "publish's boolean comes back as it is");
+    const [{ msg, active }] = await done;
+    assert.equal(msg.content.toString(), 'hello');
+    await tracer.settle();
+
+    const producer = one(`amqp.publish ${exchange}`);
+    assert.equal(producer.parentId, request.id);
+    assert.equal(producer.traceId, request.traceId);
+    assert.deepEqual(producer.tags, {
+      'span.kind': 'producer',
+      component: 'amqplib',
+      'message_bus.destination': exchange,
+      'amqp.exchange': exchange,
+      'amqp.routing_key': 'orders.created',
+      ...peerTags(),
+    });
+    assert.equal(msg.properties.headers?.traceparent, `00-${producer.traceId}-${producer.id}-01`, 'the trace travels in the message headers');
+
+    const consumer = one(`amqp.consume ${queue}`);
+    assert.equal(consumer.traceId, request.traceId, 'same trace');
+    assert.equal(consumer.parentId, producer.id);
+    assert.equal(consumer.referenceType, 'followsFrom');
+    assert.equal(active, consumer, 'the consume callback runs in the consumer span');
+    assert.deepEqual(consumer.tags, {
+      'span.kind': 'consumer',
+      component: 'amqplib',
+      'message_bus.destination': queue,
+      'amqp.queue': queue,
+      'amqp.exchange': exchange,
+      'amqp.routing_key': 'orders.created',
+      ...peerTags(),
+    });
+    assert.ok(!producer.hasError() && !consumer.hasError());
+  });
+
+  it('callback API: sendToQueue and consume; what the callback does is a child of the consumer span', async () => {
+    const queue = fresh('cbq');
+    const replies = fresh('replies');
+    const replied = defer<amqpCallback.Message>();
+    await new Promise((resolve, reject) => cbCh.assertQueue(queue, { exclusive: true }, (err, ok) => (err ? reject(err) : resolve(ok))));
+    await new Promise((resolve, reject) => cbCh.assertQueue(replies, { exclusive: true }, (err, ok) => (err ? reject(err) : resolve(ok))));
+    await new Promise((resolve, reject) =>
+      cbCh.consume(replies, (msg) => msg && replied.resolve(msg), { noAck: true }, (err, ok) => (err ? reject(err) : resolve(ok))),
+    );
+    let inside: Span | undefined;
+    await new Promise((resolve, reject) =>
+      cbCh.consume(
+        queue,
+        (msg) => {
+          if (msg === null) return;
+          inside = currentSpan();
+          // A reply sent from the callback: a producer span under the consumer span.
+          cbCh.sendToQueue(replies, Buffer.from(`re: ${msg.content}`));
+        },
+        { noAck: true },
+        (err, ok) => (err ? reject(err) : resolve(ok)),
+      ),
+    );
+    const request = tracer.startSpan('request') as RecordedSpan;
+    assert.equal(withSpan(request, () => cbCh.sendToQueue(queue, Buffer.from('ping'))), true);
+    request.finish();
+    const reply = await replied.promise;
+    assert.equal(reply.content.toString(), 're: ping');
+    await tracer.settle();
+
+    const producer = one(`amqp.publish <default>:${queue}`);
+    assert.equal(producer.parentId, request.id);
+    assert.equal(producer.tags['amqp.queue'], queue);
+    assert.equal(producer.tags['message_bus.destination'], queue);
+    assert.equal(producer.tags['amqp.exchange'], '');
+    const consumer = one(`amqp.consume ${queue}`);
+    assert.equal(consumer.parentId, producer.id);
+    assert.equal(inside, consumer);
+    const replyProducer = one(`amqp.publish <default>:${replies}`);
+    assert.equal(replyProducer.parentId, consumer.id, 'a client span made in the callback is a child of the consumer span');
+    assert.equal(replyProducer.traceId, request.traceId);
+    const replyConsumer = one(`amqp.consume ${replies}`);
+    assert.equal(replyConsumer.parentId, replyProducer.id);
+  });
+
+  it('confirm channel (promise API): the span finishes at the confirm; the callback runs after it, in the caller context', async () => {
+    const queue = fresh('confirmq');
+    await confirm.assertQueue(queue, { exclusive: true });
+    const request = tracer.startSpan('request') as RecordedSpan;
+    const confirmed = defer<{ err: unknown; active: Span | undefined; finishedAtCallback: boolean }>();
+    const returned = withSpan(request, () =>
+      confirm.sendToQueue(queue, Buffer.from('c'), {}, (err: unknown) =>
+        confirmed.resolve({ err, active: currentSpan(), finishedAtCallback: tracer.byName(`amqp.publish <default>:${queue}`).length === 1 }),
+      ),
+    );
+    assert.equal(returned, true);
+    assert.equal(tracer.byName(/^amqp\.publish/).length, 0, 'not finished before the broker confirms');
+    const { err, active, finishedAtCallback } = await confirmed.promise;
+    request.finish();
+    assert.equal(err, null);
+    assert.equal(active, request, 'the confirm callback runs in the context of the code that published');
+    assert.ok(finishedAtCallback, 'the span finished before the callback ran');
+    const span = one(`amqp.publish <default>:${queue}`);
+    assert.equal(span.parentId, request.id);
+    assert.ok(!span.hasError());
+  });
+
+  it('confirm channel without a callback: waitForConfirms (promise API) and the callback API', async () => {
+    const queue = fresh('waitq');
+    await confirm.assertQueue(queue, { exclusive: true });
+    const request = tracer.startSpan('request') as RecordedSpan;
+    await withSpan(request, async () => {
+      confirm.sendToQueue(queue, Buffer.from('1'));
+      confirm.sendToQueue(queue, Buffer.from('2'));
+      await confirm.waitForConfirms();
+    });
+    assert.equal(tracer.byName(`amqp.publish <default>:${queue}`).length, 2, 'both finished once confirmed');
+
+    const cbQueue = fresh('cbwaitq');
+    await new Promise((resolve, reject) => cbConfirm.assertQueue(cbQueue, { exclusive: true }, (err, ok) => (err ? reject(err) : resolve(ok))));
+    const err = await withSpan(request, () => new Promise((resolve) => cbConfirm.publish('', cbQueue, Buffer.from('3'), {}, resolve)));
+    assert.equal(err, null);
+    await new Promise<void>((resolve, reject) => cbConfirm.waitForConfirms((e) => (e ? reject(e) : resolve())));
+    request.finish();
+    const span = one(`amqp.publish <default>:${cbQueue}`);
+    assert.equal(span.parentId, request.id);
+  });
+
+  it("a nack'd confirm marks the span as an error; the callback gets amqplib's error", async () => {
+    const queue = fresh('full');
+    // A queue that holds one message and refuses more: the broker nacks the second publish.
+    await confirm.assertQueue(queue, { exclusive: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    const request = tracer.startSpan('request') as RecordedSpan;
+    const outcomes = await withSpan(request, () =>
+      Promise.all(['first', 'second'].map((body) => new Promise((resolve) => confirm.sendToQueue(queue, Buffer.from(body), {}, (err: unknown) => resolve(err))))),
+    );
+    request.finish();
+    assert.equal(outcomes[0], null);
+    assert.equal((outcomes[1] as Error).message, 'message nacked');
+    const [first, second] = tracer.byName(`amqp.publish <default>:${queue}`);
+    assert.ok(!first.hasError());
+    assert.equal(second.tags.error, true);
+    assert.equal(second.errorLog()?.fields.message, 'message nacked');
+  });
+
+  it('a publish that closes the channel (no such exchange): the span finishes with the error when the confirm never comes', async () => {
+    const channel = await conn.createConfirmChannel();
+    const closed = defer<Error>();
+    channel.on('error', closed.resolve);
+    const confirmErr = defer<unknown>();
+    const request = tracer.startSpan('request') as RecordedSpan;
+    withSpan(request, () => channel.publish(fresh('missing'), 'k', Buffer.from('x'), {}, confirmErr.resolve));
+    request.finish();
+    assert.equal((await closed.promise as Error & { code?: number }).code, 404);
+    assert.equal((await confirmErr.promise as Error).message, 'channel closed');
+    const span = one(/^amqp\.publish otch\.test\..*\.missing\./);
+    assert.equal(span.tags.error, true);
+  });
+
+  it("headers the caller set are kept and win; the caller's options are not written", async () => {
+    const { queue, done } = await consumedQueue('headersq', 2);
+    const theirs = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    const withTrace = { headers: { app: 'a', traceparent: theirs }, messageId: 'm1' };
+    const withoutTrace = { headers: { app: 'b' }, messageId: 'm2' };
+    const before = JSON.stringify([withTrace, withoutTrace]);
+    const request = tracer.startSpan('request') as RecordedSpan;
+    withSpan(request, () => {
+      ch.sendToQueue(queue, Buffer.from('1'), withTrace);
+      ch.sendToQueue(queue, Buffer.from('2'), withoutTrace);
+    });
+    request.finish();
+    const [a, b] = await done;
+    assert.equal(JSON.stringify([withTrace, withoutTrace]), before, "the caller's options and headers are unchanged");
+    assert.deepEqual(a.msg.properties.headers, { app: 'a', traceparent: theirs });
+    assert.equal(a.msg.properties.messageId, 'm1');
+    await tracer.settle();
+    const [p1, p2] = tracer.byName(`amqp.publish <default>:${queue}`);
+    assert.deepEqual(b.msg.properties.headers, { app: 'b', traceparent: `00-${p2.traceId}-${p2.id}-01` });
+    // The first message carries the caller's context: its consumer follows from that one.
+    const consumers = tracer.byName(`amqp.consume ${queue}`);
+    assert.equal(consumers[0].parentId, '0123456789abcdef');
+    assert.equal(consumers[1].parentId, p2.id);
+    assert.equal(p1.parentId, request.id);
+  });
+
+  it('requireParent: no producer span (nor header) without an active span; the consumer span is still made', async () => {
+    uninstallAllPatches();
+    install({ requireParent: true });
+    const { queue, done } = await consumedQueue('reqq', 2);
+    ch.sendToQueue(queue, Buffer.from('orphan'));
+    const request = sendInRequest(queue, 'child');
+    const [orphan, child] = await done;
+    assert.equal(orphan.msg.properties.headers?.traceparent, undefined);
+    await tracer.settle();
+    const producer = one(`amqp.publish <default>:${queue}`);
+    assert.equal(producer.parentId, request.id);
+    assert.equal(child.msg.properties.headers?.traceparent, `00-${producer.traceId}-${producer.id}-01`);
+    const consumers = tracer.byName(`amqp.consume ${queue}`);
+    assert.equal(consumers.length, 2);
+    assert.equal(consumers[0].parentId, undefined, 'a message without a trace: a new root');
+    assert.equal(consumers[1].parentId, producer.id);
+  });
+
+  it("consumerParent: 'childOf' makes the consumer a child of the producer", async () => {
+    uninstallAllPatches();
+    install({ consumerParent: 'childOf' });
+    const { queue, done } = await consumedQueue('childq');
+    sendInRequest(queue);
+    await done;
+    await tracer.settle();
+    const consumer = one(`amqp.consume ${queue}`);
+    assert.equal(consumer.parentId, one(`amqp.publish <default>:${queue}`).id);
+    assert.equal(consumer.referenceType, 'childOf');
+  });
+
+  it('a malformed trace header: the consumer span is a new root and the callback runs as usual', async () => {
+    const { queue, done } = await consumedQueue('badq', 4);
+    const bad = ['garbage', 'ff-0123456789abcdef0123456789abcdef-0123456789abcdef-01', '00-00000000000000000000000000000000-0123456789abcdef-01'];
+    for (const traceparent of bad) ch.sendToQueue(queue, Buffer.from(traceparent), { headers: { traceparent } });
+    ch.sendToQueue(queue, Buffer.from('number'), { headers: { traceparent: 42, other: { nested: true } } });
+    const got = await done;
+    assert.deepEqual(got.map((a) => a.msg.content.toString()), [...bad, 'number']);
+    await tracer.settle();
+    const consumers = tracer.byName(`amqp.consume ${queue}`);
+    assert.equal(consumers.length, 4);
+    for (const c of consumers) assert.equal(c.parentId, undefined);
+    assert.deepEqual(got.map((a) => a.active), consumers);
+  });
+
+  it('a consumer that returns a promise: its span finishes when that promise settles', async () => {
+    const queue = fresh('asyncq');
+    const started = defer();
+    const release = defer();
+    await ch.assertQueue(queue, { exclusive: true });
+    await ch.consume(
+      queue,
+      async () => {
+        started.resolve();
+        await release.promise;
+      },
+      { noAck: true },
+    );
+    ch.sendToQueue(queue, Buffer.from('slow'));
+    await started.promise;
+    assert.equal(tracer.byName(`amqp.consume ${queue}`).length, 0, 'open while the returned promise is pending');
+    release.resolve();
+    await until(() => tracer.byName(`amqp.consume ${queue}`).length === 1, 'the consumer span');
+    assert.ok(!one(`amqp.consume ${queue}`).hasError());
+  });
+
+  describe('a consumer that fails is handled as without the hook', () => {
+    /** A consume callback that throws: amqplib closes the channel and reports that error on it. */
+    async function throwingConsumer(): Promise<{ thrown: Error; reported: Error & { code?: number } }> {
+      const channel = await conn.createChannel();
+      const queue = fresh('throwq');
+      await channel.assertQueue(queue, { exclusive: true });
+      const reported = defer<Error>();
+      channel.on('error', reported.resolve);
+      const thrown = new Error('consumer broke');
+      await channel.consume(queue, () => {
+        throw thrown;
+      }, { noAck: true });
+      channel.sendToQueue(queue, Buffer.from('boom'));
+      return { thrown, reported: await reported.promise };
+    }
+
+    it('throwing: the channel closes with that very error, code 541; the span has error=true', async () => {
+      uninstallAllPatches();
+      const untraced = await throwingConsumer();
+      install();
+      const traced = await throwingConsumer();
+      assert.equal(untraced.reported, untraced.thrown);
+      assert.equal(traced.reported, traced.thrown);
+      assert.equal(traced.reported.code, untraced.reported.code);
+      assert.equal(traced.reported.code, 541);
+      await tracer.settle();
+      const span = one(/^amqp\.consume .*\.throwq\./);
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields['error.object'], traced.thrown);
+    });
+
+    /** A consume callback that rejects: an unhandled rejection with its error; the channel stays open. */
+    async function rejectingConsumer(): Promise<{ thrown: Error; reasons: unknown[]; after: string }> {
+      const queue = fresh('rejectq');
+      const thrown = new Error('consumer rejected');
+      const reasons: unknown[] = [];
+      const saved = process.listeners('unhandledRejection');
+      process.removeAllListeners('unhandledRejection');
+      const listener = (reason: unknown): void => {
+        reasons.push(reason);
+      };
+      process.on('unhandledRejection', listener);
+      try {
+        await ch.assertQueue(queue, { exclusive: true });
+        const next = defer<string>();
+        await ch.consume(
+          queue,
+          async (msg) => {
+            if (msg === null) return;
+            if (msg.content.toString() === 'fail') throw thrown;
+            next.resolve(msg.content.toString());
+          },
+          { noAck: true },
+        );
+        ch.sendToQueue(queue, Buffer.from('fail'));
+        await until(() => reasons.length > 0, 'the unhandled rejection');
+        ch.sendToQueue(queue, Buffer.from('still consuming'));
+        return { thrown, reasons, after: await next.promise };
+      } finally {
+        process.removeListener('unhandledRejection', listener);
+        for (const l of saved) process.on('unhandledRejection', l as (...args: unknown[]) => void);
+      }
+    }
+
+    it('rejecting: one unhandled rejection with that error, as untraced; the channel goes on; the span has error=true', async () => {
+      uninstallAllPatches();
+      const untraced = await rejectingConsumer();
+      install();
+      const traced = await rejectingConsumer();
+      assert.deepEqual(untraced.reasons, [untraced.thrown]);
+      assert.deepEqual(traced.reasons, [traced.thrown]);
+      assert.equal(traced.after, untraced.after);
+      await tracer.settle();
+      const [failed, ok] = tracer.byName(/^amqp\.consume .*\.rejectq\./);
+      assert.equal(failed.tags.error, true);
+      assert.equal(failed.errorLog()?.fields.message, 'consumer rejected');
+      assert.ok(!ok.hasError());
+    });
+  });
+
+  it('a consumer registered before install: traced; named from the delivery (exchange, or the queue on the default exchange)', async () => {
+    uninstallAllPatches();
+    const { seen, done } = arrivals(2);
+    const { exchange, queue } = await exchangeWithConsumer(seen);
+    install();
+    ch.publish(exchange, 'orders.created', Buffer.from('via exchange'));
+    ch.sendToQueue(queue, Buffer.from('direct'));
+    await done;
+    await tracer.settle();
+    const viaExchange = one(`amqp.consume ${exchange}`);
+    assert.equal(viaExchange.tags['message_bus.destination'], exchange);
+    assert.equal(viaExchange.tags['amqp.queue'], undefined, 'a delivery through an exchange does not name the queue');
+    assert.equal(one(`amqp.consume ${queue}`).tags['amqp.queue'], queue);
+  });
+
+  it('a server-named queue stands in span names as amq.gen-*', async () => {
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    const { seen, done } = arrivals();
+    await ch.consume(queue, seen, { noAck: true });
+    ch.sendToQueue(queue, Buffer.from('x'));
+    await done;
+    await tracer.settle();
+    assert.equal(one('amqp.publish <default>:amq.gen-*').tags['amqp.queue'], queue);
+    assert.equal(one('amqp.consume amq.gen-*').tags['amqp.queue'], queue);
+  });
+
+  it('a consumer cancelled by the broker gets its null message, and no span', async () => {
+    const queue = fresh('cancelq');
+    const cancelled = defer<unknown>();
+    await ch.assertQueue(queue);
+    await ch.consume(queue, (msg) => cancelled.resolve(msg), { noAck: true });
+    await confirm.deleteQueue(queue);
+    assert.equal(await cancelled.promise, null);
+    await tracer.settle();
+    assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
+  });
+
+  it('uninstall: the very same functions back, no span and no header', async () => {
+    uninstallAllPatches();
+    const originals = amqplibTargets().map(([o, k]) => (o as any)[k]);
+    install();
+    assert.ok(amqplibTargets().some(([o, k], i) => (o as any)[k] !== originals[i]), 'installed');
+    uninstallAllPatches();
+    amqplibTargets().forEach(([o, k], i) => assert.equal((o as any)[k], originals[i], `${String(k)} restored`));
+    const { queue, done } = await consumedQueue('offq');
+    sendInRequest(queue);
+    const [{ msg, active }] = await done;
+    assert.deepEqual(msg.properties.headers, {});
+    assert.equal(active, undefined);
+    await tracer.settle();
+    assert.deepEqual(tracer.finished.map((s) => s.operationName), ['request']);
+  });
+
+  it('an ES-module app with the hooks installed first: traced through the internal files, peer.hostname from the URL', async () => {
+    // build/, where the compiled sources and helpers are.
+    const build = path.join(__dirname, '..', '..');
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(path.join(build, 'app.js'))});
+      const { installPatches, withSpan } = require('./src');
+      const { RecordingTracer } = require('./test/helpers/tracer');
+      const tracer = new RecordingTracer();
+      installPatches(['amqplib'], { tracer });
+      const { default: amqp } = await import('amqplib');
+      const conn = await amqp.connect(process.env.AMQP_URL);
+      const ch = await conn.createChannel();
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      const arrived = new Promise((resolve) => ch.consume(queue, resolve, { noAck: true }));
+      const request = tracer.startSpan('request');
+      withSpan(request, () => ch.sendToQueue(queue, Buffer.from('esm')));
+      request.finish();
+      await arrived;
+      await tracer.settle();
+      await conn.close();
+      process.stdout.write(JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, id: s.id, parentId: s.parentId, traceId: s.traceId, tags: s.tags }))));
+    `;
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: build, env: process.env });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (err += d));
+      p.on('exit', (c) => resolve({ code: c, stdout: out, stderr: err }));
+    });
+    assert.equal(code, 0, stderr);
+    const spans = JSON.parse(stdout) as Array<{ name: string; id: string; parentId?: string; traceId: string; tags: Record<string, unknown> }>;
+    const request = spans.find((s) => s.name === 'request')!;
+    const producer = spans.find((s) => s.name === 'amqp.publish <default>:amq.gen-*')!;
+    const consumer = spans.find((s) => s.name === 'amqp.consume amq.gen-*')!;
+    assert.ok(producer && consumer, JSON.stringify(spans.map((s) => s.name)));
+    assert.equal(producer.parentId, request.id);
+    assert.equal(consumer.parentId, producer.id);
+    const url = new URL(amqpUrl());
+    assert.equal(producer.tags['peer.hostname'], url.hostname);
+    assert.equal(producer.tags['peer.port'], amqpPort());
+    assert.equal(consumer.tags['peer.hostname'], url.hostname);
+  });
+});
