@@ -15,6 +15,7 @@ export type { PgOptions, PgQueryInfo } from './hooks/pg';
 export type { Mysql2Options, Mysql2QueryInfo } from './hooks/mysql2';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './hooks/amqplib';
+export type { GrpcOptions } from './hooks/grpc';
 
 export { HOOK_NAMES } from './config';
 

@@ -8,6 +8,7 @@ import { fetchDriver } from './fetch';
 import { axiosDrivers } from './axios';
 import { mysql2Driver } from './mysql2';
 import { amqplibDrivers } from './amqplib';
+import { grpcDrivers } from './grpc';
 
 /** Every conformance driver: one per hook and per major version of its library. */
-export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers];
+export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers];

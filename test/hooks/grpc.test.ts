@@ -1,0 +1,528 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { Duplex, Readable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import * as grpcCall from '@grpc/grpc-js/build/src/call';
+import * as opentracing from 'opentracing';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { HooksConfig } from '../../src';
+import { parseTarget } from '../../src/hooks/grpc';
+import { EchoClient, EchoReply, EchoServer, loadEcho, startEchoServer, unary } from '../conformance/drivers/grpc';
+import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
+
+const root = path.join(__dirname, '..', '..', '..');
+const UNARY = 'grpc conformance.Echo/Unary';
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+
+function activeId(): string | undefined {
+  return (currentSpan() as RecordedSpan | undefined)?.id;
+}
+
+/** Waits for `emitter` to emit `event`; an 'error' event first is no failure (cancelled streams emit one). */
+function until(emitter: NodeJS.EventEmitter, event: string): Promise<unknown[]> {
+  return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args)));
+}
+
+describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let echo: EchoServer;
+  let client: EchoClient;
+
+  const install = (config: Omit<HooksConfig, 'tracer'> = {}): void => installPatches(['grpc'], { tracer, ...config });
+
+  before(async () => {
+    install();
+    echo = await startEchoServer();
+    client = new (loadEcho().Echo)(echo.address, grpc.credentials.createInsecure()) as EchoClient;
+  });
+  after(async () => {
+    client?.close();
+    await echo?.close();
+    uninstallAllPatches();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(async () => {
+    echo.onArrival = undefined;
+    echo.onCancelled = undefined;
+    await tracer.settle();
+  });
+
+  function spansOf(kind: 'client' | 'server', operation: string | RegExp = /^grpc /): RecordedSpan[] {
+    return tracer.byName(operation).filter((s) => s.tags['span.kind'] === kind);
+  }
+
+  function onlySpan(kind: 'client' | 'server', operation: string | RegExp = /^grpc /): RecordedSpan {
+    const spans = spansOf(kind, operation);
+    assert.equal(spans.length, 1, `one ${kind} span, got ${tracer.finished.map((s) => `${s.operationName} (${s.tags['span.kind']})`).join(', ')}`);
+    return spans[0];
+  }
+
+  /** Runs `fn` under a fresh parent span, finished afterwards. */
+  async function underParent<T>(fn: (parent: RecordedSpan) => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    try {
+      return { parent, result: await withSpan(parent, () => fn(parent)) };
+    } finally {
+      parent.finish();
+    }
+  }
+
+  it('unary: a client span, the server span its child across the wire, the handler running with the server span active', async () => {
+    const { parent, result: reply } = await underParent(() => unary(client, { text: 'hi' }));
+    assert.equal(reply.text, 'hi');
+    await tracer.settle();
+    const clientSpan = onlySpan('client', UNARY);
+    const serverSpan = onlySpan('server', UNARY);
+    assert.equal(clientSpan.parentId, parent.id);
+    assert.equal(serverSpan.parentId, clientSpan.id, 'the server span is a child of the client span');
+    assert.equal(serverSpan.traceId, parent.traceId);
+    assert.equal(reply.traceparent, `00-${clientSpan.traceId}-${clientSpan.id}-01`, 'the metadata carried the client span');
+    assert.equal(reply.active_span, serverSpan.id, 'the handler ran with the server span active');
+    assert.equal(reply.active_later, serverSpan.id, '... and still after an await');
+    const method = { component: 'grpc', 'grpc.method': '/conformance.Echo/Unary', 'rpc.system': 'grpc', 'rpc.service': 'conformance.Echo', 'rpc.method': 'Unary', 'grpc.status_code': 0 };
+    assert.deepEqual({ ...clientSpan.tags }, { ...method, 'span.kind': 'client', 'peer.hostname': '127.0.0.1', 'peer.port': echo.port });
+    const { 'peer.address': peer, ...serverTags } = serverSpan.tags;
+    assert.deepEqual(serverTags, { ...method, 'span.kind': 'server' });
+    assert.match(String(peer), /^127\.0\.0\.1:\d+$/);
+    assert.ok(!clientSpan.hasError() && !serverSpan.hasError());
+    assert.equal(clientSpan.logs.length + serverSpan.logs.length, 0);
+  });
+
+  it('client streaming: spans for the call, the callback in the caller context, stream events of the handler under the server span', async () => {
+    let callbackSpan: string | undefined;
+    const { parent, result: reply } = await underParent(
+      () =>
+        new Promise<EchoReply>((resolve, reject) => {
+          const call = client.ClientStream((err: Error | null, r: EchoReply) => {
+            callbackSpan = activeId();
+            return err ? reject(err) : resolve(r);
+          });
+          call.write({ text: 'a' });
+          call.write({ text: 'b' });
+          call.end({ text: 'c' });
+        }),
+    );
+    assert.equal(reply.text, 'a,b,c');
+    assert.equal(callbackSpan, parent.id);
+    await tracer.settle();
+    const clientSpan = onlySpan('client', 'grpc conformance.Echo/ClientStream');
+    const serverSpan = onlySpan('server', 'grpc conformance.Echo/ClientStream');
+    assert.equal(clientSpan.parentId, parent.id);
+    assert.equal(serverSpan.parentId, clientSpan.id);
+    assert.equal(reply.active_span, serverSpan.id);
+    assert.equal(reply.active_later, serverSpan.id, "the handler's 'end' listener ran under the server span");
+    assert.equal(clientSpan.tags['grpc.status_code'], 0);
+    assert.equal(serverSpan.tags['grpc.status_code'], 0);
+  });
+
+  it("server streaming: the library's own stream; 'data', 'status' and 'end' in the caller context", async () => {
+    const seen: Array<string | undefined> = [];
+    const texts: string[] = [];
+    const actives: string[] = [];
+    const { parent } = await underParent(async () => {
+      const stream = client.ServerStream({ text: 's', count: 3, delay_ms: 1 });
+      assert.ok(stream instanceof grpcCall.ClientReadableStreamImpl && stream instanceof Readable);
+      stream.on('data', (r: EchoReply) => {
+        texts.push(r.text);
+        actives.push(r.active_later);
+        seen.push(activeId());
+      });
+      stream.on('status', () => seen.push(activeId()));
+      await until(stream, 'end');
+      seen.push(activeId());
+    });
+    assert.deepEqual(texts, ['s-0', 's-1', 's-2']);
+    assert.deepEqual(seen, Array(seen.length).fill(parent.id));
+    assert.ok(seen.length >= 4);
+    await tracer.settle();
+    const clientSpan = onlySpan('client', 'grpc conformance.Echo/ServerStream');
+    const serverSpan = onlySpan('server', 'grpc conformance.Echo/ServerStream');
+    assert.equal(clientSpan.parentId, parent.id);
+    assert.equal(serverSpan.parentId, clientSpan.id);
+    assert.equal(clientSpan.tags['grpc.status_code'], 0);
+    assert.deepEqual(actives, [serverSpan.id, serverSpan.id, serverSpan.id], 'the handler ran under the server span, also after its awaits');
+  });
+
+  it('bidi streaming: both directions, events on both sides in their own context', async () => {
+    const seen: Array<string | undefined> = [];
+    const replies: EchoReply[] = [];
+    const { parent } = await underParent(async () => {
+      const stream = client.Bidi();
+      assert.ok(stream instanceof grpcCall.ClientDuplexStreamImpl && stream instanceof Duplex);
+      stream.on('data', (r: EchoReply) => {
+        replies.push(r);
+        seen.push(activeId());
+        if (replies.length === 2) stream.end();
+      });
+      stream.write({ text: 'x' });
+      stream.write({ text: 'y' });
+      await until(stream, 'status');
+    });
+    assert.deepEqual(
+      replies.map((r) => r.text),
+      ['x', 'y'],
+    );
+    assert.deepEqual(seen, [parent.id, parent.id]);
+    await tracer.settle();
+    const clientSpan = onlySpan('client', 'grpc conformance.Echo/Bidi');
+    const serverSpan = onlySpan('server', 'grpc conformance.Echo/Bidi');
+    assert.equal(serverSpan.parentId, clientSpan.id);
+    for (const r of replies) assert.equal(r.active_later, serverSpan.id, "the handler's 'data' listener ran under the server span");
+  });
+
+  it("the caller's metadata: its keys are sent, its object is left as it was, and a trace key it set itself wins", async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-caller', 'mine');
+    const first = await underParent(() => unary(client, { text: 'a' }, metadata));
+    const second = await underParent(() => unary(client, { text: 'b' }, metadata));
+    for (const { result } of [first, second]) {
+      assert.equal(result.caller_key, 'mine');
+      assert.match(result.traceparent, TRACEPARENT);
+    }
+    assert.notEqual(first.result.traceparent, second.result.traceparent, 'each call carries its own span');
+    assert.deepEqual(metadata.getMap(), { 'x-caller': 'mine' }, "the caller's Metadata is not written to");
+
+    tracer.reset();
+    const own = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
+    const mine = new grpc.Metadata();
+    mine.set('traceparent', own);
+    const { result } = await underParent(() => unary(client, { text: 'c' }, mine));
+    assert.equal(result.traceparent, own, "the caller's own trace header is the one sent");
+    await tracer.settle();
+    assert.equal(onlySpan('client', UNARY).tags.component, 'grpc', 'the call is still traced');
+    assert.equal(onlySpan('server', UNARY).parentId, 'cd'.repeat(8));
+  });
+
+  it('a non-OK status: the app gets the ServiceError as untraced; both spans error=true with the status', async () => {
+    const err: any = await underParent(() => unary(client, { text: 'x', fail_code: grpc.status.NOT_FOUND })).catch((e) => e);
+    assert.equal(err.code, grpc.status.NOT_FOUND);
+    assert.equal(err.message, '5 NOT_FOUND: failed on purpose');
+    await tracer.settle();
+    for (const span of [onlySpan('client', UNARY), onlySpan('server', UNARY)]) {
+      assert.equal(span.tags.error, true);
+      assert.equal(span.tags['grpc.status_code'], 5);
+      const log = span.errorLog();
+      assert.equal(log?.fields.event, 'error');
+      assert.equal(log?.fields.message, '5 NOT_FOUND: failed on purpose');
+      assert.equal(log?.fields['error.object'].code, 5);
+    }
+  });
+
+  it('a handler that throws: UNKNOWN to the client, the server span error=true and finished once', async () => {
+    const err: any = await underParent(() => unary(client, { text: 'throw' })).catch((e) => e);
+    assert.equal(err.code, grpc.status.UNKNOWN);
+    await tracer.settle();
+    const serverSpan = onlySpan('server', UNARY);
+    assert.equal(serverSpan.tags.error, true);
+    assert.equal(serverSpan.tags['grpc.status_code'], grpc.status.UNKNOWN);
+    assert.equal(onlySpan('client', UNARY).tags['grpc.status_code'], grpc.status.UNKNOWN);
+  });
+
+  it('call.cancel(): the callback once with CANCELLED; each span finished once, with event cancel', async () => {
+    const handlerCancelled = new Promise<string | undefined>((resolve) => (echo.onCancelled = () => resolve(activeId())));
+    let calls = 0;
+    const { parent, result: err } = await underParent(
+      () =>
+        new Promise<any>((resolve) => {
+          const call = client.Unary({ text: 'slow', delay_ms: 1000 }, (e: Error | null) => {
+            calls++;
+            resolve(e);
+          });
+          assert.ok(call instanceof grpcCall.ClientUnaryCallImpl, "the library's own call object");
+          echo.onArrival = () => {
+            call.cancel();
+            call.cancel();
+          };
+        }),
+    );
+    assert.equal(err.code, grpc.status.CANCELLED);
+    const serverSpanWhenCancelled = await handlerCancelled;
+    await tracer.settle();
+    assert.equal(calls, 1);
+    const clientSpan = onlySpan('client', UNARY);
+    assert.equal(clientSpan.parentId, parent.id);
+    assert.equal(clientSpan.tags['grpc.status_code'], grpc.status.CANCELLED);
+    assert.equal(clientSpan.errorLog()?.fields.event, 'cancel');
+    assert.equal(clientSpan.logs.length, 1);
+    const serverSpan = onlySpan('server', UNARY);
+    assert.equal(serverSpan.tags['grpc.status_code'], grpc.status.CANCELLED);
+    assert.equal(serverSpan.errorLog()?.fields.event, 'cancel');
+    assert.equal(serverSpanWhenCancelled, serverSpan.id, "the handler's 'cancelled' listener ran under the server span");
+    // tracer.settle() checked that every span finished exactly once; the late answer of the handler changes nothing.
+    await new Promise((r) => setTimeout(r, 50));
+    tracer.assertAllFinishedOnce();
+  });
+
+  it('a server stream cancelled after its first message: spans finished once', async () => {
+    await underParent(async () => {
+      const stream = client.ServerStream({ text: 's', count: 50, delay_ms: 10 });
+      stream.on('error', () => undefined);
+      stream.once('data', () => stream.cancel());
+      const [status] = (await until(stream, 'status')) as [grpc.StatusObject];
+      assert.equal(status.code, grpc.status.CANCELLED);
+    });
+    await tracer.settle();
+    assert.equal(onlySpan('client', 'grpc conformance.Echo/ServerStream').errorLog()?.fields.event, 'cancel');
+    assert.equal(onlySpan('server', 'grpc conformance.Echo/ServerStream').tags['grpc.status_code'], grpc.status.CANCELLED);
+  });
+
+  it('a deadline exceeded: DEADLINE_EXCEEDED; the client span error with event timeout; the server span finished once', async () => {
+    const err: any = await underParent(() => unary(client, { text: 'slow', delay_ms: 500 }, undefined, { deadline: Date.now() + 100 })).catch((e) => e);
+    assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
+    await tracer.settle();
+    const clientSpan = onlySpan('client', UNARY);
+    assert.equal(clientSpan.tags.error, true);
+    assert.equal(clientSpan.tags['grpc.status_code'], grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(clientSpan.errorLog()?.fields.event, 'timeout');
+    // The server sees the end of the call first either by its own deadline timer, or by the client's
+    // RST_STREAM (a cancellation, as far as the server can tell): both are an error of the server span.
+    const serverSpan = onlySpan('server', UNARY);
+    assert.equal(serverSpan.tags.error, true);
+    const expected = { [grpc.status.DEADLINE_EXCEEDED]: 'timeout', [grpc.status.CANCELLED]: 'cancel' } as Record<number, string>;
+    assert.equal(serverSpan.errorLog()?.fields.event, expected[serverSpan.tags['grpc.status_code']], `status ${serverSpan.tags['grpc.status_code']}`);
+    // The handler answers after the deadline: its status is dropped, and the span stays finished once.
+    await new Promise((r) => setTimeout(r, 500));
+    tracer.assertAllFinishedOnce();
+  });
+
+  it('a client call made in the handler, after an await, is a child of the server span', async () => {
+    const { parent, result: reply } = await underParent(() => unary(client, { text: 'nested' }));
+    assert.equal(reply.text, 'nested:inner');
+    await tracer.settle();
+    const [outerClient] = spansOf('client', UNARY).filter((s) => s.parentId === parent.id);
+    const outerServer = spansOf('server', UNARY).find((s) => s.parentId === outerClient.id)!;
+    const innerClient = spansOf('client', UNARY).find((s) => s.parentId === outerServer.id);
+    assert.ok(innerClient, `the inner call's span is a child of the server span: ${JSON.stringify(tracer.finished.map((s) => [s.operationName, s.id, s.parentId]))}`);
+    const innerServer = spansOf('server', UNARY).find((s) => s.parentId === innerClient.id);
+    assert.ok(innerServer);
+    assert.equal(tracer.finished.filter((s) => s.traceId === parent.traceId).length, 5);
+  });
+
+  it('callbacks and events run in their own caller context, concurrent calls on a connection another request opened', async () => {
+    const fresh = new (loadEcho().Echo)(echo.address, grpc.credentials.createInsecure()) as EchoClient;
+    try {
+      await underParent(() => unary(fresh, { text: 'opens the connection' }));
+      const observe = (): Promise<{ parent: string; seen: Array<string | undefined> }> =>
+        underParent(async (parent) => {
+          const seen: Array<string | undefined> = [];
+          await new Promise<void>((resolve) => {
+            const call = fresh.Unary({ text: 'x', delay_ms: 5 }, () => seen.push(activeId()));
+            call.on('metadata', () => seen.push(activeId()));
+            call.on('status', () => resolve(void seen.push(activeId())));
+          });
+          const stream = fresh.ServerStream({ text: 's', count: 2, delay_ms: 5 });
+          stream.on('data', () => seen.push(activeId()));
+          await until(stream, 'end');
+          return { parent: parent.id, seen };
+        }).then((r) => r.result);
+      for (const { parent, seen } of await Promise.all([observe(), observe(), observe()])) {
+        assert.deepEqual(seen, [parent, parent, parent, parent, parent]);
+      }
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it('client interceptors of the app see the trace header, and the call is traced as the app sees it', async () => {
+    const sawHeader: unknown[] = [];
+    const interceptor: grpc.Interceptor = (options, nextCall) =>
+      new grpc.InterceptingCall(nextCall(options), {
+        start(metadata, listener, next) {
+          sawHeader.push(metadata.get('traceparent')[0]);
+          next(metadata, listener);
+        },
+      });
+    const intercepted = new (loadEcho().Echo)(echo.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] }) as EchoClient;
+    try {
+      const { result } = await underParent(() => unary(intercepted, { text: 'i' }));
+      await tracer.settle();
+      const clientSpan = onlySpan('client', UNARY);
+      assert.deepEqual(sawHeader, [`00-${clientSpan.traceId}-${clientSpan.id}-01`]);
+      assert.equal(result.traceparent, sawHeader[0]);
+    } finally {
+      intercepted.close();
+    }
+  });
+
+  it('a malformed trace header, or a tracer that throws in inject and extract: the server span is a new root, the call unaffected', async () => {
+    const bad = new grpc.Metadata();
+    bad.set('traceparent', 'ff-not-a-trace-header');
+    const { result } = await underParent(() => unary(client, { text: 'm' }, bad));
+    assert.equal(result.text, 'm');
+    assert.equal(result.traceparent, 'ff-not-a-trace-header');
+    await tracer.settle();
+    const serverSpan = onlySpan('server', UNARY);
+    assert.equal(serverSpan.parentId, undefined, 'a new root');
+    assert.notEqual(serverSpan.traceId, onlySpan('client', UNARY).traceId);
+
+    uninstallAllPatches();
+    const broken = new ThrowingTracer(['inject', 'extract']);
+    installPatches(['grpc'], { tracer: broken });
+    try {
+      const reply = await withSpan(broken.startSpan('parent'), () => unary(client, { text: 'b' }));
+      assert.equal(reply.text, 'b');
+      assert.equal(reply.traceparent, '', 'nothing injected');
+      assert.ok(broken.calls >= 3, 'startSpan (client and server), inject and extract were asked');
+      assert.equal(reply.active_span.length, 16, 'the handler still ran with a (root) server span active');
+    } finally {
+      uninstallAllPatches();
+      install();
+    }
+  });
+
+  it('a caller that sets one of the trace keys propagates its own context: none of ours is added', async () => {
+    class TwoKeyTracer extends RecordingTracer {
+      protected override _inject(ctx: opentracing.SpanContext, format: string, carrier: any): void {
+        super._inject(ctx, format, carrier);
+        carrier['x-caller'] = 'ours';
+      }
+    }
+    const twoKeys = new TwoKeyTracer();
+    uninstallAllPatches();
+    installPatches(['grpc'], { tracer: twoKeys });
+    try {
+      const metadata = new grpc.Metadata();
+      metadata.set('x-caller', 'mine');
+      const reply = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }, metadata));
+      assert.equal(reply.caller_key, 'mine');
+      assert.equal(reply.traceparent, '', 'no header of ours beside the one the caller set');
+      const plain = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }));
+      assert.equal(plain.caller_key, 'ours');
+      assert.match(plain.traceparent, TRACEPARENT);
+    } finally {
+      uninstallAllPatches();
+      install();
+    }
+  });
+
+  it('a trace header key that Metadata refuses is left out; the others are sent', async () => {
+    class OddTracer extends RecordingTracer {
+      protected override _inject(ctx: opentracing.SpanContext, format: string, carrier: any): void {
+        super._inject(ctx, format, carrier);
+        carrier['bad key!'] = 'x';
+        carrier['x-non-ascii'] = 'é';
+      }
+    }
+    const odd = new OddTracer();
+    uninstallAllPatches();
+    installPatches(['grpc'], { tracer: odd });
+    try {
+      const reply = await withSpan(odd.startSpan('parent'), () => unary(client, { text: 'o' }));
+      assert.match(reply.traceparent, TRACEPARENT);
+    } finally {
+      uninstallAllPatches();
+      install();
+    }
+  });
+
+  it('requireParent: no client span without an active span; the server span is still made', async () => {
+    uninstallAllPatches();
+    install({ requireParent: true });
+    try {
+      const reply = await unary(client, { text: 'r' });
+      assert.equal(reply.traceparent, '');
+      await tracer.settle();
+      assert.equal(spansOf('client').length, 0);
+      assert.equal(onlySpan('server', UNARY).parentId, undefined);
+      tracer.reset();
+      const { parent } = await underParent(() => unary(client, { text: 'r' }));
+      await tracer.settle();
+      assert.equal(onlySpan('client', UNARY).parentId, parent.id);
+    } finally {
+      uninstallAllPatches();
+      install();
+    }
+  });
+
+  it('ignoreMethods: an ignored method makes no span on either side; the others are traced', async () => {
+    uninstallAllPatches();
+    install({ hooks: { grpc: { ignoreMethods: ['/conformance.Echo/Unary'] } } });
+    try {
+      const { result } = await underParent(() => unary(client, { text: 'i' }));
+      assert.equal(result.traceparent, '');
+      assert.equal(result.active_span, '');
+      const { parent } = await underParent(async () => {
+        const stream = client.ServerStream({ text: 's', count: 1 });
+        stream.resume();
+        await until(stream, 'end');
+      });
+      await tracer.settle();
+      assert.equal(spansOf('client', UNARY).length + spansOf('server', UNARY).length, 0);
+      assert.equal(onlySpan('client').parentId, parent.id);
+      assert.equal(onlySpan('server').operationName, 'grpc conformance.Echo/ServerStream');
+    } finally {
+      uninstallAllPatches();
+      install();
+    }
+  });
+
+  it('uninstalled: no spans and no trace header', async () => {
+    uninstallAllPatches();
+    try {
+      const { result } = await underParent(() => unary(client, { text: 'u' }));
+      assert.equal(result.traceparent, '');
+      assert.equal(result.active_span, '');
+      await tracer.settle();
+      assert.equal(tracer.finished.filter((s) => s.operationName !== 'parent').length, 0);
+    } finally {
+      install();
+    }
+  });
+
+  it('channel targets give peer.hostname and peer.port where there is one fixed peer', () => {
+    assert.deepEqual(parseTarget('dns:127.0.0.1:50051'), { hostname: '127.0.0.1', port: 50051 });
+    assert.deepEqual(parseTarget('dns:///localhost:443'), { hostname: 'localhost', port: 443 });
+    assert.deepEqual(parseTarget('dns://8.8.8.8/example.com:8080'), { hostname: 'example.com', port: 8080 });
+    assert.deepEqual(parseTarget('dns:example.com'), { hostname: 'example.com' });
+    assert.deepEqual(parseTarget('localhost:50051'), { hostname: 'localhost', port: 50051 });
+    assert.deepEqual(parseTarget('ipv6:[::1]:50051'), { hostname: '::1', port: 50051 });
+    assert.deepEqual(parseTarget('ipv6:::1'), { hostname: '::1' });
+    assert.deepEqual(parseTarget('ipv4:10.0.0.1:1,10.0.0.2:1'), { address: '10.0.0.1:1,10.0.0.2:1' });
+    assert.deepEqual(parseTarget('unix:/tmp/grpc.sock'), { address: 'unix:/tmp/grpc.sock' });
+    assert.equal(parseTarget('xds:///my-service'), null);
+    assert.equal(parseTarget('dns:'), null);
+  });
+
+  it('an ES module app (`import grpc from "@grpc/grpc-js"`) is traced, client and server', async () => {
+    // grpc-js is a CommonJS package: its entry is loaded by the ES-module loader without require(), the
+    // files it requires are not. The hooks are installed before the import, as `--import register` does.
+    const code = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(process.cwd() + '/');
+      const { installPatches, withSpan } = require('./build/src/index.js');
+      const { RecordingTracer } = require('./build/test/helpers/tracer.js');
+      const tracer = new RecordingTracer();
+      installPatches(['grpc'], { tracer });
+      if (Object.keys(require.cache).some((f) => f.includes('@grpc'))) throw new Error('grpc-js was loaded by require');
+      const { default: grpc } = await import('@grpc/grpc-js');
+      const { default: loader } = await import('@grpc/proto-loader');
+      const { Echo } = grpc.loadPackageDefinition(loader.loadSync(${JSON.stringify(path.join(root, 'test', 'fixtures', 'echo.proto'))})).conformance;
+      const server = new grpc.Server();
+      server.addService(Echo.service, { Unary: (call, cb) => cb(null, { text: call.request.text }) });
+      const port = await new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+      const client = new Echo('127.0.0.1:' + port, grpc.credentials.createInsecure());
+      const parent = tracer.startSpan('parent');
+      await withSpan(parent, () => new Promise((resolve, reject) => client.Unary({ text: 'esm' }, (e, r) => (e ? reject(e) : resolve(r)))));
+      parent.finish();
+      await tracer.settle();
+      client.close();
+      server.forceShutdown();
+      process.stdout.write(JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, kind: s.tags['span.kind'], id: s.id, parentId: s.parentId }))));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const [status] = await once(child, 'exit');
+    assert.equal(status, 0, stderr);
+    const spans = JSON.parse(stdout) as Array<{ name: string; kind: string; id: string; parentId?: string }>;
+    const clientSpan = spans.find((s) => s.name === UNARY && s.kind === 'client');
+    const serverSpan = spans.find((s) => s.name === UNARY && s.kind === 'server');
+    assert.ok(clientSpan && serverSpan, JSON.stringify(spans));
+    assert.equal(serverSpan.parentId, clientSpan.id);
+  });
+});
