@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run demo`: starts PostgreSQL and Redis, then a front and a back service, each under
+ * `npm run demo`: starts PostgreSQL, Redis, MariaDB and RabbitMQ, then a front and a back service, each under
  * `node -r ./register` with OT_TRACER=jsonl, sends a few requests, and prints each cross-service
  * trace as one waterfall assembled from the jsonl output. Stops everything it started.
  */
@@ -60,7 +60,9 @@ async function main() {
   if (!fs.existsSync(path.join(root, 'dist', 'register.js'))) throw new Error('dist/ is missing: run `npm install` (it builds) or `npm run build`');
   const { renderTrace } = require('../dist/tracer/waterfall');
   const state = await services.start();
-  const problems = ['OTCH_POSTGRES_UNAVAILABLE', 'OTCH_REDIS_UNAVAILABLE'].filter((k) => state.env[k]).map((k) => state.env[k]);
+  const problems = ['OTCH_POSTGRES_UNAVAILABLE', 'OTCH_REDIS_UNAVAILABLE', 'OTCH_MARIADB_UNAVAILABLE', 'OTCH_RABBITMQ_UNAVAILABLE']
+    .filter((k) => state.env[k])
+    .map((k) => state.env[k]);
   let front;
   let back;
   const traceFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-demo-')), 'traces.jsonl');
@@ -69,10 +71,16 @@ async function main() {
     const env = { ...state.env, OT_TRACER: 'jsonl', OT_TRACER_FILE: traceFile };
     back = await startService('back', 'scripts/demo/back.js', env);
     front = await startService('front', 'scripts/demo/front.js', { ...env, BACK_URL: back.url });
-    process.stdout.write(`front ${front.url}  ->  back ${back.url}  (PostgreSQL ${state.env.PGPORT ? `:${state.env.PGPORT}` : 'from PGHOST'}, Redis ${state.env.REDIS_URL || process.env.REDIS_URL})\n\n`);
+    process.stdout.write(`front ${front.url}  ->  back ${back.url}  (PostgreSQL, MariaDB, Redis, RabbitMQ on 127.0.0.1)\n\n`);
     for (let i = 1; i <= requests; i++) {
       const res = await get(`${front.url}/checkout/${i}`);
       process.stdout.write(`GET /checkout/${i} -> ${res.status} ${res.body}\n`);
+    }
+    // The back service consumes one event per order: wait until it has, so its spans are in the file.
+    const deadline = Date.now() + 15000;
+    while (Number((await get(`${back.url}/consumed`)).body) < requests) {
+      if (Date.now() > deadline) throw new Error('the back service did not consume its order events');
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
     await stop(front?.child);

@@ -1,15 +1,24 @@
 'use strict';
-// Back service: PostgreSQL (a pool query and a transaction) and Redis (GET/SET and a MULTI).
+// Back service: PostgreSQL (a pool query and a transaction), MySQL (the price), Redis (GET/SET and a
+// MULTI), and RabbitMQ (an event per order, consumed here too, where the consumer counts it in Redis).
 const http = require('node:http');
 const pg = require('pg');
+const mysql = require('mysql2/promise');
+const amqp = require('amqplib');
 const { createClient } = require('redis');
 
+const QUEUE = 'demo.order-viewed';
 const pool = new pg.Pool({ max: 4 });
+const prices = mysql.createPool({ uri: process.env.MYSQL_URL, connectionLimit: 2 });
 const redis = createClient({ url: process.env.REDIS_URL });
 redis.on('error', (err) => process.stderr.write(`redis: ${err.message}\n`));
+let amqpConnection;
+let publisher;
+let consumed = 0;
 
 async function order(id) {
   const { rows } = await pool.query('SELECT id, item, quantity FROM demo_orders WHERE id = $1', [id]);
+  const [priced] = await prices.query('SELECT price FROM demo_prices WHERE item = ?', [rows[0]?.item ?? '']);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -21,7 +30,17 @@ async function order(id) {
   } finally {
     client.release();
   }
-  return rows[0] ?? null;
+  publisher.sendToQueue(QUEUE, Buffer.from(JSON.stringify({ id: Number(id) })));
+  await publisher.waitForConfirms();
+  return rows[0] ? { ...rows[0], price: priced[0]?.price ?? null } : null;
+}
+
+/** The consumer: runs in a span that follows from the publisher's, so it shows in the same trace. */
+async function onOrderViewed(message) {
+  const { id } = JSON.parse(message.content.toString());
+  await redis.incr(`demo:events:${id}`);
+  consumed++;
+  this.ack(message);
 }
 
 async function stock(id) {
@@ -36,6 +55,7 @@ async function stock(id) {
 }
 
 const server = http.createServer(async (req, res) => {
+  if (req.url === '/consumed') return res.end(String(consumed));
   const match = /^\/(orders|stock)\/(\d+)$/.exec(req.url || '');
   if (!match) {
     res.statusCode = 404;
@@ -57,11 +77,20 @@ async function main() {
     id int PRIMARY KEY, item text NOT NULL, quantity int NOT NULL, viewed int NOT NULL DEFAULT 0, note text)`);
   await pool.query(`INSERT INTO demo_orders (id, item, quantity) VALUES (1, 'coffee', 2), (2, 'tea', 1), (3, 'cake', 3)
     ON CONFLICT (id) DO NOTHING`);
+  await prices.query('CREATE TABLE IF NOT EXISTS demo_prices (item VARCHAR(32) PRIMARY KEY, price DECIMAL(6,2) NOT NULL)');
+  await prices.query("INSERT IGNORE INTO demo_prices (item, price) VALUES ('coffee', 2.80), ('tea', 2.10), ('cake', 3.50)");
+  amqpConnection = await amqp.connect(process.env.AMQP_URL);
+  publisher = await amqpConnection.createConfirmChannel();
+  const consumer = await amqpConnection.createChannel();
+  await consumer.assertQueue(QUEUE, { durable: false });
+  await consumer.consume(QUEUE, onOrderViewed.bind(consumer));
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
 }
 
 process.on('SIGTERM', () => server.close(async () => {
+  await amqpConnection?.close().catch(() => undefined);
   await redis.close().catch(() => undefined);
+  await prices.end().catch(() => undefined);
   await pool.end().catch(() => undefined);
   process.exit(0);
 }));
