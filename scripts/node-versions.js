@@ -65,7 +65,7 @@ function install(majors) {
   const result = spawnSync(
     npm,
     ['install', '--prefix', DIR, '--no-audit', '--no-fund', '--ignore-scripts', ...specs],
-    { stdio: ['ignore', 'inherit', 'inherit'], cwd: DIR },
+    { stdio: ['ignore', 2, 2], cwd: DIR }, // npm's output to stderr: stdout is only for `bin`
   );
   if (result.error) throw new Error(`could not run npm: ${result.error.message}`);
   if (result.status !== 0) {
