@@ -1,5 +1,5 @@
-import { FORMAT_HTTP_HEADERS, Tags } from 'opentracing';
-import type { Span, SpanContext } from 'opentracing';
+import { FORMAT_HTTP_HEADERS, Span as BaseSpan, Tags, Tracer } from 'opentracing';
+import type { Span, SpanContext, SpanOptions } from 'opentracing';
 import { storage } from './context';
 import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
@@ -12,27 +12,69 @@ export interface CommonHookOptions {
 
 export type TagMap = { [key: string]: unknown };
 
+/** opentracing's shared no-op span: what the default tracer (and a bare `Tracer`) returns. */
+const NOOP_SPAN = new Tracer().startSpan('noop');
+/**
+ * How long a tracer that gave a no-op span is taken for a no-op without asking it again. The registry
+ * also ends the window when the app calls initGlobalTracer, so a tracer set later is used at once.
+ */
+const NOOP_RECHECK_MS = 1000;
+
+/** The span `startSpan` returned, or undefined (the window set) when it is the no-op span. */
+function recorded(hook: ActiveHook, span: Span): Span | undefined {
+  if (span !== NOOP_SPAN) return span;
+  hook.noopUntil = Date.now() + NOOP_RECHECK_MS;
+  return undefined;
+}
+
+/** An incoming request's context as a parent, in a request that has no span of its own (untraced). */
+class IncomingParent extends BaseSpan {
+  constructor(private readonly parentContext: SpanContext) {
+    super();
+  }
+  protected override _context(): SpanContext {
+    return this.parentContext;
+  }
+}
+
 /**
  * The parent for a client span: `parent` or the active span, null for a root span, or undefined when no
  * span is to be made (hook uninstalled, context suppressed, `requireParent` without one). Decided
  * before any tag is built.
  */
 export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span): Span | null | undefined {
-  if (!hook.enabled) return undefined;
+  if (!hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook))) return undefined;
   if (parent !== undefined) return parent;
   const store = storage.getStore();
   if (store !== undefined) {
     if (store.suppressed === true) return undefined;
     if (store.span !== undefined) return store.span;
+    if (store.parentContext !== undefined) return new IncomingParent(store.parentContext);
   }
   return hook.options.requireParent === true ? undefined : null;
 }
 
-/** Starts a client span under `parent` (from `clientParent`); undefined when the tracer fails. */
+/** Whether the hook's tracer was found to be a no-op within the last window (the window ends by itself). */
+function tracerIsNoop(hook: ActiveHook): boolean {
+  if (Date.now() < hook.noopUntil) return true;
+  hook.noopUntil = 0;
+  return false;
+}
+
+/**
+ * Starts a client span under `parent` (from `clientParent`); undefined when the tracer fails or is a no-op
+ * (the span would record nothing, so the caller does no more work for it).
+ */
 export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, operationName: string, tags: TagMap): Span | undefined {
   tags[Tags.SPAN_KIND] = Tags.SPAN_KIND_RPC_CLIENT;
+  return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
+}
+
+/** Starts a span with any options (references other than childOf); undefined when the tracer fails or is a no-op. */
+export function startSpanWith(hook: ActiveHook, operationName: string, options: SpanOptions): Span | undefined {
+  if (!hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook))) return undefined;
   try {
-    return hook.tracer.startSpan(operationName, { childOf: parent ?? undefined, tags });
+    return recorded(hook, hook.tracer.startSpan(operationName, options));
   } catch (err) {
     reportOnce(`${hook.name}: tracer.startSpan`, err);
     return undefined;
@@ -46,14 +88,8 @@ export function startClientSpan(hook: ActiveHook<CommonHookOptions>, operationNa
 }
 
 export function startServerSpan(hook: ActiveHook, operationName: string, tags: TagMap, parent: SpanContext | null | undefined): Span | undefined {
-  if (!hook.enabled) return undefined;
   tags[Tags.SPAN_KIND] = Tags.SPAN_KIND_RPC_SERVER;
-  try {
-    return hook.tracer.startSpan(operationName, { childOf: parent ?? undefined, tags });
-  } catch (err) {
-    reportOnce(`${hook.name}: tracer.startSpan`, err);
-    return undefined;
-  }
+  return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
 }
 
 /** Injects `span`'s context into a fresh header map (`format`: FORMAT_TEXT_MAP for message headers); undefined when the tracer fails. */

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Span } from 'opentracing';
+import type { Span, SpanContext } from 'opentracing';
 
 /**
  * What an outbound client call that is already being traced (axios, say) tells the lower transport
@@ -19,6 +19,8 @@ export interface RequestContext {
   /** No span is made in a suppressed context (a tracer exporting its own spans). */
   readonly suppressed?: boolean;
   readonly outbound?: OutboundCall;
+  /** An incoming request's trace context where no server span was made: outbound calls continue it. */
+  readonly parentContext?: SpanContext;
 }
 
 export const storage = new AsyncLocalStorage<RequestContext>();

@@ -134,7 +134,20 @@ export class DbCall {
   }
 }
 
-/** Starts a database span under the active span; undefined when none is to be made. */
+/** Starts a database span under `parent` (what `clientParent` decided); undefined when the tracer makes none. */
+export function startDbCallUnder(
+  hook: ActiveHook<DbHookOptions>,
+  parent: Span | null,
+  spec: DbSpanSpec,
+  onSuccess?: (span: Span, result: unknown) => void,
+): DbCall | undefined {
+  const tags = dbTags(spec.component, spec.dbType, spec.connection);
+  if (spec.statement !== undefined) tags[Tags.DB_STATEMENT] = truncate(spec.statement, hook.options.maxStatementLength, spec.maxStatementLength);
+  const span = startClientSpanUnder(hook, parent, spec.operationName, tags);
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name);
+}
+
+/** Starts a database span under `parent` or the active span; undefined when none is to be made. */
 export function startDbCall(
   hook: ActiveHook<DbHookOptions>,
   spec: DbSpanSpec,
@@ -142,11 +155,7 @@ export function startDbCall(
   parent?: Span,
 ): DbCall | undefined {
   const childOf = clientParent(hook, parent);
-  if (childOf === undefined) return undefined;
-  const tags = dbTags(spec.component, spec.dbType, spec.connection);
-  if (spec.statement !== undefined) tags[Tags.DB_STATEMENT] = truncate(spec.statement, hook.options.maxStatementLength, spec.maxStatementLength);
-  const span = startClientSpanUnder(hook, childOf, spec.operationName, tags);
-  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name);
+  return childOf === undefined ? undefined : startDbCallUnder(hook, childOf, spec, onSuccess);
 }
 
 /** Runs `fn` in `store`, or outside any request context when there is none. */

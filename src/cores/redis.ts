@@ -6,7 +6,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
-import { DbCall, DbConnection, DbHookOptions, detached, startDbCall } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, detached, startDbCallUnder } from './db-call';
 
 export interface RedisCommandInfo {
   command: string;
@@ -196,8 +196,9 @@ export function startRedisCommand(
     const name = String(command).toUpperCase();
     let info: RedisCommandInfo | undefined;
     const infoOf = (): RedisCommandInfo => (info ??= { command: name, args: args.slice(from) });
-    const call = startDbCall(
+    const call = startDbCallUnder(
       hook,
+      parent,
       {
         component,
         dbType: 'redis',
@@ -207,7 +208,6 @@ export function startRedisCommand(
         maxStatementLength: DEFAULT_MAX_STATEMENT,
       },
       responseHookFor(hook, infoOf, reply),
-      parent ?? undefined,
     );
     return runRequestHook(hook, call, infoOf);
   });
@@ -240,11 +240,11 @@ export function startRedisBatch(
       statement += (i === 0 ? '' : '\n') + statementFor(hook.options, names[i], list[i].args, list[i].from);
     }
     const info: RedisCommandInfo = { command: kind, args: names };
-    const call = startDbCall(
+    const call = startDbCallUnder(
       hook,
+      parent,
       { component, dbType: 'redis', operationName: `redis.${kind}`, connection: connection(), statement, maxStatementLength: DEFAULT_MAX_STATEMENT },
       responseHookFor(hook, () => info),
-      parent ?? undefined,
     );
     if (call !== undefined) {
       setTag(call.span, 'db.redis.command_count', list.length);
@@ -270,11 +270,10 @@ export function connectDetached(
   args: ArrayLike<unknown>,
 ): any {
   const start = (): DbCall | undefined =>
-    startDbCall(
+    startDbCallUnder(
       hook,
+      parent,
       { component, dbType: 'redis', operationName: 'redis.connect', connection: connection(), maxStatementLength: DEFAULT_MAX_STATEMENT },
-      undefined,
-      parent ?? undefined,
     );
   // A root span (`parent` null) is started outside the context it was called in, which may be a
   // request's when a reconnect timer inherited it.

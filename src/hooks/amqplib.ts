@@ -23,10 +23,9 @@ import { followsFrom, FORMAT_TEXT_MAP, Tags } from 'opentracing';
 import type { Span, SpanContext, SpanOptions } from 'opentracing';
 import { storage } from '../context';
 import { DbCall } from '../cores/db-call';
-import { reportOnce } from '../logger';
 import { defineHook } from '../registry/define';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, CommonHookOptions, extractContext, injectHeaders, TagMap } from '../spans';
+import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap } from '../spans';
 
 export interface AmqplibOptions extends CommonHookOptions {
   /**
@@ -124,16 +123,6 @@ function stableName(name: string): string {
   return name;
 }
 
-function startSpan(hook: ActiveHook, operationName: string, options: SpanOptions): Span | undefined {
-  let span: Span | undefined;
-  try {
-    span = hook.tracer.startSpan(operationName, options);
-  } catch (err) {
-    reportOnce(`${hook.name}: tracer.startSpan`, err);
-  }
-  return span;
-}
-
 // ---- producer -------------------------------------------------------------------------------------
 
 /**
@@ -157,7 +146,7 @@ function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | nul
   addPeerTags(tags, channel);
   // Routing keys of a named exchange are often per entity ("order.123.created"): never in the name.
   const operationName = exchange === '' ? `amqp.publish <default>:${stableName(routingKey)}` : `amqp.publish ${exchange}`;
-  const span = startSpan(hook, operationName, { childOf: parent ?? undefined, tags });
+  const span = startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
   return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
 }
 
@@ -286,7 +275,7 @@ function startConsume(hook: ActiveHook<AmqplibOptions>, channel: ChannelLike, fi
     if (hook.options.consumerParent === 'childOf') options.childOf = context;
     else options.references = [followsFrom(context)];
   }
-  return startSpan(hook, `amqp.consume ${stableName(queue ?? exchange)}`, options);
+  return startSpanWith(hook, `amqp.consume ${stableName(queue ?? exchange)}`, options);
 }
 
 function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
-import { DbCall, DbConnection, runInContext, startDbCall } from '../cores/db-call';
+import { DbCall, DbConnection, runInContext, startDbCall, startDbCallUnder } from '../cores/db-call';
 import { defineHook } from '../registry/define';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, runUserHook, setTag } from '../spans';
@@ -80,8 +80,9 @@ function startCall(
   const sql = typeof text === 'string' ? text : undefined;
   const statement = sql === undefined ? undefined : options.sanitizeStatement === false ? sql : sanitizeSql(sql, 'mysql');
   const verb = statement === undefined ? undefined : sqlVerb(statement);
-  const call = startDbCall(
+  const call = startDbCallUnder(
     hook,
+    parent,
     {
       component: COMPONENT,
       dbType: 'sql',
@@ -91,7 +92,6 @@ function startCall(
       maxStatementLength: DEFAULT_MAX_STATEMENT,
     },
     kind === 'query' ? options.responseHook : undefined,
-    parent ?? undefined,
   );
   if (call === undefined) return undefined;
   const span = call.span;

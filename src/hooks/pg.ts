@@ -6,10 +6,10 @@
 import path from 'node:path';
 import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
-import { DbCall, DbConnection, DbHookOptions, runInContext, startDbCall } from '../cores/db-call';
+import { DbCall, DbConnection, DbHookOptions, runInContext, startDbCallUnder } from '../cores/db-call';
 import { defineHook } from '../registry/define';
 import type { ActiveHook } from '../registry/define';
-import { runUserHook } from '../spans';
+import { clientParent, runUserHook } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
 
 export interface PgQueryInfo {
@@ -65,14 +65,15 @@ function queryText(config: unknown): { text: string | undefined; name: string | 
   return { text: undefined, name: undefined, values: undefined };
 }
 
-function startQueryCall(hook: ActiveHook<PgOptions>, client: PgConnectionFacts, config: unknown, values: unknown): DbCall | undefined {
+function startQueryCall(hook: ActiveHook<PgOptions>, parent: Span | null, client: PgConnectionFacts, config: unknown, values: unknown): DbCall | undefined {
   const options = hook.options;
   const q = queryText(config);
   const statement = q.text === undefined ? undefined : options.sanitizeStatement === false ? q.text : sanitizeSql(q.text, 'postgres');
   const verb = statement === undefined ? undefined : sqlVerb(statement);
   const responseHook = options.responseHook;
-  const call = startDbCall(
+  const call = startDbCallUnder(
     hook,
+    parent,
     {
       component: 'pg',
       dbType: 'sql',
@@ -161,13 +162,14 @@ function traceSubmittable(submittable: Submittable, call: DbCall): void {
 function wrapQuery(hook: ActiveHook<PgOptions>) {
   return (original: (...args: any[]) => any) =>
     function query(this: PgConnectionFacts, config: any, values?: any, callback?: any): any {
+      // Decided before the statement is read or sanitised: untraced calls cost this check only.
+      const parent = config == null ? undefined : clientParent(hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
       let call: DbCall | undefined;
-      if (config != null) {
-        try {
-          call = startQueryCall(hook, this, config, values);
-        } catch {
-          call = undefined;
-        }
+      try {
+        call = startQueryCall(hook, parent, this, config, values);
+      } catch {
+        call = undefined;
       }
       if (call === undefined) return original.apply(this, arguments as unknown as any[]);
       if (typeof config.submit === 'function') {
@@ -214,15 +216,19 @@ function poolConnection(state: PgState, pool: { options?: PgConnectionFacts }): 
 function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
   return (original: (...args: any[]) => any) =>
     function connect(this: { options?: PgConnectionFacts }, callback?: any): any {
+      const parent = clientParent(hook);
       let call: DbCall | undefined;
       try {
-        call = startDbCall(hook, {
-          component: 'pg',
-          dbType: 'sql',
-          operationName: 'pg-pool.connect',
-          connection: poolConnection(state, this),
-          maxStatementLength: DEFAULT_MAX_STATEMENT,
-        });
+        call =
+          parent === undefined
+            ? undefined
+            : startDbCallUnder(hook, parent, {
+                component: 'pg',
+                dbType: 'sql',
+                operationName: 'pg-pool.connect',
+                connection: poolConnection(state, this),
+                maxStatementLength: DEFAULT_MAX_STATEMENT,
+              });
       } catch {
         call = undefined;
       }

@@ -12,6 +12,11 @@ import type { Wrapper } from './wrap';
 export class ActiveHook<O extends object = object> {
   /** Cleared at uninstall: a layer that has to stay (someone wrapped over it) then passes through. */
   enabled = true;
+  /**
+   * Until when (Date.now()) the tracer is known to be a no-op (opentracing's default before
+   * initGlobalTracer): calls are then not traced at all, before any tag is built. 0: not known.
+   */
+  noopUntil = 0;
 
   constructor(
     readonly name: string,

@@ -36,6 +36,20 @@ let requireHook: RequireHook | undefined;
 /** import-in-the-middle's hook, when `register.mjs` set up its loader (`node --import`). */
 let importHook: { unhook(): void } | undefined;
 let esmLoaderActive = false;
+/** Our layer on opentracing's initGlobalTracer: a tracer set by the app ends every hook's no-op window. */
+let tracerWatch: Wrapper | undefined;
+
+function watchGlobalTracer(): void {
+  if (tracerWatch !== undefined) return;
+  tracerWatch = new Wrapper('initGlobalTracer');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  tracerWatch.wrap(require('opentracing'), 'initGlobalTracer', (original) =>
+    function initGlobalTracer(this: unknown): unknown {
+      for (const hook of installed.values()) hook.active.noopUntil = 0;
+      return original.apply(this, arguments as unknown as unknown[]);
+    },
+  );
+}
 let aliases: Record<string, string> = {};
 
 function targetId(target: HookTarget<any, any>, moduleName = target.module): string {
@@ -207,6 +221,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     }
   }
   if (added) {
+    watchGlobalTracer();
     refreshModuleHooks();
     // ESM `import { request } from 'node:http'` reads live bindings that need this to see the patch.
     Module.syncBuiltinESMExports();
@@ -231,6 +246,8 @@ function uninstallHook(hook: InstalledHook): void {
 export function uninstall(): void {
   for (const hook of [...installed.values()].reverse()) uninstallHook(hook);
   installed.clear();
+  tracerWatch?.unwrapAll();
+  tracerWatch = undefined;
   aliases = {};
   refreshModuleHooks();
   Module.syncBuiltinESMExports();

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import * as opentracing from 'opentracing';
+import pg from 'pg';
+import { installPatches, uninstallAllPatches } from '../src';
+import { pgConfig } from './helpers/services';
+import { RecordingTracer } from './helpers/tracer';
+
+describe('no tracer registered (opentracing\'s no-op global tracer)', function () {
+  this.timeout(30000);
+  let client: pg.Client;
+  let hookCalls = 0;
+
+  before(async () => {
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+    installPatches(['pg'], { hooks: { pg: { requestHook: () => void hookCalls++ } } });
+    client = new pg.Client(pgConfig());
+    await client.connect();
+  });
+  after(async () => {
+    await client.end();
+    uninstallAllPatches();
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+  });
+
+  it('after one span comes back as the no-op span, calls skip all span work (no statement, no requestHook)', async () => {
+    await client.query('SELECT 1');
+    assert.equal(hookCalls, 0, 'the no-op span is never handed to the requestHook');
+    for (let i = 0; i < 20; i++) assert.equal((await client.query('SELECT $1::int AS n', [i])).rows[0].n, i);
+    assert.equal(hookCalls, 0);
+  });
+
+  it('a tracer set with initGlobalTracer afterwards gets the very next call', async () => {
+    const tracer = new RecordingTracer();
+    opentracing.initGlobalTracer(tracer);
+    await client.query('SELECT 2');
+    assert.equal(tracer.byName('pg.query:SELECT').length, 1);
+    assert.equal(hookCalls, 1);
+  });
+});
