@@ -16,6 +16,7 @@ export type { Mysql2Options, Mysql2QueryInfo } from './hooks/mysql2';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './hooks/amqplib';
 export type { GrpcOptions } from './hooks/grpc';
+export type { AwsSdkOptions } from './hooks/aws-sdk';
 
 export { HOOK_NAMES } from './config';
 

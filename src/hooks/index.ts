@@ -8,6 +8,7 @@ import { ioredisHook } from './ioredis';
 import { mysql2Hook } from './mysql2';
 import { amqplibHook } from './amqplib';
 import { grpcHook } from './grpc';
+import { awsSdkHook } from './aws-sdk';
 
 /** Every hook this package knows, in install order. Names, options and config types derive from it. */
-export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook] as const;
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook, awsSdkHook] as const;

@@ -9,6 +9,7 @@ import { axiosDrivers } from './axios';
 import { mysql2Driver } from './mysql2';
 import { amqplibDrivers } from './amqplib';
 import { grpcDrivers } from './grpc';
+import { awsSdkDrivers } from './aws-sdk';
 
 /** Every conformance driver: one per hook and per major version of its library. */
-export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers];
+export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers, ...awsSdkDrivers];
