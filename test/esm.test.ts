@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pgConfig, redisUrl } from './helpers/services';
+import { amqpUrl, mysqlUrl, pgConfig, redisUrl } from './helpers/services';
 import { startServer } from './helpers/servers';
 
 const root = path.join(__dirname, '..', '..');
@@ -24,9 +24,11 @@ describe('an ES module app', function () {
     ['--import', 'opentracing-client-hooks/register'],
     ['-r', './register'],
   ] as const) {
-    it(`${flag} ${entry}: http, fetch, undici, axios (its ES-module build), pg, ioredis and redis are traced`, async () => {
+    it(`${flag} ${entry}: every hooked client an ES-module app imports is traced`, async () => {
       pgConfig();
       redisUrl();
+      mysqlUrl();
+      amqpUrl();
       const target = await startServer();
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-')), 'spans.jsonl');
       try {
@@ -34,7 +36,8 @@ describe('an ES module app', function () {
         assert.equal(child.status, 0, child.stderr);
         const spans = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
         const components = new Set(spans.map((s) => s.tags.component));
-        const expected = flag === '--import' ? ['pg', 'ioredis', 'redis', 'fetch', 'http', 'undici', 'axios'] : ['pg', 'ioredis', 'redis', 'fetch', 'http', 'undici'];
+        const everyHook = ['pg', 'ioredis', 'redis', 'fetch', 'http', 'undici', 'mysql2', 'amqplib', 'grpc', 'aws-sdk'];
+        const expected = flag === '--import' ? [...everyHook, 'axios'] : everyHook;
         for (const c of expected) assert.ok(components.has(c), `${c} traced: ${[...components]}`);
         const byPath = (p: string) => spans.filter((s) => s.tags['span.kind'] === 'client' && String(s.tags['http.url']).endsWith(p));
         if (flag === '--import') {
@@ -43,7 +46,10 @@ describe('an ES module app', function () {
           assert.equal(axiosSpans[0].tags.component, 'axios');
         }
         for (const p of ['/fetch', '/http', '/undici']) assert.equal(byPath(p).length, 1, `one span for ${p}`);
-        assert.equal(target.received.length, 4);
+        assert.ok(spans.some((s) => s.name === 'amqp.consume ' + 'amq.gen-*' && s.tags['span.kind'] === 'consumer'), 'the consumer span');
+        assert.equal(spans.filter((s) => s.name === 'grpc conformance.Echo/Unary').length, 2, 'gRPC client and server spans');
+        assert.equal(spans.filter((s) => s.name === 'aws.S3.HeadBucket').length, 1, 'one span for the S3 call');
+        assert.equal(target.received.length, 5);
         for (const r of target.received) {
           // Two copies would arrive joined by a comma.
           assert.match(String(r.headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/, `${r.url} carries the trace header once`);
