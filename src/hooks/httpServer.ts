@@ -3,31 +3,22 @@
  * everything asynchronous it starts, finished when the response is done or the connection closes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Tags } from 'opentracing';
-import type { Span } from 'opentracing';
 import { storage } from '../context';
+import { beginInbound, compileInbound } from '../cores/http-server';
+import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
-import type { IncomingMatcher, Matcher } from '../matchers';
+import type { Matcher } from '../matchers';
 import { defineHook } from '../registry/define';
-import type { ActiveHook, HookTarget } from '../registry/define';
-import { extractContext, finishSpan, markError, setTag, startServerSpan } from '../spans';
+import type { HookTarget } from '../registry/define';
+import { extractContext } from '../spans';
 import { isAbsoluteUrl, pathOf, stripQuery, urlForSpan } from '../url';
 
-export interface HttpServerOptions {
-  /**
-   * Incoming requests not to trace: strings and RegExps match the path (no query string); a function
-   * is called with the request.
-   */
-  ignoreIncoming?: IncomingMatcher | IncomingMatcher[];
-}
+export type { HttpServerHookOptions, HttpServerOptions } from '../cores/http-server';
 
 interface ServerState {
-  hook: ActiveHook<HttpServerOptions>;
+  inbound: InboundConfig;
   ignore: ((req: IncomingMessage, path: string) => boolean) | undefined;
 }
-
-const kServerSpan = Symbol('opentracing-client-hooks.serverSpan');
-type TracedResponse = ServerResponse & { [kServerSpan]?: Span };
 
 function compileIgnore(option: HttpServerOptions['ignoreIncoming']): ServerState['ignore'] {
   if (option === undefined) return undefined;
@@ -64,42 +55,26 @@ function requestUrl(req: IncomingMessage): { url: string; path: string } {
   return { url: urlForSpan(`${protocol}://${req.headers.host ?? 'localhost'}${path}`, false), path };
 }
 
-function onResponseClose(this: TracedResponse): void {
-  const span = this[kServerSpan];
-  if (span === undefined) return;
-  this[kServerSpan] = undefined;
-  setTag(span, Tags.HTTP_STATUS_CODE, this.statusCode);
-  if (!this.writableFinished) markError(span, new Error('connection closed before the response was sent'), 'abort');
-  else if (this.statusCode >= 500) setTag(span, Tags.ERROR, true);
-  finishSpan(span);
-}
-
-function startSpan(state: ServerState, req: IncomingMessage, res: TracedResponse): Span | undefined {
+function startInbound(state: ServerState, req: IncomingMessage, res: ServerResponse): InboundRequest | undefined {
   if (storage.getStore()?.suppressed === true) return undefined;
   const { url, path } = requestUrl(req);
   if (state.ignore !== undefined && state.ignore(req, path)) return undefined;
-  const tags = { [Tags.COMPONENT]: 'http', [Tags.HTTP_METHOD]: req.method, [Tags.HTTP_URL]: url, 'peer.address': req.socket?.remoteAddress };
-  const span = startServerSpan(state.hook, `HTTP ${req.method}`, tags, extractContext(state.hook, req.headers));
-  if (span !== undefined) {
-    res[kServerSpan] = span;
-    res.on('close', onResponseClose);
-  }
-  return span;
+  return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path);
 }
 
 function wrapEmit(state: ServerState) {
   return (original: (...args: any[]) => boolean) =>
-    function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: TracedResponse): boolean {
-      if (event !== 'request' || !state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
-      let span: Span | undefined;
+    function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
+      if (event !== 'request' || !state.inbound.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      let inbound: InboundRequest | undefined;
       try {
-        span = startSpan(state, req, res);
+        inbound = startInbound(state, req, res);
       } catch {
-        span = undefined;
+        inbound = undefined;
       }
-      if (span === undefined) return original.apply(this, arguments as unknown as any[]);
-      // storage.run passes the extra arguments on: no closure per request.
-      return storage.run({ span }, Reflect.apply, original, this, arguments) as boolean;
+      if (inbound === undefined) return original.apply(this, arguments as unknown as any[]);
+      // The request's store: the span (or, untraced, the incoming context) for everything the handler starts.
+      return inbound.run(original, this, arguments);
     };
 }
 
@@ -112,9 +87,9 @@ function target(module: 'http' | 'https'): HookTarget<HttpServerOptions, ServerS
   };
 }
 
-export const httpServerHook = defineHook<'httpServer', HttpServerOptions, ServerState>({
+export const httpServerHook = defineHook<'httpServer', HttpServerHookOptions, ServerState>({
   name: 'httpServer',
   summary: 'inbound http/https requests (server spans, parent from the request headers)',
-  setup: (hook) => ({ hook, ignore: compileIgnore(hook.options.ignoreIncoming) }),
+  setup: (hook) => ({ inbound: compileInbound(hook), ignore: compileIgnore(hook.options.ignoreIncoming) }),
   targets: [target('http'), target('https')],
 });

@@ -9,6 +9,10 @@ import { mysql2Hook } from './mysql2';
 import { amqplibHook } from './amqplib';
 import { grpcHook } from './grpc';
 import { awsSdkHook } from './aws-sdk';
+import { expressHook } from './express';
+import { koaHook } from './koa';
+import { fastifyHook } from './fastify';
+import { hapiHook } from './hapi';
 
 /** Every hook this package knows, in install order. Names, options and config types derive from it. */
-export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook, awsSdkHook] as const;
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook] as const;

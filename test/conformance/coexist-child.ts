@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     for (const m of otel.reload) require(m);
   };
-  const installOurs = (driver: Driver): void => hooks.installPatches([driver.hook], { ...driver.config, tracer });
+  const installOurs = (driver: Driver): void => hooks.installPatches([driver.hook, ...(driver.alsoInstall ?? [])], { ...driver.config, tracer });
 
   let driver: Driver;
   if (order === 'otel-first') {

@@ -38,8 +38,9 @@ for (const driver of DRIVERS) {
   describe(`conformance: ${driver.name}`, function () {
     this.timeout(60000);
     const tracer = new RecordingTracer();
+    const hooks = [driver.hook, ...(driver.alsoInstall ?? [])];
     const install = (extra: Parameters<typeof installPatches>[1] = {}): void =>
-      installPatches([driver.hook], { ...driver.config, ...extra, tracer: extra.tracer ?? tracer });
+      installPatches(hooks, { ...driver.config, ...extra, tracer: extra.tracer ?? tracer });
 
     before(() => driver.start());
     after(async () => {
@@ -169,7 +170,7 @@ for (const driver of DRIVERS) {
     }
 
     it('the hook toggled off makes no span', async () => {
-      installPatches([driver.hook], { ...driver.config, tracer, hooks: { [driver.hook]: false } });
+      installPatches(hooks, { ...driver.config, tracer, hooks: { [driver.hook]: false } });
       await driver.call();
       await tracer.settle();
       assert.equal(spansOf().length, 0);

@@ -9,6 +9,8 @@ export interface Driver {
   /** Shown in test titles, e.g. `pg`, `redis@4`. */
   readonly name: string;
   readonly hook: HookName;
+  /** Hooks installed with this one (a framework hook adds to the span httpServer opens). */
+  readonly alsoInstall?: HookName[];
   /** Extra install config for this driver (npm aliases of a second major). */
   readonly config?: Omit<HooksConfig, 'tracer' | 'hooks'>;
   /**

@@ -1,0 +1,330 @@
+/**
+ * The inbound request: the one server span per request that the `httpServer` hook opens, and what the
+ * framework hooks (express, koa, fastify, hapi) do with it. They never open a span of their own: they find
+ * this record on the request (`inboundRequest(req)`) and name the span after the route, record the errors
+ * the framework catches, run code in the request's context, and add middleware spans when asked.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Tags } from 'opentracing';
+import type { Span, SpanContext } from 'opentracing';
+import { storage } from '../context';
+import { warnOnce } from '../logger';
+import type { ActiveHook } from '../registry/define';
+import { finishSpan, markError, runUserHook, setTag, startServerSpan, TagMap } from '../spans';
+import type { IncomingMatcher } from '../matchers';
+
+/** Options of the `httpServer` hook that may also be given once at the top level (see config.ts). */
+export interface HttpServerOptions {
+  /**
+   * Incoming requests not to trace: strings and RegExps match the path (no query string); a function
+   * is called with the request.
+   */
+  ignoreIncoming?: IncomingMatcher | IncomingMatcher[];
+}
+
+/** Options of the `httpServer` hook (`hooks: { httpServer: { ... } }`). */
+export interface HttpServerHookOptions extends HttpServerOptions {
+  /**
+   * Request attributes recorded as tags named as listed: `method`, `url` (without credentials or query),
+   * `path`, `httpVersion`, `remoteAddress`, `remotePort`, `headers.<name>`. Never the body, and never
+   * the `authorization`, `proxy-authorization` or `cookie` header, even if listed.
+   */
+  tracedAttributes?: string[];
+  /**
+   * `false`: only requests that pass through `traced()` get a span; the others make none but still hand
+   * the incoming trace context on to their outbound calls. Default `true`.
+   */
+  traceAllRequests?: boolean;
+  /** Called with the server span and the request when the span starts (Flask-OpenTracing's `start_span_cb`). */
+  requestHook?: (span: Span, req: IncomingMessage) => void;
+  /** Called with the server span and the response just before the span finishes. */
+  responseHook?: (span: Span, res: ServerResponse) => void;
+  /** Name a request that matched no route and answered 404 `<METHOD> 404` instead of `HTTP <METHOD>`. */
+  notFoundAs404?: boolean;
+}
+
+/** Options every framework hook takes. */
+export interface FrameworkHookOptions {
+  /** One child span of the server span per middleware and route handler, named after the function. */
+  middlewareSpans?: boolean;
+}
+
+type Attribute = (req: IncomingMessage, url: string, path: string) => unknown;
+
+const NEVER_RECORDED = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+const ATTRIBUTES: Record<string, Attribute> = {
+  method: (req) => req.method,
+  url: (_req, url) => url,
+  path: (_req, _url, path) => path,
+  httpVersion: (req) => req.httpVersion,
+  remoteAddress: (req) => req.socket?.remoteAddress,
+  remotePort: (req) => req.socket?.remotePort,
+};
+
+/** What the httpServer hook compiled from its options at install. */
+export interface InboundConfig {
+  readonly hook: ActiveHook<HttpServerHookOptions>;
+  readonly attributes: ReadonlyArray<readonly [string, Attribute]>;
+  readonly traceAll: boolean;
+  readonly notFoundAs404: boolean;
+}
+
+export function compileInbound(hook: ActiveHook<HttpServerHookOptions>): InboundConfig {
+  const attributes: Array<[string, Attribute]> = [];
+  for (const name of hook.options.tracedAttributes ?? []) {
+    if (typeof name !== 'string') continue;
+    if (name.startsWith('headers.')) {
+      const header = name.slice('headers.'.length).toLowerCase();
+      if (NEVER_RECORDED.has(header)) {
+        warnOnce(`httpServer: tracedAttributes never records the ${header} header (ignored)`);
+        continue;
+      }
+      attributes.push([name, (req) => req.headers[header]]);
+    } else if (Object.prototype.hasOwnProperty.call(ATTRIBUTES, name)) {
+      attributes.push([name, ATTRIBUTES[name]]);
+    } else {
+      warnOnce(`httpServer: tracedAttributes has no attribute "${name}" (ignored; the body is never recorded)`);
+    }
+  }
+  return { hook, attributes, traceAll: hook.options.traceAllRequests !== false, notFoundAs404: hook.options.notFoundAs404 === true };
+}
+
+/** The request context that httpServer runs the handler in; `span` is set later by `trace()` when untraced so far. */
+interface InboundStore {
+  span: Span | undefined;
+  parentContext?: SpanContext;
+}
+
+const kInbound = Symbol('opentracing-client-hooks.inbound');
+type Carrier = { [kInbound]?: InboundRequest };
+
+/** A framework error with a 4xx status is the client's: it is not recorded as an error of the server span. */
+function isClientError(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { status?: unknown; statusCode?: unknown; output?: { statusCode?: unknown } };
+  const status = e.output?.statusCode ?? e.statusCode ?? e.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** One inbound request: its server span (when traced), its route and its request context. */
+export class InboundRequest {
+  span: Span | undefined = undefined;
+  route: string | undefined = undefined;
+  /** The request context: entering it (`run`) makes this request's span the active one. */
+  readonly store: InboundStore;
+  private children: Span[] | undefined = undefined;
+  private lastError: unknown = undefined;
+
+  constructor(
+    private readonly config: InboundConfig,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    private readonly parent: SpanContext | null,
+    private readonly url: string,
+    private readonly path: string,
+  ) {
+    this.store = parent === null ? { span: undefined } : { span: undefined, parentContext: parent };
+  }
+
+  /** Whether the hooks are still installed (a framework hook checks this before doing anything). */
+  get enabled(): boolean {
+    return this.config.hook.enabled;
+  }
+
+  /** Starts the server span if this request has none yet (`traced()`), and makes it active for the request. */
+  trace(): Span | undefined {
+    if (this.span !== undefined || !this.config.hook.enabled) return this.span;
+    const req = this.req;
+    const tags: TagMap = { [Tags.COMPONENT]: 'http', [Tags.HTTP_METHOD]: req.method, [Tags.HTTP_URL]: this.url, 'peer.address': req.socket?.remoteAddress };
+    for (const [name, read] of this.config.attributes) {
+      const value = read(req, this.url, this.path);
+      if (value !== undefined) tags[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    if (this.route !== undefined) tags['http.route'] = this.route;
+    const name = this.route !== undefined ? `${req.method} ${this.route}` : `HTTP ${req.method}`;
+    const span = startServerSpan(this.config.hook, name, tags, this.parent);
+    if (span === undefined) return undefined;
+    this.span = span;
+    // Every continuation of this request shares the store: from here on the span is the active one.
+    this.store.span = span;
+    const { requestHook } = this.config.hook.options;
+    if (requestHook !== undefined) runUserHook('httpServer.requestHook', () => requestHook(span, req));
+    return span;
+  }
+
+  /** The route template that matched (`/users/:id`): the span becomes `<METHOD> <template>` with `http.route`. */
+  setRoute(template: string): void {
+    this.route = template;
+    const span = this.span;
+    if (span === undefined) return;
+    try {
+      span.setOperationName(`${this.req.method} ${template}`);
+    } catch {
+      // A tracer that cannot rename costs only the name.
+    }
+    setTag(span, 'http.route', template);
+  }
+
+  /** An error the framework caught (and perhaps turned into a 500 page): error=true with the error log. */
+  recordError(err: unknown): void {
+    if (err === undefined || err === this.lastError || isClientError(err)) return;
+    this.lastError = err;
+    if (this.span !== undefined) markError(this.span, err);
+  }
+
+  /** A child span of the server span (middleware spans); finished at the latest with the request. */
+  startChild(name: string, component: string): Span | undefined {
+    const span = this.span;
+    if (span === undefined) return undefined;
+    let child: Span | undefined;
+    try {
+      child = this.config.hook.tracer.startSpan(name, { childOf: span, tags: { [Tags.COMPONENT]: component } });
+    } catch {
+      return undefined;
+    }
+    (this.children ??= []).push(child);
+    return child;
+  }
+
+  /** Finishes a child span once (middleware that calls `next` and later ends the response). */
+  finishChild(child: Span): void {
+    const list = this.children;
+    if (list === undefined) return;
+    const at = list.indexOf(child);
+    if (at === -1) return;
+    list.splice(at, 1);
+    finishSpan(child);
+  }
+
+  /** Finishes `child` when `result` (a middleware's return) settles, passing the outcome on unchanged. */
+  finishChildAfter(child: Span, result: unknown): unknown {
+    if (result === null || typeof result !== 'object' || typeof (result as Promise<unknown>).then !== 'function') {
+      this.finishChild(child);
+      return result;
+    }
+    return (result as Promise<unknown>).then(
+      (value) => {
+        this.finishChild(child);
+        return value;
+      },
+      (err) => {
+        this.finishChild(child);
+        throw err;
+      },
+    );
+  }
+
+  /** Runs `fn` in this request's context (callbacks the framework calls from elsewhere, such as body parsers). */
+  run<T>(fn: (...args: any[]) => T, thisArg: unknown, args: ArrayLike<unknown>): T {
+    if (storage.getStore() === this.store) return Reflect.apply(fn, thisArg, args as unknown[]);
+    return storage.run(this.store, Reflect.apply, fn, thisArg, args) as T;
+  }
+
+  /** Runs `fn` with `span` (a child) active. */
+  runWith<T>(span: Span, fn: (...args: any[]) => T, thisArg: unknown, args: ArrayLike<unknown>): T {
+    return storage.run({ span }, Reflect.apply, fn, thisArg, args) as T;
+  }
+
+  /** The response is done or the connection closed: tag the status, finish children and the span. */
+  end(): void {
+    const span = this.span;
+    this.span = undefined;
+    this.store.span = undefined;
+    if (span === undefined) return;
+    const res = this.res;
+    if (this.children !== undefined) {
+      for (const child of this.children) finishSpan(child);
+      this.children = undefined;
+    }
+    setTag(span, Tags.HTTP_STATUS_CODE, res.statusCode);
+    if (this.route === undefined && this.config.notFoundAs404 && res.statusCode === 404) {
+      try {
+        span.setOperationName(`${this.req.method} 404`);
+      } catch {
+        // as in setRoute
+      }
+    }
+    if (!res.writableFinished) markError(span, new Error('connection closed before the response was sent'), 'abort');
+    else if (res.statusCode >= 500) setTag(span, Tags.ERROR, true);
+    const { responseHook } = this.config.hook.options;
+    if (responseHook !== undefined) runUserHook('httpServer.responseHook', () => responseHook(span, res));
+    finishSpan(span);
+  }
+}
+
+function onResponseClose(this: ServerResponse & Carrier): void {
+  const inbound = this[kInbound];
+  if (inbound === undefined) return;
+  this[kInbound] = undefined;
+  inbound.end();
+}
+
+/**
+ * Opens the inbound record of a request (httpServer, in `emit('request')`): with the span at once, or
+ * without one until `traced()` asks when `traceAllRequests` is false.
+ */
+export function beginInbound(
+  config: InboundConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  parent: SpanContext | null,
+  url: string,
+  path: string,
+): InboundRequest | undefined {
+  const inbound = new InboundRequest(config, req, res, parent, url, path);
+  if (config.traceAll && inbound.trace() === undefined) return undefined;
+  (req as IncomingMessage & Carrier)[kInbound] = inbound;
+  (res as ServerResponse & Carrier)[kInbound] = inbound;
+  res.on('close', onResponseClose);
+  return inbound;
+}
+
+/** The inbound record of a request that httpServer is tracing (or passing the context of), if any. */
+export function inboundRequest(req: unknown): InboundRequest | undefined {
+  if (req === null || typeof req !== 'object') return undefined;
+  const inbound = (req as Carrier)[kInbound];
+  return inbound !== undefined && inbound.enabled ? inbound : undefined;
+}
+
+/** The inbound record behind what a framework hands its middleware: express `req`, koa `ctx`, fastify `request`, hapi `request`. */
+function inboundOf(x: any): InboundRequest | undefined {
+  if (x == null || typeof x !== 'object') return undefined;
+  const found: InboundRequest | undefined = x[kInbound] ?? x.req?.[kInbound] ?? x.raw?.[kInbound] ?? x.raw?.req?.[kInbound];
+  return found !== undefined && found.enabled ? found : undefined;
+}
+
+/**
+ * Traces the request that passes through it when `httpServer: { traceAllRequests: false }` (a no-op
+ * otherwise). One function for every framework: express/koa middleware (`app.use(traced())`,
+ * `router.get('/x', traced(), handler)`), a fastify `onRequest` hook (route option
+ * `{ onRequest: traced() }` or `app.addHook('onRequest', traced())`), a hapi route extension
+ * (`options: { ext: { onPreHandler: { method: traced() } } }`).
+ */
+export function traced(): (a: any, b?: any, c?: any) => any {
+  return function traced(a: any, b?: any, c?: any): any {
+    inboundOf(a)?.trace();
+    if (typeof c === 'function') return c(); // express next, fastify done
+    if (typeof b === 'function') return b(); // koa next
+    if (b != null && typeof b === 'object' && 'continue' in b) return b.continue; // hapi h.continue
+    return undefined;
+  };
+}
+
+/** A route template as a string: RegExps as their source form, arrays joined with a comma. */
+export function templateOf(path: unknown): string | undefined {
+  if (typeof path === 'string') return path;
+  if (path instanceof RegExp) return String(path);
+  if (Array.isArray(path)) {
+    const parts = path.map(templateOf).filter((p): p is string => p !== undefined);
+    return parts.length === 0 ? undefined : parts.join(',');
+  }
+  return undefined;
+}
+
+/** Joins mount prefixes and route paths: `/api` + `/users/:id`, without doubled or trailing slashes from `/`. */
+export function joinPaths(prefix: string, path: string): string {
+  if (prefix === '' || prefix === '/') return path;
+  if (path === '' || path === '/') return prefix;
+  return prefix.endsWith('/') && path.startsWith('/') ? prefix + path.slice(1) : prefix + path;
+}
