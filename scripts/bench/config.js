@@ -1,0 +1,72 @@
+'use strict';
+/**
+ * Settings of `npm run bench`, all from the environment (see scripts/bench/README-section.md), and the
+ * names shared by the orchestrator and its child processes.
+ */
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** The package's public entry points, as a user reaches them. */
+const DIST = path.join(ROOT, 'dist', 'index.js');
+const REGISTER = path.join(ROOT, 'register.js');
+
+/** Client scenarios: the measured process makes `concurrency` calls at a time. */
+const CLIENTS = {
+  http: { label: 'http client (keep-alive, other-process server)', concurrency: 16, needs: [] },
+  fetch: { label: 'fetch (global, undici)', concurrency: 16, needs: [] },
+  axios: { label: 'axios (keep-alive)', concurrency: 16, needs: [] },
+  pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, needs: ['pg'] },
+  redis: { label: 'node-redis `GET`', concurrency: 8, needs: ['redis'] },
+  ioredis: { label: 'ioredis `GET`', concurrency: 8, needs: ['redis'] },
+  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, needs: [] },
+};
+
+const VARIANTS = {
+  baseline: 'baseline (no hooks)',
+  hooks: 'hooks, no tracer (opentracing no-op)',
+  builtin: 'hooks + built-in tracer (OT_TRACER=otlp)',
+  shim: 'hooks + your OTel SDK via shim-opentracing',
+  otel: "OpenTelemetry's own instrumentations",
+};
+
+function int(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name}=${raw}: expected a whole number ≥ 0`);
+  return value;
+}
+
+function list(name, known) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return Object.keys(known);
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(n in known)) throw new Error(`${name}: unknown "${n}"; known: ${Object.keys(known).join(', ')}`);
+  }
+  return Object.keys(known).filter((n) => names.includes(n));
+}
+
+function settings() {
+  const exportMode = (process.env.BENCH_EXPORT || 'noop').trim();
+  if (exportMode !== 'noop' && exportMode !== 'sink') throw new Error(`BENCH_EXPORT=${exportMode}: expected noop or sink`);
+  const clients = list('BENCH_CLIENTS', CLIENTS);
+  const variants = list('BENCH_VARIANTS', VARIANTS);
+  if (!variants.includes('baseline')) variants.unshift('baseline'); // every added cost is against it
+  return {
+    calls: int('BENCH_CALLS', 6000),
+    warmup: int('BENCH_WARMUP', 2000),
+    rounds: Math.max(1, int('BENCH_ROUNDS', 5)),
+    clients,
+    variants,
+    startupRuns: int('BENCH_STARTUP_RUNS', 21),
+    heapRequests: int('BENCH_HEAP_REQUESTS', 20000),
+    heapFlatMb: Number(process.env.BENCH_HEAP_FLAT_MB || 2),
+    exportMode,
+    out: path.resolve(ROOT, process.env.BENCH_OUT || 'bench-results.json'),
+    cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(ROOT, process.env.BENCH_CPU_PROF) : undefined,
+    childTimeoutMs: int('BENCH_CHILD_TIMEOUT_MS', 180000),
+  };
+}
+
+module.exports = { ROOT, DIST, REGISTER, CLIENTS, VARIANTS, settings };

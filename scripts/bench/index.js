@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench`: what the hooks cost, measured the way users pay it. Run under
+ * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1). See scripts/bench/README-section.md
+ * for what is measured and the environment variables.
+ *
+ * Orchestration: an echo server + OTLP sink process (servers.js); then R interleaved rounds, each
+ * running every client × variant in a fresh process (child-client.js, or child-server.js driven by
+ * loadgen.js for the inbound scenario), variant order rotated per round; then start-up timing; then the
+ * heap check. Markdown on stdout, progress on stderr, JSON to BENCH_OUT.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { ROOT, DIST, CLIENTS, settings } = require('./config');
+const proc = require('./proc');
+const measure = require('./measure');
+const { derive, markdown } = require('./report');
+
+function say(line) {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function servicesAvailable() {
+  const missing = {};
+  if (process.env.OTCH_POSTGRES_UNAVAILABLE || !(process.env.PGHOST || process.env.DATABASE_URL)) {
+    missing.pg = process.env.OTCH_POSTGRES_UNAVAILABLE || 'PGHOST is not set (run through scripts/with-services.js)';
+  }
+  if (process.env.OTCH_REDIS_UNAVAILABLE || !process.env.REDIS_URL) {
+    missing.redis = process.env.OTCH_REDIS_UNAVAILABLE || 'REDIS_URL is not set (run through scripts/with-services.js)';
+  }
+  return missing;
+}
+
+function cpuModel() {
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown CPU';
+}
+
+async function main() {
+  const s = settings();
+  if (!fs.existsSync(DIST)) throw new Error(`${path.relative(ROOT, DIST)} is missing: run \`npm run build\` first (npm run bench does)`);
+  const warnings = [];
+  const missing = servicesAvailable();
+  const clients = s.clients.filter((c) => {
+    const need = CLIENTS[c].needs.find((n) => missing[n]);
+    if (need) warnings.push(`${c} skipped: ${need === 'pg' ? 'PostgreSQL' : 'Redis'} unavailable (${missing[need]})`);
+    return need === undefined;
+  });
+  if (s.cpuProfDir) fs.mkdirSync(s.cpuProfDir, { recursive: true });
+
+  const servers = proc.start(path.join(__dirname, 'servers.js'), [], { name: 'servers' });
+  const ports = await servers.next(15000);
+  const ctx = { settings: s, clients: CLIENTS, root: ROOT, echoPort: ports.echoPort, sinkPort: ports.sinkPort };
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    cpuModel: cpuModel(),
+    loadavgStart: os.loadavg(),
+    settings: { ...s, clients, out: path.relative(ROOT, s.out) },
+    exportNote:
+      s.exportMode === 'noop'
+        ? 'BatchSpanProcessor (OTEL_BSP_* defaults) + an exporter that drops each batch in-process (BENCH_EXPORT=noop).'
+        : 'BatchSpanProcessor (OTEL_BSP_* defaults) + the OTLP/HTTP JSON exporter posting to a sink process on 127.0.0.1 that drops each batch (BENCH_EXPORT=sink).',
+  };
+  const t0 = Date.now();
+  say(`${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants, ${s.warmup} warm-up + ${s.calls} measured calls each; export ${s.exportMode}`);
+
+  const raw = { clients: {} };
+  for (const c of clients) raw.clients[c] = Object.fromEntries(s.variants.map((v) => [v, { rounds: Array(s.rounds).fill(null) }]));
+  for (let round = 0; round < s.rounds; round++) {
+    for (const client of clients) {
+      for (let j = 0; j < s.variants.length; j++) {
+        const variant = s.variants[(j + round) % s.variants.length];
+        try {
+          const r = client === 'server' ? await measure.serverRun(ctx, variant, round) : await measure.clientRun(ctx, client, variant, round);
+          raw.clients[client][variant].rounds[round] = r;
+          if (r.exportError) warnings.push(`${client}/${variant}: ${r.exportError}`);
+          say(`round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${variant.padEnd(8)} CPU ${r.cpuUs.toFixed(1).padStart(6)} µs/call  wall ${r.wallUs.toFixed(1).padStart(6)} µs/call  spans/call ${r.spansPerCall.toFixed(2)}`);
+        } catch (err) {
+          warnings.push(`round ${round + 1} ${client}/${variant} failed: ${err.message.split('\n')[0]}`);
+          say(`round ${round + 1}/${s.rounds} ${client} ${variant} FAILED: ${err.message}`);
+        }
+      }
+    }
+  }
+  say(`client rounds done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+  if (s.startupRuns > 0) {
+    say(`start-up: ${s.startupRuns} alternated runs of each command…`);
+    try {
+      raw.startup = measure.startup(ctx, s.startupRuns);
+    } catch (err) {
+      warnings.push(`start-up failed: ${err.message}`);
+    }
+  }
+
+  if (s.heapRequests > 0) {
+    const heapClients = ['pg', 'redis', 'ioredis'].filter((c) => !missing[CLIENTS[c].needs[0]]);
+    say(`heap: ${s.heapRequests} requests (http${heapClients.map((c) => ` + ${c}`).join('')} each)…`);
+    try {
+      raw.heap = await measure.heapRun(ctx, heapClients, (x) => say(`heap after ${x.at}: ${(x.heapUsed / 2 ** 20).toFixed(2)} MB`));
+    } catch (err) {
+      warnings.push(`heap check failed: ${err.message}`);
+    }
+  }
+
+  servers.send({ cmd: 'stats' });
+  const { stats } = await servers.next(5000);
+  await servers.stop();
+  if (s.exportMode === 'noop' && stats.sinkRequests > 0) {
+    warnings.push(`the OTLP sink received ${stats.sinkRequests} requests: some export was not dropped in-process (does the built-in tracer still use @opentelemetry/exporter-trace-otlp-http?)`);
+  }
+  for (const [client, byVariant] of Object.entries(raw.clients)) {
+    for (const [variant, { rounds }] of Object.entries(byVariant)) {
+      const ok = rounds.filter(Boolean);
+      if (variant !== 'baseline' && variant !== 'hooks' && ok.length && ok.every((r) => r.spansPerCall < 0.5)) {
+        warnings.push(`${client}/${variant}: no spans reached the exporter (spans/call ${ok[0].spansPerCall.toFixed(2)}); its figures measure less work than the others`);
+      }
+    }
+  }
+  meta.loadavgEnd = os.loadavg();
+  meta.seconds = Math.round((Date.now() - t0) / 1000);
+  meta.sink = stats;
+
+  const results = { meta, raw, derived: derive(raw), warnings };
+  let previous;
+  try {
+    previous = JSON.parse(fs.readFileSync(s.out, 'utf8'));
+  } catch {
+    previous = undefined;
+  }
+  process.stdout.write(markdown(results, previous));
+  fs.writeFileSync(s.out, JSON.stringify(results, null, 2) + '\n');
+  say(`figures written to ${path.relative(process.cwd(), s.out) || s.out}; ${meta.seconds} s in all`);
+}
+
+main().catch((err) => {
+  say(err.stack || err.message);
+  proc.killAll();
+  process.exit(1);
+});
