@@ -43,16 +43,18 @@ async function main() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 
   let cpu0;
-  let spans0 = 0;
+  const spans0 = counter.spans;
   process.on('message', (msg) => {
     if (msg.cmd === 'start') {
       global.gc();
-      spans0 = counter.spans;
       cpu0 = process.cpuUsage();
       process.send({ started: true });
     } else if (msg.cmd === 'stop') {
       const cpu = process.cpuUsage(cpu0);
-      process.send({ cpuUsTotal: cpu.user + cpu.system, userUsTotal: cpu.user, spans: counter.spans - spans0, failures, lastError });
+      // Spans since the server was ready (warm-up + measured requests), counted after a flush.
+      info.flush().then(() => {
+        process.send({ cpuUsTotal: cpu.user + cpu.system, userUsTotal: cpu.user, spans: counter.spans - spans0, failures, lastError });
+      });
     } else if (msg.cmd === 'heap') {
       global.gc();
       global.gc();

@@ -12,14 +12,17 @@ const REGISTER = path.join(ROOT, 'register.js');
 
 /** Client scenarios: the measured process makes `concurrency` calls at a time. */
 const CLIENTS = {
-  http: { label: 'http client (keep-alive, other-process server)', concurrency: 16, needs: [] },
-  fetch: { label: 'fetch (global, undici)', concurrency: 16, needs: [] },
-  axios: { label: 'axios (keep-alive)', concurrency: 16, needs: [] },
-  pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, needs: ['pg'] },
-  redis: { label: 'node-redis `GET`', concurrency: 8, needs: ['redis'] },
-  ioredis: { label: 'ioredis `GET`', concurrency: 8, needs: ['redis'] },
-  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, needs: [] },
+  http: { label: 'http client (keep-alive, other-process server)', concurrency: 16, calls: 12000, needs: [] },
+  fetch: { label: 'fetch (global, undici)', concurrency: 16, calls: 4000, needs: [] },
+  axios: { label: 'axios (keep-alive)', concurrency: 16, calls: 3000, needs: [] },
+  pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, calls: 15000, needs: ['pg'] },
+  redis: { label: 'node-redis `GET`', concurrency: 8, calls: 20000, needs: ['redis'] },
+  ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
+  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
 };
+
+/** Clients that also get the in-process A/B measurement of the hooks without tracer (variant `ab`). */
+const AB_CLIENTS = ['http', 'pg', 'redis', 'ioredis'];
 
 const VARIANTS = {
   baseline: 'baseline (no hooks)',
@@ -27,6 +30,11 @@ const VARIANTS = {
   builtin: 'hooks + built-in tracer (OT_TRACER=otlp)',
   shim: 'hooks + your OTel SDK via shim-opentracing',
   otel: "OpenTelemetry's own instrumentations",
+};
+
+/** Labels of measurements that are not variants of their own in the tables. */
+const EXTRA_LABELS = {
+  ab: 'hooks, no tracer, in-process A/B (uninstall/install alternated)',
 };
 
 function int(name, fallback) {
@@ -47,6 +55,21 @@ function list(name, known) {
   return Object.keys(known).filter((n) => names.includes(n));
 }
 
+function number(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${raw}: expected a number > 0`);
+  return value;
+}
+
+/** Measured and warm-up calls of one process of `client`: BENCH_CALLS, else the client's default × BENCH_SCALE. */
+function callsFor(s, client) {
+  const calls = s.calls ?? Math.max(100, Math.round(CLIENTS[client].calls * s.scale));
+  const warmup = s.warmup ?? Math.round(calls / 2);
+  return { calls, warmup };
+}
+
 function settings() {
   const exportMode = (process.env.BENCH_EXPORT || 'noop').trim();
   if (exportMode !== 'noop' && exportMode !== 'sink') throw new Error(`BENCH_EXPORT=${exportMode}: expected noop or sink`);
@@ -54,8 +77,11 @@ function settings() {
   const variants = list('BENCH_VARIANTS', VARIANTS);
   if (!variants.includes('baseline')) variants.unshift('baseline'); // every added cost is against it
   return {
-    calls: int('BENCH_CALLS', 6000),
-    warmup: int('BENCH_WARMUP', 2000),
+    calls: process.env.BENCH_CALLS ? Math.max(1, int('BENCH_CALLS', 0)) : undefined,
+    warmup: process.env.BENCH_WARMUP ? int('BENCH_WARMUP', 0) : undefined,
+    scale: number('BENCH_SCALE', 1),
+    ab: int('BENCH_AB', 1) > 0,
+    abPairs: Math.max(2, int('BENCH_AB_PAIRS', 10)),
     rounds: Math.max(1, int('BENCH_ROUNDS', 5)),
     clients,
     variants,
@@ -69,4 +95,4 @@ function settings() {
   };
 }
 
-module.exports = { ROOT, DIST, REGISTER, CLIENTS, VARIANTS, settings };
+module.exports = { ROOT, DIST, REGISTER, CLIENTS, AB_CLIENTS, VARIANTS, EXTRA_LABELS, callsFor, settings };

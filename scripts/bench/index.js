@@ -13,7 +13,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, DIST, CLIENTS, settings } = require('./config');
+const { ROOT, DIST, CLIENTS, AB_CLIENTS, callsFor, settings } = require('./config');
 const proc = require('./proc');
 const measure = require('./measure');
 const { derive, markdown } = require('./report');
@@ -64,23 +64,32 @@ async function main() {
     nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
     cpuModel: cpuModel(),
     loadavgStart: os.loadavg(),
-    settings: { ...s, clients, out: path.relative(ROOT, s.out) },
+    settings: { ...s, clients, out: path.relative(ROOT, s.out), callsPerProcess: Object.fromEntries(clients.map((c) => [c, callsFor(s, c)])) },
     exportNote:
       s.exportMode === 'noop'
         ? 'BatchSpanProcessor (OTEL_BSP_* defaults) + an exporter that drops each batch in-process (BENCH_EXPORT=noop).'
         : 'BatchSpanProcessor (OTEL_BSP_* defaults) + the OTLP/HTTP JSON exporter posting to a sink process on 127.0.0.1 that drops each batch (BENCH_EXPORT=sink).',
   };
   const t0 = Date.now();
-  say(`${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants, ${s.warmup} warm-up + ${s.calls} measured calls each; export ${s.exportMode}`);
 
-  const raw = { clients: {} };
+  const raw = { clients: {}, ab: {} };
+  const abClients = s.ab && s.variants.includes('hooks') ? clients.filter((c) => AB_CLIENTS.includes(c)) : [];
   for (const c of clients) raw.clients[c] = Object.fromEntries(s.variants.map((v) => [v, { rounds: Array(s.rounds).fill(null) }]));
+  for (const c of abClients) raw.ab[c] = { rounds: Array(s.rounds).fill(null) };
+  say(`${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants (+ in-process A/B on ${abClients.join(', ') || 'none'}); export ${s.exportMode}`);
   for (let round = 0; round < s.rounds; round++) {
     for (const client of clients) {
-      for (let j = 0; j < s.variants.length; j++) {
-        const variant = s.variants[(j + round) % s.variants.length];
+      const runs = abClients.includes(client) ? [...s.variants, 'ab'] : s.variants;
+      for (let j = 0; j < runs.length; j++) {
+        const variant = runs[(j + round) % runs.length];
         try {
           const r = client === 'server' ? await measure.serverRun(ctx, variant, round) : await measure.clientRun(ctx, client, variant, round);
+          if (variant === 'ab') {
+            raw.ab[client].rounds[round] = r;
+            const added = r.pairs.map((x) => x.addedCpuUs).sort((a, b) => a - b);
+            say(`round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${'A/B'.padEnd(8)} added CPU ${added[Math.floor(added.length / 2)].toFixed(2)} µs/call (median of ${added.length} block pairs)`);
+            continue;
+          }
           raw.clients[client][variant].rounds[round] = r;
           if (r.exportError) warnings.push(`${client}/${variant}: ${r.exportError}`);
           say(`round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${variant.padEnd(8)} CPU ${r.cpuUs.toFixed(1).padStart(6)} µs/call  wall ${r.wallUs.toFixed(1).padStart(6)} µs/call  spans/call ${r.spansPerCall.toFixed(2)}`);

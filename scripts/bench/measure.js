@@ -2,7 +2,7 @@
 /** The orchestrator's side of each measurement: spawns the processes and collects their figures. */
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { REGISTER } = require('./config');
+const { REGISTER, callsFor } = require('./config');
 const { processOptions } = require('./variants');
 const proc = require('./proc');
 
@@ -30,7 +30,8 @@ function nodeArgs(ctx, variant, profileName) {
 /** One client process: warm-up, then `calls` measured calls. */
 async function clientRun(ctx, client, variant, round) {
   const s = ctx.settings;
-  const job = { client, variant, exportMode: s.exportMode, echoPort: ctx.echoPort, calls: s.calls, warmup: s.warmup, concurrency: ctx.clients[client].concurrency };
+  const { calls, warmup } = callsFor(s, client);
+  const job = { client, variant, exportMode: s.exportMode, echoPort: ctx.echoPort, calls, warmup, pairs: s.abPairs, concurrency: ctx.clients[client].concurrency };
   const { execArgv, env } = nodeArgs(ctx, variant, `${client}-${variant}-r${round + 1}`);
   const p = proc.start(CHILD_CLIENT, [JSON.stringify(job)], { execArgv, env, name: `${client}/${variant}` });
   try {
@@ -71,18 +72,19 @@ async function startTracedServer(ctx, variant, mode, extra = {}, profileName) {
 /** The inbound scenario: CPU of the traced server process per request, wall per request at the load generator. */
 async function serverRun(ctx, variant, round) {
   const s = ctx.settings;
+  const { calls, warmup } = callsFor(s, 'server');
   const t = await startTracedServer(ctx, variant, 'inbound', {}, `server-${variant}-r${round + 1}`);
   try {
-    await t.drive(s.warmup);
+    await t.drive(warmup);
     await t.ask('start');
-    const r = await t.drive(s.calls);
+    const r = await t.drive(calls);
     const st = await t.ask('stop');
     if (st.failures > 0) throw new Error(`server/${variant}: ${st.failures} requests failed in the server: ${st.lastError}`);
     return {
-      cpuUs: st.cpuUsTotal / s.calls,
-      userUs: st.userUsTotal / s.calls,
-      wallUs: r.wallNs / 1e3 / s.calls,
-      spansPerCall: st.spans / s.calls,
+      cpuUs: st.cpuUsTotal / calls,
+      userUs: st.userUsTotal / calls,
+      wallUs: r.wallNs / 1e3 / calls,
+      spansPerCall: st.spans / (warmup + calls),
       otlpPatched: t.ready.otlpPatched,
       exportError: t.ready.exportError,
       installed: t.ready.installed,
@@ -157,9 +159,18 @@ function startup(ctx, runs) {
       times[c.key].push(timeOne(c));
     }
   }
-  const count =
-    "process.on('exit',()=>process.stdout.write(JSON.stringify({files:Object.keys(require.cache).length," +
-    "builtins:process.moduleLoadList.filter((m)=>m.startsWith('NativeModule ')).length})))";
+  // Files in require.cache at exit, by package, and Node's own modules loaded (NativeModule entries).
+  const count = `process.on('exit', () => {
+    const byPackage = {};
+    for (const f of Object.keys(require.cache)) {
+      const i = f.lastIndexOf('/node_modules/');
+      const rest = i === -1 ? '(app) ' + f : f.slice(i + 14);
+      const name = i === -1 ? '(this package)' : rest.split('/').slice(0, rest.startsWith('@') ? 2 : 1).join('/');
+      byPackage[name] = (byPackage[name] || 0) + 1;
+    }
+    const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).length;
+    process.stdout.write(JSON.stringify({ files: Object.keys(require.cache).length, builtins, byPackage }));
+  })`;
   const modules = {};
   for (const c of configs) {
     const args = [...c.args.slice(0, -2), '-e', count];

@@ -76,6 +76,24 @@ function derive(raw) {
     comparisons[client] = c;
   }
 
+  const ab = {};
+  for (const [client, { rounds }] of Object.entries(raw.ab ?? {})) {
+    const pairs = rounds.filter(Boolean).flatMap((r) => r.pairs);
+    if (pairs.length === 0) continue;
+    const added = summary(pairs.map((p) => p.addedCpuUs));
+    const base = median(pairs.map((p) => p.baseCpuUs));
+    const roundMedians = rounds.filter(Boolean).map((r) => median(r.pairs.map((p) => p.addedCpuUs)));
+    ab[client] = {
+      pairs: pairs.length,
+      block: rounds.find(Boolean).block,
+      addedCpu: added,
+      baseCpu: base,
+      addedCpuPct: (added.median / base) * 100,
+      addedCpuPctIqr: [(added.q1 / base) * 100, (added.q3 / base) * 100],
+      roundMedians: summary(roundMedians),
+    };
+  }
+
   let startup;
   if (raw.startup) {
     const t = raw.startup.times;
@@ -112,6 +130,23 @@ function derive(raw) {
       target: `no tracer, http client: added CPU ≤ +${TARGETS.noTracerHttpPct}%`,
       measured: `${signed(h.addedCpuPct, 1)}% (${signed(h.addedCpu.median, 1)} µs) [${signed(h.addedCpuPctRange[0], 1)}% … ${signed(h.addedCpuPctRange[1], 1)}%]`,
       ...verdict(h.addedCpuPct <= TARGETS.noTracerHttpPct, h.addedCpuPctRange, TARGETS.noTracerHttpPct),
+    });
+  }
+  for (const client of ['pg', 'redis', 'ioredis', 'http']) {
+    const a = ab[client];
+    if (!a) continue;
+    const isHttp = client === 'http';
+    targets.push({
+      id: `noTracerAB.${client}`,
+      target: isHttp
+        ? `no tracer, http client, in-process A/B: added CPU ≤ +${TARGETS.noTracerHttpPct}%`
+        : `no tracer, ${client}, in-process A/B: added CPU ≤ +${TARGETS.noTracerUs} µs/call`,
+      measured: isHttp
+        ? `${signed(a.addedCpuPct, 1)}% (${signed(a.addedCpu.median, 2)} µs) [IQR ${signed(a.addedCpuPctIqr[0], 1)}% … ${signed(a.addedCpuPctIqr[1], 1)}%, ${a.pairs} block pairs]`
+        : `${signed(a.addedCpu.median, 2)} µs [IQR ${signed(a.addedCpu.q1, 2)} … ${signed(a.addedCpu.q3, 2)}, ${a.pairs} block pairs]`,
+      ...(isHttp
+        ? verdict(a.addedCpuPct <= TARGETS.noTracerHttpPct, a.addedCpuPctIqr, TARGETS.noTracerHttpPct)
+        : verdict(a.addedCpu.median <= TARGETS.noTracerUs, [a.addedCpu.q1, a.addedCpu.q3], TARGETS.noTracerUs)),
     });
   }
   for (const client of ['http', 'pg', 'redis', 'ioredis']) {
@@ -158,7 +193,7 @@ function derive(raw) {
       note: quick ? `only ${h.requests.toLocaleString('en-US')} requests: BENCH_HEAP_REQUESTS=200000 for the target` : undefined,
     });
   }
-  return { clients, comparisons, startup, heap: raw.heap, targets };
+  return { clients, ab, comparisons, startup, heap: raw.heap, targets };
 }
 
 function fmt(v, digits = 1) {
@@ -192,8 +227,12 @@ function markdown(results, previous) {
   out.push('');
   out.push(
     `Machine: ${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; load average ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start, ` +
-      `${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end. ${m.settings.rounds} interleaved rounds; each round runs every variant ` +
-      `in a new process: ${m.settings.warmup} warm-up calls, then ${m.settings.calls} measured calls. Exporter: ${m.exportNote}`,
+      `${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end; ${m.seconds} s in all. ${m.settings.rounds} interleaved rounds; each round runs every ` +
+      `variant in a new process (variant order rotated per round): warm-up calls, then measured calls (` +
+      Object.entries(m.settings.callsPerProcess)
+        .map(([c, n]) => `${c} ${n.warmup} + ${n.calls}`)
+        .join(', ') +
+      `). Exporter: ${m.exportNote}`,
   );
   out.push('');
   out.push('### Per call, by client and variant');
@@ -225,6 +264,33 @@ function markdown(results, previous) {
   out.push('');
   out.push(`Clients: ${Object.keys(d.clients).map((c) => `\`${c}\` = ${CLIENTS[c].label}, ${CLIENTS[c].concurrency} concurrent`).join('; ')}.`);
   out.push('');
+
+  if (Object.keys(d.ab ?? {}).length) {
+    out.push('### Hooks without tracer, in-process A/B');
+    out.push('');
+    out.push(
+      'One process per client and round: hooks installed before the client loads, then `uninstallAllPatches()` and ' +
+        '`installAllPatches()` alternate between blocks of calls on the same connections (ABBA order). Median over all block ' +
+        'pairs of all rounds [interquartile range]. Finer than the process-to-process figure above, whose spread is several µs.',
+    );
+    out.push('');
+    const prevAb = previous?.derived?.ab ?? {};
+    out.push(
+      table(
+        ['client', 'added CPU µs/call', 'added CPU %', 'per-round medians', 'block pairs × calls', 'CPU µs/call without hooks', 'vs last run'],
+        Object.entries(d.ab).map(([client, a]) => [
+          client,
+          `${signed(a.addedCpu.median, 2)} [${signed(a.addedCpu.q1, 2)} … ${signed(a.addedCpu.q3, 2)}]`,
+          `${signed(a.addedCpuPct, 1)}%`,
+          `${signed(a.roundMedians.min, 2)} … ${signed(a.roundMedians.max, 2)}`,
+          `${a.pairs} × ${a.block}`,
+          fmt(a.baseCpu),
+          change(a.addedCpu.median, prevAb[client]?.addedCpu?.median, 2).replace(/ \(.*\)$/, ''),
+        ]),
+      ),
+    );
+    out.push('');
+  }
 
   if (Object.keys(d.comparisons).length) {
     out.push("### Our added cost against OpenTelemetry's (added CPU µs/call, medians)");
@@ -268,6 +334,13 @@ function markdown(results, previous) {
       prevS ? change(key === 'plain' ? s.ms.plain.median : s.addedMs[key], key === 'plain' ? prevS.ms.plain.median : prevS.addedMs[key]) : '—',
     ]);
     out.push(table(['command', 'ms', 'added ms', 'modules loaded (files / builtins)', 'target', 'vs last run'], srows));
+    out.push('');
+    for (const { key, label } of s.configs) {
+      const by = s.modules[key].byPackage;
+      if (!by || Object.keys(by).length === 0) continue;
+      const top = Object.entries(by).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      out.push(`- Files loaded by ${label}: ${top.map(([n, c]) => `${n} ${c}`).join(', ')}${Object.keys(by).length > top.length ? ', …' : ''}.`);
+    }
     out.push('');
   }
 

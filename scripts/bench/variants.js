@@ -65,19 +65,46 @@ function userSdk(exportMode, wrapExport) {
   return provider;
 }
 
-/** Returns a description of what was installed, for the report's sanity checks. */
+/** Resolves once the export counter has not moved for 100 ms (at most 3 s). */
+function settled() {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + 3000;
+    let last = -1;
+    const check = () => {
+      if (counter.spans === last || Date.now() > deadline) resolve();
+      else {
+        last = counter.spans;
+        setTimeout(check, 100);
+      }
+    };
+    check();
+  });
+}
+
+const noFlush = () => Promise.resolve();
+
+/**
+ * Sets the variant up. Returns what was installed (for the report's sanity checks) and `flush()`,
+ * which hands the spans still buffered to the exporter, so that spans per call can be counted after
+ * the measured loop (never inside it).
+ */
 function setup(variant, exportMode) {
-  if (variant === 'baseline') return { installed: [] };
+  if (variant === 'baseline') return { installed: [], flush: noFlush };
   if (variant === 'hooks') {
     const hooks = require(DIST);
     hooks.installAllPatches();
-    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'] };
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: noFlush };
   }
   if (variant === 'builtin') {
-    // Done by the preloads (drop-otlp-export.js, then register with OT_TRACER=otlp).
+    // Done by the preloads (drop-otlp-export.js, then register with OT_TRACER=otlp). The built-in
+    // tracer flushes on 'beforeExit' (documented); emitting it is the public way to make it flush now.
     const hooks = require(DIST);
     const tracerName = require('opentracing').globalTracer().constructor.name;
-    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], tracer: tracerName };
+    const flush = () => {
+      process.emit('beforeExit', 0);
+      return settled();
+    };
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], tracer: tracerName, flush };
   }
   if (variant === 'shim') {
     const hooks = require(DIST);
@@ -85,7 +112,7 @@ function setup(variant, exportMode) {
     const provider = userSdk(exportMode, hooks.suppressTracing);
     const { TracerShim } = require('@opentelemetry/shim-opentracing');
     hooks.installAllPatches({ tracer: new TracerShim(provider.getTracer('bench')) });
-    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'] };
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: () => provider.forceFlush().then(settled) };
   }
   if (variant === 'otel') {
     const provider = userSdk(exportMode);
@@ -105,7 +132,10 @@ function setup(variant, exportMode) {
       new UndiciInstrumentation(),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
-    return { installed: instrumentations.map((i) => i.instrumentationName.replace('@opentelemetry/instrumentation-', '')) };
+    return {
+      installed: instrumentations.map((i) => i.instrumentationName.replace('@opentelemetry/instrumentation-', '')),
+      flush: () => provider.forceFlush().then(settled),
+    };
   }
   throw new Error(`unknown variant ${variant}`);
 }
