@@ -43,6 +43,33 @@ function cpuModel() {
   return os.cpus()[0]?.model ?? 'unknown CPU';
 }
 
+/** Counters of CPU contention from other processes (Linux): PSI "some" stall time and steal time. */
+function contention() {
+  const out = { at: process.hrtime.bigint() };
+  try {
+    out.psiUs = Number(/some .*total=(\d+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))[1]);
+  } catch {
+    // no PSI
+  }
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    out.steal = f[7] ?? 0;
+    out.ticks = f.reduce((a, b) => a + b, 0);
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
+function contentionSince(start) {
+  const end = contention();
+  const elapsedUs = Number(end.at - start.at) / 1e3;
+  return {
+    cpuPressurePct: start.psiUs !== undefined ? ((end.psiUs - start.psiUs) / elapsedUs) * 100 : undefined,
+    stealPct: start.ticks !== undefined && end.ticks > start.ticks ? ((end.steal - start.steal) / (end.ticks - start.ticks)) * 100 : undefined,
+  };
+}
+
 async function main() {
   const s = settings();
   if (!fs.existsSync(DIST)) throw new Error(`${path.relative(ROOT, DIST)} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -71,6 +98,7 @@ async function main() {
         : 'BatchSpanProcessor (OTEL_BSP_* defaults) + the OTLP/HTTP JSON exporter posting to a sink process on 127.0.0.1 that drops each batch (BENCH_EXPORT=sink).',
   };
   const t0 = Date.now();
+  const contention0 = contention();
 
   const raw = { clients: {}, ab: {} };
   const abClients = s.ab && s.variants.includes('hooks') ? clients.filter((c) => AB_CLIENTS.includes(c)) : [];
@@ -136,6 +164,7 @@ async function main() {
     }
   }
   meta.loadavgEnd = os.loadavg();
+  Object.assign(meta, contentionSince(contention0));
   meta.seconds = Math.round((Date.now() - t0) / 1000);
   meta.sink = stats;
 

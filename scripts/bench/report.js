@@ -227,7 +227,9 @@ function markdown(results, previous) {
   out.push('');
   out.push(
     `Machine: ${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; load average ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start, ` +
-      `${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end; ${m.seconds} s in all. ${m.settings.rounds} interleaved rounds; each round runs every ` +
+      `${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end` +
+      (m.cpuPressurePct !== undefined ? `; CPU pressure (PSI "some", the bench's own processes included) ${fmt(m.cpuPressurePct, 0)}%, steal ${fmt(m.stealPct, 1)}%` : '') +
+      `; ${m.seconds} s in all. ${m.settings.rounds} interleaved rounds; each round runs every ` +
       `variant in a new process (variant order rotated per round): warm-up calls, then measured calls (` +
       Object.entries(m.settings.callsPerProcess)
         .map(([c, n]) => `${c} ${n.warmup} + ${n.calls}`)
