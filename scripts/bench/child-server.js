@@ -59,7 +59,12 @@ async function main() {
       global.gc();
       global.gc();
       const m = process.memoryUsage();
-      process.send({ heapUsed: m.heapUsed, rss: m.rss, external: m.external, failures, lastError });
+      let snapshot;
+      if (job.snapshotDir) {
+        snapshot = require('node:path').join(job.snapshotDir, `heap-${job.variant}-${Date.now()}.heapsnapshot`);
+        require('node:v8').writeHeapSnapshot(snapshot);
+      }
+      process.send({ heapUsed: m.heapUsed, rss: m.rss, external: m.external, failures, lastError, snapshot });
     } else if (msg.cmd === 'exit') {
       server.close();
       process.exit(0);

@@ -45,8 +45,8 @@ function int(name, fallback) {
   return value;
 }
 
-function list(name, known) {
-  const raw = process.env[name];
+function list(name, known, fallback) {
+  const raw = process.env[name] ?? fallback;
   if (raw === undefined || raw.trim() === '') return Object.keys(known);
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
@@ -87,9 +87,12 @@ function settings() {
     variants,
     startupRuns: int('BENCH_STARTUP_RUNS', 21),
     heapRequests: int('BENCH_HEAP_REQUESTS', 50000),
-    heapFlatMb: Number(process.env.BENCH_HEAP_FLAT_MB || 2),
+    heapFlatMb: number('BENCH_HEAP_FLAT_MB', 2),
+    heapSettleMs: int('BENCH_HEAP_SETTLE_MS', 6000),
     exportMode,
     out: path.resolve(ROOT, process.env.BENCH_OUT || 'bench-results.json'),
+    heapVariants: list('BENCH_HEAP_VARIANTS', { baseline: 1, builtin: 1, hooks: 1, shim: 1, otel: 1 }, 'baseline,builtin'),
+    heapSnapshotDir: process.env.BENCH_HEAP_SNAPSHOTS ? path.resolve(ROOT, process.env.BENCH_HEAP_SNAPSHOTS) : undefined,
     cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(ROOT, process.env.BENCH_CPU_PROF) : undefined,
     childTimeoutMs: int('BENCH_CHILD_TIMEOUT_MS', 180000),
   };

@@ -141,11 +141,15 @@ async function main() {
 
   if (s.heapRequests > 0) {
     const heapClients = ['pg', 'redis', 'ioredis'].filter((c) => !missing[CLIENTS[c].needs[0]]);
-    say(`heap: ${s.heapRequests} requests (http${heapClients.map((c) => ` + ${c}`).join('')} each)…`);
-    try {
-      raw.heap = await measure.heapRun(ctx, heapClients, (x) => say(`heap after ${x.at}: ${(x.heapUsed / 2 ** 20).toFixed(2)} MB`));
-    } catch (err) {
-      warnings.push(`heap check failed: ${err.message}`);
+    if (s.heapSnapshotDir) fs.mkdirSync(s.heapSnapshotDir, { recursive: true });
+    raw.heap = {};
+    for (const variant of s.heapVariants) {
+      say(`heap, ${variant}: ${s.heapRequests} requests (http${heapClients.map((c) => ` + ${c}`).join('')} each)…`);
+      try {
+        raw.heap[variant] = await measure.heapRun(ctx, variant, heapClients, (x) => say(`heap, ${variant}, after ${x.at}: ${(x.heapUsed / 2 ** 20).toFixed(2)} MB`));
+      } catch (err) {
+        warnings.push(`heap check (${variant}) failed: ${err.message}`);
+      }
     }
   }
 

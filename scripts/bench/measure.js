@@ -1,5 +1,6 @@
 'use strict';
 /** The orchestrator's side of each measurement: spawns the processes and collects their figures. */
+const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { REGISTER, callsFor } = require('./config');
@@ -9,6 +10,24 @@ const proc = require('./proc');
 const CHILD_CLIENT = path.join(__dirname, 'child-client.js');
 const CHILD_SERVER = path.join(__dirname, 'child-server.js');
 const LOADGEN = path.join(__dirname, 'loadgen.js');
+
+function psiTotalUs() {
+  try {
+    return Number(/some .*total=(\d+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` and adds to its result the CPU pressure (PSI "some", % of wall time) while it ran. */
+async function withPressure(fn) {
+  const p0 = psiTotalUs();
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  const p1 = psiTotalUs();
+  if (p0 !== undefined && p1 !== undefined) result.psiPct = ((p1 - p0) / (Number(process.hrtime.bigint() - t0) / 1e3)) * 100;
+  return result;
+}
 
 /** Environment of every measured process: the sink as OTLP endpoint, whatever the variant. */
 function baseEnv(ctx) {
@@ -95,26 +114,36 @@ async function serverRun(ctx, variant, round) {
   }
 }
 
-/** Heap check: hooks + built-in tracer, http + pg + redis + ioredis per request, heap after gc at checkpoints. */
-async function heapRun(ctx, heapClients, onProgress) {
+/**
+ * Heap check: a traced server calling http, pg, node-redis and ioredis per request. At each checkpoint
+ * the load pauses; heap used after gc is read at once ("hot": includes what in-flight timers still hold,
+ * e.g. node-redis leaves a 5 s AbortSignal.timeout timer per command, which keeps the async context of
+ * the call alive) and again after `settleMs` ("settled": what is left once those timers and the batch
+ * processor's 5 s schedule have run). Flatness is judged on the settled figures.
+ */
+async function heapRun(ctx, variant, heapClients, onProgress) {
   const s = ctx.settings;
   const total = s.heapRequests;
-  const t = await startTracedServer(ctx, 'builtin', 'heap', { heapClients });
+  const t = await startTracedServer(ctx, variant, 'heap', { heapClients, snapshotDir: s.heapSnapshotDir });
   const samples = [];
   const t0 = Date.now();
+  const sample = async (at, requests) => {
+    const hot = await t.ask('heap');
+    await new Promise((resolve) => setTimeout(resolve, s.heapSettleMs));
+    const h = await t.ask('heap');
+    if (h.failures > 0) throw new Error(`heap server: ${h.failures} requests failed: ${h.lastError}`);
+    samples.push({ at, requests, hotHeapUsed: hot.heapUsed, heapUsed: h.heapUsed, rss: h.rss, snapshot: h.snapshot });
+    onProgress(samples[samples.length - 1]);
+  };
   try {
     await t.drive(Math.min(2000, Math.max(1, Math.floor(total / 10))));
-    const first = await t.ask('heap');
-    samples.push({ at: 'after warm-up', requests: 0, heapUsed: first.heapUsed, rss: first.rss });
+    await sample('warm-up', 0);
     let done = 0;
-    for (const fraction of [0.1, 0.25, 0.5, 0.75, 1]) {
+    for (const fraction of [0.1, 0.25, 0.5, 1]) {
       const target = Math.round(total * fraction);
       if (target > done) await t.drive(target - done);
       done = target;
-      const h = await t.ask('heap');
-      if (h.failures > 0) throw new Error(`heap server: ${h.failures} requests failed: ${h.lastError}`);
-      samples.push({ at: `${Math.round(fraction * 100)}%`, requests: done, heapUsed: h.heapUsed, rss: h.rss });
-      onProgress(samples[samples.length - 1]);
+      await sample(`${Math.round(fraction * 100)}%`, done);
     }
   } finally {
     await t.stop();
@@ -123,8 +152,10 @@ async function heapRun(ctx, heapClients, onProgress) {
   const last = samples[samples.length - 1];
   const growthMb = (last.heapUsed - at10.heapUsed) / 2 ** 20;
   return {
+    variant,
     requests: total,
     perRequest: ['http', ...heapClients],
+    settleMs: s.heapSettleMs,
     samples,
     growthMb,
     flat: Math.abs(growthMb) < s.heapFlatMb,
@@ -133,51 +164,65 @@ async function heapRun(ctx, heapClients, onProgress) {
   };
 }
 
-/** Start-up: `node [-r register] -e 0`, alternated, wall ms per run, and the modules each loads. */
+/**
+ * Start-up: `node [-r register] -e 0`, alternated, wall ms per process (spawn to exit, seen from here).
+ * Then the same commands with a probe instead of `0`, alternated as well, which reports at exit the
+ * process's own CPU time (user + system since it started, V8's background threads included) and the
+ * modules loaded: CPU ms is far less sensitive than wall ms to other work on the machine.
+ */
 function startup(ctx, runs) {
   const env = { ...process.env };
   delete env.OT_TRACER;
   delete env.NODE_OPTIONS;
   const otlpEnv = { ...env, OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ctx.sinkPort}` };
   const configs = [
-    { key: 'plain', label: '`node -e 0`', args: ['-e', '0'], env },
-    { key: 'register', label: '`node -r register -e 0`', args: ['-r', REGISTER, '-e', '0'], env },
-    { key: 'registerOtlp', label: '`OT_TRACER=otlp node -r register -e 0`', args: ['-r', REGISTER, '-e', '0'], env: otlpEnv },
+    { key: 'plain', label: '`node -e 0`', preload: [], env },
+    { key: 'register', label: '`node -r register -e 0`', preload: ['-r', REGISTER], env },
+    { key: 'registerOtlp', label: '`OT_TRACER=otlp node -r register -e 0`', preload: ['-r', REGISTER], env: otlpEnv },
   ];
-  const timeOne = (c) => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, c.args, { cwd: ctx.root, env: c.env, stdio: 'ignore', timeout: 30000 });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.status !== 0) throw new Error(`startup ${c.key}: exit ${r.status ?? r.signal}`);
-    return ms;
-  };
-  for (const c of configs) timeOne(c); // disk cache, once each, not counted
-  const times = Object.fromEntries(configs.map((c) => [c.key, []]));
-  for (let i = 0; i < runs; i++) {
-    for (let j = 0; j < configs.length; j++) {
-      const c = configs[(i + j) % configs.length];
-      times[c.key].push(timeOne(c));
-    }
-  }
-  // Files in require.cache at exit, by package, and Node's own modules loaded (NativeModule entries).
-  const count = `process.on('exit', () => {
+  const probe = `process.on('exit', () => {
+    const cpu = process.cpuUsage();
     const byPackage = {};
     for (const f of Object.keys(require.cache)) {
       const i = f.lastIndexOf('/node_modules/');
-      const rest = i === -1 ? '(app) ' + f : f.slice(i + 14);
+      const rest = f.slice(i + 14);
       const name = i === -1 ? '(this package)' : rest.split('/').slice(0, rest.startsWith('@') ? 2 : 1).join('/');
       byPackage[name] = (byPackage[name] || 0) + 1;
     }
     const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).length;
-    process.stdout.write(JSON.stringify({ files: Object.keys(require.cache).length, builtins, byPackage }));
+    process.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, files: Object.keys(require.cache).length, builtins, byPackage }));
   })`;
+  const run = (c, script) => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [...c.preload, '-e', script], { cwd: ctx.root, env: c.env, encoding: 'utf8', timeout: 30000 });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`start-up ${c.key}: exit ${r.status ?? r.signal}: ${(r.stderr || '').trim().slice(-300)}`);
+    return { ms, out: r.stdout };
+  };
+  for (const c of configs) run(c, '0'); // disk cache, once each, not counted
+  const times = Object.fromEntries(configs.map((c) => [c.key, []]));
+  const cpu = Object.fromEntries(configs.map((c) => [c.key, []]));
   const modules = {};
-  for (const c of configs) {
-    const args = [...c.args.slice(0, -2), '-e', count];
-    const r = spawnSync(process.execPath, args, { cwd: ctx.root, env: c.env, encoding: 'utf8', timeout: 30000 });
-    modules[c.key] = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()) : { files: NaN, builtins: NaN };
+  for (let i = 0; i < runs; i++) {
+    for (let j = 0; j < configs.length; j++) {
+      const c = configs[(i + j) % configs.length];
+      times[c.key].push(run(c, '0').ms);
+    }
   }
-  return { configs: configs.map(({ key, label }) => ({ key, label })), times, modules };
+  for (let i = 0; i < runs; i++) {
+    for (let j = 0; j < configs.length; j++) {
+      const c = configs[(i + j) % configs.length];
+      const p = JSON.parse(run(c, probe).out.trim().split('\n').pop());
+      cpu[c.key].push(p.cpuMs);
+      modules[c.key] = { files: p.files, builtins: p.builtins, byPackage: p.byPackage };
+    }
+  }
+  return { configs: configs.map(({ key, label }) => ({ key, label })), times, cpu, modules };
 }
 
-module.exports = { clientRun, serverRun, heapRun, startup };
+module.exports = {
+  clientRun: (...a) => withPressure(() => clientRun(...a)),
+  serverRun: (...a) => withPressure(() => serverRun(...a)),
+  heapRun,
+  startup,
+};
