@@ -263,6 +263,28 @@ function markdown(results, previous) {
     );
     out.push('');
   }
+  out.push('### Summary: added CPU per call against the baseline (median over rounds)');
+  out.push('');
+  const cell = (e) => (e?.addedCpu ? `${signed(e.addedCpu.median)} µs (${signed(e.addedCpuPct, 0)}%)` : '—');
+  out.push(
+    table(
+      ['client', 'baseline CPU µs/call', 'hooks, no tracer', 'hooks + built-in tracer', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'built-in ÷ OTel', 'shim ÷ OTel'],
+      Object.entries(d.clients).map(([client, v]) => {
+        const c = d.comparisons[client];
+        return [
+          client,
+          fmt(v.baseline?.cpu.median),
+          cell(v.hooks) + (d.ab?.[client] ? ` · A/B ${signed(d.ab[client].addedCpu.median, 2)} µs` : ''),
+          cell(v.builtin),
+          cell(v.shim),
+          cell(v.otel),
+          c?.builtinRatio !== undefined ? `×${fmt(c.builtinRatio, 2)}` : '—',
+          c?.shimAdded !== undefined && c.otelAdded > 0 ? `×${fmt(c.shimAdded / c.otelAdded, 2)}` : '—',
+        ];
+      }),
+    ),
+  );
+  out.push('');
   out.push('### Per call, by client and variant');
   out.push('');
   out.push(
