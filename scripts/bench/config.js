@@ -82,7 +82,7 @@ function settings() {
     scale: number('BENCH_SCALE', 1),
     ab: int('BENCH_AB', 1) > 0,
     abPairs: Math.max(2, int('BENCH_AB_PAIRS', 10)),
-    rounds: Math.max(1, int('BENCH_ROUNDS', 7)),
+    rounds: Math.max(1, int('BENCH_ROUNDS', 5)),
     clients,
     variants,
     startupRuns: int('BENCH_STARTUP_RUNS', 21),

@@ -2,13 +2,29 @@
 'use strict';
 /**
  * `npm run bench`: what the hooks cost, measured the way users pay it. Run under
- * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1). See scripts/bench/README-section.md
- * for what is measured and the environment variables.
+ * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1); scripts/bench/README-section.md says
+ * what is measured and how to read it.
  *
- * Orchestration: an echo server + OTLP sink process (servers.js); then R interleaved rounds, each
- * running every client × variant in a fresh process (child-client.js, or child-server.js driven by
+ * Orchestration: an echo server + OTLP sink process (servers.js); then BENCH_ROUNDS interleaved rounds,
+ * each running every client × variant in a fresh process (child-client.js, or child-server.js driven by
  * loadgen.js for the inbound scenario), variant order rotated per round; then start-up timing; then the
- * heap check. Markdown on stdout, progress on stderr, JSON to BENCH_OUT.
+ * heap check. Markdown on stdout, progress on stderr, JSON to BENCH_OUT (and the change against the
+ * previous JSON there).
+ *
+ * Environment (all optional):
+ *   BENCH_ROUNDS=5            interleaved rounds
+ *   BENCH_SCALE=1             multiplies each client's measured calls per process (config.js CLIENTS)
+ *   BENCH_CALLS, BENCH_WARMUP the same measured / warm-up call count for every client instead
+ *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,server (default: all)
+ *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel (default: all; baseline always runs)
+ *   BENCH_AB=1, BENCH_AB_PAIRS=10   in-process A/B of the hooks without tracer (0: off)
+ *   BENCH_EXPORT=noop|sink    drop batches in-process (default), or OTLP/HTTP to the local sink
+ *   BENCH_STARTUP_RUNS=21     alternated start-up runs per command (0: skip)
+ *   BENCH_HEAP_REQUESTS=50000 heap check requests (0: skip; 200000 for the target)
+ *   BENCH_HEAP_VARIANTS=baseline,builtin, BENCH_HEAP_SETTLE_MS=6000, BENCH_HEAP_FLAT_MB=2,
+ *   BENCH_HEAP_SNAPSHOTS=dir  (heap snapshots at each checkpoint)
+ *   BENCH_OUT=bench-results.json, BENCH_CPU_PROF=dir (--cpu-prof of every measured process),
+ *   BENCH_CHILD_TIMEOUT_MS=180000
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -91,6 +107,13 @@ async function main() {
     nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
     cpuModel: cpuModel(),
     loadavgStart: os.loadavg(),
+    command: [
+      ...Object.keys(process.env)
+        .filter((k) => k.startsWith('BENCH_'))
+        .sort()
+        .map((k) => `${k}=${process.env[k]}`),
+      'npm run bench',
+    ].join(' '),
     settings: { ...s, clients, out: path.relative(ROOT, s.out), callsPerProcess: Object.fromEntries(clients.map((c) => [c, callsFor(s, c)])) },
     exportNote:
       s.exportMode === 'noop'

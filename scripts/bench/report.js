@@ -241,6 +241,8 @@ function markdown(results, previous) {
   const prevClients = previous?.derived?.clients ?? {};
   out.push(`## Overhead results (${m.date})`);
   out.push('');
+  out.push(`Command: \`${m.command}\``);
+  out.push('');
   out.push(
     `Machine: ${m.nproc} cores, ${m.cpuModel}, Node ${m.node}; load average ${m.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start, ` +
       `${m.loadavgEnd.map((x) => x.toFixed(2)).join(' ')} at end` +
