@@ -82,7 +82,7 @@ function settings() {
     scale: number('BENCH_SCALE', 1),
     ab: int('BENCH_AB', 1) > 0,
     abPairs: Math.max(2, int('BENCH_AB_PAIRS', 10)),
-    rounds: Math.max(1, int('BENCH_ROUNDS', 5)),
+    rounds: int('BENCH_ROUNDS', 5), // 0: start-up and heap only
     clients,
     variants,
     startupRuns: int('BENCH_STARTUP_RUNS', 21),

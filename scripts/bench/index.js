@@ -91,7 +91,7 @@ async function main() {
   if (!fs.existsSync(DIST)) throw new Error(`${path.relative(ROOT, DIST)} is missing: run \`npm run build\` first (npm run bench does)`);
   const warnings = [];
   const missing = servicesAvailable();
-  const clients = s.clients.filter((c) => {
+  const clients = s.rounds === 0 ? [] : s.clients.filter((c) => {
     const need = CLIENTS[c].needs.find((n) => missing[n]);
     if (need) warnings.push(`${c} skipped: ${need === 'pg' ? 'PostgreSQL' : 'Redis'} unavailable (${missing[need]})`);
     return need === undefined;

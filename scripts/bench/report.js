@@ -265,6 +265,11 @@ function markdown(results, previous) {
     );
     out.push('');
   }
+  if (Object.keys(d.clients).length) renderClients(out, d, prevClients);
+  return renderRest(out, d, results, previous);
+}
+
+function renderClients(out, d, prevClients) {
   out.push('### Summary: added CPU per call against the baseline (median over rounds)');
   out.push('');
   const cell = (e) => (e?.addedCpu ? `${signed(e.addedCpu.median)} µs (${signed(e.addedCpuPct, 0)}%)` : '—');
@@ -317,6 +322,9 @@ function markdown(results, previous) {
   out.push(`Clients: ${Object.keys(d.clients).map((c) => `\`${c}\` = ${CLIENTS[c].label}, ${CLIENTS[c].concurrency} concurrent`).join('; ')}.`);
   out.push('');
 
+}
+
+function renderRest(out, d, results, previous) {
   if (Object.keys(d.ab ?? {}).length) {
     out.push('### Hooks without tracer, in-process A/B');
     out.push('');
@@ -449,7 +457,11 @@ function markdown(results, previous) {
   }
   if (previous) {
     out.push('');
-    out.push(`"vs last run": against ${previous.meta?.date ?? 'the previous file'} (${previous.meta?.settings?.rounds ?? '?'} rounds of ${previous.meta?.settings?.calls ?? '?'} calls).`);
+    const ps = previous.meta?.settings ?? {};
+    out.push(
+      `"vs last run": against ${previous.meta?.date ?? 'the previous file'} (\`${previous.meta?.command ?? '?'}\`: ${ps.rounds ?? '?'} rounds, ` +
+        `call scale ${ps.calls ?? ps.scale ?? '?'}).`,
+    );
   }
   return out.join('\n') + '\n';
 }
