@@ -127,23 +127,25 @@ async function heapRun(ctx, variant, heapClients, onProgress) {
   const t = await startTracedServer(ctx, variant, 'heap', { heapClients, snapshotDir: s.heapSnapshotDir });
   const samples = [];
   const t0 = Date.now();
-  const sample = async (at, requests) => {
+  const sample = async (at, requests, rps) => {
     const hot = await t.ask('heap');
     await new Promise((resolve) => setTimeout(resolve, s.heapSettleMs));
     const h = await t.ask('heap');
     if (h.failures > 0) throw new Error(`heap server: ${h.failures} requests failed: ${h.lastError}`);
-    samples.push({ at, requests, hotHeapUsed: hot.heapUsed, heapUsed: h.heapUsed, rss: h.rss, snapshot: h.snapshot });
+    samples.push({ at, requests, rps, hotHeapUsed: hot.heapUsed, heapUsed: h.heapUsed, rss: h.rss, snapshot: h.snapshot });
     onProgress(samples[samples.length - 1]);
   };
   try {
-    await t.drive(Math.min(2000, Math.max(1, Math.floor(total / 10))));
-    await sample('warm-up', 0);
+    const rate = (n, r) => n / (r.wallNs / 1e9);
+    const warm = Math.min(2000, Math.max(1, Math.floor(total / 10)));
+    await sample('warm-up', 0, rate(warm, await t.drive(warm)));
     let done = 0;
     for (const fraction of [0.1, 0.25, 0.5, 1]) {
       const target = Math.round(total * fraction);
-      if (target > done) await t.drive(target - done);
+      const r = target > done ? await t.drive(target - done) : undefined;
+      const rps = r ? rate(target - done, r) : NaN;
       done = target;
-      await sample(`${Math.round(fraction * 100)}%`, done);
+      await sample(`${Math.round(fraction * 100)}%`, done, rps);
     }
   } finally {
     await t.stop();

@@ -416,16 +416,17 @@ function renderRest(out, d, results, previous) {
     out.push(
       `Heap used after \`global.gc()\`, MB: "hot" as soon as the load pauses, "settled" ${any.settleMs / 1000} s later (node-redis leaves a ` +
         '5 s `AbortSignal.timeout` timer per command, which keeps the async context of the call, so its span, alive until it fires; ' +
-        'the batch processor exports every 5 s). Flat is judged on the settled figures.',
+        'the batch processor exports every 5 s), so the hot figure follows the request rate of the last chunk (req/s). ' +
+        'Flat is judged on the settled figures.',
     );
     out.push('');
-    const header = ['after', 'requests', ...variants.flatMap((v) => [`${v} hot`, `${v} settled`])];
+    const header = ['after', 'requests', ...variants.flatMap((v) => [`${v} hot`, `${v} settled`, `${v} req/s`])];
     const rowsH = any.samples.map((x, i) => [
       x.at,
       x.requests.toLocaleString('en-US'),
       ...variants.flatMap((v) => {
         const y = d.heap[v].samples[i];
-        return y ? [fmt(y.hotHeapUsed / 2 ** 20, 2), fmt(y.heapUsed / 2 ** 20, 2)] : ['n/a', 'n/a'];
+        return y ? [fmt(y.hotHeapUsed / 2 ** 20, 2), fmt(y.heapUsed / 2 ** 20, 2), fmt(y.rps, 0)] : ['n/a', 'n/a', 'n/a'];
       }),
     ]);
     out.push(table(header, rowsH));
