@@ -420,13 +420,16 @@ function renderRest(out, d, results, previous) {
         'Flat is judged on the settled figures.',
     );
     out.push('');
-    const header = ['after', 'requests', ...variants.flatMap((v) => [`${v} hot`, `${v} settled`, `${v} req/s`])];
+    const withRate = variants.some((v) => d.heap[v].samples.some((y) => y.rps !== undefined));
+    const header = ['after', 'requests', ...variants.flatMap((v) => [`${v} hot`, `${v} settled`, ...(withRate ? [`${v} req/s`] : [])])];
     const rowsH = any.samples.map((x, i) => [
       x.at,
       x.requests.toLocaleString('en-US'),
       ...variants.flatMap((v) => {
         const y = d.heap[v].samples[i];
-        return y ? [fmt(y.hotHeapUsed / 2 ** 20, 2), fmt(y.heapUsed / 2 ** 20, 2), fmt(y.rps, 0)] : ['n/a', 'n/a', 'n/a'];
+        const cells = y ? [fmt(y.hotHeapUsed / 2 ** 20, 2), fmt(y.heapUsed / 2 ** 20, 2)] : ['n/a', 'n/a'];
+        if (withRate) cells.push(y && y.at !== 'warm-up' ? fmt(y.rps, 0) : '—');
+        return cells;
       }),
     ]);
     out.push(table(header, rowsH));
