@@ -416,7 +416,7 @@ function renderRest(out, d, results, previous) {
     out.push(
       `Heap used after \`global.gc()\`, MB: "hot" as soon as the load pauses, "settled" ${any.settleMs / 1000} s later (node-redis leaves a ` +
         '5 s `AbortSignal.timeout` timer per command, which keeps the async context of the call, so its span, alive until it fires; ' +
-        'the batch processor exports every 5 s), so the hot figure follows the request rate of the last chunk (req/s). ' +
+        'the batch processor exports every 5 s). req/s is the rate of the chunk before the reading. ' +
         'Flat is judged on the settled figures.',
     );
     out.push('');
