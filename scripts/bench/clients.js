@@ -1,0 +1,98 @@
+'use strict';
+/**
+ * The client calls that are measured. Each factory is called after the variant is set up (so the client
+ * library is loaded, and hooked, the way an app would load it) and returns `{ call, close }`.
+ * All traffic goes to 127.0.0.1: the echo server of servers.js, and the PostgreSQL and Redis that
+ * scripts/with-services.js started.
+ */
+const REDIS_KEY = 'opentracing-client-hooks:bench';
+
+async function httpClient({ echoPort }) {
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const options = { host: '127.0.0.1', port: echoPort, path: '/echo', agent };
+  return {
+    call: () =>
+      new Promise((resolve, reject) => {
+        http
+          .get(options, (res) => {
+            res.on('error', reject);
+            res.on('end', resolve);
+            res.resume();
+          })
+          .on('error', reject);
+      }),
+    close: () => agent.destroy(),
+  };
+}
+
+async function fetchClient({ echoPort }) {
+  const url = `http://127.0.0.1:${echoPort}/echo`;
+  return {
+    call: async () => {
+      const res = await fetch(url);
+      await res.text();
+    },
+    close: () => undefined,
+  };
+}
+
+async function axiosClient({ echoPort }) {
+  const http = require('node:http');
+  const axios = require('axios');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const instance = axios.create({ httpAgent: agent, baseURL: `http://127.0.0.1:${echoPort}` });
+  return { call: () => instance.get('/echo'), close: () => agent.destroy() };
+}
+
+async function pgClient() {
+  const pg = require('pg');
+  const pool = new pg.Pool({ max: 8 });
+  await pool.query('SELECT 1');
+  return { call: () => pool.query('SELECT 1'), close: () => pool.end() };
+}
+
+async function redisClient() {
+  const { createClient } = require('redis');
+  const client = createClient({ url: process.env.REDIS_URL });
+  client.on('error', () => undefined); // a failed call still rejects
+  await client.connect();
+  await client.set(REDIS_KEY, 'v');
+  return {
+    call: () => client.get(REDIS_KEY),
+    close: () => (typeof client.close === 'function' ? client.close() : client.quit()),
+  };
+}
+
+async function ioredisClient() {
+  const m = require('ioredis');
+  const Redis = m.Redis ?? m.default ?? m;
+  const client = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.set(REDIS_KEY, 'v');
+  return { call: () => client.get(REDIS_KEY), close: () => client.quit() };
+}
+
+const FACTORIES = {
+  http: httpClient,
+  fetch: fetchClient,
+  axios: axiosClient,
+  pg: pgClient,
+  redis: redisClient,
+  ioredis: ioredisClient,
+};
+
+/** Runs `total` calls, `concurrency` at a time; bounded by `total`, rejects on the first failure. */
+async function runCalls(call, total, concurrency) {
+  let issued = 0;
+  const worker = async () => {
+    while (issued < total) {
+      issued += 1;
+      await call();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+}
+
+module.exports = { FACTORIES, runCalls, REDIS_KEY };

@@ -1,0 +1,101 @@
+'use strict';
+/**
+ * Settings of `npm run bench`, all from the environment (see scripts/bench/README-section.md), and the
+ * names shared by the orchestrator and its child processes.
+ */
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** The package's public entry points, as a user reaches them. */
+const DIST = path.join(ROOT, 'dist', 'index.js');
+const REGISTER = path.join(ROOT, 'register.js');
+
+/** Client scenarios: the measured process makes `concurrency` calls at a time. */
+const CLIENTS = {
+  http: { label: 'http client (keep-alive, other-process server)', concurrency: 16, calls: 12000, needs: [] },
+  fetch: { label: 'fetch (global, undici)', concurrency: 16, calls: 4000, needs: [] },
+  axios: { label: 'axios (keep-alive)', concurrency: 16, calls: 3000, needs: [] },
+  pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, calls: 15000, needs: ['pg'] },
+  redis: { label: 'node-redis `GET`', concurrency: 8, calls: 20000, needs: ['redis'] },
+  ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
+  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
+};
+
+/** Clients that also get the in-process A/B measurement of the hooks without tracer (variant `ab`). */
+const AB_CLIENTS = ['http', 'pg', 'redis', 'ioredis'];
+
+const VARIANTS = {
+  baseline: 'baseline (no hooks)',
+  hooks: 'hooks, no tracer (opentracing no-op)',
+  builtin: 'hooks + built-in tracer (OT_TRACER=otlp)',
+  shim: 'hooks + your OTel SDK via shim-opentracing',
+  otel: "OpenTelemetry's own instrumentations",
+};
+
+/** Labels of measurements that are not variants of their own in the tables. */
+const EXTRA_LABELS = {
+  ab: 'hooks, no tracer, in-process A/B (uninstall/install alternated)',
+};
+
+function int(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name}=${raw}: expected a whole number ≥ 0`);
+  return value;
+}
+
+function list(name, known, fallback) {
+  const raw = process.env[name] ?? fallback;
+  if (raw === undefined || raw.trim() === '') return Object.keys(known);
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(n in known)) throw new Error(`${name}: unknown "${n}"; known: ${Object.keys(known).join(', ')}`);
+  }
+  return Object.keys(known).filter((n) => names.includes(n));
+}
+
+function number(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name}=${raw}: expected a number > 0`);
+  return value;
+}
+
+/** Measured and warm-up calls of one process of `client`: BENCH_CALLS, else the client's default × BENCH_SCALE. */
+function callsFor(s, client) {
+  const calls = s.calls ?? Math.max(100, Math.round(CLIENTS[client].calls * s.scale));
+  const warmup = s.warmup ?? Math.round(calls / 2);
+  return { calls, warmup };
+}
+
+function settings() {
+  const exportMode = (process.env.BENCH_EXPORT || 'noop').trim();
+  if (exportMode !== 'noop' && exportMode !== 'sink') throw new Error(`BENCH_EXPORT=${exportMode}: expected noop or sink`);
+  const clients = list('BENCH_CLIENTS', CLIENTS);
+  const variants = list('BENCH_VARIANTS', VARIANTS);
+  if (!variants.includes('baseline')) variants.unshift('baseline'); // every added cost is against it
+  return {
+    calls: process.env.BENCH_CALLS ? Math.max(1, int('BENCH_CALLS', 0)) : undefined,
+    warmup: process.env.BENCH_WARMUP ? int('BENCH_WARMUP', 0) : undefined,
+    scale: number('BENCH_SCALE', 1),
+    ab: int('BENCH_AB', 1) > 0,
+    abPairs: Math.max(2, int('BENCH_AB_PAIRS', 10)),
+    rounds: int('BENCH_ROUNDS', 5), // 0: start-up and heap only
+    clients,
+    variants,
+    startupRuns: int('BENCH_STARTUP_RUNS', 21),
+    heapRequests: int('BENCH_HEAP_REQUESTS', 50000),
+    heapFlatMb: number('BENCH_HEAP_FLAT_MB', 2),
+    heapSettleMs: int('BENCH_HEAP_SETTLE_MS', 6000),
+    exportMode,
+    out: path.resolve(ROOT, process.env.BENCH_OUT || 'bench-results.json'),
+    heapVariants: list('BENCH_HEAP_VARIANTS', { baseline: 1, builtin: 1, hooks: 1, shim: 1, otel: 1 }, 'baseline,builtin'),
+    heapSnapshotDir: process.env.BENCH_HEAP_SNAPSHOTS ? path.resolve(ROOT, process.env.BENCH_HEAP_SNAPSHOTS) : undefined,
+    cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(ROOT, process.env.BENCH_CPU_PROF) : undefined,
+    childTimeoutMs: int('BENCH_CHILD_TIMEOUT_MS', 180000),
+  };
+}
+
+module.exports = { ROOT, DIST, REGISTER, CLIENTS, AB_CLIENTS, VARIANTS, EXTRA_LABELS, callsFor, settings };

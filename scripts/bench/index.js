@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench`: what the hooks cost, measured the way users pay it. Run under
+ * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1); scripts/bench/README-section.md says
+ * what is measured and how to read it.
+ *
+ * Orchestration: an echo server + OTLP sink process (servers.js); then BENCH_ROUNDS interleaved rounds,
+ * each running every client × variant in a fresh process (child-client.js, or child-server.js driven by
+ * loadgen.js for the inbound scenario), variant order rotated per round; then start-up timing; then the
+ * heap check. Markdown on stdout, progress on stderr, JSON to BENCH_OUT (and the change against the
+ * previous JSON there).
+ *
+ * Environment (all optional):
+ *   BENCH_ROUNDS=5            interleaved rounds
+ *   BENCH_SCALE=1             multiplies each client's measured calls per process (config.js CLIENTS)
+ *   BENCH_CALLS, BENCH_WARMUP the same measured / warm-up call count for every client instead
+ *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,server (default: all)
+ *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel (default: all; baseline always runs)
+ *   BENCH_AB=1, BENCH_AB_PAIRS=10   in-process A/B of the hooks without tracer (0: off)
+ *   BENCH_EXPORT=noop|sink    drop batches in-process (default), or OTLP/HTTP to the local sink
+ *   BENCH_STARTUP_RUNS=21     alternated start-up runs per command (0: skip)
+ *   BENCH_HEAP_REQUESTS=50000 heap check requests (0: skip; 200000 for the target)
+ *   BENCH_HEAP_VARIANTS=baseline,builtin, BENCH_HEAP_SETTLE_MS=6000, BENCH_HEAP_FLAT_MB=2,
+ *   BENCH_HEAP_SNAPSHOTS=dir  (heap snapshots at each checkpoint)
+ *   BENCH_OUT=bench-results.json, BENCH_CPU_PROF=dir (--cpu-prof of every measured process),
+ *   BENCH_CHILD_TIMEOUT_MS=180000
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { ROOT, DIST, CLIENTS, AB_CLIENTS, callsFor, settings } = require('./config');
+const proc = require('./proc');
+const measure = require('./measure');
+const { derive, markdown } = require('./report');
+
+function say(line) {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function servicesAvailable() {
+  const missing = {};
+  if (process.env.OTCH_POSTGRES_UNAVAILABLE || !(process.env.PGHOST || process.env.DATABASE_URL)) {
+    missing.pg = process.env.OTCH_POSTGRES_UNAVAILABLE || 'PGHOST is not set (run through scripts/with-services.js)';
+  }
+  if (process.env.OTCH_REDIS_UNAVAILABLE || !process.env.REDIS_URL) {
+    missing.redis = process.env.OTCH_REDIS_UNAVAILABLE || 'REDIS_URL is not set (run through scripts/with-services.js)';
+  }
+  return missing;
+}
+
+function cpuModel() {
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown CPU';
+}
+
+/** Counters of CPU contention from other processes (Linux): PSI "some" stall time and steal time. */
+function contention() {
+  const out = { at: process.hrtime.bigint() };
+  try {
+    out.psiUs = Number(/some .*total=(\d+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))[1]);
+  } catch {
+    // no PSI
+  }
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    out.steal = f[7] ?? 0;
+    out.ticks = f.reduce((a, b) => a + b, 0);
+  } catch {
+    // not Linux
+  }
+  return out;
+}
+
+function contentionSince(start) {
+  const end = contention();
+  const elapsedUs = Number(end.at - start.at) / 1e3;
+  return {
+    cpuPressurePct: start.psiUs !== undefined ? ((end.psiUs - start.psiUs) / elapsedUs) * 100 : undefined,
+    stealPct: start.ticks !== undefined && end.ticks > start.ticks ? ((end.steal - start.steal) / (end.ticks - start.ticks)) * 100 : undefined,
+  };
+}
+
+async function main() {
+  const s = settings();
+  if (!fs.existsSync(DIST)) throw new Error(`${path.relative(ROOT, DIST)} is missing: run \`npm run build\` first (npm run bench does)`);
+  const warnings = [];
+  const missing = servicesAvailable();
+  const clients = s.rounds === 0 ? [] : s.clients.filter((c) => {
+    const need = CLIENTS[c].needs.find((n) => missing[n]);
+    if (need) warnings.push(`${c} skipped: ${need === 'pg' ? 'PostgreSQL' : 'Redis'} unavailable (${missing[need]})`);
+    return need === undefined;
+  });
+  if (s.cpuProfDir) fs.mkdirSync(s.cpuProfDir, { recursive: true });
+
+  const servers = proc.start(path.join(__dirname, 'servers.js'), [], { name: 'servers' });
+  const ports = await servers.next(15000);
+  const ctx = { settings: s, clients: CLIENTS, root: ROOT, echoPort: ports.echoPort, sinkPort: ports.sinkPort };
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    nproc: os.availableParallelism ? os.availableParallelism() : os.cpus().length,
+    cpuModel: cpuModel(),
+    loadavgStart: os.loadavg(),
+    command: [
+      ...Object.keys(process.env)
+        .filter((k) => k.startsWith('BENCH_'))
+        .sort()
+        .map((k) => `${k}=${process.env[k]}`),
+      'npm run bench',
+    ].join(' '),
+    settings: { ...s, clients, out: path.relative(ROOT, s.out), callsPerProcess: Object.fromEntries(clients.map((c) => [c, callsFor(s, c)])) },
+    exportNote:
+      s.exportMode === 'noop'
+        ? 'BatchSpanProcessor (OTEL_BSP_* defaults) + an exporter that drops each batch in-process (BENCH_EXPORT=noop).'
+        : 'BatchSpanProcessor (OTEL_BSP_* defaults) + the OTLP/HTTP JSON exporter posting to a sink process on 127.0.0.1 that drops each batch (BENCH_EXPORT=sink).',
+  };
+  const t0 = Date.now();
+  const contention0 = contention();
+
+  const raw = { clients: {}, ab: {} };
+  const abClients = s.ab && s.variants.includes('hooks') ? clients.filter((c) => AB_CLIENTS.includes(c)) : [];
+  for (const c of clients) raw.clients[c] = Object.fromEntries(s.variants.map((v) => [v, { rounds: Array(s.rounds).fill(null) }]));
+  for (const c of abClients) raw.ab[c] = { rounds: Array(s.rounds).fill(null) };
+  say(`${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants (+ in-process A/B on ${abClients.join(', ') || 'none'}); export ${s.exportMode}`);
+  for (let round = 0; round < s.rounds; round++) {
+    for (const client of clients) {
+      const runs = abClients.includes(client) ? [...s.variants, 'ab'] : s.variants;
+      for (let j = 0; j < runs.length; j++) {
+        const variant = runs[(j + round) % runs.length];
+        try {
+          const r = client === 'server' ? await measure.serverRun(ctx, variant, round) : await measure.clientRun(ctx, client, variant, round);
+          if (variant === 'ab') {
+            raw.ab[client].rounds[round] = r;
+            const added = r.pairs.map((x) => x.addedCpuUs).sort((a, b) => a - b);
+            say(`round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${'A/B'.padEnd(8)} added CPU ${added[Math.floor(added.length / 2)].toFixed(2)} µs/call (median of ${added.length} block pairs)`);
+            continue;
+          }
+          raw.clients[client][variant].rounds[round] = r;
+          if (r.exportError) warnings.push(`${client}/${variant}: ${r.exportError}`);
+          say(`round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${variant.padEnd(8)} CPU ${r.cpuUs.toFixed(1).padStart(6)} µs/call  wall ${r.wallUs.toFixed(1).padStart(6)} µs/call  spans/call ${r.spansPerCall.toFixed(2)}`);
+        } catch (err) {
+          warnings.push(`round ${round + 1} ${client}/${variant} failed: ${err.message.split('\n')[0]}`);
+          say(`round ${round + 1}/${s.rounds} ${client} ${variant} FAILED: ${err.message}`);
+        }
+      }
+    }
+  }
+  say(`client rounds done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+  if (s.startupRuns > 0) {
+    say(`start-up: ${s.startupRuns} alternated runs of each command…`);
+    try {
+      raw.startup = measure.startup(ctx, s.startupRuns);
+    } catch (err) {
+      warnings.push(`start-up failed: ${err.message}`);
+    }
+  }
+
+  if (s.heapRequests > 0) {
+    const heapClients = ['pg', 'redis', 'ioredis'].filter((c) => !missing[CLIENTS[c].needs[0]]);
+    if (s.heapSnapshotDir) fs.mkdirSync(s.heapSnapshotDir, { recursive: true });
+    raw.heap = {};
+    for (const variant of s.heapVariants) {
+      say(`heap, ${variant}: ${s.heapRequests} requests (http${heapClients.map((c) => ` + ${c}`).join('')} each)…`);
+      try {
+        raw.heap[variant] = await measure.heapRun(ctx, variant, heapClients, (x) => say(`heap, ${variant}, after ${x.at}: ${(x.heapUsed / 2 ** 20).toFixed(2)} MB`));
+      } catch (err) {
+        warnings.push(`heap check (${variant}) failed: ${err.message}`);
+      }
+    }
+  }
+
+  servers.send({ cmd: 'stats' });
+  const { stats } = await servers.next(5000);
+  await servers.stop();
+  if (s.exportMode === 'noop' && stats.sinkRequests > 0) {
+    warnings.push(`the OTLP sink received ${stats.sinkRequests} requests: some export was not dropped in-process (does the built-in tracer still use @opentelemetry/exporter-trace-otlp-http?)`);
+  }
+  for (const [client, byVariant] of Object.entries(raw.clients)) {
+    for (const [variant, { rounds }] of Object.entries(byVariant)) {
+      const ok = rounds.filter(Boolean);
+      if (variant !== 'baseline' && variant !== 'hooks' && ok.length && ok.every((r) => r.spansPerCall < 0.5)) {
+        warnings.push(`${client}/${variant}: no spans reached the exporter (spans/call ${ok[0].spansPerCall.toFixed(2)}); its figures measure less work than the others`);
+      }
+    }
+  }
+  meta.loadavgEnd = os.loadavg();
+  Object.assign(meta, contentionSince(contention0));
+  meta.seconds = Math.round((Date.now() - t0) / 1000);
+  meta.sink = stats;
+
+  const results = { meta, raw, derived: derive(raw), warnings };
+  let previous;
+  try {
+    previous = JSON.parse(fs.readFileSync(s.out, 'utf8'));
+  } catch {
+    previous = undefined;
+  }
+  process.stdout.write(markdown(results, previous));
+  fs.writeFileSync(s.out, JSON.stringify(results, null, 2) + '\n');
+  say(`figures written to ${path.relative(process.cwd(), s.out) || s.out}; ${meta.seconds} s in all`);
+}
+
+main().catch((err) => {
+  say(err.stack || err.message);
+  proc.killAll();
+  process.exit(1);
+});

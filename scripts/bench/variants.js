@@ -1,0 +1,143 @@
+'use strict';
+/**
+ * What each variant does in its process before any client library is loaded. Uses only the package's
+ * public API: `installAllPatches` from dist/, and the `register` preload with OT_TRACER=otlp (which the
+ * orchestrator puts on the command line, see preloadArgs()).
+ */
+const path = require('node:path');
+const { DIST, REGISTER } = require('./config');
+const counter = require('./export-counter');
+
+/** Node options and environment for a variant's process. */
+function processOptions(variant, env) {
+  const childEnv = { ...env };
+  const execArgv = [];
+  delete childEnv.OT_TRACER;
+  if (variant === 'builtin') {
+    execArgv.push('-r', path.join(__dirname, 'drop-otlp-export.js'), '-r', REGISTER);
+    childEnv.OT_TRACER = 'otlp';
+    childEnv.OT_SERVICE_NAME = 'bench';
+  }
+  return { execArgv, env: childEnv };
+}
+
+/** The exporter of the user's SDK (variants shim and otel): the same dropping behaviour as builtin's. */
+function userExporter(exportMode, wrapExport) {
+  if (exportMode === 'noop') {
+    return {
+      export(spans, done) {
+        counter.spans += spans.length;
+        counter.batches += 1;
+        done({ code: 0 });
+      },
+      shutdown: () => Promise.resolve(),
+      forceFlush: () => Promise.resolve(),
+    };
+  }
+  require('./drop-otlp-export'); // counts, then sends to the sink
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+  const exporter = new OTLPTraceExporter();
+  if (wrapExport) {
+    const original = exporter.export.bind(exporter);
+    exporter.export = (spans, done) => wrapExport(() => original(spans, done));
+  }
+  return exporter;
+}
+
+/**
+ * A user's OpenTelemetry SDK as the OTel docs set it up (what NodeTracerProvider.register() does):
+ * BasicTracerProvider + BatchSpanProcessor (OTEL_BSP_* defaults) + the exporter, registered as the global
+ * provider, with the AsyncLocalStorage context manager and the W3C trace-context propagator.
+ */
+function userSdk(exportMode, wrapExport) {
+  const api = require('@opentelemetry/api');
+  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+  const { W3CTraceContextPropagator } = require('@opentelemetry/core');
+  const { resourceFromAttributes } = require('@opentelemetry/resources');
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'bench' }),
+    spanProcessors: [new BatchSpanProcessor(userExporter(exportMode, wrapExport))],
+  });
+  api.trace.setGlobalTracerProvider(provider);
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  return provider;
+}
+
+/** Resolves once the export counter has not moved for 100 ms (at most 3 s). */
+function settled() {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + 3000;
+    let last = -1;
+    const check = () => {
+      if (counter.spans === last || Date.now() > deadline) resolve();
+      else {
+        last = counter.spans;
+        setTimeout(check, 100);
+      }
+    };
+    check();
+  });
+}
+
+const noFlush = () => Promise.resolve();
+
+/**
+ * Sets the variant up. Returns what was installed (for the report's sanity checks) and `flush()`,
+ * which hands the spans still buffered to the exporter, so that spans per call can be counted after
+ * the measured loop (never inside it).
+ */
+function setup(variant, exportMode) {
+  if (variant === 'baseline') return { installed: [], flush: noFlush };
+  if (variant === 'hooks') {
+    const hooks = require(DIST);
+    hooks.installAllPatches();
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: noFlush };
+  }
+  if (variant === 'builtin') {
+    // Done by the preloads (drop-otlp-export.js, then register with OT_TRACER=otlp). The built-in
+    // tracer flushes on 'beforeExit' (documented); emitting it is the public way to make it flush now.
+    const hooks = require(DIST);
+    const tracerName = require('opentracing').globalTracer().constructor.name;
+    const flush = () => {
+      process.emit('beforeExit', 0);
+      return settled();
+    };
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], tracer: tracerName, flush };
+  }
+  if (variant === 'shim') {
+    const hooks = require(DIST);
+    // The exporter's own HTTP is kept out of the hooks with the public suppressTracing (sink mode only).
+    const provider = userSdk(exportMode, hooks.suppressTracing);
+    const { TracerShim } = require('@opentelemetry/shim-opentracing');
+    hooks.installAllPatches({ tracer: new TracerShim(provider.getTracer('bench')) });
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: () => provider.forceFlush().then(settled) };
+  }
+  if (variant === 'otel') {
+    const provider = userSdk(exportMode);
+    const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+    const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+    const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
+    const { RedisInstrumentation } = require('@opentelemetry/instrumentation-redis');
+    const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis');
+    const { UndiciInstrumentation } = require('@opentelemetry/instrumentation-undici');
+    const instrumentations = [
+      new HttpInstrumentation(),
+      new PgInstrumentation(),
+      new RedisInstrumentation(),
+      // Its default requireParentSpan: true would make no span for a call outside a request; ours and
+      // the other instrumentations make one, so it is switched off for the same work per call.
+      new IORedisInstrumentation({ requireParentSpan: false }),
+      new UndiciInstrumentation(),
+    ];
+    registerInstrumentations({ tracerProvider: provider, instrumentations });
+    return {
+      installed: instrumentations.map((i) => i.instrumentationName.replace('@opentelemetry/instrumentation-', '')),
+      flush: () => provider.forceFlush().then(settled),
+    };
+  }
+  throw new Error(`unknown variant ${variant}`);
+}
+
+module.exports = { processOptions, setup };
