@@ -1,7 +1,26 @@
-import createDebug from 'debug';
+import type { Debugger } from 'debug';
 
-/** Debug logger: enable with DEBUG=opentracing-client-hooks* */
-export const log = createDebug('opentracing-client-hooks');
+const NAMESPACE = 'opentracing-client-hooks';
+
+/** Whether DEBUG (read once, at start-up) can name our namespace: only then is `debug` loaded at all. */
+const mayDebug = /opentracing|\*/.test(process.env.DEBUG ?? '');
+let debugLog: Debugger | undefined;
+
+function debugLogger(): Debugger {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  debugLog ??= (require('debug') as typeof import('debug'))(NAMESPACE);
+  return debugLog;
+}
+
+/** Debug logger: enable with DEBUG=opentracing-client-hooks* (loads `debug` only then, to keep start-up short). */
+export function log(formatter: string, ...args: unknown[]): void {
+  if (mayDebug) debugLogger()(formatter, ...args);
+}
+
+/** Whether the debug log is on. */
+export function debugEnabled(): boolean {
+  return mayDebug && debugLogger().enabled;
+}
 
 const reported = new Set<string>();
 

@@ -8,7 +8,7 @@ import { installAllPatches } from './index';
 import Module from 'node:module';
 import { reportBundledLibraries } from './bundled';
 import { HOOKS } from './hooks';
-import { log } from './logger';
+import { debugEnabled, log } from './logger';
 import { createTracerFromEnv, flushOnExit } from './tracer';
 
 try {
@@ -30,7 +30,7 @@ try {
   log('register failed: %O', err);
 }
 
-if (log.enabled) {
+if (debugEnabled()) {
   const packages = [...new Set(HOOKS.flatMap((hook) => hook.targets.map((t) => t.module)).filter((m) => !Module.isBuiltin(m)))];
   reportBundledLibraries(process.argv[1], packages);
 }

@@ -6,7 +6,6 @@ import Module from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
 import { Hook as RequireHook } from 'require-in-the-middle';
-import satisfies from 'semver/functions/satisfies';
 import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
 import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
@@ -83,6 +82,9 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: 
   const builtin = Module.isBuiltin(target.module);
   const version = builtin ? process.versions.node : readVersion(basedir);
   if (!builtin && target.versions !== undefined) {
+    // semver is loaded when the first hooked package loads, not at start-up.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const satisfies = require('semver/functions/satisfies') as typeof import('semver/functions/satisfies');
     if (version === undefined || !satisfies(version, target.versions, { includePrerelease: true })) {
       log('%s: skipping %s@%s (supported: %s)', hook.spec.name, target.module, version, target.versions);
       return;
