@@ -2,17 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Tracer as OpenTracingTracer } from 'opentracing';
 import type { Tracer } from 'opentracing';
-import type { Context, SpanOptions, TextMapPropagator, Tracer as OtelTracer } from '@opentelemetry/api';
-import { SpanKind } from '@opentelemetry/api';
+import type { TextMapPropagator } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { suppressTracing } from '../context';
 import { log, warnOnce } from '../logger';
-import { isLocalRoot, SpanRecord, toRecord } from './records';
-import { renderTrace } from './waterfall';
+
+/*
+ * Nothing of @opentelemetry/* is loaded at start-up: the built-in tracer (./lean) is our own; its
+ * propagators and its batch processor and exporter (otlp, zipkin) load when the first span starts (or at
+ * the first extract, which comes before), only those OT_TRACER and OT_PROPAGATION ask for.
+ */
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-
-export type TracerMode = 'none' | 'console' | 'otlp' | 'zipkin' | 'jsonl';
 
 export interface DefaultTracer {
   tracer: Tracer;
@@ -41,21 +42,7 @@ export function serviceName(env: NodeJS.ProcessEnv = process.env): string {
 
 /** W3C trace context by default; OT_PROPAGATION=tracecontext,b3,jaeger picks the formats injected and accepted. */
 export function propagatorFor(env: NodeJS.ProcessEnv = process.env): TextMapPropagator {
-  const core = require('@opentelemetry/core');
-  const names = (env.OT_PROPAGATION ?? 'tracecontext').split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
-  const propagators: TextMapPropagator[] = [];
-  for (const name of names) {
-    if (name === 'tracecontext' || name === 'w3c') propagators.push(new core.W3CTraceContextPropagator());
-    else if (name === 'b3') {
-      const b3 = require('@opentelemetry/propagator-b3');
-      propagators.push(new b3.B3Propagator({ injectEncoding: b3.B3InjectEncoding.MULTI_HEADER }));
-    } else if (name === 'b3single') propagators.push(new (require('@opentelemetry/propagator-b3').B3Propagator)());
-    else if (name === 'jaeger') propagators.push(new (require('@opentelemetry/propagator-jaeger').JaegerPropagator)());
-    else if (name === 'baggage') propagators.push(new core.W3CBaggagePropagator());
-    else warnOnce(`OT_PROPAGATION names unknown format "${name}" (ignored); known: tracecontext, b3, b3single, jaeger, baggage`);
-  }
-  if (propagators.length === 0) propagators.push(new core.W3CTraceContextPropagator());
-  return new core.CompositePropagator({ propagators });
+  return (require('./propagation') as typeof import('./propagation')).propagatorFor(env);
 }
 
 /** Runs exports with tracing suppressed (the exporter's own HTTP is never traced) and reports failures once. */
@@ -79,87 +66,59 @@ function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
   };
 }
 
-/** Prints each trace as a waterfall on stderr when its local root span finishes. */
-class ConsoleWaterfallProcessor implements SpanProcessor {
-  private readonly pending = new Map<string, SpanRecord[]>();
-  constructor(private readonly service: string, private readonly out: NodeJS.WriteStream = process.stderr) {}
-  onStart(): void {}
-  onEnd(span: ReadableSpan): void {
-    const record = toRecord(span, this.service);
-    const list = this.pending.get(record.traceId) ?? [];
-    list.push(record);
-    if (!isLocalRoot(span)) {
-      this.pending.set(record.traceId, list);
-      if (this.pending.size > 10000) this.pending.delete(this.pending.keys().next().value as string);
-      return;
-    }
-    this.pending.delete(record.traceId);
-    this.out.write(renderTrace(list, { color: this.out.isTTY === true }));
+/** The OpenTelemetry SDK's BatchSpanProcessor, with the OTEL_BSP_* settings it reads from the environment. */
+export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEnv = process.env): SpanProcessor {
+  const config: { [key: string]: number } = {};
+  for (const [key, name] of [
+    ['maxExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'],
+    ['maxQueueSize', 'OTEL_BSP_MAX_QUEUE_SIZE'],
+    ['scheduledDelayMillis', 'OTEL_BSP_SCHEDULE_DELAY'],
+    ['exportTimeoutMillis', 'OTEL_BSP_EXPORT_TIMEOUT'],
+  ]) {
+    const raw = env[name];
+    if (raw !== undefined && raw.trim() !== '' && !Number.isNaN(Number(raw))) config[key] = Number(raw);
   }
-  forceFlush(): Promise<void> {
-    return Promise.resolve();
+  try {
+    // The processor's own file in @opentelemetry/sdk-trace (what sdk-trace-base re-exports): loading the
+    // package index would also load the SDK's Tracer, samplers and @opentelemetry/resources, unused here.
+    const base = path.dirname(require.resolve('@opentelemetry/sdk-trace-base/package.json'));
+    const sdk = path.dirname(require.resolve('@opentelemetry/sdk-trace/package.json', { paths: [base] }));
+    const { BatchSpanProcessor } = require(path.join(sdk, 'build/src/platform/node/export/BatchSpanProcessor.js'));
+    if (typeof BatchSpanProcessor === 'function') return new BatchSpanProcessor({ exporter, ...config }) as SpanProcessor;
+  } catch {
+    // another layout: the package's export below
   }
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
+  const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  return new BatchSpanProcessor(exporter, config) as SpanProcessor;
 }
 
-/** Appends one JSON object per finished span to a file (synchronously: nothing is lost at exit). */
-class JsonlProcessor implements SpanProcessor {
-  private fd: number | undefined;
-  constructor(private readonly file: string, private readonly service: string) {}
-  onStart(): void {}
-  onEnd(span: ReadableSpan): void {
+/** A processor built on first use (the exporter and its dependencies load then, not at start-up). */
+class LazyProcessor implements SpanProcessor {
+  private target: SpanProcessor | undefined;
+  constructor(private readonly what: string, private readonly build: () => SpanProcessor) {}
+  private create(): SpanProcessor {
     try {
-      this.fd ??= fs.openSync(this.file, 'a');
-      fs.writeSync(this.fd, JSON.stringify(toRecord(span, this.service)) + '\n');
+      this.target = this.build();
     } catch (err) {
-      warnOnce(`cannot write spans to ${this.file}: ${(err as Error).message}`);
+      warnOnce(`cannot set up ${this.what}: ${(err as Error).message} (the app keeps running; spans are dropped)`);
+      this.target = { onStart() {}, onEnd() {}, forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
     }
+    return this.target;
+  }
+  /** Builds the processor now (it is otherwise built on the first finished span). */
+  prepare(): void {
+    if (this.target === undefined) this.create();
+  }
+  onStart(): void {}
+  onEnd(span: ReadableSpan): void {
+    (this.target ?? this.create()).onEnd(span);
   }
   forceFlush(): Promise<void> {
-    return Promise.resolve();
+    return this.target === undefined ? Promise.resolve() : this.target.forceFlush();
   }
   shutdown(): Promise<void> {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
-    return Promise.resolve();
+    return this.target === undefined ? Promise.resolve() : this.target.shutdown();
   }
-}
-
-let pendingKind: SpanKind | undefined;
-
-const KINDS: Record<string, SpanKind> = {
-  client: SpanKind.CLIENT,
-  server: SpanKind.SERVER,
-  producer: SpanKind.PRODUCER,
-  consumer: SpanKind.CONSUMER,
-};
-
-/** Gives the OpenTelemetry span the kind of its `span.kind` tag, which the shim leaves as INTERNAL. */
-function kindAwareTracer(tracer: OtelTracer): OtelTracer {
-  return {
-    startSpan(name: string, options?: SpanOptions, context?: Context) {
-      return tracer.startSpan(name, pendingKind === undefined ? options : { ...options, kind: pendingKind }, context);
-    },
-    startActiveSpan: tracer.startActiveSpan.bind(tracer) as OtelTracer['startActiveSpan'],
-  };
-}
-
-function buildShim(otelTracer: OtelTracer, propagator: TextMapPropagator): Tracer {
-  const { TracerShim } = require('@opentelemetry/shim-opentracing') as typeof import('@opentelemetry/shim-opentracing');
-  class KindAwareShim extends TracerShim {
-    override startSpan(name: string, options: import('opentracing').SpanOptions = {}): import('opentracing').Span {
-      const kind = options.tags?.['span.kind'];
-      pendingKind = typeof kind === 'string' ? KINDS[kind] : undefined;
-      try {
-        return super.startSpan(name, options);
-      } finally {
-        pendingKind = undefined;
-      }
-    }
-  }
-  return new KindAwareShim(kindAwareTracer(otelTracer), { textMapPropagator: propagator, httpHeadersPropagator: propagator }) as Tracer;
 }
 
 function loadUserTracer(spec: string): Tracer {
@@ -188,31 +147,50 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
       return undefined;
     }
   }
-  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
-  const { resourceFromAttributes } = require('@opentelemetry/resources');
-  const processors: SpanProcessor[] = [];
-  if (mode === 'console') processors.push(new ConsoleWaterfallProcessor(service));
-  else if (mode === 'jsonl') {
-    const file = env.OT_TRACER_FILE ?? path.resolve('traces.jsonl');
-    processors.push(new JsonlProcessor(file, service));
+  const lean = require('./lean') as typeof import('./lean');
+  const propagation = require('./propagation') as typeof import('./propagation');
+  propagation.propagationNames(env); // reports unknown names now; the propagators load on first use
+  let processor: SpanProcessor;
+  if (mode === 'console' || mode === 'jsonl') {
+    const processors = require('./processors') as typeof import('./processors');
+    processor = mode === 'console' ? new processors.ConsoleWaterfallProcessor(service) : new processors.JsonlProcessor(env.OT_TRACER_FILE ?? path.resolve('traces.jsonl'), service);
   } else if (mode === 'otlp') {
-    const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
     const target = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318';
-    processors.push(new BatchSpanProcessor(guardedExporter(new OTLPTraceExporter(), target)));
+    processor = new LazyProcessor(`the OTLP exporter (${target})`, () => {
+      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+      return batchSpanProcessor(guardedExporter(new OTLPTraceExporter(), target), env);
+    });
   } else {
-    const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
     const url = env.OT_ZIPKIN_URL ?? 'http://localhost:9411/api/v2/spans';
-    processors.push(new BatchSpanProcessor(guardedExporter(new ZipkinExporter({ url, serviceName: service }), url)));
+    processor = new LazyProcessor(`the Zipkin exporter (${url})`, () => {
+      const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
+      return batchSpanProcessor(guardedExporter(new ZipkinExporter({ url, serviceName: service }), url), env);
+    });
   }
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: processors });
-  const tracer = buildShim(provider.getTracer('opentracing-client-hooks'), propagatorFor(env));
+  const tracer = new lean.LeanTracer({
+    processor,
+    resource: new lean.FixedResource({ 'service.name': service }),
+    limits: lean.limitsFromEnv(env),
+    sampling: lean.samplingFromEnv(env, warnOnce),
+    propagation: () => propagation.createPropagation(propagation.propagatorFor(env)),
+    onFirstSpan: () => {
+      // What the first span will need (its export, most likely an inject or extract) loads now, before it
+      // is timed: no span shows our module loading as its own time. Failures surface where they are used.
+      if (processor instanceof LazyProcessor) processor.prepare();
+      try {
+        tracer.propagation();
+      } catch {
+        // reported by inject/extract when used
+      }
+    },
+  });
   log('tracer %s for service %s', mode, service);
   const flush = (timeoutMs = 3000): Promise<void> =>
     Promise.race([
-      provider.forceFlush().catch(() => undefined),
+      processor.forceFlush().catch(() => undefined),
       new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
     ]).then(() => undefined);
-  return { tracer, flush, shutdown: () => provider.shutdown() };
+  return { tracer, flush, shutdown: () => processor.shutdown() };
 }
 
 /**

@@ -1,5 +1,4 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { SpanStatusCode } from '@opentelemetry/api';
 
 /**
  * One finished span, as written by OT_TRACER=jsonl (one JSON object per line). Stable format:
@@ -30,7 +29,7 @@ export function toRecord(span: ReadableSpan, service: string): SpanRecord {
   const ctx = span.spanContext();
   const parent = (span as { parentSpanContext?: { spanId: string } }).parentSpanContext;
   const tags: Record<string, unknown> = { ...span.attributes };
-  if (span.status.code === SpanStatusCode.ERROR) tags.error = true;
+  if (span.status.code === 2 /* SpanStatusCode.ERROR */) tags.error = true;
   return {
     traceId: ctx.traceId,
     spanId: ctx.spanId,
