@@ -124,9 +124,8 @@ function wrapNext(inbound: InboundRequest, req: Req, prev: string | undefined, n
   };
 }
 
-type State = { hook: ActiveHook<ExpressOptions> };
 
-function routerTarget(module: string, file: string | undefined, versions: string, proto: (exports: any) => any): HookTarget<ExpressOptions, State> {
+function routerTarget(module: string, file: string | undefined, versions: string, proto: (exports: any) => any): HookTarget<ExpressOptions, undefined> {
   return {
     module,
     file,
@@ -138,22 +137,21 @@ function routerTarget(module: string, file: string | undefined, versions: string
   };
 }
 
-function layerTarget(module: string, file: string, versions: string, names: [string, string]): HookTarget<ExpressOptions, State> {
+function layerTarget(module: string, file: string, versions: string, names: [string, string]): HookTarget<ExpressOptions, undefined> {
   return {
     module,
     file,
     versions,
-    patch(exports, { state, wrap }) {
-      wrap(exports.prototype, names[0], wrapHandle(state.hook, 0));
-      wrap(exports.prototype, names[1], wrapHandle(state.hook, 1));
+    patch(exports, { hook, wrap }) {
+      wrap(exports.prototype, names[0], wrapHandle(hook, 0));
+      wrap(exports.prototype, names[1], wrapHandle(hook, 1));
     },
   };
 }
 
-export const expressHook = defineHook<'express', ExpressOptions, State>({
+export const expressHook = defineHook<'express', ExpressOptions>({
   name: 'express',
   summary: 'express 4/5 routes: names the httpServer span after the route template, records errors',
-  setup: (hook) => ({ hook }),
   targets: [
     // express 4: the router is inside express.
     routerTarget('express', 'lib/router/index', '>=4 <5', (exports) => exports),

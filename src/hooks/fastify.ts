@@ -15,7 +15,6 @@ import type { ActiveHook } from '../registry/define';
 
 export type FastifyOptions = FrameworkHookOptions;
 
-type State = { hook: ActiveHook<FastifyOptions> };
 type Handler = (this: unknown, request: any, reply: any) => unknown;
 
 const kWrapped = Symbol('opentracing-client-hooks.fastify.handler');
@@ -71,18 +70,17 @@ function instrument(app: any): void {
   });
 }
 
-export const fastifyHook = defineHook<'fastify', FastifyOptions, State>({
+export const fastifyHook = defineHook<'fastify', FastifyOptions>({
   name: 'fastify',
   summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
-  setup: (hook) => ({ hook }),
   targets: [],
-  enable({ state, subscribe, onUninstall }) {
-    current = state.hook;
+  enable({ hook, subscribe, onUninstall }) {
+    current = hook;
     onUninstall(() => {
-      if (current === state.hook) current = undefined;
+      if (current === hook) current = undefined;
     });
     subscribe('fastify.initialization', (message) => {
-      if (state.hook.enabled) instrument((message as { fastify?: unknown } | null)?.fastify);
+      if (hook.enabled) instrument((message as { fastify?: unknown } | null)?.fastify);
     });
   },
 });

@@ -15,7 +15,6 @@ import type { ActiveHook } from '../registry/define';
 
 export type HapiOptions = FrameworkHookOptions;
 
-type State = { hook: ActiveHook<HapiOptions> };
 type Toolkit = { continue: symbol };
 type Handler = (this: unknown, request: any, h: unknown) => unknown;
 
@@ -97,24 +96,23 @@ function wrapFactory(hook: ActiveHook<HapiOptions>) {
     };
 }
 
-export const hapiHook = defineHook<'hapi', HapiOptions, State>({
+export const hapiHook = defineHook<'hapi', HapiOptions>({
   name: 'hapi',
   summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
-  setup: (hook) => ({ hook }),
+  enable({ hook, onUninstall }) {
+    current = hook;
+    onUninstall(() => {
+      if (current === hook) current = undefined;
+    });
+  },
   targets: [
     {
       module: '@hapi/hapi',
       versions: '>=21 <22',
-      patch(exports, { state, wrap }) {
-        wrap(exports, 'server', wrapFactory(state.hook));
-        wrap(exports, 'Server', wrapFactory(state.hook));
+      patch(exports, { hook, wrap }) {
+        wrap(exports, 'server', wrapFactory(hook));
+        wrap(exports, 'Server', wrapFactory(hook));
       },
     },
   ],
-  enable({ state, onUninstall }) {
-    current = state.hook;
-    onUninstall(() => {
-      if (current === state.hook) current = undefined;
-    });
-  },
 });

@@ -8,11 +8,10 @@
 import { inboundRequest, templateOf } from '../cores/http-server';
 import type { FrameworkHookOptions } from '../cores/http-server';
 import { defineHook } from '../registry/define';
-import type { ActiveHook } from '../registry/define';
+import type { ActiveHook, HookTarget } from '../registry/define';
 
 export type KoaOptions = FrameworkHookOptions;
 
-type State = { hook: ActiveHook<KoaOptions> };
 type Middleware = (ctx: any, next: () => Promise<unknown>) => unknown;
 
 /** Routers (`router.routes()` carries `.router`) and generator functions (koa 2 converts them) stay as they are. */
@@ -98,25 +97,24 @@ function wrapRegister(hook: ActiveHook<KoaOptions>) {
     };
 }
 
-export const koaHook = defineHook<'koa', KoaOptions, State>({
+export const koaHook = defineHook<'koa', KoaOptions>({
   name: 'koa',
   summary: 'koa 2/3 with @koa/router or koa-router: names the httpServer span after the route, records errors',
-  setup: (hook) => ({ hook }),
   targets: [
     {
       module: 'koa',
       versions: '>=2 <4',
-      patch(exports, { state, wrap }) {
-        wrap(exports.prototype, 'handleRequest', wrapHandleRequest(state.hook));
-        wrap(exports.prototype, 'use', wrapUse(state.hook));
+      patch(exports, { hook, wrap }) {
+        wrap(exports.prototype, 'handleRequest', wrapHandleRequest(hook));
+        wrap(exports.prototype, 'use', wrapUse(hook));
       },
     },
-    ...['@koa/router', 'koa-router'].map((module) => ({
+    ...['@koa/router', 'koa-router'].map((module): HookTarget<KoaOptions, undefined> => ({
       module,
       versions: '>=8',
-      patch(exports: any, { state, wrap }: { state: State; wrap: any }) {
+      patch(exports, { hook, wrap }) {
         const Router = typeof exports === 'function' ? exports : exports.default ?? exports.Router;
-        if (typeof Router === 'function') wrap(Router.prototype, 'register', wrapRegister(state.hook));
+        if (typeof Router === 'function') wrap(Router.prototype, 'register', wrapRegister(hook));
       },
     })),
   ],

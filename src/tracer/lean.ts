@@ -190,19 +190,14 @@ export function samplingFromEnv(env: NodeJS.ProcessEnv = process.env, warn: (mes
     const value = raw === undefined || raw.trim() === '' ? 1 : Number(raw);
     return Number.isNaN(value) ? 1 : value;
   };
-  switch (name) {
+  const parentBased = name.startsWith('parentbased_');
+  switch (parentBased ? name.slice('parentbased_'.length) : name) {
     case 'always_on':
-      return { root: ALWAYS, parentBased: false };
+      return { root: ALWAYS, parentBased };
     case 'always_off':
-      return { root: NEVER, parentBased: false };
+      return { root: NEVER, parentBased };
     case 'traceidratio':
-      return { root: ratioSampler(ratio()), parentBased: false };
-    case 'parentbased_always_on':
-      return { root: ALWAYS, parentBased: true };
-    case 'parentbased_always_off':
-      return { root: NEVER, parentBased: true };
-    case 'parentbased_traceidratio':
-      return { root: ratioSampler(ratio()), parentBased: true };
+      return { root: ratioSampler(ratio()), parentBased };
     default:
       warn(`OTEL_TRACES_SAMPLER="${name}" is not supported by the built-in tracer (parentbased_always_on is used)`);
       return { root: ALWAYS, parentBased: true };
@@ -241,31 +236,20 @@ export interface Propagation {
 
 /** The OpenTracing span context, and the OpenTelemetry SpanContext that exporters and propagators read. */
 export class LeanSpanContext extends OpenTracingSpanContext implements SpanContext {
-  declare readonly traceId: string;
-  declare readonly spanId: string;
-  declare readonly traceFlags: number;
-  declare readonly traceState: TraceState | undefined;
-  declare readonly isRemote: boolean;
-  /** OpenTelemetry Baggage, inherited by children; undefined until some is extracted or set. */
-  declare baggage: Baggage | undefined;
-
-  constructor(traceId: string, spanId: string, traceFlags: number, traceState: TraceState | undefined, isRemote: boolean, baggage: Baggage | undefined) {
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly traceFlags: number,
+    readonly traceState: TraceState | undefined,
+    readonly isRemote: boolean,
+    /** OpenTelemetry Baggage, inherited by children; undefined until some is extracted or set. */
+    public baggage: Baggage | undefined,
+  ) {
     super();
-    this.traceId = traceId;
-    this.spanId = spanId;
-    this.traceFlags = traceFlags;
-    this.traceState = traceState;
-    this.isRemote = isRemote;
-    this.baggage = baggage;
   }
 
-  override toTraceId(): string {
-    return this.traceId;
-  }
-
-  override toSpanId(): string {
-    return this.spanId;
-  }
+  override toTraceId(): string { return this.traceId; }
+  override toSpanId(): string { return this.spanId; }
 }
 
 // --------------------------------------------------------------------------------------------- span
@@ -394,13 +378,8 @@ export class LeanSpan extends OpenTracingSpan implements ReadableSpan {
 
   // ------------------------------------------------------------------------------ OpenTracing Span
 
-  override context(): LeanSpanContext {
-    return this._ctx;
-  }
-
-  override tracer(): LeanTracer {
-    return this._owner;
-  }
+  override context(): LeanSpanContext { return this._ctx; }
+  override tracer(): LeanTracer { return this._owner; }
 
   override setOperationName(name: string): this {
     if (!this._closed) this.name = name;
@@ -473,43 +452,27 @@ export class LeanSpan extends OpenTracingSpan implements ReadableSpan {
     let attributes: Attributes;
     let dropped = 0;
     const limits = this._owner.limits;
-    if (name === 'error' && fields !== undefined) {
-      const error = fields['error.object'];
-      if (typeof error === 'string') {
-        // The shim's recordException(string): the message only, no event when it is empty.
-        if (error === '') return;
-        attributes = { 'exception.message': error };
-      } else {
-        attributes = {};
-        let count = 0;
-        for (const key of Object.keys(fields)) {
-          const value = attributeValue(fields[key], limits.attributeValueLengthLimit);
-          if (value === undefined) continue;
-          if (count >= limits.attributePerEventCountLimit) {
-            dropped++;
-            continue;
-          }
-          attributes[EXCEPTION_KEYS[key] ?? key] = value;
-          count++;
-        }
-      }
-      name = 'exception';
+    const error = name === 'error' && fields !== undefined ? fields['error.object'] : undefined;
+    if (typeof error === 'string') {
+      // The shim's recordException(string): the message only, no event when it is empty.
+      if (error === '') return;
+      attributes = { 'exception.message': error };
     } else {
       attributes = {};
       let count = 0;
-      if (fields !== undefined) {
-        for (const key of Object.keys(fields)) {
-          const value = attributeValue(fields[key], limits.attributeValueLengthLimit);
-          if (value === undefined) continue;
-          if (count >= limits.attributePerEventCountLimit) {
-            dropped++;
-            continue;
-          }
-          attributes[key] = value;
-          count++;
+      const exception = name === 'error' && fields !== undefined;
+      for (const key of fields === undefined ? [] : Object.keys(fields)) {
+        const value = attributeValue((fields as Fields)[key], limits.attributeValueLengthLimit);
+        if (value === undefined) continue;
+        if (count >= limits.attributePerEventCountLimit) {
+          dropped++;
+          continue;
         }
+        attributes[exception ? EXCEPTION_KEYS[key] ?? key : key] = value;
+        count++;
       }
     }
+    if (name === 'error' && fields !== undefined) name = 'exception';
     const time = toHrTime(this._base, timestamp === undefined ? performance.now() : relativeTime(timestamp, this._base));
     if (this.events === NO_EVENTS) this.events = [];
     if (this.events.length >= limits.eventCountLimit) {
