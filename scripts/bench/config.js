@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Settings of `npm run bench`, all from the environment (see scripts/bench/README-section.md), and the
+ * Settings of `npm run bench`, all from the environment (see the Performance section of README.md), and the
  * names shared by the orchestrator and its child processes.
  */
 const path = require('node:path');

@@ -2,7 +2,7 @@
 'use strict';
 /**
  * `npm run bench`: what the hooks cost, measured the way users pay it. Run under
- * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1); scripts/bench/README-section.md says
+ * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1); the Performance section of README.md says
  * what is measured and how to read it.
  *
  * Orchestration: an echo server + OTLP sink process (servers.js); then BENCH_ROUNDS interleaved rounds,
