@@ -81,12 +81,6 @@ export function startSpanWith(hook: ActiveHook, operationName: string, options: 
   }
 }
 
-/** `clientParent` and `startClientSpanUnder` in one, for callers whose tags are cheap. */
-export function startClientSpan(hook: ActiveHook<CommonHookOptions>, operationName: string, tags: TagMap, parent?: Span): Span | undefined {
-  const childOf = clientParent(hook, parent);
-  return childOf === undefined ? undefined : startClientSpanUnder(hook, childOf, operationName, tags);
-}
-
 export function startServerSpan(hook: ActiveHook, operationName: string, tags: TagMap, parent: SpanContext | null | undefined): Span | undefined {
   tags[Tags.SPAN_KIND] = Tags.SPAN_KIND_RPC_SERVER;
   return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
