@@ -22,9 +22,13 @@ function say(message) {
   process.stderr.write(`services: ${message}\n`);
 }
 
+/**
+ * Runs a command to its end, within `timeout` ms: a command that hangs, or a daemon it leaves holding
+ * its output, must not hold up the tests (spawnSync would otherwise wait for that output to close).
+ */
 function run(cmd, args, options = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...options });
-  if (r.error) throw new Error(`${cmd} could not run: ${r.error.message}`);
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  if (r.error) throw new Error(`${cmd} ${r.error.code === 'ETIMEDOUT' ? `did not end within ${(options.timeout ?? 120000) / 1000} s` : `could not run: ${r.error.message}`}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr || r.stdout || '').trim().slice(-2000)}`);
   return r.stdout;
 }
@@ -62,10 +66,10 @@ function aptInstall(pkg) {
   say(`installing ${pkg} with apt-get…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (!aptUpdated) {
-    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['update', '-qq'], { env, timeout: 600000 });
     aptUpdated = true;
   }
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { env, timeout: 900000 });
 }
 
 function findPgBin() {
@@ -76,7 +80,7 @@ function findPgBin() {
 }
 
 function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8', timeout: 10000 });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -192,7 +196,7 @@ async function startRabbitmq(state) {
   const deadline = Date.now() + 90000;
   for (;;) {
     const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
-    const r = spawnSync(ctl, [...ctlArgs, '-n', node, 'await_startup', '--timeout', '60'], { encoding: 'utf8' });
+    const r = spawnSync(ctl, [...ctlArgs, '-n', node, 'await_startup', '--timeout', '60'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 75000, killSignal: 'SIGKILL' });
     if (r.status === 0) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       throw new Error(`RabbitMQ did not start: ${(r.stderr || r.stdout || '').trim().split('\n')[0]} (log: ${fs.readFileSync(path.join(dir, 'server.out'), 'utf8').slice(-500)})`);
@@ -266,29 +270,33 @@ function stop(state) {
     if (!fs.existsSync(STATE)) return;
     state = JSON.parse(fs.readFileSync(STATE, 'utf8'));
   }
+  const started = Date.now();
   if (state.redis) {
     try { process.kill(state.redis.pid, 'SIGTERM'); } catch { /* already gone */ }
     // Redis may still be writing to its directory while it shuts down: wait for it, briefly.
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && isAlive(state.redis.pid)) spawnSync('sleep', ['0.05']);
+    try { process.kill(state.redis.pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
     removeDir(state.redis.dir);
   }
   if (state.rabbitmq) {
     const { node, env, dir, pid } = state.rabbitmq;
     try {
       const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
-      run(ctl, [...ctlArgs, '-n', node, 'stop']);
+      run(ctl, [...ctlArgs, '-n', node, 'stop'], { timeout: 60000 });
     } catch (err) {
       say(`stopping RabbitMQ: ${err.message}`);
-      try { process.kill(-pid, 'SIGTERM'); } catch { /* already gone */ }
     }
-    if (!state.rabbitmq.epmdWasRunning) spawnSync('epmd', ['-kill']);
+    // The server runs in a process group of its own (detached): whatever of it is left goes now.
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+    if (!state.rabbitmq.epmdWasRunning) spawnSync('epmd', ['-kill'], { stdio: 'ignore', timeout: 10000, killSignal: 'SIGKILL' });
     removeDir(dir);
   }
   if (state.mariadb) {
     try { process.kill(state.mariadb.pid, 'SIGTERM'); } catch { /* already gone */ }
     const deadline = Date.now() + 10000;
     while (Date.now() < deadline && isAlive(state.mariadb.pid)) spawnSync('sleep', ['0.05']);
+    try { process.kill(state.mariadb.pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
     removeDir(state.mariadb.dir);
   }
   if (state.postgres) {
@@ -303,6 +311,7 @@ function stop(state) {
     removeDir(dir);
   }
   removeDir(STATE);
+  say(`stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 module.exports = { start, stop };
