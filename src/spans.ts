@@ -43,7 +43,7 @@ class IncomingParent extends BaseSpan {
  * before any tag is built.
  */
 export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span): Span | null | undefined {
-  if (!hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook))) return undefined;
+  if (tracingOff(hook)) return undefined;
   if (parent !== undefined) return parent;
   const store = storage.getStore();
   if (store !== undefined) {
@@ -52,6 +52,11 @@ export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span)
     if (store.parentContext !== undefined) return new IncomingParent(store.parentContext);
   }
   return hook.options.requireParent === true ? undefined : null;
+}
+
+/** Whether no span can be made now: the hook is uninstalled, or its tracer is a no-op (see `recorded`). */
+export function tracingOff(hook: ActiveHook): boolean {
+  return !hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook));
 }
 
 /** Whether the hook's tracer was found to be a no-op within the last window (the window ends by itself). */
@@ -72,7 +77,7 @@ export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, oper
 
 /** Starts a span with any options (references other than childOf); undefined when the tracer fails or is a no-op. */
 export function startSpanWith(hook: ActiveHook, operationName: string, options: SpanOptions): Span | undefined {
-  if (!hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook))) return undefined;
+  if (tracingOff(hook)) return undefined;
   try {
     return recorded(hook, hook.tracer.startSpan(operationName, options));
   } catch (err) {

@@ -32,7 +32,7 @@ export class ActiveHook<O extends object = object> {
 
 export interface PatchContext<O extends object, S> {
   readonly hook: ActiveHook<O>;
-  /** What `setup` returned for this install. */
+  /** What `setup` returned for this install; `setup` runs when this is first read. */
   readonly state: S;
   /** The patched package's version (Node's for builtins); undefined in `enable`. */
   readonly version: string | undefined;
@@ -62,10 +62,19 @@ export interface HookSpec<N extends string, O extends object, S> {
   /** What it traces, for the debug log and the docs. */
   readonly summary: string;
   readonly targets: readonly HookTarget<O, S>[];
-  /** Per-install state shared by the targets (compiled matchers and the like). */
+  /** Per-install state shared by the targets (compiled matchers and the like), made on first use. */
   setup?(hook: ActiveHook<O>): S;
   /** Work not tied to a module load: diagnostics channels, globals. */
   enable?(ctx: PatchContext<O, S>): void;
+}
+
+/**
+ * A module loaded on first use: a hook's declaration names its span logic this way, so that installing
+ * hooks loads none of it until the library it traces loads (start-up pays for declarations only).
+ */
+export function lazyModule<T>(load: () => T): () => T {
+  let loaded: T | undefined;
+  return () => (loaded ??= load());
 }
 
 /** Declares a hook; the registry does the rest. Its state type stays private to its file. */

@@ -22,7 +22,8 @@ export interface InstallOptions {
 interface InstalledHook {
   spec: AnyHookSpec;
   active: ActiveHook<any>;
-  state: unknown;
+  /** What `spec.setup` returned, made when a patch first needs it, so that install loads no span logic. */
+  state?: { value: unknown };
   wrapper: Wrapper;
   subscriptions: Subscription[];
   cleanups: Array<() => void>;
@@ -64,10 +65,17 @@ function readVersion(basedir: string | undefined): string | undefined {
   }
 }
 
+function stateOf(hook: InstalledHook): unknown {
+  hook.state ??= { value: hook.spec.setup?.(hook.active) };
+  return hook.state.value;
+}
+
 function contextFor(hook: InstalledHook, version: string | undefined, basedir: string | undefined): PatchContext<any, any> {
   return {
     hook: hook.active,
-    state: hook.state,
+    get state() {
+      return stateOf(hook);
+    },
     version,
     basedir,
     wrap: (target, name, makeWrapper) => hook.wrapper.wrap(target, name, makeWrapper),
@@ -203,14 +211,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     const spec = specs.find((s) => s.name === name);
     if (spec === undefined) continue;
     const active = new ActiveHook(name, options.optionsFor(name), options.tracer);
-    let state: unknown;
-    try {
-      state = spec.setup?.(active);
-    } catch (err) {
-      reportOnce(`setting up ${name}`, err);
-      continue;
-    }
-    const hook: InstalledHook = { spec, active, state, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
+    const hook: InstalledHook = { spec, active, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
     installed.set(name, hook);
     added = true;
     patchLoaded(hook);

@@ -1,0 +1,250 @@
+/**
+ * node-postgres span logic (declared in ../hooks/pg): `Client.prototype.query` in every call form, and
+ * `Pool.prototype.connect`. Submittables (pg.Query, pg-cursor, pg-query-stream, custom ones) are traced
+ * through the two methods pg itself calls on every submitted query when its cycle ends,
+ * `handleReadyForQuery` and `handleError`.
+ */
+import path from 'node:path';
+import type { Span } from 'opentracing';
+import { storage, RequestContext } from '../context';
+import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { clientParent, runUserHook, tracingOff } from '../spans';
+import { sanitizeSql, sqlVerb } from '../sql';
+import type { PgOptions, PgQueryInfo } from '../hooks/pg';
+
+const DEFAULT_MAX_STATEMENT = 2048;
+
+export interface PgState {
+  /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
+  ConnectionParameters?: new (config: unknown) => PgConnectionFacts;
+}
+
+interface PgConnectionFacts {
+  database?: string;
+  user?: string;
+  host?: string;
+  port?: number;
+}
+
+function connectionOf(facts: PgConnectionFacts): DbConnection {
+  return { instance: facts.database, user: facts.user, host: facts.host, port: facts.port, address: true };
+}
+
+/** Text, name and values of a query, each property of the caller's config read once. */
+function queryText(config: unknown): { text: string | undefined; name: string | undefined; values: unknown } {
+  if (typeof config === 'string') return { text: config, name: undefined, values: undefined };
+  if (config !== null && typeof config === 'object') {
+    const c = config as { text?: unknown; name?: unknown; values?: unknown; cursor?: { text?: unknown; values?: unknown } };
+    let text = c.text;
+    let values = c.values;
+    if (typeof text !== 'string') {
+      // pg-query-stream keeps its text on the cursor.
+      const cursor = c.cursor;
+      text = cursor?.text;
+      values ??= cursor?.values;
+    }
+    const name = c.name;
+    return { text: typeof text === 'string' ? text : undefined, name: typeof name === 'string' ? name : undefined, values };
+  }
+  return { text: undefined, name: undefined, values: undefined };
+}
+
+function startQueryCall(hook: ActiveHook<PgOptions>, parent: Span | null, client: PgConnectionFacts, config: unknown, values: unknown): DbCall | undefined {
+  const options = hook.options;
+  const q = queryText(config);
+  const statement = q.text === undefined ? undefined : options.sanitizeStatement === false ? q.text : sanitizeSql(q.text, 'postgres');
+  const verb = statement === undefined ? undefined : sqlVerb(statement);
+  const responseHook = options.responseHook;
+  const call = startDbCallUnder(
+    hook,
+    parent,
+    {
+      component: 'pg',
+      dbType: 'sql',
+      operationName: q.name !== undefined ? `pg.query:${q.name}` : verb !== undefined ? `pg.query:${verb}` : 'pg.query',
+      connection: connectionOf(client),
+      statement,
+      maxStatementLength: DEFAULT_MAX_STATEMENT,
+    },
+    responseHook,
+  );
+  if (call === undefined) return undefined;
+  const vals = Array.isArray(values) ? values : Array.isArray(q.values) ? q.values : undefined;
+  if (options.captureParameters === true && vals !== undefined) call.span.setTag('db.params', vals);
+  const requestHook = options.requestHook;
+  if (requestHook !== undefined) {
+    const info: PgQueryInfo = { text: q.text ?? '', name: q.name, database: client.database };
+    if (options.captureParameters === true) info.values = vals;
+    runUserHook('pg requestHook', () => requestHook(call.span, info));
+  }
+  return call;
+}
+
+/** The traced cycle of a Submittable, and the context its completion runs in. */
+interface SubmittableCycle {
+  call: DbCall;
+  store: RequestContext | undefined;
+}
+
+const kCycle = Symbol('opentracing-client-hooks.pgCycle');
+const kOriginal = Symbol('opentracing-client-hooks.pgOriginal');
+
+type Submittable = {
+  [kCycle]?: SubmittableCycle;
+  [kOriginal]?: { handleReadyForQuery?: (...args: any[]) => unknown; handleError?: (...args: any[]) => unknown };
+  handleReadyForQuery?: (...args: any[]) => unknown;
+  handleError?: (...args: any[]) => unknown;
+};
+
+/** Takes the cycle that is ending, so that a re-submit of the same object starts a fresh one. */
+function takeCycle(submittable: Submittable): SubmittableCycle | undefined {
+  const cycle = submittable[kCycle];
+  if (cycle !== undefined) submittable[kCycle] = undefined;
+  return cycle;
+}
+
+function handleReadyForQuery(this: Submittable): unknown {
+  const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleReadyForQuery as (...args: any[]) => unknown;
+  const cycle = takeCycle(this);
+  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  cycle.call.succeed();
+  // Its callback and 'end' listeners run in the context of the code that issued the query.
+  return runInContext(cycle.store, original, this, arguments);
+}
+
+function handleError(this: Submittable, err: unknown): unknown {
+  const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleError as (...args: any[]) => unknown;
+  const cycle = takeCycle(this);
+  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  cycle.call.fail(err);
+  return runInContext(cycle.store, original, this, arguments);
+}
+
+/**
+ * Traces one submission of `submittable` in place (the caller keeps the very same object). Its
+ * completion methods are wrapped once per object; a re-submitted object only gets a new cycle.
+ */
+function traceSubmittable(submittable: Submittable, call: DbCall): void {
+  if (submittable[kOriginal] === undefined) {
+    const originals: NonNullable<Submittable[typeof kOriginal]> = {};
+    if (typeof submittable.handleReadyForQuery === 'function') {
+      originals.handleReadyForQuery = submittable.handleReadyForQuery;
+      submittable.handleReadyForQuery = handleReadyForQuery;
+    }
+    if (typeof submittable.handleError === 'function') {
+      originals.handleError = submittable.handleError;
+      submittable.handleError = handleError;
+    }
+    submittable[kOriginal] = originals;
+  }
+  const previous = submittable[kCycle];
+  // Submitted again before its last cycle ended (pg would fail it): that cycle's span ends now.
+  if (previous !== undefined) previous.call.succeed();
+  submittable[kCycle] = { call, store: storage.getStore() };
+}
+
+function wrapQuery(hook: ActiveHook<PgOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function query(this: PgConnectionFacts, config: any, values?: any, callback?: any): any {
+      // Decided before the statement is read or sanitised: untraced calls cost this check only.
+      const parent = config == null ? undefined : clientParent(hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      let call: DbCall | undefined;
+      try {
+        call = startQueryCall(hook, parent, this, config, values);
+      } catch {
+        call = undefined;
+      }
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (typeof config.submit === 'function') {
+        const submittable = config as Submittable;
+        if (typeof submittable.handleReadyForQuery !== 'function' && typeof submittable.handleError !== 'function') {
+          // Nothing pg calls on it at the end: there is no end to observe, so no span.
+          call.succeed();
+          return original.apply(this, arguments as unknown as any[]);
+        }
+        traceSubmittable(submittable, call);
+        return call.invoke(original, this, arguments);
+      }
+      if (typeof values === 'function') return call.invoke(original, this, [config, call.callback(values)]);
+      if (typeof callback === 'function') return call.invoke(original, this, [config, values, call.callback(callback)]);
+      if (typeof config === 'object' && typeof config.callback === 'function') {
+        // The callback lives in the caller's config: trace a copy, never mutate theirs.
+        const copy = Object.assign(Object.create(Object.getPrototypeOf(config)), config);
+        copy.callback = call.callback(config.callback);
+        return call.invoke(original, this, arguments.length > 1 ? [copy, values] : [copy]);
+      }
+      return call.invokeAndChain(original, this, arguments);
+    };
+}
+
+/** A pool's connection facts, worked out once per pool with pg's own parser (environment included). */
+const poolConnections = new WeakMap<object, DbConnection>();
+
+function poolConnection(state: PgState, pool: { options?: PgConnectionFacts }): DbConnection {
+  let connection = poolConnections.get(pool);
+  if (connection !== undefined) return connection;
+  let facts: PgConnectionFacts = pool.options ?? {};
+  if (state.ConnectionParameters !== undefined) {
+    try {
+      facts = new state.ConnectionParameters(pool.options ?? {});
+    } catch {
+      // Settings pg itself would reject: keep what the options say.
+    }
+  }
+  connection = connectionOf(facts);
+  poolConnections.set(pool, connection);
+  return connection;
+}
+
+function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
+  return (original: (...args: any[]) => any) =>
+    function connect(this: { options?: PgConnectionFacts }, callback?: any): any {
+      // Nothing can be traced: not even the callback's context needs keeping.
+      if (tracingOff(hook)) return original.apply(this, arguments as unknown as any[]);
+      const parent = clientParent(hook);
+      let call: DbCall | undefined;
+      try {
+        call =
+          parent === undefined
+            ? undefined
+            : startDbCallUnder(hook, parent, {
+                component: 'pg',
+                dbType: 'sql',
+                operationName: 'pg-pool.connect',
+                connection: poolConnection(state, this),
+                maxStatementLength: DEFAULT_MAX_STATEMENT,
+              });
+      } catch {
+        call = undefined;
+      }
+      if (typeof callback === 'function') {
+        // The pool hands a released client to a waiting caller from the releaser's context: the
+        // callback runs in its own caller's context, so that its queries get the right parent.
+        const store = storage.getStore();
+        return original.call(this, function (this: unknown, err: unknown) {
+          call?.settle(err);
+          return runInContext(store, callback, this, arguments);
+        });
+      }
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      return call.invokeAndChain(original, this, arguments);
+    };
+}
+
+export function patchClient(exports: any, { hook, state, basedir, wrap }: PatchContext<PgOptions, PgState>): void {
+  wrap(exports.prototype, 'query', wrapQuery(hook));
+  if (basedir !== undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      state.ConnectionParameters = require(path.join(basedir, 'lib', 'connection-parameters'));
+    } catch {
+      // Pools then tag what their options say.
+    }
+  }
+}
+
+export function patchPool(exports: any, { hook, state, wrap }: PatchContext<PgOptions, PgState>): void {
+  wrap(exports.prototype, 'connect', wrapPoolConnect(hook, state));
+}
