@@ -1,6 +1,6 @@
-import { assertHookNames, enabledHooks, hookOptions, HookName, HooksConfig } from './config';
-import { HOOKS } from './hooks';
-import { install, installedHooks, uninstall } from './registry';
+import { assertHookNames, enabledHooks, HookName, HooksConfig } from './config';
+import { installNamed } from './install';
+import { installedHooks, uninstall } from './registry';
 
 export { currentSpan, withSpan, suppressTracing } from './context';
 export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from './config';
@@ -21,14 +21,6 @@ export type { GrpcOptions } from './hooks/grpc';
 export type { AwsSdkOptions } from './hooks/aws-sdk';
 
 export { HOOK_NAMES } from './config';
-
-function installNamed(names: readonly HookName[], config: HooksConfig): void {
-  install(HOOKS, names, {
-    tracer: config.tracer,
-    aliases: config.aliases,
-    optionsFor: (name) => hookOptions(name as HookName, config),
-  });
-}
 
 /** Installs every enabled hook (config, else OT_HOOKS / OT_HOOKS_DISABLED), for modules loaded now or later. */
 export function installAllPatches(config: HooksConfig = {}): void {

@@ -55,3 +55,50 @@ describe('register (preload) and environment toggles', () => {
     assert.equal(resolved, path.join(root, 'register.js'));
   });
 });
+
+describe('register: start-up loads declarations only; the rest comes with the library', () => {
+  // An app with no tracer at first: what is loaded at start, then an http call (untraced: no tracer),
+  // then a MockTracer set with initGlobalTracer and a second call, which must be traced at once.
+  const app = (getHttp: string): string => `
+    const rel = (f) => f.startsWith(process.cwd() + '/') ? f.slice(process.cwd().length + 1) : f;
+    const atStart = Object.keys(require.cache).map(rel);
+    const builtinsAtStart = process.moduleLoadList.filter((m) => /^NativeModule (https?|tty|tls)$/.test(m));
+    const realDebug = typeof require('debug').enable === 'function';
+    const http = ${getHttp};
+    const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {
+      const get = (then) => http.get({ host: '127.0.0.1', port: server.address().port, agent: false }, (res) => { res.resume(); res.on('end', then); });
+      get(() => {
+        const { MockTracer, initGlobalTracer } = require('opentracing');
+        const tracer = new MockTracer();
+        // MockTracer keeps no start tags: note each span's kind as it starts.
+        const kinds = [];
+        const startSpan = tracer.startSpan;
+        tracer.startSpan = function (name, options) {
+          kinds.push(options.tags['span.kind']);
+          return startSpan.apply(this, arguments);
+        };
+        initGlobalTracer(tracer);
+        get(function poll() {
+          if (tracer.report().spans.length < 2) return setImmediate(poll);
+          server.close();
+          console.log(JSON.stringify({ atStart, builtinsAtStart, realDebug, spans: kinds.sort() }));
+        });
+      });
+    });`;
+
+  for (const [how, getHttp] of [
+    ['require', "require('node:http')"],
+    ['process.getBuiltinModule', "process.getBuiltinModule ? process.getBuiltinModule('http') : require('http')"],
+  ]) {
+    it(`no span logic, opentracing, debug or https at start; http patched when the app gets it (${how}); a tracer set later traces the next call`, () => {
+      const { stdout, stderr, status } = runWithRegister(app(getHttp));
+      assert.equal(status, 0, stderr);
+      const r = JSON.parse(stdout.trim().split('\n').pop()!);
+      const heavy = (r.atStart as string[]).filter((f) => /^dist\/(tracing|cores|tracer)\/|^dist\/(spans|sql|context)|node_modules\/(opentracing|debug|import-in-the-middle)\//.test(f));
+      assert.deepEqual(heavy, []);
+      assert.deepEqual(r.builtinsAtStart, []);
+      assert.equal(r.realDebug, true, 'the app gets the real debug module');
+      assert.deepEqual(r.spans, ['client', 'server']);
+    });
+  }
+});

@@ -4,7 +4,6 @@
  * its own record of what it wrapped or subscribed to.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { globalTracer } from 'opentracing';
 import type { Tracer } from 'opentracing';
 import type { Wrapper } from './wrap';
 
@@ -26,8 +25,15 @@ export class ActiveHook<O extends object = object> {
 
   /** Resolved per span, so that a tracer set after install still gets every span. */
   get tracer(): Tracer {
-    return this.explicitTracer ?? globalTracer();
+    return this.explicitTracer ?? (globalTracer ??= loadGlobalTracer())();
   }
+}
+
+/** opentracing's globalTracer, loaded with the first span rather than at install. */
+let globalTracer: (() => Tracer) | undefined;
+function loadGlobalTracer(): () => Tracer {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('opentracing') as typeof import('opentracing')).globalTracer;
 }
 
 export interface PatchContext<O extends object, S> {

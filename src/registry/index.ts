@@ -5,7 +5,7 @@
 import Module from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
-import { Hook as RequireHook } from 'require-in-the-middle';
+import type { Hook as RequireHook } from 'require-in-the-middle';
 import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
 import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
@@ -13,6 +13,11 @@ import { Wrapper } from './wrap';
 
 export interface InstallOptions {
   tracer?: Tracer;
+  /**
+   * Patch builtins (http, https) when the app first requires them rather than now: for the preload,
+   * which runs before the app has loaded anything (see `patchDeferredBuiltins` for ES-module apps).
+   */
+  deferBuiltins?: boolean;
   /** npm aliases: installed package name -> the package it is. */
   aliases?: Record<string, string>;
   /** The options of each hook, by name. */
@@ -39,16 +44,62 @@ let esmLoaderActive = false;
 /** Our layer on opentracing's initGlobalTracer: a tracer set by the app ends every hook's no-op window. */
 let tracerWatch: Wrapper | undefined;
 
-function watchGlobalTracer(): void {
-  if (tracerWatch !== undefined) return;
-  tracerWatch = new Wrapper('initGlobalTracer');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  tracerWatch.wrap(require('opentracing'), 'initGlobalTracer', (original) =>
+/**
+ * Wraps initGlobalTracer of an opentracing that is loaded: ours now if the app loaded it already,
+ * else each copy as it loads (opentracing is not loaded for this at start-up).
+ */
+function watchGlobalTracer(opentracing?: { initGlobalTracer?: unknown }): void {
+  if (opentracing === undefined) {
+    if (tracerWatch !== undefined) return;
+    tracerWatch = new Wrapper('initGlobalTracer');
+    let entry: string;
+    try {
+      entry = require.resolve('opentracing');
+    } catch {
+      return;
+    }
+    const cached = require.cache[entry];
+    if (cached === undefined || !cached.loaded) return;
+    opentracing = cached.exports;
+  }
+  tracerWatch?.wrap(opentracing as object, 'initGlobalTracer', (original) =>
     function initGlobalTracer(this: unknown): unknown {
       for (const hook of installed.values()) hook.active.noopUntil = 0;
       return original.apply(this, arguments as unknown as unknown[]);
     },
   );
+}
+
+/**
+ * require-in-the-middle, loaded without the `debug` it requires (unless DEBUG is set): debug, with tty
+ * and supports-color, would be most of our start-up, only to log require-in-the-middle's own
+ * diagnostics. A silent logger stands in for it while require-in-the-middle loads; whoever requires
+ * debug afterwards gets the real one.
+ */
+function requireHookClass(): typeof RequireHook {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const load = (): typeof RequireHook => (require('require-in-the-middle') as typeof import('require-in-the-middle')).Hook;
+  if (process.env.DEBUG) return load();
+  let debugEntry: string;
+  try {
+    const entry = require.resolve('require-in-the-middle');
+    if (require.cache[entry] !== undefined) return load();
+    debugEntry = require.resolve('debug', { paths: [path.dirname(entry)] });
+  } catch {
+    return load();
+  }
+  if (require.cache[debugEntry] !== undefined) return load();
+  const silent = new Module(debugEntry);
+  silent.filename = debugEntry;
+  silent.loaded = true;
+  silent.exports = () => Object.assign(() => undefined, { enabled: false });
+  require.cache[debugEntry] = silent;
+  try {
+    return load();
+  } finally {
+    if (require.cache[debugEntry] === silent) delete require.cache[debugEntry];
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 let aliases: Record<string, string> = {};
 
@@ -108,13 +159,21 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: 
 }
 
 function onRequire(exports: any, name: string, basedir: string | undefined): any {
+  if (name === 'opentracing') {
+    watchGlobalTracer(exports);
+    return exports;
+  }
+  let builtinPatched = false;
   for (const hook of installed.values()) {
     for (const target of hook.spec.targets) {
       if (targetId(target) === name || targetId(target, aliasOf(name, target)) === name) {
+        builtinPatched ||= Module.isBuiltin(target.module) && !hook.seen.has(exports);
         applyPatch(hook, target, exports, basedir);
       }
     }
   }
+  // ESM `import { request } from 'node:http'` reads bindings that need this to see the patch.
+  if (builtinPatched) Module.syncBuiltinESMExports();
   return exports;
 }
 
@@ -126,11 +185,14 @@ function aliasOf(name: string, target: HookTarget<any, any>): string {
   return target.module;
 }
 
-/** Packages that are already loaded: patch them in place (their prototypes are shared with the app). */
-function patchLoaded(hook: InstalledHook): void {
+/**
+ * Packages that are already loaded: patch them in place (their prototypes are shared with the app).
+ * Builtins are loaded on demand, so when deferred they are patched when first required instead.
+ */
+function patchLoaded(hook: InstalledHook, deferBuiltins: boolean): void {
   for (const target of hook.spec.targets) {
     if (Module.isBuiltin(target.module)) {
-      applyPatch(hook, target, require(target.module), undefined);
+      if (!deferBuiltins) applyPatch(hook, target, require(target.module), undefined);
       continue;
     }
     const names = [target.module, ...Object.keys(aliases).filter((a) => aliases[a] === target.module)];
@@ -158,12 +220,16 @@ function patchLoaded(hook: InstalledHook): void {
   }
 }
 
-/** Module ids (with aliases) of the targets of `hooks`; package entries only when `entriesOnly`. */
+/**
+ * Module ids (with aliases) of the targets of `hooks`, and opentracing (see watchGlobalTracer); package
+ * entries only, and no builtins (they are patched at install or at their first require), when
+ * `entriesOnly`.
+ */
 function targetModules(hooks: Iterable<{ spec: AnyHookSpec }>, entriesOnly: boolean): string[] {
-  const modules = new Set<string>();
+  const modules = new Set<string>(['opentracing']);
   for (const hook of hooks) {
     for (const target of hook.spec.targets) {
-      if (Module.isBuiltin(target.module) || (entriesOnly && target.file !== undefined)) continue;
+      if (Module.isBuiltin(target.module) ? entriesOnly : entriesOnly && target.file !== undefined) continue;
       modules.add(targetId(target));
       for (const alias of Object.keys(aliases)) {
         if (aliases[alias] === target.module) modules.add(targetId(target, alias));
@@ -178,12 +244,13 @@ function refreshModuleHooks(): void {
   requireHook = undefined;
   importHook?.unhook();
   importHook = undefined;
-  const modules = targetModules(installed.values(), false);
-  if (modules.length > 0) requireHook = new RequireHook(modules, { internals: true }, onRequire);
+  if (installed.size === 0) return;
+  const Hook = requireHookClass();
+  requireHook = new Hook(targetModules(installed.values(), false), { internals: true }, onRequire);
   // An ES-module build (axios's) never goes through require(): only the loader sees it. A CommonJS
   // package imported from ESM shows up here too, and as its exports were patched already, once.
-  const entries = esmLoaderActive ? targetModules(installed.values(), true) : [];
-  if (entries.length > 0) {
+  if (esmLoaderActive) {
+    const entries = targetModules(installed.values(), true);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Hook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
     importHook = new Hook(entries, (exports, name, basedir) => onRequire(exports, name, basedir || undefined));
@@ -214,7 +281,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     const hook: InstalledHook = { spec, active, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
     installed.set(name, hook);
     added = true;
-    patchLoaded(hook);
+    patchLoaded(hook, options.deferBuiltins === true);
     if (spec.enable !== undefined) {
       try {
         spec.enable(contextFor(hook, undefined, undefined));
@@ -229,6 +296,23 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     // ESM `import { request } from 'node:http'` reads live bindings that need this to see the patch.
     Module.syncBuiltinESMExports();
   }
+}
+
+/**
+ * Patches the builtins that wait for their first require now: an ES-module app imports them without
+ * require(), so the preload calls this before such an app's main module runs.
+ */
+export function patchDeferredBuiltins(): void {
+  let patched = false;
+  for (const hook of installed.values()) {
+    for (const target of hook.spec.targets) {
+      if (!Module.isBuiltin(target.module)) continue;
+      const exports = require(target.module);
+      patched ||= !hook.seen.has(exports);
+      applyPatch(hook, target, exports, undefined);
+    }
+  }
+  if (patched) Module.syncBuiltinESMExports();
 }
 
 function uninstallHook(hook: InstalledHook): void {
