@@ -1,31 +1,12 @@
 /**
- * amqplib 0.10 (RabbitMQ): the promise API (`amqplib`) and the callback API (`amqplib/callback_api`).
- * Every patch is on an internal file (`lib/channel`, `lib/channel_model`, `lib/callback_model`,
- * `lib/connect`), which CommonJS and ES-module imports of the package both load through require().
- *
- * Producer: `publish` of each model's Channel and ConfirmChannel (`sendToQueue` calls `publish`) makes a
- * `producer` span under the active span and injects it (FORMAT_TEXT_MAP) into the message headers, on
- * a copy of the caller's options that delegates to them; a header the caller set wins. On a plain
- * channel the span finishes when `publish` returns: amqplib only buffers the message and there is no
- * outcome to wait for. On a confirm channel it finishes when the broker confirms: a nack, or the
- * channel closing first, marks it as an error. The caller's confirm callback runs after that, in the
- * caller's context.
- *
- * Consumer: `BaseChannel.prototype.dispatchMessage`, through which both models hand every delivery to
- * its consumer (consumers registered before install included), runs the consumer inside a `consumer`
- * span that follows from (option `consumerParent`) the context in the message headers; a message
- * without one, or with one the tracer rejects, starts a new trace. The span finishes when the callback
- * returns, or when the promise it returns settles (that promise is handed back chained, never with a
- * side `.then`). It does not wait for ack/nack: those may come in batches, later, from elsewhere, or
- * never (noAck). `requireParent` does not apply to consumer spans: a message is their parent.
+ * amqplib 0.10 (RabbitMQ): the promise API (`amqplib`) and the callback API (`amqplib/callback_api`):
+ * producer spans for `publish`/`sendToQueue` with the trace in the message headers, consumer spans
+ * around the consumers of deliveries. Every patch is on an internal file (`lib/channel`,
+ * `lib/channel_model`, `lib/callback_model`, `lib/connect`), which CommonJS and ES-module imports of the
+ * package both load through require(). The span logic is in ../tracing/amqplib, loaded when amqplib is.
  */
-import { followsFrom, FORMAT_TEXT_MAP, Tags } from 'opentracing';
-import type { Span, SpanContext, SpanOptions } from 'opentracing';
-import { storage } from '../context';
-import { DbCall } from '../cores/db-call';
-import { defineHook } from '../registry/define';
-import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap } from '../spans';
+import type { CommonHookOptions } from '../spans';
+import { defineHook, lazyModule } from '../registry/define';
 
 export interface AmqplibOptions extends CommonHookOptions {
   /**
@@ -35,287 +16,10 @@ export interface AmqplibOptions extends CommonHookOptions {
   consumerParent?: 'followsFrom' | 'childOf';
 }
 
-type AnyFunction = (...args: any[]) => any;
-
-interface ConnectionLike {
-  stream?: { remoteAddress?: unknown; remotePort?: unknown };
-}
-
-interface ChannelLike {
-  connection?: ConnectionLike;
-  consumers?: unknown;
-}
-
-interface DeliveryFields {
-  consumerTag?: unknown;
-  exchange?: unknown;
-  routingKey?: unknown;
-  redelivered?: unknown;
-}
-
-interface Delivery {
-  properties?: { headers?: unknown } | null;
-}
-
-const COMPONENT = 'amqplib';
 const VERSIONS = '>=0.10.0 <0.11';
 
-/** Where a connection goes: host and port from the URL when `connect` was patched in time, else the socket's remote end. */
-interface Peer {
-  hostname?: string;
-  address?: string;
-  port?: number;
-}
-
-const peers = new WeakMap<object, Peer>();
-
-/** The host and port amqplib connects to for `url` (string or object form), if it can be told. */
-function peerOfUrl(url: unknown): Peer | undefined {
-  try {
-    const target = url == null || url === '' || url === false ? 'amqp://localhost' : url;
-    if (typeof target === 'string') {
-      const u = new URL(target);
-      const port = Number(u.port) || (u.protocol === 'amqps:' ? 5671 : 5672);
-      return { hostname: u.hostname.replace(/^\[|\]$/g, ''), port };
-    }
-    if (typeof target === 'object') {
-      const o = target as { protocol?: unknown; hostname?: unknown; port?: unknown };
-      if (typeof o.hostname !== 'string') return undefined;
-      return { hostname: o.hostname, port: Number(o.port) || (o.protocol === 'amqps' ? 5671 : 5672) };
-    }
-  } catch {
-    // A URL amqplib may still accept: the socket tells the peer.
-  }
-  return undefined;
-}
-
-function peerOf(channel: ChannelLike): Peer | undefined {
-  const connection = channel.connection;
-  if (connection == null || typeof connection !== 'object') return undefined;
-  let peer = peers.get(connection);
-  if (peer === undefined) {
-    const stream = connection.stream;
-    const address = stream?.remoteAddress;
-    // Not connected (yet, or any more): nothing to keep.
-    if (typeof address !== 'string') return undefined;
-    const port = stream?.remotePort;
-    peer = { address, port: typeof port === 'number' ? port : undefined };
-    peers.set(connection, peer);
-  }
-  return peer;
-}
-
-function addPeerTags(tags: TagMap, channel: ChannelLike): void {
-  const peer = peerOf(channel);
-  if (peer === undefined) return;
-  if (peer.hostname !== undefined) tags[Tags.PEER_HOSTNAME] = peer.hostname;
-  if (peer.address !== undefined) tags['peer.address'] = peer.address;
-  if (peer.port !== undefined) tags[Tags.PEER_PORT] = peer.port;
-}
-
-/**
- * A queue or routing key as it may stand in a span name: server-named queues (`amq.gen-…`) and direct
- * reply-to addresses are one name per connection or per call, so each kind has one name.
- */
-function stableName(name: string): string {
-  if (name.startsWith('amq.gen-')) return 'amq.gen-*';
-  if (name.startsWith('amq.rabbitmq.reply-to')) return 'amq.rabbitmq.reply-to';
-  return name;
-}
-
-// ---- producer -------------------------------------------------------------------------------------
-
-/**
- * The channel whose traced `publish` is running: a ConfirmChannel's publish calls Channel's, which then
- * passes through (one span per message). `publish` is synchronous, so a variable is enough.
- */
-let publishingOn: object | undefined;
-
-function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | null, exchangeArg: unknown, routingKeyArg: unknown): DbCall | undefined {
-  const exchange = String(exchangeArg ?? '');
-  const routingKey = String(routingKeyArg ?? '');
-  const tags: TagMap = {
-    [Tags.SPAN_KIND]: Tags.SPAN_KIND_MESSAGING_PRODUCER,
-    [Tags.COMPONENT]: COMPONENT,
-    // On the default exchange the routing key is the queue.
-    [Tags.MESSAGE_BUS_DESTINATION]: exchange === '' ? routingKey : exchange,
-    'amqp.exchange': exchange,
-    'amqp.routing_key': routingKey,
-  };
-  if (exchange === '') tags['amqp.queue'] = routingKey;
-  addPeerTags(tags, channel);
-  // Routing keys of a named exchange are often per entity ("order.123.created"): never in the name.
-  const operationName = exchange === '' ? `amqp.publish <default>:${stableName(routingKey)}` : `amqp.publish ${exchange}`;
-  const span = startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
-  return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
-}
-
-/**
- * The options to publish with: an object that delegates to the caller's options (each is read just as
- * amqplib reads it, and theirs is never written) with headers that carry the trace; the caller's
- * headers are the prototype of ours, as amqplib itself does, and a header they set is left alone.
- */
-function tracedOptions(hook: ActiveHook, span: Span, options: unknown): unknown {
-  if (options != null && typeof options !== 'object') return options;
-  const callerHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
-  if (callerHeaders != null && typeof callerHeaders !== 'object') return options;
-  const carrier = injectHeaders(hook, span, FORMAT_TEXT_MAP);
-  if (carrier === undefined) return options;
-  const headers = Object.create((callerHeaders as object | undefined) ?? null) as Record<string, unknown>;
-  for (const key of Object.keys(carrier)) {
-    if (callerHeaders == null || !(key in (callerHeaders as object))) headers[key] = carrier[key];
-  }
-  const copy = Object.create((options as object | undefined) ?? null) as object;
-  Object.defineProperty(copy, 'headers', { value: headers, writable: true, enumerable: true, configurable: true });
-  return copy;
-}
-
-function publishTraced(hook: ActiveHook, confirm: boolean, original: AnyFunction, channel: ChannelLike, args: IArguments, parent: Span | null): unknown {
-  const call = startPublish(hook, channel, parent, args[0], args[1]);
-  if (call === undefined) return original.apply(channel, args as unknown as unknown[]);
-  const traced: unknown[] = Array.prototype.slice.call(args);
-  traced[3] = tracedOptions(hook, call.span, args[3]);
-  const callback = args[4];
-  if (confirm && (callback == null || typeof callback === 'function')) {
-    // Pushed as the message's confirm callback (amqplib calls it with null on ack, an error on nack or
-    // close); waitForConfirms wraps it like any other.
-    traced[4] = typeof callback === 'function' ? call.callback(callback as AnyFunction) : (err: unknown) => call.settle(err);
-    return call.invoke(original, channel, traced);
-  }
-  const result = call.invoke(original, channel, traced);
-  call.succeed();
-  return result;
-}
-
-function wrapPublish(hook: ActiveHook<AmqplibOptions>, confirm: boolean) {
-  return (original: AnyFunction) =>
-    function publish(this: ChannelLike): unknown {
-      if (publishingOn === this) return original.apply(this, arguments as unknown as unknown[]);
-      const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as unknown[]);
-      const outer = publishingOn;
-      publishingOn = this;
-      try {
-        return publishTraced(hook, confirm, original, this, arguments, parent);
-      } finally {
-        publishingOn = outer;
-      }
-    };
-}
-
-// ---- consumer -------------------------------------------------------------------------------------
-
-/** On the consumer function registered for a queue through a traced `consume`: that queue's name. */
-const kQueue = Symbol('opentracing-client-hooks.amqplibQueue');
-
-type QueueConsumer = AnyFunction & { [kQueue]?: string };
-
-/** The callback as registered: it only forwards, and carries the queue that deliveries do not name. */
-function consumerFor(callback: AnyFunction, queue: string): QueueConsumer {
-  const consumer: QueueConsumer = function (this: unknown) {
-    return callback.apply(this, arguments as unknown as unknown[]);
-  };
-  Object.defineProperty(consumer, kQueue, { value: queue });
-  return consumer;
-}
-
-function wrapConsume(hook: ActiveHook<AmqplibOptions>) {
-  return (original: AnyFunction) =>
-    function consume(this: unknown, queue: unknown, callback: unknown): unknown {
-      if (!hook.enabled || typeof queue !== 'string' || queue === '' || typeof callback !== 'function') {
-        return original.apply(this, arguments as unknown as unknown[]);
-      }
-      const args: unknown[] = Array.prototype.slice.call(arguments);
-      args[1] = consumerFor(callback as AnyFunction, queue);
-      return original.apply(this, args);
-    };
-}
-
-function queueOf(channel: ChannelLike, consumerTag: unknown): string | undefined {
-  const consumers = channel.consumers;
-  if (!(consumers instanceof Map)) return undefined;
-  const consumer = consumers.get(consumerTag) as QueueConsumer | undefined;
-  return consumer?.[kQueue];
-}
-
-/** The producer's context from the message's string headers; null when there is none the tracer accepts. */
-function producerContext(hook: ActiveHook, message: Delivery): SpanContext | null {
-  const headers = message.properties?.headers;
-  if (headers == null || typeof headers !== 'object') return null;
-  const carrier: Record<string, string> = {};
-  let found = false;
-  for (const key of Object.keys(headers)) {
-    const value = (headers as Record<string, unknown>)[key];
-    if (typeof value === 'string') {
-      carrier[key] = value;
-      found = true;
-    }
-  }
-  return found ? extractContext(hook, carrier, FORMAT_TEXT_MAP) : null;
-}
-
-function startConsume(hook: ActiveHook<AmqplibOptions>, channel: ChannelLike, fields: DeliveryFields, message: Delivery): Span | undefined {
-  const exchange = typeof fields.exchange === 'string' ? fields.exchange : '';
-  const routingKey = typeof fields.routingKey === 'string' ? fields.routingKey : '';
-  // A delivery names no queue: the one given to `consume`, else on the default exchange the routing key.
-  const queue = queueOf(channel, fields.consumerTag) ?? (exchange === '' ? routingKey : undefined);
-  const tags: TagMap = {
-    [Tags.SPAN_KIND]: Tags.SPAN_KIND_MESSAGING_CONSUMER,
-    [Tags.COMPONENT]: COMPONENT,
-    [Tags.MESSAGE_BUS_DESTINATION]: queue ?? exchange,
-    'amqp.exchange': exchange,
-    'amqp.routing_key': routingKey,
-  };
-  if (queue !== undefined) tags['amqp.queue'] = queue;
-  if (fields.redelivered === true) tags['amqp.redelivered'] = true;
-  addPeerTags(tags, channel);
-  const options: SpanOptions = { tags };
-  const context = producerContext(hook, message);
-  if (context !== null) {
-    if (hook.options.consumerParent === 'childOf') options.childOf = context;
-    else options.references = [followsFrom(context)];
-  }
-  return startSpanWith(hook, `amqp.consume ${stableName(queue ?? exchange)}`, options);
-}
-
-function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
-  return (original: AnyFunction) =>
-    function dispatchMessage(this: ChannelLike, fields: DeliveryFields | null, message: Delivery | null): unknown {
-      // A null message is a consumer-cancel notification, not a delivery.
-      if (!hook.enabled || message == null || fields == null || storage.getStore()?.suppressed === true) {
-        return original.apply(this, arguments as unknown as unknown[]);
-      }
-      const span = startConsume(hook, this, fields, message);
-      if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
-      const call = new DbCall(span, undefined, hook.name);
-      const args = arguments;
-      // The consumer and all it starts run in its span's context, not in the context that opened the connection.
-      return storage.run({ span }, () => call.invokeAndChain(original, this, args));
-    };
-}
-
-// ---- connect --------------------------------------------------------------------------------------
-
-function wrapConnect(hook: ActiveHook<AmqplibOptions>) {
-  return (original: AnyFunction) =>
-    function connect(this: unknown, url: unknown, socketOptions: unknown, openCallback: unknown): unknown {
-      if (!hook.enabled || typeof openCallback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
-      const peer = peerOfUrl(url);
-      if (peer === undefined) return original.apply(this, arguments as unknown as unknown[]);
-      const args: unknown[] = Array.prototype.slice.call(arguments);
-      args[2] = function (this: unknown, _err: unknown, connection: unknown): unknown {
-        if (connection !== null && typeof connection === 'object') peers.set(connection, peer);
-        return (openCallback as AnyFunction).apply(this, arguments as unknown as unknown[]);
-      };
-      return original.apply(this, args);
-    };
-}
-
-function patchModel(exports: any, { hook, wrap }: PatchContext<AmqplibOptions, undefined>): void {
-  wrap(exports.Channel.prototype, 'publish', wrapPublish(hook, false));
-  wrap(exports.ConfirmChannel.prototype, 'publish', wrapPublish(hook, true));
-  wrap(exports.Channel.prototype, 'consume', wrapConsume(hook));
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tracing = lazyModule(() => require('../tracing/amqplib') as typeof import('../tracing/amqplib'));
 
 export const amqplibHook = defineHook<'amqplib', AmqplibOptions>({
   name: 'amqplib',
@@ -325,21 +29,17 @@ export const amqplibHook = defineHook<'amqplib', AmqplibOptions>({
       module: 'amqplib',
       file: 'lib/channel',
       versions: VERSIONS,
-      patch(exports, { hook, wrap }) {
-        wrap(exports.BaseChannel.prototype, 'dispatchMessage', wrapDispatch(hook));
-      },
+      patch: (exports, ctx) => tracing().patchChannel(exports, ctx),
     },
-    { module: 'amqplib', file: 'lib/channel_model', versions: VERSIONS, patch: patchModel },
-    { module: 'amqplib', file: 'lib/callback_model', versions: VERSIONS, patch: patchModel },
+    { module: 'amqplib', file: 'lib/channel_model', versions: VERSIONS, patch: (exports, ctx) => tracing().patchModel(exports, ctx) },
+    { module: 'amqplib', file: 'lib/callback_model', versions: VERSIONS, patch: (exports, ctx) => tracing().patchModel(exports, ctx) },
     {
       // Only reached when the hooks are installed before amqplib loads: its entry files keep their own
       // reference to `connect`. Connections opened otherwise are tagged from their socket.
       module: 'amqplib',
       file: 'lib/connect',
       versions: VERSIONS,
-      patch(exports, { hook, wrap }) {
-        wrap(exports, 'connect', wrapConnect(hook));
-      },
+      patch: (exports, ctx) => tracing().patchConnect(exports, ctx),
     },
   ],
 });

@@ -1,152 +1,13 @@
 /**
- * node-redis (`redis` 4 to 6, i.e. `@redis/client` 1, 5 and 6). Every command of every major passes
- * through `RedisCommandsQueue.prototype.addCommand`, which gets the arguments and returns the reply
- * promise. The client's entry points mark, for the synchronous part of their call, which client is
- * sending and whether a MULTI/pipeline span covers its commands. What the client sends past them
- * (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced; what it sends by itself through one
- * (5+'s PINGs) runs outside any request, since its socket was made there (cores/redis.ts).
+ * node-redis (`redis` 4 to 6, i.e. `@redis/client` 1, 5 and 6): every command, through
+ * `RedisCommandsQueue.prototype.addCommand`, with the client's entry points, MULTI, pipelines and
+ * `connect`. The span logic is in ../tracing/redis, loaded when @redis/client is.
  */
-import path from 'node:path';
-import type { ActiveHook } from '../registry/define';
-import type { DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
-import { defineHook } from '../registry/define';
-import { clientParent } from '../spans';
+import type { RedisOptions } from '../cores/redis';
+import { defineHook, lazyModule } from '../registry/define';
 
-interface RedisClientLike {
-  options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string } };
-}
-
-/** The client sending now, for the synchronous part of one of its entry points. */
-let sendingClient: RedisClientLike | undefined;
-/** Whether a MULTI/pipeline span covers what `sendingClient` sends now. */
-let sendingBatch = false;
-/**
- * @redis/client 1.x legacy mode sends through private methods; the one public step on its way is
- * `transformLegacyCommandArguments`, whose result is what `addCommand` gets next.
- */
-let legacyArgs: unknown[] | undefined;
-
-/** The client itself: @redis/client 5+ runs commands on proxies that point to it through `_self`. */
-function selfOf(client: RedisClientLike): RedisClientLike {
-  return (client as { _self?: RedisClientLike })._self ?? client;
-}
-
-const connections = new WeakMap<object, DbConnection>();
-/** 1.x: which client a command queue belongs to, learnt from the commands it sends (for legacy mode). */
-const queueConnections = new WeakMap<object, DbConnection>();
-
-function connectionOf(client: RedisClientLike): DbConnection {
-  let connection = connections.get(client);
-  if (connection === undefined) {
-    const options = client.options ?? {};
-    const socket = options.socket ?? {};
-    connection = redisConnection({ url: options.url, host: socket.host, port: socket.port, path: socket.path, db: options.database });
-    connections.set(client, connection);
-  }
-  return connection;
-}
-
-/** Calls `original` with `client` marked as the sender for its synchronous part. */
-function asSender<R>(client: RedisClientLike, batch: boolean, run: () => R): R {
-  const previousClient = sendingClient;
-  const previousBatch = sendingBatch;
-  sendingClient = client;
-  sendingBatch = batch;
-  try {
-    return run();
-  } finally {
-    sendingClient = previousClient;
-    sendingBatch = previousBatch;
-  }
-}
-
-/** The connection facts of a command: its client's, or for 1.x legacy mode what its queue is known by. */
-function commandConnection(queue: object, client: RedisClientLike | undefined, learnQueues: boolean): DbConnection {
-  if (client === undefined) return queueConnections.get(queue) ?? {};
-  const connection = connectionOf(client);
-  if (learnQueues) queueConnections.set(queue, connection);
-  return connection;
-}
-
-function wrapAddCommand(hook: ActiveHook<RedisOptions>, learnQueues: boolean) {
-  return (original: (...args: any[]) => any) =>
-    function addCommand(this: object, args: unknown[]): any {
-      const client = sendingClient;
-      if (client === undefined) {
-        // The client's own commands (handshake, QUIT, 1.x pings); 1.x legacy mode's come unmarked too.
-        if (args !== legacyArgs || args === undefined) return original.apply(this, arguments as unknown as any[]);
-        legacyArgs = undefined;
-      } else if (sendingBatch) {
-        // A MULTI/pipeline span covers it.
-        return original.apply(this, arguments as unknown as any[]);
-      }
-      const parent = clientParent(hook);
-      if (parent === undefined || !Array.isArray(args) || args.length === 0) return original.apply(this, arguments as unknown as any[]);
-      const queue = this;
-      const call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => commandConnection(queue, client, learnQueues));
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
-      return call.invokeAndChain(original, this, arguments);
-    };
-}
-
-function wrapSender(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function sender(this: RedisClientLike): any {
-      if (clientParent(hook) === undefined) return original.apply(this, arguments as unknown as any[]);
-      return asSender(selfOf(this), false, () => original.apply(this, arguments as unknown as any[]));
-    };
-}
-
-function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE') {
-  return (original: (...args: any[]) => any) =>
-    function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
-      const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
-      const client = selfOf(this);
-      const list = (): BatchCommand[] => (Array.isArray(commands) ? commands.map((c) => ({ name: c.args[0], args: c.args, from: 1 })) : []);
-      const call = startRedisBatch(hook, parent, 'redis', kindOf(arguments), list, () => connectionOf(client));
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
-      return asSender(client, true, () => call.invokeAndChain(original, this, arguments));
-    };
-}
-
-function wrapConnect(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function connect(this: RedisClientLike): any {
-      // Reconnects go through the socket's private method, not here: they make no span.
-      const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
-      const client = selfOf(this);
-      return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
-    };
-}
-
-function wrapLegacyArguments(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function transformLegacyCommandArguments(this: unknown): any {
-      if (clientParent(hook) === undefined) return original.apply(this, arguments as unknown as any[]);
-      const result = original.apply(this, arguments as unknown as any[]);
-      legacyArgs = result;
-      return result;
-    };
-}
-
-/** 1.x attached its command methods with the executor captured at load: they are marked one by one. */
-function v1CommandNames(basedir: string): string[] {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return Object.keys(require(path.join(basedir, 'dist', 'lib', 'client', 'commands')).default);
-  } catch {
-    return [];
-  }
-}
-
-const CLIENT_SENDERS = ['sendCommand', 'commandsExecutor', 'functionsExecuter', 'scriptsExecuter', 'executeFunction', 'executeScript'];
-
-function isV1(version: string | undefined): boolean {
-  return version !== undefined && version.startsWith('1.');
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tracing = lazyModule(() => require('../tracing/redis') as typeof import('../tracing/redis'));
 
 export const redisHook = defineHook<'redis', RedisOptions>({
   name: 'redis',
@@ -157,38 +18,19 @@ export const redisHook = defineHook<'redis', RedisOptions>({
       module: '@redis/client',
       file: 'dist/lib/client/commands-queue',
       versions: '>=1.0.0 <7',
-      patch(exports, { hook, version, wrap }) {
-        wrap(exports.default.prototype, 'addCommand', wrapAddCommand(hook, isV1(version)));
-      },
+      patch: (exports, ctx) => tracing().patchCommandsQueue(exports, ctx),
     },
     {
       module: '@redis/client',
       file: 'dist/lib/client',
       versions: '>=1.0.0 <7',
-      patch(exports, { hook, version, basedir, wrap }) {
-        const proto = exports.default.prototype;
-        // Own methods only: a name this major lacks must not wrap an inherited (EventEmitter) method.
-        const wrapOwn = (name: string, makeWrapper: Parameters<typeof wrap>[2]): void => {
-          if (Object.prototype.hasOwnProperty.call(proto, name)) wrap(proto, name, makeWrapper);
-        };
-        for (const name of CLIENT_SENDERS) wrapOwn(name, wrapSender(hook));
-        if (isV1(version) && basedir !== undefined) {
-          for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender(hook));
-        }
-        // 1.x: a chainId means MULTI, none means pipeline.
-        wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));
-        wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));
-        wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
-        wrapOwn('connect', wrapConnect(hook));
-      },
+      patch: (exports, ctx) => tracing().patchClient(exports, ctx),
     },
     {
       module: '@redis/client',
       file: 'dist/lib/commander',
       versions: '>=1.0.0 <2',
-      patch(exports, { hook, wrap }) {
-        wrap(exports, 'transformLegacyCommandArguments', wrapLegacyArguments(hook));
-      },
+      patch: (exports, ctx) => tracing().patchCommander(exports, ctx),
     },
   ],
 });

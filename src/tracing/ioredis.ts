@@ -1,0 +1,138 @@
+/**
+ * ioredis span logic (declared in ../hooks/ioredis), for ioredis 5 and 6. `Redis.prototype.sendCommand`
+ * sees every command (a Cluster's too, on the node it goes to), and sees it again whenever ioredis
+ * re-sends it (offline queue flush, `prevCommandQueue` after a reconnect): a command makes one span,
+ * counted per Command object. Spans finish through the command's own `resolve`/`reject`
+ * (cores/redis.ts `settleThrough`). A pipeline's or MULTI's commands go out through a stream marked
+ * `isPipeline`; its exec span covers them.
+ */
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { DbCall, DbConnection, detached } from '../cores/db-call';
+import { BatchCommand, connectDetached, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { clientParent } from '../spans';
+
+interface IoredisClient {
+  options?: { host?: string; port?: number; db?: number; path?: string };
+  status?: string;
+}
+
+interface CommandLike {
+  name: unknown;
+  args: unknown[];
+  transformReply?: (raw: unknown) => unknown;
+}
+
+interface PipelineLike {
+  _queue?: CommandLike[];
+  redis?: IoredisClient;
+}
+
+/** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
+const HANDSHAKE = new Set(['auth', 'hello', 'client', 'info', 'select', 'readonly']);
+
+/** Commands and pipelines that have their span: a WeakSet, so that ioredis's objects keep their shape. */
+const traced = new WeakSet<object>();
+
+const connections = new WeakMap<object, DbConnection>();
+
+function connectionOf(client: IoredisClient): DbConnection {
+  let connection = connections.get(client);
+  if (connection === undefined) {
+    // ioredis has parsed any URL into these options already; the password is never read.
+    const o = client.options ?? {};
+    connection = redisConnection({ host: o.host, port: o.port, path: o.path, db: o.db });
+    connections.set(client, connection);
+  }
+  return connection;
+}
+
+function replyOf(command: CommandLike) {
+  // The command resolves with the raw reply; the app sees it transformed (Buffer to string, HGETALL to object).
+  return (raw: unknown): unknown => (typeof command.transformReply === 'function' ? command.transformReply(raw) : raw);
+}
+
+/** Finishes `call` through `target`'s own settle functions, or from what `original` returns when it has none. */
+function run(call: DbCall, target: object, original: (...args: any[]) => any, thisArg: unknown, args: IArguments, failure?: (value: unknown) => unknown): any {
+  if (!isSettleable(target)) return call.invokeAndChain(original, thisArg, args);
+  settleThrough(target, call, failure);
+  return call.invoke(original, thisArg, args);
+}
+
+function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
+      const parent = clientParent(hook);
+      if (
+        parent === undefined ||
+        command === null ||
+        typeof command !== 'object' ||
+        traced.has(command) ||
+        // A pipeline's or MULTI's commands: its one span covers them.
+        (stream != null && stream.isPipeline === true) ||
+        (this.status === 'connect' && typeof command.name === 'string' && HANDSHAKE.has(command.name.toLowerCase()))
+      ) {
+        return original.apply(this, arguments as unknown as any[]);
+      }
+      const client = this;
+      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(client), replyOf(command));
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      traced.add(command);
+      return run(call, command, original, this, arguments);
+    };
+}
+
+/** ioredis resolves a pipeline with `[err, reply]` pairs: the first error marks the batch span. */
+function firstError(replies: unknown): unknown {
+  if (!Array.isArray(replies)) return undefined;
+  for (const pair of replies) {
+    if (Array.isArray(pair) && pair[0] != null) return pair[0];
+  }
+  return undefined;
+}
+
+function wrapExec(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function exec(this: PipelineLike): any {
+      const parent = clientParent(hook);
+      // MULTI calls exec more than once for one transaction; the first call owns the span.
+      if (parent === undefined || traced.has(this) || !Array.isArray(this._queue)) return original.apply(this, arguments as unknown as any[]);
+      const queue = this._queue;
+      const redis = this.redis ?? {};
+      const first = queue[0];
+      const isMulti = first !== undefined && typeof first.name === 'string' && first.name.toLowerCase() === 'multi';
+      const commands = (): BatchCommand[] => {
+        const list: BatchCommand[] = [];
+        for (const c of queue) {
+          const name = String(c.name).toLowerCase();
+          if (!isMulti || (name !== 'multi' && name !== 'exec')) list.push({ name: c.name, args: c.args, from: 0 });
+        }
+        return list;
+      };
+      const call = startRedisBatch(hook, parent, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, () => connectionOf(redis));
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      traced.add(this);
+      // The pipeline settles with every reply, MULTI's included; errors inside it are results.
+      return run(call, this, original, this, arguments, firstError);
+    };
+}
+
+function wrapConnect(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function connect(this: IoredisClient, callback?: unknown): any {
+      // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
+      const automatic = this.status === 'reconnecting';
+      const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      const client = this;
+      return connectDetached(hook, parent, 'ioredis', () => connectionOf(client), original, this, arguments);
+    };
+}
+
+export function patchRedis(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  wrap(exports.default.prototype, 'sendCommand', wrapSendCommand(hook));
+  wrap(exports.default.prototype, 'connect', wrapConnect(hook));
+}
+
+export function patchPipeline(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  wrap(exports.default.prototype, 'exec', wrapExec(hook));
+}
