@@ -1,74 +1,20 @@
 /**
- * fastify 4 and 5: every instance (announced on the `fastify.initialization` diagnostics channel) gets an
- * `onRequest` hook that names the server span that httpServer opened after the route
- * (`routeOptions.url`, prefixes included), an `onError` hook that records the error fastify turns into an
- * error reply, and, through `onRoute`, route handlers that run in the request's context (fastify calls
- * them from the body parser's stream events) and, with `middlewareSpans`, under a child span.
- * An instance keeps its hooks for good and they answer to whichever install is current, so an app built
- * under one install is traced again after uninstall and install; an app built before any install is not
- * instrumented (its requests keep the httpServer span, named `HTTP <METHOD>`).
+ * fastify 4 and 5: every instance (announced on the `fastify.initialization` diagnostics channel) gets
+ * hooks that name the server span that httpServer opened after the route and record errors. An instance
+ * keeps its hooks for good and they answer to whichever install is current. The span logic is in
+ * ../tracing/fastify, loaded when the first fastify instance is made.
  */
-import { inboundRequest } from '../cores/http-server';
 import type { FrameworkHookOptions } from '../cores/http-server';
-import { defineHook } from '../registry/define';
+import { defineHook, lazyModule } from '../registry/define';
 import type { ActiveHook } from '../registry/define';
 
 export type FastifyOptions = FrameworkHookOptions;
 
-type Handler = (this: unknown, request: any, reply: any) => unknown;
-
-const kWrapped = Symbol('opentracing-client-hooks.fastify.handler');
-
 /** The current install (undefined when uninstalled): what the hooks of every instrumented instance consult. */
-let current: ActiveHook<FastifyOptions> | undefined;
-const instrumented = new WeakSet<object>();
+export let current: ActiveHook<FastifyOptions> | undefined;
 
-function active(): ActiveHook<FastifyOptions> | undefined {
-  return current !== undefined && current.enabled ? current : undefined;
-}
-
-/** The matched route's template; `routerPath` only before fastify 4.10 (fastify 4 warns on reading it). */
-function routeOf(request: any): string | undefined {
-  const options = request.routeOptions;
-  const url = options !== undefined ? options.url : request.routerPath;
-  return typeof url === 'string' ? url : undefined;
-}
-
-function wrapHandler(handler: Handler): Handler {
-  const name = handler.name || '<anonymous>';
-  const wrapped: Handler = function (this: unknown, request: any): unknown {
-    const hook = active();
-    const inbound = hook !== undefined ? inboundRequest(request?.raw) : undefined;
-    if (inbound === undefined) return handler.apply(this, arguments as unknown as [any, any]);
-    const child = hook!.options.middlewareSpans === true && inbound.span !== undefined ? inbound.startChild(name, 'fastify') : undefined;
-    if (child === undefined) return inbound.run(handler, this, arguments);
-    // An async handler's child ends when it settles; a reply.send() one with the request at the latest.
-    const result = inbound.runWith(child, handler, this, arguments);
-    return result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function' ? inbound.finishChildAfter(child, result) : result;
-  };
-  (wrapped as any)[kWrapped] = true;
-  return wrapped;
-}
-
-function instrument(app: any): void {
-  if (app === null || typeof app !== 'object' || typeof app.addHook !== 'function' || instrumented.has(app)) return;
-  instrumented.add(app);
-  app.addHook('onRequest', function (request: any, _reply: unknown, done: () => void): void {
-    const inbound = active() !== undefined ? inboundRequest(request?.raw) : undefined;
-    const route = inbound === undefined ? undefined : routeOf(request);
-    if (route !== undefined) inbound!.setRoute(route);
-    done();
-  });
-  app.addHook('onError', function (request: any, _reply: unknown, error: unknown, done: () => void): void {
-    if (active() !== undefined) inboundRequest(request?.raw)?.recordError(error);
-    done();
-  });
-  // Every handler is wrapped (also those registered while uninstalled): the wrapper asks for the install per call.
-  app.addHook('onRoute', (routeOptions: { handler?: Handler }) => {
-    const handler = routeOptions.handler;
-    if (typeof handler === 'function' && (handler as any)[kWrapped] !== true) routeOptions.handler = wrapHandler(handler);
-  });
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tracing = lazyModule(() => require('../tracing/fastify') as typeof import('../tracing/fastify'));
 
 export const fastifyHook = defineHook<'fastify', FastifyOptions>({
   name: 'fastify',
@@ -79,8 +25,6 @@ export const fastifyHook = defineHook<'fastify', FastifyOptions>({
     onUninstall(() => {
       if (current === hook) current = undefined;
     });
-    subscribe('fastify.initialization', (message) => {
-      if (hook.enabled) instrument((message as { fastify?: unknown } | null)?.fastify);
-    });
+    subscribe('fastify.initialization', (message) => tracing().onInitialization(hook, message));
   },
 });
