@@ -1,178 +1,25 @@
 /**
- * axios 1.x and 0.x. A request interceptor registered before any of the app's runs last, when the URL
- * and headers are final; it puts a traced adapter into that request's own config (never the caller's).
- * The adapter makes the span, injects the headers and runs the transport (http or fetch) with the span
- * marked as the outbound call, so the transport adds to it instead of making a second.
+ * axios 1.x and 0.x: a request interceptor on the default instance and on `create()` instances puts a
+ * traced adapter into each request's own config, one span per attempt. The span logic is in
+ * ../tracing/axios, loaded when axios is.
  */
-import { withOutbound } from '../context';
-import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientOptions, httpClientState, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
-import { defineHook } from '../registry/define';
-import { isAbsoluteUrl } from '../url';
+import type { HttpClientOptions, HttpClientState } from '../cores/http-client';
+import { defineHook, lazyModule } from '../registry/define';
 
 export type AxiosOptions = HttpClientOptions;
 
-type Adapter = (config: any) => any;
-
-/** One install's view of one axios module. Traced adapters are cached weakly: per-request adapters come and go. */
-interface Binding {
-  readonly state: HttpClientState<AxiosOptions>;
-  readonly axios: any;
-  readonly traced: WeakMap<Adapter, Adapter>;
-}
-
-/**
- * Per axios module, the install its instances' interceptors follow now. Instances outlive an uninstall
- * with our interceptor still on them (it then passes through), and follow the next install from here.
- */
-interface Ref {
-  binding: Binding;
-}
-
-const refs = new WeakMap<object, Ref>();
-/** Instances that carry our interceptor: a reinstall must not add a second. */
-const intercepted = new WeakSet<object>();
-/** Traced adapter -> the adapter it traces: a retried config comes back holding ours. */
-const untraced = new WeakMap<Adapter, Adapter>();
-/** Kept in the request config, which axios-retry passes back: lets a retry replace our old headers. */
-const INJECTED_KEY = '__opentracingClientHooksInjected';
-
-function targetOf(axios: any, config: any): HttpTarget | undefined {
-  const uri: string = axios.getUri(config);
-  if (isAbsoluteUrl(uri)) return targetOfUrl(String(config.method ?? 'get'), uri);
-  return config.baseURL ? targetOfUrl(String(config.method ?? 'get'), new URL(uri, config.baseURL).toString()) : undefined;
-}
-
-/**
- * The config's headers (AxiosHeaders in 1.x, a plain object in 0.x). A header we set for an earlier
- * attempt (axios-retry hands the config back) does not count: it is replaced.
- */
-function carrierOf(config: any): HeaderCarrier {
-  const previous: Record<string, unknown> | undefined = config[INJECTED_KEY];
-  const get = (name: string): unknown => (typeof config.headers?.get === 'function' ? config.headers.get(name) : headerValue(config.headers, name));
-  return {
-    has(name) {
-      const current = get(name);
-      return current != null && current !== headerValue(previous, name);
-    },
-    set(name, value) {
-      if (typeof config.headers?.set === 'function') config.headers.set(name, value);
-      else config.headers = { ...config.headers, [name]: value };
-    },
-  };
-}
-
-function runTraced(binding: Binding, adapter: Adapter, config: any): any {
-  if (!binding.state.hook.enabled) return adapter(config);
-  let call: HttpClientCall | undefined;
-  try {
-    call = startHttpClientCall(binding.state, 'axios', () => targetOf(binding.axios, config));
-    if (call?.injects) config[INJECTED_KEY] = call.inject(carrierOf(config));
-  } catch {
-    // A config axios itself will reject (a bad URL): it goes through untraced, and fails in axios's words.
-    call?.finish();
-    call = undefined;
-  }
-  const traced = call;
-  if (traced?.span === undefined) return adapter(config);
-  let transportStatus: number | undefined;
-  const outbound = { span: traced.span, component: 'axios', injected: true, onStatus: (code: number) => void (transportStatus = code) };
-  const settle = (status: unknown, err?: unknown): void => {
-    const code = status ?? transportStatus;
-    if (typeof code === 'number') traced.status(code);
-    traced.finish(err);
-  };
-  let result: unknown;
-  try {
-    result = withOutbound(outbound, () => adapter(config));
-  } catch (err) {
-    traced.finish(err);
-    throw err;
-  }
-  // Not a promise: axios calls `.then` on it and fails in its own words, as untraced.
-  return chained(result, (response) => settle(response?.status), (err) => settle(err?.response?.status, err), () =>
-    traced.finish(new TypeError(`the axios adapter returned ${result === null ? 'null' : typeof result}, not a promise`)),
-  );
-}
-
-function tracedAdapter(binding: Binding, adapter: Adapter): Adapter {
-  let traced = binding.traced.get(adapter);
-  if (traced === undefined) {
-    traced = (config: any) => runTraced(binding, adapter, config);
-    binding.traced.set(adapter, traced);
-    untraced.set(traced, adapter);
-  }
-  return traced;
-}
-
-function resolveAdapter(axios: any, adapter: unknown, config: unknown): Adapter | undefined {
-  if (typeof adapter === 'function') return adapter as Adapter;
-  if (typeof axios.getAdapter !== 'function') return undefined;
-  try {
-    return axios.getAdapter(adapter ?? axios.defaults?.adapter, config);
-  } catch {
-    // axios will fail the same way itself, untraced.
-    return undefined;
-  }
-}
-
-function interceptor(ref: Ref) {
-  return function traceAxiosRequest(config: any): any {
-    const binding = ref.binding;
-    if (!binding.state.hook.enabled || config == null) return config;
-    const current = typeof config.adapter === 'function' ? untraced.get(config.adapter) ?? config.adapter : config.adapter;
-    const adapter = resolveAdapter(binding.axios, current, config);
-    if (adapter !== undefined) config.adapter = tracedAdapter(binding, adapter);
-    return config;
-  };
-}
-
-/** Adds our interceptor once per instance; returns its id when added. */
-function intercept(ref: Ref, instance: any): number | undefined {
-  if (instance?.interceptors?.request === undefined || intercepted.has(instance)) return undefined;
-  intercepted.add(instance);
-  return instance.interceptors.request.use(interceptor(ref), undefined, { synchronous: true });
-}
-
-/** `create` of an instance: the new instance gets our interceptor, and its own `create` the same wrapper. */
-function wrapCreate(ref: Ref) {
-  return (original: (...args: any[]) => any) =>
-    function create(this: unknown): any {
-      if (!ref.binding.state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
-      const created = original.apply(this, arguments as unknown as any[]);
-      try {
-        intercept(ref, created);
-        // Set on the app's new instance, not recorded for uninstall: like its interceptor, it passes through then.
-        if (typeof created.create === 'function') created.create = wrapCreate(ref)(created.create);
-      } catch {
-        // An instance we cannot instrument still works.
-      }
-      return created;
-    };
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tracing = lazyModule(() => require('../tracing/axios') as typeof import('../tracing/axios'));
 
 export const axiosHook = defineHook<'axios', AxiosOptions, HttpClientState<AxiosOptions>>({
   name: 'axios',
   summary: 'axios 1.x and 0.19+ requests (default instance, create() instances), one span per attempt',
-  setup: httpClientState,
+  setup: (hook) => tracing().makeState(hook),
   targets: [
     {
       module: 'axios',
       versions: '>=0.19.0 <2',
-      patch(exports, { state, wrap, onUninstall }) {
-        const axios = exports.default ?? exports;
-        const binding: Binding = { state, axios, traced: new WeakMap() };
-        let ref = refs.get(axios);
-        if (ref === undefined) refs.set(axios, (ref = { binding }));
-        else ref.binding = binding;
-        const id = intercept(ref, axios);
-        if (id !== undefined) {
-          onUninstall(() => {
-            axios.interceptors.request.eject(id);
-            intercepted.delete(axios);
-          });
-        }
-        wrap(axios, 'create', wrapCreate(ref));
-      },
+      patch: (exports, ctx) => tracing().patchAxios(exports, ctx),
     },
   ],
 });

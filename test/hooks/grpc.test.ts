@@ -8,7 +8,7 @@ import * as grpcCall from '@grpc/grpc-js/build/src/call';
 import * as opentracing from 'opentracing';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { HooksConfig } from '../../src';
-import { parseTarget } from '../../src/hooks/grpc';
+import { parseTarget } from '../../src/tracing/grpc';
 import { EchoClient, EchoReply, EchoServer, loadEcho, startEchoServer, unary } from '../conformance/drivers/grpc';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 

@@ -1,0 +1,488 @@
+/**
+ * @grpc/grpc-js 1.x span logic (declared in ../hooks/grpc), client and server, every call type (unary,
+ * client-, server- and bidi-streaming).
+ *
+ * Client: `getInterceptingCall` of `build/src/client-interceptors`, which `Client.prototype.make*Request`
+ * calls once per call through the module object (so a patch made after grpc-js loaded is seen). Not the
+ * `make*Request` methods themselves: `make-client.js` keeps its own copies of them when it loads and every
+ * generated stub calls those copies, so a patch of the prototype misses every stub when grpc-js was loaded
+ * before install, and again after an uninstall and reinstall. Our layer is grpc-js's own `InterceptingCall`
+ * around the call's interceptor chain, outermost: it injects before the app's interceptors see the
+ * metadata, sees the status the app sees, and delivers the listener events (the unary callback, stream
+ * events) in the caller's context.
+ *
+ * Server: `Server.prototype._runHandlerForCall`, which the server looks up per call. `register` would only
+ * see handlers registered after install. The call about to be handled gets its own `start` and
+ * `sendStatus`: the span starts from the metadata the handler sees, the handler and every listener event
+ * run with it active, and it finishes at the status sent or at the cancellation.
+ */
+import { Tags } from 'opentracing';
+import type { Span } from 'opentracing';
+import { RequestContext, storage } from '../context';
+import { runInContext } from '../cores/db-call';
+import { compileMatcher } from '../matchers';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap } from '../spans';
+import type { GrpcOptions } from '../hooks/grpc';
+
+export interface GrpcState {
+  hook: ActiveHook<GrpcOptions>;
+  ignore: ((path: string) => boolean) | undefined;
+}
+
+/** The parts of grpc-js this hook touches, as they are in 1.10 to 1.14. */
+interface StatusObject {
+  code: number;
+  details?: string;
+}
+interface GrpcMetadata {
+  get(key: string): unknown[];
+  set(key: string, value: string): void;
+  clone(): GrpcMetadata;
+  getMap(): Record<string, unknown>;
+}
+interface ClientListener {
+  onReceiveMetadata(metadata: unknown): void;
+  onReceiveMessage(message: unknown): void;
+  onReceiveStatus(status: StatusObject): void;
+}
+interface Requester {
+  start(metadata: GrpcMetadata, listener: ClientListener, next: (metadata: GrpcMetadata, listener: ClientListener) => void): void;
+  cancel(next: () => void): void;
+}
+type InterceptingCallClass = new (nextCall: unknown, requester: Requester) => unknown;
+interface ServerListener {
+  onReceiveMetadata?(metadata: GrpcMetadata): void;
+  onReceiveMessage?(message: unknown): void;
+  onReceiveHalfClose?(): void;
+  onCancel?(): void;
+}
+interface ServerCall {
+  start(listener: ServerListener): void;
+  sendStatus(status: StatusObject): void;
+  getPeer?(): string;
+  getDeadline?(): unknown;
+}
+
+const STATUS_OK = 0;
+const STATUS_CANCELLED = 1;
+const STATUS_DEADLINE_EXCEEDED = 4;
+const STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
+
+/** The error logged for a non-OK status, worded as grpc-js words the ServiceError the app gets. */
+function statusError(code: number, details: string | undefined): Error {
+  const err = new Error(`${code} ${STATUS_NAMES[code] ?? 'UNKNOWN'}: ${details ?? ''}`) as Error & { code?: number; details?: string };
+  err.code = code;
+  err.details = details;
+  return err;
+}
+
+/** Records the status on `span` and finishes it: a non-OK status is an error, logged as `event`. */
+function finishWithStatus(span: Span, code: number, details: string | undefined, event: string): void {
+  setTag(span, 'grpc.status_code', code);
+  if (code !== STATUS_OK) markError(span, statusError(code, details), event);
+  finishSpan(span);
+}
+
+function eventOf(code: number, cancelled: boolean): string {
+  if (code === STATUS_DEADLINE_EXCEEDED) return 'timeout';
+  return cancelled && code === STATUS_CANCELLED ? 'cancel' : 'error';
+}
+
+/** `grpc package.Service/Method`, for a path `/package.Service/Method`. */
+function operationName(path: string): string {
+  return `grpc ${path.charCodeAt(0) === 47 ? path.slice(1) : path}`;
+}
+
+function methodTags(path: string): TagMap {
+  const tags: TagMap = { [Tags.COMPONENT]: 'grpc', 'grpc.method': path, 'rpc.system': 'grpc' };
+  const slash = path.lastIndexOf('/');
+  if (slash > 0) {
+    tags['rpc.service'] = path.slice(path.charCodeAt(0) === 47 ? 1 : 0, slash);
+    tags['rpc.method'] = path.slice(slash + 1);
+  }
+  return tags;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Client
+
+interface Peer {
+  hostname?: string;
+  port?: number;
+  address?: string;
+}
+
+const PEER_SCHEMES = new Set(['dns', 'ipv4', 'ipv6']);
+
+/** Where a channel target (`dns:127.0.0.1:50051`, `dns:///host:443`, `ipv6:[::1]:50051`, `unix:/s`) points. */
+export function parseTarget(target: string): Peer | null {
+  let rest = target;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(target);
+  if (scheme !== null) {
+    const name = scheme[1].toLowerCase();
+    if (name === 'unix' || name === 'unix-abstract') return { address: target };
+    if (PEER_SCHEMES.has(name)) rest = target.slice(scheme[0].length);
+    else if (!/^\d+$/.test(target.slice(scheme[0].length))) return null; // xds: and the like: no fixed peer
+  }
+  if (rest.startsWith('//')) {
+    // `dns://resolver/host:port`: the authority is the resolver, not the peer.
+    const slash = rest.indexOf('/', 2);
+    rest = slash === -1 ? '' : rest.slice(slash + 1);
+  }
+  if (rest === '') return null;
+  if (rest.includes(',')) return { address: rest };
+  let host = rest;
+  let port: string | undefined;
+  if (rest.startsWith('[')) {
+    const end = rest.indexOf(']');
+    if (end === -1) return null;
+    host = rest.slice(1, end);
+    if (rest.charAt(end + 1) === ':') port = rest.slice(end + 2);
+  } else {
+    const colon = rest.indexOf(':');
+    // More than one colon and no brackets: a bare IPv6 address without a port.
+    if (colon !== -1 && colon === rest.lastIndexOf(':')) {
+      host = rest.slice(0, colon);
+      port = rest.slice(colon + 1);
+    }
+  }
+  const peer: Peer = { hostname: host };
+  if (port !== undefined && /^\d{1,5}$/.test(port)) peer.port = Number(port);
+  return peer;
+}
+
+/** Peer of each channel, worked out once per channel. */
+const channelPeers = new WeakMap<object, Peer | null>();
+
+function peerOfChannel(channel: unknown): Peer | null {
+  if (channel === null || typeof channel !== 'object') return null;
+  let peer = channelPeers.get(channel);
+  if (peer === undefined) {
+    const getTarget = (channel as { getTarget?: unknown }).getTarget;
+    let target: unknown;
+    try {
+      target = typeof getTarget === 'function' ? getTarget.call(channel) : undefined;
+    } catch {
+      target = undefined;
+    }
+    peer = typeof target === 'string' ? parseTarget(target) : null;
+    channelPeers.set(channel, peer);
+  }
+  return peer;
+}
+
+/** One traced client call; finishes its span once, whichever way the call ends. */
+class ClientCall {
+  private done = false;
+  /** The app cancelled the call (`call.cancel()`). */
+  cancelled = false;
+
+  constructor(
+    readonly span: Span,
+    /** The caller's context: listener events (callback, stream events) run in it. */
+    readonly store: RequestContext | undefined,
+    readonly hook: ActiveHook<GrpcOptions>,
+  ) {}
+
+  status(status: StatusObject | null | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    const code = typeof status?.code === 'number' ? status.code : undefined;
+    if (code === undefined) finishSpan(this.span);
+    else finishWithStatus(this.span, code, status?.details, eventOf(code, this.cancelled));
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    finishSpan(this.span, err);
+  }
+}
+
+/** Whether the caller's metadata holds `key` already (a key Metadata refuses, it cannot hold). */
+function has(metadata: GrpcMetadata, key: string): boolean {
+  try {
+    return metadata.get(key).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `metadata` with the trace headers added, as a copy: the caller's Metadata (which an app may reuse for
+ * every call) is never changed. A caller that set one of the trace keys itself propagates its own
+ * context: it wins, and none of ours is added (a mix of two contexts' headers would be neither).
+ */
+function withTraceHeaders(call: ClientCall, metadata: GrpcMetadata): GrpcMetadata {
+  if (metadata === null || typeof metadata !== 'object' || typeof metadata.clone !== 'function') return metadata;
+  const carrier = injectHeaders(call.hook, call.span);
+  if (carrier === undefined) return metadata;
+  const keys = Object.keys(carrier);
+  if (keys.some((key) => has(metadata, key))) return metadata;
+  let copy: GrpcMetadata | undefined;
+  for (const key of keys) {
+    const value = carrier[key];
+    if (typeof value !== 'string') continue;
+    try {
+      copy ??= metadata.clone();
+      copy.set(key, value);
+    } catch {
+      // A key or value that Metadata refuses: that header is not sent.
+    }
+  }
+  return copy ?? metadata;
+}
+
+/** The listener we hand down the chain: finishes the span at the status, and runs the app's side in its context. */
+class TracedClientListener implements ClientListener {
+  constructor(
+    private readonly call: ClientCall,
+    private readonly next: ClientListener,
+  ) {}
+
+  // One parameter each: grpc-js takes this for a finished intercepting listener and calls it as it is.
+  onReceiveMetadata(metadata: unknown): void {
+    runInContext(this.call.store, this.next.onReceiveMetadata, this.next, [metadata]);
+  }
+
+  onReceiveMessage(message: unknown): void {
+    runInContext(this.call.store, this.next.onReceiveMessage, this.next, [message]);
+  }
+
+  onReceiveStatus(status: StatusObject): void {
+    this.call.status(status);
+    runInContext(this.call.store, this.next.onReceiveStatus, this.next, [status]);
+  }
+}
+
+function requesterFor(call: ClientCall): Requester {
+  return {
+    start(metadata, listener, next) {
+      let sent = metadata;
+      try {
+        sent = withTraceHeaders(call, metadata);
+      } catch {
+        sent = metadata;
+      }
+      try {
+        next(sent, new TracedClientListener(call, listener));
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+    },
+    cancel(next) {
+      call.cancelled = true;
+      next();
+    },
+  };
+}
+
+function startClientCall(state: GrpcState, parent: Span | null, methodDefinition: unknown, channel: unknown): ClientCall | undefined {
+  const path = (methodDefinition as { path?: unknown } | null | undefined)?.path;
+  if (typeof path !== 'string') return undefined;
+  if (state.ignore !== undefined && state.ignore(path)) return undefined;
+  const tags = methodTags(path);
+  const peer = peerOfChannel(channel);
+  if (peer !== null) {
+    if (peer.hostname !== undefined) tags[Tags.PEER_HOSTNAME] = peer.hostname;
+    if (peer.port !== undefined) tags[Tags.PEER_PORT] = peer.port;
+    if (peer.address !== undefined) tags['peer.address'] = peer.address;
+  }
+  const span = startClientSpanUnder(state.hook, parent, operationName(path), tags);
+  return span === undefined ? undefined : new ClientCall(span, storage.getStore(), state.hook);
+}
+
+function wrapGetInterceptingCall(state: GrpcState, InterceptingCall: InterceptingCallClass) {
+  return (original: (...args: any[]) => any) =>
+    function getInterceptingCall(this: unknown, _interceptorArgs: unknown, methodDefinition: unknown, _options: unknown, channel: unknown): any {
+      const parent = clientParent(state.hook);
+      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      let call: ClientCall | undefined;
+      try {
+        call = startClientCall(state, parent, methodDefinition, channel);
+      } catch {
+        call = undefined;
+      }
+      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      let inner: unknown;
+      try {
+        // Interceptor configuration errors are thrown here, to the app, as untraced.
+        inner = original.apply(this, arguments as unknown as any[]);
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+      try {
+        return new InterceptingCall(inner, requesterFor(call));
+      } catch {
+        call.status(undefined);
+        return inner;
+      }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server
+
+/** One server call: its span, from the metadata the handler sees until the status or the cancellation. */
+class ServerCallTrace {
+  span: Span | undefined;
+  store: RequestContext | undefined;
+  private done = false;
+
+  constructor(
+    private readonly hook: ActiveHook<GrpcOptions>,
+    private readonly path: string,
+    private readonly call: ServerCall,
+  ) {}
+
+  begin(metadata: GrpcMetadata): void {
+    if (this.span !== undefined || this.done) return;
+    let carrier: object = {};
+    try {
+      if (metadata !== null && typeof metadata === 'object' && typeof metadata.getMap === 'function') carrier = metadata.getMap();
+    } catch {
+      carrier = {};
+    }
+    const tags = methodTags(this.path);
+    const peer = this.peer();
+    if (peer !== undefined) tags['peer.address'] = peer;
+    // A malformed trace header is a new root (extractContext contains whatever the tracer throws).
+    this.span = startServerSpan(this.hook, operationName(this.path), tags, extractContext(this.hook, carrier));
+    if (this.span !== undefined) this.store = { span: this.span };
+  }
+
+  private peer(): string | undefined {
+    try {
+      const peer = typeof this.call.getPeer === 'function' ? this.call.getPeer() : undefined;
+      return typeof peer === 'string' && peer !== 'unknown' ? peer : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  status(status: StatusObject | null | undefined): void {
+    if (this.done || this.span === undefined) return;
+    this.done = true;
+    const code = typeof status?.code === 'number' ? status.code : STATUS_OK;
+    finishWithStatus(this.span, code, status?.details, eventOf(code, false));
+  }
+
+  /** The call ended without a status of the handler's (grpc-js reports the end of every call this way). */
+  cancelled(): void {
+    if (this.done || this.span === undefined) return;
+    this.done = true;
+    let deadline: unknown;
+    try {
+      deadline = typeof this.call.getDeadline === 'function' ? this.call.getDeadline() : undefined;
+    } catch {
+      deadline = undefined;
+    }
+    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    if (typeof ms === 'number' && ms <= Date.now()) finishWithStatus(this.span, STATUS_DEADLINE_EXCEEDED, 'Deadline exceeded', 'timeout');
+    else finishWithStatus(this.span, STATUS_CANCELLED, 'Cancelled before the status was sent', 'cancel');
+  }
+}
+
+/** The handler's listener, run with the server span active. */
+class TracedServerListener implements ServerListener {
+  constructor(
+    private readonly trace: ServerCallTrace,
+    private readonly next: ServerListener,
+  ) {}
+
+  private run(fn: ((...args: any[]) => unknown) | undefined, args: unknown[]): void {
+    if (typeof fn !== 'function') return;
+    const store = this.trace.store;
+    if (store === undefined) fn.apply(this.next, args);
+    else storage.run(store, Reflect.apply as (f: typeof fn, t: unknown, a: unknown[]) => unknown, fn, this.next, args);
+  }
+
+  onReceiveMetadata(metadata: GrpcMetadata): void {
+    this.trace.begin(metadata);
+    this.run(this.next.onReceiveMetadata, [metadata]);
+  }
+
+  onReceiveMessage(message: unknown): void {
+    this.run(this.next.onReceiveMessage, [message]);
+  }
+
+  onReceiveHalfClose(): void {
+    this.run(this.next.onReceiveHalfClose, []);
+  }
+
+  onCancel(): void {
+    this.trace.cancelled();
+    this.run(this.next.onCancel, []);
+  }
+}
+
+/** Gives this one call (not its class) a `start` and a `sendStatus` of ours. */
+function traceServerCall(state: GrpcState, call: ServerCall, handler: { path?: unknown }): void {
+  const path = handler.path;
+  if (typeof path !== 'string') return;
+  if (state.ignore !== undefined && state.ignore(path)) return;
+  const start = call.start;
+  const sendStatus = call.sendStatus;
+  if (typeof start !== 'function' || typeof sendStatus !== 'function') return;
+  const trace = new ServerCallTrace(state.hook, path, call);
+  call.start = function (this: ServerCall, listener: ServerListener): void {
+    return start.call(this, listener !== null && typeof listener === 'object' ? new TracedServerListener(trace, listener) : listener);
+  };
+  call.sendStatus = function (this: ServerCall, status: StatusObject): void {
+    trace.status(status);
+    return sendStatus.call(this, status);
+  };
+}
+
+function wrapRunHandlerForCall(state: GrpcState) {
+  return (original: (...args: any[]) => any) =>
+    function _runHandlerForCall(this: unknown, call: ServerCall, handler: { path?: unknown }): any {
+      if (!state.hook.enabled || call === null || typeof call !== 'object' || handler === null || typeof handler !== 'object') {
+        return original.apply(this, arguments as unknown as any[]);
+      }
+      // The server of a tracer's own exporter, or one started inside suppressTracing.
+      if (storage.getStore()?.suppressed !== true) {
+        try {
+          traceServerCall(state, call, handler);
+        } catch {
+          // Untraced then.
+        }
+      }
+      return original.apply(this, arguments as unknown as any[]);
+    };
+}
+
+/** The hook's state for one install (its compiled `ignoreMethods`), made on first use. */
+export function makeState(hook: ActiveHook<GrpcOptions>): GrpcState {
+  return { hook, ignore: compileMatcher(hook.options.ignoreMethods) };
+}
+
+export function patchClientInterceptors(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
+  if (typeof exports.InterceptingCall !== 'function') return;
+  wrap(exports, 'getInterceptingCall', wrapGetInterceptingCall(state, exports.InterceptingCall));
+}
+
+export function patchServer(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
+  wrap(exports.Server?.prototype, '_runHandlerForCall', wrapRunHandlerForCall(state));
+}

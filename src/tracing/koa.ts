@@ -1,0 +1,105 @@
+/**
+ * koa span logic (declared in ../hooks/koa): names the server span that httpServer opened after the
+ * matched route (`ctx._matchedRoute`, the router's prefixes included), records the errors thrown or
+ * rejected in any middleware (those koa turns into its 500 page, and, for middleware added while installed,
+ * those an error middleware catches and answers itself), and, with `middlewareSpans`, adds a child span
+ * per middleware and router handler.
+ */
+import { inboundRequest, templateOf } from '../cores/http-server';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import type { KoaOptions } from '../hooks/koa';
+
+type Middleware = (ctx: any, next: () => Promise<unknown>) => unknown;
+
+/** Routers (`router.routes()` carries `.router`) and generator functions (koa 2 converts them) stay as they are. */
+function wrappable(fn: unknown): fn is Middleware {
+  return typeof fn === 'function' && (fn as { router?: unknown }).router === undefined && fn.constructor?.name !== 'GeneratorFunction';
+}
+
+/**
+ * A middleware that records what its downstream throws (on the way up, before this middleware may catch
+ * it and answer a 500 page itself) and, with `middlewareSpans`, runs under its own child span.
+ */
+function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middleware {
+  const name = fn.name || '<anonymous>';
+  return function (this: unknown, ctx: any, next: () => Promise<unknown>): unknown {
+    const inbound = hook.enabled && typeof next === 'function' ? inboundRequest(ctx?.req) : undefined;
+    if (inbound === undefined) return fn.apply(this, arguments as unknown as [any, any]);
+    // Downstream middleware runs beside this one, under the server span, not inside this one's span.
+    const downstream = function (this: unknown): Promise<unknown> {
+      const result = inbound.run(next, this, arguments);
+      if (result === null || typeof result !== 'object' || typeof result.then !== 'function') return result;
+      return result.then(undefined, (err: unknown) => {
+        inbound.recordError(err);
+        throw err;
+      });
+    };
+    const child = hook.options.middlewareSpans === true && inbound.span !== undefined ? inbound.startChild(name, 'koa') : undefined;
+    if (child === undefined) return fn.call(this, ctx, downstream);
+    let result: unknown;
+    try {
+      result = inbound.runWith(child, fn, this, [ctx, downstream]);
+    } catch (err) {
+      inbound.finishChild(child);
+      throw err;
+    }
+    return inbound.finishChildAfter(child, result);
+  };
+}
+
+/** Application#use: every middleware added while installed is traced (routers and generators stay as they are). */
+function wrapUse(hook: ActiveHook<KoaOptions>) {
+  return (original: (...args: any[]) => unknown) =>
+    function use(this: unknown, fn: unknown): unknown {
+      if (!hook.enabled || !wrappable(fn)) return original.apply(this, arguments as unknown as any[]);
+      return original.call(this, traceMiddleware(hook, fn));
+    };
+}
+
+/** Application#handleRequest(ctx, fnMiddleware): the route once the middleware is done, and its error. */
+function wrapHandleRequest(hook: ActiveHook<KoaOptions>) {
+  return (original: (ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>) => unknown) =>
+    function handleRequest(this: unknown, ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>): unknown {
+      const inbound = hook.enabled ? inboundRequest(ctx?.req) : undefined;
+      if (inbound === undefined || typeof fnMiddleware !== 'function') return original.apply(this, arguments as unknown as [any, any]);
+      const settle = (): void => {
+        const route = templateOf(ctx._matchedRoute);
+        if (route !== undefined) inbound.setRoute(route);
+      };
+      const traced = (c: any): Promise<unknown> =>
+        fnMiddleware(c).then(
+          (value) => {
+            settle();
+            return value;
+          },
+          (err) => {
+            settle();
+            inbound.recordError(err);
+            throw err;
+          },
+        );
+      return original.call(this, ctx, traced);
+    };
+}
+
+/** Router#register(path, methods, middleware, opts): each handler gets its middleware span. */
+function wrapRegister(hook: ActiveHook<KoaOptions>) {
+  return (original: (...args: any[]) => unknown) =>
+    function register(this: unknown, path: unknown, methods: unknown, middleware: unknown): unknown {
+      if (!hook.enabled || hook.options.middlewareSpans !== true) return original.apply(this, arguments as unknown as any[]);
+      const args = Array.prototype.slice.call(arguments);
+      if (Array.isArray(middleware)) args[2] = middleware.map((fn) => (wrappable(fn) ? traceMiddleware(hook, fn) : fn));
+      else if (wrappable(middleware)) args[2] = traceMiddleware(hook, middleware);
+      return original.apply(this, args);
+    };
+}
+
+export function patchKoa(exports: any, { hook, wrap }: PatchContext<KoaOptions, undefined>): void {
+  wrap(exports.prototype, 'handleRequest', wrapHandleRequest(hook));
+  wrap(exports.prototype, 'use', wrapUse(hook));
+}
+
+export function patchRouter(exports: any, { hook, wrap }: PatchContext<KoaOptions, undefined>): void {
+  const Router = typeof exports === 'function' ? exports : exports.default ?? exports.Router;
+  if (typeof Router === 'function') wrap(Router.prototype, 'register', wrapRegister(hook));
+}
