@@ -196,9 +196,11 @@ function patchLoaded(hook: InstalledHook, deferBuiltins: boolean): void {
       continue;
     }
     const names = [target.module, ...Object.keys(aliases).filter((a) => aliases[a] === target.module)];
+    const markers = names.map((name) => `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`);
     for (const filename of Object.keys(require.cache)) {
-      for (const name of names) {
-        const marker = `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i];
+        const marker = markers[i];
         const at = filename.lastIndexOf(marker);
         if (at === -1) continue;
         const basedir = filename.slice(0, at + marker.length - 1);
@@ -294,7 +296,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     watchGlobalTracer();
     refreshModuleHooks();
     // ESM `import { request } from 'node:http'` reads live bindings that need this to see the patch.
-    Module.syncBuiltinESMExports();
+    if (options.deferBuiltins !== true) Module.syncBuiltinESMExports();
   }
 }
 
