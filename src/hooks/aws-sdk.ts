@@ -5,7 +5,7 @@
  * call, retries included. The span logic is in ../tracing/aws-sdk, loaded when that `Client` class is.
  */
 import { defineHook, lazyModule } from '../registry/define';
-import type { ActiveHook, HookTarget } from '../registry/define';
+import type { HookTarget } from '../registry/define';
 import type { CommonHookOptions } from '../spans';
 
 export interface AwsSdkOptions extends CommonHookOptions {
@@ -18,12 +18,6 @@ export interface AwsSdkOptions extends CommonHookOptions {
    */
   sqsMessageAttributes?: boolean;
 }
-
-/**
- * The install that the middlewares on clients' stacks follow now (../tracing/aws-sdk reads it). Kept here:
- * `enable` records it at install, which loads none of the span logic.
- */
-export let current: ActiveHook<AwsSdkOptions> | undefined;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tracing = lazyModule(() => require('../tracing/aws-sdk') as typeof import('../tracing/aws-sdk'));
@@ -41,10 +35,4 @@ export const awsSdkHook = defineHook<'aws-sdk', AwsSdkOptions, undefined>({
     // Clients before @smithy/core took it in.
     clientTarget('@smithy/smithy-client', '>=1.0.3 <5'),
   ],
-  enable({ hook, onUninstall }) {
-    current = hook;
-    onUninstall(() => {
-      if (current === hook) current = undefined;
-    });
-  },
 });

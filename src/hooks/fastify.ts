@@ -6,12 +6,8 @@
  */
 import type { FrameworkHookOptions } from '../cores/http-server';
 import { defineHook, lazyModule } from '../registry/define';
-import type { ActiveHook } from '../registry/define';
 
 export type FastifyOptions = FrameworkHookOptions;
-
-/** The current install (undefined when uninstalled): what the hooks of every instrumented instance consult. */
-export let current: ActiveHook<FastifyOptions> | undefined;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tracing = lazyModule(() => require('../tracing/fastify') as typeof import('../tracing/fastify'));
@@ -20,11 +16,7 @@ export const fastifyHook = defineHook<'fastify', FastifyOptions>({
   name: 'fastify',
   summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
   targets: [],
-  enable({ hook, subscribe, onUninstall }) {
-    current = hook;
-    onUninstall(() => {
-      if (current === hook) current = undefined;
-    });
+  enable({ hook, subscribe }) {
     subscribe('fastify.initialization', (message) => tracing().onInitialization(hook, message));
   },
 });

@@ -6,12 +6,8 @@
  */
 import type { FrameworkHookOptions } from '../cores/http-server';
 import { defineHook, lazyModule } from '../registry/define';
-import type { ActiveHook } from '../registry/define';
 
 export type HapiOptions = FrameworkHookOptions;
-
-/** The current install (undefined when uninstalled): what the extensions of every instrumented server consult. */
-export let current: ActiveHook<HapiOptions> | undefined;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tracing = lazyModule(() => require('../tracing/hapi') as typeof import('../tracing/hapi'));
@@ -19,11 +15,5 @@ const tracing = lazyModule(() => require('../tracing/hapi') as typeof import('..
 export const hapiHook = defineHook<'hapi', HapiOptions>({
   name: 'hapi',
   summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
-  enable({ hook, onUninstall }) {
-    current = hook;
-    onUninstall(() => {
-      if (current === hook) current = undefined;
-    });
-  },
   targets: [{ module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => tracing().patchHapi(exports, ctx) }],
 });

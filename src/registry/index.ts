@@ -342,6 +342,14 @@ export function uninstall(): void {
   Module.syncBuiltinESMExports();
 }
 
+/**
+ * The current install of the hook named `name`, if any: for what a patch leaves behind for good (a
+ * server's extensions, a client's middlewares), which must answer to whichever install is current.
+ */
+export function currentInstall<O extends object>(name: string): ActiveHook<O> | undefined {
+  return installed.get(name)?.active as ActiveHook<O> | undefined;
+}
+
 export function installedHooks(): string[] {
   return [...installed.keys()];
 }

@@ -22,7 +22,7 @@ import { OutboundCall, RequestContext, storage, withOutbound } from '../context'
 import { chained } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
-import { current } from '../hooks/aws-sdk';
+import { currentInstall } from '../registry';
 import type { AwsSdkOptions } from '../hooks/aws-sdk';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
@@ -159,7 +159,7 @@ type Handler = (args: any) => any;
 function callMiddleware(config: any) {
   return (next: Handler, context: any): Handler =>
     function traceAwsCall(args: any): any {
-      const hook = current;
+      const hook = currentInstall<AwsSdkOptions>('aws-sdk');
       if (hook === undefined || !hook.enabled || !sending.has(args)) return next(args);
       const parent = clientParent(hook);
       if (parent === undefined) return next(args);

@@ -1,18 +1,17 @@
 /**
  * fastify 4 and 5 span logic (declared in ../hooks/fastify): every instance (announced on the
- * `fastify.initialization` diagnostics channel) gets an `onRequest` hook that names the server span that
- * httpServer opened after the route (`routeOptions.url`, prefixes included), an `onError` hook that
- * records the error fastify turns into an error reply, and, through `onRoute`, route handlers that run in
- * the request's context (fastify calls them from the body parser's stream events) and, with
- * `middlewareSpans`, under a child span.
- * An instance keeps its hooks for good and they answer to whichever install is current (`current`, kept
- * in the declaration), so an app built under one install is traced again after uninstall and install; an
- * app built before any install is not instrumented (its requests keep the httpServer span, named
- * `HTTP <METHOD>`).
+ * `fastify.initialization` diagnostics channel) gets an `onRequest` hook that names the server span
+ * that httpServer opened after the route (`routeOptions.url`, prefixes included), an `onError` hook
+ * that records the error fastify turns into an error reply, and, through `onRoute`, route handlers that
+ * run in the request's context (fastify calls them from the body parser's stream events) and, with
+ * `middlewareSpans`, under a child span. An instance keeps its hooks for good and they answer to
+ * whichever install is current, so an app built under one install is traced again after uninstall and
+ * install; an app built before any install is not instrumented (its requests keep the httpServer span,
+ * named `HTTP <METHOD>`).
  */
 import { inboundRequest } from '../cores/http-server';
 import type { ActiveHook } from '../registry/define';
-import { current } from '../hooks/fastify';
+import { currentInstall } from '../registry';
 import type { FastifyOptions } from '../hooks/fastify';
 
 type Handler = (this: unknown, request: any, reply: any) => unknown;
@@ -21,8 +20,10 @@ const kWrapped = Symbol('opentracing-client-hooks.fastify.handler');
 
 const instrumented = new WeakSet<object>();
 
+/** The install the instance's hooks answer to now, if the hook is installed. */
 function active(): ActiveHook<FastifyOptions> | undefined {
-  return current !== undefined && current.enabled ? current : undefined;
+  const current = currentInstall<FastifyOptions>('fastify');
+  return current?.enabled === true ? current : undefined;
 }
 
 /** The matched route's template; `routerPath` only before fastify 4.10 (fastify 4 warns on reading it). */

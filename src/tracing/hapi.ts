@@ -1,19 +1,18 @@
 /**
- * @hapi/hapi 21 span logic (declared in ../hooks/hapi): every server made with `Hapi.server()` /
- * `new Hapi.Server()` while the hook is installed gets an `onPreAuth` extension that names the server span
- * that httpServer opened after the route (`request.route.path`, plugin prefixes included) as soon as the
- * route is known, an `onPreResponse` one that records a server error (a Boom with a 5xx status, which is
- * what hapi makes of a thrown error), and route handlers that, with `middlewareSpans`, run under a child
- * span named after the function.
- * A server keeps its extensions for good and they answer to whichever install is current (`current`, kept
- * in the declaration), so a server made under one install is traced again after uninstall and install; a
- * server made before any install is not instrumented (its requests keep the httpServer span, named
- * `HTTP <METHOD>`).
+ * @hapi/hapi 21 span logic (declared in ../hooks/hapi): every server made with `Hapi.server()` / `new
+ * Hapi.Server()` while the hook is installed gets an `onPreAuth` extension that names the server span
+ * that httpServer opened after the route (`request.route.path`, plugin prefixes included) as soon as
+ * the route is known, an `onPreResponse` one that records a server error (a Boom with a 5xx status,
+ * which is what hapi makes of a thrown error), and route handlers that, with `middlewareSpans`, run
+ * under a child span named after the function. A server keeps its extensions for good and they answer
+ * to whichever install is current, so a server made under one install is traced again after uninstall
+ * and install; a server made before any install is not instrumented (its requests keep the httpServer
+ * span, named `HTTP <METHOD>`).
  */
 import { inboundRequest } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { current } from '../hooks/hapi';
+import { currentInstall } from '../registry';
 import type { HapiOptions } from '../hooks/hapi';
 
 type Toolkit = { continue: symbol };
@@ -22,8 +21,11 @@ type Handler = (this: unknown, request: any, h: unknown) => unknown;
 const instrumented = new WeakSet<object>();
 const kWrapped = Symbol('opentracing-client-hooks.hapi.handler');
 
+/** The install the extensions answer to now, if the hook is installed. */
+const current = (): ActiveHook<HapiOptions> | undefined => currentInstall<HapiOptions>('hapi');
+
 function inboundOf(request: any): InboundRequest | undefined {
-  return current !== undefined && current.enabled ? inboundRequest(request?.raw?.req) : undefined;
+  return current()?.enabled === true ? inboundRequest(request?.raw?.req) : undefined;
 }
 
 function nameRoute(inbound: InboundRequest, request: any): void {
@@ -52,7 +54,7 @@ function onPreResponse(request: any, h: Toolkit): symbol {
 function wrapHandler(handler: Handler): Handler {
   const name = handler.name || '<anonymous>';
   const wrapped: Handler = function (this: unknown, request: any): unknown {
-    const inbound = current?.options.middlewareSpans === true ? inboundOf(request) : undefined;
+    const inbound = current()?.options.middlewareSpans === true ? inboundOf(request) : undefined;
     const child = inbound?.span !== undefined ? inbound.startChild(name, 'hapi') : undefined;
     if (child === undefined) return handler.apply(this, arguments as unknown as [any, any]);
     let result: unknown;
