@@ -4,9 +4,7 @@
  * one, then installs the hooks the environment enables. It loads little: the hooks' declarations and
  * the registry; each hook's span logic loads with the library it traces, the tracer only when asked for.
  */
-import fs from 'node:fs';
 import Module from 'node:module';
-import path from 'node:path';
 import { enabledHooks } from './config';
 import { installNamed } from './install';
 import { debugEnabled, log } from './logger';
@@ -29,37 +27,17 @@ if (process.env.OT_TRACER?.trim()) {
   }
 }
 
-/** The nearest package.json's "type" above `file`, if any. */
-function packageType(file: string): unknown {
-  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
-    try {
-      return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).type;
-    } catch {
-      // none here, or unreadable: look further up
-    }
-    if (path.dirname(dir) === dir) return undefined;
-  }
-}
-
-/** Whether Node will run `main` as CommonJS for certain: .cjs, or .js in a package of "type": "commonjs". */
-function isCommonJsMain(main: string | undefined): boolean {
-  if (typeof main !== 'string' || main === '') return false;
-  const file = path.resolve(main);
-  const ext = path.extname(file);
-  // A .js (or extensionless) file without "type": "commonjs" may run as a module (Node's syntax detection).
-  return ext === '.cjs' || ((ext === '.js' || ext === '') && packageType(file) === 'commonjs');
-}
-
 /**
- * Builtins (http, https) are patched when the app first requires them, so that start-up loads none it
- * does not use. An ES-module app imports them without require(): unless the main module is certainly
- * CommonJS, they are patched just before it runs.
+ * Builtins (http, https) are patched at their first require rather than at install, and before the
+ * main module runs at the latest: ES-module code (an ES-module main, or an ES-module dependency of a
+ * CommonJS one) imports them without require(), which no require hook sees. So only code that runs with
+ * no main module (`node -e`, the REPL) gets them patched on demand alone.
  */
 function patchBuiltinsBeforeModuleMain(): void {
   new Wrapper('register').wrap(Module, 'runMain', (runMain) =>
-    function (this: unknown, main?: string): unknown {
+    function (this: unknown): unknown {
       try {
-        if (!isCommonJsMain(main ?? process.argv[1])) patchDeferredBuiltins();
+        patchDeferredBuiltins();
       } catch (err) {
         log('patching builtins before the main module failed: %O', err);
       }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { HOOKS } from '../src/hooks';
 
@@ -101,4 +103,39 @@ describe('register: start-up loads declarations only; the rest comes with the li
       assert.deepEqual(r.spans, ['client', 'server']);
     });
   }
+});
+
+describe('register: builtins imported by ES-module code of a CommonJS app', () => {
+  it('a .cjs main whose ES-module dependency imports node:http: its calls are traced', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-cjs-esm-'));
+    try {
+      fs.writeFileSync(
+        path.join(dir, 'dep.mjs'),
+        `import { request, createServer } from 'node:http';
+        export function roundTrip() {
+          return new Promise((resolve) => {
+            const server = createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {
+              request({ host: '127.0.0.1', port: server.address().port, agent: false }, (res) => {
+                res.resume();
+                res.on('end', () => server.close(resolve));
+              }).end();
+            });
+          });
+        }`,
+      );
+      fs.writeFileSync(
+        path.join(dir, 'main.cjs'),
+        `const { MockTracer, initGlobalTracer } = require(${JSON.stringify(require.resolve('opentracing'))});
+        const tracer = new MockTracer();
+        initGlobalTracer(tracer);
+        import('./dep.mjs').then((dep) => dep.roundTrip()).then(() => console.log(tracer.report().spans.length));`,
+      );
+      const r = spawnSync(process.execPath, ['-r', './register', path.join(dir, 'main.cjs')], { cwd: root, encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+      assert.equal(r.status, 0, r.stderr);
+      // The client span and the server span.
+      assert.equal(r.stdout.trim(), '2');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
