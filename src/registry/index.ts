@@ -73,33 +73,26 @@ function watchGlobalTracer(opentracing?: { initGlobalTracer?: unknown }): void {
 /**
  * require-in-the-middle, loaded without the `debug` it requires (unless DEBUG is set): debug, with tty
  * and supports-color, would be most of our start-up, only to log require-in-the-middle's own
- * diagnostics. A silent logger stands in for it while require-in-the-middle loads; whoever requires
- * debug afterwards gets the real one.
+ * diagnostics. While require-in-the-middle loads, its own require('debug') gets a silent logger; nothing
+ * is cached, so whoever requires debug gets the real one.
  */
 function requireHookClass(): typeof RequireHook {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const load = (): typeof RequireHook => (require('require-in-the-middle') as typeof import('require-in-the-middle')).Hook;
-  if (process.env.DEBUG) return load();
-  let debugEntry: string;
-  try {
-    const entry = require.resolve('require-in-the-middle');
-    if (require.cache[entry] !== undefined) return load();
-    debugEntry = require.resolve('debug', { paths: [path.dirname(entry)] });
-  } catch {
-    return load();
+  type Load = (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
+  const loader = Module as unknown as { _load: Load };
+  const load = loader._load;
+  const silent = (): unknown => Object.assign(() => undefined, { enabled: false });
+  if (!process.env.DEBUG && typeof load === 'function') {
+    loader._load = function (this: unknown, request, parent): unknown {
+      if (request === 'debug' && parent?.filename?.includes(`${path.sep}require-in-the-middle${path.sep}`)) return silent;
+      return load.apply(this, arguments as unknown as Parameters<Load>);
+    };
   }
-  if (require.cache[debugEntry] !== undefined) return load();
-  const silent = new Module(debugEntry);
-  silent.filename = debugEntry;
-  silent.loaded = true;
-  silent.exports = () => Object.assign(() => undefined, { enabled: false });
-  require.cache[debugEntry] = silent;
   try {
-    return load();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('require-in-the-middle') as typeof import('require-in-the-middle')).Hook;
   } finally {
-    if (require.cache[debugEntry] === silent) delete require.cache[debugEntry];
+    loader._load = load;
   }
-  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 let aliases: Record<string, string> = {};
 
@@ -185,11 +178,21 @@ function aliasOf(name: string, target: HookTarget<any, any>): string {
   return target.module;
 }
 
+/** This package's own directory: its own files in require.cache are never a hooked library. */
+const OWN_ROOT = path.join(__dirname, '..', '..') + path.sep;
+
+/** The files of packages (other than this one) that are loaded now: none when the preload runs. */
+function loadedPackageFiles(): string[] {
+  const marker = `${path.sep}node_modules${path.sep}`;
+  const ours = (filename: string): boolean => filename.startsWith(OWN_ROOT) && !filename.includes(marker, OWN_ROOT.length - 1);
+  return Object.keys(require.cache).filter((filename) => filename.includes(marker) && !ours(filename));
+}
+
 /**
  * Packages that are already loaded: patch them in place (their prototypes are shared with the app).
  * Builtins are loaded on demand, so when deferred they are patched when first required instead.
  */
-function patchLoaded(hook: InstalledHook, deferBuiltins: boolean): void {
+function patchLoaded(hook: InstalledHook, deferBuiltins: boolean, loaded: readonly string[]): void {
   for (const target of hook.spec.targets) {
     if (Module.isBuiltin(target.module)) {
       if (!deferBuiltins) applyPatch(hook, target, require(target.module), undefined);
@@ -197,7 +200,7 @@ function patchLoaded(hook: InstalledHook, deferBuiltins: boolean): void {
     }
     const names = [target.module, ...Object.keys(aliases).filter((a) => aliases[a] === target.module)];
     const markers = names.map((name) => `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`);
-    for (const filename of Object.keys(require.cache)) {
+    for (const filename of loaded) {
       for (let i = 0; i < names.length; i++) {
         const name = names[i];
         const marker = markers[i];
@@ -272,6 +275,7 @@ export function esmLoaderModules(specs: readonly AnyHookSpec[]): string[] {
 export function install(specs: readonly AnyHookSpec[], names: readonly string[], options: InstallOptions): void {
   aliases = { ...aliases, ...(options.aliases ?? {}) };
   let added = false;
+  let loaded: string[] | undefined;
   for (const name of names) {
     if (installed.has(name)) {
       log('%s: already installed', name);
@@ -283,7 +287,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     const hook: InstalledHook = { spec, active, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
     installed.set(name, hook);
     added = true;
-    patchLoaded(hook, options.deferBuiltins === true);
+    patchLoaded(hook, options.deferBuiltins === true, (loaded ??= loadedPackageFiles()));
     if (spec.enable !== undefined) {
       try {
         spec.enable(contextFor(hook, undefined, undefined));
