@@ -1,6 +1,7 @@
 'use strict';
 /** The orchestrator's side of each measurement: spawns the processes and collects their figures. */
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { REGISTER, callsFor } = require('./config');
@@ -170,7 +171,9 @@ async function heapRun(ctx, variant, heapClients, onProgress) {
  * Start-up: `node [-r register] -e 0`, alternated, wall ms per process (spawn to exit, seen from here).
  * Then the same commands with a probe instead of `0`, alternated as well, which reports at exit the
  * process's own CPU time (user + system since it started, V8's background threads included) and the
- * modules loaded: CPU ms is far less sensitive than wall ms to other work on the machine.
+ * modules loaded: CPU ms is far less sensitive than wall ms to other work on the machine. The same again
+ * with an empty main file (`node [-r register] app.js`): with a main module the preload patches http and
+ * https before it runs, so that pair shows what an app with a main module pays.
  */
 function startup(ctx, runs) {
   const env = { ...process.env };
@@ -181,6 +184,8 @@ function startup(ctx, runs) {
     { key: 'plain', label: '`node -e 0`', preload: [], env },
     { key: 'register', label: '`node -r register -e 0`', preload: ['-r', REGISTER], env },
     { key: 'registerOtlp', label: '`OT_TRACER=otlp node -r register -e 0`', preload: ['-r', REGISTER], env: otlpEnv },
+    { key: 'appPlain', label: '`node app.js` (empty)', preload: [], env, main: true },
+    { key: 'appRegister', label: '`node -r register app.js` (empty)', preload: ['-r', REGISTER], env, main: true },
   ];
   const probe = `process.on('exit', () => {
     const cpu = process.cpuUsage();
@@ -194,9 +199,21 @@ function startup(ctx, runs) {
     const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).length;
     process.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, files: Object.keys(require.cache).length, builtins, byPackage }));
   })`;
+  // A main module holding the script, for the configurations that run one (a new file per script).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-bench-startup-'));
+  const mains = new Map();
+  const mainFor = (script) => {
+    if (!mains.has(script)) {
+      const file = path.join(dir, `app${mains.size}.js`);
+      fs.writeFileSync(file, `${script}\n`);
+      mains.set(script, file);
+    }
+    return mains.get(script);
+  };
   const run = (c, script) => {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [...c.preload, '-e', script], { cwd: ctx.root, env: c.env, encoding: 'utf8', timeout: 30000 });
+    const args = c.main ? [...c.preload, mainFor(script)] : [...c.preload, '-e', script];
+    const r = spawnSync(process.execPath, args, { cwd: ctx.root, env: c.env, encoding: 'utf8', timeout: 30000 });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 0) throw new Error(`start-up ${c.key}: exit ${r.status ?? r.signal}: ${(r.stderr || '').trim().slice(-300)}`);
     return { ms, out: r.stdout };
@@ -219,6 +236,7 @@ function startup(ctx, runs) {
       modules[c.key] = { files: p.files, builtins: p.builtins, byPackage: p.byPackage };
     }
   }
+  fs.rmSync(dir, { recursive: true, force: true });
   return { configs: configs.map(({ key, label }) => ({ key, label })), times, cpu, modules };
 }
 

@@ -97,6 +97,12 @@ function derive(raw) {
     };
   }
 
+  // Each command against the same command without the preload (the app.js pair when there is one).
+  const added = (m) => {
+    const out = { register: m.register.median - m.plain.median, registerOtlp: m.registerOtlp.median - m.plain.median };
+    if (m.appRegister && m.appPlain) out.appRegister = m.appRegister.median - m.appPlain.median;
+    return out;
+  };
   let startup;
   if (raw.startup) {
     const t = raw.startup.times;
@@ -106,9 +112,9 @@ function derive(raw) {
       runs: t.plain.length,
       configs: raw.startup.configs,
       ms: med,
-      addedMs: { register: med.register.median - med.plain.median, registerOtlp: med.registerOtlp.median - med.plain.median },
+      addedMs: added(med),
       cpuMs: cpu,
-      addedCpuMs: cpu.plain ? { register: cpu.register.median - cpu.plain.median, registerOtlp: cpu.registerOtlp.median - cpu.plain.median } : undefined,
+      addedCpuMs: cpu.plain ? added(cpu) : undefined,
       modules: raw.startup.modules,
     };
   }
@@ -385,15 +391,16 @@ function renderRest(out, d, results, previous) {
     out.push('');
     const tNone = d.targets.find((t) => t.id === 'startup.none');
     const tOtlp = d.targets.find((t) => t.id === 'startup.otlp');
+    const changeSince = (now, before) => (now === undefined || before === undefined ? '—' : change(now, before));
     const srows = s.configs.map(({ key, label }) => [
       label,
       `${fmt(s.ms[key].median)} [${fmt(s.ms[key].min)} … ${fmt(s.ms[key].max)}]`,
-      key === 'plain' ? '—' : signed(s.addedMs[key]),
+      s.addedMs[key] === undefined ? '—' : signed(s.addedMs[key]),
       s.cpuMs?.[key] ? fmt(s.cpuMs[key].median) : 'n/a',
-      key === 'plain' || !s.addedCpuMs ? '—' : signed(s.addedCpuMs[key]),
+      s.addedCpuMs?.[key] === undefined ? '—' : signed(s.addedCpuMs[key]),
       `${s.modules[key].files} / ${s.modules[key].builtins}`,
       key === 'register' ? `≤ +${TARGETS.startupMs} ms: ${passCell(tNone)}` : key === 'registerOtlp' ? `≤ +${TARGETS.startupOtlpMs} ms: ${passCell(tOtlp)}` : '—',
-      prevS ? change(key === 'plain' ? s.ms.plain.median : s.addedMs[key], key === 'plain' ? prevS.ms.plain.median : prevS.addedMs[key]) : '—',
+      changeSince(key === 'plain' ? s.ms.plain.median : s.addedMs[key], key === 'plain' ? prevS?.ms.plain.median : prevS?.addedMs[key]),
     ]);
     out.push(table(['command', 'wall ms', 'added wall ms', 'CPU ms', 'added CPU ms', 'modules loaded (files / builtins)', 'target (wall)', 'added vs last run'], srows));
     out.push('');
