@@ -6,7 +6,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
-import { DbCall, DbConnection, DbHookOptions, detached, startDbCallUnder } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, startDbCallUnder } from './db-call';
 
 export interface RedisCommandInfo {
   command: string;
@@ -192,25 +192,25 @@ export function startRedisCommand(
   connection: () => DbConnection,
   reply?: (raw: unknown) => unknown,
 ): DbCall | undefined {
-  return safely(() => {
+  // No closure per command: this runs for every traced command.
+  try {
     const name = String(command).toUpperCase();
+    const options = hook.options;
+    const spec: DbSpanSpec = {
+      component,
+      dbType: 'redis',
+      operationName: `redis.${name}`,
+      connection: connection(),
+      statement: statementFor(options, name, args, from),
+      maxStatementLength: DEFAULT_MAX_STATEMENT,
+    };
+    if (options.requestHook === undefined && options.responseHook === undefined) return startDbCallUnder(hook, parent, spec);
     let info: RedisCommandInfo | undefined;
     const infoOf = (): RedisCommandInfo => (info ??= { command: name, args: args.slice(from) });
-    const call = startDbCallUnder(
-      hook,
-      parent,
-      {
-        component,
-        dbType: 'redis',
-        operationName: `redis.${name}`,
-        connection: connection(),
-        statement: statementFor(hook.options, name, args, from),
-        maxStatementLength: DEFAULT_MAX_STATEMENT,
-      },
-      responseHookFor(hook, infoOf, reply),
-    );
-    return runRequestHook(hook, call, infoOf);
-  });
+    return runRequestHook(hook, startDbCallUnder(hook, parent, spec, responseHookFor(hook, infoOf, reply)), infoOf);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface BatchCommand {

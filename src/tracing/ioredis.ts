@@ -74,7 +74,7 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
         return original.apply(this, arguments as unknown as any[]);
       }
       const client = this;
-      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(client), replyOf(command));
+      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(client), hook.options.responseHook === undefined ? undefined : replyOf(command));
       if (call === undefined) return original.apply(this, arguments as unknown as any[]);
       traced.add(command);
       return run(call, command, original, this, arguments);
