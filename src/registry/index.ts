@@ -45,24 +45,24 @@ let esmLoaderActive = false;
 let tracerWatch: Wrapper | undefined;
 
 /**
- * Wraps initGlobalTracer of an opentracing that is loaded: ours now if the app loaded it already,
- * else each copy as it loads (opentracing is not loaded for this at start-up).
+ * At install: watches initGlobalTracer, wrapping opentracing now if the app loaded it already (it is not
+ * loaded for this); every copy that loads later is wrapped through the module hooks (onRequire).
  */
-function watchGlobalTracer(opentracing?: { initGlobalTracer?: unknown }): void {
-  if (opentracing === undefined) {
-    if (tracerWatch !== undefined) return;
-    tracerWatch = new Wrapper('initGlobalTracer');
-    let entry: string;
-    try {
-      entry = require.resolve('opentracing');
-    } catch {
-      return;
-    }
-    const cached = require.cache[entry];
-    if (cached === undefined || !cached.loaded) return;
-    opentracing = cached.exports;
+function watchGlobalTracer(): void {
+  if (tracerWatch !== undefined) return;
+  tracerWatch = new Wrapper('initGlobalTracer');
+  let entry: string;
+  try {
+    entry = require.resolve('opentracing');
+  } catch {
+    return;
   }
-  tracerWatch?.wrap(opentracing as object, 'initGlobalTracer', (original) =>
+  const cached = require.cache[entry];
+  if (cached !== undefined && cached.loaded) wrapInitGlobalTracer(cached.exports);
+}
+
+function wrapInitGlobalTracer(opentracing: object): void {
+  tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
     function initGlobalTracer(this: unknown): unknown {
       for (const hook of installed.values()) hook.active.noopUntil = 0;
       return original.apply(this, arguments as unknown as unknown[]);
@@ -128,9 +128,10 @@ function contextFor(hook: InstalledHook, version: string | undefined, basedir: s
   };
 }
 
-function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: any, basedir: string | undefined): void {
-  if (exports == null || (typeof exports !== 'object' && typeof exports !== 'function')) return;
-  if (hook.seen.has(exports)) return;
+/** Patches `exports` for `target` unless it was already; true when the target's patch ran now. */
+function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: any, basedir: string | undefined): boolean {
+  if (exports == null || (typeof exports !== 'object' && typeof exports !== 'function')) return false;
+  if (hook.seen.has(exports)) return false;
   const builtin = Module.isBuiltin(target.module);
   const version = builtin ? process.versions.node : readVersion(basedir);
   if (!builtin && target.versions !== undefined) {
@@ -139,7 +140,7 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: 
     const satisfies = require('semver/functions/satisfies') as typeof import('semver/functions/satisfies');
     if (version === undefined || !satisfies(version, target.versions, { includePrerelease: true })) {
       log('%s: skipping %s@%s (supported: %s)', hook.spec.name, target.module, version, target.versions);
-      return;
+      return false;
     }
   }
   hook.seen.add(exports);
@@ -149,23 +150,22 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: 
   } catch (err) {
     reportOnce(`patching ${targetId(target)}`, err);
   }
+  return true;
 }
 
 function onRequire(exports: any, name: string, basedir: string | undefined): any {
   if (name === 'opentracing') {
-    watchGlobalTracer(exports);
+    if (exports !== null && typeof exports === 'object') wrapInitGlobalTracer(exports);
     return exports;
   }
   let builtinPatched = false;
   for (const hook of installed.values()) {
     for (const target of hook.spec.targets) {
       if (targetId(target) === name || targetId(target, aliasOf(name, target)) === name) {
-        builtinPatched ||= Module.isBuiltin(target.module) && !hook.seen.has(exports);
-        applyPatch(hook, target, exports, basedir);
+        if (applyPatch(hook, target, exports, basedir) && Module.isBuiltin(target.module)) builtinPatched = true;
       }
     }
   }
-  // ESM `import { request } from 'node:http'` reads bindings that need this to see the patch.
   if (builtinPatched) Module.syncBuiltinESMExports();
   return exports;
 }
@@ -189,15 +189,21 @@ function loadedPackageFiles(): string[] {
 }
 
 /**
- * Packages that are already loaded: patch them in place (their prototypes are shared with the app).
- * Builtins are loaded on demand, so when deferred they are patched when first required instead.
+ * Patches the builtin targets of `hook` now (requiring them). True when one was patched now: ESM
+ * `import { request } from 'node:http'` reads bindings that then need Module.syncBuiltinESMExports().
  */
-function patchLoaded(hook: InstalledHook, deferBuiltins: boolean, loaded: readonly string[]): void {
+function patchBuiltins(hook: InstalledHook): boolean {
+  let patched = false;
   for (const target of hook.spec.targets) {
-    if (Module.isBuiltin(target.module)) {
-      if (!deferBuiltins) applyPatch(hook, target, require(target.module), undefined);
-      continue;
-    }
+    if (Module.isBuiltin(target.module) && applyPatch(hook, target, require(target.module), undefined)) patched = true;
+  }
+  return patched;
+}
+
+/** Packages that are already loaded (`loaded`): patch them in place (their prototypes are shared with the app). */
+function patchLoaded(hook: InstalledHook, loaded: readonly string[]): void {
+  for (const target of hook.spec.targets) {
+    if (Module.isBuiltin(target.module)) continue;
     const names = [target.module, ...Object.keys(aliases).filter((a) => aliases[a] === target.module)];
     const markers = names.map((name) => `${path.sep}node_modules${path.sep}${name.split('/').join(path.sep)}${path.sep}`);
     for (const filename of loaded) {
@@ -275,6 +281,7 @@ export function esmLoaderModules(specs: readonly AnyHookSpec[]): string[] {
 export function install(specs: readonly AnyHookSpec[], names: readonly string[], options: InstallOptions): void {
   aliases = { ...aliases, ...(options.aliases ?? {}) };
   let added = false;
+  let builtinPatched = false;
   let loaded: string[] | undefined;
   for (const name of names) {
     if (installed.has(name)) {
@@ -287,7 +294,9 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     const hook: InstalledHook = { spec, active, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
     installed.set(name, hook);
     added = true;
-    patchLoaded(hook, options.deferBuiltins === true, (loaded ??= loadedPackageFiles()));
+    // Builtins load on demand: when deferred, they are patched at their first require instead.
+    if (options.deferBuiltins !== true && patchBuiltins(hook)) builtinPatched = true;
+    patchLoaded(hook, (loaded ??= loadedPackageFiles()));
     if (spec.enable !== undefined) {
       try {
         spec.enable(contextFor(hook, undefined, undefined));
@@ -299,8 +308,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
   if (added) {
     watchGlobalTracer();
     refreshModuleHooks();
-    // ESM `import { request } from 'node:http'` reads live bindings that need this to see the patch.
-    if (options.deferBuiltins !== true) Module.syncBuiltinESMExports();
+    if (builtinPatched) Module.syncBuiltinESMExports();
   }
 }
 
@@ -311,12 +319,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
 export function patchDeferredBuiltins(): void {
   let patched = false;
   for (const hook of installed.values()) {
-    for (const target of hook.spec.targets) {
-      if (!Module.isBuiltin(target.module)) continue;
-      const exports = require(target.module);
-      patched ||= !hook.seen.has(exports);
-      applyPatch(hook, target, exports, undefined);
-    }
+    if (patchBuiltins(hook)) patched = true;
   }
   if (patched) Module.syncBuiltinESMExports();
 }
