@@ -6,10 +6,12 @@
  * making a second.
  */
 import { withOutbound } from '../context';
-import { chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
-import type { ActiveHook, PatchContext } from '../registry/define';
+import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
+import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
 import type { AxiosOptions } from '../hooks/axios';
+
+export { httpClientState as makeState } from '../cores/http-client';
 
 type Adapter = (config: any) => any;
 
@@ -150,10 +152,6 @@ function wrapCreate(ref: Ref) {
     };
 }
 
-/** The hook's state for one install (its URL matchers), made on first use. */
-export function makeState(hook: ActiveHook<AxiosOptions>): HttpClientState<AxiosOptions> {
-  return httpClientState(hook);
-}
 
 export function patchAxios(exports: any, { state, wrap, onUninstall }: PatchContext<AxiosOptions, HttpClientState<AxiosOptions>>): void {
   const axios = exports.default ?? exports;
