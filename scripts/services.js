@@ -27,8 +27,9 @@ function say(message) {
  * its output, must not hold up the tests (spawnSync would otherwise wait for that output to close).
  */
 function run(cmd, args, options = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120000, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  if (r.error) throw new Error(`${cmd} ${r.error.code === 'ETIMEDOUT' ? `did not end within ${(options.timeout ?? 120000) / 1000} s` : `could not run: ${r.error.message}`}`);
+  const { timeout = 120000, ...rest } = options;
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout, killSignal: 'SIGKILL', stdio: ['ignore', 'pipe', 'pipe'], ...rest });
+  if (r.error) throw new Error(`${cmd} ${r.error.code === 'ETIMEDOUT' ? `did not end within ${timeout / 1000} s` : `could not run: ${r.error.message}`}`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${(r.stderr || r.stdout || '').trim().slice(-2000)}`);
   return r.stdout;
 }
@@ -256,6 +257,14 @@ function isAlive(pid) {
   }
 }
 
+/** SIGTERM, then up to `ms` for the process to end, then SIGKILL if it has not. */
+function terminate(pid, ms) {
+  try { process.kill(pid, 'SIGTERM'); } catch { return; /* already gone */ }
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && isAlive(pid)) spawnSync('sleep', ['0.05']);
+  try { process.kill(pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+}
+
 /** Stopping must never fail the command it wraps: a leftover temporary directory is only reported. */
 function removeDir(target) {
   try {
@@ -272,11 +281,8 @@ function stop(state) {
   }
   const started = Date.now();
   if (state.redis) {
-    try { process.kill(state.redis.pid, 'SIGTERM'); } catch { /* already gone */ }
     // Redis may still be writing to its directory while it shuts down: wait for it, briefly.
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && isAlive(state.redis.pid)) spawnSync('sleep', ['0.05']);
-    try { process.kill(state.redis.pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+    terminate(state.redis.pid, 3000);
     removeDir(state.redis.dir);
   }
   if (state.rabbitmq) {
@@ -293,10 +299,7 @@ function stop(state) {
     removeDir(dir);
   }
   if (state.mariadb) {
-    try { process.kill(state.mariadb.pid, 'SIGTERM'); } catch { /* already gone */ }
-    const deadline = Date.now() + 10000;
-    while (Date.now() < deadline && isAlive(state.mariadb.pid)) spawnSync('sleep', ['0.05']);
-    try { process.kill(state.mariadb.pid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+    terminate(state.mariadb.pid, 10000);
     removeDir(state.mariadb.dir);
   }
   if (state.postgres) {
