@@ -7,15 +7,20 @@ import { HOOKS } from '../src/hooks';
 
 const root = path.join(__dirname, '..', '..');
 
-/** Runs a tiny app under `node -r ./register` from the repo root and returns what it printed. */
-export function runWithRegister(code: string, env: NodeJS.ProcessEnv = {}): { stdout: string; stderr: string; status: number | null } {
-  const result = spawnSync(process.execPath, ['-r', './register', '-e', code], {
+/** Runs `node -r ./register <args>` from the repo root and returns what it printed. */
+function runRegister(args: string[], env: NodeJS.ProcessEnv = {}): { stdout: string; stderr: string; status: number | null } {
+  const result = spawnSync(process.execPath, ['-r', './register', ...args], {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     encoding: 'utf8',
     timeout: 30000,
   });
   return { stdout: result.stdout, stderr: result.stderr, status: result.status };
+}
+
+/** Runs a tiny app under `node -r ./register -e` from the repo root and returns what it printed. */
+export function runWithRegister(code: string, env: NodeJS.ProcessEnv = {}): { stdout: string; stderr: string; status: number | null } {
+  return runRegister(['-e', code], env);
 }
 
 const printHooks = "console.log(require('./dist').installedPatches().sort().join(','))";
@@ -130,7 +135,7 @@ describe('register: builtins imported by ES-module code of a CommonJS app', () =
         initGlobalTracer(tracer);
         import('./dep.mjs').then((dep) => dep.roundTrip()).then(() => console.log(tracer.report().spans.length));`,
       );
-      const r = spawnSync(process.execPath, ['-r', './register', path.join(dir, 'main.cjs')], { cwd: root, encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+      const r = runRegister([path.join(dir, 'main.cjs')]);
       assert.equal(r.status, 0, r.stderr);
       // The client span and the server span.
       assert.equal(r.stdout.trim(), '2');
