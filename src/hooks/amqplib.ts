@@ -6,7 +6,7 @@
  * package both load through require(). The span logic is in ../tracing/amqplib, loaded when amqplib is.
  */
 import type { CommonHookOptions } from '../spans';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook, fileTargets, lazyModule } from '../registry/define';
 
 export interface AmqplibOptions extends CommonHookOptions {
   /**
@@ -24,22 +24,12 @@ const tracing = lazyModule(() => require('../tracing/amqplib') as typeof import(
 export const amqplibHook = defineHook<'amqplib', AmqplibOptions>({
   name: 'amqplib',
   summary: 'amqplib (RabbitMQ): producer spans for publish/sendToQueue with the trace in the message headers, consumer spans around consume callbacks',
-  targets: [
-    {
-      module: 'amqplib',
-      file: 'lib/channel',
-      versions: VERSIONS,
-      patch: (exports, ctx) => tracing().patchChannel(exports, ctx),
-    },
-    { module: 'amqplib', file: 'lib/channel_model', versions: VERSIONS, patch: (exports, ctx) => tracing().patchModel(exports, ctx) },
-    { module: 'amqplib', file: 'lib/callback_model', versions: VERSIONS, patch: (exports, ctx) => tracing().patchModel(exports, ctx) },
-    {
-      // Only reached when the hooks are installed before amqplib loads: its entry files keep their own
-      // reference to `connect`. Connections opened otherwise are tagged from their socket.
-      module: 'amqplib',
-      file: 'lib/connect',
-      versions: VERSIONS,
-      patch: (exports, ctx) => tracing().patchConnect(exports, ctx),
-    },
-  ],
+  targets: fileTargets('amqplib', VERSIONS, {
+    'lib/channel': (exports, ctx) => tracing().patchChannel(exports, ctx),
+    'lib/channel_model': (exports, ctx) => tracing().patchModel(exports, ctx),
+    'lib/callback_model': (exports, ctx) => tracing().patchModel(exports, ctx),
+    // Only reached when the hooks are installed before amqplib loads: its entry files keep their own
+    // reference to `connect`. Connections opened otherwise are tagged from their socket.
+    'lib/connect': (exports, ctx) => tracing().patchConnect(exports, ctx),
+  }),
 });

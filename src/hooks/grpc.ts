@@ -5,7 +5,7 @@
  * is in ../tracing/grpc, loaded when those files of grpc-js are.
  */
 import type { Matcher } from '../matchers';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook, fileTargets, lazyModule } from '../registry/define';
 import type { CommonHookOptions } from '../spans';
 import type { GrpcState } from '../tracing/grpc';
 
@@ -24,20 +24,10 @@ export const grpcHook = defineHook<'grpc', GrpcOptions, GrpcState>({
   name: 'grpc',
   summary: '@grpc/grpc-js client calls and server handlers, every call type (trace carried in the metadata)',
   setup: (hook) => tracing().makeState(hook),
-  targets: [
-    {
-      // Internal files, not the package entry: `import grpc from '@grpc/grpc-js'` loads the entry without
-      // require(), but the entry still requires these.
-      module: '@grpc/grpc-js',
-      file: 'build/src/client-interceptors',
-      versions: '>=1.10.0 <2',
-      patch: (exports, ctx) => tracing().patchClientInterceptors(exports, ctx),
-    },
-    {
-      module: '@grpc/grpc-js',
-      file: 'build/src/server',
-      versions: '>=1.10.0 <2',
-      patch: (exports, ctx) => tracing().patchServer(exports, ctx),
-    },
-  ],
+  // Internal files, not the package entry: `import grpc from '@grpc/grpc-js'` loads the entry without
+  // require(), but the entry still requires these.
+  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', {
+    'build/src/client-interceptors': (exports, ctx) => tracing().patchClientInterceptors(exports, ctx),
+    'build/src/server': (exports, ctx) => tracing().patchServer(exports, ctx),
+  }),
 });

@@ -4,7 +4,7 @@
  * ../tracing/ioredis, loaded when ioredis is.
  */
 import type { RedisOptions } from '../cores/redis';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook, fileTargets, lazyModule } from '../registry/define';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tracing = lazyModule(() => require('../tracing/ioredis') as typeof import('../tracing/ioredis'));
@@ -12,20 +12,10 @@ const tracing = lazyModule(() => require('../tracing/ioredis') as typeof import(
 export const ioredisHook = defineHook<'ioredis', RedisOptions>({
   name: 'ioredis',
   summary: 'ioredis commands (one span per command, re-sends included), pipelines, MULTI and connections',
-  targets: [
-    // Internal files rather than the entry, which `import Redis from 'ioredis'` loads without require().
-    {
-      module: 'ioredis',
-      file: 'built/Redis',
-      // 5 and 6 share sendCommand, Command's resolve/reject and the reconnect path patched here.
-      versions: '>=5.0.0 <7',
-      patch: (exports, ctx) => tracing().patchRedis(exports, ctx),
-    },
-    {
-      module: 'ioredis',
-      file: 'built/Pipeline',
-      versions: '>=5.0.0 <7',
-      patch: (exports, ctx) => tracing().patchPipeline(exports, ctx),
-    },
-  ],
+  // Internal files rather than the entry, which `import Redis from 'ioredis'` loads without require().
+  // 5 and 6 share sendCommand, Command's resolve/reject and the reconnect path patched here.
+  targets: fileTargets('ioredis', '>=5.0.0 <7', {
+    'built/Redis': (exports, ctx) => tracing().patchRedis(exports, ctx),
+    'built/Pipeline': (exports, ctx) => tracing().patchPipeline(exports, ctx),
+  }),
 });

@@ -5,7 +5,7 @@
  * The span logic is in ../tracing/mysql2, loaded when mysql2 is.
  */
 import type { Span } from 'opentracing';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook, fileTargets, lazyModule } from '../registry/define';
 import type { PgOptions } from './pg';
 
 export interface Mysql2QueryInfo {
@@ -33,20 +33,10 @@ const tracing = lazyModule(() => require('../tracing/mysql2') as typeof import('
 export const mysql2Hook = defineHook<'mysql2', Mysql2Options>({
   name: 'mysql2',
   summary: 'mysql2 queries and executes (callback and promise APIs, streams, prepared statements) and pool connections',
-  targets: [
-    {
-      // Internal files, not the package entry: an ES-module import loads the entry without require(),
-      // but the entry (and mysql2/promise) still requires these.
-      module: 'mysql2',
-      file: 'lib/connection',
-      versions: '>=3.0.0 <4',
-      patch: (exports, ctx) => tracing().patchConnection(exports, ctx),
-    },
-    {
-      module: 'mysql2',
-      file: 'lib/pool',
-      versions: '>=3.0.0 <4',
-      patch: (exports, ctx) => tracing().patchPool(exports, ctx),
-    },
-  ],
+  // Internal files, not the package entry: an ES-module import loads the entry without require(), but
+  // the entry (and mysql2/promise) still requires these.
+  targets: fileTargets('mysql2', '>=3.0.0 <4', {
+    'lib/connection': (exports, ctx) => tracing().patchConnection(exports, ctx),
+    'lib/pool': (exports, ctx) => tracing().patchPool(exports, ctx),
+  }),
 });

@@ -4,7 +4,7 @@
  * `connect`. The span logic is in ../tracing/redis, loaded when @redis/client is.
  */
 import type { RedisOptions } from '../cores/redis';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook, fileTargets, lazyModule } from '../registry/define';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tracing = lazyModule(() => require('../tracing/redis') as typeof import('../tracing/redis'));
@@ -13,24 +13,13 @@ export const redisHook = defineHook<'redis', RedisOptions>({
   name: 'redis',
   summary: 'node-redis commands (promise API and legacy mode), MULTI, pipelines and connections',
   targets: [
-    {
-      // @redis/client went from 1.x (redis 4) to 5.x (redis 5); 2 to 4 exist only as 2.0.0-next previews.
-      module: '@redis/client',
-      file: 'dist/lib/client/commands-queue',
-      versions: '>=1.0.0 <7',
-      patch: (exports, ctx) => tracing().patchCommandsQueue(exports, ctx),
-    },
-    {
-      module: '@redis/client',
-      file: 'dist/lib/client',
-      versions: '>=1.0.0 <7',
-      patch: (exports, ctx) => tracing().patchClient(exports, ctx),
-    },
-    {
-      module: '@redis/client',
-      file: 'dist/lib/commander',
-      versions: '>=1.0.0 <2',
-      patch: (exports, ctx) => tracing().patchCommander(exports, ctx),
-    },
+    // @redis/client went from 1.x (redis 4) to 5.x (redis 5); 2 to 4 exist only as 2.0.0-next previews.
+    ...fileTargets<RedisOptions, undefined>('@redis/client', '>=1.0.0 <7', {
+      'dist/lib/client/commands-queue': (exports, ctx) => tracing().patchCommandsQueue(exports, ctx),
+      'dist/lib/client': (exports, ctx) => tracing().patchClient(exports, ctx),
+    }),
+    ...fileTargets<RedisOptions, undefined>('@redis/client', '>=1.0.0 <2', {
+      'dist/lib/commander': (exports, ctx) => tracing().patchCommander(exports, ctx),
+    }),
   ],
 });

@@ -83,6 +83,11 @@ export function lazyModule<T>(load: () => T): () => T {
   return () => (loaded ??= load());
 }
 
+/** Targets on internal files of one package, all of one version range: `{ [file]: patch }`. */
+export function fileTargets<O extends object, S>(module: string, versions: string, patches: Record<string, HookTarget<O, S>['patch']>): HookTarget<O, S>[] {
+  return Object.entries(patches).map(([file, patch]) => ({ module, file, versions, patch }));
+}
+
 /** Declares a hook; the registry does the rest. Its state type stays private to its file. */
 export function defineHook<N extends string, O extends object, S = undefined>(spec: HookSpec<N, O, S>): HookSpec<N, O, any> {
   return spec;
