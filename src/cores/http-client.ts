@@ -7,7 +7,7 @@
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
-import { OutboundCall, storage } from '../context';
+import { isExportTarget, OutboundCall, storage } from '../context';
 import { reportOnce } from '../logger';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -182,13 +182,17 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
   return new HttpClientCall(state, undefined, outer, blocked, NO_SECRETS);
 }
 
-/** Starts a call's own span under `parent`; undefined when the URL is ignored or the tracer fails. */
+/**
+ * Starts a call's own span under `parent`; undefined when the URL is ignored, the call is the built-in
+ * tracer's export, or the tracer fails.
+ */
 export function startCallUnder(state: HttpClientState, component: string, parent: Span | null, target: HttpTarget | undefined): HttpClientCall | undefined {
   if (target === undefined) return undefined;
+  const hostname = peerHostname(target);
+  if (isExportTarget(hostname, target.port)) return undefined;
   const withQuery = urlForSpan(target.url, true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
   const keepQuery = state.hook.options.captureQueryString === true;
-  const hostname = peerHostname(target);
   const span = startClientSpanUnder(state.hook, parent, `HTTP ${target.method}`, {
     [Tags.COMPONENT]: component,
     [Tags.HTTP_METHOD]: target.method,

@@ -4,7 +4,7 @@ import { Tracer as OpenTracingTracer } from 'opentracing';
 import type { Tracer } from 'opentracing';
 import type { TextMapPropagator } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { suppressTracing } from '../context';
+import { addExportTarget, storage, suppressTracing } from '../context';
 import { log, warnOnce } from '../logger';
 
 /*
@@ -45,11 +45,22 @@ export function propagatorFor(env: NodeJS.ProcessEnv = process.env): TextMapProp
   return (require('./propagation') as typeof import('./propagation')).propagatorFor(env);
 }
 
-/** Runs exports with tracing suppressed (the exporter's own HTTP is never traced) and reports failures once. */
+/**
+ * Keeps the exporter's own traffic untraced: calls to its collector (`target`) make no span, and an
+ * export that runs in a request's context runs with tracing suppressed. Outside any context it runs as
+ * it is: a suppressed context there would switch AsyncLocalStorage on for the whole process (on Node 20,
+ * a hook on every promise) in an app that has no request context for it to track.
+ */
+function untraced<T>(fn: () => T): T {
+  return storage.getStore() === undefined ? fn() : suppressTracing(fn);
+}
+
+/** The exporter, its traffic untraced, its failures reported once. */
 function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
+  addExportTarget(target);
   return {
     export(spans, done) {
-      suppressTracing(() => {
+      untraced(() => {
         try {
           exporter.export(spans, (result) => {
             if (result.code !== 0) warnOnce(`cannot export spans to ${target}: ${result.error?.message ?? 'export failed'} (the app keeps running; spans are dropped)`);
@@ -61,8 +72,8 @@ function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
         }
       });
     },
-    shutdown: () => suppressTracing(() => exporter.shutdown()),
-    forceFlush: exporter.forceFlush ? () => suppressTracing(() => exporter.forceFlush!()) : undefined,
+    shutdown: () => untraced(() => exporter.shutdown()),
+    forceFlush: exporter.forceFlush ? () => untraced(() => exporter.forceFlush!()) : undefined,
   };
 }
 

@@ -124,6 +124,30 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
     }
   });
 
+  it('otlp in an app with no request context: exports are not traced and enter no async context', async () => {
+    // Entering one would switch AsyncLocalStorage on for the whole process (a hook on every promise).
+    const collector = await receiver();
+    const script = `const http = require('node:http');
+      let n = 0;
+      const next = () => n++ < 6 && http.get(process.env.TARGET_URL + '/call' + n, (r) => { r.resume(); r.on('end', () => setTimeout(next, 30)); });
+      next();`;
+    try {
+      const r = await runAsync(
+        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
+        ['-r', path.join(root, 'test', 'fixtures', 'context-probe.js'), '-r', './register', '-e', script],
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const spans = collector.bodies.flatMap((b) => b.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
+      const urls = spans.map((s: any) => s.attributes.find((a: any) => a.key === 'http.url')?.value.stringValue).sort();
+      assert.deepEqual(urls, [1, 2, 3, 4, 5, 6].map((n) => `${downstream.url}/call${n}`));
+      assert.ok(collector.received.length > 1, 'exported while the app ran, not only at exit');
+      assert.ok(collector.received.every((x) => x.headers.traceparent === undefined), 'no trace header on export requests');
+      assert.match(r.stdout, /^contexts entered 0$/m);
+    } finally {
+      await collector.close();
+    }
+  });
+
   it('zipkin: the official exporter delivers spans with parents, kinds and tags', async () => {
     const zipkin = await receiver();
     try {
@@ -189,9 +213,9 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   });
 });
 
-function runAsync(env: NodeJS.ProcessEnv): Promise<Run> {
+function runAsync(env: NodeJS.ProcessEnv, args = ['-r', './register', app]): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', './register', app], { cwd: root, env: baseEnv(env) });
+    const child = spawn(process.execPath, args, { cwd: root, env: baseEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
