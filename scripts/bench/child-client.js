@@ -5,14 +5,15 @@
  * (`concurrency` at a time): process.cpuUsage() (user + system, all threads of this process) and
  * wall time around the measured loop only. Sends one result message and exits.
  *
- * Variant `ab` (hooks without tracer, in-process A/B): the hooks are installed before the client
- * library loads, then `uninstallAllPatches()` / `installAllPatches()` alternate between blocks of calls
- * on the same connections (ABBA order), so each pair of blocks shares the process, its JIT state and
- * its connections. Finer than comparing processes; it slightly favours the hooks' cost downwards if
- * the swaps leave call sites polymorphic in both blocks.
+ * In-process A/B variants (`ab` for the hooks without tracer, `ab-builtin`, `ab-shim`, `ab-otel`): the
+ * variant is set up before the client library loads, then switched off and on again (our
+ * `uninstallAllPatches()` / `installAllPatches()`, OpenTelemetry's `disable()` / `enable()`) between
+ * blocks of calls on the same connections (ABBA order), so each pair of blocks shares the process, its
+ * JIT state and its connections. Finer than comparing processes; it slightly favours the added cost
+ * downwards if the swaps leave call sites polymorphic in both blocks.
  */
 const { setup } = require('./variants');
-const { DIST } = require('./config');
+const { AB_VARIANTS } = require('./config');
 const { FACTORIES, runCalls } = require('./clients');
 const counter = require('./export-counter');
 
@@ -25,16 +26,18 @@ async function measured(call, calls, concurrency) {
   return { cpuUs: (cpu.user + cpu.system) / calls, userUs: cpu.user / calls, wallUs: wallNs / 1e3 / calls };
 }
 
-async function abRun(job, call) {
-  const hooks = require(DIST);
+async function abRun(job, call, { on, off }) {
   const block = Math.max(1, Math.round(job.calls / job.pairs));
-  const on = () => hooks.installAllPatches();
-  const off = () => hooks.uninstallAllPatches();
+  const warmupBlock = Math.max(1, Math.round(job.warmup / 4));
+  let onCalls = 0;
   for (let i = 0; i < 8; i++) {
     // Warm-up: both states, so that the JIT has seen both before anything is measured.
     if (i % 2 === 0) off();
-    else on();
-    await runCalls(call, Math.max(1, Math.round(job.warmup / 4)), job.concurrency);
+    else {
+      on();
+      onCalls += warmupBlock;
+    }
+    await runCalls(call, warmupBlock, job.concurrency);
   }
   global.gc();
   const pairs = [];
@@ -42,23 +45,31 @@ async function abRun(job, call) {
     const hooksFirst = p % 2 === 1; // ABBA: drift within the process cancels out
     const r = {};
     for (const state of hooksFirst ? ['hooks', 'base'] : ['base', 'hooks']) {
-      if (state === 'hooks') on();
-      else off();
+      if (state === 'hooks') {
+        on();
+        onCalls += block;
+      } else off();
       r[state] = await measured(call, block, job.concurrency);
     }
     pairs.push({ baseCpuUs: r.base.cpuUs, hooksCpuUs: r.hooks.cpuUs, addedCpuUs: r.hooks.cpuUs - r.base.cpuUs, addedWallUs: r.hooks.wallUs - r.base.wallUs });
   }
   off();
-  return { pairs, block, installed: ['(alternated)'] };
+  return { pairs, block, onCalls };
 }
 
 async function main() {
   const job = JSON.parse(process.argv[2]);
-  const info = job.variant === 'ab' ? (require(DIST).installAllPatches(), { installed: [] }) : setup(job.variant, job.exportMode);
+  const switched = AB_VARIANTS[job.variant];
+  const info = setup(switched ?? job.variant, job.exportMode);
   const { call, close } = await FACTORIES[job.client]({ echoPort: job.echoPort });
   let result;
-  if (job.variant === 'ab') {
-    result = await abRun(job, call);
+  if (switched !== undefined) {
+    const spans0 = counter.spans;
+    result = await abRun(job, call, info);
+    // Spans per call switched on, once the batch processor has handed everything over.
+    await info.flush();
+    result.spansPerCall = (counter.spans - spans0) / result.onCalls;
+    result.exportError = counter.error;
   } else {
     const spans0 = counter.spans;
     await runCalls(call, job.warmup, job.concurrency);

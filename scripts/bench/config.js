@@ -24,6 +24,13 @@ const CLIENTS = {
 /** Clients that also get the in-process A/B measurement of the hooks without tracer (variant `ab`). */
 const AB_CLIENTS = ['http', 'pg', 'redis', 'ioredis'];
 
+/**
+ * In-process A/B measurements, each of the variant it switches on and off: `ab` on AB_CLIENTS, the traced
+ * ones (BENCH_AB_TRACED) on every client scenario (not `server`, whose CPU is another process's).
+ */
+const AB_VARIANTS = { ab: 'hooks', 'ab-builtin': 'builtin', 'ab-shim': 'shim', 'ab-otel': 'otel' };
+const AB_TRACED = ['ab-builtin', 'ab-shim', 'ab-otel'];
+
 const VARIANTS = {
   baseline: 'baseline (no hooks)',
   hooks: 'hooks, no tracer (opentracing no-op)',
@@ -82,6 +89,7 @@ function settings() {
     scale: number('BENCH_SCALE', 1),
     ab: int('BENCH_AB', 1) > 0,
     abPairs: Math.max(2, int('BENCH_AB_PAIRS', 10)),
+    abTraced: int('BENCH_AB_TRACED', 1) > 0,
     rounds: int('BENCH_ROUNDS', 5), // 0: start-up and heap only
     clients,
     variants,
@@ -98,4 +106,4 @@ function settings() {
   };
 }
 
-module.exports = { ROOT, DIST, REGISTER, CLIENTS, AB_CLIENTS, VARIANTS, EXTRA_LABELS, callsFor, settings };
+module.exports = { ROOT, DIST, REGISTER, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };

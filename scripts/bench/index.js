@@ -18,6 +18,7 @@
  *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,server (default: all)
  *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel (default: all; baseline always runs)
  *   BENCH_AB=1, BENCH_AB_PAIRS=10   in-process A/B of the hooks without tracer (0: off)
+ *   BENCH_AB_TRACED=1         in-process A/B of the built-in tracer, the shim and OpenTelemetry (0: off)
  *   BENCH_EXPORT=noop|sink    drop batches in-process (default), or OTLP/HTTP to the local sink
  *   BENCH_STARTUP_RUNS=21     alternated start-up runs per command (0: skip)
  *   BENCH_HEAP_REQUESTS=50000 heap check requests (0: skip; 200000 for the target)
@@ -29,7 +30,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, DIST, CLIENTS, AB_CLIENTS, callsFor, settings } = require('./config');
+const { ROOT, DIST, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, callsFor, settings } = require('./config');
 const proc = require('./proc');
 const measure = require('./measure');
 const { derive, markdown } = require('./report');
@@ -123,22 +124,34 @@ async function main() {
   const t0 = Date.now();
   const contention0 = contention();
 
-  const raw = { clients: {}, ab: {} };
+  const raw = { clients: {}, ab: {}, abTraced: {} };
   const abClients = s.ab && s.variants.includes('hooks') ? clients.filter((c) => AB_CLIENTS.includes(c)) : [];
+  // The traced A/B of each variant that runs, on every client but the inbound server.
+  const abTraced = s.abTraced ? AB_TRACED.filter((v) => s.variants.includes(AB_VARIANTS[v])) : [];
+  const abRuns = (client) => [...(abClients.includes(client) ? ['ab'] : []), ...(client === 'server' ? [] : abTraced)];
   for (const c of clients) raw.clients[c] = Object.fromEntries(s.variants.map((v) => [v, { rounds: Array(s.rounds).fill(null) }]));
   for (const c of abClients) raw.ab[c] = { rounds: Array(s.rounds).fill(null) };
-  say(`${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants (+ in-process A/B on ${abClients.join(', ') || 'none'}); export ${s.exportMode}`);
+  for (const c of clients) if (c !== 'server' && abTraced.length) raw.abTraced[c] = Object.fromEntries(abTraced.map((v) => [AB_VARIANTS[v], { rounds: Array(s.rounds).fill(null) }]));
+  say(
+    `${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants (+ in-process A/B of the hooks on ${abClients.join(', ') || 'none'}` +
+      `, of ${abTraced.map((v) => AB_VARIANTS[v]).join(', ') || 'no traced variant'} on the clients); export ${s.exportMode}`,
+  );
   for (let round = 0; round < s.rounds; round++) {
     for (const client of clients) {
-      const runs = abClients.includes(client) ? [...s.variants, 'ab'] : s.variants;
+      const runs = [...s.variants, ...abRuns(client)];
       for (let j = 0; j < runs.length; j++) {
         const variant = runs[(j + round) % runs.length];
         try {
           const r = client === 'server' ? await measure.serverRun(ctx, variant, round) : await measure.clientRun(ctx, client, variant, round);
-          if (variant === 'ab') {
-            raw.ab[client].rounds[round] = r;
+          if (AB_VARIANTS[variant] !== undefined) {
+            if (variant === 'ab') raw.ab[client].rounds[round] = r;
+            else raw.abTraced[client][AB_VARIANTS[variant]].rounds[round] = r;
+            if (r.exportError) warnings.push(`${client}/${variant}: ${r.exportError}`);
             const added = r.pairs.map((x) => x.addedCpuUs).sort((a, b) => a - b);
-            say(`round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${'A/B'.padEnd(8)} added CPU ${added[Math.floor(added.length / 2)].toFixed(2)} µs/call (median of ${added.length} block pairs)`);
+            say(
+              `round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${variant.padEnd(10)} added CPU ${added[Math.floor(added.length / 2)].toFixed(2)} µs/call ` +
+                `(median of ${added.length} block pairs)${variant === 'ab' ? '' : `, spans/call ${r.spansPerCall.toFixed(2)}`}`,
+            );
             continue;
           }
           raw.clients[client][variant].rounds[round] = r;

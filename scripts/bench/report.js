@@ -97,6 +97,36 @@ function derive(raw) {
     };
   }
 
+  // The traced variants in-process: each switched on and off in its own process, against the same process off.
+  const abTraced = {};
+  for (const [client, byVariant] of Object.entries(raw.abTraced ?? {})) {
+    const entry = {};
+    for (const [variant, { rounds }] of Object.entries(byVariant)) {
+      const ok = rounds.filter(Boolean);
+      const pairs = ok.flatMap((r) => r.pairs);
+      if (pairs.length === 0) continue;
+      entry[variant] = {
+        pairs: pairs.length,
+        block: ok[0].block,
+        addedCpu: summary(pairs.map((p) => p.addedCpuUs)),
+        baseCpu: median(pairs.map((p) => p.baseCpuUs)),
+        roundMedians: summary(ok.map((r) => median(r.pairs.map((p) => p.addedCpuUs)))),
+        spansPerCall: median(ok.map((r) => r.spansPerCall)),
+      };
+    }
+    const o = entry.otel?.addedCpu;
+    if (o && entry.builtin) {
+      entry.builtinRatio = o.median > 0 ? entry.builtin.addedCpu.median / o.median : NaN;
+      // The interquartile ranges taken together: how far the ratio may move within the noise.
+      entry.builtinRatioRange = o.q1 > 0 ? [entry.builtin.addedCpu.q1 / o.q3, entry.builtin.addedCpu.q3 / o.q1] : [NaN, NaN];
+    }
+    if (o && entry.shim) {
+      entry.shimMinusOtel = entry.shim.addedCpu.median - o.median;
+      entry.shimMinusOtelRange = [entry.shim.addedCpu.q1 - o.q3, entry.shim.addedCpu.q3 - o.q1];
+    }
+    if (Object.keys(entry).length) abTraced[client] = entry;
+  }
+
   // Each command against the same command without the preload (the app.js pair when there is one).
   const added = (m) => {
     const out = { register: m.register.median - m.plain.median, registerOtlp: m.registerOtlp.median - m.plain.median };
@@ -171,6 +201,24 @@ function derive(raw) {
       ...verdict(Number.isFinite(c.builtinRatio) ? c.builtinRatio <= TARGETS.builtinRatio : NaN, c.builtinRatioRange, TARGETS.builtinRatio),
     });
   }
+  for (const [client, a] of Object.entries(abTraced)) {
+    if (a.builtinRatio === undefined) continue;
+    targets.push({
+      id: `builtinAB.${client}`,
+      target: `built-in tracer, ${client}, in-process A/B: added ≤ ${TARGETS.builtinRatio} × OpenTelemetry's added`,
+      measured: `${fmt(a.builtin.addedCpu.median, 2)} / ${fmt(a.otel.addedCpu.median, 2)} µs = ×${fmt(a.builtinRatio, 2)} [IQRs: ×${fmt(a.builtinRatioRange[0], 2)} … ×${fmt(a.builtinRatioRange[1], 2)}]`,
+      ...verdict(Number.isFinite(a.builtinRatio) ? a.builtinRatio <= TARGETS.builtinRatio : NaN, a.builtinRatioRange, TARGETS.builtinRatio),
+    });
+  }
+  for (const [client, a] of Object.entries(abTraced)) {
+    if (a.shimMinusOtel === undefined) continue;
+    targets.push({
+      id: `shimAB.${client}`,
+      target: `your SDK via the shim, ${client}, in-process A/B: no slower than OpenTelemetry's own`,
+      measured: `${signed(a.shimMinusOtel, 2)} µs vs OTel [IQRs: ${signed(a.shimMinusOtelRange[0], 1)} … ${signed(a.shimMinusOtelRange[1], 1)}]`,
+      ...verdict(a.shimMinusOtel <= 0, a.shimMinusOtelRange, 0),
+    });
+  }
   for (const [client, c] of Object.entries(comparisons)) {
     if (c.shimAdded === undefined) continue;
     targets.push({
@@ -214,8 +262,9 @@ function derive(raw) {
   const psi = [];
   for (const byVariant of Object.values(raw.clients)) for (const { rounds } of Object.values(byVariant)) for (const r of rounds) if (r && r.psiPct !== undefined) psi.push(r.psiPct);
   for (const { rounds } of Object.values(raw.ab ?? {})) for (const r of rounds) if (r && r.psiPct !== undefined) psi.push(r.psiPct);
+  for (const byVariant of Object.values(raw.abTraced ?? {})) for (const { rounds } of Object.values(byVariant)) for (const r of rounds) if (r && r.psiPct !== undefined) psi.push(r.psiPct);
   const pressure = psi.length ? summary(psi) : undefined;
-  return { clients, ab, comparisons, startup, heap, targets, pressure };
+  return { clients, ab, abTraced, comparisons, startup, heap, targets, pressure };
 }
 
 function fmt(v, digits = 1) {
@@ -353,6 +402,46 @@ function renderRest(out, d, results, previous) {
           fmt(a.baseCpu),
           change(a.addedCpu.median, prevAb[client]?.addedCpu?.median, 2).replace(/ \(.*\)$/, ''),
         ]),
+      ),
+    );
+    out.push('');
+  }
+
+  if (Object.keys(d.abTraced ?? {}).length) {
+    out.push('### Traced, in-process A/B');
+    out.push('');
+    out.push(
+      'One process per client, variant and round, set up as that variant (the preload with `OT_TRACER=otlp`; your SDK through the ' +
+        "shim; OpenTelemetry's instrumentations on the same SDK), whose instrumentation is switched off and on between blocks of calls " +
+        "on the same connections (ours with `uninstallAllPatches()` / `installAllPatches()`, OpenTelemetry's with `disable()` / " +
+        '`enable()`; ABBA order). Added CPU µs/call: median over all block pairs of all rounds [interquartile range]. The ' +
+        'process, its connections and its JIT state are shared by both halves of a pair, so this is much finer than the ' +
+        'process-to-process figures above; it leaves out what switching off does not undo (an AsyncLocalStorage already ' +
+        'switched on stays on, in both halves).',
+    );
+    out.push('');
+    const prevT = previous?.derived?.abTraced ?? {};
+    const cellT = (e, prev) => (e ? `${signed(e.addedCpu.median, 2)} [${signed(e.addedCpu.q1, 1)} … ${signed(e.addedCpu.q3, 1)}]${prev ? ` (last ${signed(prev.addedCpu.median, 2)})` : ''}` : '—');
+    out.push(
+      table(
+        ['client', 'hooks + built-in', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'built-in ÷ OTel', `≤ ×${TARGETS.builtinRatio}?`, 'shim − OTel', 'shim ≤ OTel?', 'block pairs × calls', 'spans/call (b / s / o)'],
+        Object.entries(d.abTraced).map(([client, a]) => {
+          const bt = d.targets.find((t) => t.id === `builtinAB.${client}`);
+          const st = d.targets.find((t) => t.id === `shimAB.${client}`);
+          const any = a.builtin ?? a.shim ?? a.otel;
+          return [
+            client,
+            cellT(a.builtin, prevT[client]?.builtin),
+            cellT(a.shim, prevT[client]?.shim),
+            cellT(a.otel, prevT[client]?.otel),
+            a.builtinRatio !== undefined ? `×${fmt(a.builtinRatio, 2)}` : '—',
+            bt ? passCell(bt) : '—',
+            a.shimMinusOtel !== undefined ? `${signed(a.shimMinusOtel, 2)} µs` : '—',
+            st ? passCell(st) : '—',
+            `${any.pairs} × ${any.block}`,
+            ['builtin', 'shim', 'otel'].map((v) => (a[v] ? fmt(a[v].spansPerCall, 2) : '—')).join(' / '),
+          ];
+        }),
       ),
     );
     out.push('');

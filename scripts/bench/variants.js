@@ -5,11 +5,12 @@
  * orchestrator puts on the command line, see preloadArgs()).
  */
 const path = require('node:path');
-const { DIST, REGISTER } = require('./config');
+const { DIST, REGISTER, AB_VARIANTS } = require('./config');
 const counter = require('./export-counter');
 
-/** Node options and environment for a variant's process. */
-function processOptions(variant, env) {
+/** Node options and environment for a variant's process (an A/B variant's: those of the variant it switches). */
+function processOptions(measured, env) {
+  const variant = AB_VARIANTS[measured] ?? measured;
   const childEnv = { ...env };
   const execArgv = [];
   delete childEnv.OT_TRACER;
@@ -83,17 +84,23 @@ function settled() {
 
 const noFlush = () => Promise.resolve();
 
+/** The hooks' own switch, through the public API. */
+function hooksSwitch(hooks, config) {
+  return { on: () => hooks.installAllPatches(config), off: () => hooks.uninstallAllPatches() };
+}
+
 /**
- * Sets the variant up. Returns what was installed (for the report's sanity checks) and `flush()`,
- * which hands the spans still buffered to the exporter, so that spans per call can be counted after
- * the measured loop (never inside it).
+ * Sets the variant up. Returns what was installed (for the report's sanity checks), `flush()`, which
+ * hands the spans still buffered to the exporter, so that spans per call can be counted after the
+ * measured loop (never inside it), and `on()`/`off()`, which switch the variant's instrumentation on and
+ * off again in the same process (for the in-process A/B; it starts on).
  */
 function setup(variant, exportMode) {
   if (variant === 'baseline') return { installed: [], flush: noFlush };
   if (variant === 'hooks') {
     const hooks = require(DIST);
     hooks.installAllPatches();
-    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: noFlush };
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: noFlush, ...hooksSwitch(hooks) };
   }
   if (variant === 'builtin') {
     // Done by the preloads (drop-otlp-export.js, then register with OT_TRACER=otlp). The built-in
@@ -104,15 +111,17 @@ function setup(variant, exportMode) {
       process.emit('beforeExit', 0);
       return settled();
     };
-    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], tracer: tracerName, flush };
+    // The preload installed the hooks; installing again without a tracer uses the same global one.
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], tracer: tracerName, flush, ...hooksSwitch(hooks) };
   }
   if (variant === 'shim') {
     const hooks = require(DIST);
     // The exporter's own HTTP is kept out of the hooks with the public suppressTracing (sink mode only).
     const provider = userSdk(exportMode, hooks.suppressTracing);
     const { TracerShim } = require('@opentelemetry/shim-opentracing');
-    hooks.installAllPatches({ tracer: new TracerShim(provider.getTracer('bench')) });
-    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: () => provider.forceFlush().then(settled) };
+    const config = { tracer: new TracerShim(provider.getTracer('bench')) };
+    hooks.installAllPatches(config);
+    return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: () => provider.forceFlush().then(settled), ...hooksSwitch(hooks, config) };
   }
   if (variant === 'otel') {
     const provider = userSdk(exportMode);
@@ -135,6 +144,9 @@ function setup(variant, exportMode) {
     return {
       installed: instrumentations.map((i) => i.instrumentationName.replace('@opentelemetry/instrumentation-', '')),
       flush: () => provider.forceFlush().then(settled),
+      // OpenTelemetry's own switch: disable() unpatches what enable() patched (modules loaded by then included).
+      on: () => instrumentations.forEach((i) => i.enable()),
+      off: () => instrumentations.forEach((i) => i.disable()),
     };
   }
   throw new Error(`unknown variant ${variant}`);
