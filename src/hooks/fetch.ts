@@ -4,6 +4,7 @@
  * is, at the first channel message or at the first call of the global `fetch`.
  */
 import type { HttpClientOptions } from '../cores/http-client';
+import { reportOnce } from '../logger';
 import { defineHook, lazyModule } from '../registry/define';
 import type { FetchState } from '../tracing/fetch';
 
@@ -32,10 +33,18 @@ export const fetchHook = defineHook<'fetch', FetchOptions, FetchState>({
     ctx.onUninstall(() => tracing().detachAll(ctx.state));
     if (typeof globalThis.fetch === 'function') {
       ctx.wrap(globalThis, 'fetch', (original) => {
-        // The entry-point wrapper, made at the first call (that is when the span logic loads).
+        // The entry-point wrapper, made at the first call (that is when the span logic loads); the
+        // original itself when that fails (a setup error the registry has reported), never a throw.
         let entry: ((...args: any[]) => any) | undefined;
         return function fetch(this: unknown): any {
-          entry ??= tracing().wrapEntry(ctx.state, 'fetch')(original);
+          if (entry === undefined) {
+            try {
+              entry = tracing().wrapEntry(ctx.state, 'fetch')(original);
+            } catch (err) {
+              entry = original;
+              if (ctx.hook.enabled) reportOnce('fetch: tracing global fetch', err);
+            }
+          }
           return entry.apply(this, arguments as unknown as any[]);
         };
       });

@@ -6,6 +6,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { Tracer } from 'opentracing';
 import type { Wrapper } from './wrap';
+import { reportOnce } from '../logger';
 
 /** One install of one hook: its options, whether it is still installed, and the tracer to use. */
 export class ActiveHook<O extends object = object> {
@@ -102,9 +103,17 @@ export type OptionsOf<H> = H extends HookSpec<string, infer O, any> ? O : never;
 
 export type Subscription = { channel: string; handler: (message: unknown, name: string | symbol) => void };
 
+/** Subscribes `handler`, which never throws into the library publishing (Node would make that an uncaught exception). */
 export function subscribeChannel(subscriptions: Subscription[], channel: string, handler: Subscription['handler']): void {
-  diagnostics.subscribe(channel, handler);
-  subscriptions.push({ channel, handler });
+  const guarded: Subscription['handler'] = (message, name) => {
+    try {
+      handler(message, name);
+    } catch (err) {
+      reportOnce(`${channel} subscriber`, err);
+    }
+  };
+  diagnostics.subscribe(channel, guarded);
+  subscriptions.push({ channel, handler: guarded });
 }
 
 export function unsubscribeAll(subscriptions: Subscription[]): void {

@@ -27,8 +27,11 @@ export interface InstallOptions {
 interface InstalledHook {
   spec: AnyHookSpec;
   active: ActiveHook<any>;
-  /** What `spec.setup` returned, made when a patch first needs it, so that install loads no span logic. */
-  state?: { value: unknown };
+  /**
+   * What `spec.setup` returned, or what it threw: made when a patch first needs it, so that install
+   * loads no span logic.
+   */
+  state?: { value: unknown } | { error: unknown };
   wrapper: Wrapper;
   subscriptions: Subscription[];
   cleanups: Array<() => void>;
@@ -109,8 +112,22 @@ function readVersion(basedir: string | undefined): string | undefined {
   }
 }
 
+/**
+ * The hook's state, made once. A setup that throws (an option it cannot take) is reported once and
+ * turns the hook off, as if it had not been installed: every wrapper then passes through, and whatever
+ * reads the state gets the same error again.
+ */
 function stateOf(hook: InstalledHook): unknown {
-  hook.state ??= { value: hook.spec.setup?.(hook.active) };
+  if (hook.state === undefined) {
+    try {
+      hook.state = { value: hook.spec.setup?.(hook.active) };
+    } catch (err) {
+      hook.active.enabled = false;
+      hook.state = { error: err };
+      reportOnce(`setting up ${hook.spec.name}`, err);
+    }
+  }
+  if ('error' in hook.state) throw hook.state.error;
   return hook.state.value;
 }
 

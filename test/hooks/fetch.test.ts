@@ -207,3 +207,30 @@ describe('fetch / undici hook', function () {
     }
   });
 });
+
+describe('fetch / undici hook with an option it cannot take', function () {
+  this.timeout(30000);
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  it('turns itself off: every call form works as untraced, nothing thrown, no span, no header', async () => {
+    const tracer = new RecordingTracer();
+    // A matcher must be a string, RegExp or function: the hook's setup throws on a number.
+    installPatches(['fetch'], { tracer, ignoreOutgoing: 42 as unknown as string });
+    try {
+      const bodies = [
+        await fetch(`${server.url}/a`).then((r) => r.json()),
+        await undici.fetch(`${server.url}/b`).then((r) => r.json()),
+        await undici.request(`${server.url}/c`).then((r) => r.body.json()),
+      ];
+      assert.deepEqual(bodies, ['/a', '/b', '/c'].map((url) => ({ url, traceparent: null, copies: 0 })));
+      assert.equal(tracer.finished.length, 0);
+    } finally {
+      uninstallAllPatches();
+    }
+    assert.equal(globalThis.fetch, originalFetch);
+  });
+});
