@@ -36,24 +36,6 @@ export function withSpan<T>(span: Span, fn: () => T): T {
   return storage.run({ span }, fn);
 }
 
-/** `host:port` of the built-in tracer's collectors: calls there are its export traffic, never traced. */
-const exportTargets = new Set<string>();
-
-/** Records where the built-in tracer exports to (`url`: the collector's URL). */
-export function addExportTarget(url: string): void {
-  try {
-    const { hostname, port, protocol } = new URL(url);
-    exportTargets.add(`${hostname.replace(/^\[|\]$/g, '')}:${port === '' ? (protocol === 'https:' ? 443 : 80) : port}`);
-  } catch {
-    // not a URL: the exporter will fail on it too, and say so
-  }
-}
-
-/** Whether a call to `hostname` (no brackets) and `port` is the built-in tracer's export traffic. */
-export function isExportTarget(hostname: string, port: number): boolean {
-  return exportTargets.size !== 0 && exportTargets.has(`${hostname}:${port}`);
-}
-
 /** Runs `fn` with tracing switched off, for a tracer's own export traffic. */
 export function suppressTracing<T>(fn: () => T): T {
   const store = storage.getStore();

@@ -7,7 +7,7 @@
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
-import { isExportTarget, OutboundCall, storage } from '../context';
+import { OutboundCall, storage } from '../context';
 import { reportOnce } from '../logger';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -182,6 +182,16 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
   return new HttpClientCall(state, undefined, outer, blocked, NO_SECRETS);
 }
 
+/** The built-in tracer's collectors (`hostPort` form): calls there are its export traffic, never traced. */
+const exportTargets = new Set<string>();
+
+/** Records the URL of a collector the built-in tracer exports to. */
+export function addExportTarget(url: string): void {
+  const target = targetOfUrl('POST', url);
+  const hostname = peerHostname(target);
+  if (hostname !== '') exportTargets.add(hostPort(hostname, target.port));
+}
+
 /**
  * Starts a call's own span under `parent`; undefined when the URL is ignored, the call is the built-in
  * tracer's export, or the tracer fails.
@@ -189,7 +199,7 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
 export function startCallUnder(state: HttpClientState, component: string, parent: Span | null, target: HttpTarget | undefined): HttpClientCall | undefined {
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
-  if (isExportTarget(hostname, target.port)) return undefined;
+  if (exportTargets.size !== 0 && exportTargets.has(hostPort(hostname, target.port))) return undefined;
   const withQuery = urlForSpan(target.url, true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
   const keepQuery = state.hook.options.captureQueryString === true;

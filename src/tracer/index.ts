@@ -4,7 +4,7 @@ import { Tracer as OpenTracingTracer } from 'opentracing';
 import type { Tracer } from 'opentracing';
 import type { TextMapPropagator } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { addExportTarget, storage, suppressTracing } from '../context';
+import { storage, suppressTracing } from '../context';
 import { log, warnOnce } from '../logger';
 
 /*
@@ -57,7 +57,8 @@ function untraced<T>(fn: () => T): T {
 
 /** The exporter, its traffic untraced, its failures reported once. */
 function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
-  addExportTarget(target);
+  // Required here, as the exporter is built at the first span: not at start-up.
+  (require('../cores/http-client') as typeof import('../cores/http-client')).addExportTarget(target);
   return {
     export(spans, done) {
       untraced(() => {
