@@ -62,27 +62,26 @@ async function main() {
   const switched = AB_VARIANTS[job.variant];
   const info = setup(switched ?? job.variant, job.exportMode);
   const { call, close } = await FACTORIES[job.client]({ echoPort: job.echoPort });
+  const spans0 = counter.spans;
   let result;
+  let tracedCalls;
   if (switched !== undefined) {
-    const spans0 = counter.spans;
     result = await abRun(job, call, info);
-    // Spans per call switched on, once the batch processor has handed everything over.
-    await info.flush();
-    result.spansPerCall = (counter.spans - spans0) / result.onCalls;
-    result.exportError = counter.error;
+    tracedCalls = result.onCalls;
   } else {
-    const spans0 = counter.spans;
     await runCalls(call, job.warmup, job.concurrency);
     global.gc();
     result = await measured(call, job.calls, job.concurrency);
-    // Spans per call over warm-up + measured calls, once the batch processor has handed everything over.
-    await info.flush();
-    result.spansPerCall = (counter.spans - spans0) / (job.warmup + job.calls);
+    tracedCalls = job.warmup + job.calls;
     result.installed = info.installed;
     result.tracer = info.tracer;
     result.otlpPatched = counter.otlpPatched;
-    result.exportError = counter.error;
   }
+  // Spans per call made with the instrumentation on (warm-up included), once the batch processor has
+  // handed everything over.
+  await info.flush();
+  result.spansPerCall = (counter.spans - spans0) / tracedCalls;
+  result.exportError = counter.error;
   await Promise.race([Promise.resolve().then(close), new Promise((r) => setTimeout(r, 2000).unref())]).catch(() => undefined);
   return result;
 }

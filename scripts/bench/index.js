@@ -34,6 +34,7 @@ const { ROOT, DIST, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, callsFor, setti
 const proc = require('./proc');
 const measure = require('./measure');
 const { derive, markdown } = require('./report');
+const { median } = require('./stats');
 
 function say(line) {
   process.stderr.write(`bench: ${line}\n`);
@@ -147,10 +148,9 @@ async function main() {
             if (variant === 'ab') raw.ab[client].rounds[round] = r;
             else raw.abTraced[client][AB_VARIANTS[variant]].rounds[round] = r;
             if (r.exportError) warnings.push(`${client}/${variant}: ${r.exportError}`);
-            const added = r.pairs.map((x) => x.addedCpuUs).sort((a, b) => a - b);
             say(
-              `round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${variant.padEnd(10)} added CPU ${added[Math.floor(added.length / 2)].toFixed(2)} µs/call ` +
-                `(median of ${added.length} block pairs)${variant === 'ab' ? '' : `, spans/call ${r.spansPerCall.toFixed(2)}`}`,
+              `round ${round + 1}/${s.rounds} ${client.padEnd(7)} ${variant.padEnd(10)} added CPU ${median(r.pairs.map((x) => x.addedCpuUs)).toFixed(2)} µs/call ` +
+                `(median of ${r.pairs.length} block pairs)${variant === 'ab' ? '' : `, spans/call ${r.spansPerCall.toFixed(2)}`}`,
             );
             continue;
           }

@@ -29,6 +29,21 @@ function paired(rounds, baseRounds, key) {
   return out;
 }
 
+/** The block pairs of an in-process A/B's rounds: added CPU over all pairs, per-round medians, spans per call. */
+function abSummary(rounds) {
+  const ok = rounds.filter(Boolean);
+  const pairs = ok.flatMap((r) => r.pairs);
+  if (pairs.length === 0) return undefined;
+  return {
+    pairs: pairs.length,
+    block: ok[0].block,
+    addedCpu: summary(pairs.map((p) => p.addedCpuUs)),
+    baseCpu: median(pairs.map((p) => p.baseCpuUs)),
+    roundMedians: summary(ok.map((r) => median(r.pairs.map((p) => p.addedCpuUs)))),
+    spansPerCall: median(ok.map((r) => r.spansPerCall)),
+  };
+}
+
 function derive(raw) {
   const clients = {};
   for (const [client, byVariant] of Object.entries(raw.clients)) {
@@ -81,20 +96,9 @@ function derive(raw) {
 
   const ab = {};
   for (const [client, { rounds }] of Object.entries(raw.ab ?? {})) {
-    const pairs = rounds.filter(Boolean).flatMap((r) => r.pairs);
-    if (pairs.length === 0) continue;
-    const added = summary(pairs.map((p) => p.addedCpuUs));
-    const base = median(pairs.map((p) => p.baseCpuUs));
-    const roundMedians = rounds.filter(Boolean).map((r) => median(r.pairs.map((p) => p.addedCpuUs)));
-    ab[client] = {
-      pairs: pairs.length,
-      block: rounds.find(Boolean).block,
-      addedCpu: added,
-      baseCpu: base,
-      addedCpuPct: (added.median / base) * 100,
-      addedCpuPctIqr: [(added.q1 / base) * 100, (added.q3 / base) * 100],
-      roundMedians: summary(roundMedians),
-    };
+    const a = abSummary(rounds);
+    if (a === undefined) continue;
+    ab[client] = { ...a, addedCpuPct: (a.addedCpu.median / a.baseCpu) * 100, addedCpuPctIqr: [(a.addedCpu.q1 / a.baseCpu) * 100, (a.addedCpu.q3 / a.baseCpu) * 100] };
   }
 
   // The traced variants in-process: each switched on and off in its own process, against the same process off.
@@ -102,17 +106,8 @@ function derive(raw) {
   for (const [client, byVariant] of Object.entries(raw.abTraced ?? {})) {
     const entry = {};
     for (const [variant, { rounds }] of Object.entries(byVariant)) {
-      const ok = rounds.filter(Boolean);
-      const pairs = ok.flatMap((r) => r.pairs);
-      if (pairs.length === 0) continue;
-      entry[variant] = {
-        pairs: pairs.length,
-        block: ok[0].block,
-        addedCpu: summary(pairs.map((p) => p.addedCpuUs)),
-        baseCpu: median(pairs.map((p) => p.baseCpuUs)),
-        roundMedians: summary(ok.map((r) => median(r.pairs.map((p) => p.addedCpuUs)))),
-        spansPerCall: median(ok.map((r) => r.spansPerCall)),
-      };
+      const a = abSummary(rounds);
+      if (a !== undefined) entry[variant] = a;
     }
     const o = entry.otel?.addedCpu;
     if (o && entry.builtin) {
