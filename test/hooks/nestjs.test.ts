@@ -6,29 +6,17 @@
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { currentSpan, installPatches } from '../../src';
 import type { HookName } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { readBody, startServer, TestServer } from '../helpers/servers';
+import type { TestServer } from '../helpers/servers';
+import { fetchBack, get, requestLifecycle } from '../frameworks/harness';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { Controller, Get, Module, Param } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
-  });
-}
-
-function fetchBack(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (r) => readBody(r).then(resolve, reject)).on('error', reject);
-  });
-}
 
 /** Applies a method decorator and its parameter decorators, as `@Get(':id') getUser(@Param('id') id)` would. */
 function method(cls: { prototype: object }, name: string, decorator: MethodDecorator, params: ParameterDecorator[] = []): void {
@@ -90,18 +78,11 @@ for (const [label, hook, adapter] of PLATFORMS) {
       url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     }
 
-    before(async () => {
-      back = await startServer((_req, res) => res.end('back'));
-    });
-    after(() => back.close());
-    afterEach(async () => {
+    const backServer = requestLifecycle(tracer, seen, async () => {
       await app?.close();
       app = undefined;
-      await tracer.settle();
-      uninstallAllPatches();
-      tracer.reset();
-      for (const key of Object.keys(seen)) delete seen[key];
     });
+    before(() => (back = backServer()));
 
     const appServerSpans = (): RecordedSpan[] => tracer.finished.filter((s) => s.tags['span.kind'] === 'server' && s.tags['http.url'].startsWith(url));
 
