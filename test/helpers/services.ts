@@ -40,3 +40,23 @@ export function amqpUrl(): string {
   if (!process.env.AMQP_URL) throw new Error('no RabbitMQ server: run the tests with `npm test` (it starts one), or set AMQP_URL');
   return process.env.AMQP_URL;
 }
+
+/** mysqlUrl() taken apart. */
+export function mysqlConfig(): { host: string; port: number; user: string; password: string; database: string } {
+  const u = new URL(mysqlUrl());
+  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) };
+}
+
+/** The tags of a SQL client span (pg, mysql2) for a query sent to the server `conn`. */
+export function sqlTags(component: string, conn: { host: string; port: number; user: string; database: string }, statement: string): Record<string, unknown> {
+  return {
+    component,
+    'db.type': 'sql',
+    'db.instance': conn.database,
+    'db.user': conn.user,
+    'db.statement': statement,
+    'peer.hostname': conn.host,
+    'peer.port': conn.port,
+    'peer.address': `${conn.host}:${conn.port}`,
+  };
+}

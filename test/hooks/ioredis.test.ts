@@ -5,29 +5,10 @@
 import assert from 'node:assert/strict';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { blockedIn, next, noop, until } from '../helpers/waits';
 import { redisUrl } from '../helpers/services';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-
-const noop = (): void => undefined;
-
-/** The next `event` of `emitter` (`events.once` would reject on the 'error' events a dropped connection emits). */
-function next(emitter: { once(event: string, listener: (...args: unknown[]) => void): unknown }, event: string): Promise<unknown> {
-  return new Promise((resolve) => emitter.once(event, resolve));
-}
-
-/** Resolves once `condition` holds (polled), so that no test waits a fixed time for the server. */
-async function until(condition: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function blockedIn(list: string, id: unknown, command: string): boolean {
-  return list.split('\n').some((line) => line.startsWith(`id=${id} `) && line.includes(` cmd=${command} `));
-}
 
 /** Lets every pending rejection be reported as unhandled, or not. */
 async function drain(): Promise<void> {

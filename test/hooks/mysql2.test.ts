@@ -13,22 +13,13 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import { isOurWrapper } from '../../src/registry/wrap';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer } from '../helpers/servers';
-import { mysqlUrl } from '../helpers/services';
+import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
 const root = path.join(__dirname, '..', '..', '..');
 
-function facts(): { host: string; port: number; user: string; password: string; database: string } {
-  const u = new URL(mysqlUrl());
-  return {
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-    database: u.pathname.slice(1),
-  };
-}
+const facts = mysqlConfig;
 
 /** The prototype that defines `name` (mysql2 keeps its methods on base classes). */
 function definer(proto: object, name: string): any {
@@ -104,21 +95,7 @@ describe('mysql2 hook (real MariaDB)', function () {
     const [span] = spans;
     assert.equal(span.operationName, 'mysql.query:SELECT');
     assert.equal(span.parentId, parent.id);
-    const f = facts();
-    assert.deepEqual(
-      { ...span.tags },
-      {
-        'span.kind': 'client',
-        component: 'mysql2',
-        'db.type': 'sql',
-        'db.instance': f.database,
-        'db.user': f.user,
-        'db.statement': 'SELECT ? + ? AS two, ? AS s, ? AS d',
-        'peer.hostname': f.host,
-        'peer.port': f.port,
-        'peer.address': `${f.host}:${f.port}`,
-      },
-    );
+    assert.deepEqual({ ...span.tags }, { 'span.kind': 'client', ...sqlTags('mysql2', facts(), 'SELECT ? + ? AS two, ? AS s, ? AS d') });
   });
 
   it('every call form (query, execute; callback, promise, options, command, emitter) returns what untraced mysql2 returns, one span each', async () => {

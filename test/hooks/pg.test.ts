@@ -7,19 +7,18 @@ import QueryStream from 'pg-query-stream';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer } from '../helpers/servers';
-import { pgConfig } from '../helpers/services';
+import { pgConfig, sqlTags } from '../helpers/services';
 
 const originalQuery = pg.Client.prototype.query;
 
-describe('pg hook (real PostgreSQL)', function () {
-  this.timeout(30000);
-  const tracer = new RecordingTracer();
-  let client: pg.Client;
-
+/** For a suite: the pg hook installed and a connected client (handed to `set`), spans reset and settled per test. */
+function suiteClient(tracer: RecordingTracer, set: (client: pg.Client) => void): void {
+  let client: pg.Client | undefined;
   before(async () => {
     installPatches(['pg'], { tracer });
     client = new pg.Client(pgConfig());
     await client.connect();
+    set(client);
   });
   after(async () => {
     await client?.end();
@@ -27,6 +26,13 @@ describe('pg hook (real PostgreSQL)', function () {
   });
   beforeEach(() => tracer.reset());
   afterEach(() => tracer.settle());
+}
+
+describe('pg hook (real PostgreSQL)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let client: pg.Client;
+  suiteClient(tracer, (connected) => (client = connected));
 
   function only(): RecordedSpan {
     const spans = tracer.byName(/^pg\.query/);
@@ -42,21 +48,7 @@ describe('pg hook (real PostgreSQL)', function () {
     const span = only();
     assert.equal(span.operationName, 'pg.query:SELECT');
     assert.equal(span.parentId, parent.id);
-    const cfg = pgConfig();
-    assert.deepEqual(
-      { ...span.tags },
-      {
-        'span.kind': 'client',
-        component: 'pg',
-        'db.type': 'sql',
-        'db.instance': cfg.database,
-        'db.user': cfg.user,
-        'db.statement': 'SELECT ? + ? AS two, ? AS s',
-        'peer.hostname': cfg.host,
-        'peer.port': cfg.port,
-        'peer.address': `${cfg.host}:${cfg.port}`,
-      },
-    );
+    assert.deepEqual({ ...span.tags }, { 'span.kind': 'client', ...sqlTags('pg', pgConfig(), 'SELECT ? + ? AS two, ? AS s') });
   });
 
   it('every call form returns what untraced pg returns', async () => {
@@ -333,18 +325,7 @@ describe('pg regressions', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
   let client: pg.Client;
-
-  before(async () => {
-    installPatches(['pg'], { tracer });
-    client = new pg.Client(pgConfig());
-    await client.connect();
-  });
-  after(async () => {
-    await client?.end();
-    uninstallAllPatches();
-  });
-  beforeEach(() => tracer.reset());
-  afterEach(() => tracer.settle());
+  suiteClient(tracer, (connected) => (client = connected));
 
   it("a failed `await client.query()` keeps the caller's async frames (node-postgres's async-stack-trace test)", async () => {
     async function issuedByThisFunction(): Promise<unknown> {

@@ -3,6 +3,7 @@ import { spawn, ChildProcess, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { blockedIn, next, noop, until } from '../helpers/waits';
 import { closedPort, readBody, startServer } from '../helpers/servers';
 import { redisUrl } from '../helpers/services';
 
@@ -26,25 +27,32 @@ interface Driver {
   close(c: any): Promise<void>;
 }
 
+/** Connects `c` (errors go to a listener), issuing `early` before the connection is ready. */
+async function connected(c: any, early?: (c: any) => Promise<unknown>): Promise<any> {
+  c.on('error', noop);
+  const ready = c.connect();
+  const pending = early?.(c);
+  await ready;
+  await pending;
+  return c;
+}
+
+/** The commands both clients spell alike. */
+const sameInBoth: Pick<Driver, 'set' | 'get' | 'multi'> = {
+  set: (c, k, v) => c.set(k, v),
+  get: (c, k) => c.get(k),
+  multi: (c, k) => c.multi().set(k, '1').incr(k).get(k).exec(),
+};
+
 function nodeRedis(pkg: string, label: string): Driver {
   const mod = () => require(pkg);
   return {
     label,
     component: 'redis',
-    async connect(url, early, noRetry) {
-      const c = mod().createClient(noRetry ? { url, socket: { reconnectStrategy: false } } : { url });
-      c.on('error', () => undefined);
-      const ready = c.connect();
-      const pending = early?.(c);
-      await ready;
-      await pending;
-      return c;
-    },
-    set: (c, k, v) => c.set(k, v),
-    get: (c, k) => c.get(k),
+    connect: (url, early, noRetry) => connected(mod().createClient(noRetry ? { url, socket: { reconnectStrategy: false } } : { url }), early),
+    ...sameInBoth,
     hset: (c, h, f, v) => c.hSet(h, f, v),
     lpush: (c, k, v) => c.lPush(k, v),
-    multi: (c, k) => c.multi().set(k, '1').incr(k).get(k).exec(),
     pipeline: (c, k) => c.multi().set(k, '1').get(k).execAsPipeline(),
     raw: (c, args) => c.sendCommand(args),
     blockingThenDrop: async (c) => {
@@ -77,21 +85,10 @@ function ioredis(pkg: string, label: string): Driver {
   return {
     label,
     component: 'ioredis',
-    async connect(url, early, noRetry) {
-      const Redis = mod();
-      const c = new Redis(url, noRetry ? { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 } : { lazyConnect: true });
-      c.on('error', () => undefined);
-      const ready = c.connect();
-      const pending = early?.(c);
-      await ready;
-      await pending;
-      return c;
-    },
-    set: (c, k, v) => c.set(k, v),
-    get: (c, k) => c.get(k),
+    connect: (url, early, noRetry) => connected(new (mod())(url, noRetry ? { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 } : { lazyConnect: true }), early),
+    ...sameInBoth,
     hset: (c, h, f, v) => c.hset(h, f, v),
     lpush: (c, k, v) => c.lpush(k, v),
-    multi: (c, k) => c.multi().set(k, '1').incr(k).get(k).exec(),
     pipeline: (c, k) => c.pipeline().set(k, '1').get(k).exec(),
     raw: (c, args) => c.call(args[0], ...args.slice(1)),
     blockingThenDrop: async (c) => {
@@ -357,27 +354,6 @@ describe('NOAUTH against a password-protected redis-server', function () {
     });
   }
 });
-
-/** The next `event` of `emitter` (`events.once` would reject on the 'error' events a dropped connection emits). */
-function next(emitter: { once(event: string, listener: (...args: unknown[]) => void): unknown }, event: string): Promise<unknown> {
-  return new Promise((resolve) => emitter.once(event, resolve));
-}
-
-/** Resolves once `condition` holds (polled), so that no test waits a fixed time for the server. */
-async function until(condition: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** Whether the server sees client `id` blocked in `command` (`CLIENT LIST` has no per-id filter before 6.2). */
-function blockedIn(list: string, id: unknown, command: string): boolean {
-  return list.split('\n').some((line) => line.startsWith(`id=${id} `) && line.includes(` cmd=${command} `));
-}
-
-const noop = (): void => undefined;
 
 for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
   describe(`${label} hook: synchronous throws and reconnects (real Redis)`, function () {

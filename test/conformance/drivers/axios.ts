@@ -2,7 +2,7 @@ import http from 'node:http';
 import axios from 'axios';
 import type { TestServer } from '../../helpers/servers';
 import type { Driver } from '../driver';
-import { nextArrival, startConformanceServer } from './http';
+import { conformanceTags, inFlight, nextArrival, otelHttp, startConformanceServer } from './http';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const axios0 = require('axios0') as typeof axios;
@@ -17,14 +17,7 @@ function axiosDriver(name: string, client: typeof axios, config?: Driver['config
     hook: 'axios',
     config,
     operation: 'HTTP GET',
-    tags: () => ({
-      component: 'axios',
-      'http.method': 'GET',
-      'http.url': `${server.url}/conformance`,
-      'http.status_code': 200,
-      'peer.hostname': '127.0.0.1',
-      'peer.port': server.port,
-    }),
+    tags: () => conformanceTags('axios', server),
     targets: () => [[client, 'create']],
     async start() {
       server = await startConformanceServer();
@@ -47,14 +40,9 @@ function axiosDriver(name: string, client: typeof axios, config?: Driver['config
       }
       return client.request(input);
     },
-    async inFlightCall() {
-      const arrival = nextArrival();
-      const outcome = get('/slow');
-      await arrival;
-      return { outcome };
-    },
+    inFlightCall: () => inFlight(nextArrival(), () => get('/slow')),
     // No OpenTelemetry instrumentation of axios exists: its http one runs beneath ours.
-    otel: { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] },
+    otel: otelHttp,
   };
 }
 

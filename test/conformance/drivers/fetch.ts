@@ -1,7 +1,7 @@
 import * as undici from 'undici';
 import { closedPort, TestServer } from '../../helpers/servers';
 import type { Driver } from '../driver';
-import { nextArrival, Reply, startConformanceServer } from './http';
+import { conformanceTags, inFlight, nextArrival, Reply, startConformanceServer } from './http';
 
 let server: TestServer;
 let refused: string;
@@ -16,14 +16,7 @@ export const fetchDriver: Driver = {
   name: 'fetch',
   hook: 'fetch',
   operation: 'HTTP GET',
-  tags: () => ({
-    component: 'fetch',
-    'http.method': 'GET',
-    'http.url': `${server.url}/conformance`,
-    'http.status_code': 200,
-    'peer.hostname': '127.0.0.1',
-    'peer.port': server.port,
-  }),
+  tags: () => conformanceTags('fetch', server),
   targets: () => [
     [globalThis, 'fetch'],
     [undici, 'fetch'],
@@ -46,12 +39,7 @@ export const fetchDriver: Driver = {
     }
     return get(`${server.url}/conformance`, init as RequestInit);
   },
-  async inFlightCall() {
-    const arrival = nextArrival();
-    const outcome = get(`${server.url}/slow`);
-    await arrival;
-    return { outcome };
-  },
+  inFlightCall: () => inFlight(nextArrival(), () => get(`${server.url}/slow`)),
   // It subscribes to undici's diagnostics channels: nothing to load again.
   otel: { module: '@opentelemetry/instrumentation-undici', export: 'UndiciInstrumentation', reload: [] },
 };

@@ -4,7 +4,7 @@ import type { HookName } from '../../../src';
 import { readBody } from '../../helpers/servers';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
-import type { Reply } from './http';
+import { inFlight, type Reply } from './http';
 
 let slowArrived: (() => void) | undefined;
 /** Resolves when the next `/slow` request reaches the app. */
@@ -67,12 +67,7 @@ export function frameworkDriver(spec: {
     },
     call: (parent) => get('/conf/items/7?q=1', parent),
     failingCall: () => get('/conf/items/destroy'),
-    async inFlightCall() {
-      const arrival = nextSlow();
-      const outcome = get('/conf/items/slow');
-      await arrival;
-      return { outcome };
-    },
+    inFlightCall: () => inFlight(nextSlow(), () => get('/conf/items/slow')),
   };
 }
 

@@ -50,6 +50,23 @@ export async function startConformanceServer(): Promise<TestServer> {
   };
 }
 
+
+/** The tags of the span of a GET of `/conformance` on `server`: a client's (`component`), or the server's own. */
+export function conformanceTags(component: string, server: TestServer, side: 'client' | 'server' = 'client'): Record<string, unknown> {
+  const peer = side === 'client' ? { 'peer.hostname': '127.0.0.1', 'peer.port': server.port } : { 'peer.address': '127.0.0.1' };
+  return { component, 'http.method': 'GET', 'http.url': `${server.url}/conformance`, 'http.status_code': 200, ...peer };
+}
+
+/** A call started once `arrival` (made first) is armed, resolving when the call has arrived: it is in flight. */
+export async function inFlight(arrival: Promise<void>, call: () => Promise<unknown>): Promise<{ outcome: Promise<unknown> }> {
+  const outcome = call();
+  await arrival;
+  return { outcome };
+}
+
+/** OpenTelemetry's http instrumentation, for the coexistence contract. */
+export const otelHttp: Driver['otel'] = { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] };
+
 let server: TestServer;
 let agent: http.Agent;
 let refused: string;
@@ -70,14 +87,7 @@ export const httpDriver: Driver = {
   name: 'http',
   hook: 'http',
   operation: 'HTTP GET',
-  tags: () => ({
-    component: 'http',
-    'http.method': 'GET',
-    'http.url': `${server.url}/conformance`,
-    'http.status_code': 200,
-    'peer.hostname': '127.0.0.1',
-    'peer.port': server.port,
-  }),
+  tags: () => conformanceTags('http', server),
   targets: () => [
     [http, 'request'],
     [http, 'get'],
@@ -110,11 +120,6 @@ export const httpDriver: Driver = {
     counted(input, { host: '127.0.0.1', port: server.port, path: '/conformance', agent, headers }, '');
     return get(input as http.RequestOptions);
   },
-  async inFlightCall() {
-    const arrival = nextArrival();
-    const outcome = get(`${server.url}/slow`);
-    await arrival;
-    return { outcome };
-  },
-  otel: { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] },
+  inFlightCall: () => inFlight(nextArrival(), () => get(`${server.url}/slow`)),
+  otel: otelHttp,
 };

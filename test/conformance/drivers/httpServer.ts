@@ -3,7 +3,7 @@ import https from 'node:https';
 import { readBody, TestServer } from '../../helpers/servers';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
-import { nextArrival, Reply, startConformanceServer } from './http';
+import { conformanceTags, inFlight, nextArrival, otelHttp, Reply, startConformanceServer } from './http';
 
 let server: TestServer;
 let agent: http.Agent;
@@ -25,13 +25,7 @@ export const httpServerDriver: Driver = {
   hook: 'httpServer',
   kind: 'server',
   operation: 'HTTP GET',
-  tags: () => ({
-    component: 'http',
-    'http.method': 'GET',
-    'http.url': `${server.url}/conformance`,
-    'http.status_code': 200,
-    'peer.address': '127.0.0.1',
-  }),
+  tags: () => conformanceTags('http', server, 'server'),
   targets: () => [
     [http.Server.prototype, 'emit'],
     [https.Server.prototype, 'emit'],
@@ -47,11 +41,6 @@ export const httpServerDriver: Driver = {
   call: (parent) => get('/conformance?q=1', parent),
   // The handler drops the connection: the client sees a socket hang-up, the server span an abort.
   failingCall: () => get('/destroy'),
-  async inFlightCall() {
-    const arrival = nextArrival();
-    const outcome = get('/slow');
-    await arrival;
-    return { outcome };
-  },
-  otel: { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] },
+  inFlightCall: () => inFlight(nextArrival(), () => get('/slow')),
+  otel: otelHttp,
 };

@@ -1,14 +1,9 @@
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { mysqlUrl } from '../../helpers/services';
+import { mysqlConfig, mysqlUrl, sqlTags } from '../../helpers/services';
 import type { Driver } from '../driver';
 
 let pool: mysql.Pool;
-
-function facts(): { host: string; port: number; user: string; database: string } {
-  const u = new URL(mysqlUrl());
-  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), database: u.pathname.slice(1) };
-}
 
 /** Where mysql2's methods live (BaseConnection and BasePool since 3.11.5). */
 function definer(proto: object, name: string): object {
@@ -32,19 +27,7 @@ export const mysql2Driver: Driver = {
   name: 'mysql2',
   hook: 'mysql2',
   operation: /^mysql\.query:/,
-  tags() {
-    const f = facts();
-    return {
-      component: 'mysql2',
-      'db.type': 'sql',
-      'db.instance': f.database,
-      'db.user': f.user,
-      'peer.hostname': f.host,
-      'peer.port': f.port,
-      'peer.address': `${f.host}:${f.port}`,
-      'db.statement': 'SELECT ? AS n',
-    };
-  },
+  tags: () => sqlTags('mysql2', mysqlConfig(), 'SELECT ? AS n'),
   targets: () => [
     [definer(core.Connection.prototype, 'query'), 'query'],
     [definer(core.Connection.prototype, 'execute'), 'execute'],

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { pgConfig } from '../../helpers/services';
+import { pgConfig, sqlTags } from '../../helpers/services';
 import type { Driver } from '../driver';
 
 let pool: pg.Pool;
@@ -12,18 +12,7 @@ export const pgDriver: Driver = {
   name: 'pg',
   hook: 'pg',
   operation: /^pg\.query:/,
-  tags() {
-    const cfg = pgConfig();
-    return {
-      component: 'pg',
-      'db.type': 'sql',
-      'db.instance': cfg.database,
-      'db.user': cfg.user,
-      'peer.hostname': cfg.host,
-      'peer.port': cfg.port,
-      'db.statement': 'SELECT $1::int AS n',
-    };
-  },
+  tags: () => sqlTags('pg', pgConfig(), 'SELECT $1::int AS n'),
   targets: () => [
     [pg.Client.prototype, 'query'],
     [Object.getPrototypeOf(pg.Pool.prototype), 'connect'],
