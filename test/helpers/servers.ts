@@ -81,3 +81,28 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** `n` concurrent GETs of `${url}/${i}` (i = 0 … n-1) over one keep-alive agent: the bodies, in order. */
+export async function getEach(url: string, n: number): Promise<string[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n });
+  try {
+    return await Promise.all(
+      Array.from({ length: n }, (_, i) => new Promise<string>((resolve, reject) => http.get(`${url}/${i}`, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject))),
+    );
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** A handler for `/<id>` that answers what `answer(id)` resolves with, or 500 with the error. */
+export function answerById(answer: (id: number) => Promise<string>): Handler {
+  return (req, res) => {
+    answer(Number((req.url ?? '/0').slice(1))).then(
+      (body) => res.end(body),
+      (err) => {
+        res.statusCode = 500;
+        res.end(String(err));
+      },
+    );
+  };
+}

@@ -129,6 +129,29 @@ export class RecordingTracer extends opentracing.Tracer {
     this.started.length = 0;
     this.finished.length = 0;
   }
+  /** The finished spans of one `span.kind`. */
+  ofKind(kind: string): RecordedSpan[] {
+    return this.finished.filter((s) => s.tags['span.kind'] === kind);
+  }
+  /** Once every span finished: the one named `name`, checked to be a failed child of `parent` that logged `err`. */
+  async oneFailedChild(name: string, parent: RecordedSpan, err: unknown): Promise<RecordedSpan> {
+    await this.settle();
+    const spans = this.byName(name);
+    if (spans.length !== 1) throw new Error(`expected one ${name} span, have ${spans.length}`);
+    const [span] = spans;
+    if (span.parentId !== parent.id) throw new Error(`${name}: parent ${span.parentId}, expected ${parent.id}`);
+    if (span.tags.error !== true) throw new Error(`${name}: no error=true tag`);
+    if (span.errorLog()?.fields['error.object'] !== err) throw new Error(`${name}: the error logged is not the one thrown`);
+    return span;
+  }
+  /** Every finished span's name, tags and logs as one string, to look for what must never be recorded. */
+  everything(): string {
+    return JSON.stringify(this.finished.map((s) => ({ name: s.operationName, tags: s.tags, logs: s.logs })));
+  }
+  /** The names of the finished children of `span`, sorted. */
+  childNames(span: RecordedSpan): string[] {
+    return this.finished.filter((s) => s.parentId === span.id).map((s) => s.operationName).sort();
+  }
   byName(name: string | RegExp): RecordedSpan[] {
     return this.finished.filter((s) => (typeof name === 'string' ? s.operationName === name : name.test(s.operationName)));
   }

@@ -6,12 +6,22 @@ import { closedPort, echoHandler, startServer, TestServer } from '../helpers/ser
 
 const originalFetch = globalThis.fetch;
 
+/** GET of `u` through an undici Client or Pool, closed afterwards: the JSON body. */
+async function viaDispatcher(dispatcher: undici.Client | undici.Pool, u: string): Promise<any> {
+  const url = new URL(u);
+  try {
+    const r = await dispatcher.request({ path: url.pathname + url.search, method: 'GET' });
+    return await r.body.json();
+  } finally {
+    await dispatcher.close();
+  }
+}
+
 describe('fetch / undici hook', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
   let server: TestServer;
-  const clients = () => tracer.finished.filter((s) => s.tags['span.kind'] === 'client');
-  const servers = () => tracer.finished.filter((s) => s.tags['span.kind'] === 'server');
+  const clients = (): RecordedSpan[] => tracer.ofKind('client');
 
   before(async () => {
     installPatches(['fetch', 'httpServer'], { tracer });
@@ -41,26 +51,8 @@ describe('fetch / undici hook', function () {
     ['global fetch', 'fetch', (u) => fetch(u).then((r) => r.json())],
     ['undici.fetch', 'fetch', (u) => undici.fetch(u).then((r) => r.json())],
     ['undici.request', 'undici', (u) => undici.request(u).then((r) => r.body.json())],
-    ['undici Client#request', 'undici', async (u) => {
-      const url = new URL(u);
-      const client = new undici.Client(url.origin);
-      try {
-        const r = await client.request({ path: url.pathname + url.search, method: 'GET' });
-        return await r.body.json();
-      } finally {
-        await client.close();
-      }
-    }],
-    ['undici Pool#request', 'undici', async (u) => {
-      const url = new URL(u);
-      const pool = new undici.Pool(url.origin);
-      try {
-        const r = await pool.request({ path: url.pathname + url.search, method: 'GET' });
-        return await r.body.json();
-      } finally {
-        await pool.close();
-      }
-    }],
+    ['undici Client#request', 'undici', (u) => viaDispatcher(new undici.Client(new URL(u).origin), u)],
+    ['undici Pool#request', 'undici', (u) => viaDispatcher(new undici.Pool(new URL(u).origin), u)],
   ];
   for (const [name, component, run] of forms) {
     it(`${name}: one span, header once, downstream parent is the client span`, async () => {
@@ -78,7 +70,7 @@ describe('fetch / undici hook', function () {
       assert.equal(client.tags['peer.port'], server.port);
       assert.equal(body.copies, 1);
       assert.equal(body.traceparent, `00-${client.traceId}-${client.id}-01`);
-      assert.equal(servers()[0].parentId, client.id);
+      assert.equal(tracer.ofKind('server')[0].parentId, client.id);
     });
   }
 

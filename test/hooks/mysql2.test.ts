@@ -10,9 +10,11 @@ import path from 'node:path';
 import mysql from 'mysql2';
 import mysqlp from 'mysql2/promise';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { Mysql2Options } from '../../src';
 import { isOurWrapper } from '../../src/registry/wrap';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { closedPort, readBody, startServer } from '../helpers/servers';
+import { assertRequireParent, verbatimSql, withHookOptions } from '../helpers/cases';
+import { answerById, closedPort, readBody, startServer } from '../helpers/servers';
 import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -346,34 +348,26 @@ describe('mysql2 hook (real MariaDB)', function () {
     await wrong.end();
     await tracer.settle();
     assert.ok(tracer.byName('mysql.pool.getConnection').some((s) => s.tags.error === true), 'the failed login is on the getConnection span');
-    const everything = JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, tags: s.tags, logs: s.logs })));
+    const everything = tracer.everything();
     assert.ok(!everything.includes(f.password), everything);
     assert.ok(!everything.includes(secret), everything);
   });
 
   it('captureParameters, sanitizeStatement:false, maxStatementLength, request/response hooks (throwing ones contained)', async () => {
-    uninstallAllPatches();
     const seen: unknown[] = [];
-    installPatches(['mysql2'], {
-      tracer,
-      hooks: {
-        mysql2: {
-          captureParameters: true,
-          sanitizeStatement: false,
-          maxStatementLength: 20,
-          requestHook: (span, info) => {
-            span.setTag('app.query', info.text);
-            seen.push([info.values, info.database, info.prepared]);
-            throw new Error('user hook bug');
-          },
-          responseHook: (span, result) => {
-            span.setTag('app.rows', (result as unknown[]).length);
-            throw new Error('user hook bug');
-          },
-        },
+    const options: Mysql2Options = {
+      ...verbatimSql,
+      requestHook: (span, info) => {
+        span.setTag('app.query', info.text);
+        seen.push([info.values, info.database, info.prepared]);
+        throw new Error('user hook bug');
       },
-    });
-    try {
+      responseHook: (span, result) => {
+        span.setTag('app.rows', (result as unknown[]).length);
+        throw new Error('user hook bug');
+      },
+    };
+    await withHookOptions(tracer, 'mysql2', options, async () => {
       const [rows] = await pconn.query("SELECT ? AS v, 'literal' AS l", ['value']);
       assert.deepEqual(plain(rows), [{ v: 'value', l: 'literal' }]);
       await pconn.execute('SELECT ? AS v', ['other']);
@@ -388,10 +382,7 @@ describe('mysql2 hook (real MariaDB)', function () {
         [['value'], facts().database, false],
         [['other'], facts().database, true],
       ]);
-    } finally {
-      uninstallAllPatches();
-      installPatches(['mysql2'], { tracer });
-    }
+    });
   });
 
   it('by default: no db.params, and values never reach the statement', async () => {
@@ -402,21 +393,7 @@ describe('mysql2 hook (real MariaDB)', function () {
     assert.ok(!JSON.stringify(span.tags).includes('private-value'));
   });
 
-  it('requireParent: no span without an active span', async () => {
-    uninstallAllPatches();
-    installPatches(['mysql2'], { tracer, hooks: { mysql2: { requireParent: true } } });
-    try {
-      await pconn.query('SELECT 1');
-      assert.equal(tracer.started.length, 0);
-      const parent = tracer.startSpan('p');
-      await withSpan(parent, () => pconn.query('SELECT 1'));
-      parent.finish();
-      await tracer.waitFor(2);
-    } finally {
-      uninstallAllPatches();
-      installPatches(['mysql2'], { tracer });
-    }
-  });
+  it('requireParent: no span without an active span', () => assertRequireParent(tracer, 'mysql2', () => pconn.query('SELECT 1')));
 
   it("uninstall restores every function, prepared statements' execute included", async () => {
     await pconn.prepare('SELECT 1');
@@ -590,9 +567,8 @@ describe('mysql2 under traced HTTP requests (busy pools)', function () {
     pool = mysqlp.createPool({ uri: mysqlUrl(), connectionLimit: 1 });
     cluster = mysql.createPoolCluster();
     cluster.add('only', { uri: mysqlUrl(), connectionLimit: 1 } as any);
-    server = await startServer(async (req, res) => {
-      const id = Number((req.url ?? '/0').slice(1));
-      try {
+    server = await startServer(
+      answerById(async (id) => {
         let rows: any;
         switch (id % 4) {
           case 0:
@@ -615,12 +591,9 @@ describe('mysql2 under traced HTTP requests (busy pools)', function () {
           default:
             rows = await cb((done) => cluster.of('*').query('SELECT ? AS id', [id], done));
         }
-        res.end(String(rows[0].id));
-      } catch (err) {
-        res.statusCode = 500;
-        res.end(String(err));
-      }
-    });
+        return String(rows[0].id);
+      }),
+    );
   });
   after(async () => {
     uninstallAllPatches();

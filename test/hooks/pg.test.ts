@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { once } from 'node:events';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { PgOptions } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { closedPort, readBody, startServer } from '../helpers/servers';
+import { assertRequireParent, verbatimSql, withHookOptions } from '../helpers/cases';
+import { answerById, closedPort, getEach, startServer } from '../helpers/servers';
 import { pgConfig, sqlTags } from '../helpers/services';
 
 const originalQuery = pg.Client.prototype.query;
@@ -192,26 +193,17 @@ describe('pg hook (real PostgreSQL)', function () {
     c.release();
     await pool.end();
     await tracer.waitFor(5);
-    const everything = JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, tags: s.tags, logs: s.logs })));
-    assert.ok(!everything.includes(secret), everything);
+    assert.ok(!tracer.everything().includes(secret), tracer.everything());
   });
 
   it('captureParameters, sanitizeStatement:false, maxStatementLength, request/response hooks (throwing ones contained)', async () => {
-    uninstallAllPatches();
     const seen: unknown[] = [];
-    installPatches(['pg'], {
-      tracer,
-      hooks: {
-        pg: {
-          captureParameters: true,
-          sanitizeStatement: false,
-          maxStatementLength: 20,
-          requestHook: (span, info) => { span.setTag('app.query', info.text); seen.push(info.values); throw new Error('user hook bug'); },
-          responseHook: (span, result) => { span.setTag('app.rows', (result as pg.QueryResult).rowCount); throw new Error('user hook bug'); },
-        },
-      },
-    });
-    try {
+    const options: PgOptions = {
+      ...verbatimSql,
+      requestHook: (span, info) => { span.setTag('app.query', info.text); seen.push(info.values); throw new Error('user hook bug'); },
+      responseHook: (span, result) => { span.setTag('app.rows', (result as pg.QueryResult).rowCount); throw new Error('user hook bug'); },
+    };
+    await withHookOptions(tracer, 'pg', options, async () => {
       const res = await client.query("SELECT $1::text AS v, 'literal' AS l", ['value']);
       assert.equal(res.rows[0].v, 'value');
       const [span] = await tracer.waitFor(1);
@@ -219,27 +211,10 @@ describe('pg hook (real PostgreSQL)', function () {
       assert.deepEqual(span.tags['db.params'], ['value']);
       assert.equal(span.tags['app.rows'], 1);
       assert.deepEqual(seen, [['value']]);
-    } finally {
-      uninstallAllPatches();
-      installPatches(['pg'], { tracer });
-    }
+    });
   });
 
-  it('requireParent: no span without an active span', async () => {
-    uninstallAllPatches();
-    installPatches(['pg'], { tracer, hooks: { pg: { requireParent: true } } });
-    try {
-      await client.query('SELECT 1');
-      assert.equal(tracer.started.length, 0);
-      const parent = tracer.startSpan('p');
-      await withSpan(parent, () => client.query('SELECT 1'));
-      parent.finish();
-      await tracer.waitFor(2);
-    } finally {
-      uninstallAllPatches();
-      installPatches(['pg'], { tracer });
-    }
-  });
+  it('requireParent: no span without an active span', () => assertRequireParent(tracer, 'pg', () => client.query('SELECT 1')));
 
   it('uninstall restores Client.prototype.query', () => {
     assert.notEqual(pg.Client.prototype.query, originalQuery);
@@ -258,28 +233,20 @@ describe('pg under traced HTTP requests (busy pool)', function () {
   before(async () => {
     installPatches(['pg', 'httpServer'], { tracer });
     pool = new pg.Pool({ ...pgConfig(), max: 1 });
-    server = await startServer(async (req, res) => {
-      const id = Number((req.url ?? '/0').slice(1));
-      try {
-        if (id % 2 === 0) {
-          const r = await pool.query('SELECT $1::int AS id, pg_sleep(0.001)', [id]);
-          res.end(String(r.rows[0].id));
-        } else {
-          const c = await pool.connect();
-          try {
-            await c.query('BEGIN');
-            const r = await c.query('SELECT $1::int AS id', [id]);
-            await c.query('COMMIT');
-            res.end(String(r.rows[0].id));
-          } finally {
-            c.release();
-          }
+    server = await startServer(
+      answerById(async (id) => {
+        if (id % 2 === 0) return String((await pool.query('SELECT $1::int AS id, pg_sleep(0.001)', [id])).rows[0].id);
+        const c = await pool.connect();
+        try {
+          await c.query('BEGIN');
+          const r = await c.query('SELECT $1::int AS id', [id]);
+          await c.query('COMMIT');
+          return String(r.rows[0].id);
+        } finally {
+          c.release();
         }
-      } catch (err) {
-        res.statusCode = 500;
-        res.end(String(err));
-      }
-    });
+      }),
+    );
   });
   after(async () => {
     uninstallAllPatches();
@@ -289,11 +256,7 @@ describe('pg under traced HTTP requests (busy pool)', function () {
 
   it('100 concurrent requests on a max:1 pool: every query is parented by the request that issued it', async () => {
     const n = 100;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
-    const bodies = await Promise.all(
-      Array.from({ length: n }, (_, i) => new Promise<string>((resolve, reject) => http.get(`${server.url}/${i}`, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject))),
-    );
-    agent.destroy();
+    const bodies = await getEach(server.url, n);
     bodies.forEach((b, i) => assert.equal(b, String(i)));
     await tracer.settle(10000);
     const servers = tracer.finished.filter((s) => s.tags['span.kind'] === 'server');

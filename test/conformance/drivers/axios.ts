@@ -2,7 +2,7 @@ import http from 'node:http';
 import axios from 'axios';
 import type { TestServer } from '../../helpers/servers';
 import type { Driver } from '../driver';
-import { conformanceTags, inFlight, nextArrival, otelHttp, startConformanceServer } from './http';
+import { conformanceTags, inFlight, nextArrival, otelHttp, serverAndAgent, startConformanceServer } from './http';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const axios0 = require('axios0') as typeof axios;
@@ -19,14 +19,7 @@ function axiosDriver(name: string, client: typeof axios, config?: Driver['config
     operation: 'HTTP GET',
     tags: () => conformanceTags('axios', server),
     targets: () => [[client, 'create']],
-    async start() {
-      server = await startConformanceServer();
-      agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
-    },
-    async stop() {
-      agent.destroy();
-      await server.close();
-    },
+    ...serverAndAgent(startConformanceServer, (s, a) => ((server = s), (agent = a))),
     call: () => get('/conformance?q=1'),
     failingCall: () => get('/fail'),
     normalize: (result) => {

@@ -4,7 +4,7 @@ import type { HookName } from '../../../src';
 import { readBody } from '../../helpers/servers';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
-import { inFlight, type Reply } from './http';
+import { inFlight, serverAndAgent, type Reply } from './http';
 
 let slowArrived: (() => void) | undefined;
 /** Resolves when the next `/slow` request reaches the app. */
@@ -57,14 +57,7 @@ export function frameworkDriver(spec: {
     tags: () => ({ component: 'http', 'http.method': 'GET', 'http.route': route, 'http.url': `${app.url}/conf/items/7`, 'http.status_code': 200 }),
     targets: spec.targets,
     otel: spec.otel,
-    async start() {
-      app = await spec.start();
-      agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
-    },
-    async stop() {
-      agent.destroy();
-      await app.close();
-    },
+    ...serverAndAgent(spec.start, (started, keepAlive) => ((app = started), (agent = keepAlive))),
     call: (parent) => get('/conf/items/7?q=1', parent),
     failingCall: () => get('/conf/items/destroy'),
     inFlightCall: () => inFlight(nextSlow(), () => get('/conf/items/slow')),

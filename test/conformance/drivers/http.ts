@@ -64,6 +64,23 @@ export async function inFlight(arrival: Promise<void>, call: () => Promise<unkno
   return { outcome };
 }
 
+/** A driver's start and stop: `begin` starts its server, then a keep-alive agent for its calls; both handed to `set`. */
+export function serverAndAgent<S extends { close(): Promise<void> }>(begin: () => Promise<S>, set: (server: S, agent: http.Agent) => void): Pick<Driver, 'start' | 'stop'> {
+  let server: S | undefined;
+  let agent: http.Agent | undefined;
+  return {
+    async start() {
+      server = await begin();
+      agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+      set(server, agent);
+    },
+    async stop() {
+      agent?.destroy();
+      await server?.close();
+    },
+  };
+}
+
 /** OpenTelemetry's http instrumentation, for the coexistence contract. */
 export const otelHttp: Driver['otel'] = { module: '@opentelemetry/instrumentation-http', export: 'HttpInstrumentation', reload: ['http', 'https'] };
 

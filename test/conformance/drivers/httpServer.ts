@@ -3,7 +3,7 @@ import https from 'node:https';
 import { readBody, TestServer } from '../../helpers/servers';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
-import { conformanceTags, inFlight, nextArrival, otelHttp, Reply, startConformanceServer } from './http';
+import { conformanceTags, inFlight, nextArrival, otelHttp, Reply, serverAndAgent, startConformanceServer } from './http';
 
 let server: TestServer;
 let agent: http.Agent;
@@ -30,14 +30,7 @@ export const httpServerDriver: Driver = {
     [http.Server.prototype, 'emit'],
     [https.Server.prototype, 'emit'],
   ],
-  async start() {
-    server = await startConformanceServer();
-    agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
-  },
-  async stop() {
-    agent.destroy();
-    await server.close();
-  },
+  ...serverAndAgent(startConformanceServer, (s, a) => ((server = s), (agent = a))),
   call: (parent) => get('/conformance?q=1', parent),
   // The handler drops the connection: the client sees a socket hang-up, the server span an abort.
   failingCall: () => get('/destroy'),

@@ -1,0 +1,35 @@
+/** Test cases that several hooks' own tests share. */
+import assert from 'node:assert/strict';
+import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { HookName, HookOptionsByName } from '../../src';
+import type { RecordingTracer } from './tracer';
+
+/**
+ * `requireParent: true`: `call` makes no span without an active span, and its span(s) under one. The hook
+ * is installed again without the option afterwards (the suite's own install).
+ */
+export function assertRequireParent(tracer: RecordingTracer, hook: HookName, call: () => Promise<unknown>): Promise<void> {
+  return withHookOptions(tracer, hook, { requireParent: true }, async () => {
+    await call();
+    assert.equal(tracer.started.length, 0);
+    const parent = tracer.startSpan('p');
+    await withSpan(parent, call);
+    parent.finish();
+    await tracer.waitFor(2);
+  });
+}
+
+/** Runs `body` with `hook` installed with `options`, then installs it again without them (the suite's own install). */
+export async function withHookOptions<H extends HookName>(tracer: RecordingTracer, hook: H, options: HookOptionsByName[H], body: () => Promise<void>): Promise<void> {
+  uninstallAllPatches();
+  installPatches([hook], { tracer, hooks: { [hook]: options } });
+  try {
+    await body();
+  } finally {
+    uninstallAllPatches();
+    installPatches([hook], { tracer });
+  }
+}
+
+/** SQL hook options that record what is sent as it is: values as `db.params`, literals kept, 20 characters. */
+export const verbatimSql = { captureParameters: true, sanitizeStatement: false, maxStatementLength: 20 } as const;
