@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { HookName, HookOptionsByName } from '../../src';
-import type { RecordingTracer } from './tracer';
+import { getEach } from './servers';
+import type { RecordedSpan, RecordingTracer } from './tracer';
 
 /**
  * `requireParent: true`: `call` makes no span without an active span, and its span(s) under one. The hook
@@ -33,3 +34,16 @@ export async function withHookOptions<H extends HookName>(tracer: RecordingTrace
 
 /** SQL hook options that record what is sent as it is: values as `db.params`, literals kept, 20 characters. */
 export const verbatimSql = { captureParameters: true, sanitizeStatement: false, maxStatementLength: 20 } as const;
+
+/**
+ * `n` concurrent requests of `/<i>` to a traced server at `url` that answers each with its `i`; once every
+ * span finished, the server spans (one per request) by span id.
+ */
+export async function concurrentRequests(tracer: RecordingTracer, url: string, n: number): Promise<Map<string, RecordedSpan>> {
+  const bodies = await getEach(url, n);
+  assert.deepEqual(bodies, Array.from({ length: n }, (_, i) => String(i)));
+  await tracer.settle(10000);
+  const servers = new Map(tracer.ofKind('server').map((s) => [s.id, s]));
+  assert.equal(servers.size, n);
+  return servers;
+}

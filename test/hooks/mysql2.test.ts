@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
 import mysql from 'mysql2';
 import mysqlp from 'mysql2/promise';
@@ -13,8 +12,8 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { Mysql2Options } from '../../src';
 import { isOurWrapper } from '../../src/registry/wrap';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { assertRequireParent, verbatimSql, withHookOptions } from '../helpers/cases';
-import { answerById, closedPort, readBody, startServer } from '../helpers/servers';
+import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
+import { answerById, closedPort, startServer } from '../helpers/servers';
 import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -604,26 +603,14 @@ describe('mysql2 under traced HTTP requests (busy pools)', function () {
 
   it('100 concurrent requests on connectionLimit:1 pools: every query is parented by the request that issued it', async () => {
     const n = 100;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: n });
-    const bodies = await Promise.all(
-      Array.from(
-        { length: n },
-        (_, i) => new Promise<string>((resolve, reject) => http.get(`${server.url}/${i}`, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject)),
-      ),
-    );
-    agent.destroy();
-    bodies.forEach((b, i) => assert.equal(b, String(i)));
-    await tracer.settle(10000);
-    const servers = tracer.finished.filter((s) => s.tags['span.kind'] === 'server');
-    assert.equal(servers.length, n);
-    const serverById = new Map(servers.map((s) => [s.id, s]));
+    const serverById = await concurrentRequests(tracer, server.url, n);
     const owned = new Map<string, string[]>();
     for (const q of tracer.byName(/^mysql\.query:/)) {
       const owner = serverById.get(q.parentId as string);
       assert.ok(owner, `${q.operationName} has a server span as parent`);
       owned.set(owner.id, [...(owned.get(owner.id) ?? []), q.operationName]);
     }
-    for (const s of servers) {
+    for (const s of serverById.values()) {
       const id = Number(new URL(s.tags['http.url']).pathname.slice(1));
       const expected = id % 4 === 1 ? ['mysql.query:START', 'mysql.query:SELECT', 'mysql.query:COMMIT'] : ['mysql.query:SELECT'];
       assert.deepEqual(owned.get(s.id), expected, `request ${id} owns its own queries`);

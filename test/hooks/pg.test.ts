@@ -6,8 +6,8 @@ import QueryStream from 'pg-query-stream';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { PgOptions } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { assertRequireParent, verbatimSql, withHookOptions } from '../helpers/cases';
-import { answerById, closedPort, getEach, startServer } from '../helpers/servers';
+import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
+import { answerById, closedPort, startServer } from '../helpers/servers';
 import { pgConfig, sqlTags } from '../helpers/services';
 
 const originalQuery = pg.Client.prototype.query;
@@ -256,12 +256,7 @@ describe('pg under traced HTTP requests (busy pool)', function () {
 
   it('100 concurrent requests on a max:1 pool: every query is parented by the request that issued it', async () => {
     const n = 100;
-    const bodies = await getEach(server.url, n);
-    bodies.forEach((b, i) => assert.equal(b, String(i)));
-    await tracer.settle(10000);
-    const servers = tracer.finished.filter((s) => s.tags['span.kind'] === 'server');
-    assert.equal(servers.length, n);
-    const serverById = new Map(servers.map((s) => [s.id, s]));
+    const serverById = await concurrentRequests(tracer, server.url, n);
     const queries = tracer.byName(/^pg\.query/);
     // even ids: one pool.query; odd ids: BEGIN, SELECT, COMMIT
     assert.equal(queries.length, n / 2 + (n / 2) * 3);
@@ -273,7 +268,7 @@ describe('pg under traced HTTP requests (busy pool)', function () {
       list.push(q);
       perRequest.set(parent.id, list);
     }
-    for (const s of servers) {
+    for (const s of serverById.values()) {
       const id = Number(new URL(s.tags['http.url']).pathname.slice(1));
       const list = perRequest.get(s.id) ?? [];
       assert.equal(list.length, id % 2 === 0 ? 1 : 3, `request ${id} owns its own queries`);
