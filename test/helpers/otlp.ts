@@ -99,14 +99,14 @@ export interface OtlpReceiver {
 
 /** An OTLP/HTTP receiver on 127.0.0.1: decodes protobuf (`application/x-protobuf`) and JSON bodies. */
 export async function startOtlpHttpReceiver(): Promise<OtlpReceiver> {
-  const exports: OtlpExport[] = [];
+  const received: OtlpExport[] = [];
   const server: TestServer = await startServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const json = String(req.headers['content-type']).includes('json');
-      exports.push({
+      received.push({
         format: json ? 'json' : 'protobuf',
         headers: req.headers,
         url: req.url,
@@ -117,12 +117,12 @@ export async function startOtlpHttpReceiver(): Promise<OtlpReceiver> {
       res.end(json ? '{}' : Buffer.alloc(0));
     });
   });
-  return { url: server.url, exports, spans: () => exports.flatMap((e) => e.spans), close: () => server.close() };
+  return { url: server.url, exports: received, spans: () => received.flatMap((e) => e.spans), close: () => server.close() };
 }
 
 /** An OTLP/gRPC receiver on 127.0.0.1 (insecure): the TraceService's Export, decoded with the same proto. */
 export async function startOtlpGrpcReceiver(): Promise<OtlpReceiver> {
-  const exports: OtlpExport[] = [];
+  const received: OtlpExport[] = [];
   const server = new grpc.Server();
   const raw = (b: Buffer): Buffer => b;
   const definition = {
@@ -131,15 +131,15 @@ export async function startOtlpGrpcReceiver(): Promise<OtlpReceiver> {
   server.addService(definition as unknown as grpc.ServiceDefinition, {
     export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       const headers = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
-      exports.push({ format: 'grpc', headers, spans: decodeProtobuf(call.request) });
+      received.push({ format: 'grpc', headers, spans: decodeProtobuf(call.request) });
       callback(null, Buffer.alloc(0));
     },
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return {
     url: `http://127.0.0.1:${port}`,
-    exports,
-    spans: () => exports.flatMap((e) => e.spans),
+    exports: received,
+    spans: () => received.flatMap((e) => e.spans),
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
 }
