@@ -416,7 +416,8 @@ describe('OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIO
     for (const mapped of Object.values(OTEL_INSTRUMENTATION_HOOKS)) for (const hook of mapped) assert.ok((HOOK_NAMES as readonly string[]).includes(hook), hook);
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
     const table = readme.slice(readme.indexOf('| OpenTelemetry instrumentation |'));
-    const rows = table.split('\n').slice(2).filter((line) => line.startsWith('| `'));
+    const lines = table.split('\n').slice(2);
+    const rows = lines.slice(0, lines.findIndex((line) => !line.startsWith('|')));
     const fromReadme = Object.fromEntries(rows.map((row) => {
       const [name, ours] = row.split('|').slice(1, 3).map((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
       return [name[0], ours];
