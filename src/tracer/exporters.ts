@@ -58,7 +58,7 @@ const UNSAFE_PROCESS_ATTRIBUTES = ['process.command_args', 'process.command_line
  */
 export function detectedResource(service: string): Resource {
   const resources = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
-  const process = {
+  const processWithoutCommandLine = {
     detect(): { attributes?: Record<string, unknown> } {
       const attributes = { ...resources.processDetector.detect().attributes };
       for (const key of UNSAFE_PROCESS_ATTRIBUTES) delete attributes[key];
@@ -66,7 +66,7 @@ export function detectedResource(service: string): Resource {
     },
   };
   return resources
-    .detectResources({ detectors: [resources.hostDetector, process as ResourceDetector, resources.envDetector] })
+    .detectResources({ detectors: [resources.hostDetector, processWithoutCommandLine as ResourceDetector, resources.envDetector] })
     .merge(resources.resourceFromAttributes({ 'service.name': service }));
 }
 
@@ -74,7 +74,7 @@ export function detectedResource(service: string): Resource {
 export class DeferredResource implements Resource {
   private built: Resource | undefined;
   constructor(private readonly build: () => Resource, private readonly fallback: () => Resource) {}
-  private get target(): Resource {
+  private resolve(): Resource {
     if (this.built === undefined) {
       try {
         this.built = this.build();
@@ -87,25 +87,25 @@ export class DeferredResource implements Resource {
   }
   /** Builds it now (before the first span is timed). */
   prepare(): void {
-    void this.target;
+    this.resolve();
   }
   get attributes(): Attributes {
-    return this.target.attributes;
+    return this.resolve().attributes;
   }
   get asyncAttributesPending(): boolean | undefined {
-    return this.target.asyncAttributesPending;
+    return this.resolve().asyncAttributesPending;
   }
   get schemaUrl(): string | undefined {
-    return this.target.schemaUrl;
+    return this.resolve().schemaUrl;
   }
   waitForAsyncAttributes(): Promise<void> {
-    return this.target.waitForAsyncAttributes?.() ?? Promise.resolve();
+    return this.resolve().waitForAsyncAttributes?.() ?? Promise.resolve();
   }
   merge(other: Resource | null): Resource {
-    return this.target.merge(other);
+    return this.resolve().merge(other);
   }
   getRawAttributes(): RawResourceAttribute[] {
-    return this.target.getRawAttributes();
+    return this.resolve().getRawAttributes();
   }
 }
 
