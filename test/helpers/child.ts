@@ -58,7 +58,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<{ u
   };
 }
 
-/** The JSON the traced app printed after `response `. */
-export function responseOf(run: Run): any {
-  return JSON.parse(run.stdout.split('response ')[1]);
+/** The JSON the traced app printed after `response ` (by default: the headers its downstream received). */
+export function responseOf<T = Record<string, string | undefined>>(run: Run): T {
+  return JSON.parse(run.stdout.split('response ')[1]) as T;
 }

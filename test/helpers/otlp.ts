@@ -46,23 +46,49 @@ function hex(id: unknown): string {
   return Buffer.from(id as Uint8Array).toString('hex');
 }
 
-function anyValue(value: any): unknown {
-  if (value === undefined || value === null) return undefined;
-  if ('stringValue' in value) return value.stringValue;
-  if ('boolValue' in value) return value.boolValue;
-  if ('intValue' in value) return Number(value.intValue);
-  if ('doubleValue' in value) return value.doubleValue;
-  if ('arrayValue' in value) return (value.arrayValue.values ?? []).map(anyValue);
-  if ('bytesValue' in value) return value.bytesValue;
-  return undefined;
+/** OTLP/JSON, or protobuf decoded to an object with camelCase names: the fields read here. */
+interface AnyValueObject {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: number | string;
+  doubleValue?: number;
+  arrayValue?: { values?: AnyValueObject[] };
+  bytesValue?: unknown;
+}
+interface KeyValueObject {
+  key: string;
+  value?: AnyValueObject;
+}
+interface SpanObject {
+  traceId?: unknown;
+  spanId?: unknown;
+  parentSpanId?: unknown;
+  name: string;
+  kind?: number;
+  attributes?: KeyValueObject[];
+  status?: { code?: number; message?: string };
+  events?: Array<{ name: string; attributes?: KeyValueObject[] }>;
+}
+interface ExportRequestObject {
+  resourceSpans?: Array<{ resource?: { attributes?: KeyValueObject[] }; scopeSpans?: Array<{ scope?: { name?: string }; spans?: SpanObject[] }> }>;
 }
 
-function attributesOf(list: any[] | undefined): Record<string, unknown> {
+function anyValue(value: AnyValueObject | undefined): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.boolValue !== undefined) return value.boolValue;
+  if (value.intValue !== undefined) return Number(value.intValue);
+  if (value.doubleValue !== undefined) return value.doubleValue;
+  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(anyValue);
+  return value.bytesValue;
+}
+
+function attributesOf(list: KeyValueObject[] | undefined): Record<string, unknown> {
   return Object.fromEntries((list ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 }
 
-/** The spans of an ExportTraceServiceRequest, as an object (OTLP/JSON, or protobuf decoded with camelCase names). */
-export function spansOfRequest(request: any): OtlpSpan[] {
+/** The spans of an ExportTraceServiceRequest. */
+export function spansOfRequest(request: ExportRequestObject): OtlpSpan[] {
   const spans: OtlpSpan[] = [];
   for (const rs of request.resourceSpans ?? []) {
     const resource = attributesOf(rs.resource?.attributes);
@@ -76,7 +102,7 @@ export function spansOfRequest(request: any): OtlpSpan[] {
           kind: Number(s.kind ?? 0),
           attributes: attributesOf(s.attributes),
           status: { code: Number(s.status?.code ?? 0), message: s.status?.message },
-          events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attributesOf(e.attributes) })),
+          events: (s.events ?? []).map((e) => ({ name: e.name, attributes: attributesOf(e.attributes) })),
           resource,
           scope: ss.scope?.name ?? '',
         });

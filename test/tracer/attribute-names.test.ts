@@ -155,7 +155,7 @@ describe('OT_ATTRIBUTE_NAMES end to end (the built-in tracer’s OTLP export)', 
     }
     const own = await runNode({ OT_TRACER: './test/fixtures/custom-tracer.js', OT_ATTRIBUTE_NAMES: 'otel', TARGET_URL: downstream.url });
     assert.equal(own.status, 0, own.stderr);
-    const spans = JSON.parse(own.stdout.split('SPANS ')[1]);
-    assert.ok(spans.some((s: any) => s.tags['http.url'] !== undefined && s.tags['url.full'] === undefined));
+    const spans = JSON.parse(own.stdout.split('SPANS ')[1]) as Array<{ tags: Record<string, unknown> }>;
+    assert.ok(spans.some((s) => s.tags['http.url'] !== undefined && s.tags['url.full'] === undefined));
   });
 });

@@ -25,8 +25,28 @@ after(() => {
   for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function readJsonl(file: string): any[] {
-  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+interface JsonlSpan {
+  traceId: string;
+  spanId: string;
+  parentId: string | null;
+  service: string;
+  tags: Record<string, string | number | boolean | undefined>;
+}
+function readJsonl(file: string): JsonlSpan[] {
+  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JsonlSpan);
+}
+/** A span of the OpenTelemetry peer (test/fixtures/otel-peer.js): kind 1 server, 2 client. */
+interface PeerSpan {
+  kind: number;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+}
+interface ZipkinSpan {
+  kind: string;
+  id: string;
+  parentId?: string;
+  localEndpoint: { serviceName: string };
 }
 
 /** The app's server span and its client span to the downstream, which must be its child. */
@@ -119,15 +139,15 @@ describe('OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL (exports decoded 
 
   it('zipkin, with OTEL_EXPORTER_ZIPKIN_ENDPOINT', async () => {
     const zipkin = await startServer((req, res) => readBody(req).then(() => res.end('{}')));
-    const bodies: any[] = [];
-    zipkin.server.prependListener('request', (req: http.IncomingMessage) => void readBody(req).then((b) => bodies.push(JSON.parse(b))));
+    const bodies: ZipkinSpan[][] = [];
+    zipkin.server.prependListener('request', (req: http.IncomingMessage) => void readBody(req).then((b) => bodies.push(JSON.parse(b) as ZipkinSpan[])));
     try {
       const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url}/zipkin/spans`, TARGET_URL: downstream.url });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual([...new Set(zipkin.received.map((x) => x.url))], ['/zipkin/spans']);
       const spans = bodies.flat();
-      const server = spans.find((s) => s.kind === 'SERVER');
-      const client = spans.find((s) => s.kind === 'CLIENT');
+      const server = spans.find((s) => s.kind === 'SERVER')!;
+      const client = spans.find((s) => s.kind === 'CLIENT')!;
       assert.equal(client.parentId, server.id);
       assert.equal(server.localEndpoint.serviceName, 'app');
     } finally {
@@ -266,9 +286,9 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
   function otelPeer(propagators: string, next: string): ReturnType<typeof serve> {
     return serve([path.join(root, 'test', 'fixtures', 'otel-peer.js')], { OTEL_PROPAGATORS: propagators, NEXT_URL: next });
   }
-  async function peerSpans(peer: { url: string }): Promise<any[]> {
+  async function peerSpans(peer: { url: string }): Promise<PeerSpan[]> {
     const res = await fetch(`${peer.url}/spans`);
-    return (await res.json()) as any[];
+    return (await res.json()) as PeerSpan[];
   }
 
   for (const variable of ['OTEL_PROPAGATORS', 'OT_PROPAGATION']) {
@@ -278,13 +298,13 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
         const file = tmpFile('spans.jsonl');
         const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, [variable]: 'b3', TARGET_URL: peer.url });
         assert.equal(r.status, 0, r.stderr);
-        const client = readJsonl(file).find((s) => s.tags['span.kind'] === 'client');
-        const { received, next } = responseOf(r);
+        const client = readJsonl(file).find((s) => s.tags['span.kind'] === 'client')!;
+        const { received, next } = responseOf<{ received: Record<string, string | undefined>; next: string }>(r);
         assert.equal(received.b3, `${client.traceId}-${client.spanId}-1`);
         for (const other of ['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'traceparent']) assert.equal(received[other], undefined, other);
         const spans = await peerSpans(peer);
-        const peerServer = spans.find((s) => s.kind === 1);
-        const peerClient = spans.find((s) => s.kind === 2);
+        const peerServer = spans.find((s) => s.kind === 1)!;
+        const peerClient = spans.find((s) => s.kind === 2)!;
         assert.equal(peerServer.traceId, client.traceId);
         assert.equal(peerServer.parentSpanId, client.spanId);
         assert.equal(JSON.parse(next).b3, `${client.traceId}-${peerClient.spanId}-1`);
@@ -300,13 +320,13 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
       const file = tmpFile('spans.jsonl');
       const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_PROPAGATORS: 'b3multi', TARGET_URL: peer.url });
       assert.equal(r.status, 0, r.stderr);
-      const client = readJsonl(file).find((s) => s.tags['span.kind'] === 'client');
-      const { received } = responseOf(r);
+      const client = readJsonl(file).find((s) => s.tags['span.kind'] === 'client')!;
+      const { received } = responseOf<{ received: Record<string, string | undefined> }>(r);
       assert.equal(received['x-b3-traceid'], client.traceId);
       assert.equal(received['x-b3-spanid'], client.spanId);
       assert.equal(received['x-b3-sampled'], '1');
       assert.equal(received.b3, undefined);
-      const peerServer = (await peerSpans(peer)).find((s) => s.kind === 1);
+      const peerServer = (await peerSpans(peer)).find((s) => s.kind === 1)!;
       assert.equal(peerServer.parentSpanId, client.spanId);
     } finally {
       await peer.stop();
@@ -326,8 +346,8 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
       await app.stop();
     }
     const servers = readJsonl(file).filter((s) => s.tags['span.kind'] === 'server');
-    const fromOtel = servers.find((s) => s.tags['http.url'].endsWith('/next'));
-    const fromMulti = servers.find((s) => s.tags['http.url'].endsWith('/from-multi'));
+    const fromOtel = servers.find((s) => String(s.tags['http.url']).endsWith('/next'));
+    const fromMulti = servers.find((s) => String(s.tags['http.url']).endsWith('/from-multi'));
     assert.ok(fromOtel && fromMulti, JSON.stringify(servers));
     assert.equal(fromMulti.traceId, '463ac35c9f6413ad48485a3953bb6124');
     assert.equal(fromMulti.parentId, '0020000000000001');
@@ -356,7 +376,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
     } finally {
       await app.stop();
     }
-    const server = readJsonl(file).find((s) => s.tags['span.kind'] === 'server');
+    const server = readJsonl(file).find((s) => s.tags['span.kind'] === 'server')!;
     assert.notEqual(server.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
   });
 
@@ -364,7 +384,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
     const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('s.jsonl'), OT_PROPAGATION: 'b3multi,xray', OTEL_PROPAGATORS: 'b3', OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream.url });
     assert.equal(r.status, 0, r.stderr);
     const received = responseOf(r);
-    assert.match(received['x-b3-traceid'], /^[0-9a-f]{32}$/);
+    assert.match(String(received['x-b3-traceid']), /^[0-9a-f]{32}$/);
     assert.equal(received.b3, undefined);
     assert.equal(r.stderr.match(/OT_PROPAGATION=b3multi,xray wins over OTEL_PROPAGATORS=b3/g)?.length, 1, r.stderr);
     assert.equal(r.stderr.match(/OT_PROPAGATION names unknown format "xray"/g)?.length, 1, r.stderr);
@@ -373,7 +393,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
   it('b3single stays a synonym of b3', async () => {
     const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('s.jsonl'), OT_PROPAGATION: 'b3single', TARGET_URL: downstream.url });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(responseOf(r).b3, /^[0-9a-f]{32}-[0-9a-f]{16}-1$/);
+    assert.match(String(responseOf(r).b3), /^[0-9a-f]{32}-[0-9a-f]{16}-1$/);
   });
 });
 
