@@ -13,7 +13,9 @@ import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from '../helpers/otlp';
 import type { OtlpReceiver, OtlpSpan } from '../helpers/otlp';
 import { readBody, startServer, TestServer } from '../helpers/servers';
 import { HOOK_NAMES } from '../../src/config';
-import { OTEL_INSTRUMENTATION_HOOKS } from '../../src/otel-env';
+import { OTEL_INSTRUMENTATION_HOOKS, sdkDisabled, tracerSpec } from '../../src/otel-env';
+import { otlpProtocol, resourceServiceName, zipkinUrl } from '../../src/tracer/exporters';
+import { propagationNames } from '../../src/tracer/propagation';
 
 const tmpDirs: string[] = [];
 function tmpFile(name: string): string {
@@ -479,3 +481,30 @@ describe('OTEL_SDK_DISABLED=true and OTEL_LOG_LEVEL=debug', function () {
   });
 });
 
+
+describe('OpenTelemetry variables, read (unit)', () => {
+  it('propagation names: synonyms resolved, each once; none wins; unset gives the default', () => {
+    assert.deepEqual(propagationNames({ OTEL_PROPAGATORS: 'B3, b3single ,w3c,tracecontext' }), ['b3', 'tracecontext']);
+    assert.deepEqual(propagationNames({ OTEL_PROPAGATORS: 'tracecontext,none' }), []);
+    assert.deepEqual(propagationNames({}), ['tracecontext', 'baggage']);
+    assert.deepEqual(propagationNames({ OT_PROPAGATION: 'jaeger', OTEL_PROPAGATORS: 'b3' }), ['jaeger']);
+  });
+
+  it('OTLP protocol: the traces form, else the general one, else http/protobuf', () => {
+    assert.equal(otlpProtocol({}), 'http/protobuf');
+    assert.equal(otlpProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'GRPC' }), 'grpc');
+    assert.equal(otlpProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }), 'http/json');
+  });
+
+  it('Zipkin endpoint, tracer choice, service.name from OTEL_RESOURCE_ATTRIBUTES', () => {
+    assert.equal(zipkinUrl({}), 'http://localhost:9411/api/v2/spans');
+    assert.equal(zipkinUrl({ OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://z/s' }), 'http://z/s');
+    assert.deepEqual(tracerSpec({ OTEL_TRACES_EXPORTER: 'otlp' }), { variable: 'OTEL_TRACES_EXPORTER', value: 'otlp' });
+    assert.deepEqual(tracerSpec({ OT_TRACER: ' ', OTEL_TRACES_EXPORTER: 'zipkin' }), { variable: 'OTEL_TRACES_EXPORTER', value: 'zipkin' });
+    assert.equal(tracerSpec({}), undefined);
+    assert.equal(resourceServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'team=a, service.name=my%20shop' }), 'my shop');
+    assert.equal(resourceServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=' }), undefined);
+    assert.equal(sdkDisabled({ OTEL_SDK_DISABLED: 'TRUE' }), true);
+    assert.equal(sdkDisabled({ OTEL_SDK_DISABLED: '1' }), false);
+  });
+});
