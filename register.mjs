@@ -6,10 +6,13 @@ import { createRequire, register } from 'node:module';
 const require = createRequire(import.meta.url);
 try {
   const include = require('./dist/esm.js').loaderModules();
-  const hooks = await import('import-in-the-middle/register-hooks.mjs');
-  // In-thread hooks where this Node runs them correctly, else the loader thread.
-  if (hooks.supportsSyncHooks()) hooks.register({ include });
-  else register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
+  // None (OTEL_SDK_DISABLED=true): no loader at all.
+  if (include.length > 0) {
+    const hooks = await import('import-in-the-middle/register-hooks.mjs');
+    // In-thread hooks where this Node runs them correctly, else the loader thread.
+    if (hooks.supportsSyncHooks()) hooks.register({ include });
+    else register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
+  }
 } catch (err) {
   process.stderr.write(`opentracing-client-hooks: ES-module imports are not hooked: ${err?.message ?? err}\n`);
 }

@@ -5,6 +5,7 @@ import type { OptionsOf } from './registry/define';
 import type { HttpClientOptions } from './cores/http-client';
 import type { HttpServerOptions } from './hooks/httpServer';
 import { warnOnce } from './logger';
+import { eitherEnv, hooksOfInstrumentations } from './otel-env';
 
 type AnyHook = (typeof HOOKS)[number];
 export type HookName = AnyHook['name'];
@@ -61,12 +62,25 @@ function envList(value: string | undefined, variable: string): HookName[] | unde
   return names;
 }
 
-/** The hooks that installAllPatches turns on: explicit config, else OT_HOOKS / OT_HOOKS_DISABLED, else all. */
+/**
+ * A hook list from our variable, else from OpenTelemetry's instrumentation names in `theirs` (each pair
+ * on its own: ours replaces theirs when both are set, as the debug log says).
+ */
+function hookList(env: NodeJS.ProcessEnv, ours: string, theirs: string): HookName[] | undefined {
+  const value = eitherEnv(env, ours, theirs);
+  if (value === undefined) return undefined;
+  return value === env[ours] ? envList(value, ours) : hooksOfInstrumentations(value, theirs)?.filter(isHookName);
+}
+
+/**
+ * The hooks that installAllPatches turns on: explicit config, else OT_HOOKS / OT_HOOKS_DISABLED (or
+ * OTEL_NODE_ENABLED_INSTRUMENTATIONS / OTEL_NODE_DISABLED_INSTRUMENTATIONS), else all.
+ */
 export function enabledHooks(config: HooksConfig, env: NodeJS.ProcessEnv = process.env): HookName[] {
   const explicit = config.hooks ?? {};
   assertHookNames(Object.keys(explicit), 'config.hooks');
-  const only = envList(env.OT_HOOKS, 'OT_HOOKS');
-  const disabled = envList(env.OT_HOOKS_DISABLED, 'OT_HOOKS_DISABLED');
+  const only = hookList(env, 'OT_HOOKS', 'OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+  const disabled = hookList(env, 'OT_HOOKS_DISABLED', 'OTEL_NODE_DISABLED_INSTRUMENTATIONS');
   return HOOK_NAMES.filter((name) => {
     const setting = explicit[name];
     if (setting !== undefined) return setting !== false;

@@ -22,7 +22,7 @@ export type { AwsSdkOptions } from './hooks/aws-sdk';
 
 export { HOOK_NAMES } from './config';
 
-/** Installs every enabled hook (config, else OT_HOOKS / OT_HOOKS_DISABLED), for modules loaded now or later. */
+/** Installs every enabled hook (config, else OT_HOOKS / OT_HOOKS_DISABLED or OTEL_NODE_*_INSTRUMENTATIONS), for modules loaded now or later. */
 export function installAllPatches(config: HooksConfig = {}): void {
   installNamed(enabledHooks(config), config);
 }

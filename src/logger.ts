@@ -2,17 +2,22 @@ import type { Debugger } from 'debug';
 
 const NAMESPACE = 'opentracing-client-hooks';
 
-/** Whether DEBUG (read once, at start-up) can name our namespace: only then is `debug` loaded at all. */
-const mayDebug = /opentracing|\*/.test(process.env.DEBUG ?? '');
+/** OTEL_LOG_LEVEL=debug (or verbose, all): our debug log on, as DEBUG=opentracing-client-hooks* turns it on. */
+const otelDebug = /^\s*(debug|verbose|all)\s*$/i.test(process.env.OTEL_LOG_LEVEL ?? '');
+/** Whether DEBUG or OTEL_LOG_LEVEL (read once, at start-up) can turn our log on: only then is `debug` loaded at all. */
+const mayDebug = otelDebug || /opentracing|\*/.test(process.env.DEBUG ?? '');
 let debugLog: Debugger | undefined;
 
 function debugLogger(): Debugger {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  debugLog ??= (require('debug') as typeof import('debug'))(NAMESPACE);
+  if (debugLog === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    debugLog = (require('debug') as typeof import('debug'))(NAMESPACE);
+    if (otelDebug) debugLog.enabled = true;
+  }
   return debugLog;
 }
 
-/** Debug logger: enable with DEBUG=opentracing-client-hooks* (loads `debug` only then, to keep start-up short). */
+/** Debug logger: enable with DEBUG=opentracing-client-hooks* or OTEL_LOG_LEVEL=debug (loads `debug` only then, to keep start-up short). */
 export function log(formatter: string, ...args: unknown[]): void {
   if (mayDebug) debugLogger()(formatter, ...args);
 }

@@ -1,19 +1,24 @@
 /**
  * Preload entry: `node -r opentracing-client-hooks/register app.js` (and, through register.mjs,
- * `node --import opentracing-client-hooks/register app.mjs`). Sets up a tracer when OT_TRACER asks for
- * one, then installs the hooks the environment enables. It loads little: the hooks' declarations and
+ * `node --import opentracing-client-hooks/register app.mjs`). Sets up a tracer when OT_TRACER (or
+ * OTEL_TRACES_EXPORTER) asks for one, then installs the hooks the environment enables; with
+ * OTEL_SDK_DISABLED=true it does neither. It loads little: the hooks' declarations and
  * the registry; each hook's span logic loads with the library it traces, the tracer only when asked for.
  */
 import Module from 'node:module';
 import { enabledHooks } from './config';
 import { installNamed } from './install';
 import { debugEnabled, log } from './logger';
+import { sdkDisabled, tracerSpec } from './otel-env';
 import { patchDeferredBuiltins } from './registry';
 import { Wrapper } from './registry/wrap';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 
-if (process.env.OT_TRACER?.trim()) {
+const disabled = sdkDisabled(process.env);
+if (disabled) log('OTEL_SDK_DISABLED=true: no hook installed and no tracer set up');
+
+if (!disabled && tracerSpec(process.env) !== undefined) {
   try {
     const { createTracerFromEnv, flushOnExit } = require('./tracer') as typeof import('./tracer');
     const defaultTracer = createTracerFromEnv(process.env);
@@ -47,15 +52,17 @@ function patchBuiltinsBeforeModuleMain(): void {
 }
 
 try {
-  installNamed(enabledHooks({}), {}, true);
-  patchBuiltinsBeforeModuleMain();
+  if (!disabled) {
+    installNamed(enabledHooks({}), {}, true);
+    patchBuiltinsBeforeModuleMain();
+  }
 } catch (err) {
   // A preload must never stop the app from starting.
   process.stderr.write(`opentracing-client-hooks: not installed: ${(err as Error).message}\n`);
   log('register failed: %O', err);
 }
 
-if (debugEnabled()) {
+if (!disabled && debugEnabled()) {
   const { HOOKS } = require('./hooks') as typeof import('./hooks');
   const packages = [...new Set(HOOKS.flatMap((hook) => hook.targets.map((t) => t.module)).filter((m) => !Module.isBuiltin(m)))];
   (require('./bundled') as typeof import('./bundled')).reportBundledLibraries(process.argv[1], packages);

@@ -1,13 +1,14 @@
 'use strict';
 /**
  * Preload (`-r`) for the processes that run the built-in tracer (`OT_TRACER=otlp`), loaded before the
- * package's `register`. It makes the OTLP/HTTP exporter that the built-in tracer uses drop each batch
+ * package's `register`. It makes the OTLP exporter that the built-in tracer uses (the one of
+ * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, http/protobuf by default) drop each batch
  * in-process (BENCH_EXPORT=noop, the default), or only count it and send it on to the local sink
  * (BENCH_EXPORT=sink). Everything before the exporter (hooks, shim, SDK spans, BatchSpanProcessor) runs
  * as it does for a user; only the serialisation and the POST are skipped in noop mode.
  *
  * This patches a dependency, not the package: if a rewrite stops using
- * `@opentelemetry/exporter-trace-otlp-http`, nothing here fails, the batches reach the sink that
+ * `@opentelemetry/exporter-trace-otlp-proto` (or -http, -grpc), nothing here fails, the batches reach the sink that
  * OTEL_EXPORTER_OTLP_ENDPOINT points to (127.0.0.1), and the report shows "export not dropped in-process".
  */
 const path = require('node:path');
@@ -15,9 +16,11 @@ const counter = require('./export-counter');
 
 const root = path.resolve(__dirname, '..', '..');
 const drop = (process.env.BENCH_EXPORT || 'noop') === 'noop';
+const protocol = (process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || process.env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim().toLowerCase();
+const exporterPackage = { 'http/json': '@opentelemetry/exporter-trace-otlp-http', grpc: '@opentelemetry/exporter-trace-otlp-grpc' }[protocol] || '@opentelemetry/exporter-trace-otlp-proto';
 
 try {
-  const exporterModule = require(require.resolve('@opentelemetry/exporter-trace-otlp-http', { paths: [root] }));
+  const exporterModule = require(require.resolve(exporterPackage, { paths: [root] }));
   const proto = exporterModule.OTLPTraceExporter.prototype;
   const original = proto.export;
   proto.export = function benchExport(spans, done) {

@@ -193,7 +193,7 @@ async function main() {
   const { stats } = await servers.next(5000);
   await servers.stop();
   if (s.exportMode === 'noop' && stats.sinkRequests > 0) {
-    warnings.push(`the OTLP sink received ${stats.sinkRequests} requests: some export was not dropped in-process (does the built-in tracer still use @opentelemetry/exporter-trace-otlp-http?)`);
+    warnings.push(`the OTLP sink received ${stats.sinkRequests} requests: some export was not dropped in-process (does the built-in tracer still use @opentelemetry/exporter-trace-otlp-proto?)`);
   }
   for (const [client, byVariant] of Object.entries(raw.clients)) {
     for (const [variant, { rounds }] of Object.entries(byVariant)) {

@@ -6,11 +6,16 @@ import type { TextMapPropagator } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { storage, suppressTracing } from '../context';
 import { log, warnOnce } from '../logger';
+import { tracerSpec } from '../otel-env';
+import { attributeNaming, withAttributeNames } from './attribute-names';
+import type { AttributeNaming } from './attribute-names';
+import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from './exporters';
 
 /*
  * Nothing of @opentelemetry/* is loaded at start-up: the built-in tracer (./lean) is our own; its
- * propagators and its batch processor and exporter (otlp, zipkin) load when the first span starts (or at
- * the first extract, which comes before), only those OT_TRACER and OT_PROPAGATION ask for.
+ * propagators, and its batch processor, exporter (otlp over the protocol asked for, zipkin) and resource,
+ * load when the first span starts (or at the first extract, which comes before), only those that
+ * OT_TRACER / OTEL_TRACES_EXPORTER and OT_PROPAGATION / OTEL_PROPAGATORS ask for.
  */
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -22,10 +27,12 @@ export interface DefaultTracer {
   shutdown(): Promise<void>;
 }
 
-/** OT_SERVICE_NAME, else OTEL_SERVICE_NAME, else the name in the app's package.json. */
+/** OT_SERVICE_NAME, else OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES, else the name in the app's package.json. */
 export function serviceName(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OT_SERVICE_NAME) return env.OT_SERVICE_NAME;
   if (env.OTEL_SERVICE_NAME) return env.OTEL_SERVICE_NAME;
+  const fromResource = resourceServiceName(env);
+  if (fromResource !== undefined) return fromResource;
   let dir = process.argv[1] ? path.dirname(path.resolve(process.argv[1])) : process.cwd();
   for (;;) {
     try {
@@ -40,7 +47,7 @@ export function serviceName(env: NodeJS.ProcessEnv = process.env): string {
   }
 }
 
-/** W3C trace context by default; OT_PROPAGATION=tracecontext,b3,jaeger picks the formats injected and accepted. */
+/** W3C trace context and baggage by default; OT_PROPAGATION / OTEL_PROPAGATORS pick the formats injected and accepted. */
 export function propagatorFor(env: NodeJS.ProcessEnv = process.env): TextMapPropagator {
   return (require('./propagation') as typeof import('./propagation')).propagatorFor(env);
 }
@@ -144,51 +151,98 @@ function loadUserTracer(spec: string): Tracer {
   return tracer as Tracer;
 }
 
-/** Builds the tracer that OT_TRACER asks for, or undefined (unset, `none`, or a value that cannot work). */
+/** Every span to each of `processors` (OTEL_TRACES_EXPORTER=otlp,console). */
+class FanOutProcessor implements SpanProcessor {
+  constructor(readonly processors: SpanProcessor[]) {}
+  onStart(): void {}
+  onEnd(span: ReadableSpan): void {
+    for (const processor of this.processors) processor.onEnd(span);
+  }
+  forceFlush(): Promise<void> {
+    return Promise.all(this.processors.map((p) => p.forceFlush())).then(() => undefined);
+  }
+  shutdown(): Promise<void> {
+    return Promise.all(this.processors.map((p) => p.shutdown())).then(() => undefined);
+  }
+}
+
+const BUILT_IN = ['console', 'otlp', 'zipkin', 'jsonl'];
+const OTEL_EXPORTERS = ['otlp', 'zipkin', 'console', 'none'];
+
+/**
+ * The built-in modes asked for: OT_TRACER's one mode (or a tracer module, returned as it is), else
+ * OTEL_TRACES_EXPORTER's list; empty for none.
+ */
+function modesFromEnv(env: NodeJS.ProcessEnv): string[] | { module: string } {
+  const spec = tracerSpec(env);
+  if (spec === undefined) return [];
+  if (spec.variable === 'OT_TRACER') {
+    if (spec.value === 'none') return [];
+    return BUILT_IN.includes(spec.value) ? [spec.value] : { module: spec.value };
+  }
+  const modes = new Set<string>();
+  for (const raw of spec.value.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    if (OTEL_EXPORTERS.includes(name)) modes.add(name);
+    else warnOnce(`OTEL_TRACES_EXPORTER names unknown exporter "${name}" (ignored); known: ${OTEL_EXPORTERS.join(', ')}`);
+  }
+  if (modes.has('none')) return [];
+  return [...modes];
+}
+
+/** The processor of one built-in mode; exporters are built at the first span. */
+function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, naming: AttributeNaming): SpanProcessor {
+  if (mode === 'console' || mode === 'jsonl') {
+    const processors = require('./processors') as typeof import('./processors');
+    return mode === 'console' ? new processors.ConsoleWaterfallProcessor(service) : new processors.JsonlProcessor(env.OT_TRACER_FILE ?? path.resolve('traces.jsonl'), service);
+  }
+  if (mode === 'otlp') {
+    const protocol = otlpProtocol(env);
+    const target = otlpTarget(protocol, env);
+    return new LazyProcessor(`the OTLP exporter (${protocol}, ${target})`, () => batchSpanProcessor(guardedExporter(withAttributeNames(otlpExporter(protocol), naming), target), env));
+  }
+  const url = zipkinUrl(env);
+  return new LazyProcessor(`the Zipkin exporter (${url})`, () => {
+    const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
+    return batchSpanProcessor(guardedExporter(withAttributeNames(new ZipkinExporter({ url, serviceName: service }), naming), url), env);
+  });
+}
+
+/** Builds the tracer that OT_TRACER (else OTEL_TRACES_EXPORTER) asks for, or undefined (unset, `none`, or a value that cannot work). */
 export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): DefaultTracer | undefined {
-  const mode = (env.OT_TRACER ?? '').trim();
-  if (mode === '' || mode === 'none') return undefined;
-  const service = serviceName(env);
-  const builtIn = ['console', 'otlp', 'zipkin', 'jsonl'];
-  if (!builtIn.includes(mode)) {
+  const modes = modesFromEnv(env);
+  if (!Array.isArray(modes)) {
     try {
-      const tracer = loadUserTracer(mode);
+      const tracer = loadUserTracer(modes.module);
       return { tracer, flush: async () => undefined, shutdown: async () => undefined };
     } catch (err) {
-      warnOnce(`OT_TRACER=${mode}: not one of ${builtIn.join(', ')}, none, nor a loadable tracer module (${(err as Error).message.split('\n')[0]}); tracing is off, the app runs as usual`);
+      warnOnce(`OT_TRACER=${modes.module}: not one of ${BUILT_IN.join(', ')}, none, nor a loadable tracer module (${(err as Error).message.split('\n')[0]}); tracing is off, the app runs as usual`);
       return undefined;
     }
   }
+  if (modes.length === 0) return undefined;
+  const service = serviceName(env);
   const lean = require('./lean') as typeof import('./lean');
   const propagation = require('./propagation') as typeof import('./propagation');
   propagation.propagationNames(env); // reports unknown names now; the propagators load on first use
-  let processor: SpanProcessor;
-  if (mode === 'console' || mode === 'jsonl') {
-    const processors = require('./processors') as typeof import('./processors');
-    processor = mode === 'console' ? new processors.ConsoleWaterfallProcessor(service) : new processors.JsonlProcessor(env.OT_TRACER_FILE ?? path.resolve('traces.jsonl'), service);
-  } else if (mode === 'otlp') {
-    const target = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318';
-    processor = new LazyProcessor(`the OTLP exporter (${target})`, () => {
-      const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
-      return batchSpanProcessor(guardedExporter(new OTLPTraceExporter(), target), env);
-    });
-  } else {
-    const url = env.OT_ZIPKIN_URL ?? 'http://localhost:9411/api/v2/spans';
-    processor = new LazyProcessor(`the Zipkin exporter (${url})`, () => {
-      const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
-      return batchSpanProcessor(guardedExporter(new ZipkinExporter({ url, serviceName: service }), url), env);
-    });
-  }
+  const naming = attributeNaming(env);
+  const processors = modes.map((mode) => processorFor(mode, env, service, naming));
+  const processor = processors.length === 1 ? processors[0] : new FanOutProcessor(processors);
+  const fixed = (): InstanceType<typeof lean.FixedResource> => new lean.FixedResource({ 'service.name': service });
+  // Only exported spans carry the detected resource: console and jsonl load nothing for it.
+  const resource = processors.some((p) => p instanceof LazyProcessor) ? new DeferredResource(() => detectedResource(service), fixed) : fixed();
   const tracer = new lean.LeanTracer({
     processor,
-    resource: new lean.FixedResource({ 'service.name': service }),
+    resource,
     limits: lean.limitsFromEnv(env),
     sampling: lean.samplingFromEnv(env, warnOnce),
     propagation: () => propagation.createPropagation(propagation.propagatorFor(env)),
     onFirstSpan: () => {
       // What the first span will need (its export, most likely an inject or extract) loads now, before it
       // is timed: no span shows our module loading as its own time. Failures surface where they are used.
-      if (processor instanceof LazyProcessor) processor.prepare();
+      for (const each of processors) if (each instanceof LazyProcessor) each.prepare();
+      if (resource instanceof DeferredResource) resource.prepare();
       try {
         tracer.propagation();
       } catch {
@@ -196,7 +250,7 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
       }
     },
   });
-  log('tracer %s for service %s', mode, service);
+  log('tracer %s for service %s', modes.join(','), service);
   const flush = (timeoutMs = 3000): Promise<void> =>
     Promise.race([
       processor.forceFlush().catch(() => undefined),

@@ -1,27 +1,45 @@
 /**
- * Header formats of the built-in tracer (OT_PROPAGATION), through OpenTelemetry's own propagators. Loaded
- * on the first inject or extract; only the formats asked for are loaded (the W3C ones from their own files
- * in @opentelemetry/core, not the package's index, which pulls in much more).
+ * Header formats of the built-in tracer (OT_PROPAGATION, else OTEL_PROPAGATORS), through OpenTelemetry's
+ * own propagators. Loaded on the first inject or extract; only the formats asked for are loaded (the W3C
+ * ones from their own files in @opentelemetry/core, not the package's index, which pulls in much more).
  */
 import path from 'node:path';
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { warnOnce } from '../logger';
+import { log, warnOnce } from '../logger';
+import { eitherEnv } from '../otel-env';
 import { LeanSpanContext } from './lean';
 import type { Propagation } from './lean';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 
-export const PROPAGATION_FORMATS = ['tracecontext', 'w3c', 'b3', 'b3single', 'jaeger', 'baggage'] as const;
+/**
+ * OpenTelemetry's names, with their meaning in the specification: `b3` is the single `b3` header,
+ * `b3multi` the `X-B3-*` set. Ours on top: `w3c` for `tracecontext`, `b3single` for `b3`.
+ */
+export const PROPAGATION_FORMATS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none', 'w3c', 'b3single'] as const;
+const SYNONYMS: Readonly<Record<string, string>> = { w3c: 'tracecontext', b3single: 'b3' };
+const DEFAULT_FORMATS = ['tracecontext', 'baggage'];
 
-/** The OT_PROPAGATION names, lowercased; unknown ones are reported once and left out. */
+/**
+ * The formats of OT_PROPAGATION, else OTEL_PROPAGATORS (default `tracecontext,baggage`), lowercased,
+ * synonyms resolved, each once; unknown ones are reported once and left out. `none` (alone or not): none.
+ */
 export function propagationNames(env: NodeJS.ProcessEnv = process.env): string[] {
-  const names = (env.OT_PROPAGATION ?? 'tracecontext').split(',').map((n) => n.trim().toLowerCase()).filter(Boolean);
-  const known = names.filter((name) => {
-    if ((PROPAGATION_FORMATS as readonly string[]).includes(name)) return true;
-    warnOnce(`OT_PROPAGATION names unknown format "${name}" (ignored); known: tracecontext, b3, b3single, jaeger, baggage`);
-    return false;
-  });
-  return known.length === 0 ? ['tracecontext'] : known;
+  const value = eitherEnv(env, 'OT_PROPAGATION', 'OTEL_PROPAGATORS');
+  if (value === undefined) return DEFAULT_FORMATS;
+  const variable = value === env.OT_PROPAGATION ? 'OT_PROPAGATION' : 'OTEL_PROPAGATORS';
+  const known = new Set<string>();
+  for (const raw of value.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name === '') continue;
+    if ((PROPAGATION_FORMATS as readonly string[]).includes(name)) known.add(SYNONYMS[name] ?? name);
+    else warnOnce(`${variable} names unknown format "${name}" (ignored); known: ${PROPAGATION_FORMATS.join(', ')}`);
+  }
+  if (known.has('none')) {
+    log('%s=%s: no trace headers injected or accepted', variable, value);
+    return [];
+  }
+  return known.size === 0 ? DEFAULT_FORMATS : [...known];
 }
 
 /**
@@ -41,21 +59,29 @@ function fromFile<T>(pkg: string, file: string, name: string): T {
 
 type PropagatorClass = new (config?: unknown) => TextMapPropagator;
 
-/** W3C trace context by default; OT_PROPAGATION=tracecontext,b3,jaeger picks the formats injected and accepted. */
+/** Injects nothing and extracts nothing (`none`). */
+const NO_PROPAGATOR: TextMapPropagator = {
+  inject() {},
+  extract: (context) => context,
+  fields: () => [],
+};
+
+/** W3C trace context and baggage by default; OT_PROPAGATION / OTEL_PROPAGATORS pick the formats injected and accepted. */
 export function propagatorFor(env: NodeJS.ProcessEnv = process.env): TextMapPropagator {
   const propagators: TextMapPropagator[] = [];
   for (const name of propagationNames(env)) {
-    if (name === 'tracecontext' || name === 'w3c') {
+    if (name === 'tracecontext') {
       propagators.push(new (fromFile<PropagatorClass>('@opentelemetry/core', 'build/src/trace/W3CTraceContextPropagator.js', 'W3CTraceContextPropagator'))());
-    } else if (name === 'b3') {
+    } else if (name === 'b3' || name === 'b3multi') {
+      // Either one extracts both forms, as OpenTelemetry's does; they differ in what they inject.
       const b3 = require('@opentelemetry/propagator-b3');
-      propagators.push(new b3.B3Propagator({ injectEncoding: b3.B3InjectEncoding.MULTI_HEADER }));
-    } else if (name === 'b3single') propagators.push(new (require('@opentelemetry/propagator-b3').B3Propagator)());
-    else if (name === 'jaeger') propagators.push(new (require('@opentelemetry/propagator-jaeger').JaegerPropagator)());
+      propagators.push(new b3.B3Propagator({ injectEncoding: name === 'b3' ? b3.B3InjectEncoding.SINGLE_HEADER : b3.B3InjectEncoding.MULTI_HEADER }));
+    } else if (name === 'jaeger') propagators.push(new (require('@opentelemetry/propagator-jaeger').JaegerPropagator)());
     else if (name === 'baggage') {
       propagators.push(new (fromFile<PropagatorClass>('@opentelemetry/core', 'build/src/baggage/propagation/W3CBaggagePropagator.js', 'W3CBaggagePropagator'))());
     }
   }
+  if (propagators.length === 0) return NO_PROPAGATOR;
   if (propagators.length === 1) return propagators[0];
   const Composite = fromFile<PropagatorClass>('@opentelemetry/core', 'build/src/propagation/composite.js', 'CompositePropagator');
   return new Composite({ propagators });

@@ -297,9 +297,12 @@ function requesterFor(call: ClientCall): Requester {
   };
 }
 
+/** OTLP exports (`/opentelemetry.proto.collector.trace.v1.TraceService/Export`, ...): a tracer's own traffic, never traced. */
+const COLLECTOR_SERVICES = '/opentelemetry.proto.collector.';
+
 function startClientCall(state: GrpcState, parent: Span | null, methodDefinition: unknown, channel: unknown): ClientCall | undefined {
   const path = (methodDefinition as { path?: unknown } | null | undefined)?.path;
-  if (typeof path !== 'string') return undefined;
+  if (typeof path !== 'string' || path.startsWith(COLLECTOR_SERVICES)) return undefined;
   if (state.ignore !== undefined && state.ignore(path)) return undefined;
   const tags = methodTags(path);
   const peer = peerOfChannel(channel);

@@ -104,7 +104,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   it('otlp: a local OTLP/HTTP receiver gets the spans with ids, parents, kinds and attributes; export traffic is not traced', async () => {
     const collector = await receiver();
     try {
-      const r = await runAsync({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+      const r = await runAsync({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
       assert.equal(r.status, 0, r.stderr);
       const spans = collector.bodies.flatMap((b) => b.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
       const attrs = (s: any) => Object.fromEntries(s.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
@@ -133,7 +133,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
       next();`;
     try {
       const r = await runAsync(
-        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
+        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
         ['-r', path.join(root, 'test', 'fixtures', 'context-probe.js'), '-r', './register', '-e', script],
       );
       assert.equal(r.status, 0, r.stderr);

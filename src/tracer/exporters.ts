@@ -1,0 +1,125 @@
+/**
+ * What the built-in tracer's exporters read from OpenTelemetry's environment variables: the OTLP protocol
+ * (each official exporter loaded only when chosen), the Zipkin endpoint, and the resource (service name,
+ * OTEL_RESOURCE_ATTRIBUTES and the SDK's host, process and environment detectors). Nothing here loads
+ * @opentelemetry/* until an exporter is built, at the first span.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import type { RawResourceAttribute, Resource, ResourceDetector } from '@opentelemetry/resources';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { eitherEnv } from '../otel-env';
+import { warnOnce } from '../logger';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/protobuf` (the specification's default). */
+export function otlpProtocol(env: NodeJS.ProcessEnv = process.env): OtlpProtocol {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const value = env[name]?.trim().toLowerCase();
+    if (value === undefined || value === '') continue;
+    if ((OTLP_PROTOCOLS as readonly string[]).includes(value)) return value as OtlpProtocol;
+    warnOnce(`${name}=${value} is not one of ${OTLP_PROTOCOLS.join(', ')} (http/protobuf is used)`);
+    return 'http/protobuf';
+  }
+  return 'http/protobuf';
+}
+
+/** Where the OTLP exporter sends (the exporters read the same variables themselves). */
+export function otlpTarget(protocol: OtlpProtocol, env: NodeJS.ProcessEnv = process.env): string {
+  return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? (protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318');
+}
+
+const OTLP_PACKAGES: Record<OtlpProtocol, string> = {
+  'http/protobuf': '@opentelemetry/exporter-trace-otlp-proto',
+  'http/json': '@opentelemetry/exporter-trace-otlp-http',
+  grpc: '@opentelemetry/exporter-trace-otlp-grpc',
+};
+
+/** The official OTLP trace exporter for `protocol` (only its package is loaded); it reads its endpoint, headers and timeout from the environment. */
+export function otlpExporter(protocol: OtlpProtocol): SpanExporter {
+  const { OTLPTraceExporter } = require(OTLP_PACKAGES[protocol]);
+  return new OTLPTraceExporter() as SpanExporter;
+}
+
+/** OT_ZIPKIN_URL, else OTEL_EXPORTER_ZIPKIN_ENDPOINT, else Zipkin's default on localhost. */
+export function zipkinUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return eitherEnv(env, 'OT_ZIPKIN_URL', 'OTEL_EXPORTER_ZIPKIN_ENDPOINT')?.trim() ?? 'http://localhost:9411/api/v2/spans';
+}
+
+/** Left out of the process detector's attributes: a command line can carry secrets (`--password=...`). */
+const UNSAFE_PROCESS_ATTRIBUTES = ['process.command_args', 'process.command_line'];
+
+/**
+ * The resource of exported spans: the SDK's host and process detectors, then OTEL_RESOURCE_ATTRIBUTES
+ * (the env detector: `service.version`, `deployment.environment.name`, ...), then `service.name`.
+ */
+export function detectedResource(service: string): Resource {
+  const resources = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const processWithoutCommandLine = {
+    detect(): { attributes?: Record<string, unknown> } {
+      const attributes = { ...resources.processDetector.detect().attributes };
+      for (const key of UNSAFE_PROCESS_ATTRIBUTES) delete attributes[key];
+      return { attributes };
+    },
+  };
+  return resources
+    .detectResources({ detectors: [resources.hostDetector, processWithoutCommandLine as ResourceDetector, resources.envDetector] })
+    .merge(resources.resourceFromAttributes({ 'service.name': service }));
+}
+
+/** A Resource built when first read (with the exporter, at the first span), not at start-up. */
+export class DeferredResource implements Resource {
+  private built: Resource | undefined;
+  constructor(private readonly build: () => Resource, private readonly fallback: () => Resource) {}
+  private resolve(): Resource {
+    if (this.built === undefined) {
+      try {
+        this.built = this.build();
+      } catch (err) {
+        warnOnce(`cannot detect the resource: ${(err as Error).message} (service.name only)`);
+        this.built = this.fallback();
+      }
+    }
+    return this.built;
+  }
+  /** Builds it now (before the first span is timed). */
+  prepare(): void {
+    this.resolve();
+  }
+  get attributes(): Attributes {
+    return this.resolve().attributes;
+  }
+  get asyncAttributesPending(): boolean | undefined {
+    return this.resolve().asyncAttributesPending;
+  }
+  get schemaUrl(): string | undefined {
+    return this.resolve().schemaUrl;
+  }
+  waitForAsyncAttributes(): Promise<void> {
+    return this.resolve().waitForAsyncAttributes?.() ?? Promise.resolve();
+  }
+  merge(other: Resource | null): Resource {
+    return this.resolve().merge(other);
+  }
+  getRawAttributes(): RawResourceAttribute[] {
+    return this.resolve().getRawAttributes();
+  }
+}
+
+/** The service.name in OTEL_RESOURCE_ATTRIBUTES (`key=value` pairs, comma-separated, values percent-encoded). */
+export function resourceServiceName(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at === -1 || pair.slice(0, at).trim() !== 'service.name') continue;
+    try {
+      const value = decodeURIComponent(pair.slice(at + 1).trim());
+      if (value !== '') return value;
+    } catch {
+      // not percent-encoded correctly: the SDK drops it too
+    }
+  }
+  return undefined;
+}
