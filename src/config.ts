@@ -3,7 +3,7 @@ import type { Tracer } from 'opentracing';
 import { HOOKS } from './hooks';
 import type { OptionsOf } from './registry/define';
 import type { HttpClientOptions } from './cores/http-client';
-import type { HttpServerOptions } from './hooks/httpServer';
+import type { HttpServerOptions } from './options/httpServer';
 import { warnOnce } from './logger';
 
 type AnyHook = (typeof HOOKS)[number];

@@ -32,6 +32,8 @@ interface InstalledHook {
    * loads no span logic.
    */
   state?: { value: unknown } | { error: unknown };
+  /** The span logic, once `spec.tracing` has loaded it. */
+  tracing?: { value: unknown };
   wrapper: Wrapper;
   subscriptions: Subscription[];
   cleanups: Array<() => void>;
@@ -99,7 +101,7 @@ function requireHookClass(): typeof RequireHook {
 }
 let aliases: Record<string, string> = {};
 
-function targetId(target: HookTarget<any, any>, moduleName = target.module): string {
+function targetId(target: HookTarget<any, any, any>, moduleName = target.module): string {
   return target.file === undefined ? moduleName : `${moduleName}/${target.file}`;
 }
 
@@ -120,7 +122,7 @@ function readVersion(basedir: string | undefined): string | undefined {
 function stateOf(hook: InstalledHook): unknown {
   if (hook.state === undefined) {
     try {
-      hook.state = { value: hook.spec.setup?.(hook.active) };
+      hook.state = { value: hook.spec.setup?.(hook.active, tracingOf(hook)) };
     } catch (err) {
       hook.active.enabled = false;
       hook.state = { error: err };
@@ -131,11 +133,19 @@ function stateOf(hook: InstalledHook): unknown {
   return hook.state.value;
 }
 
-function contextFor(hook: InstalledHook, version: string | undefined, basedir: string | undefined): PatchContext<any, any> {
+/** The hook's span logic, loaded at the first read (a load that throws is tried again at the next). */
+function tracingOf(hook: InstalledHook): unknown {
+  return (hook.tracing ??= { value: hook.spec.tracing() }).value;
+}
+
+function contextFor(hook: InstalledHook, version: string | undefined, basedir: string | undefined): PatchContext<any, any, any> {
   return {
     hook: hook.active,
     get state() {
       return stateOf(hook);
+    },
+    get tracing() {
+      return tracingOf(hook);
     },
     version,
     basedir,
@@ -146,7 +156,7 @@ function contextFor(hook: InstalledHook, version: string | undefined, basedir: s
 }
 
 /** Patches `exports` for `target` unless it was already; true when the target's patch ran now. */
-function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: any, basedir: string | undefined): boolean {
+function applyPatch(hook: InstalledHook, target: HookTarget<any, any, any>, exports: any, basedir: string | undefined): boolean {
   if (exports == null || (typeof exports !== 'object' && typeof exports !== 'function')) return false;
   if (hook.seen.has(exports)) return false;
   const builtin = Module.isBuiltin(target.module);
@@ -188,7 +198,7 @@ function onRequire(exports: any, name: string, basedir: string | undefined): any
 }
 
 /** The alias under which `target` may be installed, if `name` starts with one. */
-function aliasOf(name: string, target: HookTarget<any, any>): string {
+function aliasOf(name: string, target: HookTarget<any, any, any>): string {
   for (const alias of Object.keys(aliases)) {
     if (aliases[alias] === target.module && (name === alias || name.startsWith(alias + '/'))) return alias;
   }

@@ -23,7 +23,7 @@ import { chained } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
 import { currentInstall } from '../registry';
-import type { AwsSdkOptions } from '../hooks/aws-sdk';
+import type { AwsSdkOptions } from '../options/aws-sdk';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';

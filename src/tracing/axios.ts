@@ -9,7 +9,7 @@ import { withOutbound } from '../context';
 import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
-import type { AxiosOptions } from '../hooks/axios';
+import type { AxiosOptions } from '../options/axios';
 
 export { httpClientState as makeState } from '../cores/http-client';
 

@@ -12,7 +12,7 @@
 import { inboundRequest } from '../cores/http-server';
 import type { ActiveHook } from '../registry/define';
 import { currentInstall } from '../registry';
-import type { FastifyOptions } from '../hooks/fastify';
+import type { FastifyOptions } from '../options/fastify';
 
 type Handler = (this: unknown, request: any, reply: any) => unknown;
 

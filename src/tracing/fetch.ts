@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import { OutboundCall, storage, withOutbound } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import type { FetchOptions } from '../hooks/fetch';
+import type { FetchOptions } from '../options/fetch';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */

@@ -13,7 +13,7 @@ import { inboundRequest } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { currentInstall } from '../registry';
-import type { HapiOptions } from '../hooks/hapi';
+import type { HapiOptions } from '../options/hapi';
 
 type Toolkit = { continue: symbol };
 type Handler = (this: unknown, request: any, h: unknown) => unknown;

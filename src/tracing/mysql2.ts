@@ -15,7 +15,7 @@ import { DbCall, DbConnection, runInContext, startDbCall, startDbCallUnder } fro
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, runUserHook, setTag } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
-import type { Mysql2Options, Mysql2QueryInfo } from '../hooks/mysql2';
+import type { Mysql2Options, Mysql2QueryInfo } from '../options/mysql2';
 
 const DEFAULT_MAX_STATEMENT = 2048;
 const COMPONENT = 'mysql2';

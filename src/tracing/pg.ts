@@ -11,7 +11,7 @@ import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/d
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, runUserHook, tracingOff } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
-import type { PgOptions, PgQueryInfo } from '../hooks/pg';
+import type { PgOptions, PgQueryInfo } from '../options/pg';
 
 const DEFAULT_MAX_STATEMENT = 2048;
 
