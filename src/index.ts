@@ -6,6 +6,7 @@ export { currentSpan, withSpan, suppressTracing } from './context';
 export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from './config';
 export type { HttpClientOptions } from './cores/http-client';
 export type { DbHookOptions } from './cores/db-call';
+export type { SqlHookOptions, SqlQueryInfo } from './cores/sql-call';
 export type { CommonHookOptions } from './spans';
 export type { Matcher, IncomingMatcher } from './matchers';
 export type { HttpServerOptions, HttpServerHookOptions } from './options/httpServer';

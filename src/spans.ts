@@ -159,9 +159,3 @@ export function runUserHook(hookName: string, fn: () => void): void {
     reportOnce(`${hookName}: user hook`, err);
   }
 }
-
-/** Shortens a statement to `max` characters. */
-export function truncate(text: string, max: number | undefined, fallback: number): string {
-  const limit = max !== undefined && max >= 0 ? max : fallback;
-  return text.length > limit ? text.slice(0, limit) : text;
-}

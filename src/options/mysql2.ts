@@ -1,22 +1,13 @@
 /** The mysql2 hook's options and query info (declared in ../hooks/mysql2, read by ../tracing/mysql2). */
-import type { Span } from 'opentracing';
-import type { PgOptions } from './pg';
+import type { SqlHookOptions, SqlQueryInfo } from '../cores/sql-call';
 
-export interface Mysql2QueryInfo {
-  /** The SQL as the app wrote it (placeholders, not values). */
-  text: string;
-  /** The values, only with `captureParameters`. */
-  values?: unknown;
-  database?: string;
+export interface Mysql2QueryInfo extends SqlQueryInfo {
   /** `execute` or a prepared statement's `execute`. */
   prepared: boolean;
 }
 
 /**
- * The SQL hook options as pg has them (`captureParameters`, `sanitizeStatement`, `maxStatementLength`,
- * `responseHook`), with mysql2's query info. `responseHook` gets the rows (or the OK packet) of a call
- * with a callback or a promise, undefined for an emitter.
+ * The SQL hook options, with mysql2's query info for the requestHook. `responseHook` gets the rows (or
+ * the OK packet) of a call with a callback or a promise, undefined for an emitter.
  */
-export interface Mysql2Options extends Omit<PgOptions, 'requestHook'> {
-  requestHook?: (span: Span, query: Mysql2QueryInfo) => void;
-}
+export type Mysql2Options = SqlHookOptions<Mysql2QueryInfo>;

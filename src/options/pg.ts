@@ -1,19 +1,11 @@
 /** The pg hook's options and query info (declared in ../hooks/pg, read by ../tracing/pg). */
-import type { Span } from 'opentracing';
-import type { DbHookOptions } from '../cores/db-call';
+import type { SqlHookOptions, SqlQueryInfo } from '../cores/sql-call';
 
-export interface PgQueryInfo {
-  text: string;
+export interface PgQueryInfo extends SqlQueryInfo {
+  /** The prepared statement's name, when the query has one. */
   name?: string;
   values?: unknown[];
-  database?: string;
 }
 
-export interface PgOptions extends DbHookOptions {
-  /** Record query values as `db.params` (default false). */
-  captureParameters?: boolean;
-  /** Replace SQL literals by `?` (default true). */
-  sanitizeStatement?: boolean;
-  requestHook?: (span: Span, query: PgQueryInfo) => void;
-  responseHook?: (span: Span, result: unknown) => void;
-}
+/** The SQL hook options, with pg's query info for the requestHook. */
+export type PgOptions = SqlHookOptions<PgQueryInfo>;

@@ -11,13 +11,12 @@
 import { EventEmitter } from 'node:events';
 import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
-import { DbCall, DbConnection, runInContext, startDbCall, startDbCallUnder } from '../cores/db-call';
+import { DbCall, DbConnection, runInContext, startDbCall } from '../cores/db-call';
+import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, runUserHook, setTag } from '../spans';
-import { sanitizeSql, sqlVerb } from '../sql';
-import type { Mysql2Options, Mysql2QueryInfo } from '../options/mysql2';
+import { clientParent } from '../spans';
+import type { Mysql2Options } from '../options/mysql2';
 
-const DEFAULT_MAX_STATEMENT = 2048;
 const COMPONENT = 'mysql2';
 
 /** The part of mysql2's ConnectionConfig that is read (never the password). */
@@ -57,37 +56,18 @@ function startCall(
   values: unknown,
   holder: unknown,
 ): DbCall | undefined {
-  const options = hook.options;
-  const sql = typeof text === 'string' ? text : undefined;
-  const statement = sql === undefined ? undefined : options.sanitizeStatement === false ? sql : sanitizeSql(sql, 'mysql');
-  const verb = statement === undefined ? undefined : sqlVerb(statement);
-  const call = startDbCallUnder(
-    hook,
-    parent,
-    {
-      component: COMPONENT,
-      dbType: 'sql',
-      operationName: verb === undefined ? `mysql.${kind}` : `mysql.${kind}:${verb}`,
-      connection: connectionOf(config),
-      statement,
-      maxStatementLength: DEFAULT_MAX_STATEMENT,
-    },
-    kind === 'query' ? options.responseHook : undefined,
-  );
-  if (call === undefined) return undefined;
-  const span = call.span;
-  if (config != null && typeof config.socketPath === 'string') setTag(span, 'peer.address', config.socketPath);
-  if (prepared) setTag(span, 'db.prepared_statement', true);
-  const capture = options.captureParameters === true;
-  const vals = capture ? valuesOf(values, holder) : undefined;
-  if (vals !== undefined && vals !== null && typeof vals !== 'function') setTag(span, 'db.params', vals);
-  const requestHook = options.requestHook;
-  if (requestHook !== undefined) {
-    const info: Mysql2QueryInfo = { text: sql ?? '', database: config?.database, prepared };
-    if (capture) info.values = vals;
-    runUserHook('mysql2 requestHook', () => requestHook(span, info));
-  }
-  return call;
+  return startSqlCall(hook, parent, {
+    component: COMPONENT,
+    dialect: 'mysql',
+    operation: `mysql.${kind}`,
+    text: typeof text === 'string' ? text : undefined,
+    values: () => valuesOf(values, holder),
+    connection: connectionOf(config),
+    socketPath: config != null && typeof config.socketPath === 'string' ? config.socketPath : undefined,
+    prepared,
+    info: { prepared },
+    result: kind === 'query',
+  });
 }
 
 /** The values of a call: the argument, else those of its options object (read only when captured). */
@@ -334,13 +314,7 @@ function wrapGetConnection(hook: ActiveHook<Mysql2Options>) {
       if (!hook.enabled || typeof callback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
       let call: DbCall | undefined;
       try {
-        call = startDbCall(hook, {
-          component: COMPONENT,
-          dbType: 'sql',
-          operationName: 'mysql.pool.getConnection',
-          connection: connectionOf(this.config?.connectionConfig),
-          maxStatementLength: DEFAULT_MAX_STATEMENT,
-        });
+        call = startDbCall(hook, sqlConnectionSpec(COMPONENT, 'mysql.pool.getConnection', connectionOf(this.config?.connectionConfig)));
       } catch {
         call = undefined;
       }
