@@ -1,6 +1,7 @@
 import { FORMAT_HTTP_HEADERS, Span as BaseSpan, Tags, Tracer } from 'opentracing';
 import type { Span, SpanContext, SpanOptions } from 'opentracing';
 import { storage } from './context';
+import { inNoopWindow, startNoopWindow, tracerOf } from './hook-tracer';
 import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
 
@@ -15,15 +16,15 @@ export type TagMap = { [key: string]: unknown };
 /** opentracing's shared no-op span: what the default tracer (and a bare `Tracer`) returns. */
 const NOOP_SPAN = new Tracer().startSpan('noop');
 /**
- * How long a tracer that gave a no-op span is taken for a no-op without asking it again. The registry
- * also ends the window when the app calls initGlobalTracer, so a tracer set later is used at once.
+ * How long a tracer that gave a no-op span is taken for a no-op without asking it again. The window
+ * also ends when the app calls initGlobalTracer (see install.ts), so a tracer set later is used at once.
  */
 const NOOP_RECHECK_MS = 1000;
 
 /** The span `startSpan` returned, or undefined (the window set) when it is the no-op span. */
 function recorded(hook: ActiveHook, span: Span): Span | undefined {
   if (span !== NOOP_SPAN) return span;
-  hook.noopUntil = Date.now() + NOOP_RECHECK_MS;
+  startNoopWindow(hook, NOOP_RECHECK_MS);
   return undefined;
 }
 
@@ -56,14 +57,7 @@ export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span)
 
 /** Whether no span can be made now: the hook is uninstalled, or its tracer is a no-op (see `recorded`). */
 export function tracingOff(hook: ActiveHook): boolean {
-  return !hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook));
-}
-
-/** Whether the hook's tracer was found to be a no-op within the last window (the window ends by itself). */
-function tracerIsNoop(hook: ActiveHook): boolean {
-  if (Date.now() < hook.noopUntil) return true;
-  hook.noopUntil = 0;
-  return false;
+  return !hook.enabled || inNoopWindow(hook);
 }
 
 /**
@@ -79,7 +73,7 @@ export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, oper
 export function startSpanWith(hook: ActiveHook, operationName: string, options: SpanOptions): Span | undefined {
   if (tracingOff(hook)) return undefined;
   try {
-    return recorded(hook, hook.tracer.startSpan(operationName, options));
+    return recorded(hook, tracerOf(hook).startSpan(operationName, options));
   } catch (err) {
     reportOnce(`${hook.name}: tracer.startSpan`, err);
     return undefined;
@@ -95,7 +89,7 @@ export function startServerSpan(hook: ActiveHook, operationName: string, tags: T
 export function injectHeaders(hook: ActiveHook, span: Span, format: string = FORMAT_HTTP_HEADERS): Record<string, string> | undefined {
   const carrier: Record<string, string> = {};
   try {
-    hook.tracer.inject(span.context(), format, carrier);
+    tracerOf(hook).inject(span.context(), format, carrier);
     return carrier;
   } catch (err) {
     reportOnce(`${hook.name}: tracer.inject`, err);
@@ -105,7 +99,7 @@ export function injectHeaders(hook: ActiveHook, span: Span, format: string = FOR
 
 export function extractContext(hook: ActiveHook, headers: object, format: string = FORMAT_HTTP_HEADERS): SpanContext | null {
   try {
-    return hook.tracer.extract(format, headers);
+    return tracerOf(hook).extract(format, headers);
   } catch (err) {
     reportOnce(`${hook.name}: tracer.extract`, err);
     return null;

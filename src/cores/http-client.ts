@@ -8,6 +8,7 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { OutboundCall, storage } from '../context';
+import { exportTargetUrls } from '../export-targets';
 import { reportOnce } from '../logger';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -184,12 +185,19 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
 
 /** The built-in tracer's collectors (`hostPort` form): calls there are its export traffic, never traced. */
 const exportTargets = new Set<string>();
+/** How many of the collector URLs (../export-targets) are in `exportTargets`. */
+let exportUrlsSeen = 0;
 
-/** Records the URL of a collector the built-in tracer exports to. */
-export function addExportTarget(url: string): void {
-  const target = targetOfUrl('POST', url);
-  const hostname = peerHostname(target);
-  if (hostname !== '') exportTargets.add(hostPort(hostname, target.port));
+/** Whether `hostname:port` is a collector of the built-in tracer, keyed as the calls it matches are. */
+function isExportTarget(hostname: string, port: number): boolean {
+  const urls = exportTargetUrls();
+  if (urls.length === 0) return false;
+  while (exportUrlsSeen < urls.length) {
+    const target = targetOfUrl('POST', urls[exportUrlsSeen++]);
+    const host = peerHostname(target);
+    if (host !== '') exportTargets.add(hostPort(host, target.port));
+  }
+  return exportTargets.has(hostPort(hostname, port));
 }
 
 /**
@@ -199,7 +207,7 @@ export function addExportTarget(url: string): void {
 export function startCallUnder(state: HttpClientState, component: string, parent: Span | null, target: HttpTarget | undefined): HttpClientCall | undefined {
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
-  if (exportTargets.size !== 0 && exportTargets.has(hostPort(hostname, target.port))) return undefined;
+  if (isExportTarget(hostname, target.port)) return undefined;
   const withQuery = urlForSpan(target.url, true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
   const keepQuery = state.hook.options.captureQueryString === true;

@@ -14,6 +14,6 @@ export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('
   targets: [],
   // Runs at install: `ctx.tracing` is read only when an instance is announced, as reading it loads the span logic.
   enable(ctx) {
-    ctx.subscribe('fastify.initialization', (message) => ctx.tracing.onInitialization(ctx.hook, message));
+    ctx.subscribe('fastify.initialization', (message) => ctx.tracing.onInitialization(ctx, message));
   },
 });

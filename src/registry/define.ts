@@ -8,33 +8,17 @@ import type { Tracer } from 'opentracing';
 import type { Wrapper } from './wrap';
 import { reportOnce } from '../logger';
 
-/** One install of one hook: its options, whether it is still installed, and the tracer to use. */
+/** One install of one hook: its options, whether it is still installed, and the tracer given at install. */
 export class ActiveHook<O extends object = object> {
   /** Cleared at uninstall: a layer that has to stay (someone wrapped over it) then passes through. */
   enabled = true;
-  /**
-   * Until when (Date.now()) the tracer is known to be a no-op (opentracing's default before
-   * initGlobalTracer): calls are then not traced at all, before any tag is built. 0: not known.
-   */
-  noopUntil = 0;
 
   constructor(
     readonly name: string,
     readonly options: O,
-    private readonly explicitTracer: Tracer | undefined,
+    /** The tracer given at install, if any; the span side resolves the one to use (../hook-tracer). */
+    readonly explicitTracer: Tracer | undefined,
   ) {}
-
-  /** Resolved per span, so that a tracer set after install still gets every span. */
-  get tracer(): Tracer {
-    return this.explicitTracer ?? (globalTracer ??= loadGlobalTracer())();
-  }
-}
-
-/** opentracing's globalTracer, loaded with the first span rather than at install. */
-let globalTracer: (() => Tracer) | undefined;
-function loadGlobalTracer(): () => Tracer {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('opentracing') as typeof import('opentracing')).globalTracer;
 }
 
 export interface PatchContext<O extends object, S, T = unknown> {
@@ -53,6 +37,12 @@ export interface PatchContext<O extends object, S, T = unknown> {
   subscribe(channel: string, handler: (message: unknown, name: string | symbol) => void): void;
   /** Runs `fn` at uninstall (for what is not a wrap or a subscription, such as an axios interceptor). */
   onUninstall(fn: () => void): void;
+  /**
+   * The current install of this hook, if any (this one, or a later one after uninstall and install): for
+   * what a patch leaves behind for good (a server's extensions, a client's middlewares), which must
+   * answer to whichever install is current.
+   */
+  current(): ActiveHook<O> | undefined;
 }
 
 /** One module, or an internal file of it, that a hook patches when it loads (or at install when loaded). */

@@ -22,6 +22,8 @@ export interface InstallOptions {
   aliases?: Record<string, string>;
   /** The options of each hook, by name. */
   optionsFor(name: string): object;
+  /** Called when the app sets opentracing's global tracer (initGlobalTracer), after install. */
+  onGlobalTracer?: () => void;
 }
 
 interface InstalledHook {
@@ -46,8 +48,9 @@ let requireHook: RequireHook | undefined;
 /** import-in-the-middle's hook, when `register.mjs` set up its loader (`node --import`). */
 let importHook: { unhook(): void } | undefined;
 let esmLoaderActive = false;
-/** Our layer on opentracing's initGlobalTracer: a tracer set by the app ends every hook's no-op window. */
+/** Our layer on opentracing's initGlobalTracer, which tells `onGlobalTracer` (the span side's no-op window). */
 let tracerWatch: Wrapper | undefined;
+let onGlobalTracer: (() => void) | undefined;
 
 /**
  * At install: watches initGlobalTracer, wrapping opentracing now if the app loaded it already (it is not
@@ -69,7 +72,7 @@ function watchGlobalTracer(): void {
 function wrapInitGlobalTracer(opentracing: object): void {
   tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
     function initGlobalTracer(this: unknown): unknown {
-      for (const hook of installed.values()) hook.active.noopUntil = 0;
+      onGlobalTracer?.();
       return original.apply(this, arguments as unknown as unknown[]);
     },
   );
@@ -152,6 +155,7 @@ function contextFor(hook: InstalledHook, version: string | undefined, basedir: s
     wrap: (target, name, makeWrapper) => hook.wrapper.wrap(target, name, makeWrapper),
     subscribe: (channel, handler) => subscribeChannel(hook.subscriptions, channel, handler),
     onUninstall: (fn) => hook.cleanups.push(fn),
+    current: () => installed.get(hook.spec.name)?.active,
   };
 }
 
@@ -307,6 +311,7 @@ export function esmLoaderModules(specs: readonly AnyHookSpec[]): string[] {
 /** Installs the named hooks; hooks that are already installed are left as they are. */
 export function install(specs: readonly AnyHookSpec[], names: readonly string[], options: InstallOptions): void {
   aliases = { ...aliases, ...(options.aliases ?? {}) };
+  onGlobalTracer = options.onGlobalTracer ?? onGlobalTracer;
   let added = false;
   let builtinPatched = false;
   let loaded: string[] | undefined;
@@ -371,17 +376,10 @@ export function uninstall(): void {
   installed.clear();
   tracerWatch?.unwrapAll();
   tracerWatch = undefined;
+  onGlobalTracer = undefined;
   aliases = {};
   refreshModuleHooks();
   Module.syncBuiltinESMExports();
-}
-
-/**
- * The current install of the hook named `name`, if any: for what a patch leaves behind for good (a
- * server's extensions, a client's middlewares), which must answer to whichever install is current.
- */
-export function currentInstall<O extends object>(name: string): ActiveHook<O> | undefined {
-  return installed.get(name)?.active as ActiveHook<O> | undefined;
 }
 
 export function installedHooks(): string[] {
