@@ -5,21 +5,15 @@
  * ../tracing/koa, loaded when koa or a router is.
  */
 import { defineHook } from '../registry/define';
-import type { HookTarget } from '../registry/define';
 import type { KoaOptions } from '../options/koa';
 
-type Tracing = typeof import('../tracing/koa');
-
-export const koaHook = defineHook<'koa', KoaOptions, Tracing>({
+export const koaHook = defineHook<'koa', KoaOptions, typeof import('../tracing/koa')>({
   name: 'koa',
   summary: 'koa 2/3 with @koa/router or koa-router: names the httpServer span after the route, records errors',
   tracing: () => require('../tracing/koa'),
   targets: [
     { module: 'koa', versions: '>=2 <4', patch: (exports, ctx) => ctx.tracing.patchKoa(exports, ctx) },
-    ...['@koa/router', 'koa-router'].map((module): HookTarget<KoaOptions, undefined, Tracing> => ({
-      module,
-      versions: '>=8',
-      patch: (exports, ctx) => ctx.tracing.patchRouter(exports, ctx),
-    })),
+    { module: '@koa/router', versions: '>=8', patch: (exports, ctx) => ctx.tracing.patchRouter(exports, ctx) },
+    { module: 'koa-router', versions: '>=8', patch: (exports, ctx) => ctx.tracing.patchRouter(exports, ctx) },
   ],
 });
