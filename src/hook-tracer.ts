@@ -47,3 +47,15 @@ export function endNoopWindow(): void {
   noopTracer = undefined;
   noopUntil = 0;
 }
+
+/** The tracer given to the latest install, for the app's own spans (traceFunction, startActiveSpan). */
+let installTracer: Tracer | undefined;
+
+export function setInstallTracer(tracer: Tracer | undefined): void {
+  installTracer = tracer;
+}
+
+/** The tracer for the app's own spans: the one given to the latest install, else the global one. */
+export function appTracer(): Tracer {
+  return tracerOf({ explicitTracer: installTracer });
+}

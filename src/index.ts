@@ -1,10 +1,13 @@
 import { assertHookNames, enabledHooks, HookName, HooksConfig } from './config';
 import { installNamed } from './install';
+import { setInstallTracer } from './hook-tracer';
 import { installedHooks, uninstall } from './registry';
 
 export { currentSpan, withSpan, suppressTracing } from './context';
+export { traceFunction, startActiveSpan, activeSpan } from './local-spans';
+export type { TraceFunctionOptions, ActiveSpanOptions } from './local-spans';
 export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from './config';
-export type { HttpClientOptions } from './cores/http-client';
+export type { HttpClientOptions, HttpClientRequestInfo, HttpClientResponseInfo } from './cores/http-client';
 export type { DbHookOptions } from './cores/db-call';
 export type { SqlHookOptions, SqlQueryInfo } from './cores/sql-call';
 export type { CommonHookOptions } from './spans';
@@ -38,6 +41,7 @@ export function installPatches(names: HookName[], config: HooksConfig = {}): voi
 /** Takes out every patch the hooks made and stops hooking module loads. Install works again afterwards. */
 export function uninstallAllPatches(): void {
   uninstall();
+  setInstallTracer(undefined);
 }
 
 /** Names of the hooks installed now. */

@@ -1,6 +1,6 @@
 import { hookOptions, HookName, HooksConfig } from './config';
 import { HOOKS } from './hooks';
-import { endNoopWindow } from './hook-tracer';
+import { endNoopWindow, setInstallTracer } from './hook-tracer';
 import { install } from './registry';
 
 /**
@@ -8,6 +8,7 @@ import { install } from './registry';
  * A tracer the app sets later ends the span side's no-op window (see hook-tracer).
  */
 export function installNamed(names: readonly HookName[], config: HooksConfig, deferBuiltins = false): void {
+  setInstallTracer(config.tracer);
   install(HOOKS, names, {
     tracer: config.tracer,
     aliases: config.aliases,
