@@ -4,6 +4,7 @@ import { HOOKS } from './hooks';
 import type { OptionsOf } from './registry/define';
 import type { HttpClientOptions } from './cores/http-client';
 import type { HttpServerOptions } from './options/httpServer';
+import type { LogHookOptions } from './cores/log-correlation';
 import { warnOnce } from './logger';
 
 type AnyHook = (typeof HOOKS)[number];
@@ -13,7 +14,7 @@ export type HookOptionsByName = { [H in AnyHook as H['name']]: OptionsOf<H> };
 export const HOOK_NAMES: readonly HookName[] = HOOKS.map((hook) => hook.name);
 
 /** Options that may be given once at the top level for every hook that reads them. */
-export interface SharedHookOptions extends Omit<HttpClientOptions, 'requestHook' | 'responseHook'>, HttpServerOptions {
+export interface SharedHookOptions extends Omit<HttpClientOptions, 'requestHook' | 'responseHook'>, HttpServerOptions, LogHookOptions {
   /** Longest `db.statement` for the database hooks, unless a hook sets its own. */
   maxStatementLength?: number;
 }
@@ -38,6 +39,7 @@ const SHARED_KEYS: ReadonlyArray<keyof SharedHookOptions> = [
   'propagate',
   'peerService',
   'peerServiceHeader',
+  'logKeys',
 ];
 
 export function isHookName(name: string): name is HookName {

@@ -6,6 +6,8 @@ import { installedHooks, uninstall } from './registry';
 export { currentSpan, withSpan, suppressTracing } from './context';
 export { traceFunction, startActiveSpan, activeSpan } from './local-spans';
 export type { TraceFunctionOptions, ActiveSpanOptions } from './local-spans';
+export { currentTraceIds } from './cores/log-correlation';
+export type { LogHookOptions, LogKeys, TraceIds } from './cores/log-correlation';
 export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from './config';
 export type { HttpClientOptions, HttpClientRequestInfo, HttpClientResponseInfo } from './cores/http-client';
 export type { DbHookOptions } from './cores/db-call';
