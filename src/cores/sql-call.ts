@@ -10,7 +10,8 @@ import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, startDbCallUnder } from './db-call';
+import { storage } from '../context';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, runInContext, startDbCall, startDbCallUnder } from './db-call';
 
 /** Longest `db.statement` of every SQL hook, unless its `maxStatementLength` says otherwise. */
 export const DEFAULT_MAX_SQL_STATEMENT = 2048;
@@ -99,4 +100,55 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
 /** The span of getting a connection (a pool's connect): the connection's tags, no statement. */
 export function sqlConnectionSpec(component: string, operationName: string, connection: DbConnection): DbSpanSpec {
   return { component, dbType: 'sql', operationName, connection, maxStatementLength: DEFAULT_MAX_SQL_STATEMENT };
+}
+
+/** The part of a MySQL driver's connection config that is read (mysql, mysql2; never the password). */
+export interface MysqlConfig {
+  host?: string;
+  port?: number;
+  user?: string;
+  database?: string;
+  socketPath?: string;
+}
+
+/** A MySQL connection's span facts; a socket path stands for the peer when there is one. */
+export function mysqlConnection(config: MysqlConfig | undefined): { connection: DbConnection; socketPath?: string } {
+  if (config === undefined || config === null) return { connection: {} };
+  if (typeof config.socketPath === 'string') return { connection: { instance: config.database, user: config.user }, socketPath: config.socketPath };
+  return { connection: { instance: config.database, user: config.user, host: config.host, port: config.port, address: true } };
+}
+
+type AnyFunction = (...args: any[]) => any;
+
+/** Callbacks of ours: mysql's pool hands a queued one to `getConnection` again when a connection frees up. */
+const poolCallbacks = new WeakSet<AnyFunction>();
+
+/**
+ * A MySQL pool's `getConnection(callback)` (mysql, mysql2), with a `<component>`'s `mysql.pool.getConnection`
+ * span. A busy pool hands a released connection to a waiting caller from the releaser's context: the
+ * callback runs in its own caller's context, so that the queries it issues (pool queries, pool clusters,
+ * the app's own) get the right parent. The install is looked up per call (`current`): an instrumentation
+ * that wraps each pool's `getConnection` over the prototype's (OpenTelemetry's mysql) keeps a layer of ours.
+ */
+export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> | undefined, component: string, configOf: (pool: any) => MysqlConfig | undefined) {
+  return (original: AnyFunction) =>
+    function getConnection(this: unknown, callback?: unknown): unknown {
+      const hook = current();
+      if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
+        return original.apply(this, arguments as unknown as unknown[]);
+      }
+      let call: DbCall | undefined;
+      try {
+        call = startDbCall(hook, sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection));
+      } catch {
+        call = undefined;
+      }
+      const store = storage.getStore();
+      const traced = function (this: unknown, err: unknown): unknown {
+        call?.settle(err);
+        return runInContext(store, callback as AnyFunction, this, arguments);
+      };
+      poolCallbacks.add(traced);
+      return original.call(this, traced);
+    };
 }
