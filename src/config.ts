@@ -3,7 +3,8 @@ import type { Tracer } from 'opentracing';
 import { HOOKS } from './hooks';
 import type { OptionsOf } from './registry/define';
 import type { HttpClientOptions } from './cores/http-client';
-import type { HttpServerOptions } from './hooks/httpServer';
+import type { HttpServerOptions } from './options/httpServer';
+import type { LogHookOptions } from './cores/log-correlation';
 import { warnOnce } from './logger';
 import { eitherEnv, hooksOfInstrumentations } from './otel-env';
 
@@ -14,7 +15,7 @@ export type HookOptionsByName = { [H in AnyHook as H['name']]: OptionsOf<H> };
 export const HOOK_NAMES: readonly HookName[] = HOOKS.map((hook) => hook.name);
 
 /** Options that may be given once at the top level for every hook that reads them. */
-export interface SharedHookOptions extends HttpClientOptions, HttpServerOptions {
+export interface SharedHookOptions extends Omit<HttpClientOptions, 'requestHook' | 'responseHook'>, HttpServerOptions, LogHookOptions {
   /** Longest `db.statement` for the database hooks, unless a hook sets its own. */
   maxStatementLength?: number;
 }
@@ -36,6 +37,10 @@ const SHARED_KEYS: ReadonlyArray<keyof SharedHookOptions> = [
   'nestedClientSpans',
   'ignoreIncoming',
   'maxStatementLength',
+  'propagate',
+  'peerService',
+  'peerServiceHeader',
+  'logKeys',
 ];
 
 export function isHookName(name: string): name is HookName {
@@ -91,12 +96,35 @@ export function enabledHooks(config: HooksConfig, env: NodeJS.ProcessEnv = proce
 }
 
 /** Options for one hook: the shared top-level options, overridden by `hooks[name]` when it is an object. */
-export function hookOptions<K extends HookName>(name: K, config: HooksConfig): HookOptionsByName[K] {
+export function hookOptions<K extends HookName>(name: K, config: HooksConfig, env: NodeJS.ProcessEnv = process.env): HookOptionsByName[K] {
   const options: Record<string, unknown> = {};
   for (const key of SHARED_KEYS) {
     if (config[key] !== undefined) options[key] = config[key];
   }
   const own = config.hooks?.[name];
   if (own !== null && typeof own === 'object') Object.assign(options, own);
+  // Static tags merge key by key: OT_SPAN_TAGS, then the top level, then the hook's own.
+  const ownTags = own !== null && typeof own === 'object' ? (own as { spanTags?: SpanTags }).spanTags : undefined;
+  const envTags = spanTagsFromEnv(env.OT_SPAN_TAGS);
+  if (envTags !== undefined || config.spanTags !== undefined || ownTags !== undefined) options.spanTags = { ...envTags, ...config.spanTags, ...ownTags };
   return options as HookOptionsByName[K];
+}
+
+type SpanTags = NonNullable<SharedHookOptions['spanTags']>;
+
+/** `OT_SPAN_TAGS=key=value,key2=value2` (values are strings; a pair without `=` is ignored, with a warning). */
+export function spanTagsFromEnv(value: string | undefined): SpanTags | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const tags: SpanTags = {};
+  for (const pair of value.split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    const key = at === -1 ? '' : pair.slice(0, at).trim();
+    if (key === '') {
+      warnOnce(`OT_SPAN_TAGS: "${pair.trim()}" is not key=value (ignored)`);
+      continue;
+    }
+    tags[key] = pair.slice(at + 1).trim();
+  }
+  return tags;
 }

@@ -1,24 +1,30 @@
 import { assertHookNames, enabledHooks, HookName, HooksConfig } from './config';
 import { installNamed } from './install';
+import { setInstallTracer } from './hook-tracer';
 import { installedHooks, uninstall } from './registry';
 
 export { currentSpan, withSpan, suppressTracing } from './context';
+export { traceFunction, startActiveSpan, activeSpan } from './local-spans';
+export type { TraceFunctionOptions, ActiveSpanOptions } from './local-spans';
+export { currentTraceIds } from './cores/log-correlation';
+export type { LogHookOptions, LogKeys, TraceIds } from './cores/log-correlation';
 export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from './config';
-export type { HttpClientOptions } from './cores/http-client';
+export type { HttpClientOptions, HttpClientRequestInfo, HttpClientResponseInfo } from './cores/http-client';
 export type { DbHookOptions } from './cores/db-call';
+export type { SqlHookOptions, SqlQueryInfo } from './cores/sql-call';
 export type { CommonHookOptions } from './spans';
 export type { Matcher, IncomingMatcher } from './matchers';
-export type { HttpServerOptions, HttpServerHookOptions } from './hooks/httpServer';
+export type { HttpServerOptions, HttpServerHookOptions } from './options/httpServer';
 export { traced } from './cores/http-server';
 export type { FrameworkHookOptions } from './cores/http-server';
-export type { FetchOptions } from './hooks/fetch';
-export type { AxiosOptions } from './hooks/axios';
-export type { PgOptions, PgQueryInfo } from './hooks/pg';
-export type { Mysql2Options, Mysql2QueryInfo } from './hooks/mysql2';
+export type { FetchOptions } from './options/fetch';
+export type { AxiosOptions } from './options/axios';
+export type { PgOptions, PgQueryInfo } from './options/pg';
+export type { Mysql2Options, Mysql2QueryInfo } from './options/mysql2';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
-export type { AmqplibOptions } from './hooks/amqplib';
-export type { GrpcOptions } from './hooks/grpc';
-export type { AwsSdkOptions } from './hooks/aws-sdk';
+export type { AmqplibOptions } from './options/amqplib';
+export type { GrpcOptions } from './options/grpc';
+export type { AwsSdkOptions } from './options/aws-sdk';
 
 export { HOOK_NAMES } from './config';
 
@@ -37,6 +43,7 @@ export function installPatches(names: HookName[], config: HooksConfig = {}): voi
 /** Takes out every patch the hooks made and stops hooking module loads. Install works again afterwards. */
 export function uninstallAllPatches(): void {
   uninstall();
+  setInstallTracer(undefined);
 }
 
 /** Names of the hooks installed now. */

@@ -1,29 +1,42 @@
 import { FORMAT_HTTP_HEADERS, Span as BaseSpan, Tags, Tracer } from 'opentracing';
 import type { Span, SpanContext, SpanOptions } from 'opentracing';
 import { storage } from './context';
+import { inNoopWindow, startNoopWindow, tracerOf } from './hook-tracer';
 import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
 
-/** Options every client hook takes. */
+export type TagMap = { [key: string]: unknown };
+
+/** Options every hook takes. */
 export interface CommonHookOptions {
   /** Make no span when no span is active (default false: a root span is made). */
   requireParent?: boolean;
+  /**
+   * Tags added to every span the hook makes (the hook's own tags win on a clash). Given at the top level
+   * and per hook (merged, the hook's winning), and through `OT_SPAN_TAGS=key=value,...`.
+   */
+  spanTags?: { [key: string]: string | number | boolean };
+  /** Hooks that carry the trace on (HTTP, gRPC, messaging): `false` still makes spans but sends no trace headers. */
+  propagate?: boolean;
+  /**
+   * `peer.service` of client and producer spans by where they go: `host:port` or `host` (the first that
+   * matches), e.g. `{ 'payments.internal:8443': 'payments', 'api.stripe.com': 'stripe' }`.
+   */
+  peerService?: { [hostOrHostPort: string]: string };
 }
-
-export type TagMap = { [key: string]: unknown };
 
 /** opentracing's shared no-op span: what the default tracer (and a bare `Tracer`) returns. */
 const NOOP_SPAN = new Tracer().startSpan('noop');
 /**
- * How long a tracer that gave a no-op span is taken for a no-op without asking it again. The registry
- * also ends the window when the app calls initGlobalTracer, so a tracer set later is used at once.
+ * How long a tracer that gave a no-op span is taken for a no-op without asking it again. The window
+ * also ends when the app calls initGlobalTracer (see install.ts), so a tracer set later is used at once.
  */
 const NOOP_RECHECK_MS = 1000;
 
 /** The span `startSpan` returned, or undefined (the window set) when it is the no-op span. */
 function recorded(hook: ActiveHook, span: Span): Span | undefined {
   if (span !== NOOP_SPAN) return span;
-  hook.noopUntil = Date.now() + NOOP_RECHECK_MS;
+  startNoopWindow(hook, NOOP_RECHECK_MS);
   return undefined;
 }
 
@@ -56,14 +69,7 @@ export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span)
 
 /** Whether no span can be made now: the hook is uninstalled, or its tracer is a no-op (see `recorded`). */
 export function tracingOff(hook: ActiveHook): boolean {
-  return !hook.enabled || (hook.noopUntil !== 0 && tracerIsNoop(hook));
-}
-
-/** Whether the hook's tracer was found to be a no-op within the last window (the window ends by itself). */
-function tracerIsNoop(hook: ActiveHook): boolean {
-  if (Date.now() < hook.noopUntil) return true;
-  hook.noopUntil = 0;
-  return false;
+  return !hook.enabled || inNoopWindow(hook);
 }
 
 /**
@@ -75,11 +81,34 @@ export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, oper
   return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
 }
 
+/** The `peer.service` that `map` names for `host` (with `port`), if any. */
+export function peerServiceOf(map: CommonHookOptions['peerService'], host: unknown, port: unknown): string | undefined {
+  if (map === undefined || typeof host !== 'string' || host === '') return undefined;
+  const own = (key: string): string | undefined => (Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined);
+  return (port !== undefined ? own(`${host}:${port}`) : undefined) ?? own(host);
+}
+
+/** Adds what the user asked for on every span: static tags (under the hook's own) and `peer.service` of outbound spans. */
+function addUserTags(options: CommonHookOptions, spanOptions: SpanOptions): void {
+  const tags: TagMap = (spanOptions.tags ??= {});
+  const kind = tags[Tags.SPAN_KIND];
+  if (options.peerService !== undefined && tags[Tags.PEER_SERVICE] === undefined && (kind === Tags.SPAN_KIND_RPC_CLIENT || kind === Tags.SPAN_KIND_MESSAGING_PRODUCER)) {
+    const service = peerServiceOf(options.peerService, tags[Tags.PEER_HOSTNAME], tags[Tags.PEER_PORT]);
+    if (service !== undefined) tags[Tags.PEER_SERVICE] = service;
+  }
+  const extra = options.spanTags;
+  if (extra !== undefined) {
+    for (const key of Object.keys(extra)) if (tags[key] === undefined) tags[key] = extra[key];
+  }
+}
+
 /** Starts a span with any options (references other than childOf); undefined when the tracer fails or is a no-op. */
 export function startSpanWith(hook: ActiveHook, operationName: string, options: SpanOptions): Span | undefined {
   if (tracingOff(hook)) return undefined;
+  const own = hook.options as CommonHookOptions;
+  if (own.spanTags !== undefined || own.peerService !== undefined) addUserTags(own, options);
   try {
-    return recorded(hook, hook.tracer.startSpan(operationName, options));
+    return recorded(hook, tracerOf(hook).startSpan(operationName, options));
   } catch (err) {
     reportOnce(`${hook.name}: tracer.startSpan`, err);
     return undefined;
@@ -91,11 +120,15 @@ export function startServerSpan(hook: ActiveHook, operationName: string, tags: T
   return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
 }
 
-/** Injects `span`'s context into a fresh header map (`format`: FORMAT_TEXT_MAP for message headers); undefined when the tracer fails. */
+/**
+ * Injects `span`'s context into a fresh header map (`format`: FORMAT_TEXT_MAP for message headers);
+ * undefined when the tracer fails or the hook is not to propagate (`propagate: false`).
+ */
 export function injectHeaders(hook: ActiveHook, span: Span, format: string = FORMAT_HTTP_HEADERS): Record<string, string> | undefined {
+  if ((hook.options as CommonHookOptions).propagate === false) return undefined;
   const carrier: Record<string, string> = {};
   try {
-    hook.tracer.inject(span.context(), format, carrier);
+    tracerOf(hook).inject(span.context(), format, carrier);
     return carrier;
   } catch (err) {
     reportOnce(`${hook.name}: tracer.inject`, err);
@@ -105,7 +138,7 @@ export function injectHeaders(hook: ActiveHook, span: Span, format: string = FOR
 
 export function extractContext(hook: ActiveHook, headers: object, format: string = FORMAT_HTTP_HEADERS): SpanContext | null {
   try {
-    return hook.tracer.extract(format, headers);
+    return tracerOf(hook).extract(format, headers);
   } catch (err) {
     reportOnce(`${hook.name}: tracer.extract`, err);
     return null;
@@ -158,10 +191,4 @@ export function runUserHook(hookName: string, fn: () => void): void {
   } catch (err) {
     reportOnce(`${hookName}: user hook`, err);
   }
-}
-
-/** Shortens a statement to `max` characters. */
-export function truncate(text: string, max: number | undefined, fallback: number): string {
-  const limit = max !== undefined && max >= 0 ? max : fallback;
-  return text.length > limit ? text.slice(0, limit) : text;
 }

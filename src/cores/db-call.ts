@@ -8,7 +8,7 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap, truncate } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap } from '../spans';
 
 /** Options every database hook takes. */
 export interface DbHookOptions extends CommonHookOptions {
@@ -35,9 +35,15 @@ export interface DbSpanSpec {
   dbType: string;
   operationName: string;
   connection: DbConnection;
-  /** The statement, already redacted; truncated here. */
+  /** The statement, already redacted; cut here to the hook's `maxStatementLength`. */
   statement?: string;
+  /** The longest statement when the hook's `maxStatementLength` is not set: its core's default. */
   maxStatementLength: number;
+}
+
+/** The longest statement a hook records: its `maxStatementLength` when that is 0 or more, else `fallback`. */
+export function statementLimit(max: number | undefined, fallback: number): number {
+  return max !== undefined && max >= 0 ? max : fallback;
 }
 
 /** The tags every span of a database hook carries. */
@@ -142,7 +148,11 @@ export function startDbCallUnder(
   onSuccess?: (span: Span, result: unknown) => void,
 ): DbCall | undefined {
   const tags = dbTags(spec.component, spec.dbType, spec.connection);
-  if (spec.statement !== undefined) tags[Tags.DB_STATEMENT] = truncate(spec.statement, hook.options.maxStatementLength, spec.maxStatementLength);
+  const statement = spec.statement;
+  if (statement !== undefined) {
+    const limit = statementLimit(hook.options.maxStatementLength, spec.maxStatementLength);
+    tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
+  }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags);
   return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name);
 }

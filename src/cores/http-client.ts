@@ -8,11 +8,12 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { OutboundCall, storage } from '../context';
+import { exportTargetUrls } from '../export-targets';
 import { reportOnce } from '../logger';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
 import type { ActiveHook } from '../registry/define';
-import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
+import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
 import type { CommonHookOptions } from '../spans';
 import { authorityOf, hostPort, redactedParts, redactText, splitHostPort, stripQuery, urlForSpan } from '../url';
 
@@ -28,6 +29,28 @@ export interface HttpClientOptions extends CommonHookOptions {
    * each level (default false: the transport adds to the outer span and makes none of its own).
    */
   nestedClientSpans?: boolean;
+  /** Runs when a call's span starts, with the request's method, URL (as `http.url` shows it) and headers. */
+  requestHook?: (span: Span, request: HttpClientRequestInfo) => void;
+  /** Runs when the response's head arrives, with its status and headers. */
+  responseHook?: (span: Span, response: HttpClientResponseInfo) => void;
+  /** A response header that names the callee (e.g. `x-service-name`): its value becomes `peer.service`. */
+  peerServiceHeader?: string;
+}
+
+/** What a `requestHook` is told of a request. */
+export interface HttpClientRequestInfo {
+  readonly method: string;
+  /** As `http.url` shows it: never credentials; the query only with `captureQueryString`. */
+  readonly url: string;
+  /** The request's headers as the library holds them (an object, an array, or a `Headers`), trace headers included. */
+  readonly headers: unknown;
+}
+
+/** What a `responseHook` is told of a response. */
+export interface HttpClientResponseInfo {
+  readonly status: number;
+  /** The response's headers as the library gives them. */
+  readonly headers: unknown;
 }
 
 /** One install of an HTTP client hook: its options, matchers compiled once. */
@@ -116,11 +139,22 @@ export class HttpClientCall {
     private readonly blocked: boolean,
     /** What `http.url` left out of the URL, to be kept out of error messages too. */
     private readonly secrets: readonly string[],
+    private readonly method = '',
+    /** `http.url` of the span. */
+    private readonly url = '',
   ) {}
+
+  /** The request is ready to go (trace headers in): runs the `requestHook` with its headers, read only if there is one. */
+  started(headers: () => unknown): void {
+    const requestHook = this.state.hook.options.requestHook;
+    const span = this.span;
+    if (requestHook === undefined || span === undefined) return;
+    runUserHook(`${this.state.hook.name} requestHook`, () => requestHook(span, { method: this.method, url: this.url, headers: headers() }));
+  }
 
   /** Whether this call still has trace headers to put on its request. */
   get injects(): boolean {
-    return !this.blocked && (this.span !== undefined || this.outer?.injected !== true);
+    return !this.blocked && this.state.hook.options.propagate !== false && (this.span !== undefined || this.outer?.injected !== true);
   }
 
   /** Puts the trace headers into `carrier`, each unless it is there already; returns those the tracer gave. */
@@ -142,13 +176,23 @@ export class HttpClientCall {
     return headers;
   }
 
-  status(code: number): void {
-    if (this.span === undefined) {
+  /** The response's head: its status, and its headers for the `responseHook` and `peerServiceHeader`. */
+  status(code: number, headers?: unknown): void {
+    const span = this.span;
+    if (span === undefined) {
       this.outer?.onStatus?.(code);
       return;
     }
-    setTag(this.span, Tags.HTTP_STATUS_CODE, code);
-    if (code >= 500) setTag(this.span, Tags.ERROR, true);
+    setTag(span, Tags.HTTP_STATUS_CODE, code);
+    if (code >= 500) setTag(span, Tags.ERROR, true);
+    const { responseHook, peerServiceHeader } = this.state.hook.options;
+    if (peerServiceHeader !== undefined && headers !== undefined) {
+      const value = headerValue(headers, peerServiceHeader.toLowerCase());
+      // undici gives header values as Buffers.
+      const service = Buffer.isBuffer(value) ? value.toString('latin1') : value;
+      if (typeof service === 'string' && service !== '') setTag(span, Tags.PEER_SERVICE, service);
+    }
+    if (responseHook !== undefined) runUserHook(`${this.state.hook.name} responseHook`, () => responseHook(span, { status: code, headers }));
   }
 
   log(event: string): void {
@@ -184,12 +228,19 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
 
 /** The built-in tracer's collectors (`hostPort` form): calls there are its export traffic, never traced. */
 const exportTargets = new Set<string>();
+/** How many of the collector URLs (../export-targets) are in `exportTargets`. */
+let exportUrlsSeen = 0;
 
-/** Records the URL of a collector the built-in tracer exports to. */
-export function addExportTarget(url: string): void {
-  const target = targetOfUrl('POST', url);
-  const hostname = peerHostname(target);
-  if (hostname !== '') exportTargets.add(hostPort(hostname, target.port));
+/** Whether `hostname:port` is a collector of the built-in tracer, keyed as the calls it matches are. */
+function isExportTarget(hostname: string, port: number): boolean {
+  const urls = exportTargetUrls();
+  if (urls.length === 0) return false;
+  while (exportUrlsSeen < urls.length) {
+    const target = targetOfUrl('POST', urls[exportUrlsSeen++]);
+    const host = peerHostname(target);
+    if (host !== '') exportTargets.add(hostPort(host, target.port));
+  }
+  return exportTargets.has(hostPort(hostname, port));
 }
 
 /**
@@ -199,19 +250,20 @@ export function addExportTarget(url: string): void {
 export function startCallUnder(state: HttpClientState, component: string, parent: Span | null, target: HttpTarget | undefined): HttpClientCall | undefined {
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
-  if (exportTargets.size !== 0 && exportTargets.has(hostPort(hostname, target.port))) return undefined;
+  if (isExportTarget(hostname, target.port)) return undefined;
   const withQuery = urlForSpan(target.url, true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
   const keepQuery = state.hook.options.captureQueryString === true;
+  const url = keepQuery ? withQuery : stripQuery(withQuery, false);
   const span = startClientSpanUnder(state.hook, parent, `HTTP ${target.method}`, {
     [Tags.COMPONENT]: component,
     [Tags.HTTP_METHOD]: target.method,
-    [Tags.HTTP_URL]: keepQuery ? withQuery : stripQuery(withQuery, false),
+    [Tags.HTTP_URL]: url,
     [Tags.PEER_HOSTNAME]: hostname,
     [Tags.PEER_PORT]: target.port,
   });
   if (span === undefined) return undefined;
-  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redactedParts(target.url, keepQuery));
+  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redactedParts(target.url, keepQuery), target.method, url);
 }
 
 /** `callParent`, then `startCallUnder`: the whole start of a call for a hook that needs nothing between. */
@@ -237,6 +289,8 @@ export function headerValue(headers: unknown, name: string): unknown {
     return undefined;
   }
   if (headers === null || typeof headers !== 'object') return undefined;
+  // A fetch `Headers` (or axios's AxiosHeaders, whose get is case-insensitive too).
+  if (typeof (headers as { get?: unknown }).get === 'function' && !(headers instanceof Map)) return (headers as { get(name: string): unknown }).get(name) ?? undefined;
   for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return (headers as Record<string, unknown>)[key];
   return undefined;
 }

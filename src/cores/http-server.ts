@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Tags } from 'opentracing';
 import type { Span, SpanContext } from 'opentracing';
 import { storage } from '../context';
+import { tracerOf } from '../hook-tracer';
 import { warnOnce } from '../logger';
 import type { ActiveHook } from '../registry/define';
 import { finishSpan, markError, runUserHook, setTag, startServerSpan, TagMap } from '../spans';
@@ -179,7 +180,7 @@ export class InboundRequest {
     if (span === undefined) return undefined;
     let child: Span | undefined;
     try {
-      child = this.config.hook.tracer.startSpan(name, { childOf: span, tags: { [Tags.COMPONENT]: component } });
+      child = tracerOf(this.config.hook).startSpan(name, { childOf: span, tags: { [Tags.COMPONENT]: component } });
     } catch {
       return undefined;
     }

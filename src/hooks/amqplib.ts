@@ -5,31 +5,21 @@
  * `lib/channel_model`, `lib/callback_model`, `lib/connect`), which CommonJS and ES-module imports of the
  * package both load through require(). The span logic is in ../tracing/amqplib, loaded when amqplib is.
  */
-import type { CommonHookOptions } from '../spans';
-import { defineHook, fileTargets, lazyModule } from '../registry/define';
-
-export interface AmqplibOptions extends CommonHookOptions {
-  /**
-   * How a consumer span refers to the producer's context found in the message headers: an OpenTracing
-   * `followsFrom` reference (default), or `childOf`.
-   */
-  consumerParent?: 'followsFrom' | 'childOf';
-}
+import type { AmqplibOptions } from '../options/amqplib';
+import { defineHook, fileTargets } from '../registry/define';
 
 const VERSIONS = '>=0.10.0 <0.11';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tracing = lazyModule(() => require('../tracing/amqplib') as typeof import('../tracing/amqplib'));
-
-export const amqplibHook = defineHook<'amqplib', AmqplibOptions>({
+export const amqplibHook = defineHook<'amqplib', AmqplibOptions, typeof import('../tracing/amqplib')>({
   name: 'amqplib',
   summary: 'amqplib (RabbitMQ): producer spans for publish/sendToQueue with the trace in the message headers, consumer spans around consume callbacks',
+  tracing: () => require('../tracing/amqplib'),
   targets: fileTargets('amqplib', VERSIONS, {
-    'lib/channel': (exports, ctx) => tracing().patchChannel(exports, ctx),
-    'lib/channel_model': (exports, ctx) => tracing().patchModel(exports, ctx),
-    'lib/callback_model': (exports, ctx) => tracing().patchModel(exports, ctx),
+    'lib/channel': (exports, ctx) => ctx.tracing.patchChannel(exports, ctx),
+    'lib/channel_model': (exports, ctx) => ctx.tracing.patchModel(exports, ctx),
+    'lib/callback_model': (exports, ctx) => ctx.tracing.patchModel(exports, ctx),
     // Only reached when the hooks are installed before amqplib loads: its entry files keep their own
     // reference to `connect`. Connections opened otherwise are tagged from their socket.
-    'lib/connect': (exports, ctx) => tracing().patchConnect(exports, ctx),
+    'lib/connect': (exports, ctx) => ctx.tracing.patchConnect(exports, ctx),
   }),
 });

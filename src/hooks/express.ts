@@ -5,26 +5,24 @@
  * child span per middleware and handler. The span logic is in ../tracing/express, loaded when express's
  * router or layer is.
  */
-import type { FrameworkHookOptions } from '../cores/http-server';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook } from '../registry/define';
 import type { HookTarget } from '../registry/define';
+import type { ExpressOptions } from '../options/express';
 
-export type ExpressOptions = FrameworkHookOptions;
+type Tracing = typeof import('../tracing/express');
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tracing = lazyModule(() => require('../tracing/express') as typeof import('../tracing/express'));
-
-function routerTarget(module: string, file: string | undefined, versions: string, proto: (exports: any) => any): HookTarget<ExpressOptions, undefined> {
-  return { module, file, versions, patch: (exports, ctx) => tracing().patchRouter(proto(exports), ctx) };
+function routerTarget(module: string, file: string | undefined, versions: string, proto: (exports: any) => any): HookTarget<ExpressOptions, undefined, Tracing> {
+  return { module, file, versions, patch: (exports, ctx) => ctx.tracing.patchRouter(proto(exports), ctx) };
 }
 
-function layerTarget(module: string, file: string, versions: string, names: [string, string]): HookTarget<ExpressOptions, undefined> {
-  return { module, file, versions, patch: (exports, ctx) => tracing().patchLayer(exports, ctx, names) };
+function layerTarget(module: string, file: string, versions: string, names: [string, string]): HookTarget<ExpressOptions, undefined, Tracing> {
+  return { module, file, versions, patch: (exports, ctx) => ctx.tracing.patchLayer(exports, ctx, names) };
 }
 
-export const expressHook = defineHook<'express', ExpressOptions>({
+export const expressHook = defineHook<'express', ExpressOptions, Tracing>({
   name: 'express',
   summary: 'express 4/5 routes: names the httpServer span after the route template, records errors',
+  tracing: () => require('../tracing/express'),
   targets: [
     // express 4: the router is inside express.
     routerTarget('express', 'lib/router/index', '>=4 <5', (exports) => exports),

@@ -4,19 +4,16 @@
  * keeps its hooks for good and they answer to whichever install is current. The span logic is in
  * ../tracing/fastify, loaded when the first fastify instance is made.
  */
-import type { FrameworkHookOptions } from '../cores/http-server';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook } from '../registry/define';
+import type { FastifyOptions } from '../options/fastify';
 
-export type FastifyOptions = FrameworkHookOptions;
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tracing = lazyModule(() => require('../tracing/fastify') as typeof import('../tracing/fastify'));
-
-export const fastifyHook = defineHook<'fastify', FastifyOptions>({
+export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('../tracing/fastify')>({
   name: 'fastify',
   summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
+  tracing: () => require('../tracing/fastify'),
   targets: [],
-  enable({ hook, subscribe }) {
-    subscribe('fastify.initialization', (message) => tracing().onInitialization(hook, message));
+  // Runs at install: `ctx.tracing` is read only when an instance is announced, as reading it loads the span logic.
+  enable(ctx) {
+    ctx.subscribe('fastify.initialization', (message) => ctx.tracing.onInitialization(ctx, message));
   },
 });

@@ -4,16 +4,12 @@
  * errors. A server keeps its extensions for good and they answer to whichever install is current. The
  * span logic is in ../tracing/hapi, loaded when @hapi/hapi is.
  */
-import type { FrameworkHookOptions } from '../cores/http-server';
-import { defineHook, lazyModule } from '../registry/define';
+import { defineHook } from '../registry/define';
+import type { HapiOptions } from '../options/hapi';
 
-export type HapiOptions = FrameworkHookOptions;
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tracing = lazyModule(() => require('../tracing/hapi') as typeof import('../tracing/hapi'));
-
-export const hapiHook = defineHook<'hapi', HapiOptions>({
+export const hapiHook = defineHook<'hapi', HapiOptions, typeof import('../tracing/hapi')>({
   name: 'hapi',
   summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
-  targets: [{ module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => tracing().patchHapi(exports, ctx) }],
+  tracing: () => require('../tracing/hapi'),
+  targets: [{ module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => ctx.tracing.patchHapi(exports, ctx) }],
 });

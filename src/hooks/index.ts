@@ -6,6 +6,7 @@ import { pgHook } from './pg';
 import { redisHook } from './redis';
 import { ioredisHook } from './ioredis';
 import { mysql2Hook } from './mysql2';
+import { mysqlHook } from './mysql';
 import { amqplibHook } from './amqplib';
 import { grpcHook } from './grpc';
 import { awsSdkHook } from './aws-sdk';
@@ -13,6 +14,9 @@ import { expressHook } from './express';
 import { koaHook } from './koa';
 import { fastifyHook } from './fastify';
 import { hapiHook } from './hapi';
+import { pinoHook } from './pino';
+import { winstonHook } from './winston';
+import { bunyanHook } from './bunyan';
 
 /** Every hook this package knows, in install order. Names, options and config types derive from it. */
-export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook] as const;
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, mysqlHook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, pinoHook, winstonHook, bunyanHook] as const;

@@ -3,23 +3,23 @@
  * `RedisCommandsQueue.prototype.addCommand`, with the client's entry points, MULTI, pipelines and
  * `connect`. The span logic is in ../tracing/redis, loaded when @redis/client is.
  */
-import type { RedisOptions } from '../cores/redis';
-import { defineHook, fileTargets, lazyModule } from '../registry/define';
+import type { RedisOptions } from '../options/redis';
+import { defineHook, fileTargets } from '../registry/define';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const tracing = lazyModule(() => require('../tracing/redis') as typeof import('../tracing/redis'));
+type Tracing = typeof import('../tracing/redis');
 
-export const redisHook = defineHook<'redis', RedisOptions>({
+export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
   name: 'redis',
   summary: 'node-redis commands (promise API and legacy mode), MULTI, pipelines and connections',
+  tracing: () => require('../tracing/redis'),
   targets: [
     // @redis/client went from 1.x (redis 4) to 5.x (redis 5); 2 to 4 exist only as 2.0.0-next previews.
-    ...fileTargets<RedisOptions, undefined>('@redis/client', '>=1.0.0 <7', {
-      'dist/lib/client/commands-queue': (exports, ctx) => tracing().patchCommandsQueue(exports, ctx),
-      'dist/lib/client': (exports, ctx) => tracing().patchClient(exports, ctx),
+    ...fileTargets<RedisOptions, undefined, Tracing>('@redis/client', '>=1.0.0 <7', {
+      'dist/lib/client/commands-queue': (exports, ctx) => ctx.tracing.patchCommandsQueue(exports, ctx),
+      'dist/lib/client': (exports, ctx) => ctx.tracing.patchClient(exports, ctx),
     }),
-    ...fileTargets<RedisOptions, undefined>('@redis/client', '>=1.0.0 <2', {
-      'dist/lib/commander': (exports, ctx) => tracing().patchCommander(exports, ctx),
+    ...fileTargets<RedisOptions, undefined, Tracing>('@redis/client', '>=1.0.0 <2', {
+      'dist/lib/commander': (exports, ctx) => ctx.tracing.patchCommander(exports, ctx),
     }),
   ],
 });

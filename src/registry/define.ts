@@ -1,46 +1,32 @@
 /**
- * How a hook is declared: its name, options type, the modules it patches and its docs, in its own file.
- * Everything the registry hands a hook at install goes through one `PatchContext`, so no hook keeps
- * its own record of what it wrapped or subscribed to.
+ * How a hook is declared: its name, options type, span-logic loader, the modules it patches and its
+ * docs, in its own file. Everything the registry hands a hook at install goes through one
+ * `PatchContext`, so no hook keeps its own record of what it wrapped or subscribed to.
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Tracer } from 'opentracing';
 import type { Wrapper } from './wrap';
 import { reportOnce } from '../logger';
 
-/** One install of one hook: its options, whether it is still installed, and the tracer to use. */
+/** One install of one hook: its options, whether it is still installed, and the tracer given at install. */
 export class ActiveHook<O extends object = object> {
   /** Cleared at uninstall: a layer that has to stay (someone wrapped over it) then passes through. */
   enabled = true;
-  /**
-   * Until when (Date.now()) the tracer is known to be a no-op (opentracing's default before
-   * initGlobalTracer): calls are then not traced at all, before any tag is built. 0: not known.
-   */
-  noopUntil = 0;
 
   constructor(
     readonly name: string,
     readonly options: O,
-    private readonly explicitTracer: Tracer | undefined,
+    /** The tracer given at install, if any; the span side resolves the one to use (../hook-tracer). */
+    readonly explicitTracer: Tracer | undefined,
   ) {}
-
-  /** Resolved per span, so that a tracer set after install still gets every span. */
-  get tracer(): Tracer {
-    return this.explicitTracer ?? (globalTracer ??= loadGlobalTracer())();
-  }
 }
 
-/** opentracing's globalTracer, loaded with the first span rather than at install. */
-let globalTracer: (() => Tracer) | undefined;
-function loadGlobalTracer(): () => Tracer {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('opentracing') as typeof import('opentracing')).globalTracer;
-}
-
-export interface PatchContext<O extends object, S> {
+export interface PatchContext<O extends object, S, T = unknown> {
   readonly hook: ActiveHook<O>;
   /** What `setup` returned for this install; `setup` runs when this is first read. */
   readonly state: S;
+  /** The hook's span logic (what its `tracing` loader returns), loaded when this is first read. */
+  readonly tracing: T;
   /** The patched package's version (Node's for builtins); undefined in `enable`. */
   readonly version: string | undefined;
   /** The patched package's directory; undefined for builtins and in `enable`. */
@@ -51,55 +37,61 @@ export interface PatchContext<O extends object, S> {
   subscribe(channel: string, handler: (message: unknown, name: string | symbol) => void): void;
   /** Runs `fn` at uninstall (for what is not a wrap or a subscription, such as an axios interceptor). */
   onUninstall(fn: () => void): void;
+  /**
+   * The current install of this hook, if any (this one, or a later one after uninstall and install): for
+   * what a patch leaves behind for good (a server's extensions, a client's middlewares), which must
+   * answer to whichever install is current.
+   */
+  current(): ActiveHook<O> | undefined;
 }
 
 /** One module, or an internal file of it, that a hook patches when it loads (or at install when loaded). */
-export interface HookTarget<O extends object, S> {
+export interface HookTarget<O extends object, S, T = unknown> {
   /** Package name, or a builtin such as `http`. */
   readonly module: string;
   /** Path inside the package without `.js` (e.g. `lib/client`), when the patch is on an internal file. */
   readonly file?: string;
   /** Supported versions of the package (ignored for builtins). */
   readonly versions?: string;
-  patch(exports: any, ctx: PatchContext<O, S>): void;
+  patch(exports: any, ctx: PatchContext<O, S, T>): void;
 }
 
-export interface HookSpec<N extends string, O extends object, S> {
+export interface HookSpec<N extends string, O extends object, S, T> {
   readonly name: N;
   /** What it traces, for the debug log and the docs. */
   readonly summary: string;
-  readonly targets: readonly HookTarget<O, S>[];
+  /**
+   * Loads the hook's span logic (`() => require('../tracing/<name>')`). The registry calls it once, when
+   * a patch, `setup` or a handler first reads `ctx.tracing`: installing hooks loads no span logic until
+   * the library it traces loads (start-up pays for declarations only).
+   */
+  readonly tracing: () => T;
+  readonly targets: readonly HookTarget<O, S, T>[];
   /** Per-install state shared by the targets (compiled matchers and the like), made on first use. */
-  setup?(hook: ActiveHook<O>): S;
-  /** Work not tied to a module load: diagnostics channels, globals. */
-  enable?(ctx: PatchContext<O, S>): void;
-}
-
-/**
- * A module loaded on first use: a hook's declaration names its span logic this way, so that installing
- * hooks loads none of it until the library it traces loads (start-up pays for declarations only).
- */
-export function lazyModule<T>(load: () => T): () => T {
-  let loaded: T | undefined;
-  return () => (loaded ??= load());
+  setup?(hook: ActiveHook<O>, tracing: T): S;
+  /** Work not tied to a module load: diagnostics channels, globals. Runs at install: read `ctx.tracing` only in what runs later. */
+  enable?(ctx: PatchContext<O, S, T>): void;
 }
 
 /** Targets on internal files of one package, all of one version range: `{ [file]: patch }`. */
-export function fileTargets<O extends object, S>(module: string, versions: string, patches: Record<string, HookTarget<O, S>['patch']>): HookTarget<O, S>[] {
+export function fileTargets<O extends object, S, T>(module: string, versions: string, patches: Record<string, HookTarget<O, S, T>['patch']>): HookTarget<O, S, T>[] {
   return Object.entries(patches).map(([file, patch]) => ({ module, file, versions, patch }));
 }
 
-/** Declares a hook; the registry does the rest. Its state type stays private to its file. */
-export function defineHook<N extends string, O extends object, S = undefined>(spec: HookSpec<N, O, S>): HookSpec<N, O, any> {
+/**
+ * Declares a hook; the registry does the rest. `T` is the type of its span logic,
+ * `typeof import('../tracing/<name>')`; its state type `S` stays private to its file.
+ */
+export function defineHook<N extends string, O extends object, T, S = undefined>(spec: HookSpec<N, O, S, T>): HookSpec<N, O, any, any> {
   return spec;
 }
 
-/** Any hook, whatever its options and state. */
+/** Any hook, whatever its options, state and span logic. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyHookSpec = HookSpec<string, any, any>;
+export type AnyHookSpec = HookSpec<string, any, any, any>;
 
 /** The options type a hook declares. */
-export type OptionsOf<H> = H extends HookSpec<string, infer O, any> ? O : never;
+export type OptionsOf<H> = H extends HookSpec<string, infer O, any, any> ? O : never;
 
 export type Subscription = { channel: string; handler: (message: unknown, name: string | symbol) => void };
 

@@ -22,6 +22,8 @@ export interface InstallOptions {
   aliases?: Record<string, string>;
   /** The options of each hook, by name. */
   optionsFor(name: string): object;
+  /** Called when the app sets opentracing's global tracer (initGlobalTracer), after install. */
+  onGlobalTracer?: () => void;
 }
 
 interface InstalledHook {
@@ -32,6 +34,8 @@ interface InstalledHook {
    * loads no span logic.
    */
   state?: { value: unknown } | { error: unknown };
+  /** The span logic, once `spec.tracing` has loaded it. */
+  tracing?: { value: unknown };
   wrapper: Wrapper;
   subscriptions: Subscription[];
   cleanups: Array<() => void>;
@@ -44,8 +48,9 @@ let requireHook: RequireHook | undefined;
 /** import-in-the-middle's hook, when `register.mjs` set up its loader (`node --import`). */
 let importHook: { unhook(): void } | undefined;
 let esmLoaderActive = false;
-/** Our layer on opentracing's initGlobalTracer: a tracer set by the app ends every hook's no-op window. */
+/** Our layer on opentracing's initGlobalTracer, which tells `onGlobalTracer` (the span side's no-op window). */
 let tracerWatch: Wrapper | undefined;
+let onGlobalTracer: (() => void) | undefined;
 
 /**
  * At install: watches initGlobalTracer, wrapping opentracing now if the app loaded it already (it is not
@@ -67,7 +72,7 @@ function watchGlobalTracer(): void {
 function wrapInitGlobalTracer(opentracing: object): void {
   tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
     function initGlobalTracer(this: unknown): unknown {
-      for (const hook of installed.values()) hook.active.noopUntil = 0;
+      onGlobalTracer?.();
       return original.apply(this, arguments as unknown as unknown[]);
     },
   );
@@ -99,7 +104,7 @@ function requireHookClass(): typeof RequireHook {
 }
 let aliases: Record<string, string> = {};
 
-function targetId(target: HookTarget<any, any>, moduleName = target.module): string {
+function targetId(target: HookTarget<any, any, any>, moduleName = target.module): string {
   return target.file === undefined ? moduleName : `${moduleName}/${target.file}`;
 }
 
@@ -120,7 +125,7 @@ function readVersion(basedir: string | undefined): string | undefined {
 function stateOf(hook: InstalledHook): unknown {
   if (hook.state === undefined) {
     try {
-      hook.state = { value: hook.spec.setup?.(hook.active) };
+      hook.state = { value: hook.spec.setup?.(hook.active, tracingOf(hook)) };
     } catch (err) {
       hook.active.enabled = false;
       hook.state = { error: err };
@@ -131,22 +136,31 @@ function stateOf(hook: InstalledHook): unknown {
   return hook.state.value;
 }
 
-function contextFor(hook: InstalledHook, version: string | undefined, basedir: string | undefined): PatchContext<any, any> {
+/** The hook's span logic, loaded at the first read (a load that throws is tried again at the next). */
+function tracingOf(hook: InstalledHook): unknown {
+  return (hook.tracing ??= { value: hook.spec.tracing() }).value;
+}
+
+function contextFor(hook: InstalledHook, version: string | undefined, basedir: string | undefined): PatchContext<any, any, any> {
   return {
     hook: hook.active,
     get state() {
       return stateOf(hook);
+    },
+    get tracing() {
+      return tracingOf(hook);
     },
     version,
     basedir,
     wrap: (target, name, makeWrapper) => hook.wrapper.wrap(target, name, makeWrapper),
     subscribe: (channel, handler) => subscribeChannel(hook.subscriptions, channel, handler),
     onUninstall: (fn) => hook.cleanups.push(fn),
+    current: () => installed.get(hook.spec.name)?.active,
   };
 }
 
 /** Patches `exports` for `target` unless it was already; true when the target's patch ran now. */
-function applyPatch(hook: InstalledHook, target: HookTarget<any, any>, exports: any, basedir: string | undefined): boolean {
+function applyPatch(hook: InstalledHook, target: HookTarget<any, any, any>, exports: any, basedir: string | undefined): boolean {
   if (exports == null || (typeof exports !== 'object' && typeof exports !== 'function')) return false;
   if (hook.seen.has(exports)) return false;
   const builtin = Module.isBuiltin(target.module);
@@ -188,7 +202,7 @@ function onRequire(exports: any, name: string, basedir: string | undefined): any
 }
 
 /** The alias under which `target` may be installed, if `name` starts with one. */
-function aliasOf(name: string, target: HookTarget<any, any>): string {
+function aliasOf(name: string, target: HookTarget<any, any, any>): string {
   for (const alias of Object.keys(aliases)) {
     if (aliases[alias] === target.module && (name === alias || name.startsWith(alias + '/'))) return alias;
   }
@@ -297,6 +311,7 @@ export function esmLoaderModules(specs: readonly AnyHookSpec[]): string[] {
 /** Installs the named hooks; hooks that are already installed are left as they are. */
 export function install(specs: readonly AnyHookSpec[], names: readonly string[], options: InstallOptions): void {
   aliases = { ...aliases, ...(options.aliases ?? {}) };
+  onGlobalTracer = options.onGlobalTracer ?? onGlobalTracer;
   let added = false;
   let builtinPatched = false;
   let loaded: string[] | undefined;
@@ -361,17 +376,10 @@ export function uninstall(): void {
   installed.clear();
   tracerWatch?.unwrapAll();
   tracerWatch = undefined;
+  onGlobalTracer = undefined;
   aliases = {};
   refreshModuleHooks();
   Module.syncBuiltinESMExports();
-}
-
-/**
- * The current install of the hook named `name`, if any: for what a patch leaves behind for good (a
- * server's extensions, a client's middlewares), which must answer to whichever install is current.
- */
-export function currentInstall<O extends object>(name: string): ActiveHook<O> | undefined {
-  return installed.get(name)?.active as ActiveHook<O> | undefined;
 }
 
 export function installedHooks(): string[] {

@@ -5,6 +5,7 @@ import type { Tracer } from 'opentracing';
 import type { TextMapPropagator } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { storage, suppressTracing } from '../context';
+import { addExportTarget } from '../export-targets';
 import { log, warnOnce } from '../logger';
 import { tracerSpec } from '../otel-env';
 import { attributeNaming, withAttributeNames } from './attribute-names';
@@ -64,8 +65,7 @@ function untraced<T>(fn: () => T): T {
 
 /** The exporter, its traffic untraced, its failures reported once. */
 function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
-  // Required here, as the exporter is built at the first span: not at start-up.
-  (require('../cores/http-client') as typeof import('../cores/http-client')).addExportTarget(target);
+  addExportTarget(target);
   return {
     export(spans, done) {
       untraced(() => {

@@ -24,7 +24,7 @@ import { storage } from '../context';
 import { DbCall } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, injectHeaders, startSpanWith, TagMap } from '../spans';
-import type { AmqplibOptions } from '../hooks/amqplib';
+import type { AmqplibOptions } from '../options/amqplib';
 
 type AnyFunction = (...args: any[]) => any;
 

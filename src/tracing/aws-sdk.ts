@@ -22,8 +22,7 @@ import { OutboundCall, RequestContext, storage, withOutbound } from '../context'
 import { chained } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
-import { currentInstall } from '../registry';
-import type { AwsSdkOptions } from '../hooks/aws-sdk';
+import type { AwsSdkOptions } from '../options/aws-sdk';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';
@@ -154,12 +153,14 @@ function watchRegion(call: AwsCall, config: any): void {
 }
 
 type Handler = (args: any) => any;
+/** The hook's current install: a client's middlewares stay for good and answer to it. */
+type CurrentInstall = PatchContext<AwsSdkOptions, undefined>['current'];
 
 /** The `initialize` middleware of one client: a span per call through `send`. */
-function callMiddleware(config: any) {
+function callMiddleware(config: any, currentInstall: CurrentInstall) {
   return (next: Handler, context: any): Handler =>
     function traceAwsCall(args: any): any {
-      const hook = currentInstall<AwsSdkOptions>('aws-sdk');
+      const hook = currentInstall();
       if (hook === undefined || !hook.enabled || !sending.has(args)) return next(args);
       const parent = clientParent(hook);
       if (parent === undefined) return next(args);
@@ -252,22 +253,22 @@ function attemptMiddleware(next: Handler, context: unknown): Handler {
 }
 
 /** Adds our middlewares to a client's stack, once per stack. */
-function equip(client: any): void {
+function equip(client: any, currentInstall: CurrentInstall): void {
   const stack = client?.middlewareStack;
   if (stack === null || typeof stack !== 'object' || typeof stack.add !== 'function' || equipped.has(stack)) return;
   equipped.add(stack);
-  stack.add(callMiddleware(client.config), { step: 'initialize', priority: 'high', name: CALL_MIDDLEWARE, override: true });
+  stack.add(callMiddleware(client.config, currentInstall), { step: 'initialize', priority: 'high', name: CALL_MIDDLEWARE, override: true });
   stack.add(attemptMiddleware, { step: 'deserialize', priority: 'low', name: ATTEMPT_MIDDLEWARE, override: true });
   // A client with `cacheMiddleware` keeps resolved handlers: they predate ours.
   if (client.handlers !== undefined) delete client.handlers;
 }
 
-function wrapSend(hook: ActiveHook<AwsSdkOptions>) {
+function wrapSend(hook: ActiveHook<AwsSdkOptions>, currentInstall: CurrentInstall) {
   return (original: (...args: any[]) => any) =>
     function send(this: unknown, command: unknown): any {
       if (!hook.enabled) return original.apply(this, arguments as unknown as any[]);
       try {
-        equip(this);
+        equip(this, currentInstall);
         if (command !== null && typeof command === 'object') sending.add(command);
       } catch {
         // A client we cannot equip still sends.
@@ -277,7 +278,7 @@ function wrapSend(hook: ActiveHook<AwsSdkOptions>) {
 }
 
 /** A `Client` class's `send`: its client gets our middlewares at the first call. */
-export function patchClient(exports: any, { hook, wrap }: PatchContext<AwsSdkOptions, undefined>): void {
+export function patchClient(exports: any, { hook, wrap, current }: PatchContext<AwsSdkOptions, undefined>): void {
   const proto = exports?.Client?.prototype;
-  if (proto !== undefined) wrap(proto, 'send', wrapSend(hook));
+  if (proto !== undefined) wrap(proto, 'send', wrapSend(hook, current));
 }

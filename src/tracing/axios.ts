@@ -9,7 +9,7 @@ import { withOutbound } from '../context';
 import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
-import type { AxiosOptions } from '../hooks/axios';
+import type { AxiosOptions } from '../options/axios';
 
 export { httpClientState as makeState } from '../cores/http-client';
 
@@ -69,6 +69,7 @@ function runTraced(binding: Binding, adapter: Adapter, config: any): any {
   try {
     call = startHttpClientCall(binding.state, 'axios', () => targetOf(binding.axios, config));
     if (call?.injects) config[INJECTED_KEY] = call.inject(carrierOf(config));
+    call?.started(() => config.headers);
   } catch {
     // A config axios itself will reject (a bad URL): it goes through untraced, and fails in axios's words.
     call?.finish();
@@ -78,9 +79,9 @@ function runTraced(binding: Binding, adapter: Adapter, config: any): any {
   if (traced?.span === undefined) return adapter(config);
   let transportStatus: number | undefined;
   const outbound = { span: traced.span, component: 'axios', injected: true, onStatus: (code: number) => void (transportStatus = code) };
-  const settle = (status: unknown, err?: unknown): void => {
+  const settle = (status: unknown, err?: unknown, headers?: unknown): void => {
     const code = status ?? transportStatus;
-    if (typeof code === 'number') traced.status(code);
+    if (typeof code === 'number') traced.status(code, headers);
     traced.finish(err);
   };
   let result: unknown;
@@ -91,7 +92,7 @@ function runTraced(binding: Binding, adapter: Adapter, config: any): any {
     throw err;
   }
   // Not a promise: axios calls `.then` on it and fails in its own words, as untraced.
-  return chained(result, (response) => settle(response?.status), (err) => settle(err?.response?.status, err), () =>
+  return chained(result, (response) => settle(response?.status, undefined, response?.headers), (err) => settle(err?.response?.status, err, err?.response?.headers), () =>
     traced.finish(new TypeError(`the axios adapter returned ${result === null ? 'null' : typeof result}, not a promise`)),
   );
 }

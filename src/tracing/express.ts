@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { inboundRequest, joinPaths, templateOf } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import type { ExpressOptions } from '../hooks/express';
+import type { ExpressOptions } from '../options/express';
 
 /** The mount path a `use()` layer was registered with (`''` for `/`). */
 const kMount = Symbol('opentracing-client-hooks.express.mount');

@@ -10,9 +10,8 @@
  * named `HTTP <METHOD>`).
  */
 import { inboundRequest } from '../cores/http-server';
-import type { ActiveHook } from '../registry/define';
-import { currentInstall } from '../registry';
-import type { FastifyOptions } from '../hooks/fastify';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import type { FastifyOptions } from '../options/fastify';
 
 type Handler = (this: unknown, request: any, reply: any) => unknown;
 
@@ -20,9 +19,12 @@ const kWrapped = Symbol('opentracing-client-hooks.fastify.handler');
 
 const instrumented = new WeakSet<object>();
 
+/** The hook's current install (from the registry, through the context of the install that saw an instance). */
+let currentInstall: PatchContext<FastifyOptions, undefined>['current'] = () => undefined;
+
 /** The install the instance's hooks answer to now, if the hook is installed. */
 function active(): ActiveHook<FastifyOptions> | undefined {
-  const current = currentInstall<FastifyOptions>('fastify');
+  const current = currentInstall();
   return current?.enabled === true ? current : undefined;
 }
 
@@ -69,7 +71,8 @@ function instrument(app: any): void {
   });
 }
 
-/** A `fastify.initialization` message: its instance is instrumented while `hook` is installed. */
-export function onInitialization(hook: ActiveHook<FastifyOptions>, message: unknown): void {
+/** A `fastify.initialization` message: its instance is instrumented while the hook of `ctx` is installed. */
+export function onInitialization({ hook, current }: PatchContext<FastifyOptions, undefined>, message: unknown): void {
+  currentInstall = current;
   if (hook.enabled) instrument((message as { fastify?: unknown } | null)?.fastify);
 }

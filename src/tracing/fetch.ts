@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import { OutboundCall, storage, withOutbound } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import type { FetchOptions } from '../hooks/fetch';
+import type { FetchOptions } from '../options/fetch';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
@@ -71,11 +71,12 @@ class FetchCall implements OutboundCall {
     }
     if (this.call.span !== undefined) this.state.inFlight.add(this);
     this.call.inject(carrierOf(request));
+    this.call.started(() => request.headers);
     request[kCall] = this;
   }
 
-  onStatus(status: number): void {
-    this.call?.status(status);
+  onStatus(status: number, headers?: unknown): void {
+    this.call?.status(status, headers);
     if (this.state.hook.options.finishOnHeaders === true) this.finish();
   }
 
@@ -151,11 +152,11 @@ export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOpt
   if (exports.Dispatcher?.prototype) wrap(exports.Dispatcher.prototype, 'request', wrapEntry(state, 'undici'));
 }
 
-type Message = { request?: UndiciRequest; response?: { statusCode?: unknown }; error?: unknown };
+type Message = { request?: UndiciRequest; response?: { statusCode?: unknown; headers?: unknown }; error?: unknown };
 
 export function onHeaders(message: unknown): void {
   const { request, response } = message as Message;
-  if (typeof response?.statusCode === 'number') request?.[kCall]?.onStatus(response.statusCode);
+  if (typeof response?.statusCode === 'number') request?.[kCall]?.onStatus(response.statusCode, response.headers);
 }
 
 export function onTrailers(message: unknown): void {

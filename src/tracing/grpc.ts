@@ -23,7 +23,7 @@ import { runInContext } from '../cores/db-call';
 import { compileMatcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap } from '../spans';
-import type { GrpcOptions } from '../hooks/grpc';
+import type { GrpcOptions } from '../options/grpc';
 
 export interface GrpcState {
   hook: ActiveHook<GrpcOptions>;

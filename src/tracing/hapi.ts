@@ -12,8 +12,7 @@
 import { inboundRequest } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { currentInstall } from '../registry';
-import type { HapiOptions } from '../hooks/hapi';
+import type { HapiOptions } from '../options/hapi';
 
 type Toolkit = { continue: symbol };
 type Handler = (this: unknown, request: any, h: unknown) => unknown;
@@ -21,8 +20,8 @@ type Handler = (this: unknown, request: any, h: unknown) => unknown;
 const instrumented = new WeakSet<object>();
 const kWrapped = Symbol('opentracing-client-hooks.hapi.handler');
 
-/** The install the extensions answer to now, if the hook is installed. */
-const current = (): ActiveHook<HapiOptions> | undefined => currentInstall<HapiOptions>('hapi');
+/** The install the extensions answer to now, if the hook is installed (set from the patch's context). */
+let current: PatchContext<HapiOptions, undefined>['current'] = () => undefined;
 
 function inboundOf(request: any): InboundRequest | undefined {
   return current()?.enabled === true ? inboundRequest(request?.raw?.req) : undefined;
@@ -97,7 +96,8 @@ function wrapFactory(hook: ActiveHook<HapiOptions>) {
     };
 }
 
-export function patchHapi(exports: any, { hook, wrap }: PatchContext<HapiOptions, undefined>): void {
+export function patchHapi(exports: any, { hook, wrap, current: currentInstall }: PatchContext<HapiOptions, undefined>): void {
+  current = currentInstall;
   wrap(exports, 'server', wrapFactory(hook));
   wrap(exports, 'Server', wrapFactory(hook));
 }

@@ -92,7 +92,7 @@ function tracedEmit(this: TrackedRequest, event: string | symbol, arg?: any): bo
   switch (event) {
     case 'response':
       tracked.res = arg;
-      if (typeof arg?.statusCode === 'number') tracked.call.status(arg.statusCode);
+      if (typeof arg?.statusCode === 'number') tracked.call.status(arg.statusCode, arg.headers);
       break;
     case 'error':
       if (tracked.error === undefined) tracked.error = arg;
@@ -119,6 +119,7 @@ function wrapClient(state: HttpClientState, defaultProtocol: string) {
         const args = arguments;
         call = startHttpClientCall(state, 'http', () => (prepared ??= prepare(defaultProtocol, args)).target);
         if (call !== undefined && call.injects) call.inject((prepared ??= prepare(defaultProtocol, args)).headers);
+        call?.started(() => (prepared ??= prepare(defaultProtocol, args)).headers.value);
       } catch {
         // Arguments Node itself rejects (it says so below), or a broken tracer: the request goes out untraced.
         call?.finish();

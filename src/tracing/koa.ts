@@ -7,7 +7,7 @@
  */
 import { inboundRequest, templateOf } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import type { KoaOptions } from '../hooks/koa';
+import type { KoaOptions } from '../options/koa';
 
 type Middleware = (ctx: any, next: () => Promise<unknown>) => unknown;
 

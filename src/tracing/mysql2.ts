@@ -10,24 +10,18 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Span } from 'opentracing';
-import { storage, RequestContext } from '../context';
-import { DbCall, DbConnection, runInContext, startDbCall, startDbCallUnder } from '../cores/db-call';
+import { storage } from '../context';
+import type { DbCall } from '../cores/db-call';
+import { takeEmitterCall, traceEmitter } from '../cores/emitter-call';
+import { mysqlConnection, startSqlCall, wrapPoolGetConnection } from '../cores/sql-call';
+import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, runUserHook, setTag } from '../spans';
-import { sanitizeSql, sqlVerb } from '../sql';
-import type { Mysql2Options, Mysql2QueryInfo } from '../hooks/mysql2';
+import { clientParent } from '../spans';
+import type { Mysql2Options } from '../options/mysql2';
 
-const DEFAULT_MAX_STATEMENT = 2048;
 const COMPONENT = 'mysql2';
 
-/** The part of mysql2's ConnectionConfig that is read (never the password). */
-interface Mysql2Config {
-  host?: string;
-  port?: number;
-  user?: string;
-  database?: string;
-  socketPath?: string;
-}
+type Mysql2Config = MysqlConfig;
 
 interface Mysql2Connection {
   config?: Mysql2Config;
@@ -40,13 +34,6 @@ interface Mysql2Connection {
 
 type AnyFunction = (...args: any[]) => any;
 
-/** A span's connection facts; a socket path stands for the peer when there is one. */
-function connectionOf(config: Mysql2Config | undefined): DbConnection {
-  if (config === undefined || config === null) return {};
-  if (typeof config.socketPath === 'string') return { instance: config.database, user: config.user };
-  return { instance: config.database, user: config.user, host: config.host, port: config.port, address: true };
-}
-
 function startCall(
   hook: ActiveHook<Mysql2Options>,
   parent: Span | null,
@@ -57,37 +44,17 @@ function startCall(
   values: unknown,
   holder: unknown,
 ): DbCall | undefined {
-  const options = hook.options;
-  const sql = typeof text === 'string' ? text : undefined;
-  const statement = sql === undefined ? undefined : options.sanitizeStatement === false ? sql : sanitizeSql(sql, 'mysql');
-  const verb = statement === undefined ? undefined : sqlVerb(statement);
-  const call = startDbCallUnder(
-    hook,
-    parent,
-    {
-      component: COMPONENT,
-      dbType: 'sql',
-      operationName: verb === undefined ? `mysql.${kind}` : `mysql.${kind}:${verb}`,
-      connection: connectionOf(config),
-      statement,
-      maxStatementLength: DEFAULT_MAX_STATEMENT,
-    },
-    kind === 'query' ? options.responseHook : undefined,
-  );
-  if (call === undefined) return undefined;
-  const span = call.span;
-  if (config != null && typeof config.socketPath === 'string') setTag(span, 'peer.address', config.socketPath);
-  if (prepared) setTag(span, 'db.prepared_statement', true);
-  const capture = options.captureParameters === true;
-  const vals = capture ? valuesOf(values, holder) : undefined;
-  if (vals !== undefined && vals !== null && typeof vals !== 'function') setTag(span, 'db.params', vals);
-  const requestHook = options.requestHook;
-  if (requestHook !== undefined) {
-    const info: Mysql2QueryInfo = { text: sql ?? '', database: config?.database, prepared };
-    if (capture) info.values = vals;
-    runUserHook('mysql2 requestHook', () => requestHook(span, info));
-  }
-  return call;
+  return startSqlCall(hook, parent, {
+    component: COMPONENT,
+    dialect: 'mysql',
+    operation: `mysql.${kind}`,
+    text: typeof text === 'string' ? text : undefined,
+    values: () => valuesOf(values, holder),
+    ...mysqlConnection(config),
+    prepared,
+    info: { prepared },
+    result: kind === 'query',
+  });
 }
 
 /** The values of a call: the argument, else those of its options object (read only when captured). */
@@ -101,63 +68,14 @@ function isClosed(connection: Mysql2Connection | undefined): boolean {
   return connection != null && connection.addCommand !== undefined && connection.addCommand === connection._addCommandClosedState;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Emitter mode: the command's own emit reports its end, and its listeners run in the caller's context.
-
-const kCycle = Symbol('opentracing-client-hooks.mysql2Cycle');
-const kEmit = Symbol('opentracing-client-hooks.mysql2Emit');
-
-interface Cycle {
-  call: DbCall;
-  store: RequestContext | undefined;
-}
-
-type TracedCommand = {
-  [kCycle]?: Cycle;
-  [kEmit]?: AnyFunction;
-  emit: AnyFunction;
-  onResult?: unknown;
-};
-
-function tracedEmit(this: TracedCommand, event: string | symbol): boolean {
-  const original = this[kEmit] as AnyFunction;
-  const cycle = this[kCycle];
-  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
-  if (event === 'error') cycle.call.fail(arguments[1]);
-  else if (event === 'end') {
-    this[kCycle] = undefined;
-    cycle.call.succeed();
-  }
-  return runInContext(cycle.store, original, this, arguments);
-}
-
-/** Traces one run of `cmd` (an EventEmitter command of mysql2) through its emit; the same object stays. */
-function traceEmitter(cmd: unknown, call: DbCall, store: RequestContext | undefined): void {
-  if (!(cmd instanceof EventEmitter)) {
-    // Nothing to observe an end on: the span covers the call alone.
-    call.succeed();
-    return;
-  }
-  const traced = cmd as unknown as TracedCommand;
-  if (traced[kEmit] === undefined) {
-    Object.defineProperty(traced, kEmit, { value: traced.emit, writable: true, configurable: true });
-    Object.defineProperty(traced, kCycle, { value: undefined, writable: true, configurable: true });
-    Object.defineProperty(traced, 'emit', { value: tracedEmit, writable: true, configurable: true });
-  }
-  // A command run again before its last run ended: that span ends now.
-  traced[kCycle]?.call.succeed();
-  traced[kCycle] = { call, store };
-}
+type TracedCommand = { onResult?: unknown };
 
 /** Finishes the spans of emitter-mode commands that a dying connection drops without an event. */
 function failDropped(connection: Mysql2Connection, err: unknown): void {
   const fail = (cmd: unknown): void => {
-    if (cmd === null || typeof cmd !== 'object') return;
-    const traced = cmd as TracedCommand;
-    const cycle = traced[kCycle];
-    if (cycle === undefined || typeof traced.onResult === 'function') return;
-    traced[kCycle] = undefined;
-    cycle.call.fail(err);
+    // A command with a callback hears of the error through it.
+    if (cmd !== null && typeof cmd === 'object' && typeof (cmd as TracedCommand).onResult === 'function') return;
+    takeEmitterCall(cmd)?.fail(err);
   };
   fail(connection._command);
   const queue = connection._commands;
@@ -319,39 +237,6 @@ function wrapNotifyError() {
     };
 }
 
-interface Mysql2Pool {
-  config?: { connectionConfig?: Mysql2Config };
-}
-
-/**
- * `Pool.prototype.getConnection(callback)`. A busy pool hands a released connection to a waiting caller
- * from the releaser's context: the callback runs in its own caller's context, so that the queries it
- * issues (pool.query, pool.execute, pool clusters, the app's own) get the right parent.
- */
-function wrapGetConnection(hook: ActiveHook<Mysql2Options>) {
-  return (original: AnyFunction) =>
-    function getConnection(this: Mysql2Pool, callback?: any): any {
-      if (!hook.enabled || typeof callback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
-      let call: DbCall | undefined;
-      try {
-        call = startDbCall(hook, {
-          component: COMPONENT,
-          dbType: 'sql',
-          operationName: 'mysql.pool.getConnection',
-          connection: connectionOf(this.config?.connectionConfig),
-          maxStatementLength: DEFAULT_MAX_STATEMENT,
-        });
-      } catch {
-        call = undefined;
-      }
-      const store = storage.getStore();
-      return original.call(this, function (this: unknown, err: unknown) {
-        call?.settle(err);
-        return runInContext(store, callback, this, arguments);
-      });
-    };
-}
-
 /** The prototype in `proto`'s chain that defines `name` (BaseConnection since 3.11.5, Connection before). */
 function definer(proto: object | null | undefined, name: string): object | undefined {
   for (let p = proto; p != null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
@@ -372,7 +257,7 @@ export function patchConnection(exports: any, { hook, wrap }: PatchContext<Mysql
   if (notifies !== undefined) wrap(notifies, '_notifyError', wrapNotifyError());
 }
 
-export function patchPool(exports: any, { hook, wrap }: PatchContext<Mysql2Options, undefined>): void {
+export function patchPool(exports: any, { current, wrap }: PatchContext<Mysql2Options, undefined>): void {
   const pools = definer(exports?.prototype, 'getConnection');
-  if (pools !== undefined) wrap(pools, 'getConnection', wrapGetConnection(hook));
+  if (pools !== undefined) wrap(pools, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
 }

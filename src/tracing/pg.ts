@@ -9,11 +9,9 @@ import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
 import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, runUserHook, tracingOff } from '../spans';
-import { sanitizeSql, sqlVerb } from '../sql';
-import type { PgOptions, PgQueryInfo } from '../hooks/pg';
-
-const DEFAULT_MAX_STATEMENT = 2048;
+import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
+import { clientParent, tracingOff } from '../spans';
+import type { PgOptions } from '../options/pg';
 
 export interface PgState {
   /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
@@ -51,34 +49,17 @@ function queryText(config: unknown): { text: string | undefined; name: string | 
 }
 
 function startQueryCall(hook: ActiveHook<PgOptions>, parent: Span | null, client: PgConnectionFacts, config: unknown, values: unknown): DbCall | undefined {
-  const options = hook.options;
   const q = queryText(config);
-  const statement = q.text === undefined ? undefined : options.sanitizeStatement === false ? q.text : sanitizeSql(q.text, 'postgres');
-  const verb = statement === undefined ? undefined : sqlVerb(statement);
-  const responseHook = options.responseHook;
-  const call = startDbCallUnder(
-    hook,
-    parent,
-    {
-      component: 'pg',
-      dbType: 'sql',
-      operationName: q.name !== undefined ? `pg.query:${q.name}` : verb !== undefined ? `pg.query:${verb}` : 'pg.query',
-      connection: connectionOf(client),
-      statement,
-      maxStatementLength: DEFAULT_MAX_STATEMENT,
-    },
-    responseHook,
-  );
-  if (call === undefined) return undefined;
-  const vals = Array.isArray(values) ? values : Array.isArray(q.values) ? q.values : undefined;
-  if (options.captureParameters === true && vals !== undefined) call.span.setTag('db.params', vals);
-  const requestHook = options.requestHook;
-  if (requestHook !== undefined) {
-    const info: PgQueryInfo = { text: q.text ?? '', name: q.name, database: client.database };
-    if (options.captureParameters === true) info.values = vals;
-    runUserHook('pg requestHook', () => requestHook(call.span, info));
-  }
-  return call;
+  return startSqlCall(hook, parent, {
+    component: 'pg',
+    dialect: 'postgres',
+    operation: 'pg.query',
+    label: q.name,
+    text: q.text,
+    values: () => (Array.isArray(values) ? values : Array.isArray(q.values) ? q.values : undefined),
+    connection: connectionOf(client),
+    info: { name: q.name },
+  });
 }
 
 /** The traced cycle of a Submittable, and the context its completion runs in. */
@@ -209,13 +190,7 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
         call =
           parent === undefined
             ? undefined
-            : startDbCallUnder(hook, parent, {
-                component: 'pg',
-                dbType: 'sql',
-                operationName: 'pg-pool.connect',
-                connection: poolConnection(state, this),
-                maxStatementLength: DEFAULT_MAX_STATEMENT,
-              });
+            : startDbCallUnder(hook, parent, sqlConnectionSpec('pg', 'pg-pool.connect', poolConnection(state, this)));
       } catch {
         call = undefined;
       }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { redisConnection, serializeRedisCommand } from '../../src/cores/redis';
+import { redisConnection } from '../../src/cores/redis';
+import { serializeRedisCommand } from '../../src/redis-statement';
 
 describe('redis statement redaction', () => {
   const cases: Array<[string, unknown[], string]> = [

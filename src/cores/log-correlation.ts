@@ -1,0 +1,119 @@
+/**
+ * Log correlation, shared by the pino, winston and bunyan hooks: the ids of the active span, under the
+ * field names OpenTelemetry's log instrumentations use (`trace_id`, `span_id`, `trace_flags`) or the
+ * app's own (`logKeys`). Ids come from OpenTracing 0.14's `toTraceId()`/`toSpanId()`, so any tracer that
+ * has them works; one without them adds nothing, and nothing is added outside a span.
+ */
+import type { SpanContext } from 'opentracing';
+import { currentSpan } from '../context';
+import { reportOnce } from '../logger';
+import type { ActiveHook, PatchContext } from '../registry/define';
+
+export interface LogKeys {
+  /** Default `trace_id`. */
+  traceId?: string;
+  /** Default `span_id`. */
+  spanId?: string;
+  /** Default `trace_flags`. */
+  traceFlags?: string;
+}
+
+/** Options of the log hooks (pino, winston, bunyan). */
+export interface LogHookOptions {
+  /** Field names for the ids, e.g. `{ traceId: 'dd.trace_id', spanId: 'dd.span_id' }`. */
+  logKeys?: LogKeys;
+}
+
+export interface TraceIds {
+  traceId: string;
+  spanId: string;
+  /** `01` when sampled, `00` when not; absent when the tracer does not say. */
+  traceFlags?: string;
+}
+
+/** The field names a hook writes, resolved once per install. */
+export interface ResolvedLogKeys {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: string;
+}
+
+export function resolveLogKeys(options: LogHookOptions): ResolvedLogKeys {
+  const keys = options.logKeys ?? {};
+  const name = (value: unknown, fallback: string): string => (typeof value === 'string' && value !== '' ? value : fallback);
+  return { traceId: name(keys.traceId, 'trace_id'), spanId: name(keys.spanId, 'span_id'), traceFlags: name(keys.traceFlags, 'trace_flags') };
+}
+
+type ContextWithFlags = SpanContext & {
+  /** The built-in tracer's. */
+  traceFlags?: unknown;
+  /** jaeger-client's. */
+  isSampled?: () => unknown;
+  /** The OpenTelemetry shim's. */
+  getSpanContext?: () => { traceFlags?: unknown } | undefined;
+};
+
+/** The sampled flag as W3C trace-flags hex, from whichever form the tracer's context has. */
+function traceFlagsOf(context: ContextWithFlags): string | undefined {
+  let flags: unknown = context.traceFlags;
+  if (typeof flags !== 'number' && typeof context.isSampled === 'function') flags = context.isSampled() === true ? 1 : 0;
+  if (typeof flags !== 'number' && typeof context.getSpanContext === 'function') flags = context.getSpanContext()?.traceFlags;
+  return typeof flags === 'number' && flags >= 0 && flags <= 0xff ? (flags < 16 ? '0' : '') + flags.toString(16) : undefined;
+}
+
+/** The active span's trace and span ids, or undefined outside a span or with a tracer that has no ids. */
+export function currentTraceIds(): TraceIds | undefined {
+  const span = currentSpan();
+  if (span === undefined) return undefined;
+  try {
+    const context = span.context() as ContextWithFlags;
+    const traceId = context.toTraceId();
+    const spanId = context.toSpanId();
+    if (typeof traceId !== 'string' || traceId === '' || typeof spanId !== 'string' || spanId === '') return undefined;
+    const traceFlags = traceFlagsOf(context);
+    return traceFlags === undefined ? { traceId, spanId } : { traceId, spanId, traceFlags };
+  } catch (err) {
+    reportOnce('log correlation: span context ids', err);
+    return undefined;
+  }
+}
+
+/** Sets the ids on `record` under `keys`, leaving every field the record already has as it is. */
+export function addTraceFields(record: Record<string, unknown>, keys: ResolvedLogKeys, ids: TraceIds): void {
+  if (!hasOwn(record, keys.traceId)) record[keys.traceId] = ids.traceId;
+  if (!hasOwn(record, keys.spanId)) record[keys.spanId] = ids.spanId;
+  if (ids.traceFlags !== undefined && !hasOwn(record, keys.traceFlags)) record[keys.traceFlags] = ids.traceFlags;
+}
+
+export function hasOwn(record: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(record, key);
+}
+
+/** The hook's field names, made once per install (its `setup`). */
+export function logKeysOf(hook: ActiveHook<LogHookOptions>): ResolvedLogKeys {
+  return resolveLogKeys(hook.options);
+}
+
+/**
+ * Wraps `target[method]`, whose first argument is the record being logged (winston's info, bunyan's
+ * record), so that a record logged inside a span gets the ids before the logger formats or writes it.
+ * Records the logger cannot take fields on (frozen ones) are left as they are.
+ */
+export function addIdsToRecordsOf(ctx: PatchContext<LogHookOptions, ResolvedLogKeys>, target: object, method: string): void {
+  const hook = ctx.hook;
+  ctx.wrap(target, method, (original) =>
+    function (this: unknown, record: unknown): unknown {
+      if (hook.enabled && record !== null && typeof record === 'object') {
+        const ids = currentTraceIds();
+        if (ids !== undefined && Object.isExtensible(record)) {
+          try {
+            addTraceFields(record as Record<string, unknown>, ctx.state, ids);
+          } catch (err) {
+            reportOnce(`${hook.name}: adding trace ids`, err);
+          }
+        }
+      }
+      return original.apply(this, arguments as unknown as unknown[]);
+    },
+  );
+}

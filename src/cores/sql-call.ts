@@ -1,0 +1,154 @@
+/**
+ * The SQL-call core, on the database-call core (./db-call): what every SQL hook does with one statement.
+ * A driver (pg, mysql2, and the mysql and knex hooks to come) says what it knows, the dialect, the
+ * statement text, how to read the values and the connection's facts, and gets a call whose span has
+ * `db.statement` sanitised for that dialect and cut to `maxStatementLength`, `db.params` only with
+ * `captureParameters`, the `db.*`/`peer.*` tags, and the hook's requestHook run with its query info.
+ */
+import type { Span } from 'opentracing';
+import type { ActiveHook } from '../registry/define';
+import { runUserHook, setTag } from '../spans';
+import { sanitizeSql, sqlVerb } from '../sql';
+import type { SqlDialect } from '../sql';
+import { storage } from '../context';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, runInContext, startDbCall, startDbCallUnder } from './db-call';
+
+/** Longest `db.statement` of every SQL hook, unless its `maxStatementLength` says otherwise. */
+export const DEFAULT_MAX_SQL_STATEMENT = 2048;
+
+/** What a SQL hook's requestHook gets; a hook's own info type adds its facts (a statement name, `prepared`). */
+export interface SqlQueryInfo {
+  /** The SQL as the app wrote it (placeholders, not values). */
+  text: string;
+  /** The values, only with `captureParameters`. */
+  values?: unknown;
+  database?: string;
+}
+
+/** The options every SQL hook takes; `I` is the query info its requestHook gets. */
+export interface SqlHookOptions<I extends SqlQueryInfo = SqlQueryInfo> extends DbHookOptions {
+  /** Record query values as `db.params` (default false). */
+  captureParameters?: boolean;
+  /** Replace SQL literals by `?` (default true). */
+  sanitizeStatement?: boolean;
+  requestHook?: (span: Span, query: I) => void;
+  responseHook?: (span: Span, result: unknown) => void;
+}
+
+/** What a driver knows about one statement it is about to run. */
+export interface SqlCallSpec<I extends SqlQueryInfo> {
+  /** `component` tag. */
+  component: string;
+  dialect: SqlDialect;
+  /** The operation name, `pg.query`; `:<label>` or `:<VERB>` is added when there is one. */
+  operation: string;
+  /** Names the operation instead of the statement's verb (pg's named statements). */
+  label?: string;
+  /** The statement as the app wrote it, when it is a string. */
+  text: string | undefined;
+  /** Reads the call's values: only with `captureParameters`, so the caller's input is read no more than the library reads it. */
+  values(): unknown;
+  connection: DbConnection;
+  /** The Unix socket the connection goes through, recorded as `peer.address`. */
+  socketPath?: string;
+  /** A prepared statement's execution: `db.prepared_statement`. */
+  prepared?: boolean;
+  /** The hook's own facts for its requestHook, besides `text`, `database` and `values`. */
+  info: Omit<I, keyof SqlQueryInfo>;
+  /** Whether the call's result goes to the responseHook (default true; false for a prepare). */
+  result?: boolean;
+}
+
+/**
+ * Starts the span of one statement under `parent` (what `clientParent` decided); undefined when the
+ * tracer makes none.
+ */
+export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOptions<I>>, parent: Span | null, spec: SqlCallSpec<I>): DbCall | undefined {
+  const options = hook.options;
+  const text = spec.text;
+  const statement = text === undefined ? undefined : options.sanitizeStatement === false ? text : sanitizeSql(text, spec.dialect);
+  const label = spec.label ?? (statement === undefined ? undefined : sqlVerb(statement));
+  const call = startDbCallUnder(
+    hook,
+    parent,
+    {
+      component: spec.component,
+      dbType: 'sql',
+      operationName: label === undefined ? spec.operation : `${spec.operation}:${label}`,
+      connection: spec.connection,
+      statement,
+      maxStatementLength: DEFAULT_MAX_SQL_STATEMENT,
+    },
+    spec.result === false ? undefined : options.responseHook,
+  );
+  if (call === undefined) return undefined;
+  const span = call.span;
+  if (spec.socketPath !== undefined) setTag(span, 'peer.address', spec.socketPath);
+  if (spec.prepared === true) setTag(span, 'db.prepared_statement', true);
+  const capture = options.captureParameters === true;
+  const values = capture ? spec.values() : undefined;
+  if (values !== undefined && values !== null && typeof values !== 'function') setTag(span, 'db.params', values);
+  const requestHook = options.requestHook;
+  if (requestHook !== undefined) {
+    const info = { text: text ?? '', database: spec.connection.instance, ...spec.info } as I;
+    if (capture) info.values = values;
+    runUserHook(`${hook.name} requestHook`, () => requestHook(span, info));
+  }
+  return call;
+}
+
+/** The span of getting a connection (a pool's connect): the connection's tags, no statement. */
+export function sqlConnectionSpec(component: string, operationName: string, connection: DbConnection): DbSpanSpec {
+  return { component, dbType: 'sql', operationName, connection, maxStatementLength: DEFAULT_MAX_SQL_STATEMENT };
+}
+
+/** The part of a MySQL driver's connection config that is read (mysql, mysql2; never the password). */
+export interface MysqlConfig {
+  host?: string;
+  port?: number;
+  user?: string;
+  database?: string;
+  socketPath?: string;
+}
+
+/** A MySQL connection's span facts; a socket path stands for the peer when there is one. */
+export function mysqlConnection(config: MysqlConfig | undefined): { connection: DbConnection; socketPath?: string } {
+  if (config === undefined || config === null) return { connection: {} };
+  if (typeof config.socketPath === 'string') return { connection: { instance: config.database, user: config.user }, socketPath: config.socketPath };
+  return { connection: { instance: config.database, user: config.user, host: config.host, port: config.port, address: true } };
+}
+
+type AnyFunction = (...args: any[]) => any;
+
+/** Callbacks of ours: mysql's pool hands a queued one to `getConnection` again when a connection frees up. */
+const poolCallbacks = new WeakSet<AnyFunction>();
+
+/**
+ * A MySQL pool's `getConnection(callback)` (mysql, mysql2), with a `<component>`'s `mysql.pool.getConnection`
+ * span. A busy pool hands a released connection to a waiting caller from the releaser's context: the
+ * callback runs in its own caller's context, so that the queries it issues (pool queries, pool clusters,
+ * the app's own) get the right parent. The install is looked up per call (`current`): an instrumentation
+ * that wraps each pool's `getConnection` over the prototype's (OpenTelemetry's mysql) keeps a layer of ours.
+ */
+export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> | undefined, component: string, configOf: (pool: any) => MysqlConfig | undefined) {
+  return (original: AnyFunction) =>
+    function getConnection(this: unknown, callback?: unknown): unknown {
+      const hook = current();
+      if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
+        return original.apply(this, arguments as unknown as unknown[]);
+      }
+      let call: DbCall | undefined;
+      try {
+        call = startDbCall(hook, sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection));
+      } catch {
+        call = undefined;
+      }
+      const store = storage.getStore();
+      const traced = function (this: unknown, err: unknown): unknown {
+        call?.settle(err);
+        return runInContext(store, callback as AnyFunction, this, arguments);
+      };
+      poolCallbacks.add(traced);
+      return original.call(this, traced);
+    };
+}

@@ -1,0 +1,61 @@
+/**
+ * Span-side state of the hooks: which tracer a hook's spans go to, and the window during which that
+ * tracer is known to be a no-op. A leaf: it loads opentracing with the first span, not at start-up.
+ */
+import type { Tracer } from 'opentracing';
+
+/** What the lookup needs of an install: the tracer given at install, if any. */
+export interface TracerChoice {
+  readonly explicitTracer: Tracer | undefined;
+}
+
+/** opentracing's globalTracer, loaded with the first span rather than at install. */
+let globalTracer: (() => Tracer) | undefined;
+function loadGlobalTracer(): () => Tracer {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('opentracing') as typeof import('opentracing')).globalTracer;
+}
+
+/** The tracer given at install, else the global one: resolved per span, so a tracer set after install gets every span. */
+export function tracerOf(hook: TracerChoice): Tracer {
+  return hook.explicitTracer ?? (globalTracer ??= loadGlobalTracer())();
+}
+
+/**
+ * The tracer known to be a no-op (opentracing's default before initGlobalTracer), and until when
+ * (Date.now()): calls of hooks that use it are then not traced at all, before any tag is built. 0: none known.
+ */
+let noopTracer: Tracer | undefined;
+let noopUntil = 0;
+
+/** Takes the hook's tracer for a no-op for `ms`, without asking it again. */
+export function startNoopWindow(hook: TracerChoice, ms: number): void {
+  noopTracer = tracerOf(hook);
+  noopUntil = Date.now() + ms;
+}
+
+/** Whether the hook's tracer was found to be a no-op within the window (which ends by itself). */
+export function inNoopWindow(hook: TracerChoice): boolean {
+  if (noopUntil === 0) return false;
+  if (Date.now() < noopUntil) return tracerOf(hook) === noopTracer;
+  endNoopWindow();
+  return false;
+}
+
+/** Ends the window: the app set a tracer (initGlobalTracer), which gets the very next call. */
+export function endNoopWindow(): void {
+  noopTracer = undefined;
+  noopUntil = 0;
+}
+
+/** The tracer given to the latest install, for the app's own spans (traceFunction, startActiveSpan). */
+let installTracer: Tracer | undefined;
+
+export function setInstallTracer(tracer: Tracer | undefined): void {
+  installTracer = tracer;
+}
+
+/** The tracer for the app's own spans: the one given to the latest install, else the global one. */
+export function appTracer(): Tracer {
+  return tracerOf({ explicitTracer: installTracer });
+}

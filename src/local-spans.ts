@@ -1,0 +1,117 @@
+/**
+ * The app's own spans, beside the hooks' (as the OpenTracing seeds give them): `traceFunction` wraps a
+ * function so that each call runs in a child span of the current one, and `startActiveSpan` runs a
+ * callback with a new span active. The hooks' spans made inside are their children. Both finish their
+ * span when the function returns, or when the native promise it returns settles.
+ */
+import type { Span, SpanContext, SpanOptions, Tracer } from 'opentracing';
+import { Span as NoopSpan } from 'opentracing';
+import { currentSpan, storage, withSpan } from './context';
+import { appTracer } from './hook-tracer';
+import { reportOnce } from './logger';
+import { finishSpan, markError, runUserHook, TagMap } from './spans';
+
+export interface TraceFunctionOptions<A extends unknown[]> {
+  /** Tags of every span. */
+  tags?: TagMap;
+  /** Runs as each span starts, with the call's arguments (to tag from them); errors are contained. */
+  onStart?: (span: Span, ...args: A) => void;
+  /** Make a span only inside a span (default true, as the seed's `traced_function`); false: a root span otherwise. */
+  requireParent?: boolean;
+  /** Default: the tracer given to `installAllPatches`, else opentracing's global tracer. */
+  tracer?: Tracer;
+}
+
+export interface ActiveSpanOptions extends SpanOptions {
+  /** Start a root span even inside a span (default false). Ignored when `childOf` or `references` is given. */
+  ignoreActiveSpan?: boolean;
+  /** Finish the span when `fn` returns or its promise settles (default true); false leaves it to the app. */
+  finishOnClose?: boolean;
+  /** Default: the tracer given to `installAllPatches`, else opentracing's global tracer. */
+  tracer?: Tracer;
+}
+
+/** The active span, or the incoming request's context where no server span was made; undefined in a suppressed context. */
+function activeParent(): Span | SpanContext | null | undefined {
+  const store = storage.getStore();
+  if (store?.suppressed === true) return undefined;
+  return store?.span ?? store?.parentContext ?? null;
+}
+
+function startSpan(tracer: Tracer | undefined, name: string, options: SpanOptions): Span | undefined {
+  try {
+    return (tracer ?? appTracer()).startSpan(name, options);
+  } catch (err) {
+    reportOnce(`${name}: tracer.startSpan`, err);
+    return undefined;
+  }
+}
+
+/**
+ * Runs `fn` with `span` active. Its outcome is passed on exactly: a native promise comes back as one
+ * chained on it (never a side `.then`, which would cost the caller's async stack frames), anything
+ * else as it is. A thrown error or rejection marks the span.
+ */
+function runActive<T>(span: Span, fn: () => T, finish: boolean): T {
+  let result: T;
+  try {
+    result = withSpan(span, fn);
+  } catch (err) {
+    markError(span, err);
+    if (finish) finishSpan(span);
+    throw err;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (value: unknown) => {
+        if (finish) finishSpan(span);
+        return value;
+      },
+      (err: unknown) => {
+        markError(span, err);
+        if (finish) finishSpan(span);
+        throw err;
+      },
+    ) as T;
+  }
+  if (finish) finishSpan(span);
+  return result;
+}
+
+/**
+ * Returns a function that runs `fn` in a child span named `name` of the current span (by default only when
+ * there is one), with `this`, arguments, return value and thrown error as `fn` has them, and the same
+ * `name` and `length`.
+ */
+export function traceFunction<A extends unknown[], R>(name: string, fn: (...args: A) => R, options: TraceFunctionOptions<A> = {}): (...args: A) => R {
+  const traced = function (this: unknown, ...args: A): R {
+    const parent = activeParent();
+    if (parent === undefined || (parent === null && options.requireParent !== false)) return fn.apply(this, args);
+    const span = startSpan(options.tracer, name, { childOf: parent ?? undefined, tags: options.tags === undefined ? undefined : { ...options.tags } });
+    if (span === undefined) return fn.apply(this, args);
+    const onStart = options.onStart;
+    if (onStart !== undefined) runUserHook(`traceFunction ${name} onStart`, () => onStart(span, ...args));
+    return runActive(span, () => fn.apply(this, args), true);
+  };
+  Object.defineProperty(traced, 'name', { value: fn.name, configurable: true });
+  Object.defineProperty(traced, 'length', { value: fn.length, configurable: true });
+  return traced;
+}
+
+/**
+ * Starts a span (a child of the active span unless `ignoreActiveSpan`, `childOf` or `references` says
+ * otherwise), runs `fn(span)` with it active, and finishes it when `fn` returns or its promise settles
+ * (unless `finishOnClose: false`). A tracer that throws costs only the span: `fn` then gets a no-op span.
+ */
+export function startActiveSpan<T>(name: string, options: ActiveSpanOptions, fn: (span: Span) => T): T {
+  const { ignoreActiveSpan, finishOnClose, tracer, ...spanOptions } = options;
+  if (spanOptions.childOf === undefined && spanOptions.references === undefined && ignoreActiveSpan !== true) {
+    const parent = activeParent();
+    if (parent !== null && parent !== undefined) spanOptions.childOf = parent;
+  }
+  const span = startSpan(tracer, name, spanOptions) ?? new NoopSpan();
+  return runActive(span, () => fn(span), finishOnClose !== false);
+}
+
+/** The active span (an alias of `currentSpan`, as the OpenTracing API names it). */
+export const activeSpan = currentSpan;

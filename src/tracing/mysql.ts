@@ -1,0 +1,85 @@
+/**
+ * mysql span logic (declared in ../hooks/mysql). mysql puts the values into the SQL text itself before it
+ * sends it (`Connection#format`), so the statement is taken before that: the wrapper builds the Query as
+ * `query` would (`Connection.createQuery`, which reads the caller's input once, as `query` does) and hands
+ * that Query to `query`, which then reads nothing of the caller's again. Completion comes through the
+ * callback when there is one, else through the Query's own emit ('error', then 'end').
+ */
+import type { Span } from 'opentracing';
+import type { DbCall } from '../cores/db-call';
+import { traceEmitter } from '../cores/emitter-call';
+import { mysqlConnection, startSqlCall, wrapPoolGetConnection } from '../cores/sql-call';
+import type { MysqlConfig } from '../cores/sql-call';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { clientParent } from '../spans';
+import type { MysqlOptions } from '../options/mysql';
+
+const COMPONENT = 'mysql';
+
+type AnyFunction = (...args: any[]) => any;
+
+interface MysqlQuery {
+  sql?: unknown;
+  values?: unknown;
+  typeCast?: unknown;
+  _callback?: AnyFunction;
+}
+
+interface MysqlConnectionClass {
+  createQuery(sql: unknown, values: unknown, callback: unknown): MysqlQuery;
+  prototype: object;
+}
+
+function startQuery(hook: ActiveHook<MysqlOptions>, parent: Span | null, config: MysqlConfig | undefined, query: MysqlQuery): DbCall | undefined {
+  const { connection, socketPath } = mysqlConnection(config);
+  return startSqlCall(hook, parent, {
+    component: COMPONENT,
+    dialect: 'mysql',
+    operation: 'mysql.query',
+    text: typeof query.sql === 'string' ? query.sql : undefined,
+    values: () => query.values,
+    connection,
+    socketPath,
+    info: {},
+  });
+}
+
+/**
+ * `Connection.prototype.query(sql | options | Query, values?, callback?)`. The install is looked up per
+ * call: OpenTelemetry's instrumentation wraps each connection's `query` over whatever the prototype had,
+ * so a layer of ours it holds on to serves whichever install is current.
+ */
+function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connection: MysqlConnectionClass) {
+  return (original: AnyFunction) =>
+    function query(this: { config?: MysqlConfig & { typeCast?: unknown } }, sql: unknown, values?: unknown, callback?: unknown): unknown {
+      const hook = current();
+      const parent = hook === undefined ? undefined : clientParent(hook);
+      if (parent === undefined || sql == null) return original.apply(this, arguments as unknown as unknown[]);
+      // What `query` itself does first; a callback that is not a function throws here as it would there.
+      const built = Connection.createQuery(sql, values, callback);
+      // `query` leaves a Query's own typeCast alone: the connection's applies as it would have to `sql`.
+      if (!(typeof sql === 'object' && 'typeCast' in sql)) built.typeCast = this.config?.typeCast;
+      let call: DbCall | undefined;
+      try {
+        call = startQuery(hook as ActiveHook<MysqlOptions>, parent, this.config, built);
+      } catch {
+        call = undefined;
+      }
+      if (call === undefined) return original.call(this, built);
+      const done = built._callback;
+      if (typeof done === 'function') built._callback = call.callback(done);
+      else traceEmitter(built, call);
+      return call.invoke(original, this, [built]);
+    };
+}
+
+export function patchConnection(exports: unknown, { current, wrap }: PatchContext<MysqlOptions, undefined>): void {
+  const Connection = exports as MysqlConnectionClass;
+  if (typeof exports !== 'function' || typeof Connection.createQuery !== 'function') return;
+  wrap(Connection.prototype, 'query', wrapQuery(current, Connection));
+}
+
+export function patchPool(exports: unknown, { current, wrap }: PatchContext<MysqlOptions, undefined>): void {
+  const Pool = exports as { prototype?: object };
+  if (typeof exports === 'function' && Pool.prototype !== undefined) wrap(Pool.prototype, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
+}

@@ -1,0 +1,190 @@
+/**
+ * mysql (the original driver) hook, against a real MariaDB: the callback, emitter and stream forms,
+ * transactions, pools and pool clusters, statements taken before mysql puts the values into the SQL,
+ * the connection's own options kept, and a busy pool under concurrent traced requests.
+ */
+import assert from 'node:assert/strict';
+import mysql from 'mysql';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { mysqlUrl } from '../helpers/services';
+
+function facts(): mysql.ConnectionConfig & { host: string; port: number; user: string; database: string } {
+  const u = new URL(mysqlUrl());
+  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) };
+}
+
+function cb<T = unknown>(fn: (done: (err: unknown, result?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, result) => (err ? reject(err) : resolve(result as T))));
+}
+
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+describe('mysql hook (real MariaDB)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let conn: mysql.Connection;
+
+  before(async () => {
+    installPatches(['mysql'], { tracer });
+    conn = mysql.createConnection(facts());
+    await cb((done) => conn.connect(done));
+  });
+  after(async () => {
+    await cb((done) => conn.end(done));
+    uninstallAllPatches();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(() => tracer.settle());
+
+  const queries = (): RecordedSpan[] => tracer.byName(/^mysql\.query/);
+
+  function parentSpan(): RecordedSpan {
+    const span = tracer.startSpan('parent') as RecordedSpan;
+    span.finish();
+    return span;
+  }
+
+  it('callback query: one span under the caller, tags, and the statement as written (never with the values mysql puts in)', async () => {
+    const parent = parentSpan();
+    const rows = await withSpan(parent, () => cb((done) => conn.query("SELECT ? AS secret, 'lit' AS s", ['hunter2'], done)));
+    assert.deepEqual(plain(rows), [{ secret: 'hunter2', s: 'lit' }]);
+    await tracer.settle();
+    const [span] = queries();
+    const f = facts();
+    assert.equal(span.operationName, 'mysql.query:SELECT');
+    assert.equal(span.parentId, parent.id);
+    assert.deepEqual(
+      { ...span.tags },
+      {
+        'span.kind': 'client',
+        component: 'mysql',
+        'db.type': 'sql',
+        'db.instance': f.database,
+        'db.user': f.user,
+        'db.statement': 'SELECT ? AS secret, ? AS s',
+        'peer.hostname': f.host,
+        'peer.port': f.port,
+        'peer.address': `${f.host}:${f.port}`,
+      },
+    );
+    assert.ok(!JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs])).includes('hunter2'));
+  });
+
+  it('every call form returns what untraced mysql returns, one span each', async () => {
+    const forms: Array<() => Promise<unknown>> = [
+      () => cb((done) => conn.query('SELECT 1 AS n', done)),
+      () => cb((done) => conn.query('SELECT ? AS n', [2], done)),
+      () => cb((done) => conn.query({ sql: 'SELECT ? AS n', values: [3] }, done)),
+      () => cb((done) => conn.query({ sql: 'SELECT ? AS n' }, [4], done)),
+      () => cb((done) => conn.query({ sql: 'SELECT ? AS n', nestTables: true }, [5], done)),
+      () => cb((done) => conn.query((mysql as unknown as { createQuery: (...args: unknown[]) => mysql.Query }).createQuery('SELECT ? AS n', [6], done))),
+    ];
+    const untraced: unknown[] = [];
+    uninstallAllPatches();
+    for (const form of forms) untraced.push(plain(await form()));
+    installPatches(['mysql'], { tracer });
+    const parent = parentSpan();
+    for (let i = 0; i < forms.length; i++) assert.deepEqual(plain(await withSpan(parent, forms[i])), untraced[i], `form ${i}`);
+    await tracer.settle();
+    assert.equal(queries().length, forms.length);
+    assert.ok(queries().every((s) => s.parentId === parent.id && s.tags['db.statement'] === 'SELECT ? AS n'));
+  });
+
+  it("the connection's typeCast still applies to a query traced (the hook hands mysql the Query it built)", async () => {
+    const typed = mysql.createConnection({ ...facts(), typeCast: (field: any) => `cast:${field.string()}` });
+    try {
+      const rows = await withSpan(parentSpan(), () => cb((done) => typed.query('SELECT 7 AS n', done)));
+      assert.deepEqual(plain(rows), [{ n: 'cast:7' }]);
+    } finally {
+      await cb((done) => typed.end(done));
+    }
+  });
+
+  it('emitter and stream forms: the span ends with the query; result listeners run in the caller context', async () => {
+    const parent = parentSpan();
+    const seen: Array<string | undefined> = [];
+    await withSpan(parent, () =>
+      new Promise<void>((resolve, reject) => {
+        const q = conn.query('SELECT 1 AS n UNION ALL SELECT 2');
+        q.on('result', () => seen.push((currentSpan() as RecordedSpan | undefined)?.id));
+        q.on('error', reject);
+        q.on('end', () => resolve());
+      }),
+    );
+    assert.deepEqual(seen, [parent.id, parent.id]);
+    const streamed: unknown[] = [];
+    await withSpan(parent, () =>
+      new Promise<void>((resolve, reject) => {
+        const stream = conn.query('SELECT ? AS n', [3]).stream();
+        stream.on('data', (row) => streamed.push(plain(row)));
+        stream.on('error', reject);
+        stream.on('end', () => resolve());
+      }),
+    );
+    assert.deepEqual(streamed, [{ n: 3 }]);
+    await tracer.settle();
+    assert.equal(queries().length, 2);
+    assert.ok(queries().every((s) => s.parentId === parent.id));
+  });
+
+  it('a failing query: error span with the same error, the values of the statement not in its message', async () => {
+    const parent = parentSpan();
+    const err: any = await withSpan(parent, () => cb((done) => conn.query('SELECT * FROM no_such_table_mysql WHERE x = ?', ['hunter2'], done))).catch((e) => e);
+    assert.equal(err.code, 'ER_NO_SUCH_TABLE');
+    await tracer.settle();
+    const [span] = queries();
+    assert.equal(span.tags.error, true);
+    assert.equal(span.tags['db.statement'], 'SELECT * FROM no_such_table_mysql WHERE x = ?');
+  });
+
+  it('transactions: BEGIN, the queries and COMMIT each a span of the caller', async () => {
+    const parent = parentSpan();
+    await withSpan(parent, async () => {
+      await cb((done) => conn.beginTransaction(done));
+      await cb((done) => conn.query('SELECT 1', done));
+      await cb((done) => conn.commit(done));
+    });
+    await tracer.settle();
+    assert.deepEqual(queries().map((s) => s.tags['db.statement']), ['START TRANSACTION', 'SELECT ?', 'COMMIT']);
+    assert.ok(queries().every((s) => s.parentId === parent.id));
+  });
+
+  it('captureParameters records the values as db.params', async () => {
+    uninstallAllPatches();
+    installPatches(['mysql'], { tracer, hooks: { mysql: { captureParameters: true } } });
+    try {
+      await withSpan(parentSpan(), () => cb((done) => conn.query('SELECT ? AS n', [42], done)));
+      await tracer.settle();
+      assert.deepEqual(queries()[0].tags['db.params'], [42]);
+    } finally {
+      uninstallAllPatches();
+      installPatches(['mysql'], { tracer });
+    }
+  });
+
+  it('a busy pool and a pool cluster: every query is the child of the request that issued it', async () => {
+    const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
+    const cluster = mysql.createPoolCluster();
+    cluster.add('main', { ...facts(), connectionLimit: 1 });
+    try {
+      const parents = Array.from({ length: 6 }, () => parentSpan());
+      await Promise.all(parents.map((p, i) => withSpan(p, () => cb((done) => pool.query('SELECT ? AS n, SLEEP(0.01)', [i], done)))));
+      await withSpan(parents[0], () => cb((done) => cluster.of('main').query('SELECT 1 AS n', done)));
+      await tracer.settle();
+      const spans = queries();
+      assert.equal(spans.length, 7);
+      const byParent = new Map(parents.map((p) => [p.id, 0]));
+      for (const span of spans) byParent.set(span.parentId!, (byParent.get(span.parentId!) ?? 0) + 1);
+      assert.deepEqual([...byParent.values()], [2, 1, 1, 1, 1, 1]);
+      const gets = tracer.byName('mysql.pool.getConnection');
+      assert.equal(gets.length, 7);
+      assert.ok(gets.every((s) => parents.some((p) => p.id === s.parentId)));
+    } finally {
+      await cb((done) => pool.end(done));
+      await cb((done) => cluster.end(done));
+    }
+  });
+});
