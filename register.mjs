@@ -17,3 +17,6 @@ try {
   process.stderr.write(`opentracing-client-hooks: ES-module imports are not hooked: ${err?.message ?? err}\n`);
 }
 require('./dist/register.js');
+// Under --import the main module's start (which `register` waits for to patch http and https) has begun
+// already, and an ES-module app imports them without require(): patch them now, before the app runs.
+require('./dist/registry').patchDeferredBuiltins();

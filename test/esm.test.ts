@@ -73,6 +73,24 @@ describe('an ES module app', function () {
     });
   }
 
+  it('--import: an app that only imports node:http (nothing requires it) is traced', async () => {
+    const target = await startServer();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-http-'));
+    const file = path.join(dir, 'spans.jsonl');
+    const app = path.join(dir, 'app.mjs');
+    fs.writeFileSync(app, "import http from 'node:http';\nhttp.get(process.env.TARGET_URL + '/only-http', (res) => res.resume());\n");
+    try {
+      const child = await run(['--import', 'opentracing-client-hooks/register', app], { OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: target.url });
+      assert.equal(child.status, 0, child.stderr);
+      const spans = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(spans.filter((s) => s.tags.component === 'http' && s.tags['span.kind'] === 'client').length, 1);
+      assert.match(String(target.received[0].headers.traceparent), /^00-/);
+    } finally {
+      await target.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--import leaves a CommonJS app traced as -r does', async () => {
     const child = await run(['--import', 'opentracing-client-hooks/register', '-e', "require('node:http'); process.exit(require('opentracing-client-hooks').installedPatches().includes('pg') ? 0 : 3)"], {});
     assert.equal(child.status, 0, child.stderr);
