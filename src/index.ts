@@ -19,6 +19,8 @@ export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './hooks/amqplib';
 export type { GrpcOptions } from './hooks/grpc';
 export type { AwsSdkOptions } from './hooks/aws-sdk';
+export type { BullmqOptions } from './options/bullmq';
+export type { SocketIoOptions } from './options/socket.io';
 
 export { HOOK_NAMES } from './config';
 
