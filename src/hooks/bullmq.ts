@@ -1,6 +1,7 @@
 /**
- * bullmq 5 and 6 (Redis job queues): a `bullmq.add` producer span per job added through `Queue.add`,
- * `Queue.addBulk`, `FlowProducer.add` and `FlowProducer.addBulk`, its context stored with the job; a
+ * bullmq 5.22+ (the first with bullmq's own `telemetry` job option, where the context is kept) and 6: a
+ * `bullmq.add` producer span per job added through `Queue.add`, `Queue.addBulk`, `FlowProducer.add` and
+ * `FlowProducer.addBulk`, its context stored with the job; a
  * `bullmq.process` consumer span per attempt of a Worker's processor; bullmq's own Redis traffic
  * (worker loops, locks, stalled checks, QueueEvents, connection set-up) runs with tracing suppressed.
  * The patches are on the classes the package entry exports (CommonJS and ES-module builds alike). The span
@@ -17,5 +18,5 @@ const tracing = lazyModule(() => require('../tracing/bullmq') as typeof import('
 export const bullmqHook = defineHook<'bullmq', BullmqOptions>({
   name: 'bullmq',
   summary: 'bullmq: producer spans for jobs added (context kept in the job), consumer spans per processing attempt; no spans for its own Redis traffic',
-  targets: [{ module: 'bullmq', versions: '>=5.0.0 <7', patch: (exports, ctx) => tracing().patchBullmq(exports, ctx) }],
+  targets: [{ module: 'bullmq', versions: '>=5.22.0 <7', patch: (exports, ctx) => tracing().patchBullmq(exports, ctx) }],
 });
