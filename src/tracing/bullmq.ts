@@ -25,7 +25,7 @@ import { RequestContext, storage } from '../context';
 import { DbCall, runInContext } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { setTag, TagMap } from '../spans';
+import { setTag, TagMap, tracingOff } from '../spans';
 import type { BullmqOptions } from '../options/bullmq';
 
 type AnyFunction = (...args: any[]) => any;
@@ -135,7 +135,9 @@ function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
     };
 }
 
-function settleAdd(call: AddCall, err: unknown): void {
+/** Finishes the spans of `call`'s jobs, and lets go of them and of its store. */
+function settleAdd(store: RequestContext, call: AddCall, err: unknown): void {
+  addCalls.delete(store);
   // Queue.add's span when no job reached storage (an option bullmq refused first).
   if (err !== undefined) call.first?.fail(err);
   else call.first?.succeed();
@@ -148,6 +150,7 @@ function settleAdd(call: AddCall, err: unknown): void {
     if (id !== undefined) setTag(span.span, JOB_ID, id);
     span.succeed();
   }
+  call.jobs.clear();
 }
 
 /**
@@ -156,7 +159,7 @@ function settleAdd(call: AddCall, err: unknown): void {
  */
 function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (appStore: RequestContext | undefined) => DbCall | undefined): unknown {
   const appStore = storage.getStore();
-  if (!hook.enabled || appStore?.suppressed === true) return original.apply(thisArg, args as unknown as unknown[]);
+  if (tracingOff(hook) || appStore?.suppressed === true) return original.apply(thisArg, args as unknown as unknown[]);
   const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
   const store: RequestContext = { span: appStore?.span, suppressed: true };
   addCalls.set(store, call);
@@ -164,20 +167,20 @@ function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg:
   try {
     result = storage.run(store, () => original.apply(thisArg, args as unknown as unknown[]));
   } catch (err) {
-    settleAdd(call, err);
+    settleAdd(store, call, err);
     throw err;
   }
   if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
-    settleAdd(call, undefined);
+    settleAdd(store, call, undefined);
     return result;
   }
   return (result as PromiseLike<unknown>).then(
     (value) => {
-      settleAdd(call, undefined);
+      settleAdd(store, call, undefined);
       return value;
     },
     (err: unknown) => {
-      settleAdd(call, err ?? new Error(String(err)));
+      settleAdd(store, call, err ?? new Error(String(err)));
       throw err;
     },
   );
@@ -217,8 +220,10 @@ function jobContext(hook: ActiveHook, job: JobLike) {
 function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
   return (original: AnyFunction) =>
     function callProcessJob(this: { name?: unknown }, job: JobLike | null | undefined): unknown {
-      // The processor is the app's work: never in the worker's suppressed context, traced or not.
-      if (!hook.enabled || job == null || typeof job !== 'object') return runInContext(undefined, original, this, arguments);
+      if (tracingOff(hook) || job == null || typeof job !== 'object') {
+        // The processor is the app's work: never in the worker's suppressed context, traced or not.
+        return storage.getStore() === OWN_WORK ? runInContext(undefined, original, this, arguments) : original.apply(this, arguments as unknown as unknown[]);
+      }
       const tags: TagMap = {};
       const id = text(job.id);
       if (id !== undefined) tags[JOB_ID] = id;

@@ -67,6 +67,22 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     assert.equal(tracer.byName('socket.io emit slow:done')[0].parentId, received.id);
   });
 
+  it('a listener that throws: the span is marked and the very error goes on to socket.io', async () => {
+    install();
+    pair = await socketIoPair();
+    const thrown = new Error('the listener failed');
+    pair.socket.on('boom', () => {
+      throw thrown;
+    });
+    // Where socket.io hands an incoming event to the listeners (a throw there is socket.io's to handle).
+    const deliver = (pair.socket as unknown as { emitUntyped(event: string): boolean }).emitUntyped.bind(pair.socket);
+    assert.throws(() => deliver('boom'), (err) => err === thrown);
+    await tracer.settle();
+    const [span] = tracer.byName('socket.io receive boom');
+    assert.equal(span.tags.error, true);
+    assert.equal(span.errorLog()?.fields['error.object'], thrown);
+  });
+
   it('broadcasts: io.emit, io.to(room).emit and socket.broadcast.emit each make one producer span under the active span', async () => {
     install();
     pair = await socketIoPair();
