@@ -128,6 +128,21 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.equal(storedUntraced!.opts.telemetry, undefined);
     });
 
+    it("an event an add emits ('waiting') reaches its listener in the caller's context, where calls are traced", async () => {
+      const redis = new IORedis(connection);
+      closers.push(async () => redis.quit());
+      await redis.ping();
+      install();
+      const q = await readyQueue();
+      let listened: Promise<unknown> | undefined;
+      q.on('waiting', () => (listened = redis.get('otch:waiting')));
+      const { parent } = await underRequest(() => q.add('job', {}));
+      await listened;
+      await tracer.settle();
+      const get = tracer.finished.find((s) => s.operationName === 'redis.GET');
+      assert.equal(get?.parentId, parent.id, "the listener's call is a child of the caller's span, not suppressed with the add's own commands");
+    });
+
     it('metadata the app set, and telemetry.omitContext, are kept as they are', async () => {
       install();
       const q = await readyQueue();
