@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run demo`: starts PostgreSQL, Redis, MariaDB and RabbitMQ, then a front and a back service, each under
+ * `npm run demo`: starts PostgreSQL, Redis, MariaDB and RabbitMQ, then a front and a back service (with a
+ * BullMQ worker), each under
  * `node -r ./register` with OT_TRACER=jsonl, sends a few requests, and prints each cross-service
  * trace as one waterfall assembled from the jsonl output. Stops everything it started.
  */
@@ -71,15 +72,16 @@ async function main() {
     const env = { ...state.env, OT_TRACER: 'jsonl', OT_TRACER_FILE: traceFile };
     back = await startService('back', 'scripts/demo/back.js', env);
     front = await startService('front', 'scripts/demo/front.js', { ...env, BACK_URL: back.url });
-    process.stdout.write(`front ${front.url}  ->  back ${back.url}  (PostgreSQL, MariaDB, Redis, RabbitMQ on 127.0.0.1)\n\n`);
+    process.stdout.write(`front ${front.url}  ->  back ${back.url}  (PostgreSQL, MariaDB, Redis, RabbitMQ, BullMQ on 127.0.0.1)\n\n`);
     for (let i = 1; i <= requests; i++) {
       const res = await get(`${front.url}/checkout/${i}`);
       process.stdout.write(`GET /checkout/${i} -> ${res.status} ${res.body}\n`);
     }
-    // The back service consumes one event per order: wait until it has, so its spans are in the file.
+    // The back service consumes one event and runs one receipt job per order: wait until it has, so
+    // their spans are in the file.
     const deadline = Date.now() + 15000;
     while (Number((await get(`${back.url}/consumed`)).body) < requests) {
-      if (Date.now() > deadline) throw new Error('the back service did not consume its order events');
+      if (Date.now() > deadline) throw new Error('the back service did not consume its order events and run their receipt jobs');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {

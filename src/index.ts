@@ -25,6 +25,8 @@ export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './options/amqplib';
 export type { GrpcOptions } from './options/grpc';
 export type { AwsSdkOptions } from './options/aws-sdk';
+export type { BullmqOptions } from './options/bullmq';
+export type { SocketIoOptions } from './options/socket.io';
 
 export { HOOK_NAMES } from './config';
 

@@ -1,11 +1,13 @@
 'use strict';
 // Back service: PostgreSQL (a pool query and a transaction), MySQL (the price), Redis (GET/SET and a
-// MULTI), and RabbitMQ (an event per order, consumed here too, where the consumer counts it in Redis).
+// MULTI), RabbitMQ (an event per order, consumed here too, where the consumer counts it in Redis), and
+// BullMQ (a receipt job per order, run by a worker here too, which records it in PostgreSQL).
 const http = require('node:http');
 const pg = require('pg');
 const mysql = require('mysql2/promise');
 const amqp = require('amqplib');
 const { createClient } = require('redis');
+const { Queue, Worker } = require('bullmq');
 
 const QUEUE = 'demo.order-viewed';
 const pool = new pg.Pool({ max: 4 });
@@ -15,6 +17,19 @@ redis.on('error', (err) => process.stderr.write(`redis: ${err.message}\n`));
 let amqpConnection;
 let publisher;
 let consumed = 0;
+
+const RECEIPTS = 'demo-receipts';
+const jobsRedis = new URL(process.env.REDIS_URL);
+const connection = { host: jobsRedis.hostname, port: Number(jobsRedis.port || 6379) };
+const receipts = new Queue(RECEIPTS, { connection });
+let receiptWorker;
+let receiptsSent = 0;
+
+/** The worker's processor: runs in a span that follows from the job's `bullmq.add`, in the same trace. */
+async function sendReceipt(job) {
+  await pool.query('UPDATE demo_orders SET note = $2 WHERE id = $1', [job.data.id, 'receipt sent']);
+  receiptsSent++;
+}
 
 async function order(id) {
   const { rows } = await pool.query('SELECT id, item, quantity FROM demo_orders WHERE id = $1', [id]);
@@ -32,6 +47,7 @@ async function order(id) {
   }
   publisher.sendToQueue(QUEUE, Buffer.from(JSON.stringify({ id: Number(id) })));
   await publisher.waitForConfirms();
+  await receipts.add('receipt', { id: Number(id) }, { removeOnComplete: true });
   return rows[0] ? { ...rows[0], price: priced[0]?.price ?? null } : null;
 }
 
@@ -55,7 +71,8 @@ async function stock(id) {
 }
 
 const server = http.createServer(async (req, res) => {
-  if (req.url === '/consumed') return res.end(String(consumed));
+  // Orders whose event was consumed and whose receipt job ran.
+  if (req.url === '/consumed') return res.end(String(Math.min(consumed, receiptsSent)));
   const match = /^\/(orders|stock)\/(\d+)$/.exec(req.url || '');
   if (!match) {
     res.statusCode = 404;
@@ -84,10 +101,15 @@ async function main() {
   const consumer = await amqpConnection.createChannel();
   await consumer.assertQueue(QUEUE, { durable: false });
   await consumer.consume(QUEUE, onOrderViewed.bind(consumer));
+  await receipts.obliterate({ force: true });
+  receiptWorker = new Worker(RECEIPTS, sendReceipt, { connection });
+  await receiptWorker.waitUntilReady();
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
 }
 
 process.on('SIGTERM', () => server.close(async () => {
+  await receiptWorker?.close().catch(() => undefined);
+  await receipts.close().catch(() => undefined);
   await amqpConnection?.close().catch(() => undefined);
   await redis.close().catch(() => undefined);
   await prices.end().catch(() => undefined);

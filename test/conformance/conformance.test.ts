@@ -229,6 +229,7 @@ for (const driver of DRIVERS) {
     }
 
     it('keeps no memory per call (heap after GC, tens of thousands of calls)', async function () {
+      if (driver.heapCheckMs !== undefined) this.timeout(driver.heapCheckMs);
       const gc = (globalThis as { gc?: () => void }).gc;
       assert.ok(gc !== undefined, 'run with --expose-gc (the mocha config does)');
       const counting = new RecordingTracer(false);

@@ -55,6 +55,11 @@ export interface Driver {
 
   /** OpenTelemetry's instrumentation of the same library, for the coexistence contract. */
   readonly otel?: OtelCounterpart;
+  /**
+   * How long the heap check's tens of thousands of calls may take, when each is slower than a round
+   * trip (a job through a queue and its worker); default 60 s.
+   */
+  readonly heapCheckMs?: number;
 }
 
 export interface OtelCounterpart {

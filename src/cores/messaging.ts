@@ -1,0 +1,225 @@
+/**
+ * The messaging core shared by amqplib, kafkajs and NATS (and the job-queue and websocket hooks): producer
+ * spans under the active span, whose context goes into the message's headers through a setter (any
+ * header shape, never over a header the app set); consumer spans that follow from the contexts found in
+ * the headers through a reader (Buffers decoded), active while the handler runs. Both finish once
+ * (DbCall, the finish-once call core). Payloads never come here: a span carries only the tags named
+ * below and those a hook passes in `tags`.
+ */
+import { childOf, followsFrom, FORMAT_TEXT_MAP, Tags } from 'opentracing';
+import type { Reference, Span, SpanContext } from 'opentracing';
+import { storage } from '../context';
+import type { ActiveHook } from '../registry/define';
+import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap, tracingOff } from '../spans';
+import { DbCall } from './db-call';
+
+type AnyFunction = (...args: any[]) => any;
+
+/** Options every messaging hook takes. */
+export interface MessagingHookOptions extends CommonHookOptions {
+  /**
+   * How a consumer span refers to the producer's context found in the message: an OpenTracing
+   * `followsFrom` reference (default), or `childOf`. `requireParent` applies to producer spans only:
+   * a consumer span's parent is the message.
+   */
+  consumerParent?: 'followsFrom' | 'childOf';
+}
+
+/** What a messaging span says: never a payload, a key or a header value. */
+export interface MessageSpanSpec {
+  /** `component` tag: the library. */
+  component: string;
+  /** `messaging.system`: `kafka`, `rabbitmq`, `nats`, ... */
+  system: string;
+  operationName: string;
+  /** `message_bus.destination`: topic, queue, exchange or subject. */
+  destination?: string;
+  /** `messaging.batch.message_count`, for an operation on several messages. */
+  messageCount?: number;
+  /** The hook's own tags (partition, offset, routing key...). */
+  tags?: TagMap;
+}
+
+export const MESSAGING_SYSTEM = 'messaging.system';
+export const MESSAGE_COUNT = 'messaging.batch.message_count';
+
+/**
+ * The most references a consumer span of a batch gets: the distinct producer contexts of its messages,
+ * in message order, up to OpenTelemetry's default span link limit (OTEL_SPAN_LINK_COUNT_LIMIT, 128),
+ * which a tracer behind the OpenTelemetry shim would apply anyway.
+ */
+export const MAX_CONSUMER_REFERENCES = 128;
+
+/** A header value longer than this (bytes or characters) is not a trace header and is not decoded. */
+const MAX_HEADER_LENGTH = 8192;
+
+function messageTags(kind: string, spec: MessageSpanSpec): TagMap {
+  const tags: TagMap = { ...spec.tags, [Tags.SPAN_KIND]: kind, [Tags.COMPONENT]: spec.component, [MESSAGING_SYSTEM]: spec.system };
+  if (spec.destination !== undefined) tags[Tags.MESSAGE_BUS_DESTINATION] = spec.destination;
+  if (spec.messageCount !== undefined) tags[MESSAGE_COUNT] = spec.messageCount;
+  return tags;
+}
+
+// ---- producer -------------------------------------------------------------------------------------
+
+/**
+ * Starts a producer span (or, for a request that waits for its reply, `kind: 'client'`) under `parent`
+ * or the active span; undefined when none is to be made (see clientParent: requireParent, suppressed).
+ */
+export function startProducer(
+  hook: ActiveHook<CommonHookOptions>,
+  spec: MessageSpanSpec,
+  options: { kind?: 'producer' | 'client'; parent?: Span } = {},
+): DbCall | undefined {
+  const parent = clientParent(hook, options.parent);
+  if (parent === undefined) return undefined;
+  const kind = options.kind === 'client' ? Tags.SPAN_KIND_RPC_CLIENT : Tags.SPAN_KIND_MESSAGING_PRODUCER;
+  const span = startSpanWith(hook, spec.operationName, { childOf: parent ?? undefined, tags: messageTags(kind, spec) });
+  return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
+}
+
+/** Writes one header of the message being sent, as the library wants it (a string, a Buffer...). */
+export type HeaderSetter = (name: string, value: string) => void;
+
+/**
+ * Injects `span`'s context (FORMAT_TEXT_MAP) through `set`, header by header, skipping each header for
+ * which `has` says the app set one. False when the tracer failed (nothing was set).
+ */
+export function injectMessageContext(hook: ActiveHook, span: Span, set: HeaderSetter, has?: (name: string) => boolean): boolean {
+  const carrier = injectHeaders(hook, span, FORMAT_TEXT_MAP);
+  if (carrier === undefined) return false;
+  for (const name of Object.keys(carrier)) {
+    if (has === undefined || !has(name)) set(name, carrier[name]);
+  }
+  return true;
+}
+
+/**
+ * For a library that takes headers as a plain object: a new object with the app's own headers (each read
+ * once, the app's object never written) and the trace headers it does not have, encoded by `encode`.
+ * Undefined when the app's headers are not an object, or the tracer failed: send the app's as they are.
+ */
+export function withTraceHeaders(
+  hook: ActiveHook,
+  span: Span,
+  appHeaders: unknown,
+  encode: (value: string) => unknown = (value) => value,
+): Record<string, unknown> | undefined {
+  if (appHeaders != null && typeof appHeaders !== 'object') return undefined;
+  const headers: Record<string, unknown> = appHeaders == null ? {} : { ...(appHeaders as object) };
+  const own = (name: string): boolean => Object.prototype.hasOwnProperty.call(headers, name);
+  return injectMessageContext(hook, span, (name, value) => (headers[name] = encode(value)), own) ? headers : undefined;
+}
+
+// ---- consumer -------------------------------------------------------------------------------------
+
+/** Called with each header of a received message: its name, and its value as the library holds it. */
+export type HeaderVisitor = (name: string, value: unknown) => void;
+/** Visits every header of `headers`, whatever their shape. */
+export type HeaderReader<H> = (headers: H, visit: HeaderVisitor) => void;
+
+/** Headers as a plain object (own enumerable keys). */
+export const objectHeaders: HeaderReader<object> = (headers, visit) => {
+  for (const name of Object.keys(headers)) visit(name, (headers as Record<string, unknown>)[name]);
+};
+
+/** A header value as text: strings as they are, Buffers and byte arrays decoded, an array's first value. */
+function headerText(value: unknown): string | undefined {
+  if (Array.isArray(value)) value = value[0];
+  if (typeof value === 'string') return value.length <= MAX_HEADER_LENGTH ? value : undefined;
+  if (value instanceof Uint8Array && value.length <= MAX_HEADER_LENGTH) return Buffer.from(value.buffer, value.byteOffset, value.length).toString('utf8');
+  return undefined;
+}
+
+/** The producer's context in a message's headers; null when there is none that the tracer accepts. */
+export function extractMessageContext<H>(hook: ActiveHook, headers: H | null | undefined, read: HeaderReader<H>): SpanContext | null {
+  if (headers == null || typeof headers !== 'object') return null;
+  const carrier: Record<string, string> = {};
+  let found = false;
+  try {
+    read(headers, (name, value) => {
+      const text = headerText(value);
+      if (text === undefined) return;
+      carrier[name] = text;
+      found = true;
+    });
+  } catch {
+    // Headers the library could not read for us: the message starts a new trace.
+    return null;
+  }
+  return found ? extractContext(hook, carrier, FORMAT_TEXT_MAP) : null;
+}
+
+/** A span context's identity, for telling the contexts of a batch apart; undefined when the tracer does not say. */
+function contextKey(context: SpanContext): string | undefined {
+  try {
+    const traceId = context.toTraceId();
+    const spanId = context.toSpanId();
+    return traceId === '' && spanId === '' ? undefined : `${traceId}:${spanId}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The distinct producer contexts of a batch's messages, in message order, at most
+ * MAX_CONSUMER_REFERENCES (messages after that are not read).
+ */
+export function extractBatchContexts<M, H>(hook: ActiveHook, messages: Iterable<M>, headersOf: (message: M) => H | null | undefined, read: HeaderReader<H>): SpanContext[] {
+  const contexts: SpanContext[] = [];
+  const seen = new Set<string>();
+  for (const message of messages) {
+    if (contexts.length >= MAX_CONSUMER_REFERENCES) break;
+    const context = extractMessageContext(hook, headersOf(message), read);
+    if (context === null) continue;
+    const key = contextKey(context);
+    if (key !== undefined) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    contexts.push(context);
+  }
+  return contexts;
+}
+
+/**
+ * Starts a consumer span that refers to `contexts` (the producers'; none starts a new trace, never a
+ * child of whatever context the library runs in); undefined when none is to be made.
+ */
+export function startConsumer(
+  hook: ActiveHook<MessagingHookOptions>,
+  spec: MessageSpanSpec,
+  contexts: SpanContext | null | readonly SpanContext[],
+): DbCall | undefined {
+  if (tracingOff(hook) || storage.getStore()?.suppressed === true) return undefined;
+  const list = contexts === null ? [] : Array.isArray(contexts) ? contexts : [contexts as SpanContext];
+  const references: Reference[] = [];
+  for (let i = 0; i < list.length && i < MAX_CONSUMER_REFERENCES; i++) {
+    references.push(i === 0 && hook.options.consumerParent === 'childOf' ? childOf(list[i]) : followsFrom(list[i]));
+  }
+  const span = startSpanWith(hook, spec.operationName, { references, tags: messageTags(Tags.SPAN_KIND_MESSAGING_CONSUMER, spec) });
+  return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
+}
+
+/**
+ * Runs the handler `original` with `call`'s span active (for it and all it starts). The span finishes
+ * when the handler returns or throws, or when the promise it returns settles; that promise is handed
+ * back chained (`p.then(ok, rethrow)`), never with a side `.then`, so the caller's async frames stay.
+ * What the handler throws or rejects with reaches the library unchanged.
+ */
+export function runConsumer(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): any {
+  return storage.run({ span: call.span }, () => call.invokeAndChain(original, thisArg, args));
+}
+
+/** `startConsumer` and `runConsumer`; the handler runs as it is when no span is made. */
+export function traceHandler(
+  hook: ActiveHook<MessagingHookOptions>,
+  spec: MessageSpanSpec,
+  contexts: SpanContext | null | readonly SpanContext[],
+  original: AnyFunction,
+  thisArg: unknown,
+  args: ArrayLike<unknown>,
+): any {
+  const call = startConsumer(hook, spec, contexts);
+  return call === undefined ? Reflect.apply(original, thisArg, args) : runConsumer(call, original, thisArg, args);
+}

@@ -1,0 +1,22 @@
+/**
+ * socket.io 4 (server): a `socket.io receive <event>` server span around the listeners of each event a
+ * socket receives, and a `socket.io emit <event>` producer span for each emit, to one socket or broadcast
+ * (`socket.emit`, `io.emit`, `io.to(room).emit`, `socket.broadcast.emit`...). Patches on internal files
+ * (`dist/typed-events`, `dist/socket`, `dist/broadcast-operator`), which CommonJS and ES-module imports
+ * of the package both load through require(). The span logic is in ../tracing/socket.io.
+ */
+import type { SocketIoOptions } from '../options/socket.io';
+import { defineHook, fileTargets } from '../registry/define';
+
+export type { SocketIoOptions } from '../options/socket.io';
+
+export const socketIoHook = defineHook<'socket.io', SocketIoOptions, typeof import('../tracing/socket.io')>({
+  name: 'socket.io',
+  tracing: () => require('../tracing/socket.io'),
+  summary: 'socket.io server: a server span per received event around its listeners, a producer span per emit or broadcast',
+  targets: fileTargets('socket.io', '>=4.0.0 <5', {
+    'dist/typed-events': (exports, ctx) => ctx.tracing.patchEmitter(exports, ctx),
+    'dist/socket': (exports, ctx) => ctx.tracing.patchSocket(exports, ctx),
+    'dist/broadcast-operator': (exports, ctx) => ctx.tracing.patchBroadcast(exports, ctx),
+  }),
+});

@@ -1,0 +1,288 @@
+/**
+ * bullmq span logic (declared in ../hooks/bullmq), for bullmq 5 and 6, on the messaging core.
+ *
+ * Producer: `Queue.add`, `Queue.addBulk`, `FlowProducer.add` and `FlowProducer.addBulk` run bullmq's work
+ * in a suppressed context that names the add call; every job that bullmq serializes for storage within it
+ * (`Job.prototype.asJSON`, once per job in both majors) gets a `bullmq.add <queue>` producer span, started
+ * in the app's context, and the span's context goes into what is stored: bullmq's own field for it,
+ * `opts.telemetry.metadata` (stored as `tm`), as a JSON text map. The Job object the app holds, its `data`
+ * and its `opts` are not changed: only the stored copy carries the context, so that a worker started later
+ * (or elsewhere) still finds it. A job whose metadata the app (or bullmq's own telemetry) set, or that
+ * says `telemetry.omitContext`, keeps it so. The spans finish when the add call settles, tagged with the
+ * ids bullmq gave the jobs. The Redis commands of an add make no span: its spans cover them.
+ *
+ * Consumer: `Worker.prototype.callProcessJob`, through which bullmq calls the processor for each attempt,
+ * runs it in a `bullmq.process <queue>` consumer span that follows from the job's context (a new trace
+ * when it has none); the span finishes with the processor's outcome, which reaches bullmq unchanged.
+ *
+ * bullmq's own work (a Worker's loops, lock renewal and stalled checks, QueueEvents' stream reading,
+ * connection set-up, closing) runs in a suppressed context of its own, so that no hook makes a span for
+ * it and none of it becomes a child of a request; the events bullmq emits from there reach the app's
+ * listeners outside any request, as the processor does.
+ */
+import type { Span } from 'opentracing';
+import { RequestContext, storage } from '../context';
+import { DbCall, runInContext } from '../cores/db-call';
+import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { setTag, TagMap, tracingOff } from '../spans';
+import type { BullmqOptions } from '../options/bullmq';
+
+type AnyFunction = (...args: any[]) => any;
+
+const COMPONENT = 'bullmq';
+export const JOB_NAME = 'bullmq.job.name';
+export const JOB_ID = 'bullmq.job.id';
+export const JOB_ATTEMPT = 'bullmq.job.attempt';
+export const JOB_DELAY = 'bullmq.job.delay';
+export const JOB_PRIORITY = 'bullmq.job.priority';
+
+interface JobOptions {
+  delay?: unknown;
+  priority?: unknown;
+  telemetry?: { metadata?: unknown; omitContext?: unknown } | null;
+  /** bullmq 5's stored form of `telemetry.metadata` and `telemetry.omitContext`. */
+  tm?: unknown;
+  omc?: unknown;
+}
+
+interface JobLike {
+  id?: unknown;
+  name?: unknown;
+  queueName?: unknown;
+  opts?: JobOptions | null;
+  attemptsMade?: unknown;
+}
+
+/** One add call in progress: the app's context it was made in, and the span of each job it stores. */
+interface AddCall {
+  readonly appStore: RequestContext | undefined;
+  readonly jobs: Map<object, DbCall>;
+  /** `Queue.add`'s span, made when it was called, for the one job it adds. */
+  first: DbCall | undefined;
+}
+
+/** The suppressed store of each add call in progress, to its call. */
+const addCalls = new WeakMap<RequestContext, AddCall>();
+
+/** Where bullmq's own work runs: no span, no request. */
+const OWN_WORK: RequestContext = Object.freeze({ span: undefined, suppressed: true });
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+function jobSpec(operation: 'add' | 'process', queue: string | undefined, name: string | undefined, tags: TagMap): MessageSpanSpec {
+  if (name !== undefined) tags[JOB_NAME] = name;
+  return { component: COMPONENT, system: COMPONENT, operationName: `bullmq.${operation} ${queue ?? ''}`.trimEnd(), destination: queue, tags };
+}
+
+// ---- producer -------------------------------------------------------------------------------------
+
+function startAdd(hook: ActiveHook<BullmqOptions>, appStore: RequestContext | undefined, queue: string | undefined, name: string | undefined): DbCall | undefined {
+  return runInContext(appStore, () => startProducer(hook, jobSpec('add', queue, name, {})), undefined, []);
+}
+
+function tagScheduling(span: Span, opts: JobOptions | null | undefined): void {
+  if (opts == null) return;
+  if (typeof opts.delay === 'number' && opts.delay > 0) setTag(span, JOB_DELAY, opts.delay);
+  if (typeof opts.priority === 'number' && opts.priority !== 0) setTag(span, JOB_PRIORITY, opts.priority);
+}
+
+/** The job's context as bullmq stores it: a JSON text map; undefined when the tracer gives none. */
+function metadataOf(hook: ActiveHook, span: Span): string | undefined {
+  const carrier: Record<string, string> = {};
+  return injectMessageContext(hook, span, (name, value) => (carrier[name] = value)) ? JSON.stringify(carrier) : undefined;
+}
+
+/**
+ * `json` (what asJSON returned) with the context of `call`'s span in its options, unless the job has
+ * metadata already or says to omit it. bullmq 5 returns its stored form of the options (a fresh object,
+ * `tm`/`omc`); bullmq 6 returns the job's own `opts`, which is never written: the copy gets a copy.
+ */
+function withContext(hook: ActiveHook, job: JobLike, json: { opts?: unknown }, span: Span): void {
+  const opts = json.opts as JobOptions | null | undefined;
+  if (opts == null || typeof opts !== 'object') return;
+  if (opts === job.opts) {
+    const telemetry = opts.telemetry;
+    if (telemetry != null && (telemetry.metadata != null || telemetry.omitContext === true)) return;
+    const metadata = metadataOf(hook, span);
+    if (metadata !== undefined) json.opts = { ...opts, telemetry: { ...telemetry, metadata } };
+    return;
+  }
+  if (opts.tm != null || opts.omc === true) return;
+  const metadata = metadataOf(hook, span);
+  if (metadata !== undefined) opts.tm = metadata;
+}
+
+function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
+  return (original: AnyFunction) =>
+    function asJSON(this: JobLike): unknown {
+      const json = original.apply(this, arguments as unknown as unknown[]);
+      const store = storage.getStore();
+      const call = store === undefined ? undefined : addCalls.get(store);
+      if (call === undefined || json === null || typeof json !== 'object' || !hook.enabled) return json;
+      let job = call.jobs.get(this);
+      if (job === undefined) {
+        job = call.first ?? startAdd(hook, call.appStore, text(this.queueName), text(this.name));
+        call.first = undefined;
+        if (job === undefined) return json;
+        call.jobs.set(this, job);
+        tagScheduling(job.span, this.opts);
+      }
+      withContext(hook, this, json, job.span);
+      return json;
+    };
+}
+
+/** Finishes the spans of `call`'s jobs, and lets go of them and of its store. */
+function settleAdd(store: RequestContext, call: AddCall, err: unknown): void {
+  addCalls.delete(store);
+  // Queue.add's span when no job reached storage (an option bullmq refused first).
+  if (err !== undefined) call.first?.fail(err);
+  else call.first?.succeed();
+  for (const [job, span] of call.jobs) {
+    if (err !== undefined) {
+      span.fail(err);
+      continue;
+    }
+    const id = text((job as JobLike).id);
+    if (id !== undefined) setTag(span.span, JOB_ID, id);
+    span.succeed();
+  }
+  call.jobs.clear();
+}
+
+/**
+ * Runs an add call (`original`) in a suppressed store that names it; `first` is the span of the one job
+ * of `Queue.add`. The promise handed back is the library's, chained once.
+ */
+function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (appStore: RequestContext | undefined) => DbCall | undefined): unknown {
+  const appStore = storage.getStore();
+  if (tracingOff(hook) || appStore?.suppressed === true) return original.apply(thisArg, args as unknown as unknown[]);
+  const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
+  const store: RequestContext = { span: appStore?.span, suppressed: true };
+  addCalls.set(store, call);
+  let result: unknown;
+  try {
+    result = storage.run(store, () => original.apply(thisArg, args as unknown as unknown[]));
+  } catch (err) {
+    settleAdd(store, call, err);
+    throw err;
+  }
+  if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
+    settleAdd(store, call, undefined);
+    return result;
+  }
+  return (result as PromiseLike<unknown>).then(
+    (value) => {
+      settleAdd(store, call, undefined);
+      return value;
+    },
+    (err: unknown) => {
+      settleAdd(store, call, err ?? new Error(String(err)));
+      throw err;
+    },
+  );
+}
+
+function wrapQueueAdd(hook: ActiveHook<BullmqOptions>) {
+  return (original: AnyFunction) =>
+    function add(this: { name?: unknown }, name: unknown): unknown {
+      return runAdd(hook, original, this, arguments, (appStore) => startAdd(hook, appStore, text(this.name), text(name)));
+    };
+}
+
+function wrapBulkAdd(hook: ActiveHook<BullmqOptions>) {
+  return (original: AnyFunction) =>
+    function addMany(this: unknown): unknown {
+      return runAdd(hook, original, this, arguments);
+    };
+}
+
+// ---- consumer -------------------------------------------------------------------------------------
+
+/** The context a job carries: ours (a JSON text map in `telemetry.metadata`, or `tm` where bullmq does not decode it). */
+function jobContext(hook: ActiveHook, job: JobLike) {
+  const opts = job.opts;
+  if (opts == null || typeof opts !== 'object') return null;
+  const metadata = opts.telemetry?.metadata ?? opts.tm;
+  if (typeof metadata !== 'string' || metadata.length > 8192 || metadata[0] !== '{') return null;
+  let headers: unknown;
+  try {
+    headers = JSON.parse(metadata);
+  } catch {
+    return null;
+  }
+  return headers !== null && typeof headers === 'object' ? extractMessageContext(hook, headers, objectHeaders) : null;
+}
+
+function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
+  return (original: AnyFunction) =>
+    function callProcessJob(this: { name?: unknown }, job: JobLike | null | undefined): unknown {
+      if (tracingOff(hook) || job == null || typeof job !== 'object') {
+        // The processor is the app's work: never in the worker's suppressed context, traced or not.
+        return storage.getStore() === OWN_WORK ? runInContext(undefined, original, this, arguments) : original.apply(this, arguments as unknown as unknown[]);
+      }
+      const tags: TagMap = {};
+      const id = text(job.id);
+      if (id !== undefined) tags[JOB_ID] = id;
+      if (typeof job.attemptsMade === 'number') tags[JOB_ATTEMPT] = job.attemptsMade + 1;
+      const spec = jobSpec('process', text(this.name), text(job.name), tags);
+      const args = arguments;
+      return runInContext(undefined, () => traceHandler(hook, spec, jobContext(hook, job), original, this, args), undefined, []);
+    };
+}
+
+// ---- bullmq's own work ----------------------------------------------------------------------------
+
+/** Runs `original` (a loop, a connection's set-up, a close) as bullmq's own work. */
+function wrapOwnWork(hook: ActiveHook) {
+  return (original: AnyFunction) =>
+    function ownWork(this: unknown): unknown {
+      if (!hook.enabled) return original.apply(this, arguments as unknown as unknown[]);
+      return runInContext(OWN_WORK, original, this, arguments);
+    };
+}
+
+/** Events bullmq emits from its own work or an add reach the app's listeners in the app's context. */
+function wrapEmit() {
+  return (original: AnyFunction) =>
+    function emit(this: unknown): unknown {
+      const store = storage.getStore();
+      if (store === OWN_WORK) return runInContext(undefined, original, this, arguments);
+      const call = store === undefined ? undefined : addCalls.get(store);
+      if (call !== undefined) return runInContext(call.appStore, original, this, arguments);
+      return original.apply(this, arguments as unknown as unknown[]);
+    };
+}
+
+type BullmqClass = 'Queue' | 'QueueBase' | 'QueueEvents' | 'Worker' | 'Job' | 'FlowProducer' | 'RedisConnection' | 'RedisQueueBackend' | 'PostgresQueueBackend';
+
+export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: object }>>, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
+  const on = (cls: BullmqClass, name: string, makeWrapper: (original: AnyFunction) => AnyFunction): void => {
+    const prototype = exports[cls]?.prototype;
+    // Only a class's own method: bullmq 5 has no createBackend, and a subclass's would wrap its base's twice.
+    if (prototype != null && Object.prototype.hasOwnProperty.call(prototype, name)) wrap(prototype, name, makeWrapper);
+  };
+  const own = wrapOwnWork(hook);
+  on('Queue', 'add', wrapQueueAdd(hook));
+  on('Queue', 'addBulk', wrapBulkAdd(hook));
+  on('FlowProducer', 'add', wrapBulkAdd(hook));
+  on('FlowProducer', 'addBulk', wrapBulkAdd(hook));
+  on('Job', 'asJSON', wrapAsJSON(hook));
+  on('Worker', 'callProcessJob', wrapCallProcessJob(hook));
+  for (const name of ['run', 'close']) {
+    on('Worker', name, own);
+    on('QueueEvents', name, own);
+  }
+  // bullmq 6 makes each instance's connections in createBackend, bullmq 5 in RedisConnection.init.
+  on('QueueBase', 'createBackend', own);
+  on('Worker', 'createBackend', own);
+  for (const name of ['init', 'close', 'disconnect']) on('RedisConnection', name, own);
+  // bullmq 6's backends: what a new Queue writes to its meta key (bullmq 5 does it in its constructor, which stays as it is).
+  on('RedisQueueBackend', 'setQueueMeta', own);
+  on('PostgresQueueBackend', 'setQueueMeta', own);
+  on('QueueBase', 'emit', wrapEmit());
+  on('FlowProducer', 'emit', wrapEmit());
+}

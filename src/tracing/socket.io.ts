@@ -1,0 +1,114 @@
+/**
+ * socket.io span logic (declared in ../hooks/socket.io), for socket.io 4 servers.
+ *
+ * Receive: a Socket hands each incoming event to its listeners through `emitUntyped` (after its
+ * middlewares, on a later tick); there a `socket.io receive <event>` server span starts, is active while
+ * the listeners run, and finishes when they return (a listener that throws marks it, and the error goes on
+ * unchanged). An async listener's later work stays in the span's context, after the span finished: socket.io
+ * does not wait for it, and neither does the span. Events dropped by a middleware or after a disconnect
+ * make no span. An event carries no trace context (socket.io has no per-event headers, and the payload is
+ * the app's), so each receive span starts a trace; the connection's handshake is an HTTP request of its own.
+ *
+ * Emit: `Socket.prototype.emit` (one socket) and `BroadcastOperator.prototype.emit` (`io.emit`,
+ * `io.to(room).emit`, `socket.broadcast.emit`, `socket.to(room).emit`, a namespace's emit) make a
+ * `socket.io emit <event>` producer span under the active span, finished when emit returns: socket.io only
+ * queues the packet, and acknowledgements may come late or never.
+ */
+import { Tags } from 'opentracing';
+import { storage } from '../context';
+import { startProducer } from '../cores/messaging';
+import { DbCall } from '../cores/db-call';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { startServerSpan, TagMap, tracingOff } from '../spans';
+import type { SocketIoOptions } from '../options/socket.io';
+
+type AnyFunction = (...args: any[]) => any;
+
+const COMPONENT = 'socket.io';
+export const NAMESPACE = 'socket.io.namespace';
+export const EVENT = 'socket.io.event';
+export const ROOM_COUNT = 'socket.io.rooms';
+
+interface SocketLike {
+  nsp?: { name?: unknown } | null;
+  rooms?: { size?: unknown } | null;
+}
+
+interface BroadcastLike {
+  adapter?: { nsp?: { name?: unknown } | null } | null;
+  rooms?: { size?: unknown } | null;
+}
+
+function traces(hook: ActiveHook<SocketIoOptions>, event: unknown): event is string {
+  return typeof event === 'string' && !(hook.options.ignoreEvents?.includes(event) ?? false);
+}
+
+function eventTags(event: string, namespace: string | undefined, rooms: { size?: unknown } | null | undefined): TagMap {
+  const tags: TagMap = { [EVENT]: event };
+  if (namespace !== undefined) tags[NAMESPACE] = namespace;
+  if (rooms != null && typeof rooms.size === 'number') tags[ROOM_COUNT] = rooms.size;
+  return tags;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+// ---- receive --------------------------------------------------------------------------------------
+
+function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>) {
+  return (original: AnyFunction) =>
+    function emitUntyped(this: SocketLike, event: unknown): unknown {
+      // Only a Socket's incoming events (a Namespace uses it for other servers' events).
+      const nsp = this.nsp;
+      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(hook, event) || storage.getStore()?.suppressed === true) {
+        return original.apply(this, arguments as unknown as unknown[]);
+      }
+      const namespace = text(nsp.name);
+      const tags = eventTags(event, namespace, this.rooms);
+      tags[Tags.COMPONENT] = COMPONENT;
+      if (namespace !== undefined) tags[Tags.MESSAGE_BUS_DESTINATION] = namespace;
+      const span = startServerSpan(hook, `socket.io receive ${event}`, tags, null);
+      if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      // Listeners' return values are not socket.io's to wait for: the span ends when emit returns.
+      const call = new DbCall(span, undefined, hook.name);
+      return storage.run({ span }, () => {
+        const listened = call.invoke(original, this, arguments);
+        call.succeed();
+        return listened;
+      });
+    };
+}
+
+// ---- emit -----------------------------------------------------------------------------------------
+
+function wrapEmit(hook: ActiveHook<SocketIoOptions>, target: (self: any) => { namespace: unknown; rooms?: { size?: unknown } | null }) {
+  return (original: AnyFunction) =>
+    function emit(this: unknown, event: unknown): unknown {
+      if (tracingOff(hook) || !traces(hook, event)) return original.apply(this, arguments as unknown as unknown[]);
+      const { namespace, rooms } = target(this);
+      const name = text(namespace);
+      const tags = eventTags(event, name, rooms);
+      const call = startProducer(hook, { component: COMPONENT, system: COMPONENT, operationName: `socket.io emit ${event}`, destination: name, tags });
+      if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      const result = call.invoke(original, this, arguments);
+      call.succeed();
+      return result;
+    };
+}
+
+export function patchEmitter(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, undefined>): void {
+  wrap(exports.StrictEventEmitter?.prototype, 'emitUntyped', wrapEmitUntyped(hook));
+}
+
+export function patchSocket(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, undefined>): void {
+  wrap(exports.Socket?.prototype, 'emit', wrapEmit(hook, (socket: SocketLike) => ({ namespace: socket.nsp?.name })));
+}
+
+export function patchBroadcast(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, undefined>): void {
+  wrap(
+    exports.BroadcastOperator?.prototype,
+    'emit',
+    wrapEmit(hook, (operator: BroadcastLike) => ({ namespace: operator.adapter?.nsp?.name, rooms: operator.rooms })),
+  );
+}

@@ -1,0 +1,159 @@
+/**
+ * bullmq 5 and 6 against the real Redis: a producer driver (Queue.add) and a consumer driver (a job that
+ * carries the parent's context in its telemetry metadata, run by a Worker's processor), per major.
+ */
+import * as bullmq5 from 'bullmq';
+import * as bullmq6 from 'bullmq6';
+import { redisUrl } from '../../helpers/services';
+import type { RecordedSpan } from '../../helpers/tracer';
+import type { Driver } from '../driver';
+
+type Bullmq = typeof bullmq5;
+
+function connection(): { host: string; port: number } {
+  const u = new URL(redisUrl());
+  return { host: u.hostname, port: Number(u.port || 6379) };
+}
+
+/** Every function the bullmq hook replaces in `lib` (a class's own methods only, as the hook does). */
+function targetsOf(lib: Bullmq): Array<[object, PropertyKey]> {
+  const classes: Record<string, string[]> = {
+    Queue: ['add', 'addBulk'],
+    FlowProducer: ['add', 'addBulk', 'emit'],
+    Job: ['asJSON'],
+    Worker: ['callProcessJob', 'run', 'close', 'createBackend'],
+    QueueEvents: ['run', 'close'],
+    QueueBase: ['emit', 'createBackend'],
+    RedisConnection: ['init', 'close', 'disconnect'],
+    RedisQueueBackend: ['setQueueMeta'],
+    PostgresQueueBackend: ['setQueueMeta'],
+  };
+  const targets: Array<[object, PropertyKey]> = [];
+  for (const [name, methods] of Object.entries(classes)) {
+    const prototype = (lib as unknown as Record<string, { prototype?: object } | undefined>)[name]?.prototype;
+    if (prototype === undefined) continue;
+    for (const method of methods) if (Object.prototype.hasOwnProperty.call(prototype, method)) targets.push([prototype, method]);
+  }
+  return targets;
+}
+
+/** What the app reads of a job, minus what differs per call. */
+function seenJob(job: { name: string; data: unknown; opts: object }): unknown {
+  const { telemetry: _telemetry, ...opts } = job.opts as Record<string, unknown>;
+  return { name: job.name, data: job.data, opts };
+}
+
+function producerDriver(label: string, lib: Bullmq, config?: Driver['config']): Driver {
+  const QUEUE = `otch-conformance-add-${label.replace(/\W/g, '')}-${process.pid}`;
+  let queue: InstanceType<Bullmq['Queue']>;
+  return {
+    name: `${label} add`,
+    hook: 'bullmq',
+    config,
+    kind: 'producer',
+    operation: `bullmq.add ${QUEUE}`,
+    tags: () => ({ component: 'bullmq', 'messaging.system': 'bullmq', 'message_bus.destination': QUEUE, 'bullmq.job.name': 'conformance' }),
+    targets: () => targetsOf(lib),
+    async start() {
+      queue = new lib.Queue(QUEUE, { connection: connection() });
+      await queue.waitUntilReady();
+      await queue.obliterate({ force: true });
+    },
+    async stop() {
+      await queue?.obliterate({ force: true }).catch(() => undefined);
+      await queue?.close();
+    },
+    call: () => queue.add('conformance', { n: 1 }, { attempts: 2 }),
+    // bullmq refuses a fractional priority once it has the job's stored form.
+    failingCall: () => queue.add('conformance', { n: 1 }, { priority: 0.5 }),
+    normalize: (job) => seenJob(job as { name: string; data: unknown; opts: object }),
+    countedCall(onRead) {
+      const opts: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries({ attempts: 2, priority: 1, removeOnComplete: true })) {
+        Object.defineProperty(opts, key, { enumerable: true, get: () => (onRead(key), value) });
+      }
+      return queue.add('conformance', { n: 1 }, opts);
+    },
+    async inFlightCall() {
+      return { outcome: queue.add('conformance', { n: 1 }, { attempts: 2 }) };
+    },
+  };
+}
+
+function consumerDriver(label: string, lib: Bullmq, config?: Driver['config']): Driver {
+  const QUEUE = `otch-conformance-process-${label.replace(/\W/g, '')}-${process.pid}`;
+  interface Data {
+    id: string;
+    fail?: boolean;
+  }
+  let queue: InstanceType<Bullmq['Queue']>;
+  let worker: bullmq5.Worker<Data>;
+  const waiting = new Map<string, { resolve: (seen: unknown) => void; reject: (err: unknown) => void }>();
+  let sequence = 0;
+
+  /** Adds a job (with `parent`'s context, as a producer would store it); resolves with what the processor saw. */
+  function send(data: { id: string; fail?: boolean }, parent?: RecordedSpan): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      waiting.set(data.id, { resolve, reject });
+      const telemetry = parent === undefined ? undefined : { metadata: JSON.stringify({ traceparent: `00-${parent.traceId}-${parent.id}-01` }) };
+      queue.add('conformance', data, { telemetry, removeOnComplete: true, removeOnFail: true }).catch(reject);
+    });
+  }
+
+  return {
+    name: `${label} process`,
+    hook: 'bullmq',
+    config,
+    kind: 'consumer',
+    operation: `bullmq.process ${QUEUE}`,
+    tags: () => ({ component: 'bullmq', 'messaging.system': 'bullmq', 'message_bus.destination': QUEUE, 'bullmq.job.name': 'conformance', 'bullmq.job.attempt': 1 }),
+    targets: () => targetsOf(lib),
+    async start() {
+      queue = new lib.Queue(QUEUE, { connection: connection() });
+      await queue.waitUntilReady();
+      await queue.obliterate({ force: true });
+      worker = new lib.Worker<Data>(
+        QUEUE,
+        async (job) => {
+          if (job.data.fail === true) throw new Error('the processor failed');
+          const seen = { name: job.name, data: job.data };
+          // Settled after this returns: the span is finished by then.
+          setImmediate(() => waiting.get(job.data.id)?.resolve(seen));
+          return seen;
+        },
+        { connection: connection(), concurrency: 50 },
+      );
+      worker.on('completed', (job) => waiting.delete(job.data.id));
+      worker.on('failed', (job, err) => {
+        if (job === undefined) return;
+        const waiter = waiting.get(job.data.id);
+        waiting.delete(job.data.id);
+        setImmediate(() => waiter?.reject(err));
+      });
+      await worker.waitUntilReady();
+    },
+    async stop() {
+      await worker?.close();
+      await queue?.obliterate({ force: true }).catch(() => undefined);
+      await queue?.close();
+    },
+    call: (parent) => send({ id: `${++sequence}` }, parent),
+    failingCall: () => send({ id: `${++sequence}`, fail: true }),
+    // Each call is a job added, fetched by the worker, run and moved to completed: 22,000 of them take
+    // about 30 s on a quiet machine.
+    heapCheckMs: 180000,
+    normalize: (seen) => {
+      const { data, ...rest } = seen as { data: { id: string } };
+      return { ...rest, data: { ...data, id: 'any' } };
+    },
+  };
+}
+
+const BULLMQ6_CONFIG: Driver['config'] = { aliases: { bullmq6: 'bullmq' } };
+
+export const bullmqDrivers: Driver[] = [
+  producerDriver('bullmq@5', bullmq5),
+  consumerDriver('bullmq@5', bullmq5),
+  producerDriver('bullmq@6', bullmq6 as unknown as Bullmq, BULLMQ6_CONFIG),
+  consumerDriver('bullmq@6', bullmq6 as unknown as Bullmq, BULLMQ6_CONFIG),
+];

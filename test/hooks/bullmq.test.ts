@@ -1,0 +1,337 @@
+import assert from 'node:assert/strict';
+import * as bullmq5 from 'bullmq';
+import * as bullmq6 from 'bullmq6';
+import IORedis from 'ioredis';
+import type { Span } from 'opentracing';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { BullmqOptions, HookName } from '../../src';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { redisUrl } from '../helpers/services';
+
+type Bullmq = typeof bullmq5;
+
+export const BULLMQ_MAJORS: Array<{ label: string; lib: Bullmq; aliases?: Record<string, string> }> = [
+  { label: 'bullmq@5', lib: bullmq5 },
+  { label: 'bullmq@6', lib: bullmq6 as unknown as Bullmq, aliases: { bullmq6: 'bullmq' } },
+];
+
+export function bullmqConnection(): { host: string; port: number } {
+  const u = new URL(redisUrl());
+  return { host: u.hostname, port: Number(u.port || 6379) };
+}
+
+let names = 0;
+const fresh = (what: string): string => `otch-${process.pid}-${what}-${++names}`;
+
+function defer<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((res) => (resolve = res));
+  return { promise, resolve };
+}
+
+const ioredisSpans = (tracer: RecordingTracer): RecordedSpan[] => tracer.finished.filter((s) => s.tags.component === 'ioredis');
+
+for (const { label, lib, aliases } of BULLMQ_MAJORS) {
+  describe(`bullmq hook: ${label} (real Redis)`, function () {
+    this.timeout(30000);
+    const tracer = new RecordingTracer();
+    const connection = bullmqConnection();
+    const closers: Array<() => Promise<unknown>> = [];
+    const install = (options: BullmqOptions = {}, also: HookName[] = ['ioredis']): void =>
+      installPatches(['bullmq', ...also], { tracer, aliases, hooks: { bullmq: options } });
+
+    function queue(name = fresh('q')): InstanceType<Bullmq['Queue']> {
+      const q = new lib.Queue(name, { connection });
+      closers.push(async () => {
+        await q.obliterate({ force: true }).catch(() => undefined);
+        await q.close();
+      });
+      return q;
+    }
+
+    function worker(name: string, processor: (job: any) => unknown, opts: Record<string, unknown> = {}): InstanceType<Bullmq['Worker']> {
+      const w = new lib.Worker(name, processor as any, { connection, ...opts });
+      closers.push(() => w.close());
+      return w;
+    }
+
+    /**
+     * A queue made after install, connected, with what its construction sent answered (bullmq 5 writes the
+     * queue's meta key from its constructor, in the constructing context), and the tracer reset.
+     */
+    async function readyQueue(name?: string): Promise<InstanceType<Bullmq['Queue']>> {
+      const q = queue(name);
+      await q.waitUntilReady();
+      await q.count();
+      await tracer.settle();
+      tracer.reset();
+      return q;
+    }
+
+    /** A parent span, finished once `fn` settled. */
+    async function underRequest<T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      try {
+        return { parent, result: await withSpan(parent, fn) };
+      } finally {
+        parent.finish();
+      }
+    }
+
+    /** Resolves with the next 'completed' or 'failed' outcome of the worker. */
+    function outcome(w: InstanceType<Bullmq['Worker']>, event: 'completed' | 'failed' = 'completed'): Promise<any[]> {
+      return new Promise((resolve) => w.once(event as any, (...args: any[]) => resolve(args)));
+    }
+
+    beforeEach(() => {
+      uninstallAllPatches();
+      tracer.reset();
+    });
+    afterEach(async () => {
+      uninstallAllPatches();
+      for (const close of closers.splice(0).reverse()) await close();
+    });
+
+    it('Queue.add: one producer span per job under the active span; its Redis commands make none; job id, priority and delay tagged', async () => {
+      install();
+      const q = await readyQueue();
+      const { parent, result: job } = await underRequest(() => q.add('send-email', { to: 'alice@example.com' }, { priority: 3, delay: 60000 }));
+      await tracer.settle();
+      const [span, ...more] = tracer.byName(`bullmq.add ${q.name}`);
+      assert.equal(more.length, 0);
+      assert.equal(span.parentId, (parent as RecordedSpan).id);
+      assert.equal(span.tags['span.kind'], 'producer');
+      assert.equal(span.tags.component, 'bullmq');
+      assert.equal(span.tags['message_bus.destination'], q.name);
+      assert.equal(span.tags['bullmq.job.name'], 'send-email');
+      assert.equal(span.tags['bullmq.job.id'], job.id);
+      assert.equal(span.tags['bullmq.job.priority'], 3);
+      assert.equal(span.tags['bullmq.job.delay'], 60000);
+      assert.ok(!JSON.stringify(span.tags).includes('alice'), 'no payload in the span');
+      assert.deepEqual(ioredisSpans(tracer), [], 'the commands of add are covered by its span');
+    });
+
+    it("the app's Job is as untraced: same data object, same opts; only the stored copy carries the context", async () => {
+      const q = queue();
+      const data = { order: 1 };
+      const untraced = await q.add('job', data, { attempts: 3 });
+      install();
+      const { result: traced } = await underRequest(() => q.add('job', data, { attempts: 3 }));
+      assert.equal(traced.data, data);
+      assert.deepEqual(traced.opts, untraced.opts);
+      const stored = await q.getJob(traced.id!);
+      assert.deepEqual(stored!.data, data);
+      const metadata = JSON.parse(String(stored!.opts.telemetry?.metadata));
+      const [span] = tracer.byName(`bullmq.add ${q.name}`);
+      assert.equal(metadata.traceparent, `00-${span.traceId}-${span.id}-01`);
+      const storedUntraced = await q.getJob(untraced.id!);
+      assert.equal(storedUntraced!.opts.telemetry, undefined);
+    });
+
+    it("an event an add emits ('waiting') reaches its listener in the caller's context, where calls are traced", async () => {
+      const redis = new IORedis(connection);
+      closers.push(async () => redis.quit());
+      await redis.ping();
+      install();
+      const q = await readyQueue();
+      let listened: Promise<unknown> | undefined;
+      q.on('waiting', () => (listened = redis.get('otch:waiting')));
+      const { parent } = await underRequest(() => q.add('job', {}));
+      await listened;
+      await tracer.settle();
+      const get = tracer.finished.find((s) => s.operationName === 'redis.GET');
+      assert.equal(get?.parentId, parent.id, "the listener's call is a child of the caller's span, not suppressed with the add's own commands");
+    });
+
+    it('metadata the app set, and telemetry.omitContext, are kept as they are', async () => {
+      install();
+      const q = await readyQueue();
+      const own = JSON.stringify({ traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
+      const { result: [kept, omitted] } = await underRequest(() =>
+        Promise.all([q.add('own', {}, { telemetry: { metadata: own } }), q.add('omit', {}, { telemetry: { omitContext: true } })]),
+      );
+      assert.equal((await q.getJob(kept.id!))!.opts.telemetry?.metadata, own);
+      assert.equal((await q.getJob(omitted.id!))!.opts.telemetry?.metadata, undefined);
+    });
+
+    it('addBulk and FlowProducer.add: a span per job, each stored with its own span context', async () => {
+      install();
+      const flows = new lib.FlowProducer({ connection });
+      closers.push(() => flows.close());
+      await flows.waitUntilReady();
+      const q = await readyQueue();
+      const { parent, result: [bulk, tree] } = await underRequest(async () => [
+        await q.addBulk([{ name: 'a', data: {} }, { name: 'b', data: {}, opts: { priority: 2 } }]),
+        await flows.add({ name: 'parent', queueName: q.name, data: {}, children: [{ name: 'child', queueName: q.name, data: {} }] }),
+      ] as const);
+      await tracer.settle();
+      assert.deepEqual(ioredisSpans(tracer), []);
+      const spans = tracer.byName(`bullmq.add ${q.name}`);
+      assert.equal(spans.length, 4);
+      const ids = [...bulk.map((j) => j.id), tree.job.id, tree.children![0].job.id];
+      for (const id of ids) {
+        const span = spans.find((s) => s.tags['bullmq.job.id'] === id);
+        assert.ok(span, `a span for job ${id}`);
+        assert.equal(span.parentId, parent.id);
+        const stored = await q.getJob(id!);
+        assert.equal(JSON.parse(String(stored!.opts.telemetry?.metadata)).traceparent, `00-${span.traceId}-${span.id}-01`);
+      }
+      assert.deepEqual(spans.map((s) => s.tags['bullmq.job.name']).sort(), ['a', 'b', 'child', 'parent']);
+    });
+
+    it("a worker's processor runs in a consumer span that follows from the job's add span; its own calls are its children", async () => {
+      const redis = new IORedis(connection);
+      closers.push(async () => redis.quit());
+      await redis.ping();
+      install();
+      const q = await readyQueue();
+      let active: Span | undefined;
+      const w = worker(q.name, async (job) => {
+        active = currentSpan();
+        await redis.get(`otch:${job.id}`);
+        return { ok: job.data.n };
+      });
+      const done = outcome(w);
+      const { parent, result: job } = await underRequest(() => q.add('work', { n: 7 }));
+      const [completed, result] = await done;
+      assert.deepEqual(result, { ok: 7 });
+      assert.equal(completed.id, job.id);
+      await tracer.settle();
+      const [add] = tracer.byName(`bullmq.add ${q.name}`);
+      const [processed, ...more] = tracer.byName(`bullmq.process ${q.name}`);
+      assert.equal(more.length, 0);
+      assert.equal(processed.parentId, add.id);
+      assert.equal(processed.referenceType, 'followsFrom');
+      assert.equal(processed.traceId, parent.traceId);
+      assert.equal(processed.tags['span.kind'], 'consumer');
+      assert.equal(processed.tags['bullmq.job.id'], job.id);
+      assert.equal(processed.tags['bullmq.job.name'], 'work');
+      assert.equal(processed.tags['bullmq.job.attempt'], 1);
+      assert.equal(active, processed);
+      const get = tracer.finished.find((s) => s.operationName === 'redis.GET');
+      assert.equal(get?.parentId, processed.id);
+    });
+
+    it('a failing attempt marks its span and reaches bullmq unchanged; the retry makes a new span', async () => {
+      install();
+      const q = await readyQueue();
+      const thrown = new Error('the processor failed');
+      let calls = 0;
+      const w = worker(q.name, async () => {
+        if (++calls === 1) throw thrown;
+        return 'second time';
+      });
+      const failed = outcome(w, 'failed');
+      const completed = outcome(w);
+      await underRequest(() => q.add('flaky', {}, { attempts: 2 }));
+      const [, err] = await failed;
+      assert.equal(err, thrown);
+      assert.equal((await completed)[1], 'second time');
+      await tracer.settle();
+      const [add] = tracer.byName(`bullmq.add ${q.name}`);
+      const attempts = tracer.byName(`bullmq.process ${q.name}`);
+      assert.deepEqual(attempts.map((s) => [s.tags['bullmq.job.attempt'], s.hasError()]), [[1, true], [2, false]]);
+      for (const span of attempts) assert.equal(span.parentId, add.id);
+      assert.equal(attempts[0].errorLog()?.fields['error.object'], thrown);
+    });
+
+    it('the context survives the producer: a worker started after the queue closed still follows from the add span', async () => {
+      const name = fresh('restart');
+      install();
+      const producer = new lib.Queue(name, { connection });
+      const { result: job } = await underRequest(() => producer.add('later', { n: 1 }));
+      await producer.close();
+      uninstallAllPatches();
+      install();
+      const q = queue(name);
+      await q.waitUntilReady();
+      const w = worker(name, async () => 'done');
+      await outcome(w);
+      await tracer.settle();
+      const [add] = tracer.byName(`bullmq.add ${name}`);
+      const [processed] = tracer.byName(`bullmq.process ${name}`);
+      assert.equal(processed.tags['bullmq.job.id'], job.id);
+      assert.equal(processed.parentId, add.id);
+    });
+
+    it("the worker's own Redis traffic makes no span, up to 'drained'; its events reach listeners outside it", async () => {
+      const redis = new IORedis(connection);
+      closers.push(async () => redis.quit());
+      await redis.ping();
+      install();
+      const q = await readyQueue();
+      const w = worker(q.name, async () => 'ok', { stalledInterval: 200, drainDelay: 1 });
+      const listened = defer<Span | undefined>();
+      w.on('completed', () => {
+        redis.get('otch:completed').then(() => listened.resolve(currentSpan()), () => undefined);
+      });
+      const drained = new Promise<void>((resolve) => w.once('drained', () => resolve()));
+      await q.add('one', {});
+      await listened.promise;
+      await drained;
+      await tracer.settle();
+      const names = tracer.finished.map((s) => s.operationName);
+      assert.deepEqual(names.filter((n) => n.startsWith('redis.') && n !== 'redis.GET'), [], names.join(', '));
+      const get = tracer.finished.find((s) => s.operationName === 'redis.GET');
+      assert.equal(get?.parentId, undefined, "a 'completed' listener's call is traced, outside the worker's own work");
+    });
+
+    it('requireParent: no add span without an active span, and nothing stored', async () => {
+      install({ requireParent: true });
+      const q = await readyQueue();
+      const job = await q.add('orphan', {});
+      await tracer.settle();
+      assert.equal(tracer.byName(`bullmq.add ${q.name}`).length, 0);
+      assert.equal((await q.getJob(job.id!))!.opts.telemetry, undefined);
+    });
+
+    it('a job without context (added untraced) starts a new trace', async () => {
+      const q = queue();
+      await q.add('untraced', {});
+      install();
+      let active: Span | undefined;
+      const w = worker(q.name, async () => {
+        active = currentSpan();
+      });
+      await outcome(w);
+      await tracer.settle();
+      const [processed] = tracer.byName(`bullmq.process ${q.name}`);
+      assert.equal(processed.parentId, undefined);
+      assert.equal(active, processed);
+    });
+  });
+}
+
+describe('bullmq hook: an idle worker (real Redis)', function () {
+  this.timeout(40000);
+  const tracer = new RecordingTracer();
+  const connection = bullmqConnection();
+  afterEach(() => uninstallAllPatches());
+
+  async function idleWorkers(): Promise<() => Promise<void>> {
+    const workers = BULLMQ_MAJORS.map(({ lib }) => new lib.Worker(fresh('idle'), async () => undefined, { connection, drainDelay: 1, stalledInterval: 500 }));
+    await Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('drained', () => resolve()))));
+    return async () => {
+      await Promise.all(workers.map((w) => w.close()));
+    };
+  }
+
+  it('without the bullmq hook, the ioredis hook sees its polling (what the next test proves absent)', async () => {
+    installPatches(['ioredis'], { tracer });
+    tracer.reset();
+    const close = await idleWorkers();
+    await close();
+    await tracer.settle();
+    assert.ok(tracer.finished.some((s) => /BZPOPMIN|EVALSHA/.test(String(s.tags['db.statement']))), tracer.finished.map((s) => s.operationName).join(', '));
+  });
+
+  it('with it, idle workers of both majors make no span at all over 10 s', async () => {
+    installPatches(['bullmq', 'ioredis'], { tracer, aliases: { bullmq6: 'bullmq' } });
+    const close = await idleWorkers();
+    tracer.reset();
+    await new Promise((resolve) => setTimeout(resolve, 10000));
+    await close();
+    await tracer.settle();
+    assert.equal(tracer.started.length, 0, tracer.started.map((s) => `${s.operationName} ${s.tags['db.statement']}`).join(', '));
+  });
+});

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Span } from 'opentracing';
+import { Server } from 'socket.io';
+import { io as connect } from 'socket.io-client';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { HookName, SocketIoOptions } from '../../src';
+import { socketIoPair } from '../conformance/drivers/socket.io';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+
+describe('socket.io hook (real server and client on 127.0.0.1)', function () {
+  this.timeout(20000);
+  const tracer = new RecordingTracer();
+  const install = (options: SocketIoOptions = {}, also: HookName[] = []): void =>
+    installPatches(['socket.io', ...also], { tracer, hooks: { 'socket.io': options } });
+  let pair: Awaited<ReturnType<typeof socketIoPair>> | undefined;
+
+  beforeEach(() => {
+    uninstallAllPatches();
+    tracer.reset();
+  });
+  afterEach(async () => {
+    uninstallAllPatches();
+    await pair?.close();
+    pair = undefined;
+  });
+
+  it('a received event: a server span active while its listener runs, tagged with event, namespace and room count, no payload', async () => {
+    install();
+    pair = await socketIoPair();
+    pair.socket.join('shop');
+    let active: Span | undefined;
+    pair.socket.on('order', (order: { item: string }, ack: (reply: unknown) => void) => {
+      active = currentSpan();
+      pair!.socket.emit('order:seen', order.item);
+      ack({ ok: true, item: order.item });
+    });
+    const reply = await pair.client.timeout(5000).emitWithAck('order', { item: 'coffee', card: '4111 1111 1111 1111' });
+    assert.deepEqual(reply, { ok: true, item: 'coffee' });
+    await tracer.settle();
+    const [received, ...more] = tracer.byName('socket.io receive order');
+    assert.equal(more.length, 0);
+    assert.equal(active, received);
+    assert.equal(received.parentId, undefined, 'an event carries no trace context: a new trace');
+    assert.deepEqual(
+      { kind: received.tags['span.kind'], component: received.tags.component, event: received.tags['socket.io.event'], nsp: received.tags['socket.io.namespace'], rooms: received.tags['socket.io.rooms'] },
+      { kind: 'server', component: 'socket.io', event: 'order', nsp: '/', rooms: 2 },
+    );
+    const [emitted] = tracer.byName('socket.io emit order:seen');
+    assert.equal(emitted.parentId, received.id);
+    assert.equal(emitted.tags['span.kind'], 'producer');
+    assert.ok(!JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs])).includes('4111'), 'no payload in any span');
+  });
+
+  it("an async listener's later calls stay in the receive span's context", async () => {
+    install();
+    pair = await socketIoPair();
+    pair.socket.on('slow', async (ack: () => void) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      pair!.socket.emit('slow:done');
+      ack();
+    });
+    await pair.client.timeout(5000).emitWithAck('slow');
+    await tracer.settle();
+    const [received] = tracer.byName('socket.io receive slow');
+    assert.equal(tracer.byName('socket.io emit slow:done')[0].parentId, received.id);
+  });
+
+  it('a listener that throws: the span is marked and the very error goes on to socket.io', async () => {
+    install();
+    pair = await socketIoPair();
+    const thrown = new Error('the listener failed');
+    pair.socket.on('boom', () => {
+      throw thrown;
+    });
+    // Where socket.io hands an incoming event to the listeners (a throw there is socket.io's to handle).
+    const deliver = (pair.socket as unknown as { emitUntyped(event: string): boolean }).emitUntyped.bind(pair.socket);
+    assert.throws(() => deliver('boom'), (err) => err === thrown);
+    await tracer.settle();
+    const [span] = tracer.byName('socket.io receive boom');
+    assert.equal(span.tags.error, true);
+    assert.equal(span.errorLog()?.fields['error.object'], thrown);
+  });
+
+  it('broadcasts: io.emit, io.to(room).emit and socket.broadcast.emit each make one producer span under the active span', async () => {
+    install();
+    pair = await socketIoPair();
+    pair.socket.join('shop');
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      pair!.client.onAny((event: string) => {
+        got.push(event);
+        if (got.length === 2) resolve();
+      }),
+    );
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    withSpan(parent, () => {
+      pair!.io.emit('news', 1);
+      pair!.io.to('shop').emit('offer', 2);
+      pair!.socket.broadcast.emit('others', 3);
+    });
+    parent.finish();
+    await all;
+    assert.deepEqual(got.sort(), ['news', 'offer']);
+    await tracer.settle();
+    const spans = tracer.finished.filter((s) => s.operationName.startsWith('socket.io emit'));
+    assert.deepEqual(spans.map((s) => s.operationName).sort(), ['socket.io emit news', 'socket.io emit offer', 'socket.io emit others']);
+    for (const span of spans) assert.equal(span.parentId, parent.id);
+    assert.equal(tracer.byName('socket.io emit offer')[0].tags['socket.io.rooms'], 1);
+  });
+
+  it('an event a middleware refuses makes no span; ignoreEvents makes none either', async () => {
+    install({ ignoreEvents: ['ping:app'] });
+    pair = await socketIoPair();
+    const refused = new Promise<Error>((resolve) => pair!.socket.on('error', resolve));
+    pair.socket.use(([event], next) => next(event === 'forbidden' ? new Error('not allowed') : undefined));
+    pair.socket.on('ping:app', (ack: () => void) => ack());
+    pair.client.emit('forbidden');
+    assert.equal((await refused).message, 'not allowed');
+    await pair.client.timeout(5000).emitWithAck('ping:app');
+    await tracer.settle();
+    assert.deepEqual(tracer.finished.map((s) => s.operationName), []);
+  });
+
+  it('the handshake is HTTP server spans; the websocket and the events over it are none', async () => {
+    install({}, ['httpServer']);
+    const server = http.createServer();
+    const io = new Server(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    io.on('connection', (socket) => socket.on('hello', (ack: () => void) => ack()));
+    // Default transports: long-polling first, then the upgrade to a websocket.
+    const client = connect(`http://127.0.0.1:${port}`, { reconnection: false });
+    try {
+      await new Promise<void>((resolve) => client.io.engine.once('upgrade', () => resolve()));
+      await client.timeout(5000).emitWithAck('hello');
+      await client.timeout(5000).emitWithAck('hello');
+      await tracer.settle();
+      const httpSpans = tracer.finished.filter((s) => s.tags.component !== 'socket.io');
+      assert.ok(httpSpans.length >= 1, 'the handshake');
+      for (const span of httpSpans) assert.equal(span.tags['http.url'], `http://127.0.0.1:${port}/socket.io/`);
+      const handshake = httpSpans.length;
+      await client.timeout(5000).emitWithAck('hello');
+      await tracer.settle();
+      assert.equal(tracer.finished.filter((s) => s.tags.component !== 'socket.io').length, handshake, 'an event over the websocket is no HTTP request');
+      assert.equal(tracer.byName('socket.io receive hello').length, 3);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    }
+  });
+});
