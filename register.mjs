@@ -14,3 +14,8 @@ try {
   process.stderr.write(`opentracing-client-hooks: ES-module imports are not hooked: ${err?.message ?? err}\n`);
 }
 require('./dist/register.js');
+try {
+  require('./dist/esm.js').patchBuiltinsNow();
+} catch (err) {
+  process.stderr.write(`opentracing-client-hooks: http and https are not hooked for ES-module imports: ${err?.message ?? err}\n`);
+}

@@ -61,6 +61,27 @@ describe('an ES module app', function () {
     });
   }
 
+  for (const [flag, entry] of [
+    ['--import', 'opentracing-client-hooks/register'],
+    ['-r', './register'],
+  ] as const) {
+    it(`${flag} ${entry}: an app that uses node:http before anything requires it gets its server and client spans`, async () => {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-')), 'spans.jsonl');
+      try {
+        const child = await run([flag, entry, 'test/fixtures/esm-http-first.mjs'], { OT_TRACER: 'jsonl', OT_TRACER_FILE: file });
+        assert.equal(child.status, 0, child.stderr);
+        const spans = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+        const client = spans.filter((s) => s.tags['span.kind'] === 'client' && String(s.tags['http.url']).endsWith('/first'));
+        const server = spans.filter((s) => s.tags['span.kind'] === 'server');
+        assert.equal(client.length, 1, 'one client span');
+        assert.equal(server.length, 1, 'one server span');
+        assert.equal(server[0].parentId, client[0].spanId, 'the server span is the client span\'s child');
+      } finally {
+        fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
+    });
+  }
+
   it('--import leaves a CommonJS app traced as -r does', async () => {
     const child = await run(['--import', 'opentracing-client-hooks/register', '-e', "require('node:http'); process.exit(require('opentracing-client-hooks').installedPatches().includes('pg') ? 0 : 3)"], {});
     assert.equal(child.status, 0, child.stderr);
