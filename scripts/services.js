@@ -208,39 +208,20 @@ async function startRabbitmq(state) {
   say(`RabbitMQ on 127.0.0.1:${port}`);
 }
 
-/** Starts what is not already given; a service that fails is reported in env as OTCH_<NAME>_UNAVAILABLE. */
+/** Starts what is not already given; a service that fails is reported in env as OTCH_<KEY>_UNAVAILABLE. */
 async function start() {
   const state = { env: {} };
-  if (process.env.PGHOST || process.env.DATABASE_URL) {
-    say('using the PostgreSQL server given by PGHOST/DATABASE_URL');
-  } else {
-    try {
-      await startPostgres(state);
-    } catch (err) {
-      state.env.OTCH_POSTGRES_UNAVAILABLE = err.message;
-      say(`PostgreSQL could not be started: ${err.message}`);
-    }
-  }
-  if (process.env.REDIS_URL) {
-    say('using the Redis server given by REDIS_URL');
-  } else {
-    try {
-      await startRedis(state);
-    } catch (err) {
-      state.env.OTCH_REDIS_UNAVAILABLE = err.message;
-      say(`Redis could not be started: ${err.message}`);
-    }
-  }
-  for (const [name, variable, startService] of [['MariaDB', 'MYSQL_URL', startMariadb], ['RabbitMQ', 'AMQP_URL', startRabbitmq]]) {
-    if (process.env[variable]) {
-      say(`using the ${name} server given by ${variable}`);
+  for (const service of SERVICES) {
+    const given = service.given.filter((variable) => process.env[variable]);
+    if (given.length > 0) {
+      say(`using the ${service.name} server given by ${service.given.join('/')}`);
       continue;
     }
     try {
-      await startService(state);
+      await service.start(state);
     } catch (err) {
-      state.env[`OTCH_${name.toUpperCase()}_UNAVAILABLE`] = err.message;
-      say(`${name} could not be started: ${err.message}`);
+      state.env[`OTCH_${service.key.toUpperCase()}_UNAVAILABLE`] = err.message;
+      say(`${service.name} could not be started: ${err.message}`);
     }
   }
   fs.mkdirSync(path.dirname(STATE), { recursive: true });
@@ -274,44 +255,63 @@ function removeDir(target) {
   }
 }
 
+function stopRedis({ pid, dir }) {
+  // Redis may still be writing to its directory while it shuts down: wait for it, briefly.
+  terminate(pid, 3000);
+  removeDir(dir);
+}
+
+function stopRabbitmq({ node, env, dir, pid, epmdWasRunning }) {
+  try {
+    const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
+    run(ctl, [...ctlArgs, '-n', node, 'stop'], { timeout: 60000 });
+  } catch (err) {
+    say(`stopping RabbitMQ: ${err.message}`);
+  }
+  // The server runs in a process group of its own (detached): whatever of it is left goes now.
+  try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  if (!epmdWasRunning) spawnSync('epmd', ['-kill'], { stdio: 'ignore', timeout: 10000, killSignal: 'SIGKILL' });
+  removeDir(dir);
+}
+
+function stopMariadb({ pid, dir }) {
+  terminate(pid, 10000);
+  removeDir(dir);
+}
+
+function stopPostgres({ bin, data, dir, asUser }) {
+  try {
+    const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
+    if (asUser.length) run(asUser[0], [...asUser.slice(1), path.join(bin, 'pg_ctl'), ...args]);
+    else run(path.join(bin, 'pg_ctl'), args);
+  } catch (err) {
+    say(`stopping PostgreSQL: ${err.message}`);
+  }
+  removeDir(dir);
+}
+
+/**
+ * Every service the tests use, in start order: `key` names its slot in the state (and
+ * OTCH_<KEY>_UNAVAILABLE), `given` the variables that point to a server that already runs. A new server
+ * is one entry here, with its start and stop; a hook whose library talks to a server listed here needs
+ * nothing in this file.
+ */
+const SERVICES = [
+  { key: 'postgres', name: 'PostgreSQL', given: ['PGHOST', 'DATABASE_URL'], start: startPostgres, stop: stopPostgres },
+  { key: 'redis', name: 'Redis', given: ['REDIS_URL'], start: startRedis, stop: stopRedis },
+  { key: 'mariadb', name: 'MariaDB', given: ['MYSQL_URL'], start: startMariadb, stop: stopMariadb },
+  { key: 'rabbitmq', name: 'RabbitMQ', given: ['AMQP_URL'], start: startRabbitmq, stop: stopRabbitmq },
+];
+
+/** Stops what `start` started (read back from the state file when not given), last started first. */
 function stop(state) {
   if (state === undefined) {
     if (!fs.existsSync(STATE)) return;
     state = JSON.parse(fs.readFileSync(STATE, 'utf8'));
   }
   const started = Date.now();
-  if (state.redis) {
-    // Redis may still be writing to its directory while it shuts down: wait for it, briefly.
-    terminate(state.redis.pid, 3000);
-    removeDir(state.redis.dir);
-  }
-  if (state.rabbitmq) {
-    const { node, env, dir, pid } = state.rabbitmq;
-    try {
-      const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
-      run(ctl, [...ctlArgs, '-n', node, 'stop'], { timeout: 60000 });
-    } catch (err) {
-      say(`stopping RabbitMQ: ${err.message}`);
-    }
-    // The server runs in a process group of its own (detached): whatever of it is left goes now.
-    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
-    if (!state.rabbitmq.epmdWasRunning) spawnSync('epmd', ['-kill'], { stdio: 'ignore', timeout: 10000, killSignal: 'SIGKILL' });
-    removeDir(dir);
-  }
-  if (state.mariadb) {
-    terminate(state.mariadb.pid, 10000);
-    removeDir(state.mariadb.dir);
-  }
-  if (state.postgres) {
-    const { bin, data, dir, asUser } = state.postgres;
-    try {
-      const args = ['-D', data, '-m', 'immediate', '-w', 'stop'];
-      if (asUser.length) run(asUser[0], [...asUser.slice(1), path.join(bin, 'pg_ctl'), ...args]);
-      else run(path.join(bin, 'pg_ctl'), args);
-    } catch (err) {
-      say(`stopping PostgreSQL: ${err.message}`);
-    }
-    removeDir(dir);
+  for (const service of [...SERVICES].reverse()) {
+    if (state[service.key]) service.stop(state[service.key]);
   }
   removeDir(STATE);
   say(`stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);

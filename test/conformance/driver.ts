@@ -1,6 +1,7 @@
 /**
  * A conformance driver: what the shared contract (conformance.test.ts) needs to know of one hook and one
- * major version of its library. Adding a hook means adding a driver here and listing it in drivers/index.ts.
+ * major version of its library. Adding a hook means adding its drivers in drivers/<hook>.ts, which
+ * drivers/index.ts finds by the hook's name.
  */
 import type { HookName, HooksConfig } from '../../src';
 import type { RecordedSpan } from '../helpers/tracer';
