@@ -10,6 +10,7 @@ import { installNamed } from './install';
 import { debugEnabled, log } from './logger';
 import { patchDeferredBuiltins } from './registry';
 import { Wrapper } from './registry/wrap';
+import { applyArgs } from './apply-args';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 
@@ -41,7 +42,7 @@ function patchBuiltinsBeforeModuleMain(): void {
       } catch (err) {
         log('patching builtins before the main module failed: %O', err);
       }
-      return runMain.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(runMain, this, arguments);
     },
   );
 }

@@ -10,6 +10,7 @@ import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
 import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
 import { Wrapper } from './wrap';
+import { applyArgs } from '../apply-args';
 
 export interface InstallOptions {
   tracer?: Tracer;
@@ -73,7 +74,7 @@ function wrapInitGlobalTracer(opentracing: object): void {
   tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
     function initGlobalTracer(this: unknown): unknown {
       onGlobalTracer?.();
-      return original.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(original, this, arguments);
     },
   );
 }
@@ -92,7 +93,7 @@ function requireHookClass(): typeof RequireHook {
   if (!process.env.DEBUG && typeof load === 'function') {
     loader._load = function (this: unknown, request, parent): unknown {
       if (request === 'debug' && parent?.filename?.includes(`${path.sep}require-in-the-middle${path.sep}`)) return silent;
-      return load.apply(this, arguments as unknown as Parameters<Load>);
+      return applyArgs(load, this, arguments);
     };
   }
   try {

@@ -16,6 +16,7 @@ import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
 import type { Mysql2Options } from '../options/mysql2';
+import { applyArgs } from '../apply-args';
 
 const COMPONENT = 'mysql2';
 
@@ -102,7 +103,7 @@ type TracedCommand = {
 function tracedEmit(this: TracedCommand, event: string | symbol): boolean {
   const original = this[kEmit] as AnyFunction;
   const cycle = this[kCycle];
-  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  if (cycle === undefined) return applyArgs(original, this, arguments);
   if (event === 'error') cycle.call.fail(arguments[1]);
   else if (event === 'end') {
     this[kCycle] = undefined;
@@ -184,14 +185,14 @@ function wrapQuery(hook: ActiveHook<Mysql2Options>, prepared: boolean) {
   return (original: AnyFunction) =>
     function query(this: Mysql2Connection, sql: any, values?: any, callback?: any): any {
       const parent = clientParent(hook);
-      if (parent === undefined || sql == null) return original.apply(this, arguments as unknown as unknown[]);
+      if (parent === undefined || sql == null) return applyArgs(original, this, arguments);
       let call: DbCall | undefined;
       try {
         call = startCall(hook, parent, this.config, 'query', sqlOf(sql), prepared, values, sql);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       if (sql instanceof EventEmitter) {
         // A command built beforehand (pool and pool cluster queries, createQuery): its callback is on it.
         const cmd = sql as TracedCommand;
@@ -202,7 +203,7 @@ function wrapQuery(hook: ActiveHook<Mysql2Options>, prepared: boolean) {
         }
         if (isClosed(this)) {
           call.fail(closedError());
-          return original.apply(this, arguments as unknown as unknown[]);
+          return applyArgs(original, this, arguments);
         }
         traceEmitter(cmd, call, storage.getStore());
         return call.invoke(original, this, arguments);
@@ -217,7 +218,7 @@ function wrapPrepare(hook: ActiveHook<Mysql2Options>, statements: StatementPatch
   return (original: AnyFunction) =>
     function prepare(this: Mysql2Connection, options: any, callback?: any): any {
       // Without a callback the statement is never handed out: nothing to trace.
-      if (!hook.enabled || typeof callback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
+      if (!hook.enabled || typeof callback !== 'function') return applyArgs(original, this, arguments);
       const cb = statements.done ? callback : statements.patching(callback);
       const parent = clientParent(hook);
       let call: DbCall | undefined;
@@ -229,7 +230,7 @@ function wrapPrepare(hook: ActiveHook<Mysql2Options>, statements: StatementPatch
         }
       }
       if (call === undefined) {
-        return cb === callback ? original.apply(this, arguments as unknown as unknown[]) : original.call(this, options, cb);
+        return cb === callback ? applyArgs(original, this, arguments) : original.call(this, options, cb);
       }
       return call.invoke(original, this, [options, call.callback(cb)]);
     };
@@ -245,7 +246,7 @@ function wrapStatementExecute(hook: ActiveHook<Mysql2Options>) {
   return (original: AnyFunction) =>
     function execute(this: Mysql2Statement, parameters?: any, callback?: any): any {
       const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       const connection = this._connection;
       let call: DbCall | undefined;
       try {
@@ -253,7 +254,7 @@ function wrapStatementExecute(hook: ActiveHook<Mysql2Options>) {
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       const cbIndex = typeof parameters === 'function' ? 0 : typeof callback === 'function' ? 1 : -1;
       return runCall(call, original, this, arguments, cbIndex, connection);
     };
@@ -279,7 +280,7 @@ class StatementPatcher {
         const proto = Object.getPrototypeOf(statement);
         if (proto !== null && proto !== Object.prototype) patcher.wrap(proto, 'execute', wrapStatementExecute(patcher.hook));
       }
-      return callback.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(callback, this, arguments);
     };
   }
 }
@@ -295,7 +296,7 @@ function wrapNotifyError() {
           // Internals not as expected: those spans stay open.
         }
       }
-      return original.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(original, this, arguments);
     };
 }
 
@@ -311,7 +312,7 @@ interface Mysql2Pool {
 function wrapGetConnection(hook: ActiveHook<Mysql2Options>) {
   return (original: AnyFunction) =>
     function getConnection(this: Mysql2Pool, callback?: any): any {
-      if (!hook.enabled || typeof callback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
+      if (!hook.enabled || typeof callback !== 'function') return applyArgs(original, this, arguments);
       let call: DbCall | undefined;
       try {
         call = startDbCall(hook, sqlConnectionSpec(COMPONENT, 'mysql.pool.getConnection', connectionOf(this.config?.connectionConfig)));
