@@ -7,7 +7,7 @@ const mayDebug = /opentracing|\*/.test(process.env.DEBUG ?? '');
 let debugLog: Debugger | undefined;
 
 function debugLogger(): Debugger {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- debug loads with the first log line, not at start-up
   debugLog ??= (require('debug') as typeof import('debug'))(NAMESPACE);
   return debugLog;
 }

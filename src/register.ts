@@ -12,7 +12,7 @@ import { patchDeferredBuiltins } from './registry';
 import { Wrapper } from './registry/wrap';
 import { applyArgs } from './apply-args';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- the preload loads the tracer, the hook list and the bundle check only when it uses them */
 
 if (process.env.OT_TRACER?.trim()) {
   try {

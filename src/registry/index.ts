@@ -97,7 +97,7 @@ function requireHookClass(): typeof RequireHook {
     };
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded at the first install, with the silent debug above
     return (require('require-in-the-middle') as typeof import('require-in-the-middle')).Hook;
   } finally {
     loader._load = load;
@@ -167,8 +167,7 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any, any>, expo
   const builtin = Module.isBuiltin(target.module);
   const version = builtin ? process.versions.node : readVersion(basedir);
   if (!builtin && target.versions !== undefined) {
-    // semver is loaded when the first hooked package loads, not at start-up.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- semver loads with the first hooked package, not at start-up
     const satisfies = require('semver/functions/satisfies') as typeof import('semver/functions/satisfies');
     if (version === undefined || !satisfies(version, target.versions, { includePrerelease: true })) {
       log('%s: skipping %s@%s (supported: %s)', hook.spec.name, target.module, version, target.versions);
@@ -227,6 +226,7 @@ function loadedPackageFiles(): string[] {
 function patchBuiltins(hook: InstalledHook): boolean {
   let patched = false;
   for (const target of hook.spec.targets) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a builtin, by the name its target gives
     if (Module.isBuiltin(target.module) && applyPatch(hook, target, require(target.module), undefined)) patched = true;
   }
   return patched;
@@ -294,7 +294,7 @@ function refreshModuleHooks(): void {
   // package imported from ESM shows up here too, and as its exports were patched already, once.
   if (esmLoaderActive) {
     const entries = targetModules(installed.values(), true);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the ES-module loader is active
     const { Hook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
     importHook = new Hook(entries, (exports, name, basedir) => onRequire(exports, name, basedir || undefined));
   }

@@ -14,7 +14,7 @@ import { log, warnOnce } from '../logger';
  * the first extract, which comes before), only those OT_TRACER and OT_PROPAGATION ask for.
  */
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- the lean tracer, exporters and processors load when OT_TRACER picks them, not at start-up */
 
 export interface DefaultTracer {
   tracer: Tracer;

@@ -9,7 +9,7 @@ import { warnOnce } from '../logger';
 import { LeanSpanContext } from './lean';
 import type { Propagation } from './lean';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- propagators load when OT_PROPAGATION names them, not at start-up */
 
 export const PROPAGATION_FORMATS = ['tracecontext', 'w3c', 'b3', 'b3single', 'jaeger', 'baggage'] as const;
 

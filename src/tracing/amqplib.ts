@@ -185,6 +185,7 @@ function wrapPublish(hook: ActiveHook<AmqplibOptions>, confirm: boolean) {
       const parent = clientParent(hook);
       if (parent === undefined) return applyArgs(original, this, arguments);
       const outer = publishingOn;
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the channel publishing now, for the calls it makes inside
       publishingOn = this;
       try {
         return publishTraced(hook, confirm, original, this, arguments, parent);

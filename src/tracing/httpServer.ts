@@ -24,7 +24,7 @@ function compileIgnore(option: HttpServerOptions['ignoreIncoming']): ServerState
   const list = Array.isArray(option) ? option : [option];
   // A function is a predicate on the request; strings and RegExps match the path.
   const predicates = list.filter((m): m is (req: IncomingMessage) => boolean => typeof m === 'function');
-  const pathMatch = compileMatcher(list.filter((m): m is Exclude<Matcher, Function> => typeof m !== 'function'));
+  const pathMatch = compileMatcher(list.filter((m): m is Exclude<Matcher, (...args: any[]) => unknown> => typeof m !== 'function'));
   return (req, path) => {
     if (pathMatch !== undefined && pathMatch(path)) return true;
     for (const predicate of predicates) {

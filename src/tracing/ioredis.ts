@@ -74,8 +74,7 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
       ) {
         return applyArgs(original, this, arguments);
       }
-      const client = this;
-      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(client), hook.options.responseHook === undefined ? undefined : replyOf(command));
+      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(this), hook.options.responseHook === undefined ? undefined : replyOf(command));
       if (call === undefined) return applyArgs(original, this, arguments);
       traced.add(command);
       return run(call, command, original, this, arguments);
@@ -119,13 +118,12 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
 
 function wrapConnect(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
-    function connect(this: IoredisClient, callback?: unknown): any {
+    function connect(this: IoredisClient, _callback?: unknown): any {
       // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
       const automatic = this.status === 'reconnecting';
       const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
       if (parent === undefined) return applyArgs(original, this, arguments);
-      const client = this;
-      return connectDetached(hook, parent, 'ioredis', () => connectionOf(client), original, this, arguments);
+      return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
 }
 

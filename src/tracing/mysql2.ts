@@ -273,6 +273,7 @@ class StatementPatcher {
   ) {}
 
   patching(callback: AnyFunction): AnyFunction {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback keeps the library's own `this`
     const patcher = this;
     return function (this: unknown, err: unknown, statement: unknown): unknown {
       if (err == null && !patcher.done && statement !== null && typeof statement === 'object') {

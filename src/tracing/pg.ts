@@ -213,7 +213,7 @@ export function patchClient(exports: any, { hook, state, basedir, wrap }: PatchC
   wrap(exports.prototype, 'query', wrapQuery(hook));
   if (basedir !== undefined) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg's own parser, from the very copy of pg being patched
       state.ConnectionParameters = require(path.join(basedir, 'lib', 'connection-parameters'));
     } catch {
       // Pools then tag what their options say.

@@ -84,8 +84,7 @@ function wrapAddCommand(hook: ActiveHook<RedisOptions>, learnQueues: boolean) {
       }
       const parent = clientParent(hook);
       if (parent === undefined || !Array.isArray(args) || args.length === 0) return applyArgs(original, this, arguments);
-      const queue = this;
-      const call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => commandConnection(queue, client, learnQueues));
+      const call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => commandConnection(this, client, learnQueues));
       if (call === undefined) return applyArgs(original, this, arguments);
       return call.invokeAndChain(original, this, arguments);
     };
@@ -136,7 +135,7 @@ function wrapLegacyArguments(hook: ActiveHook<RedisOptions>) {
 /** 1.x attached its command methods with the executor captured at load: they are marked one by one. */
 function v1CommandNames(basedir: string): string[] {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the command list of the very copy of @redis/client being patched
     return Object.keys(require(path.join(basedir, 'dist', 'lib', 'client', 'commands')).default);
   } catch {
     return [];

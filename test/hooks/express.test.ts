@@ -6,7 +6,6 @@ import type { HooksConfig } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer } from '../helpers/servers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const MAJORS: Array<[string, any]> = [['express@5', require('express')], ['express@4', require('express4')]];
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {

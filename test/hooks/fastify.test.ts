@@ -43,7 +43,6 @@ for (const [label, moduleName] of MAJORS) {
 
     /** The app: nested plugins with prefixes, params, a thrown and an async error, a callback handler, a body. */
     function makeApp(extra?: (app: any) => void): any {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const app = require(moduleName)();
       extra?.(app);
       app.register(

@@ -5,7 +5,6 @@ import type { HooksConfig } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer } from '../helpers/servers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const Boom = require('@hapi/boom');
 
 function request(url: string, headers: http.OutgoingHttpHeaders = {}, body?: string): Promise<{ status: number; body: string }> {
@@ -31,7 +30,6 @@ describe('hapi hook (@hapi/hapi@21)', function () {
   const tracer = new RecordingTracer();
   let back: TestServer;
   const seen: Record<string, unknown> = {};
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const load = (): any => require('@hapi/hapi');
 
   function install(config: HooksConfig = {}, names: Parameters<typeof installPatches>[0] = ['httpServer', 'http', 'hapi']): void {

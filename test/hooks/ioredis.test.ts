@@ -7,8 +7,6 @@ import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { redisUrl } from '../helpers/services';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-
 const noop = (): void => undefined;
 
 /** The next `event` of `emitter` (`events.once` would reject on the 'error' events a dropped connection emits). */

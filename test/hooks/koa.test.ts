@@ -35,7 +35,6 @@ for (const [label, koaModule, routerModule] of COMBOS) {
     const tracer = new RecordingTracer();
     let back: TestServer;
     const seen: Record<string, unknown> = {};
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const load = (): { Koa: any; Router: any } => ({ Koa: require(koaModule), Router: require(routerModule) });
 
     function install(config: HooksConfig = {}, names: Parameters<typeof installPatches>[0] = ['httpServer', 'http', 'koa']): void {

@@ -15,8 +15,6 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer } from '../helpers/servers';
 import { mysqlUrl } from '../helpers/services';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
 const root = path.join(__dirname, '..', '..', '..');
 
 function facts(): { host: string; port: number; user: string; password: string; database: string } {

@@ -13,10 +13,8 @@ import type { HookName } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer } from '../helpers/servers';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const { Controller, Get, Module, Param } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -67,7 +65,6 @@ const PLATFORMS: Array<[label: string, hook: HookName, adapter: () => unknown]> 
     'platform-fastify',
     'fastify',
     () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { FastifyAdapter } = require('@nestjs/platform-fastify');
       return new FastifyAdapter();
     },

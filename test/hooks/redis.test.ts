@@ -6,8 +6,6 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, readBody, startServer } from '../helpers/servers';
 import { redisUrl } from '../helpers/services';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-
 /** What the tests need of a client, so that every client and major runs the same cases. */
 interface Driver {
   label: string;
