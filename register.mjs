@@ -17,6 +17,8 @@ try {
   process.stderr.write(`opentracing-client-hooks: ES-module imports are not hooked: ${err?.message ?? err}\n`);
 }
 require('./dist/register.js');
-// Under --import the main module's start (which `register` waits for to patch http and https) has begun
-// already, and an ES-module app imports them without require(): patch them now, before the app runs.
-require('./dist/registry').patchDeferredBuiltins();
+try {
+  require('./dist/esm.js').patchBuiltinsNow();
+} catch (err) {
+  process.stderr.write(`opentracing-client-hooks: http and https are not hooked for ES-module imports: ${err?.message ?? err}\n`);
+}

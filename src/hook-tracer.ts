@@ -12,7 +12,7 @@ export interface TracerChoice {
 /** opentracing's globalTracer, loaded with the first span rather than at install. */
 let globalTracer: (() => Tracer) | undefined;
 function loadGlobalTracer(): () => Tracer {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- opentracing loads with the first span, not at start-up
   return (require('opentracing') as typeof import('opentracing')).globalTracer;
 }
 

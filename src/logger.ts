@@ -10,7 +10,7 @@ let debugLog: Debugger | undefined;
 
 function debugLogger(): Debugger {
   if (debugLog === undefined) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- debug loads with the first log line, not at start-up
     debugLog = (require('debug') as typeof import('debug'))(NAMESPACE);
     if (otelDebug) debugLog.enabled = true;
   }

@@ -12,8 +12,9 @@ import { debugEnabled, log } from './logger';
 import { sdkDisabled, tracerSpec } from './otel-env';
 import { patchDeferredBuiltins } from './registry';
 import { Wrapper } from './registry/wrap';
+import { applyArgs } from './apply-args';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- the preload loads the tracer, the hook list and the bundle check only when it uses them */
 
 const disabled = sdkDisabled(process.env);
 if (disabled) log('OTEL_SDK_DISABLED=true: no hook installed and no tracer set up');
@@ -46,7 +47,7 @@ function patchBuiltinsBeforeModuleMain(): void {
       } catch (err) {
         log('patching builtins before the main module failed: %O', err);
       }
-      return runMain.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(runMain, this, arguments);
     },
   );
 }

@@ -114,6 +114,7 @@ export class DbCall {
 
   /** A node-style callback that finishes the span, then calls `callback` in its caller's context. */
   callback<A extends unknown[]>(callback: (...args: A) => unknown, store = storage.getStore()): (...args: A) => unknown {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback keeps the library's own `this`
     const call = this;
     return function (this: unknown, ...args: A): unknown {
       call.settle(args[0], args[1]);

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { RequestContext } from '../context';
 import { storage } from '../context';
 import { DbCall, runInContext } from './db-call';
+import { applyArgs } from '../apply-args';
 
 const kCycle = Symbol('opentracing-client-hooks.emitterCycle');
 const kEmit = Symbol('opentracing-client-hooks.emitterEmit');
@@ -28,7 +29,7 @@ type TracedCommand = {
 function tracedEmit(this: TracedCommand, event: string | symbol): boolean {
   const original = this[kEmit] as AnyFunction;
   const cycle = this[kCycle];
-  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  if (cycle === undefined) return applyArgs(original, this, arguments);
   if (event === 'error') cycle.call.fail(arguments[1]);
   else if (event === 'end') {
     this[kCycle] = undefined;

@@ -8,6 +8,7 @@ import type { SpanContext } from 'opentracing';
 import { currentSpan } from '../context';
 import { reportOnce } from '../logger';
 import type { ActiveHook, PatchContext } from '../registry/define';
+import { applyArgs } from '../apply-args';
 
 export interface LogKeys {
   /** Default `trace_id`. */
@@ -113,7 +114,7 @@ export function addIdsToRecordsOf(ctx: PatchContext<LogHookOptions, ResolvedLogK
           }
         }
       }
-      return original.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(original, this, arguments);
     },
   );
 }

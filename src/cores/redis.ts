@@ -8,6 +8,7 @@ import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, startDbCallUnder, statementLimit } from './db-call';
+import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
   command: string;
@@ -225,14 +226,14 @@ export function settleThrough(target: Settleable, call: DbCall, failure?: (value
   const resolve = target.resolve;
   const reject = target.reject;
   target.resolve = function (this: unknown, value: unknown): unknown {
-    const result = resolve.apply(this, arguments as unknown as unknown[]);
+    const result = applyArgs(resolve, this, arguments);
     const err = failure === undefined ? undefined : failure(value);
     if (err != null) call.fail(err);
     else call.succeed(value);
     return result;
   };
   target.reject = function (this: unknown, err: unknown): unknown {
-    const result = reject.apply(this, arguments as unknown as unknown[]);
+    const result = applyArgs(reject, this, arguments);
     // A wrapper below ours (ioredis Cluster on MOVED/ASK) may retry instead of rejecting; ioredis 6
     // says so with `isSettled`, ioredis 5 has no such flag.
     if (target.isSettled !== false) call.fail(err);

@@ -12,6 +12,7 @@ import { sanitizeSql, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, runInContext, startDbCall, startDbCallUnder } from './db-call';
+import { applyArgs } from '../apply-args';
 
 /** Longest `db.statement` of every SQL hook, unless its `maxStatementLength` says otherwise. */
 export const DEFAULT_MAX_SQL_STATEMENT = 2048;
@@ -135,7 +136,7 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
     function getConnection(this: unknown, callback?: unknown): unknown {
       const hook = current();
       if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
-        return original.apply(this, arguments as unknown as unknown[]);
+        return applyArgs(original, this, arguments);
       }
       let call: DbCall | undefined;
       try {

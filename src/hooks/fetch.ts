@@ -7,6 +7,7 @@ import { reportOnce } from '../logger';
 import { defineHook } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
 import type { FetchState } from '../tracing/fetch';
+import { applyArgs } from '../apply-args';
 
 export const fetchHook = defineHook<'fetch', FetchOptions, typeof import('../tracing/fetch'), FetchState>({
   name: 'fetch',
@@ -35,7 +36,7 @@ export const fetchHook = defineHook<'fetch', FetchOptions, typeof import('../tra
               if (ctx.hook.enabled) reportOnce('fetch: tracing global fetch', err);
             }
           }
-          return entry.apply(this, arguments as unknown as any[]);
+          return applyArgs(entry, this, arguments);
         };
       });
     }

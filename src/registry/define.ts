@@ -87,7 +87,6 @@ export function defineHook<N extends string, O extends object, T, S = undefined>
 }
 
 /** Any hook, whatever its options, state and span logic. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyHookSpec = HookSpec<string, any, any, any>;
 
 /** The options type a hook declares. */

@@ -10,6 +10,7 @@ import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
 import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
 import { Wrapper } from './wrap';
+import { applyArgs } from '../apply-args';
 
 export interface InstallOptions {
   tracer?: Tracer;
@@ -73,7 +74,7 @@ function wrapInitGlobalTracer(opentracing: object): void {
   tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
     function initGlobalTracer(this: unknown): unknown {
       onGlobalTracer?.();
-      return original.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(original, this, arguments);
     },
   );
 }
@@ -92,11 +93,11 @@ function requireHookClass(): typeof RequireHook {
   if (!process.env.DEBUG && typeof load === 'function') {
     loader._load = function (this: unknown, request, parent): unknown {
       if (request === 'debug' && parent?.filename?.includes(`${path.sep}require-in-the-middle${path.sep}`)) return silent;
-      return load.apply(this, arguments as unknown as Parameters<Load>);
+      return applyArgs(load, this, arguments);
     };
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded at the first install, with the silent debug above
     return (require('require-in-the-middle') as typeof import('require-in-the-middle')).Hook;
   } finally {
     loader._load = load;
@@ -166,8 +167,7 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any, any>, expo
   const builtin = Module.isBuiltin(target.module);
   const version = builtin ? process.versions.node : readVersion(basedir);
   if (!builtin && target.versions !== undefined) {
-    // semver is loaded when the first hooked package loads, not at start-up.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- semver loads with the first hooked package, not at start-up
     const satisfies = require('semver/functions/satisfies') as typeof import('semver/functions/satisfies');
     if (version === undefined || !satisfies(version, target.versions, { includePrerelease: true })) {
       log('%s: skipping %s@%s (supported: %s)', hook.spec.name, target.module, version, target.versions);
@@ -226,6 +226,7 @@ function loadedPackageFiles(): string[] {
 function patchBuiltins(hook: InstalledHook): boolean {
   let patched = false;
   for (const target of hook.spec.targets) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a builtin, by the name its target gives
     if (Module.isBuiltin(target.module) && applyPatch(hook, target, require(target.module), undefined)) patched = true;
   }
   return patched;
@@ -293,7 +294,7 @@ function refreshModuleHooks(): void {
   // package imported from ESM shows up here too, and as its exports were patched already, once.
   if (esmLoaderActive) {
     const entries = targetModules(installed.values(), true);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the ES-module loader is active
     const { Hook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
     importHook = new Hook(entries, (exports, name, basedir) => onRequire(exports, name, basedir || undefined));
   }

@@ -19,7 +19,7 @@ import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTar
  * OT_TRACER / OTEL_TRACES_EXPORTER and OT_PROPAGATION / OTEL_PROPAGATORS ask for.
  */
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- the lean tracer, exporters and processors load when OT_TRACER picks them, not at start-up */
 
 export interface DefaultTracer {
   tracer: Tracer;

@@ -18,7 +18,7 @@ import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk
 import type { Resource } from '@opentelemetry/resources';
 import type { InstrumentationScope } from '@opentelemetry/core';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- node:crypto loads with the first id, not at start-up */
 
 // OpenTelemetry enum values, as constants (the enums live in @opentelemetry/api, which is not loaded here).
 const KIND_INTERNAL = 0 as SpanKind;

@@ -10,7 +10,7 @@ import { eitherEnv } from '../otel-env';
 import { LeanSpanContext } from './lean';
 import type { Propagation } from './lean';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/* eslint-disable @typescript-eslint/no-require-imports -- propagators load when OT_PROPAGATION names them, not at start-up */
 
 /**
  * OpenTelemetry's names, with their meaning in the specification: `b3` is the single `b3` header,

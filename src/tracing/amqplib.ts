@@ -25,6 +25,7 @@ import { DbCall } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, injectHeaders, startSpanWith, TagMap } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
+import { applyArgs } from '../apply-args';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -180,10 +181,11 @@ function publishTraced(hook: ActiveHook, confirm: boolean, original: AnyFunction
 function wrapPublish(hook: ActiveHook<AmqplibOptions>, confirm: boolean) {
   return (original: AnyFunction) =>
     function publish(this: ChannelLike): unknown {
-      if (publishingOn === this) return original.apply(this, arguments as unknown as unknown[]);
+      if (publishingOn === this) return applyArgs(original, this, arguments);
       const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       const outer = publishingOn;
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the channel publishing now, for the calls it makes inside
       publishingOn = this;
       try {
         return publishTraced(hook, confirm, original, this, arguments, parent);
@@ -203,7 +205,7 @@ type QueueConsumer = AnyFunction & { [kQueue]?: string };
 /** The callback as registered: it only forwards, and carries the queue that deliveries do not name. */
 function consumerFor(callback: AnyFunction, queue: string): QueueConsumer {
   const consumer: QueueConsumer = function (this: unknown) {
-    return callback.apply(this, arguments as unknown as unknown[]);
+    return applyArgs(callback, this, arguments);
   };
   Object.defineProperty(consumer, kQueue, { value: queue });
   return consumer;
@@ -213,7 +215,7 @@ function wrapConsume(hook: ActiveHook<AmqplibOptions>) {
   return (original: AnyFunction) =>
     function consume(this: unknown, queue: unknown, callback: unknown): unknown {
       if (!hook.enabled || typeof queue !== 'string' || queue === '' || typeof callback !== 'function') {
-        return original.apply(this, arguments as unknown as unknown[]);
+        return applyArgs(original, this, arguments);
       }
       const args: unknown[] = Array.prototype.slice.call(arguments);
       args[1] = consumerFor(callback as AnyFunction, queue);
@@ -273,10 +275,10 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
     function dispatchMessage(this: ChannelLike, fields: DeliveryFields | null, message: Delivery | null): unknown {
       // A null message is a consumer-cancel notification, not a delivery.
       if (!hook.enabled || message == null || fields == null || storage.getStore()?.suppressed === true) {
-        return original.apply(this, arguments as unknown as unknown[]);
+        return applyArgs(original, this, arguments);
       }
       const span = startConsume(hook, this, fields, message);
-      if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (span === undefined) return applyArgs(original, this, arguments);
       const call = new DbCall(span, undefined, hook.name);
       const args = arguments;
       // The consumer and all it starts run in its span's context, not in the context that opened the connection.
@@ -289,13 +291,13 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
 function wrapConnect(hook: ActiveHook<AmqplibOptions>) {
   return (original: AnyFunction) =>
     function connect(this: unknown, url: unknown, socketOptions: unknown, openCallback: unknown): unknown {
-      if (!hook.enabled || typeof openCallback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
+      if (!hook.enabled || typeof openCallback !== 'function') return applyArgs(original, this, arguments);
       const peer = peerOfUrl(url);
-      if (peer === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (peer === undefined) return applyArgs(original, this, arguments);
       const args: unknown[] = Array.prototype.slice.call(arguments);
       args[2] = function (this: unknown, _err: unknown, connection: unknown): unknown {
         if (connection !== null && typeof connection === 'object') peers.set(connection, peer);
-        return (openCallback as AnyFunction).apply(this, arguments as unknown as unknown[]);
+        return applyArgs(openCallback as AnyFunction, this, arguments);
       };
       return original.apply(this, args);
     };

@@ -23,6 +23,7 @@ import { chained } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
 import type { AwsSdkOptions } from '../options/aws-sdk';
+import { applyArgs } from '../apply-args';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';
@@ -266,14 +267,14 @@ function equip(client: any, currentInstall: CurrentInstall): void {
 function wrapSend(hook: ActiveHook<AwsSdkOptions>, currentInstall: CurrentInstall) {
   return (original: (...args: any[]) => any) =>
     function send(this: unknown, command: unknown): any {
-      if (!hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      if (!hook.enabled) return applyArgs(original, this, arguments);
       try {
         equip(this, currentInstall);
         if (command !== null && typeof command === 'object') sending.add(command);
       } catch {
         // A client we cannot equip still sends.
       }
-      return original.apply(this, arguments as unknown as any[]);
+      return applyArgs(original, this, arguments);
     };
 }
 

@@ -10,6 +10,7 @@ import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientState, H
 import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
 import type { AxiosOptions } from '../options/axios';
+import { applyArgs } from '../apply-args';
 
 export { httpClientState as makeState } from '../cores/http-client';
 
@@ -140,8 +141,8 @@ function intercept(ref: Ref, instance: any): number | undefined {
 function wrapCreate(ref: Ref) {
   return (original: (...args: any[]) => any) =>
     function create(this: unknown): any {
-      if (!ref.binding.state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
-      const created = original.apply(this, arguments as unknown as any[]);
+      if (!ref.binding.state.hook.enabled) return applyArgs(original, this, arguments);
+      const created = applyArgs(original, this, arguments);
       try {
         intercept(ref, created);
         // Set on the app's new instance, not recorded for uninstall: like its interceptor, it passes through then.

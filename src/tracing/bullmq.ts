@@ -27,6 +27,7 @@ import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHea
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
 import type { BullmqOptions } from '../options/bullmq';
+import { applyArgs } from '../apply-args';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -118,7 +119,7 @@ function withContext(hook: ActiveHook, job: JobLike, json: { opts?: unknown }, s
 function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
   return (original: AnyFunction) =>
     function asJSON(this: JobLike): unknown {
-      const json = original.apply(this, arguments as unknown as unknown[]);
+      const json = applyArgs(original, this, arguments);
       const store = storage.getStore();
       const call = store === undefined ? undefined : addCalls.get(store);
       if (call === undefined || json === null || typeof json !== 'object' || !hook.enabled) return json;
@@ -222,7 +223,7 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
     function callProcessJob(this: { name?: unknown }, job: JobLike | null | undefined): unknown {
       if (tracingOff(hook) || job == null || typeof job !== 'object') {
         // The processor is the app's work: never in the worker's suppressed context, traced or not.
-        return storage.getStore() === OWN_WORK ? runInContext(undefined, original, this, arguments) : original.apply(this, arguments as unknown as unknown[]);
+        return storage.getStore() === OWN_WORK ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
       }
       const tags: TagMap = {};
       const id = text(job.id);
@@ -240,7 +241,7 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
 function wrapOwnWork(hook: ActiveHook) {
   return (original: AnyFunction) =>
     function ownWork(this: unknown): unknown {
-      if (!hook.enabled) return original.apply(this, arguments as unknown as unknown[]);
+      if (!hook.enabled) return applyArgs(original, this, arguments);
       return runInContext(OWN_WORK, original, this, arguments);
     };
 }
@@ -253,7 +254,7 @@ function wrapEmit() {
       if (store === OWN_WORK) return runInContext(undefined, original, this, arguments);
       const call = store === undefined ? undefined : addCalls.get(store);
       if (call !== undefined) return runInContext(call.appStore, original, this, arguments);
-      return original.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(original, this, arguments);
     };
 }
 

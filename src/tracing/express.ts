@@ -11,6 +11,7 @@ import { inboundRequest, joinPaths, templateOf } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { ExpressOptions } from '../options/express';
+import { applyArgs } from '../apply-args';
 
 /** The mount path a `use()` layer was registered with (`''` for `/`). */
 const kMount = Symbol('opentracing-client-hooks.express.mount');
@@ -43,7 +44,7 @@ function wrapUse(original: (...args: any[]) => unknown) {
   return function use(this: { stack?: Layer[] }, first: unknown): unknown {
     const stack = this.stack;
     const before = Array.isArray(stack) ? stack.length : -1;
-    const result = original.apply(this, arguments as unknown as any[]);
+    const result = applyArgs(original, this, arguments);
     if (before !== -1 && Array.isArray(this.stack)) {
       const mount = templateOf(usePath(first));
       const prefix = mount === undefined || mount === '/' ? '' : mount;
@@ -95,7 +96,7 @@ function wrapHandle(hook: ActiveHook<ExpressOptions>, offset: 0 | 1) {
     function handle(this: Layer): unknown {
       const req = arguments[offset] as Req;
       const inbound = hook.enabled ? inboundRequest(req) : undefined;
-      if (inbound === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (inbound === undefined) return applyArgs(original, this, arguments);
       const args = Array.prototype.slice.call(arguments);
       if (offset === 1) inbound.recordError(args[0]);
       const prev = req[kPrefix];

@@ -12,6 +12,7 @@
 import { inboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FastifyOptions } from '../options/fastify';
+import { applyArgs } from '../apply-args';
 
 type Handler = (this: unknown, request: any, reply: any) => unknown;
 
@@ -40,7 +41,7 @@ function wrapHandler(handler: Handler): Handler {
   const wrapped: Handler = function (this: unknown, request: any): unknown {
     const hook = active();
     const inbound = hook !== undefined ? inboundRequest(request?.raw) : undefined;
-    if (inbound === undefined) return handler.apply(this, arguments as unknown as [any, any]);
+    if (inbound === undefined) return applyArgs(handler, this, arguments);
     const child = hook!.options.middlewareSpans === true && inbound.span !== undefined ? inbound.startChild(name, 'fastify') : undefined;
     if (child === undefined) return inbound.run(handler, this, arguments);
     // An async handler's child ends when it settles; a reply.send() one with the request at the latest.

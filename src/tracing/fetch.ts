@@ -8,6 +8,7 @@ import { OutboundCall, storage, withOutbound } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
+import { applyArgs } from '../apply-args';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
@@ -133,11 +134,11 @@ export function onCreate(state: FetchState, message: unknown): void {
 export function wrapEntry(state: FetchState, component: string) {
   return (original: (...args: any[]) => any) =>
     function entry(this: unknown): any {
-      if (!state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      if (!state.hook.enabled) return applyArgs(original, this, arguments);
       const parent = storage.getStore()?.outbound instanceof FetchCall ? undefined : callParent(state);
-      if (parent === undefined || parent instanceof HttpClientCall) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined || parent instanceof HttpClientCall) return applyArgs(original, this, arguments);
       const call = new FetchCall(state, component, parent, false);
-      const result = withOutbound(call, () => original.apply(this, arguments as unknown as any[]));
+      const result = withOutbound(call, () => applyArgs(original, this, arguments));
       return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.resolved(undefined));
     };
 }

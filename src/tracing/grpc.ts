@@ -24,6 +24,7 @@ import { compileMatcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap } from '../spans';
 import type { GrpcOptions } from '../options/grpc';
+import { applyArgs } from '../apply-args';
 
 export interface GrpcState {
   hook: ActiveHook<GrpcOptions>;
@@ -319,18 +320,18 @@ function wrapGetInterceptingCall(state: GrpcState, InterceptingCall: Interceptin
   return (original: (...args: any[]) => any) =>
     function getInterceptingCall(this: unknown, _interceptorArgs: unknown, methodDefinition: unknown, _options: unknown, channel: unknown): any {
       const parent = clientParent(state.hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       let call: ClientCall | undefined;
       try {
         call = startClientCall(state, parent, methodDefinition, channel);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       let inner: unknown;
       try {
         // Interceptor configuration errors are thrown here, to the app, as untraced.
-        inner = original.apply(this, arguments as unknown as any[]);
+        inner = applyArgs(original, this, arguments);
       } catch (err) {
         call.fail(err);
         throw err;
@@ -462,7 +463,7 @@ function wrapRunHandlerForCall(state: GrpcState) {
   return (original: (...args: any[]) => any) =>
     function _runHandlerForCall(this: unknown, call: ServerCall, handler: { path?: unknown }): any {
       if (!state.hook.enabled || call === null || typeof call !== 'object' || handler === null || typeof handler !== 'object') {
-        return original.apply(this, arguments as unknown as any[]);
+        return applyArgs(original, this, arguments);
       }
       // The server of a tracer's own exporter, or one started inside suppressTracing.
       if (storage.getStore()?.suppressed !== true) {
@@ -472,7 +473,7 @@ function wrapRunHandlerForCall(state: GrpcState) {
           // Untraced then.
         }
       }
-      return original.apply(this, arguments as unknown as any[]);
+      return applyArgs(original, this, arguments);
     };
 }
 

@@ -13,6 +13,7 @@ import { inboundRequest } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { HapiOptions } from '../options/hapi';
+import { applyArgs } from '../apply-args';
 
 type Toolkit = { continue: symbol };
 type Handler = (this: unknown, request: any, h: unknown) => unknown;
@@ -55,7 +56,7 @@ function wrapHandler(handler: Handler): Handler {
   const wrapped: Handler = function (this: unknown, request: any): unknown {
     const inbound = current()?.options.middlewareSpans === true ? inboundOf(request) : undefined;
     const child = inbound?.span !== undefined ? inbound.startChild(name, 'hapi') : undefined;
-    if (child === undefined) return handler.apply(this, arguments as unknown as [any, any]);
+    if (child === undefined) return applyArgs(handler, this, arguments);
     let result: unknown;
     try {
       result = inbound!.runWith(child, handler, this, arguments);
@@ -90,7 +91,7 @@ function instrument(server: any): void {
 function wrapFactory(hook: ActiveHook<HapiOptions>) {
   return (original: (...args: any[]) => any) =>
     function server(this: unknown): any {
-      const made = original.apply(this, arguments as unknown as any[]);
+      const made = applyArgs(original, this, arguments);
       if (hook.enabled) instrument(made);
       return made;
     };

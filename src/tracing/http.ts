@@ -8,6 +8,7 @@ import { urlToHttpOptions } from 'node:url';
 import type { PatchContext } from '../registry/define';
 import { HeaderCopy, headerValue, HttpClientCall, HttpClientOptions, HttpClientState, HttpTarget, startHttpClientCall } from '../cores/http-client';
 import { isAbsoluteUrl, isIPv6 } from '../url';
+import { applyArgs } from '../apply-args';
 
 export { httpClientState as makeState } from '../cores/http-client';
 
@@ -105,14 +106,14 @@ function tracedEmit(this: TrackedRequest, event: string | symbol, arg?: any): bo
       settle(tracked);
       break;
   }
-  return tracked.emit.apply(this, arguments as unknown as any[]);
+  return applyArgs(tracked.emit, this, arguments);
 }
 
 /** Wraps `request` or `get` (Node's `get` does not go through the exported `request`). */
 function wrapClient(state: HttpClientState, defaultProtocol: string) {
   return (original: (...args: any[]) => ClientRequest) =>
     function request(this: unknown): ClientRequest {
-      if (!state.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      if (!state.hook.enabled) return applyArgs(original, this, arguments);
       let prepared: Prepared | undefined;
       let call: HttpClientCall | undefined;
       try {

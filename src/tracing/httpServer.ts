@@ -12,6 +12,7 @@ import type { Matcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { extractContext } from '../spans';
 import { isAbsoluteUrl, pathOf, stripQuery, urlForSpan } from '../url';
+import { applyArgs } from '../apply-args';
 
 export interface ServerState {
   inbound: InboundConfig;
@@ -23,7 +24,7 @@ function compileIgnore(option: HttpServerOptions['ignoreIncoming']): ServerState
   const list = Array.isArray(option) ? option : [option];
   // A function is a predicate on the request; strings and RegExps match the path.
   const predicates = list.filter((m): m is (req: IncomingMessage) => boolean => typeof m === 'function');
-  const pathMatch = compileMatcher(list.filter((m): m is Exclude<Matcher, Function> => typeof m !== 'function'));
+  const pathMatch = compileMatcher(list.filter((m): m is Exclude<Matcher, (...args: any[]) => unknown> => typeof m !== 'function'));
   return (req, path) => {
     if (pathMatch !== undefined && pathMatch(path)) return true;
     for (const predicate of predicates) {
@@ -63,14 +64,14 @@ function startInbound(state: ServerState, req: IncomingMessage, res: ServerRespo
 function wrapEmit(state: ServerState) {
   return (original: (...args: any[]) => boolean) =>
     function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
-      if (event !== 'request' || !state.inbound.hook.enabled) return original.apply(this, arguments as unknown as any[]);
+      if (event !== 'request' || !state.inbound.hook.enabled) return applyArgs(original, this, arguments);
       let inbound: InboundRequest | undefined;
       try {
         inbound = startInbound(state, req, res);
       } catch {
         inbound = undefined;
       }
-      if (inbound === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (inbound === undefined) return applyArgs(original, this, arguments);
       // The request's store: the span (or, untraced, the incoming context) for everything the handler starts.
       return inbound.run(original, this, arguments);
     };

@@ -10,6 +10,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { DbCall, DbConnection, detached } from '../cores/db-call';
 import { BatchCommand, connectDetached, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
+import { applyArgs } from '../apply-args';
 
 interface IoredisClient {
   options?: { host?: string; port?: number; db?: number; path?: string };
@@ -71,11 +72,10 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
         (stream != null && stream.isPipeline === true) ||
         (this.status === 'connect' && typeof command.name === 'string' && HANDSHAKE.has(command.name.toLowerCase()))
       ) {
-        return original.apply(this, arguments as unknown as any[]);
+        return applyArgs(original, this, arguments);
       }
-      const client = this;
-      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(client), hook.options.responseHook === undefined ? undefined : replyOf(command));
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(this), hook.options.responseHook === undefined ? undefined : replyOf(command));
+      if (call === undefined) return applyArgs(original, this, arguments);
       traced.add(command);
       return run(call, command, original, this, arguments);
     };
@@ -95,7 +95,7 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
     function exec(this: PipelineLike): any {
       const parent = clientParent(hook);
       // MULTI calls exec more than once for one transaction; the first call owns the span.
-      if (parent === undefined || traced.has(this) || !Array.isArray(this._queue)) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined || traced.has(this) || !Array.isArray(this._queue)) return applyArgs(original, this, arguments);
       const queue = this._queue;
       const redis = this.redis ?? {};
       const first = queue[0];
@@ -109,7 +109,7 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
         return list;
       };
       const call = startRedisBatch(hook, parent, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, () => connectionOf(redis));
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       traced.add(this);
       // The pipeline settles with every reply, MULTI's included; errors inside it are results.
       return run(call, this, original, this, arguments, firstError);
@@ -118,13 +118,12 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
 
 function wrapConnect(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
-    function connect(this: IoredisClient, callback?: unknown): any {
+    function connect(this: IoredisClient, _callback?: unknown): any {
       // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
       const automatic = this.status === 'reconnecting';
       const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
-      const client = this;
-      return connectDetached(hook, parent, 'ioredis', () => connectionOf(client), original, this, arguments);
+      if (parent === undefined) return applyArgs(original, this, arguments);
+      return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
 }
 

@@ -8,6 +8,7 @@
 import { inboundRequest, templateOf } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { KoaOptions } from '../options/koa';
+import { applyArgs } from '../apply-args';
 
 type Middleware = (ctx: any, next: () => Promise<unknown>) => unknown;
 
@@ -24,7 +25,7 @@ function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middlewa
   const name = fn.name || '<anonymous>';
   return function (this: unknown, ctx: any, next: () => Promise<unknown>): unknown {
     const inbound = hook.enabled && typeof next === 'function' ? inboundRequest(ctx?.req) : undefined;
-    if (inbound === undefined) return fn.apply(this, arguments as unknown as [any, any]);
+    if (inbound === undefined) return applyArgs(fn, this, arguments);
     // Downstream middleware runs beside this one, under the server span, not inside this one's span.
     const downstream = function (this: unknown): Promise<unknown> {
       const result = inbound.run(next, this, arguments);
@@ -51,7 +52,7 @@ function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middlewa
 function wrapUse(hook: ActiveHook<KoaOptions>) {
   return (original: (...args: any[]) => unknown) =>
     function use(this: unknown, fn: unknown): unknown {
-      if (!hook.enabled || !wrappable(fn)) return original.apply(this, arguments as unknown as any[]);
+      if (!hook.enabled || !wrappable(fn)) return applyArgs(original, this, arguments);
       return original.call(this, traceMiddleware(hook, fn));
     };
 }
@@ -61,7 +62,7 @@ function wrapHandleRequest(hook: ActiveHook<KoaOptions>) {
   return (original: (ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>) => unknown) =>
     function handleRequest(this: unknown, ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>): unknown {
       const inbound = hook.enabled ? inboundRequest(ctx?.req) : undefined;
-      if (inbound === undefined || typeof fnMiddleware !== 'function') return original.apply(this, arguments as unknown as [any, any]);
+      if (inbound === undefined || typeof fnMiddleware !== 'function') return applyArgs(original, this, arguments);
       const settle = (): void => {
         const route = templateOf(ctx._matchedRoute);
         if (route !== undefined) inbound.setRoute(route);
@@ -86,7 +87,7 @@ function wrapHandleRequest(hook: ActiveHook<KoaOptions>) {
 function wrapRegister(hook: ActiveHook<KoaOptions>) {
   return (original: (...args: any[]) => unknown) =>
     function register(this: unknown, path: unknown, methods: unknown, middleware: unknown): unknown {
-      if (!hook.enabled || hook.options.middlewareSpans !== true) return original.apply(this, arguments as unknown as any[]);
+      if (!hook.enabled || hook.options.middlewareSpans !== true) return applyArgs(original, this, arguments);
       const args = Array.prototype.slice.call(arguments);
       if (Array.isArray(middleware)) args[2] = middleware.map((fn) => (wrappable(fn) ? traceMiddleware(hook, fn) : fn));
       else if (wrappable(middleware)) args[2] = traceMiddleware(hook, middleware);

@@ -13,6 +13,7 @@ import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
 import type { MysqlOptions } from '../options/mysql';
+import { applyArgs } from '../apply-args';
 
 const COMPONENT = 'mysql';
 
@@ -54,7 +55,7 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
     function query(this: { config?: MysqlConfig & { typeCast?: unknown } }, sql: unknown, values?: unknown, callback?: unknown): unknown {
       const hook = current();
       const parent = hook === undefined ? undefined : clientParent(hook);
-      if (parent === undefined || sql == null) return original.apply(this, arguments as unknown as unknown[]);
+      if (parent === undefined || sql == null) return applyArgs(original, this, arguments);
       // What `query` itself does first; a callback that is not a function throws here as it would there.
       const built = Connection.createQuery(sql, values, callback);
       // `query` leaves a Query's own typeCast alone: the connection's applies as it would have to `sql`.

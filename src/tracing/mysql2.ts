@@ -18,6 +18,7 @@ import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
 import type { Mysql2Options } from '../options/mysql2';
+import { applyArgs } from '../apply-args';
 
 const COMPONENT = 'mysql2';
 
@@ -122,14 +123,14 @@ function wrapQuery(hook: ActiveHook<Mysql2Options>, prepared: boolean) {
   return (original: AnyFunction) =>
     function query(this: Mysql2Connection, sql: any, values?: any, callback?: any): any {
       const parent = clientParent(hook);
-      if (parent === undefined || sql == null) return original.apply(this, arguments as unknown as unknown[]);
+      if (parent === undefined || sql == null) return applyArgs(original, this, arguments);
       let call: DbCall | undefined;
       try {
         call = startCall(hook, parent, this.config, 'query', sqlOf(sql), prepared, values, sql);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       if (sql instanceof EventEmitter) {
         // A command built beforehand (pool and pool cluster queries, createQuery): its callback is on it.
         const cmd = sql as TracedCommand;
@@ -140,7 +141,7 @@ function wrapQuery(hook: ActiveHook<Mysql2Options>, prepared: boolean) {
         }
         if (isClosed(this)) {
           call.fail(closedError());
-          return original.apply(this, arguments as unknown as unknown[]);
+          return applyArgs(original, this, arguments);
         }
         traceEmitter(cmd, call, storage.getStore());
         return call.invoke(original, this, arguments);
@@ -155,7 +156,7 @@ function wrapPrepare(hook: ActiveHook<Mysql2Options>, statements: StatementPatch
   return (original: AnyFunction) =>
     function prepare(this: Mysql2Connection, options: any, callback?: any): any {
       // Without a callback the statement is never handed out: nothing to trace.
-      if (!hook.enabled || typeof callback !== 'function') return original.apply(this, arguments as unknown as unknown[]);
+      if (!hook.enabled || typeof callback !== 'function') return applyArgs(original, this, arguments);
       const cb = statements.done ? callback : statements.patching(callback);
       const parent = clientParent(hook);
       let call: DbCall | undefined;
@@ -167,7 +168,7 @@ function wrapPrepare(hook: ActiveHook<Mysql2Options>, statements: StatementPatch
         }
       }
       if (call === undefined) {
-        return cb === callback ? original.apply(this, arguments as unknown as unknown[]) : original.call(this, options, cb);
+        return cb === callback ? applyArgs(original, this, arguments) : original.call(this, options, cb);
       }
       return call.invoke(original, this, [options, call.callback(cb)]);
     };
@@ -183,7 +184,7 @@ function wrapStatementExecute(hook: ActiveHook<Mysql2Options>) {
   return (original: AnyFunction) =>
     function execute(this: Mysql2Statement, parameters?: any, callback?: any): any {
       const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       const connection = this._connection;
       let call: DbCall | undefined;
       try {
@@ -191,7 +192,7 @@ function wrapStatementExecute(hook: ActiveHook<Mysql2Options>) {
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       const cbIndex = typeof parameters === 'function' ? 0 : typeof callback === 'function' ? 1 : -1;
       return runCall(call, original, this, arguments, cbIndex, connection);
     };
@@ -210,6 +211,7 @@ class StatementPatcher {
   ) {}
 
   patching(callback: AnyFunction): AnyFunction {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback keeps the library's own `this`
     const patcher = this;
     return function (this: unknown, err: unknown, statement: unknown): unknown {
       if (err == null && !patcher.done && statement !== null && typeof statement === 'object') {
@@ -217,7 +219,7 @@ class StatementPatcher {
         const proto = Object.getPrototypeOf(statement);
         if (proto !== null && proto !== Object.prototype) patcher.wrap(proto, 'execute', wrapStatementExecute(patcher.hook));
       }
-      return callback.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(callback, this, arguments);
     };
   }
 }
@@ -233,7 +235,7 @@ function wrapNotifyError() {
           // Internals not as expected: those spans stay open.
         }
       }
-      return original.apply(this, arguments as unknown as unknown[]);
+      return applyArgs(original, this, arguments);
     };
 }
 

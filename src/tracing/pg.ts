@@ -12,6 +12,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import { clientParent, tracingOff } from '../spans';
 import type { PgOptions } from '../options/pg';
+import { applyArgs } from '../apply-args';
 
 export interface PgState {
   /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
@@ -88,7 +89,7 @@ function takeCycle(submittable: Submittable): SubmittableCycle | undefined {
 function handleReadyForQuery(this: Submittable): unknown {
   const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleReadyForQuery as (...args: any[]) => unknown;
   const cycle = takeCycle(this);
-  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  if (cycle === undefined) return applyArgs(original, this, arguments);
   cycle.call.succeed();
   // Its callback and 'end' listeners run in the context of the code that issued the query.
   return runInContext(cycle.store, original, this, arguments);
@@ -97,7 +98,7 @@ function handleReadyForQuery(this: Submittable): unknown {
 function handleError(this: Submittable, err: unknown): unknown {
   const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleError as (...args: any[]) => unknown;
   const cycle = takeCycle(this);
-  if (cycle === undefined) return original.apply(this, arguments as unknown as unknown[]);
+  if (cycle === undefined) return applyArgs(original, this, arguments);
   cycle.call.fail(err);
   return runInContext(cycle.store, original, this, arguments);
 }
@@ -130,20 +131,20 @@ function wrapQuery(hook: ActiveHook<PgOptions>) {
     function query(this: PgConnectionFacts, config: any, values?: any, callback?: any): any {
       // Decided before the statement is read or sanitised: untraced calls cost this check only.
       const parent = config == null ? undefined : clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       let call: DbCall | undefined;
       try {
         call = startQueryCall(hook, parent, this, config, values);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       if (typeof config.submit === 'function') {
         const submittable = config as Submittable;
         if (typeof submittable.handleReadyForQuery !== 'function' && typeof submittable.handleError !== 'function') {
           // Nothing pg calls on it at the end: there is no end to observe, so no span.
           call.succeed();
-          return original.apply(this, arguments as unknown as any[]);
+          return applyArgs(original, this, arguments);
         }
         traceSubmittable(submittable, call);
         return call.invoke(original, this, arguments);
@@ -183,7 +184,7 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
   return (original: (...args: any[]) => any) =>
     function connect(this: { options?: PgConnectionFacts }, callback?: any): any {
       // Nothing can be traced: not even the callback's context needs keeping.
-      if (tracingOff(hook)) return original.apply(this, arguments as unknown as any[]);
+      if (tracingOff(hook)) return applyArgs(original, this, arguments);
       const parent = clientParent(hook);
       let call: DbCall | undefined;
       try {
@@ -203,7 +204,7 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
           return runInContext(store, callback, this, arguments);
         });
       }
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       return call.invokeAndChain(original, this, arguments);
     };
 }
@@ -212,7 +213,7 @@ export function patchClient(exports: any, { hook, state, basedir, wrap }: PatchC
   wrap(exports.prototype, 'query', wrapQuery(hook));
   if (basedir !== undefined) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg's own parser, from the very copy of pg being patched
       state.ConnectionParameters = require(path.join(basedir, 'lib', 'connection-parameters'));
     } catch {
       // Pools then tag what their options say.

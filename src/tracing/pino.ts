@@ -7,6 +7,7 @@ import path from 'node:path';
 import { currentTraceIds, hasOwn, LogHookOptions, ResolvedLogKeys, TraceIds } from '../cores/log-correlation';
 import { reportOnce } from '../logger';
 import type { PatchContext } from '../registry/define';
+import { applyArgs } from '../apply-args';
 
 export { logKeysOf } from '../cores/log-correlation';
 
@@ -46,7 +47,7 @@ export function patchProto(factory: unknown, ctx: PatchContext<LogHookOptions, R
   const hook = ctx.hook;
   ctx.wrap(proto, asJsonSym, (original) =>
     function (this: PinoLogger, obj: unknown, msg: unknown, num: number, time: unknown): unknown {
-      const line = original.apply(this, arguments as unknown as unknown[]);
+      const line = applyArgs(original, this, arguments);
       if (!hook.enabled || typeof line !== 'string') return line;
       const ids = currentTraceIds();
       if (ids === undefined) return line;

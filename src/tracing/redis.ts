@@ -12,6 +12,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import type { DbConnection } from '../cores/db-call';
 import { BatchCommand, connectDetached, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
+import { applyArgs } from '../apply-args';
 
 interface RedisClientLike {
   options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string } };
@@ -75,17 +76,16 @@ function wrapAddCommand(hook: ActiveHook<RedisOptions>, learnQueues: boolean) {
       const client = sendingClient;
       if (client === undefined) {
         // The client's own commands (handshake, QUIT, 1.x pings); 1.x legacy mode's come unmarked too.
-        if (args !== legacyArgs || args === undefined) return original.apply(this, arguments as unknown as any[]);
+        if (args !== legacyArgs || args === undefined) return applyArgs(original, this, arguments);
         legacyArgs = undefined;
       } else if (sendingBatch) {
         // A MULTI/pipeline span covers it.
-        return original.apply(this, arguments as unknown as any[]);
+        return applyArgs(original, this, arguments);
       }
       const parent = clientParent(hook);
-      if (parent === undefined || !Array.isArray(args) || args.length === 0) return original.apply(this, arguments as unknown as any[]);
-      const queue = this;
-      const call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => commandConnection(queue, client, learnQueues));
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined || !Array.isArray(args) || args.length === 0) return applyArgs(original, this, arguments);
+      const call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => commandConnection(this, client, learnQueues));
+      if (call === undefined) return applyArgs(original, this, arguments);
       return call.invokeAndChain(original, this, arguments);
     };
 }
@@ -93,8 +93,8 @@ function wrapAddCommand(hook: ActiveHook<RedisOptions>, learnQueues: boolean) {
 function wrapSender(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sender(this: RedisClientLike): any {
-      if (clientParent(hook) === undefined) return original.apply(this, arguments as unknown as any[]);
-      return asSender(selfOf(this), false, () => original.apply(this, arguments as unknown as any[]));
+      if (clientParent(hook) === undefined) return applyArgs(original, this, arguments);
+      return asSender(selfOf(this), false, () => applyArgs(original, this, arguments));
     };
 }
 
@@ -102,11 +102,11 @@ function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) =>
   return (original: (...args: any[]) => any) =>
     function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
       const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       const client = selfOf(this);
       const list = (): BatchCommand[] => (Array.isArray(commands) ? commands.map((c) => ({ name: c.args[0], args: c.args, from: 1 })) : []);
       const call = startRedisBatch(hook, parent, 'redis', kindOf(arguments), list, () => connectionOf(client));
-      if (call === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       return asSender(client, true, () => call.invokeAndChain(original, this, arguments));
     };
 }
@@ -116,7 +116,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: RedisClientLike): any {
       // Reconnects go through the socket's private method, not here: they make no span.
       const parent = clientParent(hook);
-      if (parent === undefined) return original.apply(this, arguments as unknown as any[]);
+      if (parent === undefined) return applyArgs(original, this, arguments);
       const client = selfOf(this);
       return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
     };
@@ -125,8 +125,8 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
 function wrapLegacyArguments(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function transformLegacyCommandArguments(this: unknown): any {
-      if (clientParent(hook) === undefined) return original.apply(this, arguments as unknown as any[]);
-      const result = original.apply(this, arguments as unknown as any[]);
+      if (clientParent(hook) === undefined) return applyArgs(original, this, arguments);
+      const result = applyArgs(original, this, arguments);
       legacyArgs = result;
       return result;
     };
@@ -135,7 +135,7 @@ function wrapLegacyArguments(hook: ActiveHook<RedisOptions>) {
 /** 1.x attached its command methods with the executor captured at load: they are marked one by one. */
 function v1CommandNames(basedir: string): string[] {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the command list of the very copy of @redis/client being patched
     return Object.keys(require(path.join(basedir, 'dist', 'lib', 'client', 'commands')).default);
   } catch {
     return [];

@@ -21,6 +21,7 @@ import { DbCall } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { startServerSpan, TagMap, tracingOff } from '../spans';
 import type { SocketIoOptions } from '../options/socket.io';
+import { applyArgs } from '../apply-args';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -62,14 +63,14 @@ function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>) {
       // Only a Socket's incoming events (a Namespace uses it for other servers' events).
       const nsp = this.nsp;
       if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(hook, event) || storage.getStore()?.suppressed === true) {
-        return original.apply(this, arguments as unknown as unknown[]);
+        return applyArgs(original, this, arguments);
       }
       const namespace = text(nsp.name);
       const tags = eventTags(event, namespace, this.rooms);
       tags[Tags.COMPONENT] = COMPONENT;
       if (namespace !== undefined) tags[Tags.MESSAGE_BUS_DESTINATION] = namespace;
       const span = startServerSpan(hook, `socket.io receive ${event}`, tags, null);
-      if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (span === undefined) return applyArgs(original, this, arguments);
       // Listeners' return values are not socket.io's to wait for: the span ends when emit returns.
       const call = new DbCall(span, undefined, hook.name);
       return storage.run({ span }, () => {
@@ -85,12 +86,12 @@ function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>) {
 function wrapEmit(hook: ActiveHook<SocketIoOptions>, target: (self: any) => { namespace: unknown; rooms?: { size?: unknown } | null }) {
   return (original: AnyFunction) =>
     function emit(this: unknown, event: unknown): unknown {
-      if (tracingOff(hook) || !traces(hook, event)) return original.apply(this, arguments as unknown as unknown[]);
+      if (tracingOff(hook) || !traces(hook, event)) return applyArgs(original, this, arguments);
       const { namespace, rooms } = target(this);
       const name = text(namespace);
       const tags = eventTags(event, name, rooms);
       const call = startProducer(hook, { component: COMPONENT, system: COMPONENT, operationName: `socket.io emit ${event}`, destination: name, tags });
-      if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      if (call === undefined) return applyArgs(original, this, arguments);
       const result = call.invoke(original, this, arguments);
       call.succeed();
       return result;

@@ -14,21 +14,17 @@ async function main(): Promise<void> {
   const exporter = new InMemorySpanExporter();
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
   const tracer = new RecordingTracer();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const hooks = require('../../src') as typeof import('../../src');
 
   const loadDriver = (): Driver => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const driver = (require('./drivers') as typeof import('./drivers')).DRIVERS.find((d) => d.name === name);
     if (driver === undefined) throw new Error(`no driver ${name}`);
     return driver;
   };
   const registerOtel = (driver: Driver): void => {
     const otel = driver.otel!;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Instrumentation = require(otel.module)[otel.export];
     registerInstrumentations({ instrumentations: [new Instrumentation(otel.config)] });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     for (const m of otel.reload) require(m);
   };
   const installOurs = (driver: Driver): void => hooks.installPatches([driver.hook, ...(driver.alsoInstall ?? [])], { ...driver.config, tracer });

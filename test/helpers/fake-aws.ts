@@ -114,6 +114,7 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
   const queues = new Map<string, SqsMessage[]>([[`/${FAKE_ACCOUNT}/q`, []]]);
   const received: FakeRequest[] = [];
   let failures = 0;
+  // eslint-disable-next-line prefer-const -- assigned at the end, after the handlers that read it
   let fake: FakeAws;
 
   function s3(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, requestId: string, record: FakeRequest): void {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { HookName } from '../../src';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 
 /** A stream that keeps what is written to it, line by line. */
 export class LineSink extends Writable {

@@ -7,7 +7,6 @@ import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, echoHandler, startServer, TestServer } from '../helpers/servers';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const axios0 = require('axios0');
 
 // nock takes over http when imported: only this suite runs with it (others measure the heap).

@@ -19,7 +19,7 @@ import { amqpUrl, pgConfig, redisUrl } from '../helpers/services';
 import { closedPort, readBody, startServer, TestServer } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 
 /** GET `url`; resolves with the body once the request has closed (its span, if any, has then finished). */
 function get(url: string, headers: Record<string, string> = {}): Promise<string> {

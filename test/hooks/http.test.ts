@@ -412,7 +412,6 @@ describe('registry', () => {
 
   it('node:http and http are one module, patched once', async () => {
     installPatches(['http'], { tracer });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const prefixed = require('node:http') as typeof http;
     assert.equal(prefixed.request, http.request);
     await send(() => prefixed.get(`${server.url}/prefixed`));

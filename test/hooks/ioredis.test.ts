@@ -8,7 +8,7 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { blockedIn, next, noop, until } from '../helpers/waits';
 import { redisUrl } from '../helpers/services';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 
 /** Lets every pending rejection be reported as unhandled, or not. */
 async function drain(): Promise<void> {

@@ -15,7 +15,7 @@ import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import type { LineSink as Sink } from '../helpers/log-drivers';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 
 async function main(): Promise<void> {
   const [name, order] = process.argv.slice(2);

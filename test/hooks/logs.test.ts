@@ -14,7 +14,7 @@ import { createTracerFromEnv } from '../../src/tracer';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { AppLogger, LineSink, LOG_DRIVERS, pinoDriver, bunyanDriver, winstonDriver } from '../helpers/log-drivers';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 
 function strip(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   const copy = { ...record };

@@ -16,8 +16,6 @@ import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions }
 import { answerById, closedPort, startServer } from '../helpers/servers';
 import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
 const root = path.join(__dirname, '..', '..', '..');
 
 const facts = mysqlConfig;

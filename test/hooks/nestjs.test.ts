@@ -13,10 +13,8 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import type { TestServer } from '../helpers/servers';
 import { fetchBack, get, requestLifecycle } from '../frameworks/harness';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const { Controller, Get, Module, Param } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Applies a method decorator and its parameter decorators, as `@Get(':id') getUser(@Param('id') id)` would. */
 function method(cls: { prototype: object }, name: string, decorator: MethodDecorator, params: ParameterDecorator[] = []): void {
@@ -55,7 +53,6 @@ const PLATFORMS: Array<[label: string, hook: HookName, adapter: () => unknown]> 
     'platform-fastify',
     'fastify',
     () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { FastifyAdapter } = require('@nestjs/platform-fastify');
       return new FastifyAdapter();
     },

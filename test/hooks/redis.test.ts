@@ -7,8 +7,6 @@ import { blockedIn, next, noop, until } from '../helpers/waits';
 import { closedPort, startServer } from '../helpers/servers';
 import { redisUrl } from '../helpers/services';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-
 /** What the tests need of a client, so that every client and major runs the same cases. */
 interface Driver {
   label: string;

@@ -8,8 +8,6 @@ import { FixedResource, LeanSpan, LeanSpanContext, LeanTracer, limitsFromEnv, sa
 import { createPropagation, propagatorFor } from '../../src/tracer/propagation';
 import { toRecord } from '../../src/tracer/records';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-
 const root = path.join(__dirname, '..', '..', '..');
 
 function collecting(): { spans: ReadableSpan[]; processor: SpanProcessor } {

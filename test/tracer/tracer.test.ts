@@ -8,7 +8,6 @@ import * as opentracing from 'opentracing';
 import { closedPort, readBody, startServer, TestServer } from '../helpers/servers';
 import { renderTrace } from '../../src/tracer/waterfall';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const jaeger = require('jaeger-client');
 
 const root = path.join(__dirname, '..', '..', '..');

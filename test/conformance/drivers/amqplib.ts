@@ -13,12 +13,10 @@ interface Model {
   ConfirmChannel: { prototype: object };
 }
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const channelLib = require('amqplib/lib/channel') as { BaseChannel: { prototype: object } };
 const promiseModel = require('amqplib/lib/channel_model') as Model;
 const callbackModel = require('amqplib/lib/callback_model') as Model;
 const connectLib = require('amqplib/lib/connect') as object;
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Every function the amqplib hook replaces. */
 export function amqplibTargets(): Array<[object, PropertyKey]> {
@@ -97,6 +95,7 @@ export const amqplibProducerDriver: Driver = {
   },
   callbackCall(callback) {
     let published: boolean | undefined;
+    // eslint-disable-next-line prefer-const -- publish may call back before it returns: a const would still be in its dead zone
     published = callbackChannel.publish(EXCHANGE, ROUTING_KEY, CONTENT, {}, (err: unknown) => callback(err, { published }));
   },
   countedCall(onRead) {

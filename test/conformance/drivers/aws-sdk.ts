@@ -3,7 +3,6 @@ import type { GetObjectCommandInput } from '@aws-sdk/client-s3';
 import { FAKE_CREDENTIALS, FAKE_REGION, FakeAws, startFakeAws } from '../../helpers/fake-aws';
 import type { Driver } from '../driver';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const smithyClient = require('@smithy/core/client') as { Client: { prototype: object } };
 
 let fake: FakeAws;

@@ -4,7 +4,6 @@ import type { TestServer } from '../../helpers/servers';
 import type { Driver } from '../driver';
 import { conformanceTags, inFlight, nextArrival, otelHttp, serverAndAgent, startConformanceServer } from './http';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const axios0 = require('axios0') as typeof axios;
 
 /** A driver per axios major, each on the default instance (instances made before install are not ours). */

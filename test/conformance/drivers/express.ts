@@ -8,15 +8,12 @@ function expressDriver(label: string, moduleName: string, layerFile: string, rou
     hook: 'express',
     config: moduleName === 'express4' ? { aliases: { express4: 'express' } } : undefined,
     targets: () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Layer = require(layerFile);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const router = require(routerModule);
       const proto = typeof router.prototype?.use === 'function' ? router.prototype : router;
       return [[Layer.prototype, names[0]], [Layer.prototype, names[1]], [proto, 'use']];
     },
     async start() {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const express = require(moduleName);
       const app = express();
       const conf = express.Router();

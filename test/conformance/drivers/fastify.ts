@@ -18,7 +18,6 @@ function fastifyDriver(label: string, moduleName: string): Driver {
       let ready: Promise<http.RequestListener> | undefined;
       const build = async (): Promise<http.RequestListener> => {
         let listener: http.RequestListener | undefined;
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const app = require(moduleName)({
           serverFactory: (handler: http.RequestListener) => {
             listener = handler;

@@ -59,6 +59,7 @@ export interface EchoServer {
 export async function startEchoServer(options: { suppressed?: boolean } = {}): Promise<EchoServer> {
   const { Echo } = loadEcho();
   const server = new grpc.Server();
+  // eslint-disable-next-line prefer-const -- assigned below, once the server listens; the closures above read it later
   let self: EchoClient | undefined;
   const echo: EchoServer = {
     server,

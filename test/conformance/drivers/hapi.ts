@@ -12,14 +12,12 @@ export const hapiDriver: Driver = frameworkDriver({
   hook: 'hapi',
   route: '/conf/items/{id}',
   targets: () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Hapi = require('@hapi/hapi');
     return [[Hapi, 'server'], [Hapi, 'Server']];
   },
   async start() {
     let ready: Promise<(req: http.IncomingMessage, res: http.ServerResponse) => void> | undefined;
     const build = async (): Promise<(req: http.IncomingMessage, res: http.ServerResponse) => void> => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Hapi = require('@hapi/hapi');
       const app = Hapi.server({ autoListen: false, debug: false });
       await app.register(

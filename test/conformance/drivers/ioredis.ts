@@ -8,8 +8,6 @@ import { redisUrl } from '../../helpers/services';
 import type { Driver } from '../driver';
 import { blockedIn, redisPeer, until } from './redis';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-
 const noop = (): void => undefined;
 
 function ioredisDriver(name: string, pkg: string, otel: boolean): Driver {

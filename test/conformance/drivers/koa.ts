@@ -13,16 +13,12 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Driv
     hook: 'koa',
     config: koaModule === 'koa2' ? { aliases: { koa2: 'koa' } } : undefined,
     targets: () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Koa = require(koaModule);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Router = routerClass(require(routerModule));
       return [[Koa.prototype, 'handleRequest'], [Koa.prototype, 'use'], [Router.prototype, 'register']];
     },
     async start() {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Koa = require(koaModule);
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Router = routerClass(require(routerModule));
       const app = new Koa();
       app.silent = true;

@@ -33,9 +33,9 @@ export const mysqlDriver: Driver = {
     };
   },
   targets: () => [
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     [require('mysql/lib/Connection').prototype, 'query'],
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     [require('mysql/lib/Pool').prototype, 'getConnection'],
   ],
   async start() {

@@ -14,7 +14,6 @@ function definer(proto: object, name: string): object {
 }
 
 // The promise API wraps the callback one; these are the classes underneath.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const core = require('mysql2') as typeof import('mysql2');
 
 function rows(result: unknown): unknown {

@@ -9,8 +9,6 @@ import path from 'node:path';
 import { redisUrl } from '../../helpers/services';
 import type { Driver } from '../driver';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
-
 const noop = (): void => undefined;
 
 /** Whether the server sees client `id` blocked in `command`. */

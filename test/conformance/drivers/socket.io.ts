@@ -12,10 +12,10 @@ import type { Driver } from '../driver';
 
 /** socket.io's internal files, which its `exports` map hides from a require by name. */
 const dist = (file: string): string => path.join(path.dirname(require.resolve('socket.io')), `${file}.js`);
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 const typedEvents = require(dist('typed-events')) as { StrictEventEmitter: { prototype: object } };
 const broadcastOperator = require(dist('broadcast-operator')) as { BroadcastOperator: { prototype: object } };
-/* eslint-enable @typescript-eslint/no-require-imports */
+ 
 
 export function socketIoTargets(): Array<[object, PropertyKey]> {
   return [

@@ -3,7 +3,7 @@ import { listen } from '../harness';
 
 /** express 5 and 4 (npm alias `express4`): nested routers and a sub-app, an error middleware when asked for. */
 function expressDriver(label: string, moduleName: string): FrameworkDriver {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const load = (): any => require(moduleName);
   const isExpress4 = moduleName === 'express4';
   return {

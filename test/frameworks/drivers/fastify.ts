@@ -9,7 +9,7 @@ import { fetchBack } from '../harness';
  * (`POST /api/echo`) and a scope whose onRequest hook is traced() (`GET /hooked`).
  */
 function fastifyDriver(label: string, moduleName: string): FrameworkDriver {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const load = (): any => require(moduleName);
   return {
     label,

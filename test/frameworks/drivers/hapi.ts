@@ -1,9 +1,9 @@
 import { currentSpan } from '../../../src';
 import type { AppWork, FrameworkDriver } from '../harness';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const Boom = require('@hapi/boom');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const load = (): any => require('@hapi/hapi');
 
 /** An arrow function made where JavaScript gives it no name. */

@@ -3,7 +3,7 @@ import { listen } from '../harness';
 
 /** koa 3 and 2 (npm alias `koa2`), each with both routers: prefixed and nested routers. */
 function koaDriver(label: string, koaModule: string, routerModule: string): FrameworkDriver {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const load = (): { Koa: any; Router: any } => ({ Koa: require(koaModule), Router: require(routerModule) });
   const newApp = (): any => {
     const app = new (load().Koa)();
