@@ -19,6 +19,8 @@ export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './hooks/amqplib';
 export type { GrpcOptions } from './hooks/grpc';
 export type { AwsSdkOptions } from './hooks/aws-sdk';
+export type { MessagingHookOptions } from './cores/messaging';
+export type { KafkajsOptions } from './options/kafkajs';
 
 export { HOOK_NAMES } from './config';
 

@@ -117,7 +117,7 @@ describe('messaging core', () => {
         assert.equal(read({ traceparent: value, other: 7 })?.spanId, span.id);
       }
       const map = new Map([['traceparent', traceparent(span)]]);
-      const fromMap = extractMessageContext(hook, map, (m, visit) => m.forEach((v, k) => visit(k, v))) as RecordingContext;
+      const fromMap = extractMessageContext(hook, map, (m: Map<string, string>, visit) => m.forEach((v, k) => visit(k, v))) as RecordingContext;
       assert.equal(fromMap.spanId, span.id);
       assert.equal(read({}), null);
       assert.equal(read({ traceparent: 'x'.repeat(9000) }), null);
