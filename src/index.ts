@@ -21,6 +21,7 @@ export type { GrpcOptions } from './hooks/grpc';
 export type { AwsSdkOptions } from './hooks/aws-sdk';
 export type { MessagingHookOptions } from './cores/messaging';
 export type { KafkajsOptions } from './options/kafkajs';
+export type { NatsOptions } from './options/nats';
 
 export { HOOK_NAMES } from './config';
 
