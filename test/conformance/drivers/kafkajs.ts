@@ -8,6 +8,7 @@ import type { Consumer, IHeaders, LogEntry, Message, Producer, RecordMetadata } 
 import { installedPatches } from '../../../src';
 import { kafkaBrokers } from '../../helpers/services';
 import type { RecordedSpan } from '../../helpers/tracer';
+import { heldDelivery } from './held';
 import type { Driver, OtelCounterpart } from '../driver';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -220,23 +221,7 @@ export const kafkajsConsumerDriver: Driver = {
   },
   call: (parent) => send(String(++sequence), parent),
   failingCall: failingConsumer,
-  // The handler has run (its span is open) and returns a promise that settles only after the contract
-  // has uninstalled the hook.
-  async inFlightCall() {
-    const id = String(++sequence);
-    let release!: () => void;
-    const hold = new Promise<void>((resolve) => (release = resolve));
-    holds.set(id, hold);
-    const seen = await send(id);
-    const outcome = new Promise((resolve) =>
-      setImmediate(() => {
-        holds.delete(id);
-        release();
-        resolve(hold.then(() => seen));
-      }),
-    );
-    return { outcome };
-  },
+  inFlightCall: () => heldDelivery(holds, String(++sequence), (id) => send(id)),
   // Each call has its own id; a traced sender would add a trace header.
   normalize(result) {
     const { headers, ...rest } = result as Seen;

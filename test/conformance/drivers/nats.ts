@@ -7,6 +7,7 @@ import { connect, headers as natsHeaders, StringCodec } from 'nats';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
 import { natsUrl } from '../../helpers/services';
 import type { RecordedSpan } from '../../helpers/tracer';
+import { heldDelivery } from './held';
 import type { Driver } from '../driver';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -209,21 +210,7 @@ export const natsSubscribeDriver: Driver = {
   },
   call: (parent) => send(String(++sequence), parent),
   failingCall: failingSubscription,
-  async inFlightCall() {
-    const id = String(++sequence);
-    let release!: () => void;
-    const hold = new Promise<void>((resolve) => (release = resolve));
-    holds.set(id, hold);
-    const seen = await send(id);
-    const outcome = new Promise((resolve) =>
-      setImmediate(() => {
-        holds.delete(id);
-        release();
-        resolve(hold.then(() => seen));
-      }),
-    );
-    return { outcome };
-  },
+  inFlightCall: () => heldDelivery(holds, String(++sequence), (id) => send(id)),
   normalize(result) {
     const { headers, ...rest } = result as Seen;
     const { traceparent: _trace, 'otch-id': _id, ...other } = headers;
