@@ -246,8 +246,7 @@ function wrapProcess(field: 'eachMessage' | 'eachBatch', trace: (runner: RunnerL
   return (original: AnyFunction) =>
     function processTraced(this: RunnerLike): unknown {
       if (current() !== undefined && this !== null && typeof this === 'object') {
-        const runner = this;
-        replaceOnce(runner as Record<string, unknown>, field, (handler) => trace(runner, handler));
+        replaceOnce(this as Record<string, unknown>, field, (handler) => trace(this, handler));
       }
       return original.apply(this, arguments as unknown as unknown[]);
     };
