@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Starts a throwaway PostgreSQL, Redis, MariaDB and RabbitMQ on free 127.0.0.1 ports in temporary
- * directories, and stops them. Servers that already exist win: PGHOST/DATABASE_URL, REDIS_URL,
- * MYSQL_URL and AMQP_URL are used as they are. Missing Debian packages (postgresql, redis-server,
- * mariadb-server, rabbitmq-server) are installed with apt-get when running as root.
+ * Starts a throwaway PostgreSQL, Redis, MariaDB, RabbitMQ, Kafka-protocol broker (librdkafka's mock
+ * cluster, run by kcat) and NATS on free 127.0.0.1 ports in temporary directories, and stops them.
+ * Servers that already exist win: PGHOST/DATABASE_URL, REDIS_URL, MYSQL_URL, AMQP_URL, KAFKA_BROKERS
+ * and NATS_URL are used as they are. Missing Debian packages (postgresql, redis-server, mariadb-server,
+ * rabbitmq-server, kcat, nats-server) are installed with apt-get when running as root.
  *
  *   node scripts/services.js start   # prints the environment to use, as JSON
  *   node scripts/services.js stop
@@ -208,6 +209,57 @@ async function startRabbitmq(state) {
   say(`RabbitMQ on 127.0.0.1:${port}`);
 }
 
+/**
+ * librdkafka's mock cluster, a real implementation of the Kafka protocol inside a kcat process that
+ * consumes a placeholder topic forever: it lives as long as that process, and logs its address on stderr.
+ */
+async function startKafka(state) {
+  let kcat = which('kcat');
+  if (kcat === undefined) {
+    aptInstall('kcat');
+    kcat = which('kcat');
+    if (kcat === undefined) throw new Error('kcat is installed but not on PATH');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-kafka-'));
+  const logFile = path.join(dir, 'kcat.log');
+  // The setting in a file of the throwaway directory, so that the process can be told by its command line.
+  const config = path.join(dir, 'kcat.conf');
+  fs.writeFileSync(config, 'test.mock.num.brokers=1\n');
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(kcat, ['-F', config, '-b', 'localhost:1', '-C', '-t', '_mock', '-q'], { detached: true, stdio: ['ignore', 'ignore', log] });
+  child.unref();
+  fs.closeSync(log);
+  state.kafka = { dir, pid: child.pid };
+  const deadline = Date.now() + 15000;
+  let address;
+  while (address === undefined) {
+    address = /replaced with (127\.0\.0\.1:\d+)/.exec(fs.readFileSync(logFile, 'utf8'))?.[1];
+    if (address !== undefined) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`kcat's mock cluster did not start: ${fs.readFileSync(logFile, 'utf8').slice(-500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await waitForPort(Number(address.split(':')[1]), 15000);
+  state.env.KAFKA_BROKERS = address;
+  say(`Kafka (librdkafka mock cluster) on ${address}`);
+}
+
+async function startNats(state) {
+  let server = which('nats-server') ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : undefined);
+  if (server === undefined) {
+    aptInstall('nats-server');
+    server = which('nats-server') ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : undefined);
+    if (server === undefined) throw new Error('nats-server is installed but was not found');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-nats-'));
+  const port = await freePort();
+  const child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-l', path.join(dir, 'nats.log')], { detached: true, stdio: 'ignore' });
+  child.unref();
+  state.nats = { dir, port, pid: child.pid };
+  await waitForPort(port, 15000);
+  state.env.NATS_URL = `nats://127.0.0.1:${port}`;
+  say(`NATS on 127.0.0.1:${port}`);
+}
+
 /** Starts what is not already given; a service that fails is reported in env as OTCH_<KEY>_UNAVAILABLE. */
 async function start() {
   const state = { env: {} };
@@ -229,12 +281,17 @@ async function start() {
   return state;
 }
 
+/** Whether `pid` still runs: a zombie (ended, and not yet reaped by this very process) does not. */
 function isAlive(pid) {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -253,6 +310,12 @@ function removeDir(target) {
   } catch (err) {
     say(`could not remove ${target}: ${err.message}`);
   }
+}
+
+/** Stops a server that is one process with a throwaway directory (kcat's mock cluster, nats-server). */
+function stopProcessIn({ pid, dir }) {
+  terminate(pid, 3000);
+  removeDir(dir);
 }
 
 function stopRedis({ pid, dir }) {
@@ -301,6 +364,8 @@ const SERVICES = [
   { key: 'redis', name: 'Redis', given: ['REDIS_URL'], start: startRedis, stop: stopRedis },
   { key: 'mariadb', name: 'MariaDB', given: ['MYSQL_URL'], start: startMariadb, stop: stopMariadb },
   { key: 'rabbitmq', name: 'RabbitMQ', given: ['AMQP_URL'], start: startRabbitmq, stop: stopRabbitmq },
+  { key: 'kafka', name: 'Kafka (librdkafka mock cluster)', given: ['KAFKA_BROKERS'], start: startKafka, stop: stopProcessIn },
+  { key: 'nats', name: 'NATS', given: ['NATS_URL'], start: startNats, stop: stopProcessIn },
 ];
 
 /** Stops what `start` started (read back from the state file when not given), last started first. */

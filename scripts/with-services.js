@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Runs a command with PostgreSQL, Redis, MariaDB and RabbitMQ available, then stops what it started:
+ * Runs a command with PostgreSQL, Redis, MariaDB, RabbitMQ, a Kafka-protocol broker and NATS
+ * available, then stops what it started:
  *   node scripts/with-services.js mocha
  */
 const { spawn } = require('node:child_process');

@@ -27,6 +27,9 @@ export type { GrpcOptions } from './options/grpc';
 export type { AwsSdkOptions } from './options/aws-sdk';
 export type { BullmqOptions } from './options/bullmq';
 export type { SocketIoOptions } from './options/socket.io';
+export type { MessagingHookOptions } from './cores/messaging';
+export type { KafkajsOptions } from './options/kafkajs';
+export type { NatsOptions } from './options/nats';
 
 export { HOOK_NAMES } from './config';
 

@@ -2,8 +2,8 @@
 /**
  * The client calls that are measured. Each factory is called after the variant is set up (so the client
  * library is loaded, and hooked, the way an app would load it) and returns `{ call, close }`.
- * All traffic goes to 127.0.0.1: the echo server of servers.js, and the PostgreSQL and Redis that
- * scripts/with-services.js started.
+ * All traffic goes to 127.0.0.1: the echo server of servers.js, and the PostgreSQL, Redis and Kafka
+ * broker that scripts/with-services.js started.
  */
 const REDIS_KEY = 'opentracing-client-hooks:bench';
 
@@ -74,6 +74,59 @@ async function ioredisClient() {
   return { call: () => client.get(REDIS_KEY), close: () => client.quit() };
 }
 
+/** A kafkajs client on the broker scripts/with-services.js started (KAFKA_BROKERS), silent, with topics for one process. */
+function kafkaSetup() {
+  const { Kafka, Partitioners, logLevel } = require('kafkajs');
+  const kafka = new Kafka({ clientId: 'bench', brokers: process.env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  return { kafka, producer, topic: `bench.${process.pid}.${Date.now()}` };
+}
+
+async function kafkajsSendClient() {
+  const { producer, topic } = kafkaSetup();
+  await producer.connect();
+  const messages = [{ value: 'bench' }];
+  await producer.send({ topic, messages });
+  return { call: () => producer.send({ topic, messages }), close: () => producer.disconnect() };
+}
+
+/**
+ * A message there and back: each call sends one message and resolves when the consumer's eachMessage
+ * has handled it (so a traced call makes a producer and a consumer span).
+ */
+async function kafkajsConsumeClient() {
+  const { kafka, producer, topic } = kafkaSetup();
+  await producer.connect();
+  let sequence = 0;
+  const waiting = new Map();
+  const ready = new Promise((resolve) => waiting.set('0', resolve));
+  await producer.send({ topic, messages: [{ value: '0' }] });
+  const consumer = kafka.consumer({ groupId: `${topic}.group`, maxWaitTimeInMs: 5 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const id = message.value.toString();
+      const done = waiting.get(id);
+      waiting.delete(id);
+      if (done) done();
+    },
+  });
+  await ready;
+  return {
+    call: () =>
+      new Promise((resolve, reject) => {
+        const id = String(++sequence);
+        waiting.set(id, resolve);
+        producer.send({ topic, messages: [{ value: id }] }).catch(reject);
+      }),
+    close: async () => {
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
 const FACTORIES = {
   http: httpClient,
   fetch: fetchClient,
@@ -81,6 +134,8 @@ const FACTORIES = {
   pg: pgClient,
   redis: redisClient,
   ioredis: ioredisClient,
+  'kafkajs-send': kafkajsSendClient,
+  'kafkajs-consume': kafkajsConsumeClient,
 };
 
 /** Runs `total` calls, `concurrency` at a time; bounded by `total`, rejects on the first failure. */

@@ -18,6 +18,8 @@ const CLIENTS = {
   pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, calls: 15000, needs: ['pg'] },
   redis: { label: 'node-redis `GET`', concurrency: 8, calls: 20000, needs: ['redis'] },
   ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
+  'kafkajs-send': { label: 'kafkajs `send` of one message', concurrency: 8, calls: 8000, needs: ['kafka'] },
+  'kafkajs-consume': { label: 'kafkajs one message sent and handled by `eachMessage`', concurrency: 8, calls: 4000, needs: ['kafka'] },
   server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
 };
 

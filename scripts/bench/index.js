@@ -2,7 +2,7 @@
 'use strict';
 /**
  * `npm run bench`: what the hooks cost, measured the way users pay it. Run under
- * scripts/with-services.js (PostgreSQL and Redis on 127.0.0.1); the Performance section of README.md says
+ * scripts/with-services.js (PostgreSQL, Redis and a Kafka broker on 127.0.0.1); the Performance section of README.md says
  * what is measured and how to read it.
  *
  * Orchestration: an echo server + OTLP sink process (servers.js); then BENCH_ROUNDS interleaved rounds,
@@ -15,7 +15,7 @@
  *   BENCH_ROUNDS=5            interleaved rounds
  *   BENCH_SCALE=1             multiplies each client's measured calls per process (config.js CLIENTS)
  *   BENCH_CALLS, BENCH_WARMUP the same measured / warm-up call count for every client instead
- *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,server (default: all)
+ *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,server (default: all)
  *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel (default: all; baseline always runs)
  *   BENCH_AB=1, BENCH_AB_PAIRS=10   in-process A/B of the hooks without tracer (0: off)
  *   BENCH_AB_TRACED=1         in-process A/B of the built-in tracer, the shim and OpenTelemetry (0: off)
@@ -40,6 +40,8 @@ function say(line) {
   process.stderr.write(`bench: ${line}\n`);
 }
 
+const SERVICE_NAMES = { pg: 'PostgreSQL', redis: 'Redis', kafka: 'the Kafka broker' };
+
 function servicesAvailable() {
   const missing = {};
   if (process.env.OTCH_POSTGRES_UNAVAILABLE || !(process.env.PGHOST || process.env.DATABASE_URL)) {
@@ -47,6 +49,9 @@ function servicesAvailable() {
   }
   if (process.env.OTCH_REDIS_UNAVAILABLE || !process.env.REDIS_URL) {
     missing.redis = process.env.OTCH_REDIS_UNAVAILABLE || 'REDIS_URL is not set (run through scripts/with-services.js)';
+  }
+  if (process.env.OTCH_KAFKA_UNAVAILABLE || !process.env.KAFKA_BROKERS) {
+    missing.kafka = process.env.OTCH_KAFKA_UNAVAILABLE || 'KAFKA_BROKERS is not set (run through scripts/with-services.js)';
   }
   return missing;
 }
@@ -95,7 +100,7 @@ async function main() {
   const missing = servicesAvailable();
   const clients = s.rounds === 0 ? [] : s.clients.filter((c) => {
     const need = CLIENTS[c].needs.find((n) => missing[n]);
-    if (need) warnings.push(`${c} skipped: ${need === 'pg' ? 'PostgreSQL' : 'Redis'} unavailable (${missing[need]})`);
+    if (need) warnings.push(`${c} skipped: ${SERVICE_NAMES[need]} unavailable (${missing[need]})`);
     return need === undefined;
   });
   if (s.cpuProfDir) fs.mkdirSync(s.cpuProfDir, { recursive: true });

@@ -131,6 +131,7 @@ function setup(variant, exportMode) {
     const { RedisInstrumentation } = require('@opentelemetry/instrumentation-redis');
     const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis');
     const { UndiciInstrumentation } = require('@opentelemetry/instrumentation-undici');
+    const { KafkaJsInstrumentation } = require('@opentelemetry/instrumentation-kafkajs');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -139,6 +140,7 @@ function setup(variant, exportMode) {
       // the other instrumentations make one, so it is switched off for the same work per call.
       new IORedisInstrumentation({ requireParentSpan: false }),
       new UndiciInstrumentation(),
+      new KafkaJsInstrumentation(),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {

@@ -132,12 +132,12 @@ function headerText(value: unknown): string | undefined {
 }
 
 /** The producer's context in a message's headers; null when there is none that the tracer accepts. */
-export function extractMessageContext<H>(hook: ActiveHook, headers: H | null | undefined, read: HeaderReader<H>): SpanContext | null {
-  if (headers == null || typeof headers !== 'object') return null;
+export function extractMessageContext<H extends object>(hook: ActiveHook, headers: unknown, read: HeaderReader<H>): SpanContext | null {
+  if (headers === null || typeof headers !== 'object') return null;
   const carrier: Record<string, string> = {};
   let found = false;
   try {
-    read(headers, (name, value) => {
+    read(headers as H, (name, value) => {
       const text = headerText(value);
       if (text === undefined) return;
       carrier[name] = text;
@@ -165,7 +165,7 @@ function contextKey(context: SpanContext): string | undefined {
  * The distinct producer contexts of a batch's messages, in message order, at most
  * MAX_CONSUMER_REFERENCES (messages after that are not read).
  */
-export function extractBatchContexts<M, H>(hook: ActiveHook, messages: Iterable<M>, headersOf: (message: M) => H | null | undefined, read: HeaderReader<H>): SpanContext[] {
+export function extractBatchContexts<M, H extends object>(hook: ActiveHook, messages: Iterable<M>, headersOf: (message: M) => unknown, read: HeaderReader<H>): SpanContext[] {
   const contexts: SpanContext[] = [];
   const seen = new Set<string>();
   for (const message of messages) {

@@ -1,6 +1,7 @@
 /**
  * amqplib span logic (declared in ../hooks/amqplib), for amqplib 0.10 (RabbitMQ): the promise API
- * (`amqplib`) and the callback API (`amqplib/callback_api`).
+ * (`amqplib`) and the callback API (`amqplib/callback_api`), on the messaging core
+ * (`messaging.system=rabbitmq`).
  *
  * Producer: `publish` of each model's Channel and ConfirmChannel (`sendToQueue` calls `publish`) makes a
  * `producer` span under the active span and injects it (FORMAT_TEXT_MAP) into the message headers, on
@@ -18,12 +19,14 @@
  * side `.then`). It does not wait for ack/nack: those may come in batches, later, from elsewhere, or
  * never (noAck). `requireParent` does not apply to consumer spans: a message is their parent.
  */
-import { followsFrom, FORMAT_TEXT_MAP, Tags } from 'opentracing';
-import type { Span, SpanContext, SpanOptions } from 'opentracing';
+import { Tags } from 'opentracing';
+import type { Span } from 'opentracing';
 import { storage } from '../context';
-import { DbCall } from '../cores/db-call';
+import type { DbCall } from '../cores/db-call';
+import { extractMessageContext, injectMessageContext, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
+import type { MessageSpanSpec } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, extractContext, injectHeaders, startSpanWith, TagMap } from '../spans';
+import { clientParent, TagMap } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
 
@@ -50,6 +53,7 @@ interface Delivery {
 }
 
 const COMPONENT = 'amqplib';
+const SYSTEM = 'rabbitmq';
 
 /** Where a connection goes: host and port from the URL when `connect` was patched in time, else the socket's remote end. */
 interface Peer {
@@ -125,20 +129,19 @@ let publishingOn: object | undefined;
 function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | null, exchangeArg: unknown, routingKeyArg: unknown): DbCall | undefined {
   const exchange = String(exchangeArg ?? '');
   const routingKey = String(routingKeyArg ?? '');
-  const tags: TagMap = {
-    [Tags.SPAN_KIND]: Tags.SPAN_KIND_MESSAGING_PRODUCER,
-    [Tags.COMPONENT]: COMPONENT,
-    // On the default exchange the routing key is the queue.
-    [Tags.MESSAGE_BUS_DESTINATION]: exchange === '' ? routingKey : exchange,
-    'amqp.exchange': exchange,
-    'amqp.routing_key': routingKey,
-  };
+  const tags: TagMap = { 'amqp.exchange': exchange, 'amqp.routing_key': routingKey };
   if (exchange === '') tags['amqp.queue'] = routingKey;
   addPeerTags(tags, channel);
-  // Routing keys of a named exchange are often per entity ("order.123.created"): never in the name.
-  const operationName = exchange === '' ? `amqp.publish <default>:${stableName(routingKey)}` : `amqp.publish ${exchange}`;
-  const span = startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
-  return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
+  const spec: MessageSpanSpec = {
+    component: COMPONENT,
+    system: SYSTEM,
+    // Routing keys of a named exchange are often per entity ("order.123.created"): never in the name.
+    operationName: exchange === '' ? `amqp.publish <default>:${stableName(routingKey)}` : `amqp.publish ${exchange}`,
+    // On the default exchange the routing key is the queue.
+    destination: exchange === '' ? routingKey : exchange,
+    tags,
+  };
+  return startProducer(hook, spec, { parent: parent ?? undefined });
 }
 
 /**
@@ -150,12 +153,9 @@ function tracedOptions(hook: ActiveHook, span: Span, options: unknown): unknown 
   if (options != null && typeof options !== 'object') return options;
   const callerHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
   if (callerHeaders != null && typeof callerHeaders !== 'object') return options;
-  const carrier = injectHeaders(hook, span, FORMAT_TEXT_MAP);
-  if (carrier === undefined) return options;
   const headers = Object.create((callerHeaders as object | undefined) ?? null) as Record<string, unknown>;
-  for (const key of Object.keys(carrier)) {
-    if (callerHeaders == null || !(key in (callerHeaders as object))) headers[key] = carrier[key];
-  }
+  const callerHas = (key: string): boolean => callerHeaders != null && key in (callerHeaders as object);
+  if (!injectMessageContext(hook, span, (key, value) => (headers[key] = value), callerHas)) return options;
   const copy = Object.create((options as object | undefined) ?? null) as object;
   Object.defineProperty(copy, 'headers', { value: headers, writable: true, enumerable: true, configurable: true });
   return copy;
@@ -163,7 +163,7 @@ function tracedOptions(hook: ActiveHook, span: Span, options: unknown): unknown 
 
 function publishTraced(hook: ActiveHook, confirm: boolean, original: AnyFunction, channel: ChannelLike, args: IArguments, parent: Span | null): unknown {
   const call = startPublish(hook, channel, parent, args[0], args[1]);
-  if (call === undefined) return original.apply(channel, args as unknown as unknown[]);
+  if (call === undefined) return applyArgs(original, channel, args);
   const traced: unknown[] = Array.prototype.slice.call(args);
   traced[3] = tracedOptions(hook, call.span, args[3]);
   const callback = args[4];
@@ -230,44 +230,16 @@ function queueOf(channel: ChannelLike, consumerTag: unknown): string | undefined
   return consumer?.[kQueue];
 }
 
-/** The producer's context from the message's string headers; null when there is none the tracer accepts. */
-function producerContext(hook: ActiveHook, message: Delivery): SpanContext | null {
-  const headers = message.properties?.headers;
-  if (headers == null || typeof headers !== 'object') return null;
-  const carrier: Record<string, string> = {};
-  let found = false;
-  for (const key of Object.keys(headers)) {
-    const value = (headers as Record<string, unknown>)[key];
-    if (typeof value === 'string') {
-      carrier[key] = value;
-      found = true;
-    }
-  }
-  return found ? extractContext(hook, carrier, FORMAT_TEXT_MAP) : null;
-}
-
-function startConsume(hook: ActiveHook<AmqplibOptions>, channel: ChannelLike, fields: DeliveryFields, message: Delivery): Span | undefined {
+function consumeSpec(channel: ChannelLike, fields: DeliveryFields): MessageSpanSpec {
   const exchange = typeof fields.exchange === 'string' ? fields.exchange : '';
   const routingKey = typeof fields.routingKey === 'string' ? fields.routingKey : '';
   // A delivery names no queue: the one given to `consume`, else on the default exchange the routing key.
   const queue = queueOf(channel, fields.consumerTag) ?? (exchange === '' ? routingKey : undefined);
-  const tags: TagMap = {
-    [Tags.SPAN_KIND]: Tags.SPAN_KIND_MESSAGING_CONSUMER,
-    [Tags.COMPONENT]: COMPONENT,
-    [Tags.MESSAGE_BUS_DESTINATION]: queue ?? exchange,
-    'amqp.exchange': exchange,
-    'amqp.routing_key': routingKey,
-  };
+  const tags: TagMap = { 'amqp.exchange': exchange, 'amqp.routing_key': routingKey };
   if (queue !== undefined) tags['amqp.queue'] = queue;
   if (fields.redelivered === true) tags['amqp.redelivered'] = true;
   addPeerTags(tags, channel);
-  const options: SpanOptions = { tags };
-  const context = producerContext(hook, message);
-  if (context !== null) {
-    if (hook.options.consumerParent === 'childOf') options.childOf = context;
-    else options.references = [followsFrom(context)];
-  }
-  return startSpanWith(hook, `amqp.consume ${stableName(queue ?? exchange)}`, options);
+  return { component: COMPONENT, system: SYSTEM, operationName: `amqp.consume ${stableName(queue ?? exchange)}`, destination: queue ?? exchange, tags };
 }
 
 function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
@@ -277,12 +249,9 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
       if (!hook.enabled || message == null || fields == null || storage.getStore()?.suppressed === true) {
         return applyArgs(original, this, arguments);
       }
-      const span = startConsume(hook, this, fields, message);
-      if (span === undefined) return applyArgs(original, this, arguments);
-      const call = new DbCall(span, undefined, hook.name);
-      const args = arguments;
       // The consumer and all it starts run in its span's context, not in the context that opened the connection.
-      return storage.run({ span }, () => call.invokeAndChain(original, this, args));
+      const context = extractMessageContext(hook, message.properties?.headers, objectHeaders);
+      return traceHandler(hook, consumeSpec(this, fields), context, original, this, arguments);
     };
 }
 

@@ -160,13 +160,13 @@ function settleAdd(store: RequestContext, call: AddCall, err: unknown): void {
  */
 function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (appStore: RequestContext | undefined) => DbCall | undefined): unknown {
   const appStore = storage.getStore();
-  if (tracingOff(hook) || appStore?.suppressed === true) return original.apply(thisArg, args as unknown as unknown[]);
+  if (tracingOff(hook) || appStore?.suppressed === true) return applyArgs(original, thisArg, args);
   const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
   const store: RequestContext = { span: appStore?.span, suppressed: true };
   addCalls.set(store, call);
   let result: unknown;
   try {
-    result = storage.run(store, () => original.apply(thisArg, args as unknown as unknown[]));
+    result = storage.run(store, () => applyArgs(original, thisArg, args));
   } catch (err) {
     settleAdd(store, call, err);
     throw err;

@@ -104,7 +104,7 @@ function runCall(call: DbCall, original: AnyFunction, thisArg: unknown, args: IA
   // A closed connection refuses the command with an 'error' of its own, never one of the command.
   if (isClosed(connection)) {
     call.fail(closedError());
-    return original.apply(thisArg, args as unknown as unknown[]);
+    return applyArgs(original, thisArg, args);
   }
   const store = storage.getStore();
   const cmd = call.invoke(original, thisArg, args);

@@ -1,6 +1,7 @@
 /**
- * Connection settings for the real PostgreSQL, Redis, MariaDB and RabbitMQ that `npm test` starts (scripts/with-services.js),
- * or that PGHOST/DATABASE_URL, REDIS_URL, MYSQL_URL and AMQP_URL point to. A missing server fails the test with the reason.
+ * Connection settings for the real PostgreSQL, Redis, MariaDB, RabbitMQ, Kafka-protocol broker and NATS that `npm test`
+ * starts (scripts/with-services.js), or that PGHOST/DATABASE_URL, REDIS_URL, MYSQL_URL, AMQP_URL, KAFKA_BROKERS and
+ * NATS_URL point to. A missing server fails the test with the reason.
  */
 export function pgConfig(): { host: string; port: number; user: string; database: string; connectionString?: string } {
   const unavailable = process.env.OTCH_POSTGRES_UNAVAILABLE;
@@ -59,4 +60,19 @@ export function sqlTags(component: string, conn: { host: string; port: number; u
     'peer.port': conn.port,
     'peer.address': `${conn.host}:${conn.port}`,
   };
+}
+
+/** The Kafka bootstrap brokers (`host:port`, comma-separated in KAFKA_BROKERS). */
+export function kafkaBrokers(): string[] {
+  const unavailable = process.env.OTCH_KAFKA_UNAVAILABLE;
+  if (unavailable) throw new Error(`the Kafka broker could not be started by scripts/services.js: ${unavailable}`);
+  if (!process.env.KAFKA_BROKERS) throw new Error('no Kafka broker: run the tests with `npm test` (it starts one), or set KAFKA_BROKERS');
+  return process.env.KAFKA_BROKERS.split(',').map((broker) => broker.trim());
+}
+
+export function natsUrl(): string {
+  const unavailable = process.env.OTCH_NATS_UNAVAILABLE;
+  if (unavailable) throw new Error(`NATS could not be started by scripts/services.js: ${unavailable}`);
+  if (!process.env.NATS_URL) throw new Error('no NATS server: run the tests with `npm test` (it starts one), or set NATS_URL');
+  return process.env.NATS_URL;
 }

@@ -24,6 +24,8 @@ export class RecordedSpan extends opentracing.Span {
   readonly logs: LogRecord[] = [];
   /** How `parentId` is referenced: `childOf`, or `followsFrom` when the span has no childOf reference. */
   referenceType: 'childOf' | 'followsFrom' | undefined;
+  /** Every reference the span was started with (a consumer span of a batch has several). */
+  references: opentracing.Reference[] = [];
   finishCount = 0;
   readonly startTime: number;
   endTime?: number;
@@ -102,6 +104,7 @@ export class RecordingTracer extends opentracing.Tracer {
     const ctx = new RecordingContext(parent?.traceId ?? randomBytes(16).toString('hex'), randomBytes(8).toString('hex'));
     const span = new RecordedSpan(this, name, ctx, parent?.spanId, fields.startTime);
     span.referenceType = referenceType;
+    span.references = fields.references ?? [];
     if (fields.tags) span.addTags(fields.tags);
     this.startedCount++;
     if (this.keep) this.started.push(span);

@@ -138,6 +138,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.deepEqual(producer.tags, {
       'span.kind': 'producer',
       component: 'amqplib',
+      'messaging.system': 'rabbitmq',
       'message_bus.destination': exchange,
       'amqp.exchange': exchange,
       'amqp.routing_key': 'orders.created',
@@ -153,6 +154,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.deepEqual(consumer.tags, {
       'span.kind': 'consumer',
       component: 'amqplib',
+      'messaging.system': 'rabbitmq',
       'message_bus.destination': queue,
       'amqp.queue': queue,
       'amqp.exchange': exchange,

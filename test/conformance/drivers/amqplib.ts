@@ -7,6 +7,7 @@ import amqpCallback from 'amqplib/callback_api';
 import { amqpUrl } from '../../helpers/services';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver, OtelCounterpart } from '../driver';
+import { heldDelivery } from './held';
 
 interface Model {
   Channel: { prototype: object };
@@ -196,21 +197,7 @@ export const amqplibConsumerDriver: Driver = {
   },
   // The consume callback has run (its span is open) and returns a promise that settles only after the
   // contract has uninstalled the hook.
-  async inFlightCall() {
-    const id = String(++sequence);
-    let release!: () => void;
-    const hold = new Promise<void>((resolve) => (release = resolve));
-    holds.set(id, hold);
-    const seen = await send(id);
-    const outcome = new Promise((resolve) =>
-      setImmediate(() => {
-        holds.delete(id);
-        release();
-        resolve(hold.then(() => seen));
-      }),
-    );
-    return { outcome };
-  },
+  inFlightCall: () => heldDelivery(holds, String(++sequence), (id) => send(id)),
   // Untraced, the producer side adds no trace header to a message sent outside any span; traced it does.
   normalize(result) {
     const { messageId: _id, headers, ...rest } = result as Seen;

@@ -1,0 +1,277 @@
+/**
+ * kafkajs span logic (declared in ../hooks/kafkajs), for kafkajs 2.x, on the messaging core.
+ *
+ * Producer: every producer that `Kafka.prototype.producer` makes gets its `send`, `sendBatch` and
+ * `transaction` (whose `send`/`sendBatch` likewise) wrapped once, in place; those wrappers answer to the
+ * current install (they pass through when there is none). One `producer` span per call under the active
+ * span, finished when kafkajs settles the call; each message is sent as a copy whose headers carry the
+ * trace (a header the app set wins; the app's record, messages and headers are never written).
+ * `sendBatch` to one topic is named like `send`; to several, `kafka.send` with the topics in `kafka.topics`.
+ *
+ * Consumer: kafkajs' Runner (shared by every consumer) calls the app's `eachMessage`/`eachBatch` through
+ * `processEachMessage`/`processEachBatch`; there the runner's handler is replaced once by one that runs
+ * it in a `consumer` span: per message, following from the producer's context in its headers; per
+ * batch, with a reference to each distinct producer context among its messages (at most
+ * MAX_CONSUMER_REFERENCES). `Runner.prototype.start` runs outside any request: the fetch loop,
+ * heartbeats and commits it starts never carry a request's context.
+ */
+import type { Span } from 'opentracing';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { detached } from '../cores/db-call';
+import { extractBatchContexts, extractMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler, withTraceHeaders } from '../cores/messaging';
+import type { TagMap } from '../spans';
+import type { KafkajsOptions } from '../options/kafkajs';
+import { applyArgs } from '../apply-args';
+
+type AnyFunction = (...args: any[]) => any;
+
+const COMPONENT = 'kafkajs';
+const SYSTEM = 'kafka';
+
+/** Marks a function of ours put on a kafkajs object, so that it is never wrapped twice. */
+const kTraced = Symbol('opentracing-client-hooks.kafkajs');
+
+/** The registry's lookup of the hook's current install (`ctx.current`), kept from the first patch. */
+let currentInstall: (() => ActiveHook<KafkajsOptions> | undefined) | undefined;
+
+/** The install the wrappers left on kafkajs objects answer to now; undefined when there is none. */
+function current(): ActiveHook<KafkajsOptions> | undefined {
+  const hook = currentInstall?.();
+  return hook !== undefined && hook.enabled ? hook : undefined;
+}
+
+function markTraced<F extends AnyFunction>(fn: F): F {
+  Object.defineProperty(fn, kTraced, { value: true });
+  return fn;
+}
+
+function isTraced(fn: unknown): boolean {
+  return typeof fn === 'function' && (fn as { [kTraced]?: true })[kTraced] === true;
+}
+
+/** Replaces `target[name]` (a function kafkajs made for this object) by `wrap(it)`, once. */
+function replaceOnce(target: Record<string, unknown>, name: string, wrap: (original: AnyFunction) => AnyFunction): void {
+  const original = target[name];
+  if (typeof original !== 'function' || isTraced(original)) return;
+  target[name] = markTraced(wrap(original as AnyFunction));
+}
+
+// ---- producer -------------------------------------------------------------------------------------
+
+interface TopicMessages {
+  topic?: unknown;
+  messages?: unknown;
+}
+
+/** The caller's record, copied (each property read once); what is left to do once the span exists. */
+interface PreparedSend {
+  spec: MessageSpanSpec;
+  /** The record to send, messages copied; `inject` completes it. */
+  record: Record<string, unknown>;
+  inject(hook: ActiveHook, call: { span: Span }): void;
+}
+
+/** Copies of `messages` (each read once), or undefined when they are not an array of objects. */
+function copyMessages(messages: unknown): Array<Record<string, unknown>> | undefined {
+  if (!Array.isArray(messages)) return undefined;
+  const copies: Array<Record<string, unknown>> = [];
+  for (const message of messages) {
+    if (message === null || typeof message !== 'object') return undefined;
+    copies.push({ ...(message as object) });
+  }
+  return copies;
+}
+
+/** Puts the trace headers on each (copied) message. */
+function injectAll(hook: ActiveHook, span: Span, messages: Array<Record<string, unknown>>): void {
+  for (const message of messages) {
+    const headers = withTraceHeaders(hook, span, message.headers);
+    if (headers !== undefined) message.headers = headers;
+  }
+}
+
+function sendSpec(topics: string[], messageCount: number): MessageSpanSpec {
+  const tags: TagMap = {};
+  if (topics.length > 1) tags['kafka.topics'] = topics.join(',');
+  return {
+    component: COMPONENT,
+    system: SYSTEM,
+    operationName: topics.length === 1 ? `kafka.send ${topics[0]}` : 'kafka.send',
+    destination: topics.length === 1 ? topics[0] : undefined,
+    messageCount,
+    tags,
+  };
+}
+
+/** `send({ topic, messages, ... })`. */
+function prepareSend(arg: unknown): PreparedSend | undefined {
+  if (arg === null || typeof arg !== 'object') return undefined;
+  const record: Record<string, unknown> = { ...(arg as object) };
+  const messages = copyMessages(record.messages);
+  if (messages === undefined || typeof record.topic !== 'string') return undefined;
+  record.messages = messages;
+  return { spec: sendSpec([record.topic], messages.length), record, inject: (hook, call) => injectAll(hook, call.span, messages) };
+}
+
+/** `sendBatch({ topicMessages: [{ topic, messages }], ... })`. */
+function prepareSendBatch(arg: unknown): PreparedSend | undefined {
+  if (arg === null || typeof arg !== 'object') return undefined;
+  const record: Record<string, unknown> = { ...(arg as object) };
+  if (!Array.isArray(record.topicMessages)) return undefined;
+  const topics: string[] = [];
+  const all: Array<Record<string, unknown>> = [];
+  const topicMessages: TopicMessages[] = [];
+  for (const entry of record.topicMessages as unknown[]) {
+    if (entry === null || typeof entry !== 'object') return undefined;
+    const copy: TopicMessages = { ...(entry as object) };
+    const messages = copyMessages(copy.messages);
+    if (messages === undefined || typeof copy.topic !== 'string') return undefined;
+    copy.messages = messages;
+    if (!topics.includes(copy.topic)) topics.push(copy.topic);
+    all.push(...messages);
+    topicMessages.push(copy);
+  }
+  record.topicMessages = topicMessages;
+  return { spec: sendSpec(topics.sort(), all.length), record, inject: (hook, call) => injectAll(hook, call.span, all) };
+}
+
+function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {
+  return (original: AnyFunction) =>
+    function send(this: unknown): unknown {
+      const hook = current();
+      if (hook === undefined) return applyArgs(original, this, arguments);
+      let prepared: PreparedSend | undefined;
+      try {
+        prepared = prepare(arguments[0]);
+      } catch {
+        // Input kafkajs will reject (or read) itself: sent as it is.
+        prepared = undefined;
+      }
+      const call = prepared === undefined ? undefined : startProducer(hook, prepared.spec);
+      if (prepared === undefined || call === undefined) return applyArgs(original, this, arguments);
+      const args: unknown[] = Array.prototype.slice.call(arguments);
+      try {
+        prepared.inject(hook, call);
+        args[0] = prepared.record;
+      } catch {
+        // Headers that cannot be copied: the message goes as the app gave it, untouched.
+      }
+      return call.invokeAndChain(original, this, args);
+    };
+}
+
+/** A transaction's `send`/`sendBatch` are traced like the producer's. */
+function wrapTransaction(original: AnyFunction): AnyFunction {
+  return function transaction(this: unknown): unknown {
+    const result = applyArgs(original, this, arguments);
+    if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') return result;
+    return (result as PromiseLike<unknown>).then((txn) => {
+      if (txn !== null && typeof txn === 'object') traceProducer(txn as Record<string, unknown>);
+      return txn;
+    });
+  };
+}
+
+function traceProducer(producer: Record<string, unknown>): void {
+  replaceOnce(producer, 'send', wrapSend(prepareSend));
+  replaceOnce(producer, 'sendBatch', wrapSend(prepareSendBatch));
+}
+
+function wrapProducerFactory(original: AnyFunction): AnyFunction {
+  return function producer(this: unknown): unknown {
+    const made = applyArgs(original, this, arguments);
+    if (current() !== undefined && made !== null && typeof made === 'object') {
+      try {
+        traceProducer(made as Record<string, unknown>);
+        replaceOnce(made as Record<string, unknown>, 'transaction', wrapTransaction);
+      } catch {
+        // A producer object we cannot change stays untraced.
+      }
+    }
+    return made;
+  };
+}
+
+// ---- consumer -------------------------------------------------------------------------------------
+
+interface KafkaMessage {
+  headers?: unknown;
+  offset?: unknown;
+}
+
+interface RunnerLike {
+  eachMessage?: unknown;
+  eachBatch?: unknown;
+  consumerGroup?: { groupId?: unknown };
+}
+
+function processSpec(runner: RunnerLike, topic: unknown, partition: unknown, tags: TagMap): MessageSpanSpec {
+  const groupId = runner.consumerGroup?.groupId;
+  if (typeof partition === 'number') tags['kafka.partition'] = partition;
+  if (typeof groupId === 'string') tags['kafka.consumer_group'] = groupId;
+  const name = typeof topic === 'string' ? topic : '';
+  return { component: COMPONENT, system: SYSTEM, operationName: `kafka.process ${name}`, destination: name, tags };
+}
+
+/** `eachMessage({ topic, partition, message, ... })` in a span per message. */
+function traceEachMessage(runner: RunnerLike, handler: AnyFunction): AnyFunction {
+  return function eachMessage(this: unknown, payload: { topic?: unknown; partition?: unknown; message?: KafkaMessage } | null): unknown {
+    const hook = current();
+    if (hook === undefined || payload == null || payload.message == null || typeof payload.message !== 'object') {
+      return applyArgs(handler, this, arguments);
+    }
+    const message = payload.message;
+    const tags: TagMap = {};
+    if (typeof message.offset === 'string') tags['kafka.offset'] = message.offset;
+    const spec = processSpec(runner, payload.topic, payload.partition, tags);
+    return traceHandler(hook, spec, extractMessageContext(hook, message.headers, objectHeaders), handler, this, arguments);
+  };
+}
+
+/** `eachBatch({ batch, ... })` in a span per batch, referring to its messages' producers. */
+function traceEachBatch(runner: RunnerLike, handler: AnyFunction): AnyFunction {
+  return function eachBatch(this: unknown, payload: { batch?: { topic?: unknown; partition?: unknown; messages?: unknown } } | null): unknown {
+    const hook = current();
+    const batch = payload?.batch;
+    if (hook === undefined || batch == null || typeof batch !== 'object' || !Array.isArray(batch.messages)) {
+      return applyArgs(handler, this, arguments);
+    }
+    const messages = batch.messages as KafkaMessage[];
+    const spec = processSpec(runner, batch.topic, batch.partition, {});
+    spec.messageCount = messages.length;
+    const contexts = extractBatchContexts(hook, messages, (message) => message?.headers, objectHeaders);
+    return traceHandler(hook, spec, contexts, handler, this, arguments);
+  };
+}
+
+/** Puts the traced handler on the runner once (kafkajs calls `this.eachMessage`/`this.eachBatch`). */
+function wrapProcess(field: 'eachMessage' | 'eachBatch', trace: (runner: RunnerLike, handler: AnyFunction) => AnyFunction) {
+  return (original: AnyFunction) =>
+    function processTraced(this: RunnerLike): unknown {
+      if (current() !== undefined && this !== null && typeof this === 'object') {
+        replaceOnce(this as Record<string, unknown>, field, (handler) => trace(this, handler));
+      }
+      return applyArgs(original, this, arguments);
+    };
+}
+
+/** The consumer's fetch loop, heartbeats and commits run outside whatever request called `run`. */
+function wrapStart(original: AnyFunction): AnyFunction {
+  return function start(this: unknown): unknown {
+    if (current() === undefined) return applyArgs(original, this, arguments);
+    const args = arguments;
+    return detached(() => applyArgs(original, this, args));
+  };
+}
+
+export function patchKafka(exports: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
+  currentInstall = lookup;
+  wrap(exports.Kafka.prototype, 'producer', wrapProducerFactory);
+}
+
+export function patchRunner(Runner: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
+  currentInstall = lookup;
+  wrap(Runner.prototype, 'processEachMessage', wrapProcess('eachMessage', traceEachMessage));
+  wrap(Runner.prototype, 'processEachBatch', wrapProcess('eachBatch', traceEachBatch));
+  wrap(Runner.prototype, 'start', wrapStart);
+}

@@ -1,0 +1,278 @@
+/**
+ * NATS span logic (declared in ../hooks/nats), for the `nats` 2.x client, on the messaging core.
+ *
+ * Producer: `NatsConnectionImpl.prototype.publish` makes a `producer` span (`nats.publish <subject>`)
+ * that finishes when publish returns (the client only buffers the message); `request` makes a `client`
+ * span (`nats.request <subject>`) that the reply, a timeout or "no responders" finishes (the promise is
+ * handed back chained). Either sends the trace in a new header set made with the client's own
+ * `headers()`, holding a copy of the app's headers (a header the app set wins, whatever its case; the
+ * app's are never written). A server without header support gets no trace headers. The publish a
+ * request makes for itself is part of the request's span.
+ *
+ * Consumer: `ProtocolHandler.prototype.processMsg`, through which the client hands every message to its
+ * subscription, runs a callback subscription's callback inside a `consumer` span (`nats.process
+ * <subscription subject>`) that follows from the publisher's context; it finishes when the callback
+ * returns (or the promise it returns settles). An async-iterator subscription gets a span per message
+ * from the moment the iterator hands it over until the next pull or the loop's end: an iterator cannot
+ * make it active in the loop body, which runs in its caller's context. Replies to requests (inbox
+ * subjects) make no consumer span.
+ */
+import path from 'node:path';
+import type { Span } from 'opentracing';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import type { DbCall } from '../cores/db-call';
+import { extractMessageContext, injectMessageContext, MessageSpanSpec, startConsumer, startProducer, traceHandler } from '../cores/messaging';
+import type { HeaderReader } from '../cores/messaging';
+import type { TagMap } from '../spans';
+import type { NatsOptions } from '../options/nats';
+import { applyArgs } from '../apply-args';
+
+type AnyFunction = (...args: any[]) => any;
+
+const COMPONENT = 'nats';
+const SYSTEM = 'nats';
+/** The client's default inbox prefix (`inboxPrefix` option). */
+const DEFAULT_INBOX = '_INBOX';
+/** The client's `Match.IgnoreCase`. */
+const MATCH_IGNORE_CASE = 2;
+
+/** The client's MsgHdrs, as far as it is used here. */
+interface MsgHdrs {
+  keys(): string[];
+  values(key: string): string[];
+  has(key: string, match?: number): boolean;
+  append(key: string, value: string): void;
+}
+
+interface ConnectionLike {
+  options?: { inboxPrefix?: unknown };
+  protocol?: { info?: { headers?: unknown } };
+}
+
+interface SubscriptionLike {
+  subject?: unknown;
+  queue?: unknown;
+  noIterator?: unknown;
+  callback?: unknown;
+  protocol?: ProtocolLike;
+}
+
+interface ProtocolLike {
+  options?: { inboxPrefix?: unknown };
+  subscriptions?: { get(sid: unknown): SubscriptionLike | undefined; getMux?(): unknown };
+}
+
+interface MsgLike {
+  subject?: unknown;
+  headers?: unknown;
+}
+
+function inboxPrefix(options: { inboxPrefix?: unknown } | undefined): string {
+  return typeof options?.inboxPrefix === 'string' && options.inboxPrefix !== '' ? options.inboxPrefix : DEFAULT_INBOX;
+}
+
+/** A subject as it may stand in a span name: every inbox (a reply subject, one per request) is one name. */
+function stableSubject(subject: string, prefix: string): string {
+  return subject.startsWith(`${prefix}.`) ? `${prefix}.*` : subject;
+}
+
+const msgHeaders: HeaderReader<MsgHdrs> = (headers, visit) => {
+  for (const key of headers.keys()) visit(key, headers.values(key));
+};
+
+function isMsgHdrs(value: unknown): value is MsgHdrs {
+  const h = value as MsgHdrs | null | undefined;
+  return h != null && typeof h === 'object' && typeof h.keys === 'function' && typeof h.values === 'function' && typeof h.has === 'function';
+}
+
+// ---- producer -------------------------------------------------------------------------------------
+
+/** The publish a traced request makes for itself: part of the request's span. Synchronous, so a variable is enough. */
+let requesting = false;
+
+/**
+ * The options to send with: a copy of the app's (never written) whose headers are a new set, made with
+ * the client's `headers()`, holding the app's headers and the trace. The app's options when the server
+ * takes no headers or the tracer failed.
+ */
+function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span, newHeaders: () => MsgHdrs, options: unknown): unknown {
+  if (options != null && typeof options !== 'object') return options;
+  if (connection.protocol?.info?.headers === false) return options;
+  const copy: Record<string, unknown> = options == null ? {} : { ...(options as object) };
+  const appHeaders = copy.headers;
+  if (appHeaders != null && !isMsgHdrs(appHeaders)) return options;
+  const headers = newHeaders();
+  if (appHeaders != null) {
+    for (const key of appHeaders.keys()) for (const value of appHeaders.values(key)) headers.append(key, value);
+  }
+  const has = (name: string): boolean => appHeaders != null && appHeaders.has(name, MATCH_IGNORE_CASE);
+  if (!injectMessageContext(hook, span, (name, value) => headers.append(name, value), has)) return options;
+  copy.headers = headers;
+  return copy;
+}
+
+function producerSpec(kind: 'publish' | 'request', subject: string, prefix: string): MessageSpanSpec {
+  const name = stableSubject(subject, prefix);
+  return { component: COMPONENT, system: SYSTEM, operationName: `nats.${kind} ${name}`, destination: name };
+}
+
+/** Starts the span of a publish or request, with the arguments to call with; undefined when none is made. */
+function startSend(
+  hook: ActiveHook<NatsOptions>,
+  kind: 'publish' | 'request',
+  connection: ConnectionLike,
+  newHeaders: () => MsgHdrs,
+  args: IArguments,
+): { call: DbCall; args: unknown[] } | undefined {
+  const subject = args[0];
+  if (typeof subject !== 'string' || subject === '') return undefined;
+  const call = startProducer(hook, producerSpec(kind, subject, inboxPrefix(connection.options)), { kind: kind === 'request' ? 'client' : 'producer' });
+  if (call === undefined) return undefined;
+  const traced: unknown[] = Array.prototype.slice.call(args);
+  try {
+    traced[2] = tracedOptions(hook, connection, call.span, newHeaders, args[2]);
+  } catch {
+    // Headers we cannot copy: sent as the app gave them.
+    traced[2] = args[2];
+  }
+  return { call, args: traced };
+}
+
+function wrapPublish(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
+  return (original: AnyFunction) =>
+    function publish(this: ConnectionLike): unknown {
+      const started = requesting || !hook.enabled ? undefined : startSend(hook, 'publish', this, newHeaders, arguments);
+      if (started === undefined) return applyArgs(original, this, arguments);
+      const result = started.call.invoke(original, this, started.args);
+      started.call.succeed();
+      return result;
+    };
+}
+
+function wrapRequest(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
+  return (original: AnyFunction) =>
+    function request(this: ConnectionLike): unknown {
+      const started = requesting || !hook.enabled ? undefined : startSend(hook, 'request', this, newHeaders, arguments);
+      if (started === undefined) return applyArgs(original, this, arguments);
+      requesting = true;
+      try {
+        return started.call.invokeAndChain(original, this, started.args);
+      } finally {
+        requesting = false;
+      }
+    };
+}
+
+// ---- consumer -------------------------------------------------------------------------------------
+
+/** The subscription's span spec for one message; undefined for an inbox (the reply to a request). */
+function consumerSpec(sub: SubscriptionLike, msg: MsgLike, prefix: string): MessageSpanSpec | undefined {
+  const subject = typeof sub.subject === 'string' ? sub.subject : undefined;
+  if (subject === undefined || subject.startsWith(`${prefix}.`)) return undefined;
+  const tags: TagMap = {};
+  if (typeof sub.queue === 'string' && sub.queue !== '') tags['nats.queue'] = sub.queue;
+  if (typeof msg.subject === 'string' && msg.subject !== subject) tags['nats.subject'] = msg.subject;
+  return { component: COMPONENT, system: SYSTEM, operationName: `nats.process ${subject}`, destination: subject, tags };
+}
+
+function wrapProcessMsg(hook: ActiveHook<NatsOptions>) {
+  return (original: AnyFunction) =>
+    function processMsg(this: ProtocolLike, msg: { sid?: unknown } | null): unknown {
+      if (!hook.enabled || msg == null) return applyArgs(original, this, arguments);
+      const subscriptions = this.subscriptions;
+      const sub = subscriptions?.get(msg.sid);
+      const callback = sub?.callback;
+      if (sub == null || sub.noIterator !== true || typeof callback !== 'function' || sub === subscriptions?.getMux?.()) {
+        return applyArgs(original, this, arguments);
+      }
+      const prefix = inboxPrefix(this.options);
+      // The client calls the subscription's callback synchronously in here: for that call only, it is
+      // one that runs in the message's span.
+      const traced = function (this: unknown, err: unknown, message: MsgLike): unknown {
+        const spec = err == null && message != null ? consumerSpec(sub, message, prefix) : undefined;
+        if (spec === undefined) return applyArgs(callback as AnyFunction, this, arguments);
+        return traceHandler(hook, spec, extractMessageContext(hook, message.headers, msgHeaders), callback as AnyFunction, this, arguments);
+      };
+      sub.callback = traced;
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        if (sub.callback === traced) sub.callback = callback;
+      }
+    };
+}
+
+interface IteratorResultLike {
+  done?: boolean;
+  value?: unknown;
+}
+
+/** An async-iterator subscription's iterator (the same object), with a span per message it hands over. */
+function traceIterator(hook: ActiveHook<NatsOptions>, sub: SubscriptionLike, iterator: Record<string, unknown>): void {
+  const next = iterator.next;
+  const finish = iterator.return;
+  if (typeof next !== 'function') return;
+  const prefix = inboxPrefix(sub.protocol?.options);
+  let open: DbCall | undefined;
+  const close = (): void => {
+    open?.succeed();
+    open = undefined;
+  };
+  const received = (result: IteratorResultLike): IteratorResultLike => {
+    const message = result?.value as MsgLike | undefined;
+    if (result?.done === true || message == null || typeof message !== 'object' || !hook.enabled) return result;
+    const spec = consumerSpec(sub, message, prefix);
+    if (spec !== undefined) open = startConsumer(hook, spec, extractMessageContext(hook, message.headers, msgHeaders));
+    return result;
+  };
+  iterator.next = function (this: unknown): unknown {
+    close();
+    const result = applyArgs(next as AnyFunction, this, arguments);
+    return result != null && typeof result.then === 'function' ? result.then(received) : result;
+  };
+  if (typeof finish === 'function') {
+    iterator.return = function (this: unknown): unknown {
+      close();
+      return applyArgs(finish as AnyFunction, this, arguments);
+    };
+  }
+}
+
+function wrapAsyncIterator(hook: ActiveHook<NatsOptions>) {
+  return (original: AnyFunction) =>
+    function asyncIterator(this: SubscriptionLike): unknown {
+      const iterator = applyArgs(original, this, arguments);
+      // Only a subscription's iterator (the client iterates other queues too).
+      if (hook.enabled && this?.protocol != null && typeof this.subject === 'string' && iterator != null && typeof iterator === 'object') {
+        try {
+          traceIterator(hook, this, iterator as Record<string, unknown>);
+        } catch {
+          // An iterator we cannot extend stays untraced.
+        }
+      }
+      return iterator;
+    };
+}
+
+// ---- patches --------------------------------------------------------------------------------------
+
+export function patchConnection(exports: any, { hook, wrap, basedir }: PatchContext<NatsOptions, undefined>): void {
+  let factory: (() => MsgHdrs) | undefined;
+  // The client's own `headers()`, loaded with the first traced send.
+  const newHeaders = (): MsgHdrs => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    factory ??= (require(path.join(basedir ?? '', 'lib', 'nats-base-client', 'headers')) as { headers: () => MsgHdrs }).headers;
+    return factory();
+  };
+  const proto = exports.NatsConnectionImpl.prototype;
+  wrap(proto, 'publish', wrapPublish(hook, newHeaders));
+  wrap(proto, 'request', wrapRequest(hook, newHeaders));
+}
+
+export function patchProtocol(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
+  wrap(exports.ProtocolHandler.prototype, 'processMsg', wrapProcessMsg(hook));
+}
+
+export function patchIterator(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
+  wrap(exports.QueuedIteratorImpl.prototype, Symbol.asyncIterator, wrapAsyncIterator(hook));
+}

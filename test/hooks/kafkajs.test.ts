@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { REFERENCE_FOLLOWS_FROM } from 'opentracing';
+import type { Span } from 'opentracing';
+import type { Consumer, EachBatchPayload, EachMessagePayload, Kafka, Producer } from 'kafkajs';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { KafkajsOptions } from '../../src';
+import { freshName, kafkaClient, kafkaErrors, newConsumer, newProducer } from '../conformance/drivers/kafkajs';
+import { RecordedSpan, RecordingContext, RecordingTracer } from '../helpers/tracer';
+
+/** A message as an eachMessage handler saw it, with the span active in the handler. */
+interface Arrival {
+  payload: EachMessagePayload;
+  active: Span | undefined;
+}
+
+function traceparentOf(span: RecordedSpan): string {
+  return `00-${span.traceId}-${span.id}-01`;
+}
+
+function text(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString() : String(value);
+}
+
+async function until(condition: () => boolean, what: string, ms = 15000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
+  this.timeout(60000);
+  const tracer = new RecordingTracer();
+  const install = (options: KafkajsOptions = {}): void => installPatches(['kafkajs'], { tracer, hooks: { kafkajs: options } });
+  let kafka: Kafka;
+  let producer: Producer;
+  const consumers: Consumer[] = [];
+
+  before(async () => {
+    install();
+    kafka = kafkaClient();
+    producer = newProducer(kafka);
+    await producer.connect();
+  });
+  after(async () => {
+    for (const consumer of consumers) await consumer.disconnect();
+    await producer?.disconnect();
+    uninstallAllPatches();
+  });
+  beforeEach(() => tracer.reset());
+
+  /** A consumer of `topics` (created by a first message) from the beginning, whose eachMessage records arrivals. */
+  async function consume(topics: string[], handler?: (payload: EachMessagePayload) => Promise<void>): Promise<Arrival[]> {
+    const arrivals: Arrival[] = [];
+    const consumer = newConsumer(kafka, freshName('group'));
+    consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async (payload) => {
+        arrivals.push({ payload, active: currentSpan() });
+        await handler?.(payload);
+      },
+    });
+    return arrivals;
+  }
+
+  describe('producer', () => {
+    it('send: one producer span under the active span; each message carries it, the app’s headers kept and its objects untouched', async () => {
+      const topic = freshName('send');
+      const appHeaders = { app: Buffer.from('binary'), 'app-text': 'text', traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01' };
+      const ownTrace = { app: 'mine' };
+      const messages = [{ key: 'k', value: 'secret payload', headers: appHeaders }, { value: 'second', headers: ownTrace }, { value: 'third' }];
+      const frozen = JSON.stringify(messages);
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      const result = await withSpan(parent, () => producer.send({ topic, messages }));
+      parent.finish();
+      assert.equal(JSON.stringify(messages), frozen, "the app's messages and headers are not written");
+      assert.equal(Object.keys(ownTrace).length, 1);
+      assert.ok(Array.isArray(result) && result[0].topicName === topic);
+      const [span] = tracer.byName(`kafka.send ${topic}`);
+      assert.equal(span.parentId, parent.id);
+      assert.deepEqual(span.tags, {
+        'span.kind': 'producer',
+        component: 'kafkajs',
+        'messaging.system': 'kafka',
+        'message_bus.destination': topic,
+        'messaging.batch.message_count': 3,
+      });
+      assert.ok(!JSON.stringify(span.tags).includes('secret'), 'no payload in the span');
+
+      const arrivals = await consume([topic]);
+      await until(() => arrivals.length === 3, 'three messages');
+      const byValue = new Map(arrivals.map((a) => [text(a.payload.message.value), a.payload.message.headers ?? {}]));
+      const first = byValue.get('secret payload')!;
+      assert.equal(text(first.traceparent), appHeaders.traceparent, "the app's own traceparent wins");
+      assert.equal(text(first.app), 'binary');
+      assert.equal(text(first['app-text']), 'text');
+      assert.equal(text(byValue.get('second')!.traceparent), traceparentOf(span));
+      assert.equal(text(byValue.get('second')!.app), 'mine');
+      assert.equal(text(byValue.get('third')!.traceparent), traceparentOf(span));
+    });
+
+    it('sendBatch: one span per call, named for its topic; several topics: `kafka.send` with kafka.topics', async () => {
+      const [a, b] = [freshName('batch-a'), freshName('batch-b')];
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      await withSpan(parent, async () => {
+        await producer.sendBatch({ topicMessages: [{ topic: a, messages: [{ value: '1' }, { value: '2' }] }] });
+        await producer.sendBatch({ topicMessages: [{ topic: b, messages: [{ value: '3' }] }, { topic: a, messages: [{ value: '4' }] }] });
+      });
+      const [one] = tracer.byName(`kafka.send ${a}`);
+      assert.equal(one.tags['messaging.batch.message_count'], 2);
+      const [several] = tracer.byName('kafka.send');
+      assert.equal(several.parentId, parent.id);
+      assert.equal(several.tags['kafka.topics'], [a, b].sort().join(','));
+      assert.equal(several.tags['message_bus.destination'], undefined);
+      assert.equal(several.tags['messaging.batch.message_count'], 2);
+    });
+
+    it('a transactional producer: its sends are traced the same', async () => {
+      const topic = freshName('txn');
+      const transactional = newProducer(kafka, { transactionalId: freshName('txn-id'), maxInFlightRequests: 1 });
+      await transactional.connect();
+      try {
+        const parent = tracer.startSpan('request') as RecordedSpan;
+        await withSpan(parent, async () => {
+          const txn = await transactional.transaction();
+          await txn.send({ topic, messages: [{ value: 'in a transaction' }] });
+          await txn.commit();
+        });
+        const [span] = tracer.byName(`kafka.send ${topic}`);
+        assert.equal(span.parentId, parent.id);
+        assert.equal(span.finishCount, 1);
+      } finally {
+        await transactional.disconnect();
+      }
+    });
+
+    it('a failed send: error on the span, the same error to the app', async () => {
+      const disconnected = newProducer(kafka);
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      const err = await withSpan(parent, () => disconnected.send({ topic: freshName('never'), messages: [{ value: 'x' }] })).catch((e: unknown) => e);
+      assert.equal((err as Error).message, 'The producer is disconnected');
+      const [span] = tracer.byName(/^kafka\.send /);
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields['error.object'], err);
+    });
+
+    it('requireParent: no span outside a request; a producer made before install is not traced', async () => {
+      uninstallAllPatches();
+      const before = newProducer(kafka);
+      install({ requireParent: true });
+      try {
+        await before.connect();
+        await producer.send({ topic: freshName('orphan'), messages: [{ value: 'x' }] });
+        const request = tracer.startSpan('request');
+        await withSpan(request, () => before.send({ topic: freshName('old'), messages: [{ value: 'x' }] }));
+        request.finish();
+        assert.deepEqual(tracer.byName(/^kafka\.send /), []);
+      } finally {
+        await before.disconnect();
+        uninstallAllPatches();
+        install();
+      }
+    });
+  });
+
+  describe('consumer', () => {
+    const failOnce = new Set<string>();
+    const topic = freshName('process');
+    let arrivals: Arrival[];
+    before(async () => {
+      await producer.send({ topic, messages: [{ value: 'warm-up' }] });
+      arrivals = await consume([topic], async ({ message }) => {
+        const id = text(message.value);
+        // Work done in the handler is a child of its span.
+        tracer.startSpan('handler work', { childOf: currentSpan() }).finish();
+        // A plain Error: kafkajs retries (a TypeError would crash the consumer for good).
+        if (failOnce.delete(id)) throw new Error(`handler failed on ${id}`);
+      });
+      await until(() => arrivals.length === 1, 'the warm-up message');
+    });
+    beforeEach(() => arrivals.splice(0));
+
+    it('a span per message, following from the producer, active in the handler, with topic, partition and offset', async () => {
+      const request = tracer.startSpan('request') as RecordedSpan;
+      await withSpan(request, () => producer.send({ topic, messages: [{ value: 'one' }, { value: 'two' }] }));
+      request.finish();
+      await until(() => arrivals.length === 2, 'two messages');
+      await tracer.settle();
+      const [send] = tracer.byName(`kafka.send ${topic}`);
+      const spans = tracer.byName(`kafka.process ${topic}`);
+      assert.equal(spans.length, 2);
+      for (const arrival of arrivals) {
+        const { partition, message } = arrival.payload;
+        const span = spans.find((s) => s.tags['kafka.offset'] === message.offset && s.tags['kafka.partition'] === partition)!;
+        assert.equal(arrival.active, span, 'the consumer span is active in the handler');
+        assert.equal(span.parentId, send.id);
+        assert.equal(span.referenceType, 'followsFrom');
+        assert.equal(span.tags['span.kind'], 'consumer');
+        assert.equal(span.tags['message_bus.destination'], topic);
+        assert.equal(span.tags['kafka.partition'], arrival.payload.partition);
+        assert.equal(typeof span.tags['kafka.consumer_group'], 'string');
+      }
+      const work = tracer.byName('handler work');
+      assert.deepEqual(work.map((w) => w.parentId).sort(), spans.map((s) => s.id).sort());
+    });
+
+    it('a message without a trace starts a new trace (requireParent is for producers); consumerParent childOf', async () => {
+      uninstallAllPatches();
+      install({ requireParent: true });
+      try {
+        await producer.send({ topic, messages: [{ value: 'untraced' }] });
+        await until(() => arrivals.length === 1, 'the message');
+        await tracer.settle();
+        const [span] = tracer.byName(`kafka.process ${topic}`);
+        assert.equal(span.parentId, undefined);
+        uninstallAllPatches();
+        install({ consumerParent: 'childOf' });
+        const request = tracer.startSpan('request');
+        await withSpan(request, () => producer.send({ topic, messages: [{ value: 'child' }] }));
+        request.finish();
+        await until(() => arrivals.length === 2, 'the second message');
+        await tracer.settle();
+        assert.equal(tracer.byName(`kafka.process ${topic}`)[1].referenceType, 'childOf');
+      } finally {
+        uninstallAllPatches();
+        install();
+      }
+    });
+
+    it('a throwing handler: error on its span, kafkajs gets the very error and retries in a new span', async () => {
+      failOnce.add('poison');
+      const logged = kafkaErrors.length;
+      await producer.send({ topic, messages: [{ value: 'poison' }] });
+      await until(() => arrivals.length === 2, 'the message and its retry');
+      await tracer.settle();
+      const [failed, retried] = tracer.byName(`kafka.process ${topic}`);
+      assert.equal(failed.tags.error, true);
+      assert.equal(retried.tags.error, undefined);
+      const seen = kafkaErrors.slice(logged).find((e) => e.message === 'Error when calling eachMessage');
+      assert.equal(seen?.error, failed.errorLog()?.fields['error.object']);
+      assert.ok(seen?.error instanceof Error && seen.error.message === 'handler failed on poison');
+    });
+
+    it('uninstalled: no span, and the handler runs as it is', async () => {
+      uninstallAllPatches();
+      try {
+        await producer.send({ topic, messages: [{ value: 'quiet' }] });
+        await until(() => arrivals.length === 1, 'the message');
+        assert.equal(arrivals[0].active, undefined);
+        assert.deepEqual(tracer.finished.filter((s) => s.operationName !== 'handler work'), []);
+      } finally {
+        install();
+      }
+    });
+  });
+
+  it('eachBatch: one span per batch, a reference to each distinct producer context, active in the handler', async () => {
+    const topic = freshName('each-batch');
+    const [a, b] = [tracer.startSpan('producer a') as RecordedSpan, tracer.startSpan('producer b') as RecordedSpan];
+    a.finish();
+    b.finish();
+    // One send (one record batch, one partition): contexts the app put in the headers itself, and the
+    // send's own in the message that has none.
+    const headers = (span: RecordedSpan): Record<string, string> => ({ traceparent: traceparentOf(span) });
+    await producer.send({ topic, messages: [a, a, b].map((span, i) => ({ key: 'same', value: String(i), headers: headers(span) })).concat([{ key: 'same', value: 'none', headers: {} }]) });
+    const consumer = newConsumer(kafka, freshName('batch-group'));
+    consumers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const seen: Array<{ payload: EachBatchPayload; active: Span | undefined }> = [];
+    await consumer.run({ eachBatch: async (payload) => void seen.push({ payload, active: currentSpan() }) });
+    await until(() => seen.length === 1, 'one batch');
+    await tracer.settle();
+    const [span] = tracer.byName(`kafka.process ${topic}`);
+    assert.equal(seen[0].active, span);
+    assert.equal(seen[0].payload.batch.messages.length, 4);
+    assert.equal(span.tags['messaging.batch.message_count'], 4);
+    const [send] = tracer.byName(`kafka.send ${topic}`);
+    const references = span.references.map((r) => [r.type(), (r.referencedContext() as RecordingContext).spanId]);
+    assert.deepEqual(references, [a.id, b.id, send.id].map((id) => [REFERENCE_FOLLOWS_FROM, id]));
+  });
+
+  it("kafkajs' own traffic makes no span and is no child of the request that started the consumer", async () => {
+    const topic = freshName('own-traffic');
+    const count = 5;
+    // One key: one partition, whose committed offset says when all are done.
+    await producer.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ key: 'one', value: String(i) })) });
+    const consumer = newConsumer(kafka, freshName('traffic-group'));
+    consumers.push(consumer);
+    const committed = new Promise<void>((resolve) =>
+      consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
+        const offsets = payload.topics.filter((t) => t.topic === topic).flatMap((t) => t.partitions.map((p) => Number(p.offset)));
+        if (offsets.includes(count)) resolve();
+      }),
+    );
+    let handled = 0;
+    const [send] = tracer.byName(`kafka.send ${topic}`);
+    const request = tracer.startSpan('request') as RecordedSpan;
+    request.finish();
+    tracer.reset();
+    await withSpan(request, async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({ autoCommitThreshold: count, eachMessage: async () => void handled++ });
+    });
+    // The work is over: every message handled and its offset committed.
+    await committed;
+    assert.equal(handled, count);
+    await tracer.settle();
+    const names = tracer.started.map((s) => s.operationName);
+    assert.deepEqual(names, Array.from({ length: count }, () => `kafka.process ${topic}`));
+    assert.ok(tracer.started.every((s) => s.traceId === send.traceId && s.parentId === send.id));
+  });
+});

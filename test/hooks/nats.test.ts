@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { headers as natsHeaders } from 'nats';
+import type { Msg, NatsConnection } from 'nats';
+import type { Span } from 'opentracing';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import type { NatsOptions } from '../../src';
+import { freshSubject, headerRecord, natsConnect, sc } from '../conformance/drivers/nats';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+
+function defer<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((res) => (resolve = res));
+  return { promise, resolve };
+}
+
+const traceparentOf = (span: RecordedSpan): string => `00-${span.traceId}-${span.id}-01`;
+
+describe('nats hook (real nats-server)', function () {
+  this.timeout(20000);
+  const tracer = new RecordingTracer();
+  const install = (options: NatsOptions = {}): void => installPatches(['nats'], { tracer, hooks: { nats: options } });
+  let nc: NatsConnection;
+
+  before(async () => {
+    install();
+    nc = await natsConnect();
+  });
+  after(async () => {
+    await nc?.close();
+    uninstallAllPatches();
+  });
+  beforeEach(() => tracer.reset());
+
+  it('publish: a producer span; the trace in a new header set holding the app’s, whose own trace header wins; theirs unwritten', async () => {
+    const subject = freshSubject('publish');
+    const arrived: Msg[] = [];
+    const all = defer<void>();
+    nc.subscribe(subject, { callback: (_err, msg) => arrived.push(msg) === 3 && all.resolve() });
+    await nc.flush();
+    const appHeaders = natsHeaders();
+    appHeaders.set('app', 'mine');
+    const ownTrace = natsHeaders();
+    ownTrace.set('TraceParent', '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01');
+    const options = { headers: appHeaders };
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    withSpan(parent, () => {
+      nc.publish(subject, sc.encode('secret payload'), options);
+      nc.publish(subject, sc.encode('own trace'), { headers: ownTrace });
+      nc.publish(subject, sc.encode('bare'));
+    });
+    parent.finish();
+    await all.promise;
+    assert.equal(options.headers, appHeaders);
+    assert.deepEqual(headerRecord(appHeaders), { app: ['mine'] }, "the app's headers are not written");
+    const spans = tracer.byName(`nats.publish ${subject}`);
+    assert.equal(spans.length, 3);
+    for (const span of spans) {
+      assert.equal(span.parentId, parent.id);
+      assert.deepEqual(span.tags, { 'span.kind': 'producer', component: 'nats', 'messaging.system': 'nats', 'message_bus.destination': subject });
+    }
+    const [first, second, third] = arrived.map((m) => headerRecord(m.headers));
+    assert.deepEqual(first, { app: ['mine'], traceparent: [traceparentOf(spans[0])] });
+    assert.deepEqual(second, { TraceParent: ['00-0123456789abcdef0123456789abcdef-0123456789abcdef-01'] });
+    assert.deepEqual(third, { traceparent: [traceparentOf(spans[2])] });
+    assert.ok(!JSON.stringify(spans.map((s) => s.tags)).includes('secret'));
+  });
+
+  it('request: a client span ended by the reply; the responder’s span follows from it and is active in its callback; the reply makes no consumer span', async () => {
+    const subject = freshSubject('request');
+    let active: Span | undefined;
+    nc.subscribe(subject, {
+      callback: (_err, msg) => {
+        active = currentSpan();
+        setTimeout(() => msg.respond(sc.encode('pong')), 30);
+      },
+    });
+    await nc.flush();
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    const reply = await withSpan(parent, () => nc.request(subject, sc.encode('ping'), { timeout: 5000 }));
+    parent.finish();
+    assert.equal(sc.decode(reply.data), 'pong');
+    const [span] = tracer.byName(`nats.request ${subject}`);
+    assert.equal(span.finishCount, 1, 'finished by the reply');
+    assert.equal(span.tags['span.kind'], 'client');
+    assert.equal(span.parentId, parent.id);
+    const [consumer] = tracer.byName(`nats.process ${subject}`);
+    assert.equal(active, consumer);
+    assert.equal(consumer.parentId, span.id);
+    assert.equal(consumer.referenceType, 'followsFrom');
+    assert.ok(consumer.endTime! <= span.endTime!, 'the consumer span ended when its callback returned');
+    await tracer.settle();
+    assert.deepEqual(tracer.byName(/_INBOX/), [], 'no span for the reply inbox');
+    assert.deepEqual(tracer.byName(/^nats\.publish /), [], "the request's own publish is part of its span");
+  });
+
+  it('a request nobody answers: error on its span, the same 503 error to the app', async () => {
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    const err = await withSpan(parent, () => nc.request(freshSubject('nobody'), sc.encode('x'), { timeout: 5000 })).catch((e: unknown) => e);
+    parent.finish();
+    assert.equal((err as { code?: string }).code, '503');
+    const [span] = tracer.byName(/^nats\.request /);
+    assert.equal(span.tags.error, true);
+    assert.equal(span.errorLog()?.fields['error.object'], err);
+  });
+
+  it('an async-iterator subscription: a span per message, following from the publisher, open until the next pull', async () => {
+    const subject = freshSubject('iterator');
+    const sub = nc.subscribe(subject, { queue: 'workers' });
+    const seen: Array<{ data: string; open: number }> = [];
+    const done = (async () => {
+      for await (const msg of sub) {
+        // The message's span is open while the loop body runs.
+        seen.push({ data: sc.decode(msg.data), open: tracer.started.filter((s) => s.operationName.startsWith('nats.process') && s.finishCount === 0).length });
+        if (seen.length === 2) break;
+      }
+    })();
+    await nc.flush();
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    withSpan(parent, () => {
+      nc.publish(subject, sc.encode('one'));
+      nc.publish(subject, sc.encode('two'));
+    });
+    parent.finish();
+    await done;
+    await tracer.settle();
+    assert.deepEqual(seen, [{ data: 'one', open: 1 }, { data: 'two', open: 1 }]);
+    const spans = tracer.byName(`nats.process ${subject}`);
+    const sends = tracer.byName(`nats.publish ${subject}`);
+    assert.deepEqual(spans.map((s) => s.parentId), sends.map((s) => s.id));
+    assert.equal(spans[0].tags['nats.queue'], 'workers');
+    assert.equal(spans[0].tags['span.kind'], 'consumer');
+  });
+
+  it('a wildcard subscription is named for its subject; the message subject is a tag', async () => {
+    const base = freshSubject('wild');
+    const got = defer<void>();
+    nc.subscribe(`${base}.*`, { callback: () => got.resolve() });
+    await nc.flush();
+    nc.publish(`${base}.order-17`, sc.encode('x'));
+    await got.promise;
+    await tracer.settle();
+    const [span] = tracer.byName(`nats.process ${base}.*`);
+    assert.equal(span.tags['nats.subject'], `${base}.order-17`);
+    assert.equal(span.parentId, tracer.byName(`nats.publish ${base}.order-17`)[0].id);
+  });
+
+  it('requireParent: no publish span outside a request, the message still starts a consumer span', async () => {
+    uninstallAllPatches();
+    install({ requireParent: true });
+    try {
+      const subject = freshSubject('orphan');
+      const got = defer<Msg>();
+      nc.subscribe(subject, { callback: (_err, msg) => got.resolve(msg) });
+      await nc.flush();
+      nc.publish(subject, sc.encode('x'));
+      const msg = await got.promise;
+      await tracer.settle();
+      assert.equal(msg.headers, undefined, 'no headers were added');
+      assert.deepEqual(tracer.finished.map((s) => [s.operationName, s.parentId]), [[`nats.process ${subject}`, undefined]]);
+    } finally {
+      uninstallAllPatches();
+      install();
+    }
+  });
+});
