@@ -25,8 +25,6 @@ interface CursorState {
 export interface MongoStandIn {
   url: string;
   port: number;
-  /** Commands received, by name, in order (hello and friends included). */
-  commands: string[];
   close(): Promise<void>;
 }
 
@@ -45,7 +43,6 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
   const collections = new Map<string, Document[]>();
   const cursors = new Map<string, CursorState>();
   const sockets = new Set<net.Socket>();
-  const commands: string[] = [];
   let nextCursor = 1;
   let connectionId = 0;
   let port = 0;
@@ -91,7 +88,6 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
 
   const run = (db: string, cmd: Document): Document => {
     const name = Object.keys(cmd)[0];
-    commands.push(name);
     const coll = typeof cmd[name] === 'string' ? `${db}.${cmd[name]}` : `${db}.$cmd`;
     switch (name) {
       case 'hello':
@@ -316,7 +312,6 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
   return {
     url: `mongodb://127.0.0.1:${port}/test?directConnection=true`,
     port,
-    commands,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
