@@ -14,6 +14,7 @@ import { koaHook } from './koa';
 import { fastifyHook } from './fastify';
 import { hapiHook } from './hapi';
 import { mongodbHook } from './mongodb';
+import { graphqlHook } from './graphql';
 
 /** Every hook this package knows, in install order. Names, options and config types derive from it. */
-export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, mongodbHook] as const;
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, mongodbHook, graphqlHook] as const;

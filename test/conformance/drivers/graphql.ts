@@ -1,0 +1,47 @@
+import type { Driver } from '../driver';
+
+/* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
+
+const graphql = require('graphql') as typeof import('graphql');
+const executeModule = require('graphql/execution/execute') as any;
+const schema = graphql.buildSchema('type Query { n(x: Int): Int fail: Int }');
+const rootValue = {
+  n: async ({ x }: { x: number }) => x,
+  fail: () => {
+    throw new Error('resolver failed');
+  },
+};
+
+/** graphql 16 through graphql(): the operation span (an in-process span: no span.kind). */
+export const graphqlDriver: Driver = {
+  name: 'graphql',
+  hook: 'graphql',
+  kind: 'internal',
+  operation: /^query (Conformance|Failing)$/,
+  tags() {
+    return { component: 'graphql', 'graphql.operation.type': 'query', 'graphql.operation.name': 'Conformance', 'graphql.document': 'query Conformance {\n  n(x: ?)\n}' };
+  },
+  targets: () => [
+    [executeModule, 'execute'],
+    [executeModule, 'executeSync'],
+    [require('graphql/language/parser'), 'parse'],
+    [require('graphql/validation/validate'), 'validate'],
+  ],
+  async start() {},
+  async stop() {},
+  call() {
+    return graphql.graphql({ schema, source: 'query Conformance { n(x: 7) }', rootValue });
+  },
+  async failingCall() {
+    const result = await graphql.graphql({ schema, source: 'query Failing { fail }', rootValue });
+    if (result.errors !== undefined) throw result.errors[0];
+    return result;
+  },
+  normalize: (result) => JSON.parse(JSON.stringify(result)),
+  otel: {
+    module: '@opentelemetry/instrumentation-graphql',
+    export: 'GraphQLInstrumentation',
+    // OpenTelemetry patches the internal files.
+    reload: ['graphql', ...['execution/execute', 'language/parser', 'validation/validate'].map((f) => require.resolve(`graphql/${f}`))],
+  },
+};
