@@ -1,24 +1,47 @@
 /**
- * graphql 16.x: one span per operation executed (`execute`, which `graphql()`, Apollo Server, Yoga and
- * Mercurius all call, and subscriptions per event), active while its resolvers run; `parse` and
- * `validate` spans when asked. `graphql()` calls them through the internal files' exports, patched here. The span logic is in ../tracing/graphql, loaded when graphql is.
+ * graphql 16.x and 17.x: one span per operation executed (`execute`, which `graphql()`, Apollo Server,
+ * Yoga and Mercurius all call; on 16 also each subscription event), active while its resolvers run;
+ * `parse`/`validate` spans and resolver spans when asked. graphql 16's `graphql()` calls them through
+ * its internal files' exports, patched here; graphql 17 publishes diagnostics channels. The span logic is in ../tracing/graphql, loaded when graphql is.
  */
 import { defineHook, fileTargets, lazyModule } from '../registry/define';
 import type { GraphqlOptions } from '../options/graphql';
+import type { GraphqlState } from '../tracing/graphql';
 
 export type { GraphqlOptions } from '../options/graphql';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tracing = lazyModule(() => require('../tracing/graphql') as typeof import('../tracing/graphql'));
 
-export const graphqlHook = defineHook<'graphql', GraphqlOptions>({
+/** The exports of a graphql 17 that require() loaded as an ES module, if any. */
+function loadedGraphql17(): object | undefined {
+  for (const [filename, cached] of Object.entries(require.cache)) {
+    if (!/[\\/]node_modules[\\/][^\\/]+[\\/]index\.mjs$/.test(filename)) continue;
+    const exports = cached?.exports as { version?: unknown; print?: unknown; execute?: unknown } | undefined;
+    if (typeof exports?.version === 'string' && exports.version.startsWith('17.') && typeof exports.print === 'function' && typeof exports.execute === 'function') return exports;
+  }
+  return undefined;
+}
+
+export const graphqlHook = defineHook<'graphql', GraphqlOptions, GraphqlState>({
   name: 'graphql',
-  summary: 'graphql 16 operations executed (execute, graphql(), subscription events), with the document redacted; parse/validate spans when asked',
-  // graphql 17 is not traced yet: on Node 20.19+ require() loads its ES-module build (the `module-sync`
-  // export condition), which no require hook sees; its diagnostics channels are the way in.
-  targets: fileTargets<GraphqlOptions, undefined>('graphql', '>=16.0.0 <17', {
+  summary: 'graphql operations executed (execute, graphql(); subscription events on 16), with the document redacted; parse/validate spans when asked',
+  setup: () => ({ channelsBound: false }),
+  targets: [
+    ...fileTargets<GraphqlOptions, GraphqlState>('graphql', '>=16.0.0 <17', {
       'execution/execute': (exports, ctx) => tracing().patchExecute(exports, ctx),
       'language/parser': (exports, ctx) => tracing().patchParse(exports, ctx),
       'validation/validate': (exports, ctx) => tracing().patchValidate(exports, ctx),
-  }),
+    }),
+    // graphql 17 publishes tracing channels from every entry point, its ES-module build included (which
+    // require() loads on Node 20.19+, through the `module-sync` export condition): its entry loading
+    // binds them and gives its printer.
+    { module: 'graphql', versions: '>=17.0.0 <18', patch: (exports, ctx) => tracing().patchGraphql17(exports, ctx) },
+  ],
+  enable(ctx) {
+    // A graphql 17 that require() loaded before install is its index.mjs, which the registry's scan of
+    // loaded packages does not match (it resolves the package's `main`).
+    const loaded = loadedGraphql17();
+    if (loaded !== undefined) tracing().patchGraphql17(loaded, ctx);
+  },
 });

@@ -5,10 +5,13 @@
  * literal replaced by `?` (variables' values are never in it), printed by the app's own copy of graphql.
  * Errors in the result and thrown errors mark the span; their messages are logged with values redacted.
  */
+import diagnostics from 'node:diagnostics_channel';
 import path from 'node:path';
 import type { Span } from 'opentracing';
-import { withSpan } from '../context';
+import { RequestContext, storage, withSpan } from '../context';
+import { currentInstall } from '../registry';
 import type { ActiveHook, PatchContext } from '../registry/define';
+import { reportOnce } from '../logger';
 import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap, truncate } from '../spans';
 import type { GraphqlOptions } from '../options/graphql';
 
@@ -19,7 +22,11 @@ const MAX_LOGGED_ERRORS = 10;
 const LITERALS = new Set(['IntValue', 'FloatValue', 'StringValue', 'BooleanValue', 'EnumValue']);
 
 type AnyFunction = (...args: any[]) => any;
-type Ctx = PatchContext<GraphqlOptions, undefined>;
+/** Per install: whether graphql 17's channels are bound (once, whichever copy of graphql 17 loads first). */
+export interface GraphqlState {
+  channelsBound: boolean;
+}
+type Ctx = PatchContext<GraphqlOptions, GraphqlState>;
 
 interface AstNode {
   kind: string;
@@ -103,19 +110,57 @@ function operationOf(args: ExecutionArgs): AstNode | undefined {
   return found;
 }
 
-function startOperation(hook: ActiveHook<GraphqlOptions>, args: ExecutionArgs, printer: Printer | undefined): Span | undefined {
+/** The operation span, when one is to be made: `type`/`name` of the operation, the document to print. */
+function startOperation(hook: ActiveHook<GraphqlOptions>, type: unknown, name: unknown, document: unknown, printer: Printer | undefined): Span | undefined {
   const parent = clientParent(hook);
   if (parent === undefined) return undefined;
-  const operation = operationOf(args);
-  const type = typeof operation?.operation === 'string' ? operation.operation : undefined;
-  const name = (operation?.name as { value?: unknown } | undefined)?.value;
   const tags: TagMap = { component: COMPONENT };
-  if (type !== undefined) tags['graphql.operation.type'] = type;
+  if (typeof type === 'string') tags['graphql.operation.type'] = type;
   if (typeof name === 'string') tags['graphql.operation.name'] = name;
-  const document = printer === undefined ? undefined : redactDocument(args.document, printer);
-  if (document !== undefined) tags['graphql.document'] = truncate(document, hook.options.maxDocumentLength, DEFAULT_MAX_DOCUMENT);
-  const operationName = type !== undefined && typeof name === 'string' ? `${type} ${name}` : 'graphql.execute';
-  return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
+  const text = printer === undefined ? undefined : redactDocument(document, printer);
+  if (text !== undefined) tags['graphql.document'] = truncate(text, hook.options.maxDocumentLength, DEFAULT_MAX_DOCUMENT);
+  const operationName = typeof type === 'string' && typeof name === 'string' ? `${type} ${name}` : 'graphql.execute';
+  const span = startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
+  if (span !== undefined && hook.options.resolverSpans === true) operations.set(span, { span, fields: new Map() });
+  return span;
+}
+
+/** An operation whose resolvers get spans: its span, and its fields' spans by path (list indexes included). */
+interface OperationState {
+  span: Span;
+  fields: Map<string, Span>;
+}
+
+/** By operation span and by field span: what a resolver running under either belongs to. */
+const operations = new WeakMap<Span, OperationState>();
+
+/**
+ * A resolver's span, under its parent field's span or the operation's; undefined when the active span is
+ * no operation's with resolver spans, or the field is deeper than `resolverDepth`.
+ */
+function startField(hook: ActiveHook<GraphqlOptions>, segments: ReadonlyArray<string | number>, tags: TagMap): Span | undefined {
+  const active = storage.getStore()?.span;
+  const operation = active === undefined ? undefined : operations.get(active);
+  if (operation === undefined) return undefined;
+  const names = segments.filter((segment) => typeof segment === 'string');
+  const maxDepth = hook.options.resolverDepth;
+  if (maxDepth !== undefined && maxDepth >= 0 && names.length > maxDepth) return undefined;
+  let parentEnd = segments.length - 1;
+  while (parentEnd > 0 && typeof segments[parentEnd - 1] === 'number') parentEnd--;
+  const parent = (parentEnd > 0 ? operation.fields.get(segments.slice(0, parentEnd).join('.')) : undefined) ?? operation.span;
+  tags.component = COMPONENT;
+  tags['graphql.field.path'] = segments.join('.');
+  const span = startSpanWith(hook, `graphql.resolve ${names.join('.')}`, { childOf: parent, tags });
+  if (span !== undefined) {
+    operation.fields.set(segments.join('.'), span);
+    operations.set(span, operation);
+  }
+  return span;
+}
+
+/** Ends an operation: its fields' spans are no longer parents. */
+function endOperation(span: Span): void {
+  operations.delete(span);
 }
 
 /** Marks the span with the errors of a result (`{ errors }`), messages redacted, then finishes it. */
@@ -139,10 +184,12 @@ function finishWithResult(span: Span, result: unknown): void {
       });
     }
   }
+  endOperation(span);
   finishSpan(span);
 }
 
 function fail(span: Span, err: unknown): void {
+  endOperation(span);
   markError(span, err, 'error', redactGraphqlMessage);
   finishSpan(span);
 }
@@ -176,7 +223,10 @@ function wrapExecute(hook: ActiveHook<GraphqlOptions>, basedir: string | undefin
       let span: Span | undefined;
       if (hook.enabled && args !== null && typeof args === 'object') {
         try {
-          span = startOperation(hook, args as ExecutionArgs, printerOf(basedir));
+          const operation = operationOf(args as ExecutionArgs);
+          const printer = printerOf(basedir);
+          if (hook.options.resolverSpans === true) traceResolvers((args as { schema?: unknown }).schema);
+          span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, (args as ExecutionArgs).document, printer);
         } catch {
           span = undefined;
         }
@@ -210,4 +260,151 @@ export function patchParse(exports: any, ctx: Ctx): void {
 
 export function patchValidate(exports: any, ctx: Ctx): void {
   ctx.wrap(exports, 'validate', wrapPhase(ctx.hook, 'validate'));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Resolver spans on graphql 16: the schema's own resolvers (never the default property resolver) are
+// wrapped once per schema, the first time it executes with `resolverSpans`. The wrappers stay in the
+// schema and answer to whichever install is current (none: they pass through).
+
+const tracedSchemas = new WeakSet<object>();
+
+interface GraphqlPath {
+  prev: GraphqlPath | undefined;
+  key: string | number;
+}
+
+function pathSegments(path: GraphqlPath | undefined): Array<string | number> {
+  const segments: Array<string | number> = [];
+  for (let at = path; at != null; at = at.prev) segments.push(at.key);
+  return segments.reverse();
+}
+
+function tracedResolver(resolve: AnyFunction): AnyFunction {
+  return function resolver(this: unknown, _source: unknown, _args: unknown, _context: unknown, info: any): unknown {
+    const hook = currentInstall<GraphqlOptions>('graphql');
+    if (hook === undefined || !hook.enabled || hook.options.resolverSpans !== true) return resolve.apply(this, arguments as unknown as unknown[]);
+    let span: Span | undefined;
+    try {
+      span = startField(hook, pathSegments(info?.path), { 'graphql.field.name': info?.fieldName, 'graphql.parent.type': String(info?.parentType), 'graphql.field.type': String(info?.returnType) });
+    } catch {
+      span = undefined;
+    }
+    if (span === undefined) return resolve.apply(this, arguments as unknown as unknown[]);
+    return runTraced(span, resolve, this, arguments, (s) => finishSpan(s));
+  };
+}
+
+function traceResolvers(schema: unknown): void {
+  if (schema === null || typeof schema !== 'object' || tracedSchemas.has(schema)) return;
+  tracedSchemas.add(schema);
+  const types = (schema as { getTypeMap?(): Record<string, unknown> }).getTypeMap?.() ?? {};
+  for (const [name, type] of Object.entries(types)) {
+    const getFields = (type as { getFields?: () => Record<string, { resolve?: unknown }> }).getFields;
+    if (name.startsWith('__') || typeof getFields !== 'function' || !('isTypeOf' in (type as object))) continue;
+    for (const field of Object.values(getFields.call(type))) {
+      if (typeof field.resolve === 'function') field.resolve = tracedResolver(field.resolve as AnyFunction);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// graphql 17 publishes tracing channels (graphql:execute, :parse, :validate, :resolve) from every entry
+// point, its ES-module build included (which require() loads on Node 20.19+): the spans come from them,
+// made active through a store binding of our request context on each start channel.
+
+const kSpan = Symbol('opentracing-client-hooks.graphqlSpan');
+
+interface ChannelMessage {
+  [kSpan]?: Span;
+  result?: unknown;
+  error?: unknown;
+  document?: unknown;
+  operationName?: unknown;
+  operationType?: unknown;
+  fieldPath?: unknown;
+  fieldName?: unknown;
+  parentType?: unknown;
+  fieldType?: unknown;
+  isDefaultResolver?: unknown;
+}
+
+/** The app's graphql 17 (its printer), recorded when it loads. */
+let printer17: Printer | undefined;
+
+type StartFn = (hook: ActiveHook<GraphqlOptions>, message: ChannelMessage) => Span | undefined;
+
+/**
+ * Binds one graphql tracing channel: `start` makes the span (and, with `activate`, the store in which the
+ * traced function runs); `end`/`asyncEnd` finish it with the result, `error` marks it.
+ */
+function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Span, result: unknown) => void, activate: boolean): void {
+  const hook = ctx.hook;
+  const begin = (message: ChannelMessage): Span | undefined => {
+    if (!hook.enabled || message === null || typeof message !== 'object') return undefined;
+    try {
+      return (message[kSpan] = start(hook, message));
+    } catch (err) {
+      reportOnce(`graphql ${name} span`, err);
+      return undefined;
+    }
+  };
+  if (activate) {
+    const startChannel = diagnostics.channel(`tracing:graphql:${name}:start`);
+    // The store graphql runs in: ours with the span active, else the caller's unchanged.
+    const transform = (message: unknown): RequestContext | undefined => {
+      const current = storage.getStore();
+      const span = begin(message as ChannelMessage);
+      return span === undefined ? current : { ...current, span };
+    };
+    startChannel.bindStore(storage, transform);
+    ctx.onUninstall(() => startChannel.unbindStore(storage));
+  } else {
+    ctx.subscribe(`tracing:graphql:${name}:start`, (message) => void begin(message as ChannelMessage));
+  }
+  const done = (message: ChannelMessage): void => {
+    const span = message?.[kSpan];
+    if (span === undefined) return;
+    message[kSpan] = undefined;
+    if (message.error !== undefined) fail(span, message.error);
+    else onResult(span, message.result);
+  };
+  // `end` closes a synchronous call (its result or error is set by then); a promise ends at `asyncEnd`.
+  ctx.subscribe(`tracing:graphql:${name}:end`, (m) => {
+    const message = m as ChannelMessage;
+    if (message.error !== undefined || (Object.prototype.hasOwnProperty.call(message, 'result') && !isThenable(message.result))) done(message);
+  });
+  ctx.subscribe(`tracing:graphql:${name}:asyncEnd`, (m) => done(m as ChannelMessage));
+}
+
+function isThenable(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+const startExecute: StartFn = (hook, message) => startOperation(hook, message.operationType, message.operationName, message.document, printer17);
+
+const startPhase =
+  (phase: 'parse' | 'validate'): StartFn =>
+  (hook) => {
+    if (hook.options.parseSpans !== true) return undefined;
+    const parent = clientParent(hook);
+    return parent === undefined ? undefined : startSpanWith(hook, `graphql.${phase}`, { childOf: parent ?? undefined, tags: { component: COMPONENT } });
+  };
+
+const startResolve: StartFn = (hook, message) => {
+  if (hook.options.resolverSpans !== true || message.isDefaultResolver === true || typeof message.fieldPath !== 'string') return undefined;
+  const segments = message.fieldPath.split('.').map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+  return startField(hook, segments, { 'graphql.field.name': message.fieldName, 'graphql.parent.type': message.parentType, 'graphql.field.type': message.fieldType });
+};
+
+/** graphql 17 loaded: its printer is recorded, and its channels bound (once per install). */
+export function patchGraphql17(exports: any, ctx: Ctx): void {
+  if (printer17 === undefined && typeof exports?.visit === 'function' && typeof exports?.print === 'function') printer17 = { visit: exports.visit, print: exports.print };
+  const state = ctx.state;
+  if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
+  state.channelsBound = true;
+  bindChannel(ctx, 'execute', startExecute, finishWithResult, true);
+  bindChannel(ctx, 'parse', startPhase('parse'), (span) => finishSpan(span), false);
+  bindChannel(ctx, 'validate', startPhase('validate'), (span, result) => finishWithResult(span, { errors: result }), false);
+  bindChannel(ctx, 'resolve', startResolve, (span) => finishSpan(span), true);
 }

@@ -1,5 +1,5 @@
 /**
- * graphql hook, on graphql 16: operation spans for execute() and graphql(), the document with its
+ * graphql hook, on graphql 16 and 17: operation spans for execute() and graphql(), the document with its
  * literals redacted, the span active while resolvers run, errors with redacted messages, parse/validate
  * spans when asked, a subscription event's span (16), and Apollo Server 5 on express under the HTTP server span.
  */
@@ -10,10 +10,12 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 
-// graphql 17 is not traced yet: on Node 20.19+ its `module-sync` export condition makes require() load
-// its ES-module build, which no require hook sees (it publishes diagnostics channels instead).
-const VERSIONS: Array<{ name: string; graphql: any }> = [{ name: 'graphql@16', graphql: require('graphql') }];
-const ALIASES = {};
+const VERSIONS: Array<{ name: string; graphql: any }> = [
+  { name: 'graphql@16', graphql: require('graphql') },
+  // Through its diagnostics channels (on Node 20.19+ require() loads its ES-module build).
+  { name: 'graphql@17', graphql: require('graphql17') },
+];
+const ALIASES = { graphql17: 'graphql' };
 const SDL = `
   type User { id: ID! email: String! friends: [User!]! }
   type Query { user(id: ID!): User userByEmail(email: String!): User fail: String }
@@ -110,6 +112,41 @@ describe('graphql hook', function () {
         const phases = tracer.finished.filter((s) => s.tags.component === 'graphql').map((s) => s.operationName);
         assert.deepEqual(phases, ['graphql.parse', 'graphql.validate', 'graphql.execute']);
         for (const s of tracer.finished.filter((x) => x.tags.component === 'graphql')) assert.equal(s.parentId, parent.id);
+      });
+
+      it('resolverSpans: a span per resolver the app wrote, under its parent field; resolverDepth limits them', async () => {
+        const nested = graphql.buildSchema(SDL);
+        const user = (id: string): any => ({ id, email: 'e', friends: () => [user(`${id}1`), user(`${id}2`)] });
+        const fields = (nested.getType('Query') as any).getFields();
+        fields.user.resolve = async (_: unknown, { id }: { id: string }) => user(id);
+        const userFields = (nested.getType('User') as any).getFields();
+        userFields.friends.resolve = (u: any) => {
+          tracer.startSpan('friends-work', { childOf: currentSpan() }).finish();
+          return u.friends();
+        };
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+        const source = 'query Deep { user(id: "1") { id friends { id friends { id } } } }';
+        await underParent(() => graphql.graphql({ schema: nested, source }));
+        const [op] = tracer.byName('query Deep');
+        const [userSpan] = tracer.byName('graphql.resolve user');
+        assert.equal(userSpan.parentId, op.id);
+        const friends = tracer.byName('graphql.resolve user.friends');
+        assert.equal(friends.length, 1);
+        assert.equal(friends[0].parentId, userSpan.id);
+        const deeper = tracer.byName('graphql.resolve user.friends.friends');
+        assert.equal(deeper.length, 2, 'one per list item');
+        for (const span of deeper) assert.equal(span.parentId, friends[0].id);
+        assert.equal(deeper.map((s) => s.tags['graphql.field.path']).sort().join(), 'user.friends.0.friends,user.friends.1.friends');
+        assert.equal(tracer.byName('graphql.resolve user.id').length, 0, 'no span for the default property resolver');
+        const work = tracer.byName('friends-work');
+        assert.equal(work[0].parentId, friends[0].id, 'the resolver span is active while it runs');
+
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true, resolverDepth: 1 } } });
+        tracer.reset();
+        await underParent(() => graphql.graphql({ schema: nested, source }));
+        assert.deepEqual(tracer.byName(/^graphql\.resolve/).map((s) => s.operationName), ['graphql.resolve user']);
       });
 
       it('no span after uninstall; none without a parent under requireParent', async () => {

@@ -13,7 +13,7 @@ const rootValue = {
 };
 
 /** graphql 16 through graphql(): the operation span (an in-process span: no span.kind). */
-export const graphqlDriver: Driver = {
+const graphql16Driver: Driver = {
   name: 'graphql',
   hook: 'graphql',
   kind: 'internal',
@@ -45,3 +45,26 @@ export const graphqlDriver: Driver = {
     reload: ['graphql', ...['execution/execute', 'language/parser', 'validation/validate'].map((f) => require.resolve(`graphql/${f}`))],
   },
 };
+
+const graphql17 = require('graphql17') as typeof import('graphql');
+const schema17 = graphql17.buildSchema('type Query { n(x: Int): Int fail: Int }');
+
+/** graphql 17, traced through the diagnostics channels it publishes (nothing of it is wrapped). */
+const graphql17Driver: Driver = {
+  ...graphql16Driver,
+  name: 'graphql@17',
+  config: { aliases: { graphql17: 'graphql' } },
+  targets: () => [],
+  call() {
+    return graphql17.graphql({ schema: schema17, source: 'query Conformance { n(x: 7) }', rootValue });
+  },
+  async failingCall() {
+    const result = await graphql17.graphql({ schema: schema17, source: 'query Failing { fail }', rootValue });
+    if (result.errors !== undefined) throw result.errors[0];
+    return result;
+  },
+  // OpenTelemetry's instrumentation supports graphql up to 16.
+  otel: undefined,
+};
+
+export const graphqlDrivers: Driver[] = [graphql16Driver, graphql17Driver];

@@ -15,7 +15,7 @@ import { koaDrivers } from './koa';
 import { fastifyDrivers } from './fastify';
 import { hapiDriver } from './hapi';
 import { mongodbDriver } from './mongodb';
-import { graphqlDriver } from './graphql';
+import { graphqlDrivers } from './graphql';
 
 /** Every conformance driver: one per hook and per major version of its library. */
-export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers, ...awsSdkDrivers, ...expressDrivers, ...koaDrivers, ...fastifyDrivers, hapiDriver, mongodbDriver, graphqlDriver];
+export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers, ...awsSdkDrivers, ...expressDrivers, ...koaDrivers, ...fastifyDrivers, hapiDriver, mongodbDriver, ...graphqlDrivers];
