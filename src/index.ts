@@ -19,6 +19,8 @@ export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './hooks/amqplib';
 export type { GrpcOptions } from './hooks/grpc';
 export type { AwsSdkOptions } from './hooks/aws-sdk';
+export type { MongodbOptions } from './options/mongodb';
+export type { GraphqlOptions } from './options/graphql';
 
 export { HOOK_NAMES } from './config';
 

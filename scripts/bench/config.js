@@ -18,6 +18,8 @@ const CLIENTS = {
   pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, calls: 15000, needs: ['pg'] },
   redis: { label: 'node-redis `GET`', concurrency: 8, calls: 20000, needs: ['redis'] },
   ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
+  graphql: { label: 'graphql `execute` (parsed query, one async resolver)', concurrency: 16, calls: 20000, needs: [] },
+  mongodb: { label: 'mongodb `findOne` (wire-protocol stand-in in another process, or MONGODB_URL)', concurrency: 8, calls: 8000, needs: [] },
   server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
 };
 

@@ -131,6 +131,8 @@ function setup(variant, exportMode) {
     const { RedisInstrumentation } = require('@opentelemetry/instrumentation-redis');
     const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis');
     const { UndiciInstrumentation } = require('@opentelemetry/instrumentation-undici');
+    const { GraphQLInstrumentation } = require('@opentelemetry/instrumentation-graphql');
+    const { MongoDBInstrumentation } = require('@opentelemetry/instrumentation-mongodb');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -139,6 +141,9 @@ function setup(variant, exportMode) {
       // the other instrumentations make one, so it is switched off for the same work per call.
       new IORedisInstrumentation({ requireParentSpan: false }),
       new UndiciInstrumentation(),
+      // depth 0: no resolver spans, as ours by default (one span per operation executed).
+      new GraphQLInstrumentation({ depth: 0 }),
+      new MongoDBInstrumentation({ requireParentSpan: false }),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {

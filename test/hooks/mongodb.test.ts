@@ -104,7 +104,9 @@ describe('mongodb hook', function () {
         tracer.reset();
         const { parent, result } = await underParent<any[]>(() => coll.find({ k: { $gte: 1 } }, { batchSize: 1 }).toArray());
         assert.equal(result.length, 3);
-        assert.deepEqual(names(), [`mongodb.find ${collName}`, `mongodb.getMore ${collName}`, `mongodb.getMore ${collName}`]);
+        // A real server may answer one more getMore with an empty last batch.
+        assert.equal(names()[0], `mongodb.find ${collName}`);
+        assert.ok(names().slice(1).length >= 2 && names().slice(1).every((n) => n === `mongodb.getMore ${collName}`), names().join(', '));
         for (const span of mongoSpans()) assert.equal(span.parentId, parent.id);
         await coll.deleteMany({ k: { $gte: 1 } });
       });
