@@ -1,6 +1,7 @@
 /**
- * graphql 16.x and 17.x: one span per operation executed (`execute`, which `graphql()`, Apollo Server,
- * Yoga and Mercurius all call; on 16 also each subscription event), active while its resolvers run;
+ * graphql 16.x and 17.x: one span per operation executed (`execute`, which `graphql()`, Apollo Server and
+ * Mercurius all call; on 16 also each subscription event; graphql-yoga's `@graphql-tools/executor`),
+ * active while its resolvers run;
  * `parse`/`validate` spans and resolver spans when asked. graphql 16's `graphql()` calls them through
  * its internal files' exports, patched here; graphql 17 publishes diagnostics channels. The span logic is in ../tracing/graphql, loaded when graphql is.
  */
@@ -37,6 +38,13 @@ export const graphqlHook = defineHook<'graphql', GraphqlOptions, GraphqlState>({
     // require() loads on Node 20.19+, through the `module-sync` export condition): its entry loading
     // binds them and gives its printer.
     { module: 'graphql', versions: '>=17.0.0 <18', patch: (exports, ctx) => tracing().patchGraphql17(exports, ctx) },
+    // graphql-yoga (Envelop's default engine) executes with @graphql-tools/executor's own engine.
+    {
+      module: '@graphql-tools/executor',
+      file: 'cjs/execution/execute',
+      versions: '>=2.0.0 <3',
+      patch: (exports, ctx) => tracing().patchToolsExecute(exports, ctx),
+    },
   ],
   enable(ctx) {
     // A graphql 17 that require() loaded before install is its index.mjs, which the registry's scan of

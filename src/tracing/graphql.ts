@@ -59,6 +59,15 @@ function printerOf(basedir: string | undefined): Printer | undefined {
   return printer ?? undefined;
 }
 
+function isGraphql17(dir: string): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return String((require(path.join(dir, 'package.json')) as { version?: unknown }).version).startsWith('17.');
+  } catch {
+    return false;
+  }
+}
+
 const PLACEHOLDER = Object.freeze({ kind: 'EnumValue', value: '?' });
 /** Redacted documents, by document: a server parses a query once and executes it many times. */
 const redactedDocuments = new WeakMap<object, string>();
@@ -216,17 +225,16 @@ function runTraced(span: Span, original: AnyFunction, thisArg: unknown, args: Ar
   return result;
 }
 
-/** `execute(args)`: the operation span. */
-function wrapExecute(hook: ActiveHook<GraphqlOptions>, basedir: string | undefined) {
+/** `execute(args)`: the operation span; `printer` gives the app's graphql printer, to redact the document. */
+function wrapExecute(hook: ActiveHook<GraphqlOptions>, printer: () => Printer | undefined) {
   return (original: AnyFunction) =>
     function execute(this: unknown, args: unknown): unknown {
       let span: Span | undefined;
       if (hook.enabled && args !== null && typeof args === 'object') {
         try {
           const operation = operationOf(args as ExecutionArgs);
-          const printer = printerOf(basedir);
           if (hook.options.resolverSpans === true) traceResolvers((args as { schema?: unknown }).schema);
-          span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, (args as ExecutionArgs).document, printer);
+          span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, (args as ExecutionArgs).document, printer());
         } catch {
           span = undefined;
         }
@@ -234,6 +242,27 @@ function wrapExecute(hook: ActiveHook<GraphqlOptions>, basedir: string | undefin
       if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
       return runTraced(span, original, this, arguments, finishWithResult);
     };
+}
+
+/**
+ * @graphql-tools/executor's `execute` (graphql-yoga), which runs operations with an engine of its own
+ * over the app's graphql 16 (its peer dependency), whose printer redacts the document.
+ */
+export function patchToolsExecute(exports: any, ctx: Ctx): void {
+  let graphqlDir: string | undefined | null;
+  const printer = (): Printer | undefined => {
+    if (graphqlDir === undefined) {
+      try {
+        graphqlDir = ctx.basedir === undefined ? null : path.dirname(require.resolve('graphql/package.json', { paths: [ctx.basedir] }));
+      } catch {
+        graphqlDir = null;
+      }
+    }
+    if (graphqlDir === null) return undefined;
+    // graphql 17's own printer is the one its ES-module build loaded, not a second copy from its CommonJS files.
+    return printers.has(graphqlDir) || !isGraphql17(graphqlDir) ? printerOf(graphqlDir) : printer17;
+  };
+  ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, printer));
 }
 
 /** `parse` and `validate`: a span each when `parseSpans` is set (validate's result is its list of errors). */
@@ -249,9 +278,10 @@ function wrapPhase(hook: ActiveHook<GraphqlOptions>, phase: 'parse' | 'validate'
 }
 
 export function patchExecute(exports: any, ctx: Ctx): void {
-  ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, ctx.basedir));
+  const printer = (): Printer | undefined => printerOf(ctx.basedir);
+  ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, printer));
   // graphql 16's executeSync calls its module's own execute, not the export: no second span.
-  ctx.wrap(exports, 'executeSync', wrapExecute(ctx.hook, ctx.basedir));
+  ctx.wrap(exports, 'executeSync', wrapExecute(ctx.hook, printer));
 }
 
 export function patchParse(exports: any, ctx: Ctx): void {

@@ -1,7 +1,8 @@
 /**
  * graphql hook, on graphql 16 and 17: operation spans for execute() and graphql(), the document with its
  * literals redacted, the span active while resolvers run, errors with redacted messages, parse/validate
- * spans when asked, a subscription event's span (16), and Apollo Server 5 on express under the HTTP server span.
+ * spans when asked, a subscription event's span (16), and Apollo Server 5 on express and graphql-yoga
+ * under the HTTP server span.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -178,6 +179,32 @@ describe('graphql hook', function () {
     const spans = tracer.byName('subscription Ticks');
     assert.equal(spans.length, 2);
     for (const span of spans) assert.equal(span.parentId, parent.id);
+  });
+
+  it('graphql-yoga (which executes with @graphql-tools/executor): the operation span under the HTTP server span', async () => {
+    uninstallAllPatches();
+    installPatches(['httpServer', 'graphql'], { tracer, aliases: ALIASES });
+    const { createYoga, createSchema } = require('graphql-yoga');
+    const yoga = createYoga({ schema: createSchema({ typeDefs: SDL, resolvers: { Query: { user: (_: unknown, { id }: { id: string }) => ({ id, email: 'x', friends: [] }) } } }), logging: false });
+    const server = http.createServer(yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'query Two { user(id: "secret-8") { id } }' }),
+      });
+      assert.deepEqual(await res.json(), { data: { user: { id: 'secret-8' } } });
+      await tracer.settle();
+      const [op] = tracer.byName('query Two');
+      assert.ok(op, tracer.finished.map((s) => s.operationName).join(', '));
+      const serverSpan = tracer.finished.find((s) => s.tags['span.kind'] === 'server')!;
+      assert.equal(op.parentId, serverSpan.id);
+      assert.equal(op.tags['graphql.document'], 'query Two {\n  user(id: ?) {\n    id\n  }\n}');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('Apollo Server 5 on express: the HTTP server span is the operation span’s parent', async () => {
