@@ -21,7 +21,7 @@ const DEFAULT_MAX_DOCUMENT = 2048;
 const MAX_LOGGED_ERRORS = 10;
 const LITERALS = new Set(['IntValue', 'FloatValue', 'StringValue', 'BooleanValue', 'EnumValue']);
 
-type AnyFunction = (...args: any[]) => any;
+type AnyFunction = (...args: unknown[]) => unknown;
 /** Per install: whether graphql 17's channels are bound (once, whichever copy of graphql 17 loads first). */
 export interface GraphqlState {
   channelsBound: boolean;
@@ -205,15 +205,15 @@ function fail(span: Span, err: unknown): void {
 
 /** Runs `original` with `span` active and finishes the span with its outcome, sync or async. */
 function runTraced(span: Span, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>, onResult: (span: Span, result: unknown) => void): unknown {
-  let result: any;
+  let result: unknown;
   try {
     result = withSpan(span, () => original.apply(thisArg, args as unknown[]));
   } catch (err) {
     fail(span, err);
     throw err;
   }
-  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-    return result.then(
+  if (isThenable(result)) {
+    return (result as PromiseLike<unknown>).then(
       (value: unknown) => (onResult(span, value), value),
       (err: unknown) => {
         fail(span, err);
@@ -248,7 +248,7 @@ function wrapExecute(hook: ActiveHook<GraphqlOptions>, printer: () => Printer | 
  * @graphql-tools/executor's `execute` (graphql-yoga), which runs operations with an engine of its own
  * over the app's graphql 16 (its peer dependency), whose printer redacts the document.
  */
-export function patchToolsExecute(exports: any, ctx: Ctx): void {
+export function patchToolsExecute(exports: object, ctx: Ctx): void {
   let graphqlDir: string | undefined | null;
   const printer = (): Printer | undefined => {
     if (graphqlDir === undefined) {
@@ -277,18 +277,18 @@ function wrapPhase(hook: ActiveHook<GraphqlOptions>, phase: 'parse' | 'validate'
     };
 }
 
-export function patchExecute(exports: any, ctx: Ctx): void {
+export function patchExecute(exports: object, ctx: Ctx): void {
   const printer = (): Printer | undefined => printerOf(ctx.basedir);
   ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, printer));
   // graphql 16's executeSync calls its module's own execute, not the export: no second span.
   ctx.wrap(exports, 'executeSync', wrapExecute(ctx.hook, printer));
 }
 
-export function patchParse(exports: any, ctx: Ctx): void {
+export function patchParse(exports: object, ctx: Ctx): void {
   ctx.wrap(exports, 'parse', wrapPhase(ctx.hook, 'parse'));
 }
 
-export function patchValidate(exports: any, ctx: Ctx): void {
+export function patchValidate(exports: object, ctx: Ctx): void {
   ctx.wrap(exports, 'validate', wrapPhase(ctx.hook, 'validate'));
 }
 
@@ -310,8 +310,16 @@ function pathSegments(path: GraphqlPath | undefined): Array<string | number> {
   return segments.reverse();
 }
 
+interface ResolveInfo {
+  path?: GraphqlPath;
+  fieldName?: unknown;
+  parentType?: unknown;
+  returnType?: unknown;
+}
+
 function tracedResolver(resolve: AnyFunction): AnyFunction {
-  return function resolver(this: unknown, _source: unknown, _args: unknown, _context: unknown, info: any): unknown {
+  return function resolver(this: unknown, _source: unknown, _args: unknown, _context: unknown, resolveInfo: unknown): unknown {
+    const info = resolveInfo as ResolveInfo | undefined;
     const hook = currentInstall<GraphqlOptions>('graphql');
     if (hook === undefined || !hook.enabled || hook.options.resolverSpans !== true) return resolve.apply(this, arguments as unknown as unknown[]);
     let span: Span | undefined;
@@ -428,8 +436,9 @@ const startResolve: StartFn = (hook, message) => {
 };
 
 /** graphql 17 loaded: its printer is recorded, and its channels bound (once per install). */
-export function patchGraphql17(exports: any, ctx: Ctx): void {
-  if (printer17 === undefined && typeof exports?.visit === 'function' && typeof exports?.print === 'function') printer17 = { visit: exports.visit, print: exports.print };
+export function patchGraphql17(exports: object, ctx: Ctx): void {
+  const { visit, print } = exports as { visit?: unknown; print?: unknown };
+  if (printer17 === undefined && typeof visit === 'function' && typeof print === 'function') printer17 = { visit: visit as Printer['visit'], print: print as Printer['print'] };
   const state = ctx.state;
   if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
   state.channelsBound = true;

@@ -42,7 +42,7 @@ const DRIVER_FIELDS = new Set([
 const MAX_ELEMENTS = 10;
 const MAX_DEPTH = 16;
 
-type AnyFunction = (...args: any[]) => any;
+type AnyFunction = (...args: unknown[]) => unknown;
 type Command = Record<string, unknown>;
 
 interface MongoConnection {
@@ -200,8 +200,8 @@ function finishCommand(call: DbCall, result: unknown): void {
   call.succeed();
 }
 
-export function patchConnection(exports: any, ctx: PatchContext<MongodbOptions, undefined>): void {
-  const proto = exports?.Connection?.prototype;
+export function patchConnection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = (exports as { Connection?: { prototype?: object } } | null)?.Connection?.prototype;
   if (proto != null) ctx.wrap(proto, 'command', wrapCommand(ctx.hook));
 }
 
@@ -249,8 +249,8 @@ function wrapDoQueue() {
     };
 }
 
-export function patchMongooseCollection(exports: any, ctx: PatchContext<MongodbOptions, undefined>): void {
-  const proto = exports?.prototype;
+export function patchMongooseCollection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = (exports as { prototype?: object } | null)?.prototype;
   if (proto == null) return;
   ctx.wrap(proto, 'addQueue', wrapAddQueue(ctx.hook));
   ctx.wrap(proto, 'doQueue', wrapDoQueue());
