@@ -14,8 +14,8 @@ import { awsSdkDrivers } from './aws-sdk';
 import { koaDrivers } from './koa';
 import { fastifyDrivers } from './fastify';
 import { hapiDriver } from './hapi';
-import { mongodbDriver } from './mongodb';
+import { mongodbDrivers } from './mongodb';
 import { graphqlDrivers } from './graphql';
 
 /** Every conformance driver: one per hook and per major version of its library. */
-export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers, ...awsSdkDrivers, ...expressDrivers, ...koaDrivers, ...fastifyDrivers, hapiDriver, mongodbDriver, ...graphqlDrivers];
+export const DRIVERS: Driver[] = [pgDriver, ...redisDrivers, ...ioredisDrivers, httpDriver, httpServerDriver, fetchDriver, ...axiosDrivers, mysql2Driver, ...amqplibDrivers, ...grpcDrivers, ...awsSdkDrivers, ...expressDrivers, ...koaDrivers, ...fastifyDrivers, hapiDriver, ...mongodbDrivers, ...graphqlDrivers];
