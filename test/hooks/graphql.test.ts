@@ -1,8 +1,8 @@
 /**
  * graphql hook, on graphql 16 and 17: operation spans for execute() and graphql(), the document with its
  * literals redacted, the span active while resolvers run, errors with redacted messages, parse/validate
- * spans when asked, a subscription event's span (16), and Apollo Server 5 on express and graphql-yoga
- * under the HTTP server span.
+ * spans when asked, a subscription event's span (16), and Apollo Server 5 on express, graphql-yoga and
+ * mercurius on fastify under the HTTP server span.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -204,6 +204,32 @@ describe('graphql hook', function () {
       assert.equal(op.tags['graphql.document'], 'query Two {\n  user(id: ?) {\n    id\n  }\n}');
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('mercurius on fastify: the operation span under the HTTP server span', async () => {
+    uninstallAllPatches();
+    installPatches(['httpServer', 'fastify', 'graphql'], { tracer, aliases: ALIASES });
+    const Fastify = require('fastify');
+    const mercurius = require('mercurius');
+    const app = Fastify();
+    app.register(mercurius, { schema: SDL, resolvers: { Query: { user: async (_: unknown, { id }: { id: string }) => ({ id, email: 'x', friends: [] }) } } });
+    const address: string = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`${address}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'query Three { user(id: "secret-9") { id } }' }),
+      });
+      assert.deepEqual(await res.json(), { data: { user: { id: 'secret-9' } } });
+      await tracer.settle();
+      const [op] = tracer.byName('query Three');
+      assert.ok(op, tracer.finished.map((s) => s.operationName).join(', '));
+      const serverSpan = tracer.finished.find((s) => s.tags['span.kind'] === 'server')!;
+      assert.equal(op.parentId, serverSpan.id);
+      assert.ok(!String(op.tags['graphql.document']).includes('secret'));
+    } finally {
+      await app.close();
     }
   });
 
