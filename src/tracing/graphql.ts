@@ -443,7 +443,11 @@ export function patchGraphql17(exports: object, ctx: Ctx): void {
   if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
   state.channelsBound = true;
   bindChannel(ctx, 'execute', startExecute, finishWithResult, true);
-  bindChannel(ctx, 'parse', startPhase('parse'), (span) => finishSpan(span), false);
-  bindChannel(ctx, 'validate', startPhase('validate'), (span, result) => finishWithResult(span, { errors: result }), false);
-  bindChannel(ctx, 'resolve', startResolve, (span) => finishSpan(span), true);
+  // Only the channels the options ask for: a bound channel makes graphql build a message per parse, or per field.
+  const options = ctx.hook.options;
+  if (options.parseSpans === true) {
+    bindChannel(ctx, 'parse', startPhase('parse'), (span) => finishSpan(span), false);
+    bindChannel(ctx, 'validate', startPhase('validate'), (span, result) => finishWithResult(span, { errors: result }), false);
+  }
+  if (options.resolverSpans === true) bindChannel(ctx, 'resolve', startResolve, (span) => finishSpan(span), true);
 }
