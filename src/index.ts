@@ -30,6 +30,8 @@ export type { SocketIoOptions } from './options/socket.io';
 export type { MessagingHookOptions } from './cores/messaging';
 export type { KafkajsOptions } from './options/kafkajs';
 export type { NatsOptions } from './options/nats';
+export type { MongodbOptions } from './options/mongodb';
+export type { GraphqlOptions } from './options/graphql';
 
 export { HOOK_NAMES } from './config';
 

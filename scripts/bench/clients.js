@@ -123,6 +123,46 @@ async function kafkajsConsumeClient() {
     close: async () => {
       await consumer.disconnect();
       await producer.disconnect();
+async function graphqlClient() {
+  const graphql = require('graphql');
+  const schema = graphql.buildSchema('type Query { user(id: ID!): User } type User { id: ID! name: String }');
+  const rootValue = { user: async ({ id }) => ({ id, name: 'n' }) };
+  // Parsed once, as a server's document cache does.
+  const document = graphql.parse('query GetUser($id: ID!) { user(id: $id) { id name } }');
+  const variableValues = { id: '1' };
+  return { call: () => graphql.execute({ schema, document, rootValue, variableValues }), close: () => undefined };
+}
+
+/**
+ * MONGODB_URL, else the tests' wire-protocol stand-in (build/test, from `npm run build:test`) in a
+ * process of its own, so that its work is not measured.
+ */
+async function mongoUrl() {
+  if (process.env.MONGODB_URL) return { url: process.env.MONGODB_URL, stop: () => undefined };
+  const { spawn } = require('node:child_process');
+  const path = require('node:path');
+  const helper = path.join(__dirname, '..', '..', 'build', 'test', 'helpers', 'mongo-server.js');
+  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(helper)}).startMongoStandIn().then((s) => console.log(s.url))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(String(d).trim()));
+    child.once('exit', (code) => reject(new Error(`the MongoDB stand-in exited (${code}); run \`npm run build:test\` first, or set MONGODB_URL`)));
+  });
+  return { url, stop: () => child.kill() };
+}
+
+async function mongodbClient() {
+  const { MongoClient } = require('mongodb');
+  const server = await mongoUrl();
+  const client = new MongoClient(server.url, { maxPoolSize: 8 });
+  await client.connect();
+  const coll = client.db('bench').collection('bench');
+  await coll.deleteMany({});
+  await coll.insertOne({ k: 1, v: 'one' });
+  return {
+    call: () => coll.findOne({ k: 1 }),
+    close: async () => {
+      await client.close();
+      server.stop();
     },
   };
 }
@@ -136,6 +176,8 @@ const FACTORIES = {
   ioredis: ioredisClient,
   'kafkajs-send': kafkajsSendClient,
   'kafkajs-consume': kafkajsConsumeClient,
+  graphql: graphqlClient,
+  mongodb: mongodbClient,
 };
 
 /** Runs `total` calls, `concurrency` at a time; bounded by `total`, rejects on the first failure. */

@@ -20,6 +20,8 @@ const CLIENTS = {
   ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
   'kafkajs-send': { label: 'kafkajs `send` of one message', concurrency: 8, calls: 8000, needs: ['kafka'] },
   'kafkajs-consume': { label: 'kafkajs one message sent and handled by `eachMessage`', concurrency: 8, calls: 4000, needs: ['kafka'] },
+  graphql: { label: 'graphql `execute` (parsed query, one async resolver)', concurrency: 16, calls: 20000, needs: [] },
+  mongodb: { label: 'mongodb `findOne` (wire-protocol stand-in in another process, or MONGODB_URL)', concurrency: 8, calls: 8000, needs: [] },
   server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
 };
 

@@ -15,7 +15,7 @@
  *   BENCH_ROUNDS=5            interleaved rounds
  *   BENCH_SCALE=1             multiplies each client's measured calls per process (config.js CLIENTS)
  *   BENCH_CALLS, BENCH_WARMUP the same measured / warm-up call count for every client instead
- *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,server (default: all)
+ *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,graphql,mongodb,server (default: all)
  *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel (default: all; baseline always runs)
  *   BENCH_AB=1, BENCH_AB_PAIRS=10   in-process A/B of the hooks without tracer (0: off)
  *   BENCH_AB_TRACED=1         in-process A/B of the built-in tracer, the shim and OpenTelemetry (0: off)

@@ -132,6 +132,8 @@ function setup(variant, exportMode) {
     const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis');
     const { UndiciInstrumentation } = require('@opentelemetry/instrumentation-undici');
     const { KafkaJsInstrumentation } = require('@opentelemetry/instrumentation-kafkajs');
+    const { GraphQLInstrumentation } = require('@opentelemetry/instrumentation-graphql');
+    const { MongoDBInstrumentation } = require('@opentelemetry/instrumentation-mongodb');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -141,6 +143,9 @@ function setup(variant, exportMode) {
       new IORedisInstrumentation({ requireParentSpan: false }),
       new UndiciInstrumentation(),
       new KafkaJsInstrumentation(),
+      // depth 0: no resolver spans, as ours by default (one span per operation executed).
+      new GraphQLInstrumentation({ depth: 0 }),
+      new MongoDBInstrumentation({ requireParentSpan: false }),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {

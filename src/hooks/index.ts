@@ -14,6 +14,8 @@ import { expressHook } from './express';
 import { koaHook } from './koa';
 import { fastifyHook } from './fastify';
 import { hapiHook } from './hapi';
+import { mongodbHook } from './mongodb';
+import { graphqlHook } from './graphql';
 import { kafkajsHook } from './kafkajs';
 import { natsHook } from './nats';
 import { bullmqHook } from './bullmq';
@@ -23,4 +25,4 @@ import { winstonHook } from './winston';
 import { bunyanHook } from './bunyan';
 
 /** Every hook this package knows, in install order. Names, options and config types derive from it. */
-export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, mysqlHook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, kafkajsHook, natsHook, bullmqHook, socketIoHook, pinoHook, winstonHook, bunyanHook] as const;
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, mysqlHook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, mongodbHook, graphqlHook, kafkajsHook, natsHook, bullmqHook, socketIoHook, pinoHook, winstonHook, bunyanHook] as const;

@@ -15,10 +15,10 @@ export interface Driver {
   /** Extra install config for this driver (npm aliases of a second major). */
   readonly config?: Omit<HooksConfig, 'tracer' | 'hooks'>;
   /**
-   * The span's `span.kind` (default `client`). For `server` and `consumer` the parent arrives with the
+   * The span's `span.kind` (default `client`; `internal`: no span.kind tag, as for work inside a process). For `server` and `consumer` the parent arrives with the
    * request or message: `call(parent)` sends `parent`'s context along.
    */
-  readonly kind?: 'client' | 'server' | 'producer' | 'consumer';
+  readonly kind?: 'client' | 'server' | 'producer' | 'consumer' | 'internal';
   /** Operation name of the span one call makes. */
   readonly operation: string | RegExp;
   /** Tags that span carries, at least (span.kind and component are checked for every driver). */

@@ -1,0 +1,465 @@
+/**
+ * graphql span logic (declared in ../hooks/graphql). One span per operation executed, named
+ * `<type> <name>` (`query GetUser`) or `graphql.execute` for an anonymous one, active while its resolvers
+ * run, so that their database and HTTP calls are its children. The document is recorded with every
+ * literal replaced by `?` (variables' values are never in it), printed by the app's own copy of graphql.
+ * Errors in the result and thrown errors mark the span; their messages are logged with values redacted.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import path from 'node:path';
+import type { Span } from 'opentracing';
+import { RequestContext, storage, withSpan } from '../context';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { reportOnce } from '../logger';
+import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap } from '../spans';
+import { statementLimit } from '../cores/db-call';
+import type { GraphqlOptions } from '../options/graphql';
+import { applyArgs } from '../apply-args';
+
+const COMPONENT = 'graphql';
+const DEFAULT_MAX_DOCUMENT = 2048;
+/** Errors of one result logged at most (a list field failing per item can yield thousands). */
+const MAX_LOGGED_ERRORS = 10;
+const LITERALS = new Set(['IntValue', 'FloatValue', 'StringValue', 'BooleanValue', 'EnumValue']);
+
+type AnyFunction = (...args: unknown[]) => unknown;
+/** Per install: whether graphql 17's channels are bound (once, whichever copy of graphql 17 loads first). */
+export interface GraphqlState {
+  channelsBound: boolean;
+}
+type Ctx = PatchContext<GraphqlOptions, GraphqlState>;
+
+interface AstNode {
+  kind: string;
+  [key: string]: unknown;
+}
+
+/** The app's copy of graphql's visitor and printer (never a second copy). */
+interface Printer {
+  visit(root: unknown, visitor: unknown): unknown;
+  print(ast: unknown): string;
+}
+
+const printers = new Map<string, Printer | null>();
+
+function printerOf(basedir: string | undefined): Printer | undefined {
+  if (basedir === undefined) return undefined;
+  let printer = printers.get(basedir);
+  if (printer === undefined) {
+    try {
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const { visit } = require(path.join(basedir, 'language', 'visitor.js'));
+      const { print } = require(path.join(basedir, 'language', 'printer.js'));
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      printer = typeof visit === 'function' && typeof print === 'function' ? { visit, print } : null;
+    } catch {
+      printer = null;
+    }
+    printers.set(basedir, printer);
+  }
+  return printer ?? undefined;
+}
+
+function isGraphql17(dir: string): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return String((require(path.join(dir, 'package.json')) as { version?: unknown }).version).startsWith('17.');
+  } catch {
+    return false;
+  }
+}
+
+const PLACEHOLDER = Object.freeze({ kind: 'EnumValue', value: '?' });
+/** Redacted documents, by document: a server parses a query once and executes it many times. */
+const redactedDocuments = new WeakMap<object, string>();
+
+/** The document printed with every literal (arguments, defaults, directives) replaced by `?`. */
+export function redactDocument(document: unknown, printer: Printer): string | undefined {
+  if (document === null || typeof document !== 'object') return undefined;
+  let text = redactedDocuments.get(document);
+  if (text === undefined) {
+    const redacted = printer.visit(document, { leave: (node: AstNode) => (LITERALS.has(node.kind) ? PLACEHOLDER : undefined) });
+    text = printer.print(redacted);
+    redactedDocuments.set(document, text);
+  }
+  return text;
+}
+
+/** A name or type reference in quotes (`"$id"`, `"User.email"`, `"[Int!]!"`), as graphql's messages quote them. */
+const QUOTED_NAME = /^(?:[$@]?[_A-Za-z][_0-9A-Za-z]*(?:\.[_A-Za-z][_0-9A-Za-z]*)*|[[\]_A-Za-z0-9!]+)$/;
+
+/**
+ * An error message without the values it echoes: what follows `value`/`found` (graphql's coercion
+ * messages), single-quoted strings, and double-quoted ones that are not a name or type.
+ */
+export function redactGraphqlMessage(text: string): string {
+  return text
+    .replace(/\b(value|found)(:?[ \t]+)[^;\n]*/gi, '$1$2?')
+    .replace(/'(?:[^'\\\n]|\\.)*'/g, "'?'")
+    .replace(/"(?:[^"\\\n]|\\.)*"/g, (quoted) => (QUOTED_NAME.test(quoted.slice(1, -1)) ? quoted : '"?"'));
+}
+
+interface ExecutionArgs {
+  document?: { definitions?: AstNode[] };
+  operationName?: unknown;
+}
+
+/** The operation of `args` that runs: the one named, or the only one. */
+function operationOf(args: ExecutionArgs): AstNode | undefined {
+  const definitions = args.document?.definitions;
+  if (!Array.isArray(definitions)) return undefined;
+  let found: AstNode | undefined;
+  for (const definition of definitions) {
+    if (definition?.kind !== 'OperationDefinition') continue;
+    const name = (definition.name as { value?: unknown } | undefined)?.value;
+    if (args.operationName != null) {
+      if (name === args.operationName) return definition;
+    } else if (found !== undefined) return undefined;
+    else found = definition;
+  }
+  return found;
+}
+
+/** The operation span, when one is to be made: `type`/`name` of the operation, the document to print. */
+function startOperation(hook: ActiveHook<GraphqlOptions>, type: unknown, name: unknown, document: unknown, printer: Printer | undefined): Span | undefined {
+  const parent = clientParent(hook);
+  if (parent === undefined) return undefined;
+  const tags: TagMap = { component: COMPONENT };
+  if (typeof type === 'string') tags['graphql.operation.type'] = type;
+  if (typeof name === 'string') tags['graphql.operation.name'] = name;
+  const text = printer === undefined ? undefined : redactDocument(document, printer);
+  if (text !== undefined) {
+    const limit = statementLimit(hook.options.maxDocumentLength, DEFAULT_MAX_DOCUMENT);
+    tags['graphql.document'] = text.length > limit ? text.slice(0, limit) : text;
+  }
+  const operationName = typeof type === 'string' && typeof name === 'string' ? `${type} ${name}` : 'graphql.execute';
+  const span = startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
+  if (span !== undefined && hook.options.resolverSpans === true) operations.set(span, { span, fields: new Map() });
+  return span;
+}
+
+/** An operation whose resolvers get spans: its span, and its fields' spans by path (list indexes included). */
+interface OperationState {
+  span: Span;
+  fields: Map<string, Span>;
+}
+
+/** By operation span and by field span: what a resolver running under either belongs to. */
+const operations = new WeakMap<Span, OperationState>();
+
+/**
+ * A resolver's span, under its parent field's span or the operation's; undefined when the active span is
+ * no operation's with resolver spans, or the field is deeper than `resolverDepth`.
+ */
+function startField(hook: ActiveHook<GraphqlOptions>, segments: ReadonlyArray<string | number>, tags: TagMap): Span | undefined {
+  const active = storage.getStore()?.span;
+  const operation = active === undefined ? undefined : operations.get(active);
+  if (operation === undefined) return undefined;
+  const names = segments.filter((segment) => typeof segment === 'string');
+  const maxDepth = hook.options.resolverDepth;
+  if (maxDepth !== undefined && maxDepth >= 0 && names.length > maxDepth) return undefined;
+  let parentEnd = segments.length - 1;
+  while (parentEnd > 0 && typeof segments[parentEnd - 1] === 'number') parentEnd--;
+  const parent = (parentEnd > 0 ? operation.fields.get(segments.slice(0, parentEnd).join('.')) : undefined) ?? operation.span;
+  tags.component = COMPONENT;
+  tags['graphql.field.path'] = segments.join('.');
+  const span = startSpanWith(hook, `graphql.resolve ${names.join('.')}`, { childOf: parent, tags });
+  if (span !== undefined) {
+    operation.fields.set(segments.join('.'), span);
+    operations.set(span, operation);
+  }
+  return span;
+}
+
+/** Ends an operation: its fields' spans are no longer parents. */
+function endOperation(span: Span): void {
+  operations.delete(span);
+}
+
+/** Marks the span with the errors of a result (`{ errors }`), messages redacted, then finishes it. */
+function finishWithResult(span: Span, result: unknown): void {
+  const errors = result !== null && typeof result === 'object' ? (result as { errors?: unknown }).errors : undefined;
+  if (Array.isArray(errors) && errors.length > 0) {
+    setTag(span, 'error', true);
+    for (const error of errors.slice(0, MAX_LOGGED_ERRORS)) {
+      const e = error as { message?: unknown; path?: unknown; originalError?: { stack?: unknown } } | null;
+      const stack = e?.originalError?.stack;
+      // A redacted copy as the error object: the GraphQLError itself carries the values (its source, its original error).
+      const copy = new Error(redactGraphqlMessage(String(e?.message)));
+      copy.name = 'GraphQLError';
+      copy.stack = typeof stack === 'string' ? redactGraphqlMessage(stack) : undefined;
+      logEvent(span, {
+        event: 'error',
+        'error.object': copy,
+        message: copy.message,
+        stack: copy.stack,
+        'graphql.path': Array.isArray(e?.path) ? e.path.join('.') : undefined,
+      });
+    }
+  }
+  endOperation(span);
+  finishSpan(span);
+}
+
+function fail(span: Span, err: unknown): void {
+  endOperation(span);
+  markError(span, err, 'error', redactGraphqlMessage);
+  finishSpan(span);
+}
+
+/** Runs `original` with `span` active and finishes the span with its outcome, sync or async. */
+function runTraced(span: Span, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>, onResult: (span: Span, result: unknown) => void): unknown {
+  let result: unknown;
+  try {
+    result = withSpan(span, () => original.apply(thisArg, args as unknown[]));
+  } catch (err) {
+    fail(span, err);
+    throw err;
+  }
+  if (isThenable(result)) {
+    return (result as PromiseLike<unknown>).then(
+      (value: unknown) => (onResult(span, value), value),
+      (err: unknown) => {
+        fail(span, err);
+        throw err;
+      },
+    );
+  }
+  onResult(span, result);
+  return result;
+}
+
+/** `execute(args)`: the operation span; `printer` gives the app's graphql printer, to redact the document. */
+function wrapExecute(hook: ActiveHook<GraphqlOptions>, printer: () => Printer | undefined) {
+  return (original: AnyFunction) =>
+    function execute(this: unknown, args: unknown): unknown {
+      let span: Span | undefined;
+      if (hook.enabled && args !== null && typeof args === 'object') {
+        try {
+          const operation = operationOf(args as ExecutionArgs);
+          if (hook.options.resolverSpans === true) traceResolvers((args as { schema?: unknown }).schema);
+          span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, (args as ExecutionArgs).document, printer());
+        } catch {
+          span = undefined;
+        }
+      }
+      if (span === undefined) return applyArgs(original, this, arguments);
+      return runTraced(span, original, this, arguments, finishWithResult);
+    };
+}
+
+/**
+ * @graphql-tools/executor's `execute` (graphql-yoga), which runs operations with an engine of its own
+ * over the app's graphql 16 (its peer dependency), whose printer redacts the document.
+ */
+export function patchToolsExecute(exports: object, ctx: Ctx): void {
+  currentInstall = ctx.current;
+  let graphqlDir: string | undefined | null;
+  const printer = (): Printer | undefined => {
+    if (graphqlDir === undefined) {
+      try {
+        graphqlDir = ctx.basedir === undefined ? null : path.dirname(require.resolve('graphql/package.json', { paths: [ctx.basedir] }));
+      } catch {
+        graphqlDir = null;
+      }
+    }
+    if (graphqlDir === null) return undefined;
+    // graphql 17's own printer is the one its ES-module build loaded, not a second copy from its CommonJS files.
+    return printers.has(graphqlDir) || !isGraphql17(graphqlDir) ? printerOf(graphqlDir) : printer17;
+  };
+  ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, printer));
+}
+
+/** `parse` and `validate`: a span each when `parseSpans` is set (validate's result is its list of errors). */
+function wrapPhase(hook: ActiveHook<GraphqlOptions>, phase: 'parse' | 'validate') {
+  return (original: AnyFunction) =>
+    function (this: unknown): unknown {
+      if (hook.options.parseSpans !== true || !hook.enabled) return applyArgs(original, this, arguments);
+      const parent = clientParent(hook);
+      const span = parent === undefined ? undefined : startSpanWith(hook, `graphql.${phase}`, { childOf: parent ?? undefined, tags: { component: COMPONENT } });
+      if (span === undefined) return applyArgs(original, this, arguments);
+      return runTraced(span, original, this, arguments, (s, result) => finishWithResult(s, phase === 'validate' ? { errors: result } : result));
+    };
+}
+
+export function patchExecute(exports: object, ctx: Ctx): void {
+  currentInstall = ctx.current;
+  const printer = (): Printer | undefined => printerOf(ctx.basedir);
+  ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, printer));
+  // graphql 16's executeSync calls its module's own execute, not the export: no second span.
+  ctx.wrap(exports, 'executeSync', wrapExecute(ctx.hook, printer));
+}
+
+export function patchParse(exports: object, ctx: Ctx): void {
+  currentInstall = ctx.current;
+  ctx.wrap(exports, 'parse', wrapPhase(ctx.hook, 'parse'));
+}
+
+export function patchValidate(exports: object, ctx: Ctx): void {
+  currentInstall = ctx.current;
+  ctx.wrap(exports, 'validate', wrapPhase(ctx.hook, 'validate'));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Resolver spans on graphql 16: the schema's own resolvers (never the default property resolver) are
+// wrapped once per schema, the first time it executes with `resolverSpans`. The wrappers stay in the
+// schema and answer to whichever install is current (none: they pass through).
+
+const tracedSchemas = new WeakSet<object>();
+
+interface GraphqlPath {
+  prev: GraphqlPath | undefined;
+  key: string | number;
+}
+
+function pathSegments(path: GraphqlPath | undefined): Array<string | number> {
+  const segments: Array<string | number> = [];
+  for (let at = path; at != null; at = at.prev) segments.push(at.key);
+  return segments.reverse();
+}
+
+interface ResolveInfo {
+  path?: GraphqlPath;
+  fieldName?: unknown;
+  parentType?: unknown;
+  returnType?: unknown;
+}
+
+/** The registry's lookup of the hook's current install (`ctx.current`), kept from the latest patch: resolvers replaced in a schema outlive an install. */
+let currentInstall: () => ActiveHook<GraphqlOptions> | undefined = () => undefined;
+
+function tracedResolver(resolve: AnyFunction): AnyFunction {
+  return function resolver(this: unknown, _source: unknown, _args: unknown, _context: unknown, resolveInfo: unknown): unknown {
+    const info = resolveInfo as ResolveInfo | undefined;
+    const hook = currentInstall();
+    if (hook === undefined || !hook.enabled || hook.options.resolverSpans !== true) return applyArgs(resolve, this, arguments);
+    let span: Span | undefined;
+    try {
+      span = startField(hook, pathSegments(info?.path), { 'graphql.field.name': info?.fieldName, 'graphql.parent.type': String(info?.parentType), 'graphql.field.type': String(info?.returnType) });
+    } catch {
+      span = undefined;
+    }
+    if (span === undefined) return applyArgs(resolve, this, arguments);
+    return runTraced(span, resolve, this, arguments, (s) => finishSpan(s));
+  };
+}
+
+function traceResolvers(schema: unknown): void {
+  if (schema === null || typeof schema !== 'object' || tracedSchemas.has(schema)) return;
+  tracedSchemas.add(schema);
+  const types = (schema as { getTypeMap?(): Record<string, unknown> }).getTypeMap?.() ?? {};
+  for (const [name, type] of Object.entries(types)) {
+    const getFields = (type as { getFields?: () => Record<string, { resolve?: unknown }> }).getFields;
+    if (name.startsWith('__') || typeof getFields !== 'function' || !('isTypeOf' in (type as object))) continue;
+    for (const field of Object.values(getFields.call(type))) {
+      if (typeof field.resolve === 'function') field.resolve = tracedResolver(field.resolve as AnyFunction);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// graphql 17 publishes tracing channels (graphql:execute, :parse, :validate, :resolve) from every entry
+// point, its ES-module build included (which require() loads on Node 20.19+): the spans come from them,
+// made active through a store binding of our request context on each start channel.
+
+const kSpan = Symbol('opentracing-client-hooks.graphqlSpan');
+
+interface ChannelMessage {
+  [kSpan]?: Span;
+  result?: unknown;
+  error?: unknown;
+  document?: unknown;
+  operationName?: unknown;
+  operationType?: unknown;
+  fieldPath?: unknown;
+  fieldName?: unknown;
+  parentType?: unknown;
+  fieldType?: unknown;
+  isDefaultResolver?: unknown;
+}
+
+/** The app's graphql 17 (its printer), recorded when it loads. */
+let printer17: Printer | undefined;
+
+type StartFn = (hook: ActiveHook<GraphqlOptions>, message: ChannelMessage) => Span | undefined;
+
+/**
+ * Binds one graphql tracing channel: `start` makes the span (and, with `activate`, the store in which the
+ * traced function runs); `end`/`asyncEnd` finish it with the result, `error` marks it.
+ */
+function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Span, result: unknown) => void, activate: boolean): void {
+  const hook = ctx.hook;
+  const begin = (message: ChannelMessage): Span | undefined => {
+    if (!hook.enabled || message === null || typeof message !== 'object') return undefined;
+    try {
+      return (message[kSpan] = start(hook, message));
+    } catch (err) {
+      reportOnce(`graphql ${name} span`, err);
+      return undefined;
+    }
+  };
+  if (activate) {
+    const startChannel = diagnostics.channel(`tracing:graphql:${name}:start`);
+    // The store graphql runs in: ours with the span active, else the caller's unchanged.
+    const transform = (message: unknown): RequestContext | undefined => {
+      const current = storage.getStore();
+      const span = begin(message as ChannelMessage);
+      return span === undefined ? current : { ...current, span };
+    };
+    startChannel.bindStore(storage, transform);
+    ctx.onUninstall(() => startChannel.unbindStore(storage));
+  } else {
+    ctx.subscribe(`tracing:graphql:${name}:start`, (message) => void begin(message as ChannelMessage));
+  }
+  const done = (message: ChannelMessage): void => {
+    const span = message?.[kSpan];
+    if (span === undefined) return;
+    message[kSpan] = undefined;
+    if (message.error !== undefined) fail(span, message.error);
+    else onResult(span, message.result);
+  };
+  // `end` closes a synchronous call (its result or error is set by then); a promise ends at `asyncEnd`.
+  ctx.subscribe(`tracing:graphql:${name}:end`, (m) => {
+    const message = m as ChannelMessage;
+    if (message.error !== undefined || (Object.prototype.hasOwnProperty.call(message, 'result') && !isThenable(message.result))) done(message);
+  });
+  ctx.subscribe(`tracing:graphql:${name}:asyncEnd`, (m) => done(m as ChannelMessage));
+}
+
+function isThenable(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+const startExecute: StartFn = (hook, message) => startOperation(hook, message.operationType, message.operationName, message.document, printer17);
+
+const startPhase =
+  (phase: 'parse' | 'validate'): StartFn =>
+  (hook) => {
+    if (hook.options.parseSpans !== true) return undefined;
+    const parent = clientParent(hook);
+    return parent === undefined ? undefined : startSpanWith(hook, `graphql.${phase}`, { childOf: parent ?? undefined, tags: { component: COMPONENT } });
+  };
+
+const startResolve: StartFn = (hook, message) => {
+  if (hook.options.resolverSpans !== true || message.isDefaultResolver === true || typeof message.fieldPath !== 'string') return undefined;
+  const segments = message.fieldPath.split('.').map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+  return startField(hook, segments, { 'graphql.field.name': message.fieldName, 'graphql.parent.type': message.parentType, 'graphql.field.type': message.fieldType });
+};
+
+/** graphql 17 loaded: its printer is recorded, and its channels bound (once per install). */
+export function patchGraphql17(exports: object, ctx: Ctx): void {
+  currentInstall = ctx.current;
+  const { visit, print } = exports as { visit?: unknown; print?: unknown };
+  if (printer17 === undefined && typeof visit === 'function' && typeof print === 'function') printer17 = { visit: visit as Printer['visit'], print: print as Printer['print'] };
+  const state = ctx.state;
+  if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
+  state.channelsBound = true;
+  bindChannel(ctx, 'execute', startExecute, finishWithResult, true);
+  // Only the channels the options ask for: a bound channel makes graphql build a message per parse, or per field.
+  const options = ctx.hook.options;
+  if (options.parseSpans === true) {
+    bindChannel(ctx, 'parse', startPhase('parse'), (span) => finishSpan(span), false);
+    bindChannel(ctx, 'validate', startPhase('validate'), (span, result) => finishWithResult(span, { errors: result }), false);
+  }
+  if (options.resolverSpans === true) bindChannel(ctx, 'resolve', startResolve, (span) => finishSpan(span), true);
+}

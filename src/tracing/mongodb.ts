@@ -1,0 +1,258 @@
+/**
+ * MongoDB span logic (declared in ../hooks/mongodb). `Connection.prototype.command` is what every
+ * operation of the driver sends its commands through (find, insert, getMore, killCursors, session and
+ * transaction commands), in the async context of the app's call: one span per command, a child of the
+ * code that issued the operation. A cursor's getMore is a child of whatever is active where the app asks
+ * for the next batch (the request, like the find that opened it), not of the finished find span.
+ *
+ * The command is wrapped rather than observed through the driver's command monitoring: `monitorCommands`
+ * would make the client emit commandStarted/Succeeded/Failed events to the app's own listeners.
+ * Handshakes and authentication (before the connection is `established`) and hello/isMaster (the
+ * monitor's heartbeats) make no span.
+ */
+import type { Span } from 'opentracing';
+import { RequestContext, storage } from '../context';
+import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
+import type { ActiveHook, PatchContext } from '../registry/define';
+import { clientParent, markError } from '../spans';
+import type { MongodbOptions } from '../options/mongodb';
+import { applyArgs } from '../apply-args';
+
+const COMPONENT = 'mongodb';
+const DEFAULT_MAX_STATEMENT = 2048;
+/** Commands of the driver's own: monitoring heartbeats and handshakes. */
+const DRIVER_COMMANDS = new Set(['hello', 'isMaster', 'ismaster', 'saslStart', 'saslContinue', 'authenticate']);
+/** Fields the driver adds to every command (session, cluster time, read/write concern): not the app's. */
+const DRIVER_FIELDS = new Set([
+  '$db',
+  'lsid',
+  '$clusterTime',
+  'txnNumber',
+  'autocommit',
+  'startTransaction',
+  '$readPreference',
+  'readConcern',
+  'writeConcern',
+  'apiVersion',
+  'apiStrict',
+  'apiDeprecationErrors',
+  'maxTimeMS',
+  'recoveryToken',
+]);
+/** Array elements shown in a statement's shape (an insert of thousands of documents shows the first few). */
+const MAX_ELEMENTS = 10;
+const MAX_DEPTH = 16;
+
+type AnyFunction = (...args: unknown[]) => unknown;
+type Command = Record<string, unknown>;
+
+interface MongoConnection {
+  established?: boolean;
+  address?: string;
+}
+
+/** `host:port` (an IPv6 host in brackets) as the span's peer; a socket path as the address alone. */
+function connectionOf(address: unknown, database: string | undefined): DbConnection {
+  if (typeof address !== 'string') return { instance: database };
+  const colon = address.lastIndexOf(':');
+  const port = Number(address.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port)) return { instance: database };
+  return { instance: database, host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port, address: true };
+}
+
+/** A value that is one value to BSON (ObjectId, Long, Decimal128, Binary, Date, RegExp, Buffer, Map). */
+function isScalar(value: object): boolean {
+  return '_bsontype' in value || value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof Map;
+}
+
+/** The shape of a value: every value replaced by `?`, the keys kept. */
+function shapeOf(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object' || isScalar(value) || depth > MAX_DEPTH) return '?';
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out.push(shapeOf(value[i], depth + 1));
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = shapeOf((value as Command)[key], depth + 1);
+  return out;
+}
+
+/** `db.statement`: the command's fields other than its name and the driver's, values replaced unless captured. */
+export function commandStatement(command: Command, name: string, capture: boolean): string {
+  const fields: Command = {};
+  for (const key of Object.keys(command)) {
+    if (key !== name && !DRIVER_FIELDS.has(key)) fields[key] = capture ? command[key] : shapeOf(command[key], 0);
+  }
+  if (capture) {
+    try {
+      return JSON.stringify(fields, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+    } catch {
+      return commandStatement(command, name, false);
+    }
+  }
+  return JSON.stringify(fields);
+}
+
+/**
+ * A server's error message without the values it echoes: quoted strings and the values of `{ key: value }`
+ * (E11000 duplicate key errors quote the document's key).
+ */
+export function redactMongoMessage(text: string): string {
+  return text.replace(/"(?:[^"\\]|\\.)*"/g, '"?"').replace(/\{[^{}]*\}/g, (object) => object.replace(/(:\s*)[^,{}]+/g, '$1? '));
+}
+
+/** What the span logs of a failure: a copy of the error with its message and stack redacted, none of its fields. */
+function redactedError(err: unknown): Error {
+  const source = err as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown; codeName?: unknown } | null | undefined;
+  const copy = new Error(redactMongoMessage(String(source?.message ?? err))) as Error & { code?: unknown; codeName?: unknown };
+  if (typeof source?.name === 'string') copy.name = source.name;
+  copy.stack = typeof source?.stack === 'string' ? redactMongoMessage(source.stack) : undefined;
+  if (source?.code !== undefined) copy.code = source.code;
+  if (source?.codeName !== undefined) copy.codeName = source.codeName;
+  return copy;
+}
+
+/** The driver's lazily parsed reply (MongoDBResponse, an OnDemandDocument over the BSON bytes). */
+interface LazyDocument {
+  has(name: string): boolean;
+  get(name: string | number, as: number): LazyDocument | string | null | undefined;
+  getNumber?(name: string): number | null;
+}
+const BSON_STRING = 2;
+const BSON_OBJECT = 3;
+const BSON_ARRAY = 4;
+
+/** The first write error of a reply, plain or lazy: `{ errmsg, code }`. */
+function firstWriteError(result: unknown): { errmsg?: unknown; code?: unknown } | undefined {
+  if (result === null || typeof result !== 'object') return undefined;
+  const lazy = result as LazyDocument;
+  if (typeof lazy.has === 'function' && typeof lazy.get === 'function') {
+    if (!lazy.has('writeErrors')) return undefined;
+    const first = (lazy.get('writeErrors', BSON_ARRAY) as LazyDocument | null)?.get(0, BSON_OBJECT) as LazyDocument | null | undefined;
+    return first == null ? undefined : { errmsg: first.get('errmsg', BSON_STRING), code: first.getNumber?.('code') };
+  }
+  const errors = (result as { writeErrors?: unknown }).writeErrors;
+  return Array.isArray(errors) && errors.length > 0 ? (errors[0] as { errmsg?: unknown; code?: unknown }) : undefined;
+}
+
+/** A command answered `ok: 1` with write errors (an insert's duplicate key): the span records the first. */
+function writeError(result: unknown): Error | undefined {
+  let first: { errmsg?: unknown; code?: unknown } | undefined;
+  try {
+    first = firstWriteError(result);
+  } catch {
+    return undefined;
+  }
+  if (first === undefined) return undefined;
+  const err = new Error(redactMongoMessage(String(first.errmsg ?? 'write error'))) as Error & { code?: unknown };
+  err.name = 'MongoWriteError';
+  err.code = first.code;
+  return err;
+}
+
+function startCommand(hook: ActiveHook<MongodbOptions>, parent: Span | null, connection: MongoConnection, ns: unknown, command: Command, name: string): DbCall | undefined {
+  const target = command[name];
+  const collection = typeof target === 'string' ? target : typeof command.collection === 'string' ? command.collection : undefined;
+  const database = (ns as { db?: unknown } | null)?.db;
+  return startDbCallUnder(hook, parent, {
+    component: COMPONENT,
+    dbType: 'mongo',
+    operationName: collection === undefined ? `mongodb.${name}` : `mongodb.${name} ${collection}`,
+    connection: connectionOf(connection.address, typeof database === 'string' ? database : undefined),
+    statement: commandStatement(command, name, hook.options.captureParameters === true),
+    maxStatementLength: DEFAULT_MAX_STATEMENT,
+  });
+}
+
+/** `Connection.prototype.command(ns, command, options, responseType)`: async, one command on the wire. */
+function wrapCommand(hook: ActiveHook<MongodbOptions>) {
+  return (original: AnyFunction) =>
+    function command(this: MongoConnection, ns: unknown, cmd: unknown): unknown {
+      const parent = clientParent(hook);
+      if (parent === undefined || this.established !== true || cmd === null || typeof cmd !== 'object') return applyArgs(original, this, arguments);
+      let call: DbCall | undefined;
+      try {
+        const name = Object.keys(cmd)[0];
+        call = name === undefined || DRIVER_COMMANDS.has(name) ? undefined : startCommand(hook, parent, this, ns, cmd as Command, name);
+      } catch {
+        call = undefined;
+      }
+      if (call === undefined) return applyArgs(original, this, arguments);
+      const traced = call;
+      const promise = traced.invoke(original, this, arguments) as PromiseLike<unknown> | undefined;
+      if (promise === null || typeof promise?.then !== 'function') {
+        traced.succeed();
+        return promise;
+      }
+      return promise.then(
+        (result) => (finishCommand(traced, result), result),
+        (err: unknown) => {
+          traced.fail(redactedError(err));
+          throw err;
+        },
+      );
+    };
+}
+
+function finishCommand(call: DbCall, result: unknown): void {
+  const err = writeError(result);
+  if (err !== undefined) markError(call.span, err);
+  call.succeed();
+}
+
+export function patchConnection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = (exports as { Connection?: { prototype?: object } } | null)?.Connection?.prototype;
+  if (proto != null) ctx.wrap(proto, 'command', wrapCommand(ctx.hook));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Mongoose 8 queues a collection's calls until its connection opens, then runs them from the
+// connection's 'open': each runs again in the context that queued it.
+
+interface MongooseCollection {
+  queue?: unknown;
+}
+
+/** The context each queued call came from, keyed by its arguments array (the queue entry's own). */
+const queuedFrom = new WeakMap<object, RequestContext>();
+
+function wrapAddQueue(hook: ActiveHook<MongodbOptions>) {
+  return (original: AnyFunction) =>
+    function addQueue(this: MongooseCollection, name: unknown, args: unknown): unknown {
+      const store = storage.getStore();
+      if (hook.enabled && store !== undefined && typeof name === 'string' && args !== null && typeof args === 'object') queuedFrom.set(args, store);
+      return applyArgs(original, this, arguments);
+    };
+}
+
+/** Before the queue runs: each entry queued from a request becomes a function that runs it in that context. */
+function wrapDoQueue() {
+  return (original: AnyFunction) =>
+    function doQueue(this: MongooseCollection): unknown {
+      const queue = this.queue;
+      if (Array.isArray(queue)) {
+        for (let i = 0; i < queue.length; i++) {
+          const entry = queue[i] as [unknown, unknown] | undefined;
+          const name = entry?.[0];
+          const args = entry?.[1];
+          const store = typeof name === 'string' && args !== null && typeof args === 'object' ? queuedFrom.get(args) : undefined;
+          if (store === undefined) continue;
+          queue[i] = [
+            function (this: Record<string, AnyFunction>): unknown {
+              return runInContext(store, this[name as string], this, arguments);
+            },
+            args,
+          ];
+        }
+      }
+      return applyArgs(original, this, arguments);
+    };
+}
+
+export function patchMongooseCollection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = (exports as { prototype?: object } | null)?.prototype;
+  if (proto == null) return;
+  ctx.wrap(proto, 'addQueue', wrapAddQueue(ctx.hook));
+  ctx.wrap(proto, 'doQueue', wrapDoQueue());
+}

@@ -1,0 +1,273 @@
+/**
+ * graphql hook, on graphql 16 and 17: operation spans for execute() and graphql(), the document with its
+ * literals redacted, the span active while resolvers run, errors with redacted messages, parse/validate
+ * spans when asked, a subscription event's span (16), and Apollo Server 5 on express, graphql-yoga and
+ * mercurius on fastify under the HTTP server span.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+
+ 
+
+const VERSIONS: Array<{ name: string; graphql: any }> = [
+  { name: 'graphql@16', graphql: require('graphql') },
+  // Through its diagnostics channels (on Node 20.19+ require() loads its ES-module build).
+  { name: 'graphql@17', graphql: require('graphql17') },
+];
+const ALIASES = { graphql17: 'graphql' };
+const SDL = `
+  type User { id: ID! email: String! friends: [User!]! }
+  type Query { user(id: ID!): User userByEmail(email: String!): User fail: String }
+  type Subscription { ticks: Int }
+`;
+
+describe('graphql hook', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  beforeEach(() => {
+    tracer.reset();
+    installPatches(['graphql'], { tracer, aliases: ALIASES });
+  });
+  afterEach(() => uninstallAllPatches());
+
+  async function underParent<T>(fn: () => T | Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const result = await withSpan(parent, fn);
+    parent.finish();
+    await tracer.settle();
+    return { parent, result };
+  }
+
+  for (const { name, graphql } of VERSIONS) {
+    describe(name, () => {
+      const schema = graphql.buildSchema(SDL);
+      const rootValue = {
+        user: async ({ id }: { id: string }) => {
+          // Work a resolver does is a child of the operation span.
+          tracer.startSpan('resolver-work', { childOf: currentSpan() }).finish();
+          return { id, email: 'secret@example.com', friends: [] };
+        },
+        userByEmail: ({ email }: { email: string }) => ({ id: '1', email, friends: [] }),
+        fail: () => {
+          throw new Error('lookup failed for "secret-value"');
+        },
+      };
+
+      it('graphql(): one span named after the operation, document redacted, active while resolvers run', async () => {
+        const source = 'query GetUser($e: String! = "default-secret") { user(id: "secret-id-42") { id email } byEmail: userByEmail(email: $e) { id } }';
+        const { parent, result } = await underParent(() => graphql.graphql({ schema, source, rootValue, variableValues: { e: 'var-secret' } }));
+        assert.equal((result as any).errors, undefined);
+        const [span] = tracer.byName('query GetUser');
+        assert.ok(span, tracer.finished.map((s) => s.operationName).join(', '));
+        assert.equal(span.parentId, parent.id);
+        assert.equal(span.tags.component, 'graphql');
+        assert.equal(span.tags['graphql.operation.type'], 'query');
+        assert.equal(span.tags['graphql.operation.name'], 'GetUser');
+        assert.equal(span.tags['span.kind'], undefined);
+        const doc = String(span.tags['graphql.document']);
+        assert.match(doc, /user\(id: \?\)/);
+        assert.match(doc, /\$e: String! = \?/);
+        assert.ok(!/secret/.test(doc), doc);
+        assert.ok(!span.hasError());
+        const [work] = tracer.byName('resolver-work');
+        assert.equal(work.parentId, span.id);
+        assert.equal(tracer.byName(/^graphql\.(parse|validate)$/).length, 0, 'no parse/validate spans unless asked');
+      });
+
+      it('execute() directly; an anonymous operation is graphql.execute', async () => {
+        const document = graphql.parse('{ user(id: 1) { id } }');
+        const { parent } = await underParent(() => graphql.execute({ schema, document, rootValue }));
+        const [span] = tracer.byName('graphql.execute');
+        assert.equal(span.parentId, parent.id);
+        assert.equal(span.tags['graphql.operation.type'], 'query');
+        assert.equal(span.tags['graphql.operation.name'], undefined);
+        assert.equal(tracer.finished.filter((s) => s.tags.component === 'graphql').length, 1);
+      });
+
+      it('errors in the result: error=true, messages logged with values redacted; the result is unchanged', async () => {
+        const source = 'query Bad($id: ID!) { fail user(id: $id) { id } }';
+        const variableValues = { id: { nested: 'variable-secret' } };
+        const untraced = await (uninstallAllPatches(), graphql.graphql({ schema, source, rootValue, variableValues }));
+        installPatches(['graphql'], { tracer, aliases: ALIASES });
+        const { result } = await underParent(() => graphql.graphql({ schema, source, rootValue, variableValues }));
+        assert.deepEqual(JSON.parse(JSON.stringify(result)), JSON.parse(JSON.stringify(untraced)));
+        const [span] = tracer.byName('query Bad');
+        assert.equal(span.tags.error, true);
+        const logs = span.logs.filter((l) => l.fields.event === 'error');
+        assert.ok(logs.length >= 1);
+        assert.ok(!JSON.stringify(logs.map((l) => l.fields)).includes('secret'), JSON.stringify(logs.map((l) => l.fields.message)));
+
+        tracer.reset();
+        await underParent(() => graphql.graphql({ schema, source: '{ fail }', rootValue }));
+        const [failed] = tracer.byName('graphql.execute');
+        assert.equal(failed.tags.error, true);
+        assert.match(String(failed.errorLog()!.fields.message), /lookup failed for "\?"/);
+      });
+
+      it('parseSpans: parse and validate spans under the same parent', async () => {
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true } } });
+        const { parent } = await underParent(() => graphql.graphql({ schema, source: '{ user(id: 1) { id } }', rootValue }));
+        const phases = tracer.finished.filter((s) => s.tags.component === 'graphql').map((s) => s.operationName);
+        assert.deepEqual(phases, ['graphql.parse', 'graphql.validate', 'graphql.execute']);
+        for (const s of tracer.finished.filter((x) => x.tags.component === 'graphql')) assert.equal(s.parentId, parent.id);
+      });
+
+      it('resolverSpans: a span per resolver the app wrote, under its parent field; resolverDepth limits them', async () => {
+        const nested = graphql.buildSchema(SDL);
+        const user = (id: string): any => ({ id, email: 'e', friends: () => [user(`${id}1`), user(`${id}2`)] });
+        const fields = (nested.getType('Query') as any).getFields();
+        fields.user.resolve = async (_: unknown, { id }: { id: string }) => user(id);
+        const userFields = (nested.getType('User') as any).getFields();
+        userFields.friends.resolve = (u: any) => {
+          tracer.startSpan('friends-work', { childOf: currentSpan() }).finish();
+          return u.friends();
+        };
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+        const source = 'query Deep { user(id: "1") { id friends { id friends { id } } } }';
+        await underParent(() => graphql.graphql({ schema: nested, source }));
+        const [op] = tracer.byName('query Deep');
+        const [userSpan] = tracer.byName('graphql.resolve user');
+        assert.equal(userSpan.parentId, op.id);
+        const friends = tracer.byName('graphql.resolve user.friends');
+        assert.equal(friends.length, 1);
+        assert.equal(friends[0].parentId, userSpan.id);
+        const deeper = tracer.byName('graphql.resolve user.friends.friends');
+        assert.equal(deeper.length, 2, 'one per list item');
+        for (const span of deeper) assert.equal(span.parentId, friends[0].id);
+        assert.equal(deeper.map((s) => s.tags['graphql.field.path']).sort().join(), 'user.friends.0.friends,user.friends.1.friends');
+        assert.equal(tracer.byName('graphql.resolve user.id').length, 0, 'no span for the default property resolver');
+        const work = tracer.byName('friends-work');
+        assert.equal(work[0].parentId, friends[0].id, 'the resolver span is active while it runs');
+
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true, resolverDepth: 1 } } });
+        tracer.reset();
+        await underParent(() => graphql.graphql({ schema: nested, source }));
+        assert.deepEqual(tracer.byName(/^graphql\.resolve/).map((s) => s.operationName), ['graphql.resolve user']);
+      });
+
+      it('no span after uninstall; none without a parent under requireParent', async () => {
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, requireParent: true });
+        await graphql.graphql({ schema, source: '{ user(id: 1) { id } }', rootValue });
+        uninstallAllPatches();
+        await underParent(() => graphql.graphql({ schema, source: '{ user(id: 1) { id } }', rootValue }));
+        assert.equal(tracer.finished.filter((s) => s.tags.component === 'graphql').length, 0);
+      });
+    });
+  }
+
+  it('graphql 16 subscriptions: a span per event delivered', async () => {
+    const graphql = VERSIONS[0].graphql;
+    const schema = graphql.buildSchema(SDL);
+    const rootValue = {
+      ticks: async function* () {
+        yield { ticks: 1 };
+        yield { ticks: 2 };
+      },
+    };
+    const { parent } = await underParent(async () => {
+      const stream = await graphql.subscribe({ schema, document: graphql.parse('subscription Ticks { ticks }'), rootValue });
+      const seen: unknown[] = [];
+      for await (const event of stream) seen.push(event);
+      assert.equal(seen.length, 2);
+    });
+    const spans = tracer.byName('subscription Ticks');
+    assert.equal(spans.length, 2);
+    for (const span of spans) assert.equal(span.parentId, parent.id);
+  });
+
+  /** Posts `query` (which asks for user "<secret>") to a GraphQL server; returns the operation span, checked to be the server span's child. */
+  async function postedOperation(url: string, operation: string, secret: string): Promise<RecordedSpan> {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `query ${operation} { user(id: "${secret}") { id } }` }),
+    });
+    assert.deepEqual(await res.json(), { data: { user: { id: secret } } });
+    await tracer.settle();
+    const [op] = tracer.byName(`query ${operation}`);
+    assert.ok(op, tracer.finished.map((s) => s.operationName).join(', '));
+    const serverSpan = tracer.finished.find((s) => s.tags['span.kind'] === 'server')!;
+    assert.equal(op.parentId, serverSpan.id);
+    assert.ok(!String(op.tags['graphql.document']).includes(secret));
+    return op;
+  }
+
+  it('graphql-yoga (which executes with @graphql-tools/executor): the operation span under the HTTP server span', async () => {
+    uninstallAllPatches();
+    installPatches(['httpServer', 'graphql'], { tracer, aliases: ALIASES });
+    const { createYoga, createSchema } = require('graphql-yoga');
+    const yoga = createYoga({ schema: createSchema({ typeDefs: SDL, resolvers: { Query: { user: (_: unknown, { id }: { id: string }) => ({ id, email: 'x', friends: [] }) } } }), logging: false });
+    const server = http.createServer(yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const op = await postedOperation(`http://127.0.0.1:${port}/graphql`, 'Two', 'secret-8');
+      assert.equal(op.tags['graphql.document'], 'query Two {\n  user(id: ?) {\n    id\n  }\n}');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('mercurius on fastify: the operation span under the HTTP server span', async () => {
+    uninstallAllPatches();
+    installPatches(['httpServer', 'fastify', 'graphql'], { tracer, aliases: ALIASES });
+    const Fastify = require('fastify');
+    const mercurius = require('mercurius');
+    const app = Fastify();
+    app.register(mercurius, { schema: SDL, resolvers: { Query: { user: async (_: unknown, { id }: { id: string }) => ({ id, email: 'x', friends: [] }) } } });
+    const address: string = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      await postedOperation(`${address}/graphql`, 'Three', 'secret-9');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('Apollo Server 5 on express: the HTTP server span is the operation span’s parent', async () => {
+    uninstallAllPatches();
+    installPatches(['httpServer', 'express', 'graphql'], { tracer, aliases: ALIASES });
+    const express = require('express');
+    const { ApolloServer } = require('@apollo/server');
+    const { expressMiddleware } = require('@as-integrations/express5');
+    const graphql = VERSIONS[0].graphql;
+    const apollo = new ApolloServer({ typeDefs: SDL, resolvers: { Query: { user: (_: unknown, { id }: { id: string }) => ({ id, email: 'x', friends: [] }) } } });
+    await apollo.start();
+    const app = express();
+    app.use('/graphql', express.json(), expressMiddleware(apollo));
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'query One { user(id: "secret-7") { id } }' }),
+      });
+      assert.deepEqual(await res.json(), { data: { user: { id: 'secret-7' } } });
+      await tracer.settle();
+      const [op] = tracer.byName('query One');
+      assert.ok(op, tracer.finished.map((s) => s.operationName).join(', '));
+      const serverSpan = tracer.finished.find((s) => s.tags['span.kind'] === 'server');
+      assert.ok(serverSpan);
+      // The operation span's parent is the HTTP server span (or a framework span under it).
+      let at: RecordedSpan | undefined = op;
+      const chain: string[] = [];
+      while (at !== undefined && at !== serverSpan) {
+        chain.push(at.operationName);
+        at = tracer.finished.find((s) => s.id === at!.parentId);
+      }
+      assert.equal(at, serverSpan, chain.join(' <- '));
+      assert.ok(!String(op.tags['graphql.document']).includes('secret'));
+      void graphql;
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await apollo.stop();
+    }
+  });
+});

@@ -1,0 +1,220 @@
+/**
+ * mongodb hook: the real driver (7.x and 6.x) and mongoose (9.x and 8.x) against the wire-protocol
+ * stand-in of test/helpers/mongo-server (or a real MongoDB through MONGODB_URL): one span per command
+ * with its shape as the statement, cursors, sessions and transactions, failures with redacted messages,
+ * no span for the driver's own traffic, and mongoose's buffered operations in their caller's context.
+ */
+import assert from 'node:assert/strict';
+import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { mongoServer } from '../helpers/mongo-server';
+
+ 
+
+const DRIVERS: Array<{ name: string; mongodb: typeof import('mongodb') }> = [
+  { name: 'mongodb@7', mongodb: require('mongodb') },
+  { name: 'mongodb@6', mongodb: require('mongodb6') },
+];
+const MONGOOSES: Array<{ name: string; mongoose: any }> = [
+  { name: 'mongoose@9', mongoose: require('mongoose') },
+  { name: 'mongoose@8', mongoose: require('mongoose8') },
+];
+const ALIASES = { mongodb6: 'mongodb', mongoose8: 'mongoose' };
+
+describe('mongodb hook', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  let server: Awaited<ReturnType<typeof mongoServer>>;
+
+  before(async () => {
+    server = await mongoServer();
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await server.close();
+  });
+  beforeEach(() => {
+    tracer.reset();
+    installPatches(['mongodb'], { tracer, aliases: ALIASES });
+  });
+  afterEach(() => uninstallAllPatches());
+
+  const mongoSpans = (): RecordedSpan[] => tracer.finished.filter((s) => s.operationName.startsWith('mongodb.'));
+  const names = (): string[] => mongoSpans().map((s) => s.operationName);
+
+  async function underParent<T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const result = await withSpan(parent, fn);
+    parent.finish();
+    await tracer.settle();
+    return { parent, result };
+  }
+
+  for (const { name, mongodb } of DRIVERS) {
+    describe(name, () => {
+      let client: InstanceType<typeof mongodb.MongoClient>;
+      let coll: any;
+      const collName = `users_${name.replace(/\W/g, '_')}`;
+
+      before(async () => {
+        client = new mongodb.MongoClient(server.url);
+        await client.connect();
+        coll = client.db('test').collection(collName);
+        await coll.deleteMany({});
+      });
+      after(() => client.close());
+
+      it('a span per command, a child of the caller, with the shape of the command as db.statement', async () => {
+        const { parent } = await underParent(async () => {
+          await coll.insertOne({ email: 'secret@example.com', n: 1 });
+          await coll.findOne({ email: 'secret@example.com' });
+          await coll.updateOne({ email: 'secret@example.com' }, { $set: { n: 2 } });
+          await coll.aggregate([{ $match: { n: { $gte: 2 } } }]).toArray();
+          await coll.deleteOne({ email: 'secret@example.com' });
+        });
+        assert.deepEqual(names(), [`mongodb.insert ${collName}`, `mongodb.find ${collName}`, `mongodb.update ${collName}`, `mongodb.aggregate ${collName}`, `mongodb.delete ${collName}`]);
+        const port = Number(new URL(server.url.replace('mongodb://', 'http://')).port || 27017);
+        for (const span of mongoSpans()) {
+          assert.equal(span.parentId, parent.id);
+          assert.equal(span.tags['span.kind'], 'client');
+          assert.equal(span.tags.component, 'mongodb');
+          assert.equal(span.tags['db.type'], 'mongo');
+          assert.equal(span.tags['db.instance'], 'test');
+          assert.equal(span.tags['peer.port'], port);
+          assert.equal(typeof span.tags['peer.hostname'], 'string');
+          assert.ok(!String(span.tags['db.statement']).includes('secret'), String(span.tags['db.statement']));
+          assert.ok(!span.hasError());
+        }
+        const [insert, find, update, aggregate] = mongoSpans();
+        assert.match(String(insert.tags['db.statement']), /^\{"documents":\[\{"email":"\?","n":"\?","_id":"\?"\}\]/);
+        assert.match(String(find.tags['db.statement']), /^\{"filter":\{"email":"\?"\}/);
+        assert.match(String(update.tags['db.statement']), /"u":\{"\$set":\{"n":"\?"\}\}/);
+        assert.match(String(aggregate.tags['db.statement']), /^\{"pipeline":\[\{"\$match":\{"n":\{"\$gte":"\?"\}\}\}\]/);
+      });
+
+      it('captureParameters: the values are recorded', async () => {
+        uninstallAllPatches();
+        installPatches(['mongodb'], { tracer, aliases: ALIASES, hooks: { mongodb: { captureParameters: true } } });
+        await underParent(() => coll.findOne({ email: 'shown@example.com' }));
+        assert.match(String(mongoSpans()[0].tags['db.statement']), /"filter":\{"email":"shown@example.com"\}/);
+      });
+
+      it("a cursor's getMore calls are children of the code that asks for the next batch (the find's parent)", async () => {
+        await coll.insertMany([{ k: 1 }, { k: 2 }, { k: 3 }]);
+        tracer.reset();
+        const { parent, result } = await underParent<any[]>(() => coll.find({ k: { $gte: 1 } }, { batchSize: 1 }).toArray());
+        assert.equal(result.length, 3);
+        // A real server may answer one more getMore with an empty last batch.
+        assert.equal(names()[0], `mongodb.find ${collName}`);
+        assert.ok(names().slice(1).length >= 2 && names().slice(1).every((n) => n === `mongodb.getMore ${collName}`), names().join(', '));
+        for (const span of mongoSpans()) assert.equal(span.parentId, parent.id);
+        await coll.deleteMany({ k: { $gte: 1 } });
+      });
+
+      it('a failed command: error=true, the message without the values the server echoes; the app sees the same error', async () => {
+        await coll.insertOne({ _id: 'secret-id-1' });
+        tracer.reset();
+        let caught: any;
+        await underParent(() => coll.insertOne({ _id: 'secret-id-1' }).catch((err: unknown) => (caught = err)));
+        assert.ok(caught instanceof mongodb.MongoServerError, String(caught));
+        assert.match(caught.message, /secret-id-1/, 'the app gets the full message');
+        const [span] = mongoSpans();
+        assert.equal(span.tags.error, true);
+        const log = span.errorLog()!;
+        assert.match(String(log.fields.message), /E11000/);
+        assert.ok(!JSON.stringify(log.fields).includes('secret-id-1'), JSON.stringify(log.fields));
+
+        tracer.reset();
+        await underParent(() => client.db('test').command({ noSuchCommandHere: 1 }).catch((err: unknown) => (caught = err)));
+        assert.ok(caught instanceof mongodb.MongoServerError);
+        const [failed] = mongoSpans();
+        assert.equal(failed.operationName, 'mongodb.noSuchCommandHere');
+        assert.equal(failed.tags.error, true);
+        await coll.deleteOne({ _id: 'secret-id-1' });
+      });
+
+      it('sessions and transactions: every command keeps the caller as its parent', async function () {
+        const hello = await client.db('admin').command({ hello: 1 });
+        if (hello.setName === undefined) this.skip(); // a standalone server has no transactions
+        tracer.reset();
+        const { parent } = await underParent(async () => {
+          const session = client.startSession();
+          try {
+            await session.withTransaction(async () => {
+              await coll.insertOne({ t: 1 }, { session });
+              await coll.findOne({ t: 1 }, { session });
+            });
+          } finally {
+            await session.endSession();
+          }
+        });
+        assert.deepEqual(names(), [`mongodb.insert ${collName}`, `mongodb.find ${collName}`, 'mongodb.commitTransaction']);
+        for (const span of mongoSpans()) assert.equal(span.parentId, parent.id);
+        for (const span of mongoSpans()) assert.ok(!String(span.tags['db.statement']).includes('lsid'));
+        await coll.deleteMany({ t: 1 });
+      });
+
+      it("the driver's own traffic (handshakes, monitoring heartbeats) makes no span, even from a client created in a request", async () => {
+        const { parent } = await underParent(async () => {
+          const own = new mongodb.MongoClient(server.url, { heartbeatFrequencyMS: 500 });
+          const heartbeats = new Promise<void>((resolve) => {
+            let n = 0;
+            own.on('serverHeartbeatSucceeded', () => ++n === 3 && resolve());
+          });
+          await own.connect();
+          await own.db('test').command({ ping: 1 });
+          await heartbeats;
+          await own.close();
+        });
+        // The ping, and the endSessions of close() (the app's call), and nothing else.
+        assert.deepEqual(names().filter((n) => n !== 'mongodb.endSessions'), ['mongodb.ping']);
+        for (const span of mongoSpans()) assert.equal(span.parentId, parent.id);
+      });
+
+      it('no span without a tracer-visible context when requireParent is set; none after uninstall', async () => {
+        uninstallAllPatches();
+        installPatches(['mongodb'], { tracer, aliases: ALIASES, requireParent: true });
+        await coll.findOne({});
+        uninstallAllPatches();
+        await underParent(() => coll.findOne({}));
+        assert.deepEqual(names(), []);
+      });
+    });
+  }
+
+  for (const { name, mongoose } of MONGOOSES) {
+    describe(name, () => {
+      it('model operations issued before the connection opens run as children of the request that issued them', async () => {
+        const m = new mongoose.Mongoose();
+        const User = m.model('User', new m.Schema({ email: String, n: Number }), `people_${name.replace(/\W/g, '_')}`);
+        const parent = tracer.startSpan('request') as RecordedSpan;
+        // Issued before connect(): mongoose buffers it until the connection opens.
+        const found = withSpan(parent, () => User.find({ email: 'nobody@example.com' }).exec());
+        // The collection's own methods, called directly, are queued by the collection itself.
+        const counted = withSpan(parent, () => User.collection.countDocuments({}));
+        await m.connect(server.url, { autoIndex: false, autoCreate: false });
+        try {
+          assert.deepEqual(await found, []);
+          assert.equal(await counted, 0);
+          const created = await withSpan(parent, () => User.create({ email: 'someone@example.com', n: 1 }));
+          await withSpan(parent, () => User.updateOne({ _id: created._id }, { $inc: { n: 1 } }).exec());
+          await withSpan(parent, () => User.aggregate([{ $match: { n: 2 } }]).exec());
+          await withSpan(parent, () => User.deleteMany({}).exec());
+        } finally {
+          await m.disconnect();
+        }
+        parent.finish();
+        await tracer.settle();
+        const spans = mongoSpans().filter((s) => s.operationName !== 'mongodb.endSessions');
+        assert.ok(spans.length >= 5, names().join(', '));
+        const coll = `people_${name.replace(/\W/g, '_')}`;
+        assert.deepEqual(
+          spans.map((s) => s.operationName).sort(),
+          [`mongodb.find ${coll}`, `mongodb.aggregate ${coll}`, `mongodb.insert ${coll}`, `mongodb.update ${coll}`, `mongodb.aggregate ${coll}`, `mongodb.delete ${coll}`].sort(),
+        );
+        for (const span of spans) assert.equal(span.parentId, parent.id, `${span.operationName} is a child of the request`);
+        assert.ok(!JSON.stringify(spans.map((s) => s.tags)).includes('someone@example.com'));
+      });
+    });
+  }
+});
