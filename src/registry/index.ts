@@ -14,8 +14,9 @@ import { Wrapper } from './wrap';
 export interface InstallOptions {
   tracer?: Tracer;
   /**
-   * Patch builtins (http, https) when the app first requires them rather than now: for the preload,
-   * which runs before the app has loaded anything (see `patchDeferredBuiltins` for ES-module apps).
+   * Patch builtins (http, https) when the app first requires them rather than now, unless they are
+   * loaded already: for `register`, which usually runs before the app has loaded anything (see
+   * `patchDeferredBuiltins` for ES-module apps).
    */
   deferBuiltins?: boolean;
   /** npm aliases: installed package name -> the package it is. */
@@ -206,13 +207,25 @@ function loadedPackageFiles(): string[] {
 }
 
 /**
- * Patches the builtin targets of `hook` now (requiring them). True when one was patched now: ESM
- * `import { request } from 'node:http'` reads bindings that then need Module.syncBuiltinESMExports().
+ * Whether Node has loaded the builtin `name` (for the app, for one of its dependencies, or for itself):
+ * `process.moduleLoadList` names every builtin loaded so far (`NativeModule http`) on Node 20 to 24,
+ * whoever required or imported it. A deferred install patches those at once: no first require is coming.
  */
-function patchBuiltins(hook: InstalledHook): boolean {
+function builtinLoaded(name: string): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return Array.isArray(list) && list.includes(`NativeModule ${name.replace(/^node:/, '')}`);
+}
+
+/**
+ * Patches the builtin targets of `hook` now (requiring them), or with `loadedOnly` those already loaded.
+ * True when one was patched now: ESM `import { request } from 'node:http'` reads bindings that then need
+ * Module.syncBuiltinESMExports().
+ */
+function patchBuiltins(hook: InstalledHook, loadedOnly = false): boolean {
   let patched = false;
   for (const target of hook.spec.targets) {
-    if (Module.isBuiltin(target.module) && applyPatch(hook, target, require(target.module), undefined)) patched = true;
+    if (!Module.isBuiltin(target.module) || (loadedOnly && !builtinLoaded(target.module))) continue;
+    if (applyPatch(hook, target, require(target.module), undefined)) patched = true;
   }
   return patched;
 }
@@ -311,8 +324,9 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     const hook: InstalledHook = { spec, active, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
     installed.set(name, hook);
     added = true;
-    // Builtins load on demand: when deferred, they are patched at their first require instead.
-    if (options.deferBuiltins !== true && patchBuiltins(hook)) builtinPatched = true;
+    // Builtins load on demand: when deferred, they are patched at their first require instead, unless
+    // loaded already (`register` required by code that has http loaded, `node -e`).
+    if (patchBuiltins(hook, options.deferBuiltins === true)) builtinPatched = true;
     patchLoaded(hook, (loaded ??= loadedPackageFiles()));
     if (spec.enable !== undefined) {
       try {
