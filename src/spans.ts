@@ -20,9 +20,12 @@ const NOOP_SPAN = new Tracer().startSpan('noop');
  */
 const NOOP_RECHECK_MS = 1000;
 
-/** The span `startSpan` returned, or undefined (the window set) when it is the no-op span. */
+/**
+ * The span `startSpan` returned, or undefined (the window set) when it is the no-op span of opentracing's
+ * default global tracer. Any other tracer's no-op span is a span like another (a sampler's "not this one").
+ */
 function recorded(hook: ActiveHook, span: Span): Span | undefined {
-  if (span !== NOOP_SPAN) return span;
+  if (span !== NOOP_SPAN || !hook.tracerIsDefaultNoop) return span;
   hook.noopUntil = Date.now() + NOOP_RECHECK_MS;
   return undefined;
 }

@@ -24,10 +24,29 @@ export class ActiveHook<O extends object = object> {
     private readonly explicitTracer: Tracer | undefined,
   ) {}
 
+  /**
+   * Whether a no-op span from this hook's tracer may open the no-op window: only for opentracing's default
+   * global no-op (no tracer passed in, and the global one known to be unset or a bare opentracing Tracer).
+   * A tracer of the app's that answers some spans with the no-op span (a sampler) is asked every time.
+   */
+  get tracerIsDefaultNoop(): boolean {
+    return this.explicitTracer === undefined && globalTracerIsDefaultNoop;
+  }
+
   /** Resolved per span, so that a tracer set after install still gets every span. */
   get tracer(): Tracer {
     return this.explicitTracer ?? (globalTracer ??= loadGlobalTracer())();
   }
+}
+
+/**
+ * Whether opentracing's global tracer is known to be its default no-op: the registry sets it when it starts
+ * watching initGlobalTracer before opentracing loaded (nothing can have been set), and at every
+ * initGlobalTracer it sees. Unknown (opentracing was loaded before the hooks) counts as a real tracer.
+ */
+let globalTracerIsDefaultNoop = false;
+export function setGlobalTracerIsDefaultNoop(value: boolean): void {
+  globalTracerIsDefaultNoop = value;
 }
 
 /** opentracing's globalTracer, loaded with the first span rather than at install. */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Hook as RequireHook } from 'require-in-the-middle';
 import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
-import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
+import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, setGlobalTracerIsDefaultNoop, subscribeChannel, Subscription, unsubscribeAll } from './define';
 import { Wrapper } from './wrap';
 
 export interface InstallOptions {
@@ -62,16 +62,25 @@ function watchGlobalTracer(): void {
     return;
   }
   const cached = require.cache[entry];
+  // Loaded already: the app may have set a tracer that we cannot see.
+  setGlobalTracerIsDefaultNoop(cached === undefined);
   if (cached !== undefined && cached.loaded) wrapInitGlobalTracer(cached.exports);
 }
 
-function wrapInitGlobalTracer(opentracing: object): void {
+function wrapInitGlobalTracer(opentracing: { Tracer?: unknown }): void {
   tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
-    function initGlobalTracer(this: unknown): unknown {
+    function initGlobalTracer(this: unknown, tracer: unknown): unknown {
       for (const hook of installed.values()) hook.active.noopUntil = 0;
+      setGlobalTracerIsDefaultNoop(isBareTracer(tracer, opentracing.Tracer));
       return original.apply(this, arguments as unknown as unknown[]);
     },
   );
+}
+
+/** A plain `new opentracing.Tracer()`, which makes only no-op spans (no subclass, no own overrides). */
+function isBareTracer(tracer: unknown, base: unknown): boolean {
+  if (tracer === null || typeof tracer !== 'object' || typeof base !== 'function') return false;
+  return Object.getPrototypeOf(tracer) === base.prototype && Object.keys(tracer).length === 0;
 }
 
 /**
