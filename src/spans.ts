@@ -81,6 +81,9 @@ export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, oper
 /** Starts a span with any options (references other than childOf); undefined when the tracer fails or is a no-op. */
 export function startSpanWith(hook: ActiveHook, operationName: string, options: SpanOptions): Span | undefined {
   if (tracingOff(hook)) return undefined;
+  // An untraced request's context goes to the tracer as the SpanContext it extracted: a tracer takes a
+  // childOf that is not its own Span class for a context (jaeger-client does), which our stand-in is not.
+  if (options.childOf instanceof IncomingParent) options = { ...options, childOf: options.childOf.context() };
   try {
     return recorded(hook, hook.tracer.startSpan(operationName, options));
   } catch (err) {
