@@ -3,6 +3,7 @@ import type { Span, SpanContext, SpanOptions } from 'opentracing';
 import { storage } from './context';
 import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
+import { validTraceHeaders } from './trace-headers';
 
 /** Options every client hook takes. */
 export interface CommonHookOptions {
@@ -109,9 +110,10 @@ export function injectHeaders(hook: ActiveHook, span: Span, format: string = FOR
   }
 }
 
+/** The context in `headers`, from the trace headers in it that can be valid for their format (see trace-headers). */
 export function extractContext(hook: ActiveHook, headers: object, format: string = FORMAT_HTTP_HEADERS): SpanContext | null {
   try {
-    return hook.tracer.extract(format, headers);
+    return hook.tracer.extract(format, validTraceHeaders(headers));
   } catch (err) {
     reportOnce(`${hook.name}: tracer.extract`, err);
     return null;
