@@ -71,6 +71,7 @@ function startCall(
       connection: connectionOf(config),
       statement,
       maxStatementLength: DEFAULT_MAX_STATEMENT,
+      keepErrorValues: options.captureParameters === true,
     },
     kind === 'query' ? options.responseHook : undefined,
   );

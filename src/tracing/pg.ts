@@ -66,6 +66,7 @@ function startQueryCall(hook: ActiveHook<PgOptions>, parent: Span | null, client
       connection: connectionOf(client),
       statement,
       maxStatementLength: DEFAULT_MAX_STATEMENT,
+      keepErrorValues: options.captureParameters === true,
     },
     responseHook,
   );
