@@ -136,6 +136,7 @@ async function main() {
   if (mode !== 'plain') runs.hooks = await runOnce(name, dir, true);
   for (const [label, outcomes] of Object.entries(runs)) {
     console.log(`${name} ${label}: ${outcomes.size} tests, ${count(outcomes, 'passed')} passed, ${count(outcomes, 'failed')} failed, ${count(outcomes, 'pending')} pending`);
+    for (const [title, o] of outcomes) if (o.state === 'failed') console.log(`  ${label} failed: ${title}`);
   }
   if (!runs.plain || !runs.hooks) return;
   const hookOnly = [...runs.hooks].filter(([title, o]) => o.state === 'failed' && runs.plain.get(title)?.state !== 'failed');
