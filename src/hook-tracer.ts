@@ -48,6 +48,27 @@ export function endNoopWindow(): void {
   noopUntil = 0;
 }
 
+/**
+ * Whether opentracing's global tracer is known to be its default no-op (the registry's watch on
+ * initGlobalTracer says so). Unknown (opentracing was loaded before the hooks) counts as a real tracer.
+ */
+let globalTracerIsDefaultNoop = false;
+
+/** What the registry's watch on initGlobalTracer learnt: a tracer set by the app also ends the window. */
+export function onGlobalTracer(isDefaultNoop: boolean): void {
+  globalTracerIsDefaultNoop = isDefaultNoop;
+  endNoopWindow();
+}
+
+/**
+ * Whether a no-op span from the hook's tracer may open the no-op window: only for opentracing's default
+ * global no-op (no tracer given at install, and the global one known to be unset or a bare Tracer). A
+ * tracer of the app's that answers some spans with the no-op span (a sampler) is asked every time.
+ */
+export function tracerIsDefaultNoop(hook: TracerChoice): boolean {
+  return hook.explicitTracer === undefined && globalTracerIsDefaultNoop;
+}
+
 /** The tracer given to the latest install, for the app's own spans (traceFunction, startActiveSpan). */
 let installTracer: Tracer | undefined;
 

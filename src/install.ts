@@ -1,6 +1,6 @@
 import { hookOptions, HookName, HooksConfig } from './config';
 import { HOOKS } from './hooks';
-import { endNoopWindow, setInstallTracer } from './hook-tracer';
+import { onGlobalTracer, setInstallTracer } from './hook-tracer';
 import { install } from './registry';
 
 /**
@@ -14,6 +14,6 @@ export function installNamed(names: readonly HookName[], config: HooksConfig, de
     aliases: config.aliases,
     deferBuiltins,
     optionsFor: (name) => hookOptions(name as HookName, config),
-    onGlobalTracer: endNoopWindow,
+    onGlobalTracer,
   });
 }

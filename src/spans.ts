@@ -1,9 +1,10 @@
 import { FORMAT_HTTP_HEADERS, Span as BaseSpan, Tags, Tracer } from 'opentracing';
 import type { Span, SpanContext, SpanOptions } from 'opentracing';
 import { storage } from './context';
-import { inNoopWindow, startNoopWindow, tracerOf } from './hook-tracer';
+import { inNoopWindow, startNoopWindow, tracerIsDefaultNoop, tracerOf } from './hook-tracer';
 import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
+import { validTraceHeaders } from './trace-headers';
 
 export type TagMap = { [key: string]: unknown };
 
@@ -33,9 +34,12 @@ const NOOP_SPAN = new Tracer().startSpan('noop');
  */
 const NOOP_RECHECK_MS = 1000;
 
-/** The span `startSpan` returned, or undefined (the window set) when it is the no-op span. */
+/**
+ * The span `startSpan` returned, or undefined (the window set) when it is the no-op span of opentracing's
+ * default global tracer. Any other tracer's no-op span is a span like another (a sampler's "not this one").
+ */
 function recorded(hook: ActiveHook, span: Span): Span | undefined {
-  if (span !== NOOP_SPAN) return span;
+  if (span !== NOOP_SPAN || !tracerIsDefaultNoop(hook)) return span;
   startNoopWindow(hook, NOOP_RECHECK_MS);
   return undefined;
 }
@@ -107,6 +111,9 @@ export function startSpanWith(hook: ActiveHook, operationName: string, options: 
   if (tracingOff(hook)) return undefined;
   const own = hook.options as CommonHookOptions;
   if (own.spanTags !== undefined || own.peerService !== undefined) addUserTags(own, options);
+  // An untraced request's context goes to the tracer as the SpanContext it extracted: a tracer takes a
+  // childOf that is not its own Span class for a context (jaeger-client does), which our stand-in is not.
+  if (options.childOf instanceof IncomingParent) options = { ...options, childOf: options.childOf.context() };
   try {
     return recorded(hook, tracerOf(hook).startSpan(operationName, options));
   } catch (err) {
@@ -136,9 +143,10 @@ export function injectHeaders(hook: ActiveHook, span: Span, format: string = FOR
   }
 }
 
+/** The context in `headers`, from the trace headers in it that can be valid for their format (see trace-headers). */
 export function extractContext(hook: ActiveHook, headers: object, format: string = FORMAT_HTTP_HEADERS): SpanContext | null {
   try {
-    return tracerOf(hook).extract(format, headers);
+    return tracerOf(hook).extract(format, validTraceHeaders(headers));
   } catch (err) {
     reportOnce(`${hook.name}: tracer.extract`, err);
     return null;

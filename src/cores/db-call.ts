@@ -8,7 +8,7 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, markError, runUserHook, startClientSpanUnder, TagMap } from '../spans';
 
 /** Options every database hook takes. */
 export interface DbHookOptions extends CommonHookOptions {
@@ -39,6 +39,8 @@ export interface DbSpanSpec {
   statement?: string;
   /** The longest statement when the hook's `maxStatementLength` is not set: its core's default. */
   maxStatementLength: number;
+  /** Log the server's error text as it is (`captureParameters`); by default the values in it are redacted. */
+  keepErrorValues?: boolean;
 }
 
 /** The longest statement a hook records: its `maxStatementLength` when that is 0 or more, else `fallback`. */
@@ -69,6 +71,8 @@ export class DbCall {
     /** Runs on success before the span finishes (a hook's responseHook); its errors are contained. */
     private readonly onSuccess?: (span: Span, result: unknown) => void,
     private readonly hookName = 'db',
+    /** Redact the values a database server echoes in its error messages (see redactedDbError). */
+    private readonly redactErrors = false,
   ) {}
 
   get finished(): boolean {
@@ -86,7 +90,9 @@ export class DbCall {
   fail(err: unknown): void {
     if (this.done) return;
     this.done = true;
-    finishSpan(this.span, err ?? new Error(String(err)));
+    const error = err ?? new Error(String(err));
+    if (this.redactErrors) markError(this.span, redactedDbError(error), 'error', redactErrorText);
+    finishSpan(this.span, this.redactErrors ? undefined : error);
   }
 
   /** Finishes with a node-style `(err, result)` outcome. */
@@ -155,7 +161,50 @@ export function startDbCallUnder(
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags);
-  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name);
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.keepErrorValues !== true);
+}
+
+/**
+ * A database server's error text with the values it echoes taken out, as statements are redacted: quoted
+ * literals (`'valueSecret'`, `"secret"`: redis, MySQL, PostgreSQL quote what they repeat) become `'?'`,
+ * and PostgreSQL's parenthesised rows and keys (`Key (email)=(a@b.c)`, `Failing row contains (1, x)`)
+ * become `(?)`. Backtick identifiers and apostrophes inside words (`doesn't`) stay.
+ */
+export function redactErrorText(text: string): string {
+  return text.replace(/(?<![A-Za-z0-9])(?:'(?:[^'\\]|\\.|'')*'?|"(?:[^"\\]|\\.|"")*"?)/g, (m) => `${m[0]}?${m[0]}`).replace(/(=|contains )\([^)]*\)?/g, '$1(?)');
+}
+
+/**
+ * The error as a database span logs it: the very object when no field of it carries a value, else a copy
+ * (the app keeps the original) whose string fields (`message`, `detail`, mysql2's `sqlMessage` and `sql`...)
+ * have their values redacted, without the fields that hold objects (ioredis's `command`, with its args).
+ */
+export function redactedDbError(err: unknown): unknown {
+  if (err === null || typeof err !== 'object') return typeof err === 'string' ? redactErrorText(err) : err;
+  const descriptors: PropertyDescriptorMap = {};
+  let changed = false;
+  for (const name of Object.getOwnPropertyNames(err)) {
+    const descriptor = Object.getOwnPropertyDescriptor(err, name)!;
+    if (!('value' in descriptor)) continue; // an accessor is not read
+    if (descriptor.value !== null && typeof descriptor.value === 'object') {
+      changed = true;
+      continue;
+    }
+    if (typeof descriptor.value === 'string') {
+      const redacted = redactErrorText(descriptor.value);
+      if (redacted !== descriptor.value) changed = true;
+      descriptor.value = redacted;
+    }
+    descriptors[name] = descriptor;
+  }
+  // V8 makes `stack` an accessor on newer Node versions: its text is the library's error's, read once.
+  const stack = (err as { stack?: unknown }).stack;
+  if (typeof stack === 'string') {
+    const redacted = redactErrorText(stack);
+    if (redacted !== stack) changed = true;
+    descriptors.stack = { value: redacted, writable: true, configurable: true };
+  }
+  return changed ? Object.create(Object.getPrototypeOf(err), descriptors) : err;
 }
 
 /** Starts a database span under `parent` or the active span; undefined when none is to be made. */

@@ -79,6 +79,7 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
       connection: spec.connection,
       statement,
       maxStatementLength: DEFAULT_MAX_SQL_STATEMENT,
+      keepErrorValues: options.captureParameters === true,
     },
     spec.result === false ? undefined : options.responseHook,
   );

@@ -24,8 +24,9 @@ export const expressHook = defineHook<'express', ExpressOptions, Tracing>({
   summary: 'express 4/5 routes: names the httpServer span after the route template, records errors',
   tracing: () => require('../tracing/express'),
   targets: [
-    // express 4: the router is inside express.
-    routerTarget('express', 'lib/router/index', '>=4 <5', (exports) => exports),
+    // express 4: the router is inside express. express requires it as './router', which the module hook
+    // names `express/lib/router` (an `index` file is named after its folder): `lib/router/index` never matched.
+    routerTarget('express', 'lib/router', '>=4 <5', (exports) => exports),
     layerTarget('express', 'lib/router/layer', '>=4 <5', ['handle_request', 'handle_error']),
     // express 5: the router package.
     routerTarget('router', undefined, '>=2 <3', (exports) => exports.prototype),

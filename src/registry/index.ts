@@ -15,16 +15,21 @@ import { applyArgs } from '../apply-args';
 export interface InstallOptions {
   tracer?: Tracer;
   /**
-   * Patch builtins (http, https) when the app first requires them rather than now: for the preload,
-   * which runs before the app has loaded anything (see `patchDeferredBuiltins` for ES-module apps).
+   * Patch builtins (http, https) when the app first requires them rather than now, unless they are
+   * loaded already: for `register`, which usually runs before the app has loaded anything (see
+   * `patchDeferredBuiltins` for ES-module apps).
    */
   deferBuiltins?: boolean;
   /** npm aliases: installed package name -> the package it is. */
   aliases?: Record<string, string>;
   /** The options of each hook, by name. */
   optionsFor(name: string): object;
-  /** Called when the app sets opentracing's global tracer (initGlobalTracer), after install. */
-  onGlobalTracer?: () => void;
+  /**
+   * Told whether opentracing's global tracer is known to be its default no-op: `true` when the watch starts
+   * before opentracing loaded (nothing can have been set), `false` when it loaded earlier (unknown), and
+   * at every initGlobalTracer the app makes, whether it set a bare `new Tracer()`.
+   */
+  onGlobalTracer?: (isDefaultNoop: boolean) => void;
 }
 
 interface InstalledHook {
@@ -51,7 +56,7 @@ let importHook: { unhook(): void } | undefined;
 let esmLoaderActive = false;
 /** Our layer on opentracing's initGlobalTracer, which tells `onGlobalTracer` (the span side's no-op window). */
 let tracerWatch: Wrapper | undefined;
-let onGlobalTracer: (() => void) | undefined;
+let onGlobalTracer: ((isDefaultNoop: boolean) => void) | undefined;
 
 /**
  * At install: watches initGlobalTracer, wrapping opentracing now if the app loaded it already (it is not
@@ -67,16 +72,24 @@ function watchGlobalTracer(): void {
     return;
   }
   const cached = require.cache[entry];
+  // Loaded already: the app may have set a tracer that we cannot see.
+  onGlobalTracer?.(cached === undefined);
   if (cached !== undefined && cached.loaded) wrapInitGlobalTracer(cached.exports);
 }
 
-function wrapInitGlobalTracer(opentracing: object): void {
+function wrapInitGlobalTracer(opentracing: { Tracer?: unknown }): void {
   tracerWatch?.wrap(opentracing, 'initGlobalTracer', (original) =>
-    function initGlobalTracer(this: unknown): unknown {
-      onGlobalTracer?.();
+    function initGlobalTracer(this: unknown, tracer: unknown): unknown {
+      onGlobalTracer?.(isBareTracer(tracer, opentracing.Tracer));
       return applyArgs(original, this, arguments);
     },
   );
+}
+
+/** A plain `new opentracing.Tracer()`, which makes only no-op spans (no subclass, no own overrides). */
+function isBareTracer(tracer: unknown, base: unknown): boolean {
+  if (tracer === null || typeof tracer !== 'object' || typeof base !== 'function') return false;
+  return Object.getPrototypeOf(tracer) === base.prototype && Object.keys(tracer).length === 0;
 }
 
 /**
@@ -220,14 +233,26 @@ function loadedPackageFiles(): string[] {
 }
 
 /**
- * Patches the builtin targets of `hook` now (requiring them). True when one was patched now: ESM
- * `import { request } from 'node:http'` reads bindings that then need Module.syncBuiltinESMExports().
+ * Whether Node has loaded the builtin `name` (for the app, for one of its dependencies, or for itself):
+ * `process.moduleLoadList` names every builtin loaded so far (`NativeModule http`) on Node 20 to 24,
+ * whoever required or imported it. A deferred install patches those at once: no first require is coming.
  */
-function patchBuiltins(hook: InstalledHook): boolean {
+function builtinLoaded(name: string): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return Array.isArray(list) && list.includes(`NativeModule ${name.replace(/^node:/, '')}`);
+}
+
+/**
+ * Patches the builtin targets of `hook` now (requiring them), or with `loadedOnly` those already loaded.
+ * True when one was patched now: ESM `import { request } from 'node:http'` reads bindings that then need
+ * Module.syncBuiltinESMExports().
+ */
+function patchBuiltins(hook: InstalledHook, loadedOnly = false): boolean {
   let patched = false;
   for (const target of hook.spec.targets) {
+    if (!Module.isBuiltin(target.module) || (loadedOnly && !builtinLoaded(target.module))) continue;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a builtin, by the name its target gives
-    if (Module.isBuiltin(target.module) && applyPatch(hook, target, require(target.module), undefined)) patched = true;
+    if (applyPatch(hook, target, require(target.module), undefined)) patched = true;
   }
   return patched;
 }
@@ -327,8 +352,9 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     const hook: InstalledHook = { spec, active, wrapper: new Wrapper(name), subscriptions: [], cleanups: [], seen: new WeakSet() };
     installed.set(name, hook);
     added = true;
-    // Builtins load on demand: when deferred, they are patched at their first require instead.
-    if (options.deferBuiltins !== true && patchBuiltins(hook)) builtinPatched = true;
+    // Builtins load on demand: when deferred, they are patched at their first require instead, unless
+    // loaded already (`register` required by code that has http loaded, `node -e`).
+    if (patchBuiltins(hook, options.deferBuiltins === true)) builtinPatched = true;
     patchLoaded(hook, (loaded ??= loadedPackageFiles()));
     if (spec.enable !== undefined) {
       try {

@@ -167,12 +167,14 @@ function publishTraced(hook: ActiveHook, confirm: boolean, original: AnyFunction
   const traced: unknown[] = Array.prototype.slice.call(args);
   traced[3] = tracedOptions(hook, call.span, args[3]);
   const callback = args[4];
-  if (confirm && (callback == null || typeof callback === 'function')) {
+  if (confirm && typeof callback === 'function') {
     // Pushed as the message's confirm callback (amqplib calls it with null on ack, an error on nack or
     // close); waitForConfirms wraps it like any other.
-    traced[4] = typeof callback === 'function' ? call.callback(callback as AnyFunction) : (err: unknown) => call.settle(err);
+    traced[4] = call.callback(callback as AnyFunction);
     return call.invoke(original, channel, traced);
   }
+  // No callback of the app's: amqplib keeps `false` for the message in its list of unconfirmed ones, and
+  // a callback of ours there would change what close() and waitForConfirms() do. The span ends at publish.
   const result = call.invoke(original, channel, traced);
   call.succeed();
   return result;

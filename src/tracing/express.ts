@@ -7,6 +7,7 @@
  * middleware and handler.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Span } from 'opentracing';
 import { inboundRequest, joinPaths, templateOf } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -87,46 +88,89 @@ function isContainer(layer: Layer): boolean {
   return layer.route !== undefined || handle === undefined || handle.stack !== undefined || handle.name === 'mounted_app';
 }
 
+/** The middleware span of the layer the request is in now (`middlewareSpans`): it ends when the request moves on. */
+const kChild = Symbol('opentracing-client-hooks.express.child');
+type TracedReq = Req & { [kChild]?: Span };
+
+/** The request leaves the layer it was in (it reached another layer or left a router): its middleware span ends. */
+function leaveLayer(inbound: InboundRequest, req: TracedReq): void {
+  const child = req[kChild];
+  if (child === undefined) return;
+  req[kChild] = undefined;
+  inbound.finishChild(child);
+}
+
 /**
  * Layer#handle_request (express 4) / handleRequest (router 2): `offset` is where `req` is among the
- * arguments (1 for the error variants, whose first argument is the error).
+ * arguments (1 for the error variants, whose first argument is the error). The `next` that app code gets
+ * is the router's own (`req.next === next`, which res.format relies on): errors passed to it are recorded
+ * where they arrive (an error handler, or the router's exit, see wrapHandle), and only a container layer
+ * (a router, a mounted app, a route: library code) gets a `next` of ours, which leaves its mount path.
  */
 function wrapHandle(hook: ActiveHook<ExpressOptions>, offset: 0 | 1) {
   return (original: (...args: any[]) => unknown) =>
     function handle(this: Layer): unknown {
-      const req = arguments[offset] as Req;
+      const req = arguments[offset] as TracedReq;
       const inbound = hook.enabled ? inboundRequest(req) : undefined;
       if (inbound === undefined) return applyArgs(original, this, arguments);
-      const args = Array.prototype.slice.call(arguments);
-      if (offset === 1) inbound.recordError(args[0]);
-      const prev = req[kPrefix];
+      leaveLayer(inbound, req);
+      if (offset === 1) inbound.recordError(arguments[0]);
       if (this.route !== undefined) {
         const path = templateOf(this.route.path);
-        if (path !== undefined) inbound.setRoute(joinPaths(prev ?? '', path));
-      } else {
-        const mount = mountOf(this);
-        if (mount !== '') req[kPrefix] = joinPaths(prev ?? '', mount);
+        if (path !== undefined) inbound.setRoute(joinPaths(req[kPrefix] ?? '', path));
       }
-      const child = hook.options.middlewareSpans === true && inbound.span !== undefined && !isContainer(this) ? inbound.startChild(this.name ?? '<anonymous>', 'express') : undefined;
-      const next = args[offset + 2] as Next;
-      args[offset + 2] = wrapNext(inbound, req, prev, next, child);
-      return child === undefined ? original.apply(this, args) : inbound.runWith(child, original, this, args);
+      if (isContainer(this)) {
+        const args = Array.prototype.slice.call(arguments);
+        const prev = req[kPrefix];
+        const mount = this.route === undefined ? mountOf(this) : '';
+        if (mount !== '') req[kPrefix] = joinPaths(prev ?? '', mount);
+        args[offset + 2] = exitNext(inbound, req, prev, args[offset + 2] as Next);
+        return inbound.run(original, this, args);
+      }
+      const child = hook.options.middlewareSpans === true && inbound.span !== undefined ? inbound.startChild(this.name ?? '<anonymous>', 'express') : undefined;
+      if (child === undefined) return inbound.run(original, this, arguments);
+      req[kChild] = child;
+      return inbound.runWith(child, original, this, arguments);
     };
 }
 
-/** `next` for one layer: leaves the layer's mount path, records an error, and goes on in the request's context. */
-function wrapNext(inbound: InboundRequest, req: Req, prev: string | undefined, next: Next, child: ReturnType<InboundRequest['startChild']>): Next {
+/**
+ * The `next` of a container layer (what its router or route calls when it is done with the request): leaves
+ * the mount path, records the error it passes on, and goes on in the request's context.
+ */
+function exitNext(inbound: InboundRequest, req: TracedReq, prev: string | undefined, next: Next): Next {
   return function next_(this: unknown, err?: unknown): void {
     req[kPrefix] = prev;
+    leaveLayer(inbound, req);
     if (err !== undefined && err !== null && err !== 'route' && err !== 'router') inbound.recordError(err);
-    if (child !== undefined) inbound.finishChild(child);
     inbound.run(next, this, arguments);
   };
 }
 
+/**
+ * Router#handle: `out`, called when the request leaves this router, records the error it carries (an
+ * error no handler took, on its way to the final handler). `out` is the caller's (express's app.handle,
+ * or a container layer's next), never app code's to compare.
+ */
+function wrapRouterHandle(hook: ActiveHook<ExpressOptions>) {
+  return (original: (...args: any[]) => unknown) =>
+    function handle(this: unknown, req: TracedReq, res: unknown, out: unknown): unknown {
+      const inbound = hook.enabled && typeof out === 'function' ? inboundRequest(req) : undefined;
+      if (inbound === undefined) return applyArgs(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[2] = function out_(this: unknown, err?: unknown): unknown {
+        leaveLayer(inbound, req);
+        if (err !== undefined && err !== null && err !== 'route' && err !== 'router') inbound.recordError(err);
+        return inbound.run(out as Next, this, arguments);
+      };
+      return original.apply(this, args);
+    };
+}
+
 /** A router (express 4's `lib/router/index`, router 2's prototype): the mount path of each `use()` layer. */
-export function patchRouter(router: any, { wrap }: PatchContext<ExpressOptions, undefined>): void {
+export function patchRouter(router: any, { hook, wrap }: PatchContext<ExpressOptions, undefined>): void {
   wrap(router, 'use', wrapUse);
+  wrap(router, 'handle', wrapRouterHandle(hook));
 }
 
 /** A Layer class: its request and error handlers, by their names in that version. */

@@ -95,7 +95,7 @@ function closedError(): Error {
  * Runs a traced call: with the callback at `cbIndex` wrapped (it finishes the span, then runs in the
  * caller's context), or, without one, observing the command the call returns.
  */
-function runCall(call: DbCall, original: AnyFunction, thisArg: unknown, args: IArguments, cbIndex: number, connection: Mysql2Connection | undefined): any {
+function runCall(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<any>, cbIndex: number, connection: Mysql2Connection | undefined): any {
   if (cbIndex >= 0) {
     const copy = Array.prototype.slice.call(args);
     copy[cbIndex] = call.callback(args[cbIndex]);
@@ -104,7 +104,7 @@ function runCall(call: DbCall, original: AnyFunction, thisArg: unknown, args: IA
   // A closed connection refuses the command with an 'error' of its own, never one of the command.
   if (isClosed(connection)) {
     call.fail(closedError());
-    return applyArgs(original, thisArg, args);
+    return Reflect.apply(original, thisArg, args);
   }
   const store = storage.getStore();
   const cmd = call.invoke(original, thisArg, args);
@@ -118,36 +118,50 @@ function sqlOf(sql: unknown): unknown {
 }
 
 
+/**
+ * An options object as mysql2's query/execute read it (`{ ...options, sql: options.sql, values:
+ * options.values }`): read so once, here, and mysql2 gets the copy, so that the hook's own reads of `sql`
+ * and `values` are no extra reads of the caller's object. A command (an EventEmitter) is mysql2's own.
+ */
+function readOptionsOnce(sql: any): any {
+  if (typeof sql !== 'object' || sql === null || sql instanceof EventEmitter) return sql;
+  return { ...sql, sql: sql.sql, values: sql.values };
+}
+
 /** `Connection.prototype.query` and `execute`: (sql | options | command, values?, callback?). */
 function wrapQuery(hook: ActiveHook<Mysql2Options>, prepared: boolean) {
   return (original: AnyFunction) =>
-    function query(this: Mysql2Connection, sql: any, values?: any, callback?: any): any {
+    function query(this: Mysql2Connection, input: any, values?: any, callback?: any): any {
       const parent = clientParent(hook);
-      if (parent === undefined || sql == null) return applyArgs(original, this, arguments);
+      if (parent === undefined || input == null) return applyArgs(original, this, arguments);
+      // A getter that throws throws here, before any span starts, as it would in mysql2.
+      const sql = readOptionsOnce(input);
+      const args: unknown[] = Array.prototype.slice.call(arguments);
+      args[0] = sql;
       let call: DbCall | undefined;
       try {
         call = startCall(hook, parent, this.config, 'query', sqlOf(sql), prepared, values, sql);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return applyArgs(original, this, arguments);
+      if (call === undefined) return original.apply(this, args);
       if (sql instanceof EventEmitter) {
         // A command built beforehand (pool and pool cluster queries, createQuery): its callback is on it.
         const cmd = sql as TracedCommand;
         const onResult = cmd.onResult;
         if (typeof onResult === 'function') {
           cmd.onResult = call.callback(onResult as AnyFunction);
-          return call.invoke(original, this, arguments);
+          return call.invoke(original, this, args);
         }
         if (isClosed(this)) {
           call.fail(closedError());
-          return applyArgs(original, this, arguments);
+          return original.apply(this, args);
         }
         traceEmitter(cmd, call, storage.getStore());
-        return call.invoke(original, this, arguments);
+        return call.invoke(original, this, args);
       }
       const cbIndex = typeof values === 'function' ? 1 : typeof callback === 'function' ? 2 : -1;
-      return runCall(call, original, this, arguments, cbIndex, this);
+      return runCall(call, original, this, args, cbIndex, this);
     };
 }
 

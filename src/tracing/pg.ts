@@ -126,20 +126,50 @@ function traceSubmittable(submittable: Submittable, call: DbCall): void {
   submittable[kCycle] = { call, store: storage.getStore() };
 }
 
+/**
+ * A plain query config as pg is to get it: a copy, as pg's own normalizeQueryConfig makes (same prototype
+ * and property descriptors, so pg never writes to the caller's object either), in which each property
+ * that both pg and the hook read (`submit`, `text`, `values`, `name`, `callback`; `values` and `callback`
+ * only when pg reads them, not given as arguments) was read once from the caller's config, in pg's order,
+ * and is plain data from then on. A getter that throws throws here, before any span starts, as it would
+ * in pg. A Submittable (its `submit` a function) is pg's to keep: that very object is returned.
+ */
+function readConfigOnce(config: object, values: unknown, callback: unknown): object {
+  const submit = (config as { submit?: unknown }).submit;
+  if (typeof submit === 'function') return config;
+  const descriptors = Object.getOwnPropertyDescriptors(config);
+  // Getters run on a copy, as pg runs them on its own; the values read become data of the copy pg gets.
+  const reader = Object.create(Object.getPrototypeOf(config), descriptors) as Record<string, unknown>;
+  const read: Record<string, unknown> = { submit };
+  read.text = reader.text;
+  if (!values) read.values = reader.values;
+  read.name = reader.name;
+  if (typeof values !== 'function' && !callback) read.callback = reader.callback;
+  for (const key of Object.keys(read)) {
+    if (!(key in config)) continue;
+    descriptors[key] = { value: read[key], writable: true, enumerable: descriptors[key]?.enumerable ?? false, configurable: true };
+  }
+  return Object.create(Object.getPrototypeOf(config), descriptors) as object;
+}
+
 function wrapQuery(hook: ActiveHook<PgOptions>) {
   return (original: (...args: any[]) => any) =>
-    function query(this: PgConnectionFacts, config: any, values?: any, callback?: any): any {
+    function query(this: PgConnectionFacts, input: any, values?: any, callback?: any): any {
       // Decided before the statement is read or sanitised: untraced calls cost this check only.
-      const parent = config == null ? undefined : clientParent(hook);
+      const parent = input == null ? undefined : clientParent(hook);
       if (parent === undefined) return applyArgs(original, this, arguments);
+      // What the caller's config holds is read once (see readConfigOnce), before any span starts.
+      const config = typeof input === 'object' ? readConfigOnce(input, values, callback) : input;
+      const args = config === input ? arguments : Array.prototype.slice.call(arguments);
+      if (config !== input) (args as unknown[])[0] = config;
       let call: DbCall | undefined;
       try {
         call = startQueryCall(hook, parent, this, config, values);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return applyArgs(original, this, arguments);
-      if (typeof config.submit === 'function') {
+      if (call === undefined) return Reflect.apply(original, this, args);
+      if (config === input && typeof config === 'object') {
         const submittable = config as Submittable;
         if (typeof submittable.handleReadyForQuery !== 'function' && typeof submittable.handleError !== 'function') {
           // Nothing pg calls on it at the end: there is no end to observe, so no span.
@@ -152,12 +182,11 @@ function wrapQuery(hook: ActiveHook<PgOptions>) {
       if (typeof values === 'function') return call.invoke(original, this, [config, call.callback(values)]);
       if (typeof callback === 'function') return call.invoke(original, this, [config, values, call.callback(callback)]);
       if (typeof config === 'object' && typeof config.callback === 'function') {
-        // The callback lives in the caller's config: trace a copy, never mutate theirs.
-        const copy = Object.assign(Object.create(Object.getPrototypeOf(config)), config);
-        copy.callback = call.callback(config.callback);
-        return call.invoke(original, this, arguments.length > 1 ? [copy, values] : [copy]);
+        // The callback lives in the config: ours is the copy pg gets, never the caller's.
+        config.callback = call.callback(config.callback);
+        return call.invoke(original, this, args);
       }
-      return call.invokeAndChain(original, this, arguments);
+      return call.invokeAndChain(original, this, args);
     };
 }
 

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { installPatches, uninstallAllPatches } from '../../src';
+import type { HooksConfig } from '../../src';
+import { redactErrorText } from '../../src/cores/db-call';
+import { mysqlUrl, pgConfig, redisUrl } from '../helpers/services';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+/** Everything the span's error log holds, as text. */
+function logged(span: RecordedSpan): string {
+  const fields = span.errorLog()?.fields ?? {};
+  const object = fields['error.object'] as object;
+  const own = object == null ? {} : Object.fromEntries(Object.getOwnPropertyNames(object).map((n) => [n, (object as any)[n]]));
+  return JSON.stringify({ message: fields.message, stack: fields.stack, own });
+}
+
+describe('values in database servers\' error messages are redacted (issue 18, defect 4)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  const install = (config: HooksConfig = {}): void => installPatches(['pg', 'mysql2', 'redis', 'ioredis'], { tracer, ...config });
+  afterEach(() => {
+    uninstallAllPatches();
+    tracer.reset();
+  });
+
+  it('redactErrorText: quoted literals and PostgreSQL rows and keys', () => {
+    assert.equal(redactErrorText("ERR unknown command 'X', with args beginning with: 'a' 'valueSecret'"), "ERR unknown command '?', with args beginning with: '?' '?'");
+    assert.equal(redactErrorText('invalid input syntax for type integer: "secret"'), 'invalid input syntax for type integer: "?"');
+    assert.equal(redactErrorText('Key (email)=(a@b.c) already exists.'), 'Key (email)=(?) already exists.');
+    assert.equal(redactErrorText('Failing row contains (1, secret).'), 'Failing row contains (?).');
+    assert.equal(redactErrorText("Duplicate entry 'it''s \\' secret' for key 'u.email'"), "Duplicate entry '?' for key '?'");
+    assert.equal(redactErrorText("unterminated 'secret"), "unterminated '?'");
+  });
+
+  for (const [label, pkg] of [['node-redis', 'redis'], ['ioredis', 'ioredis']]) {
+    it(`${label}: an unknown command's args stay out of the span; the app gets the server's message`, async () => {
+      install();
+      let client: any;
+      if (pkg === 'redis') {
+        client = require('redis').createClient({ url: redisUrl() });
+        client.on('error', () => undefined);
+        await client.connect();
+      } else {
+        const Redis = require('ioredis');
+        client = new Redis(redisUrl());
+        client.on('error', () => undefined);
+      }
+      try {
+        const err = await client.sendCommand(pkg === 'redis' ? ['X', 'a', 'valueSecret'] : new (require('ioredis').Command)('X', ['a', 'valueSecret'])).then(
+          () => assert.fail('no error'),
+          (e: Error) => e,
+        );
+        assert.match(err.message, /valueSecret/, 'the app sees the untouched message');
+        await tracer.settle();
+        const span = tracer.finished.find((s) => s.hasError());
+        assert.ok(span, 'an error span');
+        assert.doesNotMatch(logged(span), /valueSecret/);
+      } finally {
+        await (pkg === 'redis' ? client.quit() : client.quit());
+      }
+    });
+  }
+
+  describe('pg', () => {
+    let client: pg.Client;
+    beforeEach(async () => {
+      client = new pg.Client(pgConfig());
+      await client.connect();
+    });
+    afterEach(async () => {
+      await client.end();
+    });
+
+    it('a value echoed in the message or the detail is redacted; with captureParameters it is kept', async () => {
+      install();
+      const err = await client.query("SELECT 'secretValue'::int").then(() => assert.fail('no error'), (e: Error) => e);
+      assert.match(err.message, /secretValue/);
+      await client.query('CREATE TEMP TABLE harm_u (email text UNIQUE)');
+      await client.query("INSERT INTO harm_u VALUES ('a@b.c')");
+      const dup = await client.query("INSERT INTO harm_u VALUES ('a@b.c')").then(() => assert.fail('no error'), (e: any) => e);
+      assert.match(dup.detail, /a@b\.c/, 'the app keeps the detail');
+      const spans = tracer.finished.filter((s) => s.hasError());
+      assert.equal(spans.length, 2);
+      for (const span of spans) {
+        assert.doesNotMatch(logged(span), /secretValue|a@b\.c/);
+      }
+      uninstallAllPatches();
+      tracer.reset();
+      install({ hooks: { pg: { captureParameters: true } } });
+      await client.query("SELECT 'secretValue'::int").catch(() => undefined);
+      assert.match(logged(tracer.finished.find((s) => s.hasError())!), /secretValue/);
+    });
+  });
+
+  it('mysql2: a duplicate entry is redacted (message, sqlMessage, sql)', async () => {
+    install();
+    const mysql = require('mysql2/promise');
+    const conn = await mysql.createConnection(mysqlUrl());
+    try {
+      await conn.query('CREATE TEMPORARY TABLE harm_u (email VARCHAR(64) UNIQUE)');
+      await conn.query("INSERT INTO harm_u VALUES ('a@b.c')");
+      const err = await conn.query("INSERT INTO harm_u VALUES ('a@b.c')").then(() => assert.fail('no error'), (e: Error) => e);
+      assert.match(err.message, /a@b\.c/);
+      const span = tracer.finished.find((s) => s.hasError());
+      assert.ok(span);
+      assert.doesNotMatch(logged(span), /a@b\.c/);
+    } finally {
+      await conn.end();
+    }
+  });
+});
