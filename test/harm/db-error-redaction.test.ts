@@ -6,7 +6,7 @@ import { redactErrorText } from '../../src/cores/db-call';
 import { mysqlUrl, pgConfig, redisUrl } from '../helpers/services';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+ 
 
 /** Everything the span's error log holds, as text. */
 function logged(span: RecordedSpan): string {

@@ -5,7 +5,7 @@ import { installPatches, uninstallAllPatches } from '../../src';
 import { readBody } from '../helpers/servers';
 import { RecordingTracer } from '../helpers/tracer';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const MAJORS: Array<[string, any]> = [['express@5', require('express')], ['express@4', require('express4')]];
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {

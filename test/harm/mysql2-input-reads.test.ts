@@ -3,7 +3,7 @@ import { installPatches, uninstallAllPatches } from '../../src';
 import { mysqlUrl } from '../helpers/services';
 import { RecordingTracer } from '../helpers/tracer';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const mysql = require('mysql2');
 
 /** Options whose `sql` and `values` getters count their reads. */

@@ -5,7 +5,7 @@ import { installPatches, uninstallAllPatches } from '../../src';
 import { validBaggage, validTraceHeaders, validTraceparent, validTracestate } from '../../src/trace-headers';
 import { readBody } from '../helpers/servers';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const jaeger = require('jaeger-client');
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

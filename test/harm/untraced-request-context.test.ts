@@ -10,7 +10,7 @@ import { createTracerFromEnv } from '../../src/tracer';
 import { readBody, startServer, TestServer } from '../helpers/servers';
 import { RecordingTracer } from '../helpers/tracer';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const jaeger = require('jaeger-client');
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<string> {

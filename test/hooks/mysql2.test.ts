@@ -18,7 +18,7 @@ import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
 import { assertDbErrorLogged } from '../helpers/error-log';
 import { redactErrorText } from '../../src/cores/db-call';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 
 const root = path.join(__dirname, '..', '..', '..');
 
