@@ -1,8 +1,7 @@
 /**
- * fastify 4 and 5: every instance (announced on the `fastify.initialization` diagnostics channel) gets
- * hooks that name the server span that httpServer opened after the route and record errors. An instance
- * keeps its hooks for good and they answer to whichever install is current. The span logic is in
- * ../tracing/fastify, loaded when the first fastify instance is made.
+ * fastify 4 and 5: names the server span that httpServer opened after the route, records errors, runs
+ * the handler in the request's context, without adding hooks to an app's instances or replacing the
+ * handlers it registers (see ../tracing/fastify, loaded with fastify's reply module).
  */
 import type { FrameworkHookOptions } from '../cores/http-server';
 import { defineHook, lazyModule } from '../registry/define';
@@ -15,8 +14,10 @@ const tracing = lazyModule(() => require('../tracing/fastify') as typeof import(
 export const fastifyHook = defineHook<'fastify', FastifyOptions>({
   name: 'fastify',
   summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
-  targets: [],
-  enable({ hook, subscribe }) {
-    subscribe('fastify.initialization', (message) => tracing().onInitialization(hook, message));
-  },
+  targets: [
+    // With fastify 5's reply module, its handler's tracing channel is subscribed to as well.
+    { module: 'fastify', file: 'lib/reply', versions: '>=4 <6', patch: (exports, ctx) => tracing().patchReply(exports, ctx) },
+    // fastify 4 publishes no such channel.
+    { module: 'fastify', file: 'lib/context', versions: '>=4 <5', patch: (exports, ctx) => tracing().patchContext(exports, ctx) },
+  ],
 });
