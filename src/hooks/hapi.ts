@@ -15,5 +15,8 @@ const tracing = lazyModule(() => require('../tracing/hapi') as typeof import('..
 export const hapiHook = defineHook<'hapi', HapiOptions>({
   name: 'hapi',
   summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
-  targets: [{ module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => tracing().patchHapi(exports, ctx) }],
+  targets: [
+    { module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => tracing().patchHapi(exports, ctx) },
+    { module: '@hapi/hapi', file: 'lib/toolkit', versions: '>=21 <22', patch: (exports, ctx) => tracing().patchToolkit(exports, ctx) },
+  ],
 });

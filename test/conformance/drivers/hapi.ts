@@ -14,7 +14,9 @@ export const hapiDriver: Driver = frameworkDriver({
   targets: () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Hapi = require('@hapi/hapi');
-    return [[Hapi, 'server'], [Hapi, 'Server']];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Manager } = require('@hapi/hapi/lib/toolkit');
+    return [[Hapi, 'server'], [Hapi, 'Server'], [Manager.prototype, 'execute']];
   },
   async start() {
     let ready: Promise<(req: http.IncomingMessage, res: http.ServerResponse) => void> | undefined;
