@@ -17,7 +17,7 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Driv
       const Koa = require(koaModule);
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const Router = routerClass(require(routerModule));
-      return [[Koa.prototype, 'handleRequest'], [Koa.prototype, 'use'], [Router.prototype, 'register']];
+      return [[Koa.prototype, 'handleRequest'], [Koa.prototype, 'callback'], [Router.prototype, 'register']];
     },
     async start() {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
