@@ -25,6 +25,7 @@ import { DbCall } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, injectHeaders, startSpanWith, TagMap } from '../spans';
 import type { AmqplibOptions } from '../hooks/amqplib';
+import { asWrapperOf } from '../registry/wrap';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -202,9 +203,9 @@ type QueueConsumer = AnyFunction & { [kQueue]?: string };
 
 /** The callback as registered: it only forwards, and carries the queue that deliveries do not name. */
 function consumerFor(callback: AnyFunction, queue: string): QueueConsumer {
-  const consumer: QueueConsumer = function (this: unknown) {
+  const consumer: QueueConsumer = asWrapperOf(callback, function (this: unknown) {
     return callback.apply(this, arguments as unknown as unknown[]);
-  };
+  });
   Object.defineProperty(consumer, kQueue, { value: queue });
   return consumer;
 }
@@ -293,10 +294,10 @@ function wrapConnect(hook: ActiveHook<AmqplibOptions>) {
       const peer = peerOfUrl(url);
       if (peer === undefined) return original.apply(this, arguments as unknown as unknown[]);
       const args: unknown[] = Array.prototype.slice.call(arguments);
-      args[2] = function (this: unknown, _err: unknown, connection: unknown): unknown {
+      args[2] = asWrapperOf(openCallback as AnyFunction, function (this: unknown, _err: unknown, connection: unknown): unknown {
         if (connection !== null && typeof connection === 'object') peers.set(connection, peer);
         return (openCallback as AnyFunction).apply(this, arguments as unknown as unknown[]);
-      };
+      });
       return original.apply(this, args);
     };
 }

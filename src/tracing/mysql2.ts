@@ -16,6 +16,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, runUserHook, setTag } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
 import type { Mysql2Options, Mysql2QueryInfo } from '../hooks/mysql2';
+import { asWrapperOf } from '../registry/wrap';
 
 const DEFAULT_MAX_STATEMENT = 2048;
 const COMPONENT = 'mysql2';
@@ -293,14 +294,14 @@ class StatementPatcher {
 
   patching(callback: AnyFunction): AnyFunction {
     const patcher = this;
-    return function (this: unknown, err: unknown, statement: unknown): unknown {
+    return asWrapperOf(callback, function (this: unknown, err: unknown, statement: unknown): unknown {
       if (err == null && !patcher.done && statement !== null && typeof statement === 'object') {
         patcher.done = true;
         const proto = Object.getPrototypeOf(statement);
         if (proto !== null && proto !== Object.prototype) patcher.wrap(proto, 'execute', wrapStatementExecute(patcher.hook));
       }
       return callback.apply(this, arguments as unknown as unknown[]);
-    };
+    });
   }
 }
 
@@ -345,10 +346,13 @@ function wrapGetConnection(hook: ActiveHook<Mysql2Options>) {
         call = undefined;
       }
       const store = storage.getStore();
-      return original.call(this, function (this: unknown, err: unknown) {
-        call?.settle(err);
-        return runInContext(store, callback, this, arguments);
-      });
+      return original.call(
+        this,
+        asWrapperOf(callback, function (this: unknown, err: unknown) {
+          call?.settle(err);
+          return runInContext(store, callback, this, arguments);
+        }),
+      );
     };
 }
 

@@ -12,6 +12,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, runUserHook, tracingOff } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
 import type { PgOptions, PgQueryInfo } from '../hooks/pg';
+import { asWrapperOf } from '../registry/wrap';
 
 const DEFAULT_MAX_STATEMENT = 2048;
 
@@ -223,10 +224,13 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
         // The pool hands a released client to a waiting caller from the releaser's context: the
         // callback runs in its own caller's context, so that its queries get the right parent.
         const store = storage.getStore();
-        return original.call(this, function (this: unknown, err: unknown) {
-          call?.settle(err);
-          return runInContext(store, callback, this, arguments);
-        });
+        return original.call(
+          this,
+          asWrapperOf(callback, function (this: unknown, err: unknown) {
+            call?.settle(err);
+            return runInContext(store, callback, this, arguments);
+          }),
+        );
       }
       if (call === undefined) return original.apply(this, arguments as unknown as any[]);
       return call.invokeAndChain(original, this, arguments);
