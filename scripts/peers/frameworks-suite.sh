@@ -24,16 +24,38 @@ export_tag() {
   fi
 }
 
+# prepare <dir> <git dir or URL> <tag> <subdirectory or .> <command...>: exports the tag into <dir> and
+# runs the command there (installing its dev dependencies), once; its output goes to <dir>.prepare.log.
+prepare() {
+  local dir=$1 src=$2 tag=$3 sub=$4 marker
+  shift 4
+  marker="$dir/.prepared-$(tr -c 'A-Za-z0-9.\n' _ <<<"$tag")"
+  [ -f "$marker" ] && return 0
+  export_tag "$src" "$tag" "$sub" "$dir"
+  (cd "$dir" && "$@") >"$dir.prepare.log" 2>&1
+  touch "$marker"
+}
+
+# tap_results <tap file> [prefix]: its results appended to $RESULTS.
+tap_results() {
+  node "$ROOT/scripts/peers/tap-results.js" ${2:+--prefix "$2"} <"$1" >>"$RESULTS"
+}
+
 # run_twice <results dir> <command...>: runs the command in the current directory once without the hooks
-# and once with them; each run writes its own results through the `$RESULTS` file the command is given.
+# and once with them (a copy of this repository's build, so that rebuilding meanwhile changes nothing);
+# each run writes its results to the `$RESULTS` file it is given.
 run_twice() {
   local out=$1; shift
-  mkdir -p "$out"
-  [ -f "$ROOT/dist/register.js" ] || (cd "$ROOT" && npm run build >/dev/null)
+  rm -rf "$out" && mkdir -p "$out/agent"
+  (cd "$ROOT" && npm run build >/dev/null)
+  cp -r "$ROOT/dist" "$ROOT/register.js" "$ROOT/package.json" "$out/agent/"
+  ln -s "$ROOT/node_modules" "$out/agent/node_modules"
   echo "== without hooks"
+  : >"$out/plain.results"
   RESULTS="$out/plain.results" NODE_OPTIONS="" "$@" >"$out/plain.log" 2>&1 || true
   echo "== with hooks (OT_TRACER=jsonl)"
+  : >"$out/hooked.results"
   RESULTS="$out/hooked.results" OT_TRACER=jsonl OT_TRACER_FILE="$out/traces.jsonl" \
-    NODE_OPTIONS="-r $ROOT/register.js" "$@" >"$out/hooked.log" 2>&1 || true
+    NODE_OPTIONS="-r $out/agent/register.js" "$@" >"$out/hooked.log" 2>&1 || true
   node "$ROOT/scripts/peers/compare-results.js" "$out/plain.results" "$out/hooked.results"
 }
