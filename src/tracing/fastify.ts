@@ -32,9 +32,11 @@ function routeOf(request: any): string | undefined {
   return typeof url === 'string' ? url : undefined;
 }
 
-function nameRoute(inbound: InboundRequest, request: any): void {
-  const route = routeOf(request);
-  if (route !== undefined && inbound.route !== route) inbound.setRoute(route);
+/** Names the span once (fastify 5's `routeOptions` getter builds an object per read). */
+function nameRoute(inbound: InboundRequest, request: any, known?: unknown): void {
+  if (inbound.route !== undefined) return;
+  const route = typeof known === 'string' ? known : routeOf(request);
+  if (route !== undefined) inbound.setRoute(route);
 }
 
 /** The name of the app's handler in what fastify keeps of it (`bound getUser`). */
@@ -79,6 +81,7 @@ export function patchReply(exports: any, ctx: PatchContext<FastifyOptions, undef
 
 interface HandlerMessage {
   request?: any;
+  route?: { url?: unknown };
   reply?: any;
   async?: boolean;
   error?: unknown;
@@ -92,7 +95,7 @@ function handlerStore(hook: ActiveHook<FastifyOptions>, message: HandlerMessage)
   const request = message?.request;
   const inbound = inboundOf(hook, request);
   if (inbound === undefined) return storage.getStore();
-  nameRoute(inbound, request);
+  nameRoute(inbound, request, message.route?.url);
   if (hook.options.middlewareSpans !== true || inbound.span === undefined) return inbound.store;
   const span = inbound.startChild(handlerName(request.routeOptions?.handler), 'fastify');
   if (span === undefined) return inbound.store;
