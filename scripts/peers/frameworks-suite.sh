@@ -42,13 +42,13 @@ tap_results() {
 }
 
 # run_twice <results dir> <command...>: runs the command in the current directory once without the hooks
-# and once with them (a copy of this repository's build, so that rebuilding meanwhile changes nothing);
+# and once with them (built into the results directory, so that this repository's dist/ is left alone);
 # each run writes its results to the `$RESULTS` file it is given.
 run_twice() {
   local out=$1; shift
   rm -rf "$out" && mkdir -p "$out/agent"
-  (cd "$ROOT" && npm run build >/dev/null)
-  cp -r "$ROOT/dist" "$ROOT/register.js" "$ROOT/package.json" "$out/agent/"
+  "$ROOT/node_modules/.bin/tsc" -p "$ROOT/tsconfig.json" --outDir "$out/agent/dist"
+  cp "$ROOT/register.js" "$ROOT/package.json" "$out/agent/"
   ln -s "$ROOT/node_modules" "$out/agent/node_modules"
   echo "== without hooks"
   : >"$out/plain.results"
