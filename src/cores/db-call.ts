@@ -9,6 +9,7 @@ import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, CommonHookOptions, finishSpan, markError, runUserHook, startClientSpanUnder, TagMap } from '../spans';
+import { asWrapperOf } from '../registry/wrap';
 
 /** Options every database hook takes. */
 export interface DbHookOptions extends CommonHookOptions {
@@ -122,10 +123,10 @@ export class DbCall {
   callback<A extends unknown[]>(callback: (...args: A) => unknown, store = storage.getStore()): (...args: A) => unknown {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback keeps the library's own `this`
     const call = this;
-    return function (this: unknown, ...args: A): unknown {
+    return asWrapperOf(callback, function (this: unknown, ...args: A): unknown {
       call.settle(args[0], args[1]);
       return runInContext(store, callback, this, args);
-    };
+    });
   }
 
   /** Calls `original`; a synchronous throw finishes the span with that error and is rethrown as it is. */

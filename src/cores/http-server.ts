@@ -5,6 +5,7 @@
  * the framework catches, run code in the request's context, and add middleware spans when asked.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { Tags } from 'opentracing';
 import type { Span, SpanContext } from 'opentracing';
 import { storage } from '../context';
@@ -50,7 +51,8 @@ export interface FrameworkHookOptions {
   middlewareSpans?: boolean;
 }
 
-type Attribute = (req: IncomingMessage, url: string, path: string) => unknown;
+type Peer = { address?: unknown; port?: unknown };
+type Attribute = (req: IncomingMessage, url: string, path: string, peer: () => Peer) => unknown;
 
 const NEVER_RECORDED = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
@@ -59,9 +61,36 @@ const ATTRIBUTES: Record<string, Attribute> = {
   url: (_req, url) => url,
   path: (_req, _url, path) => path,
   httpVersion: (req) => req.httpVersion,
-  remoteAddress: (req) => req.socket?.remoteAddress,
-  remotePort: (req) => req.socket?.remotePort,
+  remoteAddress: (_req, _url, _path, peer) => peer().address,
+  remotePort: (_req, _url, _path, peer) => peer().port,
 };
+
+/**
+ * The client's address and port, read so that Node's own view stays as it was: `socket.remoteAddress`
+ * caches what it reads (`_peername`) on first use, and an app that reads it only after the client went
+ * away (hapi's `request.info.remoteAddress`) must still find nothing there. So: Node's cache when it is
+ * filled already, else the handle's `getpeername` into an object of our own (what Node 20, 22 and 24 do,
+ * without the caching); a socket that is not a net.Socket (a stand-in) is asked directly.
+ */
+function peerOf(req: IncomingMessage): Peer {
+  const socket = req.socket as (Socket & { _peername?: Peer; _handle?: { getpeername?: (out: Peer) => number } | null }) | null | undefined;
+  if (socket == null) return {};
+  try {
+    if (socket._peername != null) return socket._peername;
+    const handle = socket._handle;
+    if (handle != null && typeof handle.getpeername === 'function') {
+      const out: Peer = {};
+      return handle.getpeername(out) === 0 ? out : {};
+    }
+    if (!(socket instanceof Socket)) {
+      const other = socket as { remoteAddress?: unknown; remotePort?: unknown };
+      return { address: other.remoteAddress, port: other.remotePort };
+    }
+  } catch {
+    // A socket that cannot tell costs only the tag.
+  }
+  return {};
+}
 
 /** What the httpServer hook compiled from its options at install. */
 export interface InboundConfig {
@@ -137,9 +166,11 @@ export class InboundRequest {
   trace(): Span | undefined {
     if (this.span !== undefined || !this.config.hook.enabled) return this.span;
     const req = this.req;
-    const tags: TagMap = { [Tags.COMPONENT]: 'http', [Tags.HTTP_METHOD]: req.method, [Tags.HTTP_URL]: this.url, 'peer.address': req.socket?.remoteAddress };
+    let peer: Peer | undefined;
+    const peerOnce = (): Peer => (peer ??= peerOf(req));
+    const tags: TagMap = { [Tags.COMPONENT]: 'http', [Tags.HTTP_METHOD]: req.method, [Tags.HTTP_URL]: this.url, 'peer.address': peerOnce().address };
     for (const [name, read] of this.config.attributes) {
-      const value = read(req, this.url, this.path);
+      const value = read(req, this.url, this.path, peerOnce);
       if (value !== undefined) tags[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     if (this.route !== undefined) tags['http.route'] = this.route;

@@ -11,6 +11,7 @@ import { runUserHook, setTag } from '../spans';
 import { sanitizeSql, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
+import { asWrapperOf } from '../registry/wrap';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, runInContext, startDbCall, startDbCallUnder } from './db-call';
 import { applyArgs } from '../apply-args';
 
@@ -146,10 +147,10 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
         call = undefined;
       }
       const store = storage.getStore();
-      const traced = function (this: unknown, err: unknown): unknown {
+      const traced = asWrapperOf(callback as AnyFunction, function (this: unknown, err: unknown): unknown {
         call?.settle(err);
         return runInContext(store, callback as AnyFunction, this, arguments);
-      };
+      });
       poolCallbacks.add(traced);
       return original.call(this, traced);
     };

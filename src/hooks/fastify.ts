@@ -1,19 +1,21 @@
 /**
- * fastify 4 and 5: every instance (announced on the `fastify.initialization` diagnostics channel) gets
- * hooks that name the server span that httpServer opened after the route and record errors. An instance
- * keeps its hooks for good and they answer to whichever install is current. The span logic is in
- * ../tracing/fastify, loaded when the first fastify instance is made.
+ * fastify 4 and 5: names the server span that httpServer opened after the route, records errors, runs
+ * the handler in the request's context, without adding hooks to an app's instances or replacing the
+ * handlers it registers (see ../tracing/fastify, loaded with fastify's reply module).
  */
+import type { FrameworkHookOptions } from '../cores/http-server';
 import { defineHook } from '../registry/define';
-import type { FastifyOptions } from '../options/fastify';
+
+export type FastifyOptions = FrameworkHookOptions;
 
 export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('../tracing/fastify')>({
   name: 'fastify',
-  summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
   tracing: () => require('../tracing/fastify'),
-  targets: [],
-  // Runs at install: `ctx.tracing` is read only when an instance is announced, as reading it loads the span logic.
-  enable(ctx) {
-    ctx.subscribe('fastify.initialization', (message) => ctx.tracing.onInitialization(ctx, message));
-  },
+  summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
+  targets: [
+    // With fastify 5's reply module, its handler's tracing channel is subscribed to as well.
+    { module: 'fastify', file: 'lib/reply', versions: '>=4 <6', patch: (exports, ctx) => ctx.tracing.patchReply(exports, ctx) },
+    // fastify 4 publishes no such channel.
+    { module: 'fastify', file: 'lib/context', versions: '>=4 <5', patch: (exports, ctx) => ctx.tracing.patchContext(exports, ctx) },
+  ],
 });

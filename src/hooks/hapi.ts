@@ -4,12 +4,17 @@
  * errors. A server keeps its extensions for good and they answer to whichever install is current. The
  * span logic is in ../tracing/hapi, loaded when @hapi/hapi is.
  */
+import type { FrameworkHookOptions } from '../cores/http-server';
 import { defineHook } from '../registry/define';
-import type { HapiOptions } from '../options/hapi';
+
+export type HapiOptions = FrameworkHookOptions;
 
 export const hapiHook = defineHook<'hapi', HapiOptions, typeof import('../tracing/hapi')>({
   name: 'hapi',
-  summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
   tracing: () => require('../tracing/hapi'),
-  targets: [{ module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => ctx.tracing.patchHapi(exports, ctx) }],
+  summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
+  targets: [
+    { module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => ctx.tracing.patchHapi(exports, ctx) },
+    { module: '@hapi/hapi', file: 'lib/toolkit', versions: '>=21 <22', patch: (exports, ctx) => ctx.tracing.patchToolkit(exports, ctx) },
+  ],
 });

@@ -30,6 +30,21 @@ function dataValue(target: object, name: PropertyKey): { value: unknown; own: Pr
   return undefined;
 }
 
+/**
+ * Gives `wrapper` the `name` and `length` of `original`, the function it stands in for, and returns it:
+ * code that inspects a function (a framework naming a handler in its errors, arity checks) sees the
+ * original's. Every wrapper of a library's or an app's function goes through this.
+ */
+export function asWrapperOf<W extends AnyFunction>(original: AnyFunction, wrapper: W): W {
+  try {
+    Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true });
+    Object.defineProperty(wrapper, 'length', { value: original.length, configurable: true });
+  } catch {
+    // A function whose name or length cannot be read keeps the wrapper's own.
+  }
+  return wrapper;
+}
+
 export function isOurWrapper(fn: unknown): boolean {
   return typeof fn === 'function' && (fn as { [kLayer]?: true })[kLayer] === true;
 }
@@ -58,10 +73,7 @@ export class Wrapper {
     }
     const original = found.value as AnyFunction;
     if (this.mine.has(original)) return false;
-    const wrapper = makeWrapper(original);
-    // Code that inspects the function (name, length) sees the original's.
-    Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true });
-    Object.defineProperty(wrapper, 'length', { value: original.length, configurable: true });
+    const wrapper = asWrapperOf(original, makeWrapper(original));
     Object.defineProperty(wrapper, kLayer, { value: true });
     try {
       if (own !== undefined && own.configurable === false) (target as Record<PropertyKey, unknown>)[name] = wrapper;

@@ -29,6 +29,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, TagMap } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
+import { asWrapperOf } from '../registry/wrap';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -206,9 +207,9 @@ type QueueConsumer = AnyFunction & { [kQueue]?: string };
 
 /** The callback as registered: it only forwards, and carries the queue that deliveries do not name. */
 function consumerFor(callback: AnyFunction, queue: string): QueueConsumer {
-  const consumer: QueueConsumer = function (this: unknown) {
+  const consumer: QueueConsumer = asWrapperOf(callback, function (this: unknown) {
     return applyArgs(callback, this, arguments);
-  };
+  });
   Object.defineProperty(consumer, kQueue, { value: queue });
   return consumer;
 }
@@ -266,10 +267,10 @@ function wrapConnect(hook: ActiveHook<AmqplibOptions>) {
       const peer = peerOfUrl(url);
       if (peer === undefined) return applyArgs(original, this, arguments);
       const args: unknown[] = Array.prototype.slice.call(arguments);
-      args[2] = function (this: unknown, _err: unknown, connection: unknown): unknown {
+      args[2] = asWrapperOf(openCallback as AnyFunction, function (this: unknown, _err: unknown, connection: unknown): unknown {
         if (connection !== null && typeof connection === 'object') peers.set(connection, peer);
         return applyArgs(openCallback as AnyFunction, this, arguments);
-      };
+      });
       return original.apply(this, args);
     };
 }

@@ -1,33 +1,30 @@
 /**
- * fastify 4 and 5 span logic (declared in ../hooks/fastify): every instance (announced on the
- * `fastify.initialization` diagnostics channel) gets an `onRequest` hook that names the server span
- * that httpServer opened after the route (`routeOptions.url`, prefixes included), an `onError` hook
- * that records the error fastify turns into an error reply, and, through `onRoute`, route handlers that
- * run in the request's context (fastify calls them from the body parser's stream events) and, with
- * `middlewareSpans`, under a child span. An instance keeps its hooks for good and they answer to
- * whichever install is current, so an app built under one install is traced again after uninstall and
- * install; an app built before any install is not instrumented (its requests keep the httpServer span,
- * named `HTTP <METHOD>`).
+ * fastify 4 and 5 span logic (declared in ../hooks/fastify). Nothing an app can see is added to its
+ * instances: no hooks (printPlugins, printRoutes({ includeHooks }) and hook counts stay as they are) and
+ * no replaced handler (an app's onRoute sees its own). Instead:
+ * - `Reply#send` (every reply goes through it) names the server span that httpServer opened after the
+ *   route (`routeOptions.url`, prefixes included) and records the error an error reply carries, from a
+ *   handler or from any hook, as fastify's own `onError` hooks would see it;
+ * - fastify 5: the `tracing:fastify.request.handler` channels name the route as the handler starts, run
+ *   the handler in the request's context (a bound store on `start`) and, with `middlewareSpans`, under a
+ *   child span, and record what it throws or rejects;
+ * - fastify 4 publishes no such channel: the route's `Context` (made after the onRoute hooks ran) keeps a
+ *   wrapper of the function fastify made of the handler (`handler.bind(instance)`, which only
+ *   `request.routeOptions.handler` hands back), with that function's name and length.
  */
+import diagnostics from 'node:diagnostics_channel';
+import path from 'node:path';
+import { storage } from '../context';
+import type { RequestContext } from '../context';
 import { inboundRequest } from '../cores/http-server';
+import type { InboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
+import { asWrapperOf } from '../registry/wrap';
 import type { FastifyOptions } from '../options/fastify';
+import type { Span } from 'opentracing';
 import { applyArgs } from '../apply-args';
 
 type Handler = (this: unknown, request: any, reply: any) => unknown;
-
-const kWrapped = Symbol('opentracing-client-hooks.fastify.handler');
-
-const instrumented = new WeakSet<object>();
-
-/** The hook's current install (from the registry, through the context of the install that saw an instance). */
-let currentInstall: PatchContext<FastifyOptions, undefined>['current'] = () => undefined;
-
-/** The install the instance's hooks answer to now, if the hook is installed. */
-function active(): ActiveHook<FastifyOptions> | undefined {
-  const current = currentInstall();
-  return current?.enabled === true ? current : undefined;
-}
 
 /** The matched route's template; `routerPath` only before fastify 4.10 (fastify 4 warns on reading it). */
 function routeOf(request: any): string | undefined {
@@ -36,44 +33,155 @@ function routeOf(request: any): string | undefined {
   return typeof url === 'string' ? url : undefined;
 }
 
+/** Names the span once (fastify 5's `routeOptions` getter builds an object per read). */
+function nameRoute(inbound: InboundRequest, request: any, known?: unknown): void {
+  if (inbound.route !== undefined) return;
+  const route = typeof known === 'string' ? known : routeOf(request);
+  if (route !== undefined) inbound.setRoute(route);
+}
+
+/** The name of the app's handler in what fastify keeps of it (`bound getUser`). */
+function handlerName(handler: unknown): string {
+  const name = typeof handler === 'function' ? handler.name : '';
+  const own = name.startsWith('bound ') ? name.slice('bound '.length) : name;
+  return own || '<anonymous>';
+}
+
+function inboundOf(hook: ActiveHook<FastifyOptions>, request: any): InboundRequest | undefined {
+  return hook.enabled ? inboundRequest(request?.raw) : undefined;
+}
+
+/** Reply#send: the route, and the error of an error reply (what fastify hands its onError hooks). */
+function wrapSend(hook: ActiveHook<FastifyOptions>, kReplyIsError: symbol | undefined) {
+  return (original: (...args: any[]) => unknown) =>
+    function send(this: any, payload: unknown): unknown {
+      const inbound = inboundOf(hook, this?.request);
+      if (inbound !== undefined) {
+        nameRoute(inbound, this.request);
+        const isError = payload instanceof Error || (kReplyIsError !== undefined && this[kReplyIsError] === true);
+        if (isError && this.sent !== true) inbound.recordError(payload);
+      }
+      return applyArgs(original, this, arguments);
+    };
+}
+
+export function patchReply(exports: any, ctx: PatchContext<FastifyOptions, undefined>): void {
+  const { hook, wrap, basedir, version } = ctx;
+  if (version !== undefined && Number.parseInt(version, 10) >= 5) subscribeHandlerChannel(ctx);
+  let kReplyIsError: symbol | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (basedir !== undefined) kReplyIsError = require(path.join(basedir, 'lib', 'symbols.js')).kReplyIsError;
+  } catch {
+    // Without it, only errors that are Error instances are recorded.
+  }
+  wrap(exports.prototype, 'send', wrapSend(hook, typeof kReplyIsError === 'symbol' ? kReplyIsError : undefined));
+}
+
+// fastify 5: the handler's tracing channel. Its message is `{ request, reply, route, async, error? }`.
+
+interface HandlerMessage {
+  request?: any;
+  route?: { url?: unknown };
+  reply?: any;
+  async?: boolean;
+  error?: unknown;
+  [kChild]?: { inbound: InboundRequest; span: Span };
+}
+const kChild = Symbol('opentracing-client-hooks.fastify.child');
+const HANDLER = 'tracing:fastify.request.handler';
+
+/** The store the handler runs in: the request's, or its child span's; the current one for a request not traced. */
+function handlerStore(hook: ActiveHook<FastifyOptions>, message: HandlerMessage): RequestContext | undefined {
+  const request = message?.request;
+  const inbound = inboundOf(hook, request);
+  if (inbound === undefined) return storage.getStore();
+  nameRoute(inbound, request, message.route?.url);
+  if (hook.options.middlewareSpans !== true || inbound.span === undefined) return inbound.store;
+  const span = inbound.startChild(handlerName(request.routeOptions?.handler), 'fastify');
+  if (span === undefined) return inbound.store;
+  message[kChild] = { inbound, span };
+  return { span };
+}
+
+/** A handler that returned (or threw): its span ends now, when its promise settles, or, if it replies later, with the request. */
+function onHandlerEnd(message: HandlerMessage, settled: boolean): void {
+  const child = message?.[kChild];
+  if (child === undefined || (!settled && (message.async === true || message.reply?.sent !== true))) return;
+  message[kChild] = undefined;
+  child.inbound.finishChild(child.span);
+}
+
+/** Installs that subscribed already (a second copy of fastify 5 shares the channels). */
+const subscribed = new WeakSet<object>();
+
+function subscribeHandlerChannel({ hook, subscribe, onUninstall }: PatchContext<FastifyOptions, undefined>): void {
+  if (subscribed.has(hook)) return;
+  subscribed.add(hook);
+  const start = diagnostics.channel(`${HANDLER}:start`);
+  if (typeof (start as { bindStore?: unknown }).bindStore !== 'function') return;
+  // Node turns what a store transform throws into an uncaught exception: never throw.
+  const transform = (message: unknown): RequestContext | undefined => {
+    try {
+      return handlerStore(hook, message as HandlerMessage);
+    } catch {
+      return storage.getStore();
+    }
+  };
+  start.bindStore(storage, transform);
+  onUninstall(() => start.unbindStore(storage));
+  subscribe(`${HANDLER}:error`, (message) => {
+    const m = message as HandlerMessage;
+    inboundOf(hook, m?.request)?.recordError(m.error);
+  });
+  subscribe(`${HANDLER}:end`, (message) => onHandlerEnd(message as HandlerMessage, false));
+  subscribe(`${HANDLER}:asyncEnd`, (message) => onHandlerEnd(message as HandlerMessage, true));
+}
+
+// fastify 4: the route's Context.
+
+/**
+ * The install that fastify 4's handler wrappers answer to: a route keeps its wrapper for good, and it
+ * traces under whichever install patched fastify last, while that one is installed.
+ */
+let contextHook: ActiveHook<FastifyOptions> | undefined;
+
+/** The handler as the route's Context keeps it: in the request's context, with the route named. */
 function wrapHandler(handler: Handler): Handler {
-  const name = handler.name || '<anonymous>';
-  const wrapped: Handler = function (this: unknown, request: any): unknown {
-    const hook = active();
-    const inbound = hook !== undefined ? inboundRequest(request?.raw) : undefined;
-    if (inbound === undefined) return applyArgs(handler, this, arguments);
+  const name = handlerName(handler);
+  return asWrapperOf(handler, function (this: unknown, request: any): unknown {
+    const hook = contextHook;
+    const inbound = hook !== undefined ? inboundOf(hook, request) : undefined;
+    if (inbound === undefined) return handler.apply(this, arguments as unknown as [any, any]);
+    nameRoute(inbound, request);
     const child = hook!.options.middlewareSpans === true && inbound.span !== undefined ? inbound.startChild(name, 'fastify') : undefined;
     if (child === undefined) return inbound.run(handler, this, arguments);
     // An async handler's child ends when it settles; a reply.send() one with the request at the latest.
-    const result = inbound.runWith(child, handler, this, arguments);
+    let result: unknown;
+    try {
+      result = inbound.runWith(child, handler, this, arguments);
+    } catch (err) {
+      inbound.finishChild(child);
+      throw err;
+    }
     return result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function' ? inbound.finishChildAfter(child, result) : result;
+  });
+}
+
+/**
+ * fastify 4's Context sets `this.handler = handler` once, after the onRoute hooks ran: a setter on its
+ * prototype (while installed) takes that assignment and keeps the handler wrapped as an ordinary own property.
+ */
+export function patchContext(exports: any, { hook, onUninstall }: PatchContext<FastifyOptions, undefined>): void {
+  contextHook = hook;
+  const proto = typeof exports === 'function' ? exports.prototype : undefined;
+  if (proto == null || Object.getOwnPropertyDescriptor(proto, 'handler') !== undefined) return;
+  const set = function (this: object, handler: unknown): void {
+    const value = typeof handler === 'function' ? wrapHandler(handler as Handler) : handler;
+    Object.defineProperty(this, 'handler', { value, writable: true, enumerable: true, configurable: true });
   };
-  (wrapped as any)[kWrapped] = true;
-  return wrapped;
-}
-
-function instrument(app: any): void {
-  if (app === null || typeof app !== 'object' || typeof app.addHook !== 'function' || instrumented.has(app)) return;
-  instrumented.add(app);
-  app.addHook('onRequest', function (request: any, _reply: unknown, done: () => void): void {
-    const inbound = active() !== undefined ? inboundRequest(request?.raw) : undefined;
-    const route = inbound === undefined ? undefined : routeOf(request);
-    if (route !== undefined) inbound!.setRoute(route);
-    done();
+  Object.defineProperty(proto, 'handler', { set, get: () => undefined, enumerable: false, configurable: true });
+  onUninstall(() => {
+    if (Object.getOwnPropertyDescriptor(proto, 'handler')?.set === set) delete proto.handler;
   });
-  app.addHook('onError', function (request: any, _reply: unknown, error: unknown, done: () => void): void {
-    if (active() !== undefined) inboundRequest(request?.raw)?.recordError(error);
-    done();
-  });
-  // Every handler is wrapped (also those registered while uninstalled): the wrapper asks for the install per call.
-  app.addHook('onRoute', (routeOptions: { handler?: Handler }) => {
-    const handler = routeOptions.handler;
-    if (typeof handler === 'function' && (handler as any)[kWrapped] !== true) routeOptions.handler = wrapHandler(handler);
-  });
-}
-
-/** A `fastify.initialization` message: its instance is instrumented while the hook of `ctx` is installed. */
-export function onInitialization({ hook, current }: PatchContext<FastifyOptions, undefined>, message: unknown): void {
-  currentInstall = current;
-  if (hook.enabled) instrument((message as { fastify?: unknown } | null)?.fastify);
 }

@@ -3,11 +3,11 @@
  * Hapi.Server()` while the hook is installed gets an `onPreAuth` extension that names the server span
  * that httpServer opened after the route (`request.route.path`, plugin prefixes included) as soon as
  * the route is known, an `onPreResponse` one that records a server error (a Boom with a 5xx status,
- * which is what hapi makes of a thrown error), and route handlers that, with `middlewareSpans`, run
- * under a child span named after the function. A server keeps its extensions for good and they answer
- * to whichever install is current, so a server made under one install is traced again after uninstall
- * and install; a server made before any install is not instrumented (its requests keep the httpServer
- * span, named `HTTP <METHOD>`).
+ * which is what hapi makes of a thrown error), and, with `middlewareSpans`, a child span named after
+ * the route handler while it runs (made in the toolkit that runs it: the route keeps the app's own
+ * function). A server keeps its extensions for good and they answer to whichever install is current,
+ * so a server made under one install is traced again after uninstall and install; a server made before
+ * any install is not instrumented (its requests keep the httpServer span, named `HTTP <METHOD>`).
  */
 import { inboundRequest } from '../cores/http-server';
 import type { InboundRequest } from '../cores/http-server';
@@ -19,10 +19,10 @@ type Toolkit = { continue: symbol };
 type Handler = (this: unknown, request: any, h: unknown) => unknown;
 
 const instrumented = new WeakSet<object>();
-const kWrapped = Symbol('opentracing-client-hooks.hapi.handler');
 
-/** The install the extensions answer to now, if the hook is installed (set from the patch's context). */
-let current: PatchContext<HapiOptions, undefined>['current'] = () => undefined;
+/** The install the extensions answer to now, if the hook is installed. */
+/** The registry's lookup of the hook's current install (`ctx.current`), kept from the latest patch: what hapi keeps of ours answers to it. */
+let current: () => ActiveHook<HapiOptions> | undefined = () => undefined;
 
 function inboundOf(request: any): InboundRequest | undefined {
   return current()?.enabled === true ? inboundRequest(request?.raw?.req) : undefined;
@@ -50,30 +50,27 @@ function onPreResponse(request: any, h: Toolkit): symbol {
   return h.continue;
 }
 
-/** A route handler that, with `middlewareSpans`, runs under its own child span of the server span. */
-function wrapHandler(handler: Handler): Handler {
-  const name = handler.name || '<anonymous>';
-  const wrapped: Handler = function (this: unknown, request: any): unknown {
-    const inbound = current()?.options.middlewareSpans === true ? inboundOf(request) : undefined;
-    const child = inbound?.span !== undefined ? inbound.startChild(name, 'hapi') : undefined;
-    if (child === undefined) return applyArgs(handler, this, arguments);
-    let result: unknown;
-    try {
-      result = inbound!.runWith(child, handler, this, arguments);
-    } catch (err) {
-      inbound!.finishChild(child);
-      throw err;
-    }
-    return inbound!.finishChildAfter(child, result);
-  };
-  (wrapped as any)[kWrapped] = true;
-  return wrapped;
-}
-
-function onRoute(route: { settings?: { handler?: unknown } }): void {
-  const settings = route?.settings;
-  const handler = settings?.handler;
-  if (typeof handler === 'function' && (handler as any)[kWrapped] !== true) settings!.handler = wrapHandler(handler as Handler);
+/**
+ * The toolkit's `execute(method, request, options)`, which runs every lifecycle method: the route's own
+ * handler (the very function the route keeps, which the app sees as it registered it in
+ * `server.table()` and in hapi's errors) runs, with `middlewareSpans`, under a child span named after it.
+ */
+function wrapExecute(hook: ActiveHook<HapiOptions>) {
+  return (original: (...args: any[]) => Promise<unknown>) =>
+    function execute(this: unknown, method: unknown, request: any): Promise<unknown> {
+      const inbound = hook.enabled && hook.options.middlewareSpans === true ? inboundOf(request) : undefined;
+      const isHandler = inbound !== undefined && typeof method === 'function' && method === request.route?.settings?.handler;
+      const child = isHandler && inbound!.span !== undefined ? inbound!.startChild((method as Handler).name || '<anonymous>', 'hapi') : undefined;
+      if (child === undefined) return applyArgs(original, this, arguments);
+      let result: Promise<unknown>;
+      try {
+        result = inbound!.runWith(child, original, this, arguments);
+      } catch (err) {
+        inbound!.finishChild(child);
+        throw err;
+      }
+      return inbound!.finishChildAfter(child, result) as Promise<unknown>;
+    };
 }
 
 function instrument(server: any): void {
@@ -82,7 +79,6 @@ function instrument(server: any): void {
   try {
     server.ext('onPreAuth', onPreAuth);
     server.ext('onPreResponse', onPreResponse);
-    server.events?.on('route', onRoute);
   } catch {
     // A server that refuses the extensions is left untraced.
   }
@@ -97,8 +93,13 @@ function wrapFactory(hook: ActiveHook<HapiOptions>) {
     };
 }
 
-export function patchHapi(exports: any, { hook, wrap, current: currentInstall }: PatchContext<HapiOptions, undefined>): void {
-  current = currentInstall;
+export function patchHapi(exports: any, { hook, wrap, current: lookup }: PatchContext<HapiOptions, undefined>): void {
+  current = lookup;
   wrap(exports, 'server', wrapFactory(hook));
   wrap(exports, 'Server', wrapFactory(hook));
+}
+
+export function patchToolkit(exports: any, { hook, wrap, current: lookup }: PatchContext<HapiOptions, undefined>): void {
+  current = lookup;
+  wrap(exports.Manager?.prototype, 'execute', wrapExecute(hook));
 }

@@ -1,13 +1,14 @@
 /**
  * koa span logic (declared in ../hooks/koa): names the server span that httpServer opened after the
  * matched route (`ctx._matchedRoute`, the router's prefixes included), records the errors thrown or
- * rejected in any middleware (those koa turns into its 500 page, and, for middleware added while installed,
- * those an error middleware catches and answers itself), and, with `middlewareSpans`, adds a child span
+ * rejected in any middleware (those koa turns into its 500 page, and, for apps whose `callback()` (or
+ * `listen()`) ran while installed, those an error middleware catches and answers itself), and, with `middlewareSpans`, adds a child span
  * per middleware and router handler.
  */
 import { inboundRequest, templateOf } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { KoaOptions } from '../options/koa';
+import { asWrapperOf } from '../registry/wrap';
 import { applyArgs } from '../apply-args';
 
 type Middleware = (ctx: any, next: () => Promise<unknown>) => unknown;
@@ -23,9 +24,9 @@ function wrappable(fn: unknown): fn is Middleware {
  */
 function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middleware {
   const name = fn.name || '<anonymous>';
-  return function (this: unknown, ctx: any, next: () => Promise<unknown>): unknown {
+  return asWrapperOf(fn, function (this: unknown, ctx: any, next: () => Promise<unknown>): unknown {
     const inbound = hook.enabled && typeof next === 'function' ? inboundRequest(ctx?.req) : undefined;
-    if (inbound === undefined) return applyArgs(fn, this, arguments);
+    if (inbound === undefined) return fn.apply(this, arguments as unknown as [any, any]);
     // Downstream middleware runs beside this one, under the server span, not inside this one's span.
     const downstream = function (this: unknown): Promise<unknown> {
       const result = inbound.run(next, this, arguments);
@@ -45,15 +46,24 @@ function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middlewa
       throw err;
     }
     return inbound.finishChildAfter(child, result);
-  };
+  });
 }
 
-/** Application#use: every middleware added while installed is traced (routers and generators stay as they are). */
-function wrapUse(hook: ActiveHook<KoaOptions>) {
+/**
+ * Application#callback, where koa composes the app's middleware: traced while it composes them, and
+ * `app.middleware` keeps the very functions the app added (routers and generators stay as they are).
+ */
+function wrapCallback(hook: ActiveHook<KoaOptions>) {
   return (original: (...args: any[]) => unknown) =>
-    function use(this: unknown, fn: unknown): unknown {
-      if (!hook.enabled || !wrappable(fn)) return applyArgs(original, this, arguments);
-      return original.call(this, traceMiddleware(hook, fn));
+    function callback(this: { middleware?: unknown }): unknown {
+      const middleware = this.middleware;
+      if (!hook.enabled || !Array.isArray(middleware)) return applyArgs(original, this, arguments);
+      this.middleware = middleware.map((fn) => (wrappable(fn) ? traceMiddleware(hook, fn) : fn));
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        this.middleware = middleware;
+      }
     };
 }
 
@@ -62,7 +72,7 @@ function wrapHandleRequest(hook: ActiveHook<KoaOptions>) {
   return (original: (ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>) => unknown) =>
     function handleRequest(this: unknown, ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>): unknown {
       const inbound = hook.enabled ? inboundRequest(ctx?.req) : undefined;
-      if (inbound === undefined || typeof fnMiddleware !== 'function') return applyArgs(original, this, arguments);
+      if (inbound === undefined || typeof fnMiddleware !== 'function') return original.apply(this, arguments as unknown as [any, any]);
       const settle = (): void => {
         const route = templateOf(ctx._matchedRoute);
         if (route !== undefined) inbound.setRoute(route);
@@ -97,7 +107,7 @@ function wrapRegister(hook: ActiveHook<KoaOptions>) {
 
 export function patchKoa(exports: any, { hook, wrap }: PatchContext<KoaOptions, undefined>): void {
   wrap(exports.prototype, 'handleRequest', wrapHandleRequest(hook));
-  wrap(exports.prototype, 'use', wrapUse(hook));
+  wrap(exports.prototype, 'callback', wrapCallback(hook));
 }
 
 export function patchRouter(exports: any, { hook, wrap }: PatchContext<KoaOptions, undefined>): void {

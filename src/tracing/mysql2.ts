@@ -19,6 +19,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
 import type { Mysql2Options } from '../options/mysql2';
 import { applyArgs } from '../apply-args';
+import { asWrapperOf } from '../registry/wrap';
 
 const COMPONENT = 'mysql2';
 
@@ -227,14 +228,14 @@ class StatementPatcher {
   patching(callback: AnyFunction): AnyFunction {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback keeps the library's own `this`
     const patcher = this;
-    return function (this: unknown, err: unknown, statement: unknown): unknown {
+    return asWrapperOf(callback, function (this: unknown, err: unknown, statement: unknown): unknown {
       if (err == null && !patcher.done && statement !== null && typeof statement === 'object') {
         patcher.done = true;
         const proto = Object.getPrototypeOf(statement);
         if (proto !== null && proto !== Object.prototype) patcher.wrap(proto, 'execute', wrapStatementExecute(patcher.hook));
       }
       return applyArgs(callback, this, arguments);
-    };
+    });
   }
 }
 

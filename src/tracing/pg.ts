@@ -13,6 +13,7 @@ import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import { clientParent, tracingOff } from '../spans';
 import type { PgOptions } from '../options/pg';
 import { applyArgs } from '../apply-args';
+import { asWrapperOf } from '../registry/wrap';
 
 export interface PgState {
   /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
@@ -228,10 +229,13 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
         // The pool hands a released client to a waiting caller from the releaser's context: the
         // callback runs in its own caller's context, so that its queries get the right parent.
         const store = storage.getStore();
-        return original.call(this, function (this: unknown, err: unknown) {
-          call?.settle(err);
-          return runInContext(store, callback, this, arguments);
-        });
+        return original.call(
+          this,
+          asWrapperOf(callback, function (this: unknown, err: unknown) {
+            call?.settle(err);
+            return runInContext(store, callback, this, arguments);
+          }),
+        );
       }
       if (call === undefined) return applyArgs(original, this, arguments);
       return call.invokeAndChain(original, this, arguments);

@@ -3,17 +3,18 @@ import type { Driver } from '../driver';
 import { arrivedSlow, frameworkDriver, listen } from './framework';
 
 /**
- * fastify instruments an instance when it is created while the hook is installed (the
- * `fastify.initialization` channel); the driver starts before any install, so the fastify app is built on
- * the first request (the contract makes it with the hook installed) behind a plain server started at once.
+ * fastify 4 keeps a route's handler wrapped only when the route is added while the hook is installed; the
+ * driver starts before any install, so the fastify app is built on the first request (the contract makes
+ * it with the hook installed) behind a plain server started at once.
  */
 function fastifyDriver(label: string, moduleName: string): Driver {
   return frameworkDriver({
     name: label,
     hook: 'fastify',
     config: moduleName === 'fastify4' ? { aliases: { fastify4: 'fastify' } } : undefined,
-    // No wrapped functions: the hook works through the diagnostics channel and the instance's own hooks.
-    targets: () => [],
+    // Reply#send (every reply); fastify 5's handler channel and fastify 4's route contexts are not functions.
+     
+    targets: () => [[require(`${moduleName}/lib/reply`).prototype, 'send']],
     async start() {
       let ready: Promise<http.RequestListener> | undefined;
       const build = async (): Promise<http.RequestListener> => {

@@ -13,7 +13,9 @@ export const hapiDriver: Driver = frameworkDriver({
   route: '/conf/items/{id}',
   targets: () => {
     const Hapi = require('@hapi/hapi');
-    return [[Hapi, 'server'], [Hapi, 'Server']];
+     
+    const { Manager } = require('@hapi/hapi/lib/toolkit');
+    return [[Hapi, 'server'], [Hapi, 'Server'], [Manager.prototype, 'execute']];
   },
   async start() {
     let ready: Promise<(req: http.IncomingMessage, res: http.ServerResponse) => void> | undefined;

@@ -15,7 +15,7 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Driv
     targets: () => {
       const Koa = require(koaModule);
       const Router = routerClass(require(routerModule));
-      return [[Koa.prototype, 'handleRequest'], [Koa.prototype, 'use'], [Router.prototype, 'register']];
+      return [[Koa.prototype, 'handleRequest'], [Koa.prototype, 'callback'], [Router.prototype, 'register']];
     },
     async start() {
       const Koa = require(koaModule);

@@ -1,0 +1,61 @@
+# Shared by fastify.sh, hapi.sh and grpc-js.sh (sourced, not run): lays a library's own repository out at
+# a real node_modules/<name>/ path (the hooks match modules by that path), installs its dev dependencies,
+# runs its suite without and with `-r register.js` (OT_TRACER=jsonl), and compares the results test by test.
+#
+# Environment: PEERS_DIR (scratch root, default /work/peers/frameworks, never inside this repository),
+# <LIB>_GIT (a local git directory or URL to take the tag from; default the GitHub repository).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PEERS_DIR=${PEERS_DIR:-/work/peers/frameworks}
+case "$PEERS_DIR" in "$ROOT"/*) echo "PEERS_DIR must be outside the repository" >&2; exit 2 ;; esac
+
+# export_tag <git dir or URL> <tag> <subdirectory or .> <destination>: the tagged tree, without .git.
+export_tag() {
+  local src=$1 tag=$2 sub=$3 dest=$4 tmp
+  rm -rf "$dest" && mkdir -p "$dest"
+  if [ -d "$src" ]; then
+    git --git-dir="$src" archive --format=tar "$tag" "$sub" | tar -x -C "$dest" --strip-components="$( [ "$sub" = . ] && echo 0 || echo $(( $(tr -cd / <<<"$sub" | wc -c) + 1 )) )"
+  else
+    tmp=$(mktemp -d)
+    git clone --quiet --depth 1 --branch "$tag" "$src" "$tmp/repo"
+    (cd "$tmp/repo/$sub" && tar -c --exclude=.git .) | tar -x -C "$dest"
+    rm -rf "$tmp"
+  fi
+}
+
+# prepare <dir> <git dir or URL> <tag> <subdirectory or .> <command...>: exports the tag into <dir> and
+# runs the command there (installing its dev dependencies), once; its output goes to <dir>.prepare.log.
+prepare() {
+  local dir=$1 src=$2 tag=$3 sub=$4 marker
+  shift 4
+  marker="$dir/.prepared-$(tr -c 'A-Za-z0-9.\n' _ <<<"$tag")"
+  [ -f "$marker" ] && return 0
+  export_tag "$src" "$tag" "$sub" "$dir"
+  (cd "$dir" && "$@") >"$dir.prepare.log" 2>&1
+  touch "$marker"
+}
+
+# tap_results <tap file> [prefix]: its results appended to $RESULTS.
+tap_results() {
+  node "$ROOT/scripts/peers/tap-results.js" ${2:+--prefix "$2"} <"$1" >>"$RESULTS"
+}
+
+# run_twice <results dir> <command...>: runs the command in the current directory once without the hooks
+# and once with them (built into the results directory, so that this repository's dist/ is left alone);
+# each run writes its results to the `$RESULTS` file it is given.
+run_twice() {
+  local out=$1; shift
+  rm -rf "$out" && mkdir -p "$out/agent"
+  "$ROOT/node_modules/.bin/tsc" -p "$ROOT/tsconfig.json" --outDir "$out/agent/dist"
+  cp "$ROOT/register.js" "$ROOT/package.json" "$out/agent/"
+  ln -s "$ROOT/node_modules" "$out/agent/node_modules"
+  echo "== without hooks"
+  : >"$out/plain.results"
+  RESULTS="$out/plain.results" NODE_OPTIONS="" "$@" >"$out/plain.log" 2>&1 || true
+  echo "== with hooks (OT_TRACER=jsonl)"
+  : >"$out/hooked.results"
+  RESULTS="$out/hooked.results" OT_TRACER=jsonl OT_TRACER_FILE="$out/traces.jsonl" \
+    NODE_OPTIONS="-r $out/agent/register.js" "$@" >"$out/hooked.log" 2>&1 || true
+  node "$ROOT/scripts/peers/compare-results.js" "$out/plain.results" "$out/hooked.results"
+}
