@@ -136,8 +136,6 @@ export interface FrameworkDriver {
    * onRoute hook, hapi's route settings).
    */
   handedBack(fn: (...args: any[]) => unknown): Promise<unknown>;
-  /** Set while the hook is known to hand back another function than the app registered (the issue number). */
-  readonly knownIdentityGap?: string;
 }
 
 /** The test context of a framework suite: the tracer, what handlers saw, and the app under test. */

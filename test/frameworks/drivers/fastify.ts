@@ -76,7 +76,6 @@ function fastifyDriver(label: string, moduleName: string): FrameworkDriver {
       await app.close();
       return [handedBack];
     },
-    knownIdentityGap: 'issue 24',
   };
 }
 

@@ -67,5 +67,4 @@ export const hapiDriver: FrameworkDriver = {
     app.route({ method: 'GET', path: '/route', handler: fn });
     return [app.table().find((r: any) => r.path === '/route').settings.handler];
   },
-  knownIdentityGap: 'hapi: the route handler wrapper is `wrapped`, of length 1 (not filed yet)',
 };

@@ -63,7 +63,6 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Fram
       app.use(router.routes());
       return [app.middleware[0], router.stack[0].stack.at(-1)];
     },
-    knownIdentityGap: 'koa: Application#use and Router#register wrappers have no name and length (not filed yet)',
   };
 }
 
