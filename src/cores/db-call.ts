@@ -39,6 +39,8 @@ export interface DbSpanSpec {
   statement?: string;
   /** The longest statement when the hook's `maxStatementLength` is not set: its core's default. */
   maxStatementLength: number;
+  /** What the span logs of a failure, when not the error itself (a copy whose message echoes no values). */
+  loggedError?: (err: unknown) => unknown;
 }
 
 /** The longest statement a hook records: its `maxStatementLength` when that is 0 or more, else `fallback`. */
@@ -69,6 +71,7 @@ export class DbCall {
     /** Runs on success before the span finishes (a hook's responseHook); its errors are contained. */
     private readonly onSuccess?: (span: Span, result: unknown) => void,
     private readonly hookName = 'db',
+    private readonly loggedError?: (err: unknown) => unknown,
   ) {}
 
   get finished(): boolean {
@@ -86,7 +89,8 @@ export class DbCall {
   fail(err: unknown): void {
     if (this.done) return;
     this.done = true;
-    finishSpan(this.span, err ?? new Error(String(err)));
+    const error = err ?? new Error(String(err));
+    finishSpan(this.span, this.loggedError === undefined ? error : this.loggedError(error));
   }
 
   /** Finishes with a node-style `(err, result)` outcome. */
@@ -154,7 +158,7 @@ export function startDbCallUnder(
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags);
-  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name);
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError);
 }
 
 /** Starts a database span under `parent` or the active span; undefined when none is to be made. */
