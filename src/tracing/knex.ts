@@ -41,7 +41,10 @@ interface KnexBuilder {
   _sequence?: Array<{ args?: unknown[] }>;
 }
 
-/** The builder each compiled query came from (set by `Runner#query`, read by `Client#query`). */
+/**
+ * The builder each compiled query came from (set by `Runner#query`, read by `Client#query`), and each
+ * result stream (set by `Runner#ensureConnection` with a stream, read by `Client#stream`).
+ */
 const builders = new WeakMap<object, KnexBuilder>();
 
 /** knex's method names that name a SQL verb otherwise. */
@@ -115,10 +118,10 @@ function connectionOf(client: KnexClient, dialect: SqlDialect): { connection: Db
   return { connection: { instance: config.database, user: config.user, host: config.host, port: config.port === undefined ? undefined : Number(config.port), address: true } };
 }
 
-function startQuery(hook: ActiveHook<KnexOptions>, parent: Span | null, client: KnexClient, query: KnexQuery | string): DbCall | undefined {
+function startQuery(hook: ActiveHook<KnexOptions>, parent: Span | null, client: KnexClient, query: KnexQuery | string, output: object | undefined): DbCall | undefined {
   const sql = typeof query === 'string' ? query : query.sql;
   const text = typeof sql === 'string' ? sql : undefined;
-  const builder = typeof query === 'string' ? undefined : builders.get(query);
+  const builder = typeof query === 'string' ? undefined : builders.get(query) ?? (output === undefined ? undefined : builders.get(output));
   const method = methodOf(query, text, builder);
   const table = tableOf(builder);
   const dialect = dialectOf(client);
@@ -138,12 +141,12 @@ function startQuery(hook: ActiveHook<KnexOptions>, parent: Span | null, client: 
 }
 
 /** Starts the span of `query` on `client`, or undefined when the call is not to be traced. */
-function startTraced(current: () => ActiveHook<KnexOptions> | undefined, client: KnexClient, query: unknown): DbCall | undefined {
+function startTraced(current: () => ActiveHook<KnexOptions> | undefined, client: KnexClient, query: unknown, output?: object): DbCall | undefined {
   const hook = current();
   const parent = hook === undefined || query == null ? undefined : clientParent(hook);
   if (parent === undefined) return undefined;
   try {
-    return startQuery(hook as ActiveHook<KnexOptions>, parent, client, query as KnexQuery | string);
+    return startQuery(hook as ActiveHook<KnexOptions>, parent, client, query as KnexQuery | string, output);
   } catch {
     return undefined;
   }
@@ -171,25 +174,38 @@ function wrapQuery(current: () => ActiveHook<KnexOptions> | undefined) {
 function wrapStream(current: () => ActiveHook<KnexOptions> | undefined) {
   return (original: AnyFunction) =>
     function stream(this: KnexClient, _connection: unknown, queryParam: unknown, output: unknown): unknown {
-      const call = startTraced(current, this, queryParam);
+      const emitter = output !== null && typeof output === 'object' ? (output as { once?: (event: string, listener: () => void) => unknown }) : undefined;
+      const call = startTraced(current, this, queryParam, emitter);
       if (call === undefined) return original.apply(this, arguments as unknown as unknown[]);
-      const emitter = output as { once?: (event: string, listener: () => void) => unknown } | null;
-      if (emitter !== null && typeof emitter === 'object' && typeof emitter.once === 'function') {
+      if (emitter !== undefined && typeof emitter.once === 'function') {
         emitter.once('close', () => setImmediate(() => call.succeed()));
       }
       return runTraced(call, original, this, arguments);
     };
 }
 
+/** Remembers the runner's builder as the one of `key` (a compiled query, a result stream). */
+function noteBuilder(current: () => ActiveHook<KnexOptions> | undefined, runner: { builder?: unknown }, key: unknown): void {
+  const hook = current();
+  if (hook === undefined || tracingOff(hook) || key === null || typeof key !== 'object') return;
+  const builder = runner.builder;
+  if (builder !== null && typeof builder === 'object') builders.set(key, builder as KnexBuilder);
+}
+
 /** `Runner#query(query)`: remembers the builder of the compiled query it passes on to `Client#query`. */
 function wrapRunnerQuery(current: () => ActiveHook<KnexOptions> | undefined) {
   return (original: AnyFunction) =>
     function query(this: { builder?: unknown }, queryParam: unknown): unknown {
-      const hook = current();
-      const builder = this.builder;
-      if (hook !== undefined && !tracingOff(hook) && queryParam !== null && typeof queryParam === 'object' && builder !== null && typeof builder === 'object') {
-        builders.set(queryParam, builder as KnexBuilder);
-      }
+      noteBuilder(current, this, queryParam);
+      return original.apply(this, arguments as unknown as unknown[]);
+    };
+}
+
+/** `Runner#ensureConnection(callback, params)`: a stream's params carry the result stream `Client#stream` gets. */
+function wrapEnsureConnection(current: () => ActiveHook<KnexOptions> | undefined) {
+  return (original: AnyFunction) =>
+    function ensureConnection(this: { builder?: unknown }, _callback: unknown, params: unknown): unknown {
+      if (params !== null && typeof params === 'object') noteBuilder(current, this, (params as { stream?: unknown }).stream);
       return original.apply(this, arguments as unknown as unknown[]);
     };
 }
@@ -203,5 +219,7 @@ export function patchClient(exports: unknown, { current, wrap }: PatchContext<Kn
 
 export function patchRunner(exports: unknown, { current, wrap }: PatchContext<KnexOptions, undefined>): void {
   const Runner = exports as { prototype?: object };
-  if (typeof exports === 'function' && Runner.prototype !== undefined) wrap(Runner.prototype, 'query', wrapRunnerQuery(current));
+  if (typeof exports !== 'function' || Runner.prototype === undefined) return;
+  wrap(Runner.prototype, 'query', wrapRunnerQuery(current));
+  wrap(Runner.prototype, 'ensureConnection', wrapEnsureConnection(current));
 }
