@@ -1,9 +1,10 @@
 /**
  * The SQL-call core, on the database-call core (./db-call): what every SQL hook does with one statement.
- * A driver (pg, mysql2, and the mysql and knex hooks to come) says what it knows, the dialect, the
- * statement text, how to read the values and the connection's facts, and gets a call whose span has
- * `db.statement` sanitised for that dialect and cut to `maxStatementLength`, `db.params` only with
- * `captureParameters`, the `db.*`/`peer.*` tags, and the hook's requestHook run with its query info.
+ * A driver (pg, mysql2, mysql, knex) says what it knows, the dialect, the statement text, how to read
+ * the values and the connection's facts, and gets a call whose span has `db.statement` sanitised for
+ * that dialect and cut to `maxStatementLength`, `db.params` only with `captureParameters`, the
+ * `db.*`/`peer.*` tags, the hook's requestHook run with its query info, and (`redactErrors`) failures
+ * logged without the values a message carries.
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
