@@ -90,7 +90,16 @@ export class DbCall {
     if (this.done) return;
     this.done = true;
     const error = err ?? new Error(String(err));
-    finishSpan(this.span, this.loggedError === undefined ? error : this.loggedError(error));
+    let logged: unknown = error;
+    if (this.loggedError !== undefined) {
+      try {
+        logged = this.loggedError(error);
+      } catch {
+        // An error that cannot be read safely is not shown at all.
+        logged = new Error('error not shown: it could not be redacted');
+      }
+    }
+    finishSpan(this.span, logged);
   }
 
   /** Finishes with a node-style `(err, result)` outcome. */
