@@ -266,6 +266,51 @@ for (const target of TARGETS) {
       assert.equal(knexSpans().filter((s) => s.operationName === 'knex.select knex_users').length, 1);
     });
 
+    it('a failing stream: the stream emits the error as untraced; the span is an error and ends once', async () => {
+      const parent = parentSpan();
+      const failure = await withSpan(parent, () =>
+        new Promise<unknown>((resolve) => {
+          const stream = db.raw("select * from no_such_knex_table where x = 'secret-stream'").stream();
+          stream.on('error', resolve);
+          stream.resume();
+        }),
+      );
+      assert.ok(failure instanceof Error);
+      await tracer.settle();
+      const [span] = knexSpans();
+      assert.equal(span.operationName, 'knex.raw');
+      assert.equal(span.tags.error, true);
+      assert.equal(span.parentId, parent.id);
+      assert.ok(!JSON.stringify(span.logs.map((l) => [l.fields.message, l.fields.stack])).includes('secret-stream'));
+    });
+
+    it('migrations make no span of their own: their statements, bookkeeping included, are spans under the caller', async () => {
+      const tableName = `knex_mig_${target.client}`;
+      const source = {
+        getMigrations: async () => ['001_table'],
+        getMigrationName: (name: string) => name,
+        getMigration: async () => ({
+          up: (k: Knex) => k.schema.createTable('knex_migrated', (t) => t.increments('id')),
+          down: (k: Knex) => k.schema.dropTable('knex_migrated'),
+        }),
+      };
+      const parent = parentSpan();
+      try {
+        await withSpan(parent, async () => db.migrate.latest({ migrationSource: source, tableName }));
+        await tracer.settle();
+        const spans = knexSpans();
+        assert.ok(spans.every((s) => s.parentId === parent.id));
+        const names = spans.map((s) => s.operationName);
+        assert.ok(names.includes('knex.schema knex_migrated'), names.join());
+        assert.ok(names.includes(`knex.insert ${tableName}`), names.join());
+        assert.ok(tracer.finished.every((s) => !/migrat/i.test(s.operationName) || /^knex\.|^pg\.|^mysql\./.test(s.operationName)));
+      } finally {
+        await db.migrate.rollback({ migrationSource: source, tableName }, true);
+        await db.schema.dropTableIfExists(`${tableName}_lock`);
+        await db.schema.dropTableIfExists(tableName);
+      }
+    });
+
     it('schema statements and pool acquisition: schema spans only for the statements run; none for acquiring', async () => {
       await withSpan(parentSpan(), async () => db.schema.hasTable('knex_users'));
       await tracer.settle();
