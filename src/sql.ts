@@ -244,3 +244,48 @@ export function sqlVerb(sql: string): string | undefined {
   while (j < n && ((sql.charCodeAt(j) | 32) >= 97 && (sql.charCodeAt(j) | 32) <= 122)) j++;
   return j > i ? sql.slice(i, j).toUpperCase() : undefined;
 }
+
+/** Whether the quote at `i` is the apostrophe of an English contraction (`doesn't`, `can't`), not a literal's start. */
+function isContraction(text: string, i: number): boolean {
+  return (
+    (text.charCodeAt(i - 1) | 32) === 110 &&
+    isIdentStart(text.charCodeAt(i - 2)) &&
+    (text.charCodeAt(i + 1) | 32) === 116 &&
+    !isIdentPart(text.charCodeAt(i + 2))
+  );
+}
+
+/**
+ * A database error's message with every quoted run (`'…'`, `"…"`, with backslash escapes) and number
+ * replaced by `?`: servers echo values in both quote styles (`Duplicate entry 'a@b' for key`, `invalid
+ * input syntax for type integer: "abc"`), and knex puts the statement, values inlined, in front.
+ * White space and placeholders (`$1`) stay.
+ */
+export function redactSqlMessage(text: string): string {
+  let out = '';
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if ((c === QUOTE && !isContraction(text, i)) || c === DOUBLE_QUOTE) {
+      i = skipQuoted(text, i, c, true);
+      out += '?';
+      continue;
+    }
+    if (isIdentStart(c) || c === DOLLAR) {
+      let j = i + 1;
+      while (j < n && isIdentPart(text.charCodeAt(j))) j++;
+      out += text.slice(i, j);
+      i = j;
+      continue;
+    }
+    if (isDigit(c)) {
+      i = skipNumber(text, i);
+      out += '?';
+      continue;
+    }
+    out += text[i];
+    i++;
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, markError, runUserHook, startClientSpanUnder, TagMap } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap } from '../spans';
 import { asWrapperOf } from '../registry/wrap';
 
 /** Options every database hook takes. */
@@ -42,6 +42,8 @@ export interface DbSpanSpec {
   maxStatementLength: number;
   /** Log the server's error text as it is (`captureParameters`); by default the values in it are redacted. */
   keepErrorValues?: boolean;
+  /** What the span logs of a failure, when not the error itself (a copy whose message echoes no values). */
+  loggedError?: (err: unknown) => unknown;
 }
 
 /** The longest statement a hook records: its `maxStatementLength` when that is 0 or more, else `fallback`. */
@@ -72,8 +74,8 @@ export class DbCall {
     /** Runs on success before the span finishes (a hook's responseHook); its errors are contained. */
     private readonly onSuccess?: (span: Span, result: unknown) => void,
     private readonly hookName = 'db',
-    /** Redact the values a database server echoes in its error messages (see redactedDbError). */
-    private readonly redactErrors = false,
+    /** What the span logs of a failure, when not the error itself (a copy whose text echoes no values). */
+    private readonly loggedError?: (err: unknown) => unknown,
   ) {}
 
   get finished(): boolean {
@@ -92,8 +94,16 @@ export class DbCall {
     if (this.done) return;
     this.done = true;
     const error = err ?? new Error(String(err));
-    if (this.redactErrors) markError(this.span, redactedDbError(error), 'error', redactErrorText);
-    finishSpan(this.span, this.redactErrors ? undefined : error);
+    let logged: unknown = error;
+    if (this.loggedError !== undefined) {
+      try {
+        logged = this.loggedError(error);
+      } catch {
+        // An error that cannot be read safely is not shown at all.
+        logged = new Error('error not shown: it could not be redacted');
+      }
+    }
+    finishSpan(this.span, logged);
   }
 
   /** Finishes with a node-style `(err, result)` outcome. */
@@ -162,7 +172,7 @@ export function startDbCallUnder(
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags);
-  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.keepErrorValues !== true);
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : redactedDbError));
 }
 
 /**

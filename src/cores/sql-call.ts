@@ -1,14 +1,15 @@
 /**
  * The SQL-call core, on the database-call core (./db-call): what every SQL hook does with one statement.
- * A driver (pg, mysql2, and the mysql and knex hooks to come) says what it knows, the dialect, the
- * statement text, how to read the values and the connection's facts, and gets a call whose span has
- * `db.statement` sanitised for that dialect and cut to `maxStatementLength`, `db.params` only with
- * `captureParameters`, the `db.*`/`peer.*` tags, and the hook's requestHook run with its query info.
+ * A driver (pg, mysql2, mysql, knex) says what it knows, the dialect, the statement text, how to read
+ * the values and the connection's facts, and gets a call whose span has `db.statement` sanitised for
+ * that dialect and cut to `maxStatementLength`, `db.params` only with `captureParameters`, the
+ * `db.*`/`peer.*` tags, the hook's requestHook run with its query info, and (`redactErrors`) failures
+ * logged without the values a message carries.
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
-import { sanitizeSql, sqlVerb } from '../sql';
+import { redactSqlMessage, sanitizeSql, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
 import { asWrapperOf } from '../registry/wrap';
@@ -46,6 +47,10 @@ export interface SqlCallSpec<I extends SqlQueryInfo> {
   operation: string;
   /** Names the operation instead of the statement's verb (pg's named statements). */
   label?: string;
+  /** The whole operation name, instead of `operation` and a label (knex's `knex.select users`). */
+  name?: string;
+  /** Log a failure as `redactedSqlError` makes it (a library that puts values in its error messages). */
+  redactErrors?: boolean;
   /** The statement as the app wrote it, when it is a string. */
   text: string | undefined;
   /** Reads the call's values: only with `captureParameters`, so the caller's input is read no more than the library reads it. */
@@ -69,18 +74,19 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
   const options = hook.options;
   const text = spec.text;
   const statement = text === undefined ? undefined : options.sanitizeStatement === false ? text : sanitizeSql(text, spec.dialect);
-  const label = spec.label ?? (statement === undefined ? undefined : sqlVerb(statement));
+  const label = spec.name !== undefined ? undefined : spec.label ?? (statement === undefined ? undefined : sqlVerb(statement));
   const call = startDbCallUnder(
     hook,
     parent,
     {
       component: spec.component,
       dbType: 'sql',
-      operationName: label === undefined ? spec.operation : `${spec.operation}:${label}`,
+      operationName: spec.name ?? (label === undefined ? spec.operation : `${spec.operation}:${label}`),
       connection: spec.connection,
       statement,
       maxStatementLength: DEFAULT_MAX_SQL_STATEMENT,
       keepErrorValues: options.captureParameters === true,
+      loggedError: spec.redactErrors === true && options.captureParameters !== true ? redactedSqlError : undefined,
     },
     spec.result === false ? undefined : options.responseHook,
   );
@@ -98,6 +104,30 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
     runUserHook(`${hook.name} requestHook`, () => requestHook(span, info));
   }
   return call;
+}
+
+/** Fields of a driver's error that say what failed without any value (pg's and mysql's). */
+const PLAIN_ERROR_FIELDS = ['code', 'errno', 'sqlState', 'severity', 'routine', 'constraint', 'table', 'column', 'schema', 'dataType', 'fatal'];
+
+/**
+ * What a span logs of a SQL error whose message may carry values: a copy (same prototype) with the message
+ * and the stack's head through `redactSqlMessage`, and only the fields that carry none (no `detail`, no
+ * `sql`, no `sqlMessage`, no `bindings`). The app gets the original.
+ */
+export function redactedSqlError(err: unknown): unknown {
+  if (typeof err === 'string') return redactSqlMessage(err);
+  if (err === null || typeof err !== 'object') return err;
+  const source = err as Record<string, unknown>;
+  const copy = Object.create(Object.getPrototypeOf(err)) as Record<string, unknown>;
+  for (const field of PLAIN_ERROR_FIELDS) if (Object.prototype.hasOwnProperty.call(err, field)) copy[field] = source[field];
+  const { message, stack } = source;
+  copy.message = typeof message === 'string' ? redactSqlMessage(message) : message;
+  if (typeof stack === 'string') {
+    // The frames stay; the head (`Error: <message>`, maybe as it was before knex rewrote it) is redacted.
+    const frames = stack.search(/\n\s+at /);
+    copy.stack = frames === -1 ? redactSqlMessage(stack) : redactSqlMessage(stack.slice(0, frames)) + stack.slice(frames);
+  }
+  return copy;
 }
 
 /** The span of getting a connection (a pool's connect): the connection's tags, no statement. */

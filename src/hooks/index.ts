@@ -7,6 +7,7 @@ import { redisHook } from './redis';
 import { ioredisHook } from './ioredis';
 import { mysql2Hook } from './mysql2';
 import { mysqlHook } from './mysql';
+import { knexHook } from './knex';
 import { amqplibHook } from './amqplib';
 import { grpcHook } from './grpc';
 import { awsSdkHook } from './aws-sdk';
@@ -25,4 +26,4 @@ import { winstonHook } from './winston';
 import { bunyanHook } from './bunyan';
 
 /** Every hook this package knows, in install order. Names, options and config types derive from it. */
-export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, mysqlHook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, mongodbHook, graphqlHook, kafkajsHook, natsHook, bullmqHook, socketIoHook, pinoHook, winstonHook, bunyanHook] as const;
+export const HOOKS = [httpHook, httpServerHook, fetchHook, axiosHook, pgHook, redisHook, ioredisHook, mysql2Hook, mysqlHook, knexHook, amqplibHook, grpcHook, awsSdkHook, expressHook, koaHook, fastifyHook, hapiHook, mongodbHook, graphqlHook, kafkajsHook, natsHook, bullmqHook, socketIoHook, pinoHook, winstonHook, bunyanHook] as const;

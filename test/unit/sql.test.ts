@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { sanitizeSql, sqlVerb } from '../../src/sql';
+import { redactSqlMessage, sanitizeSql, sqlVerb } from '../../src/sql';
+import { redactedSqlError } from '../../src/cores/sql-call';
 
 describe('SQL sanitising (PostgreSQL, the default dialect)', () => {
   const cases: Array<[string, string]> = [
@@ -59,5 +60,33 @@ describe('sqlVerb', () => {
     assert.equal(sqlVerb('with x as (select 1) select * from x'), 'WITH');
     assert.equal(sqlVerb('?'), undefined);
     assert.equal(sqlVerb(''), undefined);
+  });
+});
+
+describe('redactSqlMessage and redactedSqlError (error messages that echo values)', () => {
+  it('replaces quoted runs in either quote style and numbers, keeps words, placeholders and white space', () => {
+    assert.equal(
+      redactSqlMessage("insert into `users` (`email`) values ('a\\'b@x.com', 42) - ER_DUP_ENTRY: Duplicate entry 'a@x' for key 'users_email'"),
+      'insert into `users` (`email`) values (?, ?) - ER_DUP_ENTRY: Duplicate entry ? for key ?',
+    );
+    assert.equal(redactSqlMessage('select $1 - invalid input syntax for type integer: "abc"'), 'select $1 - invalid input syntax for type integer: ?');
+    assert.equal(redactSqlMessage("Table 'db.nope' doesn't exist"), "Table ? doesn't exist");
+    assert.equal(redactSqlMessage("values (X'ab12', N't')"), 'values (X?, N?)');
+  });
+
+  it('logs a copy: same class, message and stack head redacted, frames kept, value-carrying fields dropped', () => {
+    class DriverError extends Error {}
+    const err = new DriverError("Duplicate entry 'secret@x' for key 'k'") as DriverError & Record<string, unknown>;
+    Object.assign(err, { code: 'ER_DUP_ENTRY', errno: 1062, sql: "insert into t values ('secret@x')", sqlMessage: "Duplicate entry 'secret@x'", detail: 'Key (email)=(secret@x)' });
+    const copy = redactedSqlError(err) as DriverError & Record<string, unknown>;
+    assert.ok(copy instanceof DriverError);
+    assert.notEqual(copy, err);
+    assert.equal(copy.message, 'Duplicate entry ? for key ?');
+    assert.equal(copy.code, 'ER_DUP_ENTRY');
+    assert.equal(copy.errno, 1062);
+    assert.ok(!JSON.stringify({ ...copy, message: copy.message, stack: copy.stack }).includes('secret'));
+    assert.equal(String(copy.stack).split('\n').slice(1).join('\n'), String(err.stack).split('\n').slice(1).join('\n'));
+    // The app's error is untouched.
+    assert.ok(err.message.includes('secret@x'));
   });
 });
