@@ -46,6 +46,8 @@ export const OTEL_INSTRUMENTATION_HOOKS: Readonly<Record<string, readonly string
   undici: ['fetch'],
   pg: ['pg'],
   mysql2: ['mysql2'],
+  mysql: ['mysql'],
+  knex: ['knex'],
   redis: ['redis'],
   'redis-4': ['redis'],
   ioredis: ['ioredis'],
@@ -56,13 +58,20 @@ export const OTEL_INSTRUMENTATION_HOOKS: Readonly<Record<string, readonly string
   koa: ['koa'],
   fastify: ['fastify'],
   hapi: ['hapi'],
+  mongodb: ['mongodb'],
+  mongoose: ['mongodb'],
+  graphql: ['graphql'],
+  kafkajs: ['kafkajs'],
+  'socket.io': ['socket.io'],
+  pino: ['pino'],
+  winston: ['winston'],
+  bunyan: ['bunyan'],
 };
 
 /** OpenTelemetry instrumentations with no counterpart here: named, they change nothing. */
 const WITHOUT_HOOK = new Set([
-  'amqp', 'aws-lambda', 'bunyan', 'cassandra-driver', 'connect', 'cucumber', 'dataloader', 'dns', 'fs', 'generic-pool',
-  'graphql', 'kafkajs', 'knex', 'lru-memoizer', 'memcached', 'mongodb', 'mongoose', 'mysql', 'nestjs-core', 'net', 'openai',
-  'oracledb', 'pino', 'restify', 'router', 'runtime-node', 'socket.io', 'tedious', 'winston',
+  'amqp', 'aws-lambda', 'cassandra-driver', 'connect', 'cucumber', 'dataloader', 'dns', 'fs', 'generic-pool',
+  'lru-memoizer', 'memcached', 'nestjs-core', 'net', 'openai', 'oracledb', 'restify', 'router', 'runtime-node', 'tedious',
 ]);
 
 const PREFIX = '@opentelemetry/instrumentation-';
