@@ -9,7 +9,7 @@
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
  *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
  *                                                     two processes, N and 2N calls, the difference / N)
- * BENCH_CLIENTS (http, pg) and BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) as for `npm run bench`.
+ * BENCH_CLIENTS (http, fetch, pg) and BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) as for `npm run bench`.
  * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
  */
 const fs = require('node:fs');
@@ -18,7 +18,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Duplex } = require('node:stream');
 
-const CLIENTS = ['http', 'pg'];
+const CLIENTS = ['http', 'fetch', 'pg'];
 const VARIANTS = ['baseline', 'hooks', 'builtin', 'shim', 'otel'];
 
 /** A socket stand-in: `answer(chunk)` returns what the "server" sends back for what the client wrote. */
@@ -69,6 +69,22 @@ async function httpClient() {
     });
 }
 
+async function fetchClient() {
+  const { Agent } = require('undici');
+  const dispatcher = new Agent({
+    connect: (_opts, done) => {
+      const socket = stubSocket((chunk) => (chunk.includes('\r\n\r\n') ? HTTP_RESPONSE_KEEP_ALIVE : undefined));
+      process.nextTick(done, null, socket);
+      return socket;
+    },
+  });
+  return async () => {
+    const res = await fetch('http://stub.invalid:18080/echo', { dispatcher });
+    await res.text();
+  };
+}
+const HTTP_RESPONSE_KEEP_ALIVE = Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok');
+
 /** PostgreSQL's wire protocol, just enough for `SELECT 1` over the simple query protocol. */
 function pgMessage(type, body) {
   const head = Buffer.alloc(5);
@@ -116,7 +132,7 @@ async function pgClient() {
   return () => client.query('SELECT 1');
 }
 
-const FACTORIES = { http: httpClient, pg: pgClient };
+const FACTORIES = { http: httpClient, fetch: fetchClient, pg: pgClient };
 
 async function child(job) {
   const { setup } = require('./variants');
