@@ -41,7 +41,12 @@ const VARIANTS = {
   builtin: 'hooks + built-in tracer (OT_TRACER=otlp)',
   shim: 'hooks + your OTel SDK via shim-opentracing',
   otel: "OpenTelemetry's own instrumentations",
+  ddtrace: 'dd-trace (`tracer.init()` defaults, agent URL at the sink)',
+  elastic: 'elastic-apm-node (`start()` with `serverUrl` at the sink; a transaction per client call)',
 };
+
+/** Peers: other vendors' agents, which always export for real (to the sink). */
+const PEERS = ['otel', 'ddtrace', 'elastic'];
 
 /** Labels of measurements that are not variants of their own in the tables. */
 const EXTRA_LABELS = {
@@ -81,6 +86,15 @@ function callsFor(s, client) {
   return { calls, warmup };
 }
 
+/** `npm run bench -- --runs 3` (the same as BENCH_RUNS=3). */
+function runsArg() {
+  const i = process.argv.indexOf('--runs');
+  if (i === -1) return undefined;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--runs ${process.argv[i + 1]}: expected a whole number ≥ 1`);
+  return value;
+}
+
 function settings() {
   const exportMode = (process.env.BENCH_EXPORT || 'noop').trim();
   if (exportMode !== 'noop' && exportMode !== 'sink') throw new Error(`BENCH_EXPORT=${exportMode}: expected noop or sink`);
@@ -95,6 +109,7 @@ function settings() {
     abPairs: Math.max(2, int('BENCH_AB_PAIRS', 10)),
     abTraced: int('BENCH_AB_TRACED', 1) > 0,
     rounds: int('BENCH_ROUNDS', 5), // 0: start-up and heap only
+    runs: Math.max(1, runsArg() ?? int('BENCH_RUNS', 1)), // consecutive runs whose verdicts must agree
     clients,
     variants,
     startupRuns: int('BENCH_STARTUP_RUNS', 21),
@@ -110,4 +125,4 @@ function settings() {
   };
 }
 
-module.exports = { ROOT, DIST, REGISTER, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };
+module.exports = { ROOT, DIST, REGISTER, PEERS, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };

@@ -35,6 +35,8 @@ function baseEnv(ctx) {
   const env = { ...process.env, BENCH_EXPORT: ctx.settings.exportMode };
   delete env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${ctx.sinkPort}`;
+  // The peers' agents send everything (spans, metrics, telemetry) to the same sink.
+  env.BENCH_SINK_URL = `http://127.0.0.1:${ctx.sinkPort}`;
   return env;
 }
 

@@ -4,7 +4,7 @@
  * markdown report, with the change against the previous JSON when there is one.
  */
 const { summary, median } = require('./stats');
-const { CLIENTS, VARIANTS } = require('./config');
+const { CLIENTS, VARIANTS, PEERS } = require('./config');
 
 /** Above this median CPU pressure the report says the machine was busy (the bench alone stays well below). */
 const BUSY_PSI_PCT = 50;
@@ -71,8 +71,23 @@ function derive(raw) {
 
   const comparisons = {};
   for (const [client, v] of Object.entries(clients)) {
+    // The cheapest peer (OpenTelemetry, dd-trace, Elastic) on this client: the built-in tracer's yardstick.
+    const peers = PEERS.filter((p) => v[p]?.addedCpu && Number.isFinite(v[p].addedCpu.median));
+    if (peers.length && v.builtin?.addedCpu) {
+      const cheapest = peers.reduce((a, b) => (v[b].addedCpu.median < v[a].addedCpu.median ? b : a));
+      const ratios = [];
+      const b = paired(v.builtin.rounds, v.baseline.rounds, 'cpuUs');
+      const o = paired(v[cheapest].rounds, v.baseline.rounds, 'cpuUs');
+      for (let i = 0; i < Math.min(b.length, o.length); i++) if (o[i] > 0) ratios.push(b[i] / o[i]);
+      comparisons[client] = {
+        cheapestPeer: cheapest,
+        peerAdded: v[cheapest].addedCpu.median,
+        builtinPeerRatio: v.builtin.addedCpu.median / v[cheapest].addedCpu.median,
+        builtinPeerRatioRange: ratios.length ? [Math.min(...ratios), Math.max(...ratios)] : [NaN, NaN],
+      };
+    }
     if (!v.otel?.addedCpu) continue;
-    const c = { otelAdded: v.otel.addedCpu.median };
+    const c = { ...comparisons[client], otelAdded: v.otel.addedCpu.median };
     const perRoundRatio = (variant) => {
       const a = paired(v[variant].rounds, v.baseline.rounds, 'cpuUs');
       const o = paired(v.otel.rounds, v.baseline.rounds, 'cpuUs');
@@ -196,6 +211,15 @@ function derive(raw) {
       ...verdict(Number.isFinite(c.builtinRatio) ? c.builtinRatio <= TARGETS.builtinRatio : NaN, c.builtinRatioRange, TARGETS.builtinRatio),
     });
   }
+  for (const [client, c] of Object.entries(comparisons)) {
+    if (c.builtinPeerRatio === undefined) continue;
+    targets.push({
+      id: `builtinPeer.${client}`,
+      target: `built-in tracer, ${client}: added ≤ ${TARGETS.builtinRatio} × the cheapest peer's added`,
+      measured: `${fmt(clients[client].builtin.addedCpu.median, 1)} / ${fmt(c.peerAdded, 1)} µs (${c.cheapestPeer}) = ×${fmt(c.builtinPeerRatio, 2)} [per round ×${fmt(c.builtinPeerRatioRange[0], 2)} … ×${fmt(c.builtinPeerRatioRange[1], 2)}]`,
+      ...verdict(Number.isFinite(c.builtinPeerRatio) ? c.builtinPeerRatio <= TARGETS.builtinRatio : NaN, c.builtinPeerRatioRange, TARGETS.builtinRatio),
+    });
+  }
   for (const [client, a] of Object.entries(abTraced)) {
     if (a.builtinRatio === undefined) continue;
     targets.push({
@@ -259,7 +283,25 @@ function derive(raw) {
   for (const { rounds } of Object.values(raw.ab ?? {})) for (const r of rounds) if (r && r.psiPct !== undefined) psi.push(r.psiPct);
   for (const byVariant of Object.values(raw.abTraced ?? {})) for (const { rounds } of Object.values(byVariant)) for (const r of rounds) if (r && r.psiPct !== undefined) psi.push(r.psiPct);
   const pressure = psi.length ? summary(psi) : undefined;
-  return { clients, ab, abTraced, comparisons, startup, heap, targets, pressure };
+  return { clients, ab, abTraced, comparisons, startup, heap, targets, pressure, exportsForReal: raw.exportsForReal };
+}
+
+/**
+ * Per target, over consecutive runs: met only when every run passes and none is within noise; not met
+ * when every run fails; otherwise the runs disagree (which is not met either).
+ */
+function verdicts(derivedRuns) {
+  const ids = [...new Set(derivedRuns.flatMap((d) => d.targets.map((t) => t.id)))];
+  return ids.map((id) => {
+    const per = derivedRuns.map((d) => d.targets.find((t) => t.id === id));
+    const known = per.filter((t) => t && t.pass !== null && t.pass !== undefined);
+    let verdict;
+    if (known.length < derivedRuns.length) verdict = 'incomplete';
+    else if (known.every((t) => t.pass && !t.noisy)) verdict = 'met';
+    else if (known.every((t) => !t.pass)) verdict = 'not met';
+    else verdict = 'runs disagree or within noise: not met';
+    return { id, target: (per.find(Boolean) ?? {}).target, runs: per.map((t) => (t ? passCell(t) : 'n/a')), measured: per.map((t) => t?.measured ?? 'n/a'), verdict };
+  });
 }
 
 function fmt(v, digits = 1) {
@@ -325,7 +367,7 @@ function renderClients(out, d, prevClients) {
   const cell = (e) => (e?.addedCpu ? `${signed(e.addedCpu.median)} µs (${signed(e.addedCpuPct, 0)}%)` : '—');
   out.push(
     table(
-      ['client', 'baseline CPU µs/call', 'hooks, no tracer', 'hooks + built-in tracer', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'built-in ÷ OTel', 'shim ÷ OTel'],
+      ['client', 'baseline CPU µs/call', 'hooks, no tracer', 'hooks + built-in tracer', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'dd-trace', 'elastic-apm-node', 'built-in ÷ OTel', 'shim ÷ OTel', 'built-in ÷ cheapest peer'],
       Object.entries(d.clients).map(([client, v]) => {
         const c = d.comparisons[client];
         return [
@@ -335,14 +377,19 @@ function renderClients(out, d, prevClients) {
           cell(v.builtin),
           cell(v.shim),
           cell(v.otel),
+          cell(v.ddtrace),
+          cell(v.elastic),
           c?.builtinRatio !== undefined ? `×${fmt(c.builtinRatio, 2)}` : '—',
           c?.shimAdded !== undefined && c.otelAdded > 0 ? `×${fmt(c.shimAdded / c.otelAdded, 2)}` : '—',
+          c?.builtinPeerRatio !== undefined ? `×${fmt(c.builtinPeerRatio, 2)} (${c.cheapestPeer})` : '—',
         ];
       }),
     ),
   );
   out.push('');
   out.push('### Per call, by client and variant');
+  out.push('');
+  out.push(`Export for real (to the sink): ${(d.exportsForReal ?? []).join(', ') || 'none'}; the others drop their batches in-process. Spans per call count what reached each exporter (ours and OpenTelemetry's: the batches handed to it; dd-trace: its finished spans; Elastic: its spans and transactions as they are sent).`);
   out.push('');
   out.push(
     'CPU = `process.cpuUsage()` (user + system) of the client process around the measured loop only, per call (for `server`: of the ' +
@@ -537,6 +584,14 @@ function renderRest(out, d, results, previous) {
     out.push('');
   }
 
+  if (results.verdicts && results.meta.settings.runs > 1) {
+    out.push(`### Verdicts over ${results.meta.settings.runs} consecutive runs`);
+    out.push('');
+    out.push('A target is met only when every run passes and none is "within noise"; the tables above are the last run\'s.');
+    out.push('');
+    out.push(table(['target', ...results.verdicts[0].runs.map((_, i) => `run ${i + 1}`), 'verdict'], results.verdicts.map((v) => [v.target, ...v.runs.map((r, i) => `${r}: ${v.measured[i]}`), v.verdict === 'met' ? 'met' : `**${v.verdict}**`])));
+    out.push('');
+  }
   out.push('### Targets');
   out.push('');
   out.push(table(['target', 'measured', 'result'], d.targets.map((t) => [t.target, t.measured + (t.note ? ` — ${t.note}` : ''), passCell(t)])));
@@ -561,4 +616,4 @@ function renderRest(out, d, results, previous) {
   return out.join('\n') + '\n';
 }
 
-module.exports = { derive, markdown, TARGETS };
+module.exports = { derive, markdown, verdicts, TARGETS };

@@ -9,7 +9,7 @@
  */
 const http = require('node:http');
 
-const stats = { echoRequests: 0, sinkRequests: 0, sinkBytes: 0 };
+const stats = { echoRequests: 0, sinkRequests: 0, sinkBytes: 0, sinkByPath: {} };
 
 const echo = http.createServer((req, res) => {
   stats.echoRequests += 1;
@@ -23,6 +23,9 @@ echo.keepAliveTimeout = 120000;
 
 const sink = http.createServer((req, res) => {
   stats.sinkRequests += 1;
+  // Who exported: /v1/traces (OTLP), /v0.4/traces (dd-trace), /intake/v2/events (Elastic), and the rest.
+  const where = (req.url || '/').split('?')[0];
+  stats.sinkByPath[where] = (stats.sinkByPath[where] || 0) + 1;
   req.on('data', (chunk) => {
     stats.sinkBytes += chunk.length;
   });

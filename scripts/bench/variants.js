@@ -14,6 +14,11 @@ function processOptions(measured, env) {
   const childEnv = { ...env };
   const execArgv = [];
   delete childEnv.OT_TRACER;
+  if (variant === 'ddtrace') {
+    // Its agent (traces, stats, telemetry, remote configuration) is the sink; everything else its defaults.
+    childEnv.DD_TRACE_AGENT_URL = env.BENCH_SINK_URL;
+    childEnv.DD_SERVICE = 'bench';
+  }
   if (variant === 'builtin') {
     execArgv.push('-r', path.join(__dirname, 'drop-otlp-export.js'), '-r', REGISTER);
     childEnv.OT_TRACER = 'otlp';
@@ -154,6 +159,42 @@ function setup(variant, exportMode) {
       // OpenTelemetry's own switch: disable() unpatches what enable() patched (modules loaded by then included).
       on: () => instrumentations.forEach((i) => i.enable()),
       off: () => instrumentations.forEach((i) => i.disable()),
+    };
+  }
+  if (variant === 'ddtrace') {
+    // dd-trace's own finish channel counts its spans; what it sends goes to the sink (its agent URL).
+    require('node:diagnostics_channel').subscribe('dd-trace:span:finish', () => {
+      counter.spans += 1;
+    });
+    const tracer = require('dd-trace').init();
+    const flush = () =>
+      new Promise((resolve) => {
+        const exporter = tracer._tracer?._exporter; // no public flush: the exporter's, else its 2 s interval
+        if (typeof exporter?.flush === 'function') exporter.flush(() => resolve());
+        else setTimeout(resolve, 2500);
+      }).then(settled);
+    return { installed: ['dd-trace'], tracer: 'dd-trace', flush };
+  }
+  if (variant === 'elastic') {
+    const apm = require('elastic-apm-node').start({ serverUrl: process.env.BENCH_SINK_URL, serviceName: 'bench' });
+    // Filters run on what is about to be sent: spans and transactions that reach its transport.
+    apm.addSpanFilter((span) => {
+      counter.spans += 1;
+      return span;
+    });
+    apm.addTransactionFilter((trans) => {
+      counter.spans += 1;
+      return trans;
+    });
+    return {
+      installed: ['elastic-apm-node'],
+      tracer: 'elastic-apm-node',
+      flush: () => new Promise((resolve) => apm.flush(() => resolve())).then(settled),
+      // Elastic makes a span only inside a transaction, as an app's request handler would have one.
+      wrapCall: (call) => () => {
+        const trans = apm.startTransaction('bench call', 'request');
+        return Promise.resolve(call()).finally(() => trans.end());
+      },
     };
   }
   throw new Error(`unknown variant ${variant}`);

@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench:iofree`: the hooks' own cost per call without I/O. Each client library runs its real
+ * call path over an in-process transport stub (a Duplex that answers at once: no socket, no kernel time,
+ * which is most of the end-to-end figures' variance), one process per client × variant, calls one at a
+ * time. Prints a markdown table of CPU µs/call and the added cost against the baseline.
+ *
+ *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
+ *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
+ *                                                     two processes, N and 2N calls, the difference / N)
+ * BENCH_CLIENTS (http, fetch, pg) and BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) as for `npm run bench`.
+ * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { Duplex } = require('node:stream');
+
+const CLIENTS = ['http', 'fetch', 'pg'];
+const VARIANTS = ['baseline', 'hooks', 'builtin', 'shim', 'otel'];
+
+/** A socket stand-in: `answer(chunk)` returns what the "server" sends back for what the client wrote. */
+function stubSocket(answer) {
+  const socket = new Duplex({
+    read() {},
+    write(chunk, _enc, done) {
+      const reply = answer(chunk);
+      if (reply) process.nextTick(() => socket.push(reply));
+      done();
+    },
+    final(done) {
+      done();
+    },
+  });
+  socket.setNoDelay = () => socket;
+  socket.setKeepAlive = () => socket;
+  socket.setTimeout = () => socket;
+  socket.ref = () => socket;
+  socket.unref = () => socket;
+  socket.destroySoon = () => socket.destroy(); // what http does with a socket it does not keep alive
+  socket.remoteAddress = '127.0.0.1';
+  socket.remotePort = 5432;
+  socket.connect = () => process.nextTick(() => socket.emit('connect'));
+  return socket;
+}
+
+const HTTP_RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok');
+
+async function httpClient() {
+  const http = require('node:http');
+  const agent = new http.Agent();
+  agent.createConnection = (_opts, done) => {
+    const socket = stubSocket((chunk) => (chunk.includes('\r\n\r\n') ? HTTP_RESPONSE : undefined));
+    process.nextTick(() => socket.emit('connect'));
+    if (done) process.nextTick(done, null, socket);
+    return socket;
+  };
+  const options = { host: 'stub.invalid', port: 18080, path: '/echo', agent };
+  return () =>
+    new Promise((resolve, reject) => {
+      http
+        .get(options, (res) => {
+          res.on('end', resolve);
+          res.resume();
+        })
+        .on('error', reject);
+    });
+}
+
+async function fetchClient() {
+  const { Agent } = require('undici');
+  const dispatcher = new Agent({
+    connect: (_opts, done) => {
+      const socket = stubSocket((chunk) => (chunk.includes('\r\n\r\n') ? HTTP_RESPONSE_KEEP_ALIVE : undefined));
+      process.nextTick(done, null, socket);
+      return socket;
+    },
+  });
+  return async () => {
+    const res = await fetch('http://stub.invalid:18080/echo', { dispatcher });
+    await res.text();
+  };
+}
+const HTTP_RESPONSE_KEEP_ALIVE = Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok');
+
+/** PostgreSQL's wire protocol, just enough for `SELECT 1` over the simple query protocol. */
+function pgMessage(type, body) {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+const int16 = (n) => {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+};
+const int32 = (n) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
+const PG_READY = pgMessage('Z', Buffer.from('I'));
+const PG_STARTUP_REPLY = Buffer.concat([pgMessage('R', int32(0)), PG_READY]);
+const PG_SELECT_1 = Buffer.concat([
+  pgMessage('T', Buffer.concat([int16(1), Buffer.from('?column?\0'), int32(0), int16(0), int32(23), int16(4), int32(-1), int16(0)])),
+  pgMessage('D', Buffer.concat([int16(1), int32(1), Buffer.from('1')])),
+  pgMessage('C', Buffer.from('SELECT 1\0')),
+  PG_READY,
+]);
+
+async function pgClient() {
+  const pg = require('pg');
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    user: 'bench',
+    database: 'bench',
+    stream: () => {
+      let started = false;
+      return stubSocket((chunk) => {
+        if (!started) {
+          started = true;
+          return PG_STARTUP_REPLY;
+        }
+        return chunk[0] === 0x51 /* Q */ ? PG_SELECT_1 : undefined;
+      });
+    },
+  });
+  await client.connect();
+  return () => client.query('SELECT 1');
+}
+
+const FACTORIES = { http: httpClient, fetch: fetchClient, pg: pgClient };
+
+async function child(job) {
+  const { setup } = require('./variants');
+  const info = setup(job.variant, 'noop');
+  const call = await FACTORIES[job.client]();
+  for (let i = 0; i < job.warmup; i++) await call();
+  global.gc();
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < job.calls; i++) await call();
+  const cpu = process.cpuUsage(cpu0);
+  const counter = require('./export-counter');
+  await info.flush();
+  return { cpuUs: (cpu.user + cpu.system) / job.calls, spansPerCall: counter.spans / (job.calls + job.warmup), installed: info.installed };
+}
+
+function list(name, known) {
+  const raw = process.env[name];
+  if (!raw) return known;
+  const names = raw.split(',').map((s) => s.trim());
+  return known.filter((n) => names.includes(n));
+}
+
+function runChild(job, callgrind) {
+  const { processOptions } = require('./variants');
+  const { execArgv, env } = processOptions(job.variant, { ...process.env, BENCH_EXPORT: 'noop' });
+  const args = ['--expose-gc', ...execArgv, __filename, 'child', JSON.stringify(job)];
+  let cmd = process.execPath;
+  let outFile;
+  if (callgrind) {
+    outFile = path.join(os.tmpdir(), `otch-callgrind-${process.pid}-${job.client}-${job.variant}-${job.calls}.out`);
+    // --jitless: valgrind cannot follow V8's generated code reliably; the counts compare like with like.
+    args.unshift('--tool=callgrind', `--callgrind-out-file=${outFile}`, process.execPath, '--jitless');
+    cmd = 'valgrind';
+  }
+  const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 1800000, maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${job.client}/${job.variant}: exit ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-4).join(' | ')}`);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop());
+  if (callgrind) {
+    const m = /^summary:\s+(\d+)/m.exec(fs.readFileSync(outFile, 'utf8')) || /^totals:\s+(\d+)/m.exec(fs.readFileSync(outFile, 'utf8'));
+    fs.rmSync(outFile, { force: true });
+    result.instructions = m ? Number(m[1]) : NaN;
+  }
+  return result;
+}
+
+function main() {
+  const callgrind = process.env.BENCH_CALLGRIND === '1';
+  const calls = Number(process.env.BENCH_IOFREE_CALLS || (callgrind ? 200 : 20000));
+  const runs = Number(process.env.BENCH_IOFREE_RUNS || (callgrind ? 1 : 3));
+  const clients = list('BENCH_CLIENTS', CLIENTS);
+  const variants = list('BENCH_VARIANTS', VARIANTS);
+  if (!variants.includes('baseline')) variants.unshift('baseline');
+  const rows = [];
+  for (const client of clients) {
+    const figures = {};
+    for (const variant of variants) {
+      const per = [];
+      let spans;
+      for (let run = 0; run < runs; run++) {
+        if (callgrind) {
+          // Start-up, warm-up and set-up cancel out: (2N calls − N calls) / N.
+          const one = runChild({ client, variant, calls, warmup: 50 }, true);
+          const two = runChild({ client, variant, calls: 2 * calls, warmup: 50 }, true);
+          per.push((two.instructions - one.instructions) / calls);
+          spans = two.spansPerCall;
+        } else {
+          const r = runChild({ client, variant, calls, warmup: Math.round(calls / 4) }, false);
+          per.push(r.cpuUs);
+          spans = r.spansPerCall;
+        }
+        process.stderr.write(`iofree: ${client} ${variant} run ${run + 1}/${runs}: ${per[per.length - 1].toFixed(callgrind ? 0 : 2)} ${callgrind ? 'instructions' : 'µs CPU'}/call\n`);
+      }
+      const sorted = [...per].sort((a, b) => a - b);
+      figures[variant] = { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0], max: sorted[sorted.length - 1], spans };
+    }
+    for (const variant of variants) {
+      const f = figures[variant];
+      const added = variant === 'baseline' ? undefined : f.median - figures.baseline.median;
+      const digits = callgrind ? 0 : 2;
+      rows.push([
+        variant === 'baseline' ? `**${client}**` : '',
+        variant,
+        `${f.median.toFixed(digits)} [${f.min.toFixed(digits)} … ${f.max.toFixed(digits)}]`,
+        added === undefined ? '—' : `${added >= 0 ? '+' : '−'}${Math.abs(added).toFixed(digits)}`,
+        f.spans.toFixed(2),
+      ]);
+    }
+  }
+  const unit = callgrind ? 'instructions/call (callgrind, `node --jitless`)' : 'CPU µs/call';
+  const out = [
+    `### I/O-free: the call path over an in-process transport stub (${callgrind ? `${calls} vs ${2 * calls} calls` : `${calls} calls × ${runs} processes`}, Node ${process.version})`,
+    '',
+    `| client | variant | ${unit} median [min … max] | added | spans/call |`,
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+}
+
+if (process.argv[2] === 'child') {
+  child(JSON.parse(process.argv[3])).then(
+    (r) => {
+      process.stdout.write(`\n${JSON.stringify(r)}\n`);
+      process.exit(0);
+    },
+    (err) => {
+      process.stderr.write(`${err.stack}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  main();
+}
