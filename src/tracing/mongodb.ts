@@ -65,17 +65,26 @@ function isScalar(value: object): boolean {
   return '_bsontype' in value || value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof Map;
 }
 
-/** The shape of a value: every value replaced by `?`, the keys kept. */
+/**
+ * The shape of a value: every value replaced by `?`, the keys kept. Read without running getters (an
+ * accessor is a `?`): the app's documents and filters are read by the driver alone, as often as untraced.
+ */
 function shapeOf(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object' || isScalar(value) || depth > MAX_DEPTH) return '?';
   if (Array.isArray(value)) {
     const out: unknown[] = [];
-    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out.push(shapeOf(value[i], depth + 1));
+    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out.push(shapeOf(dataOf(value, i), depth + 1));
     return out;
   }
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = shapeOf((value as Command)[key], depth + 1);
+  for (const key of Object.keys(value)) out[key] = shapeOf(dataOf(value, key), depth + 1);
   return out;
+}
+
+/** An own property's value when it is plain data; undefined (shown as `?`) for an accessor. */
+function dataOf(value: object, key: PropertyKey): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(value, key);
+  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
 }
 
 /** `db.statement`: the command's fields other than its name and the driver's, values replaced unless captured. */

@@ -15,6 +15,8 @@ import { activeSpan, currentSpan, HooksConfig, installPatches, startActiveSpan, 
 import { hookOptions, spanTagsFromEnv } from '../../src/config';
 import { createTracerFromEnv } from '../../src/tracer';
 import { EchoClient, EchoServer, loadEcho, startEchoServer, unary } from '../conformance/drivers/grpc';
+import { freshSubject, headerRecord, natsConnect, sc } from '../conformance/drivers/nats';
+import { headers as natsHeaders } from 'nats';
 import { amqpUrl, pgConfig, redisUrl } from '../helpers/services';
 import { closedPort, readBody, startServer, TestServer } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
@@ -158,6 +160,24 @@ describe('controls: static tags, propagate, HTTP client hooks, peer.service, loc
         assert.equal(tracer.finished.filter((s) => s.tags['span.kind'] === 'producer').length, 1);
       } finally {
         await connection.close();
+      }
+    });
+
+    it('nats (a messaging hook on the messaging core): the producer span is made, the message carries no trace header', async () => {
+      install(['nats'], { propagate: false });
+      const nc = await natsConnect();
+      try {
+        const subject = freshSubject('controls');
+        const received = new Promise<Record<string, string[]>>((resolve) => nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(headerRecord(msg.headers)) }));
+        await nc.flush();
+        const own = natsHeaders();
+        own.set('own', 'kept');
+        withSpan(request(), () => nc.publish(subject, sc.encode('x'), { headers: own }));
+        assert.deepEqual(await received, { own: ['kept'] });
+        await tracer.settle();
+        assert.equal(tracer.finished.filter((s) => s.tags['span.kind'] === 'producer').length, 1);
+      } finally {
+        await nc.close();
       }
     });
 
