@@ -91,7 +91,10 @@ class FetchCall implements OutboundCall {
     if (this.ended) return;
     this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
+      // Not traced (an ignored URL, the tracer's export): nothing waits for a follow-up of it either.
       this.ended = true;
+      this.next = undefined;
+      this.state.followUps.delete(this);
       return;
     }
     if (this.call.span !== undefined) this.state.inFlight.add(this);
