@@ -228,31 +228,35 @@ for (const driver of DRIVERS) {
       });
     }
 
-    it('keeps no memory per call (heap after GC, tens of thousands of calls)', async function () {
-      if (driver.heapCheckMs !== undefined) this.timeout(driver.heapCheckMs);
+    it('keeps no memory per call (heap after GC, tens of thousands of calls, against the same calls untraced)', async function () {
+      this.timeout(driver.heapCheckMs ?? 120000);
       const gc = (globalThis as { gc?: () => void }).gc;
       assert.ok(gc !== undefined, 'run with --expose-gc (the mocha config does)');
       const counting = new RecordingTracer(false);
-      install({ tracer: counting });
       const parent = counting.startSpan('parent');
       const batch = async (n: number): Promise<void> => {
         for (let i = 0; i < n; i += 50) {
           await withSpan(parent, () => Promise.all(Array.from({ length: 50 }, () => driver.call())));
         }
       };
-      // Warm up to a steady state first (connection pools at their size, code compiled), so that what grows
-      // afterwards is what the calls keep.
-      await batch(5000);
-      await settleAll();
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      await batch(20000);
-      await settleAll();
-      gc();
-      const grown = process.memoryUsage().heapUsed - before;
+      // Growth over 20,000 calls after a warm-up to a steady state (pools at their size, code compiled).
+      const growth = async (): Promise<number> => {
+        await batch(5000);
+        await settleAll();
+        gc();
+        const before = process.memoryUsage().heapUsed;
+        await batch(20000);
+        await settleAll();
+        gc();
+        return process.memoryUsage().heapUsed - before;
+      };
+      // What the library and the runtime keep by themselves (Node 24's fetch, after a long suite) is not the hook's.
+      const untraced = Math.max(0, await growth());
+      install({ tracer: counting });
+      const grown = (await growth()) - untraced;
       assert.ok(counting.startedCount >= 25000, `spans made: ${counting.startedCount}`);
       // 20,000 calls: a leak of even 100 bytes per call would show as 2 MB.
-      assert.ok(grown < 2_000_000, `heap grew by ${grown} bytes over 20,000 calls`);
+      assert.ok(grown < 2_000_000, `heap grew by ${grown} bytes more than untraced over 20,000 calls`);
     });
 
     if (driver.otel !== undefined) {
