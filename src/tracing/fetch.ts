@@ -2,9 +2,13 @@
  * Global `fetch` and `undici` span logic (declared in ../hooks/fetch), through undici's diagnostics
  * channels (the same named channels serve Node's bundled undici and the package). The `fetch`/`request`
  * entry points are wrapped too, so that a retried or redirected call stays one logical span.
+ *
+ * No async context is entered per call (that would switch on the promise hooks for every promise of
+ * undici's web streams): an entry point's first request is created synchronously inside the call, and a
+ * follow-up (redirect, retry) is tied to its call by the URL it was told to go to, in the same context.
  */
 import type { Span } from 'opentracing';
-import { OutboundCall, storage, withOutbound } from '../context';
+import { OutboundCall, RequestContext, storage } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
@@ -13,7 +17,12 @@ import { applyArgs } from '../apply-args';
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
   readonly inFlight: Set<FetchCall>;
+  /** Entry-point calls not yet settled whose last request was redirected or failed: undici may follow up. */
+  readonly followUps: Set<FetchCall>;
 }
+
+/** The entry-point call whose original runs now (undici creates its first request synchronously). */
+let entering: FetchCall | undefined;
 
 const kCall = Symbol('opentracing-client-hooks.undiciCall');
 
@@ -35,6 +44,15 @@ function carrierOf(request: UndiciRequest): HeaderCarrier {
   return { has: (name) => headerValue(request.headers, name) !== undefined, set: (name, value) => request.addHeader?.(name, value) };
 }
 
+/** A request's absolute URL (no fragment), for matching a follow-up with the URL its call expects. */
+function urlOf(request: UndiciRequest): string | undefined {
+  try {
+    return new URL(request.path ?? '/', String(request.origin ?? '')).href.replace(/#.*$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
 function isCollectedResponse(err: unknown): boolean {
   // Node's bundled undici reports it as a bare string.
   const message = typeof err === 'string' ? err : (err as { message?: unknown } | null)?.message;
@@ -50,6 +68,10 @@ function isCollectedResponse(err: unknown): boolean {
 class FetchCall implements OutboundCall {
   readonly injected = true;
   private ended = false;
+  /** The last request attached, and the URL a follow-up of it would go to (set when one may come). */
+  private current: UndiciRequest | undefined;
+  private currentDone = false;
+  next: string | undefined;
 
   constructor(
     readonly state: FetchState,
@@ -57,6 +79,8 @@ class FetchCall implements OutboundCall {
     private readonly parent: Span | null,
     private settled: boolean,
     private call?: HttpClientCall,
+    /** The caller's context: a follow-up is created in it. */
+    readonly context?: RequestContext,
   ) {}
 
   get span(): Span {
@@ -67,22 +91,35 @@ class FetchCall implements OutboundCall {
     if (this.ended) return;
     this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
+      // Not traced (an ignored URL, the tracer's export): nothing waits for a follow-up of it either.
       this.ended = true;
+      this.next = undefined;
+      this.state.followUps.delete(this);
       return;
     }
     if (this.call.span !== undefined) this.state.inFlight.add(this);
     this.call.inject(carrierOf(request));
     this.call.started(() => request.headers);
     request[kCall] = this;
+    this.current = request;
+    this.currentDone = false;
+    if (this.next !== undefined) {
+      this.next = undefined;
+      this.state.followUps.delete(this);
+    }
   }
 
   onStatus(status: number, headers?: unknown): void {
     this.call?.status(status, headers);
     if (this.state.hook.options.finishOnHeaders === true) this.finish();
+    else if (!this.settled && status >= 300) this.expectFollowUp(status < 400 ? headerValue(headers, 'location') : undefined);
   }
 
   onError(err: unknown): void {
-    if (!this.settled) return;
+    if (!this.settled) {
+      this.currentDone = true;
+      return this.expectFollowUp(undefined);
+    }
     // undici aborts a response that was dropped unread; the call itself succeeded.
     if (isCollectedResponse(err)) this.finishUnread();
     else this.finish(err);
@@ -93,9 +130,49 @@ class FetchCall implements OutboundCall {
     this.finish();
   }
 
+  get attached(): boolean {
+    return this.current !== undefined || this.ended;
+  }
+
+  /** The entry point returned before undici created its first request (queued): it goes to `url`. */
+  expectRequest(url: string | undefined): void {
+    if (url === undefined || this.ended) return;
+    this.next = url;
+    this.state.followUps.add(this);
+  }
+
+  /** The last request's response is complete: the call ends, unless undici is about to follow up. */
+  requestDone(): void {
+    this.currentDone = true;
+    if (this.next === undefined) this.finish();
+  }
+
+  /** undici may send another request for this call: to `location` (a redirect) or the same URL again (a retry). */
+  private expectFollowUp(location: unknown): void {
+    if (this.ended || this.current === undefined) return;
+    const from = urlOf(this.current);
+    if (from === undefined) return;
+    let to = from;
+    if (location !== undefined) {
+      try {
+        to = new URL(String(location), from).href;
+      } catch {
+        return;
+      }
+    }
+    this.next = to.replace(/#.*$/, '');
+    this.state.followUps.add(this);
+  }
+
   /** The entry point's promise resolved: later errors are the body's. */
   resolved(response: unknown): void {
     this.settled = true;
+    if (this.next !== undefined) {
+      // No follow-up came (redirect: 'manual', a final 4xx/5xx): the last request is the response.
+      this.next = undefined;
+      this.state.followUps.delete(this);
+      if (this.currentDone) return this.finish();
+    }
     if (!this.state.hook.enabled) return this.finish();
     // fetch's Response, or undici.request's body: whichever the caller may drop unread.
     const holder = (response as { body?: unknown } | null)?.body ?? response;
@@ -111,6 +188,7 @@ class FetchCall implements OutboundCall {
     if (this.ended || this.call === undefined) return;
     this.ended = true;
     this.state.inFlight.delete(this);
+    this.state.followUps.delete(this);
     unreadBodies.unregister(this);
     this.call.finish(err);
   }
@@ -122,12 +200,47 @@ const unreadBodies = new FinalizationRegistry<FetchCall>((call) => call.finishUn
 export function onCreate(state: FetchState, message: unknown): void {
   const request = (message as { request?: UndiciRequest }).request;
   if (!state.hook.enabled || request === undefined || request[kCall] !== undefined) return;
-  const outer = storage.getStore()?.outbound;
-  if (outer instanceof FetchCall && outer.state === state) return outer.attach(request);
+  if (entering !== undefined && entering.state === state) return entering.attach(request);
+  if (state.followUps.size !== 0) {
+    const call = followUpOf(state, request);
+    if (call !== undefined) return call.attach(request);
+  }
   // No entry point owns it, or it adds to an outer client call (axios).
   let target: HttpTarget | undefined;
   const call = startHttpClientCall(state, 'undici', () => (target ??= targetOf(request)));
   if (call !== undefined) new FetchCall(state, 'undici', null, true, call).attach(request);
+}
+
+/**
+ * The URL an entry point was called with: `fetch(input)` (a string, URL or Request), `request(url)`, or
+ * `Dispatcher#request({ origin, path })`. Read only when undici queued the request.
+ */
+function entryUrl(args: ArrayLike<unknown>): string | undefined {
+  const first = args[0] as { url?: unknown; href?: unknown; origin?: unknown; path?: unknown } | string | null | undefined;
+  try {
+    if (typeof first === 'string') return new URL(first).href.replace(/#.*$/, '');
+    if (first === null || typeof first !== 'object') return undefined;
+    if (first instanceof URL) return first.href.replace(/#.*$/, '');
+    if (typeof first.url === 'string') return new URL(first.url).href.replace(/#.*$/, '');
+    if (first.origin !== undefined) return new URL(String(first.path ?? '/'), String(first.origin)).href.replace(/#.*$/, '');
+  } catch {
+    // not a URL undici would take either
+  }
+  return undefined;
+}
+
+/** The call that expects this request as its follow-up: same URL, preferably the same caller's context. */
+function followUpOf(state: FetchState, request: UndiciRequest): FetchCall | undefined {
+  const url = urlOf(request);
+  if (url === undefined) return undefined;
+  const context = storage.getStore();
+  let candidate: FetchCall | undefined;
+  for (const call of state.followUps) {
+    if (call.next !== url) continue;
+    if (call.context === context) return call;
+    candidate ??= call;
+  }
+  return candidate;
 }
 
 /** Wraps an entry point (`fetch`, `request`): its requests share one logical span. */
@@ -135,16 +248,25 @@ export function wrapEntry(state: FetchState, component: string) {
   return (original: (...args: any[]) => any) =>
     function entry(this: unknown): any {
       if (!state.hook.enabled) return applyArgs(original, this, arguments);
-      const parent = storage.getStore()?.outbound instanceof FetchCall ? undefined : callParent(state);
+      // Nested entry points (undici.request calls Dispatcher#request) belong to the outer one.
+      const parent = entering !== undefined ? undefined : callParent(state);
       if (parent === undefined || parent instanceof HttpClientCall) return applyArgs(original, this, arguments);
-      const call = new FetchCall(state, component, parent, false);
-      const result = withOutbound(call, () => applyArgs(original, this, arguments));
+      const call = new FetchCall(state, component, parent, false, undefined, storage.getStore());
+      let result;
+      entering = call;
+      try {
+        result = applyArgs(original, this, arguments);
+      } finally {
+        entering = undefined;
+      }
+      // A busy pool queues the request and creates it later, in another context: it is matched by URL.
+      if (!call.attached) call.expectRequest(entryUrl(arguments));
       return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.resolved(undefined));
     };
 }
 
 export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
-  return { ...httpClientState(hook), inFlight: new Set() };
+  return { ...httpClientState(hook), inFlight: new Set(), followUps: new Set() };
 }
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {
@@ -161,7 +283,7 @@ export function onHeaders(message: unknown): void {
 }
 
 export function onTrailers(message: unknown): void {
-  (message as Message).request?.[kCall]?.finish();
+  (message as Message).request?.[kCall]?.requestDone();
 }
 
 export function onError(message: unknown): void {

@@ -135,6 +135,38 @@ describe('fetch / undici hook', function () {
     assert.equal(clients().length, 1);
   });
 
+  it('a redirected fetch under a parent: one span, each request carries it; redirect: manual ends at the 302', async () => {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const body: any = await withSpan(parent, () => fetch(`${server.url}/redirect`).then((r) => r.json()));
+    const manual = await fetch(`${server.url}/redirect`, { redirect: 'manual' });
+    await manual.text();
+    parent.finish();
+    await tracer.settle();
+    const [followed, kept] = clients();
+    assert.equal(clients().length, 2);
+    assert.equal(followed.parentId, parent.id);
+    assert.equal(body.traceparent, `00-${followed.traceId}-${followed.id}-01`);
+    assert.equal(followed.tags['http.status_code'], 200);
+    assert.equal(kept.tags['http.status_code'], 302);
+  });
+
+  it('requests a busy pool queues (one connection) keep their own parents', async () => {
+    const pool = new undici.Pool(server.url, { connections: 1 });
+    try {
+      const parents = Array.from({ length: 6 }, (_, i) => tracer.startSpan(`parent${i}`) as RecordedSpan);
+      const bodies: any[] = await Promise.all(parents.map((p) => withSpan(p, () => undici.request(`${server.url}/queued`, { dispatcher: pool }).then((r) => r.body.json()))));
+      parents.forEach((p) => p.finish());
+      await tracer.settle();
+      assert.equal(clients().length, 6);
+      bodies.forEach((b, i) => {
+        const client = clients().find((c) => b.traceparent === `00-${c.traceId}-${c.id}-01`);
+        assert.equal(client?.parentId, parents[i].id, `call ${i}`);
+      });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('a retried undici request (RetryAgent) is one span', async () => {
     let attempts = 0;
     const flaky = await startServer((req, res) => {
