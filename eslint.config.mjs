@@ -1,8 +1,8 @@
-// ESLint (`npm run lint`, part of `npm test`): typescript-eslint's recommended rules over the sources and tests.
+// ESLint (`npm run lint`, part of `npm test`): typescript-eslint's recommended rules over the sources, tests and scripts.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', '.services/', 'scripts/', 'test/fixtures/', 'register.js', 'register.mjs', 'eslint.config.mjs'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', '.services/', 'test/fixtures/', 'register.js', 'register.mjs', 'eslint.config.mjs'] },
   ...tseslint.configs.recommended,
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },
@@ -23,6 +23,12 @@ export default tseslint.config(
   {
     files: ['test/**/*.ts'],
     // Tests require libraries after the hooks are installed (which must come first), npm aliases and library internals by name.
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['scripts/**/*.js'],
+    // CommonJS Node scripts (the bench, the services, the demo).
+    languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -123,6 +123,10 @@ async function kafkajsConsumeClient() {
     close: async () => {
       await consumer.disconnect();
       await producer.disconnect();
+    },
+  };
+}
+
 async function graphqlClient() {
   const graphql = require('graphql');
   const schema = graphql.buildSchema('type Query { user(id: ID!): User } type User { id: ID! name: String }');

@@ -25,7 +25,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const NODE = process.env.PEERS_NODE || process.execPath;
 
 function mocha(args) {
-  return (dir, results) => [[NODE, [path.join(dir, 'node_modules', 'mocha', 'bin', 'mocha'), '--reporter', path.join(__dirname, 'mocha-reporter.js'), ...args]]];
+  return (dir) => [[NODE, [path.join(dir, 'node_modules', 'mocha', 'bin', 'mocha'), '--reporter', path.join(__dirname, 'mocha-reporter.js'), ...args]]];
 }
 
 /** mysql2's suite is poku's: one process per test file; a file is a test (as poku counts them). */
@@ -48,7 +48,7 @@ const SUITES = {
   // express 4.22 and 5.2: its package.json `test` script, without --bail.
   express: { run: mocha(['--require', 'test/support/env', '--check-leaks', 'test/', 'test/acceptance/']) },
   // koa 3.2: `node --test`.
-  koa: { run: (dir) => [[NODE, ['--test', `--test-reporter=${path.join(__dirname, 'node-test-reporter.mjs')}`, '--test-reporter-destination=stdout']]] },
+  koa: { run: () => [[NODE, ['--test', `--test-reporter=${path.join(__dirname, 'node-test-reporter.mjs')}`, '--test-reporter-destination=stdout']]] },
   // amqplib 0.10: `make test`.
   amqplib: { run: mocha(['--check-leaks', '-u', 'tdd', '--exit', 'test/']), env: (env) => ({ URL: env.AMQP_URL }) },
   mysql2: { files: mysql2Files, nodeArgs: ['--import', 'tsx'], env: mysqlEnv },
