@@ -33,6 +33,8 @@ try {
     original.call(this, spans, done);
   };
   counter.otlpPatched = true;
+  // The user's SDK of the shim and otel variants exports with the same class, so that it is counted too.
+  module.exports = { OTLPTraceExporter: exporterModule.OTLPTraceExporter };
 } catch (err) {
   counter.error = `cannot patch the OTLP exporter: ${err.message}`;
 }

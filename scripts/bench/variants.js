@@ -40,8 +40,8 @@ function userExporter(exportMode, wrapExport) {
       forceFlush: () => Promise.resolve(),
     };
   }
-  require('./drop-otlp-export'); // counts, then sends to the sink
-  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+  // The built-in tracer's exporter class (the protocol of OTEL_EXPORTER_OTLP_PROTOCOL), patched to count, then send to the sink.
+  const { OTLPTraceExporter } = require('./drop-otlp-export');
   const exporter = new OTLPTraceExporter();
   if (wrapExport) {
     const original = exporter.export.bind(exporter);
