@@ -1,6 +1,6 @@
 /**
  * graphql 16.x and 17.x: one span per operation executed (`execute`, which `graphql()`, Apollo Server and
- * Mercurius all call; on 16 also each subscription event; graphql-yoga's `@graphql-tools/executor`),
+ * Mercurius all call; also each subscription event; graphql-yoga's `@graphql-tools/executor`),
  * active while its resolvers run;
  * `parse`/`validate` spans and resolver spans when asked. graphql 16's `graphql()` calls them through
  * its internal files' exports, patched here; graphql 17 publishes diagnostics channels. The span logic is in ../tracing/graphql, loaded when graphql is.
@@ -24,7 +24,7 @@ function loadedGraphql17(): object | undefined {
 export const graphqlHook = defineHook<'graphql', GraphqlOptions, typeof import('../tracing/graphql'), GraphqlState>({
   name: 'graphql',
   tracing: () => require('../tracing/graphql'),
-  summary: 'graphql operations executed (execute, graphql(); subscription events on 16), with the document redacted; parse/validate spans when asked',
+  summary: 'graphql operations executed (execute, graphql(), subscription events), with the document redacted; parse/validate spans when asked',
   setup: () => ({ channelsBound: false }),
   targets: [
     ...fileTargets<GraphqlOptions, GraphqlState, typeof import('../tracing/graphql')>('graphql', '>=16.0.0 <17', {

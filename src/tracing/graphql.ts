@@ -358,9 +358,10 @@ function traceResolvers(schema: unknown): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// graphql 17 publishes tracing channels (graphql:execute, :parse, :validate, :resolve) from every entry
-// point, its ES-module build included (which require() loads on Node 20.19+): the spans come from them,
-// made active through a store binding of our request context on each start channel.
+// graphql 17 publishes tracing channels (graphql:execute, :execute:rootSelectionSet, :parse, :validate,
+// :resolve) from every entry point, its ES-module build included (which require() loads on Node 20.19+):
+// the spans come from them, made active through a store binding of our request context on each start
+// channel. A subscription event is executed through the root selection set channel alone.
 
 const kSpan = Symbol('opentracing-client-hooks.graphqlSpan');
 
@@ -430,7 +431,25 @@ function isThenable(value: unknown): boolean {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
-const startExecute: StartFn = (hook, message) => startOperation(hook, message.operationType, message.operationName, message.document, printer17);
+/** The document of each operation span that graphql 17's `execute` channel started (its root selection set makes none). */
+const executeDocuments = new WeakMap<Span, unknown>();
+
+const startExecute: StartFn = (hook, message) => {
+  const span = startOperation(hook, message.operationType, message.operationName, message.document, printer17);
+  if (span !== undefined) executeDocuments.set(span, message.document);
+  return span;
+};
+
+/**
+ * A root selection set executed outside `execute()`: each subscription event (graphql 17 runs it through
+ * `executeSubscriptionEvent`, never `execute`), or an app's own call of `executeRootSelectionSet`. Inside
+ * `execute()` it runs synchronously in the execute span's store: that span already stands for it.
+ */
+const startRootSelectionSet: StartFn = (hook, message) => {
+  const active = storage.getStore()?.span;
+  if (active !== undefined && executeDocuments.get(active) === message.document) return undefined;
+  return startOperation(hook, message.operationType, message.operationName, message.document, printer17);
+};
 
 const startPhase =
   (phase: 'parse' | 'validate'): StartFn =>
@@ -455,6 +474,7 @@ export function patchGraphql17(exports: object, ctx: Ctx): void {
   if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
   state.channelsBound = true;
   bindChannel(ctx, 'execute', startExecute, finishWithResult, true);
+  bindChannel(ctx, 'execute:rootSelectionSet', startRootSelectionSet, finishWithResult, true);
   // Only the channels the options ask for: a bound channel makes graphql build a message per parse, or per field.
   const options = ctx.hook.options;
   if (options.parseSpans === true) {

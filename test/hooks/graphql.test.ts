@@ -1,7 +1,7 @@
 /**
  * graphql hook, on graphql 16 and 17: operation spans for execute() and graphql(), the document with its
  * literals redacted, the span active while resolvers run, errors with redacted messages, parse/validate
- * spans when asked, a subscription event's span (16), and Apollo Server 5 on express, graphql-yoga and
+ * spans when asked, a span per subscription event, and Apollo Server 5 on express, graphql-yoga and
  * mercurius on fastify under the HTTP server span.
  */
 import assert from 'node:assert/strict';
@@ -150,6 +150,113 @@ describe('graphql hook', function () {
         assert.deepEqual(tracer.byName(/^graphql\.resolve/).map((s) => s.operationName), ['graphql.resolve user']);
       });
 
+      describe('subscriptions', () => {
+        const EVENTS_SDL = `
+          type Query { ok: Int }
+          type Event { n: Int! work: Int fail: String }
+          type Subscription { events(from: Int!): Event }
+        `;
+        const DOCUMENT = 'subscription Events { events(from: 7) { n work fail } }';
+        /** A schema whose event source is an async generator; `seen` gets each payload an event's resolvers receive. */
+        function eventsSchema(seen: unknown[]): { schema: any; yielded: object[] } {
+          const events = graphql.buildSchema(EVENTS_SDL);
+          const yielded: object[] = [];
+          const root = (events.getType('Subscription') as any).getFields().events;
+          root.subscribe = async function* (_: unknown, { from }: { from: number }) {
+            for (const n of [from, from + 1, from + 2]) {
+              const payload = { n };
+              yielded.push(payload);
+              yield payload;
+            }
+          };
+          root.resolve = (payload: unknown) => payload;
+          const fields = (events.getType('Event') as any).getFields();
+          fields.work.resolve = async (payload: { n: number }) => {
+            seen.push(payload);
+            await new Promise((resolve) => setImmediate(resolve));
+            // Work an event's resolvers do is a child of that event's span.
+            tracer.startSpan('event-work', { childOf: currentSpan() }).finish();
+            return payload.n * 10;
+          };
+          fields.fail.resolve = ({ n }: { n: number }) => {
+            if (n === 8) throw new Error('event failed for "secret-value"');
+            return null;
+          };
+          return { schema: events, yielded };
+        }
+
+        /** Subscribes under `subscriber`'s span (if any) and reads every event under `consumer`'s. */
+        async function run(subscriber?: RecordedSpan, consumer?: RecordedSpan): Promise<{ results: unknown[]; seen: unknown[]; yielded: object[]; keys: string[] }> {
+          const seen: unknown[] = [];
+          const { schema, yielded } = eventsSchema(seen);
+          const subscribe = () => graphql.subscribe({ schema, document: graphql.parse(DOCUMENT) });
+          const stream = await (subscriber === undefined ? subscribe() : withSpan(subscriber, subscribe));
+          const results: unknown[] = [];
+          const consume = async () => {
+            for await (const event of stream) results.push(event);
+          };
+          await (consumer === undefined ? consume() : withSpan(consumer, consume));
+          return { results, seen, yielded, keys: Object.keys(stream) };
+        }
+
+        it('a span per event delivered, under the consumer’s span, active while the event’s resolvers run; the app gets the same values', async () => {
+          uninstallAllPatches();
+          const untraced = await run();
+          installPatches(['graphql'], { tracer, aliases: ALIASES });
+          tracer.reset();
+          const subscriber = tracer.startSpan('subscriber') as RecordedSpan;
+          const consumer = tracer.startSpan('consumer') as RecordedSpan;
+          const traced = await run(subscriber, consumer);
+          subscriber.finish();
+          consumer.finish();
+          await tracer.settle();
+
+          assert.deepEqual(JSON.parse(JSON.stringify(traced.results)), JSON.parse(JSON.stringify(untraced.results)));
+          assert.equal(traced.results.length, 3);
+          assert.deepEqual(traced.keys, untraced.keys, 'the same kind of stream');
+          assert.equal(traced.seen.length, 3);
+          traced.seen.forEach((payload, i) => assert.equal(payload, traced.yielded[i], 'resolvers get the very payload the source yielded'));
+
+          const spans = tracer.byName('subscription Events');
+          assert.equal(spans.length, 3, tracer.finished.map((s) => s.operationName).join(', '));
+          assert.equal(tracer.finished.filter((s) => s.tags.component === 'graphql').length, 3, 'no span for subscribe() itself');
+          const work = tracer.byName('event-work');
+          assert.equal(work.length, 3);
+          for (const [i, span] of spans.entries()) {
+            assert.equal(span.parentId, consumer.id, 'the span of the code that reads the stream');
+            assert.equal(span.finishCount, 1);
+            assert.equal(span.tags.component, 'graphql');
+            assert.equal(span.tags['graphql.operation.type'], 'subscription');
+            assert.equal(span.tags['graphql.operation.name'], 'Events');
+            assert.equal(span.tags['graphql.document'], 'subscription Events {\n  events(from: ?) {\n    n\n    work\n    fail\n  }\n}');
+            assert.equal(span.hasError(), i === 1, `event ${i}`);
+            assert.ok(work.some((w) => w.parentId === span.id), `event ${i}: its resolvers' work is its child`);
+          }
+          const logged = spans[1].errorLog()!.fields;
+          assert.equal(logged.message, 'event failed for "?"');
+          assert.equal(logged['graphql.path'], 'events.fail');
+          assert.ok(!JSON.stringify(spans.map((s) => s.logs.map((l) => l.fields))).includes('secret'));
+        });
+
+        it('execute() of a subscription document: one span; none per event without a parent under requireParent', async () => {
+          const seen: unknown[] = [];
+          const { schema } = eventsSchema(seen);
+          const document = graphql.parse(DOCUMENT);
+          const { parent, result } = await underParent(() => graphql.execute({ schema, document, rootValue: { n: 1 } }));
+          assert.deepEqual(JSON.parse(JSON.stringify(result)), { data: { events: { n: 1, work: 10, fail: null } } });
+          const spans = tracer.finished.filter((s) => s.tags.component === 'graphql');
+          assert.deepEqual(spans.map((s) => s.operationName), ['subscription Events']);
+          assert.equal(spans[0].parentId, parent.id);
+
+          uninstallAllPatches();
+          installPatches(['graphql'], { tracer, aliases: ALIASES, requireParent: true });
+          tracer.reset();
+          assert.equal((await run()).results.length, 3);
+          await tracer.settle();
+          assert.equal(tracer.finished.filter((s) => s.tags.component === 'graphql').length, 0);
+        });
+      });
+
       it('no span after uninstall; none without a parent under requireParent', async () => {
         uninstallAllPatches();
         installPatches(['graphql'], { tracer, aliases: ALIASES, requireParent: true });
@@ -161,24 +268,61 @@ describe('graphql hook', function () {
     });
   }
 
-  it('graphql 16 subscriptions: a span per event delivered', async () => {
-    const graphql = VERSIONS[0].graphql;
+  it('graphql 17: a root selection set executed outside execute() (legacyExecuteIncrementally, executeRootSelectionSet) gets its one span', async () => {
+    const graphql = VERSIONS[1].graphql;
     const schema = graphql.buildSchema(SDL);
-    const rootValue = {
-      ticks: async function* () {
-        yield { ticks: 1 };
-        yield { ticks: 2 };
-      },
-    };
-    const { parent } = await underParent(async () => {
-      const stream = await graphql.subscribe({ schema, document: graphql.parse('subscription Ticks { ticks }'), rootValue });
-      const seen: unknown[] = [];
-      for await (const event of stream) seen.push(event);
-      assert.equal(seen.length, 2);
-    });
+    const document = graphql.parse('query Direct { user(id: "secret-1") { id } }');
+    const rootValue = { user: ({ id }: { id: string }) => ({ id, email: 'e', friends: [] }) };
+    const runs: Array<[string, () => unknown]> = [
+      ['legacyExecuteIncrementally', () => graphql.legacyExecuteIncrementally({ schema, document, rootValue })],
+      ['executeRootSelectionSet', () => graphql.executeRootSelectionSet(graphql.validateExecutionArgs({ schema, document, rootValue }))],
+    ];
+    for (const [name, call] of runs) {
+      tracer.reset();
+      const { parent, result } = await underParent(call);
+      assert.deepEqual(JSON.parse(JSON.stringify(result)), { data: { user: { id: 'secret-1' } } }, name);
+      const spans = tracer.finished.filter((s) => s.tags.component === 'graphql');
+      assert.deepEqual(spans.map((s) => s.operationName), ['query Direct'], name);
+      assert.equal(spans[0].parentId, parent.id, name);
+      assert.ok(!String(spans[0].tags['graphql.document']).includes('secret'), name);
+    }
+  });
+
+  it('graphql 17: an event executed after the subscription was aborted throws; its span is marked and finished once', async () => {
+    const graphql = VERSIONS[1].graphql;
+    const schema = graphql.buildSchema(SDL);
+    const ticks = (schema.getType('Subscription') as any).getFields().ticks;
+    ticks.resolve = (payload: number) => payload;
+    /** Reads one event, aborts while the source produces the second, and reads on: what the app sees. */
+    async function abortMidway(): Promise<unknown[]> {
+      let release!: () => void;
+      ticks.subscribe = async function* () {
+        yield 1;
+        await new Promise<void>((resolve) => (release = resolve));
+        yield 2;
+      };
+      const controller = new AbortController();
+      const stream = await graphql.subscribe({ schema, document: graphql.parse('subscription Ticks { ticks }'), abortSignal: controller.signal });
+      const seen: unknown[] = [await stream.next()];
+      const second = stream.next();
+      controller.abort(new Error('stopped by the app'));
+      release();
+      await second.then((value: unknown) => seen.push(value), (err: Error) => seen.push(`rejected: ${err.message}`));
+      return seen;
+    }
+    uninstallAllPatches();
+    const untraced = await abortMidway();
+    installPatches(['graphql'], { tracer, aliases: ALIASES });
+    const { parent, result } = await underParent(abortMidway);
+    assert.deepEqual(result, untraced);
     const spans = tracer.byName('subscription Ticks');
-    assert.equal(spans.length, 2);
-    for (const span of spans) assert.equal(span.parentId, parent.id);
+    assert.equal(spans.length, 2, 'the second event still runs, and throws');
+    for (const span of spans) {
+      assert.equal(span.parentId, parent.id);
+      assert.equal(span.finishCount, 1);
+    }
+    assert.ok(!spans[0].hasError());
+    assert.equal(spans[1].errorLog()!.fields.message, 'stopped by the app');
   });
 
   /** Posts `query` (which asks for user "<secret>") to a GraphQL server; returns the operation span, checked to be the server span's child. */
