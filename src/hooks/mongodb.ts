@@ -1,5 +1,5 @@
 /**
- * The MongoDB driver 6.4+ and 7.x: one span per command an operation sends (`Connection.prototype.command`,
+ * The MongoDB driver 6.x and 7.x: one span per command an operation sends (`Connection.prototype.command`,
  * which every operation, cursor getMore, session and transaction command goes through), none for the
  * driver's own handshakes and monitoring. Mongoose 8: the operations it buffers until its connection opens
  * run in the context that issued them (mongoose 9 keeps it by itself). The span logic is in
@@ -15,7 +15,9 @@ export const mongodbHook = defineHook<'mongodb', MongodbOptions, typeof import('
   tracing: () => require('../tracing/mongodb'),
   summary: 'MongoDB driver commands (find, insert, update, delete, aggregate, getMore...; not hello/handshakes/monitoring), mongoose buffered operations in their caller context',
   targets: [
-    // Before 6.4 `command` took a callback; OpenTelemetry's instrumentation draws the same line.
+    // Before 6.4 `command` took a callback, and the pool's `checkOut` too; OpenTelemetry's instrumentation draws the same line.
+    { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.0.0 <6.4', patch: (exports, ctx) => ctx.tracing.patchCallbackConnection(exports, ctx) },
+    { module: 'mongodb', file: 'lib/cmap/connection_pool', versions: '>=6.0.0 <6.4', patch: (exports, ctx) => ctx.tracing.patchConnectionPool(exports, ctx) },
     { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.4.0 <8', patch: (exports, ctx) => ctx.tracing.patchConnection(exports, ctx) },
     { module: 'mongoose', file: 'lib/collection', versions: '>=8.0.0 <9', patch: (exports, ctx) => ctx.tracing.patchMongooseCollection(exports, ctx) },
   ],

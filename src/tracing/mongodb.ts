@@ -9,19 +9,26 @@
  * would make the client emit commandStarted/Succeeded/Failed events to the app's own listeners.
  * Handshakes and authentication (before the connection is `established`) and hello/isMaster (the
  * monitor's heartbeats) make no span.
+ *
+ * From 6.4 `command(ns, command, options, responseType)` returns a promise. In 6.0–6.3 it is
+ * `command(ns, command, options, callback)`, and the pool hands a connection to a waiting operation from
+ * whichever context works through its queue (another request's check-in, a new connection's handshake):
+ * there the pool's `checkOut` callback runs in the context of the operation that asked, as 6.4's
+ * `await checkOut()` does by itself.
  */
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, markError } from '../spans';
+import { clientParent, markError, tracingOff } from '../spans';
 import type { MongodbOptions } from '../options/mongodb';
 import { applyArgs } from '../apply-args';
+import { asWrapperOf } from '../registry/wrap';
 
 const COMPONENT = 'mongodb';
 const DEFAULT_MAX_STATEMENT = 2048;
-/** Commands of the driver's own: monitoring heartbeats and handshakes. */
-const DRIVER_COMMANDS = new Set(['hello', 'isMaster', 'ismaster', 'saslStart', 'saslContinue', 'authenticate']);
+/** Commands of the driver's own: monitoring heartbeats, handshakes and authentication (getnonce: MONGODB-CR). */
+const DRIVER_COMMANDS = new Set(['hello', 'isMaster', 'ismaster', 'saslStart', 'saslContinue', 'authenticate', 'getnonce']);
 /** Fields the driver adds to every command (session, cluster time, read/write concern): not the app's. */
 const DRIVER_FIELDS = new Set([
   '$db',
@@ -47,8 +54,19 @@ type AnyFunction = (...args: unknown[]) => unknown;
 type Command = Record<string, unknown>;
 
 interface MongoConnection {
+  /** 6.4+: true once the handshake and authentication are done. */
   established?: boolean;
+  /** The handshake's reply, set before authentication runs (all 6.0–6.3 have to go by). */
+  hello?: unknown;
   address?: string;
+}
+
+/**
+ * Past its handshake: `established` from 6.4; before, the handshake's reply is there (the authentication
+ * that follows it sends only commands of DRIVER_COMMANDS).
+ */
+function established(connection: MongoConnection): boolean {
+  return connection.established ?? connection.hello != null;
 }
 
 /** `host:port` (an IPv6 host in brackets) as the span's peer; a socket path as the address alone. */
@@ -160,26 +178,43 @@ function writeError(result: unknown): Error | undefined {
   return err;
 }
 
+/** A command answered `ok: 1` with write errors: the span is marked failed before it finishes. */
+function markWriteError(span: Span, result: unknown): void {
+  const err = writeError(result);
+  if (err !== undefined) markError(span, err);
+}
+
 function startCommand(hook: ActiveHook<MongodbOptions>, parent: Span | null, connection: MongoConnection, ns: unknown, command: Command, name: string): DbCall | undefined {
   const target = command[name];
   const collection = typeof target === 'string' ? target : typeof command.collection === 'string' ? command.collection : undefined;
   const database = (ns as { db?: unknown } | null)?.db;
-  return startDbCallUnder(hook, parent, {
-    component: COMPONENT,
-    dbType: 'mongo',
-    operationName: collection === undefined ? `mongodb.${name}` : `mongodb.${name} ${collection}`,
-    connection: connectionOf(connection.address, typeof database === 'string' ? database : undefined),
-    statement: commandStatement(command, name, hook.options.captureParameters === true),
-    maxStatementLength: DEFAULT_MAX_STATEMENT,
-  });
+  return startDbCallUnder(
+    hook,
+    parent,
+    {
+      component: COMPONENT,
+      dbType: 'mongo',
+      operationName: collection === undefined ? `mongodb.${name}` : `mongodb.${name} ${collection}`,
+      connection: connectionOf(connection.address, typeof database === 'string' ? database : undefined),
+      statement: commandStatement(command, name, hook.options.captureParameters === true),
+      maxStatementLength: DEFAULT_MAX_STATEMENT,
+      loggedError: redactedError,
+    },
+    markWriteError,
+  );
 }
 
-/** `Connection.prototype.command(ns, command, options, responseType)`: async, one command on the wire. */
-function wrapCommand(hook: ActiveHook<MongodbOptions>) {
+/**
+ * `Connection.prototype.command(ns, command, options, responseType)`, which returns a promise (6.4+), or
+ * `(ns, command, options, callback)` (6.0–6.3; `callbackAt` 3): one command on the wire.
+ */
+function wrapCommand(hook: ActiveHook<MongodbOptions>, callbackAt?: number) {
   return (original: AnyFunction) =>
     function command(this: MongoConnection, ns: unknown, cmd: unknown): unknown {
       const parent = clientParent(hook);
-      if (parent === undefined || this.established !== true || cmd === null || typeof cmd !== 'object') return applyArgs(original, this, arguments);
+      if (parent === undefined || cmd === null || typeof cmd !== 'object' || !established(this)) return applyArgs(original, this, arguments);
+      const callback: unknown = callbackAt === undefined ? undefined : arguments[callbackAt];
+      if (callbackAt !== undefined && typeof callback !== 'function') return applyArgs(original, this, arguments);
       let call: DbCall | undefined;
       try {
         const name = Object.keys(cmd)[0];
@@ -188,31 +223,47 @@ function wrapCommand(hook: ActiveHook<MongodbOptions>) {
         call = undefined;
       }
       if (call === undefined) return applyArgs(original, this, arguments);
-      const traced = call;
-      const promise = traced.invoke(original, this, arguments) as PromiseLike<unknown> | undefined;
-      if (promise === null || typeof promise?.then !== 'function') {
-        traced.succeed();
-        return promise;
-      }
-      return promise.then(
-        (result) => (finishCommand(traced, result), result),
-        (err: unknown) => {
-          traced.fail(redactedError(err));
-          throw err;
-        },
-      );
+      if (callbackAt === undefined) return call.invokeAndChain(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[callbackAt] = call.callback(callback as AnyFunction);
+      return call.invoke(original, this, args);
     };
 }
 
-function finishCommand(call: DbCall, result: unknown): void {
-  const err = writeError(result);
-  if (err !== undefined) markError(call.span, err);
-  call.succeed();
+function connectionPrototype(exports: unknown): object | undefined {
+  return (exports as { Connection?: { prototype?: object } } | null)?.Connection?.prototype ?? undefined;
 }
 
+/** Driver 6.4+ (`lib/cmap/connection`): the promise `command`. */
 export function patchConnection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
-  const proto = (exports as { Connection?: { prototype?: object } } | null)?.Connection?.prototype;
-  if (proto != null) ctx.wrap(proto, 'command', wrapCommand(ctx.hook));
+  const proto = connectionPrototype(exports);
+  if (proto !== undefined) ctx.wrap(proto, 'command', wrapCommand(ctx.hook));
+}
+
+/** Driver 6.0–6.3 (`lib/cmap/connection`): the callback `command`. */
+export function patchCallbackConnection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = connectionPrototype(exports);
+  if (proto !== undefined) ctx.wrap(proto, 'command', wrapCommand(ctx.hook, 3));
+}
+
+/** `ConnectionPool.prototype.checkOut(callback)` (6.0–6.3): the callback runs in the context that checked out. */
+function wrapCheckOut(hook: ActiveHook<MongodbOptions>) {
+  return (original: AnyFunction) =>
+    function checkOut(this: unknown, callback: unknown): unknown {
+      if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
+      const store = storage.getStore();
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = asWrapperOf(callback as AnyFunction, function (this: unknown): unknown {
+        return runInContext(store, callback as AnyFunction, this, arguments);
+      });
+      return original.apply(this, args);
+    };
+}
+
+/** Driver 6.0–6.3 (`lib/cmap/connection_pool`). */
+export function patchConnectionPool(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = (exports as { ConnectionPool?: { prototype?: object } } | null)?.ConnectionPool?.prototype;
+  if (proto != null) ctx.wrap(proto, 'checkOut', wrapCheckOut(ctx.hook));
 }
 
 // ---------------------------------------------------------------------------------------------------

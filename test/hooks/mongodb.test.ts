@@ -1,25 +1,33 @@
 /**
- * mongodb hook: the real driver (7.x and 6.x) and mongoose (9.x and 8.x) against the wire-protocol
- * stand-in of test/helpers/mongo-server (or a real MongoDB through MONGODB_URL): one span per command
- * with its shape as the statement, cursors, sessions and transactions, failures with redacted messages,
- * no span for the driver's own traffic, and mongoose's buffered operations in their caller's context.
+ * mongodb hook: the real driver (7.x, 6.4+, and 6.0–6.3 with its callback `command`) and mongoose (9.x,
+ * 8.x, and 8.0 on its own driver 6.2) against the wire-protocol stand-in of test/helpers/mongo-server (or
+ * a real MongoDB through MONGODB_URL): one span per command with its shape as the statement, cursors,
+ * sessions and transactions, failures with redacted messages, no span for the driver's own traffic,
+ * operations waiting for a pooled connection under their own caller, and mongoose's buffered operations in
+ * their caller's context.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mongoServer } from '../helpers/mongo-server';
 
  
 
-const DRIVERS: Array<{ name: string; mongodb: typeof import('mongodb') }> = [
+/** `callbackForm`: 6.0–6.3, where `Connection.prototype.command` takes a callback. */
+const DRIVERS: Array<{ name: string; mongodb: typeof import('mongodb'); callbackForm?: boolean }> = [
   { name: 'mongodb@7', mongodb: require('mongodb') },
   { name: 'mongodb@6', mongodb: require('mongodb6') },
+  { name: 'mongodb@6.3', mongodb: require('mongodb63'), callbackForm: true },
+  // mongoose 8.0's own copy, at a node_modules/mongodb path of its own (no alias).
+  { name: 'mongodb@6.2', mongodb: require(require.resolve('mongodb', { paths: [path.dirname(require.resolve('mongoose80'))] })), callbackForm: true },
 ];
 const MONGOOSES: Array<{ name: string; mongoose: any }> = [
   { name: 'mongoose@9', mongoose: require('mongoose') },
   { name: 'mongoose@8', mongoose: require('mongoose8') },
+  { name: 'mongoose@8.0', mongoose: require('mongoose80') },
 ];
-const ALIASES = { mongodb6: 'mongodb', mongoose8: 'mongoose' };
+const ALIASES = { mongodb6: 'mongodb', mongodb63: 'mongodb', mongoose8: 'mongoose', mongoose80: 'mongoose' };
 
 describe('mongodb hook', function () {
   this.timeout(30000);
@@ -50,7 +58,7 @@ describe('mongodb hook', function () {
     return { parent, result };
   }
 
-  for (const { name, mongodb } of DRIVERS) {
+  for (const { name, mongodb, callbackForm } of DRIVERS) {
     describe(name, () => {
       let client: InstanceType<typeof mongodb.MongoClient>;
       let coll: any;
@@ -179,6 +187,95 @@ describe('mongodb hook', function () {
         await underParent(() => coll.findOne({}));
         assert.deepEqual(names(), []);
       });
+
+      it('operations waiting for the one pooled connection: each a child of its own caller, never of the request that handed the connection on', async () => {
+        const pooled = new mongodb.MongoClient(server.url, { maxPoolSize: 1 });
+        await pooled.connect();
+        try {
+          const c = pooled.db('test').collection(collName);
+          await c.findOne({});
+          tracer.reset();
+          const a = tracer.startSpan('request a') as RecordedSpan;
+          const b = tracer.startSpan('request b') as RecordedSpan;
+          // Issued together: b and the background call wait until a's command hands the connection back.
+          await Promise.all([withSpan(a, () => c.findOne({ fromA: 1 })), withSpan(b, () => c.findOne({ fromB: 1 })), c.findOne({ fromNoRequest: 1 })]);
+          a.finish();
+          b.finish();
+          await tracer.settle();
+          const parentOf = (field: string): string | undefined => mongoSpans().find((s) => String(s.tags['db.statement']).includes(`"${field}"`))?.parentId;
+          assert.equal(mongoSpans().length, 3, names().join(', '));
+          assert.equal(parentOf('fromA'), a.id);
+          assert.equal(parentOf('fromB'), b.id);
+          assert.equal(parentOf('fromNoRequest'), undefined, 'the call from outside any request is a root span');
+        } finally {
+          await pooled.close();
+        }
+      });
+
+      if (callbackForm) {
+        it("6.0–6.3: the driver's callback gets the same arguments and `this`, as synchronously as untraced; each span finishes once", async () => {
+          const topology = (client as any).topology;
+          const mongoServerOf = [...topology.s.servers.values()][0];
+          const conn: any = await new Promise((resolve, reject) => mongoServerOf.pool.checkOut((err: unknown, c: unknown) => (err != null ? reject(err) : resolve(c))));
+          const ns = { db: 'test' };
+          // A reply, a server error, and a message sent with moreToCome, whose callback the driver calls at once.
+          const calls: Array<[object, object]> = [
+            [{ ping: 1 }, {}],
+            [{ noSuchCommandHere: 1 }, {}],
+            [{ ping: 1 }, { noResponse: true, moreToCome: true }],
+          ];
+          const run = () =>
+            Promise.all(
+              calls.map(
+                ([cmd, options]) =>
+                  new Promise<Record<string, unknown>>((resolve) => {
+                    let returned = false;
+                    const value = conn.command(ns, cmd, options, function (this: unknown, err: any, reply: any) {
+                      resolve({
+                        sync: !returned,
+                        // The driver calls it as its operation description's method: the same kind of object.
+                        thisKeys: this == null ? String(this) : Object.keys(this).sort().join(),
+                        argc: arguments.length,
+                        error: err === undefined ? undefined : `${err.name}: ${err.message}`,
+                        // The error's own frames, without places: the same object the driver made.
+                        frames: typeof err?.stack === 'string' ? err.stack.split('\n').slice(1).map((line: string) => line.replace(/\(.*\)|at \/.*/, '')) : undefined,
+                        ok: reply?.ok,
+                      });
+                    });
+                    returned = true;
+                    assert.equal(value, undefined);
+                  }),
+              ),
+            );
+          try {
+            uninstallAllPatches();
+            const untraced = await run();
+            installPatches(['mongodb'], { tracer, aliases: ALIASES });
+            tracer.reset();
+            const parent = tracer.startSpan('parent') as RecordedSpan;
+            const traced = await withSpan(parent, run);
+            parent.finish();
+            await tracer.settle(); // throws on a span finished twice
+            assert.deepEqual(traced, untraced);
+            assert.deepEqual(
+              untraced.map((r) => r.sync),
+              [false, false, true],
+            );
+            const spans = tracer.started.filter((s) => s.operationName.startsWith('mongodb.'));
+            assert.deepEqual(
+              spans.map((s) => [s.operationName, s.hasError()]),
+              [
+                ['mongodb.ping', false],
+                ['mongodb.noSuchCommandHere', true],
+                ['mongodb.ping', false],
+              ],
+            );
+            for (const span of spans) assert.equal(span.parentId, parent.id);
+          } finally {
+            mongoServerOf.pool.checkIn(conn);
+          }
+        });
+      }
     });
   }
 

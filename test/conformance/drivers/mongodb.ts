@@ -5,12 +5,17 @@ import type { Driver } from '../driver';
 
  
 
-/** A driver for the MongoDB driver installed as `pkg`, with its own server (the stand-in or MONGODB_URL). */
+/**
+ * A driver for the MongoDB driver installed as `pkg` (a package name, or the path of a copy nested in
+ * another package), with its own server (the stand-in or MONGODB_URL).
+ */
 function mongodbDriverFor(pkg: string, name: string, config?: Driver['config']): Driver {
   let server: Awaited<ReturnType<typeof mongoServer>>;
   let client: MongoClient;
   let coll: Collection;
   const connectionFile = path.join(path.dirname(require.resolve(pkg)), 'cmap', 'connection.js');
+  // Wrapped before 6.4 only (its callback runs in the context that checked out).
+  const poolFile = path.join(path.dirname(require.resolve(pkg)), 'cmap', 'connection_pool.js');
 
   return {
     name,
@@ -20,7 +25,10 @@ function mongodbDriverFor(pkg: string, name: string, config?: Driver['config']):
     tags() {
       return { component: 'mongodb', 'db.type': 'mongo', 'db.instance': 'test' };
     },
-    targets: () => [[require(connectionFile).Connection.prototype, 'command']],
+    targets: () => [
+      [require(connectionFile).Connection.prototype, 'command'],
+      [require(poolFile).ConnectionPool.prototype, 'checkOut'],
+    ],
     async start() {
       server = await mongoServer();
       const { MongoClient } = require(pkg) as typeof import('mongodb');
@@ -51,7 +59,7 @@ function mongodbDriverFor(pkg: string, name: string, config?: Driver['config']):
         ? {
             module: '@opentelemetry/instrumentation-mongodb',
             export: 'MongoDBInstrumentation',
-            reload: [pkg, connectionFile],
+            reload: [pkg, connectionFile, poolFile],
             // By default it traces nothing outside a span of its own tracer.
             config: { requireParentSpan: false },
           }
@@ -59,5 +67,13 @@ function mongodbDriverFor(pkg: string, name: string, config?: Driver['config']):
   };
 }
 
-/** The MongoDB driver, 7.x and 6.x. */
-export const mongodbDrivers: Driver[] = [mongodbDriverFor('mongodb', 'mongodb'), mongodbDriverFor('mongodb6', 'mongodb@6', { aliases: { mongodb6: 'mongodb' } })];
+/**
+ * The MongoDB driver: 7.x, 6.4+, and 6.0–6.3 (a callback `command`): 6.3 through an alias, 6.2 as
+ * mongoose 8.0's own copy, at a `node_modules/mongodb` path, where OpenTelemetry's instrumentation sees it.
+ */
+export const mongodbDrivers: Driver[] = [
+  mongodbDriverFor('mongodb', 'mongodb'),
+  mongodbDriverFor('mongodb6', 'mongodb@6', { aliases: { mongodb6: 'mongodb' } }),
+  mongodbDriverFor('mongodb63', 'mongodb@6.3', { aliases: { mongodb63: 'mongodb' } }),
+  mongodbDriverFor(path.dirname(path.dirname(require.resolve('mongodb', { paths: [path.dirname(require.resolve('mongoose80'))] }))), 'mongodb@6.2'),
+];
