@@ -90,7 +90,7 @@ export function hasOwn(record: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(record, key);
 }
 
-/** The hook's field names, made once per install (its `setup`). */
+/** The hook's field names, made once per install (its state: the log hooks' span logic exports this as `makeState`). */
 export function logKeysOf(hook: ActiveHook<LogHookOptions>): ResolvedLogKeys {
   return resolveLogKeys(hook.options);
 }

@@ -15,11 +15,11 @@ export const amqplibHook = defineHook<'amqplib', AmqplibOptions, typeof import('
   summary: 'amqplib (RabbitMQ): producer spans for publish/sendToQueue with the trace in the message headers, consumer spans around consume callbacks',
   tracing: () => require('../tracing/amqplib'),
   targets: fileTargets('amqplib', VERSIONS, {
-    'lib/channel': (exports, ctx) => ctx.tracing.patchChannel(exports, ctx),
-    'lib/channel_model': (exports, ctx) => ctx.tracing.patchModel(exports, ctx),
-    'lib/callback_model': (exports, ctx) => ctx.tracing.patchModel(exports, ctx),
+    'lib/channel': 'patchChannel',
+    'lib/channel_model': 'patchModel',
+    'lib/callback_model': 'patchModel',
     // Only reached when the hooks are installed before amqplib loads: its entry files keep their own
     // reference to `connect`. Connections opened otherwise are tagged from their socket.
-    'lib/connect': (exports, ctx) => ctx.tracing.patchConnect(exports, ctx),
+    'lib/connect': 'patchConnect',
   }),
 });

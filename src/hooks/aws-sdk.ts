@@ -11,7 +11,7 @@ import type { AwsSdkOptions } from '../options/aws-sdk';
 type Tracing = typeof import('../tracing/aws-sdk');
 
 function clientTarget(module: string, versions: string, file?: string): HookTarget<AwsSdkOptions, undefined, Tracing> {
-  return { module, file, versions, patch: (exports, ctx) => ctx.tracing.patchClient(exports, ctx) };
+  return { module, file, versions, patch: 'patchClient' };
 }
 
 export const awsSdkHook = defineHook<'aws-sdk', AwsSdkOptions, Tracing>({

@@ -3,20 +3,12 @@
  * traced adapter into each request's own config, one span per attempt. The span logic is in
  * ../tracing/axios, loaded when axios is.
  */
-import type { HttpClientState } from '../cores/http-client';
 import type { AxiosOptions } from '../options/axios';
 import { defineHook } from '../registry/define';
 
-export const axiosHook = defineHook<'axios', AxiosOptions, typeof import('../tracing/axios'), HttpClientState<AxiosOptions>>({
+export const axiosHook = defineHook<'axios', AxiosOptions, typeof import('../tracing/axios')>({
   name: 'axios',
   summary: 'axios 1.x and 0.19+ requests (default instance, create() instances), one span per attempt',
   tracing: () => require('../tracing/axios'),
-  setup: (hook, tracing) => tracing.makeState(hook),
-  targets: [
-    {
-      module: 'axios',
-      versions: '>=0.19.0 <2',
-      patch: (exports, ctx) => ctx.tracing.patchAxios(exports, ctx),
-    },
-  ],
+  targets: [{ module: 'axios', versions: '>=0.19.0 <2', patch: 'patchAxios' }],
 });

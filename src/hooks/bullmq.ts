@@ -16,5 +16,5 @@ export const bullmqHook = defineHook<'bullmq', BullmqOptions, typeof import('../
   name: 'bullmq',
   tracing: () => require('../tracing/bullmq'),
   summary: 'bullmq: producer spans for jobs added (context kept in the job), consumer spans per processing attempt; no spans for its own Redis traffic',
-  targets: [{ module: 'bullmq', versions: '>=5.22.0 <7', patch: (exports, ctx) => ctx.tracing.patchBullmq(exports, ctx) }],
+  targets: [{ module: 'bullmq', versions: '>=5.22.0 <7', patch: 'patchBullmq' }],
 });

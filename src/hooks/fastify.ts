@@ -14,8 +14,8 @@ export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('
   summary: 'fastify 4/5 routes: names the httpServer span after the route, records errors',
   targets: [
     // With fastify 5's reply module, its handler's tracing channel is subscribed to as well.
-    { module: 'fastify', file: 'lib/reply', versions: '>=4 <6', patch: (exports, ctx) => ctx.tracing.patchReply(exports, ctx) },
+    { module: 'fastify', file: 'lib/reply', versions: '>=4 <6', patch: 'patchReply' },
     // fastify 4 publishes no such channel.
-    { module: 'fastify', file: 'lib/context', versions: '>=4 <5', patch: (exports, ctx) => ctx.tracing.patchContext(exports, ctx) },
+    { module: 'fastify', file: 'lib/context', versions: '>=4 <5', patch: 'patchContext' },
   ],
 });

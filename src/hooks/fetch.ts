@@ -6,15 +6,13 @@
 import { reportOnce } from '../logger';
 import { defineHook } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
-import type { FetchState } from '../tracing/fetch';
 import { applyArgs } from '../apply-args';
 
-export const fetchHook = defineHook<'fetch', FetchOptions, typeof import('../tracing/fetch'), FetchState>({
+export const fetchHook = defineHook<'fetch', FetchOptions, typeof import('../tracing/fetch')>({
   name: 'fetch',
   summary: 'global fetch and undici (diagnostics channels), one span per logical call',
   tracing: () => require('../tracing/fetch'),
-  setup: (hook, tracing) => tracing.makeState(hook),
-  targets: [{ module: 'undici', versions: '>=5.0.0 <9', patch: (exports, ctx) => ctx.tracing.patchUndici(exports, ctx) }],
+  targets: [{ module: 'undici', versions: '>=5.0.0 <9', patch: 'patchUndici' }],
   // Runs at install: `ctx.state` and `ctx.tracing` are read only by what runs later, as reading them loads the span logic.
   enable(ctx) {
     ctx.subscribe('undici:request:create', (message) => ctx.tracing.onCreate(ctx.state, message));
@@ -25,7 +23,7 @@ export const fetchHook = defineHook<'fetch', FetchOptions, typeof import('../tra
     if (typeof globalThis.fetch === 'function') {
       ctx.wrap(globalThis, 'fetch', (original) => {
         // The entry-point wrapper, made at the first call (that is when the span logic loads); the
-        // original itself when that fails (a setup error the registry has reported), never a throw.
+        // original itself when that fails (making its state failed, which the registry has reported), never a throw.
         let entry: ((...args: any[]) => any) | undefined;
         return function fetch(this: unknown): any {
           if (entry === undefined) {

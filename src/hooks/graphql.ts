@@ -21,28 +21,22 @@ function loadedGraphql17(): object | undefined {
   return undefined;
 }
 
-export const graphqlHook = defineHook<'graphql', GraphqlOptions, typeof import('../tracing/graphql'), GraphqlState>({
+export const graphqlHook = defineHook<'graphql', GraphqlOptions, typeof import('../tracing/graphql')>({
   name: 'graphql',
   tracing: () => require('../tracing/graphql'),
   summary: 'graphql operations executed (execute, graphql(), subscription events), with the document redacted; parse/validate spans when asked',
-  setup: () => ({ channelsBound: false }),
   targets: [
     ...fileTargets<GraphqlOptions, GraphqlState, typeof import('../tracing/graphql')>('graphql', '>=16.0.0 <17', {
-      'execution/execute': (exports, ctx) => ctx.tracing.patchExecute(exports, ctx),
-      'language/parser': (exports, ctx) => ctx.tracing.patchParse(exports, ctx),
-      'validation/validate': (exports, ctx) => ctx.tracing.patchValidate(exports, ctx),
+      'execution/execute': 'patchExecute',
+      'language/parser': 'patchParse',
+      'validation/validate': 'patchValidate',
     }),
     // graphql 17 publishes tracing channels from every entry point, its ES-module build included (which
     // require() loads on Node 20.19+, through the `module-sync` export condition): its entry loading
     // binds them and gives its printer.
-    { module: 'graphql', versions: '>=17.0.0 <18', patch: (exports, ctx) => ctx.tracing.patchGraphql17(exports, ctx) },
+    { module: 'graphql', versions: '>=17.0.0 <18', patch: 'patchGraphql17' },
     // graphql-yoga (Envelop's default engine) executes with @graphql-tools/executor's own engine.
-    {
-      module: '@graphql-tools/executor',
-      file: 'cjs/execution/execute',
-      versions: '>=2.0.0 <3',
-      patch: (exports, ctx) => ctx.tracing.patchToolsExecute(exports, ctx),
-    },
+    { module: '@graphql-tools/executor', file: 'cjs/execution/execute', versions: '>=2.0.0 <3', patch: 'patchToolsExecute' },
   ],
   enable(ctx) {
     // A graphql 17 that require() loaded before install is its index.mjs, which the registry's scan of

@@ -6,17 +6,12 @@
  */
 import { defineHook, fileTargets } from '../registry/define';
 import type { GrpcOptions } from '../options/grpc';
-import type { GrpcState } from '../tracing/grpc';
 
-export const grpcHook = defineHook<'grpc', GrpcOptions, typeof import('../tracing/grpc'), GrpcState>({
+export const grpcHook = defineHook<'grpc', GrpcOptions, typeof import('../tracing/grpc')>({
   name: 'grpc',
   summary: '@grpc/grpc-js client calls and server handlers, every call type (trace carried in the metadata)',
   tracing: () => require('../tracing/grpc'),
-  setup: (hook, tracing) => tracing.makeState(hook),
   // Internal files, not the package entry: `import grpc from '@grpc/grpc-js'` loads the entry without
   // require(), but the entry still requires these.
-  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', {
-    'build/src/client-interceptors': (exports, ctx) => ctx.tracing.patchClientInterceptors(exports, ctx),
-    'build/src/server': (exports, ctx) => ctx.tracing.patchServer(exports, ctx),
-  }),
+  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', { 'build/src/client-interceptors': 'patchClientInterceptors', 'build/src/server': 'patchServer' }),
 });

@@ -5,7 +5,7 @@
  * span logic is in ../tracing/hapi, loaded when @hapi/hapi is.
  */
 import type { FrameworkHookOptions } from '../cores/http-server';
-import { defineHook } from '../registry/define';
+import { defineHook, fileTargets } from '../registry/define';
 
 export type HapiOptions = FrameworkHookOptions;
 
@@ -13,8 +13,5 @@ export const hapiHook = defineHook<'hapi', HapiOptions, typeof import('../tracin
   name: 'hapi',
   tracing: () => require('../tracing/hapi'),
   summary: '@hapi/hapi 21 routes: names the httpServer span after the route, records Boom server errors',
-  targets: [
-    { module: '@hapi/hapi', versions: '>=21 <22', patch: (exports, ctx) => ctx.tracing.patchHapi(exports, ctx) },
-    { module: '@hapi/hapi', file: 'lib/toolkit', versions: '>=21 <22', patch: (exports, ctx) => ctx.tracing.patchToolkit(exports, ctx) },
-  ],
+  targets: fileTargets('@hapi/hapi', '>=21 <22', { '.': 'patchHapi', 'lib/toolkit': 'patchToolkit' }),
 });

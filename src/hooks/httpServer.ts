@@ -5,15 +5,13 @@
  */
 import type { HttpServerHookOptions } from '../options/httpServer';
 import { defineHook } from '../registry/define';
-import type { ServerState } from '../tracing/httpServer';
 
-export const httpServerHook = defineHook<'httpServer', HttpServerHookOptions, typeof import('../tracing/httpServer'), ServerState>({
+export const httpServerHook = defineHook<'httpServer', HttpServerHookOptions, typeof import('../tracing/httpServer')>({
   name: 'httpServer',
   summary: 'inbound http/https requests (server spans, parent from the request headers)',
   tracing: () => require('../tracing/httpServer'),
-  setup: (hook, tracing) => tracing.makeState(hook),
   targets: [
-    { module: 'http', patch: (exports, ctx) => ctx.tracing.patchServer(exports, ctx) },
-    { module: 'https', patch: (exports, ctx) => ctx.tracing.patchServer(exports, ctx) },
+    { module: 'http', patch: 'patchServer' },
+    { module: 'https', patch: 'patchServer' },
   ],
 });

@@ -12,8 +12,5 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
   tracing: () => require('../tracing/ioredis'),
   // Internal files rather than the entry, which `import Redis from 'ioredis'` loads without require().
   // 5 and 6 share sendCommand, Command's resolve/reject and the reconnect path patched here.
-  targets: fileTargets('ioredis', '>=5.0.0 <7', {
-    'built/Redis': (exports, ctx) => ctx.tracing.patchRedis(exports, ctx),
-    'built/Pipeline': (exports, ctx) => ctx.tracing.patchPipeline(exports, ctx),
-  }),
+  targets: fileTargets('ioredis', '>=5.0.0 <7', { 'built/Redis': 'patchRedis', 'built/Pipeline': 'patchPipeline' }),
 });

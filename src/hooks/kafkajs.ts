@@ -5,17 +5,12 @@
  * hooks were installed is not traced. The consumer side is patched on kafkajs' internal Runner, which
  * every consumer shares. The span logic is in ../tracing/kafkajs, loaded when kafkajs is.
  */
-import { defineHook } from '../registry/define';
+import { defineHook, fileTargets } from '../registry/define';
 import type { KafkajsOptions } from '../options/kafkajs';
-
-const VERSIONS = '>=2.0.0 <3';
 
 export const kafkajsHook = defineHook<'kafkajs', KafkajsOptions, typeof import('../tracing/kafkajs')>({
   name: 'kafkajs',
   tracing: () => require('../tracing/kafkajs'),
   summary: 'kafkajs: producer spans for send/sendBatch with the trace in the message headers, consumer spans around eachMessage/eachBatch',
-  targets: [
-    { module: 'kafkajs', versions: VERSIONS, patch: (exports, ctx) => ctx.tracing.patchKafka(exports, ctx) },
-    { module: 'kafkajs', file: 'src/consumer/runner', versions: VERSIONS, patch: (exports, ctx) => ctx.tracing.patchRunner(exports, ctx) },
-  ],
+  targets: fileTargets('kafkajs', '>=2.0.0 <3', { '.': 'patchKafka', 'src/consumer/runner': 'patchRunner' }),
 });

@@ -11,8 +11,5 @@ export const knexHook = defineHook<'knex', KnexOptions, typeof import('../tracin
   name: 'knex',
   summary: 'knex queries (builders, raw, schema, transactions, streams), the driver spans as their children',
   tracing: () => require('../tracing/knex'),
-  targets: fileTargets('knex', '>=3.0.0 <4', {
-    'lib/client': (exports, ctx) => ctx.tracing.patchClient(exports, ctx),
-    'lib/execution/runner': (exports, ctx) => ctx.tracing.patchRunner(exports, ctx),
-  }),
+  targets: fileTargets('knex', '>=3.0.0 <4', { 'lib/client': 'patchClient', 'lib/execution/runner': 'patchRunner' }),
 });

@@ -12,8 +12,8 @@ export const koaHook = defineHook<'koa', KoaOptions, typeof import('../tracing/k
   summary: 'koa 2/3 with @koa/router or koa-router: names the httpServer span after the route, records errors',
   tracing: () => require('../tracing/koa'),
   targets: [
-    { module: 'koa', versions: '>=2 <4', patch: (exports, ctx) => ctx.tracing.patchKoa(exports, ctx) },
-    { module: '@koa/router', versions: '>=8', patch: (exports, ctx) => ctx.tracing.patchRouter(exports, ctx) },
-    { module: 'koa-router', versions: '>=8', patch: (exports, ctx) => ctx.tracing.patchRouter(exports, ctx) },
+    { module: 'koa', versions: '>=2 <4', patch: 'patchKoa' },
+    { module: '@koa/router', versions: '>=8', patch: 'patchRouter' },
+    { module: 'koa-router', versions: '>=8', patch: 'patchRouter' },
   ],
 });

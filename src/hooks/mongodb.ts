@@ -16,9 +16,9 @@ export const mongodbHook = defineHook<'mongodb', MongodbOptions, typeof import('
   summary: 'MongoDB driver commands (find, insert, update, delete, aggregate, getMore...; not hello/handshakes/monitoring), mongoose buffered operations in their caller context',
   targets: [
     // Before 6.4 `command` took a callback, and the pool's `checkOut` too; OpenTelemetry's instrumentation draws the same line.
-    { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.0.0 <6.4', patch: (exports, ctx) => ctx.tracing.patchCallbackConnection(exports, ctx) },
-    { module: 'mongodb', file: 'lib/cmap/connection_pool', versions: '>=6.0.0 <6.4', patch: (exports, ctx) => ctx.tracing.patchConnectionPool(exports, ctx) },
-    { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.4.0 <8', patch: (exports, ctx) => ctx.tracing.patchConnection(exports, ctx) },
-    { module: 'mongoose', file: 'lib/collection', versions: '>=8.0.0 <9', patch: (exports, ctx) => ctx.tracing.patchMongooseCollection(exports, ctx) },
+    { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.0.0 <6.4', patch: 'patchCallbackConnection' },
+    { module: 'mongodb', file: 'lib/cmap/connection_pool', versions: '>=6.0.0 <6.4', patch: 'patchConnectionPool' },
+    { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.4.0 <8', patch: 'patchConnection' },
+    { module: 'mongoose', file: 'lib/collection', versions: '>=8.0.0 <9', patch: 'patchMongooseCollection' },
   ],
 });

@@ -11,8 +11,5 @@ export const mysqlHook = defineHook<'mysql', MysqlOptions, typeof import('../tra
   summary: 'mysql queries (callback, emitter and stream forms, transactions) and pool connections',
   tracing: () => require('../tracing/mysql'),
   // Internal files: the entry's createConnection/createPool build these classes.
-  targets: fileTargets('mysql', '>=2.0.0 <3', {
-    'lib/Connection': (exports, ctx) => ctx.tracing.patchConnection(exports, ctx),
-    'lib/Pool': (exports, ctx) => ctx.tracing.patchPool(exports, ctx),
-  }),
+  targets: fileTargets('mysql', '>=2.0.0 <3', { 'lib/Connection': 'patchConnection', 'lib/Pool': 'patchPool' }),
 });

@@ -13,8 +13,5 @@ export const mysql2Hook = defineHook<'mysql2', Mysql2Options, typeof import('../
   tracing: () => require('../tracing/mysql2'),
   // Internal files, not the package entry: an ES-module import loads the entry without require(), but
   // the entry (and mysql2/promise) still requires these.
-  targets: fileTargets('mysql2', '>=3.0.0 <4', {
-    'lib/connection': (exports, ctx) => ctx.tracing.patchConnection(exports, ctx),
-    'lib/pool': (exports, ctx) => ctx.tracing.patchPool(exports, ctx),
-  }),
+  targets: fileTargets('mysql2', '>=3.0.0 <4', { 'lib/connection': 'patchConnection', 'lib/pool': 'patchPool' }),
 });

@@ -14,8 +14,8 @@ export const natsHook = defineHook<'nats', NatsOptions, typeof import('../tracin
   tracing: () => require('../tracing/nats'),
   summary: 'nats: producer spans for publish, client spans for request (ended by the reply) with the trace in the message headers, consumer spans per received message',
   targets: fileTargets('nats', VERSIONS, {
-    'lib/nats-base-client/nats': (exports, ctx) => ctx.tracing.patchConnection(exports, ctx),
-    'lib/nats-base-client/protocol': (exports, ctx) => ctx.tracing.patchProtocol(exports, ctx),
-    'lib/nats-base-client/queued_iterator': (exports, ctx) => ctx.tracing.patchIterator(exports, ctx),
+    'lib/nats-base-client/nats': 'patchConnection',
+    'lib/nats-base-client/protocol': 'patchProtocol',
+    'lib/nats-base-client/queued_iterator': 'patchIterator',
   }),
 });

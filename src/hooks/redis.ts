@@ -15,11 +15,11 @@ export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
   targets: [
     // @redis/client went from 1.x (redis 4) to 5.x (redis 5); 2 to 4 exist only as 2.0.0-next previews.
     ...fileTargets<RedisOptions, undefined, Tracing>('@redis/client', '>=1.0.0 <7', {
-      'dist/lib/client/commands-queue': (exports, ctx) => ctx.tracing.patchCommandsQueue(exports, ctx),
-      'dist/lib/client': (exports, ctx) => ctx.tracing.patchClient(exports, ctx),
+      'dist/lib/client/commands-queue': 'patchCommandsQueue',
+      'dist/lib/client': 'patchClient',
     }),
     ...fileTargets<RedisOptions, undefined, Tracing>('@redis/client', '>=1.0.0 <2', {
-      'dist/lib/commander': (exports, ctx) => ctx.tracing.patchCommander(exports, ctx),
+      'dist/lib/commander': 'patchCommander',
     }),
   ],
 });

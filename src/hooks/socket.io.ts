@@ -15,8 +15,8 @@ export const socketIoHook = defineHook<'socket.io', SocketIoOptions, typeof impo
   tracing: () => require('../tracing/socket.io'),
   summary: 'socket.io server: a server span per received event around its listeners, a producer span per emit or broadcast',
   targets: fileTargets('socket.io', '>=4.0.0 <5', {
-    'dist/typed-events': (exports, ctx) => ctx.tracing.patchEmitter(exports, ctx),
-    'dist/socket': (exports, ctx) => ctx.tracing.patchSocket(exports, ctx),
-    'dist/broadcast-operator': (exports, ctx) => ctx.tracing.patchBroadcast(exports, ctx),
+    'dist/typed-events': 'patchEmitter',
+    'dist/socket': 'patchSocket',
+    'dist/broadcast-operator': 'patchBroadcast',
   }),
 });

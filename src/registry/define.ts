@@ -23,9 +23,9 @@ export class ActiveHook<O extends object = object> {
 
 export interface PatchContext<O extends object, S, T = unknown> {
   readonly hook: ActiveHook<O>;
-  /** What `setup` returned for this install; `setup` runs when this is first read. */
+  /** What the span logic's `makeState(hook)` returned for this install (see `StateOf`); made when this is first read. */
   readonly state: S;
-  /** The hook's span logic (what its `tracing` loader returns), loaded when this is first read. */
+  /** The hook's span logic (what its `tracing` loader returns), loaded when this or `state` is first read. */
   readonly tracing: T;
   /** The patched package's version (Node's for builtins); undefined in `enable`. */
   readonly version: string | undefined;
@@ -45,6 +45,22 @@ export interface PatchContext<O extends object, S, T = unknown> {
   current(): ActiveHook<O> | undefined;
 }
 
+/** What a target runs on the exports of its module when it loads, with the hook's context. */
+export type Patch<O extends object, S, T> = (exports: any, ctx: PatchContext<O, S, T>) => void;
+
+/**
+ * The names of the span logic's exports that take a target's exports and the context, `(exports, ctx)`:
+ * a target's `patch: 'patchClient'` runs `ctx.tracing.patchClient(exports, ctx)`.
+ */
+export type PatchName<O extends object, S, T> = string & { [K in keyof T]: T[K] extends Patch<O, S, T> ? (T[K] extends (exports: any) => unknown ? never : K) : never }[keyof T];
+
+/**
+ * A hook's per-install state: what its span logic's `makeState(hook)` returns, if it exports one, else
+ * undefined. The registry calls `makeState` once per install, when a patch or a handler first reads
+ * `ctx.state`.
+ */
+export type StateOf<T> = T extends { makeState(hook: any): infer S } ? S : undefined;
+
 /** One module, or an internal file of it, that a hook patches when it loads (or at install when loaded). */
 export interface HookTarget<O extends object, S, T = unknown> {
   /** Package name, or a builtin such as `http`. */
@@ -53,7 +69,8 @@ export interface HookTarget<O extends object, S, T = unknown> {
   readonly file?: string;
   /** Supported versions of the package (ignored for builtins). */
   readonly versions?: string;
-  patch(exports: any, ctx: PatchContext<O, S, T>): void;
+  /** The span logic's export that patches, by name (`'patchClient'`); or a function, for a patch that takes more. */
+  readonly patch: PatchName<O, S, T> | Patch<O, S, T>;
 }
 
 export interface HookSpec<N extends string, O extends object, S, T> {
@@ -62,27 +79,28 @@ export interface HookSpec<N extends string, O extends object, S, T> {
   readonly summary: string;
   /**
    * Loads the hook's span logic (`() => require('../tracing/<name>')`). The registry calls it once, when
-   * a patch, `setup` or a handler first reads `ctx.tracing`: installing hooks loads no span logic until
-   * the library it traces loads (start-up pays for declarations only).
+   * a patch or a handler first reads `ctx.tracing` or `ctx.state`: installing hooks loads no span logic
+   * until the library it traces loads (start-up pays for declarations only).
    */
   readonly tracing: () => T;
   readonly targets: readonly HookTarget<O, S, T>[];
-  /** Per-install state shared by the targets (compiled matchers and the like), made on first use. */
-  setup?(hook: ActiveHook<O>, tracing: T): S;
   /** Work not tied to a module load: diagnostics channels, globals. Runs at install: read `ctx.tracing` only in what runs later. */
   enable?(ctx: PatchContext<O, S, T>): void;
 }
 
-/** Targets on internal files of one package, all of one version range: `{ [file]: patch }`. */
+/**
+ * Targets on files of one package, all of one version range: `{ [file]: patch }`, where a file is a path
+ * inside the package (as in `HookTarget.file`) or `'.'` for the package entry.
+ */
 export function fileTargets<O extends object, S, T>(module: string, versions: string, patches: Record<string, HookTarget<O, S, T>['patch']>): HookTarget<O, S, T>[] {
-  return Object.entries(patches).map(([file, patch]) => ({ module, file, versions, patch }));
+  return Object.entries(patches).map(([file, patch]) => (file === '.' ? { module, versions, patch } : { module, file, versions, patch }));
 }
 
 /**
  * Declares a hook; the registry does the rest. `T` is the type of its span logic,
- * `typeof import('../tracing/<name>')`; its state type `S` stays private to its file.
+ * `typeof import('../tracing/<name>')`, whose `makeState` gives the hook's state (`StateOf<T>`).
  */
-export function defineHook<N extends string, O extends object, T, S = undefined>(spec: HookSpec<N, O, S, T>): HookSpec<N, O, any, any> {
+export function defineHook<N extends string, O extends object, T>(spec: HookSpec<N, O, StateOf<T>, T>): HookSpec<N, O, any, any> {
   return spec;
 }
 

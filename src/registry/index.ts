@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import type { Hook as RequireHook } from 'require-in-the-middle';
 import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
-import { ActiveHook, AnyHookSpec, HookTarget, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
+import { ActiveHook, AnyHookSpec, HookTarget, Patch, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
 import { Wrapper } from './wrap';
 import { applyArgs } from '../apply-args';
 
@@ -36,8 +36,8 @@ interface InstalledHook {
   spec: AnyHookSpec;
   active: ActiveHook<any>;
   /**
-   * What `spec.setup` returned, or what it threw: made when a patch first needs it, so that install
-   * loads no span logic.
+   * What the span logic's `makeState` returned, or what it threw: made when a patch first needs it, so
+   * that install loads no span logic.
    */
   state?: { value: unknown } | { error: unknown };
   /** The span logic, once `spec.tracing` has loaded it. */
@@ -132,14 +132,16 @@ function readVersion(basedir: string | undefined): string | undefined {
 }
 
 /**
- * The hook's state, made once. A setup that throws (an option it cannot take) is reported once and
- * turns the hook off, as if it had not been installed: every wrapper then passes through, and whatever
- * reads the state gets the same error again.
+ * The hook's state, made once by its span logic's `makeState(hook)` (undefined when it exports none).
+ * A `makeState` that throws (an option it cannot take) is reported once and turns the hook off, as if
+ * it had not been installed: every wrapper then passes through, and whatever reads the state gets the
+ * same error again.
  */
 function stateOf(hook: InstalledHook): unknown {
   if (hook.state === undefined) {
     try {
-      hook.state = { value: hook.spec.setup?.(hook.active, tracingOf(hook)) };
+      const tracing = tracingOf(hook) as { makeState?: unknown } | null | undefined;
+      hook.state = { value: typeof tracing?.makeState === 'function' ? tracing.makeState(hook.active) : undefined };
     } catch (err) {
       hook.active.enabled = false;
       hook.state = { error: err };
@@ -189,7 +191,9 @@ function applyPatch(hook: InstalledHook, target: HookTarget<any, any, any>, expo
   }
   hook.seen.add(exports);
   try {
-    target.patch(exports, contextFor(hook, version, basedir));
+    const ctx = contextFor(hook, version, basedir);
+    if (typeof target.patch === 'string') (ctx.tracing as Record<string, Patch<any, any, any>>)[target.patch](exports, ctx);
+    else target.patch(exports, ctx);
     log('%s: patched %s@%s', hook.spec.name, targetId(target), version);
   } catch (err) {
     reportOnce(`patching ${targetId(target)}`, err);

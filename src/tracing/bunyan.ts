@@ -2,7 +2,8 @@
 import { addIdsToRecordsOf, LogHookOptions, ResolvedLogKeys } from '../cores/log-correlation';
 import type { PatchContext } from '../registry/define';
 
-export { logKeysOf } from '../cores/log-correlation';
+/** The hook's state: its field names, made once per install. */
+export { logKeysOf as makeState } from '../cores/log-correlation';
 
 /** `lib/bunyan` exports the Logger class; `_emit` gets a record bunyan made for this one call. */
 export function patchLogger(Logger: unknown, ctx: PatchContext<LogHookOptions, ResolvedLogKeys>): void {

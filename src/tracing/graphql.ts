@@ -27,6 +27,12 @@ type AnyFunction = (...args: unknown[]) => unknown;
 export interface GraphqlState {
   channelsBound: boolean;
 }
+
+/** The hook's state, one per install. */
+export function makeState(): GraphqlState {
+  return { channelsBound: false };
+}
+
 type Ctx = PatchContext<GraphqlOptions, GraphqlState>;
 
 interface AstNode {

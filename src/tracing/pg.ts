@@ -20,6 +20,11 @@ export interface PgState {
   ConnectionParameters?: new (config: unknown) => PgConnectionFacts;
 }
 
+/** The hook's state, one per install. */
+export function makeState(): PgState {
+  return {};
+}
+
 interface PgConnectionFacts {
   database?: string;
   user?: string;

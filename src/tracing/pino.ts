@@ -9,7 +9,8 @@ import { reportOnce } from '../logger';
 import type { PatchContext } from '../registry/define';
 import { applyArgs } from '../apply-args';
 
-export { logKeysOf } from '../cores/log-correlation';
+/** The hook's state: its field names, made once per install. */
+export { logKeysOf as makeState } from '../cores/log-correlation';
 
 interface PinoSymbols {
   asJsonSym: symbol;

@@ -2,7 +2,8 @@
 import { addIdsToRecordsOf, LogHookOptions, ResolvedLogKeys } from '../cores/log-correlation';
 import type { PatchContext } from '../registry/define';
 
-export { logKeysOf } from '../cores/log-correlation';
+/** The hook's state: its field names, made once per install. */
+export { logKeysOf as makeState } from '../cores/log-correlation';
 
 /** `lib/winston/logger` exports the Logger class; every logger (and child logger) writes through it. */
 export function patchLogger(Logger: unknown, ctx: PatchContext<LogHookOptions, ResolvedLogKeys>): void {
