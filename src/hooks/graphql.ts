@@ -7,7 +7,6 @@
  */
 import { defineHook, fileTargets } from '../registry/define';
 import type { GraphqlOptions } from '../options/graphql';
-import type { GraphqlState } from '../tracing/graphql';
 
 export type { GraphqlOptions } from '../options/graphql';
 
@@ -26,11 +25,7 @@ export const graphqlHook = defineHook<'graphql', GraphqlOptions, typeof import('
   tracing: () => require('../tracing/graphql'),
   summary: 'graphql operations executed (execute, graphql(), subscription events), with the document redacted; parse/validate spans when asked',
   targets: [
-    ...fileTargets<GraphqlOptions, GraphqlState, typeof import('../tracing/graphql')>('graphql', '>=16.0.0 <17', {
-      'execution/execute': 'patchExecute',
-      'language/parser': 'patchParse',
-      'validation/validate': 'patchValidate',
-    }),
+    fileTargets('graphql', '>=16.0.0 <17', { 'execution/execute': 'patchExecute', 'language/parser': 'patchParse', 'validation/validate': 'patchValidate' }),
     // graphql 17 publishes tracing channels from every entry point, its ES-module build included (which
     // require() loads on Node 20.19+, through the `module-sync` export condition): its entry loading
     // binds them and gives its printer.

@@ -5,7 +5,7 @@
  * run in the context that issued them (mongoose 9 keeps it by itself). The span logic is in
  * ../tracing/mongodb, loaded when the driver is.
  */
-import { defineHook } from '../registry/define';
+import { defineHook, fileTargets } from '../registry/define';
 import type { MongodbOptions } from '../options/mongodb';
 
 export type { MongodbOptions } from '../options/mongodb';
@@ -16,8 +16,10 @@ export const mongodbHook = defineHook<'mongodb', MongodbOptions, typeof import('
   summary: 'MongoDB driver commands (find, insert, update, delete, aggregate, getMore...; not hello/handshakes/monitoring), mongoose buffered operations in their caller context',
   targets: [
     // Before 6.4 `command` took a callback, and the pool's `checkOut` too; OpenTelemetry's instrumentation draws the same line.
-    { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.0.0 <6.4', patch: 'patchCallbackConnection' },
-    { module: 'mongodb', file: 'lib/cmap/connection_pool', versions: '>=6.0.0 <6.4', patch: 'patchConnectionPool' },
+    fileTargets('mongodb', '>=6.0.0 <6.4', {
+      'lib/cmap/connection': 'patchCallbackConnection',
+      'lib/cmap/connection_pool': 'patchConnectionPool',
+    }),
     { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.4.0 <8', patch: 'patchConnection' },
     { module: 'mongoose', file: 'lib/collection', versions: '>=8.0.0 <9', patch: 'patchMongooseCollection' },
   ],

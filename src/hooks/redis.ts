@@ -14,12 +14,10 @@ export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
   tracing: () => require('../tracing/redis'),
   targets: [
     // @redis/client went from 1.x (redis 4) to 5.x (redis 5); 2 to 4 exist only as 2.0.0-next previews.
-    ...fileTargets<RedisOptions, undefined, Tracing>('@redis/client', '>=1.0.0 <7', {
+    fileTargets('@redis/client', '>=1.0.0 <7', {
       'dist/lib/client/commands-queue': 'patchCommandsQueue',
       'dist/lib/client': 'patchClient',
     }),
-    ...fileTargets<RedisOptions, undefined, Tracing>('@redis/client', '>=1.0.0 <2', {
-      'dist/lib/commander': 'patchCommander',
-    }),
+    fileTargets('@redis/client', '>=1.0.0 <2', { 'dist/lib/commander': 'patchCommander' }),
   ],
 });

@@ -96,12 +96,18 @@ export function fileTargets<O extends object, S, T>(module: string, versions: st
   return Object.entries(patches).map(([file, patch]) => (file === '.' ? { module, versions, patch } : { module, file, versions, patch }));
 }
 
+/** A declaration's targets: single targets and groups of them (`fileTargets(...)`), in order. */
+export type TargetList<O extends object, S, T> = readonly (HookTarget<O, S, T> | readonly HookTarget<O, S, T>[])[];
+
 /**
  * Declares a hook; the registry does the rest. `T` is the type of its span logic,
  * `typeof import('../tracing/<name>')`, whose `makeState` gives the hook's state (`StateOf<T>`).
+ * `targets` may list `fileTargets(...)` groups beside single targets; the declaration holds them flat.
  */
-export function defineHook<N extends string, O extends object, T>(spec: HookSpec<N, O, StateOf<T>, T>): HookSpec<N, O, any, any> {
-  return spec;
+export function defineHook<N extends string, O extends object, T>(
+  spec: Omit<HookSpec<N, O, StateOf<T>, T>, 'targets'> & { readonly targets: TargetList<O, StateOf<T>, T> },
+): HookSpec<N, O, any, any> {
+  return { ...spec, targets: spec.targets.flat() };
 }
 
 /** Any hook, whatever its options, state and span logic. */
