@@ -138,7 +138,7 @@ async function graphqlClient() {
 }
 
 /**
- * MONGODB_URL, else the tests' wire-protocol stand-in (build/test, from `npm run build:test`) in a
+ * MONGODB_URL, else the tests' wire-protocol stand-in (build/test, which `npm run bench` builds first) in a
  * process of its own, so that its work is not measured.
  */
 async function mongoUrl() {
