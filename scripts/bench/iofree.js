@@ -6,10 +6,17 @@
  * which is most of the end-to-end figures' variance), one process per client × variant, calls one at a
  * time. Prints a markdown table of CPU µs/call and the added cost against the baseline.
  *
+ * The stubs: http over an `http.Agent` whose `createConnection` returns it, fetch over an undici `Agent`
+ * whose `connect` does, pg through its `stream` option, ioredis through its `Connector` option (a
+ * connector class that hands the stub over instead of opening a socket), node-redis by replacing
+ * `net.createConnection` for the stub's address while `connect()` runs (it has no option for a stream or a
+ * socket factory). The redis stub parses the RESP commands written and answers the handshakes (HELLO,
+ * CLIENT SETINFO, INFO) and `GET`, in RESP3 after `HELLO 3` (both clients' default), as Redis does.
+ *
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
  *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
  *                                                     two processes, N and 2N calls, the difference / N)
- * BENCH_CLIENTS (http, fetch, pg) and BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) as for `npm run bench`.
+ * BENCH_CLIENTS (http, fetch, pg, redis, ioredis) and BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) as for `npm run bench`.
  * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
  */
 const fs = require('node:fs');
@@ -18,16 +25,22 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Duplex } = require('node:stream');
 
-const CLIENTS = ['http', 'fetch', 'pg'];
+const CLIENTS = ['http', 'fetch', 'pg', 'redis', 'ioredis'];
 const VARIANTS = ['baseline', 'hooks', 'builtin', 'shim', 'otel'];
 
-/** A socket stand-in: `answer(chunk)` returns what the "server" sends back for what the client wrote. */
-function stubSocket(answer) {
+/**
+ * A socket stand-in: `answer(chunk)` returns what the "server" sends back for what the client wrote. The
+ * reply arrives in a later turn of the event loop (setImmediate), as a socket's data does: delivered with
+ * process.nextTick, a client that writes at once (pg, ioredis) would run the whole loop without one, and
+ * whatever waits for a turn (the built-in tracer's export) would wait until the end, its queue full and
+ * the spans past it dropped (spans/call 0.10 at 20,000 calls).
+ */
+function stubSocket(answer, remotePort = 5432) {
   const socket = new Duplex({
     read() {},
     write(chunk, _enc, done) {
       const reply = answer(chunk);
-      if (reply) process.nextTick(() => socket.push(reply));
+      if (reply) setImmediate(() => socket.push(reply));
       done();
     },
     final(done) {
@@ -41,7 +54,7 @@ function stubSocket(answer) {
   socket.unref = () => socket;
   socket.destroySoon = () => socket.destroy(); // what http does with a socket it does not keep alive
   socket.remoteAddress = '127.0.0.1';
-  socket.remotePort = 5432;
+  socket.remotePort = remotePort;
   socket.connect = () => process.nextTick(() => socket.emit('connect'));
   return socket;
 }
@@ -132,7 +145,153 @@ async function pgClient() {
   return () => client.query('SELECT 1');
 }
 
-const FACTORIES = { http: httpClient, fetch: fetchClient, pg: pgClient };
+const REDIS_KEY = 'opentracing-client-hooks:bench'; // what `npm run bench` reads (scripts/bench/clients.js)
+const REDIS_INFO = '# Server\r\nredis_version:7.4.0\r\nredis_mode:standalone\r\n# Persistence\r\nloading:0\r\n';
+/** A reply in RESP: null, integer, bulk string, array, Map (a RESP3 map, a flat array in RESP2), `{ simple }` or `{ error }`. */
+function respEncode(value, resp) {
+  if (value === null) return resp === 3 ? '_\r\n' : '$-1\r\n';
+  if (typeof value === 'number') return `:${value}\r\n`;
+  if (typeof value === 'string') return `$${Buffer.byteLength(value)}\r\n${value}\r\n`;
+  if (Array.isArray(value)) return `*${value.length}\r\n${value.map((v) => respEncode(v, resp)).join('')}`;
+  if (value instanceof Map) {
+    const pairs = [...value].map(([k, v]) => respEncode(k, resp) + respEncode(v, resp)).join('');
+    return resp === 3 ? `%${value.size}\r\n${pairs}` : `*${value.size * 2}\r\n${pairs}`;
+  }
+  return value.error ? `-${value.error}\r\n` : `+${value.simple}\r\n`;
+}
+const OK = { simple: 'OK' };
+function redisReply(args, state) {
+  const name = args[0].toUpperCase();
+  if (name === 'GET') return args[1] === REDIS_KEY ? 'v' : null;
+  if (name === 'HELLO') {
+    if (args[1]) state.resp = Number(args[1]);
+    return new Map([
+      ['server', 'redis'],
+      ['version', '7.4.0'],
+      ['proto', state.resp],
+      ['id', 1],
+      ['mode', 'standalone'],
+      ['role', 'master'],
+      ['modules', []],
+    ]);
+  }
+  if (name === 'INFO') return REDIS_INFO;
+  if (name === 'PING') return { simple: 'PONG' };
+  if (['SET', 'SELECT', 'QUIT'].includes(name)) return OK;
+  if (name === 'CLIENT') {
+    // Redis 7.4 knows SETINFO and SETNAME, not node-redis's MAINT_NOTIFICATIONS (which it then goes without).
+    const sub = String(args[1]).toUpperCase();
+    return sub === 'SETINFO' || sub === 'SETNAME' ? OK : { error: `ERR unknown subcommand '${args[1]}'. Try CLIENT HELP.` };
+  }
+  return { error: `ERR unknown command '${args[0]}'` };
+}
+/**
+ * A Redis server for one connection (the stub's `answer`), just enough for the clients' handshakes and
+ * `GET`: parses the RESP arrays a client writes (in whatever pieces it writes them) and answers each
+ * command in RESP2, or in RESP3 once the client has sent `HELLO 3`, as Redis does. Unknown commands get
+ * Redis's error.
+ */
+function redisServer() {
+  const state = { resp: 2 };
+  let pending = Buffer.alloc(0);
+  return (chunk) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let out = '';
+    for (;;) {
+      const command = parseRespArray(pending);
+      if (!command) break;
+      pending = pending.subarray(command.end);
+      out += respEncode(redisReply(command.args, state), state.resp);
+    }
+    return out ? Buffer.from(out) : undefined;
+  };
+}
+/** `*N\r\n` then N `$len\r\nbytes\r\n`: the command's arguments and where it ends, or undefined if incomplete. */
+function parseRespArray(buf) {
+  const line = (from) => {
+    const end = buf.indexOf('\r\n', from);
+    return end < 0 ? undefined : { text: buf.toString('latin1', from + 1, end), next: end + 2 };
+  };
+  if (buf.length === 0) return undefined;
+  if (buf[0] !== 0x2a /* * */) throw new Error(`redis stub: expected a RESP array, got ${JSON.stringify(buf.toString('latin1', 0, 20))}`);
+  const head = line(0);
+  if (!head) return undefined;
+  const args = [];
+  let pos = head.next;
+  for (let i = 0; i < Number(head.text); i++) {
+    const len = line(pos);
+    if (!len) return undefined;
+    const end = len.next + Number(len.text);
+    if (buf.length < end + 2) return undefined;
+    args.push(buf.toString('utf8', len.next, end));
+    pos = end + 2;
+  }
+  return { args, end: pos };
+}
+
+/** Where the redis clients "connect": an IP, as node-redis would otherwise look the name up for its handshake. */
+const REDIS_HOST = '127.0.0.1';
+const REDIS_PORT = 6379;
+
+/**
+ * node-redis (`redis`): no socket option takes a stream or a socket factory (its RedisSocket calls
+ * `net.createConnection` itself when it connects), so `net.createConnection` is replaced for the
+ * stub's address only, and only while `connect()` runs; the command path (queue, RESP encoder and decoder)
+ * is the library's own. RESP3 (`HELLO 3`), node-redis 6's default.
+ */
+async function redisClient() {
+  const net = require('node:net');
+  const { createClient } = require('redis');
+  const createConnection = net.createConnection;
+  let stubs = 0;
+  net.createConnection = function (options, ...rest) {
+    if (options?.host !== REDIS_HOST || options.port !== REDIS_PORT) return Reflect.apply(createConnection, this, [options, ...rest]);
+    stubs++;
+    const socket = stubSocket(redisServer(), options.port);
+    process.nextTick(() => socket.emit('connect'));
+    return socket;
+  };
+  // No reconnection: the stub never drops the connection, and a reconnect would not reach it.
+  const client = createClient({ socket: { host: REDIS_HOST, port: REDIS_PORT, reconnectStrategy: false } });
+  try {
+    await client.connect();
+  } finally {
+    net.createConnection = createConnection;
+  }
+  if (stubs !== 1) throw new Error(`node-redis connected through net.createConnection ${stubs} times, not once: the stub is not in use`);
+  return checkedGet(client);
+}
+
+/**
+ * ioredis: its public `Connector` option (the class that opens the connection, StandaloneConnector by
+ * default) is replaced by one that hands over the stub. RESP3, ioredis 6's default (`HELLO 3`).
+ */
+async function ioredisClient() {
+  const m = require('ioredis');
+  const Redis = m.Redis ?? m.default ?? m;
+  class StubConnector extends m.AbstractConnector {
+    constructor(options) {
+      super(options.disconnectTimeout);
+    }
+    connect() {
+      this.connecting = true;
+      this.stream = stubSocket(redisServer(), REDIS_PORT);
+      return Promise.resolve(this.stream);
+    }
+  }
+  const client = new Redis({ host: REDIS_HOST, port: REDIS_PORT, lazyConnect: true, maxRetriesPerRequest: 1, Connector: StubConnector });
+  await client.connect();
+  return checkedGet(client);
+}
+
+/** The measured call, `GET` of the key, once checked to round-trip through the stub. */
+async function checkedGet(client) {
+  const value = await client.get(REDIS_KEY);
+  if (value !== 'v') throw new Error(`redis stub: GET answered ${JSON.stringify(value)}, not "v"`);
+  return () => client.get(REDIS_KEY);
+}
+
+const FACTORIES = { http: httpClient, fetch: fetchClient, pg: pgClient, redis: redisClient, ioredis: ioredisClient };
 
 async function child(job) {
   const { setup } = require('./variants');
