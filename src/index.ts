@@ -2,9 +2,30 @@ import { assertHookNames, enabledHooks, HookName, HooksConfig } from './config';
 import { installNamed } from './install';
 import { setInstallTracer } from './hook-tracer';
 import { installedHooks, uninstall } from './registry';
+import { applyArgs } from './apply-args';
+import type * as LocalSpans from './local-spans';
+import type * as HttpServerCore from './cores/http-server';
+
+/*
+ * The span side (and opentracing with it) loads on first use, not with the package: the registry can tell
+ * that opentracing's global tracer is its default no-op only if opentracing loads after install (see
+ * src/hook-tracer.ts), and with no tracer every hook then costs a wrapper and one check.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use (see above) */
+const localSpans = (): typeof LocalSpans => require('./local-spans');
+const httpServerCore = (): typeof HttpServerCore => require('./cores/http-server');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export const traceFunction: typeof LocalSpans.traceFunction = function traceFunction(this: unknown) {
+  return applyArgs(localSpans().traceFunction, this, arguments);
+} as typeof LocalSpans.traceFunction;
+export const startActiveSpan: typeof LocalSpans.startActiveSpan = function startActiveSpan(this: unknown) {
+  return applyArgs(localSpans().startActiveSpan, this, arguments);
+} as typeof LocalSpans.startActiveSpan;
+export const traced: typeof HttpServerCore.traced = () => httpServerCore().traced();
 
 export { currentSpan, withSpan, suppressTracing } from './context';
-export { traceFunction, startActiveSpan, activeSpan } from './local-spans';
+export { currentSpan as activeSpan } from './context';
 export type { TraceFunctionOptions, ActiveSpanOptions } from './local-spans';
 export { currentTraceIds } from './cores/log-correlation';
 export type { LogHookOptions, LogKeys, TraceIds } from './cores/log-correlation';
@@ -15,7 +36,6 @@ export type { SqlHookOptions, SqlQueryInfo } from './cores/sql-call';
 export type { CommonHookOptions } from './spans';
 export type { Matcher, IncomingMatcher } from './matchers';
 export type { HttpServerOptions, HttpServerHookOptions } from './options/httpServer';
-export { traced } from './cores/http-server';
 export type { FrameworkHookOptions } from './cores/http-server';
 export type { FetchOptions } from './options/fetch';
 export type { AxiosOptions } from './options/axios';

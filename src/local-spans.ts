@@ -5,7 +5,6 @@
  * span when the function returns, or when the native promise it returns settles.
  */
 import type { Span, SpanContext, SpanOptions, Tracer } from 'opentracing';
-import { Span as NoopSpan } from 'opentracing';
 import { currentSpan, storage, withSpan } from './context';
 import { appTracer } from './hook-tracer';
 import { reportOnce } from './logger';
@@ -109,8 +108,18 @@ export function startActiveSpan<T>(name: string, options: ActiveSpanOptions, fn:
     const parent = activeParent();
     if (parent !== null && parent !== undefined) spanOptions.childOf = parent;
   }
-  const span = startSpan(tracer, name, spanOptions) ?? new NoopSpan();
+  const span = startSpan(tracer, name, spanOptions) ?? noopSpan();
   return runActive(span, () => fn(span), finishOnClose !== false);
+}
+
+/**
+ * opentracing's no-op span, loaded only when needed: opentracing must not load with the package, or the
+ * registry cannot tell that its global tracer is the default no-op (see src/hook-tracer.ts).
+ */
+function noopSpan(): Span {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, not with the package (see above)
+  const { Span: NoopSpan } = require('opentracing') as typeof import('opentracing');
+  return new NoopSpan();
 }
 
 /** The active span (an alias of `currentSpan`, as the OpenTracing API names it). */

@@ -342,6 +342,9 @@ export function esmLoaderModules(specs: readonly AnyHookSpec[]): string[] {
 export function install(specs: readonly AnyHookSpec[], names: readonly string[], options: InstallOptions): void {
   aliases = { ...aliases, ...(options.aliases ?? {}) };
   onGlobalTracer = options.onGlobalTracer ?? onGlobalTracer;
+  // Before any patch or enable() can load span logic (and opentracing with it): whether opentracing was
+  // loaded before install is what tells the span side that the global tracer may be the default no-op.
+  if (names.length > 0) watchGlobalTracer();
   let added = false;
   let builtinPatched = false;
   let loaded: string[] | undefined;
@@ -369,7 +372,6 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     }
   }
   if (added) {
-    watchGlobalTracer();
     refreshModuleHooks();
     if (builtinPatched) Module.syncBuiltinESMExports();
   }
