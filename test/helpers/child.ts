@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** The repository root (tests run from build/test). */
@@ -61,4 +63,25 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<{ u
 /** The JSON the traced app printed after `response ` (by default: the headers its downstream received). */
 export function responseOf<T = Record<string, string | undefined>>(run: Run): T {
   return JSON.parse(run.stdout.split('response ')[1]) as T;
+}
+
+/**
+ * Paths `name` in fresh temporary directories (named `prefix`…), for files a child process writes; the
+ * directories are removed after the suite this is called in.
+ */
+export function tempFiles(prefix: string): (name: string) => string {
+  const dirs: string[] = [];
+  after(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return (name) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(dir);
+    return path.join(dir, name);
+  };
+}
+
+/** The spans the jsonl tracer wrote to `file`: one JSON object a line. */
+export function readJsonl<T = any>(file: string): T[] {
+  return fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as T);
 }

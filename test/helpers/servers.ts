@@ -39,6 +39,25 @@ export const echoHandler: Handler = (req, res) => {
   }));
 };
 
+/** Answers with the request's headers as JSON: the downstream of the traced app (test/fixtures/traced-app.js). */
+export const headersHandler: Handler = (req, res) => res.end(JSON.stringify(req.headers));
+
+/**
+ * A server for the suite this is called in: started before its tests (before each test, with `each`)
+ * and closed after. The getter returns the running one.
+ */
+export function serverForSuite<S extends { close(): Promise<void> }>(start: () => Promise<S>, each = false): () => S {
+  let server: S | undefined;
+  (each ? beforeEach : before)(async () => {
+    server = await start();
+  });
+  (each ? afterEach : after)(() => server?.close());
+  return () => {
+    if (server === undefined) throw new Error('the suite\'s server is not running');
+    return server;
+  };
+}
+
 /** A real HTTP(S) server on 127.0.0.1 that remembers what it received. */
 export async function startServer(handler: Handler = echoHandler, secure = false): Promise<TestServer> {
   const received: Received[] = [];
