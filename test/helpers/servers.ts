@@ -92,6 +92,13 @@ export function readBody(res: http.IncomingMessage): Promise<string> {
   });
 }
 
+/** A GET of `url` with `headers`: the status and the whole body. */
+export function getReply(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
+  });
+}
+
 /** A port with nothing listening on it. */
 export async function closedPort(): Promise<number> {
   const server = http.createServer();

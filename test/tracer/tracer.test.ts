@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import path from 'node:path';
 import * as opentracing from 'opentracing';
 import { childEnv, readJsonl, root, runNode, serve, tempFiles, tracedApp as app } from '../helpers/child';
 import type { Run } from '../helpers/child';
-import { closedPort, headersHandler, readBody, serverForSuite, startServer, TestServer } from '../helpers/servers';
+import { closedPort, getReply, headersHandler, readBody, serverForSuite, startServer, TestServer } from '../helpers/servers';
 import { renderTrace } from '../../src/tracer/waterfall';
 
 const jaeger = require('jaeger-client');
@@ -196,11 +195,6 @@ function serveApp(env: NodeJS.ProcessEnv): Promise<{ url: string; stop(): Promis
   return serve(['-r', './register', app], baseEnv({ ...env, SERVE_ONLY: '1' }));
 }
 
-function get(url: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
-  });
-}
 
 describe('propagation interop (default tracer)', function () {
   this.timeout(60000);
@@ -233,7 +227,7 @@ describe('propagation interop (default tracer)', function () {
       const span = jaegerTracer.startSpan('jaeger-client-call');
       const headers: Record<string, string> = {};
       jaegerTracer.inject(span.context(), opentracing.FORMAT_HTTP_HEADERS, headers);
-      const { status } = await get(`${served.url}/from-jaeger`, headers);
+      const { status } = await getReply(`${served.url}/from-jaeger`, headers);
       span.finish();
       assert.equal(status, 200);
     } finally {
@@ -259,7 +253,7 @@ describe('propagation interop (default tracer)', function () {
     ];
     try {
       for (const [i, header] of [valid, ...malformed].entries()) {
-        const { status } = await get(`${served.url}/h${i}`, { traceparent: header });
+        const { status } = await getReply(`${served.url}/h${i}`, { traceparent: header });
         assert.equal(status, 200);
       }
     } finally {
