@@ -37,6 +37,23 @@ export function withHookOptions<H extends HookName>(tracer: RecordingTracer, hoo
   return withInstall(tracer, [hook], { tracer, hooks: { [hook]: options } }, body);
 }
 
+/** Runs `fn` under a new span `name` (its parent, handed to it), finished once `fn` settled. */
+export async function underSpan<T>(tracer: RecordingTracer, fn: (parent: RecordedSpan) => T | Promise<T>, name = 'parent'): Promise<{ parent: RecordedSpan; result: T }> {
+  const parent = tracer.startSpan(name) as RecordedSpan;
+  try {
+    return { parent, result: await withSpan(parent, () => fn(parent)) };
+  } finally {
+    parent.finish();
+  }
+}
+
+/** underSpan, then waits until every span finished. */
+export async function settledUnder<T>(tracer: RecordingTracer, fn: () => T | Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
+  const traced = await underSpan(tracer, fn);
+  await tracer.settle();
+  return traced;
+}
+
 /** SQL hook options that record what is sent as it is: values as `db.params`, literals kept, 20 characters. */
 export const verbatimSql = { captureParameters: true, sanitizeStatement: false, maxStatementLength: 20 } as const;
 

@@ -28,6 +28,12 @@ export function redisUrl(): string {
   return process.env.REDIS_URL;
 }
 
+/** redisUrl() as the host and port of a connection option (bullmq's). */
+export function redisHostPort(): { host: string; port: number } {
+  const u = new URL(redisUrl());
+  return { host: u.hostname, port: Number(u.port || 6379) };
+}
+
 export function mysqlUrl(): string {
   const unavailable = process.env.OTCH_MARIADB_UNAVAILABLE;
   if (unavailable) throw new Error(`MariaDB could not be started by scripts/services.js: ${unavailable}`);

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import { Duplex, Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
@@ -10,10 +8,10 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { HooksConfig } from '../../src';
 import { parseTarget } from '../../src/tracing/grpc';
 import { EchoClient, EchoReply, EchoServer, loadEcho, startEchoServer, unary } from '../conformance/drivers/grpc';
-import { withInstall } from '../helpers/cases';
+import { underSpan, withInstall } from '../helpers/cases';
+import { esmAppSpans, root } from '../helpers/child';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 
-const root = path.join(__dirname, '..', '..', '..');
 const UNARY = 'grpc conformance.Echo/Unary';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
 
@@ -74,14 +72,7 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   }
 
   /** Runs `fn` under a fresh parent span, finished afterwards. */
-  async function underParent<T>(fn: (parent: RecordedSpan) => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
-    const parent = tracer.startSpan('parent') as RecordedSpan;
-    try {
-      return { parent, result: await withSpan(parent, () => fn(parent)) };
-    } finally {
-      parent.finish();
-    }
-  }
+  const underParent = <T>(fn: (parent: RecordedSpan) => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => underSpan(tracer, fn);
 
   it('unary: a client span, the server span its child across the wire, the handler running with the server span active', async () => {
     const { parent, result: reply } = await underParent(() => unary(client, { text: 'hi' }));
@@ -464,13 +455,9 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   it('an ES module app (`import grpc from "@grpc/grpc-js"`) is traced, client and server', async () => {
     // grpc-js is a CommonJS package: its entry is loaded by the ES-module loader without require(), the
     // files it requires are not. The hooks are installed before the import, as `--import register` does.
-    const code = `
-      import { createRequire } from 'node:module';
-      const require = createRequire(process.cwd() + '/');
-      const { installPatches, withSpan } = require('./build/src/index.js');
-      const { RecordingTracer } = require('./build/test/helpers/tracer.js');
-      const tracer = new RecordingTracer();
-      installPatches(['grpc'], { tracer });
+    const spans = await esmAppSpans(
+      ['grpc'],
+      `
       if (Object.keys(require.cache).some((f) => f.includes('@grpc'))) throw new Error('grpc-js was loaded by require');
       const { default: grpc } = await import('@grpc/grpc-js');
       const { default: loader } = await import('@grpc/proto-loader');
@@ -485,18 +472,10 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
       await tracer.settle();
       client.close();
       server.forceShutdown();
-      process.stdout.write(JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, kind: s.tags['span.kind'], id: s.id, parentId: s.parentId }))));
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const [status] = await once(child, 'exit');
-    assert.equal(status, 0, stderr);
-    const spans = JSON.parse(stdout) as Array<{ name: string; kind: string; id: string; parentId?: string }>;
-    const clientSpan = spans.find((s) => s.name === UNARY && s.kind === 'client');
-    const serverSpan = spans.find((s) => s.name === UNARY && s.kind === 'server');
+    `,
+    );
+    const clientSpan = spans.find((s) => s.name === UNARY && s.tags['span.kind'] === 'client');
+    const serverSpan = spans.find((s) => s.name === UNARY && s.tags['span.kind'] === 'server');
     assert.ok(clientSpan && serverSpan, JSON.stringify(spans));
     assert.equal(serverSpan.parentId, clientSpan.id);
   });

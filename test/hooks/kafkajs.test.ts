@@ -6,6 +6,7 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { KafkajsOptions } from '../../src';
 import { freshName, kafkaClient, kafkaErrors, newConsumer, newProducer } from '../conformance/drivers/kafkajs';
 import { RecordedSpan, RecordingContext, RecordingTracer } from '../helpers/tracer';
+import { until as untilHolds } from '../helpers/waits';
 
 /** A message as an eachMessage handler saw it, with the span active in the handler. */
 interface Arrival {
@@ -21,13 +22,8 @@ function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString() : String(value);
 }
 
-async function until(condition: () => boolean, what: string, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Waits for what the broker delivers: a consumer group joins slowly, so up to 15 s. */
+const until = (condition: () => boolean, what: string): Promise<void> => untilHolds(condition, what, 15000);
 
 describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
   this.timeout(60000);

@@ -4,16 +4,12 @@
  */
 import * as bullmq5 from 'bullmq';
 import * as bullmq6 from 'bullmq6';
-import { redisUrl } from '../../helpers/services';
+import { redisHostPort } from '../../helpers/services';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
 
 type Bullmq = typeof bullmq5;
 
-function connection(): { host: string; port: number } {
-  const u = new URL(redisUrl());
-  return { host: u.hostname, port: Number(u.port || 6379) };
-}
 
 /** Every function the bullmq hook replaces in `lib` (a class's own methods only, as the hook does). */
 function targetsOf(lib: Bullmq): Array<[object, PropertyKey]> {
@@ -55,7 +51,7 @@ function producerDriver(label: string, lib: Bullmq, config?: Driver['config']): 
     tags: () => ({ component: 'bullmq', 'messaging.system': 'bullmq', 'message_bus.destination': QUEUE, 'bullmq.job.name': 'conformance' }),
     targets: () => targetsOf(lib),
     async start() {
-      queue = new lib.Queue(QUEUE, { connection: connection() });
+      queue = new lib.Queue(QUEUE, { connection: redisHostPort() });
       await queue.waitUntilReady();
       await queue.obliterate({ force: true });
     },
@@ -109,7 +105,7 @@ function consumerDriver(label: string, lib: Bullmq, config?: Driver['config']): 
     tags: () => ({ component: 'bullmq', 'messaging.system': 'bullmq', 'message_bus.destination': QUEUE, 'bullmq.job.name': 'conformance', 'bullmq.job.attempt': 1 }),
     targets: () => targetsOf(lib),
     async start() {
-      queue = new lib.Queue(QUEUE, { connection: connection() });
+      queue = new lib.Queue(QUEUE, { connection: redisHostPort() });
       await queue.waitUntilReady();
       await queue.obliterate({ force: true });
       worker = new lib.Worker<Data>(
@@ -121,7 +117,7 @@ function consumerDriver(label: string, lib: Bullmq, config?: Driver['config']): 
           setImmediate(() => waiting.get(job.data.id)?.resolve(seen));
           return seen;
         },
-        { connection: connection(), concurrency: 50 },
+        { connection: redisHostPort(), concurrency: 50 },
       );
       worker.on('completed', (job) => waiting.delete(job.data.id));
       worker.on('failed', (job, err) => {
