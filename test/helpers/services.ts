@@ -68,6 +68,11 @@ export function sqlTags(component: string, conn: { host: string; port: number; u
   };
 }
 
+/** The tags of a messaging span (amqplib, kafkajs, nats, bullmq, socket.io): its library, its system and its destination. */
+export function messagingTags(component: string, system: string, destination: string): Record<string, unknown> {
+  return { component, 'messaging.system': system, 'message_bus.destination': destination };
+}
+
 /** The Kafka bootstrap brokers (`host:port`, comma-separated in KAFKA_BROKERS). */
 export function kafkaBrokers(): string[] {
   const unavailable = process.env.OTCH_KAFKA_UNAVAILABLE;

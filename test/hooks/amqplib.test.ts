@@ -7,7 +7,7 @@ import type { AmqplibOptions } from '../../src';
 import { amqplibTargets, amqpPort } from '../conformance/drivers/amqplib';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { esmAppSpans } from '../helpers/child';
-import { amqpUrl } from '../helpers/services';
+import { amqpUrl, messagingTags } from '../helpers/services';
 import { until } from '../helpers/waits';
 
 const tag = `otch.test.${process.pid}`;
@@ -130,9 +130,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(producer.traceId, request.traceId);
     assert.deepEqual(producer.tags, {
       'span.kind': 'producer',
-      component: 'amqplib',
-      'messaging.system': 'rabbitmq',
-      'message_bus.destination': exchange,
+      ...messagingTags('amqplib', 'rabbitmq', exchange),
       'amqp.exchange': exchange,
       'amqp.routing_key': 'orders.created',
       ...peerTags(),
@@ -146,9 +144,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(active, consumer, 'the consume callback runs in the consumer span');
     assert.deepEqual(consumer.tags, {
       'span.kind': 'consumer',
-      component: 'amqplib',
-      'messaging.system': 'rabbitmq',
-      'message_bus.destination': queue,
+      ...messagingTags('amqplib', 'rabbitmq', queue),
       'amqp.queue': queue,
       'amqp.exchange': exchange,
       'amqp.routing_key': 'orders.created',

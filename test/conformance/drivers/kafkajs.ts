@@ -6,7 +6,7 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Consumer, IHeaders, LogEntry, Message, Producer, RecordMetadata } from 'kafkajs';
 import { installedPatches } from '../../../src';
-import { kafkaBrokers } from '../../helpers/services';
+import { kafkaBrokers, messagingTags } from '../../helpers/services';
 import { Deliveries } from './held';
 import type { Driver, OtelCounterpart } from '../driver';
 
@@ -81,7 +81,7 @@ export const kafkajsProducerDriver: Driver = {
   hook: 'kafkajs',
   kind: 'producer',
   operation: /^kafka\.send /,
-  tags: () => ({ component: 'kafkajs', 'messaging.system': 'kafka', 'message_bus.destination': SEND_TOPIC, 'messaging.batch.message_count': 1 }),
+  tags: () => ({ ...messagingTags('kafkajs', 'kafka', SEND_TOPIC), 'messaging.batch.message_count': 1 }),
   targets: kafkajsTargets,
   async start() {
     producerKafka = kafkaClient();
@@ -188,7 +188,7 @@ export const kafkajsConsumerDriver: Driver = {
   hook: 'kafkajs',
   kind: 'consumer',
   operation: /^kafka\.process /,
-  tags: () => ({ component: 'kafkajs', 'messaging.system': 'kafka', 'message_bus.destination': CONSUME_TOPIC, 'kafka.consumer_group': `${CONSUME_TOPIC}.group` }),
+  tags: () => ({ ...messagingTags('kafkajs', 'kafka', CONSUME_TOPIC), 'kafka.consumer_group': `${CONSUME_TOPIC}.group` }),
   targets: kafkajsTargets,
   async start() {
     consumerKafka = kafkaClient();

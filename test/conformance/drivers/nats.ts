@@ -5,7 +5,7 @@
  */
 import { connect, headers as natsHeaders, StringCodec } from 'nats';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
-import { natsUrl } from '../../helpers/services';
+import { messagingTags, natsUrl } from '../../helpers/services';
 import { Deliveries } from './held';
 import type { Driver } from '../driver';
 
@@ -33,7 +33,7 @@ export const freshSubject = (what: string): string => `otch.${what}.${process.pi
 
 /** What the NATS drivers declare alike: the hook, its targets, and the tags of a span on `subject`. */
 function natsFacts(name: string, kind: Driver['kind'], operation: RegExp, subject: string): Pick<Driver, 'name' | 'hook' | 'kind' | 'operation' | 'tags' | 'targets'> {
-  return { name: `nats ${name}`, hook: 'nats', kind, operation, tags: () => ({ component: 'nats', 'messaging.system': 'nats', 'message_bus.destination': subject }), targets: natsTargets };
+  return { name: `nats ${name}`, hook: 'nats', kind, operation, tags: () => messagingTags('nats', 'nats', subject), targets: natsTargets };
 }
 
 /** Headers as plain text, for comparing what arrived. */
