@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { suiteFixture } from './suite';
 
 const fixtures = path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
 export const tlsOptions = {
@@ -47,15 +48,7 @@ export const headersHandler: Handler = (req, res) => res.end(JSON.stringify(req.
  * and closed after. The getter returns the running one.
  */
 export function serverForSuite<S extends { close(): Promise<void> }>(start: () => Promise<S>, each = false): () => S {
-  let server: S | undefined;
-  (each ? beforeEach : before)(async () => {
-    server = await start();
-  });
-  (each ? afterEach : after)(() => server?.close());
-  return () => {
-    if (server === undefined) throw new Error('the suite\'s server is not running');
-    return server;
-  };
+  return suiteFixture(start, (server) => server.close(), each);
 }
 
 /** A real HTTP(S) server on 127.0.0.1 that remembers what it received. */

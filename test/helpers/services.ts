@@ -21,6 +21,14 @@ export function pgConfig(): { host: string; port: number; user: string; database
   };
 }
 
+/** A pg client connected to pgConfig()'s server (pg is loaded only when this is called). */
+export async function connectedPgClient(): Promise<import('pg').Client> {
+  const pg = require('pg') as typeof import('pg');
+  const client = new pg.Client(pgConfig());
+  await client.connect();
+  return client;
+}
+
 export function redisUrl(): string {
   const unavailable = process.env.OTCH_REDIS_UNAVAILABLE;
   if (unavailable) throw new Error(`Redis could not be started by scripts/services.js: ${unavailable}`);
