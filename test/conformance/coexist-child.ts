@@ -6,10 +6,11 @@
 import { trace } from '@opentelemetry/api';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { coexistPhases, runChild } from '../helpers/coexist';
 import { RecordingTracer } from '../helpers/tracer';
 import type { Driver } from './driver';
 
-async function main(): Promise<void> {
+async function main(): Promise<unknown> {
   const [name, order] = process.argv.slice(2);
   const exporter = new InMemorySpanExporter();
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
@@ -41,8 +42,7 @@ async function main(): Promise<void> {
     registerOtel(driver);
   }
   await driver.start();
-  const phases: Array<{ phase: string; ours: number; otel: number; ok: boolean; error?: string }> = [];
-  const run = async (phase: string): Promise<void> => {
+  const phases = await coexistPhases({ uninstall: () => hooks.uninstallAllPatches(), install: () => installOurs(driver) }, async () => {
     const oursBefore = tracer.startedCount;
     const otelBefore = exporter.getFinishedSpans().length;
     let ok = true;
@@ -56,21 +56,10 @@ async function main(): Promise<void> {
     await tracer.settle();
     // OpenTelemetry ends its spans when the call completes; give its processor the same turn.
     await new Promise((resolve) => setImmediate(resolve));
-    phases.push({ phase, ours: tracer.startedCount - oursBefore, otel: exporter.getFinishedSpans().length - otelBefore, ok, error });
-  };
-  await run('both');
-  hooks.uninstallAllPatches();
-  await run('after uninstall');
-  installOurs(driver);
-  await run('installed again');
+    return { ours: tracer.startedCount - oursBefore, otel: exporter.getFinishedSpans().length - otelBefore, ok, error };
+  });
   await driver.stop();
-  process.stdout.write(JSON.stringify(phases) + '\n');
+  return phases;
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(String(err?.stack ?? err) + '\n');
-    process.exit(1);
-  },
-);
+runChild(main);

@@ -4,9 +4,9 @@
  * install/uninstall, a throwing tracer, memory per call, and life beside OpenTelemetry.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { coexistRun } from '../helpers/coexist';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import type { Driver } from './driver';
 import { DRIVERS } from './drivers';
@@ -262,17 +262,7 @@ for (const driver of DRIVERS) {
     if (driver.otel !== undefined) {
       for (const order of ['otel-first', 'ours-first'] as const) {
         it(`lives beside OpenTelemetry's ${driver.otel.export} (${order}): both trace; uninstall takes out only ours`, async () => {
-          const child = path.join(__dirname, 'coexist-child.js');
-          const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-            const p = spawn(process.execPath, [child, driver.name, order], { env: process.env });
-            let stdout = '';
-            let stderr = '';
-            p.stdout.on('data', (d) => (stdout += d));
-            p.stderr.on('data', (d) => (stderr += d));
-            p.on('exit', (c) => resolve({ code: c, stdout, stderr }));
-          });
-          assert.equal(code, 0, stderr);
-          const phases = JSON.parse(stdout.trim().split('\n').pop()!) as Array<{ phase: string; ours: number; otel: number; ok: boolean; error?: string }>;
+          const phases = await coexistRun<{ phase: string; ours: number; otel: number; ok: boolean; error?: string }>(path.join(__dirname, 'coexist-child.js'), driver.name, order);
           for (const p of phases) assert.ok(p.ok, `${p.phase}: the call failed: ${p.error}`);
           const [both, afterUninstall, again] = phases;
           assert.ok(both.ours >= 1, `ours traced beside OpenTelemetry: ${JSON.stringify(both)}`);

@@ -4,22 +4,16 @@
  * sees the very handler it registered. Route names, errors and the active span still work.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
 import { RecordingTracer } from '../helpers/tracer';
-import { readBody } from '../helpers/servers';
+import { getReply } from '../helpers/servers';
 
 const MAJORS: Array<[label: string, module: string]> = [
   ['fastify@5', 'fastify'],
   ['fastify@4', 'fastify4'],
 ];
 
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
-  });
-}
 
 for (const [label, moduleName] of MAJORS) {
   describe(`fastify transparency (${label})`, function () {
@@ -97,10 +91,10 @@ for (const [label, moduleName] of MAJORS) {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       try {
-        assert.equal((await get(`${url}/h/1`)).body, '{"active":true}');
+        assert.equal((await getReply(`${url}/h/1`)).body, '{"active":true}');
         assert.equal(handler.name, 'bound named');
         assert.equal(handler.length, 2);
-        assert.equal((await get(`${url}/boom`)).status, 500);
+        assert.equal((await getReply(`${url}/boom`)).status, 500);
         await tracer.waitFor(2);
         const names = tracer.finished.map((s) => s.operationName).sort();
         assert.deepEqual(names, ['GET /boom', 'GET /h/:id']);
@@ -120,7 +114,7 @@ for (const [label, moduleName] of MAJORS) {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       try {
-        assert.equal((await get(`${url}/guarded/1`)).status, 500);
+        assert.equal((await getReply(`${url}/guarded/1`)).status, 500);
         const [span] = await tracer.waitFor(1);
         assert.equal(span.operationName, 'GET /guarded/:id');
         assert.equal(span.errorLog()?.fields.message, 'hook kaput');

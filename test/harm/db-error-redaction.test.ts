@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { installPatches, uninstallAllPatches } from '../../src';
 import type { HooksConfig } from '../../src';
 import { redactErrorText } from '../../src/cores/db-call';
-import { mysqlUrl, pgConfig, redisUrl } from '../helpers/services';
+import { connectedPgClient, mysqlUrl, redisUrl } from '../helpers/services';
+import { suiteFixture } from '../helpers/suite';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
  
@@ -64,22 +64,15 @@ describe('values in database servers\' error messages are redacted (issue 18, de
   }
 
   describe('pg', () => {
-    let client: pg.Client;
-    beforeEach(async () => {
-      client = new pg.Client(pgConfig());
-      await client.connect();
-    });
-    afterEach(async () => {
-      await client.end();
-    });
+    const client = suiteFixture(connectedPgClient, (c) => c.end(), true);
 
     it('a value echoed in the message or the detail is redacted; with captureParameters it is kept', async () => {
       install();
-      const err = await client.query("SELECT 'secretValue'::int").then(() => assert.fail('no error'), (e: Error) => e);
+      const err = await client().query("SELECT 'secretValue'::int").then(() => assert.fail('no error'), (e: Error) => e);
       assert.match(err.message, /secretValue/);
-      await client.query('CREATE TEMP TABLE harm_u (email text UNIQUE)');
-      await client.query("INSERT INTO harm_u VALUES ('a@b.c')");
-      const dup = await client.query("INSERT INTO harm_u VALUES ('a@b.c')").then(() => assert.fail('no error'), (e: any) => e);
+      await client().query('CREATE TEMP TABLE harm_u (email text UNIQUE)');
+      await client().query("INSERT INTO harm_u VALUES ('a@b.c')");
+      const dup = await client().query("INSERT INTO harm_u VALUES ('a@b.c')").then(() => assert.fail('no error'), (e: any) => e);
       assert.match(dup.detail, /a@b\.c/, 'the app keeps the detail');
       const spans = tracer.finished.filter((s) => s.hasError());
       assert.equal(spans.length, 2);
@@ -89,7 +82,7 @@ describe('values in database servers\' error messages are redacted (issue 18, de
       uninstallAllPatches();
       tracer.reset();
       install({ hooks: { pg: { captureParameters: true } } });
-      await client.query("SELECT 'secretValue'::int").catch(() => undefined);
+      await client().query("SELECT 'secretValue'::int").catch(() => undefined);
       assert.match(logged(tracer.finished.find((s) => s.hasError())!), /secretValue/);
     });
   });

@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { installPatches, uninstallAllPatches } from '../../src';
-import { readBody } from '../helpers/servers';
+import { getReply, startServer, TestServer } from '../helpers/servers';
 import { RecordingTracer } from '../helpers/tracer';
 
  
 const MAJORS: Array<[string, any]> = [['express@5', require('express')], ['express@4', require('express4')]];
 
-function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
-  });
-}
 
 for (const [label, express] of MAJORS) {
   describe(`express keeps the functions it hands app code (${label}, issue 18, defect 7)`, function () {
     this.timeout(30000);
     const tracer = new RecordingTracer();
-    let server: http.Server;
+    let server: TestServer;
     let url: string;
 
     for (const middlewareSpans of [false, true]) {
@@ -43,24 +36,22 @@ for (const [label, express] of MAJORS) {
             res.format({ json: () => res.json({ same: req.next === next }) });
           });
           app.use((err: any, _req: any, res: any, _next: any) => res.status(500).send(err.message));
-          server = http.createServer(app);
-          await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-          url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+          server = await startServer(app);
+          url = server.url;
         });
         after(async () => {
           uninstallAllPatches();
-          server.closeAllConnections();
-          await new Promise<void>((resolve) => server.close(() => resolve()));
+          await server.close();
         });
         beforeEach(() => tracer.reset());
 
         it('res.format hands its handlers req.next, the very next of the layer', async () => {
-          assert.deepEqual(await get(`${url}/api/v1/format`), { status: 200, body: 'default' });
-          assert.deepEqual(await get(`${url}/other`, { accept: 'application/json' }), { status: 200, body: '{"same":true}' });
+          assert.deepEqual(await getReply(`${url}/api/v1/format`), { status: 200, body: 'default' });
+          assert.deepEqual(await getReply(`${url}/other`, { accept: 'application/json' }), { status: 200, body: '{"same":true}' });
         });
 
         it('route names and spans are as before', async () => {
-          await get(`${url}/api/v1/format`);
+          await getReply(`${url}/api/v1/format`);
           await tracer.settle();
           const names = tracer.finished.filter((s) => s.tags['span.kind'] === 'server').map((s) => s.operationName);
           assert.deepEqual(names, ['GET /api/:version/format']);

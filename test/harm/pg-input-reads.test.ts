@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import type pg from 'pg';
 import { installPatches, uninstallAllPatches } from '../../src';
-import { pgConfig } from '../helpers/services';
+import { connectedPgClient } from '../helpers/services';
+import { suiteFixture } from '../helpers/suite';
 import { RecordingTracer } from '../helpers/tracer';
 
 /** A query config whose getters count their reads; `throwOn` makes a getter throw on that read. */
@@ -34,14 +35,7 @@ async function outcome(client: pg.Client, cfg: object): Promise<string> {
 describe('pg reads the caller\'s query config no more often than pg does (issue 18, defect 3)', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
-  let client: pg.Client;
-  before(async () => {
-    client = new pg.Client(pgConfig());
-    await client.connect();
-  });
-  after(async () => {
-    await client.end();
-  });
+  const client = suiteFixture(connectedPgClient, (c) => c.end());
   afterEach(() => {
     uninstallAllPatches();
     tracer.reset();
@@ -55,10 +49,10 @@ describe('pg reads the caller\'s query config no more often than pg does (issue 
   ] as Array<[string, { text?: number; submit?: number; callback?: number }]>) {
     it(`${label}: the same outcome and reads as untraced, no span left unfinished`, async () => {
       const untracedReads: Record<string, number> = {};
-      const untraced = await outcome(client, config(throwOn, untracedReads));
+      const untraced = await outcome(client(), config(throwOn, untracedReads));
       installPatches(['pg'], { tracer });
       const tracedReads: Record<string, number> = {};
-      const traced = await outcome(client, config(throwOn, tracedReads));
+      const traced = await outcome(client(), config(throwOn, tracedReads));
       assert.equal(traced, untraced);
       assert.deepEqual(tracedReads, untracedReads);
       await tracer.settle();
@@ -68,7 +62,7 @@ describe('pg reads the caller\'s query config no more often than pg does (issue 
   it('a callback in the config: read once, called once, the span finishes', async () => {
     installPatches(['pg'], { tracer });
     const reads: Record<string, number> = {};
-    const rows = await new Promise<unknown>((resolve, reject) => client.query(config({ text: 2, callback: 2 }, reads, (err, res) => (err ? reject(err) : resolve((res as pg.QueryResult).rows))) as any));
+    const rows = await new Promise<unknown>((resolve, reject) => client().query(config({ text: 2, callback: 2 }, reads, (err, res) => (err ? reject(err) : resolve((res as pg.QueryResult).rows))) as any));
     assert.deepEqual(rows, [{ n: 1 }]);
     assert.deepEqual(reads, { submit: 1, text: 1, callback: 1 });
     await tracer.settle();

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { installPatches, uninstallAllPatches } from '../../src';
 import { validBaggage, validTraceHeaders, validTraceparent, validTracestate } from '../../src/trace-headers';
-import { readBody } from '../helpers/servers';
+import { readBody, startServer, TestServer } from '../helpers/servers';
 
  
 const jaeger = require('jaeger-client');
@@ -68,18 +67,16 @@ describe('trace header validation (issue 18, defect 5)', () => {
   describe('end to end with jaeger-client', () => {
     const reporter = new jaeger.InMemoryReporter();
     const tracer = new jaeger.Tracer('svc', reporter, new jaeger.ConstSampler(true));
-    let server: http.Server;
+    let server: TestServer;
     let url: string;
     before(async () => {
       installPatches(['httpServer'], { tracer });
-      server = http.createServer((_req, res) => res.end('ok'));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      server = await startServer((_req, res) => res.end('ok'));
+      url = server.url;
     });
     after(async () => {
       uninstallAllPatches();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     });
 
     async function serverSpanFor(headers: http.OutgoingHttpHeaders): Promise<any> {

@@ -1,7 +1,7 @@
 /** Test cases that several hooks' own tests share. */
 import assert from 'node:assert/strict';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
-import type { HookName, HookOptionsByName } from '../../src';
+import type { HookName, HookOptionsByName, HooksConfig } from '../../src';
 import { getEach } from './servers';
 import type { RecordedSpan, RecordingTracer } from './tracer';
 
@@ -20,16 +20,38 @@ export function assertRequireParent(tracer: RecordingTracer, hook: HookName, cal
   });
 }
 
-/** Runs `body` with `hook` installed with `options`, then installs it again without them (the suite's own install). */
-export async function withHookOptions<H extends HookName>(tracer: RecordingTracer, hook: H, options: HookOptionsByName[H], body: () => Promise<void>): Promise<void> {
+/** Runs `body` with `hooks` installed with `config`, then installs them again with `tracer` alone (the suite's own install). */
+export async function withInstall(tracer: RecordingTracer, hooks: HookName[], config: HooksConfig, body: () => Promise<void>): Promise<void> {
   uninstallAllPatches();
-  installPatches([hook], { tracer, hooks: { [hook]: options } });
+  installPatches(hooks, config);
   try {
     await body();
   } finally {
     uninstallAllPatches();
-    installPatches([hook], { tracer });
+    installPatches(hooks, { tracer });
   }
+}
+
+/** Runs `body` with `hook` installed with `options`, then installs it again without them (the suite's own install). */
+export function withHookOptions<H extends HookName>(tracer: RecordingTracer, hook: H, options: HookOptionsByName[H], body: () => Promise<void>): Promise<void> {
+  return withInstall(tracer, [hook], { tracer, hooks: { [hook]: options } }, body);
+}
+
+/** Runs `fn` under a new span `name` (its parent, handed to it), finished once `fn` settled. */
+export async function underSpan<T>(tracer: RecordingTracer, fn: (parent: RecordedSpan) => T | Promise<T>, name = 'parent'): Promise<{ parent: RecordedSpan; result: T }> {
+  const parent = tracer.startSpan(name) as RecordedSpan;
+  try {
+    return { parent, result: await withSpan(parent, () => fn(parent)) };
+  } finally {
+    parent.finish();
+  }
+}
+
+/** underSpan, then waits until every span finished. */
+export async function settledUnder<T>(tracer: RecordingTracer, fn: () => T | Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
+  const traced = await underSpan(tracer, fn);
+  await tracer.settle();
+  return traced;
 }
 
 /** SQL hook options that record what is sent as it is: values as `db.params`, literals kept, 20 characters. */

@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { suiteFixture } from './suite';
 
 const fixtures = path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
 export const tlsOptions = {
@@ -39,6 +40,17 @@ export const echoHandler: Handler = (req, res) => {
   }));
 };
 
+/** Answers with the request's headers as JSON: the downstream of the traced app (test/fixtures/traced-app.js). */
+export const headersHandler: Handler = (req, res) => res.end(JSON.stringify(req.headers));
+
+/**
+ * A server for the suite this is called in: started before its tests (before each test, with `each`)
+ * and closed after. The getter returns the running one.
+ */
+export function serverForSuite<S extends { close(): Promise<void> }>(start: () => Promise<S>, each = false): () => S {
+  return suiteFixture(start, (server) => server.close(), each);
+}
+
 /** A real HTTP(S) server on 127.0.0.1 that remembers what it received. */
 export async function startServer(handler: Handler = echoHandler, secure = false): Promise<TestServer> {
   const received: Received[] = [];
@@ -70,6 +82,13 @@ export function readBody(res: http.IncomingMessage): Promise<string> {
     res.on('data', (chunk) => (body += chunk));
     res.on('end', () => resolve(body));
     res.on('error', reject);
+  });
+}
+
+/** A GET of `url` with `headers`: the status and the whole body. */
+export function getReply(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
   });
 }
 

@@ -21,11 +21,25 @@ export function pgConfig(): { host: string; port: number; user: string; database
   };
 }
 
+/** A pg client connected to pgConfig()'s server (pg is loaded only when this is called). */
+export async function connectedPgClient(): Promise<import('pg').Client> {
+  const pg = require('pg') as typeof import('pg');
+  const client = new pg.Client(pgConfig());
+  await client.connect();
+  return client;
+}
+
 export function redisUrl(): string {
   const unavailable = process.env.OTCH_REDIS_UNAVAILABLE;
   if (unavailable) throw new Error(`Redis could not be started by scripts/services.js: ${unavailable}`);
   if (!process.env.REDIS_URL) throw new Error('no Redis server: run the tests with `npm test` (it starts one), or set REDIS_URL');
   return process.env.REDIS_URL;
+}
+
+/** redisUrl() as the host and port of a connection option (bullmq's). */
+export function redisHostPort(): { host: string; port: number } {
+  const u = new URL(redisUrl());
+  return { host: u.hostname, port: Number(u.port || 6379) };
 }
 
 export function mysqlUrl(): string {
@@ -60,6 +74,11 @@ export function sqlTags(component: string, conn: { host: string; port: number; u
     'peer.port': conn.port,
     'peer.address': `${conn.host}:${conn.port}`,
   };
+}
+
+/** The tags of a messaging span (amqplib, kafkajs, nats, bullmq, socket.io): its library, its system and its destination. */
+export function messagingTags(component: string, system: string, destination: string): Record<string, unknown> {
+  return { component, 'messaging.system': system, 'message_bus.destination': destination };
 }
 
 /** The Kafka bootstrap brokers (`host:port`, comma-separated in KAFKA_BROKERS). */

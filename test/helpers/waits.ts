@@ -1,4 +1,4 @@
-/** Waiting for what a server or a client does, without fixed sleeps (the Redis tests). */
+/** Waiting for what a server or a client does, without fixed sleeps. */
 
 /** The next `event` of `emitter` (`events.once` would reject on the 'error' events a dropped connection emits). */
 export function next(emitter: { once(event: string, listener: (...args: unknown[]) => void): unknown }, event: string): Promise<unknown> {
@@ -6,7 +6,7 @@ export function next(emitter: { once(event: string, listener: (...args: unknown[
 }
 
 /** Resolves once `condition` holds (polled), so that no test waits a fixed time for the server. */
-export async function until(condition: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+export async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -15,8 +15,8 @@ export async function until(condition: () => Promise<boolean>, what: string, ms 
 }
 
 /** Whether the server sees client `id` blocked in `command` (`CLIENT LIST` has no per-id filter before 6.2). */
-export function blockedIn(list: string, id: unknown, command: string): boolean {
-  return list.split('\n').some((line) => line.startsWith(`id=${id} `) && line.includes(` cmd=${command} `));
+export function blockedIn(list: unknown, id: unknown, command: string): boolean {
+  return String(list).split('\n').some((line) => line.startsWith(`id=${id} `) && line.includes(` cmd=${command} `));
 }
 
 export const noop = (): void => undefined;

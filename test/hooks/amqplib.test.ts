@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import amqp from 'amqplib';
 import amqpCallback from 'amqplib/callback_api';
 import type { Span } from 'opentracing';
@@ -8,7 +6,9 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { AmqplibOptions } from '../../src';
 import { amqplibTargets, amqpPort } from '../conformance/drivers/amqplib';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { amqpUrl } from '../helpers/services';
+import { esmAppSpans } from '../helpers/child';
+import { amqpUrl, messagingTags } from '../helpers/services';
+import { until } from '../helpers/waits';
 
 const tag = `otch.test.${process.pid}`;
 let names = 0;
@@ -45,13 +45,6 @@ function arrivals(count = 1): { seen: (msg: amqp.ConsumeMessage | null) => void;
   };
 }
 
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('amqplib hook (real RabbitMQ)', function () {
   this.timeout(30000);
@@ -137,9 +130,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(producer.traceId, request.traceId);
     assert.deepEqual(producer.tags, {
       'span.kind': 'producer',
-      component: 'amqplib',
-      'messaging.system': 'rabbitmq',
-      'message_bus.destination': exchange,
+      ...messagingTags('amqplib', 'rabbitmq', exchange),
       'amqp.exchange': exchange,
       'amqp.routing_key': 'orders.created',
       ...peerTags(),
@@ -153,9 +144,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(active, consumer, 'the consume callback runs in the consumer span');
     assert.deepEqual(consumer.tags, {
       'span.kind': 'consumer',
-      component: 'amqplib',
-      'messaging.system': 'rabbitmq',
-      'message_bus.destination': queue,
+      ...messagingTags('amqplib', 'rabbitmq', queue),
       'amqp.queue': queue,
       'amqp.exchange': exchange,
       'amqp.routing_key': 'orders.created',
@@ -508,15 +497,9 @@ describe('amqplib hook (real RabbitMQ)', function () {
   });
 
   it('an ES-module app with the hooks installed first: traced through the internal files, peer.hostname from the URL', async () => {
-    // build/, where the compiled sources and helpers are.
-    const build = path.join(__dirname, '..', '..');
-    const script = `
-      import { createRequire } from 'node:module';
-      const require = createRequire(${JSON.stringify(path.join(build, 'app.js'))});
-      const { installPatches, withSpan } = require('./src');
-      const { RecordingTracer } = require('./test/helpers/tracer');
-      const tracer = new RecordingTracer();
-      installPatches(['amqplib'], { tracer });
+    const spans = await esmAppSpans(
+      ['amqplib'],
+      `
       const { default: amqp } = await import('amqplib');
       const conn = await amqp.connect(process.env.AMQP_URL);
       const ch = await conn.createChannel();
@@ -528,18 +511,8 @@ describe('amqplib hook (real RabbitMQ)', function () {
       await arrived;
       await tracer.settle();
       await conn.close();
-      process.stdout.write(JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, id: s.id, parentId: s.parentId, traceId: s.traceId, tags: s.tags }))));
-    `;
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: build, env: process.env });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('exit', (c) => resolve({ code: c, stdout: out, stderr: err }));
-    });
-    assert.equal(code, 0, stderr);
-    const spans = JSON.parse(stdout) as Array<{ name: string; id: string; parentId?: string; traceId: string; tags: Record<string, unknown> }>;
+    `,
+    );
     const request = spans.find((s) => s.name === 'request')!;
     const producer = spans.find((s) => s.name === 'amqp.publish <default>:amq.gen-*')!;
     const consumer = spans.find((s) => s.name === 'amqp.consume amq.gen-*')!;

@@ -3,10 +3,11 @@ import * as bullmq5 from 'bullmq';
 import * as bullmq6 from 'bullmq6';
 import IORedis from 'ioredis';
 import type { Span } from 'opentracing';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
 import type { BullmqOptions, HookName } from '../../src';
+import { underSpan } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { redisUrl } from '../helpers/services';
+import { redisHostPort } from '../helpers/services';
 
 type Bullmq = typeof bullmq5;
 
@@ -14,11 +15,6 @@ export const BULLMQ_MAJORS: Array<{ label: string; lib: Bullmq; aliases?: Record
   { label: 'bullmq@5', lib: bullmq5 },
   { label: 'bullmq@6', lib: bullmq6 as unknown as Bullmq, aliases: { bullmq6: 'bullmq' } },
 ];
-
-export function bullmqConnection(): { host: string; port: number } {
-  const u = new URL(redisUrl());
-  return { host: u.hostname, port: Number(u.port || 6379) };
-}
 
 let names = 0;
 const fresh = (what: string): string => `otch-${process.pid}-${what}-${++names}`;
@@ -35,7 +31,7 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
   describe(`bullmq hook: ${label} (real Redis)`, function () {
     this.timeout(30000);
     const tracer = new RecordingTracer();
-    const connection = bullmqConnection();
+    const connection = redisHostPort();
     const closers: Array<() => Promise<unknown>> = [];
     const install = (options: BullmqOptions = {}, also: HookName[] = ['ioredis']): void =>
       installPatches(['bullmq', ...also], { tracer, aliases, hooks: { bullmq: options } });
@@ -69,13 +65,18 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
     }
 
     /** A parent span, finished once `fn` settled. */
-    async function underRequest<T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
-      const parent = tracer.startSpan('request') as RecordedSpan;
-      try {
-        return { parent, result: await withSpan(parent, fn) };
-      } finally {
-        parent.finish();
-      }
+    const underRequest = <T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => underSpan(tracer, fn, 'request');
+
+    /**
+     * The app's own ioredis client, connected before install (its connection is no span), then the hooks
+     * installed and a ready queue.
+     */
+    async function appRedisAndQueue(): Promise<{ redis: IORedis; q: InstanceType<Bullmq['Queue']> }> {
+      const redis = new IORedis(connection);
+      closers.push(async () => redis.quit());
+      await redis.ping();
+      install();
+      return { redis, q: await readyQueue() };
     }
 
     /** Resolves with the next 'completed' or 'failed' outcome of the worker. */
@@ -129,11 +130,7 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
     });
 
     it("an event an add emits ('waiting') reaches its listener in the caller's context, where calls are traced", async () => {
-      const redis = new IORedis(connection);
-      closers.push(async () => redis.quit());
-      await redis.ping();
-      install();
-      const q = await readyQueue();
+      const { redis, q } = await appRedisAndQueue();
       let listened: Promise<unknown> | undefined;
       q.on('waiting', () => (listened = redis.get('otch:waiting')));
       const { parent } = await underRequest(() => q.add('job', {}));
@@ -180,11 +177,7 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
     });
 
     it("a worker's processor runs in a consumer span that follows from the job's add span; its own calls are its children", async () => {
-      const redis = new IORedis(connection);
-      closers.push(async () => redis.quit());
-      await redis.ping();
-      install();
-      const q = await readyQueue();
+      const { redis, q } = await appRedisAndQueue();
       let active: Span | undefined;
       const w = worker(q.name, async (job) => {
         active = currentSpan();
@@ -255,11 +248,7 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
     });
 
     it("the worker's own Redis traffic makes no span, up to 'drained'; its events reach listeners outside it", async () => {
-      const redis = new IORedis(connection);
-      closers.push(async () => redis.quit());
-      await redis.ping();
-      install();
-      const q = await readyQueue();
+      const { redis, q } = await appRedisAndQueue();
       const w = worker(q.name, async () => 'ok', { stalledInterval: 200, drainDelay: 1 });
       const listened = defer<Span | undefined>();
       w.on('completed', () => {
@@ -305,7 +294,7 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
 describe('bullmq hook: an idle worker (real Redis)', function () {
   this.timeout(40000);
   const tracer = new RecordingTracer();
-  const connection = bullmqConnection();
+  const connection = redisHostPort();
   afterEach(() => uninstallAllPatches());
 
   async function idleWorkers(): Promise<() => Promise<void>> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as undici from 'undici';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { closedPort, echoHandler, startServer, TestServer } from '../helpers/servers';
+import { closedPort, echoHandler, serverForSuite, startServer, TestServer } from '../helpers/servers';
 
 const originalFetch = globalThis.fetch;
 
@@ -234,11 +234,7 @@ describe('fetch / undici hook', function () {
 
 describe('fetch / undici hook with an option it cannot take', function () {
   this.timeout(30000);
-  let server: TestServer;
-  before(async () => {
-    server = await startServer();
-  });
-  after(() => server.close());
+  const server = serverForSuite(() => startServer());
 
   it('turns itself off: every call form works as untraced, nothing thrown, no span, no header', async () => {
     const tracer = new RecordingTracer();
@@ -246,9 +242,9 @@ describe('fetch / undici hook with an option it cannot take', function () {
     installPatches(['fetch'], { tracer, ignoreOutgoing: 42 as unknown as string });
     try {
       const bodies = [
-        await fetch(`${server.url}/a`).then((r) => r.json()),
-        await undici.fetch(`${server.url}/b`).then((r) => r.json()),
-        await undici.request(`${server.url}/c`).then((r) => r.body.json()),
+        await fetch(`${server().url}/a`).then((r) => r.json()),
+        await undici.fetch(`${server().url}/b`).then((r) => r.json()),
+        await undici.request(`${server().url}/c`).then((r) => r.body.json()),
       ];
       assert.deepEqual(bodies, ['/a', '/b', '/c'].map((url) => ({ url, traceparent: null, copies: 0 })));
       assert.equal(tracer.finished.length, 0);

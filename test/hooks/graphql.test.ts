@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { settledUnder } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
  
@@ -32,13 +33,7 @@ describe('graphql hook', function () {
   });
   afterEach(() => uninstallAllPatches());
 
-  async function underParent<T>(fn: () => T | Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
-    const parent = tracer.startSpan('parent') as RecordedSpan;
-    const result = await withSpan(parent, fn);
-    parent.finish();
-    await tracer.settle();
-    return { parent, result };
-  }
+  const underParent = <T>(fn: () => T | Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => settledUnder(tracer, fn);
 
   for (const { name, graphql } of VERSIONS) {
     describe(name, () => {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import { Duplex, Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
@@ -10,11 +8,22 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { HooksConfig } from '../../src';
 import { parseTarget } from '../../src/tracing/grpc';
 import { EchoClient, EchoReply, EchoServer, loadEcho, startEchoServer, unary } from '../conformance/drivers/grpc';
+import { underSpan, withInstall } from '../helpers/cases';
+import { esmAppSpans, root } from '../helpers/child';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 
-const root = path.join(__dirname, '..', '..', '..');
 const UNARY = 'grpc conformance.Echo/Unary';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
+
+/** A recording tracer that injects the keys of `extra` beside its own trace header. */
+function injectingAlso(extra: Record<string, string>): RecordingTracer {
+  return new (class extends RecordingTracer {
+    protected override _inject(ctx: opentracing.SpanContext, format: string, carrier: any): void {
+      super._inject(ctx, format, carrier);
+      Object.assign(carrier, extra);
+    }
+  })();
+}
 
 function activeId(): string | undefined {
   return (currentSpan() as RecordedSpan | undefined)?.id;
@@ -32,6 +41,8 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   let client: EchoClient;
 
   const install = (config: Omit<HooksConfig, 'tracer'> = {}): void => installPatches(['grpc'], { tracer, ...config });
+  /** Runs `body` with the hook installed with `config` (on the suite's tracer unless it names one), then as the suite has it. */
+  const installedWith = (config: HooksConfig, body: () => Promise<void>): Promise<void> => withInstall(tracer, ['grpc'], { tracer, ...config }, body);
 
   before(async () => {
     install();
@@ -61,14 +72,7 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   }
 
   /** Runs `fn` under a fresh parent span, finished afterwards. */
-  async function underParent<T>(fn: (parent: RecordedSpan) => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
-    const parent = tracer.startSpan('parent') as RecordedSpan;
-    try {
-      return { parent, result: await withSpan(parent, () => fn(parent)) };
-    } finally {
-      parent.finish();
-    }
-  }
+  const underParent = <T>(fn: (parent: RecordedSpan) => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => underSpan(tracer, fn);
 
   it('unary: a client span, the server span its child across the wire, the handler running with the server span active', async () => {
     const { parent, result: reply } = await underParent(() => unary(client, { text: 'hi' }));
@@ -358,32 +362,19 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     assert.equal(serverSpan.parentId, undefined, 'a new root');
     assert.notEqual(serverSpan.traceId, onlySpan('client', UNARY).traceId);
 
-    uninstallAllPatches();
     const broken = new ThrowingTracer(['inject', 'extract']);
-    installPatches(['grpc'], { tracer: broken });
-    try {
+    await installedWith({ tracer: broken }, async () => {
       const reply = await withSpan(broken.startSpan('parent'), () => unary(client, { text: 'b' }));
       assert.equal(reply.text, 'b');
       assert.equal(reply.traceparent, '', 'nothing injected');
       assert.ok(broken.calls >= 3, 'startSpan (client and server), inject and extract were asked');
       assert.equal(reply.active_span.length, 16, 'the handler still ran with a (root) server span active');
-    } finally {
-      uninstallAllPatches();
-      install();
-    }
+    });
   });
 
   it('a caller that sets one of the trace keys propagates its own context: none of ours is added', async () => {
-    class TwoKeyTracer extends RecordingTracer {
-      protected override _inject(ctx: opentracing.SpanContext, format: string, carrier: any): void {
-        super._inject(ctx, format, carrier);
-        carrier['x-caller'] = 'ours';
-      }
-    }
-    const twoKeys = new TwoKeyTracer();
-    uninstallAllPatches();
-    installPatches(['grpc'], { tracer: twoKeys });
-    try {
+    const twoKeys = injectingAlso({ 'x-caller': 'ours' });
+    await installedWith({ tracer: twoKeys }, async () => {
       const metadata = new grpc.Metadata();
       metadata.set('x-caller', 'mine');
       const reply = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }, metadata));
@@ -392,36 +383,19 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
       const plain = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }));
       assert.equal(plain.caller_key, 'ours');
       assert.match(plain.traceparent, TRACEPARENT);
-    } finally {
-      uninstallAllPatches();
-      install();
-    }
+    });
   });
 
   it('a trace header key that Metadata refuses is left out; the others are sent', async () => {
-    class OddTracer extends RecordingTracer {
-      protected override _inject(ctx: opentracing.SpanContext, format: string, carrier: any): void {
-        super._inject(ctx, format, carrier);
-        carrier['bad key!'] = 'x';
-        carrier['x-non-ascii'] = 'é';
-      }
-    }
-    const odd = new OddTracer();
-    uninstallAllPatches();
-    installPatches(['grpc'], { tracer: odd });
-    try {
+    const odd = injectingAlso({ 'bad key!': 'x', 'x-non-ascii': 'é' });
+    await installedWith({ tracer: odd }, async () => {
       const reply = await withSpan(odd.startSpan('parent'), () => unary(client, { text: 'o' }));
       assert.match(reply.traceparent, TRACEPARENT);
-    } finally {
-      uninstallAllPatches();
-      install();
-    }
+    });
   });
 
   it('requireParent: no client span without an active span; the server span is still made', async () => {
-    uninstallAllPatches();
-    install({ requireParent: true });
-    try {
+    await installedWith({ requireParent: true }, async () => {
       const reply = await unary(client, { text: 'r' });
       assert.equal(reply.traceparent, '');
       await tracer.settle();
@@ -431,16 +405,11 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
       const { parent } = await underParent(() => unary(client, { text: 'r' }));
       await tracer.settle();
       assert.equal(onlySpan('client', UNARY).parentId, parent.id);
-    } finally {
-      uninstallAllPatches();
-      install();
-    }
+    });
   });
 
   it('ignoreMethods: an ignored method makes no span on either side; the others are traced', async () => {
-    uninstallAllPatches();
-    install({ hooks: { grpc: { ignoreMethods: ['/conformance.Echo/Unary'] } } });
-    try {
+    await installedWith({ hooks: { grpc: { ignoreMethods: ['/conformance.Echo/Unary'] } } }, async () => {
       const { result } = await underParent(() => unary(client, { text: 'i' }));
       assert.equal(result.traceparent, '');
       assert.equal(result.active_span, '');
@@ -453,10 +422,7 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
       assert.equal(spansOf('client', UNARY).length + spansOf('server', UNARY).length, 0);
       assert.equal(onlySpan('client').parentId, parent.id);
       assert.equal(onlySpan('server').operationName, 'grpc conformance.Echo/ServerStream');
-    } finally {
-      uninstallAllPatches();
-      install();
-    }
+    });
   });
 
   it('uninstalled: no spans and no trace header', async () => {
@@ -489,13 +455,9 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   it('an ES module app (`import grpc from "@grpc/grpc-js"`) is traced, client and server', async () => {
     // grpc-js is a CommonJS package: its entry is loaded by the ES-module loader without require(), the
     // files it requires are not. The hooks are installed before the import, as `--import register` does.
-    const code = `
-      import { createRequire } from 'node:module';
-      const require = createRequire(process.cwd() + '/');
-      const { installPatches, withSpan } = require('./build/src/index.js');
-      const { RecordingTracer } = require('./build/test/helpers/tracer.js');
-      const tracer = new RecordingTracer();
-      installPatches(['grpc'], { tracer });
+    const spans = await esmAppSpans(
+      ['grpc'],
+      `
       if (Object.keys(require.cache).some((f) => f.includes('@grpc'))) throw new Error('grpc-js was loaded by require');
       const { default: grpc } = await import('@grpc/grpc-js');
       const { default: loader } = await import('@grpc/proto-loader');
@@ -510,18 +472,10 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
       await tracer.settle();
       client.close();
       server.forceShutdown();
-      process.stdout.write(JSON.stringify(tracer.finished.map((s) => ({ name: s.operationName, kind: s.tags['span.kind'], id: s.id, parentId: s.parentId }))));
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const [status] = await once(child, 'exit');
-    assert.equal(status, 0, stderr);
-    const spans = JSON.parse(stdout) as Array<{ name: string; kind: string; id: string; parentId?: string }>;
-    const clientSpan = spans.find((s) => s.name === UNARY && s.kind === 'client');
-    const serverSpan = spans.find((s) => s.name === UNARY && s.kind === 'server');
+    `,
+    );
+    const clientSpan = spans.find((s) => s.name === UNARY && s.tags['span.kind'] === 'client');
+    const serverSpan = spans.find((s) => s.name === UNARY && s.tags['span.kind'] === 'server');
     assert.ok(clientSpan && serverSpan, JSON.stringify(spans));
     assert.equal(serverSpan.parentId, clientSpan.id);
   });

@@ -12,12 +12,11 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { coexistPhases, runChild } from '../helpers/coexist';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import type { LineSink as Sink } from '../helpers/log-drivers';
 
- 
-
-async function main(): Promise<void> {
+async function main(): Promise<unknown> {
   const [name, order] = process.argv.slice(2);
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(new BasicTracerProvider());
@@ -49,8 +48,7 @@ async function main(): Promise<void> {
     registerOtel();
     require(driver.module);
   }
-  const phases: Array<{ phase: string; ours: boolean; otel: boolean; lines: number }> = [];
-  const run = async (phase: string): Promise<void> => {
+  return coexistPhases({ uninstall: () => hooks.uninstallAllPatches(), install: installOurs }, async () => {
     const sink: Sink = new LineSink();
     const logger = driver.make(sink);
     const ours = tracer.startSpan('ours') as RecordedSpan;
@@ -59,25 +57,12 @@ async function main(): Promise<void> {
     logger.info({ n: 2 }, 'outside');
     await sink.until(2);
     const [inside] = sink.json();
-    phases.push({
-      phase,
+    return {
       ours: inside['ours.trace_id'] === ours.traceId && inside['ours.span_id'] === ours.id,
       otel: inside.trace_id === otelSpan.spanContext().traceId,
       lines: sink.lines.length,
-    });
-  };
-  await run('both');
-  hooks.uninstallAllPatches();
-  await run('after uninstall');
-  installOurs();
-  await run('installed again');
-  process.stdout.write(JSON.stringify(phases) + '\n');
+    };
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(String(err?.stack ?? err) + '\n');
-    process.exit(1);
-  },
-);
+runChild(main);

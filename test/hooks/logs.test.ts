@@ -4,13 +4,13 @@
  * before, under concurrent requests each line naming its own request's trace.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { currentTraceIds, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { createTracerFromEnv } from '../../src/tracer';
+import { coexistRun } from '../helpers/coexist';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { AppLogger, LineSink, LOG_DRIVERS, pinoDriver, bunyanDriver, winstonDriver } from '../helpers/log-drivers';
 
@@ -225,16 +225,7 @@ for (const driver of LOG_DRIVERS) {
     const coexists = driver.name === 'bunyan1' || (driver.aliases === undefined && driver.name !== 'bunyan');
     for (const order of coexists ? ['otel-first', 'ours-first'] : []) {
       it(`lives beside OpenTelemetry's ${driver.otel.export} (${order}): our ids, the app's output; uninstall takes out only ours`, async () => {
-        const child = path.join(__dirname, 'logs-coexist-child.js');
-        const out = await new Promise<string>((resolve, reject) => {
-          const p = spawn(process.execPath, [child, driver.name, order], { env: process.env });
-          let stdout = '';
-          let stderr = '';
-          p.stdout.on('data', (d) => (stdout += d));
-          p.stderr.on('data', (d) => (stderr += d));
-          p.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`child exited ${code}: ${stderr}`))));
-        });
-        const phases = JSON.parse(out) as Array<{ phase: string; ours: boolean; otel: boolean; lines: number }>;
+        const phases = await coexistRun<{ phase: string; ours: boolean; otel: boolean; lines: number }>(path.join(__dirname, 'logs-coexist-child.js'), driver.name, order);
         assert.deepEqual(phases, [
           { phase: 'both', ours: true, otel: true, lines: 2 },
           { phase: 'after uninstall', ours: false, otel: true, lines: 2 },

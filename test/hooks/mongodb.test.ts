@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { settledUnder } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mongoServer } from '../helpers/mongo-server';
 
@@ -50,13 +51,7 @@ describe('mongodb hook', function () {
   const mongoSpans = (): RecordedSpan[] => tracer.finished.filter((s) => s.operationName.startsWith('mongodb.'));
   const names = (): string[] => mongoSpans().map((s) => s.operationName);
 
-  async function underParent<T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> {
-    const parent = tracer.startSpan('parent') as RecordedSpan;
-    const result = await withSpan(parent, fn);
-    parent.finish();
-    await tracer.settle();
-    return { parent, result };
-  }
+  const underParent = <T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => settledUnder(tracer, fn);
 
   for (const { name, mongodb, callbackForm } of DRIVERS) {
     describe(name, () => {

@@ -4,7 +4,6 @@
  * pool under traced HTTP requests.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import mysql from 'mysql2';
 import mysqlp from 'mysql2/promise';
@@ -13,6 +12,7 @@ import type { Mysql2Options } from '../../src';
 import { isOurWrapper } from '../../src/registry/wrap';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
+import { esmAppSpans, root } from '../helpers/child';
 import { answerById, closedPort, startServer } from '../helpers/servers';
 import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
 import { assertDbErrorLogged } from '../helpers/error-log';
@@ -20,7 +20,6 @@ import { redactErrorText } from '../../src/cores/db-call';
 
  
 
-const root = path.join(__dirname, '..', '..', '..');
 
 const facts = mysqlConfig;
 
@@ -419,29 +418,17 @@ describe('mysql2 hook (real MariaDB)', function () {
   });
 
   it('an ES-module app (import mysql2/promise) is traced', async () => {
-    const code = `
-      import { createRequire } from 'node:module';
-      const require = createRequire(${JSON.stringify(path.join(root, 'x.js'))});
-      const { installPatches } = require('./build/src/index.js');
-      const { RecordingTracer } = require('./build/test/helpers/tracer.js');
-      const tracer = new RecordingTracer();
-      installPatches(['mysql2'], { tracer });
+    const spans = await esmAppSpans(
+      ['mysql2'],
+      `
       const { default: mysql } = await import('mysql2/promise');
       const conn = await mysql.createConnection(process.env.MYSQL_URL);
       await conn.query('SELECT 1 AS esm');
       await conn.end();
-      process.stdout.write(JSON.stringify(tracer.finished.map((s) => s.operationName)));
-    `;
-    const { status, stdout, stderr } = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: { ...process.env, MYSQL_URL: mysqlUrl() } });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('exit', (s) => resolve({ status: s, stdout: out, stderr: err }));
-    });
-    assert.equal(status, 0, stderr);
-    assert.deepEqual(JSON.parse(stdout), ['mysql.query:SELECT']);
+    `,
+      { MYSQL_URL: mysqlUrl() },
+    );
+    assert.deepEqual(spans.map((s) => s.name), ['mysql.query:SELECT']);
   });
 });
 

@@ -5,6 +5,7 @@ import type { Span } from 'opentracing';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { NatsOptions } from '../../src';
 import { freshSubject, headerRecord, natsConnect, sc } from '../conformance/drivers/nats';
+import { messagingTags } from '../helpers/services';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
 function defer<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
@@ -56,7 +57,7 @@ describe('nats hook (real nats-server)', function () {
     assert.equal(spans.length, 3);
     for (const span of spans) {
       assert.equal(span.parentId, parent.id);
-      assert.deepEqual(span.tags, { 'span.kind': 'producer', component: 'nats', 'messaging.system': 'nats', 'message_bus.destination': subject });
+      assert.deepEqual(span.tags, { 'span.kind': 'producer', ...messagingTags('nats', 'nats', subject) });
     }
     const [first, second, third] = arrived.map((m) => headerRecord(m.headers));
     assert.deepEqual(first, { app: ['mine'], traceparent: [traceparentOf(spans[0])] });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { runNode } from '../helpers/child';
 import { startOtlpHttpReceiver } from '../helpers/otlp';
 import type { OtlpSpan } from '../helpers/otlp';
-import { closedPort, startServer, TestServer } from '../helpers/servers';
+import { closedPort, headersHandler, serverForSuite, startServer } from '../helpers/servers';
 import { attributeNaming, renameAttributes } from '../../src/tracer/attribute-names';
 
 const SERVER = 1;
@@ -81,16 +81,12 @@ describe('OT_ATTRIBUTE_NAMES: the mapping table', () => {
 
 describe('OT_ATTRIBUTE_NAMES end to end (the built-in tracer’s OTLP export)', function () {
   this.timeout(60000);
-  let downstream: TestServer;
-  before(async () => {
-    downstream = await startServer((req, res) => res.end(JSON.stringify(req.headers)));
-  });
-  after(() => downstream.close());
+  const downstream = serverForSuite(() => startServer(headersHandler));
 
   async function exported(env: NodeJS.ProcessEnv): Promise<{ server: OtlpSpan; client: OtlpSpan }> {
     const collector = await startOtlpHttpReceiver();
     try {
-      const r = await runNode({ OT_SERVICE_NAME: 'app', OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url, ...env });
+      const r = await runNode({ OT_SERVICE_NAME: 'app', OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream().url, ...env });
       assert.equal(r.status, 0, r.stderr);
       const spans = collector.spans();
       const server = spans.find((s) => s.kind === 2)!;
@@ -105,10 +101,10 @@ describe('OT_ATTRIBUTE_NAMES end to end (the built-in tracer’s OTLP export)', 
 
   it('otel: OpenTelemetry names only; span kind and status are the span’s', async () => {
     const { server, client } = await exported({ OT_ATTRIBUTE_NAMES: 'otel' });
-    assert.equal(client.attributes['url.full'], `${downstream.url}/downstream/start`);
+    assert.equal(client.attributes['url.full'], `${downstream().url}/downstream/start`);
     assert.equal(client.attributes['http.request.method'], 'GET');
     assert.equal(client.attributes['server.address'], '127.0.0.1');
-    assert.equal(client.attributes['server.port'], downstream.port);
+    assert.equal(client.attributes['server.port'], downstream().port);
     assert.equal(server.attributes['url.path'], '/start');
     assert.equal(server.attributes['client.address'], '127.0.0.1');
     for (const span of [client, server]) {
@@ -147,13 +143,13 @@ describe('OT_ATTRIBUTE_NAMES end to end (the built-in tracer’s OTLP export)', 
   it('jsonl and a tracer of the app’s own keep the OpenTracing names', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-names-')), 'spans.jsonl');
     try {
-      const r = await runNode({ OT_SERVICE_NAME: 'app', OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OT_ATTRIBUTE_NAMES: 'otel', TARGET_URL: downstream.url });
+      const r = await runNode({ OT_SERVICE_NAME: 'app', OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OT_ATTRIBUTE_NAMES: 'otel', TARGET_URL: downstream().url });
       assert.equal(r.status, 0, r.stderr);
       assert.ok(fs.readFileSync(file, 'utf8').includes('"http.url"'));
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }
-    const own = await runNode({ OT_TRACER: './test/fixtures/custom-tracer.js', OT_ATTRIBUTE_NAMES: 'otel', TARGET_URL: downstream.url });
+    const own = await runNode({ OT_TRACER: './test/fixtures/custom-tracer.js', OT_ATTRIBUTE_NAMES: 'otel', TARGET_URL: downstream().url });
     assert.equal(own.status, 0, own.stderr);
     const spans = JSON.parse(own.stdout.split('SPANS ')[1]) as Array<{ tags: Record<string, unknown> }>;
     assert.ok(spans.some((s) => s.tags['http.url'] !== undefined && s.tags['url.full'] === undefined));

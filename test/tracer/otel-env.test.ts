@@ -8,24 +8,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { childEnv, responseOf, root, runNode, serve } from '../helpers/child';
+import { childEnv, readJsonl, responseOf, root, runNode, serve, tempFiles } from '../helpers/child';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from '../helpers/otlp';
-import type { OtlpReceiver, OtlpSpan } from '../helpers/otlp';
-import { readBody, startServer, TestServer } from '../helpers/servers';
+import type { OtlpSpan } from '../helpers/otlp';
+import { headersHandler, readBody, serverForSuite, startServer } from '../helpers/servers';
 import { HOOK_NAMES } from '../../src/config';
 import { OTEL_INSTRUMENTATION_HOOKS, sdkDisabled, tracerSpec } from '../../src/otel-env';
 import { otlpProtocol, resourceServiceName, zipkinUrl } from '../../src/tracer/exporters';
 import { propagationNames } from '../../src/tracer/propagation';
 
-const tmpDirs: string[] = [];
-function tmpFile(name: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-otel-env-'));
-  tmpDirs.push(dir);
-  return path.join(dir, name);
-}
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmpFile = tempFiles('otch-otel-env-');
 
 interface JsonlSpan {
   traceId: string;
@@ -33,9 +25,6 @@ interface JsonlSpan {
   parentId: string | null;
   service: string;
   tags: Record<string, string | number | boolean | undefined>;
-}
-function readJsonl(file: string): JsonlSpan[] {
-  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JsonlSpan);
 }
 /** A span of the OpenTelemetry peer (test/fixtures/otel-peer.js): kind 1 server, 2 client. */
 interface PeerSpan {
@@ -62,61 +51,53 @@ function serverAndClient(spans: OtlpSpan[]): { server: OtlpSpan; client: OtlpSpa
 }
 
 const base = { OT_SERVICE_NAME: 'app' };
-let downstream: TestServer;
-before(async () => {
-  downstream = await startServer((req, res) => res.end(JSON.stringify(req.headers)));
-});
-after(() => downstream.close());
+const downstream = serverForSuite(() => startServer(headersHandler));
 
 describe('OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL (exports decoded by local receivers)', function () {
   this.timeout(60000);
-  let collector: OtlpReceiver;
-  beforeEach(async () => {
-    collector = await startOtlpHttpReceiver();
-  });
-  afterEach(() => collector.close());
+  const collector = serverForSuite(startOtlpHttpReceiver, true);
 
   it('otlp: http/protobuf by default, to /v1/traces, with OTEL_EXPORTER_OTLP_HEADERS and no trace header of its own', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k1', TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k1', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(collector.exports.length > 0);
-    for (const e of collector.exports) {
+    assert.ok(collector().exports.length > 0);
+    for (const e of collector().exports) {
       assert.equal(e.format, 'protobuf');
       assert.equal(e.headers['content-type'], 'application/x-protobuf');
       assert.equal(e.url, '/v1/traces');
       assert.equal(e.headers['x-api-key'], 'k1');
       assert.equal(e.headers.traceparent, undefined);
     }
-    const { server, client } = serverAndClient(collector.spans());
+    const { server, client } = serverAndClient(collector().spans());
     assert.equal(server.resource['service.name'], 'app');
     assert.equal(client.attributes['http.method'], 'GET');
     assert.equal(client.attributes['http.status_code'], 200);
     assert.equal(responseOf(r).traceparent, `00-${client.traceId}-${client.spanId}-01`);
-    assert.ok(!collector.spans().some((s) => String(s.attributes['http.url']).includes('/v1/traces')), 'the export is not traced');
+    assert.ok(!collector().spans().some((s) => String(s.attributes['http.url']).includes('/v1/traces')), 'the export is not traced');
   });
 
   it('OTEL_EXPORTER_OTLP_PROTOCOL=http/json: OTLP/JSON', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k2', TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k2', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(collector.exports.length > 0);
-    for (const e of collector.exports) {
+    assert.ok(collector().exports.length > 0);
+    for (const e of collector().exports) {
       assert.equal(e.format, 'json');
       assert.equal(e.headers['content-type'], 'application/json');
       assert.equal(e.headers['x-api-key'], 'k2');
     }
-    serverAndClient(collector.spans());
+    serverAndClient(collector().spans());
   });
 
   it('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL wins over OTEL_EXPORTER_OTLP_PROTOCOL', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual([...new Set(collector.exports.map((e) => e.format))], ['json']);
+    assert.deepEqual([...new Set(collector().exports.map((e) => e.format))], ['json']);
   });
 
   it('OTEL_EXPORTER_OTLP_PROTOCOL=grpc: a local gRPC collector gets the spans and the headers; the export makes no span', async () => {
     const grpcCollector = await startOtlpGrpcReceiver();
     try {
-      const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: grpcCollector.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k3', TARGET_URL: downstream.url });
+      const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: grpcCollector.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k3', TARGET_URL: downstream().url });
       assert.equal(r.status, 0, r.stderr);
       assert.ok(grpcCollector.exports.length > 0);
       for (const e of grpcCollector.exports) {
@@ -126,17 +107,17 @@ describe('OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL (exports decoded 
       const { server } = serverAndClient(grpcCollector.spans());
       assert.equal(server.resource['service.name'], 'app');
       assert.ok(!grpcCollector.spans().some((s) => s.attributes.component === 'grpc'), 'the gRPC export is not traced');
-      assert.equal(collector.exports.length, 0);
+      assert.equal(collector().exports.length, 0);
     } finally {
       await grpcCollector.close();
     }
   });
 
   it('an unknown protocol: one warning, and http/protobuf', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.match(/OTEL_EXPORTER_OTLP_PROTOCOL=http\/xml is not one of http\/protobuf, http\/json, grpc/g)?.length, 1, r.stderr);
-    assert.deepEqual([...new Set(collector.exports.map((e) => e.format))], ['protobuf']);
+    assert.deepEqual([...new Set(collector().exports.map((e) => e.format))], ['protobuf']);
   });
 
   it('zipkin, with OTEL_EXPORTER_ZIPKIN_ENDPOINT', async () => {
@@ -144,7 +125,7 @@ describe('OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL (exports decoded 
     const bodies: ZipkinSpan[][] = [];
     zipkin.server.prependListener('request', (req: http.IncomingMessage) => void readBody(req).then((b) => bodies.push(JSON.parse(b) as ZipkinSpan[])));
     try {
-      const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url}/zipkin/spans`, TARGET_URL: downstream.url });
+      const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'zipkin', OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url}/zipkin/spans`, TARGET_URL: downstream().url });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual([...new Set(zipkin.received.map((x) => x.url))], ['/zipkin/spans']);
       const spans = bodies.flat();
@@ -160,7 +141,7 @@ describe('OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL (exports decoded 
   it('OT_ZIPKIN_URL wins over OTEL_EXPORTER_ZIPKIN_ENDPOINT', async () => {
     const zipkin = await startServer((req, res) => readBody(req).then(() => res.end('{}')));
     try {
-      const r = await runNode({ ...base, OT_TRACER: 'zipkin', OT_ZIPKIN_URL: `${zipkin.url}/ours`, OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url}/theirs`, TARGET_URL: downstream.url });
+      const r = await runNode({ ...base, OT_TRACER: 'zipkin', OT_ZIPKIN_URL: `${zipkin.url}/ours`, OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.url}/theirs`, TARGET_URL: downstream().url });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual([...new Set(zipkin.received.map((x) => x.url))], ['/ours']);
     } finally {
@@ -169,39 +150,39 @@ describe('OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_PROTOCOL (exports decoded 
   });
 
   it('console: our waterfall on stderr', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'console', TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'console', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^trace [0-9a-f]{32} {2}\d+ spans/m);
   });
 
   it('otlp,console: both', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'otlp,console', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^trace [0-9a-f]{32} {2}\d+ spans/m);
-    serverAndClient(collector.spans());
+    serverAndClient(collector().spans());
   });
 
   it('none: no tracer, no header, nothing exported', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(responseOf(r).traceparent, undefined);
-    assert.equal(collector.exports.length, 0);
+    assert.equal(collector().exports.length, 0);
     assert.equal(r.stderr, '');
   });
 
   it('an unknown exporter name warns once and is left out', async () => {
-    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'prometheus,otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OTEL_TRACES_EXPORTER: 'prometheus,otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.match(/OTEL_TRACES_EXPORTER names unknown exporter "prometheus"/g)?.length, 1, r.stderr);
-    serverAndClient(collector.spans());
+    serverAndClient(collector().spans());
   });
 
   it('OT_TRACER wins over OTEL_TRACES_EXPORTER, and the debug log says so once', async () => {
     const file = tmpFile('spans.jsonl');
-    const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector().url, OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(collector.exports.length, 0);
-    assert.ok(readJsonl(file).length >= 2);
+    assert.equal(collector().exports.length, 0);
+    assert.ok(readJsonl<JsonlSpan>(file).length >= 2);
     assert.equal(r.stderr.match(/OT_TRACER=jsonl wins over OTEL_TRACES_EXPORTER=otlp/g)?.length, 1, r.stderr);
   });
 });
@@ -213,7 +194,7 @@ describe('OTEL_RESOURCE_ATTRIBUTES and the resource detectors', function () {
     const collector = await startOtlpHttpReceiver();
     try {
       const r = await runNode(
-        { OTEL_SERVICE_NAME: 'shop', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.2.3,deployment.environment.name=staging,team=a%20b', TARGET_URL: downstream.url },
+        { OTEL_SERVICE_NAME: 'shop', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.2.3,deployment.environment.name=staging,team=a%20b', TARGET_URL: downstream().url },
         ['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js'), '--password=hunter2'],
       );
       assert.equal(r.status, 0, r.stderr);
@@ -235,9 +216,9 @@ describe('OTEL_RESOURCE_ATTRIBUTES and the resource detectors', function () {
 
   it('service.name in OTEL_RESOURCE_ATTRIBUTES names the service when OT_SERVICE_NAME and OTEL_SERVICE_NAME are unset', async () => {
     const file = tmpFile('spans.jsonl');
-    const r = await runNode({ OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_RESOURCE_ATTRIBUTES: 'service.name=billing', TARGET_URL: downstream.url });
+    const r = await runNode({ OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_RESOURCE_ATTRIBUTES: 'service.name=billing', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual([...new Set(readJsonl(file).map((s) => s.service))], ['billing']);
+    assert.deepEqual([...new Set(readJsonl<JsonlSpan>(file).map((s) => s.service))], ['billing']);
   });
 });
 
@@ -295,12 +276,12 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
 
   for (const variable of ['OTEL_PROPAGATORS', 'OT_PROPAGATION']) {
     it(`${variable}=b3: one single b3 header, which an OpenTelemetry SDK service set up with OTEL_PROPAGATORS=b3 continues`, async () => {
-      const peer = await otelPeer('b3', downstream.url);
+      const peer = await otelPeer('b3', downstream().url);
       try {
         const file = tmpFile('spans.jsonl');
         const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, [variable]: 'b3', TARGET_URL: peer.url });
         assert.equal(r.status, 0, r.stderr);
-        const client = readJsonl(file).find((s) => s.tags['span.kind'] === 'client')!;
+        const client = readJsonl<JsonlSpan>(file).find((s) => s.tags['span.kind'] === 'client')!;
         const { received, next } = responseOf<{ received: Record<string, string | undefined>; next: string }>(r);
         assert.equal(received.b3, `${client.traceId}-${client.spanId}-1`);
         for (const other of ['x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'traceparent']) assert.equal(received[other], undefined, other);
@@ -317,12 +298,12 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
   }
 
   it('OTEL_PROPAGATORS=b3multi: the X-B3-* set and no b3 header; the OpenTelemetry service with b3multi continues', async () => {
-    const peer = await otelPeer('b3multi', downstream.url);
+    const peer = await otelPeer('b3multi', downstream().url);
     try {
       const file = tmpFile('spans.jsonl');
       const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_PROPAGATORS: 'b3multi', TARGET_URL: peer.url });
       assert.equal(r.status, 0, r.stderr);
-      const client = readJsonl(file).find((s) => s.tags['span.kind'] === 'client')!;
+      const client = readJsonl<JsonlSpan>(file).find((s) => s.tags['span.kind'] === 'client')!;
       const { received } = responseOf<{ received: Record<string, string | undefined> }>(r);
       assert.equal(received['x-b3-traceid'], client.traceId);
       assert.equal(received['x-b3-spanid'], client.spanId);
@@ -337,7 +318,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
 
   it('b3 extraction accepts both forms: an OpenTelemetry service’s single header, and the X-B3-* set', async () => {
     const file = tmpFile('spans.jsonl');
-    const app = await serve(['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js')], { ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_PROPAGATORS: 'b3', TARGET_URL: downstream.url, SERVE_ONLY: '1' });
+    const app = await serve(['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js')], { ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_PROPAGATORS: 'b3', TARGET_URL: downstream().url, SERVE_ONLY: '1' });
     const peer = await otelPeer('b3', app.url);
     try {
       await (await fetch(`${peer.url}/from-otel`)).text();
@@ -347,7 +328,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
       await peer.stop();
       await app.stop();
     }
-    const servers = readJsonl(file).filter((s) => s.tags['span.kind'] === 'server');
+    const servers = readJsonl<JsonlSpan>(file).filter((s) => s.tags['span.kind'] === 'server');
     const fromOtel = servers.find((s) => String(s.tags['http.url']).endsWith('/next'));
     const fromMulti = servers.find((s) => String(s.tags['http.url']).endsWith('/from-multi'));
     assert.ok(fromOtel && fromMulti, JSON.stringify(servers));
@@ -357,7 +338,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
 
   it('default (tracecontext,baggage): traceparent out, and incoming baggage passed on', async () => {
     const file = tmpFile('spans.jsonl');
-    const app = await serve(['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js')], { ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: downstream.url, SERVE_ONLY: '1' });
+    const app = await serve(['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js')], { ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: downstream().url, SERVE_ONLY: '1' });
     try {
       const res = await fetch(`${app.url}/x`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', baggage: 'tenant=t1' } });
       const received = JSON.parse(await res.text());
@@ -370,7 +351,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
 
   it('none: no trace header out, and an incoming one is not continued', async () => {
     const file = tmpFile('spans.jsonl');
-    const app = await serve(['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js')], { ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_PROPAGATORS: 'none', TARGET_URL: downstream.url, SERVE_ONLY: '1' });
+    const app = await serve(['-r', './register', path.join(root, 'test', 'fixtures', 'traced-app.js')], { ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, OTEL_PROPAGATORS: 'none', TARGET_URL: downstream().url, SERVE_ONLY: '1' });
     try {
       const res = await fetch(`${app.url}/x`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
       const received = JSON.parse(await res.text());
@@ -378,12 +359,12 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
     } finally {
       await app.stop();
     }
-    const server = readJsonl(file).find((s) => s.tags['span.kind'] === 'server')!;
+    const server = readJsonl<JsonlSpan>(file).find((s) => s.tags['span.kind'] === 'server')!;
     assert.notEqual(server.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
   });
 
   it('OT_PROPAGATION wins over OTEL_PROPAGATORS, said once in the debug log; an unknown name warns once', async () => {
-    const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('s.jsonl'), OT_PROPAGATION: 'b3multi,xray', OTEL_PROPAGATORS: 'b3', OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('s.jsonl'), OT_PROPAGATION: 'b3multi,xray', OTEL_PROPAGATORS: 'b3', OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     const received = responseOf(r);
     assert.match(String(received['x-b3-traceid']), /^[0-9a-f]{32}$/);
@@ -393,7 +374,7 @@ describe('OTEL_PROPAGATORS (and OT_PROPAGATION, same names)', function () {
   });
 
   it('b3single stays a synonym of b3', async () => {
-    const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('s.jsonl'), OT_PROPAGATION: 'b3single', TARGET_URL: downstream.url });
+    const r = await runNode({ ...base, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('s.jsonl'), OT_PROPAGATION: 'b3single', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.match(String(responseOf(r).b3), /^[0-9a-f]{32}-[0-9a-f]{16}-1$/);
   });
@@ -454,7 +435,7 @@ describe('OTEL_SDK_DISABLED=true and OTEL_LOG_LEVEL=debug', function () {
   it('OTEL_SDK_DISABLED=true: register installs no hook and sets up no tracer (-r and --import)', async () => {
     const collector = await startOtlpHttpReceiver();
     try {
-      const env = { ...base, OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp', OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url };
+      const env = { ...base, OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp', OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream().url };
       for (const preload of [['-r', './register'], ['--import', './register.mjs']]) {
         const r = await runNode(env, [...preload, '-e', "const h=require('./dist'); const o=require('opentracing'); console.log(JSON.stringify({ hooks: h.installedPatches(), span: o.globalTracer().startSpan('x').constructor.name }))"]);
         assert.equal(r.status, 0, r.stderr);
@@ -470,13 +451,13 @@ describe('OTEL_SDK_DISABLED=true and OTEL_LOG_LEVEL=debug', function () {
   });
 
   it('OTEL_LOG_LEVEL=debug: our debug log, as DEBUG=opentracing-client-hooks* gives it; info: none', async () => {
-    const debug = await runNode({ ...base, OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream.url });
+    const debug = await runNode({ ...base, OTEL_LOG_LEVEL: 'debug', TARGET_URL: downstream().url });
     assert.equal(debug.status, 0, debug.stderr);
     assert.match(debug.stderr, /opentracing-client-hooks http: patched http@/);
-    const viaDebug = await runNode({ ...base, DEBUG: 'opentracing-client-hooks*', TARGET_URL: downstream.url });
+    const viaDebug = await runNode({ ...base, DEBUG: 'opentracing-client-hooks*', TARGET_URL: downstream().url });
     const lines = (s: string): string[] => s.split('\n').filter(Boolean).map((l) => l.replace(/^\S+ /, '').replace(/^\s*opentracing-client-hooks /, '').replace(/ \+\d+m?s$/, ''));
     assert.deepEqual(lines(debug.stderr), lines(viaDebug.stderr));
-    const info = await runNode({ ...base, OTEL_LOG_LEVEL: 'info', TARGET_URL: downstream.url });
+    const info = await runNode({ ...base, OTEL_LOG_LEVEL: 'info', TARGET_URL: downstream().url });
     assert.equal(info.stderr, '');
   });
 });

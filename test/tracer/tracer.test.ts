@@ -1,42 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import * as opentracing from 'opentracing';
-import { closedPort, readBody, startServer, TestServer } from '../helpers/servers';
+import { childEnv, readJsonl, root, runNode, serve, tempFiles, tracedApp as app } from '../helpers/child';
+import type { Run } from '../helpers/child';
+import { closedPort, getReply, headersHandler, readBody, serverForSuite, startServer, TestServer } from '../helpers/servers';
 import { renderTrace } from '../../src/tracer/waterfall';
 
 const jaeger = require('jaeger-client');
 
-const root = path.join(__dirname, '..', '..', '..');
-const app = path.join(root, 'test', 'fixtures', 'traced-app.js');
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  status: number | null;
-  signal: NodeJS.Signals | null;
-}
-
+/** The traced app's environment: its service name, then `extra`. */
 function baseEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, OT_SERVICE_NAME: 'app', ...extra };
+  return { OT_SERVICE_NAME: 'app', ...extra };
 }
 
-const tmpDirs: string[] = [];
-function tmpFile(name: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-test-'));
-  tmpDirs.push(dir);
-  return path.join(dir, name);
-}
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function readJsonl(file: string): any[] {
-  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-}
+const tmpFile = tempFiles('otch-test-');
 
 /** An HTTP receiver that keeps the JSON bodies posted to it. */
 async function receiver(): Promise<TestServer & { bodies: any[] }> {
@@ -58,14 +36,10 @@ async function receiver(): Promise<TestServer & { bodies: any[] }> {
 
 describe('OT_TRACER modes (end to end, in a child process)', function () {
   this.timeout(60000);
-  let downstream: TestServer;
-  before(async () => {
-    downstream = await startServer((req, res) => res.end(JSON.stringify(req.headers)));
-  });
-  after(() => downstream.close());
+  const downstream = serverForSuite(() => startServer(headersHandler));
 
   it('unset: no tracer is set up, no header, the app runs as usual', async () => {
-    const r = await runAsync({ TARGET_URL: downstream.url });
+    const r = await runAsync({ TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     const headers = JSON.parse(r.stdout.split('response ')[1]);
     assert.equal(headers.traceparent, undefined);
@@ -75,7 +49,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
 
   it('jsonl: one JSON object per span with ids, parent, service, timing and tags; the header reaches downstream', async () => {
     const file = tmpFile('spans.jsonl');
-    const r = await runAsync({ OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: downstream.url, OT_SERVICE_NAME: 'shop' });
+    const r = await runAsync({ OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: downstream().url, OT_SERVICE_NAME: 'shop' });
     assert.equal(r.status, 0, r.stderr);
     const spans = readJsonl(file);
     for (const s of spans) {
@@ -92,7 +66,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   });
 
   it('console: each trace as a waterfall on stderr, no colour when stderr is not a TTY', async () => {
-    const r = await runAsync({ OT_TRACER: 'console', TARGET_URL: downstream.url });
+    const r = await runAsync({ OT_TRACER: 'console', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^trace [0-9a-f]{32} {2}\d+ spans {2}[\d.]+ms {2}app$/m);
     assert.match(r.stderr, /^HTTP GET +app +\|█+ *\| +[\d.]+ms {2}200 {2}\/start$/m);
@@ -103,7 +77,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   it('otlp: a local OTLP/HTTP receiver gets the spans with ids, parents, kinds and attributes; export traffic is not traced', async () => {
     const collector = await receiver();
     try {
-      const r = await runAsync({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url });
+      const r = await runAsync({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream().url });
       assert.equal(r.status, 0, r.stderr);
       const spans = collector.bodies.flatMap((b) => b.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
       const attrs = (s: any) => Object.fromEntries(s.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
@@ -132,13 +106,13 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
       next();`;
     try {
       const r = await runAsync(
-        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream.url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
+        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream().url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
         ['-r', path.join(root, 'test', 'fixtures', 'context-probe.js'), '-r', './register', '-e', script],
       );
       assert.equal(r.status, 0, r.stderr);
       const spans = collector.bodies.flatMap((b) => b.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)));
       const urls = spans.map((s: any) => s.attributes.find((a: any) => a.key === 'http.url')?.value.stringValue).sort();
-      assert.deepEqual(urls, [1, 2, 3, 4, 5, 6].map((n) => `${downstream.url}/call${n}`));
+      assert.deepEqual(urls, [1, 2, 3, 4, 5, 6].map((n) => `${downstream().url}/call${n}`));
       assert.ok(collector.received.length > 1, 'exported while the app ran, not only at exit');
       assert.ok(collector.received.every((x) => x.headers.traceparent === undefined), 'no trace header on export requests');
       assert.match(r.stdout, /^contexts entered 0$/m);
@@ -150,7 +124,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   it('zipkin: the official exporter delivers spans with parents, kinds and tags', async () => {
     const zipkin = await receiver();
     try {
-      const r = await runAsync({ OT_TRACER: 'zipkin', OT_ZIPKIN_URL: `${zipkin.url}/api/v2/spans`, TARGET_URL: downstream.url });
+      const r = await runAsync({ OT_TRACER: 'zipkin', OT_ZIPKIN_URL: `${zipkin.url}/api/v2/spans`, TARGET_URL: downstream().url });
       assert.equal(r.status, 0, r.stderr);
       const spans = zipkin.bodies.flat();
       const client = spans.find((s: any) => s.tags['http.url']?.includes('/downstream/'));
@@ -166,14 +140,14 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   });
 
   it('a module path: the module’s tracer gets the spans', async () => {
-    const r = await runAsync({ OT_TRACER: './test/fixtures/custom-tracer.js', TARGET_URL: downstream.url });
+    const r = await runAsync({ OT_TRACER: './test/fixtures/custom-tracer.js', TARGET_URL: downstream().url });
     assert.equal(r.status, 0, r.stderr);
     const spans = JSON.parse(r.stdout.split('SPANS ')[1]);
     assert.ok(spans.some((s: any) => s.tags['span.kind'] === 'client'));
   });
 
   it('an invalid OT_TRACER: one clear message on stderr, and the app still runs', async () => {
-    const r = await runAsync({ OT_TRACER: 'no-such-tracer', TARGET_URL: downstream.url });
+    const r = await runAsync({ OT_TRACER: 'no-such-tracer', TARGET_URL: downstream().url });
     assert.equal(r.status, 0);
     assert.match(r.stdout, /response /);
     assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -183,7 +157,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   it('a collector that refuses connections: the app runs, exits promptly, and says so once', async () => {
     const port = await closedPort();
     const started = Date.now();
-    const r = await runAsync({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, TARGET_URL: downstream.url });
+    const r = await runAsync({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, TARGET_URL: downstream().url });
     assert.equal(r.status, 0);
     assert.match(r.stdout, /response /);
     assert.ok(Date.now() - started < 15000, `exited after ${Date.now() - started} ms`);
@@ -195,7 +169,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
     try {
       const child = spawn(process.execPath, ['-r', './register', app], {
         cwd: root,
-        env: baseEnv({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '600000', TARGET_URL: downstream.url, STAY: '1' }),
+        env: childEnv(baseEnv({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '600000', TARGET_URL: downstream().url, STAY: '1' })),
       });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
@@ -212,44 +186,15 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
   });
 });
 
-function runAsync(env: NodeJS.ProcessEnv, args = ['-r', './register', app]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: baseEnv(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-    child.on('exit', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, status, signal });
-    });
-  });
+function runAsync(env: NodeJS.ProcessEnv, args?: string[]): Promise<Run> {
+  return runNode(baseEnv(env), args);
 }
 
 /** Starts the fixture app serving (SERVE_ONLY) and resolves with its URL and a stop function. */
-async function serveApp(env: NodeJS.ProcessEnv): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['-r', './register', app], { cwd: root, env: baseEnv({ ...env, SERVE_ONLY: '1' }) });
-  const port = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`app exited ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: () => new Promise((resolve) => { child.on('exit', () => resolve()); child.kill('SIGTERM'); }),
-  };
+function serveApp(env: NodeJS.ProcessEnv): Promise<{ url: string; stop(): Promise<void> }> {
+  return serve(['-r', './register', app], baseEnv({ ...env, SERVE_ONLY: '1' }));
 }
 
-function get(url: string, headers: http.OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)).on('error', reject);
-  });
-}
 
 describe('propagation interop (default tracer)', function () {
   this.timeout(60000);
@@ -282,7 +227,7 @@ describe('propagation interop (default tracer)', function () {
       const span = jaegerTracer.startSpan('jaeger-client-call');
       const headers: Record<string, string> = {};
       jaegerTracer.inject(span.context(), opentracing.FORMAT_HTTP_HEADERS, headers);
-      const { status } = await get(`${served.url}/from-jaeger`, headers);
+      const { status } = await getReply(`${served.url}/from-jaeger`, headers);
       span.finish();
       assert.equal(status, 200);
     } finally {
@@ -308,7 +253,7 @@ describe('propagation interop (default tracer)', function () {
     ];
     try {
       for (const [i, header] of [valid, ...malformed].entries()) {
-        const { status } = await get(`${served.url}/h${i}`, { traceparent: header });
+        const { status } = await getReply(`${served.url}/h${i}`, { traceparent: header });
         assert.equal(status, 200);
       }
     } finally {

@@ -25,32 +25,43 @@ describe('url helpers', () => {
     for (const [input, expected] of cases) it(`${input} -> ${expected}`, () => assert.equal(stripCredentials(input), expected));
   });
 
+  /** One test per title: `fn(input, keepQuery)` gives `expected` for each of its rows. */
+  function mapsEach<I>(fn: (input: I, keepQuery: boolean) => string, tests: Record<string, Array<[I, boolean, string]>>): void {
+    for (const [title, rows] of Object.entries(tests)) {
+      it(title, () => {
+        for (const [input, keepQuery, expected] of rows) assert.equal(fn(input, keepQuery), expected);
+      });
+    }
+  }
+
   describe('stripQuery', () => {
-    it('drops the query and the fragment', () => {
-      assert.equal(stripQuery('http://h/p?q=1#f', false), 'http://h/p');
-      assert.equal(stripQuery('/p?q=1', false), '/p');
-      assert.equal(stripQuery('/p', false), '/p');
-    });
-    it('keeps the query when asked, never the fragment', () => {
-      assert.equal(stripQuery('http://h/p?q=1#f', true), 'http://h/p?q=1');
-      assert.equal(stripQuery('http://h/p#f?x', true), 'http://h/p');
+    mapsEach(stripQuery, {
+      'drops the query and the fragment': [
+        ['http://h/p?q=1#f', false, 'http://h/p'],
+        ['/p?q=1', false, '/p'],
+        ['/p', false, '/p'],
+      ],
+      'keeps the query when asked, never the fragment': [
+        ['http://h/p?q=1#f', true, 'http://h/p?q=1'],
+        ['http://h/p#f?x', true, 'http://h/p'],
+      ],
     });
   });
 
   describe('urlForSpan', () => {
-    it('strings: no credentials, no query unless asked', () => {
-      assert.equal(urlForSpan('http://u:p@h:81/a?token=1#x', false), 'http://h:81/a');
-      assert.equal(urlForSpan('http://u:p@h:81/a?token=1#x', true), 'http://h:81/a?token=1');
-      assert.equal(urlForSpan('http://h/users/@me?x=a@b', false), 'http://h/users/@me');
-    });
-    it('URL objects: the same', () => {
-      const url = new URL('https://u:p@example.com:8443/a/b?c=d#e');
-      assert.equal(urlForSpan(url, false), 'https://example.com:8443/a/b');
-      assert.equal(urlForSpan(url, true), 'https://example.com:8443/a/b?c=d');
-      assert.equal(urlForSpan(new URL('http://[::1]:8080/x'), false), 'http://[::1]:8080/x');
-    });
-    it('an absolute-form request target is a URL like any other', () => {
-      assert.equal(urlForSpan('http://user:pw@proxy.target/p?q=1', false), 'http://proxy.target/p');
+    const url = new URL('https://u:p@example.com:8443/a/b?c=d#e');
+    mapsEach<string | URL>(urlForSpan, {
+      'strings: no credentials, no query unless asked': [
+        ['http://u:p@h:81/a?token=1#x', false, 'http://h:81/a'],
+        ['http://u:p@h:81/a?token=1#x', true, 'http://h:81/a?token=1'],
+        ['http://h/users/@me?x=a@b', false, 'http://h/users/@me'],
+      ],
+      'URL objects: the same': [
+        [url, false, 'https://example.com:8443/a/b'],
+        [url, true, 'https://example.com:8443/a/b?c=d'],
+        [new URL('http://[::1]:8080/x'), false, 'http://[::1]:8080/x'],
+      ],
+      'an absolute-form request target is a URL like any other': [['http://user:pw@proxy.target/p?q=1', false, 'http://proxy.target/p']],
     });
   });
 

@@ -5,9 +5,8 @@
 import amqp from 'amqplib';
 import amqpCallback from 'amqplib/callback_api';
 import { amqpUrl } from '../../helpers/services';
-import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver, OtelCounterpart } from '../driver';
-import { heldDelivery } from './held';
+import { Deliveries } from './held';
 
 interface Model {
   Channel: { prototype: object };
@@ -45,6 +44,19 @@ const otel: OtelCounterpart = {
   reload: ['amqplib', 'amqplib/lib/channel_model.js', 'amqplib/lib/callback_model.js', 'amqplib/lib/connect.js'],
 };
 
+/** What the amqplib drivers declare alike: the hook, its targets, OpenTelemetry's counterpart, and a span's tags on `destination`. */
+function amqplibFacts(kind: 'producer' | 'consumer', operation: RegExp, destination: string, amqpTags: Record<string, unknown>): Pick<Driver, 'name' | 'hook' | 'kind' | 'operation' | 'tags' | 'targets' | 'otel'> {
+  return {
+    name: `amqplib ${kind}`,
+    hook: 'amqplib',
+    kind,
+    operation,
+    tags: () => ({ component: 'amqplib', 'message_bus.destination': destination, ...amqpTags, 'peer.port': amqpPort() }),
+    targets: amqplibTargets,
+    otel,
+  };
+}
+
 /** Publishes on a confirm channel; resolves with what publish returned once the broker confirmed. */
 function publishConfirmed(channel: amqp.ConfirmChannel, exchange: string, options: amqp.Options.Publish = {}): { outcome: Promise<unknown> } {
   let published: boolean | undefined;
@@ -60,19 +72,8 @@ let callbackConnection: amqpCallback.Connection;
 let callbackChannel: amqpCallback.ConfirmChannel;
 
 export const amqplibProducerDriver: Driver = {
-  name: 'amqplib producer',
-  hook: 'amqplib',
-  kind: 'producer',
   // The failing call publishes to another (missing) exchange.
-  operation: /^amqp\.publish /,
-  tags: () => ({
-    component: 'amqplib',
-    'message_bus.destination': EXCHANGE,
-    'amqp.exchange': EXCHANGE,
-    'amqp.routing_key': ROUTING_KEY,
-    'peer.port': amqpPort(),
-  }),
-  targets: amqplibTargets,
+  ...amqplibFacts('producer', /^amqp\.publish /, EXCHANGE, { 'amqp.exchange': EXCHANGE, 'amqp.routing_key': ROUTING_KEY }),
   async start() {
     producerConnection = await amqp.connect(amqpUrl());
     producerChannel = await producerConnection.createConfirmChannel();
@@ -109,7 +110,6 @@ export const amqplibProducerDriver: Driver = {
   async inFlightCall() {
     return publishConfirmed(producerChannel, EXCHANGE);
   },
-  otel,
 };
 
 /** What a consume callback saw of a message, minus what differs per call. */
@@ -127,17 +127,14 @@ const CONSUME_QUEUE = `otch.conformance.consume.${process.pid}`;
 let consumerConnection: amqp.ChannelModel;
 let sendChannel: amqp.Channel;
 let consumeChannel: amqp.Channel;
-const waiting = new Map<string, (seen: Seen) => void>();
-/** Messages whose consume callback returns a promise: it settles when the in-flight call lets it. */
-const holds = new Map<string, Promise<void>>();
-let sequence = 0;
+const deliveries = new Deliveries<Seen>((id, traceparent) => {
+  const headers = traceparent === undefined ? {} : { traceparent };
+  sendChannel.sendToQueue(CONSUME_QUEUE, CONTENT, { messageId: id, contentType: 'text/plain', headers });
+});
 
 function onMessage(msg: amqp.ConsumeMessage | null): Promise<void> | undefined {
   if (msg === null) return undefined;
-  const id = String(msg.properties.messageId);
-  const done = waiting.get(id);
-  waiting.delete(id);
-  done?.({
+  return deliveries.seen(String(msg.properties.messageId), {
     content: msg.content.toString(),
     exchange: msg.fields.exchange,
     routingKey: msg.fields.routingKey,
@@ -145,33 +142,11 @@ function onMessage(msg: amqp.ConsumeMessage | null): Promise<void> | undefined {
     messageId: msg.properties.messageId,
     headers: { ...msg.properties.headers },
   });
-  return holds.get(id);
-}
-
-/** Sends message `id` with `parent`'s context in its headers; resolves with what the consumer saw. */
-function send(id: string, parent?: RecordedSpan): Promise<Seen> {
-  return new Promise<Seen>((resolve) => {
-    waiting.set(id, resolve);
-    const headers = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
-    sendChannel.sendToQueue(CONSUME_QUEUE, CONTENT, { messageId: id, contentType: 'text/plain', headers });
-  });
 }
 
 export const amqplibConsumerDriver: Driver = {
-  name: 'amqplib consumer',
-  hook: 'amqplib',
-  kind: 'consumer',
   // The failing call consumes from a server-named queue (`amqp.consume amq.gen-*`).
-  operation: /^amqp\.consume /,
-  tags: () => ({
-    component: 'amqplib',
-    'message_bus.destination': CONSUME_QUEUE,
-    'amqp.queue': CONSUME_QUEUE,
-    'amqp.exchange': '',
-    'amqp.routing_key': CONSUME_QUEUE,
-    'peer.port': amqpPort(),
-  }),
-  targets: amqplibTargets,
+  ...amqplibFacts('consumer', /^amqp\.consume /, CONSUME_QUEUE, { 'amqp.queue': CONSUME_QUEUE, 'amqp.exchange': '', 'amqp.routing_key': CONSUME_QUEUE }),
   async start() {
     consumerConnection = await amqp.connect(amqpUrl());
     sendChannel = await consumerConnection.createChannel();
@@ -182,7 +157,6 @@ export const amqplibConsumerDriver: Driver = {
   async stop() {
     await consumerConnection?.close();
   },
-  call: (parent) => send(String(++sequence), parent),
   // A consume callback that throws: amqplib closes the channel, and its 'error' event carries that
   // very error (code 541). A fresh channel and queue each time.
   async failingCall() {
@@ -195,16 +169,10 @@ export const amqplibConsumerDriver: Driver = {
       }, { noAck: true }).then(() => channel.sendToQueue(queue, CONTENT), reject);
     });
   },
-  // The consume callback has run (its span is open) and returns a promise that settles only after the
-  // contract has uninstalled the hook.
-  inFlightCall: () => heldDelivery(holds, String(++sequence), (id) => send(id)),
-  // Untraced, the producer side adds no trace header to a message sent outside any span; traced it does.
-  normalize(result) {
-    const { messageId: _id, headers, ...rest } = result as Seen;
-    const { traceparent: _trace, ...other } = headers;
-    return { ...rest, headers: other };
-  },
-  otel,
+  // In flight: the consume callback has run (its span is open) and returns a promise that settles only
+  // after the contract has uninstalled the hook. Each call has its own message id. Untraced, the producer
+  // side adds no trace header to a message sent outside any span; traced it does.
+  ...deliveries.driverCalls('messageId'),
 };
 
 export const amqplibDrivers: Driver[] = [amqplibProducerDriver, amqplibConsumerDriver];

@@ -2,7 +2,7 @@ import http from 'node:http';
 import axios from 'axios';
 import type { TestServer } from '../../helpers/servers';
 import type { Driver } from '../driver';
-import { conformanceTags, inFlight, nextArrival, otelHttp, serverAndAgent, startConformanceServer } from './http';
+import { httpClientFacts, inFlight, nextArrival, otelHttp, serverAndAgent, startConformanceServer } from './http';
 
 const axios0 = require('axios0') as typeof axios;
 
@@ -12,11 +12,8 @@ function axiosDriver(name: string, client: typeof axios, config?: Driver['config
   let agent: http.Agent;
   const get = (path: string) => client.get(`${server.url}${path}`, { httpAgent: agent });
   return {
-    name,
-    hook: 'axios',
+    ...httpClientFacts('axios', () => server, name),
     config,
-    operation: 'HTTP GET',
-    tags: () => conformanceTags('axios', server),
     targets: () => [[client, 'create']],
     ...serverAndAgent(startConformanceServer, (s, a) => ((server = s), (agent = a))),
     call: () => get('/conformance?q=1'),

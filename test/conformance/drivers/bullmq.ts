@@ -4,16 +4,12 @@
  */
 import * as bullmq5 from 'bullmq';
 import * as bullmq6 from 'bullmq6';
-import { redisUrl } from '../../helpers/services';
+import { messagingTags, redisHostPort } from '../../helpers/services';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
 
 type Bullmq = typeof bullmq5;
 
-function connection(): { host: string; port: number } {
-  const u = new URL(redisUrl());
-  return { host: u.hostname, port: Number(u.port || 6379) };
-}
 
 /** Every function the bullmq hook replaces in `lib` (a class's own methods only, as the hook does). */
 function targetsOf(lib: Bullmq): Array<[object, PropertyKey]> {
@@ -43,26 +39,43 @@ function seenJob(job: { name: string; data: unknown; opts: object }): unknown {
   return { name: job.name, data: job.data, opts };
 }
 
+/** What the bullmq drivers declare alike: the hook, the library's targets, and a span's tags on `queue`. */
+function bullmqFacts(label: string, lib: Bullmq, config: Driver['config'], kind: 'producer' | 'consumer', queue: string, tags: Record<string, unknown>): Pick<Driver, 'name' | 'hook' | 'config' | 'kind' | 'operation' | 'tags' | 'targets'> {
+  const step = kind === 'producer' ? 'add' : 'process';
+  return {
+    name: `${label} ${step}`,
+    hook: 'bullmq',
+    config,
+    kind,
+    operation: `bullmq.${step} ${queue}`,
+    tags: () => ({ ...messagingTags('bullmq', 'bullmq', queue), 'bullmq.job.name': 'conformance', ...tags }),
+    targets: () => targetsOf(lib),
+  };
+}
+
+/** A queue of `lib` named `name`, ready and empty. */
+async function emptyQueue(lib: Bullmq, name: string): Promise<InstanceType<Bullmq['Queue']>> {
+  const queue = new lib.Queue(name, { connection: redisHostPort() });
+  await queue.waitUntilReady();
+  await queue.obliterate({ force: true });
+  return queue;
+}
+
+/** Empties and closes a queue `emptyQueue` opened, if it did. */
+async function closeQueue(queue: InstanceType<Bullmq['Queue']> | undefined): Promise<void> {
+  await queue?.obliterate({ force: true }).catch(() => undefined);
+  await queue?.close();
+}
+
 function producerDriver(label: string, lib: Bullmq, config?: Driver['config']): Driver {
   const QUEUE = `otch-conformance-add-${label.replace(/\W/g, '')}-${process.pid}`;
   let queue: InstanceType<Bullmq['Queue']>;
   return {
-    name: `${label} add`,
-    hook: 'bullmq',
-    config,
-    kind: 'producer',
-    operation: `bullmq.add ${QUEUE}`,
-    tags: () => ({ component: 'bullmq', 'messaging.system': 'bullmq', 'message_bus.destination': QUEUE, 'bullmq.job.name': 'conformance' }),
-    targets: () => targetsOf(lib),
+    ...bullmqFacts(label, lib, config, 'producer', QUEUE, {}),
     async start() {
-      queue = new lib.Queue(QUEUE, { connection: connection() });
-      await queue.waitUntilReady();
-      await queue.obliterate({ force: true });
+      queue = await emptyQueue(lib, QUEUE);
     },
-    async stop() {
-      await queue?.obliterate({ force: true }).catch(() => undefined);
-      await queue?.close();
-    },
+    stop: () => closeQueue(queue),
     call: () => queue.add('conformance', { n: 1 }, { attempts: 2 }),
     // bullmq refuses a fractional priority once it has the job's stored form.
     failingCall: () => queue.add('conformance', { n: 1 }, { priority: 0.5 }),
@@ -101,17 +114,9 @@ function consumerDriver(label: string, lib: Bullmq, config?: Driver['config']): 
   }
 
   return {
-    name: `${label} process`,
-    hook: 'bullmq',
-    config,
-    kind: 'consumer',
-    operation: `bullmq.process ${QUEUE}`,
-    tags: () => ({ component: 'bullmq', 'messaging.system': 'bullmq', 'message_bus.destination': QUEUE, 'bullmq.job.name': 'conformance', 'bullmq.job.attempt': 1 }),
-    targets: () => targetsOf(lib),
+    ...bullmqFacts(label, lib, config, 'consumer', QUEUE, { 'bullmq.job.attempt': 1 }),
     async start() {
-      queue = new lib.Queue(QUEUE, { connection: connection() });
-      await queue.waitUntilReady();
-      await queue.obliterate({ force: true });
+      queue = await emptyQueue(lib, QUEUE);
       worker = new lib.Worker<Data>(
         QUEUE,
         async (job) => {
@@ -121,7 +126,7 @@ function consumerDriver(label: string, lib: Bullmq, config?: Driver['config']): 
           setImmediate(() => waiting.get(job.data.id)?.resolve(seen));
           return seen;
         },
-        { connection: connection(), concurrency: 50 },
+        { connection: redisHostPort(), concurrency: 50 },
       );
       worker.on('completed', (job) => waiting.delete(job.data.id));
       worker.on('failed', (job, err) => {
@@ -134,8 +139,7 @@ function consumerDriver(label: string, lib: Bullmq, config?: Driver['config']): 
     },
     async stop() {
       await worker?.close();
-      await queue?.obliterate({ force: true }).catch(() => undefined);
-      await queue?.close();
+      await closeQueue(queue);
     },
     call: (parent) => send({ id: `${++sequence}` }, parent),
     failingCall: () => send({ id: `${++sequence}`, fail: true }),

@@ -1,7 +1,7 @@
 import * as undici from 'undici';
 import { closedPort, TestServer } from '../../helpers/servers';
 import type { Driver } from '../driver';
-import { conformanceTags, inFlight, nextArrival, Reply, startConformanceServer } from './http';
+import { httpClientFacts, inFlight, nextArrival, Reply, startConformanceServer } from './http';
 
 let server: TestServer;
 let refused: string;
@@ -13,10 +13,7 @@ async function get(url: string, init?: RequestInit): Promise<Reply> {
 }
 
 export const fetchDriver: Driver = {
-  name: 'fetch',
-  hook: 'fetch',
-  operation: 'HTTP GET',
-  tags: () => conformanceTags('fetch', server),
+  ...httpClientFacts('fetch', () => server),
   targets: () => [
     [globalThis, 'fetch'],
     [undici, 'fetch'],

@@ -57,6 +57,11 @@ export function conformanceTags(component: string, server: TestServer, side: 'cl
   return { component, 'http.method': 'GET', 'http.url': `${server.url}/conformance`, 'http.status_code': 200, ...peer };
 }
 
+/** What the HTTP client drivers declare alike: a GET of `/conformance` on the conformance server `server()`, made through `hook`. */
+export function httpClientFacts(hook: 'http' | 'fetch' | 'axios', server: () => TestServer, name: string = hook): Pick<Driver, 'name' | 'hook' | 'operation' | 'tags'> {
+  return { name, hook, operation: 'HTTP GET', tags: () => conformanceTags(hook, server()) };
+}
+
 /** A call started once `arrival` (made first) is armed, resolving when the call has arrived: it is in flight. */
 export async function inFlight(arrival: Promise<void>, call: () => Promise<unknown>): Promise<{ outcome: Promise<unknown> }> {
   const outcome = call();
@@ -101,10 +106,7 @@ function get(input: string | http.RequestOptions): Promise<Reply> {
 }
 
 export const httpDriver: Driver = {
-  name: 'http',
-  hook: 'http',
-  operation: 'HTTP GET',
-  tags: () => conformanceTags('http', server),
+  ...httpClientFacts('http', () => server),
   targets: () => [
     [http, 'request'],
     [http, 'get'],

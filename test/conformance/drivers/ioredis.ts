@@ -6,14 +6,11 @@
  */
 import { redisUrl } from '../../helpers/services';
 import type { Driver } from '../driver';
-import { blockedIn, redisPeer, until } from './redis';
-
-const noop = (): void => undefined;
+import { noop } from '../../helpers/waits';
+import { blockedPop, redisKeys, redisPeer } from './redis';
 
 function ioredisDriver(name: string, pkg: string, otel: boolean): Driver {
-  const key = `otch:conformance:${name}`;
-  const hashKey = `${key}:hash`;
-  const listKey = `${key}:list`;
+  const { key, hashKey, listKey } = redisKeys(name);
   let client: any;
   let pusher: any;
   let clientId: unknown;
@@ -61,13 +58,13 @@ function ioredisDriver(name: string, pkg: string, otel: boolean): Driver {
     callbackCall(callback) {
       client.get(key, callback);
     },
-    async inFlightCall() {
-      const outcome = client.blpop(listKey, 5).then((reply: [string, string] | null) => reply?.[1]);
-      await until(async () => blockedIn(await pusher.client('LIST'), clientId, 'blpop'), 'BLPOP to block');
-      // After the contract has uninstalled the hook.
-      setImmediate(() => void pusher.rpush(listKey, 'v'));
-      return { outcome };
-    },
+    inFlightCall: () =>
+      blockedPop(
+        client.blpop(listKey, 5).then((reply: [string, string] | null) => reply?.[1]),
+        () => pusher.client('LIST'),
+        clientId,
+        () => pusher.rpush(listKey, 'v'),
+      ),
     otel: otel
       ? {
           module: '@opentelemetry/instrumentation-ioredis',

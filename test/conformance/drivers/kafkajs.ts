@@ -6,9 +6,8 @@
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Consumer, IHeaders, LogEntry, Message, Producer, RecordMetadata } from 'kafkajs';
 import { installedPatches } from '../../../src';
-import { kafkaBrokers } from '../../helpers/services';
-import type { RecordedSpan } from '../../helpers/tracer';
-import { heldDelivery } from './held';
+import { kafkaBrokers, messagingTags } from '../../helpers/services';
+import { Deliveries } from './held';
 import type { Driver, OtelCounterpart } from '../driver';
 
  
@@ -82,7 +81,7 @@ export const kafkajsProducerDriver: Driver = {
   hook: 'kafkajs',
   kind: 'producer',
   operation: /^kafka\.send /,
-  tags: () => ({ component: 'kafkajs', 'messaging.system': 'kafka', 'message_bus.destination': SEND_TOPIC, 'messaging.batch.message_count': 1 }),
+  tags: () => ({ ...messagingTags('kafkajs', 'kafka', SEND_TOPIC), 'messaging.batch.message_count': 1 }),
   targets: kafkajsTargets,
   async start() {
     producerKafka = kafkaClient();
@@ -134,10 +133,6 @@ const CONSUME_TOPIC = freshName('conformance.consume');
 let consumerKafka: Kafka;
 let sendProducer: Producer;
 let consumer: Consumer;
-const waiting = new Map<string, (seen: Seen) => void>();
-/** Messages whose handler returns a promise that settles only when the in-flight call lets it. */
-const holds = new Map<string, Promise<void>>();
-let sequence = 0;
 
 function textHeaders(headers: IHeaders | undefined): Record<string, string> {
   const text: Record<string, string> = {};
@@ -147,11 +142,7 @@ function textHeaders(headers: IHeaders | undefined): Record<string, string> {
 
 async function onMessage({ topic, message }: { topic: string; message: { key: Buffer | null; value: Buffer | null; headers?: IHeaders } }): Promise<void> {
   const headers = textHeaders(message.headers);
-  const id = headers['otch-id'];
-  const done = waiting.get(id);
-  waiting.delete(id);
-  done?.({ topic, key: message.key?.toString(), value: message.value?.toString(), headers });
-  await holds.get(id);
+  await deliveries.seen(headers['otch-id'], { topic, key: message.key?.toString(), value: message.value?.toString(), headers });
 }
 
 /** Messages of calls made in the same turn, sent together: the broker hands them over in one fetch. */
@@ -163,16 +154,12 @@ function flush(): void {
   sendProducer.send({ topic: CONSUME_TOPIC, messages: batch.map((q) => q.message) }).catch((err: unknown) => batch.forEach((q) => q.reject(err)));
 }
 
-/** Sends message `id` with `parent`'s context in its headers; resolves with what the handler saw. */
-function send(id: string, parent?: RecordedSpan): Promise<Seen> {
-  return new Promise<Seen>((resolve, reject) => {
-    waiting.set(id, resolve);
-    const headers: IHeaders = { 'otch-id': id };
-    if (parent !== undefined) headers.traceparent = `00-${parent.traceId}-${parent.id}-01`;
-    if (queued.length === 0) setImmediate(flush);
-    queued.push({ message: { key: 'conformance', value: 'consumed', headers }, reject });
-  });
-}
+const deliveries = new Deliveries<Seen>((id, traceparent, reject) => {
+  const headers: IHeaders = { 'otch-id': id };
+  if (traceparent !== undefined) headers.traceparent = traceparent;
+  if (queued.length === 0) setImmediate(flush);
+  queued.push({ message: { key: 'conformance', value: 'consumed', headers }, reject });
+});
 
 /**
  * Runs a consumer of its own whose handler throws, and rejects with the error kafkajs logged for it (the
@@ -201,14 +188,14 @@ export const kafkajsConsumerDriver: Driver = {
   hook: 'kafkajs',
   kind: 'consumer',
   operation: /^kafka\.process /,
-  tags: () => ({ component: 'kafkajs', 'messaging.system': 'kafka', 'message_bus.destination': CONSUME_TOPIC, 'kafka.consumer_group': `${CONSUME_TOPIC}.group` }),
+  tags: () => ({ ...messagingTags('kafkajs', 'kafka', CONSUME_TOPIC), 'kafka.consumer_group': `${CONSUME_TOPIC}.group` }),
   targets: kafkajsTargets,
   async start() {
     consumerKafka = kafkaClient();
     sendProducer = newProducer(consumerKafka);
     await sendProducer.connect();
     // The first send creates the topic; the consumer is ready once it has seen that message.
-    const ready = send('warm-up');
+    const ready = deliveries.send('warm-up');
     consumer = newConsumer(consumerKafka, `${CONSUME_TOPIC}.group`);
     await consumer.connect();
     await consumer.subscribe({ topic: CONSUME_TOPIC, fromBeginning: true });
@@ -219,15 +206,9 @@ export const kafkajsConsumerDriver: Driver = {
     await consumer?.disconnect();
     await sendProducer?.disconnect();
   },
-  call: (parent) => send(String(++sequence), parent),
   failingCall: failingConsumer,
-  inFlightCall: () => heldDelivery(holds, String(++sequence), (id) => send(id)),
-  // Each call has its own id; a traced sender would add a trace header.
-  normalize(result) {
-    const { headers, ...rest } = result as Seen;
-    const { traceparent: _trace, 'otch-id': _id, ...other } = headers;
-    return { ...rest, headers: other };
-  },
+  // Each call has its own id; a traced sender adds a trace header.
+  ...deliveries.driverCalls(),
   otel,
 };
 

@@ -1,32 +1,13 @@
 import type { Knex } from 'knex';
 import { pgConfig } from '../../helpers/services';
 import type { Driver } from '../driver';
+import { sqlDriverFacts } from './sql';
 
 let db: Knex;
 
-function facts(): { host: string; port: number; user: string; database: string } {
-  const c = pgConfig();
-  return { host: c.host, port: c.port, user: c.user, database: c.database };
-}
-
 /** knex over pg (its own pool); knex is required in start(), so that OpenTelemetry's instrumentation sees it load. */
 export const knexDriver: Driver = {
-  name: 'knex',
-  hook: 'knex',
-  operation: 'knex.raw',
-  tags() {
-    const f = facts();
-    return {
-      component: 'knex',
-      'db.type': 'sql',
-      'db.instance': f.database,
-      'db.user': f.user,
-      'peer.hostname': f.host,
-      'peer.port': f.port,
-      'peer.address': `${f.host}:${f.port}`,
-      'db.statement': 'select ?::int as n',
-    };
-  },
+  ...sqlDriverFacts('knex', 'knex.raw', pgConfig, 'select ?::int as n'),
   targets: () => [
      
     [require('knex/lib/client').prototype, 'query'],
@@ -40,7 +21,7 @@ export const knexDriver: Driver = {
   async start() {
      
     const knex = require('knex') as typeof import('knex').knex;
-    db = knex({ client: 'pg', connection: facts(), pool: { min: 0, max: 4 } });
+    db = knex({ client: 'pg', connection: pgConfig(), pool: { min: 0, max: 4 } });
   },
   async stop() {
     await db.destroy();

@@ -1,13 +1,9 @@
 import mysql from 'mysql';
-import { mysqlUrl } from '../../helpers/services';
+import { mysqlConfig } from '../../helpers/services';
 import type { Driver } from '../driver';
+import { sqlDriverFacts } from './sql';
 
 let pool: mysql.Pool;
-
-function facts(): { host: string; port: number; user: string; database: string } {
-  const u = new URL(mysqlUrl());
-  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), database: u.pathname.slice(1) };
-}
 
 /** pool.query as a promise of its rows (plain data). */
 function query(options: string | mysql.QueryOptions, values?: unknown[]): Promise<unknown> {
@@ -16,22 +12,7 @@ function query(options: string | mysql.QueryOptions, values?: unknown[]): Promis
 
 /** The callback API (mysql has no other) over a pool. */
 export const mysqlDriver: Driver = {
-  name: 'mysql',
-  hook: 'mysql',
-  operation: /^mysql\.query:/,
-  tags() {
-    const f = facts();
-    return {
-      component: 'mysql',
-      'db.type': 'sql',
-      'db.instance': f.database,
-      'db.user': f.user,
-      'peer.hostname': f.host,
-      'peer.port': f.port,
-      'peer.address': `${f.host}:${f.port}`,
-      'db.statement': 'SELECT ? AS n',
-    };
-  },
+  ...sqlDriverFacts('mysql', /^mysql\.query:/, mysqlConfig, 'SELECT ? AS n'),
   targets: () => [
      
     [require('mysql/lib/Connection').prototype, 'query'],
@@ -39,7 +20,7 @@ export const mysqlDriver: Driver = {
     [require('mysql/lib/Pool').prototype, 'getConnection'],
   ],
   async start() {
-    pool = mysql.createPool({ ...facts(), password: decodeURIComponent(new URL(mysqlUrl()).password), connectionLimit: 8 });
+    pool = mysql.createPool({ ...mysqlConfig(), connectionLimit: 8 });
   },
   async stop() {
     await new Promise((resolve) => pool.end(resolve));

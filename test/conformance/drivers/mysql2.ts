@@ -1,7 +1,8 @@
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { mysqlConfig, mysqlUrl, sqlTags } from '../../helpers/services';
+import { mysqlConfig, mysqlUrl } from '../../helpers/services';
 import type { Driver } from '../driver';
+import { sqlDriverFacts } from './sql';
 
 let pool: mysql.Pool;
 
@@ -23,10 +24,7 @@ function rows(result: unknown): unknown {
 
 /** The promise API (the main one) over a pool; callbackCall uses the callback pool underneath. */
 export const mysql2Driver: Driver = {
-  name: 'mysql2',
-  hook: 'mysql2',
-  operation: /^mysql\.query:/,
-  tags: () => sqlTags('mysql2', mysqlConfig(), 'SELECT ? AS n'),
+  ...sqlDriverFacts('mysql2', /^mysql\.query:/, mysqlConfig, 'SELECT ? AS n'),
   targets: () => [
     [definer(core.Connection.prototype, 'query'), 'query'],
     [definer(core.Connection.prototype, 'execute'), 'execute'],

@@ -5,9 +5,8 @@
  */
 import { connect, headers as natsHeaders, StringCodec } from 'nats';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
-import { natsUrl } from '../../helpers/services';
-import type { RecordedSpan } from '../../helpers/tracer';
-import { heldDelivery } from './held';
+import { messagingTags, natsUrl } from '../../helpers/services';
+import { Deliveries } from './held';
 import type { Driver } from '../driver';
 
  
@@ -32,6 +31,11 @@ let names = 0;
 /** A subject for one test (the server lives for the whole run). */
 export const freshSubject = (what: string): string => `otch.${what}.${process.pid}.${++names}`;
 
+/** What the NATS drivers declare alike: the hook, its targets, and the tags of a span on `subject`. */
+function natsFacts(name: string, kind: Driver['kind'], operation: RegExp, subject: string): Pick<Driver, 'name' | 'hook' | 'kind' | 'operation' | 'tags' | 'targets'> {
+  return { name: `nats ${name}`, hook: 'nats', kind, operation, tags: () => messagingTags('nats', 'nats', subject), targets: natsTargets };
+}
+
 /** Headers as plain text, for comparing what arrived. */
 export function headerRecord(headers: MsgHdrs | undefined): Record<string, string[]> {
   const record: Record<string, string[]> = {};
@@ -46,12 +50,7 @@ let publisher: NatsConnection;
 let closedConnection: NatsConnection;
 
 export const natsPublishDriver: Driver = {
-  name: 'nats publish',
-  hook: 'nats',
-  kind: 'producer',
-  operation: /^nats\.publish /,
-  tags: () => ({ component: 'nats', 'messaging.system': 'nats', 'message_bus.destination': PUBLISH_SUBJECT }),
-  targets: natsTargets,
+  ...natsFacts('publish', 'producer', /^nats\.publish /, PUBLISH_SUBJECT),
   async start() {
     publisher = await natsConnect();
     closedConnection = await natsConnect();
@@ -97,11 +96,7 @@ function normalizeReply(result: unknown): unknown {
 }
 
 export const natsRequestDriver: Driver = {
-  name: 'nats request',
-  hook: 'nats',
-  operation: /^nats\.request /,
-  tags: () => ({ component: 'nats', 'messaging.system': 'nats', 'message_bus.destination': REQUEST_SUBJECT }),
-  targets: natsTargets,
+  ...natsFacts('request', 'client', /^nats\.request /, REQUEST_SUBJECT),
   async start() {
     requester = await natsConnect();
     responder = await natsConnect();
@@ -142,27 +137,16 @@ const SUBSCRIBE_SUBJECT = freshSubject('conformance.subscribe');
 let sender: NatsConnection;
 let receiver: NatsConnection;
 let subscription: Subscription;
-const waiting = new Map<string, (seen: Seen) => void>();
-const holds = new Map<string, Promise<void>>();
-let sequence = 0;
+const deliveries = new Deliveries<Seen>((id, traceparent) => {
+  const hdrs = natsHeaders();
+  hdrs.set('otch-id', id);
+  if (traceparent !== undefined) hdrs.set('traceparent', traceparent);
+  sender.publish(SUBSCRIBE_SUBJECT, sc.encode('consumed'), { headers: hdrs });
+});
 
 function onMessage(_err: unknown, msg: Msg): Promise<void> | undefined {
   const headers = headerRecord(msg.headers);
-  const id = headers['otch-id']?.[0];
-  const done = waiting.get(id);
-  waiting.delete(id);
-  done?.({ subject: msg.subject, data: sc.decode(msg.data), headers });
-  return holds.get(id);
-}
-
-function send(id: string, parent?: RecordedSpan): Promise<Seen> {
-  return new Promise<Seen>((resolve) => {
-    waiting.set(id, resolve);
-    const hdrs = natsHeaders();
-    hdrs.set('otch-id', id);
-    if (parent !== undefined) hdrs.set('traceparent', `00-${parent.traceId}-${parent.id}-01`);
-    sender.publish(SUBSCRIBE_SUBJECT, sc.encode('consumed'), { headers: hdrs });
-  });
+  return deliveries.seen(headers['otch-id']?.[0], { subject: msg.subject, data: sc.decode(msg.data), headers });
 }
 
 /**
@@ -191,12 +175,7 @@ async function failingSubscription(): Promise<never> {
 }
 
 export const natsSubscribeDriver: Driver = {
-  name: 'nats subscribe',
-  hook: 'nats',
-  kind: 'consumer',
-  operation: /^nats\.process /,
-  tags: () => ({ component: 'nats', 'messaging.system': 'nats', 'message_bus.destination': SUBSCRIBE_SUBJECT }),
-  targets: natsTargets,
+  ...natsFacts('subscribe', 'consumer', /^nats\.process /, SUBSCRIBE_SUBJECT),
   async start() {
     sender = await natsConnect();
     receiver = await natsConnect();
@@ -208,14 +187,9 @@ export const natsSubscribeDriver: Driver = {
     await sender?.close();
     await receiver?.close();
   },
-  call: (parent) => send(String(++sequence), parent),
   failingCall: failingSubscription,
-  inFlightCall: () => heldDelivery(holds, String(++sequence), (id) => send(id)),
-  normalize(result) {
-    const { headers, ...rest } = result as Seen;
-    const { traceparent: _trace, 'otch-id': _id, ...other } = headers;
-    return { ...rest, headers: other };
-  },
+  // Each call has its own id; a traced sender adds a trace header.
+  ...deliveries.driverCalls(),
 };
 
 export const natsDrivers: Driver[] = [natsPublishDriver, natsRequestDriver, natsSubscribeDriver];

@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { pgConfig, sqlTags } from '../../helpers/services';
+import { pgConfig } from '../../helpers/services';
 import type { Driver } from '../driver';
+import { sqlDriverFacts } from './sql';
 
 let pool: pg.Pool;
 
@@ -9,10 +10,7 @@ function rows(result: unknown): unknown {
 }
 
 export const pgDriver: Driver = {
-  name: 'pg',
-  hook: 'pg',
-  operation: /^pg\.query:/,
-  tags: () => sqlTags('pg', pgConfig(), 'SELECT $1::int AS n'),
+  ...sqlDriverFacts('pg', /^pg\.query:/, pgConfig, 'SELECT $1::int AS n'),
   targets: () => [
     [pg.Client.prototype, 'query'],
     [Object.getPrototypeOf(pg.Pool.prototype), 'connect'],

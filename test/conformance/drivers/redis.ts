@@ -7,24 +7,23 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { redisUrl } from '../../helpers/services';
+import { blockedIn, noop, until } from '../../helpers/waits';
 import type { Driver } from '../driver';
 
-const noop = (): void => undefined;
-
-/** Whether the server sees client `id` blocked in `command`. */
-export function blockedIn(list: string, id: unknown, command: string): boolean {
-  return String(list)
-    .split('\n')
-    .some((line) => line.startsWith(`id=${id} `) && line.includes(` cmd=${command} `));
+/** The keys of driver `name`: `key` holds a string, `hashKey` a hash (GET on it fails: WRONGTYPE), `listKey` a list BLPOP waits on. */
+export function redisKeys(name: string): { key: string; hashKey: string; listKey: string } {
+  const key = `otch:conformance:${name}`;
+  return { key, hashKey: `${key}:hash`, listKey: `${key}:list` };
 }
 
-/** Resolves once `condition` holds (polled). */
-export async function until(condition: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/**
+ * A BLPOP in flight: resolves once the server lists client `clientId` (`clientList()`) blocked in it;
+ * `push`, which answers it, runs after the contract has uninstalled the hook.
+ */
+export async function blockedPop(outcome: Promise<unknown>, clientList: () => Promise<unknown>, clientId: unknown, push: () => Promise<unknown>): Promise<{ outcome: Promise<unknown> }> {
+  await until(async () => blockedIn(await clientList(), clientId, 'blpop'), 'BLPOP to block');
+  setImmediate(() => void push());
+  return { outcome };
 }
 
 export function redisPeer(): Record<string, unknown> {
@@ -35,9 +34,7 @@ export function redisPeer(): Record<string, unknown> {
 function nodeRedisDriver(name: string, pkg: string, major: 4 | 5 | 6): Driver {
   const clientDir = path.dirname(createRequire(require.resolve(`${pkg}/package.json`)).resolve('@redis/client/package.json'));
   const internal = (file: string): any => require(path.join(clientDir, file));
-  const key = `otch:conformance:${name}`;
-  const hashKey = `${key}:hash`;
-  const listKey = `${key}:list`;
+  const { key, hashKey, listKey } = redisKeys(name);
   let client: any;
   let pusher: any;
   let legacy: any;
@@ -89,13 +86,13 @@ function nodeRedisDriver(name: string, pkg: string, major: 4 | 5 | 6): Driver {
     callbackCall(callback) {
       (major === 4 ? legacy : client.legacy()).get(key, callback);
     },
-    async inFlightCall() {
-      const outcome = client.blPop(listKey, 5).then((reply: { element: string } | null) => reply?.element);
-      await until(async () => blockedIn(await pusher.sendCommand(['CLIENT', 'LIST']), clientId, 'blpop'), 'BLPOP to block');
-      // After the contract has uninstalled the hook.
-      setImmediate(() => void pusher.rPush(listKey, 'v'));
-      return { outcome };
-    },
+    inFlightCall: () =>
+      blockedPop(
+        client.blPop(listKey, 5).then((reply: { element: string } | null) => reply?.element),
+        () => pusher.sendCommand(['CLIENT', 'LIST']),
+        clientId,
+        () => pusher.rPush(listKey, 'v'),
+      ),
     otel: {
       module: '@opentelemetry/instrumentation-redis',
       export: 'RedisInstrumentation',

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Server, Socket } from 'socket.io';
 import { io as connect, Socket as ClientSocket } from 'socket.io-client';
+import { messagingTags } from '../../helpers/services';
 import type { Driver } from '../driver';
 
 /** socket.io's internal files, which its `exports` map hides from a require by name. */
@@ -54,7 +55,7 @@ export const socketIoEmitDriver: Driver = {
   hook: 'socket.io',
   kind: 'producer',
   operation: /^socket\.io emit /,
-  tags: () => ({ component: 'socket.io', 'messaging.system': 'socket.io', 'message_bus.destination': '/', 'socket.io.namespace': '/', 'socket.io.event': 'conformance' }),
+  tags: () => ({ ...messagingTags('socket.io', 'socket.io', '/'), 'socket.io.namespace': '/', 'socket.io.event': 'conformance' }),
   targets: socketIoTargets,
   async start() {
     pair = await socketIoPair();
