@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { settledUnder } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
