@@ -63,8 +63,8 @@ let onGlobalTracer: ((isDefaultNoop: boolean) => void) | undefined;
  * loaded for this); every copy that loads later is wrapped through the module hooks (onRequire).
  */
 function watchGlobalTracer(): void {
-  if (tracerWatch !== undefined) return;
-  tracerWatch = new Wrapper('initGlobalTracer');
+  const first = tracerWatch === undefined;
+  tracerWatch ??= new Wrapper('initGlobalTracer');
   let entry: string;
   try {
     entry = require.resolve('opentracing');
@@ -72,8 +72,9 @@ function watchGlobalTracer(): void {
     return;
   }
   const cached = require.cache[entry];
-  // Loaded already: the app may have set a tracer that we cannot see.
-  onGlobalTracer?.(cached === undefined);
+  // Loaded already at the first look: the app may have set a tracer that we cannot see.
+  if (first) onGlobalTracer?.(cached === undefined);
+  // Again after patching: span logic that an enable() loaded may have loaded opentracing (wrapping is idempotent).
   if (cached !== undefined && cached.loaded) wrapInitGlobalTracer(cached.exports);
 }
 
@@ -372,6 +373,7 @@ export function install(specs: readonly AnyHookSpec[], names: readonly string[],
     }
   }
   if (added) {
+    watchGlobalTracer();
     refreshModuleHooks();
     if (builtinPatched) Module.syncBuiltinESMExports();
   }
