@@ -2,7 +2,8 @@
 /**
  * Preload (`-r`) for the processes that run the built-in tracer (`OT_TRACER=otlp`), loaded before the
  * package's `register`. It makes the OTLP exporter that the built-in tracer uses (the one of
- * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, http/protobuf by default) drop each batch
+ * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, http/protobuf by default; patched on OpenTelemetry's
+ * `OTLPExporterBase`, which the official exporters and the tracer's own protobuf exporter share) drop each batch
  * in-process (BENCH_EXPORT=noop, the default), or only count it and send it on to the local sink
  * (BENCH_EXPORT=sink). Everything before the exporter (hooks, shim, SDK spans, BatchSpanProcessor) runs
  * as it does for a user; only the serialisation and the POST are skipped in noop mode.
@@ -12,6 +13,7 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT points to (127.0.0.1), and the report shows "export not dropped in-process".
  */
 const path = require('node:path');
+const { createRequire } = require('node:module');
 const counter = require('./export-counter');
 
 const root = path.resolve(__dirname, '..', '..');
@@ -20,8 +22,13 @@ const protocol = (process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || process.env.
 const exporterPackage = { 'http/json': '@opentelemetry/exporter-trace-otlp-http', grpc: '@opentelemetry/exporter-trace-otlp-grpc' }[protocol] || '@opentelemetry/exporter-trace-otlp-proto';
 
 try {
-  const exporterModule = require(require.resolve(exporterPackage, { paths: [root] }));
-  const proto = exporterModule.OTLPTraceExporter.prototype;
+  const exporterPath = require.resolve(exporterPackage, { paths: [root] });
+  const exporterModule = require(exporterPath);
+  // The base class of every OTLP exporter: the built-in tracer's http/protobuf exporter is one of it
+  // (OpenTelemetry's transport with the tracer's own serialiser), the official ones extend it.
+  const { OTLPExporterBase } = createRequire(exporterPath)('@opentelemetry/otlp-exporter-base');
+  if (!(exporterModule.OTLPTraceExporter.prototype instanceof OTLPExporterBase)) throw new Error(`${exporterPackage} does not extend OTLPExporterBase`);
+  const proto = OTLPExporterBase.prototype;
   const original = proto.export;
   proto.export = function benchExport(spans, done) {
     counter.spans += spans.length;

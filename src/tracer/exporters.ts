@@ -4,6 +4,7 @@
  * OTEL_RESOURCE_ATTRIBUTES and the SDK's host, process and environment detectors). Nothing here loads
  * @opentelemetry/* until an exporter is built, at the first span.
  */
+import { createRequire } from 'node:module';
 import type { Attributes } from '@opentelemetry/api';
 import type { RawResourceAttribute, Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -38,10 +39,30 @@ const OTLP_PACKAGES: Record<OtlpProtocol, string> = {
   grpc: '@opentelemetry/exporter-trace-otlp-grpc',
 };
 
-/** The official OTLP trace exporter for `protocol` (only its package is loaded); it reads its endpoint, headers and timeout from the environment. */
+/**
+ * The OTLP trace exporter for `protocol` (only its package is loaded); it reads its endpoint, headers,
+ * compression and timeout from the environment. `http/protobuf` is OpenTelemetry's exporter with the
+ * built-in tracer's own serialiser (./otlp-proto: the same bytes, written for less); the others are the
+ * official exporters as they are.
+ */
 export function otlpExporter(protocol: OtlpProtocol): SpanExporter {
+  if (protocol === 'http/protobuf') return protobufExporter();
   const { OTLPTraceExporter } = require(OTLP_PACKAGES[protocol]);
   return new OTLPTraceExporter() as SpanExporter;
+}
+
+/** What `@opentelemetry/exporter-trace-otlp-proto` builds, with `serializeTraceRequest` in place of its serialiser. */
+function protobufExporter(): SpanExporter {
+  // Its own dependencies, from where it is installed: the same versions it is built with.
+  const load = createRequire(require.resolve(OTLP_PACKAGES['http/protobuf'])) as (id: string) => any;
+  const { OTLPExporterBase } = load('@opentelemetry/otlp-exporter-base');
+  const http = load('@opentelemetry/otlp-exporter-base/node-http');
+  const transformer = load('@opentelemetry/otlp-transformer');
+  const { serializeTraceRequest } = require('./otlp-proto') as typeof import('./otlp-proto');
+  const serializer = { serializeRequest: serializeTraceRequest, deserializeResponse: transformer.ProtobufTraceSerializer.deserializeResponse };
+  const options = http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
+  const delegate = http.createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', transformer.TraceExporterMetricsHelper, undefined);
+  return new OTLPExporterBase(delegate) as SpanExporter;
 }
 
 /** OT_ZIPKIN_URL, else OTEL_EXPORTER_ZIPKIN_ENDPOINT, else Zipkin's default on localhost. */
