@@ -237,7 +237,10 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
     resource,
     limits: lean.limitsFromEnv(env),
     sampling: lean.samplingFromEnv(env, warnOnce),
-    propagation: () => propagation.createPropagation(propagation.propagatorFor(env)),
+    propagation: () => {
+      const names = propagation.propagationNames(env);
+      return propagation.createPropagation(propagation.propagatorFor(env, names), propagation.isW3COnly(names));
+    },
     onFirstSpan: () => {
       // What the first span will need (its export, most likely an inject or extract) loads now, before it
       // is timed: no span shows our module loading as its own time. Failures surface where they are used.

@@ -67,9 +67,9 @@ const NO_PROPAGATOR: TextMapPropagator = {
 };
 
 /** W3C trace context and baggage by default; OT_PROPAGATION / OTEL_PROPAGATORS pick the formats injected and accepted. */
-export function propagatorFor(env: NodeJS.ProcessEnv = process.env): TextMapPropagator {
+export function propagatorFor(env: NodeJS.ProcessEnv = process.env, names = propagationNames(env)): TextMapPropagator {
   const propagators: TextMapPropagator[] = [];
-  for (const name of propagationNames(env)) {
+  for (const name of names) {
     if (name === 'tracecontext') {
       propagators.push(new (fromFile<PropagatorClass>('@opentelemetry/core', 'build/src/trace/W3CTraceContextPropagator.js', 'W3CTraceContextPropagator'))());
     } else if (name === 'b3' || name === 'b3multi') {
@@ -87,12 +87,28 @@ export function propagatorFor(env: NodeJS.ProcessEnv = process.env): TextMapProp
   return new Composite({ propagators });
 }
 
-/** Inject and extract of LeanSpanContexts through `propagator`, as the OpenTracing shim did. */
-export function createPropagation(propagator: TextMapPropagator): Propagation {
+/** Whether the formats are W3C trace context, with or without W3C baggage: the ones `inject` may write itself. */
+export function isW3COnly(names: readonly string[]): boolean {
+  return names.includes('tracecontext') && names.every((name) => name === 'tracecontext' || name === 'baggage');
+}
+
+/**
+ * Inject and extract of LeanSpanContexts through `propagator`, as the OpenTracing shim did. With `w3cOnly`
+ * (the formats are W3C trace context, and maybe baggage), a context without baggage is injected directly:
+ * the same `traceparent` and `tracestate` that OpenTelemetry's W3C propagator writes, without the
+ * OpenTelemetry Context, span wrapper and id checks it goes through per call (our ids are valid by construction).
+ */
+export function createPropagation(propagator: TextMapPropagator, w3cOnly = false): Propagation {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { ROOT_CONTEXT, trace, propagation, defaultTextMapGetter, defaultTextMapSetter, isSpanContextValid } = api;
   return {
     inject(context, carrier) {
+      if (w3cOnly && context.baggage === undefined) {
+        const headers = carrier as Record<string, string>;
+        headers.traceparent = `00-${context.traceId}-${context.spanId}-0${Number(context.traceFlags || 0).toString(16)}`;
+        if (context.traceState !== undefined) headers.tracestate = context.traceState.serialize();
+        return;
+      }
       let ctx = trace.setSpanContext(ROOT_CONTEXT, context);
       if (context.baggage !== undefined) ctx = propagation.setBaggage(ctx, context.baggage);
       propagator.inject(ctx, carrier, defaultTextMapSetter);

@@ -5,7 +5,7 @@ import * as opentracing from 'opentracing';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { batchSpanProcessor } from '../../src/tracer';
 import { FixedResource, LeanSpan, LeanSpanContext, LeanTracer, limitsFromEnv, samplingFromEnv } from '../../src/tracer/lean';
-import { createPropagation, propagatorFor } from '../../src/tracer/propagation';
+import { createPropagation, isW3COnly, propagationNames, propagatorFor } from '../../src/tracer/propagation';
 import { toRecord } from '../../src/tracer/records';
 
 const root = path.join(__dirname, '..', '..', '..');
@@ -24,7 +24,7 @@ function leanTracer(processor: SpanProcessor, env: NodeJS.ProcessEnv = {}): Lean
     resource: new FixedResource({ 'service.name': 'svc' }),
     limits: limitsFromEnv(env),
     sampling: samplingFromEnv(env),
-    propagation: () => createPropagation(propagatorFor(env)),
+    propagation: () => createPropagation(propagatorFor(env), isW3COnly(propagationNames(env))),
   });
 }
 
@@ -294,6 +294,32 @@ describe('lean tracer: sampling, propagation and baggage', () => {
     assert.deepEqual(b, a);
     tracer.inject(span.context(), opentracing.FORMAT_BINARY, a); // not supported: ignored, as the shim
     tracer.inject(new opentracing.SpanContext(), opentracing.FORMAT_HTTP_HEADERS, b); // not ours: ignored
+  });
+
+  it('inject writes W3C headers itself exactly as OpenTelemetry’s propagators do (flags, tracestate; baggage through them)', () => {
+    for (const formats of ['tracecontext,baggage', 'tracecontext']) {
+      const env = { OT_PROPAGATION: formats };
+      const direct = createPropagation(propagatorFor(env), true);
+      const throughOtel = createPropagation(propagatorFor(env), false);
+      assert.equal(isW3COnly(propagationNames(env)), true);
+      const tracer = leanTracer(collecting().processor, env);
+      const root = tracer.startSpan('root');
+      const unsampled = tracer.startSpan('c', { childOf: tracer.extract(opentracing.FORMAT_HTTP_HEADERS, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' }) ?? undefined });
+      const flagged = tracer.startSpan('f', {
+        childOf: tracer.extract(opentracing.FORMAT_HTTP_HEADERS, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03', tracestate: 'a=1,b=2' }) ?? undefined,
+      });
+      const withBaggage = tracer.startSpan('b');
+      withBaggage.setBaggageItem('user', 'alice');
+      for (const span of [root, unsampled, flagged, withBaggage]) {
+        const a: Record<string, string> = {};
+        const b: Record<string, string> = {};
+        direct.inject(span.context(), a);
+        throughOtel.inject(span.context(), b);
+        assert.deepEqual(a, b);
+        assert.match(a.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-9a-f]$/);
+      }
+    }
+    for (const formats of ['b3', 'jaeger', 'tracecontext,b3', 'none']) assert.equal(isW3COnly(propagationNames({ OT_PROPAGATION: formats })), false, formats);
   });
 
   it('extract: malformed or missing headers give null (a new root), never a throw', () => {
