@@ -326,6 +326,35 @@ function change(cur, prev, digits = 1) {
   return `${signed(cur - prev, digits)}${pct}`;
 }
 
+/**
+ * Added CPU per call over every round of every run (the median of all per-round differences to the
+ * baseline), with the built-in tracer against the cheapest peer and the shim against OpenTelemetry: a
+ * steadier figure than one run's, next to the per-run verdicts (which it does not replace).
+ */
+function renderPooled(out, runs) {
+  const columns = ['hooks', 'builtin', 'shim', ...PEERS];
+  const short = { hooks: 'no tracer', builtin: 'built-in', shim: 'shim', otel: 'OpenTelemetry', ddtrace: 'dd-trace', elastic: 'Elastic' };
+  const rows = [];
+  for (const client of Object.keys(runs[0].clients)) {
+    const added = {};
+    for (const v of columns) {
+      const diffs = runs.flatMap((run) => {
+        const c = run.clients[client];
+        return c?.[v] && c.baseline ? paired(c[v].rounds, c.baseline.rounds, 'cpuUs').filter(Number.isFinite) : [];
+      });
+      if (diffs.length > 0) added[v] = median(diffs);
+    }
+    const peers = PEERS.filter((p) => added[p] !== undefined);
+    const cheapest = peers.reduce((a, p) => (added[p] < added[a] ? p : a), peers[0]);
+    const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `×${fmt(a / b, 2)}`);
+    rows.push([client, ...columns.map((v) => (added[v] === undefined ? '—' : signed(added[v]))), cheapest ? `${ratio(added.builtin, added[cheapest])} (${cheapest})` : '—', ratio(added.shim, added.otel)]);
+  }
+  out.push(`### Pooled over the ${runs.length} runs: added CPU µs/call (median over all their rounds)`);
+  out.push('');
+  out.push(table(['client', ...columns.map((v) => short[v] ?? v), 'built-in ÷ cheapest peer', 'shim ÷ OTel'], rows));
+  out.push('');
+}
+
 function markdown(results, previous) {
   const d = results.derived;
   const m = results.meta;
@@ -592,6 +621,7 @@ function renderRest(out, d, results, previous) {
     out.push(table(['target', ...results.verdicts[0].runs.map((_, i) => `run ${i + 1}`), 'verdict'], results.verdicts.map((v) => [v.target, ...v.runs.map((r, i) => `${r}: ${v.measured[i]}`), v.verdict === 'met' ? 'met' : `**${v.verdict}**`])));
     out.push('');
   }
+  if (results.runs && results.runs.length > 1) renderPooled(out, results.runs);
   out.push('### Targets');
   out.push('');
   out.push(table(['target', 'measured', 'result'], d.targets.map((t) => [t.target, t.measured + (t.note ? ` — ${t.note}` : ''), passCell(t)])));
