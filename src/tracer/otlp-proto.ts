@@ -36,15 +36,20 @@ function ensure(size: number): void {
   buf = grown;
 }
 
+/** `v` (below 2^32) as a varint at `at`, room already made; returns the position after it. */
+function varint32At(at: number, v: number): number {
+  while (v > 0x7f) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[at++] = v;
+  return at;
+}
+
 function varint(value: number): void {
   ensure(10);
   if (value >= 0 && value <= 0xffffffff) {
-    let v = value >>> 0;
-    while (v > 0x7f) {
-      buf[pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[pos++] = v;
+    pos = varint32At(pos, value >>> 0);
     return;
   }
   // 64-bit, two's complement for negatives (ten bytes), as protobuf's int64.
@@ -89,13 +94,7 @@ function end(at: number): void {
     buf.copyWithin(at + size, at + 1, pos);
     pos += size - 1;
   }
-  let v = length;
-  let p = at;
-  while (v > 0x7f) {
-    buf[p++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[p] = v;
+  varint32At(at, length);
 }
 
 /** A string, length-prefixed, in UTF-8 (lone surrogates as U+FFFD, as TextEncoder writes them). */
