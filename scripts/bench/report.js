@@ -327,31 +327,33 @@ function change(cur, prev, digits = 1) {
 }
 
 /**
- * Added CPU per call over every round of every run (the median of all per-round differences to the
- * baseline), with the built-in tracer against the cheapest peer and the shim against OpenTelemetry: a
- * steadier figure than one run's, next to the per-run verdicts (which it does not replace).
+ * Added CPU per call over every round of every run (`derive` on the runs' rounds put together), with the
+ * built-in tracer against the cheapest peer and the shim against OpenTelemetry: a steadier figure than
+ * one run's, next to the per-run verdicts (which it does not replace).
  */
 function renderPooled(out, runs) {
+  const clients = {};
+  for (const run of runs) {
+    for (const [client, byVariant] of Object.entries(run.clients)) {
+      clients[client] ??= {};
+      for (const [variant, { rounds }] of Object.entries(byVariant)) (clients[client][variant] ??= { rounds: [] }).rounds.push(...rounds);
+    }
+  }
+  const d = derive({ clients });
   const columns = ['hooks', 'builtin', 'shim', ...PEERS];
   const short = { hooks: 'no tracer', builtin: 'built-in', shim: 'shim', otel: 'OpenTelemetry', ddtrace: 'dd-trace', elastic: 'Elastic' };
-  const rows = [];
-  for (const client of Object.keys(runs[0].clients)) {
-    const added = {};
-    for (const v of columns) {
-      const diffs = runs.flatMap((run) => {
-        const c = run.clients[client];
-        return c?.[v] && c.baseline ? paired(c[v].rounds, c.baseline.rounds, 'cpuUs').filter(Number.isFinite) : [];
-      });
-      if (diffs.length > 0) added[v] = median(diffs);
-    }
-    const peers = PEERS.filter((p) => added[p] !== undefined);
-    const cheapest = peers.reduce((a, p) => (added[p] < added[a] ? p : a), peers[0]);
-    const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `×${fmt(a / b, 2)}`);
-    rows.push([client, ...columns.map((v) => (added[v] === undefined ? '—' : signed(added[v]))), cheapest ? `${ratio(added.builtin, added[cheapest])} (${cheapest})` : '—', ratio(added.shim, added.otel)]);
-  }
+  const rows = Object.entries(d.clients).map(([client, v]) => {
+    const c = d.comparisons[client];
+    return [
+      client,
+      ...columns.map((variant) => (v[variant]?.addedCpu ? signed(v[variant].addedCpu.median) : '—')),
+      c?.builtinPeerRatio !== undefined ? `×${fmt(c.builtinPeerRatio, 2)} (${c.cheapestPeer})` : '—',
+      c?.shimAdded !== undefined && c.otelAdded > 0 ? `×${fmt(c.shimAdded / c.otelAdded, 2)}` : '—',
+    ];
+  });
   out.push(`### Pooled over the ${runs.length} runs: added CPU µs/call (median over all their rounds)`);
   out.push('');
-  out.push(table(['client', ...columns.map((v) => short[v] ?? v), 'built-in ÷ cheapest peer', 'shim ÷ OTel'], rows));
+  out.push(table(['client', ...columns.map((v) => short[v]), 'built-in ÷ cheapest peer', 'shim ÷ OTel'], rows));
   out.push('');
 }
 
