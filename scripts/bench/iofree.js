@@ -16,7 +16,8 @@
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
  *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
  *                                                     two processes, N and 2N calls, the difference / N)
- * BENCH_CLIENTS (http, fetch, pg, redis, ioredis) and BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) as for `npm run bench`.
+ * BENCH_CLIENTS (http, fetch, pg, redis, ioredis), BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) and
+ * BENCH_CPU_PROF (a directory for each process's `--cpu-prof` profile) as for `npm run bench`.
  * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
  */
 const fs = require('node:fs');
@@ -317,7 +318,8 @@ function list(name, known) {
 function runChild(job, callgrind) {
   const { processOptions } = require('./variants');
   const { execArgv, env } = processOptions(job.variant, { ...process.env, BENCH_EXPORT: 'noop' });
-  const args = ['--expose-gc', ...execArgv, __filename, 'child', JSON.stringify(job)];
+  const prof = process.env.BENCH_CPU_PROF && !callgrind ? [`--cpu-prof`, `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${job.client}-${job.variant}-${process.hrtime.bigint()}.cpuprofile`] : [];
+  const args = ['--expose-gc', ...prof, ...execArgv, __filename, 'child', JSON.stringify(job)];
   let cmd = process.execPath;
   let outFile;
   if (callgrind) {
