@@ -97,6 +97,34 @@ function skipNumber(sql: string, i: number): number {
   return j;
 }
 
+/** A statement as a span records it: sanitised, and its leading verb (`SELECT`), the operation name's label. */
+export interface SanitizedStatement {
+  readonly statement: string;
+  readonly verb: string | undefined;
+}
+
+/**
+ * Statements seen lately, per dialect: an app runs the same few statements (placeholders, not values) again and
+ * again, so each is sanitised once. Bounded in count and length (the oldest goes first), never per call.
+ */
+const STATEMENT_CACHE_SIZE = 256;
+const STATEMENT_CACHE_MAX_LENGTH = 2048;
+const statementCaches: Record<SqlDialect, Map<string, SanitizedStatement>> = { postgres: new Map(), mysql: new Map() };
+
+/** `sanitizeSql` and `sqlVerb` of `sql`, from the cache when the statement was seen lately. */
+export function sanitizedStatement(sql: string, dialect: SqlDialect): SanitizedStatement {
+  const cache = statementCaches[dialect];
+  const cached = cache.get(sql);
+  if (cached !== undefined) return cached;
+  const statement = sanitizeSql(sql, dialect);
+  const result = { statement, verb: sqlVerb(statement) };
+  if (sql.length <= STATEMENT_CACHE_MAX_LENGTH) {
+    if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    cache.set(sql, result);
+  }
+  return result;
+}
+
 export function sanitizeSql(sql: string, dialect: SqlDialect = 'postgres'): string {
   const mysql = dialect === 'mysql';
   const parts: string[] = [];

@@ -9,7 +9,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
-import { redactSqlMessage, sanitizeSql, sqlVerb } from '../sql';
+import { redactSqlMessage, sanitizedStatement, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
 import { asWrapperOf } from '../registry/wrap';
@@ -73,8 +73,15 @@ export interface SqlCallSpec<I extends SqlQueryInfo> {
 export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOptions<I>>, parent: Span | null, spec: SqlCallSpec<I>): DbCall | undefined {
   const options = hook.options;
   const text = spec.text;
-  const statement = text === undefined ? undefined : options.sanitizeStatement === false ? text : sanitizeSql(text, spec.dialect);
-  const label = spec.name !== undefined ? undefined : spec.label ?? (statement === undefined ? undefined : sqlVerb(statement));
+  let statement: string | undefined;
+  let verb: string | undefined;
+  if (text !== undefined) {
+    if (options.sanitizeStatement === false) {
+      statement = text;
+      verb = sqlVerb(text);
+    } else ({ statement, verb } = sanitizedStatement(text, spec.dialect));
+  }
+  const label = spec.name !== undefined ? undefined : spec.label ?? verb;
   const call = startDbCallUnder(
     hook,
     parent,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { redactSqlMessage, sanitizeSql, sqlVerb } from '../../src/sql';
+import { redactSqlMessage, sanitizedStatement, sanitizeSql, sqlVerb } from '../../src/sql';
 import { redactedSqlError } from '../../src/cores/sql-call';
 
 describe('SQL sanitising (PostgreSQL, the default dialect)', () => {
@@ -60,6 +60,32 @@ describe('sqlVerb', () => {
     assert.equal(sqlVerb('with x as (select 1) select * from x'), 'WITH');
     assert.equal(sqlVerb('?'), undefined);
     assert.equal(sqlVerb(''), undefined);
+  });
+});
+
+describe('sanitizedStatement (the statements an app repeats, sanitised once)', () => {
+  it('gives what sanitizeSql and sqlVerb give, per dialect', () => {
+    const sql = `select * from "users" where id = 42 and name = 'bob'`;
+    for (const dialect of ['postgres', 'mysql'] as const) {
+      const r = sanitizedStatement(sql, dialect);
+      assert.equal(r.statement, sanitizeSql(sql, dialect));
+      assert.equal(r.verb, sqlVerb(sanitizeSql(sql, dialect)));
+    }
+    assert.notEqual(sanitizedStatement(sql, 'postgres').statement, sanitizedStatement(sql, 'mysql').statement);
+    assert.equal(sanitizedStatement('  (values 1)', 'postgres').verb, 'VALUES');
+    assert.equal(sanitizedStatement('', 'postgres').verb, undefined);
+  });
+
+  it('keeps a repeated statement, and stays bounded in count and length', () => {
+    const first = sanitizedStatement('SELECT 1 /* cache test */', 'postgres');
+    assert.equal(sanitizedStatement('SELECT 1 /* cache test */', 'postgres'), first, 'the second call is served from the cache');
+    for (let i = 0; i < 300; i++) sanitizedStatement(`SELECT ${i} AS n /* filler */`, 'postgres');
+    const again = sanitizedStatement('SELECT 1 /* cache test */', 'postgres');
+    assert.notEqual(again, first, 'the oldest statement left the cache');
+    assert.deepEqual(again, first);
+    const long = `SELECT '${'x'.repeat(3000)}'`;
+    assert.notEqual(sanitizedStatement(long, 'postgres'), sanitizedStatement(long, 'postgres'), 'a statement longer than 2048 characters is not kept');
+    assert.equal(sanitizedStatement(long, 'postgres').statement, 'SELECT ?');
   });
 });
 
