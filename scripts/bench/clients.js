@@ -2,8 +2,8 @@
 /**
  * The client calls that are measured. Each factory is called after the variant is set up (so the client
  * library is loaded, and hooked, the way an app would load it) and returns `{ call, close }`.
- * All traffic goes to 127.0.0.1: the echo server of servers.js, and the PostgreSQL, Redis and Kafka
- * broker that scripts/with-services.js started.
+ * All traffic goes to 127.0.0.1: the echo server of servers.js, and the PostgreSQL, Redis, Kafka broker,
+ * MariaDB, RabbitMQ and NATS that scripts/with-services.js started.
  */
 const REDIS_KEY = 'opentracing-client-hooks:bench';
 
@@ -171,6 +171,20 @@ async function mongodbClient() {
   };
 }
 
+async function mysql2Client() {
+  const mysql = require('mysql2');
+  const pool = mysql.createPool({ uri: process.env.MYSQL_URL, connectionLimit: 8 }).promise();
+  await pool.query('SELECT 1');
+  return { call: () => pool.query('SELECT 1'), close: () => pool.end() };
+}
+
+/** knex on the same PostgreSQL as `pg` (pg reads the PG* variables), through its own pool of 8. */
+async function knexClient() {
+  const knex = require('knex')({ client: 'pg', connection: process.env.DATABASE_URL ?? {}, pool: { min: 0, max: 8 } });
+  await knex.raw('select 1');
+  return { call: () => knex.raw('select 1'), close: () => knex.destroy() };
+}
+
 const FACTORIES = {
   http: httpClient,
   fetch: fetchClient,
@@ -182,6 +196,8 @@ const FACTORIES = {
   'kafkajs-consume': kafkajsConsumeClient,
   graphql: graphqlClient,
   mongodb: mongodbClient,
+  mysql2: mysql2Client,
+  knex: knexClient,
 };
 
 /** Runs `total` calls, `concurrency` at a time; bounded by `total`, rejects on the first failure. */

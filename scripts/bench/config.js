@@ -22,8 +22,13 @@ const CLIENTS = {
   'kafkajs-consume': { label: 'kafkajs one message sent and handled by `eachMessage`', concurrency: 8, calls: 4000, needs: ['kafka'] },
   graphql: { label: 'graphql `execute` (parsed query, one async resolver)', concurrency: 16, calls: 20000, needs: [] },
   mongodb: { label: 'mongodb `findOne` (wire-protocol stand-in in another process, or MONGODB_URL)', concurrency: 8, calls: 8000, needs: [] },
-  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
+  mysql2: { label: 'mysql2 `pool.query(\'SELECT 1\')` (promise API), pool of 8', concurrency: 8, calls: 10000, needs: ['mysql'] },
+  knex: { label: 'knex `raw(\'select 1\')` on pg, pool of 8', concurrency: 8, calls: 6000, needs: ['pg'] },
+  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [], server: 'http' },
 };
+
+/** Inbound scenarios (`server` in CLIENTS): the measured process is a traced server driven by loadgen.js. */
+const isServer = (client) => CLIENTS[client].server !== undefined;
 
 /** Clients that also get the in-process A/B measurement of the hooks without tracer (variant `ab`). */
 const AB_CLIENTS = ['http', 'pg', 'redis', 'ioredis'];
@@ -125,4 +130,4 @@ function settings() {
   };
 }
 
-module.exports = { ROOT, DIST, REGISTER, PEERS, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };
+module.exports = { ROOT, DIST, REGISTER, PEERS, CLIENTS, isServer, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };

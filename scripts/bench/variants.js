@@ -139,6 +139,8 @@ function setup(variant, exportMode) {
     const { KafkaJsInstrumentation } = require('@opentelemetry/instrumentation-kafkajs');
     const { GraphQLInstrumentation } = require('@opentelemetry/instrumentation-graphql');
     const { MongoDBInstrumentation } = require('@opentelemetry/instrumentation-mongodb');
+    const { MySQL2Instrumentation } = require('@opentelemetry/instrumentation-mysql2');
+    const { KnexInstrumentation } = require('@opentelemetry/instrumentation-knex');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -151,6 +153,9 @@ function setup(variant, exportMode) {
       // depth 0: no resolver spans, as ours by default (one span per operation executed).
       new GraphQLInstrumentation({ depth: 0 }),
       new MongoDBInstrumentation({ requireParentSpan: false }),
+      new MySQL2Instrumentation(),
+      // A knex span, with PgInstrumentation's span of the driver call under it (as our knex hook makes).
+      new KnexInstrumentation(),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {
