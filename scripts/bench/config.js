@@ -25,9 +25,13 @@ const CLIENTS = {
   mysql2: { label: 'mysql2 `pool.query(\'SELECT 1\')` (promise API), pool of 8', concurrency: 8, calls: 10000, needs: ['mysql'] },
   knex: { label: 'knex `raw(\'select 1\')` on pg, pool of 8', concurrency: 8, calls: 6000, needs: ['pg'] },
   server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [], server: 'http' },
+  express: { label: 'inbound express 5, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'express', path: '/users/42' },
+  koa: { label: 'inbound koa 3 + @koa/router, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'koa', path: '/users/42' },
+  fastify: { label: 'inbound fastify 5, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'fastify', path: '/users/42' },
+  hapi: { label: 'inbound @hapi/hapi 21, route `/users/{id}` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'hapi', path: '/users/42' },
 };
 
-/** Inbound scenarios (`server` in CLIENTS): the measured process is a traced server driven by loadgen.js. */
+/** Inbound scenarios (`server`: the app, `path`: what loadgen.js asks for): the measured process is a traced server driven by loadgen.js. */
 const isServer = (client) => CLIENTS[client].server !== undefined;
 
 /** Clients that also get the in-process A/B measurement of the hooks without tracer (variant `ab`). */
@@ -35,7 +39,7 @@ const AB_CLIENTS = ['http', 'pg', 'redis', 'ioredis'];
 
 /**
  * In-process A/B measurements, each of the variant it switches on and off: `ab` on AB_CLIENTS, the traced
- * ones (BENCH_AB_TRACED) on every client scenario (not `server`, whose CPU is another process's).
+ * ones (BENCH_AB_TRACED) on every client scenario (not the inbound ones, whose CPU is another process's).
  */
 const AB_VARIANTS = { ab: 'hooks', 'ab-builtin': 'builtin', 'ab-shim': 'shim', 'ab-otel': 'otel' };
 const AB_TRACED = ['ab-builtin', 'ab-shim', 'ab-otel'];

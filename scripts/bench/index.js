@@ -15,7 +15,7 @@
  *   BENCH_ROUNDS=5            interleaved rounds
  *   BENCH_SCALE=1             multiplies each client's measured calls per process (config.js CLIENTS)
  *   BENCH_CALLS, BENCH_WARMUP the same measured / warm-up call count for every client instead
- *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,graphql,mongodb,mysql2,knex,server (default: all)
+ *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,graphql,mongodb,mysql2,knex,server,express,koa,fastify,hapi (default: all)
  *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel,ddtrace,elastic (default: all; baseline always runs)
  *   BENCH_RUNS=1 (or `-- --runs 3`) consecutive runs of the client rounds; the report says, per target,
  *                             whether they agree (start-up and heap are measured once, after the last run)
@@ -32,7 +32,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, DIST, PEERS, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, callsFor, settings } = require('./config');
+const { ROOT, DIST, PEERS, CLIENTS, isServer, AB_CLIENTS, AB_VARIANTS, AB_TRACED, callsFor, settings } = require('./config');
 const proc = require('./proc');
 const measure = require('./measure');
 const { derive, markdown, verdicts, notInstrumented } = require('./report');
@@ -145,10 +145,10 @@ async function main() {
   const abClients = s.ab && s.variants.includes('hooks') ? clients.filter((c) => AB_CLIENTS.includes(c)) : [];
   // The traced A/B of each variant that runs, on every client but the inbound server.
   const abTraced = s.abTraced ? AB_TRACED.filter((v) => s.variants.includes(AB_VARIANTS[v])) : [];
-  const abRuns = (client) => [...(abClients.includes(client) ? ['ab'] : []), ...(client === 'server' ? [] : abTraced)];
+  const abRuns = (client) => [...(abClients.includes(client) ? ['ab'] : []), ...(isServer(client) ? [] : abTraced)];
   for (const c of clients) raw.clients[c] = Object.fromEntries(s.variants.map((v) => [v, { rounds: Array(s.rounds).fill(null) }]));
   for (const c of abClients) raw.ab[c] = { rounds: Array(s.rounds).fill(null) };
-  for (const c of clients) if (c !== 'server' && abTraced.length) raw.abTraced[c] = Object.fromEntries(abTraced.map((v) => [AB_VARIANTS[v], { rounds: Array(s.rounds).fill(null) }]));
+  for (const c of clients) if (!isServer(c) && abTraced.length) raw.abTraced[c] = Object.fromEntries(abTraced.map((v) => [AB_VARIANTS[v], { rounds: Array(s.rounds).fill(null) }]));
   say(
     `${s.rounds} rounds × ${clients.length} clients × ${s.variants.length} variants (+ in-process A/B of the hooks on ${abClients.join(', ') || 'none'}` +
       `, of ${abTraced.map((v) => AB_VARIANTS[v]).join(', ') || 'no traced variant'} on the clients); export ${s.exportMode}`,
@@ -159,7 +159,7 @@ async function main() {
       for (let j = 0; j < runs.length; j++) {
         const variant = runs[(j + round) % runs.length];
         try {
-          const r = client === 'server' ? await measure.serverRun(ctx, variant, round) : await measure.clientRun(ctx, client, variant, round);
+          const r = isServer(client) ? await measure.serverRun(ctx, client, variant, round) : await measure.clientRun(ctx, client, variant, round);
           if (AB_VARIANTS[variant] !== undefined) {
             if (variant === 'ab') raw.ab[client].rounds[round] = r;
             else raw.abTraced[client][AB_VARIANTS[variant]].rounds[round] = r;

@@ -141,6 +141,10 @@ function setup(variant, exportMode) {
     const { MongoDBInstrumentation } = require('@opentelemetry/instrumentation-mongodb');
     const { MySQL2Instrumentation } = require('@opentelemetry/instrumentation-mysql2');
     const { KnexInstrumentation } = require('@opentelemetry/instrumentation-knex');
+    const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
+    const { KoaInstrumentation } = require('@opentelemetry/instrumentation-koa');
+    const { HapiInstrumentation } = require('@opentelemetry/instrumentation-hapi');
+    const { FastifyOtelInstrumentation } = require('@fastify/otel');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -156,6 +160,12 @@ function setup(variant, exportMode) {
       new MySQL2Instrumentation(),
       // A knex span, with PgInstrumentation's span of the driver call under it (as our knex hook makes).
       new KnexInstrumentation(),
+      new ExpressInstrumentation(),
+      new KoaInstrumentation(),
+      new HapiInstrumentation(),
+      // Fastify's own (OpenTelemetry's instrumentation-fastify is deprecated). The variant is set up before
+      // the app exists: this registers its plugin on every instance, as the app's `register(plugin())` would.
+      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {
