@@ -72,7 +72,7 @@ const APPS = {
 async function main() {
   const job = JSON.parse(process.argv[2]);
   const info = setup(job.variant, job.exportMode);
-  const calls = [(await FACTORIES.http({ echoPort: job.echoPort })).call];
+  const calls = [(await FACTORIES.http(job.ports)).call];
   if (job.mode === 'heap') {
     for (const name of job.heapClients) calls.push((await FACTORIES[name]()).call);
   }

@@ -24,6 +24,18 @@ const CLIENTS = {
   mongodb: { label: 'mongodb `findOne` (wire-protocol stand-in in another process, or MONGODB_URL)', concurrency: 8, calls: 8000, needs: [] },
   mysql2: { label: 'mysql2 `pool.query(\'SELECT 1\')` (promise API), pool of 8', concurrency: 8, calls: 10000, needs: ['mysql'] },
   knex: { label: 'knex `raw(\'select 1\')` on pg, pool of 8', concurrency: 8, calls: 6000, needs: ['pg'] },
+  amqplib: { label: 'amqplib `sendToQueue` of one message, handled by the same process\'s consumer', concurrency: 8, calls: 8000, needs: ['amqp'] },
+  grpc: { label: '@grpc/grpc-js unary call (other-process server)', concurrency: 16, calls: 4000, needs: [] },
+  'aws-sdk': { label: 'AWS SDK v3 SQS `SendMessage` (other-process stand-in)', concurrency: 16, calls: 2000, needs: [] },
+  bullmq: {
+    label: 'bullmq `queue.add` of one job, processed by the same process\'s worker',
+    concurrency: 8,
+    calls: 2000,
+    needs: ['redis'],
+    // Their spans here are of bullmq's ioredis commands, not of bullmq: the report must not take them for it.
+    notInstrumentedBy: { otel: 'no bullmq instrumentation', elastic: 'no bullmq instrumentation' },
+  },
+  nats: { label: 'nats `publish` of one message, handled by the same process\'s subscription', concurrency: 8, calls: 30000, needs: ['nats'] },
   server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [], server: 'http' },
   express: { label: 'inbound express 5, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'express', path: '/users/42' },
   koa: { label: 'inbound koa 3 + @koa/router, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'koa', path: '/users/42' },

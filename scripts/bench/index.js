@@ -5,7 +5,7 @@
  * scripts/with-services.js (PostgreSQL, Redis, a Kafka broker, MariaDB, RabbitMQ and NATS on 127.0.0.1); the Performance section of README.md says
  * what is measured and how to read it.
  *
- * Orchestration: an echo server + OTLP sink process (servers.js); then BENCH_ROUNDS interleaved rounds,
+ * Orchestration: a process with the echo, OTLP sink, grpc and SQS stand-in servers (servers.js); then BENCH_ROUNDS interleaved rounds,
  * each running every client × variant in a fresh process (child-client.js, or child-server.js driven by
  * loadgen.js for the inbound scenario), variant order rotated per round; then start-up timing; then the
  * heap check. Markdown on stdout, progress on stderr, JSON to BENCH_OUT (and the change against the
@@ -15,7 +15,8 @@
  *   BENCH_ROUNDS=5            interleaved rounds
  *   BENCH_SCALE=1             multiplies each client's measured calls per process (config.js CLIENTS)
  *   BENCH_CALLS, BENCH_WARMUP the same measured / warm-up call count for every client instead
- *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,graphql,mongodb,mysql2,knex,server,express,koa,fastify,hapi (default: all)
+ *   BENCH_CLIENTS             http,fetch,axios,pg,redis,ioredis,kafkajs-send,kafkajs-consume,graphql,mongodb,mysql2,knex,amqplib,grpc,aws-sdk,bullmq,nats,
+ *                             server,express,koa,fastify,hapi (default: all)
  *   BENCH_VARIANTS            baseline,hooks,builtin,shim,otel,ddtrace,elastic (default: all; baseline always runs)
  *   BENCH_RUNS=1 (or `-- --runs 3`) consecutive runs of the client rounds; the report says, per target,
  *                             whether they agree (start-up and heap are measured once, after the last run)
@@ -112,7 +113,7 @@ async function main() {
 
   const servers = proc.start(path.join(__dirname, 'servers.js'), [], { name: 'servers' });
   const ports = await servers.next(15000);
-  const ctx = { settings: s, clients: CLIENTS, root: ROOT, echoPort: ports.echoPort, sinkPort: ports.sinkPort };
+  const ctx = { settings: s, clients: CLIENTS, root: ROOT, ports, sinkPort: ports.sinkPort };
   const meta = {
     date: new Date().toISOString(),
     node: process.version,
@@ -220,7 +221,7 @@ async function main() {
       if (variant === 'baseline' || variant === 'hooks' || !ok.length || !ok.every((r) => notInstrumented(client, variant, r.spansPerCall))) continue;
       warnings.push(
         PEERS.includes(variant)
-          ? `${client}/${variant}: not instrumented, no span of the call (spans/call ${ok[0].spansPerCall.toFixed(2)}${variant === 'elastic' ? ', its transaction included' : ''}): left out of the cheapest peer`
+          ? `${client}/${variant}: not instrumented, ${CLIENTS[client].notInstrumentedBy?.[variant] ?? 'no span of the call'} (spans/call ${ok[0].spansPerCall.toFixed(2)}${variant === 'elastic' ? ', its transaction included' : ''}): left out of the cheapest peer`
           : `${client}/${variant}: no spans reached the exporter (spans/call ${ok[0].spansPerCall.toFixed(2)}); its figures measure less work than the others`,
       );
     }

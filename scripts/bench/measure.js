@@ -37,6 +37,10 @@ function baseEnv(ctx) {
   env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${ctx.sinkPort}`;
   // The peers' agents send everything (spans, metrics, telemetry) to the same sink.
   env.BENCH_SINK_URL = `http://127.0.0.1:${ctx.sinkPort}`;
+  // The AWS SDK's credentials and region (the SQS stand-in of servers.js checks neither), so that it looks nowhere else.
+  env.AWS_ACCESS_KEY_ID = 'bench';
+  env.AWS_SECRET_ACCESS_KEY = 'bench';
+  env.AWS_REGION = 'us-east-1';
   return env;
 }
 
@@ -53,7 +57,7 @@ function nodeArgs(ctx, variant, profileName) {
 async function clientRun(ctx, client, variant, round) {
   const s = ctx.settings;
   const { calls, warmup } = callsFor(s, client);
-  const job = { client, variant, exportMode: s.exportMode, echoPort: ctx.echoPort, calls, warmup, pairs: s.abPairs, concurrency: ctx.clients[client].concurrency };
+  const job = { client, variant, exportMode: s.exportMode, ports: ctx.ports, calls, warmup, pairs: s.abPairs, concurrency: ctx.clients[client].concurrency };
   const { execArgv, env } = nodeArgs(ctx, variant, `${client}-${variant}-r${round + 1}`);
   const p = proc.start(CHILD_CLIENT, [JSON.stringify(job)], { execArgv, env, name: `${client}/${variant}` });
   try {
@@ -69,7 +73,7 @@ async function clientRun(ctx, client, variant, round) {
 async function startTracedServer(ctx, client, variant, mode, extra = {}, profileName) {
   const s = ctx.settings;
   const { server: app, path: urlPath, concurrency } = ctx.clients[client];
-  const job = { mode, variant, server: app, exportMode: s.exportMode, echoPort: ctx.echoPort, ...extra };
+  const job = { mode, variant, server: app, exportMode: s.exportMode, ports: ctx.ports, ...extra };
   const { execArgv, env } = nodeArgs(ctx, variant, profileName);
   const server = proc.start(CHILD_SERVER, [JSON.stringify(job)], { execArgv, env, name: `${client}/${variant}` });
   const ready = await server.next(60000);

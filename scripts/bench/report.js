@@ -19,12 +19,13 @@ const TARGETS = {
 };
 
 /**
- * A variant that made no span of the library measured: under half a span per call, not counting the
- * transaction child-client.js runs each of Elastic's client calls in.
+ * A variant that made no span of the library measured: one known not to instrument it (CLIENTS'
+ * notInstrumentedBy), or under half a span per call, not counting the transaction child-client.js runs
+ * each of Elastic's client calls in.
  */
 function notInstrumented(client, variant, spansPerCall) {
   const wrapper = variant === 'elastic' && !isServer(client) ? 1 : 0;
-  return spansPerCall < wrapper + 0.5;
+  return CLIENTS[client].notInstrumentedBy?.[variant] !== undefined || spansPerCall < wrapper + 0.5;
 }
 
 /** Per round, variant minus baseline of the same round (the rounds interleave, so this pairs them). */

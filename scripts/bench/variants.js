@@ -145,6 +145,9 @@ function setup(variant, exportMode) {
     const { KoaInstrumentation } = require('@opentelemetry/instrumentation-koa');
     const { HapiInstrumentation } = require('@opentelemetry/instrumentation-hapi');
     const { FastifyOtelInstrumentation } = require('@fastify/otel');
+    const { AmqplibInstrumentation } = require('@opentelemetry/instrumentation-amqplib');
+    const { GrpcInstrumentation } = require('@opentelemetry/instrumentation-grpc');
+    const { AwsInstrumentation } = require('@opentelemetry/instrumentation-aws-sdk');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -166,6 +169,10 @@ function setup(variant, exportMode) {
       // Fastify's own (OpenTelemetry's instrumentation-fastify is deprecated). The variant is set up before
       // the app exists: this registers its plugin on every instance, as the app's `register(plugin())` would.
       new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+      new AmqplibInstrumentation(),
+      new GrpcInstrumentation(),
+      // One span per command, as ours: by default it adds the span of the SDK's HTTP request under it.
+      new AwsInstrumentation({ suppressInternalInstrumentation: true }),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {
