@@ -134,15 +134,21 @@ function derive(raw) {
     const entry = {};
     for (const [variant, { rounds }] of Object.entries(byVariant)) {
       const a = abSummary(rounds);
-      if (a !== undefined) entry[variant] = a;
+      if (a === undefined) continue;
+      // Spans of the "off" blocks count over the "on" calls: well above the variant's own process, its
+      // switch left (some of) the instrumentation on, e.g. wrappers put on a client when it was made.
+      const whole = clients[client]?.[variant]?.spansPerCall;
+      if (Number.isFinite(whole) && a.spansPerCall > whole * 1.25 + 0.1) a.offLeaks = whole;
+      entry[variant] = a;
     }
-    const o = entry.otel && !notInstrumented(client, 'otel', entry.otel.spansPerCall) ? entry.otel.addedCpu : undefined;
-    if (o && entry.builtin) {
+    const usable = (v) => entry[v] && entry[v].offLeaks === undefined && !(v === 'otel' && notInstrumented(client, v, entry[v].spansPerCall));
+    const o = usable('otel') ? entry.otel.addedCpu : undefined;
+    if (o && usable('builtin')) {
       entry.builtinRatio = o.median > 0 ? entry.builtin.addedCpu.median / o.median : NaN;
       // The interquartile ranges taken together: how far the ratio may move within the noise.
       entry.builtinRatioRange = o.q1 > 0 ? [entry.builtin.addedCpu.q1 / o.q3, entry.builtin.addedCpu.q3 / o.q1] : [NaN, NaN];
     }
-    if (o && entry.shim) {
+    if (o && usable('shim')) {
       entry.shimMinusOtel = entry.shim.addedCpu.median - o.median;
       entry.shimMinusOtelRange = [entry.shim.addedCpu.q1 - o.q3, entry.shim.addedCpu.q3 - o.q1];
     }
@@ -510,7 +516,11 @@ function renderRest(out, d, results, previous) {
     );
     out.push('');
     const prevT = previous?.derived?.abTraced ?? {};
-    const cellT = (e, prev) => (e ? `${signed(e.addedCpu.median, 2)} [${signed(e.addedCpu.q1, 1)} … ${signed(e.addedCpu.q3, 1)}]${prev ? ` (last ${signed(prev.addedCpu.median, 2)})` : ''}` : '—');
+    const cellT = (e, prev) =>
+      e
+        ? (e.offLeaks !== undefined ? `switching off left it on (${fmt(e.spansPerCall, 2)} spans/call, ${fmt(e.offLeaks, 2)} in its own process): ` : '') +
+          `${signed(e.addedCpu.median, 2)} [${signed(e.addedCpu.q1, 1)} … ${signed(e.addedCpu.q3, 1)}]${prev ? ` (last ${signed(prev.addedCpu.median, 2)})` : ''}`
+        : '—';
     out.push(
       table(
         ['client', 'hooks + built-in', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'built-in ÷ OTel', `≤ ×${TARGETS.builtinRatio}?`, 'shim − OTel', 'shim ≤ OTel?', 'block pairs × calls', 'spans/call (b / s / o)'],
@@ -522,7 +532,7 @@ function renderRest(out, d, results, previous) {
             client,
             cellT(a.builtin, prevT[client]?.builtin),
             cellT(a.shim, prevT[client]?.shim),
-            cellT(a.otel, prevT[client]?.otel),
+            a.otel && notInstrumented(client, 'otel', a.otel.spansPerCall) ? uninstrumented({ ...a.otel, notInstrumented: true }, cellT(a.otel, prevT[client]?.otel)) : cellT(a.otel, prevT[client]?.otel),
             a.builtinRatio !== undefined ? `×${fmt(a.builtinRatio, 2)}` : '—',
             bt ? passCell(bt) : '—',
             a.shimMinusOtel !== undefined ? `${signed(a.shimMinusOtel, 2)} µs` : '—',
