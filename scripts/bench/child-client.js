@@ -61,7 +61,7 @@ async function main() {
   const job = JSON.parse(process.argv[2]);
   const switched = AB_VARIANTS[job.variant];
   const info = setup(switched ?? job.variant, job.exportMode);
-  const client = await FACTORIES[job.client]({ echoPort: job.echoPort });
+  const client = await FACTORIES[job.client](job.ports);
   const call = info.wrapCall ? info.wrapCall(client.call) : client.call;
   const close = client.close;
   const spans0 = counter.spans;

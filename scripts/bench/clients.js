@@ -2,8 +2,8 @@
 /**
  * The client calls that are measured. Each factory is called after the variant is set up (so the client
  * library is loaded, and hooked, the way an app would load it) and returns `{ call, close }`.
- * All traffic goes to 127.0.0.1: the echo server of servers.js, and the PostgreSQL, Redis and Kafka
- * broker that scripts/with-services.js started.
+ * All traffic goes to 127.0.0.1: the echo, grpc and SQS servers of servers.js, and the PostgreSQL, Redis, Kafka broker,
+ * MariaDB, RabbitMQ and NATS that scripts/with-services.js started.
  */
 const REDIS_KEY = 'opentracing-client-hooks:bench';
 
@@ -91,35 +91,43 @@ async function kafkajsSendClient() {
 }
 
 /**
- * A message there and back: each call sends one message and resolves when the consumer's eachMessage
- * has handled it (so a traced call makes a producer and a consumer span).
+ * Messages there and back: `call()` sends one (`send(id)`) and resolves when the consumer has passed its id
+ * to `handled(id)` (rejects if the send fails); `expect(id)` waits for an id sent outside call().
  */
-async function kafkajsConsumeClient() {
-  const { kafka, producer, topic } = kafkaSetup();
-  await producer.connect();
+function roundTrips(send) {
   let sequence = 0;
   const waiting = new Map();
-  const ready = new Promise((resolve) => waiting.set('0', resolve));
-  await producer.send({ topic, messages: [{ value: '0' }] });
-  const consumer = kafka.consumer({ groupId: `${topic}.group`, maxWaitTimeInMs: 5 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const id = message.value.toString();
+  const expect = (id) => new Promise((resolve) => waiting.set(id, resolve));
+  return {
+    expect,
+    handled: (id) => {
       const done = waiting.get(id);
       waiting.delete(id);
       if (done) done();
     },
-  });
-  await ready;
-  return {
     call: () =>
       new Promise((resolve, reject) => {
         const id = String(++sequence);
         waiting.set(id, resolve);
-        producer.send({ topic, messages: [{ value: id }] }).catch(reject);
+        Promise.resolve(send(id)).catch(reject);
       }),
+  };
+}
+
+/** kafkajs: each call sends one message and resolves when eachMessage has handled it (a producer and a consumer span). */
+async function kafkajsConsumeClient() {
+  const { kafka, producer, topic } = kafkaSetup();
+  await producer.connect();
+  const trips = roundTrips((id) => producer.send({ topic, messages: [{ value: id }] }));
+  const ready = trips.expect('0');
+  await producer.send({ topic, messages: [{ value: '0' }] });
+  const consumer = kafka.consumer({ groupId: `${topic}.group`, maxWaitTimeInMs: 5 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => trips.handled(message.value.toString()) });
+  await ready;
+  return {
+    call: trips.call,
     close: async () => {
       await consumer.disconnect();
       await producer.disconnect();
@@ -171,6 +179,86 @@ async function mongodbClient() {
   };
 }
 
+async function mysql2Client() {
+  const mysql = require('mysql2');
+  const pool = mysql.createPool({ uri: process.env.MYSQL_URL, connectionLimit: 8 }).promise();
+  await pool.query('SELECT 1');
+  return { call: () => pool.query('SELECT 1'), close: () => pool.end() };
+}
+
+/** knex on the same PostgreSQL as `pg` (pg reads the PG* variables), through its own pool of 8. */
+async function knexClient() {
+  const knex = require('knex')({ client: 'pg', connection: process.env.DATABASE_URL ?? {}, pool: { min: 0, max: 8 } });
+  await knex.raw('select 1');
+  return { call: () => knex.raw('select 1'), close: () => knex.destroy() };
+}
+
+/** amqplib: `sendToQueue` of one message, handled by the same process's consumer (noAck). */
+async function amqplibClient() {
+  const amqp = require('amqplib');
+  const connection = await amqp.connect(process.env.AMQP_URL);
+  const channel = await connection.createChannel();
+  const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+  const trips = roundTrips((id) => channel.sendToQueue(queue, Buffer.from(id)));
+  await channel.consume(queue, (msg) => trips.handled(msg.content.toString()), { noAck: true });
+  return { call: trips.call, close: () => connection.close() };
+}
+
+/** nats: `publish` of one message, handled by the same process's subscription (a producer and a consumer span). */
+async function natsClient() {
+  const { connect } = require('nats');
+  const nc = await connect({ servers: process.env.NATS_URL });
+  const subject = `bench.${process.pid}`;
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const trips = roundTrips((id) => nc.publish(subject, encoder.encode(id)));
+  nc.subscribe(subject, { callback: (err, msg) => trips.handled(err ? '' : decoder.decode(msg.data)) });
+  await nc.flush();
+  return { call: trips.call, close: () => nc.close() };
+}
+
+/** bullmq: `queue.add` of one job, processed by the same process's worker (concurrency 8). */
+async function bullmqClient() {
+  const { Queue, Worker } = require('bullmq');
+  const { hostname, port } = new URL(process.env.REDIS_URL);
+  const connection = { host: hostname, port: Number(port) };
+  const name = `bench-${process.pid}-${Date.now()}`;
+  const queue = new Queue(name, { connection });
+  const trips = roundTrips((id) => queue.add('job', { id }, { removeOnComplete: true }));
+  const worker = new Worker(name, async (job) => trips.handled(job.data.id), { connection, concurrency: 8 });
+  await worker.waitUntilReady();
+  return {
+    call: trips.call,
+    close: async () => {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    },
+  };
+}
+
+/** @grpc/grpc-js: a unary call to the grpc server of servers.js (another process). */
+async function grpcClient({ grpcPort }) {
+  const grpc = require('@grpc/grpc-js');
+  const { GRPC_ECHO } = require('./grpc-echo');
+  const Client = grpc.makeGenericClientConstructor(GRPC_ECHO, 'Echo');
+  const client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const request = Buffer.from('bench');
+  const call = () => new Promise((resolve, reject) => client.echo(request, (err, reply) => (err ? reject(err) : resolve(reply))));
+  await call();
+  return { call, close: () => client.close() };
+}
+
+/** AWS SDK v3: SQS `SendMessage` to the SQS stand-in of servers.js (credentials and region from measure.js's environment). */
+async function awsSdkClient({ sqsPort }) {
+  const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+  const endpoint = `http://127.0.0.1:${sqsPort}`;
+  const client = new SQSClient({ endpoint });
+  const input = { QueueUrl: `${endpoint}/000000000000/bench`, MessageBody: 'bench' };
+  await client.send(new SendMessageCommand(input));
+  return { call: () => client.send(new SendMessageCommand(input)), close: () => client.destroy() };
+}
+
 const FACTORIES = {
   http: httpClient,
   fetch: fetchClient,
@@ -182,6 +270,13 @@ const FACTORIES = {
   'kafkajs-consume': kafkajsConsumeClient,
   graphql: graphqlClient,
   mongodb: mongodbClient,
+  mysql2: mysql2Client,
+  knex: knexClient,
+  amqplib: amqplibClient,
+  grpc: grpcClient,
+  'aws-sdk': awsSdkClient,
+  bullmq: bullmqClient,
+  nats: natsClient,
 };
 
 /** Runs `total` calls, `concurrency` at a time; bounded by `total`, rejects on the first failure. */

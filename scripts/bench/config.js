@@ -22,15 +22,36 @@ const CLIENTS = {
   'kafkajs-consume': { label: 'kafkajs one message sent and handled by `eachMessage`', concurrency: 8, calls: 4000, needs: ['kafka'] },
   graphql: { label: 'graphql `execute` (parsed query, one async resolver)', concurrency: 16, calls: 20000, needs: [] },
   mongodb: { label: 'mongodb `findOne` (wire-protocol stand-in in another process, or MONGODB_URL)', concurrency: 8, calls: 8000, needs: [] },
-  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [] },
+  mysql2: { label: 'mysql2 `pool.query(\'SELECT 1\')` (promise API), pool of 8', concurrency: 8, calls: 10000, needs: ['mysql'] },
+  knex: { label: 'knex `raw(\'select 1\')` on pg, pool of 8', concurrency: 8, calls: 6000, needs: ['pg'] },
+  amqplib: { label: 'amqplib `sendToQueue` of one message, handled by the same process\'s consumer', concurrency: 8, calls: 8000, needs: ['amqp'] },
+  grpc: { label: '@grpc/grpc-js unary call (other-process server)', concurrency: 16, calls: 4000, needs: [] },
+  'aws-sdk': { label: 'AWS SDK v3 SQS `SendMessage` (other-process stand-in)', concurrency: 16, calls: 2000, needs: [] },
+  bullmq: {
+    label: 'bullmq `queue.add` of one job, processed by the same process\'s worker',
+    concurrency: 8,
+    calls: 2000,
+    needs: ['redis'],
+    // Their spans here are of bullmq's ioredis commands, not of bullmq: the report must not take them for it.
+    notInstrumentedBy: { otel: 'no bullmq instrumentation', elastic: 'no bullmq instrumentation' },
+  },
+  nats: { label: 'nats `publish` of one message, handled by the same process\'s subscription', concurrency: 8, calls: 30000, needs: ['nats'] },
+  server: { label: 'inbound http server + 1 outbound http call', concurrency: 16, calls: 8000, needs: [], server: 'http' },
+  express: { label: 'inbound express 5, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'express', path: '/users/42' },
+  koa: { label: 'inbound koa 3 + @koa/router, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'koa', path: '/users/42' },
+  fastify: { label: 'inbound fastify 5, route `/users/:id` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'fastify', path: '/users/42' },
+  hapi: { label: 'inbound @hapi/hapi 21, route `/users/{id}` + 1 outbound http call', concurrency: 16, calls: 6000, needs: [], server: 'hapi', path: '/users/42' },
 };
+
+/** Inbound scenarios (`server`: the app, `path`: what loadgen.js asks for): the measured process is a traced server driven by loadgen.js. */
+const isServer = (client) => CLIENTS[client].server !== undefined;
 
 /** Clients that also get the in-process A/B measurement of the hooks without tracer (variant `ab`). */
 const AB_CLIENTS = ['http', 'pg', 'redis', 'ioredis'];
 
 /**
  * In-process A/B measurements, each of the variant it switches on and off: `ab` on AB_CLIENTS, the traced
- * ones (BENCH_AB_TRACED) on every client scenario (not `server`, whose CPU is another process's).
+ * ones (BENCH_AB_TRACED) on every client scenario (not the inbound ones, whose CPU is another process's).
  */
 const AB_VARIANTS = { ab: 'hooks', 'ab-builtin': 'builtin', 'ab-shim': 'shim', 'ab-otel': 'otel' };
 const AB_TRACED = ['ab-builtin', 'ab-shim', 'ab-otel'];
@@ -125,4 +146,4 @@ function settings() {
   };
 }
 
-module.exports = { ROOT, DIST, REGISTER, PEERS, CLIENTS, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };
+module.exports = { ROOT, DIST, REGISTER, PEERS, CLIENTS, isServer, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };

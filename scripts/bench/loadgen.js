@@ -1,7 +1,7 @@
 'use strict';
 /**
- * Load generator, in its own process, never instrumented: `node loadgen.js <port> <concurrency>` with
- * an IPC channel. On `{ cmd: 'run', requests }` it sends that many GET requests over keep-alive
+ * Load generator, in its own process, never instrumented: `node loadgen.js <port> <concurrency> [path]`
+ * with an IPC channel. On `{ cmd: 'run', requests }` it sends that many GET requests over keep-alive
  * connections, `concurrency` at a time, waits for all, and answers `{ wallNs, errors }`.
  */
 const http = require('node:http');
@@ -9,7 +9,7 @@ const http = require('node:http');
 const port = Number(process.argv[2]);
 const concurrency = Number(process.argv[3]);
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const options = { host: '127.0.0.1', port, path: '/work', agent };
+const options = { host: '127.0.0.1', port, path: process.argv[4] || '/work', agent };
 
 function one() {
   return new Promise((resolve) => {

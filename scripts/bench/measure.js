@@ -37,6 +37,10 @@ function baseEnv(ctx) {
   env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${ctx.sinkPort}`;
   // The peers' agents send everything (spans, metrics, telemetry) to the same sink.
   env.BENCH_SINK_URL = `http://127.0.0.1:${ctx.sinkPort}`;
+  // The AWS SDK's credentials and region (the SQS stand-in of servers.js checks neither), so that it looks nowhere else.
+  env.AWS_ACCESS_KEY_ID = 'bench';
+  env.AWS_SECRET_ACCESS_KEY = 'bench';
+  env.AWS_REGION = 'us-east-1';
   return env;
 }
 
@@ -53,7 +57,7 @@ function nodeArgs(ctx, variant, profileName) {
 async function clientRun(ctx, client, variant, round) {
   const s = ctx.settings;
   const { calls, warmup } = callsFor(s, client);
-  const job = { client, variant, exportMode: s.exportMode, echoPort: ctx.echoPort, calls, warmup, pairs: s.abPairs, concurrency: ctx.clients[client].concurrency };
+  const job = { client, variant, exportMode: s.exportMode, ports: ctx.ports, calls, warmup, pairs: s.abPairs, concurrency: ctx.clients[client].concurrency };
   const { execArgv, env } = nodeArgs(ctx, variant, `${client}-${variant}-r${round + 1}`);
   const p = proc.start(CHILD_CLIENT, [JSON.stringify(job)], { execArgv, env, name: `${client}/${variant}` });
   try {
@@ -65,22 +69,24 @@ async function clientRun(ctx, client, variant, round) {
   }
 }
 
-async function startTracedServer(ctx, variant, mode, extra = {}, profileName) {
+/** A traced server of `client` (a CLIENTS entry with `server`: the app it runs) and its load generator. */
+async function startTracedServer(ctx, client, variant, mode, extra = {}, profileName) {
   const s = ctx.settings;
-  const job = { mode, variant, exportMode: s.exportMode, echoPort: ctx.echoPort, ...extra };
+  const { server: app, path: urlPath, concurrency } = ctx.clients[client];
+  const job = { mode, variant, server: app, exportMode: s.exportMode, ports: ctx.ports, ...extra };
   const { execArgv, env } = nodeArgs(ctx, variant, profileName);
-  const server = proc.start(CHILD_SERVER, [JSON.stringify(job)], { execArgv, env, name: `server/${variant}` });
+  const server = proc.start(CHILD_SERVER, [JSON.stringify(job)], { execArgv, env, name: `${client}/${variant}` });
   const ready = await server.next(60000);
   if (!ready.ready) {
     await server.stop();
-    throw new Error(`server/${variant}: ${ready.error}`);
+    throw new Error(`${client}/${variant}: ${ready.error}`);
   }
-  const loadgen = proc.start(LOADGEN, [String(ready.port), String(ctx.clients.server.concurrency)], { name: 'loadgen' });
+  const loadgen = proc.start(LOADGEN, [String(ready.port), String(concurrency), ...(urlPath ? [urlPath] : [])], { name: 'loadgen' });
   await loadgen.next(30000);
   const drive = async (requests) => {
     loadgen.send({ cmd: 'run', requests });
     const r = await loadgen.next(Math.max(s.childTimeoutMs, requests * 5));
-    if (r.errors > 0) throw new Error(`server/${variant}: ${r.errors} of ${requests} requests failed`);
+    if (r.errors > 0) throw new Error(`${client}/${variant}: ${r.errors} of ${requests} requests failed`);
     return r;
   };
   const ask = async (cmd) => {
@@ -91,17 +97,17 @@ async function startTracedServer(ctx, variant, mode, extra = {}, profileName) {
   return { ready, drive, ask, stop };
 }
 
-/** The inbound scenario: CPU of the traced server process per request, wall per request at the load generator. */
-async function serverRun(ctx, variant, round) {
+/** An inbound scenario: CPU of the traced server process per request, wall per request at the load generator. */
+async function serverRun(ctx, client, variant, round) {
   const s = ctx.settings;
-  const { calls, warmup } = callsFor(s, 'server');
-  const t = await startTracedServer(ctx, variant, 'inbound', {}, `server-${variant}-r${round + 1}`);
+  const { calls, warmup } = callsFor(s, client);
+  const t = await startTracedServer(ctx, client, variant, 'inbound', {}, `${client}-${variant}-r${round + 1}`);
   try {
     await t.drive(warmup);
     await t.ask('start');
     const r = await t.drive(calls);
     const st = await t.ask('stop');
-    if (st.failures > 0) throw new Error(`server/${variant}: ${st.failures} requests failed in the server: ${st.lastError}`);
+    if (st.failures > 0) throw new Error(`${client}/${variant}: ${st.failures} requests failed in the server: ${st.lastError}`);
     return {
       cpuUs: st.cpuUsTotal / calls,
       userUs: st.userUsTotal / calls,
@@ -127,7 +133,7 @@ async function serverRun(ctx, variant, round) {
 async function heapRun(ctx, variant, heapClients, onProgress) {
   const s = ctx.settings;
   const total = s.heapRequests;
-  const t = await startTracedServer(ctx, variant, 'heap', { heapClients, snapshotDir: s.heapSnapshotDir });
+  const t = await startTracedServer(ctx, 'server', variant, 'heap', { heapClients, snapshotDir: s.heapSnapshotDir });
   const samples = [];
   const t0 = Date.now();
   const sample = async (at, requests, rps) => {

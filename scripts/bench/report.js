@@ -4,7 +4,7 @@
  * markdown report, with the change against the previous JSON when there is one.
  */
 const { summary, median } = require('./stats');
-const { CLIENTS, VARIANTS, PEERS } = require('./config');
+const { CLIENTS, VARIANTS, PEERS, isServer } = require('./config');
 
 /** Above this median CPU pressure the report says the machine was busy (the bench alone stays well below). */
 const BUSY_PSI_PCT = 50;
@@ -17,6 +17,16 @@ const TARGETS = {
   startupOtlpMs: 40,
   heapFullRequests: 200000,
 };
+
+/**
+ * A variant that made no span of the library measured: one known not to instrument it (CLIENTS'
+ * notInstrumentedBy), or under half a span per call, not counting the transaction child-client.js runs
+ * each of Elastic's client calls in.
+ */
+function notInstrumented(client, variant, spansPerCall) {
+  const wrapper = variant === 'elastic' && !isServer(client) ? 1 : 0;
+  return CLIENTS[client].notInstrumentedBy?.[variant] !== undefined || spansPerCall < wrapper + 0.5;
+}
 
 /** Per round, variant minus baseline of the same round (the rounds interleave, so this pairs them). */
 function paired(rounds, baseRounds, key) {
@@ -65,6 +75,8 @@ function derive(raw) {
         entry.addedCpuPct = (entry.addedCpu.median / baseCpu) * 100;
         entry.addedCpuPctRange = [(entry.addedCpu.min / baseCpu) * 100, (entry.addedCpu.max / baseCpu) * 100];
       }
+      // A peer without spans of this library measured less work: shown as such, never the cheapest peer.
+      if (PEERS.includes(variant) && ok.length) entry.notInstrumented = notInstrumented(client, variant, entry.spansPerCall);
       clients[client][variant] = entry;
     }
   }
@@ -72,7 +84,7 @@ function derive(raw) {
   const comparisons = {};
   for (const [client, v] of Object.entries(clients)) {
     // The cheapest peer (OpenTelemetry, dd-trace, Elastic) on this client: the built-in tracer's yardstick.
-    const peers = PEERS.filter((p) => v[p]?.addedCpu && Number.isFinite(v[p].addedCpu.median));
+    const peers = PEERS.filter((p) => v[p]?.addedCpu && Number.isFinite(v[p].addedCpu.median) && !v[p].notInstrumented);
     if (peers.length && v.builtin?.addedCpu) {
       const cheapest = peers.reduce((a, b) => (v[b].addedCpu.median < v[a].addedCpu.median ? b : a));
       const ratios = [];
@@ -86,7 +98,7 @@ function derive(raw) {
         builtinPeerRatioRange: ratios.length ? [Math.min(...ratios), Math.max(...ratios)] : [NaN, NaN],
       };
     }
-    if (!v.otel?.addedCpu) continue;
+    if (!v.otel?.addedCpu || v.otel.notInstrumented) continue;
     const c = { ...comparisons[client], otelAdded: v.otel.addedCpu.median };
     const perRoundRatio = (variant) => {
       const a = paired(v[variant].rounds, v.baseline.rounds, 'cpuUs');
@@ -122,15 +134,21 @@ function derive(raw) {
     const entry = {};
     for (const [variant, { rounds }] of Object.entries(byVariant)) {
       const a = abSummary(rounds);
-      if (a !== undefined) entry[variant] = a;
+      if (a === undefined) continue;
+      // Spans of the "off" blocks count over the "on" calls: well above the variant's own process, its
+      // switch left (some of) the instrumentation on, e.g. wrappers put on a client when it was made.
+      const whole = clients[client]?.[variant]?.spansPerCall;
+      if (Number.isFinite(whole) && a.spansPerCall > whole * 1.25 + 0.1) a.offLeaks = whole;
+      entry[variant] = a;
     }
-    const o = entry.otel?.addedCpu;
-    if (o && entry.builtin) {
+    const usable = (v) => entry[v] && entry[v].offLeaks === undefined && !(v === 'otel' && notInstrumented(client, v, entry[v].spansPerCall));
+    const o = usable('otel') ? entry.otel.addedCpu : undefined;
+    if (o && usable('builtin')) {
       entry.builtinRatio = o.median > 0 ? entry.builtin.addedCpu.median / o.median : NaN;
       // The interquartile ranges taken together: how far the ratio may move within the noise.
       entry.builtinRatioRange = o.q1 > 0 ? [entry.builtin.addedCpu.q1 / o.q3, entry.builtin.addedCpu.q3 / o.q1] : [NaN, NaN];
     }
-    if (o && entry.shim) {
+    if (o && usable('shim')) {
       entry.shimMinusOtel = entry.shim.addedCpu.median - o.median;
       entry.shimMinusOtelRange = [entry.shim.addedCpu.q1 - o.q3, entry.shim.addedCpu.q3 - o.q1];
     }
@@ -317,6 +335,10 @@ function passCell(t) {
   const base = t.pass ? 'pass' : '**FAIL**';
   return t.noisy ? `${base} (within noise)` : base;
 }
+/** A peer's figure, or "not instrumented" with it (less work than the others: not comparable). */
+function uninstrumented(e, figure) {
+  return e.notInstrumented ? `not instrumented (${fmt(e.spansPerCall, 2)} spans/call; ${figure})` : figure;
+}
 function table(header, rows) {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -346,7 +368,7 @@ function renderPooled(out, runs) {
     const c = d.comparisons[client];
     return [
       client,
-      ...columns.map((variant) => (v[variant]?.addedCpu ? signed(v[variant].addedCpu.median) : '—')),
+      ...columns.map((variant) => (v[variant]?.addedCpu ? uninstrumented(v[variant], signed(v[variant].addedCpu.median)) : '—')),
       c?.builtinPeerRatio !== undefined ? `×${fmt(c.builtinPeerRatio, 2)} (${c.cheapestPeer})` : '—',
       c?.shimAdded !== undefined && c.otelAdded > 0 ? `×${fmt(c.shimAdded / c.otelAdded, 2)}` : '—',
     ];
@@ -395,7 +417,7 @@ function markdown(results, previous) {
 function renderClients(out, d, prevClients) {
   out.push('### Summary: added CPU per call against the baseline (median over rounds)');
   out.push('');
-  const cell = (e) => (e?.addedCpu ? `${signed(e.addedCpu.median)} µs (${signed(e.addedCpuPct, 0)}%)` : '—');
+  const cell = (e) => (e?.addedCpu ? uninstrumented(e, `${signed(e.addedCpu.median)} µs (${signed(e.addedCpuPct, 0)}%)`) : '—');
   out.push(
     table(
       ['client', 'baseline CPU µs/call', 'hooks, no tracer', 'hooks + built-in tracer', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'dd-trace', 'elastic-apm-node', 'built-in ÷ OTel', 'shim ÷ OTel', 'built-in ÷ cheapest peer'],
@@ -434,7 +456,7 @@ function renderClients(out, d, prevClients) {
       const prev = prevClients[client]?.[variant]?.cpu?.median;
       rows.push([
         variant === 'baseline' ? `**${client}**` : '',
-        VARIANTS[variant],
+        VARIANTS[variant] + (e.notInstrumented ? ' — **not instrumented**' : ''),
         `${fmt(e.cpu.median)} [${fmt(e.cpu.min)} … ${fmt(e.cpu.max)}]`,
         e.addedCpu ? `${signed(e.addedCpu.median)} [${signed(e.addedCpu.min)} … ${signed(e.addedCpu.max)}]` : '—',
         e.addedCpu ? `${signed(e.addedCpuPct, 1)}%` : '—',
@@ -494,7 +516,11 @@ function renderRest(out, d, results, previous) {
     );
     out.push('');
     const prevT = previous?.derived?.abTraced ?? {};
-    const cellT = (e, prev) => (e ? `${signed(e.addedCpu.median, 2)} [${signed(e.addedCpu.q1, 1)} … ${signed(e.addedCpu.q3, 1)}]${prev ? ` (last ${signed(prev.addedCpu.median, 2)})` : ''}` : '—');
+    const cellT = (e, prev) =>
+      e
+        ? (e.offLeaks !== undefined ? `switching off left it on (${fmt(e.spansPerCall, 2)} spans/call, ${fmt(e.offLeaks, 2)} in its own process): ` : '') +
+          `${signed(e.addedCpu.median, 2)} [${signed(e.addedCpu.q1, 1)} … ${signed(e.addedCpu.q3, 1)}]${prev ? ` (last ${signed(prev.addedCpu.median, 2)})` : ''}`
+        : '—';
     out.push(
       table(
         ['client', 'hooks + built-in', 'hooks + your SDK (shim)', "OpenTelemetry's own", 'built-in ÷ OTel', `≤ ×${TARGETS.builtinRatio}?`, 'shim − OTel', 'shim ≤ OTel?', 'block pairs × calls', 'spans/call (b / s / o)'],
@@ -506,7 +532,7 @@ function renderRest(out, d, results, previous) {
             client,
             cellT(a.builtin, prevT[client]?.builtin),
             cellT(a.shim, prevT[client]?.shim),
-            cellT(a.otel, prevT[client]?.otel),
+            a.otel && notInstrumented(client, 'otel', a.otel.spansPerCall) ? uninstrumented({ ...a.otel, notInstrumented: true }, cellT(a.otel, prevT[client]?.otel)) : cellT(a.otel, prevT[client]?.otel),
             a.builtinRatio !== undefined ? `×${fmt(a.builtinRatio, 2)}` : '—',
             bt ? passCell(bt) : '—',
             a.shimMinusOtel !== undefined ? `${signed(a.shimMinusOtel, 2)} µs` : '—',
@@ -648,4 +674,4 @@ function renderRest(out, d, results, previous) {
   return out.join('\n') + '\n';
 }
 
-module.exports = { derive, markdown, verdicts, TARGETS };
+module.exports = { derive, markdown, verdicts, notInstrumented, TARGETS };

@@ -3,11 +3,16 @@
  * The other-process servers of the bench, never instrumented, on free 127.0.0.1 ports:
  *  - echo: answers every request with a 2-byte body, keep-alive;
  *  - sink: an OTLP/HTTP collector that reads each POST, drops it and answers 200 `{}` (where
- *    OTEL_EXPORTER_OTLP_ENDPOINT points; it only sees traffic with BENCH_EXPORT=sink).
- * Sends `{ echoPort, sinkPort }` over IPC when listening; answers `{ cmd: 'stats' }`; exits when the
+ *    OTEL_EXPORTER_OTLP_ENDPOINT points; it only sees traffic with BENCH_EXPORT=sink);
+ *  - grpc: a @grpc/grpc-js server whose unary method /bench.Echo/Echo answers the request's bytes;
+ *  - sqs: a stand-in for SQS's JSON protocol that answers every request as SendMessage does (the
+ *    message's id, and the MD5 of its body, which the SDK checks).
+ * Sends `{ echoPort, sinkPort, grpcPort, sqsPort }` over IPC when listening; answers `{ cmd: 'stats' }`; exits when the
  * parent goes away.
  */
+const crypto = require('node:crypto');
 const http = require('node:http');
+const { GRPC_ECHO } = require('./grpc-echo');
 
 const stats = { echoRequests: 0, sinkRequests: 0, sinkBytes: 0, sinkByPath: {} };
 
@@ -36,6 +41,26 @@ const sink = http.createServer((req, res) => {
 });
 sink.keepAliveTimeout = 120000;
 
+const sqs = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    const { MessageBody = '' } = JSON.parse(Buffer.concat(chunks).toString() || '{}');
+    const md5 = crypto.createHash('md5').update(MessageBody).digest('hex');
+    const body = JSON.stringify({ MessageId: crypto.randomUUID(), MD5OfMessageBody: md5 });
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': crypto.randomUUID() });
+    res.end(body);
+  });
+});
+sqs.keepAliveTimeout = 120000;
+
+function listenGrpc() {
+  const grpc = require('@grpc/grpc-js');
+  const server = new grpc.Server();
+  server.addService(GRPC_ECHO, { echo: (call, done) => done(null, call.request) });
+  return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+}
+
 function listen(server) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -43,8 +68,8 @@ function listen(server) {
   });
 }
 
-Promise.all([listen(echo), listen(sink)]).then(
-  ([echoPort, sinkPort]) => process.send({ echoPort, sinkPort }),
+Promise.all([listen(echo), listen(sink), listenGrpc(), listen(sqs)]).then(
+  ([echoPort, sinkPort, grpcPort, sqsPort]) => process.send({ echoPort, sinkPort, grpcPort, sqsPort }),
   (err) => {
     process.stderr.write(`servers: ${err.message}\n`);
     process.exit(1);

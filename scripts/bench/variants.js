@@ -139,6 +139,15 @@ function setup(variant, exportMode) {
     const { KafkaJsInstrumentation } = require('@opentelemetry/instrumentation-kafkajs');
     const { GraphQLInstrumentation } = require('@opentelemetry/instrumentation-graphql');
     const { MongoDBInstrumentation } = require('@opentelemetry/instrumentation-mongodb');
+    const { MySQL2Instrumentation } = require('@opentelemetry/instrumentation-mysql2');
+    const { KnexInstrumentation } = require('@opentelemetry/instrumentation-knex');
+    const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
+    const { KoaInstrumentation } = require('@opentelemetry/instrumentation-koa');
+    const { HapiInstrumentation } = require('@opentelemetry/instrumentation-hapi');
+    const { FastifyOtelInstrumentation } = require('@fastify/otel');
+    const { AmqplibInstrumentation } = require('@opentelemetry/instrumentation-amqplib');
+    const { GrpcInstrumentation } = require('@opentelemetry/instrumentation-grpc');
+    const { AwsInstrumentation } = require('@opentelemetry/instrumentation-aws-sdk');
     const instrumentations = [
       new HttpInstrumentation(),
       new PgInstrumentation(),
@@ -151,6 +160,19 @@ function setup(variant, exportMode) {
       // depth 0: no resolver spans, as ours by default (one span per operation executed).
       new GraphQLInstrumentation({ depth: 0 }),
       new MongoDBInstrumentation({ requireParentSpan: false }),
+      new MySQL2Instrumentation(),
+      // A knex span, with PgInstrumentation's span of the driver call under it (as our knex hook makes).
+      new KnexInstrumentation(),
+      new ExpressInstrumentation(),
+      new KoaInstrumentation(),
+      new HapiInstrumentation(),
+      // Fastify's own (OpenTelemetry's instrumentation-fastify is deprecated). The variant is set up before
+      // the app exists: this registers its plugin on every instance, as the app's `register(plugin())` would.
+      new FastifyOtelInstrumentation({ registerOnInitialization: true }),
+      new AmqplibInstrumentation(),
+      new GrpcInstrumentation(),
+      // One span per command, as ours: by default it adds the span of the SDK's HTTP request under it.
+      new AwsInstrumentation({ suppressInternalInstrumentation: true }),
     ];
     registerInstrumentations({ tracerProvider: provider, instrumentations });
     return {
