@@ -13,8 +13,10 @@ const REGISTER = path.join(ROOT, 'register.js');
 /** Client scenarios: the measured process makes `concurrency` calls at a time. */
 const CLIENTS = {
   http: { label: 'http client (keep-alive, other-process server)', concurrency: 16, calls: 12000, needs: [] },
-  fetch: { label: 'fetch (global, undici)', concurrency: 16, calls: 4000, needs: [] },
-  axios: { label: 'axios (keep-alive)', concurrency: 16, calls: 3000, needs: [] },
+  // minWarmup: V8 keeps compiling undici's fetch and axios's code for the first ~5,000 calls (hundreds of
+  // µs a call on its worker threads, see docs/performance.md): measured only after, whatever BENCH_SCALE.
+  fetch: { label: 'fetch (global, undici)', concurrency: 16, calls: 4000, minWarmup: 6000, needs: [] },
+  axios: { label: 'axios (keep-alive)', concurrency: 16, calls: 3000, minWarmup: 6000, needs: [] },
   pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, calls: 15000, needs: ['pg'] },
   redis: { label: 'node-redis `GET`', concurrency: 8, calls: 20000, needs: ['redis'] },
   ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
@@ -100,10 +102,10 @@ function number(name, fallback) {
   return value;
 }
 
-/** Measured and warm-up calls of one process of `client`: BENCH_CALLS, else the client's default × BENCH_SCALE. */
+/** Measured and warm-up calls of one process of `client`: BENCH_CALLS, else the client's default × BENCH_SCALE (warm-up: half of that, at least the client's minWarmup; BENCH_WARMUP overrides). */
 function callsFor(s, client) {
   const calls = s.calls ?? Math.max(100, Math.round(CLIENTS[client].calls * s.scale));
-  const warmup = s.warmup ?? Math.round(calls / 2);
+  const warmup = s.warmup ?? Math.max(Math.round(calls / 2), CLIENTS[client].minWarmup ?? 0);
   return { calls, warmup };
 }
 
