@@ -113,7 +113,12 @@ export function startSpanWith(hook: ActiveHook, operationName: string, options: 
   if (own.spanTags !== undefined || own.peerService !== undefined) addUserTags(own, options);
   // An untraced request's context goes to the tracer as the SpanContext it extracted: a tracer takes a
   // childOf that is not its own Span class for a context (jaeger-client does), which our stand-in is not.
-  if (options.childOf instanceof IncomingParent) options = { ...options, childOf: options.childOf.context() };
+  if (options.childOf instanceof IncomingParent) {
+    // Not `{ ...options, childOf }`: a spread followed by a key takes V8's slow path.
+    const context = options.childOf.context();
+    options = Object.assign({}, options);
+    options.childOf = context;
+  }
   try {
     return recorded(hook, tracerOf(hook).startSpan(operationName, options));
   } catch (err) {

@@ -411,7 +411,11 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
     const transform = (message: unknown): RequestContext | undefined => {
       const current = storage.getStore();
       const span = begin(message as ChannelMessage);
-      return span === undefined ? current : { ...current, span };
+      if (span === undefined) return current;
+      // Not `{ ...current, span }`: a spread followed by a key takes V8's slow path.
+      const store: { -readonly [K in keyof RequestContext]: RequestContext[K] } = Object.assign({ span }, current);
+      store.span = span;
+      return store;
     };
     startChannel.bindStore(storage, transform);
     ctx.onUninstall(() => startChannel.unbindStore(storage));
