@@ -181,7 +181,9 @@ function derive(raw) {
   const verdict = (ok, range, limit, lowerIsBetter = true) => {
     if (ok === undefined || Number.isNaN(ok)) return { pass: null };
     const noisy = range && Number.isFinite(range[0]) && range[0] <= limit && limit <= range[1];
-    return { pass: ok, noisy: Boolean(noisy) && lowerIsBetter };
+    // One round (min = max): the figure has no spread to judge the noise by.
+    const unchecked = Boolean(range) && Number.isFinite(range[0]) && range[0] === range[1];
+    return { pass: ok, noisy: Boolean(noisy) && lowerIsBetter, unchecked };
   };
   for (const client of ['pg', 'redis', 'ioredis']) {
     const h = clients[client]?.hooks;
@@ -315,7 +317,8 @@ function verdicts(derivedRuns) {
     const known = per.filter((t) => t && t.pass !== null && t.pass !== undefined);
     let verdict;
     if (known.length < derivedRuns.length) verdict = 'incomplete';
-    else if (known.every((t) => t.pass && !t.noisy)) verdict = 'met';
+    else if (known.every((t) => t.pass && !t.noisy && !t.unchecked)) verdict = 'met';
+    else if (known.every((t) => t.pass && !t.noisy)) verdict = 'every run passes, of one round (noise not checked): not met';
     else if (known.every((t) => !t.pass)) verdict = 'not met';
     else verdict = 'runs disagree or within noise: not met';
     return { id, target: (per.find(Boolean) ?? {}).target, runs: per.map((t) => (t ? passCell(t) : 'n/a')), measured: per.map((t) => t?.measured ?? 'n/a'), verdict };
@@ -333,7 +336,8 @@ function signed(v, digits = 1) {
 function passCell(t) {
   if (t.pass === null || t.pass === undefined) return 'n/a';
   const base = t.pass ? 'pass' : '**FAIL**';
-  return t.noisy ? `${base} (within noise)` : base;
+  if (t.noisy) return `${base} (within noise)`;
+  return t.unchecked ? `${base} (one round: noise not checked)` : base;
 }
 /** A peer's figure, or "not instrumented" with it (less work than the others: not comparable). */
 function uninstrumented(e, figure) {
@@ -644,7 +648,7 @@ function renderRest(out, d, results, previous) {
   if (results.verdicts && results.meta.settings.runs > 1) {
     out.push(`### Verdicts over ${results.meta.settings.runs} consecutive runs`);
     out.push('');
-    out.push('A target is met only when every run passes and none is "within noise"; the tables above are the last run\'s.');
+    out.push('A target is met only when every run passes and none is "within noise" (nor of a single round, whose noise cannot be judged); the tables above are the last run\'s.');
     out.push('');
     out.push(table(['target', ...results.verdicts[0].runs.map((_, i) => `run ${i + 1}`), 'verdict'], results.verdicts.map((v) => [v.target, ...v.runs.map((r, i) => `${r}: ${v.measured[i]}`), v.verdict === 'met' ? 'met' : `**${v.verdict}**`])));
     out.push('');
