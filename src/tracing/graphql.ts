@@ -413,7 +413,7 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
       const span = begin(message as ChannelMessage);
       if (span === undefined) return current;
       // Not `{ ...current, span }`: a spread followed by a key takes V8's slow path.
-      const store: { -readonly [K in keyof RequestContext]: RequestContext[K] } = Object.assign({ span }, current);
+      const store: { -readonly [K in keyof RequestContext]: RequestContext[K] } = Object.assign({}, current);
       store.span = span;
       return store;
     };
