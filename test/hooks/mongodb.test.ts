@@ -232,8 +232,17 @@ describe('mongodb hook', function () {
                         thisKeys: this == null ? String(this) : Object.keys(this).sort().join(),
                         argc: arguments.length,
                         error: err === undefined ? undefined : `${err.name}: ${err.message}`,
-                        // The error's own frames, without places: the same object the driver made.
-                        frames: typeof err?.stack === 'string' ? err.stack.split('\n').slice(1).map((line: string) => line.replace(/\(.*\)|at \/.*/, '')) : undefined,
+                        // The error's own frames, without places: the same object the driver made. Repeats in a row
+                        // are folded: the driver parses each reply of one socket chunk one level deeper
+                        // (processIncomingData calls itself), and how the replies share chunks is up to the kernel.
+                        frames:
+                          typeof err?.stack === 'string'
+                            ? err.stack
+                                .split('\n')
+                                .slice(1)
+                                .map((line: string) => line.replace(/\(.*\)|at \/.*/, ''))
+                                .filter((line: string, i: number, all: string[]) => line !== all[i - 1])
+                            : undefined,
                         ok: reply?.ok,
                       });
                     });
