@@ -21,11 +21,15 @@ const TARGETS = {
 /**
  * A variant that made no span of the library measured: one known not to instrument it (CLIENTS'
  * notInstrumentedBy), or under half a span per call, not counting the transaction child-client.js runs
- * each of Elastic's client calls in.
+ * each of Elastic's client calls in. `reference` is what the built-in tracer delivered per call in the
+ * same row: where it is under one (a fast client whose spans outrun the batch processor's queue, which
+ * then drops them, as on graphql), half of that is the bar, so a peer dropping as much is not taken for
+ * one without spans.
  */
-function notInstrumented(client, variant, spansPerCall) {
+function notInstrumented(client, variant, spansPerCall, reference) {
   const wrapper = variant === 'elastic' && !isServer(client) ? 1 : 0;
-  return CLIENTS[client].notInstrumentedBy?.[variant] !== undefined || spansPerCall < wrapper + 0.5;
+  const bar = Number.isFinite(reference) && reference > 0 && reference < 1 ? 0.5 * reference : 0.5;
+  return CLIENTS[client].notInstrumentedBy?.[variant] !== undefined || spansPerCall < wrapper + bar;
 }
 
 /** Per round, variant minus baseline of the same round (the rounds interleave, so this pairs them). */
@@ -76,7 +80,7 @@ function derive(raw) {
         entry.addedCpuPctRange = [(entry.addedCpu.min / baseCpu) * 100, (entry.addedCpu.max / baseCpu) * 100];
       }
       // A peer without spans of this library measured less work: shown as such, never the cheapest peer.
-      if (PEERS.includes(variant) && ok.length) entry.notInstrumented = notInstrumented(client, variant, entry.spansPerCall);
+      if (PEERS.includes(variant) && ok.length) entry.notInstrumented = notInstrumented(client, variant, entry.spansPerCall, clients[client].builtin?.spansPerCall);
       clients[client][variant] = entry;
     }
   }
@@ -141,7 +145,7 @@ function derive(raw) {
       if (Number.isFinite(whole) && a.spansPerCall > whole * 1.25 + 0.1) a.offLeaks = whole;
       entry[variant] = a;
     }
-    const usable = (v) => entry[v] && entry[v].offLeaks === undefined && !(v === 'otel' && notInstrumented(client, v, entry[v].spansPerCall));
+    const usable = (v) => entry[v] && entry[v].offLeaks === undefined && !(v === 'otel' && notInstrumented(client, v, entry[v].spansPerCall, entry.builtin?.spansPerCall));
     const o = usable('otel') ? entry.otel.addedCpu : undefined;
     if (o && usable('builtin')) {
       entry.builtinRatio = o.median > 0 ? entry.builtin.addedCpu.median / o.median : NaN;
@@ -536,7 +540,7 @@ function renderRest(out, d, results, previous) {
             client,
             cellT(a.builtin, prevT[client]?.builtin),
             cellT(a.shim, prevT[client]?.shim),
-            a.otel && notInstrumented(client, 'otel', a.otel.spansPerCall) ? uninstrumented({ ...a.otel, notInstrumented: true }, cellT(a.otel, prevT[client]?.otel)) : cellT(a.otel, prevT[client]?.otel),
+            a.otel && notInstrumented(client, 'otel', a.otel.spansPerCall, a.builtin?.spansPerCall) ? uninstrumented({ ...a.otel, notInstrumented: true }, cellT(a.otel, prevT[client]?.otel)) : cellT(a.otel, prevT[client]?.otel),
             a.builtinRatio !== undefined ? `×${fmt(a.builtinRatio, 2)}` : '—',
             bt ? passCell(bt) : '—',
             a.shimMinusOtel !== undefined ? `${signed(a.shimMinusOtel, 2)} µs` : '—',
