@@ -16,6 +16,7 @@ import type { ActiveHook } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
 import type { CommonHookOptions } from '../spans';
 import { authorityOf, hostPort, redactedParts, redactText, splitHostPort, stripQuery, urlForSpan } from '../url';
+import { ownCopy } from '../own-copy';
 
 export interface HttpClientOptions extends CommonHookOptions {
   /** Keep the query string in `http.url` (default false). */
@@ -303,7 +304,7 @@ export class HeaderCopy implements HeaderCarrier {
   readonly value: Record<string, unknown> | unknown[];
 
   constructor(headers: unknown) {
-    if (!Array.isArray(headers)) this.value = headers !== null && typeof headers === 'object' ? { ...headers } : {};
+    if (!Array.isArray(headers)) this.value = headers !== null && typeof headers === 'object' ? ownCopy(headers) : {};
     else this.value = headers.length > 0 && Array.isArray(headers[0]) ? headers.map((entry) => [entry[0], entry[1]]) : headers.slice();
   }
 

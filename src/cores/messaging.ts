@@ -12,6 +12,7 @@ import { storage } from '../context';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap, tracingOff } from '../spans';
 import { DbCall } from './db-call';
+import { ownCopy } from '../own-copy';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -54,7 +55,7 @@ export const MAX_CONSUMER_REFERENCES = 128;
 const MAX_HEADER_LENGTH = 8192;
 
 function messageTags(kind: string, spec: MessageSpanSpec): TagMap {
-  // Object.assign and assignments: a spread followed by more keys takes V8's slow path (about 4 µs a span).
+  // Object.assign and assignments: a spread followed by keys it did not copy takes V8's slow path (about 4 µs a span).
   const tags: TagMap = Object.assign({}, spec.tags);
   tags[Tags.SPAN_KIND] = kind;
   tags[Tags.COMPONENT] = spec.component;
@@ -110,7 +111,7 @@ export function withTraceHeaders(
   encode: (value: string) => unknown = (value) => value,
 ): Record<string, unknown> | undefined {
   if (appHeaders != null && typeof appHeaders !== 'object') return undefined;
-  const headers: Record<string, unknown> = appHeaders == null ? {} : { ...(appHeaders as object) };
+  const headers: Record<string, unknown> = ownCopy(appHeaders as object | null | undefined);
   const own = (name: string): boolean => Object.prototype.hasOwnProperty.call(headers, name);
   return injectMessageContext(hook, span, (name, value) => (headers[name] = encode(value)), own) ? headers : undefined;
 }

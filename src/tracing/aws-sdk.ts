@@ -24,6 +24,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
 import type { AwsSdkOptions } from '../options/aws-sdk';
 import { applyArgs } from '../apply-args';
+import { ownCopy } from '../own-copy';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';
@@ -109,9 +110,16 @@ function withTraceAttributes(attributes: unknown, carrier: Record<string, string
   const taken = new Set(names.map((name) => name.toLowerCase()));
   const added = Object.keys(carrier).filter((name) => !taken.has(name.toLowerCase()));
   if (added.length === 0 || names.length + added.length > SQS_MAX_ATTRIBUTES) return undefined;
-  const out: Record<string, unknown> = { ...existing };
+  const out = ownCopy(existing);
   for (const name of added) out[name] = { DataType: 'String', StringValue: carrier[name] };
   return out;
+}
+
+/** A copy of `object` with `key` set, which it may not have had (see ownCopy). */
+function copyWith(object: object, key: string, value: unknown): Record<string, unknown> {
+  const copy = ownCopy(object);
+  copy[key] = value;
+  return copy;
 }
 
 /** For SQS sends: the middleware arguments with a copy of the input that carries the trace context. */
@@ -123,7 +131,7 @@ function withSqsPropagation(hook: ActiveHook<AwsSdkOptions>, span: Span, operati
   if (carrier === undefined) return args;
   if (operation === 'SendMessage') {
     const attributes = withTraceAttributes(input.MessageAttributes, carrier);
-    return attributes === undefined ? args : { ...args, input: { ...input, MessageAttributes: attributes } };
+    return attributes === undefined ? args : { ...args, input: copyWith(input, 'MessageAttributes', attributes) };
   }
   if (!Array.isArray(input.Entries)) return args;
   let changed = false;
@@ -132,7 +140,7 @@ function withSqsPropagation(hook: ActiveHook<AwsSdkOptions>, span: Span, operati
     const attributes = withTraceAttributes(entry.MessageAttributes, carrier);
     if (attributes === undefined) return entry;
     changed = true;
-    return { ...entry, MessageAttributes: attributes };
+    return copyWith(entry, 'MessageAttributes', attributes);
   });
   return changed ? { ...args, input: { ...input, Entries: entries } } : args;
 }
@@ -204,7 +212,7 @@ function callMiddleware(config: any, currentInstall: CurrentInstall) {
 function withHeaders(request: any, headers: Record<string, string>): any {
   const own: Record<string, unknown> = request.headers ?? {};
   const taken = new Set(Object.keys(own).map((name) => name.toLowerCase()));
-  const copy: Record<string, unknown> = { ...own };
+  const copy = ownCopy(own);
   for (const name of Object.keys(headers)) if (!taken.has(name.toLowerCase())) copy[name] = headers[name];
   return Object.assign(Object.create(Object.getPrototypeOf(request)), request, { headers: copy });
 }

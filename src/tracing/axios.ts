@@ -11,6 +11,7 @@ import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
 import type { AxiosOptions } from '../options/axios';
 import { applyArgs } from '../apply-args';
+import { ownCopy } from '../own-copy';
 
 export { httpClientState as makeState } from '../cores/http-client';
 
@@ -59,7 +60,11 @@ function carrierOf(config: any): HeaderCarrier {
     },
     set(name, value) {
       if (typeof config.headers?.set === 'function') config.headers.set(name, value);
-      else config.headers = { ...config.headers, [name]: value };
+      else {
+        const headers = ownCopy(config.headers);
+        headers[name] = value;
+        config.headers = headers;
+      }
     },
   };
 }

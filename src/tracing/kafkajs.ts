@@ -22,6 +22,7 @@ import { extractBatchContexts, extractMessageContext, MessageSpanSpec, objectHea
 import type { TagMap } from '../spans';
 import type { KafkajsOptions } from '../options/kafkajs';
 import { applyArgs } from '../apply-args';
+import { ownCopy } from '../own-copy';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -77,7 +78,7 @@ function copyMessages(messages: unknown): Array<Record<string, unknown>> | undef
   const copies: Array<Record<string, unknown>> = [];
   for (const message of messages) {
     if (message === null || typeof message !== 'object') return undefined;
-    copies.push({ ...(message as object) });
+    copies.push(ownCopy(message as object));
   }
   return copies;
 }

@@ -20,6 +20,7 @@ import { clientParent } from '../spans';
 import type { Mysql2Options } from '../options/mysql2';
 import { applyArgs } from '../apply-args';
 import { asWrapperOf } from '../registry/wrap';
+import { ownCopy } from '../own-copy';
 
 const COMPONENT = 'mysql2';
 
@@ -126,7 +127,10 @@ function sqlOf(sql: unknown): unknown {
  */
 function readOptionsOnce(sql: any): any {
   if (typeof sql !== 'object' || sql === null || sql instanceof EventEmitter) return sql;
-  return { ...sql, sql: sql.sql, values: sql.values };
+  const copy = ownCopy(sql);
+  copy.sql = sql.sql;
+  copy.values = sql.values;
+  return copy;
 }
 
 /** `Connection.prototype.query` and `execute`: (sql | options | command, values?, callback?). */
