@@ -12,3 +12,10 @@ export function ownCopy(source: object | null | undefined): Record<string, unkno
   if (types.isProxy(source) || Object.prototype.hasOwnProperty.call(source, '__proto__')) return { ...source } as Record<string, unknown>;
   return Object.assign({}, source) as Record<string, unknown>;
 }
+
+/** A copy of `source` (see ownCopy) with `key` set, a key it may not have had. */
+export function copyWith(source: object | null | undefined, key: string, value: unknown): Record<string, unknown> {
+  const copy = ownCopy(source);
+  copy[key] = value;
+  return copy;
+}

@@ -24,7 +24,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
 import type { AwsSdkOptions } from '../options/aws-sdk';
 import { applyArgs } from '../apply-args';
-import { ownCopy } from '../own-copy';
+import { copyWith, ownCopy } from '../own-copy';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';
@@ -113,13 +113,6 @@ function withTraceAttributes(attributes: unknown, carrier: Record<string, string
   const out = ownCopy(existing);
   for (const name of added) out[name] = { DataType: 'String', StringValue: carrier[name] };
   return out;
-}
-
-/** A copy of `object` with `key` set, which it may not have had (see ownCopy). */
-function copyWith(object: object, key: string, value: unknown): Record<string, unknown> {
-  const copy = ownCopy(object);
-  copy[key] = value;
-  return copy;
 }
 
 /** For SQS sends: the middleware arguments with a copy of the input that carries the trace context. */

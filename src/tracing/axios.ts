@@ -11,7 +11,7 @@ import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
 import type { AxiosOptions } from '../options/axios';
 import { applyArgs } from '../apply-args';
-import { ownCopy } from '../own-copy';
+import { copyWith } from '../own-copy';
 
 export { httpClientState as makeState } from '../cores/http-client';
 
@@ -60,11 +60,7 @@ function carrierOf(config: any): HeaderCarrier {
     },
     set(name, value) {
       if (typeof config.headers?.set === 'function') config.headers.set(name, value);
-      else {
-        const headers = ownCopy(config.headers);
-        headers[name] = value;
-        config.headers = headers;
-      }
+      else config.headers = copyWith(config.headers, name, value);
     },
   };
 }

@@ -28,7 +28,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
 import type { BullmqOptions } from '../options/bullmq';
 import { applyArgs } from '../apply-args';
-import { ownCopy } from '../own-copy';
+import { copyWith } from '../own-copy';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -109,13 +109,7 @@ function withContext(hook: ActiveHook, job: JobLike, json: { opts?: unknown }, s
     const telemetry = opts.telemetry;
     if (telemetry != null && (telemetry.metadata != null || telemetry.omitContext === true)) return;
     const metadata = metadataOf(hook, span);
-    if (metadata !== undefined) {
-      const withMetadata = ownCopy(telemetry);
-      withMetadata.metadata = metadata;
-      const copy = ownCopy(opts);
-      copy.telemetry = withMetadata;
-      json.opts = copy;
-    }
+    if (metadata !== undefined) json.opts = copyWith(opts, 'telemetry', copyWith(telemetry, 'metadata', metadata));
     return;
   }
   if (opts.tm != null || opts.omc === true) return;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ownCopy } from '../../src/own-copy';
+import { copyWith, ownCopy } from '../../src/own-copy';
 
 /** What a spread copies, and how: each own enumerable key (symbols too), its value, and the copy's prototype. */
 function shape(copy: object): unknown {
@@ -56,6 +56,14 @@ describe('ownCopy (a spread copy that takes new keys on the fast path)', () => {
     assert.equal(Object.getPrototypeOf(copy), Object.prototype);
     assert.equal((copy as { polluted?: boolean }).polluted, undefined);
     assert.deepEqual(shape(copy), shape({ ...source }));
+  });
+
+  it('copyWith: the copy with the key set, as `{ ...source, [key]: value }`; the source as it was', () => {
+    const source = { a: 1, b: 2 };
+    assert.deepEqual(shape(copyWith(source, 'c', 3)), shape({ ...source, c: 3 }));
+    assert.deepEqual(shape(copyWith(source, 'a', 9)), shape({ ...source, a: 9 }));
+    assert.deepEqual(copyWith(undefined, 'c', 3), { c: 3 });
+    assert.deepEqual(source, { a: 1, b: 2 });
   });
 
   it('a Proxy is read exactly as a spread reads it (no trap more)', () => {
