@@ -16,7 +16,7 @@
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
  *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
  *                                                     two processes, N and 2N calls, the difference / N)
- * BENCH_CLIENTS (http, fetch, pg, redis, ioredis), BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) and
+ * BENCH_CLIENTS (http, fetch, axios, pg, redis, ioredis), BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) and
  * BENCH_CPU_PROF (a directory for each process's `--cpu-prof` profile) as for `npm run bench`.
  * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
  */
@@ -26,7 +26,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Duplex } = require('node:stream');
 
-const CLIENTS = ['http', 'fetch', 'pg', 'redis', 'ioredis'];
+const CLIENTS = ['http', 'fetch', 'axios', 'pg', 'redis', 'ioredis'];
 const VARIANTS = ['baseline', 'hooks', 'builtin', 'shim', 'otel'];
 
 /**
@@ -62,7 +62,7 @@ function stubSocket(answer, remotePort = 5432) {
 
 const HTTP_RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok');
 
-async function httpClient() {
+function stubAgent() {
   const http = require('node:http');
   const agent = new http.Agent();
   agent.createConnection = (_opts, done) => {
@@ -71,7 +71,12 @@ async function httpClient() {
     if (done) process.nextTick(done, null, socket);
     return socket;
   };
-  const options = { host: 'stub.invalid', port: 18080, path: '/echo', agent };
+  return agent;
+}
+
+async function httpClient() {
+  const http = require('node:http');
+  const options = { host: 'stub.invalid', port: 18080, path: '/echo', agent: stubAgent() };
   return () =>
     new Promise((resolve, reject) => {
       http
@@ -81,6 +86,16 @@ async function httpClient() {
         })
         .on('error', reject);
     });
+}
+
+/** axios 1.x with its http adapter (follow-redirects over http) on the same stub agent. */
+async function axiosClient() {
+  // Node's bundled undici loads its HTTP parser (WebAssembly) when axios first touches `fetch`, and
+  // `--jitless` (callgrind) has no WebAssembly: that load fails unobserved; axios's http adapter needs none.
+  if (typeof WebAssembly === 'undefined') process.on('unhandledRejection', (err) => { if (!/WebAssembly/.test(String(err))) throw err; });
+  const axios = require('axios');
+  const instance = axios.create({ httpAgent: stubAgent() });
+  return () => instance.get('http://stub.invalid:18080/echo');
 }
 
 async function fetchClient() {
@@ -292,7 +307,7 @@ async function checkedGet(client) {
   return () => client.get(REDIS_KEY);
 }
 
-const FACTORIES = { http: httpClient, fetch: fetchClient, pg: pgClient, redis: redisClient, ioredis: ioredisClient };
+const FACTORIES = { http: httpClient, fetch: fetchClient, axios: axiosClient, pg: pgClient, redis: redisClient, ioredis: ioredisClient };
 
 async function child(job) {
   const { setup } = require('./variants');

@@ -12,6 +12,8 @@ export interface OutboundCall {
   injected?: boolean;
   /** Called by the transport with the status code it saw. */
   onStatus?(status: number): void;
+  /** Set when the outer call has finished: a late re-send is no longer part of it. */
+  finished?: boolean;
 }
 
 export interface RequestContext {
@@ -47,4 +49,36 @@ export function suppressTracing<T>(fn: () => T): T {
 export function withOutbound<T>(outbound: OutboundCall, fn: () => T): T {
   const store = storage.getStore();
   return storage.run({ span: store?.span, outbound }, fn);
+}
+
+/** The outbound call of the transport calls made now, inside `asOutbound`. */
+let synchronousOutbound: OutboundCall | undefined;
+/** A request's callback -> the outbound call it was first sent under: a library re-sends with it (redirects). */
+const resends = new WeakMap<object, OutboundCall>();
+
+/**
+ * `withOutbound` for a transport that sends before `fn` returns, without entering a context (which
+ * would switch on the promise hooks for every promise after it). A later request the transport sends
+ * with the same callback (follow-redirects' hops) still adds to `outbound`, until it has finished.
+ */
+export function asOutbound<T>(outbound: OutboundCall, fn: () => T): T {
+  const previous = synchronousOutbound;
+  synchronousOutbound = outbound;
+  try {
+    return fn();
+  } finally {
+    synchronousOutbound = previous;
+  }
+}
+
+/** The outer client call a transport call starting now adds to; `callback` is the request's own, if any. */
+export function outboundOf(store: RequestContext | undefined, callback?: unknown): OutboundCall | undefined {
+  const now = synchronousOutbound;
+  if (now !== undefined) {
+    if (typeof callback === 'function') resends.set(callback, now);
+    return now;
+  }
+  if (store?.outbound !== undefined || typeof callback !== 'function') return store?.outbound;
+  const first = resends.get(callback);
+  return first?.finished === true ? undefined : first;
 }

@@ -7,7 +7,7 @@
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
-import { OutboundCall, storage } from '../context';
+import { OutboundCall, outboundOf, storage } from '../context';
 import { exportTargetUrls } from '../export-targets';
 import { reportOnce } from '../logger';
 import { compileMatcher } from '../matchers';
@@ -214,12 +214,13 @@ export class HttpClientCall {
  * The first step of a call, before any tag is built: undefined when nothing is traced; an `HttpClientCall`
  * without a span when the call adds to an outer client call; else the parent of its own span (null: a root).
  * `describe` is asked here only for an outer call that has not injected yet, when a blocklist is to be checked.
+ * `callback`, the request's own, tells a library's re-send of a request made under an outer call.
  */
-export function callParent(state: HttpClientState, describe?: () => HttpTarget | undefined): HttpClientCall | Span | null | undefined {
+export function callParent(state: HttpClientState, describe?: () => HttpTarget | undefined, callback?: unknown): HttpClientCall | Span | null | undefined {
   const hook = state.hook;
   if (!hook.enabled) return undefined;
   const store = storage.getStore();
-  const outer = store?.outbound;
+  const outer = outboundOf(store, callback);
   if (outer === undefined || store?.suppressed === true) return clientParent(hook);
   if (hook.options.nestedClientSpans === true) return clientParent(hook, outer.span);
   const target = outer.injected !== true && state.blocked !== undefined ? describe?.() : undefined;
@@ -268,8 +269,8 @@ export function startCallUnder(state: HttpClientState, component: string, parent
 }
 
 /** `callParent`, then `startCallUnder`: the whole start of a call for a hook that needs nothing between. */
-export function startHttpClientCall(state: HttpClientState, component: string, describe: () => HttpTarget | undefined): HttpClientCall | undefined {
-  const under = callParent(state, describe);
+export function startHttpClientCall(state: HttpClientState, component: string, describe: () => HttpTarget | undefined, callback?: unknown): HttpClientCall | undefined {
+  const under = callParent(state, describe, callback);
   if (under === undefined || under instanceof HttpClientCall) return under;
   return startCallUnder(state, component, under, describe());
 }

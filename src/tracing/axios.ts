@@ -3,9 +3,10 @@
  * of the app's runs last, when the URL and headers are final; it puts a traced adapter into that request's
  * own config (never the caller's). The adapter makes the span, injects the headers and runs the transport
  * (http or fetch) with the span marked as the outbound call, so the transport adds to it instead of
- * making a second.
+ * making a second. axios 1.x's http adapter sends before it returns, so it gets no context of its own
+ * (see `asOutbound`); other adapters may send later and run in one.
  */
-import { withOutbound } from '../context';
+import { asOutbound, OutboundCall, withOutbound } from '../context';
 import { chained, HeaderCarrier, headerValue, HttpClientCall, HttpClientState, HttpTarget, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { PatchContext } from '../registry/define';
 import { isAbsoluteUrl } from '../url';
@@ -22,6 +23,8 @@ interface Binding {
   readonly state: HttpClientState<AxiosOptions>;
   readonly axios: any;
   readonly traced: WeakMap<Adapter, Adapter>;
+  /** axios 1.x's own http adapter (undefined: not known yet; null: none, axios 0.x). */
+  httpAdapter?: Adapter | null;
 }
 
 /**
@@ -40,8 +43,21 @@ const untraced = new WeakMap<Adapter, Adapter>();
 /** Kept in the request config, which axios-retry passes back: lets a retry replace our old headers. */
 const INJECTED_KEY = '__opentracingClientHooksInjected';
 
+/** axios's own test for a URL it will not join to `baseURL`: a scheme, or `//` alone (protocol-relative). */
+const AXIOS_ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i;
+
+/** The URL axios requests without params (its `buildFullPath`): `baseURL` joined unless the URL is absolute. */
+function fullPathOf(config: any): string {
+  const url = config.url;
+  const base = config.baseURL;
+  if (!base || (typeof url === 'string' && AXIOS_ABSOLUTE.test(url) && config.allowAbsoluteUrls !== false)) return String(url ?? '');
+  return url ? `${String(base).replace(/\/+$/, '')}/${String(url).replace(/^\/+/, '')}` : String(base);
+}
+
 function targetOf(axios: any, config: any): HttpTarget | undefined {
-  const uri: string = axios.getUri(config);
+  // The config is merged already: getUri would merge the defaults into it again (tens of µs a call), so
+  // it is asked only to serialise params, which is axios's own job (paramsSerializer).
+  const uri: string = config.params ? axios.getUri(config) : fullPathOf(config);
   if (isAbsoluteUrl(uri)) return targetOfUrl(String(config.method ?? 'get'), uri);
   return config.baseURL ? targetOfUrl(String(config.method ?? 'get'), new URL(uri, config.baseURL).toString()) : undefined;
 }
@@ -65,6 +81,27 @@ function carrierOf(config: any): HeaderCarrier {
   };
 }
 
+function httpAdapterOf(binding: Binding): Adapter | null {
+  if (binding.httpAdapter === undefined) {
+    try {
+      binding.httpAdapter = typeof binding.axios.getAdapter === 'function' ? (binding.axios.getAdapter('http') ?? null) : null;
+    } catch {
+      binding.httpAdapter = null;
+    }
+  }
+  return binding.httpAdapter as Adapter | null;
+}
+
+/**
+ * Whether the adapter creates its request before it returns: axios 1.x's http adapter on its own
+ * transport sends at once, unless the body needs a wait first (a form-data stream's length).
+ */
+function sendsAtOnce(binding: Binding, adapter: Adapter, config: any): boolean {
+  if (adapter !== httpAdapterOf(binding) || config.transport != null) return false;
+  const data = config.data;
+  return data == null || typeof data === 'string' || data instanceof Uint8Array || data instanceof ArrayBuffer;
+}
+
 function runTraced(binding: Binding, adapter: Adapter, config: any): any {
   if (!binding.state.hook.enabled) return adapter(config);
   let call: HttpClientCall | undefined;
@@ -80,22 +117,25 @@ function runTraced(binding: Binding, adapter: Adapter, config: any): any {
   const traced = call;
   if (traced?.span === undefined) return adapter(config);
   let transportStatus: number | undefined;
-  const outbound = { span: traced.span, component: 'axios', injected: true, onStatus: (code: number) => void (transportStatus = code) };
+  const outbound: OutboundCall = { span: traced.span, component: 'axios', injected: true, onStatus: (code: number) => void (transportStatus = code) };
   const settle = (status: unknown, err?: unknown, headers?: unknown): void => {
+    outbound.finished = true;
     const code = status ?? transportStatus;
     if (typeof code === 'number') traced.status(code, headers);
     traced.finish(err);
   };
   let result: unknown;
   try {
-    result = withOutbound(outbound, () => adapter(config));
+    // A context only for an adapter that may send later (the fetch adapter, a custom one).
+    result = sendsAtOnce(binding, adapter, config) ? asOutbound(outbound, () => adapter(config)) : withOutbound(outbound, () => adapter(config));
   } catch (err) {
+    outbound.finished = true;
     traced.finish(err);
     throw err;
   }
   // Not a promise: axios calls `.then` on it and fails in its own words, as untraced.
   return chained(result, (response) => settle(response?.status, undefined, response?.headers), (err) => settle(err?.response?.status, err, err?.response?.headers), () =>
-    traced.finish(new TypeError(`the axios adapter returned ${result === null ? 'null' : typeof result}, not a promise`)),
+    settle(undefined, new TypeError(`the axios adapter returned ${result === null ? 'null' : typeof result}, not a promise`)),
   );
 }
 

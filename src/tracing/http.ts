@@ -118,7 +118,7 @@ function wrapClient(state: HttpClientState, defaultProtocol: string) {
       let call: HttpClientCall | undefined;
       try {
         const args = arguments;
-        call = startHttpClientCall(state, 'http', () => (prepared ??= prepare(defaultProtocol, args)).target);
+        call = startHttpClientCall(state, 'http', () => (prepared ??= prepare(defaultProtocol, args)).target, args[args.length - 1]);
         if (call !== undefined && call.injects) call.inject((prepared ??= prepare(defaultProtocol, args)).headers);
         call?.started(() => (prepared ??= prepare(defaultProtocol, args)).headers.value);
       } catch {

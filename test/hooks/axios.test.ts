@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import axios from 'axios';
 import axiosRetry from 'axios-retry';
 import nock from 'nock';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { storage } from '../../src/context';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, echoHandler, startServer, TestServer } from '../helpers/servers';
 
@@ -27,6 +29,11 @@ describe('axios hook', function () {
     installPatches(hooks, { tracer, ...config });
     server = await startServer((req, res) => {
       if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 500);
+      const hops = /^\/redirect\/(\d+)/.exec(req.url ?? '');
+      if (hops) {
+        res.writeHead(302, { location: Number(hops[1]) > 1 ? `/redirect/${Number(hops[1]) - 1}` : '/get?final=1' });
+        return void res.end();
+      }
       echoHandler(req, res);
     });
   });
@@ -203,6 +210,75 @@ describe('axios hook', function () {
       uninstallAllPatches();
       installPatches(hooks, { tracer, ...config });
     }
+  });
+
+  // axios 1.x's http adapter runs without a context of its own: the hops follow-redirects sends later are tied to the call by their callback.
+  const redirected: Array<[string, (url: string) => Promise<any>]> = [
+    ['the http adapter (no context entered)', (url) => axios.get(url)],
+    ['a stream body (run in a context)', (url) => axios.post(url, Readable.from(['body']))],
+    ['axios 0.x', (url) => axios0.get(url)],
+  ];
+  for (const [name, run] of redirected) {
+    it(`redirects, ${name}: one span for all the hops, each hop sent with it as parent`, async () => {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      const before = server.received.length;
+      const res = await withSpan(parent, () => run(`${server.url}/redirect/2`));
+      parent.finish();
+      assert.equal(res.status, 200);
+      assert.equal(res.data.url, '/get?final=1');
+      await tracer.waitFor(5); // the parent, 1 client span, 3 server spans
+      const c = clients();
+      assert.equal(c.length, 1, `one client span, got ${c.map((s) => `${s.tags.component} ${s.tags['http.url']}`)}`);
+      assert.equal(c[0].tags.component, 'axios');
+      assert.equal(c[0].parentId, parent.id);
+      assert.equal(c[0].tags['http.url'], `${server.url}/redirect/2`);
+      assert.equal(c[0].tags['http.status_code'], 200);
+      const hops = server.received.slice(before);
+      assert.deepEqual(hops.map((r) => r.url), ['/redirect/2', '/redirect/1', '/get?final=1']);
+      for (const hop of hops) assert.equal(hop.headers.traceparent, `00-${c[0].traceId}-${c[0].id}-01`);
+      assert.deepEqual(servers().map((s) => s.parentId), [c[0].id, c[0].id, c[0].id]);
+    });
+  }
+
+  it("axios 1.x's http adapter runs in the caller's own context (none entered per call: no promise hooks switched on for it)", async () => {
+    const seen: unknown[] = [];
+    const agent = new http.Agent();
+    const createConnection = agent.createConnection.bind(agent);
+    agent.createConnection = (...args: any[]) => {
+      seen.push(storage.getStore());
+      return (createConnection as any)(...args);
+    };
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    await storage.run({ span: parent }, async () => {
+      const caller = storage.getStore();
+      await axios.get(`${server.url}/own-context`, { httpAgent: agent });
+      assert.deepEqual(seen, [caller]);
+    });
+    parent.finish();
+    agent.destroy();
+  });
+
+  it('an http request sent right after an axios call, in the same tick, has its own span', async () => {
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const [viaAxios, viaHttp] = await withSpan(parent, () => {
+      const first = axios.get(`${server.url}/first`);
+      const second = new Promise<string>((resolve, reject) =>
+        http.get(`${server.url}/second`, (res) => {
+          let body = '';
+          res.on('data', (chunk) => (body += chunk)).on('end', () => resolve(body));
+        }).on('error', reject),
+      );
+      return Promise.all([first, second]);
+    });
+    parent.finish();
+    await tracer.waitFor(5); // the parent, 2 client spans, 2 server spans
+    const c = clients();
+    assert.deepEqual(c.map((s) => s.tags.component).sort(), ['axios', 'http']);
+    for (const span of c) assert.equal(span.parentId, parent.id);
+    const axiosSpan = c.find((s) => s.tags.component === 'axios') as RecordedSpan;
+    const httpSpan = c.find((s) => s.tags.component === 'http') as RecordedSpan;
+    assert.equal(viaAxios.data.traceparent, `00-${axiosSpan.traceId}-${axiosSpan.id}-01`);
+    assert.equal(JSON.parse(viaHttp).traceparent, `00-${httpSpan.traceId}-${httpSpan.id}-01`);
   });
 
   it('axios-retry: one span per attempt, each attempt sends its own span as parent', async () => {
