@@ -80,9 +80,9 @@ export function tracingOff(hook: ActiveHook): boolean {
  * Starts a client span under `parent` (from `clientParent`); undefined when the tracer fails or is a no-op
  * (the span would record nothing, so the caller does no more work for it).
  */
-export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, operationName: string, tags: TagMap): Span | undefined {
+export function startClientSpanUnder(hook: ActiveHook, parent: Span | null, operationName: string, tags: TagMap, startTime?: number): Span | undefined {
   tags[Tags.SPAN_KIND] = Tags.SPAN_KIND_RPC_CLIENT;
-  return startSpanWith(hook, operationName, { childOf: parent ?? undefined, tags });
+  return startSpanWith(hook, operationName, startTime === undefined ? { childOf: parent ?? undefined, tags } : { childOf: parent ?? undefined, tags, startTime });
 }
 
 /** The `peer.service` that `map` names for `host` (with `port`), if any. */

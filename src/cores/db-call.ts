@@ -44,6 +44,8 @@ export interface DbSpanSpec {
   keepErrorValues?: boolean;
   /** What the span logs of a failure, when not the error itself (a copy whose message echoes no values). */
   loggedError?: (err: unknown) => unknown;
+  /** When the call began (ms since the epoch), for a span made only once its outcome is known. */
+  startTime?: number;
 }
 
 /** The longest statement a hook records: its `maxStatementLength` when that is 0 or more, else `fallback`. */
@@ -171,7 +173,7 @@ export function startDbCallUnder(
     const limit = statementLimit(hook.options.maxStatementLength, spec.maxStatementLength);
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
-  const span = startClientSpanUnder(hook, parent, spec.operationName, tags);
+  const span = startClientSpanUnder(hook, parent, spec.operationName, tags, spec.startTime);
   return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : redactedDbError));
 }
 

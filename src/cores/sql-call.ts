@@ -163,12 +163,37 @@ type AnyFunction = (...args: any[]) => any;
 /** Callbacks of ours: mysql's pool hands a queued one to `getConnection` again when a connection frees up. */
 const poolCallbacks = new WeakSet<AnyFunction>();
 
+/** Set while a pool's own `query` or `execute` runs: the connection it takes is part of that statement. */
+let inPoolStatement = false;
+
+/**
+ * A MySQL pool's `query` / `execute` (mysql, mysql2), which take a connection for the statement with
+ * `getConnection` before they return. That connection gets no span of its own (OpenTelemetry's and
+ * dd-trace's make none either; the statement's span follows): only a failure to get one is recorded,
+ * as no statement span will show it.
+ */
+export function wrapPoolStatement(current: () => ActiveHook<DbHookOptions> | undefined) {
+  return (original: AnyFunction) =>
+    function poolStatement(this: unknown): unknown {
+      const hook = current();
+      if (hook === undefined || !hook.enabled || inPoolStatement) return applyArgs(original, this, arguments);
+      inPoolStatement = true;
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        inPoolStatement = false;
+      }
+    };
+}
+
 /**
  * A MySQL pool's `getConnection(callback)` (mysql, mysql2), with a `<component>`'s `mysql.pool.getConnection`
- * span. A busy pool hands a released connection to a waiting caller from the releaser's context: the
- * callback runs in its own caller's context, so that the queries it issues (pool queries, pool clusters,
- * the app's own) get the right parent. The install is looked up per call (`current`): an instrumentation
- * that wraps each pool's `getConnection` over the prototype's (OpenTelemetry's mysql) keeps a layer of ours.
+ * span: from the start when the app asks for a connection, and only on failure for a pool statement's
+ * own (`wrapPoolStatement`). A busy pool hands a released connection to a waiting caller from the
+ * releaser's context: the callback runs in its own caller's context, so that the queries it issues (pool
+ * queries, pool clusters, the app's own) get the right parent. The install is looked up per call
+ * (`current`): an instrumentation that wraps each pool's `getConnection` over the prototype's
+ * (OpenTelemetry's mysql) keeps a layer of ours.
  */
 export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> | undefined, component: string, configOf: (pool: any) => MysqlConfig | undefined) {
   return (original: AnyFunction) =>
@@ -177,14 +202,24 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
       if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
         return applyArgs(original, this, arguments);
       }
+      const pool = this;
+      const spec = (startTime?: number): DbSpanSpec => ({ ...sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(pool)).connection), startTime });
+      const startTime = inPoolStatement ? Date.now() : undefined;
       let call: DbCall | undefined;
       try {
-        call = startDbCall(hook, sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection));
+        if (startTime === undefined) call = startDbCall(hook, spec());
       } catch {
         call = undefined;
       }
       const store = storage.getStore();
       const traced = asWrapperOf(callback as AnyFunction, function (this: unknown, err: unknown): unknown {
+        if (startTime !== undefined && err != null) {
+          try {
+            call = runInContext(store, () => startDbCall(hook, spec(startTime)), undefined, []);
+          } catch {
+            call = undefined;
+          }
+        }
         call?.settle(err);
         return runInContext(store, callback as AnyFunction, this, arguments);
       });

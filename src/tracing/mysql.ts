@@ -8,7 +8,7 @@
 import type { Span } from 'opentracing';
 import type { DbCall } from '../cores/db-call';
 import { traceEmitter } from '../cores/emitter-call';
-import { mysqlConnection, startSqlCall, wrapPoolGetConnection } from '../cores/sql-call';
+import { mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement } from '../cores/sql-call';
 import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
@@ -82,5 +82,7 @@ export function patchConnection(exports: unknown, { current, wrap }: PatchContex
 
 export function patchPool(exports: unknown, { current, wrap }: PatchContext<MysqlOptions, undefined>): void {
   const Pool = exports as { prototype?: object };
-  if (typeof exports === 'function' && Pool.prototype !== undefined) wrap(Pool.prototype, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
+  if (typeof exports !== 'function' || Pool.prototype === undefined) return;
+  wrap(Pool.prototype, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
+  wrap(Pool.prototype, 'query', wrapPoolStatement(current));
 }

@@ -13,7 +13,7 @@ import type { Span } from 'opentracing';
 import { storage } from '../context';
 import type { DbCall } from '../cores/db-call';
 import { takeEmitterCall, traceEmitter } from '../cores/emitter-call';
-import { mysqlConnection, startSqlCall, wrapPoolGetConnection } from '../cores/sql-call';
+import { mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement } from '../cores/sql-call';
 import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
@@ -281,4 +281,8 @@ export function patchConnection(exports: any, { hook, wrap }: PatchContext<Mysql
 export function patchPool(exports: any, { current, wrap }: PatchContext<Mysql2Options, undefined>): void {
   const pools = definer(exports?.prototype, 'getConnection');
   if (pools !== undefined) wrap(pools, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
+  for (const name of ['query', 'execute']) {
+    const statements = definer(exports?.prototype, name);
+    if (statements !== undefined) wrap(statements, name, wrapPoolStatement(current));
+  }
 }

@@ -8,6 +8,7 @@ import mysql from 'mysql';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl } from '../helpers/services';
+import { closedPort } from '../helpers/servers';
 
 function facts(): mysql.ConnectionConfig & { host: string; port: number; user: string; database: string } {
   const u = new URL(mysqlUrl());
@@ -165,6 +166,38 @@ describe('mysql hook (real MariaDB)', function () {
     }
   });
 
+  it("the app's own pool.getConnection has a span; a pool query's connection only when it fails, from the query's start", async () => {
+    const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
+    const parent = parentSpan();
+    try {
+      await withSpan(parent, async () => {
+        await cb((done) => pool.query('SELECT 1 AS n', done));
+        await cb((done) =>
+          pool.getConnection((err, c) => {
+            if (!err) c.release();
+            done(err);
+          }),
+        );
+      });
+    } finally {
+      await cb((done) => pool.end(done));
+    }
+    const refused = mysql.createPool({ host: '127.0.0.1', port: await closedPort(), user: 'nobody', password: 'pw-never-shown' });
+    const before = Date.now();
+    const err = (await withSpan(parent, () => cb((done) => refused.query('SELECT 1', done))).catch((e) => e)) as NodeJS.ErrnoException;
+    await cb((done) => refused.end(done));
+    assert.equal(err.code, 'ECONNREFUSED');
+    await tracer.settle();
+    const gets = tracer.byName('mysql.pool.getConnection');
+    assert.equal(gets.length, 2, "the app's own getConnection, and the refused one");
+    assert.equal(tracer.byName(/^mysql\.query:/).length, 1, 'the query that ran; the refused one never reached a connection');
+    assert.deepEqual(gets.map((g) => g.parentId), [parent.id, parent.id]);
+    const failed = gets[1];
+    assert.equal(failed.tags.error, true);
+    assert.ok(failed.startTime >= before && failed.startTime <= (failed.endTime as number), 'the span covers the wait from the query');
+    assert.doesNotMatch(JSON.stringify(failed.logs), /pw-never-shown/);
+  });
+
   it('a busy pool and a pool cluster: every query is the child of the request that issued it', async () => {
     const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
     const cluster = mysql.createPoolCluster();
@@ -179,9 +212,10 @@ describe('mysql hook (real MariaDB)', function () {
       const byParent = new Map(parents.map((p) => [p.id, 0]));
       for (const span of spans) byParent.set(span.parentId!, (byParent.get(span.parentId!) ?? 0) + 1);
       assert.deepEqual([...byParent.values()], [2, 1, 1, 1, 1, 1]);
+      // Only the pool cluster's getConnection has a span: a pool query's own connection makes none.
       const gets = tracer.byName('mysql.pool.getConnection');
-      assert.equal(gets.length, 7);
-      assert.ok(gets.every((s) => parents.some((p) => p.id === s.parentId)));
+      assert.equal(gets.length, 1);
+      assert.equal(gets[0].parentId, parents[0].id);
     } finally {
       await cb((done) => pool.end(done));
       await cb((done) => cluster.end(done));
