@@ -9,7 +9,7 @@ import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap } from '../spans';
-import { asWrapperOf } from '../registry/wrap';
+import { callbackWrapper } from '../registry/wrap';
 
 /** Options every database hook takes. */
 export interface DbHookOptions extends CommonHookOptions {
@@ -135,9 +135,9 @@ export class DbCall {
   callback<A extends unknown[]>(callback: (...args: A) => unknown, store = storage.getStore()): (...args: A) => unknown {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the callback keeps the library's own `this`
     const call = this;
-    return asWrapperOf(callback, function (this: unknown, ...args: A): unknown {
+    return callbackWrapper(callback, (self, args) => {
       call.settle(args[0], args[1]);
-      return runInContext(store, callback, this, args);
+      return runInContext(store, callback, self, args);
     });
   }
 

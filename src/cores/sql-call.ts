@@ -12,7 +12,7 @@ import { runUserHook, setTag } from '../spans';
 import { redactSqlMessage, sanitizedStatement, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
-import { asWrapperOf } from '../registry/wrap';
+import { callbackWrapper } from '../registry/wrap';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, runInContext, startDbCall, startDbCallUnder } from './db-call';
 import { applyArgs } from '../apply-args';
 
@@ -202,8 +202,7 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
       if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
         return applyArgs(original, this, arguments);
       }
-      const pool = this;
-      const spec = (startTime?: number): DbSpanSpec => ({ ...sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(pool)).connection), startTime });
+      const spec = (startTime?: number): DbSpanSpec => ({ ...sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection), startTime });
       const startTime = inPoolStatement ? Date.now() : undefined;
       let call: DbCall | undefined;
       try {
@@ -212,7 +211,8 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
         call = undefined;
       }
       const store = storage.getStore();
-      const traced = asWrapperOf(callback as AnyFunction, function (this: unknown, err: unknown): unknown {
+      const traced = callbackWrapper(callback as AnyFunction, (self, args) => {
+        const err = args[0];
         if (startTime !== undefined && err != null) {
           try {
             call = runInContext(store, () => startDbCall(hook, spec(startTime)), undefined, []);
@@ -221,7 +221,7 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
           }
         }
         call?.settle(err);
-        return runInContext(store, callback as AnyFunction, this, arguments);
+        return runInContext(store, callback as AnyFunction, self, args);
       });
       poolCallbacks.add(traced);
       return original.call(this, traced);

@@ -23,7 +23,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, markError, tracingOff } from '../spans';
 import type { MongodbOptions } from '../options/mongodb';
 import { applyArgs } from '../apply-args';
-import { asWrapperOf } from '../registry/wrap';
+import { callbackWrapper } from '../registry/wrap';
 
 const COMPONENT = 'mongodb';
 const DEFAULT_MAX_STATEMENT = 2048;
@@ -253,9 +253,7 @@ function wrapCheckOut(hook: ActiveHook<MongodbOptions>) {
       if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
       const store = storage.getStore();
       const args = Array.prototype.slice.call(arguments);
-      args[0] = asWrapperOf(callback as AnyFunction, function (this: unknown): unknown {
-        return runInContext(store, callback as AnyFunction, this, arguments);
-      });
+      args[0] = callbackWrapper(callback as AnyFunction, (self, callArgs) => runInContext(store, callback as AnyFunction, self, callArgs));
       return original.apply(this, args);
     };
 }

@@ -13,7 +13,7 @@ import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import { clientParent, tracingOff } from '../spans';
 import type { PgOptions } from '../options/pg';
 import { applyArgs } from '../apply-args';
-import { asWrapperOf } from '../registry/wrap';
+import { callbackWrapper } from '../registry/wrap';
 
 export interface PgState {
   /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
@@ -236,9 +236,9 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
         const store = storage.getStore();
         return original.call(
           this,
-          asWrapperOf(callback, function (this: unknown, err: unknown) {
-            call?.settle(err);
-            return runInContext(store, callback, this, arguments);
+          callbackWrapper(callback, (self, args) => {
+            call?.settle(args[0]);
+            return runInContext(store, callback, self, args);
           }),
         );
       }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import shimmer from 'shimmer';
-import { Wrapper, isOurWrapper } from '../../src/registry/wrap';
+import { Wrapper, asWrapperOf, callbackWrapper, isOurWrapper } from '../../src/registry/wrap';
 
 type Fn = (...args: any[]) => any;
 
@@ -118,5 +118,46 @@ describe('registry: layered wrapping', () => {
     assert.equal(target.run, afterFirst);
     first.unwrapAll();
     assert.equal(target.run, original);
+  });
+});
+
+describe('registry: per-call callback wrappers', () => {
+  const callbacks: Fn[] = [
+    () => 0,
+    (a: unknown) => a,
+    (a: unknown, b: unknown) => [a, b],
+    function named(a: unknown, b: unknown, c: unknown) {
+      return [a, b, c];
+    },
+    (a: unknown, b: unknown, c: unknown, d: unknown) => [a, b, c, d],
+    (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown) => [a, b, c, d, e, f],
+    Object.defineProperty(() => 0, 'length', { value: 2 }),
+  ];
+  for (const callback of callbacks) {
+    it(`callbackWrapper: the name "${callback.name}" and length ${callback.length} of the callback; this, arguments and result passed through`, () => {
+      const seen: unknown[] = [];
+      const wrapped = callbackWrapper(callback, (self, args) => {
+        seen.push(self, Array.from(args));
+        return Reflect.apply(callback, self, args);
+      });
+      assert.equal(wrapped.name, callback.name);
+      assert.equal(wrapped.length, callback.length);
+      const self = {};
+      const result = wrapped.call(self, 1, 2, 3, 4, 5, 6, 7);
+      assert.deepEqual(result, Reflect.apply(callback, self, [1, 2, 3, 4, 5, 6, 7]));
+      assert.equal(seen[0], self);
+      assert.deepEqual(seen[1], [1, 2, 3, 4, 5, 6, 7]);
+    });
+  }
+
+  it("asWrapperOf: the original's name and length whether they differ or not", () => {
+    const wrapper = asWrapperOf((a: unknown, b: unknown) => [a, b], function (_x: unknown, _y: unknown) {
+      return 0;
+    });
+    assert.equal(wrapper.name, '');
+    assert.equal(wrapper.length, 2);
+    const named = asWrapperOf(function done(_e: unknown) {}, () => 0);
+    assert.equal(named.name, 'done');
+    assert.equal(named.length, 1);
   });
 });
