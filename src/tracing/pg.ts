@@ -5,6 +5,7 @@
  * `handleReadyForQuery` and `handleError`.
  */
 import path from 'node:path';
+import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
 import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
@@ -14,6 +15,7 @@ import { clientParent, tracingOff } from '../spans';
 import type { PgOptions } from '../options/pg';
 import { applyArgs } from '../apply-args';
 import { callbackWrapper } from '../registry/wrap';
+import { ownCopy } from '../own-copy';
 
 export interface PgState {
   /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
@@ -132,6 +134,15 @@ function traceSubmittable(submittable: Submittable, call: DbCall): void {
   submittable[kCycle] = { call, store: storage.getStore() };
 }
 
+/** Whether every own property is an enumerable data property (no getter, nothing a copy would leave out). */
+function enumerableData(descriptors: PropertyDescriptorMap): boolean {
+  for (const key of Reflect.ownKeys(descriptors)) {
+    const descriptor = descriptors[key as string];
+    if (descriptor.get !== undefined || descriptor.set !== undefined || descriptor.enumerable !== true) return false;
+  }
+  return true;
+}
+
 /**
  * A plain query config as pg is to get it: a copy, as pg's own normalizeQueryConfig makes (same prototype
  * and property descriptors, so pg never writes to the caller's object either), in which each property
@@ -144,6 +155,8 @@ function readConfigOnce(config: object, values: unknown, callback: unknown): obj
   const submit = (config as { submit?: unknown }).submit;
   if (typeof submit === 'function') return config;
   const descriptors = Object.getOwnPropertyDescriptors(config);
+  // A plain object of data properties (knex's, most apps'): reading it runs nothing, so a plain copy does.
+  if (Object.getPrototypeOf(config) === Object.prototype && !types.isProxy(config) && enumerableData(descriptors)) return ownCopy(config);
   // Getters run on a copy, as pg runs them on its own; the values read become data of the copy pg gets.
   const reader = Object.create(Object.getPrototypeOf(config), descriptors) as Record<string, unknown>;
   const read: Record<string, unknown> = { submit };
