@@ -202,7 +202,7 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
       if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
         return applyArgs(original, this, arguments);
       }
-      const spec = (startTime?: number): DbSpanSpec => ({ ...sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection), startTime });
+      const spec = (): DbSpanSpec => sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection);
       const startTime = inPoolStatement ? Date.now() : undefined;
       let call: DbCall | undefined;
       try {
@@ -215,7 +215,7 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
         const err = args[0];
         if (startTime !== undefined && err != null) {
           try {
-            call = runInContext(store, () => startDbCall(hook, spec(startTime)), undefined, []);
+            call = runInContext(store, () => startDbCall(hook, { ...spec(), startTime }), undefined, []);
           } catch {
             call = undefined;
           }

@@ -37,14 +37,17 @@ function dataValue(target: object, name: PropertyKey): { value: unknown; own: Pr
  */
 export function asWrapperOf<W extends AnyFunction>(original: AnyFunction, wrapper: W): W {
   try {
-    // Redefining either costs about a microsecond: only what differs is.
-    const name = original.name;
-    if (wrapper.name !== name) Object.defineProperty(wrapper, 'name', { value: name, configurable: true });
-    const length = original.length;
-    if (wrapper.length !== length) Object.defineProperty(wrapper, 'length', { value: length, configurable: true });
+    return withNameAndLength(wrapper, original.name, original.length);
   } catch {
     // A function whose name or length cannot be read keeps the wrapper's own.
+    return wrapper;
   }
+}
+
+/** Gives `wrapper` this name and length; redefining either costs about a microsecond, so only what differs is. */
+function withNameAndLength<W extends AnyFunction>(wrapper: W, name: string, length: number): W {
+  if (wrapper.name !== name) Object.defineProperty(wrapper, 'name', { value: name, configurable: true });
+  if (wrapper.length !== length) Object.defineProperty(wrapper, 'length', { value: length, configurable: true });
   return wrapper;
 }
 
@@ -80,14 +83,16 @@ const BY_ARITY: ReadonlyArray<(body: CallbackBody) => AnyFunction> = [
  * four parameters) costs no property redefined at all.
  */
 export function callbackWrapper(callback: AnyFunction, body: CallbackBody): AnyFunction {
-  let length = 0;
+  let name: string;
+  let length: number;
   try {
+    // Each read once, as asWrapperOf reads them.
+    name = callback.name;
     length = callback.length;
   } catch {
-    // read as asWrapperOf reads it, below
+    return BY_ARITY[0](body);
   }
-  const make = BY_ARITY[length] ?? BY_ARITY[0];
-  return asWrapperOf(callback, make(body));
+  return withNameAndLength((BY_ARITY[length] ?? BY_ARITY[0])(body), name, length);
 }
 
 export function isOurWrapper(fn: unknown): boolean {
