@@ -4,7 +4,8 @@
  * (the tests compare the two on the same spans), so a collector receives the same request. It is the
  * largest part of what the built-in tracer costs per span: OpenTelemetry's serialiser writes each request
  * twice (a size estimate, then the bytes), converts every id through a new array and encodes every
- * attribute key again; here keys are encoded once and ids written in place. The transport (endpoint,
+ * attribute key again; here keys are encoded once, a tag repeated from the span before (component,
+ * peer.*, span.kind…) is copied whole, and ids are written in place. The transport (endpoint,
  * headers, compression, retries, timeouts from OTEL_EXPORTER_OTLP_*) stays OpenTelemetry's own.
  */
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
@@ -73,7 +74,10 @@ function varint(value: number): void {
 }
 
 function tag(field: number, wireType: number): void {
-  varint((field << 3) | wireType);
+  const value = (field << 3) | wireType;
+  if (value > 0x7f) return varint(value);
+  ensure(1);
+  buf[pos++] = value;
 }
 
 function varintSize(v: number): number {
@@ -168,21 +172,57 @@ function hrTime(time: HrTime): void {
 
 const keyCache = new Map<string, Uint8Array>();
 
+/** `bytes` written at `pos`: a loop, cheaper than `set`'s native call for the few bytes of a key or pair. */
+function copyIn(bytes: Uint8Array): void {
+  const length = bytes.length;
+  ensure(length);
+  for (let i = 0; i < length; i++) buf[pos++] = bytes[i];
+}
+
 /** `KeyValue.key` with its tag, encoded once per key. */
 function key(name: string): void {
-  let encoded = keyCache.get(name);
-  if (encoded === undefined) {
-    const start = pos;
-    tag(1, 2);
-    string(name);
-    if (keyCache.size >= KEY_CACHE_SIZE) return;
-    encoded = Uint8Array.prototype.slice.call(buf, start, pos);
-    keyCache.set(name, encoded);
-    return;
-  }
-  ensure(encoded.length);
-  buf.set(encoded, pos);
-  pos += encoded.length;
+  const encoded = keyCache.get(name);
+  if (encoded !== undefined) return copyIn(encoded);
+  const start = pos;
+  tag(1, 2);
+  string(name);
+  if (keyCache.size < KEY_CACHE_SIZE) keyCache.set(name, Uint8Array.prototype.slice.call(buf, start, pos));
+}
+
+/**
+ * The last value seen for an attribute key, and once it has been seen twice in a row, its whole
+ * `KeyValue` encoded. Most of a span's tags repeat from span to span (component, db.type, peer.*,
+ * span.kind): those are copied, not encoded. A value that changes each time costs a comparison.
+ */
+interface LastPair {
+  field: number;
+  value: string | number | boolean;
+  encoded: Uint8Array | undefined;
+}
+
+/** Longest string value whose pair is kept (a statement or URL past it is rarely repeated). */
+const PAIR_MAX_CHARS = 128;
+const pairCache = new Map<string, LastPair>();
+
+function isPairCacheable(value: unknown): value is string | number | boolean {
+  const type = typeof value;
+  return type === 'number' || type === 'boolean' || (type === 'string' && (value as string).length <= PAIR_MAX_CHARS);
+}
+
+/** A `KeyValue` of the span's attributes, copied when the same key had the same value before. */
+function attributePair(field: number, name: string, value: unknown): void {
+  if (!isPairCacheable(value)) return keyValue(field, name, value, true);
+  const last = pairCache.get(name);
+  const same = last !== undefined && last.value === value && last.field === field;
+  if (same && last.encoded !== undefined) return copyIn(last.encoded);
+  const start = pos;
+  keyValue(field, name, value, true);
+  if (same) last.encoded = Uint8Array.prototype.slice.call(buf, start, pos);
+  else if (last !== undefined) {
+    last.field = field;
+    last.value = value;
+    last.encoded = undefined;
+  } else if (pairCache.size < KEY_CACHE_SIZE) pairCache.set(name, { field, value, encoded: undefined });
 }
 
 function anyValue(value: unknown): void {
@@ -250,7 +290,7 @@ function keyValue(field: number, name: string, value: unknown, cached: boolean):
 
 function attributes(values: Attributes, field: number): void {
   for (const name in values) {
-    if (Object.prototype.hasOwnProperty.call(values, name)) keyValue(field, name, values[name], true);
+    if (Object.prototype.hasOwnProperty.call(values, name)) attributePair(field, name, values[name]);
   }
 }
 

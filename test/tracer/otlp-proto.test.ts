@@ -83,6 +83,26 @@ describe('built-in tracer: its OTLP/protobuf serialiser writes what OpenTelemetr
     assertSameBytes(spans.slice(0, 3));
   });
 
+  it('tags repeated from span to span (copied once seen twice), changed, moved between spans and logs, or too many to keep', () => {
+    const spans: ReadableSpan[] = [];
+    const tracer = tracerWith(spans, undefined, { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '2000' });
+    const values: unknown[] = ['redis', 'redis', 'redis', 'pg', 'redis', 0, -0, 0, 1.5, 1.5, true, true, false, 'x'.repeat(200), 'x'.repeat(200), 'é', 'é', 2 ** 40, 2 ** 40, NaN, NaN];
+    for (const value of values) {
+      const span = tracer.startSpan('s', { tags: { component: 'ioredis', 'db.type': value, 'peer.port': 6379 } });
+      span.log({ component: 'ioredis', 'db.type': value });
+      span.finish();
+    }
+    // More keys than are kept: the pairs past the limit are encoded each time.
+    for (let round = 0; round < 2; round++) {
+      const tags: Record<string, string> = {};
+      for (let i = 0; i < 1500; i++) tags[`k${i}`] = 'v';
+      tracer.startSpan('many', { tags }).finish();
+    }
+    assert.equal(Object.keys(spans[spans.length - 1].attributes).length, 1500);
+    assertSameBytes(spans);
+    assertSameBytes(spans);
+  });
+
   it('an SDK span (not ours) is written the same too', () => {
     const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base');
     const sdkSpans: ReadableSpan[] = [];
