@@ -10,6 +10,7 @@ import type { Tracer } from 'opentracing';
 import { log, reportOnce, warnOnce } from '../logger';
 import { ActiveHook, AnyHookSpec, HookTarget, Patch, PatchContext, subscribeChannel, Subscription, unsubscribeAll } from './define';
 import { Wrapper } from './wrap';
+import { SeenRequiresLayer, skipSeenRequires } from './seen-requires';
 import { applyArgs } from '../apply-args';
 
 export interface InstallOptions {
@@ -51,6 +52,8 @@ interface InstalledHook {
 
 const installed = new Map<string, InstalledHook>();
 let requireHook: RequireHook | undefined;
+/** Over `requireHook`: requires it has seen go past it (see seen-requires). */
+let seenRequires: SeenRequiresLayer | undefined;
 /** import-in-the-middle's hook, when `register.mjs` set up its loader (`node --import`). */
 let importHook: { unhook(): void } | undefined;
 let esmLoaderActive = false;
@@ -313,13 +316,18 @@ function targetModules(hooks: Iterable<{ spec: AnyHookSpec }>, entriesOnly: bool
 }
 
 function refreshModuleHooks(): void {
+  seenRequires?.remove();
+  seenRequires = undefined;
   requireHook?.unhook();
   requireHook = undefined;
   importHook?.unhook();
   importHook = undefined;
   if (installed.size === 0) return;
   const Hook = requireHookClass();
+  const proto = Module.prototype as unknown as { require: (this: unknown, id: string) => unknown };
+  const below = proto.require;
   requireHook = new Hook(targetModules(installed.values(), false), { internals: true }, onRequire);
+  seenRequires = skipSeenRequires(proto.require, below);
   // An ES-module build (axios's) never goes through require(): only the loader sees it. A CommonJS
   // package imported from ESM shows up here too, and as its exports were patched already, once.
   if (esmLoaderActive) {
