@@ -34,21 +34,23 @@ export function skipSeenRequires(hookRequire: RequireFunction, below: RequireFun
   const proto = Module.prototype as unknown as { require: RequireFunction };
   if (proto.require !== hookRequire || hookRequire === below) return undefined;
   const internals = Module as unknown as ModuleInternals;
-  /** (parent directory, id) -> filename, as Node keys its own cache of relative resolutions: one per require site. */
-  const seen = new Map<string, string>();
+  /**
+   * (parent directory, id) -> filename, as Node keys its own cache of relative resolutions: one entry per
+   * require site. A site's filename is resolved at its second require, so the many sites an app requires
+   * once at start-up cost no resolution more; null until then.
+   */
+  const seen = new Map<string, string | null>();
   let active = true;
   const layer = function require(this: unknown, id: string): unknown {
     const dir = active && typeof id === 'string' ? (this as ModuleLike | null | undefined)?.path : undefined;
     if (typeof dir !== 'string') return applyArgs(hookRequire, this, arguments);
     const key = `${dir}\0${id}`;
     const filename = seen.get(key);
-    if (filename !== undefined) {
-      // Loaded, and still in the cache: the hook saw it and would return these very exports.
-      if (internals._cache[filename]?.loaded === true) return applyArgs(below, this, arguments);
-      return applyArgs(hookRequire, this, arguments);
-    }
+    // Loaded, and still in the cache: the hook saw it and would return these very exports.
+    if (typeof filename === 'string' && internals._cache[filename]?.loaded === true) return applyArgs(below, this, arguments);
     const exports = applyArgs(hookRequire, this, arguments);
-    if (!Module.isBuiltin(id)) {
+    if (filename === undefined) seen.set(key, null);
+    else if (filename === null && !Module.isBuiltin(id)) {
       try {
         seen.set(key, internals._resolveFilename(id, this));
       } catch {
