@@ -26,6 +26,7 @@ import { DbCall, runInContext } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
+import { tracerIsDefaultNoop } from '../hook-tracer';
 import type { BullmqOptions } from '../options/bullmq';
 import { applyArgs } from '../apply-args';
 import { copyWith } from '../own-copy';
@@ -238,11 +239,16 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
 
 // ---- bullmq's own work ----------------------------------------------------------------------------
 
-/** Runs `original` (a loop, a connection's set-up, a close) as bullmq's own work. */
+/**
+ * Runs `original` (a loop, a connection's set-up, a close) as bullmq's own work. Not with opentracing's
+ * default no-op tracer (no tracer set): no span can be made, and entering a context would switch on
+ * Node 20's promise hooks for the whole process (+160 µs a job). A worker started then and a tracer set
+ * after: see docs/hooks.md (bullmq).
+ */
 function wrapOwnWork(hook: ActiveHook) {
   return (original: AnyFunction) =>
     function ownWork(this: unknown): unknown {
-      if (!hook.enabled) return applyArgs(original, this, arguments);
+      if (!hook.enabled || tracerIsDefaultNoop(hook)) return applyArgs(original, this, arguments);
       return runInContext(OWN_WORK, original, this, arguments);
     };
 }
