@@ -247,5 +247,7 @@ export function runInContext<R>(store: RequestContext | undefined, fn: (...args:
  * never becomes a child of whichever request happened to create the client.
  */
 export function detached<R>(fn: () => R): R {
+  // Outside any already (no tracer, or no request): as in runInContext, no run to switch the promise hooks on.
+  if (storage.getStore() === undefined) return fn();
   return storage.run(undefined as unknown as RequestContext, fn);
 }
