@@ -10,7 +10,7 @@ import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRe
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { extractContext } from '../spans';
+import { extractContext, tracingOff } from '../spans';
 import { isAbsoluteUrl, pathOf, stripQuery, urlForSpan } from '../url';
 import { applyArgs } from '../apply-args';
 
@@ -64,7 +64,8 @@ function startInbound(state: ServerState, req: IncomingMessage, res: ServerRespo
 function wrapEmit(state: ServerState) {
   return (original: (...args: any[]) => boolean) =>
     function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
-      if (event !== 'request' || !state.inbound.hook.enabled) return applyArgs(original, this, arguments);
+      // With no tracer (the no-op window) nothing is read of the request: no URL, headers or peer for a span that cannot be.
+      if (event !== 'request' || tracingOff(state.inbound.hook)) return applyArgs(original, this, arguments);
       let inbound: InboundRequest | undefined;
       try {
         inbound = startInbound(state, req, res);
