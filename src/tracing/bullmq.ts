@@ -71,6 +71,15 @@ const addCalls = new WeakMap<RequestContext, AddCall>();
 /** Where bullmq's own work runs: no span, no request. */
 const OWN_WORK: RequestContext = Object.freeze({ span: undefined, suppressed: true });
 
+/**
+ * No span can be made: the hook is off, or its tracer is opentracing's default no-op (no tracer set).
+ * Unlike `tracingOff`, known from the start and between the no-op window's rechecks, so that neither an
+ * add nor a loop enters a context (which switches on Node 20's promise hooks) while no tracer is set.
+ */
+function untraceable(hook: ActiveHook): boolean {
+  return tracingOff(hook) || tracerIsDefaultNoop(hook);
+}
+
 function text(value: unknown): string | undefined {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
@@ -162,7 +171,7 @@ function settleAdd(store: RequestContext, call: AddCall, err: unknown): void {
  */
 function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (appStore: RequestContext | undefined) => DbCall | undefined): unknown {
   const appStore = storage.getStore();
-  if (tracingOff(hook) || appStore?.suppressed === true) return applyArgs(original, thisArg, args);
+  if (untraceable(hook) || appStore?.suppressed === true) return applyArgs(original, thisArg, args);
   const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
   const store: RequestContext = { span: appStore?.span, suppressed: true };
   addCalls.set(store, call);
@@ -240,15 +249,14 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
 // ---- bullmq's own work ----------------------------------------------------------------------------
 
 /**
- * Runs `original` (a loop, a connection's set-up, a close) as bullmq's own work. Not with opentracing's
- * default no-op tracer (no tracer set): no span can be made, and entering a context would switch on
- * Node 20's promise hooks for the whole process (+160 µs a job). A worker started then and a tracer set
- * after: see docs/hooks.md (bullmq).
+ * Runs `original` (a loop, a connection's set-up, a close) as bullmq's own work. Not while untraceable:
+ * no span can be made, and entering a context would switch on Node 20's promise hooks for the whole
+ * process (+160 µs a job). A worker started then and a tracer set after: see docs/hooks.md (bullmq).
  */
 function wrapOwnWork(hook: ActiveHook) {
   return (original: AnyFunction) =>
     function ownWork(this: unknown): unknown {
-      if (!hook.enabled || tracerIsDefaultNoop(hook)) return applyArgs(original, this, arguments);
+      if (untraceable(hook)) return applyArgs(original, this, arguments);
       return runInContext(OWN_WORK, original, this, arguments);
     };
 }
