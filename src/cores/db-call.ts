@@ -237,7 +237,7 @@ export function startDbCall(
  * (about 2 µs a call against 0.1 µs); getStore() is undefined in both, and in what `fn` starts.
  */
 export function runInContext<R>(store: RequestContext | undefined, fn: (...args: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
-  // Already in it: a run would change nothing but switch the promise hooks on (Node 20), if no run had.
+  // Already in it: as storage.run itself would, after its own checks and argument handling.
   if (storage.getStore() === store) return Reflect.apply(fn, thisArg, args);
   return storage.run(store as RequestContext, Reflect.apply as (f: typeof fn, t: unknown, a: ArrayLike<unknown>) => R, fn, thisArg, args);
 }
@@ -247,7 +247,5 @@ export function runInContext<R>(store: RequestContext | undefined, fn: (...args:
  * never becomes a child of whichever request happened to create the client.
  */
 export function detached<R>(fn: () => R): R {
-  // Outside any already (no tracer, or no request): as in runInContext, no run to switch the promise hooks on.
-  if (storage.getStore() === undefined) return fn();
   return storage.run(undefined as unknown as RequestContext, fn);
 }

@@ -28,25 +28,4 @@ describe('running outside a request (runInContext without a store, detached)', (
   it('runInContext with a store runs in it', () => {
     assert.equal(runInContext(request, () => storage.getStore(), undefined, []), request);
   });
-
-  it('already in the context asked for (none, for detached): the function is called as it is, with no run (regression: kafkajs consumers and redis connects switched on the promise hooks with no tracer)', () => {
-    const run = storage.run;
-    let runs = 0;
-    storage.run = function (this: unknown, ...args: unknown[]) {
-      runs++;
-      return Reflect.apply(run, this, args);
-    } as typeof storage.run;
-    try {
-      assert.equal(detached(() => 'out'), 'out');
-      assert.equal(runInContext(undefined, (a: unknown) => a, undefined, ['same']), 'same');
-      assert.equal(runs, 0);
-      run.call(storage, request, () => {
-        assert.equal(detached(() => storage.getStore()), undefined);
-        assert.equal(runInContext(request, () => storage.getStore(), undefined, []), request);
-      });
-      assert.equal(runs, 1);
-    } finally {
-      storage.run = run;
-    }
-  });
 });
