@@ -2,8 +2,8 @@
 'use strict';
 /**
  * Part of `npm run build`: bundles the hooks' declarations (dist/hooks/*.js, one small file per hook)
- * into dist/hooks/index.js. The preload loads every declaration at start-up, and one file loads in
- * about 8 ms less than 27 (resolving, reading and compiling each). What they import from outside
+ * into dist/hooks/index.js. The preload loads every declaration at start-up, and one file loads about
+ * 5 ms sooner than 27 (resolving, reading and compiling each; docs/performance.md). What they import from outside
  * dist/hooks (the registry, the logger, each hook's span logic, loaded with its library) stays a
  * require of its own file, so module state is never duplicated. The per-hook files are removed:
  * nothing else loads them, and a second copy of a declaration would be a second hook.
