@@ -10,9 +10,13 @@ type RequireFunction = (this: unknown, id: string) => unknown;
 const proto = Module.prototype as unknown as { require: RequireFunction };
 const internals = Module as unknown as { _resolveFilename: (request: string, parent: unknown, ...rest: unknown[]) => string };
 
+/** The fixtures' directories, removed (with their modules from the require cache) after the suite. */
+const fixtureDirs: string[] = [];
+
 /** A directory with `lazy.js`, whose export requires `./dep` each time it is called (as kafkajs does per request). */
 function fixture(): { dir: string; lazy: () => unknown; dep: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seen-requires-'));
+  fixtureDirs.push(dir);
   fs.writeFileSync(path.join(dir, 'dep.js'), 'module.exports = { value: 42 };\n');
   fs.writeFileSync(path.join(dir, 'lazy.js'), "module.exports = () => require('./dep');\n");
   return { dir, lazy: require(path.join(dir, 'lazy.js')), dep: path.join(dir, 'dep.js') };
@@ -35,6 +39,12 @@ describe('registry: requires the module hook has seen go past it', () => {
   });
   afterEach(() => {
     proto.require = original;
+  });
+  after(() => {
+    for (const dir of fixtureDirs.splice(0)) {
+      for (const file of ['lazy.js', 'dep.js']) delete require.cache[path.join(dir, file)];
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a require site seen twice goes to the function below the hook after; the same exports either way', () => {
