@@ -35,24 +35,26 @@ export function skipSeenRequires(hookRequire: RequireFunction, below: RequireFun
   if (proto.require !== hookRequire || hookRequire === below) return undefined;
   const internals = Module as unknown as ModuleInternals;
   /**
-   * (parent directory, id) -> filename, as Node keys its own cache of relative resolutions: one entry per
-   * require site. A site's filename is resolved at its second require, so the many sites an app requires
-   * once at start-up cost no resolution more; null until then.
+   * Parent directory -> id -> filename: one entry per require site, as Node keys its own cache of relative
+   * resolutions, in two levels so that a lookup hashes no new string (both are the same strings each
+   * time). A site's filename is resolved at its second require, so the many sites an app requires once
+   * at start-up cost no resolution more; null until then.
    */
-  const seen = new Map<string, string | null>();
+  const seen = new Map<string, Map<string, string | null>>();
   let active = true;
   const layer = function require(this: unknown, id: string): unknown {
     const dir = active && typeof id === 'string' ? (this as ModuleLike | null | undefined)?.path : undefined;
     if (typeof dir !== 'string') return applyArgs(hookRequire, this, arguments);
-    const key = `${dir}\0${id}`;
-    const filename = seen.get(key);
+    let sites = seen.get(dir);
+    const filename = sites?.get(id);
     // Loaded, and still in the cache: the hook saw it and would return these very exports.
     if (typeof filename === 'string' && internals._cache[filename]?.loaded === true) return applyArgs(below, this, arguments);
     const exports = applyArgs(hookRequire, this, arguments);
-    if (filename === undefined) seen.set(key, null);
+    if (sites === undefined) seen.set(dir, (sites = new Map()));
+    if (filename === undefined) sites.set(id, null);
     else if (filename === null && !Module.isBuiltin(id)) {
       try {
-        seen.set(key, internals._resolveFilename(id, this));
+        sites.set(id, internals._resolveFilename(id, this));
       } catch {
         // resolved by someone below (a loader of its own): always through the hook
       }
