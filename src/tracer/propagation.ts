@@ -92,11 +92,25 @@ export function isW3COnly(names: readonly string[]): boolean {
   return names.includes('tracecontext') && names.every((name) => name === 'tracecontext' || name === 'baggage');
 }
 
+/** OpenTelemetry's W3C propagator's pattern for `traceparent` (a future version may have more parts). */
+const TRACEPARENT = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16})[\da-f]{16})-([\da-f]{2})(-.*)?\s?$/;
+
+/** The remote context of a `traceparent` header value, as OpenTelemetry's W3C propagator reads it; null if none. */
+function parsedTraceparent(header: unknown): LeanSpanContext | null {
+  if (!header) return null;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (typeof value !== 'string') return null;
+  const match = TRACEPARENT.exec(value);
+  if (match === null || (match[1] === '00' && match[5] !== undefined)) return null;
+  return new LeanSpanContext(match[2], match[3], parseInt(match[4], 16), undefined, true, undefined);
+}
+
 /**
  * Inject and extract of LeanSpanContexts through `propagator`, as the OpenTracing shim did. With `w3cOnly`
  * (the formats are W3C trace context, and maybe baggage), a context without baggage is injected directly:
  * the same `traceparent` and `tracestate` that OpenTelemetry's W3C propagator writes, without the
- * OpenTelemetry Context, span wrapper and id checks it goes through per call (our ids are valid by construction).
+ * OpenTelemetry Context, span wrapper and id checks it goes through per call (our ids are valid by construction);
+ * and headers with neither `tracestate` nor `baggage` are read directly, as that propagator reads them.
  */
 export function createPropagation(propagator: TextMapPropagator, w3cOnly = false): Propagation {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
@@ -114,6 +128,15 @@ export function createPropagation(propagator: TextMapPropagator, w3cOnly = false
       propagator.inject(ctx, carrier, defaultTextMapSetter);
     },
     extract(carrier) {
+      if (w3cOnly) {
+        // The only headers W3C trace context and baggage read, each read once here.
+        const headers = carrier as Record<string, unknown>;
+        const traceparent = headers.traceparent;
+        const tracestate = headers.tracestate;
+        const baggage = headers.baggage;
+        if (!tracestate && !baggage) return parsedTraceparent(traceparent);
+        carrier = { traceparent, tracestate, baggage };
+      }
       const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
       const found = trace.getSpanContext(ctx);
       // An invalid context would make a root span anyway (as the SDK does with an invalid parent).

@@ -322,6 +322,61 @@ describe('lean tracer: sampling, propagation and baggage', () => {
     for (const formats of ['b3', 'jaeger', 'tracecontext,b3', 'none']) assert.equal(isW3COnly(propagationNames({ OT_PROPAGATION: formats })), false, formats);
   });
 
+  it('extract reads W3C headers itself exactly as OpenTelemetry’s propagators do, each header once', () => {
+    const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parent = '00f067aa0ba902b7';
+    const carriers: Record<string, unknown>[] = [
+      { traceparent: `00-${id}-${parent}-01` },
+      { traceparent: `00-${id}-${parent}-00` },
+      { traceparent: `00-${id}-${parent}-ff` },
+      { traceparent: ` 00-${id}-${parent}-01 ` },
+      { traceparent: `00-${id}-${parent}-01-` },
+      { traceparent: `00-${id}-${parent}-01-extra` },
+      { traceparent: `01-${id}-${parent}-01-extra` },
+      { traceparent: `ff-${id}-${parent}-01` },
+      { traceparent: `00-${id.toUpperCase()}-${parent}-01` },
+      { traceparent: `00-${'0'.repeat(32)}-${parent}-01` },
+      { traceparent: `00-${id}-${'0'.repeat(16)}-01` },
+      { traceparent: [`00-${id}-${parent}-01`, 'garbage'] },
+      { traceparent: ['garbage', `00-${id}-${parent}-01`] },
+      { traceparent: [] },
+      { traceparent: 42 },
+      { traceparent: '' },
+      { Traceparent: `00-${id}-${parent}-01` },
+      {},
+      { traceparent: `00-${id}-${parent}-01`, tracestate: 'a=1,b=2' },
+      { traceparent: `00-${id}-${parent}-01`, tracestate: ['a=1', 'b=2'] },
+      { traceparent: `00-${id}-${parent}-01`, baggage: 'user=alice' },
+      { traceparent: `00-${id}-${parent}-01`, tracestate: '', baggage: '' },
+      { baggage: 'user=alice' },
+    ];
+    const describe = (context: LeanSpanContext | null) =>
+      context && {
+        traceId: context.traceId,
+        spanId: context.spanId,
+        traceFlags: context.traceFlags,
+        traceState: context.traceState?.serialize(),
+        isRemote: context.isRemote,
+        baggage: context.baggage?.getAllEntries(),
+      };
+    for (const formats of ['tracecontext,baggage', 'tracecontext']) {
+      const env = { OT_PROPAGATION: formats };
+      const direct = createPropagation(propagatorFor(env), true);
+      const throughOtel = createPropagation(propagatorFor(env), false);
+      for (const carrier of carriers) {
+        const reads = new Map<string, number>();
+        const counted = new Proxy(carrier, {
+          get(target, key) {
+            if (typeof key === 'string') reads.set(key, (reads.get(key) ?? 0) + 1);
+            return target[key as string];
+          },
+        });
+        assert.deepEqual(describe(direct.extract(counted)), describe(throughOtel.extract(carrier)), `${formats}: ${JSON.stringify(carrier)}`);
+        for (const [key, count] of reads) assert.equal(count, 1, `${key} read ${count} times`);
+      }
+    }
+  });
+
   it('extract: malformed or missing headers give null (a new root), never a throw', () => {
     const tracer = leanTracer(collecting().processor);
     for (const traceparent of ['garbage', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01']) {
