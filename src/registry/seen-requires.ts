@@ -36,8 +36,8 @@ export function skipSeenRequires(hookRequire: RequireFunction, below: RequireFun
   const internals = Module as unknown as ModuleInternals;
   /**
    * Parent directory -> id -> filename: one entry per require site, as Node keys its own cache of relative
-   * resolutions, in two levels so that a lookup hashes no new string (both are the same strings each
-   * time). A site's filename is resolved at its second require, so the many sites an app requires once
+   * resolutions, in two levels so that a lookup builds no key string (the directory is the same string
+   * each time, and so is a literal id: V8 keeps their hashes). A site's filename is resolved at its second require, so the many sites an app requires once
    * at start-up cost no resolution more; null until then.
    */
   const seen = new Map<string, Map<string, string | null>>();
@@ -50,6 +50,8 @@ export function skipSeenRequires(hookRequire: RequireFunction, below: RequireFun
     // Loaded, and still in the cache: the hook saw it and would return these very exports.
     if (typeof filename === 'string' && internals._cache[filename]?.loaded === true) return applyArgs(below, this, arguments);
     const exports = applyArgs(hookRequire, this, arguments);
+    // The module's own requires from the same directory may have made the directory's map meanwhile.
+    sites ??= seen.get(dir);
     if (sites === undefined) seen.set(dir, (sites = new Map()));
     if (filename === undefined) sites.set(id, null);
     else if (filename === null && !Module.isBuiltin(id)) {

@@ -42,7 +42,7 @@ describe('registry: requires the module hook has seen go past it', () => {
   });
   after(() => {
     for (const dir of fixtureDirs.splice(0)) {
-      for (const file of ['lazy.js', 'dep.js']) delete require.cache[path.join(dir, file)];
+      for (const file of ['lazy.js', 'dep.js', 'inner.js', 'outer.js', 'entry.js']) delete require.cache[path.join(dir, file)];
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -69,6 +69,23 @@ describe('registry: requires the module hook has seen go past it', () => {
     assert.deepEqual(hook.seen, ['./dep', './dep', './dep']);
     layer.remove();
     assert.equal(proto.require, hook.fn);
+  });
+
+  it('a module that requires from its own directory while it loads keeps what the layer learnt of those sites', () => {
+    const { dir } = fixture();
+    fs.writeFileSync(path.join(dir, 'inner.js'), 'module.exports = {};\n');
+    fs.writeFileSync(path.join(dir, 'outer.js'), "require('./inner');\nrequire('./inner');\nmodule.exports = () => require('./inner');\n");
+    fs.writeFileSync(path.join(dir, 'entry.js'), "module.exports = () => require('./outer');\n");
+    const entry = require(path.join(dir, 'entry.js')) as () => () => unknown;
+    const hook = countingHook(original);
+    proto.require = hook.fn;
+    const layer = skipSeenRequires(hook.fn, original)!;
+    // outer.js loads (the directory's first site seen) and requires ./inner twice meanwhile.
+    const again = entry();
+    for (let i = 0; i < 5; i++) again();
+    // ./inner's site was resolved at its second require, inside the load, and kept.
+    assert.deepEqual(hook.seen.filter((id) => id === './inner'), ['./inner', './inner']);
+    layer.remove();
   });
 
   it('builtins, and requires that fail, always go through the hook', () => {
