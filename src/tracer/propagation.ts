@@ -115,6 +115,13 @@ function parsedTraceparent(header: unknown): LeanSpanContext | null {
 export function createPropagation(propagator: TextMapPropagator, w3cOnly = false): Propagation {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { ROOT_CONTEXT, trace, propagation, defaultTextMapGetter, defaultTextMapSetter, isSpanContextValid } = api;
+  const extractThrough = (carrier: object): LeanSpanContext | null => {
+    const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+    const found = trace.getSpanContext(ctx);
+    // An invalid context would make a root span anyway (as the SDK does with an invalid parent).
+    if (found === undefined || !isSpanContextValid(found)) return null;
+    return new LeanSpanContext(found.traceId, found.spanId, found.traceFlags, found.traceState, found.isRemote === true, propagation.getBaggage(ctx));
+  };
   return {
     inject(context, carrier) {
       if (w3cOnly && context.baggage === undefined) {
@@ -128,20 +135,23 @@ export function createPropagation(propagator: TextMapPropagator, w3cOnly = false
       propagator.inject(ctx, carrier, defaultTextMapSetter);
     },
     extract(carrier) {
-      if (w3cOnly) {
-        // The only headers W3C trace context and baggage read, each read once here.
-        const headers = carrier as Record<string, unknown>;
-        const traceparent = headers.traceparent;
-        const tracestate = headers.tracestate;
-        const baggage = headers.baggage;
-        if (!tracestate && !baggage) return parsedTraceparent(traceparent);
-        carrier = { traceparent, tracestate, baggage };
+      if (!w3cOnly) return extractThrough(carrier);
+      // The only headers W3C trace context and baggage read, each read once here.
+      const headers = carrier as Record<string, unknown>;
+      let traceparent: unknown;
+      let tracestate: unknown;
+      let baggage: unknown;
+      try {
+        traceparent = headers.traceparent;
+        if (!traceparent) return null;
+        tracestate = headers.tracestate;
+        baggage = headers.baggage;
+      } catch {
+        // A getter that throws: whatever the propagators make of it (one of them may catch it).
+        return extractThrough(carrier);
       }
-      const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
-      const found = trace.getSpanContext(ctx);
-      // An invalid context would make a root span anyway (as the SDK does with an invalid parent).
-      if (found === undefined || !isSpanContextValid(found)) return null;
-      return new LeanSpanContext(found.traceId, found.spanId, found.traceFlags, found.traceState, found.isRemote === true, propagation.getBaggage(ctx));
+      if (!tracestate && !baggage) return parsedTraceparent(traceparent);
+      return extractThrough({ traceparent, tracestate, baggage });
     },
     createBaggage() {
       return propagation.createBaggage();

@@ -359,9 +359,30 @@ describe('lean tracer: sampling, propagation and baggage', () => {
         isRemote: context.isRemote,
         baggage: context.baggage?.getAllEntries(),
       };
-    for (const formats of ['tracecontext,baggage', 'tracecontext']) {
+    const throwing = (key: string, rest: Record<string, unknown>) =>
+      Object.defineProperty({ ...rest }, key, {
+        enumerable: true,
+        get() {
+          throw new Error(`${key} getter`);
+        },
+      });
+    const outcome = (extract: () => LeanSpanContext | null) => {
+      try {
+        return describe(extract());
+      } catch (err) {
+        return `throws ${(err as Error).message}`;
+      }
+    };
+    for (const formats of ['tracecontext,baggage', 'baggage,tracecontext', 'tracecontext']) {
       const env = { OT_PROPAGATION: formats };
-      const direct = createPropagation(propagatorFor(env), true);
+      const propagator = propagatorFor(env);
+      let propagatorExtracts = 0;
+      const counting = { ...propagator, fields: () => propagator.fields(), inject: propagator.inject.bind(propagator) };
+      counting.extract = (...args: Parameters<typeof propagator.extract>) => {
+        propagatorExtracts++;
+        return propagator.extract(...args);
+      };
+      const direct = createPropagation(counting, true);
       const throughOtel = createPropagation(propagatorFor(env), false);
       for (const carrier of carriers) {
         const reads = new Map<string, number>();
@@ -371,8 +392,20 @@ describe('lean tracer: sampling, propagation and baggage', () => {
             return target[key as string];
           },
         });
+        propagatorExtracts = 0;
         assert.deepEqual(describe(direct.extract(counted)), describe(throughOtel.extract(carrier)), `${formats}: ${JSON.stringify(carrier)}`);
         for (const [key, count] of reads) assert.equal(count, 1, `${key} read ${count} times`);
+        // Only a carrier with a traceparent and tracestate or baggage goes through the propagators.
+        assert.equal(propagatorExtracts, carrier.traceparent && (carrier.tracestate || carrier.baggage) ? 1 : 0, `${formats}: ${JSON.stringify(carrier)}`);
+      }
+      // A getter that throws: the same outcome as through the propagators.
+      const valid = { traceparent: `00-${id}-${parent}-01` };
+      for (const carrier of [throwing('traceparent', {}), throwing('tracestate', valid), throwing('baggage', valid), throwing('baggage', { ...valid, tracestate: 'a=1' })]) {
+        assert.deepEqual(
+          outcome(() => direct.extract(carrier)),
+          outcome(() => throughOtel.extract(carrier)),
+          `${formats}: ${Object.keys(carrier).join(',')}`,
+        );
       }
     }
   });
