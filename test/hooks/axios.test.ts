@@ -28,7 +28,6 @@ describe('axios hook', function () {
     nock.activate();
     installPatches(hooks, { tracer, ...config });
     server = await startServer((req, res) => {
-      if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 500);
       const hops = /^\/redirect\/(\d+)/.exec(req.url ?? '');
       if (hops) {
         res.writeHead(302, { location: Number(hops[1]) > 1 ? `/redirect/${Number(hops[1]) - 1}` : '/get?final=1' });
@@ -144,12 +143,16 @@ describe('axios hook', function () {
   });
 
   it('timeout, AbortController, CancelToken and ECONNREFUSED finish the span with error and say which', async () => {
-    const timeout = await axios.get(`${server.url}/slow`, { timeout: 50 }).catch((e) => e);
+    // A server of its own: a request the client gave up on may still reach it afterwards (its bytes were
+    // sent), and its server span start then. Closing it (connections too) is the event after which no
+    // server span can start and every one started has ended.
+    const slow = await startServer((_req, res) => void setTimeout(() => res.end('late'), 500));
+    const timeout = await axios.get(`${slow.url}/slow`, { timeout: 50 }).catch((e) => e);
     const controller = new AbortController();
-    const aborted = axios.get(`${server.url}/slow`, { signal: controller.signal }).catch((e) => e);
+    const aborted = axios.get(`${slow.url}/slow`, { signal: controller.signal }).catch((e) => e);
     setTimeout(() => controller.abort(), 20);
     const source = axios.CancelToken.source();
-    const cancelled = axios.get(`${server.url}/slow`, { cancelToken: source.token }).catch((e) => e);
+    const cancelled = axios.get(`${slow.url}/slow`, { cancelToken: source.token }).catch((e) => e);
     setTimeout(() => source.cancel('stop'), 20);
     const refused = await axios.get(`http://127.0.0.1:${await closedPort()}/`).catch((e) => e);
     const [abortErr, cancelErr] = await Promise.all([aborted, cancelled]);
@@ -157,6 +160,7 @@ describe('axios hook', function () {
     assert.ok(axios.isCancel(abortErr));
     assert.ok(axios.isCancel(cancelErr));
     assert.equal(refused.code, 'ECONNREFUSED');
+    await slow.close();
     await tracer.settle();
     const byError = new Map(clients().map((s) => [s.errorLog()?.fields['error.object'], s]));
     assert.equal(byError.get(timeout)?.errorLog()?.fields.event, 'timeout');
