@@ -37,8 +37,8 @@ export function skipSeenRequires(hookRequire: RequireFunction, below: RequireFun
   /**
    * Parent directory -> id -> filename: one entry per require site, as Node keys its own cache of relative
    * resolutions, in two levels so that a lookup builds no key string (the directory is the same string
-   * each time, and so is a literal id: V8 keeps their hashes). A site's filename is resolved at its second require, so the many sites an app requires once
-   * at start-up cost no resolution more; null until then.
+   * each time, and so is a literal id: V8 keeps their hashes). A site's filename is resolved at its second
+   * require, so the many sites an app requires once at start-up cost no resolution more; null until then.
    */
   const seen = new Map<string, Map<string, string | null>>();
   let active = true;

@@ -350,7 +350,7 @@ describe('lean tracer: sampling, propagation and baggage', () => {
       { traceparent: `00-${id}-${parent}-01`, tracestate: '', baggage: '' },
       { baggage: 'user=alice' },
     ];
-    const describe = (context: LeanSpanContext | null) =>
+    const fieldsOf = (context: LeanSpanContext | null) =>
       context && {
         traceId: context.traceId,
         spanId: context.spanId,
@@ -368,7 +368,7 @@ describe('lean tracer: sampling, propagation and baggage', () => {
       });
     const outcome = (extract: () => LeanSpanContext | null) => {
       try {
-        return describe(extract());
+        return fieldsOf(extract());
       } catch (err) {
         return `throws ${(err as Error).message}`;
       }
@@ -377,10 +377,13 @@ describe('lean tracer: sampling, propagation and baggage', () => {
       const env = { OT_PROPAGATION: formats };
       const propagator = propagatorFor(env);
       let propagatorExtracts = 0;
-      const counting = { ...propagator, fields: () => propagator.fields(), inject: propagator.inject.bind(propagator) };
-      counting.extract = (...args: Parameters<typeof propagator.extract>) => {
-        propagatorExtracts++;
-        return propagator.extract(...args);
+      const counting: typeof propagator = {
+        inject: (...args) => propagator.inject(...args),
+        fields: () => propagator.fields(),
+        extract: (...args) => {
+          propagatorExtracts++;
+          return propagator.extract(...args);
+        },
       };
       const direct = createPropagation(counting, true);
       const throughOtel = createPropagation(propagatorFor(env), false);
@@ -393,7 +396,7 @@ describe('lean tracer: sampling, propagation and baggage', () => {
           },
         });
         propagatorExtracts = 0;
-        assert.deepEqual(describe(direct.extract(counted)), describe(throughOtel.extract(carrier)), `${formats}: ${JSON.stringify(carrier)}`);
+        assert.deepEqual(fieldsOf(direct.extract(counted)), fieldsOf(throughOtel.extract(carrier)), `${formats}: ${JSON.stringify(carrier)}`);
         for (const [key, count] of reads) assert.equal(count, 1, `${key} read ${count} times`);
         // Only a carrier with a traceparent and tracestate or baggage goes through the propagators.
         assert.equal(propagatorExtracts, carrier.traceparent && (carrier.tracestate || carrier.baggage) ? 1 : 0, `${formats}: ${JSON.stringify(carrier)}`);
