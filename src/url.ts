@@ -28,7 +28,7 @@ export function authorityOf(url: string): string {
 }
 
 /** The `user:password@` of an absolute URL, or undefined. An `@` in the path or query is not one. */
-function userinfo(url: string): string | undefined {
+export function credentialsOf(url: string): string | undefined {
   const bounds = authority(url);
   if (bounds === undefined) return undefined;
   const at = url.lastIndexOf('@', bounds[1] - 1);
@@ -37,7 +37,7 @@ function userinfo(url: string): string | undefined {
 
 /** Removes `user:password@` from an absolute URL string. */
 export function stripCredentials(url: string): string {
-  const info = userinfo(url);
+  const info = credentialsOf(url);
   return info === undefined ? url : url.replace(info, '');
 }
 
@@ -71,7 +71,11 @@ export function pathOf(url: string): string {
  * text can be taken out of error messages, which no tag or log may show either.
  */
 export function redactedParts(url: string, keepQuery: boolean): readonly string[] {
-  const info = userinfo(url);
+  return redactedPartsWith(url, keepQuery, credentialsOf(url));
+}
+
+/** `redactedParts`, given the URL's `credentialsOf` (undefined: it has none). */
+export function redactedPartsWith(url: string, keepQuery: boolean, info: string | undefined): readonly string[] {
   const q = keepQuery ? -1 : url.indexOf('?');
   if (info === undefined && q === -1) return NONE;
   const parts: string[] = [];

@@ -36,7 +36,8 @@ interface UndiciRequest {
 }
 
 function targetOf(request: UndiciRequest): HttpTarget {
-  return targetOfUrl(request.method ?? 'GET', String(request.origin ?? '').replace(/\/$/, '') + (request.path ?? '/'));
+  const origin = String(request.origin ?? '');
+  return targetOfUrl(request.method ?? 'GET', (origin.endsWith('/') ? origin.slice(0, -1) : origin) + (request.path ?? '/'));
 }
 
 /** undici's request headers: a flat array (undici 6+) or a raw header block (undici 5). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { hostPort, isAbsoluteUrl, isIPv6, pathOf, redactedParts, redactText, splitHostPort, stripCredentials, stripQuery, urlForSpan } from '../../src/url';
+import { credentialsOf, hostPort, isAbsoluteUrl, isIPv6, pathOf, redactedParts, redactText, splitHostPort, stripCredentials, stripQuery, urlForSpan } from '../../src/url';
 
 describe('url helpers', () => {
   describe('stripCredentials', () => {
@@ -116,6 +116,12 @@ describe('url helpers', () => {
       assert.deepEqual(redactedParts('http://u:p@h/a?t=1#f', true), ['u:p@']);
       assert.deepEqual(redactedParts('http://h/a', false), []);
       assert.deepEqual(redactedParts('http://h/users/@me', false), []);
+    });
+    it('credentialsOf: the userinfo of the authority only, as redactedParts takes it', () => {
+      assert.equal(credentialsOf('http://u:p@h/a?t=1#f'), 'u:p@');
+      assert.equal(credentialsOf('http://a@b@h:8080?x=@y'), 'a@b@');
+      assert.equal(credentialsOf('http://h/users/@me'), undefined);
+      assert.equal(credentialsOf('/relative/@path'), undefined);
     });
     it('takes them out of a message, and the credentials of any URL in it', () => {
       const parts = redactedParts('http://user:s3cret@nohost/x?token=abc', false);
