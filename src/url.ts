@@ -37,7 +37,11 @@ export function credentialsOf(url: string): string | undefined {
 
 /** Removes `user:password@` from an absolute URL string. */
 export function stripCredentials(url: string): string {
-  const info = credentialsOf(url);
+  return withoutCredentials(url, credentialsOf(url));
+}
+
+/** `url` without `info`, its `credentialsOf` found by the caller (undefined: it has none). */
+export function withoutCredentials(url: string, info: string | undefined): string {
   return info === undefined ? url : url.replace(info, '');
 }
 
@@ -67,8 +71,9 @@ export function pathOf(url: string): string {
 }
 
 /**
- * What `urlForSpan` leaves out of `url` (its credentials, and its query unless kept), so that the same
- * text can be taken out of error messages, which no tag or log may show either.
+ * What `http.url` leaves out of `url` (its credentials, and its query unless kept: `urlForSpan`, or
+ * `withoutCredentials` and `stripQuery` in the HTTP-client core), so that the same text can be taken
+ * out of error messages, which no tag or log may show either.
  */
 export function redactedParts(url: string, keepQuery: boolean): readonly string[] {
   return redactedPartsWith(url, keepQuery, credentialsOf(url));

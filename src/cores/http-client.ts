@@ -15,7 +15,7 @@ import type { Matcher } from '../matchers';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
 import type { CommonHookOptions } from '../spans';
-import { authorityOf, credentialsOf, hostPort, redactedPartsWith, redactText, splitHostPort, stripQuery } from '../url';
+import { authorityOf, credentialsOf, hostPort, redactedPartsWith, redactText, splitHostPort, stripQuery, withoutCredentials } from '../url';
 import { ownCopy } from '../own-copy';
 
 export interface HttpClientOptions extends CommonHookOptions {
@@ -257,9 +257,9 @@ export function startCallUnder(state: HttpClientState, component: string, parent
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
   if (isExportTarget(hostname, target.port)) return undefined;
-  // The URL's authority is read once, for both what `http.url` shows and what it leaves out.
+  // The URL's credentials are found once, for both what `http.url` shows and what it leaves out.
   const credentials = credentialsOf(target.url);
-  const withQuery = stripQuery(credentials === undefined ? target.url : target.url.replace(credentials, ''), true);
+  const withQuery = stripQuery(withoutCredentials(target.url, credentials), true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
   const keepQuery = state.hook.options.captureQueryString === true;
   const url = keepQuery ? withQuery : stripQuery(withQuery, false);
