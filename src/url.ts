@@ -37,11 +37,7 @@ export function credentialsOf(url: string): string | undefined {
 
 /** Removes `user:password@` from an absolute URL string. */
 export function stripCredentials(url: string): string {
-  return withoutCredentials(url, credentialsOf(url));
-}
-
-/** `url` without `info`, its `credentialsOf` found by the caller (undefined: it has none). */
-export function withoutCredentials(url: string, info: string | undefined): string {
+  const info = credentialsOf(url);
   return info === undefined ? url : url.replace(info, '');
 }
 
@@ -71,16 +67,11 @@ export function pathOf(url: string): string {
 }
 
 /**
- * What `http.url` leaves out of `url` (its credentials, and its query unless kept: `urlForSpan`, or
- * `withoutCredentials` and `stripQuery` in the HTTP-client core), so that the same text can be taken
- * out of error messages, which no tag or log may show either.
+ * What `urlForSpan` leaves out of `url` (its credentials, and its query unless kept), so that the same
+ * text can be taken out of error messages, which no tag or log may show either.
  */
 export function redactedParts(url: string, keepQuery: boolean): readonly string[] {
-  return redactedPartsWith(url, keepQuery, credentialsOf(url));
-}
-
-/** `redactedParts`, given the URL's `credentialsOf` (undefined: it has none). */
-export function redactedPartsWith(url: string, keepQuery: boolean, info: string | undefined): readonly string[] {
+  const info = credentialsOf(url);
   const q = keepQuery ? -1 : url.indexOf('?');
   if (info === undefined && q === -1) return NONE;
   const parts: string[] = [];

@@ -15,7 +15,7 @@ import type { Matcher } from '../matchers';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
 import type { CommonHookOptions } from '../spans';
-import { authorityOf, credentialsOf, hostPort, redactedPartsWith, redactText, splitHostPort, stripQuery, withoutCredentials } from '../url';
+import { authorityOf, hostPort, redactedParts, redactText, splitHostPort, stripQuery, urlForSpan } from '../url';
 import { ownCopy } from '../own-copy';
 
 export interface HttpClientOptions extends CommonHookOptions {
@@ -230,8 +230,6 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
 
 /** The built-in tracer's collectors (`hostPort` form): calls there are its export traffic, never traced. */
 const exportTargets = new Set<string>();
-/** Their ports: most calls go to another port, and are told apart without building a key. */
-const exportPorts = new Set<number>();
 /** How many of the collector URLs (../export-targets) are in `exportTargets`. */
 let exportUrlsSeen = 0;
 
@@ -242,11 +240,9 @@ function isExportTarget(hostname: string, port: number): boolean {
   while (exportUrlsSeen < urls.length) {
     const target = targetOfUrl('POST', urls[exportUrlsSeen++]);
     const host = peerHostname(target);
-    if (host === '') continue;
-    exportTargets.add(hostPort(host, target.port));
-    exportPorts.add(target.port);
+    if (host !== '') exportTargets.add(hostPort(host, target.port));
   }
-  return exportPorts.has(port) && exportTargets.has(hostPort(hostname, port));
+  return exportTargets.has(hostPort(hostname, port));
 }
 
 /**
@@ -257,9 +253,7 @@ export function startCallUnder(state: HttpClientState, component: string, parent
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
   if (isExportTarget(hostname, target.port)) return undefined;
-  // The URL's credentials are found once, for both what `http.url` shows and what it leaves out.
-  const credentials = credentialsOf(target.url);
-  const withQuery = stripQuery(withoutCredentials(target.url, credentials), true);
+  const withQuery = urlForSpan(target.url, true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
   const keepQuery = state.hook.options.captureQueryString === true;
   const url = keepQuery ? withQuery : stripQuery(withQuery, false);
@@ -271,7 +265,7 @@ export function startCallUnder(state: HttpClientState, component: string, parent
     [Tags.PEER_PORT]: target.port,
   });
   if (span === undefined) return undefined;
-  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redactedPartsWith(target.url, keepQuery, credentials), target.method, url);
+  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redactedParts(target.url, keepQuery), target.method, url);
 }
 
 /** `callParent`, then `startCallUnder`: the whole start of a call for a hook that needs nothing between. */
