@@ -58,6 +58,24 @@ export function urlForSpan(url: string | URL, keepQuery: boolean): string {
   return stripQuery(stripCredentials(url), keepQuery);
 }
 
+/** What `http.url` shows of a URL, the same with its query (for `ignoreOutgoing`), and what it leaves out. */
+export interface SpanUrl {
+  readonly url: string;
+  readonly withQuery: string;
+  /** As `redactedParts` gives them. */
+  readonly redacted: readonly string[];
+}
+
+/**
+ * `urlForSpan` with and without the query, and `redactedParts`, of an absolute URL string. A URL without
+ * `@`, `?` or `#` (most) is all three as it is, found without parsing it.
+ */
+export function spanUrlOf(url: string, keepQuery: boolean): SpanUrl {
+  if (url.indexOf('@') === -1 && url.indexOf('?') === -1 && url.indexOf('#') === -1) return { url, withQuery: url, redacted: NONE };
+  const withQuery = urlForSpan(url, true);
+  return { url: keepQuery ? withQuery : stripQuery(withQuery, false), withQuery, redacted: redactedParts(url, keepQuery) };
+}
+
 /** The path (with query) of an absolute URL: what follows its authority. */
 export function pathOf(url: string): string {
   const bounds = authority(url);

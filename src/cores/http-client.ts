@@ -15,7 +15,7 @@ import type { Matcher } from '../matchers';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
 import type { CommonHookOptions } from '../spans';
-import { authorityOf, hostPort, redactedParts, redactText, splitHostPort, stripQuery, urlForSpan } from '../url';
+import { authorityOf, hostPort, redactText, spanUrlOf, splitHostPort } from '../url';
 import { ownCopy } from '../own-copy';
 
 export interface HttpClientOptions extends CommonHookOptions {
@@ -120,7 +120,10 @@ export interface HeaderCarrier {
 
 /** The host as `peer.hostname` shows it: no credentials, no IPv6 brackets. */
 function peerHostname(target: HttpTarget): string {
-  return splitHostPort(target.hostname, target.port).hostname;
+  const host = target.hostname;
+  // A plain name or IPv4 address (most) is as it is.
+  if (host.indexOf('@') === -1 && host.indexOf('[') === -1 && host.indexOf(':') === -1) return host;
+  return splitHostPort(host, target.port).hostname;
 }
 
 function isBlocked(state: HttpClientState, hostname: string, port: number): boolean {
@@ -253,10 +256,8 @@ export function startCallUnder(state: HttpClientState, component: string, parent
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
   if (isExportTarget(hostname, target.port)) return undefined;
-  const withQuery = urlForSpan(target.url, true);
+  const { url, withQuery, redacted } = spanUrlOf(target.url, state.hook.options.captureQueryString === true);
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
-  const keepQuery = state.hook.options.captureQueryString === true;
-  const url = keepQuery ? withQuery : stripQuery(withQuery, false);
   const span = startClientSpanUnder(state.hook, parent, `HTTP ${target.method}`, {
     [Tags.COMPONENT]: component,
     [Tags.HTTP_METHOD]: target.method,
@@ -265,7 +266,7 @@ export function startCallUnder(state: HttpClientState, component: string, parent
     [Tags.PEER_PORT]: target.port,
   });
   if (span === undefined) return undefined;
-  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redactedParts(target.url, keepQuery), target.method, url);
+  return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redacted, target.method, url);
 }
 
 /** `callParent`, then `startCallUnder`: the whole start of a call for a hook that needs nothing between. */
@@ -286,7 +287,9 @@ export function headerValue(headers: unknown, name: string): unknown {
     for (let i = 0; i < headers.length; i += pairs ? 1 : 2) {
       const entry = pairs ? (headers[i] as unknown[]) : headers;
       const at = pairs ? 0 : i;
-      if (String(entry[at]).toLowerCase() === name) return entry[at + 1];
+      const key = entry[at];
+      // Only a name of the same length is lower-cased: no new string for each header of each request.
+      if (typeof key === 'string' ? key.length === name.length && key.toLowerCase() === name : String(key).toLowerCase() === name) return entry[at + 1];
     }
     return undefined;
   }

@@ -35,9 +35,20 @@ interface UndiciRequest {
   [kCall]?: FetchCall;
 }
 
+/** The origins requested (one per server called, so few), parsed once: their `GET /` target. */
+const originTargets = new Map<string, HttpTarget>();
+const MAX_ORIGINS = 256;
+
 function targetOf(request: UndiciRequest): HttpTarget {
   const origin = String(request.origin ?? '');
-  return targetOfUrl(request.method ?? 'GET', (origin.endsWith('/') ? origin.slice(0, -1) : origin) + (request.path ?? '/'));
+  let base = originTargets.get(origin);
+  if (base === undefined) {
+    base = targetOfUrl('GET', origin.endsWith('/') ? origin.slice(0, -1) : origin);
+    if (originTargets.size >= MAX_ORIGINS) originTargets.clear();
+    originTargets.set(origin, base);
+  }
+  const method = request.method ?? 'GET';
+  return { method: method === 'GET' ? method : method.toUpperCase(), url: base.url + (request.path ?? '/'), hostname: base.hostname, port: base.port };
 }
 
 /** undici's request headers: a flat array (undici 6+) or a raw header block (undici 5). */

@@ -73,6 +73,27 @@ describe('fetch / undici hook', function () {
     });
   }
 
+  it('each origin its own target: calls to two servers alternately, by name and by address, tag each its own', async () => {
+    const other = await startServer(echoHandler);
+    try {
+      const urls = [`${server.url}/a`, `http://localhost:${other.port}/b?q=1`, `${server.url}/c`, `http://localhost:${other.port}/d`];
+      for (const url of urls) await fetch(url).then((r) => r.json());
+      await tracer.waitFor(urls.length);
+      const spans = clients();
+      assert.deepEqual(
+        spans.map((s) => [s.tags['http.url'], s.tags['peer.hostname'], s.tags['peer.port']]),
+        [
+          [`${server.url}/a`, '127.0.0.1', server.port],
+          [`http://localhost:${other.port}/b`, 'localhost', other.port],
+          [`${server.url}/c`, '127.0.0.1', server.port],
+          [`http://localhost:${other.port}/d`, 'localhost', other.port],
+        ],
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   it('never adds a second trace header when the caller set one', async () => {
     const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
     const body: any = await fetch(`${server.url}/own`, { headers: { traceparent: own } }).then((r) => r.json());

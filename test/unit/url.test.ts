@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { credentialsOf, hostPort, isAbsoluteUrl, isIPv6, pathOf, redactedParts, redactText, splitHostPort, stripCredentials, stripQuery, urlForSpan } from '../../src/url';
+import { credentialsOf, hostPort, isAbsoluteUrl, isIPv6, pathOf, redactedParts, redactText, spanUrlOf, splitHostPort, stripCredentials, stripQuery, urlForSpan } from '../../src/url';
 
 describe('url helpers', () => {
   describe('stripCredentials', () => {
@@ -122,6 +122,16 @@ describe('url helpers', () => {
       assert.equal(credentialsOf('http://a@b@h:8080?x=@y'), 'a@b@');
       assert.equal(credentialsOf('http://h/users/@me'), undefined);
       assert.equal(credentialsOf('/relative/@path'), undefined);
+    });
+    it('spanUrlOf: what urlForSpan and redactedParts give, and the URL itself when there is nothing to take out', () => {
+      const urls = ['http://h/a', 'http://u:p@h:81/a?t=1#f', 'http://h/a?t=1', 'http://h/a#f', 'http://h/users/@me', 'https://a@b@h?x=@y', 'http://[::1]:8080/p?'];
+      for (const url of urls) {
+        for (const keepQuery of [false, true]) {
+          const parts = spanUrlOf(url, keepQuery);
+          assert.deepEqual(parts, { url: urlForSpan(url, keepQuery), withQuery: urlForSpan(url, true), redacted: redactedParts(url, keepQuery) }, `${url} ${keepQuery}`);
+        }
+      }
+      assert.equal(spanUrlOf('http://h/a', false).url, 'http://h/a');
     });
     it('takes them out of a message, and the credentials of any URL in it', () => {
       const parts = redactedParts('http://user:s3cret@nohost/x?token=abc', false);
