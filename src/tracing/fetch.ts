@@ -13,6 +13,7 @@ import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpCl
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
 import { applyArgs } from '../apply-args';
+import { isAbsoluteUrl } from '../url';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
@@ -35,20 +36,27 @@ interface UndiciRequest {
   [kCall]?: FetchCall;
 }
 
-/** The origins requested (one per server called, so few), parsed once: their `GET /` target. */
+/** The origins requested (one per server called, so few), each parsed once: its URL (no trailing slash), host and port. */
 const originTargets = new Map<string, HttpTarget>();
 const MAX_ORIGINS = 256;
 
+/** The target of `origin`, from the cache; an origin with credentials is parsed each time, never kept. */
+function originTarget(origin: string): HttpTarget {
+  let target = originTargets.get(origin);
+  if (target !== undefined) return target;
+  target = targetOfUrl('GET', origin.endsWith('/') ? origin.slice(0, -1) : origin);
+  if (origin.includes('@')) return target;
+  if (originTargets.size >= MAX_ORIGINS) originTargets.clear();
+  originTargets.set(origin, target);
+  return target;
+}
+
 function targetOf(request: UndiciRequest): HttpTarget {
-  const origin = String(request.origin ?? '');
-  let base = originTargets.get(origin);
-  if (base === undefined) {
-    base = targetOfUrl('GET', origin.endsWith('/') ? origin.slice(0, -1) : origin);
-    if (originTargets.size >= MAX_ORIGINS) originTargets.clear();
-    originTargets.set(origin, base);
-  }
+  const base = originTarget(String(request.origin ?? ''));
+  const path = request.path ?? '/';
   const method = request.method ?? 'GET';
-  return { method: method === 'GET' ? method : method.toUpperCase(), url: base.url + (request.path ?? '/'), hostname: base.hostname, port: base.port };
+  // An absolute-form path (a forward proxy, no tunnel) is the URL itself; the host is the proxy, where it connects (as http's).
+  return { method: method === 'GET' ? method : method.toUpperCase(), url: isAbsoluteUrl(path) ? path : base.url + path, hostname: base.hostname, port: base.port };
 }
 
 /** undici's request headers: a flat array (undici 6+) or a raw header block (undici 5). */
@@ -305,4 +313,5 @@ export function onError(message: unknown): void {
 /** At uninstall: no channel will report the end of the calls in flight any more. */
 export function detachAll(state: FetchState): void {
   state.inFlight.forEach((call) => call.detach());
+  originTargets.clear();
 }

@@ -73,25 +73,55 @@ describe('fetch / undici hook', function () {
     });
   }
 
-  it('each origin its own target: calls to two servers alternately, by name and by address, tag each its own', async () => {
+  it('each origin its own target: calls to two servers alternately, origins as strings, URLs and with a trailing slash', async () => {
     const other = await startServer(echoHandler);
     try {
-      const urls = [`${server.url}/a`, `http://localhost:${other.port}/b?q=1`, `${server.url}/c`, `http://localhost:${other.port}/d`];
-      for (const url of urls) await fetch(url).then((r) => r.json());
-      await tracer.waitFor(urls.length);
-      const spans = clients();
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        [`${server.url}/a`, () => fetch(`${server.url}/a`).then((r) => r.json())],
+        [`${other.url}/b`, () => undici.request(new URL(`${other.url}/b?q=1`)).then((r) => r.body.json())],
+        [`${server.url}/c`, () => undici.request({ origin: `${server.url}/`, path: '/c', method: 'GET' } as any).then((r) => r.body.json())],
+        [`${other.url}/d`, () => viaDispatcher(new undici.Client(new URL(other.url)), `${other.url}/d`)],
+      ];
+      for (const [, call] of calls) await call();
+      await tracer.waitFor(calls.length);
       assert.deepEqual(
-        spans.map((s) => [s.tags['http.url'], s.tags['peer.hostname'], s.tags['peer.port']]),
-        [
-          [`${server.url}/a`, '127.0.0.1', server.port],
-          [`http://localhost:${other.port}/b`, 'localhost', other.port],
-          [`${server.url}/c`, '127.0.0.1', server.port],
-          [`http://localhost:${other.port}/d`, 'localhost', other.port],
-        ],
+        clients().map((s) => [s.tags['http.url'], s.tags['http.method'], s.tags['peer.port']]),
+        calls.map(([url]) => [url, 'GET', url.startsWith(server.url) ? server.port : other.port]),
       );
     } finally {
       await other.close();
     }
+  });
+
+  it('a forward proxy without a tunnel (absolute-form path): http.url is the target, peer.* the proxy', async () => {
+    const http = await import('node:http');
+    const proxy = await startServer((req, res) => {
+      http.get(String(req.url), { headers: req.headers }, (upstream) => {
+        res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+        upstream.pipe(res);
+      });
+    });
+    const agent = new undici.ProxyAgent({ uri: proxy.url, proxyTunnel: false } as any);
+    try {
+      const body: any = await undici.request(`${server.url}/via-proxy`, { dispatcher: agent }).then((r) => r.body.json());
+      await tracer.waitFor(2);
+      const [client] = clients();
+      assert.equal(clients().length, 1);
+      assert.equal(client.tags['http.url'], `${server.url}/via-proxy`);
+      assert.equal(client.tags['peer.hostname'], '127.0.0.1');
+      assert.equal(client.tags['peer.port'], proxy.port);
+      assert.equal(body.traceparent, `00-${client.traceId}-${client.id}-01`);
+    } finally {
+      await agent.close();
+      await proxy.close();
+    }
+  });
+
+  it('a trace header the caller set in another case (undici.request keeps the case) is not added again', async () => {
+    const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+    const body: any = await undici.request(`${server.url}/own-case`, { headers: { TraceParent: own } }).then((r) => r.body.json());
+    assert.equal(body.copies, 1);
+    assert.equal(body.traceparent, own);
   });
 
   it('never adds a second trace header when the caller set one', async () => {
