@@ -54,9 +54,8 @@ function originTarget(origin: string): HttpTarget {
 function targetOf(request: UndiciRequest): HttpTarget {
   const base = originTarget(String(request.origin ?? ''));
   const path = request.path ?? '/';
-  const method = request.method ?? 'GET';
   // An absolute-form path (a forward proxy, no tunnel) is the URL itself; the host is the proxy, where it connects (as http's).
-  return { method: method === 'GET' ? method : method.toUpperCase(), url: isAbsoluteUrl(path) ? path : base.url + path, hostname: base.hostname, port: base.port };
+  return { method: (request.method ?? 'GET').toUpperCase(), url: isAbsoluteUrl(path) ? path : base.url + path, hostname: base.hostname, port: base.port };
 }
 
 /** undici's request headers: a flat array (undici 6+) or a raw header block (undici 5). */
