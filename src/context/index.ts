@@ -51,6 +51,33 @@ export function withOutbound<T>(outbound: OutboundCall, fn: () => T): T {
   return storage.run({ span: store?.span, outbound }, fn);
 }
 
+/** The span that client spans started now take for parent, inside `asParentNow`, and the context it was set in. */
+let synchronousParent: Span | undefined;
+let synchronousParentStore: RequestContext | undefined;
+
+/**
+ * Runs `fn` with `span` as the parent of the client spans it starts before it returns (a driver's query
+ * under the knex query that sends it at once), without entering a context, which would switch on the
+ * promise hooks for every promise after it. What `fn` leaves for later runs in the caller's context.
+ */
+export function asParentNow<T>(span: Span, fn: () => T): T {
+  const previousSpan = synchronousParent;
+  const previousStore = synchronousParentStore;
+  synchronousParent = span;
+  synchronousParentStore = storage.getStore();
+  try {
+    return fn();
+  } finally {
+    synchronousParent = previousSpan;
+    synchronousParentStore = previousStore;
+  }
+}
+
+/** The span `asParentNow` set, while `store` is still the context it was set in (no nested run changed it). */
+export function parentNow(store: RequestContext | undefined): Span | undefined {
+  return synchronousParent !== undefined && store === synchronousParentStore ? synchronousParent : undefined;
+}
+
 /** The outbound call of the transport calls made now, inside `asOutbound`. */
 let synchronousOutbound: OutboundCall | undefined;
 /** A request's callback -> the outbound call it was first sent under: a library re-sends with it (redirects). */

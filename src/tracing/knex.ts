@@ -4,12 +4,12 @@
  * COMMIT and ROLLBACK), streams through `stream(connection, query, stream)`; a transaction's client is an
  * object made on the dialect's prototype, so the prototype's methods cover it. The span starts there,
  * from the compiled query (the SQL with placeholders and the bindings apart: never `toString()`, which
- * inlines the values), and is active while the driver runs the statement, so that the driver's own span
- * (pg, mysql, mysql2) is its child. Its parent is the context the statement is issued in: the code that
+ * inlines the values), and is the parent of the span the driver (pg, mysql, mysql2) starts for the
+ * statement while knex sends it. Its parent is the context the statement is issued in: the code that
  * awaited the builder, or called commit. `Runner#query` only says which builder a query came from.
  */
 import type { Span } from 'opentracing';
-import { storage } from '../context';
+import { asParentNow } from '../context';
 import type { DbCall, DbConnection } from '../cores/db-call';
 import { mysqlConnection, startSqlCall } from '../cores/sql-call';
 import type { MysqlConfig } from '../cores/sql-call';
@@ -152,9 +152,13 @@ function startTraced(current: () => ActiveHook<KnexOptions> | undefined, client:
   }
 }
 
-/** Runs knex's own method with the call's span active (the driver's span becomes its child), the promise chained. */
+/**
+ * Runs knex's own method with the call's span as the parent of the driver's span, the promise chained.
+ * knex's pg, mysql2 and mysql dialects call their driver before `Client#query` returns, so no context is
+ * entered (it would switch on the promise hooks for the rest of the process).
+ */
 function runTraced(call: DbCall, original: AnyFunction, thisArg: unknown, args: IArguments): unknown {
-  return storage.run({ span: call.span }, () => call.invokeAndChain(original, thisArg, args));
+  return asParentNow(call.span, () => call.invokeAndChain(original, thisArg, args));
 }
 
 /** `Client#query(connection, query)`: one span per statement, settled with the promise knex returns. */

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import knexFactory, { Knex } from 'knex';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { storage } from '../../src/context';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl, pgConfig } from '../helpers/services';
 
@@ -325,6 +326,28 @@ for (const target of TARGETS) {
       await tracer.settle();
       assert.equal(childrenOf(built).length, 0);
       assert.deepEqual(childrenOf(awaited).map((s) => s.operationName), ['knex.select knex_users']);
+    });
+
+    it("no context is entered per query (it would switch on Node 20's promise hooks): knex's query event sees the caller's; the driver span is still the knex span's child", async () => {
+      const parent = parentSpan();
+      const seen: unknown[] = [];
+      const onQuery = (): void => {
+        seen.push(storage.getStore());
+      };
+      db.on('query', onQuery);
+      try {
+        await storage.run({ span: parent }, async () => {
+          const caller = storage.getStore();
+          await db.raw('select 1');
+          assert.deepEqual(seen, [caller]);
+        });
+      } finally {
+        db.off('query', onQuery);
+      }
+      await tracer.settle();
+      const [span] = knexSpans();
+      assert.equal(span.parentId, parent.id);
+      assert.deepEqual(childrenOf(span).map((s) => s.tags.component), [target.client]);
     });
 
     it('uninstalled: no span, the same results', async () => {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { detached, runInContext } from '../../src/cores/db-call';
-import { storage } from '../../src/context';
+import { asParentNow, storage } from '../../src/context';
+import { ActiveHook } from '../../src/registry/define';
+import { clientParent, CommonHookOptions } from '../../src/spans';
+import { RecordingTracer } from '../helpers/tracer';
 import type { RequestContext } from '../../src/context';
 
 describe('running outside a request (runInContext without a store, detached)', () => {
@@ -27,5 +30,49 @@ describe('running outside a request (runInContext without a store, detached)', (
 
   it('runInContext with a store runs in it', () => {
     assert.equal(runInContext(request, () => storage.getStore(), undefined, []), request);
+  });
+});
+
+describe('a parent for the client spans started now (asParentNow): no context entered', () => {
+  const tracer = new RecordingTracer();
+  const hook = new ActiveHook<CommonHookOptions>('demo', {}, tracer);
+  const outer = tracer.startSpan('outer');
+  const inner = tracer.startSpan('inner');
+  const other = tracer.startSpan('other');
+
+  it('is the parent while the function runs, in the context it was set in; the context itself is unchanged', () => {
+    const request: RequestContext = { span: outer };
+    storage.run(request, () => {
+      const seen = asParentNow(inner, () => [clientParent(hook), storage.getStore()]);
+      assert.deepEqual(seen, [inner, request]);
+      assert.equal(clientParent(hook), outer);
+    });
+    assert.equal(asParentNow(inner, () => clientParent(hook)), inner);
+    assert.equal(clientParent(hook), null);
+  });
+
+  it('not in a context entered inside it (a span the app makes active there, a suppressed one)', () => {
+    asParentNow(inner, () => {
+      assert.equal(storage.run({ span: other }, () => clientParent(hook)), other);
+      assert.equal(storage.run({ span: undefined, suppressed: true }, () => clientParent(hook)), undefined);
+      assert.equal(clientParent(hook), inner);
+    });
+  });
+
+  it('not in what the function leaves for later', async () => {
+    const later = asParentNow(inner, () => new Promise((resolve) => setImmediate(() => resolve(clientParent(hook)))));
+    assert.equal(await later, null);
+  });
+
+  it('an explicit parent wins; nested calls and a throw restore the one before', () => {
+    asParentNow(outer, () => {
+      assert.equal(clientParent(hook, other), other);
+      assert.equal(asParentNow(inner, () => clientParent(hook)), inner);
+      assert.throws(() => asParentNow(inner, () => {
+        throw new Error('boom');
+      }), /boom/);
+      assert.equal(clientParent(hook), outer);
+    });
+    assert.equal(clientParent(hook), null);
   });
 });
