@@ -70,12 +70,23 @@ function established(connection: MongoConnection): boolean {
 }
 
 /** `host:port` (an IPv6 host in brackets) as the span's peer; a socket path as the address alone. */
-function connectionOf(address: unknown, database: string | undefined): DbConnection {
+function parseConnection(address: unknown, database: string | undefined): DbConnection {
   if (typeof address !== 'string') return { instance: database };
   const colon = address.lastIndexOf(':');
   const port = Number(address.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port)) return { instance: database };
   return { instance: database, host: address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port, address: true };
+}
+
+/** The facts made last: a pool's connections share one address, so most commands parse nothing. */
+let lastConnection: { address: unknown; database: string | undefined; facts: DbConnection } | undefined;
+
+function connectionOf(address: unknown, database: string | undefined): DbConnection {
+  const last = lastConnection;
+  if (last !== undefined && last.address === address && last.database === database) return last.facts;
+  const facts = parseConnection(address, database);
+  lastConnection = { address, database, facts };
+  return facts;
 }
 
 /** A value that is one value to BSON (ObjectId, Long, Decimal128, Binary, Date, RegExp, Buffer, Map). */
@@ -84,19 +95,25 @@ function isScalar(value: object): boolean {
 }
 
 /**
- * The shape of a value: every value replaced by `?`, the keys kept. Read without running getters (an
- * accessor is a `?`): the app's documents and filters are read by the driver alone, as often as untraced.
+ * The JSON of a value's shape: every value replaced by `"?"`, the keys kept, written as it is walked (no
+ * copy of the shape to stringify). Read without running getters (an accessor is a `"?"`): the app's
+ * documents and filters are read by the driver alone, as often as untraced.
  */
-function shapeOf(value: unknown, depth: number): unknown {
-  if (value === null || typeof value !== 'object' || isScalar(value) || depth > MAX_DEPTH) return '?';
+function shapeJson(value: unknown, depth: number): string {
+  if (value === null || typeof value !== 'object' || isScalar(value) || depth > MAX_DEPTH) return '"?"';
+  let out: string;
   if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out.push(shapeOf(dataOf(value, i), depth + 1));
-    return out;
+    out = '[';
+    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out += (i === 0 ? '' : ',') + shapeJson(dataOf(value, i), depth + 1);
+    return out + ']';
   }
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = shapeOf(dataOf(value, key), depth + 1);
-  return out;
+  out = '{';
+  let first = true;
+  for (const key of Object.keys(value)) {
+    out += (first ? '' : ',') + JSON.stringify(key) + ':' + shapeJson(dataOf(value, key), depth + 1);
+    first = false;
+  }
+  return out + '}';
 }
 
 /** An own property's value when it is plain data; undefined (shown as `?`) for an accessor. */
@@ -107,18 +124,23 @@ function dataOf(value: object, key: PropertyKey): unknown {
 
 /** `db.statement`: the command's fields other than its name and the driver's, values replaced unless captured. */
 export function commandStatement(command: Command, name: string, capture: boolean): string {
-  const fields: Command = {};
-  for (const key of Object.keys(command)) {
-    if (key !== name && !DRIVER_FIELDS.has(key)) fields[key] = capture ? command[key] : shapeOf(command[key], 0);
-  }
   if (capture) {
+    const fields: Command = {};
+    for (const key of Object.keys(command)) if (key !== name && !DRIVER_FIELDS.has(key)) fields[key] = command[key];
     try {
       return JSON.stringify(fields, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
     } catch {
       return commandStatement(command, name, false);
     }
   }
-  return JSON.stringify(fields);
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(command)) {
+    if (key === name || DRIVER_FIELDS.has(key)) continue;
+    out += (first ? '' : ',') + JSON.stringify(key) + ':' + shapeJson(command[key], 0);
+    first = false;
+  }
+  return out + '}';
 }
 
 /**

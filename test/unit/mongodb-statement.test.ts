@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { ObjectId } from 'bson';
+import { commandStatement } from '../../src/tracing/mongodb';
+
+describe('mongodb db.statement (the shape of a command)', () => {
+  it("the command's own fields, each value a \"?\", keys kept and escaped as JSON; the command name and the driver's fields left out", () => {
+    const command = { find: 'users', filter: { email: 'secret@example.com', 'a"b': { $in: [1, 2] } }, limit: 1, lsid: { id: 'x' }, $db: 'test', txnNumber: 3 };
+    assert.equal(commandStatement(command, 'find', false), '{"filter":{"email":"?","a\\"b":{"$in":["?","?"]}},"limit":"?"}');
+  });
+
+  it('BSON scalars, dates, regexes, buffers and maps are one value; arrays show their first ten elements; nesting deeper than 16 levels is a "?"', () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 20; i++) deep = { k: deep };
+    const command = { insert: 'c', documents: [{ _id: new ObjectId(), at: new Date(), re: /x/, bin: Buffer.from('x'), m: new Map([[1, 2]]) }], list: Array.from({ length: 12 }, (_, i) => i), deep };
+    const statement = JSON.parse(commandStatement(command, 'insert', false)) as { documents: unknown[]; list: unknown[]; deep: unknown };
+    assert.deepEqual(statement.documents, [{ _id: '?', at: '?', re: '?', bin: '?', m: '?' }]);
+    assert.equal(statement.list.length, 10);
+    let depth = 0;
+    for (let level: unknown = statement.deep; typeof level === 'object' && level !== null; level = (level as { k?: unknown }).k) depth++;
+    assert.equal(depth, 17); // levels 0 to 16
+  });
+
+  it("an accessor is a \"?\" and is never run (the app's objects are read by the driver alone); an own __proto__ key is shown like any other", () => {
+    const filter = Object.defineProperty({ plain: 1 }, 'lazy', {
+      enumerable: true,
+      get() {
+        throw new Error('getter ran');
+      },
+    });
+    const withProto = JSON.parse('{"__proto__": {"role": "admin"}, "n": 1}') as object;
+    assert.equal(commandStatement({ find: 'c', filter, extra: withProto }, 'find', false), '{"filter":{"plain":"?","lazy":"?"},"extra":{"__proto__":{"role":"?"},"n":"?"}}');
+  });
+
+  it('captureParameters: the values as they are (BigInt as its digits)', () => {
+    assert.equal(commandStatement({ find: 'c', filter: { n: 10n, s: 'shown' }, $db: 'x' }, 'find', true), '{"filter":{"n":"10","s":"shown"}}');
+  });
+});
