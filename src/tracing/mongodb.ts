@@ -97,9 +97,10 @@ function isScalar(value: object): boolean {
 /**
  * The JSON of a value's shape: every value replaced by `"?"`, the keys kept, written as it is walked (no
  * copy of the shape to stringify). Read without running getters (an accessor is a `"?"`): the app's
- * documents and filters are read by the driver alone, as often as untraced.
+ * documents and filters are read by the driver alone, as often as untraced. With `commandName`, `value`
+ * is the driver's command itself: its name and the driver's own fields are left out.
  */
-function shapeJson(value: unknown, depth: number): string {
+function shapeJson(value: unknown, depth: number, commandName?: string): string {
   if (value === null || typeof value !== 'object' || isScalar(value) || depth > MAX_DEPTH) return '"?"';
   let out: string;
   if (Array.isArray(value)) {
@@ -110,7 +111,9 @@ function shapeJson(value: unknown, depth: number): string {
   out = '{';
   let first = true;
   for (const key of Object.keys(value)) {
-    out += (first ? '' : ',') + JSON.stringify(key) + ':' + shapeJson(dataOf(value, key), depth + 1);
+    if (commandName !== undefined && (key === commandName || DRIVER_FIELDS.has(key))) continue;
+    const member = commandName === undefined ? dataOf(value, key) : (value as Command)[key];
+    out += (first ? '' : ',') + JSON.stringify(key) + ':' + shapeJson(member, depth + 1);
     first = false;
   }
   return out + '}';
@@ -130,17 +133,10 @@ export function commandStatement(command: Command, name: string, capture: boolea
     try {
       return JSON.stringify(fields, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
     } catch {
-      return commandStatement(command, name, false);
+      // Fall through to the shape.
     }
   }
-  let out = '{';
-  let first = true;
-  for (const key of Object.keys(command)) {
-    if (key === name || DRIVER_FIELDS.has(key)) continue;
-    out += (first ? '' : ',') + JSON.stringify(key) + ':' + shapeJson(command[key], 0);
-    first = false;
-  }
-  return out + '}';
+  return shapeJson(command, -1, name);
 }
 
 /**
