@@ -56,17 +56,18 @@ let synchronousParent: Span | undefined;
 let synchronousParentStore: RequestContext | undefined;
 
 /**
- * Runs `fn` with `span` as the parent of the client spans it starts before it returns (a driver's query
+ * Calls `fn` with `span` as the parent of the client spans it starts before it returns (a driver's query
  * under the knex query that sends it at once), without entering a context, which would switch on the
  * promise hooks for every promise after it. What `fn` leaves for later runs in the caller's context.
+ * `fn` is called here, not through a closure: a driver may keep the call site's stack for its errors.
  */
-export function asParentNow<T>(span: Span, fn: () => T): T {
+export function asParentNow<A extends unknown[], T>(span: Span, fn: (...args: A) => T, thisArg?: unknown, args?: ArrayLike<unknown>): T {
   const previousSpan = synchronousParent;
   const previousStore = synchronousParentStore;
   synchronousParent = span;
   synchronousParentStore = storage.getStore();
   try {
-    return fn();
+    return fn.apply(thisArg, args as A);
   } finally {
     synchronousParent = previousSpan;
     synchronousParentStore = previousStore;

@@ -153,7 +153,11 @@ export class DbCall {
 
   /** `invoke`, then chain the result when it is a promise, else finish with it. */
   invokeAndChain(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
-    const result = this.invoke(original, thisArg, args);
+    return this.chainOrSucceed(this.invoke(original, thisArg, args));
+  }
+
+  /** What the library returned: chained when it is a promise, else the span finishes with it. */
+  chainOrSucceed(result: any): any {
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') return this.chain(result);
     this.succeed(result);
     return result;

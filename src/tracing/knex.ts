@@ -158,7 +158,15 @@ function startTraced(current: () => ActiveHook<KnexOptions> | undefined, client:
  * entered (it would switch on the promise hooks for the rest of the process).
  */
 function runTraced(call: DbCall, original: AnyFunction, thisArg: unknown, args: IArguments): unknown {
-  return asParentNow(call.span, () => call.invokeAndChain(original, thisArg, args));
+  let result: unknown;
+  // No closure or `call.invoke` between: mysql keeps the call site's stack (10 frames) for its errors.
+  try {
+    result = asParentNow(call.span, original, thisArg, args);
+  } catch (err) {
+    call.fail(err);
+    throw err;
+  }
+  return call.chainOrSucceed(result);
 }
 
 /** `Client#query(connection, query)`: one span per statement, settled with the promise knex returns. */

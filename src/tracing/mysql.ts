@@ -70,7 +70,13 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
       const done = built._callback;
       if (typeof done === 'function') built._callback = call.callback(done);
       else traceEmitter(built, call);
-      return call.invoke(original, this, [built]);
+      // Called here, not through `call.invoke`: mysql keeps the call site's stack (10 frames) for its errors.
+      try {
+        return original.call(this, built);
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
     };
 }
 

@@ -10,6 +10,7 @@ import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { storage } from '../../src/context';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl, pgConfig } from '../helpers/services';
+import { CallSite, mysqlCallSite } from '../helpers/stack';
 
 interface Target {
   client: 'pg' | 'mysql2' | 'mysql';
@@ -349,6 +350,24 @@ for (const target of TARGETS) {
       assert.equal(span.parentId, parent.id);
       assert.deepEqual(childrenOf(span).map((s) => s.tags.component), [target.client]);
     });
+
+    if (target.client === 'mysql') {
+      it("the call-site stack mysql adds to a query's error: five frames of the hooks' beside knex's and the app's", async () => {
+        const fails = () => db('no_such_table_knex').select('*');
+        uninstallAllPatches();
+        let untraced: CallSite;
+        try {
+          untraced = await mysqlCallSite(fails);
+        } finally {
+          installPatches(['knex', ...target.hooks], { tracer });
+        }
+        const traced = await mysqlCallSite(fails);
+        assert.equal(untraced.own, 0);
+        // The wrappers of Runner#query and Client#query, the two that call knex with its span as the parent, mysql's wrapper.
+        assert.equal(traced.own, 5, JSON.stringify(traced, null, 1));
+        assert.deepEqual(traced.others, untraced.others);
+      });
+    }
 
     it('uninstalled: no span, the same results', async () => {
       uninstallAllPatches();

@@ -9,6 +9,7 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl } from '../helpers/services';
 import { closedPort } from '../helpers/servers';
+import { CallSite, mysqlCallSite } from '../helpers/stack';
 
 function facts(): mysql.ConnectionConfig & { host: string; port: number; user: string; database: string } {
   const u = new URL(mysqlUrl());
@@ -139,6 +140,24 @@ describe('mysql hook (real MariaDB)', function () {
     const [span] = queries();
     assert.equal(span.tags.error, true);
     assert.equal(span.tags['db.statement'], 'SELECT * FROM no_such_table_mysql WHERE x = ?');
+  });
+
+  it("the call-site stack mysql adds to a query's error holds one frame of the hook's beside the app's", async () => {
+    function callSiteMarker(done: (err: unknown) => void): void {
+      conn.query('SELECT * FROM no_such_table_mysql', done);
+    }
+    uninstallAllPatches();
+    let untraced: CallSite;
+    try {
+      untraced = await mysqlCallSite(() => cb(callSiteMarker));
+    } finally {
+      installPatches(['mysql'], { tracer });
+    }
+    const traced = await mysqlCallSite(() => cb(callSiteMarker));
+    assert.equal(untraced.own, 0);
+    assert.equal(traced.own, 1);
+    assert.ok(untraced.others.some((frame) => frame.includes('callSiteMarker')));
+    assert.deepEqual(traced.others, untraced.others);
   });
 
   it('transactions: BEGIN, the queries and COMMIT each a span of the caller', async () => {
