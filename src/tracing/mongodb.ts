@@ -65,8 +65,9 @@ interface MongoConnection {
  * Past its handshake: `established` from 6.4; before, the handshake's reply is there (the authentication
  * that follows it sends only commands of DRIVER_COMMANDS).
  */
-function established(connection: MongoConnection): boolean {
-  return connection.established ?? connection.hello != null;
+function established(connection: MongoConnection | undefined): boolean {
+  // No connection (`this` lost): the driver's own method fails as it would untraced.
+  return connection?.established ?? connection?.hello != null;
 }
 
 /** `host:port` (an IPv6 host in brackets) as the span's peer; a socket path as the address alone. */

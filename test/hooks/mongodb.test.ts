@@ -53,6 +53,30 @@ describe('mongodb hook', function () {
 
   const underParent = <T>(fn: () => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => settledUnder(tracer, fn);
 
+  it("the driver's command called without a connection (`this` lost) fails as untraced: a promise rejected with the same error", async () => {
+    const { Connection } = require('mongodb/lib/cmap/connection') as { Connection: { prototype: { command(...args: unknown[]): Promise<unknown> } } };
+    const outcome = async (): Promise<{ sync: boolean; message: string } | 'resolved'> => {
+      let returned: Promise<unknown>;
+      try {
+        returned = Connection.prototype.command.call(undefined, { db: 'd', collection: 'c' }, { find: 'c' }, {});
+      } catch (err) {
+        return { sync: true, message: (err as Error).message };
+      }
+      try {
+        await returned;
+        return 'resolved';
+      } catch (err) {
+        return { sync: false, message: (err as Error).message };
+      }
+    };
+    const traced = await outcome();
+    uninstallAllPatches();
+    const untraced = await outcome();
+    assert.deepEqual(traced, untraced);
+    assert.notEqual(traced, 'resolved');
+    assert.equal((traced as { sync: boolean }).sync, false);
+  });
+
   for (const { name, mongodb, callbackForm } of DRIVERS) {
     describe(name, () => {
       let client: InstanceType<typeof mongodb.MongoClient>;
