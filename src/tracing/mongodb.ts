@@ -16,6 +16,7 @@
  * there the pool's `checkOut` callback runs in the context of the operation that asked, as 6.4's
  * `await checkOut()` does by itself.
  */
+import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
@@ -49,6 +50,7 @@ const DRIVER_FIELDS = new Set([
 /** Array elements shown in a statement's shape (an insert of thousands of documents shows the first few). */
 const MAX_ELEMENTS = 10;
 const MAX_DEPTH = 16;
+const { isProxy } = types;
 
 type AnyFunction = (...args: unknown[]) => unknown;
 type Command = Record<string, unknown>;
@@ -95,18 +97,54 @@ function isScalar(value: object): boolean {
   return '_bsontype' in value || value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof Map;
 }
 
+/** What `dataOf` gives for an accessor: never run, shown as `"?"`. */
+const ACCESSOR = Symbol('accessor');
+
+/** An own property's value when it is plain data, else `ACCESSOR`. */
+function dataOf(value: object, key: PropertyKey): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(value, key);
+  if (descriptor === undefined) return undefined;
+  return 'value' in descriptor ? descriptor.value : ACCESSOR;
+}
+
+/** Not in JSON: a key with such a value is left out, an array element is `null` (as JSON.stringify does). */
+function isOmitted(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol';
+}
+
+/** A captured value that is not an object: as JSON, a BigInt as its digits. */
+function primitiveJson(value: unknown): string {
+  if (typeof value === 'bigint') return JSON.stringify(value.toString());
+  return isOmitted(value) ? 'null' : JSON.stringify(value);
+}
+
+/** A captured BSON scalar: its text (ObjectId's hex, Long's digits), a date in ISO form, a regex as written; bytes and maps a `"?"`. */
+function scalarJson(value: object): string {
+  if (value instanceof Date) {
+    const time = Date.prototype.getTime.call(value);
+    return Number.isNaN(time) ? 'null' : JSON.stringify(new Date(time).toISOString());
+  }
+  if (value instanceof RegExp) return JSON.stringify(RegExp.prototype.toString.call(value));
+  if (ArrayBuffer.isView(value) || value instanceof Map) return '"?"';
+  return JSON.stringify(String(value));
+}
+
 /**
- * The JSON of a value's shape: every value replaced by `"?"`, the keys kept, written as it is walked (no
- * copy of the shape to stringify). Read without running getters (an accessor is a `"?"`): the app's
- * documents and filters are read by the driver alone, as often as untraced. With `commandName`, `value`
- * is the driver's command itself: its name and the driver's own fields are left out.
+ * The JSON of a command's fields, written as it is walked (no copy to stringify): each value a `"?"`, or
+ * with `capture` the value itself. The app's documents and filters are read by the driver alone, as often
+ * as untraced: no getter is run (an accessor is a `"?"`), no `toJSON`, and a Proxy is a `"?"` never looked
+ * into (its traps would see each look). With `commandName`, `value` is the driver's command itself: its
+ * name and the driver's own fields are left out.
  */
-function shapeJson(value: unknown, depth: number, commandName?: string): string {
-  if (value === null || typeof value !== 'object' || isScalar(value) || depth > MAX_DEPTH) return '"?"';
+function statementJson(value: unknown, depth: number, capture: boolean, commandName?: string): string {
+  if (value === ACCESSOR) return '"?"';
+  if (value === null || typeof value !== 'object') return capture ? primitiveJson(value) : '"?"';
+  if (depth > MAX_DEPTH || isProxy(value)) return '"?"';
+  if (isScalar(value)) return capture ? scalarJson(value) : '"?"';
   let out: string;
   if (Array.isArray(value)) {
     out = '[';
-    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out += (i === 0 ? '' : ',') + shapeJson(dataOf(value, i), depth + 1);
+    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out += (i === 0 ? '' : ',') + statementJson(dataOf(value, i), depth + 1, capture);
     return out + ']';
   }
   out = '{';
@@ -114,30 +152,23 @@ function shapeJson(value: unknown, depth: number, commandName?: string): string 
   for (const key of Object.keys(value)) {
     if (commandName !== undefined && (key === commandName || DRIVER_FIELDS.has(key))) continue;
     const member = commandName === undefined ? dataOf(value, key) : (value as Command)[key];
-    out += (first ? '' : ',') + JSON.stringify(key) + ':' + shapeJson(member, depth + 1);
+    if (capture && member !== ACCESSOR && isOmitted(member)) continue;
+    out += (first ? '' : ',') + JSON.stringify(key) + ':' + statementJson(member, depth + 1, capture);
     first = false;
   }
   return out + '}';
 }
 
-/** An own property's value when it is plain data; undefined (shown as `?`) for an accessor. */
-function dataOf(value: object, key: PropertyKey): unknown {
-  const descriptor = Object.getOwnPropertyDescriptor(value, key);
-  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
-}
-
 /** `db.statement`: the command's fields other than its name and the driver's, values replaced unless captured. */
 export function commandStatement(command: Command, name: string, capture: boolean): string {
   if (capture) {
-    const fields: Command = {};
-    for (const key of Object.keys(command)) if (key !== name && !DRIVER_FIELDS.has(key)) fields[key] = command[key];
     try {
-      return JSON.stringify(fields, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+      return statementJson(command, -1, true, name);
     } catch {
-      // Fall through to the shape.
+      // A BSON value whose text cannot be had: the shape instead.
     }
   }
-  return shapeJson(command, -1, name);
+  return statementJson(command, -1, false, name);
 }
 
 /**

@@ -31,7 +31,43 @@ describe('mongodb db.statement (the shape of a command)', () => {
     assert.equal(commandStatement({ find: 'c', filter, extra: withProto }, 'find', false), '{"filter":{"plain":"?","lazy":"?"},"extra":{"__proto__":{"role":"?"},"n":"?"}}');
   });
 
-  it('captureParameters: the values as they are (BigInt as its digits)', () => {
-    assert.equal(commandStatement({ find: 'c', filter: { n: 10n, s: 'shown' }, $db: 'x' }, 'find', true), '{"filter":{"n":"10","s":"shown"}}');
+  it('captureParameters: the values as they are (BigInt as its digits), what JSON leaves out left out', () => {
+    assert.equal(commandStatement({ find: 'c', filter: { n: 10n, s: 'shown', none: undefined, f: () => 1 }, list: [1, undefined, null], $db: 'x' }, 'find', true), '{"filter":{"n":"10","s":"shown"},"list":[1,null,null]}');
+  });
+
+  it('captureParameters: BSON values as text, dates in ISO form, a regex as written; bytes and maps a "?"', () => {
+    const id = new ObjectId();
+    const at = new Date(Date.UTC(2026, 11, 5));
+    const statement = commandStatement({ insert: 'c', documents: [{ _id: id, at, bad: new Date(NaN), re: /x+/i, bin: Buffer.from('secret'), m: new Map([[1, 2]]) }] }, 'insert', true);
+    assert.equal(statement, `{"documents":[{"_id":"${id.toHexString()}","at":"2026-12-05T00:00:00.000Z","bad":null,"re":"/x+/i","bin":"?","m":"?"}]}`);
+  });
+
+  it("captureParameters: no getter of the app's is run (the driver runs it, once) and no toJSON called (the driver never does)", () => {
+    let reads = 0;
+    const filter = Object.defineProperty({ plain: 1, custom: { toJSON: () => (reads++, 'custom') } }, 'lazy', {
+      enumerable: true,
+      get() {
+        reads++;
+        return 'lazy';
+      },
+    });
+    assert.equal(commandStatement({ find: 'c', filter }, 'find', true), '{"filter":{"plain":1,"custom":{},"lazy":"?"}}');
+    assert.equal(reads, 0);
+  });
+
+  it("a Proxy among the app's values is a \"?\": none of its traps fires, with or without captureParameters", () => {
+    const fired: string[] = [];
+    const traps: ProxyHandler<object> = {};
+    for (const trap of ['get', 'has', 'ownKeys', 'getOwnPropertyDescriptor', 'getPrototypeOf'] as const) {
+      (traps as Record<string, unknown>)[trap] = (...args: unknown[]) => {
+        fired.push(trap);
+        return (Reflect[trap] as (...a: unknown[]) => unknown)(...args);
+      };
+    }
+    const doc = new Proxy({ name: 'n', nested: { k: 1 } }, traps);
+    for (const capture of [false, true]) {
+      assert.equal(commandStatement({ insert: 'c', documents: [doc], filter: { doc } }, 'insert', capture), '{"documents":["?"],"filter":{"doc":"?"}}');
+    }
+    assert.deepEqual(fired, []);
   });
 });
