@@ -11,10 +11,11 @@ import type { Span } from 'opentracing';
 import { RequestContext, storage, withSpan } from '../context';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { reportOnce } from '../logger';
-import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap } from '../spans';
+import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap, tracingOff } from '../spans';
 import { statementLimit } from '../cores/db-call';
 import type { GraphqlOptions } from '../options/graphql';
 import { applyArgs } from '../apply-args';
+import { ownCopy } from '../own-copy';
 
 const COMPONENT = 'graphql';
 const DEFAULT_MAX_DOCUMENT = 2048;
@@ -110,20 +111,30 @@ interface ExecutionArgs {
   operationName?: unknown;
 }
 
-/** The operation of `args` that runs: the one named, or the only one. */
-function operationOf(args: ExecutionArgs): AstNode | undefined {
-  const definitions = args.document?.definitions;
+/** The operation of `document` that runs: the one named `operationName`, or the only one. */
+function operationOf(document: ExecutionArgs['document'], operationName: unknown): AstNode | undefined {
+  const definitions = document?.definitions;
   if (!Array.isArray(definitions)) return undefined;
   let found: AstNode | undefined;
   for (const definition of definitions) {
     if (definition?.kind !== 'OperationDefinition') continue;
     const name = (definition.name as { value?: unknown } | undefined)?.value;
-    if (args.operationName != null) {
-      if (name === args.operationName) return definition;
+    if (operationName != null) {
+      if (name === operationName) return definition;
     } else if (found !== undefined) return undefined;
     else found = definition;
   }
   return found;
+}
+
+/**
+ * The execution args as graphql is to get them: a plain object's own properties copied, each read once
+ * (a getter's value becomes data), so that the hook's reads of the document and operation name are not
+ * reads of the caller's object. An object of another class (whose getters a copy would lose) is kept.
+ */
+function argsReadOnce(args: object): ExecutionArgs {
+  const prototype = Object.getPrototypeOf(args);
+  return prototype === Object.prototype || prototype === null ? ownCopy(args) : args;
 }
 
 /** The operation span, when one is to be made: `type`/`name` of the operation, the document to print. */
@@ -240,17 +251,24 @@ function wrapExecute(hook: ActiveHook<GraphqlOptions>, printer: () => Printer | 
   return (original: AnyFunction) =>
     function execute(this: unknown, args: unknown): unknown {
       let span: Span | undefined;
-      if (hook.enabled && args !== null && typeof args === 'object') {
-        try {
-          const operation = operationOf(args as ExecutionArgs);
-          if (hook.options.resolverSpans === true) traceResolvers((args as { schema?: unknown }).schema);
-          span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, (args as ExecutionArgs).document, printer());
-        } catch {
-          span = undefined;
-        }
+      if (tracingOff(hook) || args === null || typeof args !== 'object') return applyArgs(original, this, arguments);
+      // A getter that throws throws here, as it would in graphql, before any span starts.
+      const given = argsReadOnce(args);
+      try {
+        const document = given.document;
+        const operation = operationOf(document, given.operationName);
+        if (hook.options.resolverSpans === true) traceResolvers((given as { schema?: unknown }).schema);
+        span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, document, printer());
+      } catch {
+        span = undefined;
       }
-      if (span === undefined) return applyArgs(original, this, arguments);
-      return runTraced(span, original, this, arguments, finishWithResult);
+      let argsGiven: ArrayLike<unknown> = arguments;
+      if (given !== args) {
+        argsGiven = Array.prototype.slice.call(arguments);
+        (argsGiven as unknown[])[0] = given;
+      }
+      if (span === undefined) return Reflect.apply(original, this, argsGiven);
+      return runTraced(span, original, this, argsGiven, finishWithResult);
     };
 }
 

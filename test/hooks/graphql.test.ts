@@ -81,6 +81,24 @@ describe('graphql hook', function () {
         assert.equal(tracer.finished.filter((s) => s.tags.component === 'graphql').length, 1);
       });
 
+      it('execute() with args of a class of its own (getters on its prototype): the same result, one span', async () => {
+        const document = graphql.parse('query Who { user(id: "1") { id } }');
+        class Args {
+          get schema(): unknown {
+            return schema;
+          }
+          get document(): unknown {
+            return document;
+          }
+          get rootValue(): unknown {
+            return rootValue;
+          }
+        }
+        const { result } = await underParent(() => graphql.execute(new Args()));
+        assert.deepEqual(JSON.parse(JSON.stringify(result)), { data: { user: { id: '1' } } });
+        assert.equal(tracer.byName('query Who').length, 1);
+      });
+
       it('errors in the result: error=true, messages logged with values redacted; the result is unchanged', async () => {
         const source = 'query Bad($id: ID!) { fail user(id: $id) { id } }';
         const variableValues = { id: { nested: 'variable-secret' } };
