@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# ioredis's own mocha suite (v6.0.0) without and with the hooks, compared test by test: what its `test:js`
+# runs (test/helpers, test/unit, test/functional; the cluster and sentinel tests there use its in-process
+# MockServer). Not run: `test:cluster` and test/scenario (a Docker Redis cluster, a fault injector) and
+# `test:tsd` (types only). Its tests import ../../lib/*.ts, which the hooks never see (they match
+# node_modules/ioredis/built/...): lib/ is compiled to built/ once and every built/**/*.js gets a symlink at
+# the same path under lib/, so that those imports load built/ by its real path.
+# The functional tests talk to a Redis at 127.0.0.1:6379, hard-coded (and FLUSHALL after every test): each
+# run starts its own throwaway redis-server there, so 6379 must be free. Run it under the service script
+# (which installs redis-server if missing): node scripts/with-services.js bash scripts/peers/ioredis.sh
+# Fails if the run with the hooks recorded no ioredis span.
+# IOREDIS_GIT may name a local clone, IOREDIS_TAG another tag. SETUP_ONLY=1 only lays it out, installs
+# and compiles.
+source "$(dirname "$0")/frameworks-suite.sh"
+DIR=$PEERS_DIR/ioredis/node_modules/ioredis
+TAG=${IOREDIS_TAG:-v6.0.0}
+
+# From a local clone, docs/ is left out (a mirror may lack its blobs; the tests do not use it; git may
+# still name a missing docs/ blob on stderr, and exits 0).
+eval "clone_$(declare -f export_tag)"
+export_tag() {
+  [ -d "$1" ] || { clone_export_tag "$@"; return; }
+  rm -rf "$4" && mkdir -p "$4"
+  git --git-dir="$1" archive --format=tar "$2" -- . ':(exclude)docs' | tar -x -C "$4"
+}
+
+install_ioredis() {
+  npm ci --no-audit --no-fund --ignore-scripts
+  rm -rf built && node_modules/.bin/tsc -p tsconfig.json --declaration false
+  local f
+  find built -name '*.js' | while read -r f; do ln -sr "$f" "lib/${f#built/}"; done
+}
+prepare "$DIR" "${IOREDIS_GIT:-https://github.com/redis/ioredis.git}" "$TAG" . install_ioredis
+cd "$DIR"
+[ -z "${SETUP_ONLY:-}" ] || exit 0
+
+REDIS_SERVER=$(command -v redis-server) || { echo "redis-server not found: run under scripts/with-services.js" >&2; exit 2; }
+REDIS_CLI=$(command -v redis-cli) || { echo "redis-cli not found" >&2; exit 2; }
+port_busy() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+if port_busy; then echo "127.0.0.1:6379 is in use: ioredis's tests need it for their own Redis" >&2; exit 2; fi
+
+# ts-node (the suite's mocha config) compiles the tests, not lib/ (built/ is loaded instead), nor the
+# dev dependencies, nor the hooks' build.
+export TS_NODE_IGNORE='(?:^|/)node_modules/,^lib/,^\.\./' TS_NODE_TRANSPILE_ONLY=true NODE_ENV=test
+# Its `test:js` passes --no-experimental-strip-types, which node before 22.6 rejects.
+STRIP=$(node -e 'process.exit(process.allowedNodeEnvironmentFlags.has("--no-experimental-strip-types") ? 0 : 1)' && echo --no-experimental-strip-types || true)
+
+REDIS_PID=
+stop_redis() {
+  [ -n "$REDIS_PID" ] || return 0
+  kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
+  REDIS_PID=
+}
+trap stop_redis EXIT
+
+run_suite() {
+  local tap redis_dir i
+  # The TAP output (with each failure's message) is kept beside the results.
+  tap=${RESULTS%.results}.tap
+  # A fresh Redis on 6379 for each run.
+  redis_dir=$(mktemp -d)
+  "$REDIS_SERVER" --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
+    --logfile "$redis_dir/redis.log" &
+  REDIS_PID=$!
+  for i in $(seq 50); do "$REDIS_CLI" -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  timeout 1800 node_modules/.bin/mocha $STRIP --reporter tap \
+    "test/helpers/*.ts" "test/unit/**/*.ts" "test/functional/**/*.ts" >"$tap" 2>/dev/null || true
+  tap_results "$tap"
+  stop_redis
+  rm -rf "$redis_dir"
+}
+OUT=$PEERS_DIR/results/ioredis
+status=0
+run_twice "$OUT" run_suite || status=$?
+
+# The hooks were active: the run with them recorded the client's commands.
+spans=$(node -e "
+  let n = 0;
+  for (const line of require('fs').readFileSync(process.argv[1], 'utf8').split('\n'))
+    if (line && JSON.parse(line).tags.component === 'ioredis') n++;
+  console.log(n);" "$OUT/traces.jsonl" 2>/dev/null || echo 0)
+echo "ioredis spans recorded with hooks: $spans ($OUT/traces.jsonl)"
+if [ "$spans" -eq 0 ]; then
+  echo "WARNING: no ioredis span with the hooks: the hook did not patch ioredis's built/Redis" >&2
+  exit 1
+fi
+exit "$status"
