@@ -70,12 +70,18 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
       const done = built._callback;
       if (typeof done === 'function') built._callback = call.callback(done);
       else traceEmitter(built, call);
-      // Called here, not through `call.invoke`: mysql keeps the call site's stack (10 frames) for its errors.
+      // mysql keeps the call site's stack for its errors, cut at Error.stackTraceLimit: called here, not
+      // through `call.invoke`, and with room for this one frame, the caller's frames there stay the same.
+      const limit = Error.stackTraceLimit;
+      const roomy = typeof limit === 'number' && limit > 0 && Number.isFinite(limit);
+      if (roomy) Error.stackTraceLimit = limit + 1;
       try {
         return original.call(this, built);
       } catch (err) {
         call.fail(err);
         throw err;
+      } finally {
+        if (roomy) Error.stackTraceLimit = limit;
       }
     };
 }

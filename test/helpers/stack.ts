@@ -1,7 +1,7 @@
 /**
  * The call-site stack that mysql appends to a query's error (`trace`, its default): the frames of the
  * code that called `query`, which V8 cuts at `Error.stackTraceLimit` (10 by default), so that each frame
- * of a wrapper there pushes one of the app's out. Read here whole, to count the wrappers' frames.
+ * of a wrapper there would push one of the app's out. Read whole, to count the wrappers' frames, or cut.
  */
 import path from 'node:path';
 
@@ -15,10 +15,10 @@ export interface CallSite {
   readonly own: number;
 }
 
-/** The call site of the mysql error that `fails` rejects with, every frame of it. */
-export async function mysqlCallSite(fails: () => Promise<unknown>): Promise<CallSite> {
+/** The call site of the mysql error that `fails` rejects with, under `stackTraceLimit` (default: every frame of it). */
+export async function mysqlCallSite(fails: () => Promise<unknown>, stackTraceLimit = Infinity): Promise<CallSite> {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = Infinity;
+  Error.stackTraceLimit = stackTraceLimit;
   let err: unknown;
   try {
     await fails();

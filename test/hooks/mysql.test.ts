@@ -142,22 +142,32 @@ describe('mysql hook (real MariaDB)', function () {
     assert.equal(span.tags['db.statement'], 'SELECT * FROM no_such_table_mysql WHERE x = ?');
   });
 
-  it("the call-site stack mysql adds to a query's error holds one frame of the hook's beside the app's", async () => {
-    function callSiteMarker(done: (err: unknown) => void): void {
-      conn.query('SELECT * FROM no_such_table_mysql', done);
+  it("the call-site stack mysql adds to a query's error holds one frame of the hook's beside all of the app's, at Node's default limit of 10 too", async () => {
+    // Deeper than the limit: the call site's 10 frames are mysql's two and the app's own.
+    function callSiteMarker(done: (err: unknown) => void, depth = 12): void {
+      if (depth === 0) conn.query('SELECT * FROM no_such_table_mysql', done);
+      else callSiteMarker(done, depth - 1);
     }
+    const fails = () => cb((done) => callSiteMarker(done));
     uninstallAllPatches();
-    let untraced: CallSite;
+    let untraced: CallSite[];
     try {
-      untraced = await mysqlCallSite(() => cb(callSiteMarker));
+      untraced = [await mysqlCallSite(fails), await mysqlCallSite(fails, 10)];
     } finally {
       installPatches(['mysql'], { tracer });
     }
-    const traced = await mysqlCallSite(() => cb(callSiteMarker));
-    assert.equal(untraced.own, 0);
-    assert.equal(traced.own, 1);
-    assert.ok(untraced.others.some((frame) => frame.includes('callSiteMarker')));
-    assert.deepEqual(traced.others, untraced.others);
+    const traced = [await mysqlCallSite(fails), await mysqlCallSite(fails, 10), await mysqlCallSite(fails, 10)];
+    for (const [i, site] of traced.entries()) {
+      const plain = untraced[Math.min(i, 1)];
+      assert.equal(plain.own, 0);
+      assert.equal(site.own, 1);
+      assert.ok(plain.others.some((frame) => frame.includes('callSiteMarker')));
+      assert.deepEqual(site.others, plain.others);
+    }
+    // The room is made for the call alone.
+    const limit = Error.stackTraceLimit;
+    conn.query('SELECT 1', () => undefined);
+    assert.equal(Error.stackTraceLimit, limit);
   });
 
   it('transactions: BEGIN, the queries and COMMIT each a span of the caller', async () => {
