@@ -40,6 +40,21 @@ const refs = new WeakMap<object, Ref>();
 const intercepted = new WeakSet<object>();
 /** Traced adapter -> the adapter it traces: a retried config comes back holding ours. */
 const untraced = new WeakMap<Adapter, Adapter>();
+/**
+ * A request config -> the `adapter` it had before the interceptor put the traced one in: it is put back
+ * when the traced adapter runs, so that the config the app gets back (response.config, error.config) holds
+ * its own. (A request that fails before its adapter runs keeps the traced one.)
+ */
+const givenAdapters = new WeakMap<object, { own: boolean; value: unknown }>();
+
+function restoreAdapter(config: any): void {
+  const given = givenAdapters.get(config);
+  if (given === undefined) return;
+  givenAdapters.delete(config);
+  if (given.own) config.adapter = given.value;
+  else delete config.adapter;
+}
+
 /** Kept in the request config, which axios-retry passes back: lets a retry replace our old headers. */
 const INJECTED_KEY = '__opentracingClientHooksInjected';
 
@@ -54,10 +69,18 @@ function fullPathOf(config: any): string {
   return url ? `${String(base).replace(/\/+$/, '')}/${String(url).replace(/^\/+/, '')}` : String(base);
 }
 
-function targetOf(axios: any, config: any): HttpTarget | undefined {
+/**
+ * Whether the span needs the query that `params` make: only to keep it (`captureQueryString`) or match it
+ * (`ignoreOutgoing`), and never through the app's own `paramsSerializer`, which axios runs once itself.
+ */
+function needsParamsQuery(state: HttpClientState<AxiosOptions>, config: any): boolean {
+  return !!config.params && config.paramsSerializer == null && (state.hook.options.captureQueryString === true || state.ignore !== undefined);
+}
+
+function targetOf(binding: Binding, config: any): HttpTarget | undefined {
   // The config is merged already: getUri would merge the defaults into it again (tens of µs a call), so
-  // it is asked only to serialise params, which is axios's own job (paramsSerializer).
-  const uri: string = config.params ? axios.getUri(config) : fullPathOf(config);
+  // it is asked only to serialise params, which is axios's own job.
+  const uri: string = needsParamsQuery(binding.state, config) ? binding.axios.getUri(config) : fullPathOf(config);
   if (isAbsoluteUrl(uri)) return targetOfUrl(String(config.method ?? 'get'), uri);
   return config.baseURL ? targetOfUrl(String(config.method ?? 'get'), new URL(uri, config.baseURL).toString()) : undefined;
 }
@@ -103,10 +126,11 @@ function sendsAtOnce(binding: Binding, adapter: Adapter, config: any): boolean {
 }
 
 function runTraced(binding: Binding, adapter: Adapter, config: any): any {
+  if (config !== null && typeof config === 'object') restoreAdapter(config);
   if (!binding.state.hook.enabled) return adapter(config);
   let call: HttpClientCall | undefined;
   try {
-    call = startHttpClientCall(binding.state, 'axios', () => targetOf(binding.axios, config));
+    call = startHttpClientCall(binding.state, 'axios', () => targetOf(binding, config));
     if (call?.injects) config[INJECTED_KEY] = call.inject(carrierOf(config));
     call?.started(() => config.headers);
   } catch {
@@ -166,7 +190,10 @@ function interceptor(ref: Ref) {
     if (!binding.state.hook.enabled || config == null) return config;
     const current = typeof config.adapter === 'function' ? untraced.get(config.adapter) ?? config.adapter : config.adapter;
     const adapter = resolveAdapter(binding.axios, current, config);
-    if (adapter !== undefined) config.adapter = tracedAdapter(binding, adapter);
+    if (adapter !== undefined) {
+      givenAdapters.set(config, { own: Object.prototype.hasOwnProperty.call(config, 'adapter'), value: config.adapter });
+      config.adapter = tracedAdapter(binding, adapter);
+    }
     return config;
   };
 }

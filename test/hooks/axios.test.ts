@@ -105,6 +105,28 @@ describe('axios hook', function () {
     assert.equal((axios.defaults as any).adapter.toString(), ['xhr', 'http', 'fetch'].toString());
   });
 
+  it("runs the app's paramsSerializer once per request, as axios does (the span's URL leaves out what it makes)", async () => {
+    let serialized = 0;
+    const paramsSerializer = { serialize: (params: Record<string, unknown>) => (serialized++, `q=${String(params.q)}`) };
+    const { span, data } = await oneCall(() => axios.get(`${server.url}/get`, { params: { q: 1 }, paramsSerializer }));
+    assert.equal(serialized, 1);
+    assert.equal(data.url, '/get?q=1');
+    assert.equal(span.tags['http.url'], `${server.url}/get`);
+  });
+
+  it('gives back in response.config and error.config the adapter the request had (the app\'s, or axios\'s default)', async () => {
+    const own = (cfg: any) => axios.getAdapter('http')(cfg);
+    const fromDefault = await axios.get(`${server.url}/get`);
+    const fromOwn = await axios.get(`${server.url}/get`, { adapter: own });
+    const named = await axios.get(`${server.url}/get`, { adapter: 'fetch' });
+    const failed = await axios.get(`${server.url}/get`, { adapter: own, validateStatus: () => false }).catch((err) => err);
+    await tracer.waitFor(8);
+    assert.deepEqual(fromDefault.config.adapter, axios.defaults.adapter);
+    assert.equal(fromOwn.config.adapter, own);
+    assert.equal(named.config.adapter, 'fetch');
+    assert.equal(failed.config.adapter, own);
+  });
+
   it("keeps a trace header the user set", async () => {
     const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
     const res = await axios.get(`${server.url}/own`, { headers: { traceparent: own } });
