@@ -71,14 +71,5 @@ status=0
 run_twice "$OUT" run_suite || status=$?
 
 # The hooks were active: the run with them recorded the suite's requests.
-spans=$(node -e "
-  let n = 0;
-  for (const line of require('fs').readFileSync(process.argv[1], 'utf8').split('\n'))
-    if (line && JSON.parse(line).tags.component === 'axios') n++;
-  console.log(n);" "$OUT/traces.jsonl" 2>/dev/null || echo 0)
-echo "axios spans recorded with hooks: $spans ($OUT/traces.jsonl)"
-if [ "$spans" -eq 0 ]; then
-  echo "WARNING: no axios span with the hooks: the hook did not patch node_modules/axios/index.js" >&2
-  exit 1
-fi
+require_spans "$OUT" axios "node_modules/axios/index.js" || exit 1
 exit "$status"

@@ -11,11 +11,15 @@ PEERS_DIR=${PEERS_DIR:-/work/peers/frameworks}
 case "$PEERS_DIR" in "$ROOT"/*) echo "PEERS_DIR must be outside the repository" >&2; exit 2 ;; esac
 
 # export_tag <git dir or URL> <tag> <subdirectory or .> <destination>: the tagged tree, without .git.
+# From a local git directory, the paths in EXPORT_EXCLUDE (space-separated) are left out: a mirror may
+# lack their blobs.
 export_tag() {
-  local src=$1 tag=$2 sub=$3 dest=$4 tmp
+  local src=$1 tag=$2 sub=$3 dest=$4 tmp path
+  local excludes=()
   rm -rf "$dest" && mkdir -p "$dest"
   if [ -d "$src" ]; then
-    git --git-dir="$src" archive --format=tar "$tag" "$sub" | tar -x -C "$dest" --strip-components="$( [ "$sub" = . ] && echo 0 || echo $(( $(tr -cd / <<<"$sub" | wc -c) + 1 )) )"
+    for path in ${EXPORT_EXCLUDE:-}; do excludes+=(":(exclude)$path"); done
+    git --git-dir="$src" archive --format=tar "$tag" "$sub" "${excludes[@]}" | tar -x -C "$dest" --strip-components="$( [ "$sub" = . ] && echo 0 || echo $(( $(tr -cd / <<<"$sub" | wc -c) + 1 )) )"
   else
     tmp=$(mktemp -d)
     git clone --quiet --depth 1 --branch "$tag" "$src" "$tmp/repo"
@@ -34,6 +38,22 @@ prepare() {
   export_tag "$src" "$tag" "$sub" "$dir"
   (cd "$dir" && "$@") >"$dir.prepare.log" 2>&1
   touch "$marker"
+}
+
+# require_spans <results dir> <component> <what the hook patches>: prints how many spans of <component>
+# the run with the hooks recorded, and fails when there is none (the hook never applied).
+require_spans() {
+  local spans
+  spans=$(node -e "
+    let n = 0;
+    for (const line of require('fs').readFileSync(process.argv[1], 'utf8').split('\n'))
+      if (line && JSON.parse(line).tags.component === process.argv[2]) n++;
+    console.log(n);" "$1/traces.jsonl" "$2" 2>/dev/null || echo 0)
+  echo "$2 spans recorded with hooks: $spans ($1/traces.jsonl)"
+  if [ "$spans" -eq 0 ]; then
+    echo "WARNING: no $2 span with the hooks: the hook did not patch $3" >&2
+    return 1
+  fi
 }
 
 # tap_results <tap file> [prefix]: its results appended to $RESULTS.

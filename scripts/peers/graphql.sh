@@ -47,14 +47,5 @@ status=0
 run_twice "$OUT" run_suite || status=$?
 
 # The hooks were active: the run with them recorded the suite's operations.
-spans=$(node -e "
-  let n = 0;
-  for (const line of require('fs').readFileSync(process.argv[1], 'utf8').split('\n'))
-    if (line && JSON.parse(line).tags.component === 'graphql') n++;
-  console.log(n);" "$OUT/traces.jsonl" 2>/dev/null || echo 0)
-echo "graphql spans recorded with hooks: $spans ($OUT/traces.jsonl)"
-if [ "$spans" -eq 0 ]; then
-  echo "WARNING: no graphql span with the hooks: the hook did not patch node_modules/graphql/execution/execute.js" >&2
-  exit 1
-fi
+require_spans "$OUT" graphql "node_modules/graphql/execution/execute.js" || exit 1
 exit "$status"

@@ -10,15 +10,8 @@ source "$(dirname "$0")/frameworks-suite.sh"
 DIR=$PEERS_DIR/mongodb/node_modules/mongodb
 TAG=${MONGODB_TAG:-v7.6.0}
 
-# From a local clone, docs/ and test/benchmarks/ are left out (a mirror may lack their blobs; the unit
-# tests use neither).
-eval "clone_$(declare -f export_tag)"
-export_tag() {
-  [ -d "$1" ] || { clone_export_tag "$@"; return; }
-  rm -rf "$4" && mkdir -p "$4"
-  git --git-dir="$1" archive --format=tar "$2" . ':(exclude)docs' ':(exclude)test/benchmarks' 2>"$4.archive.log" |
-    tar -x -C "$4" || { cat "$4.archive.log" >&2; return 1; }
-}
+# From a local clone, docs/ and test/benchmarks/ are left out (the unit tests use neither).
+EXPORT_EXCLUDE="docs test/benchmarks"
 
 install_driver() {
   npm ci --no-audit --no-fund --ignore-scripts
@@ -78,14 +71,5 @@ status=0
 run_twice "$OUT" run_suite || status=$?
 
 # The hooks were active: the run with them recorded the driver's commands against the mock server.
-spans=$(node -e "
-  let n = 0;
-  for (const line of require('fs').readFileSync(process.argv[1], 'utf8').split('\n'))
-    if (line && JSON.parse(line).tags.component === 'mongodb') n++;
-  console.log(n);" "$OUT/traces.jsonl" 2>/dev/null || echo 0)
-echo "mongodb spans recorded with hooks: $spans ($OUT/traces.jsonl)"
-if [ "$spans" -eq 0 ]; then
-  echo "WARNING: no mongodb span with the hooks: the hook did not patch the driver's lib/cmap/connection" >&2
-  exit 1
-fi
+require_spans "$OUT" mongodb "the driver's lib/cmap/connection" || exit 1
 exit "$status"

@@ -62,14 +62,5 @@ status=0
 run_twice "$OUT" run_suite || status=$?
 
 # The hooks were active: the run with them recorded the driver's queries.
-spans=$(node -e "
-  let n = 0;
-  for (const line of require('fs').readFileSync(process.argv[1], 'utf8').split('\n'))
-    if (line && JSON.parse(line).tags.component === 'mysql') n++;
-  console.log(n);" "$OUT/traces.jsonl" 2>/dev/null || echo 0)
-echo "mysql spans recorded with hooks: $spans ($OUT/traces.jsonl)"
-if [ "$spans" -eq 0 ]; then
-  echo "WARNING: no mysql span with the hooks: the hook did not patch node_modules/mysql/lib/Connection" >&2
-  exit 1
-fi
+require_spans "$OUT" mysql "node_modules/mysql/lib/Connection" || exit 1
 exit "$status"
