@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempFiles } from '../helpers/child';
 
 const root = path.join(__dirname, '..', '..', '..');
 const register = path.join(root, 'register.js');
+const tmpFile = tempFiles('otch-harm-reg-');
 
 /** A server and a client call on 127.0.0.1, the process ending when the response is read. */
 const APP = `
@@ -15,8 +16,8 @@ const s = http.createServer((q, r) => r.end('ok')).listen(0, '127.0.0.1', () => 
 
 /** Runs `args` with OT_TRACER=jsonl and returns the span kinds written (`client:http`, `server:http`). */
 function spanKinds(args: string[], env: NodeJS.ProcessEnv = {}): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-harm-reg-'));
-  const file = path.join(dir, 'spans.jsonl');
+  const file = tmpFile('spans.jsonl');
+  const dir = path.dirname(file);
   const result = spawnSync(process.execPath, args, {
     cwd: dir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, OT_TRACER: 'jsonl', OT_TRACER_FILE: file, ...env },
@@ -36,8 +37,7 @@ describe('register required after http is loaded (issue 18, defect 1)', () => {
   });
 
   it('a main module that loads http before requiring register', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-harm-main-'));
-    const main = path.join(dir, 'main.js');
+    const main = tmpFile('main.js');
     fs.writeFileSync(main, `const http = require('node:http');\nrequire(${JSON.stringify(register)});\n${APP}\n`);
     assert.deepEqual(spanKinds([main]), ['client:http', 'server:http']);
   });

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as opentracing from 'opentracing';
 import { installPatches, uninstallAllPatches } from '../../src';
 import { createTracerFromEnv } from '../../src/tracer';
+import { tempFiles } from '../helpers/child';
 import { readBody, startServer, TestServer } from '../helpers/servers';
 import { RecordingTracer } from '../helpers/tracer';
 
  
 const jaeger = require('jaeger-client');
+const tmpFile = tempFiles('otch-harm-');
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -75,7 +74,7 @@ describe('traceAllRequests: false passes the incoming context on (issue 18, defe
   });
 
   it('the built-in tracer: downstream sees the incoming trace id', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-harm-')), 'spans.jsonl');
+    const file = tmpFile('spans.jsonl');
     const builtIn = createTracerFromEnv({ OT_TRACER: 'jsonl', OT_TRACER_FILE: file })!;
     await serve(builtIn.tracer);
     await get(`${url}/not-opted-in`, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });

@@ -29,7 +29,9 @@ async function main(): Promise<unknown> {
   let driver = listed;
   if (name === 'bunyan1') {
     // OpenTelemetry's instrumentation matches bunyan 1 by its own name: a copy at node_modules/bunyan.
-    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-bunyan1-')), 'node_modules', 'bunyan');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-bunyan1-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const copy = path.join(dir, 'node_modules', 'bunyan');
     fs.cpSync(path.dirname(require.resolve('bunyan1/package.json')), copy, { recursive: true });
     driver = bunyanDriver(copy);
   }

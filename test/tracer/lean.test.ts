@@ -7,6 +7,7 @@ import { batchSpanProcessor } from '../../src/tracer';
 import { FixedResource, LeanSpan, LeanSpanContext, LeanTracer, limitsFromEnv, samplingFromEnv } from '../../src/tracer/lean';
 import { createPropagation, isW3COnly, propagationNames, propagatorFor } from '../../src/tracer/propagation';
 import { toRecord } from '../../src/tracer/records';
+import { tempFiles } from '../helpers/child';
 
 const root = path.join(__dirname, '..', '..', '..');
 
@@ -551,6 +552,7 @@ describe('lean tracer: same OTLP output as the OpenTelemetry shim it replaces', 
 
 describe('lean tracer: start-up loads nothing of @opentelemetry/* (child processes)', function () {
   this.timeout(60000);
+  const tmpFile = tempFiles('otch-lean-');
   const probe = `
     const loaded = () => [...new Set(Object.keys(require.cache).map((f) => (/node_modules\\/(@opentelemetry\\/[^/]+)/.exec(f) || [])[1]).filter(Boolean))].sort();
     const atStart = loaded();
@@ -567,7 +569,7 @@ describe('lean tracer: start-up loads nothing of @opentelemetry/* (child process
     const r = spawnSync(process.execPath, ['-r', './register', '-e', probe], {
       cwd: root,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, OT_SERVICE_NAME: 'app', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OT_ZIPKIN_URL: 'http://127.0.0.1:9/api/v2/spans', OTEL_BSP_SCHEDULE_DELAY: '600000', OT_TRACER_FILE: path.join(require('node:os').tmpdir(), `otch-lean-${process.pid}.jsonl`), ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, OT_SERVICE_NAME: 'app', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OT_ZIPKIN_URL: 'http://127.0.0.1:9/api/v2/spans', OTEL_BSP_SCHEDULE_DELAY: '600000', OT_TRACER_FILE: tmpFile('spans.jsonl'), ...env },
     });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout.trim().split('\n').pop()!);
