@@ -6,8 +6,9 @@
  * span (`nats.request <subject>`) that the reply, a timeout or "no responders" finishes (the promise is
  * handed back chained). Either sends the trace in a new header set made with the client's own
  * `headers()`, holding a copy of the app's headers (a header the app set wins, whatever its case; the
- * app's are never written). A server without header support gets no trace headers. The publish a
- * request makes for itself is part of the request's span.
+ * app's are never written). A server without header support, or a message the trace headers would
+ * make too big for the server, gets no trace headers. The publish a request makes for itself is part
+ * of the request's span.
  *
  * Consumer: `ProtocolHandler.prototype.processMsg`, through which the client hands every message to its
  * subscription, runs a callback subscription's callback inside a `consumer` span (`nats.process
@@ -46,7 +47,7 @@ interface MsgHdrs {
 
 interface ConnectionLike {
   options?: { inboxPrefix?: unknown };
-  protocol?: { info?: { headers?: unknown } };
+  protocol?: { info?: { headers?: unknown; max_payload?: unknown } };
 }
 
 interface SubscriptionLike {
@@ -90,25 +91,53 @@ function isMsgHdrs(value: unknown): value is MsgHdrs {
 /** The publish a traced request makes for itself: part of the request's span. Synchronous, so a variable is enough. */
 let requesting = false;
 
+/** The payload's size as the client counts it against `max_payload`; undefined for one it refuses (BAD_PAYLOAD). */
+function payloadLength(data: unknown): number | undefined {
+  if (data === undefined) return 0;
+  if (data instanceof Uint8Array) return data.length;
+  return typeof data === 'string' ? Buffer.byteLength(data) : undefined;
+}
+
+/** Whether the client would refuse the message with these headers as bigger than the server takes (MAX_PAYLOAD_EXCEEDED). */
+function tooBig(info: { max_payload?: unknown } | undefined, payload: number, headers: MsgHdrs, charsBound: number): boolean {
+  const max = info?.max_payload;
+  if (typeof max !== 'number') return false;
+  // "NATS/1.0\r\n", ": " and "\r\n" a value, "\r\n": at most 3 bytes a UTF-16 unit. Encoded only near the limit.
+  if (payload + 12 + 3 * charsBound <= max) return false;
+  const encode = (headers as { encode?: () => Uint8Array }).encode;
+  return typeof encode !== 'function' || payload + encode.call(headers).length > max;
+}
+
 /**
- * The options to send with: a copy of the app's (never written) whose headers are a new set, made with
- * the client's `headers()`, holding the app's headers and the trace. The app's options when the server
- * takes no headers or the tracer failed.
+ * The options to send with: the app's, seen through a Proxy that answers `headers` with a new set made
+ * with the client's `headers()`, holding the app's headers and the trace. The client's other reads and
+ * its writes (`reply`, a request's `timeout`) go to the app's object, as without the hooks. The app's
+ * options when the server takes no headers, the tracer failed, or the trace would make the message too big.
  */
-function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span, newHeaders: () => MsgHdrs, options: unknown): unknown {
+function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span, newHeaders: () => MsgHdrs, options: unknown, data: unknown): unknown {
   if (options != null && typeof options !== 'object') return options;
-  if (connection.protocol?.info?.headers === false) return options;
-  const copy: Record<string, unknown> = options == null ? {} : { ...(options as object) };
-  const appHeaders = copy.headers;
+  const info = connection.protocol?.info;
+  if (info?.headers === false) return options;
+  const payload = payloadLength(data);
+  if (payload === undefined) return options;
+  const appHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
   if (appHeaders != null && !isMsgHdrs(appHeaders)) return options;
   const headers = newHeaders();
+  let chars = 0;
+  const append = (name: string, value: string): void => {
+    headers.append(name, value);
+    chars += name.length + value.length + 4;
+  };
   if (appHeaders != null) {
-    for (const key of appHeaders.keys()) for (const value of appHeaders.values(key)) headers.append(key, value);
+    for (const key of appHeaders.keys()) for (const value of appHeaders.values(key)) append(key, value);
   }
   const has = (name: string): boolean => appHeaders != null && appHeaders.has(name, MATCH_IGNORE_CASE);
-  if (!injectMessageContext(hook, span, (name, value) => headers.append(name, value), has)) return options;
-  copy.headers = headers;
-  return copy;
+  if (!injectMessageContext(hook, span, append, has) || tooBig(info, payload, headers, chars)) return options;
+  if (options == null) return { headers };
+  const own = Object.getOwnPropertyDescriptor(options, 'headers');
+  // A Proxy must answer a frozen property with its own value: a copy then (the client's writes go to it).
+  if (own !== undefined && own.configurable === false && own.writable === false) return Object.assign({}, options, { headers });
+  return new Proxy(options, { get: (target, key) => (key === 'headers' ? headers : Reflect.get(target, key)) });
 }
 
 function producerSpec(kind: 'publish' | 'request', subject: string, prefix: string): MessageSpanSpec {
@@ -130,7 +159,7 @@ function startSend(
   if (call === undefined) return undefined;
   const traced: unknown[] = Array.prototype.slice.call(args);
   try {
-    traced[2] = tracedOptions(hook, connection, call.span, newHeaders, args[2]);
+    traced[2] = tracedOptions(hook, connection, call.span, newHeaders, args[2], args[1]);
   } catch {
     // Headers we cannot copy: sent as the app gave them.
     traced[2] = args[2];

@@ -104,6 +104,57 @@ describe('nats hook (real nats-server)', function () {
     assert.equal(span.errorLog()?.fields['error.object'], err);
   });
 
+  it("a message at the server's max_payload: sent as the app gave it, without trace headers where they would not fit", async () => {
+    const subject = freshSubject('limit');
+    const max = nc.info!.max_payload;
+    const arrived: Msg[] = [];
+    const all = defer<void>();
+    nc.subscribe(subject, { callback: (_err, msg) => arrived.push(msg) === 4 && all.resolve() });
+    await nc.flush();
+    const appHeaders = natsHeaders();
+    appHeaders.set('app', 'mine');
+    const withApp = new Uint8Array(max - (appHeaders as unknown as { encode(): Uint8Array }).encode().length);
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    withSpan(parent, () => {
+      nc.publish(subject, new Uint8Array(max));
+      nc.publish(subject, 'é'.repeat(max / 2));
+      nc.publish(subject, withApp, { headers: appHeaders });
+      nc.publish(subject, new Uint8Array(max - 200));
+    });
+    parent.finish();
+    await all.promise;
+    assert.deepEqual(arrived.map((m) => [m.data.length, Object.keys(headerRecord(m.headers))]), [
+      [max, []],
+      [max, []],
+      [withApp.length, ['app']],
+      [max - 200, ['traceparent']],
+    ]);
+    assert.equal(tracer.byName(`nats.publish ${subject}`).length, 4, 'each publish has its span');
+    const responder = nc.subscribe(`${subject}.rpc`, { callback: (_err, msg) => msg.respond(sc.encode('ok')) });
+    await nc.flush();
+    const reply = await withSpan(parent, () => nc.request(`${subject}.rpc`, new Uint8Array(max), { timeout: 5000 }));
+    assert.equal(sc.decode(reply.data), 'ok');
+    responder.unsubscribe();
+  });
+
+  it("the client's writes to the app's options reach them, as without the hooks", async () => {
+    const subject = freshSubject('options');
+    nc.subscribe(subject, { callback: (_err, msg) => msg.respond(sc.encode('ok')) });
+    await nc.flush();
+    const appHeaders = natsHeaders();
+    const published: { headers?: typeof appHeaders; reply?: string } = { headers: appHeaders };
+    const requested = {} as { timeout: number };
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    withSpan(parent, () => nc.publish(subject, sc.encode('x'), published));
+    await withSpan(parent, () => nc.request(subject, sc.encode('y'), requested));
+    assert.deepEqual(published, { headers: appHeaders, reply: '' });
+    assert.equal(published.headers, appHeaders);
+    assert.deepEqual(headerRecord(appHeaders), {}, "the app's headers are not written");
+    assert.deepEqual(requested, { timeout: 1000 });
+    assert.equal(tracer.byName(`nats.publish ${subject}`).length, 1);
+    assert.equal(tracer.byName(`nats.request ${subject}`).length, 1);
+  });
+
   it('an async-iterator subscription: a span per message, following from the publisher, open until the next pull', async () => {
     const subject = freshSubject('iterator');
     const sub = nc.subscribe(subject, { queue: 'workers' });
