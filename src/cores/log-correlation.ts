@@ -79,13 +79,6 @@ export function currentTraceIds(): TraceIds | undefined {
   }
 }
 
-/** Sets the ids on `record` under `keys`, leaving every field the record already has as it is. */
-export function addTraceFields(record: Record<string, unknown>, keys: ResolvedLogKeys, ids: TraceIds): void {
-  if (!hasOwn(record, keys.traceId)) record[keys.traceId] = ids.traceId;
-  if (!hasOwn(record, keys.spanId)) record[keys.spanId] = ids.spanId;
-  if (ids.traceFlags !== undefined && !hasOwn(record, keys.traceFlags)) record[keys.traceFlags] = ids.traceFlags;
-}
-
 export function hasOwn(record: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(record, key);
 }
@@ -93,6 +86,40 @@ export function hasOwn(record: object, key: string): boolean {
 /** The hook's field names, made once per install (its state: the log hooks' span logic exports this as `makeState`). */
 export function logKeysOf(hook: ActiveHook<LogHookOptions>): ResolvedLogKeys {
   return resolveLogKeys(hook.options);
+}
+
+/**
+ * The ids put on each record, by record. winston hands its formats the app's own object when one is
+ * logged (`logger.info({ message })`, `logger.log(info)`, an Error): an object logged again must not keep
+ * an earlier span's ids, inside another span or outside any.
+ */
+const stamped = new WeakMap<object, Record<string, string>>();
+/** Whether any record was stamped: until then (no tracer, no span yet) nothing is looked up. */
+let anyStamped = false;
+
+/** Takes out of `record` the ids an earlier call put on it that are still as put. */
+function unstamp(record: Record<string, unknown>): void {
+  if (!anyStamped) return;
+  const earlier = stamped.get(record);
+  if (earlier === undefined) return;
+  stamped.delete(record);
+  for (const key of Object.keys(earlier)) if (hasOwn(record, key) && record[key] === earlier[key]) delete record[key];
+}
+
+/** Sets the ids on `record` under `keys`, leaving every field the record already has as it is; remembers what it set. */
+function stamp(record: Record<string, unknown>, keys: ResolvedLogKeys, ids: TraceIds): void {
+  const added: Record<string, string> = {};
+  const set = (key: string, value: string | undefined): void => {
+    if (value === undefined || hasOwn(record, key)) return;
+    record[key] = value;
+    added[key] = value;
+  };
+  set(keys.traceId, ids.traceId);
+  set(keys.spanId, ids.spanId);
+  set(keys.traceFlags, ids.traceFlags);
+  if (Object.keys(added).length === 0) return;
+  stamped.set(record, added);
+  anyStamped = true;
 }
 
 /**
@@ -105,13 +132,12 @@ export function addIdsToRecordsOf(ctx: PatchContext<LogHookOptions, ResolvedLogK
   ctx.wrap(target, method, (original) =>
     function (this: unknown, record: unknown): unknown {
       if (hook.enabled && record !== null && typeof record === 'object') {
-        const ids = currentTraceIds();
-        if (ids !== undefined && Object.isExtensible(record)) {
-          try {
-            addTraceFields(record as Record<string, unknown>, ctx.state, ids);
-          } catch (err) {
-            reportOnce(`${hook.name}: adding trace ids`, err);
-          }
+        try {
+          unstamp(record as Record<string, unknown>);
+          const ids = currentTraceIds();
+          if (ids !== undefined && Object.isExtensible(record)) stamp(record as Record<string, unknown>, ctx.state, ids);
+        } catch (err) {
+          reportOnce(`${hook.name}: adding trace ids`, err);
         }
       }
       return applyArgs(original, this, arguments);

@@ -20,14 +20,27 @@ interface PinoSymbols {
 
 type PinoLogger = { [key: symbol]: unknown };
 
-/** `,"key":"value"` for each id the line does not have yet (from the app's object or its bindings). */
-function idFields(ids: TraceIds, keys: ResolvedLogKeys, obj: unknown, bindings: string): string {
+/**
+ * Whether the finished line already has `key` at its top level: from the app's object, a mixin, the
+ * bindings or what a `formatters.log` returned (which this wrapper never sees as an object). The line is
+ * parsed only when the key's text is in it; a line that is not JSON counts as having it.
+ */
+function lineHas(line: string, key: string): boolean {
+  if (!line.includes(`${JSON.stringify(key)}:`)) return false;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return parsed === null || typeof parsed !== 'object' || hasOwn(parsed, key);
+  } catch {
+    return true;
+  }
+}
+
+/** `,"key":"value"` for each id the line does not have yet. */
+function idFields(ids: TraceIds, keys: ResolvedLogKeys, line: string): string {
   let fields = '';
   const add = (key: string, value: string | undefined): void => {
-    if (value === undefined) return;
-    const name = JSON.stringify(key);
-    if ((obj !== null && typeof obj === 'object' && hasOwn(obj, key)) || bindings.includes(`${name}:`)) return;
-    fields += `,${name}:${JSON.stringify(value)}`;
+    if (value === undefined || lineHas(line, key)) return;
+    fields += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
   };
   add(keys.traceId, ids.traceId);
   add(keys.spanId, ids.spanId);
@@ -56,7 +69,7 @@ export function patchProto(factory: unknown, ctx: PatchContext<LogHookOptions, R
         const bindings = String(this[chindingsSym] ?? '');
         const head = `${(this[lsCacheSym] as Record<number, string> | undefined)?.[num]}${time ?? ''}${bindings}`;
         if (!line.startsWith(head)) return line;
-        let fields = idFields(ids, ctx.state, obj, bindings);
+        let fields = idFields(ids, ctx.state, line);
         if (fields === '') return line;
         // A level formatter may leave nothing after the opening brace: no comma before the first field.
         if (head.endsWith('{')) fields = fields.slice(1);

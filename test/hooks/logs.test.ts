@@ -236,6 +236,56 @@ for (const driver of LOG_DRIVERS) {
   });
 }
 
+describe('log correlation: what only one logger does', function () {
+  const tracer = new RecordingTracer();
+  afterEach(() => uninstallAllPatches());
+
+  it("winston: an object the app logs again keeps no earlier span's ids, inside another span or outside any", async () => {
+    installPatches(['winston'], { tracer });
+    const sink = new LineSink();
+    const winston = require('winston');
+    const logger = winston.createLogger({ format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] });
+    const event: Record<string, unknown> = { message: 'tick' };
+    const own: Record<string, unknown> = { message: 'own', trace_id: 'mine' };
+    const [first, second] = [tracer.startSpan('first') as RecordedSpan, tracer.startSpan('second') as RecordedSpan];
+    withSpan(first, () => logger.info(event));
+    withSpan(second, () => logger.info(event));
+    logger.info(event);
+    withSpan(first, () => logger.info(own));
+    logger.info(own);
+    await sink.until(5);
+    const lines = sink.json().map((r) => [r.trace_id, r.span_id]);
+    assert.deepEqual(lines, [
+      [first.traceId, first.id],
+      [second.traceId, second.id],
+      [undefined, undefined],
+      ['mine', first.id],
+      ['mine', undefined],
+    ]);
+    assert.ok(!('span_id' in event) && !('trace_id' in event), JSON.stringify(event));
+    assert.equal(own.trace_id, 'mine');
+  });
+
+  it("pino: a trace_id that formatters.log adds is the line's only one; a nested one leaves the ids added", async () => {
+    installPatches(['pino'], { tracer });
+    const sink = new LineSink();
+    const logger = require('pino')({ base: undefined, timestamp: false, formatters: { log: (o: object) => ({ ...o, trace_id: 'mine' }) } }, { write: (s: string) => sink.push(s) });
+    const nested = require('pino')({ base: undefined, timestamp: false }, { write: (s: string) => sink.push(s) });
+    const span = tracer.startSpan('request') as RecordedSpan;
+    withSpan(span, () => {
+      logger.info('formatted');
+      nested.info({ ctx: { trace_id: 'inner' } }, 'nested');
+      nested.child({ ctx: { span_id: 'bound' } }).info('bound');
+    });
+    await sink.until(3);
+    assert.equal(sink.lines[0].split('"trace_id"').length, 2, sink.lines[0]);
+    const [formatted, inner, bound] = sink.json();
+    assert.deepEqual([formatted.trace_id, formatted.span_id], ['mine', span.id]);
+    assert.deepEqual([inner.trace_id, inner.span_id, (inner.ctx as { trace_id: string }).trace_id], [span.traceId, span.id, 'inner']);
+    assert.deepEqual([bound.trace_id, bound.span_id], [span.traceId, span.id]);
+  });
+});
+
 describe('log correlation: tracers and currentTraceIds()', function () {
   this.timeout(20000);
   afterEach(() => uninstallAllPatches());
