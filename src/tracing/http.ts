@@ -92,6 +92,9 @@ function tracedEmit(this: TrackedRequest, event: string | symbol, arg?: any): bo
   const tracked = this[kTracked] as Tracked;
   switch (event) {
     case 'response':
+    // A 101 to an upgrade request (WebSocket), and the answer to CONNECT: the call's response, the socket the app's.
+    case 'upgrade':
+    case 'connect':
       tracked.res = arg;
       if (typeof arg?.statusCode === 'number') tracked.call.status(arg.statusCode, arg.headers);
       break;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import nock from 'nock';
 import * as opentracing from 'opentracing';
@@ -353,6 +354,42 @@ describe('http client hook', () => {
 });
 
 // nock's interceptor rejects such a host itself: this suite runs on plain Node.
+// Not under nock: its interceptor takes no CONNECT path (host:port).
+describe('http client hook: upgrade and CONNECT', () => {
+  const tracer = new RecordingTracer();
+  before(() => installPatches(['http'], { tracer }));
+  after(() => uninstallAllPatches());
+
+  it("an upgrade (101) and a CONNECT's answer: the call's status, no error; the span ends when the socket is handed over", async () => {
+    const raw = http.createServer();
+    raw.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n'));
+    raw.on('connect', (_req, socket) => socket.end('HTTP/1.1 200 Connection Established\r\n\r\n'));
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const { port } = raw.address() as AddressInfo;
+    try {
+      const handedOver = (req: http.ClientRequest, event: 'upgrade' | 'connect'): Promise<number | undefined> =>
+        new Promise((resolve, reject) => {
+          req.on(event, (res: http.IncomingMessage, socket: import('node:net').Socket) => {
+            socket.destroy();
+            resolve(res.statusCode);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const upgraded = await handedOver(http.request({ host: '127.0.0.1', port, path: '/ws', headers: { Connection: 'Upgrade', Upgrade: 'test' } }), 'upgrade');
+      const connected = await handedOver(http.request({ host: '127.0.0.1', port, method: 'CONNECT', path: 'example.com:443' }), 'connect');
+      assert.deepEqual([upgraded, connected], [101, 200]);
+      const spans = await tracer.waitFor(2);
+      assert.deepEqual(spans.map((s) => [s.tags['http.method'], s.tags['http.status_code'], s.tags.error, s.logs.length]), [
+        ['GET', 101, undefined, 0],
+        ['CONNECT', 200, undefined, 0],
+      ]);
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
+  });
+});
+
 describe('http client hook: secrets in error messages', () => {
   const tracer = new RecordingTracer();
   before(() => installPatches(['http'], { tracer }));
