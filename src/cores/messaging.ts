@@ -213,7 +213,8 @@ export function startConsumer(
  * What the handler throws or rejects with reaches the library unchanged.
  */
 export function runConsumer(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): any {
-  return storage.run({ span: call.span }, () => call.invokeAndChain(original, thisArg, args));
+  // Reflect.apply, not a closure: one frame fewer under the handler (AsyncLocalStorage.run, invokeAndChain, invoke).
+  return storage.run({ span: call.span }, Reflect.apply, call.invokeAndChain, call, [original, thisArg, args]);
 }
 
 /** `startConsumer` and `runConsumer`; the handler runs as it is when no span is made. */

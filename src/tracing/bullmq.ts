@@ -23,7 +23,7 @@
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import { DbCall, runInContext } from '../cores/db-call';
-import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
+import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, runConsumer, startConsumer, startProducer } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
 import { tracerIsDefaultNoop } from '../hook-tracer';
@@ -229,20 +229,41 @@ function jobContext(hook: ActiveHook, job: JobLike) {
   return headers !== null && typeof headers === 'object' ? extractMessageContext(hook, headers, objectHeaders) : null;
 }
 
+/**
+ * The hook's frames below the processor, on each path (the wrapper's own included): an error the processor
+ * makes synchronously keeps the frames it has untraced (bullmq stores its stack in `job.stacktrace`) when
+ * Error.stackTraceLimit has room for these. Traced: the wrapper, runConsumer, AsyncLocalStorage.run,
+ * invokeAndChain and invoke; in bullmq's own context untraced: the wrapper, runInContext and AsyncLocalStorage.run.
+ */
+const TRACED_FRAMES = 5;
+const OWN_WORK_FRAMES = 3;
+
 function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
   return (original: AnyFunction) =>
     function callProcessJob(this: { name?: unknown }, job: JobLike | null | undefined): unknown {
-      if (tracingOff(hook) || job == null || typeof job !== 'object') {
-        // The processor is the app's work: never in the worker's suppressed context, traced or not.
-        return storage.getStore() === OWN_WORK ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
+      let call: DbCall | undefined;
+      if (!tracingOff(hook) && job != null && typeof job === 'object') {
+        const tags: TagMap = {};
+        const id = text(job.id);
+        if (id !== undefined) tags[JOB_ID] = id;
+        if (typeof job.attemptsMade === 'number') tags[JOB_ATTEMPT] = job.attemptsMade + 1;
+        const spec = jobSpec('process', text(this.name), text(job.name), tags);
+        // Started outside bullmq's suppressed context; the processor then runs in its span.
+        call = runInContext(undefined, startConsumer, undefined, [hook, spec, jobContext(hook, job)]);
       }
-      const tags: TagMap = {};
-      const id = text(job.id);
-      if (id !== undefined) tags[JOB_ID] = id;
-      if (typeof job.attemptsMade === 'number') tags[JOB_ATTEMPT] = job.attemptsMade + 1;
-      const spec = jobSpec('process', text(this.name), text(job.name), tags);
-      const args = arguments;
-      return runInContext(undefined, () => traceHandler(hook, spec, jobContext(hook, job), original, this, args), undefined, []);
+      const own = call === undefined && storage.getStore() === OWN_WORK;
+      const frames = call !== undefined ? TRACED_FRAMES : own ? OWN_WORK_FRAMES : 1;
+      const limit = Error.stackTraceLimit;
+      const room = typeof limit === 'number' && limit > 0 && Number.isFinite(limit) ? limit + frames : undefined;
+      if (room !== undefined) Error.stackTraceLimit = room;
+      try {
+        if (call !== undefined) return runConsumer(call, original, this, arguments);
+        // The processor is the app's work: never in the worker's suppressed context, traced or not.
+        return own ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
+      } finally {
+        // Unless the processor set a limit of its own.
+        if (room !== undefined && Error.stackTraceLimit === room) Error.stackTraceLimit = limit;
+      }
     };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The call-site stack that mysql appends to a query's error (`trace`, its default): the frames of the
+ * Stacks as the app sees them, with the hooks' frames told apart. The call-site stack that mysql appends to a query's error (`trace`, its default): the frames of the
  * code that called `query`, which V8 cuts at `Error.stackTraceLimit` (10 by default), so that each frame
  * of a wrapper there would push one of the app's out. Read whole, to count the wrappers' frames, or cut.
  */
@@ -30,8 +30,12 @@ export async function mysqlCallSite(fails: () => Promise<unknown>, stackTraceLim
   const stack = String((err as { stack?: unknown } | null | undefined)?.stack);
   const at = stack.indexOf('--------------------');
   if (at === -1) throw new Error(`no call-site stack in:\n${stack}`);
+  return framesOf(stack.slice(at));
+}
+
+/** The frames of `stack`: the hooks' own counted, the others without positions, up to the test's own function. */
+export function framesOf(stack: string): CallSite {
   const frames = stack
-    .slice(at)
     .split('\n')
     .filter((line) => /^\s+at /.test(line))
     .map((line) => line.trim().replace(/:\d+:\d+\)?$/, ''));

@@ -10,6 +10,7 @@ import type { RequestContext } from '../../src/context';
 import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
 import type { BullmqOptions, HookName } from '../../src';
 import { underSpan } from '../helpers/cases';
+import { framesOf } from '../helpers/stack';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { redisHostPort } from '../helpers/services';
 
@@ -230,6 +231,36 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.deepEqual(attempts.map((s) => [s.tags['bullmq.job.attempt'], s.hasError()]), [[1, true], [2, false]]);
       for (const span of attempts) assert.equal(span.parentId, add.id);
       assert.equal(attempts[0].errorLog()?.fields['error.object'], thrown);
+    });
+
+    it("a processor's synchronous error keeps every frame bullmq's stack has untraced, at the default limit", async () => {
+      const failure = async (): Promise<string> => {
+        const q = await readyQueue();
+        const w = worker(q.name, () => {
+          throw new Error('sync');
+        });
+        const failed = outcome(w, 'failed');
+        await q.add('sync', {});
+        const stack = String((await failed)[1].stack);
+        // Its worker's blocking read must not outlive this run (made untraced, it would be traced after install).
+        await w.close();
+        return stack;
+      };
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 10;
+      try {
+        const untraced = framesOf(await failure());
+        install();
+        const traced = framesOf(await failure());
+        assert.equal(untraced.own, 0);
+        assert.ok(traced.own > 0, 'the hooks ran under the processor');
+        // The span's context is entered with Node's AsyncLocalStorage.run: a frame of the hooks' too.
+        const notContext = (frames: string[]): string[] => frames.filter((frame) => !frame.startsWith('at AsyncLocalStorage.run (node:'));
+        assert.deepEqual(notContext(traced.others), untraced.others);
+        assert.equal(Error.stackTraceLimit, 10);
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
     });
 
     it('the context survives the producer: a worker started after the queue closed still follows from the add span', async () => {
