@@ -63,6 +63,23 @@ describe('register (preload) and environment toggles', () => {
   });
 });
 
+describe("register: undici's own NODE_DEBUG log", () => {
+  it('logs what it logs without the hooks: the hooks subscribe to its response channels only from the first request', () => {
+    const code = `
+      const s = require('http').createServer((q, r) => r.end('ok')).listen(0, '127.0.0.1', async () => {
+        const r = await require('undici').fetch('http://127.0.0.1:' + s.address().port + '/x');
+        await r.text();
+        s.close();
+      });`;
+    const events = (stderr: string): string[] => stderr.split('\n').filter((line) => line.startsWith('FETCH ')).map((line) => line.replace(/^FETCH \d+: /, '').replace(/:\d+/g, ':PORT'));
+    const plain = spawnSync(process.execPath, ['-e', code], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_DEBUG: 'fetch' }, encoding: 'utf8', timeout: 30000 });
+    const hooked = runWithRegister(code, { NODE_DEBUG: 'fetch', OT_TRACER: 'jsonl', OT_TRACER_FILE: os.devNull });
+    assert.equal(hooked.status, 0, hooked.stderr);
+    assert.ok(events(plain.stderr).some((line) => line.startsWith('received response')), plain.stderr);
+    assert.deepEqual(events(hooked.stderr), events(plain.stderr));
+  });
+});
+
 describe('register: start-up loads declarations only; the rest comes with the library', () => {
   // An app with no tracer at first: what is loaded at start, then an http call (untraced: no tracer),
   // then a MockTracer set with initGlobalTracer and a second call, which must be traced at once.

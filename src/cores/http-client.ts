@@ -135,6 +135,8 @@ const NO_SECRETS: readonly string[] = [];
 /** One outbound call: its own span, or (span undefined) the outer call it adds to. Finishes once. */
 export class HttpClientCall {
   private done = false;
+  /** The last response's status was 5xx (a retried call's earlier 5xx does not count). */
+  private serverError = false;
 
   constructor(
     private readonly state: HttpClientState,
@@ -188,7 +190,8 @@ export class HttpClientCall {
       return;
     }
     setTag(span, Tags.HTTP_STATUS_CODE, code);
-    if (code >= 500) setTag(span, Tags.ERROR, true);
+    // Tagged at finish: a retry or redirect may yet bring another response.
+    this.serverError = code >= 500;
     const { responseHook, peerServiceHeader } = this.state.hook.options;
     if (peerServiceHeader !== undefined && headers !== undefined) {
       const value = headerValue(headers, peerServiceHeader.toLowerCase());
@@ -208,6 +211,7 @@ export class HttpClientCall {
     if (this.done) return;
     this.done = true;
     if (this.span === undefined) return;
+    if (this.serverError) setTag(this.span, Tags.ERROR, true);
     if (err !== undefined) markError(this.span, err, event, (text) => redactText(text, this.secrets));
     finishSpan(this.span);
   }

@@ -15,10 +15,20 @@ export const fetchHook = defineHook<'fetch', FetchOptions, typeof import('../tra
   targets: [{ module: 'undici', versions: '>=5.0.0 <9', patch: 'patchUndici' }],
   // Runs at install: `ctx.state` and `ctx.tracing` are read only by what runs later, as reading them loads the span logic.
   enable(ctx) {
-    ctx.subscribe('undici:request:create', (message) => ctx.tracing.onCreate(ctx.state, message));
-    ctx.subscribe('undici:request:headers', (message) => ctx.tracing.onHeaders(message));
-    ctx.subscribe('undici:request:trailers', (message) => ctx.tracing.onTrailers(message));
-    ctx.subscribe('undici:request:error', (message) => ctx.tracing.onError(message));
+    // The other channels from the first request on: undici's NODE_DEBUG=undici/fetch logging (its
+    // lib/core/diagnostics.js, run when undici loads) subscribes to headers, trailers and error only when
+    // they have no subscriber yet (another undici logging them), so a subscription made before it loads
+    // silences its log of responses, trailers and errors.
+    let requestChannels = false;
+    ctx.subscribe('undici:request:create', (message) => {
+      if (!requestChannels) {
+        requestChannels = true;
+        ctx.subscribe('undici:request:headers', (message) => ctx.tracing.onHeaders(message));
+        ctx.subscribe('undici:request:trailers', (message) => ctx.tracing.onTrailers(message));
+        ctx.subscribe('undici:request:error', (message) => ctx.tracing.onError(message));
+      }
+      ctx.tracing.onCreate(ctx.state, message);
+    });
     ctx.onUninstall(() => ctx.tracing.detachAll(ctx.state));
     if (typeof globalThis.fetch === 'function') {
       ctx.wrap(globalThis, 'fetch', (original) => {

@@ -230,22 +230,40 @@ export function onCreate(state: FetchState, message: unknown): void {
   if (call !== undefined) new FetchCall(state, 'undici', null, true, call).attach(request);
 }
 
+/** An own data property of a caller's object, read without running a getter (undici may never read it). */
+function ownValue(object: object, key: string): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
+}
+
 /**
  * The URL an entry point was called with: `fetch(input)` (a string, URL or Request), `request(url)`, or
- * `Dispatcher#request({ origin, path })`. Read only when undici queued the request.
+ * `Dispatcher#request({ origin, path })`. Read only when undici queued the request, and never through a
+ * getter of the caller's (a URL's `href` and a Request's `url` are the platform's own).
  */
 function entryUrl(args: ArrayLike<unknown>): string | undefined {
-  const first = args[0] as { url?: unknown; href?: unknown; origin?: unknown; path?: unknown } | string | null | undefined;
+  const first = args[0];
   try {
     if (typeof first === 'string') return new URL(first).href.replace(/#.*$/, '');
     if (first === null || typeof first !== 'object') return undefined;
     if (first instanceof URL) return first.href.replace(/#.*$/, '');
-    if (typeof first.url === 'string') return new URL(first.url).href.replace(/#.*$/, '');
-    if (first.origin !== undefined) return new URL(String(first.path ?? '/'), String(first.origin)).href.replace(/#.*$/, '');
+    if (isRequest(first)) return new URL((first as { url: string }).url).href.replace(/#.*$/, '');
+    const origin = ownValue(first, 'origin');
+    const path = ownValue(first, 'path');
+    if (origin !== undefined) return new URL(String(path ?? '/'), String(origin)).href.replace(/#.*$/, '');
   } catch {
     // not a URL undici would take either
   }
   return undefined;
+}
+
+/** A fetch Request (the global one, or undici's: its `url` getter is on Request.prototype). */
+function isRequest(value: object): boolean {
+  for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    if (proto.constructor?.name === 'Request' && typeof Object.getOwnPropertyDescriptor(proto, 'url')?.get === 'function') return true;
+    if (proto === Object.prototype) return false;
+  }
+  return false;
 }
 
 /** The call that expects this request as its follow-up: same URL, preferably the same caller's context. */

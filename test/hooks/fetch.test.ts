@@ -243,6 +243,38 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it('a retried request whose last answer is 200 is no error, though an earlier attempt got a 503', async () => {
+    let attempts = 0;
+    const flaky = await startServer((_req, res) => {
+      res.statusCode = ++attempts < 2 ? 503 : 200;
+      res.end(String(res.statusCode));
+    });
+    try {
+      const agent = new undici.RetryAgent(new undici.Agent(), { maxRetries: 2, minTimeout: 1, timeoutFactor: 1, statusCodes: [503] });
+      const r = await undici.request(`${flaky.url}/retry`, { dispatcher: agent });
+      assert.equal(await r.body.text(), '200');
+      await tracer.settle();
+      assert.deepEqual(clients().map((s) => [s.tags['http.status_code'], s.hasError()]), [[200, false]]);
+      await agent.close();
+    } finally {
+      await flaky.close();
+    }
+  });
+
+  it("an input fetch rejects: the hook runs none of its getters, as undici runs none", async () => {
+    let reads = 0;
+    const input = {
+      get url(): string {
+        reads++;
+        return `${server.url}/getter`;
+      },
+      toString: () => 'not a url',
+    };
+    const err = await undici.fetch(input as unknown as string).catch((e: unknown) => e);
+    assert.ok(err instanceof TypeError, String(err));
+    assert.equal(reads, 0);
+  });
+
   it('a response whose body is never read still finishes its span (garbage collected)', async function () {
     if (typeof global.gc !== 'function') throw new Error('run mocha with --expose-gc (npm test does)');
     await (async () => {
