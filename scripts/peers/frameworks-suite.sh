@@ -1,4 +1,4 @@
-# Shared by fastify.sh, hapi.sh and grpc-js.sh (sourced, not run): lays a library's own repository out at
+# Shared by the suites' scripts here (sourced, not run): lays a library's own repository out at
 # a real node_modules/<name>/ path (the hooks match modules by that path), installs its dev dependencies,
 # runs its suite without and with `-r register.js` (OT_TRACER=jsonl), and compares the results test by test.
 #
@@ -53,6 +53,22 @@ require_spans() {
   if [ "$spans" -eq 0 ]; then
     echo "WARNING: no $2 span with the hooks: the hook did not patch $3" >&2
     return 1
+  fi
+}
+
+# require_proof <results dir> <library> <library dir>: for hooks that make no span (the loggers'): runs the
+# `proof.js` the caller wrote to the results dir (`node proof.js <library dir> <agent dir>`, exit 0 only
+# when it finds the hook applied) without the preload, where it must fail, then with it, where it must pass.
+require_proof() {
+  local out=$1 lib=$2 dir=$3
+  echo "proof without the preload (must find no hook):"
+  if NODE_OPTIONS="" node "$out/proof.js" "$dir" "$out/agent"; then
+    echo "ERROR: the proof found the hook without the preload" >&2; return 1
+  fi
+  echo "proof with the preload (OT_TRACER=jsonl):"
+  if ! OT_TRACER=jsonl OT_TRACER_FILE="$out/proof-traces.jsonl" NODE_OPTIONS="-r $out/agent/register.js" \
+    node "$out/proof.js" "$dir" "$out/agent"; then
+    echo "WARNING: the $lib hook did not apply" >&2; return 1
   fi
 }
 

@@ -84,15 +84,7 @@ const outside = lines.at(-1).trace_id !== undefined || lines.at(-1).span_id !== 
 console.log(`pino asJson wrapped: ${wrapped}; ids in a line logged inside a span: ${inside}; ids outside a span: ${outside}`);
 process.exitCode = wrapped && inside && !outside ? 0 : 1;
 EOF
-  echo "proof without the preload (must find no hook):"
-  if NODE_OPTIONS="" node "$out/proof.js" "$DIR" "$out/agent"; then
-    echo "ERROR: the proof found the hook without the preload" >&2; return 1
-  fi
-  echo "proof with the preload (OT_TRACER=jsonl):"
-  if ! OT_TRACER=jsonl OT_TRACER_FILE="$out/proof-traces.jsonl" NODE_OPTIONS="-r $out/agent/register.js" \
-    node "$out/proof.js" "$DIR" "$out/agent"; then
-    echo "WARNING: the pino hook did not apply" >&2; return 1
-  fi
+  require_proof "$out" pino "$DIR"
 }
 
 status=0

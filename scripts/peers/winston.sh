@@ -140,15 +140,7 @@ setImmediate(() => {
   process.exitCode = wrapped && inside && !outside ? 0 : 1;
 });
 EOF
-  echo "proof without the preload (must find no hook):"
-  if NODE_OPTIONS="" node "$out/proof.js" "$DIR" "$out/agent"; then
-    echo "ERROR: the proof found the hook without the preload" >&2; return 1
-  fi
-  echo "proof with the preload (OT_TRACER=jsonl):"
-  if ! OT_TRACER=jsonl OT_TRACER_FILE="$out/proof-traces.jsonl" NODE_OPTIONS="-r $out/agent/register.js" \
-    node "$out/proof.js" "$DIR" "$out/agent"; then
-    echo "WARNING: the winston hook did not apply" >&2; return 1
-  fi
+  require_proof "$out" winston "$DIR"
 }
 
 status=0
