@@ -20,6 +20,8 @@ import { ownCopy } from '../own-copy';
 export interface PgState {
   /** pg's own parser of connection settings (config, URL, environment), once pg is loaded. */
   ConnectionParameters?: new (config: unknown) => PgConnectionFacts;
+  /** Whether pg reads a query config from its own clone (8.23.1 on) rather than from the caller's object. */
+  clonesConfig?: boolean;
 }
 
 /** The hook's state, one per install. */
@@ -120,18 +122,24 @@ function traceSubmittable(submittable: Submittable, call: DbCall): void {
     const originals: NonNullable<Submittable[typeof kOriginal]> = {};
     if (typeof submittable.handleReadyForQuery === 'function') {
       originals.handleReadyForQuery = submittable.handleReadyForQuery;
-      submittable.handleReadyForQuery = handleReadyForQuery;
+      hidden(submittable, 'handleReadyForQuery', handleReadyForQuery);
     }
     if (typeof submittable.handleError === 'function') {
       originals.handleError = submittable.handleError;
-      submittable.handleError = handleError;
+      hidden(submittable, 'handleError', handleError);
     }
-    submittable[kOriginal] = originals;
+    hidden(submittable, kOriginal, originals);
+    hidden(submittable, kCycle, undefined);
   }
   const previous = submittable[kCycle];
   // Submitted again before its last cycle ended (pg would fail it): that cycle's span ends now.
   if (previous !== undefined) previous.call.succeed();
   submittable[kCycle] = { call, store: storage.getStore() };
+}
+
+/** An own property the caller's Object.keys, spread and JSON never see (the hooks' wrappers and state). */
+function hidden(target: object, key: PropertyKey, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: false, configurable: true });
 }
 
 /** Whether every own property is an enumerable data property (no getter, nothing a copy would leave out). */
@@ -144,26 +152,42 @@ function enumerableData(descriptors: PropertyDescriptorMap): boolean {
 }
 
 /**
- * A plain query config as pg is to get it: a copy, as pg's own normalizeQueryConfig makes (same prototype
- * and property descriptors, so pg never writes to the caller's object either), in which each property
- * that both pg and the hook read (`submit`, `text`, `values`, `name`, `callback`; `values` and `callback`
- * only when pg reads them, not given as arguments) was read once from the caller's config, in pg's order,
- * and is plain data from then on. A getter that throws throws here, before any span starts, as it would
- * in pg. A Submittable (its `submit` a function) is pg's to keep: that very object is returned.
+ * A plain query config as pg is to get it: a copy (same prototype and property descriptors, so pg never
+ * writes to the caller's object either), in which each property that both pg and the hook read (`submit`,
+ * `text`, `values`, `name`, `callback`; `values` and `callback` only when pg reads them, not given as
+ * arguments) was read once, in pg's order, and is plain data from then on. The reads run where pg runs
+ * them: pg 8.23.1 and later read the fields from a clone of the config (`clones`: a getter runs with the
+ * clone as `this`), earlier versions from the caller's object itself, so there every field pg reads is
+ * read from it here (a getter backed by a private field or a WeakMap keeps working); `query_timeout` is
+ * read from the caller's object by every version. A getter that throws throws here, before any span
+ * starts, as it would in pg. A Submittable (its `submit` a function) is pg's to keep: that very object is
+ * returned.
  */
-function readConfigOnce(config: object, values: unknown, callback: unknown): object {
+function readConfigOnce(config: object, values: unknown, callback: unknown, clones: boolean): object {
   const submit = (config as { submit?: unknown }).submit;
   if (typeof submit === 'function') return config;
+  if (!clones) copyArgsOnto(config as Record<string, unknown>, values, callback);
   const descriptors = Object.getOwnPropertyDescriptors(config);
   // A plain object of data properties (knex's, most apps'): reading it runs nothing, so a plain copy does.
   if (Object.getPrototypeOf(config) === Object.prototype && !types.isProxy(config) && enumerableData(descriptors)) return ownCopy(config);
-  // Getters run on a copy, as pg runs them on its own; the values read become data of the copy pg gets.
-  const reader = Object.create(Object.getPrototypeOf(config), descriptors) as Record<string, unknown>;
+  const source = (clones ? Object.create(Object.getPrototypeOf(config), descriptors) : config) as Record<string, unknown>;
   const read: Record<string, unknown> = { submit };
-  read.text = reader.text;
-  if (!values) read.values = reader.values;
-  read.name = reader.name;
-  if (typeof values !== 'function' && !callback) read.callback = reader.callback;
+  // pg's Query constructor order: text, values, rows, types, name, queryMode, binary, portal, callback, rowMode.
+  read.text = source.text;
+  if (!values) read.values = source.values;
+  if (!clones) {
+    read.rows = source.rows;
+    read.types = source.types;
+  }
+  read.name = source.name;
+  if (!clones) {
+    read.queryMode = source.queryMode;
+    read.binary = source.binary;
+    read.portal = source.portal;
+  }
+  if (typeof values !== 'function' && !callback) read.callback = source.callback;
+  if (!clones) read.rowMode = source.rowMode;
+  read.query_timeout = (config as { query_timeout?: unknown }).query_timeout;
   for (const key of Object.keys(read)) {
     if (!(key in config)) continue;
     descriptors[key] = { value: read[key], writable: true, enumerable: descriptors[key]?.enumerable ?? false, configurable: true };
@@ -171,14 +195,26 @@ function readConfigOnce(config: object, values: unknown, callback: unknown): obj
   return Object.create(Object.getPrototypeOf(config), descriptors) as object;
 }
 
-function wrapQuery(hook: ActiveHook<PgOptions>) {
+/**
+ * What pg before 8.23.1 (utils.normalizeQueryConfig) writes onto the caller's config, the caller's own
+ * callback (pg gets the copy and the traced callback); a frozen config throws here, as it does there.
+ */
+function copyArgsOnto(config: Record<string, unknown>, values: unknown, callback: unknown): void {
+  if (values) {
+    if (typeof values === 'function') config.callback = values;
+    else config.values = values;
+  }
+  if (callback) config.callback = callback;
+}
+
+function wrapQuery(hook: ActiveHook<PgOptions>, state: PgState) {
   return (original: (...args: any[]) => any) =>
     function query(this: PgConnectionFacts, input: any, values?: any, callback?: any): any {
       // Decided before the statement is read or sanitised: untraced calls cost this check only.
       const parent = input == null ? undefined : clientParent(hook);
       if (parent === undefined) return applyArgs(original, this, arguments);
       // What the caller's config holds is read once (see readConfigOnce), before any span starts.
-      const config = typeof input === 'object' ? readConfigOnce(input, values, callback) : input;
+      const config = typeof input === 'object' ? readConfigOnce(input, values, callback, state.clonesConfig !== false) : input;
       const args = config === input ? arguments : Array.prototype.slice.call(arguments);
       if (config !== input) (args as unknown[])[0] = config;
       let call: DbCall | undefined;
@@ -261,8 +297,16 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
 }
 
 export function patchClient(exports: any, { hook, state, basedir, wrap }: PatchContext<PgOptions, PgState>): void {
-  wrap(exports.prototype, 'query', wrapQuery(hook));
+  wrap(exports.prototype, 'query', wrapQuery(hook, state));
   if (basedir !== undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg's own normalizer, from the very copy of pg being patched
+      const utils = require(path.join(basedir, 'lib', 'utils')) as { normalizeQueryConfig?: (config: object) => unknown };
+      const probe = { text: '' };
+      if (typeof utils.normalizeQueryConfig === 'function') state.clonesConfig = utils.normalizeQueryConfig(probe) !== probe;
+    } catch {
+      // Read as pg 8.23.1 and later do.
+    }
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg's own parser, from the very copy of pg being patched
       state.ConnectionParameters = require(path.join(basedir, 'lib', 'connection-parameters'));

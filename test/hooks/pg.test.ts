@@ -13,6 +13,7 @@ import { assertDbErrorLogged } from '../helpers/error-log';
 import { redactErrorText } from '../../src/cores/db-call';
 
 const originalQuery = pg.Client.prototype.query;
+const pg8230 = require('pg8230') as typeof pg;
 
 /** For a suite: the pg hook installed and a connected client (handed to `set`), spans reset and settled per test. */
 function suiteClient(tracer: RecordingTracer, set: (client: pg.Client) => void): void {
@@ -279,6 +280,79 @@ describe('pg under traced HTTP requests (busy pool)', function () {
     assert.equal(connects.length, n);
     assert.ok(connects.every((c) => serverById.has(c.parentId as string)));
   });
+});
+
+/** Query configs with a field that only the caller's own object reaches: a private field, a WeakMap. */
+class PrivateTextConfig {
+  readonly #text: string;
+  constructor(text: string) {
+    this.#text = text;
+  }
+  get text(): string {
+    return this.#text;
+  }
+}
+const timeouts = new WeakMap<object, number>();
+class WeakMapTimeoutConfig {
+  readonly text: string;
+  constructor(text: string, timeout: number) {
+    this.text = text;
+    timeouts.set(this, timeout);
+  }
+  get query_timeout(): number | undefined {
+    return timeouts.get(this);
+  }
+}
+
+describe('pg: query configs read where pg reads them (8.23.1, which clones them, and 8.23.0, which does not)', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  afterEach(() => uninstallAllPatches());
+
+  for (const [label, lib, aliases] of [['pg 8.23.1', pg, undefined], ['pg 8.23.0', pg8230, { pg8230: 'pg' }]] as const) {
+    /** What `run` gives back with a fresh client, untraced and then traced (one span per query, under a parent). */
+    async function bothWays<T>(run: (client: pg.Client) => Promise<T>): Promise<{ untraced: T; traced: T }> {
+      const once = async (): Promise<T> => {
+        const client = new lib.Client(pgConfig()) as pg.Client;
+        await client.connect();
+        try {
+          return await withSpan(tracer.startSpan('parent'), () => run(client));
+        } finally {
+          await client.end();
+        }
+      };
+      const untraced = await once();
+      installPatches(['pg'], { tracer, aliases });
+      const traced = await once();
+      assert.ok(tracer.byName(/^pg\.query/).length > 0, 'traced');
+      return { untraced, traced };
+    }
+    /** What a query call gives: its rows, or its error, thrown (pg 8.23.1 reads a config's getters as it is called) or rejected. */
+    const outcome = (query: () => unknown): Promise<string> =>
+      new Promise((resolve) => resolve(query())).then((r) => `rows ${JSON.stringify((r as pg.QueryResult).rows)}`, (e: Error) => `error ${e.message}`);
+
+    it(`${label}: config classes whose text or query_timeout only their own object can read`, async () => {
+      const { untraced, traced } = await bothWays((client) =>
+        Promise.all([outcome(() => client.query(new PrivateTextConfig('SELECT 1 AS n') as pg.QueryConfig)), outcome(() => client.query(new WeakMapTimeoutConfig('SELECT pg_sleep(0.5)', 50) as pg.QueryConfig))]),
+      );
+      // 8.23.1 reads `text` on its own clone, where no private field is: it throws, traced or not.
+      assert.deepEqual(untraced, [lib === pg ? 'error Cannot read private member #text from an object whose class did not declare it' : 'rows [{"n":1}]', 'error Query read timeout']);
+      assert.deepEqual(traced, untraced);
+    });
+
+    it(`${label}: what pg writes on the caller's config (values, callback), and a Submittable's own keys`, async () => {
+      const { untraced, traced } = await bothWays(async (client) => {
+        const config: Record<string, unknown> = { text: 'SELECT $1::int AS n' };
+        await new Promise((resolve, reject) => (client as any).query(config, [7], (err: Error | null, r: unknown) => (err ? reject(err) : resolve(r))));
+        const query = new lib.Query('SELECT 2 AS n');
+        const before = Object.keys(query);
+        client.query(query);
+        await once(query, 'end');
+        return { config: Object.keys(config).sort(), values: config.values, submittable: { before, after: Object.keys(query), spread: Object.keys({ ...query }).length } };
+      });
+      assert.deepEqual(traced, untraced);
+    });
+  }
 });
 
 describe('pg regressions', function () {
