@@ -34,18 +34,7 @@ if [ -n "${AXIOS_DIST:-}" ]; then
   (cd "$DIR" && tar -c --exclude=./node_modules --exclude=./lib --exclude=./index.js --exclude=./package.json .) | tar -x -C "$DIST_DIR"
   cp -R "$AXIOS_DIST/lib" "$AXIOS_DIST/index.js" "$AXIOS_DIST/package.json" "$DIST_DIR/"
   for f in "$DIR"/node_modules/* "$DIR"/node_modules/.bin; do ln -s "$f" "$DIST_DIR/node_modules/"; done
-  for dep in $(node -p "Object.keys(require('$AXIOS_DIST/package.json').dependencies || {}).join(' ')"); do
-    # The package directory Node finds from the given package (node_modules/ upwards; not every package
-    # exports its package.json).
-    src=$(node -e "
-      const path = require('path'), fs = require('fs');
-      for (let d = path.resolve(process.argv[1]); ; d = path.dirname(d)) {
-        const c = path.join(d, 'node_modules', process.argv[2]);
-        if (fs.existsSync(path.join(c, 'package.json'))) { console.log(c); break; }
-        if (path.dirname(d) === d) process.exit(1);
-      }" "$AXIOS_DIST" "$dep")
-    rm -f "$DIST_DIR/node_modules/$dep" && ln -s "$src" "$DIST_DIR/node_modules/$dep"
-  done
+  link_dist_dependencies "$AXIOS_DIST" "$DIST_DIR/node_modules"
   DIR=$DIST_DIR
   RESULTS_NAME=axios-dist
 fi

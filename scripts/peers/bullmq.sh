@@ -40,10 +40,7 @@ prepare "$DIR" "${BULLMQ_GIT:-https://github.com/taskforcesh/bullmq.git}" "$TAG"
 cd "$DIR"
 [ -z "${SETUP_ONLY:-}" ] || exit 0
 
-REDIS_SERVER=$(command -v redis-server) || { echo "redis-server not found: run under scripts/with-services.js" >&2; exit 2; }
-REDIS_CLI=$(command -v redis-cli) || { echo "redis-cli not found" >&2; exit 2; }
-port_busy() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
-if port_busy; then echo "127.0.0.1:6379 is in use: bullmq's tests need it for their own Redis" >&2; exit 2; fi
+require_redis bullmq
 export REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 
 # The setup file of both configs, preceded by one that requires the package's entry (by its real path,
@@ -58,41 +55,19 @@ for config in vitest.config.ts vitest.ioredis.config.ts; do
   grep -q vitest.peers-entry "peers.$config" || { echo "$config: no setupFiles line to extend" >&2; exit 2; }
 done
 
-REDIS_PID=
-stop_redis() {
-  [ -n "$REDIS_PID" ] || return 0
-  kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
-  REDIS_PID=
-}
-trap stop_redis EXIT
-
 run_suite() {
-  local redis_dir i config json
-  redis_dir=$(mktemp -d)
+  local config json
   # A fresh Redis on 6379 for each run.
-  "$REDIS_SERVER" --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
-    --logfile "$redis_dir/redis.log" &
-  REDIS_PID=$!
-  for i in $(seq 50); do "$REDIS_CLI" -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  start_redis
   for config in vitest.config.ts vitest.ioredis.config.ts; do
     json=${RESULTS%.results}.${config%.ts}.json
     # What `test` and `test:ioredis` run: --no-file-parallelism.
     timeout 2400 node_modules/.bin/vitest run --no-file-parallelism --config "peers.$config" \
       --reporter=verbose --reporter=json --outputFile.json="$json" >"${RESULTS%.results}.${config%.ts}.log" 2>&1 || true
-    # Each test's outcome, as compare-results.js reads it (`ok|not ok<TAB>file > suite > test`); skipped
-    # tests count as passing, a file that failed to load as one failing test. Failure messages stay in the json.
-    NODE_OPTIONS= node -e '
-      const path = require("path");
-      const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-      for (const file of r.testResults) {
-        const name = path.basename(file.name);
-        for (const t of file.assertionResults) console.log((t.status === "failed" ? "not ok" : "ok") + "\t" + name + " > " + t.fullName);
-        if (file.assertionResults.length === 0 && file.status === "failed") console.log("not ok\t" + name);
-      }
-    ' "$json" >>"$RESULTS" || printf "not ok\t%s\n" "$config (no results)" >>"$RESULTS"
+    # Failure messages stay in the json.
+    jest_results "$json" "$DIR" || printf "not ok\t%s\n" "$config (no results)" >>"$RESULTS"
   done
   stop_redis
-  rm -rf "$redis_dir"
 }
 OUT=$PEERS_DIR/results/$NAME
 status=0

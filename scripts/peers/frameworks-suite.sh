@@ -72,6 +72,67 @@ require_proof() {
   fi
 }
 
+# require_redis <library>: REDIS_SERVER and REDIS_CLI from PATH (the service script's: run under
+# scripts/with-services.js), and 127.0.0.1:6379 free, where <library>'s tests expect their own Redis.
+require_redis() {
+  REDIS_SERVER=$(command -v redis-server) || { echo "redis-server not found: run under scripts/with-services.js" >&2; exit 2; }
+  REDIS_CLI=$(command -v redis-cli) || { echo "redis-cli not found" >&2; exit 2; }
+  if (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then echo "127.0.0.1:6379 is in use: $1's tests need it for their own Redis" >&2; exit 2; fi
+  trap stop_redis EXIT
+}
+
+# start_redis: a fresh, empty Redis on 127.0.0.1:6379 for one run (after require_redis); stop_redis stops it
+# and removes its files (also at exit).
+REDIS_PID=
+REDIS_DIR=
+start_redis() {
+  local i
+  REDIS_DIR=$(mktemp -d)
+  "$REDIS_SERVER" --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$REDIS_DIR" \
+    --logfile "$REDIS_DIR/redis.log" &
+  REDIS_PID=$!
+  for i in $(seq 50); do "$REDIS_CLI" -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+}
+stop_redis() {
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true; fi
+  if [ -n "$REDIS_DIR" ]; then rm -rf "$REDIS_DIR"; fi
+  REDIS_PID=
+  REDIS_DIR=
+}
+
+# link_dist_dependencies <package dir> <node_modules dir>: links each dependency of the installed package
+# at <package dir> into <node_modules dir>, as Node finds it from that package (node_modules/ upwards; not
+# every package exports its package.json), in place of what is there.
+link_dist_dependencies() {
+  local pkg=$1 modules=$2 dep src
+  for dep in $(node -p "Object.keys(require('$pkg/package.json').dependencies || {}).join(' ')"); do
+    src=$(node -e "
+      const path = require('path'), fs = require('fs');
+      for (let d = path.resolve(process.argv[1]); ; d = path.dirname(d)) {
+        const c = path.join(d, 'node_modules', process.argv[2]);
+        if (fs.existsSync(path.join(c, 'package.json'))) { console.log(c); break; }
+        if (path.dirname(d) === d) process.exit(1);
+      }" "$pkg" "$dep")
+    rm -f "$modules/$dep" && ln -s "$src" "$modules/$dep"
+  done
+}
+
+# jest_results <jest or vitest JSON report> <root>: each test's outcome appended to $RESULTS
+# (`ok|not ok<TAB>file > full name`, the file relative to <root>); skipped tests count as passing, and a
+# file that failed to run as one failing test.
+jest_results() {
+  NODE_OPTIONS="" node -e "
+    const path = require('path');
+    const r = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
+    const out = [];
+    for (const f of r.testResults) {
+      const file = path.relative(process.argv[2], f.name);
+      if (f.assertionResults.length === 0) out.push((f.status === 'failed' ? 'not ok' : 'ok') + '\t' + file);
+      for (const a of f.assertionResults) out.push((a.status === 'failed' ? 'not ok' : 'ok') + '\t' + file + ' > ' + a.fullName);
+    }
+    process.stdout.write(out.join('\n') + '\n');" "$1" "$2" >>"$RESULTS"
+}
+
 # tap_results <tap file> [prefix]: its results appended to $RESULTS.
 tap_results() {
   node "$ROOT/scripts/peers/tap-results.js" ${2:+--prefix "$2"} <"$1" >>"$RESULTS"

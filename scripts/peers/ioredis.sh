@@ -29,10 +29,7 @@ prepare "$DIR" "${IOREDIS_GIT:-https://github.com/redis/ioredis.git}" "$TAG" . i
 cd "$DIR"
 [ -z "${SETUP_ONLY:-}" ] || exit 0
 
-REDIS_SERVER=$(command -v redis-server) || { echo "redis-server not found: run under scripts/with-services.js" >&2; exit 2; }
-REDIS_CLI=$(command -v redis-cli) || { echo "redis-cli not found" >&2; exit 2; }
-port_busy() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
-if port_busy; then echo "127.0.0.1:6379 is in use: ioredis's tests need it for their own Redis" >&2; exit 2; fi
+require_redis ioredis
 
 # ts-node (the suite's mocha config) compiles the tests, not lib/ (built/ is loaded instead), nor the
 # dev dependencies, nor the hooks' build.
@@ -40,29 +37,16 @@ export TS_NODE_IGNORE='(?:^|/)node_modules/,^lib/,^\.\./' TS_NODE_TRANSPILE_ONLY
 # Its `test:js` passes --no-experimental-strip-types, which node before 22.6 rejects.
 STRIP=$(node -e 'process.exit(process.allowedNodeEnvironmentFlags.has("--no-experimental-strip-types") ? 0 : 1)' && echo --no-experimental-strip-types || true)
 
-REDIS_PID=
-stop_redis() {
-  [ -n "$REDIS_PID" ] || return 0
-  kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
-  REDIS_PID=
-}
-trap stop_redis EXIT
-
 run_suite() {
-  local tap redis_dir i
+  local tap
   # The TAP output (with each failure's message) is kept beside the results.
   tap=${RESULTS%.results}.tap
   # A fresh Redis on 6379 for each run.
-  redis_dir=$(mktemp -d)
-  "$REDIS_SERVER" --port 6379 --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
-    --logfile "$redis_dir/redis.log" &
-  REDIS_PID=$!
-  for i in $(seq 50); do "$REDIS_CLI" -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  start_redis
   timeout 1800 node_modules/.bin/mocha $STRIP --reporter tap \
     "test/helpers/*.ts" "test/unit/**/*.ts" "test/functional/**/*.ts" >"$tap" 2>/dev/null || true
   tap_results "$tap"
   stop_redis
-  rm -rf "$redis_dir"
 }
 OUT=$PEERS_DIR/results/ioredis
 status=0

@@ -89,16 +89,7 @@ run_suite() {
   KAFKA_VERSION=2.4 NODE_ENV=test KAFKAJS_DEBUG_PROTOCOL_BUFFERS=1 KAFKAJS_NO_PARTITIONER_WARNING=1 \
     timeout 1800 node_modules/.bin/jest -c jest.peers.config.js --ci --maxWorkers=2 --forceExit \
     --json --outputFile="$json" $SPECS >"${json%.json}.jest.log" 2>&1 || true
-  # Each test as `ok|not ok<TAB>file > full name`; a file that failed to run counts as one failed test.
-  NODE_OPTIONS="" node -e "
-    const r = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
-    const out = [];
-    for (const f of r.testResults) {
-      const file = require('path').relative(process.argv[2], f.name);
-      if (f.assertionResults.length === 0) out.push((f.status === 'failed' ? 'not ok' : 'ok') + '\t' + file);
-      for (const a of f.assertionResults) out.push((a.status === 'failed' ? 'not ok' : 'ok') + '\t' + file + ' > ' + a.fullName);
-    }
-    process.stdout.write(out.join('\n') + '\n');" "$json" "$DIR" >>"$RESULTS" || echo "no jest results in $json" >&2
+  jest_results "$json" "$DIR" || echo "no jest results in $json" >&2
 }
 OUT=$PEERS_DIR/results/kafkajs
 status=0

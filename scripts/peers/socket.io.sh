@@ -52,16 +52,7 @@ if [ -n "${SOCKETIO_DIST:-}" ]; then
   (cd "$DIR" && tar -c --exclude=./node_modules --exclude=./dist --exclude=./package.json .) | tar -x -C "$DIST_DIR"
   cp -R "$SOCKETIO_DIST/dist" "$SOCKETIO_DIST/package.json" "$DIST_DIR/"
   for f in "$DIR"/node_modules/* "$DIR"/node_modules/.bin; do ln -s "$f" "$DIST_DIR/node_modules/"; done
-  for dep in $(node -p "Object.keys(require('$SOCKETIO_DIST/package.json').dependencies || {}).join(' ')"); do
-    src=$(node -e "
-      const path = require('path'), fs = require('fs');
-      for (let d = path.resolve(process.argv[1]); ; d = path.dirname(d)) {
-        const c = path.join(d, 'node_modules', process.argv[2]);
-        if (fs.existsSync(path.join(c, 'package.json'))) { console.log(c); break; }
-        if (path.dirname(d) === d) process.exit(1);
-      }" "$SOCKETIO_DIST" "$dep")
-    rm -f "$DIST_DIR/node_modules/$dep" && ln -s "$src" "$DIST_DIR/node_modules/$dep"
-  done
+  link_dist_dependencies "$SOCKETIO_DIST" "$DIST_DIR/node_modules"
   DIR=$DIST_DIR
   RESULTS_NAME=socket.io-dist
 fi
