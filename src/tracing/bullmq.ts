@@ -29,6 +29,7 @@ import { setTag, TagMap, tracingOff } from '../spans';
 import { tracerIsDefaultNoop } from '../hook-tracer';
 import type { BullmqOptions } from '../options/bullmq';
 import { applyArgs } from '../apply-args';
+import { raiseStackLimit, restoreStackLimit } from '../stack-limit';
 import { copyWith } from '../own-copy';
 
 type AnyFunction = (...args: any[]) => any;
@@ -253,16 +254,13 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
       }
       const own = call === undefined && storage.getStore() === OWN_WORK;
       const frames = call !== undefined ? TRACED_FRAMES : own ? OWN_WORK_FRAMES : 1;
-      const limit = Error.stackTraceLimit;
-      const room = typeof limit === 'number' && limit > 0 && Number.isFinite(limit) ? limit + frames : undefined;
-      if (room !== undefined) Error.stackTraceLimit = room;
+      const limit = raiseStackLimit(frames);
       try {
         if (call !== undefined) return runConsumer(call, original, this, arguments);
         // The processor is the app's work: never in the worker's suppressed context, traced or not.
         return own ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
       } finally {
-        // Unless the processor set a limit of its own.
-        if (room !== undefined && Error.stackTraceLimit === room) Error.stackTraceLimit = limit;
+        restoreStackLimit(limit, frames);
       }
     };
 }

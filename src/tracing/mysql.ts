@@ -14,6 +14,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
 import type { MysqlOptions } from '../options/mysql';
 import { applyArgs } from '../apply-args';
+import { raiseStackLimit, restoreStackLimit } from '../stack-limit';
 
 const COMPONENT = 'mysql';
 
@@ -72,16 +73,14 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
       else traceEmitter(built, call);
       // mysql keeps the call site's stack for its errors, cut at Error.stackTraceLimit: called here, not
       // through `call.invoke`, and with room for this one frame, the caller's frames there stay the same.
-      const limit = Error.stackTraceLimit;
-      const roomy = typeof limit === 'number' && limit > 0 && Number.isFinite(limit);
-      if (roomy) Error.stackTraceLimit = limit + 1;
+      const limit = raiseStackLimit(1);
       try {
         return original.call(this, built);
       } catch (err) {
         call.fail(err);
         throw err;
       } finally {
-        if (roomy) Error.stackTraceLimit = limit;
+        restoreStackLimit(limit, 1);
       }
     };
 }
