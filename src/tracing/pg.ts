@@ -151,6 +151,20 @@ function enumerableData(descriptors: PropertyDescriptorMap): boolean {
   return true;
 }
 
+/** The fields pg's Query constructor reads, in its order, and whether the hook reads them too (for its span). */
+const QUERY_FIELDS: ReadonlyArray<readonly [string, boolean]> = [
+  ['text', true],
+  ['values', true],
+  ['rows', false],
+  ['types', false],
+  ['name', true],
+  ['queryMode', false],
+  ['binary', false],
+  ['portal', false],
+  ['callback', true],
+  ['rowMode', false],
+];
+
 /**
  * A plain query config as pg is to get it: a copy (same prototype and property descriptors, so pg never
  * writes to the caller's object either), in which each property that both pg and the hook read (`submit`,
@@ -172,21 +186,12 @@ function readConfigOnce(config: object, values: unknown, callback: unknown, clon
   if (Object.getPrototypeOf(config) === Object.prototype && !types.isProxy(config) && enumerableData(descriptors)) return ownCopy(config);
   const source = (clones ? Object.create(Object.getPrototypeOf(config), descriptors) : config) as Record<string, unknown>;
   const read: Record<string, unknown> = { submit };
-  // pg's Query constructor order: text, values, rows, types, name, queryMode, binary, portal, callback, rowMode.
-  read.text = source.text;
-  if (!values) read.values = source.values;
-  if (!clones) {
-    read.rows = source.rows;
-    read.types = source.types;
+  for (const [key, byHook] of QUERY_FIELDS) {
+    // What pg reads on its own clone runs there; the hook reads only its own fields, unless given as arguments.
+    if (clones && !byHook) continue;
+    if ((key === 'values' && values) || (key === 'callback' && (typeof values === 'function' || callback))) continue;
+    read[key] = source[key];
   }
-  read.name = source.name;
-  if (!clones) {
-    read.queryMode = source.queryMode;
-    read.binary = source.binary;
-    read.portal = source.portal;
-  }
-  if (typeof values !== 'function' && !callback) read.callback = source.callback;
-  if (!clones) read.rowMode = source.rowMode;
   read.query_timeout = (config as { query_timeout?: unknown }).query_timeout;
   for (const key of Object.keys(read)) {
     if (!(key in config)) continue;
