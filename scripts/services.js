@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Starts a throwaway PostgreSQL, Redis, MariaDB, RabbitMQ, Kafka-protocol broker (librdkafka's mock
- * cluster, run by kcat) and NATS on free 127.0.0.1 ports in temporary directories, and stops them.
- * Servers that already exist win: PGHOST/DATABASE_URL, REDIS_URL, MYSQL_URL, AMQP_URL, KAFKA_BROKERS
- * and NATS_URL are used as they are. Missing Debian packages (postgresql, redis-server, mariadb-server,
+ * Starts a throwaway PostgreSQL, Redis, a Redis Sentinel monitoring it (master `mymaster`), a Redis
+ * Cluster (two nodes), MariaDB, RabbitMQ, Kafka-protocol broker (librdkafka's mock cluster, run by kcat)
+ * and NATS on free 127.0.0.1 ports in temporary directories, and stops them. Servers that already exist
+ * win: PGHOST/DATABASE_URL, REDIS_URL, REDIS_SENTINEL (`host:port`, master `mymaster`),
+ * REDIS_CLUSTER_NODES (`host:port,…`), MYSQL_URL, AMQP_URL, KAFKA_BROKERS and NATS_URL are used as they are. Missing Debian packages (postgresql, redis-server, mariadb-server,
  * rabbitmq-server, kcat, nats-server) are installed with apt-get when running as root.
  *
  *   node scripts/services.js start   # prints the environment to use, as JSON
@@ -111,24 +112,66 @@ async function startPostgres(state) {
   say(`PostgreSQL on 127.0.0.1:${port}`);
 }
 
-async function startRedis(state) {
+function redisServer() {
   let server = which('redis-server');
   if (server === undefined) {
     aptInstall('redis-server');
     server = which('redis-server');
     if (server === undefined) throw new Error('redis-server is installed but not on PATH');
   }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-redis-'));
+  return server;
+}
+
+/** One redis-server on a free port, its files in `dir`; resolves to its port and pid. */
+async function spawnRedis(server, dir, extraArgs = [], leadingArgs = []) {
   const port = await freePort();
-  const child = spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', path.join(dir, 'redis.log')], {
+  const child = spawn(server, [...leadingArgs, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', path.join(dir, 'redis.log'), ...extraArgs], {
     detached: true,
     stdio: 'ignore',
   });
   child.unref();
   await waitForPort(port, 15000);
-  state.redis = { dir, port, pid: child.pid };
+  return { port, pid: child.pid };
+}
+
+async function startRedis(state) {
+  const server = redisServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-redis-'));
+  const { port, pid } = await spawnRedis(server, dir);
+  state.redis = { dir, port, pid };
   state.env.REDIS_URL = `redis://127.0.0.1:${port}`;
   say(`Redis on 127.0.0.1:${port}`);
+}
+
+/**
+ * A Redis Cluster of two masters, each with half of the slots (the cluster tests move a slot between
+ * them to get a MOVED), set up with redis-cli as an operator would.
+ */
+async function startRedisCluster(state) {
+  const server = redisServer();
+  const cli = which('redis-cli');
+  if (cli === undefined) throw new Error('redis-cli is missing (Debian package redis-tools)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-redis-cluster-'));
+  const nodes = [];
+  state.redisCluster = { dir, pids: nodes.map((n) => n.pid) };
+  for (const name of ['a', 'b']) {
+    const nodeDir = path.join(dir, name);
+    fs.mkdirSync(nodeDir);
+    nodes.push(await spawnRedis(server, nodeDir, ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(nodeDir, 'nodes.conf')]));
+    state.redisCluster.pids = nodes.map((n) => n.pid);
+  }
+  const [a, b] = nodes;
+  const redisCli = (port, ...args) => run(cli, ['-p', String(port), ...args], { timeout: 10000 }).trim();
+  redisCli(a.port, 'cluster', 'addslotsrange', '0', '8191');
+  redisCli(b.port, 'cluster', 'addslotsrange', '8192', '16383');
+  redisCli(a.port, 'cluster', 'meet', '127.0.0.1', String(b.port));
+  const deadline = Date.now() + 20000;
+  while (!nodes.every((n) => redisCli(n.port, 'cluster', 'info').includes('cluster_state:ok'))) {
+    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok within 20 s');
+    spawnSync('sleep', ['0.1']);
+  }
+  state.env.REDIS_CLUSTER_NODES = nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  say(`Redis Cluster on ${state.env.REDIS_CLUSTER_NODES}`);
 }
 
 function findMariadbd() {
@@ -272,7 +315,7 @@ async function start() {
     try {
       await service.start(state);
     } catch (err) {
-      state.env[`OTCH_${service.key.toUpperCase()}_UNAVAILABLE`] = err.message;
+      state.env[`OTCH_${service.env ?? service.key.toUpperCase()}_UNAVAILABLE`] = err.message;
       say(`${service.name} could not be started: ${err.message}`);
     }
   }
@@ -324,6 +367,27 @@ function stopRedis({ pid, dir }) {
   removeDir(dir);
 }
 
+/** A Redis Sentinel that monitors the Redis above (or the one REDIS_URL names) as master `mymaster`. */
+async function startRedisSentinel(state) {
+  const server = redisServer();
+  const master = new URL(state.env.REDIS_URL ?? process.env.REDIS_URL ?? '');
+  if (master.port === '') throw new Error('no Redis to monitor');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-redis-sentinel-'));
+  // Sentinel rewrites its configuration file: it lives in the throwaway directory.
+  const config = path.join(dir, 'sentinel.conf');
+  fs.writeFileSync(config, `sentinel monitor mymaster ${master.hostname} ${master.port} 1\n`);
+  state.redisSentinel = { dir, pid: undefined };
+  const { port, pid } = await spawnRedis(server, dir, [], [config, '--sentinel']);
+  state.redisSentinel.pid = pid;
+  state.env.REDIS_SENTINEL = `127.0.0.1:${port}`;
+  say(`Redis Sentinel on 127.0.0.1:${port}`);
+}
+
+function stopRedisCluster({ pids, dir }) {
+  for (const pid of pids) terminate(pid, 3000);
+  removeDir(dir);
+}
+
 function stopRabbitmq({ node, env, dir, pid, epmdWasRunning }) {
   try {
     const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
@@ -354,14 +418,16 @@ function stopPostgres({ bin, data, dir, asUser }) {
 }
 
 /**
- * Every service the tests use, in start order: `key` names its slot in the state (and
- * OTCH_<KEY>_UNAVAILABLE), `given` the variables that point to a server that already runs. A new server
+ * Every service the tests use, in start order: `key` names its slot in the state (and, upper-cased or
+ * as `env` gives it, OTCH_<KEY>_UNAVAILABLE), `given` the variables that point to a server that already runs. A new server
  * is one entry here, with its start and stop; a hook whose library talks to a server listed here needs
  * nothing in this file.
  */
 const SERVICES = [
   { key: 'postgres', name: 'PostgreSQL', given: ['PGHOST', 'DATABASE_URL'], start: startPostgres, stop: stopPostgres },
   { key: 'redis', name: 'Redis', given: ['REDIS_URL'], start: startRedis, stop: stopRedis },
+  { key: 'redisSentinel', env: 'REDIS_SENTINEL', name: 'Redis Sentinel', given: ['REDIS_SENTINEL'], start: startRedisSentinel, stop: stopRedis },
+  { key: 'redisCluster', env: 'REDIS_CLUSTER', name: 'Redis Cluster', given: ['REDIS_CLUSTER_NODES'], start: startRedisCluster, stop: stopRedisCluster },
   { key: 'mariadb', name: 'MariaDB', given: ['MYSQL_URL'], start: startMariadb, stop: stopMariadb },
   { key: 'rabbitmq', name: 'RabbitMQ', given: ['AMQP_URL'], start: startRabbitmq, stop: stopRabbitmq },
   { key: 'kafka', name: 'Kafka (librdkafka mock cluster)', given: ['KAFKA_BROKERS'], start: startKafka, stop: stopProcessIn },

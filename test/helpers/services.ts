@@ -1,7 +1,7 @@
 /**
- * Connection settings for the real PostgreSQL, Redis, MariaDB, RabbitMQ, Kafka-protocol broker and NATS that `npm test`
- * starts (scripts/with-services.js), or that PGHOST/DATABASE_URL, REDIS_URL, MYSQL_URL, AMQP_URL, KAFKA_BROKERS and
- * NATS_URL point to. A missing server fails the test with the reason.
+ * Connection settings for the real PostgreSQL, Redis, Redis Sentinel, Redis Cluster, MariaDB, RabbitMQ, Kafka-protocol broker and NATS
+ * that `npm test` starts (scripts/with-services.js), or that PGHOST/DATABASE_URL, REDIS_URL, REDIS_SENTINEL, REDIS_CLUSTER_NODES,
+ * MYSQL_URL, AMQP_URL, KAFKA_BROKERS and NATS_URL point to. A missing server fails the test with the reason.
  */
 export function pgConfig(): { host: string; port: number; user: string; database: string; connectionString?: string } {
   const unavailable = process.env.OTCH_POSTGRES_UNAVAILABLE;
@@ -34,6 +34,28 @@ export function redisUrl(): string {
   if (unavailable) throw new Error(`Redis could not be started by scripts/services.js: ${unavailable}`);
   if (!process.env.REDIS_URL) throw new Error('no Redis server: run the tests with `npm test` (it starts one), or set REDIS_URL');
   return process.env.REDIS_URL;
+}
+
+/** The nodes of the Redis Cluster that `npm test` starts, or that REDIS_CLUSTER_NODES (`host:port,…`) names. */
+export function redisClusterNodes(): Array<{ host: string; port: number }> {
+  const unavailable = process.env.OTCH_REDIS_CLUSTER_UNAVAILABLE;
+  if (unavailable) throw new Error(`the Redis Cluster could not be started by scripts/services.js: ${unavailable}`);
+  const nodes = process.env.REDIS_CLUSTER_NODES;
+  if (!nodes) throw new Error('no Redis Cluster: run the tests with `npm test` (it starts one), or set REDIS_CLUSTER_NODES');
+  return nodes.split(',').map((node) => {
+    const at = node.lastIndexOf(':');
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  });
+}
+
+/** The Redis Sentinel that `npm test` starts, or that REDIS_SENTINEL (`host:port`) names, and its master's name. */
+export function redisSentinel(): { host: string; port: number; name: string } {
+  const unavailable = process.env.OTCH_REDIS_SENTINEL_UNAVAILABLE;
+  if (unavailable) throw new Error(`the Redis Sentinel could not be started by scripts/services.js: ${unavailable}`);
+  const sentinel = process.env.REDIS_SENTINEL;
+  if (!sentinel) throw new Error('no Redis Sentinel: run the tests with `npm test` (it starts one), or set REDIS_SENTINEL');
+  const at = sentinel.lastIndexOf(':');
+  return { host: sentinel.slice(0, at), port: Number(sentinel.slice(at + 1)), name: 'mymaster' };
 }
 
 /** redisUrl() as the host and port of a connection option (bullmq's). */
