@@ -253,3 +253,45 @@ export function runInContext<R>(store: RequestContext | undefined, fn: (...args:
 export function detached<R>(fn: () => R): R {
   return storage.run(undefined as unknown as RequestContext, fn);
 }
+
+const OWN_WORK: RequestContext = Object.freeze({ span: undefined, suppressed: true });
+/** Whether `ownWork` ever ran: until then no command needs to be asked whether it is the library's own. */
+let ownWorkRan = false;
+
+export function ownWorkHasRun(): boolean {
+  return ownWorkRan;
+}
+
+/**
+ * Runs `fn` as work that the library does by itself (a cluster's topology refresh, a sentinel query):
+ * what it sends makes no span, and it never runs in a request's context. A function among `args` (the
+ * library's callback for when that work is done) runs outside any context, so that what follows it
+ * (events the app listens to, commands the app queued) is not suppressed.
+ */
+export function ownWork<R>(fn: (...args: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
+  ownWorkRan = true;
+  const copy = Array.prototype.map.call(args, (arg) => (typeof arg === 'function' ? outsideContext(arg as (...a: unknown[]) => unknown) : arg));
+  return storage.run(OWN_WORK, Reflect.apply as (f: typeof fn, t: unknown, a: unknown[]) => R, fn, thisArg, copy);
+}
+
+/** Wraps a method that is the library's own work (`ownWork`) while `hook` is installed; `made` is given what it returns. */
+export function asOwnWork(hook: ActiveHook, made?: (result: unknown) => void) {
+  return (original: (...args: any[]) => any) =>
+    function ownWorkOf(this: unknown, ...args: unknown[]): any {
+      if (!hook.enabled) return Reflect.apply(original, this, args);
+      const result = ownWork(original, this, args);
+      made?.(result);
+      return result;
+    };
+}
+
+function outsideContext(callback: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    return storage.run(undefined as unknown as RequestContext, Reflect.apply as (f: typeof callback, t: unknown, a: unknown[]) => unknown, callback, this, args);
+  };
+}
+
+/** Whether this runs in a suppressed context (`ownWork`, or a tracer's export). */
+export function inSuppressed(): boolean {
+  return storage.getStore()?.suppressed === true;
+}

@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, startDbCallUnder, statementLimit } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inSuppressed, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -172,6 +172,15 @@ export function startRedisBatch(
  * what they do later (reconnects, re-sends, pings) never become children of the request that
  * happened to connect.
  */
+/**
+ * A `connect` that makes no span. One made by the library's own work (`ownWork`: a cluster node reached
+ * by a topology refresh) is still a connection the app uses, so what it does later runs outside that work.
+ */
+export function connectUntraced(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+  if (!inSuppressed()) return Reflect.apply(original, thisArg, args);
+  return detached(() => Reflect.apply(original, thisArg, args));
+}
+
 export function connectDetached(
   hook: ActiveHook<RedisOptions>,
   parent: Span | null,

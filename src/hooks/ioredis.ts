@@ -1,7 +1,8 @@
 /**
  * ioredis 5 and 6: every command through `Redis.prototype.sendCommand` (a Cluster's too, on the node it
- * goes to), pipelines and MULTI through `Pipeline.prototype.exec`, and `connect`. The span logic is in
- * ../tracing/ioredis, loaded when ioredis is.
+ * goes to, with the parent it had when given to the Cluster), pipelines and MULTI through
+ * `Pipeline.prototype.exec`, and `connect`; a Cluster's slot refreshes and ready check, and a sentinel's
+ * queries, as ioredis's own work. The span logic is in ../tracing/ioredis, loaded when ioredis is.
  */
 import type { RedisOptions } from '../options/ioredis';
 import { defineHook, fileTargets } from '../registry/define';
@@ -12,5 +13,10 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
   tracing: () => require('../tracing/ioredis'),
   // Internal files rather than the entry, which `import Redis from 'ioredis'` loads without require().
   // 5 and 6 share sendCommand, Command's resolve/reject and the reconnect path patched here.
-  targets: fileTargets('ioredis', '>=5.0.0 <7', { 'built/Redis': 'patchRedis', 'built/Pipeline': 'patchPipeline' }),
+  targets: fileTargets('ioredis', '>=5.0.0 <7', {
+    'built/Redis': 'patchRedis',
+    'built/Pipeline': 'patchPipeline',
+    'built/cluster': 'patchCluster',
+    'built/connectors/SentinelConnector': 'patchSentinelConnector',
+  }),
 });

@@ -17,6 +17,7 @@ export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
     fileTargets('@redis/client', '>=1.0.0 <7', {
       'dist/lib/client/commands-queue': 'patchCommandsQueue',
       'dist/lib/client': 'patchClient',
+      'dist/lib/cluster/cluster-slots': 'patchClusterSlots',
     }),
     fileTargets('@redis/client', '>=1.0.0 <2', { 'dist/lib/commander': 'patchCommander' }),
   ],

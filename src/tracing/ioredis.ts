@@ -5,10 +5,15 @@
  * counted per Command object. Spans finish through the command's own `resolve`/`reject`
  * (cores/redis.ts `settleThrough`). A pipeline's or MULTI's commands go out through a stream marked
  * `isPipeline`; its exec span covers them.
+ *
+ * A Cluster queues the app's commands until it is ready and re-routes them on MOVED/ASK, so a command's
+ * parent is taken when the app gives it to the Cluster. The Cluster's slot refreshes and ready check,
+ * and a sentinel's queries, are ioredis's own work: no span, never in a request's context.
  */
+import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { DbCall, DbConnection, detached } from '../cores/db-call';
-import { BatchCommand, connectDetached, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { asOwnWork, DbCall, DbConnection, detached, inSuppressed, ownWorkHasRun } from '../cores/db-call';
+import { BatchCommand, connectDetached, connectUntraced, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -31,8 +36,27 @@ interface PipelineLike {
 /** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
 const HANDSHAKE = new Set(['auth', 'hello', 'client', 'info', 'select', 'readonly']);
 
-/** Commands and pipelines that have their span: a WeakSet, so that ioredis's objects keep their shape. */
+/**
+ * Commands and pipelines that have their span, or that ioredis's own work sent (no span, re-sends
+ * included): a WeakSet, so that ioredis's objects keep their shape.
+ */
 const traced = new WeakSet<object>();
+
+/** The parent of each command given to a Cluster (null: a root span), for when a node sends it. */
+const clusterParents = new WeakMap<object, Span | null>();
+let clusterUsed = false;
+
+/** Connections that belong to ioredis's own work (a sentinel's): they stay out of every request. */
+const ownClients = new WeakSet<object>();
+
+function isCommand(command: unknown): command is CommandLike {
+  return command !== null && typeof command === 'object';
+}
+
+/** No span for `command`: if ioredis's own work sends it, it is marked so that its re-sends make none either. */
+function untraced(hook: ActiveHook<RedisOptions>, command: unknown): void {
+  if (ownWorkHasRun() && hook.enabled && isCommand(command) && inSuppressed()) traced.add(command);
+}
 
 const connections = new WeakMap<object, DbConnection>();
 
@@ -62,11 +86,17 @@ function run(call: DbCall, target: object, original: (...args: any[]) => any, th
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
-      const parent = clientParent(hook);
+      let parent = clientParent(hook);
+      if (parent === undefined) {
+        untraced(hook, command);
+        return applyArgs(original, this, arguments);
+      }
+      if (clusterUsed && isCommand(command)) {
+        const given = clusterParents.get(command);
+        if (given !== undefined) parent = given;
+      }
       if (
-        parent === undefined ||
-        command === null ||
-        typeof command !== 'object' ||
+        !isCommand(command) ||
         traced.has(command) ||
         // A pipeline's or MULTI's commands: its one span covers them.
         (stream != null && stream.isPipeline === true) ||
@@ -119,10 +149,12 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
 function wrapConnect(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function connect(this: IoredisClient, _callback?: unknown): any {
+      // A sentinel's connection is ioredis's own, reconnects included.
+      if (ownClients.has(this)) return applyArgs(original, this, arguments);
       // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
       const automatic = this.status === 'reconnecting';
       const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
+      if (parent === undefined) return connectUntraced(original, this, arguments);
       return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
 }
@@ -130,6 +162,41 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
 export function patchRedis(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   wrap(exports.default.prototype, 'sendCommand', wrapSendCommand(hook));
   wrap(exports.default.prototype, 'connect', wrapConnect(hook));
+}
+
+/** Cluster#sendCommand: the app's command takes its parent now, whenever and wherever a node sends it. */
+function wrapClusterSendCommand(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function sendCommand(this: unknown, command: unknown): any {
+      const parent = clientParent(hook);
+      if (parent === undefined) untraced(hook, command);
+      else if (isCommand(command) && !traced.has(command) && !clusterParents.has(command)) {
+        clusterUsed = true;
+        clusterParents.set(command, parent);
+      }
+      return applyArgs(original, this, arguments);
+    };
+}
+
+/** A sentinel's connection (made inside its own work) is ioredis's own: no span, reconnects included. */
+function markOwnClient(client: unknown): void {
+  if (client !== null && typeof client === 'object') ownClients.add(client);
+}
+
+export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto === undefined) return;
+  wrap(proto, 'sendCommand', wrapClusterSendCommand(hook));
+  wrap(proto, 'getInfoFromNode', asOwnWork(hook));
+  wrap(proto, 'readyCheck', asOwnWork(hook));
+}
+
+export function patchSentinelConnector(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto === undefined) return;
+  wrap(proto, 'resolve', asOwnWork(hook));
+  wrap(proto, 'initFailoverDetector', asOwnWork(hook));
+  wrap(proto, 'connectToSentinel', asOwnWork(hook, markOwnClient));
 }
 
 export function patchPipeline(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {

@@ -5,12 +5,14 @@
  * of their call, which client is sending and whether a MULTI/pipeline span covers its commands. What the
  * client sends past them (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced; what it sends by
  * itself through one (5+'s PINGs) runs outside any request, since its socket was made there
- * (cores/redis.ts).
+ * (cores/redis.ts). A cluster's rediscovery is its own work too: no span. The discovery of the cluster's
+ * `connect()` is part of that call.
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, connectUntraced, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { asOwnWork } from '../cores/db-call';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -116,7 +118,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: RedisClientLike): any {
       // Reconnects go through the socket's private method, not here: they make no span.
       const parent = clientParent(hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
+      if (parent === undefined) return connectUntraced(original, this, arguments);
       const client = selfOf(this);
       return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
     };
@@ -167,6 +169,12 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));
   wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
   wrapOwn('connect', wrapConnect(hook));
+}
+
+/** A cluster's rediscovery (after MOVED, or a node lost) is the client's own work: no span, never in the request. */
+export function patchClusterSlots(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto !== undefined && typeof proto.rediscover === 'function') wrap(proto, 'rediscover', asOwnWork(hook));
 }
 
 export function patchCommander(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {

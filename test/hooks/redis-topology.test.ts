@@ -1,0 +1,297 @@
+/**
+ * ioredis's Cluster and node-redis's cluster against a real Redis Cluster of two masters, and ioredis
+ * through a real Redis Sentinel: the app's commands keep the parent they had when the app gave them to
+ * the cluster, and the library's own topology work (slot refreshes, ready checks, rediscovery after
+ * MOVED, a sentinel's queries and failover watch) makes no span and never runs in a request's context.
+ * A MOVED is made by moving an empty slot to the other master.
+ */
+import assert from 'node:assert/strict';
+import { installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { next, noop, until } from '../helpers/waits';
+import { redisClusterNodes, redisSentinel } from '../helpers/services';
+
+interface AdminNode {
+  port: number;
+  id: string;
+  client: any;
+}
+
+/** One untraced connection to each master, to find and move slots. */
+class ClusterAdmin {
+  private constructor(private readonly nodes: AdminNode[]) {}
+
+  static async open(): Promise<ClusterAdmin> {
+    const Redis = require('ioredis');
+    const nodes = await Promise.all(
+      redisClusterNodes().map(async ({ host, port }) => {
+        const client = suppressTracing(() => new Redis({ host, port }));
+        client.on('error', noop);
+        const id = String(await suppressTracing(() => client.cluster('MYID')));
+        return { port, id, client };
+      }),
+    );
+    return new ClusterAdmin(nodes);
+  }
+
+  async slotOf(key: string): Promise<number> {
+    return Number(await suppressTracing(() => this.nodes[0].client.cluster('KEYSLOT', key)));
+  }
+
+  /** The port of the master that holds `slot`. */
+  async ownerOf(slot: number): Promise<number> {
+    const ranges = (await suppressTracing(() => this.nodes[0].client.cluster('SLOTS'))) as Array<[number, number, [string, number]]>;
+    const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+    assert.ok(range, `slot ${slot} is served`);
+    return Number(range[2][1]);
+  }
+
+  /** Moves the empty `slot` to the other master, on both, and waits until both agree. */
+  async moveToOther(slot: number): Promise<void> {
+    const owner = await this.ownerOf(slot);
+    const target = this.nodes.find((n) => n.port !== owner);
+    assert.ok(target);
+    for (const node of [target, ...this.nodes.filter((n) => n !== target)]) {
+      await suppressTracing(() => node.client.cluster('SETSLOT', slot, 'NODE', target.id));
+    }
+    for (const node of this.nodes) {
+      for (let i = 0; (await this.ownerSeenBy(node, slot)) !== target.port; i++) {
+        assert.ok(i < 100, `node ${node.port} learns the new owner of slot ${slot}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
+  private async ownerSeenBy(node: AdminNode, slot: number): Promise<number | undefined> {
+    const ranges = (await suppressTracing(() => node.client.cluster('SLOTS'))) as Array<[number, number, [string, number]]>;
+    const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+    return range === undefined ? undefined : Number(range[2][1]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => suppressTracing(() => n.client.quit()).catch(noop)));
+  }
+}
+
+/** A key never written, so that its slot can move (a slot moves only while empty). */
+const KEY = 'otch-cluster-probe';
+
+function redisSpans(tracer: RecordingTracer): RecordedSpan[] {
+  return tracer.finished.filter((s) => s.operationName.startsWith('redis.'));
+}
+
+function assertNoClusterSpan(tracer: RecordingTracer): void {
+  const own = redisSpans(tracer).filter((s) => s.operationName === 'redis.CLUSTER' || s.operationName === 'redis.INFO');
+  assert.deepEqual(
+    own.map((s) => s.tags['db.statement']),
+    [],
+    'the cluster topology work makes no span',
+  );
+}
+
+for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']] as const) {
+  describe(`${label} hook: Cluster (real Redis Cluster)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    const Cluster = (): any => require(pkg).Cluster;
+    const startup = (): Array<{ host: string; port: number }> => redisClusterNodes().slice(0, 1);
+    let admin: ClusterAdmin;
+    const clusters: any[] = [];
+    const cluster = (options: Record<string, unknown> = {}): any => {
+      const c = new (Cluster())(startup(), options);
+      c.on('error', noop);
+      clusters.push(c);
+      return c;
+    };
+
+    before(async () => {
+      admin = await ClusterAdmin.open();
+      installPatches(['ioredis'], { tracer, aliases: { ioredis5: 'ioredis' } });
+    });
+    after(async () => {
+      uninstallAllPatches();
+      await admin.close();
+    });
+    beforeEach(() => tracer.reset());
+    afterEach(async () => {
+      await Promise.all(clusters.splice(0).map((c) => c.quit().catch(noop)));
+    });
+
+    it('commands given to a Cluster before it is ready keep their caller as parent; its slot refresh and ready check make no span', async () => {
+      const c = cluster({ lazyConnect: true });
+      const a = tracer.startSpan('request A') as RecordedSpan;
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const set = withSpan(a, () => c.set('{a}key', 'v'));
+      const get = withSpan(b, () => c.get('{b}key'));
+      assert.deepEqual(await Promise.all([set, get]), ['OK', null]);
+      a.finish();
+      b.finish();
+      const spans = redisSpans(tracer);
+      const setSpan = spans.find((s) => s.operationName === 'redis.SET');
+      const getSpan = spans.find((s) => s.operationName === 'redis.GET');
+      assert.equal(setSpan?.parentId, a.id, 'SET is a child of the request that gave it');
+      assert.equal(getSpan?.parentId, b.id, 'GET is a child of the request that gave it, not of the one that started the connection');
+      assertNoClusterSpan(tracer);
+      for (const s of spans.filter((x) => x !== setSpan && x !== getSpan)) {
+        assert.equal(s.operationName, 'redis.connect');
+        assert.ok(s.parentId !== a.id && s.parentId !== b.id, 'a node connection made by the cluster is no child of a request');
+      }
+    });
+
+    it('a command whose slot moved: one span under its request with the reply, and the refresh MOVED brings makes no span', async () => {
+      const c = cluster();
+      await next(c, 'ready');
+      assert.equal(await c.get(KEY), null);
+      const slot = await admin.slotOf(KEY);
+      await admin.moveToOther(slot);
+      tracer.reset();
+      const refreshed = next(c, 'refresh');
+      const request = tracer.startSpan('request') as RecordedSpan;
+      const reply = await withSpan(request, () => c.get(KEY));
+      request.finish();
+      await refreshed;
+      assert.equal(reply, null);
+      const gets = redisSpans(tracer).filter((s) => s.operationName === 'redis.GET');
+      assert.equal(gets.length, 1, 'one span for the command, re-sent or not');
+      assert.equal(gets[0].parentId, request.id);
+      assert.equal(gets[0].finishCount, 1);
+      assertNoClusterSpan(tracer);
+      assert.deepEqual(
+        redisSpans(tracer).filter((s) => s.parentId === request.id).map((s) => s.operationName),
+        ['redis.GET'],
+        'nothing of the refresh under the request',
+      );
+    });
+
+    it('the periodic slot refresh of a Cluster first used inside a request makes no span', async () => {
+      const c = cluster({ lazyConnect: true, slotsRefreshInterval: 20 });
+      const request = tracer.startSpan('request') as RecordedSpan;
+      await withSpan(request, () => c.get(KEY));
+      request.finish();
+      tracer.reset();
+      for (let i = 0; i < 3; i++) await next(c, 'refresh');
+      assert.deepEqual(redisSpans(tracer).map((s) => s.operationName), []);
+    });
+
+    it("the app's 'ready' listener runs outside the cluster's own work: a command it makes has its span", async () => {
+      const c = cluster({ lazyConnect: true });
+      const fromListener = new Promise((resolve) => c.once('ready', () => resolve(c.get('{ready}key'))));
+      const request = tracer.startSpan('request') as RecordedSpan;
+      await withSpan(request, () => c.connect());
+      request.finish();
+      assert.equal(await fromListener, null);
+      const get = redisSpans(tracer).find((s) => s.operationName === 'redis.GET');
+      assert.ok(get, "the listener's command is traced (not suppressed)");
+      assert.notEqual(get.parentId, request.id, 'and is not a child of the request that connected');
+    });
+  });
+}
+
+for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']] as const) {
+  describe(`${label} hook: through a Sentinel (real Redis Sentinel)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    let sentinelAdmin: any;
+    const clients: any[] = [];
+    const viaSentinel = (options: Record<string, unknown>): any => {
+      const { host, port, name } = redisSentinel();
+      const c = new (require(pkg))({ sentinels: [{ host, port }], name, lazyConnect: true, ...options });
+      c.on('error', noop);
+      clients.push(c);
+      return c;
+    };
+    /** Whether the sentinel has a client subscribed to a channel (the failover detector's `+switch-master`). */
+    const watched = async (): Promise<boolean> => {
+      const list = String(await suppressTracing(() => sentinelAdmin.client('LIST')));
+      return list.split('\n').some((line) => / sub=1 /.test(line));
+    };
+
+    before(async () => {
+      const { host, port } = redisSentinel();
+      sentinelAdmin = suppressTracing(() => new (require('ioredis'))({ host, port }));
+      sentinelAdmin.on('error', noop);
+      installPatches(['ioredis'], { tracer, aliases: { ioredis5: 'ioredis' } });
+    });
+    after(async () => {
+      uninstallAllPatches();
+      await suppressTracing(() => sentinelAdmin.quit()).catch(noop);
+    });
+    beforeEach(() => tracer.reset());
+    afterEach(async () => {
+      for (const c of clients.splice(0)) c.disconnect();
+      await until(async () => !(await watched()), 'no failover detector is left subscribed');
+    });
+
+    it("the sentinel's queries make no span; the connection to the master and the command are the request's", async () => {
+      const c = viaSentinel({ failoverDetector: false });
+      const request = tracer.startSpan('request') as RecordedSpan;
+      // The sentinel is asked, and its connection closed, before the master's connection is made.
+      assert.equal(await withSpan(request, () => c.get(KEY)), null);
+      request.finish();
+      assert.deepEqual(
+        tracer.started
+          .filter((s) => s !== request)
+          .map((s) => [s.operationName, s.parentId === request.id])
+          .sort(),
+        [
+          ['redis.GET', true],
+          ['redis.connect', true],
+        ],
+      );
+    });
+
+    it("the failover detector's connections and subscription make no span", async () => {
+      const c = viaSentinel({ failoverDetector: true });
+      const request = tracer.startSpan('request') as RecordedSpan;
+      assert.equal(await withSpan(request, () => c.get(KEY)), null);
+      request.finish();
+      await until(watched, "the failover detector's subscription");
+      assert.deepEqual(
+        tracer.started
+          .filter((s) => s !== request)
+          .map((s) => s.operationName)
+          .sort(),
+        ['redis.GET', 'redis.connect'],
+      );
+    });
+  });
+}
+
+for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
+  describe(`${label} hook: cluster (real Redis Cluster)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    let admin: ClusterAdmin;
+    let client: any;
+
+    before(async () => {
+      admin = await ClusterAdmin.open();
+      installPatches(['redis'], { tracer });
+      const { createCluster } = require(pkg);
+      client = createCluster({ rootNodes: redisClusterNodes().slice(0, 1).map(({ host, port }) => ({ url: `redis://${host}:${port}` })) });
+      client.on('error', noop);
+      await client.connect();
+    });
+    after(async () => {
+      uninstallAllPatches();
+      await (client.close?.() ?? client.quit()).catch(noop);
+      await admin.close();
+    });
+    beforeEach(() => tracer.reset());
+
+    it('a command whose slot moved: its rediscovery makes no span and nothing of it is under the request', async () => {
+      assert.equal(await client.get(KEY), null);
+      await admin.moveToOther(await admin.slotOf(KEY));
+      tracer.reset();
+      const request = tracer.startSpan('request') as RecordedSpan;
+      // The client awaits the rediscovery before it sends the command again: the reply says it is over.
+      const reply = await withSpan(request, () => client.get(KEY));
+      request.finish();
+      assert.equal(reply, null);
+      assertNoClusterSpan(tracer);
+      const spans = redisSpans(tracer);
+      assert.deepEqual([...new Set(spans.map((s) => s.operationName))], ['redis.GET'], 'no connect of the rediscovery either');
+      for (const s of spans) assert.equal(s.parentId, request.id, 'each attempt of the command is a child of its request');
+    });
+  });
+}
