@@ -7,8 +7,9 @@
  * `isPipeline`; its exec span covers them.
  *
  * A Cluster queues the app's commands until it is ready and re-routes them on MOVED/ASK, so a command's
- * parent is taken when the app gives it to the Cluster. The Cluster's slot refreshes and ready check,
- * and a sentinel's queries, are ioredis's own work: no span, never in a request's context.
+ * parent is taken when the app gives it to the Cluster. The Cluster's slot refreshes, ready check and
+ * redirects (the ASKING it sends), and a sentinel's queries and connections, are ioredis's own work: no
+ * span, never in a request's context.
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -48,6 +49,7 @@ let clusterUsed = false;
 
 /** Connections that belong to ioredis's own work (a sentinel's): they stay out of every request. */
 const ownClients = new WeakSet<object>();
+let ownClientsMade = false;
 
 function isCommand(command: unknown): command is CommandLike {
   return command !== null && typeof command === 'object';
@@ -86,7 +88,9 @@ function run(call: DbCall, target: object, original: (...args: any[]) => any, th
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
-      let parent = clientParent(hook);
+      // A sentinel's connection is ioredis's own whatever context it sends from (a re-subscribe after a
+      // reconnect that a timer outside its work started).
+      let parent = ownClientsMade && ownClients.has(this) ? undefined : clientParent(hook);
       if (parent === undefined) {
         untraced(hook, command);
         return applyArgs(original, this, arguments);
@@ -180,7 +184,9 @@ function wrapClusterSendCommand(hook: ActiveHook<RedisOptions>) {
 
 /** A sentinel's connection (made inside its own work) is ioredis's own: no span, reconnects included. */
 function markOwnClient(client: unknown): void {
-  if (client !== null && typeof client === 'object') ownClients.add(client);
+  if (client === null || typeof client !== 'object') return;
+  ownClientsMade = true;
+  ownClients.add(client);
 }
 
 export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
@@ -189,6 +195,8 @@ export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOpt
   wrap(proto, 'sendCommand', wrapClusterSendCommand(hook));
   wrap(proto, 'getInfoFromNode', asOwnWork(hook));
   wrap(proto, 'readyCheck', asOwnWork(hook));
+  // A redirect (MOVED, ASK, TRYAGAIN): the ASKING it sends is ioredis's own; the command keeps its one span.
+  wrap(proto, 'handleError', asOwnWork(hook));
 }
 
 export function patchSentinelConnector(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {

@@ -62,6 +62,20 @@ class ClusterAdmin {
     }
   }
 
+  /** Starts migrating the empty `slot` to the other master: its owner answers ASK for a key it lacks. */
+  async startMigration(slot: number): Promise<void> {
+    const owner = await this.ownerOf(slot);
+    const source = this.nodes.find((n) => n.port === owner);
+    const target = this.nodes.find((n) => n.port !== owner);
+    assert.ok(source && target);
+    await suppressTracing(() => target.client.cluster('SETSLOT', slot, 'IMPORTING', source.id));
+    await suppressTracing(() => source.client.cluster('SETSLOT', slot, 'MIGRATING', target.id));
+  }
+
+  async endMigration(slot: number): Promise<void> {
+    for (const node of this.nodes) await suppressTracing(() => node.client.cluster('SETSLOT', slot, 'STABLE'));
+  }
+
   private async ownerSeenBy(node: AdminNode, slot: number): Promise<number | undefined> {
     const ranges = (await suppressTracing(() => node.client.cluster('SLOTS'))) as Array<[number, number, [string, number]]>;
     const range = ranges.find(([from, to]) => from <= slot && slot <= to);
@@ -163,6 +177,26 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       );
     });
 
+    it('an ASK redirect (a slot being migrated): one span for the command under its request, none for the ASKING ioredis sends', async () => {
+      const c = cluster();
+      await next(c, 'ready');
+      assert.equal(await c.get(KEY), null);
+      const slot = await admin.slotOf(KEY);
+      await admin.startMigration(slot);
+      try {
+        tracer.reset();
+        const request = tracer.startSpan('request') as RecordedSpan;
+        assert.equal(await withSpan(request, () => c.get(KEY)), null);
+        request.finish();
+        assert.deepEqual(
+          tracer.started.filter((s) => s !== request).map((s) => [s.operationName, s.parentId === request.id]),
+          [['redis.GET', true]],
+        );
+      } finally {
+        await admin.endMigration(slot);
+      }
+    });
+
     it('the periodic slot refresh of a Cluster first used inside a request makes no span', async () => {
       const c = cluster({ lazyConnect: true, slotsRefreshInterval: 20 });
       const request = tracer.startSpan('request') as RecordedSpan;
@@ -246,9 +280,15 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       assert.equal(await withSpan(request, () => c.get(KEY)), null);
       request.finish();
       await until(watched, "the failover detector's subscription");
+      // Its connection stays ioredis's own whatever context it sends from (as a re-subscribe after a
+      // reconnect that a timer outside its work started would): here, from inside another request.
+      const detectorClient = c.connector.failoverDetector.sentinels[0].client;
+      const other = tracer.startSpan('other request') as RecordedSpan;
+      await withSpan(other, () => detectorClient.subscribe('+switch-master'));
+      other.finish();
       assert.deepEqual(
         tracer.started
-          .filter((s) => s !== request)
+          .filter((s) => s !== request && s !== other)
           .map((s) => s.operationName)
           .sort(),
         ['redis.GET', 'redis.connect'],
