@@ -56,7 +56,7 @@ class IncomingParent extends BaseSpan {
 
 /**
  * The parent for a client span: `parent`, the span `asParentNow` set, or the active span; null for a
- * root span, or undefined when no span is to be made (hook uninstalled, context suppressed,
+ * root span, or undefined when no span is to be made (hook uninstalled, context suppressed or the hook's library's own work,
  * `requireParent` without one). Decided before any tag is built.
  */
 export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span): Span | null | undefined {
@@ -66,7 +66,7 @@ export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span)
   const now = parentNow(store);
   if (now !== undefined) return now;
   if (store !== undefined) {
-    if (store.suppressed === true) return undefined;
+    if (store.suppressed === true || store.ownWorkOf === hook.name) return undefined;
     if (store.span !== undefined) return store.span;
     if (store.parentContext !== undefined) return new IncomingParent(store.parentContext);
   }

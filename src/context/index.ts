@@ -20,6 +20,11 @@ export interface RequestContext {
   readonly span: Span | undefined;
   /** No span is made in a suppressed context (a tracer exporting its own spans). */
   readonly suppressed?: boolean;
+  /**
+   * The library of the hook so named is doing work of its own here (a cluster's topology refresh): that
+   * hook makes no span; the others make root spans.
+   */
+  readonly ownWorkOf?: string;
   readonly outbound?: OutboundCall;
   /** An incoming request's trace context where no server span was made: outbound calls continue it. */
   readonly parentContext?: SpanContext;

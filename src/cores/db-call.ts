@@ -254,7 +254,8 @@ export function detached<R>(fn: () => R): R {
   return storage.run(undefined as unknown as RequestContext, fn);
 }
 
-const OWN_WORK: RequestContext = Object.freeze({ span: undefined, suppressed: true });
+/** The context of each hook's library's own work (`ownWork`), made once. */
+const ownWorkContexts = new Map<string, RequestContext>();
 /** Whether `ownWork` ever ran: until then no command needs to be asked whether it is the library's own. */
 let ownWorkRan = false;
 
@@ -263,15 +264,21 @@ export function ownWorkHasRun(): boolean {
 }
 
 /**
- * Runs `fn` as work that the library does by itself (a cluster's topology refresh, a sentinel query):
- * what it sends makes no span, and it never runs in a request's context. A function among `args` (the
- * library's callback for when that work is done) runs outside any context, so that what follows it
- * (events the app listens to, commands the app queued) is not suppressed.
+ * Runs `fn` as work that `hook`'s library does by itself (a cluster's topology refresh, a sentinel
+ * query): what it sends makes no span of `hook`'s, and it never runs in a request's context. Other hooks
+ * are not suppressed there: an app listener that the library calls from inside that work still makes
+ * its own spans, as roots. A function among `args` (the library's callback for when that work is done)
+ * runs outside any context, so that what follows it (events, commands the app queued) is the app's again.
  */
-export function ownWork<R>(fn: (...args: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
+export function ownWork<R>(hook: ActiveHook, fn: (...args: any[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
   ownWorkRan = true;
+  let context = ownWorkContexts.get(hook.name);
+  if (context === undefined) {
+    context = Object.freeze({ span: undefined, ownWorkOf: hook.name });
+    ownWorkContexts.set(hook.name, context);
+  }
   const copy = Array.prototype.map.call(args, (arg) => (typeof arg === 'function' ? outsideContext(arg as (...a: unknown[]) => unknown) : arg));
-  return storage.run(OWN_WORK, Reflect.apply as (f: typeof fn, t: unknown, a: unknown[]) => R, fn, thisArg, copy);
+  return storage.run(context, Reflect.apply as (f: typeof fn, t: unknown, a: unknown[]) => R, fn, thisArg, copy);
 }
 
 /** Wraps a method that is the library's own work (`ownWork`) while `hook` is installed; `made` is given what it returns. */
@@ -279,7 +286,7 @@ export function asOwnWork(hook: ActiveHook, made?: (result: unknown) => void) {
   return (original: (...args: any[]) => any) =>
     function ownWorkOf(this: unknown, ...args: unknown[]): any {
       if (!hook.enabled) return Reflect.apply(original, this, args);
-      const result = ownWork(original, this, args);
+      const result = ownWork(hook, original, this, args);
       made?.(result);
       return result;
     };
@@ -291,7 +298,7 @@ function outsideContext(callback: (...args: unknown[]) => unknown): (...args: un
   };
 }
 
-/** Whether this runs in a suppressed context (`ownWork`, or a tracer's export). */
-export function inSuppressed(): boolean {
-  return storage.getStore()?.suppressed === true;
+/** Whether this runs inside `hook`'s library's own work (`ownWork`). */
+export function inOwnWork(hook: ActiveHook): boolean {
+  return storage.getStore()?.ownWorkOf === hook.name;
 }

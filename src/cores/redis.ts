@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inSuppressed, startDbCallUnder, statementLimit } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -176,8 +176,8 @@ export function startRedisBatch(
  * A `connect` that makes no span. One made by the library's own work (`ownWork`: a cluster node reached
  * by a topology refresh) is still a connection the app uses, so what it does later runs outside that work.
  */
-export function connectUntraced(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
-  if (!inSuppressed()) return Reflect.apply(original, thisArg, args);
+export function connectUntraced(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+  if (!inOwnWork(hook)) return Reflect.apply(original, thisArg, args);
   return detached(() => Reflect.apply(original, thisArg, args));
 }
 

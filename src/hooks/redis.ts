@@ -18,6 +18,7 @@ export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
       'dist/lib/client/commands-queue': 'patchCommandsQueue',
       'dist/lib/client': 'patchClient',
       'dist/lib/cluster/cluster-slots': 'patchClusterSlots',
+      'dist/lib/sentinel': 'patchSentinel',
     }),
     fileTargets('@redis/client', '>=1.0.0 <2', { 'dist/lib/commander': 'patchCommander' }),
   ],

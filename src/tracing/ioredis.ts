@@ -13,7 +13,7 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork, DbCall, DbConnection, detached, inSuppressed, ownWorkHasRun } from '../cores/db-call';
+import { asOwnWork, DbCall, DbConnection, detached, inOwnWork, ownWorkHasRun } from '../cores/db-call';
 import { BatchCommand, connectDetached, connectUntraced, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
@@ -57,7 +57,7 @@ function isCommand(command: unknown): command is CommandLike {
 
 /** No span for `command`: if ioredis's own work sends it, it is marked so that its re-sends make none either. */
 function untraced(hook: ActiveHook<RedisOptions>, command: unknown): void {
-  if (ownWorkHasRun() && hook.enabled && isCommand(command) && inSuppressed()) traced.add(command);
+  if (ownWorkHasRun() && hook.enabled && isCommand(command) && inOwnWork(hook)) traced.add(command);
 }
 
 const connections = new WeakMap<object, DbConnection>();
@@ -158,7 +158,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
       // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
       const automatic = this.status === 'reconnecting';
       const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
-      if (parent === undefined) return connectUntraced(original, this, arguments);
+      if (parent === undefined) return connectUntraced(hook, original, this, arguments);
       return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
 }

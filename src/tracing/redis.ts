@@ -5,8 +5,7 @@
  * of their call, which client is sending and whether a MULTI/pipeline span covers its commands. What the
  * client sends past them (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced; what it sends by
  * itself through one (5+'s PINGs) runs outside any request, since its socket was made there
- * (cores/redis.ts). A cluster's rediscovery is its own work too: no span. The discovery of the cluster's
- * `connect()` is part of that call.
+ * (cores/redis.ts). A cluster's discovery and a sentinel's topology work are its own work too: no span.
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -118,7 +117,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: RedisClientLike): any {
       // Reconnects go through the socket's private method, not here: they make no span.
       const parent = clientParent(hook);
-      if (parent === undefined) return connectUntraced(original, this, arguments);
+      if (parent === undefined) return connectUntraced(hook, original, this, arguments);
       const client = selfOf(this);
       return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
     };
@@ -171,10 +170,23 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   wrapOwn('connect', wrapConnect(hook));
 }
 
-/** A cluster's rediscovery (after MOVED, or a node lost) is the client's own work: no span, never in the request. */
+/** Wraps each of `names` that `proto` has as the client's own work. */
+function ownWorkMethods(proto: any, names: string[], hook: ActiveHook<RedisOptions>, wrap: PatchContext<RedisOptions, undefined>['wrap']): void {
+  if (proto === undefined || proto === null) return;
+  for (const name of names) if (typeof proto[name] === 'function') wrap(proto, name, asOwnWork(hook));
+}
+
+/** A cluster's discovery (at connect, after MOVED, when a node is lost) is the client's own work: no span, never in the request. */
 export function patchClusterSlots(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
-  const proto = exports.default?.prototype;
-  if (proto !== undefined && typeof proto.rediscover === 'function') wrap(proto, 'rediscover', asOwnWork(hook));
+  ownWorkMethods(exports.default?.prototype, ['connect', 'rediscover'], hook, wrap);
+}
+
+/**
+ * A sentinel's topology work (its queries to the sentinels, at connect and every `scanInterval`, and the
+ * clients it opens or replaces) is the client's own. Only where @redis/client exports that class (6.x).
+ */
+export function patchSentinel(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  ownWorkMethods(exports.RedisSentinelInternal?.prototype, ['observe', 'transform'], hook, wrap);
 }
 
 export function patchCommander(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {

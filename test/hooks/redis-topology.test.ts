@@ -319,6 +319,27 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
     });
     beforeEach(() => tracer.reset());
 
+    it("connect's discovery makes no span: a cluster connected inside a request puts only the app's commands under it", async () => {
+      const { createCluster } = require(pkg);
+      const fresh = createCluster({ rootNodes: redisClusterNodes().slice(0, 1).map(({ host, port }) => ({ url: `redis://${host}:${port}` })) });
+      fresh.on('error', noop);
+      const request = tracer.startSpan('request') as RecordedSpan;
+      try {
+        const reply = await withSpan(request, async () => {
+          await fresh.connect();
+          return fresh.get(KEY);
+        });
+        request.finish();
+        assert.equal(reply, null);
+        assert.deepEqual(
+          tracer.started.filter((s) => s !== request).map((s) => [s.operationName, s.parentId === request.id]),
+          [['redis.GET', true]],
+        );
+      } finally {
+        await (fresh.close?.() ?? fresh.quit()).catch(noop);
+      }
+    });
+
     it('a command whose slot moved: its rediscovery makes no span and nothing of it is under the request', async () => {
       assert.equal(await client.get(KEY), null);
       await admin.moveToOther(await admin.slotOf(KEY));
@@ -335,3 +356,51 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
     });
   });
 }
+
+describe('redis@6 hook: through a Sentinel (real Redis Sentinel)', function () {
+  this.timeout(20000);
+  const tracer = new RecordingTracer();
+  let sentinelAdmin: any;
+
+  /** How many connections the sentinel has accepted: each scan of the topology opens one. */
+  const accepted = async (): Promise<number> => {
+    const info = String(await suppressTracing(() => sentinelAdmin.info('stats')));
+    return Number(/total_connections_received:(\d+)/.exec(info)?.[1]);
+  };
+
+  before(async () => {
+    const { host, port } = redisSentinel();
+    sentinelAdmin = suppressTracing(() => new (require('ioredis'))({ host, port }));
+    sentinelAdmin.on('error', noop);
+    installPatches(['redis'], { tracer });
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await suppressTracing(() => sentinelAdmin.quit()).catch(noop);
+  });
+
+  it("the sentinel's queries and the clients it opens make no span, at connect and at every scan; the app's command is the request's", async () => {
+    const { createSentinel } = require('redis');
+    const { host, port, name } = redisSentinel();
+    const sentinel = createSentinel({ name, sentinelRootNodes: [{ host, port }], scanInterval: 20 });
+    sentinel.on('error', noop);
+    const request = tracer.startSpan('request') as RecordedSpan;
+    try {
+      const reply = await withSpan(request, async () => {
+        await sentinel.connect();
+        return sentinel.get(KEY);
+      });
+      request.finish();
+      assert.equal(reply, null);
+      // Scans do not overlap: once a third has connected, two have ended.
+      const before = await accepted();
+      await until(async () => (await accepted()) >= before + 3, 'three scans of the topology');
+      assert.deepEqual(
+        tracer.started.filter((s) => s !== request).map((s) => [s.operationName, s.parentId === request.id]),
+        [['redis.GET', true]],
+      );
+    } finally {
+      await sentinel.close().catch(noop);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { detached, runInContext } from '../../src/cores/db-call';
+import { detached, inOwnWork, ownWork, runInContext } from '../../src/cores/db-call';
 import { asParentNow, storage } from '../../src/context';
 import { ActiveHook } from '../../src/registry/define';
 import { clientParent, CommonHookOptions } from '../../src/spans';
@@ -30,6 +30,36 @@ describe('running outside a request (runInContext without a store, detached)', (
 
   it('runInContext with a store runs in it', () => {
     assert.equal(runInContext(request, () => storage.getStore(), undefined, []), request);
+  });
+});
+
+describe("a library's own work (ownWork)", () => {
+  const tracer = new RecordingTracer();
+  const redis = new ActiveHook<CommonHookOptions>('redis', {}, tracer);
+  const http = new ActiveHook<CommonHookOptions>('http', {}, tracer);
+  const request = tracer.startSpan('request');
+
+  it("makes no span of its own hook's, and other hooks' spans are roots, not the request's: in it and in what it starts", async () => {
+    const seen = await storage.run({ span: request }, () =>
+      ownWork(redis, async () => {
+        const now = [clientParent(redis), clientParent(http), inOwnWork(redis), inOwnWork(http)];
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return [...now, clientParent(redis), clientParent(http)];
+      }, undefined, []),
+    );
+    assert.deepEqual(seen, [undefined, null, true, false, undefined, null]);
+  });
+
+  it("runs the library's callbacks outside any context, with their own this and arguments", () => {
+    const seen: unknown[] = [];
+    storage.run({ span: request }, () =>
+      ownWork(redis, (callback: (this: unknown, x: number) => void) => {
+        callback.call('self', 1);
+      }, undefined, [function (this: unknown, x: number) {
+        seen.push(storage.getStore(), this, x, clientParent(redis));
+      }]),
+    );
+    assert.deepEqual(seen, [undefined, 'self', 1, null]);
   });
 });
 
