@@ -16,6 +16,7 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
   targets: fileTargets('ioredis', '>=5.0.0 <7', {
     'built/Redis': 'patchRedis',
     'built/Pipeline': 'patchPipeline',
+    'built/redis/event_handler': 'patchEventHandler',
     'built/cluster': 'patchCluster',
     'built/connectors/SentinelConnector': 'patchSentinelConnector',
   }),

@@ -2,7 +2,8 @@
  * ioredis span logic (declared in ../hooks/ioredis), for ioredis 5 and 6. `Redis.prototype.sendCommand`
  * sees every command (a Cluster's too, on the node it goes to), and sees it again whenever ioredis
  * re-sends it (offline queue flush, `prevCommandQueue` after a reconnect): a command makes one span,
- * counted per Command object. Spans finish through the command's own `resolve`/`reject`
+ * counted per Command object; what ioredis sends by itself on a reconnect (the re-subscribe, the
+ * re-select) and the reconnect make none. Spans finish through the command's own `resolve`/`reject`
  * (cores/redis.ts `settleThrough`). A pipeline's or MULTI's commands go out through a stream marked
  * `isPipeline`; its exec span covers them.
  *
@@ -55,9 +56,16 @@ function isCommand(command: unknown): command is CommandLike {
   return command !== null && typeof command === 'object';
 }
 
+/**
+ * How deep in ioredis's ready handler this runs. What it sends there is ioredis's own (the re-select, the
+ * re-subscribe after a reconnect, MONITOR): the app's commands it re-sends have their span already, and
+ * the app's `ready` listeners run later (status events are emitted on the next tick).
+ */
+let inReadyHandler = 0;
+
 /** No span for `command`: if ioredis's own work sends it, it is marked so that its re-sends make none either. */
 function untraced(hook: ActiveHook<RedisOptions>, command: unknown): void {
-  if (ownWorkHasRun() && hook.enabled && isCommand(command) && inOwnWork(hook)) traced.add(command);
+  if (hook.enabled && isCommand(command) && (inReadyHandler !== 0 || (ownWorkHasRun() && inOwnWork(hook)))) traced.add(command);
 }
 
 const connections = new WeakMap<object, DbConnection>();
@@ -90,7 +98,7 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
     function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
       // A sentinel's connection is ioredis's own whatever context it sends from (a re-subscribe after a
       // reconnect that a timer outside its work started).
-      let parent = ownClientsMade && ownClients.has(this) ? undefined : clientParent(hook);
+      let parent = inReadyHandler !== 0 || (ownClientsMade && ownClients.has(this)) ? undefined : clientParent(hook);
       if (parent === undefined) {
         untraced(hook, command);
         return applyArgs(original, this, arguments);
@@ -155,9 +163,9 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: IoredisClient, _callback?: unknown): any {
       // A sentinel's connection is ioredis's own, reconnects included.
       if (ownClients.has(this)) return applyArgs(original, this, arguments);
-      // ioredis's reconnect timer calls connect() by itself: that is no part of any request.
-      const automatic = this.status === 'reconnecting';
-      const parent = automatic ? detached(() => clientParent(hook)) : clientParent(hook);
+      // ioredis's reconnect timer calls connect() by itself: no span, and no part of any request.
+      if (this.status === 'reconnecting') return detached(() => applyArgs(original, this, arguments));
+      const parent = clientParent(hook);
       if (parent === undefined) return connectUntraced(hook, original, this, arguments);
       return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
@@ -205,6 +213,25 @@ export function patchSentinelConnector(exports: any, { hook, wrap }: PatchContex
   wrap(proto, 'resolve', asOwnWork(hook));
   wrap(proto, 'initFailoverDetector', asOwnWork(hook));
   wrap(proto, 'connectToSentinel', asOwnWork(hook, markOwnClient));
+}
+
+/** ioredis's ready handler: what it sends by itself is marked (`inReadyHandler`). */
+export function patchEventHandler(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  if (typeof exports.readyHandler !== 'function') return;
+  wrap(exports, 'readyHandler', (original) =>
+    function readyHandler(this: unknown): any {
+      const handler = applyArgs(original, this, arguments);
+      if (!hook.enabled || typeof handler !== 'function') return handler;
+      return function ready(this: unknown): any {
+        inReadyHandler++;
+        try {
+          return applyArgs(handler, this, arguments);
+        } finally {
+          inReadyHandler--;
+        }
+      };
+    },
+  );
 }
 
 export function patchPipeline(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
