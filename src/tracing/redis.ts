@@ -3,20 +3,21 @@
  * 6. Every command of every major passes through `RedisCommandsQueue.prototype.addCommand`, which gets
  * the arguments and returns the reply promise. The client's entry points mark, for the synchronous part
  * of their call, which client is sending and whether a MULTI/pipeline span covers its commands. What the
- * client sends past them (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced; what it sends by
- * itself through one (5+'s PINGs) runs outside any request, since its socket was made there
- * (cores/redis.ts). A cluster's discovery and a sentinel's topology work are its own work too: no span.
+ * client sends past them (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced, nor 5+'s
+ * `pingInterval` PINGs, which go through `sendCommand` from a timer outside any context (its socket was
+ * made outside one, cores/redis.ts). A cluster's discovery and a sentinel's topology work are its own work too: no span.
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { DbConnection } from '../cores/db-call';
 import { BatchCommand, connectDetached, connectUntraced, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { asOwnWork } from '../cores/db-call';
+import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
 interface RedisClientLike {
-  options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string } };
+  options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string }; pingInterval?: number };
 }
 
 /** The client sending now, for the synchronous part of one of its entry points. */
@@ -91,10 +92,22 @@ function wrapAddCommand(hook: ActiveHook<RedisOptions>, learnQueues: boolean) {
     };
 }
 
-function wrapSender(hook: ActiveHook<RedisOptions>) {
+/**
+ * 5+'s `pingInterval` heartbeat: `sendCommand(['PING'])`, one argument, from the client's own timer, which
+ * runs outside any context (the client's socket is made outside one). The app's `ping()` passes its
+ * command options too, and an app's own `sendCommand(['PING'])` in a request is traced.
+ */
+function isHeartbeat(client: RedisClientLike, args: IArguments): boolean {
+  const command = args[0];
+  if (args.length !== 1 || !Array.isArray(command) || command.length !== 1 || command[0] !== 'PING' || storage.getStore() !== undefined) return false;
+  const interval = client.options?.pingInterval;
+  return typeof interval === 'number' && interval > 0;
+}
+
+function wrapSender(hook: ActiveHook<RedisOptions>, name: string) {
   return (original: (...args: any[]) => any) =>
     function sender(this: RedisClientLike): any {
-      if (clientParent(hook) === undefined) return applyArgs(original, this, arguments);
+      if (clientParent(hook) === undefined || (name === 'sendCommand' && isHeartbeat(selfOf(this), arguments))) return applyArgs(original, this, arguments);
       return asSender(selfOf(this), false, () => applyArgs(original, this, arguments));
     };
 }
@@ -159,9 +172,9 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   const wrapOwn = (name: string, makeWrapper: Parameters<typeof wrap>[2]): void => {
     if (Object.prototype.hasOwnProperty.call(proto, name)) wrap(proto, name, makeWrapper);
   };
-  for (const name of CLIENT_SENDERS) wrapOwn(name, wrapSender(hook));
+  for (const name of CLIENT_SENDERS) wrapOwn(name, wrapSender(hook, name));
   if (isV1(version) && basedir !== undefined) {
-    for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender(hook));
+    for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender(hook, name));
   }
   // 1.x: a chainId means MULTI, none means pipeline.
   wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));

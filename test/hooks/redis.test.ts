@@ -394,7 +394,7 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
       await assertOneFailedDbSpan(tracer, 'redis.GET', parent, err);
     });
 
-    it('the connection killed under a command in flight: one span for it; reconnecting and pinging are no child of any request', async () => {
+    it('the connection killed under a command in flight: one span for it; reconnecting and the pingInterval heartbeat make no span', async () => {
       const creator = tracer.startSpan('creator') as RecordedSpan;
       const client = await withSpan(creator, () => connect({ pingInterval: 100 }));
       creator.finish();
@@ -419,6 +419,23 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
       assert.deepEqual(tracer.childNames(creator), ['redis.connect']);
       assert.deepEqual(tracer.childNames(request), ['redis.BLPOP', 'redis.GET']);
       assert.equal(tracer.byName('redis.BLPOP')[0].tags.error, true);
+      assert.deepEqual(tracer.byName(/^redis\.(PING|connect)$/).filter((s) => s.parentId !== creator.id), [], 'nothing of what the client does by itself');
+    });
+
+    it("with pingInterval set, the app's own PING is traced: sendCommand(['PING']) in a request, ping() anywhere", async () => {
+      const client = await connect({ pingInterval: 60000 });
+      try {
+        const request = tracer.startSpan('request') as RecordedSpan;
+        assert.equal(await withSpan(request, () => client.sendCommand(['PING'])), 'PONG');
+        request.finish();
+        assert.equal(await client.ping(), 'PONG');
+        await tracer.settle();
+        const pings = tracer.byName('redis.PING');
+        assert.equal(pings.length, 2);
+        assert.equal(pings.filter((s) => s.parentId === request.id).length, 1);
+      } finally {
+        await close(client);
+      }
     });
   });
 }
