@@ -56,8 +56,8 @@ class IncomingParent extends BaseSpan {
 
 /**
  * The parent for a client span: `parent`, the span `asParentNow` set, or the active span; null for a
- * root span, or undefined when no span is to be made (hook uninstalled, context suppressed or the hook's library's own work,
- * `requireParent` without one). Decided before any tag is built.
+ * root span, or undefined when no span is to be made (hook uninstalled, context suppressed, the hook's
+ * library at its own work, `requireParent` without one). Decided before any tag is built.
  */
 export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span): Span | null | undefined {
   if (tracingOff(hook)) return undefined;

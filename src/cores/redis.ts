@@ -167,12 +167,6 @@ export function startRedisBatch(
 }
 
 /**
- * Runs a client's `connect` (`original`) with a `redis.connect` span under `parent` (unless
- * `traceConnect` is false), and the connection itself outside any request: the socket, its timers and
- * what they do later (reconnects, re-sends, pings) never become children of the request that
- * happened to connect.
- */
-/**
  * A `connect` that makes no span. One made by the library's own work (`ownWork`: a cluster node reached
  * by a topology refresh) is still a connection the app uses, so what it does later runs outside that work.
  */
@@ -181,6 +175,12 @@ export function connectUntraced(hook: ActiveHook, original: (...args: any[]) => 
   return detached(() => Reflect.apply(original, thisArg, args));
 }
 
+/**
+ * Runs a client's `connect` (`original`) with a `redis.connect` span under `parent` (unless
+ * `traceConnect` is false), and the connection itself outside any request: the socket, its timers and
+ * what they do later (reconnects, re-sends, pings) never become children of the request that
+ * happened to connect.
+ */
 export function connectDetached(
   hook: ActiveHook<RedisOptions>,
   parent: Span | null,
@@ -196,8 +196,8 @@ export function connectDetached(
       parent,
       { component, dbType: 'redis', operationName: 'redis.connect', connection: connection(), maxStatementLength: DEFAULT_MAX_STATEMENT },
     );
-  // A root span (`parent` null) is started outside the context it was called in, which may be a
-  // request's when a reconnect timer inherited it.
+  // A root span (`parent` null) is started outside any context, as the connection then runs (a
+  // `requestHook` of the app's sees no request's context there).
   const call = hook.options.traceConnect === false ? undefined : safely(parent === null ? () => detached(start) : start);
   if (call === undefined) return detached(() => original.apply(thisArg, args as unknown[]));
   const last = args.length > 0 ? args[args.length - 1] : undefined;

@@ -1,8 +1,9 @@
 /**
  * ioredis 5 and 6: every command through `Redis.prototype.sendCommand` (a Cluster's too, on the node it
  * goes to, with the parent it had when given to the Cluster), pipelines and MULTI through
- * `Pipeline.prototype.exec`, and `connect`; a Cluster's slot refreshes and ready check, and a sentinel's
- * queries, as ioredis's own work. The span logic is in ../tracing/ioredis, loaded when ioredis is.
+ * `Pipeline.prototype.exec`, and `connect`. What ioredis does by itself (the ready handler's re-sends, a
+ * Cluster's slot refreshes, ready check and redirects, a sentinel's queries) is marked as its own work.
+ * The span logic is in ../tracing/ioredis, loaded when ioredis is.
  */
 import type { RedisOptions } from '../options/ioredis';
 import { defineHook, fileTargets } from '../registry/define';

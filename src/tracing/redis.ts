@@ -5,7 +5,8 @@
  * of their call, which client is sending and whether a MULTI/pipeline span covers its commands. What the
  * client sends past them (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced, nor 5+'s
  * `pingInterval` PINGs, which go through `sendCommand` from a timer outside any context (its socket was
- * made outside one, cores/redis.ts). A cluster's discovery and a sentinel's topology work are its own work too: no span.
+ * made outside one, cores/redis.ts). A cluster's discovery and a sentinel's topology work are the
+ * client's own work too: no span.
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
