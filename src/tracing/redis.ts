@@ -197,9 +197,12 @@ export function patchClusterSlots(exports: any, { hook, wrap }: PatchContext<Red
 
 /**
  * A sentinel's topology work (its queries to the sentinels, at connect and every `scanInterval`, and the
- * clients it opens or replaces) is the client's own. Only where @redis/client exports that class (6.x).
+ * clients it opens or replaces) is the client's own. `connect` starts it and arms the scan timer (which
+ * keeps that context); 6.x also exports the class that does it, whose rescans after a failover notice
+ * run from a sentinel's socket instead.
  */
 export function patchSentinel(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  ownWorkMethods(exports.default?.prototype, ['connect'], hook, wrap);
   ownWorkMethods(exports.RedisSentinelInternal?.prototype, ['observe', 'transform'], hook, wrap);
 }
 

@@ -357,7 +357,7 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
   });
 }
 
-describe('redis@6 hook: through a Sentinel (real Redis Sentinel)', function () {
+for (const [pkg, label] of [['redis5', 'redis@5'], ['redis', 'redis@6']] as const) describe(`${label} hook: through a Sentinel (real Redis Sentinel)`, function () {
   this.timeout(20000);
   const tracer = new RecordingTracer();
   let sentinelAdmin: any;
@@ -380,7 +380,7 @@ describe('redis@6 hook: through a Sentinel (real Redis Sentinel)', function () {
   });
 
   it("the sentinel's queries and the clients it opens make no span, at connect and at every scan; the app's command is the request's", async () => {
-    const { createSentinel } = require('redis');
+    const { createSentinel } = require(pkg);
     const { host, port, name } = redisSentinel();
     const sentinel = createSentinel({ name, sentinelRootNodes: [{ host, port }], scanInterval: 20 });
     sentinel.on('error', noop);
