@@ -19,6 +19,7 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
     'built/Pipeline': 'patchPipeline',
     'built/redis/event_handler': 'patchEventHandler',
     'built/cluster': 'patchCluster',
+    'built/cluster/ConnectionPool': 'patchConnectionPool',
     'built/connectors/SentinelConnector': 'patchSentinelConnector',
   }),
 });

@@ -215,6 +215,23 @@ export function patchSentinelConnector(exports: any, { hook, wrap }: PatchContex
   wrap(proto, 'connectToSentinel', asOwnWork(hook, markOwnClient));
 }
 
+/**
+ * A Cluster's node pool emits `+node`, `-node`, `drain` and `nodeError` from inside ioredis's own work (the
+ * CLUSTER SLOTS reply in getInfoFromNode, a MOVED/ASK redirect). Its listeners (the Cluster's, which closes
+ * and schedules its reconnect on `drain`, and the app's) run outside that work: what they do, and all that
+ * follows from it, is the app's again.
+ */
+export function patchConnectionPool(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto === undefined || typeof proto.emit !== 'function') return;
+  wrap(proto, 'emit', (original) =>
+    function emit(this: unknown): any {
+      if (!hook.enabled || !inOwnWork(hook)) return applyArgs(original, this, arguments);
+      return detached(() => applyArgs(original, this, arguments));
+    },
+  );
+}
+
 /** ioredis's ready handler: what it sends by itself is marked (`inReadyHandler`). */
 export function patchEventHandler(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   if (typeof exports.readyHandler !== 'function') return;
