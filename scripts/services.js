@@ -153,7 +153,7 @@ async function startRedisCluster(state) {
   if (cli === undefined) throw new Error('redis-cli is missing (Debian package redis-tools)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-redis-cluster-'));
   const nodes = [];
-  state.redisCluster = { dir, pids: nodes.map((n) => n.pid) };
+  state.redisCluster = { dir, pids: [] };
   for (const name of ['a', 'b']) {
     const nodeDir = path.join(dir, name);
     fs.mkdirSync(nodeDir);

@@ -294,7 +294,7 @@ export function asOwnWork(hook: ActiveHook, made?: (result: unknown) => void) {
 
 function outsideContext(callback: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
   return function (this: unknown, ...args: unknown[]): unknown {
-    return storage.run(undefined as unknown as RequestContext, Reflect.apply as (f: typeof callback, t: unknown, a: unknown[]) => unknown, callback, this, args);
+    return runInContext(undefined, callback, this, args);
   };
 }
 

@@ -4,10 +4,10 @@
  * password, and the settle hook through which ioredis commands finish their spans.
  */
 import type { Span } from 'opentracing';
-import type { ActiveHook } from '../registry/define';
+import type { ActiveHook, PatchContext } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, startDbCallUnder, statementLimit } from './db-call';
+import { asOwnWork, DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -171,8 +171,13 @@ export function startRedisBatch(
  * by a topology refresh) is still a connection the app uses, so what it does later runs outside that work.
  */
 export function connectUntraced(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
-  if (!inOwnWork(hook)) return Reflect.apply(original, thisArg, args);
-  return detached(() => Reflect.apply(original, thisArg, args));
+  return inOwnWork(hook) ? runInContext(undefined, original, thisArg, args) : Reflect.apply(original, thisArg, args);
+}
+
+/** Wraps each of `names` that `proto` has as the library's own work (`asOwnWork`). */
+export function ownWorkMethods(proto: any, names: string[], hook: ActiveHook<RedisOptions>, wrap: PatchContext<RedisOptions, undefined>['wrap']): void {
+  if (proto === undefined || proto === null) return;
+  for (const name of names) if (typeof proto[name] === 'function') wrap(proto, name, asOwnWork(hook));
 }
 
 /**

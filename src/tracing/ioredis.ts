@@ -14,8 +14,8 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork, DbCall, DbConnection, detached, inOwnWork, ownWorkHasRun } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectUntraced, isSettleable, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, runInContext } from '../cores/db-call';
+import { BatchCommand, connectDetached, connectUntraced, isSettleable, ownWorkMethods, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -164,7 +164,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
       // A sentinel's connection is ioredis's own, reconnects included.
       if (ownClients.has(this)) return applyArgs(original, this, arguments);
       // ioredis's reconnect timer calls connect() by itself: no span, and no part of any request.
-      if (this.status === 'reconnecting') return detached(() => applyArgs(original, this, arguments));
+      if (this.status === 'reconnecting') return runInContext(undefined, original, this, arguments);
       const parent = clientParent(hook);
       if (parent === undefined) return connectUntraced(hook, original, this, arguments);
       return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
@@ -201,17 +201,14 @@ export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOpt
   const proto = exports.default?.prototype;
   if (proto === undefined) return;
   wrap(proto, 'sendCommand', wrapClusterSendCommand(hook));
-  wrap(proto, 'getInfoFromNode', asOwnWork(hook));
-  wrap(proto, 'readyCheck', asOwnWork(hook));
-  // A redirect (MOVED, ASK, TRYAGAIN): the ASKING it sends is ioredis's own; the command keeps its one span.
-  wrap(proto, 'handleError', asOwnWork(hook));
+  // handleError takes a redirect (MOVED, ASK, TRYAGAIN): the ASKING it sends is ioredis's own; the command keeps its one span.
+  ownWorkMethods(proto, ['getInfoFromNode', 'readyCheck', 'handleError'], hook, wrap);
 }
 
 export function patchSentinelConnector(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   const proto = exports.default?.prototype;
   if (proto === undefined) return;
-  wrap(proto, 'resolve', asOwnWork(hook));
-  wrap(proto, 'initFailoverDetector', asOwnWork(hook));
+  ownWorkMethods(proto, ['resolve', 'initFailoverDetector'], hook, wrap);
   wrap(proto, 'connectToSentinel', asOwnWork(hook, markOwnClient));
 }
 
@@ -227,7 +224,7 @@ export function patchConnectionPool(exports: any, { hook, wrap }: PatchContext<R
   wrap(proto, 'emit', (original) =>
     function emit(this: unknown): any {
       if (!hook.enabled || !inOwnWork(hook)) return applyArgs(original, this, arguments);
-      return detached(() => applyArgs(original, this, arguments));
+      return runInContext(undefined, original, this, arguments);
     },
   );
 }

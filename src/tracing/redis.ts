@@ -11,8 +11,7 @@
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectUntraced, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
-import { asOwnWork } from '../cores/db-call';
+import { BatchCommand, connectDetached, connectUntraced, ownWorkMethods, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
@@ -182,12 +181,6 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));
   wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
   wrapOwn('connect', wrapConnect(hook));
-}
-
-/** Wraps each of `names` that `proto` has as the client's own work. */
-function ownWorkMethods(proto: any, names: string[], hook: ActiveHook<RedisOptions>, wrap: PatchContext<RedisOptions, undefined>['wrap']): void {
-  if (proto === undefined || proto === null) return;
-  for (const name of names) if (typeof proto[name] === 'function') wrap(proto, name, asOwnWork(hook));
 }
 
 /** A cluster's discovery (at connect, after MOVED, when a node is lost) is the client's own work: no span, never in the request. */

@@ -40,10 +40,9 @@ class ClusterAdmin {
 
   /** The port of the master that holds `slot`. */
   async ownerOf(slot: number): Promise<number> {
-    const ranges = (await suppressTracing(() => this.nodes[0].client.cluster('SLOTS'))) as Array<[number, number, [string, number]]>;
-    const range = ranges.find(([from, to]) => from <= slot && slot <= to);
-    assert.ok(range, `slot ${slot} is served`);
-    return Number(range[2][1]);
+    const owner = await this.ownerSeenBy(this.nodes[0], slot);
+    assert.ok(owner !== undefined, `slot ${slot} is served`);
+    return owner;
   }
 
   /** Moves the empty `slot` to the other master, on both, and waits until both agree. */
