@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as opentracing from 'opentracing';
+import mysql from 'mysql2';
 import pg from 'pg';
 import { installPatches, uninstallAllPatches } from '../src';
-import { pgConfig } from './helpers/services';
+import { mysqlConfig, pgConfig } from './helpers/services';
 import { RecordingTracer } from './helpers/tracer';
 
 describe('no tracer registered (opentracing\'s no-op global tracer)', function () {
@@ -83,5 +84,54 @@ describe('no tracer registered: inbound requests', function () {
     assert.equal(afterFirst, 1);
     for (let i = 0; i < 5; i++) assert.equal(await get(`/next/${i}`), `ok /next/${i}`);
     assert.equal(looked, afterFirst);
+  });
+});
+
+describe('no tracer registered: a pool hands out connections', function () {
+  this.timeout(30000);
+  // mysql2 keeps getConnection on a base class; a spy under the hook's layer sees what the hook passes on.
+  let poolProto: { getConnection: (...args: any[]) => unknown };
+  let original: (...args: any[]) => unknown;
+  const received: unknown[] = [];
+  let pool: mysql.Pool;
+
+  before(async () => {
+    for (let p: any = (mysql as any).Pool.prototype; p !== null; p = Object.getPrototypeOf(p)) {
+      if (Object.prototype.hasOwnProperty.call(p, 'getConnection')) {
+        poolProto = p;
+        break;
+      }
+    }
+    original = poolProto.getConnection;
+    poolProto.getConnection = function (this: unknown, callback: unknown) {
+      received.push(callback);
+      return Reflect.apply(original, this, arguments);
+    };
+    installPatches(['mysql2']);
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+    pool = mysql.createPool({ ...mysqlConfig(), connectionLimit: 2 });
+    // The first statement finds the no-op tracer.
+    await pool.promise().query('SELECT 1');
+  });
+  after(async () => {
+    await pool.promise().end();
+    uninstallAllPatches();
+    poolProto.getConnection = original;
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+  });
+
+  it("mysql2's getConnection gets the app's own callback, no wrapper of ours (regression: a wrapper and a context per call)", async () => {
+    received.length = 0;
+    let done: (err?: unknown) => void = () => undefined;
+    const released = new Promise((resolve, reject) => (done = (err) => (err == null ? resolve(undefined) : reject(err))));
+    const callback = (err: unknown, connection: mysql.PoolConnection): void => {
+      if (err == null) connection.release();
+      done(err);
+    };
+    pool.getConnection(callback);
+    await released;
+    assert.equal(received.length, 1);
+    assert.equal(received[0], callback, 'the very function the app passed');
+    for (let i = 0; i < 5; i++) assert.deepEqual((await pool.promise().query('SELECT ? AS n', [i]))[0], [{ n: i }]);
   });
 });

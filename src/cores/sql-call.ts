@@ -8,7 +8,7 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
-import { runUserHook, setTag } from '../spans';
+import { runUserHook, setTag, tracingOff } from '../spans';
 import { redactSqlMessage, sanitizedStatement, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
@@ -199,7 +199,8 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
   return (original: AnyFunction) =>
     function getConnection(this: unknown, callback?: unknown): unknown {
       const hook = current();
-      if (hook === undefined || !hook.enabled || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
+      // With tracing off (no tracer) nothing is traced: not even the callback's context needs keeping.
+      if (hook === undefined || tracingOff(hook) || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
         return applyArgs(original, this, arguments);
       }
       const spec = (): DbSpanSpec => sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection);
