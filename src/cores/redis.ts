@@ -228,6 +228,18 @@ export function isSettleable(target: object): target is Settleable {
   return typeof t.resolve === 'function' && typeof t.reject === 'function';
 }
 
+/** Marks the `resolve` that `settleThrough` puts on a target: the target's call has its span already. */
+const kSettledThroughUs = Symbol('opentracing-client-hooks.settledThroughUs');
+
+/**
+ * Whether `target` settles through a call of ours (a library that sends the same object again, ioredis's
+ * re-send from its offline queue, gets no second span). A mark on our own function: no table entry per call.
+ */
+export function settlesThroughUs(target: object): boolean {
+  const resolve = (target as Partial<Settleable>).resolve as { [kSettledThroughUs]?: true } | undefined;
+  return typeof resolve === 'function' && resolve[kSettledThroughUs] === true;
+}
+
 /**
  * Finishes `call` from inside `target`'s own `resolve`/`reject`, which the library calls for every
  * outcome (reply, error reply, flush on close, timeout). Unlike a `.then` on its promise, this adds no
@@ -239,13 +251,15 @@ export function isSettleable(target: object): target is Settleable {
 export function settleThrough(target: Settleable, call: DbCall, failure?: (value: unknown) => unknown): void {
   const resolve = target.resolve;
   const reject = target.reject;
-  target.resolve = function (this: unknown, value: unknown): unknown {
+  const settle = function (this: unknown, value: unknown): unknown {
     const result = applyArgs(resolve, this, arguments);
     const err = failure === undefined ? undefined : failure(value);
     if (err != null) call.fail(err);
     else call.succeed(value);
     return result;
   };
+  (settle as { [kSettledThroughUs]?: true })[kSettledThroughUs] = true;
+  target.resolve = settle;
   target.reject = function (this: unknown, err: unknown): unknown {
     const result = applyArgs(reject, this, arguments);
     // A wrapper below ours (ioredis Cluster on MOVED/ASK) may retry instead of rejecting; ioredis 6

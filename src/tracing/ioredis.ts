@@ -15,7 +15,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, runInContext } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectUntraced, isSettleable, ownWorkMethods, redisConnection, RedisOptions, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, connectUntraced, isSettleable, ownWorkMethods, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -39,10 +39,23 @@ interface PipelineLike {
 const HANDSHAKE = new Set(['auth', 'hello', 'client', 'info', 'select', 'readonly']);
 
 /**
- * Commands and pipelines that have their span, or that ioredis's own work sent (no span, re-sends
- * included): a WeakSet, so that ioredis's objects keep their shape.
+ * Pipelines that have their span, commands that have one but no settle functions of their own to carry
+ * the mark (see `hasSpan`), and commands that ioredis's own work sent (no span, re-sends included): a
+ * WeakSet, so that ioredis's objects keep their shape.
  */
 const traced = new WeakSet<object>();
+/** Until something is marked, no command needs looking up. */
+let tracedUsed = false;
+
+function mark(target: object): void {
+  tracedUsed = true;
+  traced.add(target);
+}
+
+/** Whether `command` has its span, or is ioredis's own: what ioredis sends again makes no second span. */
+function hasSpan(command: object): boolean {
+  return settlesThroughUs(command) || (tracedUsed && traced.has(command));
+}
 
 /** The parent of each command given to a Cluster (null: a root span), for when a node sends it. */
 const clusterParents = new WeakMap<object, Span | null>();
@@ -65,7 +78,7 @@ let inReadyHandler = 0;
 
 /** No span for `command`: if ioredis's own work sends it, it is marked so that its re-sends make none either. */
 function untraced(hook: ActiveHook<RedisOptions>, command: unknown): void {
-  if (hook.enabled && isCommand(command) && (inReadyHandler !== 0 || (ownWorkHasRun() && inOwnWork(hook)))) traced.add(command);
+  if (hook.enabled && isCommand(command) && (inReadyHandler !== 0 || (ownWorkHasRun() && inOwnWork(hook)))) mark(command);
 }
 
 const connections = new WeakMap<object, DbConnection>();
@@ -88,7 +101,11 @@ function replyOf(command: CommandLike) {
 
 /** Finishes `call` through `target`'s own settle functions, or from what `original` returns when it has none. */
 function run(call: DbCall, target: object, original: (...args: any[]) => any, thisArg: unknown, args: IArguments, failure?: (value: unknown) => unknown): any {
-  if (!isSettleable(target)) return call.invokeAndChain(original, thisArg, args);
+  if (!isSettleable(target)) {
+    mark(target);
+    return call.invokeAndChain(original, thisArg, args);
+  }
+  // Its settle functions are ours now: `hasSpan` knows it by them.
   settleThrough(target, call, failure);
   return call.invoke(original, thisArg, args);
 }
@@ -109,7 +126,7 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
       }
       if (
         !isCommand(command) ||
-        traced.has(command) ||
+        hasSpan(command) ||
         // A pipeline's or MULTI's commands: its one span covers them.
         (stream != null && stream.isPipeline === true) ||
         (this.status === 'connect' && typeof command.name === 'string' && HANDSHAKE.has(command.name.toLowerCase()))
@@ -118,7 +135,6 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
       }
       const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(this), hook.options.responseHook === undefined ? undefined : replyOf(command));
       if (call === undefined) return applyArgs(original, this, arguments);
-      traced.add(command);
       return run(call, command, original, this, arguments);
     };
 }
@@ -137,7 +153,7 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
     function exec(this: PipelineLike): any {
       const parent = clientParent(hook);
       // MULTI calls exec more than once for one transaction; the first call owns the span.
-      if (parent === undefined || traced.has(this) || !Array.isArray(this._queue)) return applyArgs(original, this, arguments);
+      if (parent === undefined || hasSpan(this) || !Array.isArray(this._queue)) return applyArgs(original, this, arguments);
       const queue = this._queue;
       const redis = this.redis ?? {};
       const first = queue[0];
@@ -152,7 +168,6 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
       };
       const call = startRedisBatch(hook, parent, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, () => connectionOf(redis));
       if (call === undefined) return applyArgs(original, this, arguments);
-      traced.add(this);
       // The pipeline settles with every reply, MULTI's included; errors inside it are results.
       return run(call, this, original, this, arguments, firstError);
     };
@@ -182,7 +197,7 @@ function wrapClusterSendCommand(hook: ActiveHook<RedisOptions>) {
     function sendCommand(this: unknown, command: unknown): any {
       const parent = clientParent(hook);
       if (parent === undefined) untraced(hook, command);
-      else if (isCommand(command) && !traced.has(command) && !clusterParents.has(command)) {
+      else if (isCommand(command) && !hasSpan(command) && !clusterParents.has(command)) {
         clusterUsed = true;
         clusterParents.set(command, parent);
       }
