@@ -223,11 +223,6 @@ export interface Settleable {
   isSettled?: boolean;
 }
 
-export function isSettleable(target: object): target is Settleable {
-  const t = target as Partial<Settleable>;
-  return typeof t.resolve === 'function' && typeof t.reject === 'function';
-}
-
 /** Marks the `resolve` that `settleThrough` puts on a target: the target's call has its span already. */
 const kSettledThroughUs = Symbol('opentracing-client-hooks.settledThroughUs');
 
@@ -246,11 +241,14 @@ export function settlesThroughUs(target: object): boolean {
  * reaction to a promise the app awaits or observes; unlike handing the app a chained promise instead,
  * it cannot turn a rejection that the app handles elsewhere (a callback, its own `.then` on the
  * command) into an unhandled one. `failure` picks an error out of a resolved value (a pipeline's
- * `[err, reply]` pairs).
+ * `[err, reply]` pairs). False, and nothing changed, when `target` has no such functions.
  */
-export function settleThrough(target: Settleable, call: DbCall, failure?: (value: unknown) => unknown): void {
-  const resolve = target.resolve;
-  const reject = target.reject;
+export function settleThrough(target: object, call: DbCall, failure?: (value: unknown) => unknown): boolean {
+  const t = target as Settleable;
+  // Each read once: an object the app made itself is read no more than the library reads it.
+  const resolve = t.resolve;
+  const reject = t.reject;
+  if (typeof resolve !== 'function' || typeof reject !== 'function') return false;
   const settle = function (this: unknown, value: unknown): unknown {
     const result = applyArgs(resolve, this, arguments);
     const err = failure === undefined ? undefined : failure(value);
@@ -259,12 +257,13 @@ export function settleThrough(target: Settleable, call: DbCall, failure?: (value
     return result;
   };
   (settle as { [kSettledThroughUs]?: true })[kSettledThroughUs] = true;
-  target.resolve = settle;
-  target.reject = function (this: unknown, err: unknown): unknown {
+  t.resolve = settle;
+  t.reject = function (this: unknown, err: unknown): unknown {
     const result = applyArgs(reject, this, arguments);
     // A wrapper below ours (ioredis Cluster on MOVED/ASK) may retry instead of rejecting; ioredis 6
     // says so with `isSettled`, ioredis 5 has no such flag.
-    if (target.isSettled !== false) call.fail(err);
+    if (t.isSettled !== false) call.fail(err);
     return result;
   };
+  return true;
 }

@@ -15,7 +15,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, runInContext } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectUntraced, isSettleable, ownWorkMethods, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, connectUntraced, ownWorkMethods, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -101,13 +101,10 @@ function replyOf(command: CommandLike) {
 
 /** Finishes `call` through `target`'s own settle functions, or from what `original` returns when it has none. */
 function run(call: DbCall, target: object, original: (...args: any[]) => any, thisArg: unknown, args: IArguments, failure?: (value: unknown) => unknown): any {
-  if (!isSettleable(target)) {
-    mark(target);
-    return call.invokeAndChain(original, thisArg, args);
-  }
   // Its settle functions are ours now: `hasSpan` knows it by them.
-  settleThrough(target, call, failure);
-  return call.invoke(original, thisArg, args);
+  if (settleThrough(target, call, failure)) return call.invoke(original, thisArg, args);
+  mark(target);
+  return call.invokeAndChain(original, thisArg, args);
 }
 
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
