@@ -245,7 +245,7 @@ export function settlesThroughUs(target: object): boolean {
  */
 export function settleThrough(target: object, call: DbCall, failure?: (value: unknown) => unknown): boolean {
   const t = target as Settleable;
-  // Each read once: an object the app made itself is read no more than the library reads it.
+  // Each read once here (an object the app made itself may have getters).
   const resolve = t.resolve;
   const reject = t.reject;
   if (typeof resolve !== 'function' || typeof reject !== 'function') return false;
