@@ -167,10 +167,11 @@ export function startRedisBatch(
 }
 
 /**
- * A `connect` that makes no span. One made by the library's own work (`ownWork`: a cluster node reached
- * by a topology refresh) is still a connection the app uses, so what it does later runs outside that work.
+ * Calls `original` outside the library's own work when it runs inside it (`ownWork`), else as it is. For
+ * what the work starts but the app owns afterwards: a `connect` that makes no span (a cluster node reached
+ * by a topology refresh is still a connection the app uses), and events the work emits to the app's listeners.
  */
-export function connectUntraced(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+export function outsideOwnWork(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
   return inOwnWork(hook) ? runInContext(undefined, original, thisArg, args) : Reflect.apply(original, thisArg, args);
 }
 

@@ -15,7 +15,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, runInContext } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectUntraced, ownWorkMethods, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, outsideOwnWork, ownWorkMethods, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -178,7 +178,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
       // ioredis's reconnect timer calls connect() by itself: no span, and no part of any request.
       if (this.status === 'reconnecting') return runInContext(undefined, original, this, arguments);
       const parent = clientParent(hook);
-      if (parent === undefined) return connectUntraced(hook, original, this, arguments);
+      if (parent === undefined) return outsideOwnWork(hook, original, this, arguments);
       return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
 }
@@ -235,8 +235,7 @@ export function patchConnectionPool(exports: any, { hook, wrap }: PatchContext<R
   if (proto === undefined || typeof proto.emit !== 'function') return;
   wrap(proto, 'emit', (original) =>
     function emit(this: unknown): any {
-      if (!hook.enabled || !inOwnWork(hook)) return applyArgs(original, this, arguments);
-      return runInContext(undefined, original, this, arguments);
+      return hook.enabled ? outsideOwnWork(hook, original, this, arguments) : applyArgs(original, this, arguments);
     },
   );
 }

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectUntraced, ownWorkMethods, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, outsideOwnWork, ownWorkMethods, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
@@ -130,7 +130,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: RedisClientLike): any {
       // Reconnects go through the socket's private method, not here: they make no span.
       const parent = clientParent(hook);
-      if (parent === undefined) return connectUntraced(hook, original, this, arguments);
+      if (parent === undefined) return outsideOwnWork(hook, original, this, arguments);
       const client = selfOf(this);
       return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
     };
