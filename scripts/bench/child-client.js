@@ -39,7 +39,6 @@ async function abRun(job, call, { on, off }) {
     }
     await runCalls(call, warmupBlock, job.concurrency);
   }
-  global.gc();
   const pairs = [];
   for (let p = 0; p < job.pairs; p++) {
     const hooksFirst = p % 2 === 1; // ABBA: drift within the process cancels out
@@ -72,7 +71,8 @@ async function main() {
     tracedCalls = result.onCalls;
   } else {
     await runCalls(call, job.warmup, job.concurrency);
-    global.gc();
+    // No forced GC here: the thousands of calls after one run up to twice as slow (more so in a
+    // process with a larger heap: a traced one), which would be charged to the measured calls.
     result = await measured(call, job.calls, job.concurrency);
     tracedCalls = job.warmup + job.calls;
     result.installed = info.installed;

@@ -94,7 +94,7 @@ async function main() {
   const spans0 = counter.spans;
   process.on('message', (msg) => {
     if (msg.cmd === 'start') {
-      global.gc();
+      // No forced GC (see child-client.js).
       cpu0 = process.cpuUsage();
       process.send({ started: true });
     } else if (msg.cmd === 'stop') {

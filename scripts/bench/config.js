@@ -12,17 +12,17 @@ const REGISTER = path.join(ROOT, 'register.js');
 
 /**
  * Warm-up calls of every process, whatever BENCH_SCALE: V8 keeps compiling each library's code (and ours, and
- * the peers') for the first 3,000 to 5,000 calls, hundreds of µs a call on its worker threads, which
- * process.cpuUsage() counts (see docs/performance.md). Measured only after.
+ * the peers') for the first 10,000 to 17,500 calls, on its worker threads too, which process.cpuUsage()
+ * counts; a traced process has more code to compile, so a window inside that tail inflates its added cost
+ * (see docs/performance.md, "5 December, evening"). Measured only after.
  */
-const MIN_WARMUP = 5000;
+const MIN_WARMUP = 15000;
 
 /** Client scenarios: the measured process makes `concurrency` calls at a time. */
 const CLIENTS = {
   http: { label: 'http client (keep-alive, other-process server)', concurrency: 16, calls: 12000, needs: [] },
-  // minWarmup: undici's fetch and axios compile for longer still (~5,000 calls, then a tail).
-  fetch: { label: 'fetch (global, undici)', concurrency: 16, calls: 4000, minWarmup: 6000, needs: [] },
-  axios: { label: 'axios (keep-alive)', concurrency: 16, calls: 3000, minWarmup: 6000, needs: [] },
+  fetch: { label: 'fetch (global, undici)', concurrency: 16, calls: 4000, needs: [] },
+  axios: { label: 'axios (keep-alive)', concurrency: 16, calls: 3000, needs: [] },
   pg: { label: 'pg `SELECT 1`, pool of 8', concurrency: 8, calls: 15000, needs: ['pg'] },
   redis: { label: 'node-redis `GET`', concurrency: 8, calls: 20000, needs: ['redis'] },
   ioredis: { label: 'ioredis `GET`', concurrency: 8, calls: 30000, needs: ['redis'] },
@@ -108,10 +108,10 @@ function number(name, fallback) {
   return value;
 }
 
-/** Measured and warm-up calls of one process of `client`: BENCH_CALLS, else the client's default × BENCH_SCALE (warm-up: half of that, at least the client's minWarmup or MIN_WARMUP; BENCH_WARMUP overrides). */
+/** Measured and warm-up calls of one process of `client`: BENCH_CALLS, else the client's default × BENCH_SCALE (warm-up: half of that, at least MIN_WARMUP; BENCH_WARMUP overrides). */
 function callsFor(s, client) {
   const calls = s.calls ?? Math.max(100, Math.round(CLIENTS[client].calls * s.scale));
-  const warmup = s.warmup ?? Math.max(Math.round(calls / 2), CLIENTS[client].minWarmup ?? MIN_WARMUP);
+  const warmup = s.warmup ?? Math.max(Math.round(calls / 2), MIN_WARMUP);
   return { calls, warmup };
 }
 
@@ -154,4 +154,4 @@ function settings() {
   };
 }
 
-module.exports = { ROOT, DIST, REGISTER, PEERS, CLIENTS, isServer, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };
+module.exports = { ROOT, DIST, REGISTER, MIN_WARMUP, PEERS, CLIENTS, isServer, AB_CLIENTS, AB_VARIANTS, AB_TRACED, VARIANTS, EXTRA_LABELS, callsFor, settings };

@@ -25,6 +25,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Duplex } = require('node:stream');
+const { MIN_WARMUP } = require('./config');
 
 const CLIENTS = ['http', 'fetch', 'axios', 'pg', 'redis', 'ioredis'];
 const VARIANTS = ['baseline', 'hooks', 'builtin', 'shim', 'otel'];
@@ -314,7 +315,7 @@ async function child(job) {
   const info = setup(job.variant, 'noop');
   const call = await FACTORIES[job.client]();
   for (let i = 0; i < job.warmup; i++) await call();
-  global.gc();
+  // No forced GC before the measured calls (see child-client.js).
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < job.calls; i++) await call();
   const cpu = process.cpuUsage(cpu0);
@@ -375,7 +376,7 @@ function main() {
           per.push((two.instructions - one.instructions) / calls);
           spans = two.spansPerCall;
         } else {
-          const r = runChild({ client, variant, calls, warmup: Math.round(calls / 4) }, false);
+          const r = runChild({ client, variant, calls, warmup: Math.max(Math.round(calls / 4), MIN_WARMUP) }, false);
           per.push(r.cpuUs);
           spans = r.spansPerCall;
         }
