@@ -17,7 +17,8 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
-const STATE = path.join(__dirname, '..', '.services', 'state.json');
+// Where `start` records what it started, for `stop` in another process (OTCH_SERVICES_STATE: elsewhere).
+const STATE = process.env.OTCH_SERVICES_STATE || path.join(__dirname, '..', '.services', 'state.json');
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 function say(message) {
@@ -303,10 +304,14 @@ async function startNats(state) {
   say(`NATS on 127.0.0.1:${port}`);
 }
 
-/** Starts what is not already given; a service that fails is reported in env as OTCH_<KEY>_UNAVAILABLE. */
-async function start() {
-  const state = { env: {} };
+/**
+ * Starts what is not already given; a service that fails is reported in env as OTCH_<KEY>_UNAVAILABLE.
+ * `state` is filled as each service starts, so a caller that is interrupted can stop what is already up;
+ * once `cancelled()` is true no further service is started.
+ */
+async function start({ state = { env: {} }, cancelled = () => false } = {}) {
   for (const service of SERVICES) {
+    if (cancelled()) break;
     const given = service.given.filter((variable) => process.env[variable]);
     if (given.length > 0) {
       say(`using the ${service.name} server given by ${service.given.join('/')}`);
@@ -318,10 +323,16 @@ async function start() {
       state.env[`OTCH_${service.env ?? service.key.toUpperCase()}_UNAVAILABLE`] = err.message;
       say(`${service.name} could not be started: ${err.message}`);
     }
+    // After each one, so that `stop` finds what is up even if this process is killed before the end.
+    saveState(state);
   }
+  saveState(state);
+  return state;
+}
+
+function saveState(state) {
   fs.mkdirSync(path.dirname(STATE), { recursive: true });
   fs.writeFileSync(STATE, JSON.stringify(state, null, 2));
-  return state;
 }
 
 /** Whether `pid` still runs: a zombie (ended, and not yet reaped by this very process) does not. */
