@@ -326,7 +326,6 @@ async function start({ state = { env: {} }, cancelled = () => false } = {}) {
     // After each one, so that `stop` finds what is up even if this process is killed before the end.
     saveState(state);
   }
-  saveState(state);
   return state;
 }
 
