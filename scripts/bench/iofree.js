@@ -7,8 +7,10 @@
  * time. Prints a markdown table of CPU µs/call and the added cost against the baseline.
  *
  * The stubs: http over an `http.Agent` whose `createConnection` returns it, fetch over an undici `Agent`
- * whose `connect` does, pg through its `stream` option, ioredis through its `Connector` option (a
- * connector class that hands the stub over instead of opening a socket), node-redis by replacing
+ * whose `connect` does, pg and mysql2 through their `stream` option (mysql2's promise pool of one
+ * connection, as `npm run bench` queries; the stub greets, accepts the login and answers `SELECT 1`), ioredis
+ * through its `Connector` option (a connector class that hands the stub over instead of opening a
+ * socket), node-redis by replacing
  * `net.createConnection` for the stub's address while `connect()` runs (it has no option for a stream or a
  * socket factory). The redis stub parses the RESP commands written and answers the handshakes (HELLO,
  * CLIENT SETINFO, INFO) and `GET`, in RESP3 after `HELLO 3` (both clients' default), as Redis does.
@@ -16,7 +18,7 @@
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
  *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
  *                                                     two processes, N and 2N calls, the difference / N)
- * BENCH_CLIENTS (http, fetch, axios, pg, redis, ioredis), BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) and
+ * BENCH_CLIENTS (http, fetch, axios, pg, mysql2, redis, ioredis), BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) and
  * BENCH_CPU_PROF (a directory for each process's `--cpu-prof` profile) as for `npm run bench`.
  * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
  */
@@ -27,7 +29,7 @@ const { spawnSync } = require('node:child_process');
 const { Duplex } = require('node:stream');
 const { MIN_WARMUP } = require('./config');
 
-const CLIENTS = ['http', 'fetch', 'axios', 'pg', 'redis', 'ioredis'];
+const CLIENTS = ['http', 'fetch', 'axios', 'pg', 'mysql2', 'redis', 'ioredis'];
 const VARIANTS = ['baseline', 'hooks', 'builtin', 'shim', 'otel'];
 
 /**
@@ -160,6 +162,68 @@ async function pgClient() {
   });
   await client.connect();
   return () => client.query('SELECT 1');
+}
+
+/** MySQL's client/server protocol, just enough for mysql2 to connect and run `SELECT 1` (text protocol). */
+function mysqlPacket(seq, payload) {
+  const head = Buffer.alloc(4);
+  head.writeUIntLE(payload.length, 0, 3);
+  head[3] = seq;
+  return Buffer.concat([head, payload]);
+}
+const lenencString = (s) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
+// Protocol 4.1, secure connection, plugin auth; no SSL and no CLIENT_DEPRECATE_EOF (classic EOF packets).
+const MYSQL_CAPABILITIES = 0x1 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000;
+const MYSQL_GREETING = mysqlPacket(
+  0,
+  Buffer.concat([
+    Buffer.from([10]),
+    Buffer.from('8.0.36-stub\0'),
+    int32(1).reverse(),
+    Buffer.from('abcdefgh'),
+    Buffer.from([0, MYSQL_CAPABILITIES & 0xff, (MYSQL_CAPABILITIES >> 8) & 0xff, 45, 2, 0, (MYSQL_CAPABILITIES >> 16) & 0xff, (MYSQL_CAPABILITIES >> 24) & 0xff, 21]),
+    Buffer.alloc(10),
+    Buffer.from('ijklmnopqrst\0'),
+    Buffer.from('mysql_native_password\0'),
+  ]),
+);
+const mysqlOk = (seq) => mysqlPacket(seq, Buffer.from([0, 0, 0, 2, 0, 0, 0]));
+const mysqlEof = (seq) => mysqlPacket(seq, Buffer.from([0xfe, 0, 0, 2, 0]));
+const MYSQL_SELECT_1 = Buffer.concat([
+  mysqlPacket(1, Buffer.from([1])),
+  mysqlPacket(
+    2,
+    Buffer.concat([lenencString('def'), lenencString(''), lenencString(''), lenencString(''), lenencString('1'), lenencString(''), Buffer.from([0x0c, 0x3f, 0, 1, 0, 0, 0, 0x08, 0x81, 0, 0, 0, 0])]),
+  ),
+  mysqlEof(3),
+  mysqlPacket(4, lenencString('1')),
+  mysqlEof(5),
+]);
+
+/** A MySQL server stand-in on a stub socket: the greeting at once, OK to the login, `SELECT 1`'s result to every query. */
+function mysqlServer() {
+  let loggedIn = false;
+  const socket = stubSocket((chunk) => {
+    if (!loggedIn) {
+      loggedIn = true;
+      return mysqlOk(2);
+    }
+    const command = chunk[4];
+    if (command === 0x03) return MYSQL_SELECT_1; // COM_QUERY
+    if (command === 0x0e) return mysqlOk(1); // COM_PING
+    return undefined;
+  }, 3306);
+  setImmediate(() => socket.push(MYSQL_GREETING));
+  return socket;
+}
+
+/** mysql2's promise pool as `npm run bench` uses it (`pool.query('SELECT 1')`), one connection, through its `stream` option. */
+async function mysql2Client() {
+  const mysql = require('mysql2');
+  const pool = mysql.createPool({ host: '127.0.0.1', port: 3306, user: 'bench', database: 'bench', connectionLimit: 1, stream: () => mysqlServer() }).promise();
+  const [rows] = await pool.query('SELECT 1');
+  if (rows?.[0]?.['1'] !== 1) throw new Error(`mysql2 stub: SELECT 1 answered ${JSON.stringify(rows)}`);
+  return () => pool.query('SELECT 1');
 }
 
 const REDIS_KEY = 'opentracing-client-hooks:bench'; // what `npm run bench` reads (scripts/bench/clients.js)
@@ -308,7 +372,7 @@ async function checkedGet(client) {
   return () => client.get(REDIS_KEY);
 }
 
-const FACTORIES = { http: httpClient, fetch: fetchClient, axios: axiosClient, pg: pgClient, redis: redisClient, ioredis: ioredisClient };
+const FACTORIES = { http: httpClient, fetch: fetchClient, axios: axiosClient, pg: pgClient, mysql2: mysql2Client, redis: redisClient, ioredis: ioredisClient };
 
 async function child(job) {
   const { setup } = require('./variants');
