@@ -160,8 +160,11 @@ export function mysqlConnection(config: MysqlConfig | undefined): { connection: 
 
 type AnyFunction = (...args: any[]) => any;
 
-/** Callbacks of ours: mysql's pool hands a queued one to `getConnection` again when a connection frees up. */
-const poolCallbacks = new WeakSet<AnyFunction>();
+/**
+ * Marks the callbacks of ours: a pool (mysql's, mysql2's) hands a queued one to `getConnection` again when a
+ * connection frees up. A mark on our own function, not a WeakSet entry per call, which the collector has to visit.
+ */
+const kPoolCallback = Symbol('opentracing-client-hooks.poolCallback');
 
 /** Set while a pool's own `query` or `execute` runs: the connection it takes is part of that statement. */
 let inPoolStatement = false;
@@ -195,14 +198,25 @@ export function wrapPoolStatement(current: () => ActiveHook<DbHookOptions> | und
  * (`current`): an instrumentation that wraps each pool's `getConnection` over the prototype's
  * (OpenTelemetry's mysql) keeps a layer of ours.
  */
-export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> | undefined, component: string, configOf: (pool: any) => MysqlConfig | undefined) {
+export function wrapPoolGetConnection(
+  current: () => ActiveHook<DbHookOptions> | undefined,
+  component: string,
+  configOf: (pool: any) => MysqlConfig | undefined,
+  /**
+   * Whether the pool is about to hand the callback a free connection on a later tick (mysql2's pool
+   * does, and it cannot fail then): a pool statement's callback then needs nothing of ours.
+   */
+  servesAtOnce?: (pool: any) => boolean,
+) {
   return (original: AnyFunction) =>
     function getConnection(this: unknown, callback?: unknown): unknown {
       const hook = current();
       // With tracing off (no tracer) nothing is traced: not even the callback's context needs keeping.
-      if (hook === undefined || tracingOff(hook) || typeof callback !== 'function' || poolCallbacks.has(callback as AnyFunction)) {
+      if (hook === undefined || tracingOff(hook) || typeof callback !== 'function' || (callback as { [kPoolCallback]?: true })[kPoolCallback] === true) {
         return applyArgs(original, this, arguments);
       }
+      // The tick carries the caller's context; no failure to record. (An app's own getConnection keeps its span.)
+      if (inPoolStatement && servesAtOnce !== undefined && servesAtOnce(this)) return applyArgs(original, this, arguments);
       const spec = (): DbSpanSpec => sqlConnectionSpec(component, 'mysql.pool.getConnection', mysqlConnection(configOf(this)).connection);
       const startTime = inPoolStatement ? Date.now() : undefined;
       let call: DbCall | undefined;
@@ -224,7 +238,7 @@ export function wrapPoolGetConnection(current: () => ActiveHook<DbHookOptions> |
         call?.settle(err);
         return runInContext(store, callback as AnyFunction, self, args);
       });
-      poolCallbacks.add(traced);
+      (traced as { [kPoolCallback]?: true })[kPoolCallback] = true;
       return original.call(this, traced);
     };
 }

@@ -278,9 +278,17 @@ export function patchConnection(exports: any, { hook, wrap }: PatchContext<Mysql
   if (notifies !== undefined) wrap(notifies, '_notifyError', wrapNotifyError());
 }
 
+/** A mysql2 pool that is open and has a free connection hands it over on the next tick, without fail. */
+function servesAtOnce(pool: { _closed?: unknown; _freeConnections?: { length?: unknown } }): boolean {
+  const free = pool._freeConnections?.length;
+  return pool._closed === false && typeof free === 'number' && free > 0;
+}
+
 export function patchPool(exports: any, { current, wrap }: PatchContext<Mysql2Options, undefined>): void {
   const pools = definer(exports?.prototype, 'getConnection');
-  if (pools !== undefined) wrap(pools, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
+  if (pools !== undefined) {
+    wrap(pools, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig, servesAtOnce));
+  }
   for (const name of ['query', 'execute']) {
     const statements = definer(exports?.prototype, name);
     if (statements !== undefined) wrap(statements, name, wrapPoolStatement(current));
