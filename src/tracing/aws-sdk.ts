@@ -37,8 +37,8 @@ const SIGNATURE_FIELDS = /signature|stringtosign|canonicalrequest|authorization|
 const equipped = new WeakSet<object>();
 /** Commands given to a patched `send`: a stack resolved by anyone else (a presigner) makes no span. */
 const sending = new WeakSet<object>();
-/** The call each of our request contexts belongs to, for the attempt middleware below. */
-const calls = new WeakMap<RequestContext, AwsCall>();
+/** Each client config's region once its provider has answered (the SDK resolves it once, too). */
+const regions = new WeakMap<object, string>();
 
 /** One logical call: its span, and what its attempts saw. */
 class AwsCall implements OutboundCall {
@@ -138,14 +138,34 @@ function withSqsPropagation(hook: ActiveHook<AwsSdkOptions>, span: Span, operati
   return changed ? { ...args, input: { ...input, Entries: entries } } : args;
 }
 
-/** Records the region once the client's region provider has it (the SDK asks it too, before sending). */
+/** The context a traced call runs its middleware stack in: the attempt middleware finds its call there. */
+class AwsCallContext implements RequestContext {
+  constructor(
+    readonly span: Span,
+    readonly call: AwsCall,
+  ) {}
+}
+
+/**
+ * Records the region: the config's string, else what its provider answers (asked once per client: the
+ * SDK asks it too, before sending).
+ */
 function watchRegion(call: AwsCall, config: any): void {
   const region = config?.region;
   if (typeof region === 'string') call.region = region;
   else if (typeof region === 'function') {
+    const known = regions.get(config);
+    if (known !== undefined) {
+      call.region = known;
+      return;
+    }
     try {
       Promise.resolve(region()).then(
-        (value: unknown) => void (typeof value === 'string' && (call.region = value)),
+        (value: unknown) => {
+          if (typeof value !== 'string') return;
+          call.region = value;
+          regions.set(config, value);
+        },
         () => undefined,
       );
     } catch {
@@ -183,8 +203,7 @@ function callMiddleware(config: any, currentInstall: CurrentInstall) {
         // An input we cannot copy goes as it is.
         input = args;
       }
-      const store: RequestContext = { span };
-      calls.set(store, call);
+      const store = new AwsCallContext(span, call);
       let result: unknown;
       try {
         result = storage.run(store, () => next(input));
@@ -217,7 +236,7 @@ function withHeaders(request: any, headers: Record<string, string>): any {
 function attemptMiddleware(next: Handler, context: unknown): Handler {
   return function traceAwsAttempt(args: any): any {
     const store = storage.getStore();
-    const call = store === undefined ? undefined : calls.get(store);
+    const call = store instanceof AwsCallContext ? store.call : undefined;
     if (call === undefined || call.context !== context) return next(args);
     const request = args?.request;
     let out = args;
@@ -241,16 +260,8 @@ function attemptMiddleware(next: Handler, context: unknown): Handler {
       // A request we cannot copy goes out as it is.
       out = args;
     }
-    const result = withOutbound(call, () => next(out));
-    return chained(
-      result,
-      (value: any) => {
-        const code = value?.response?.statusCode;
-        if (typeof code === 'number') call.status = code;
-      },
-      () => undefined,
-      () => undefined,
-    );
+    // The status comes from the http hook below (onStatus), else from the output's or error's $metadata.
+    return withOutbound(call, () => next(out));
   };
 }
 

@@ -66,8 +66,19 @@ interface AddCall {
   first: DbCall | undefined;
 }
 
-/** The suppressed store of each add call in progress, to its call. */
-const addCalls = new WeakMap<RequestContext, AddCall>();
+/** The suppressed store an add call runs in (bullmq's Redis traffic makes no span), naming the call until it settles. */
+class AddContext implements RequestContext {
+  readonly suppressed = true;
+  constructor(
+    readonly span: Span | undefined,
+    public call: AddCall | undefined,
+  ) {}
+}
+
+/** The add call in progress whose store `store` is, if any. */
+function addCallOf(store: RequestContext | undefined): AddCall | undefined {
+  return store instanceof AddContext ? store.call : undefined;
+}
 
 /** Where bullmq's own work runs: no span, no request. */
 const OWN_WORK: RequestContext = Object.freeze({ span: undefined, suppressed: true });
@@ -133,7 +144,7 @@ function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
     function asJSON(this: JobLike): unknown {
       const json = applyArgs(original, this, arguments);
       const store = storage.getStore();
-      const call = store === undefined ? undefined : addCalls.get(store);
+      const call = addCallOf(store);
       if (call === undefined || json === null || typeof json !== 'object' || !hook.enabled) return json;
       let job = call.jobs.get(this);
       if (job === undefined) {
@@ -149,8 +160,8 @@ function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
 }
 
 /** Finishes the spans of `call`'s jobs, and lets go of them and of its store. */
-function settleAdd(store: RequestContext, call: AddCall, err: unknown): void {
-  addCalls.delete(store);
+function settleAdd(store: AddContext, call: AddCall, err: unknown): void {
+  store.call = undefined;
   // Queue.add's span when no job reached storage (an option bullmq refused first).
   if (err !== undefined) call.first?.fail(err);
   else call.first?.succeed();
@@ -174,8 +185,7 @@ function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg:
   const appStore = storage.getStore();
   if (untraceable(hook) || appStore?.suppressed === true) return applyArgs(original, thisArg, args);
   const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
-  const store: RequestContext = { span: appStore?.span, suppressed: true };
-  addCalls.set(store, call);
+  const store = new AddContext(appStore?.span, call);
   let result: unknown;
   try {
     result = storage.run(store, () => applyArgs(original, thisArg, args));
@@ -286,7 +296,7 @@ function wrapEmit() {
     function emit(this: unknown): unknown {
       const store = storage.getStore();
       if (store === OWN_WORK) return runInContext(undefined, original, this, arguments);
-      const call = store === undefined ? undefined : addCalls.get(store);
+      const call = addCallOf(store);
       if (call !== undefined) return runInContext(call.appStore, original, this, arguments);
       return applyArgs(original, this, arguments);
     };
