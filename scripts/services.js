@@ -231,13 +231,13 @@ async function startRabbitmq(state) {
   fs.chmodSync(dir, 0o755);
   if (isRoot) run('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
   // Erlang starts the epmd daemon if none runs; stop it again afterwards in that case.
-  const epmdWasRunning = spawnSync('pgrep', ['-x', 'epmd']).status === 0;
+  const epmdBefore = epmdPids();
   const [cmd, args] = rabbitmqCommand('rabbitmq-server', env);
   const out = fs.openSync(path.join(dir, 'server.out'), 'a');
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], cwd: dir });
   child.unref();
   fs.closeSync(out);
-  state.rabbitmq = { dir, port, node, env, pid: child.pid, epmdWasRunning };
+  state.rabbitmq = { dir, port, node, env, pid: child.pid, epmdBefore };
   // await_startup waits for a node that is booting, but fails at once for one not yet registered.
   const deadline = Date.now() + 90000;
   for (;;) {
@@ -398,7 +398,21 @@ function stopRedisCluster({ pids, dir }) {
   removeDir(dir);
 }
 
-function stopRabbitmq({ node, env, dir, pid, epmdWasRunning }) {
+/** The pids of the epmd daemons running now. */
+function epmdPids() {
+  const r = spawnSync('pgrep', ['-x', 'epmd'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean).map(Number) : [];
+}
+
+/**
+ * Whether an epmd running now was started by our RabbitMQ: one that was not there when it started. An epmd
+ * that a previous run was stopping counts as running at start, and the one Erlang starts next is ours.
+ */
+function startedEpmd(before, now) {
+  return now.some((pid) => !before.includes(pid));
+}
+
+function stopRabbitmq({ node, env, dir, pid, epmdBefore = [] }) {
   try {
     const [ctl, ctlArgs] = rabbitmqCommand('rabbitmqctl', env);
     run(ctl, [...ctlArgs, '-n', node, 'stop'], { timeout: 60000 });
@@ -407,7 +421,7 @@ function stopRabbitmq({ node, env, dir, pid, epmdWasRunning }) {
   }
   // The server runs in a process group of its own (detached): whatever of it is left goes now.
   try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
-  if (!epmdWasRunning) spawnSync('epmd', ['-kill'], { stdio: 'ignore', timeout: 10000, killSignal: 'SIGKILL' });
+  if (startedEpmd(epmdBefore, epmdPids())) spawnSync('epmd', ['-kill'], { stdio: 'ignore', timeout: 10000, killSignal: 'SIGKILL' });
   removeDir(dir);
 }
 
@@ -458,7 +472,7 @@ function stop(state) {
   say(`stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-module.exports = { start, stop };
+module.exports = { start, stop, startedEpmd };
 
 if (require.main === module) {
   const command = process.argv[2];

@@ -62,3 +62,18 @@ describe('scripts/with-services.js', function () {
     }
   });
 });
+
+describe('scripts/services.js', () => {
+  const { startedEpmd } = require(path.join(root, 'scripts', 'services.js')) as { startedEpmd(before: number[], now: number[]): boolean };
+
+  it("stops the epmd that RabbitMQ's Erlang started, also when another one was still exiting at its start", () => {
+    // None before: the one running now is ours.
+    assert.equal(startedEpmd([], [4242]), true);
+    // The app's own epmd, there before and after: left alone.
+    assert.equal(startedEpmd([4242], [4242]), false);
+    // A previous run's epmd was exiting when RabbitMQ started, and Erlang started another: that one is ours.
+    assert.equal(startedEpmd([4242], [4343]), true);
+    // None now (it has gone already): nothing to stop.
+    assert.equal(startedEpmd([], []), false);
+  });
+});
