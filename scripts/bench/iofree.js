@@ -8,11 +8,10 @@
  *
  * The stubs: http over an `http.Agent` whose `createConnection` returns it, fetch over an undici `Agent`
  * whose `connect` does, pg and mysql2 through their `stream` option (mysql2's promise pool of one
- * connection, as `npm run bench` queries; the stub greets, accepts the login and answers `SELECT 1`), ioredis
- * through its `Connector` option (a connector class that hands the stub over instead of opening a
- * socket), node-redis by replacing
- * `net.createConnection` for the stub's address while `connect()` runs (it has no option for a stream or a
- * socket factory). The redis stub parses the RESP commands written and answers the handshakes (HELLO,
+ * connection, as `npm run bench` queries; the stub greets, accepts the login and answers `SELECT 1`),
+ * ioredis through its `Connector` option (a connector class that hands the stub over instead of opening
+ * a socket), node-redis by replacing `net.createConnection` for the stub's address while `connect()` runs
+ * (it has no option for a stream or a socket factory). The redis stub parses the RESP commands written and answers the handshakes (HELLO,
  * CLIENT SETINFO, INFO) and `GET`, in RESP3 after `HELLO 3` (both clients' default), as Redis does.
  *
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
@@ -179,7 +178,7 @@ const MYSQL_GREETING = mysqlPacket(
   Buffer.concat([
     Buffer.from([10]),
     Buffer.from('8.0.36-stub\0'),
-    int32(1).reverse(),
+    Buffer.from([1, 0, 0, 0]), // connection id (little-endian, as every MySQL integer)
     Buffer.from('abcdefgh'),
     Buffer.from([0, MYSQL_CAPABILITIES & 0xff, (MYSQL_CAPABILITIES >> 8) & 0xff, 45, 2, 0, (MYSQL_CAPABILITIES >> 16) & 0xff, (MYSQL_CAPABILITIES >> 24) & 0xff, 21]),
     Buffer.alloc(10),
