@@ -100,11 +100,17 @@ function renamed(span: ReadableSpan, naming: Exclude<AttributeNaming, 'opentraci
   return Object.create(span, { attributes: { value: renameAttributes(span.attributes, span.kind, naming), enumerable: true } }) as ReadableSpan;
 }
 
+/** What gives exporters a span with OT_ATTRIBUTE_NAMES' names; undefined when they keep OpenTracing's. */
+export function spanRenamer(naming: AttributeNaming): ((span: ReadableSpan) => ReadableSpan) | undefined {
+  return naming === 'opentracing' ? undefined : (span) => renamed(span, naming);
+}
+
 /** `exporter`, given the spans with OT_ATTRIBUTE_NAMES' names. */
 export function withAttributeNames(exporter: SpanExporter, naming: AttributeNaming): SpanExporter {
-  if (naming === 'opentracing') return exporter;
+  const rename = spanRenamer(naming);
+  if (rename === undefined) return exporter;
   return {
-    export: (spans, done) => exporter.export(spans.map((span) => renamed(span, naming)), done),
+    export: (spans, done) => exporter.export(spans.map(rename), done),
     shutdown: () => exporter.shutdown(),
     forceFlush: exporter.forceFlush ? () => exporter.forceFlush!() : undefined,
   };

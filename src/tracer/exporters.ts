@@ -51,15 +51,18 @@ export function otlpExporter(protocol: OtlpProtocol): SpanExporter {
   return new OTLPTraceExporter() as SpanExporter;
 }
 
-/** What `@opentelemetry/exporter-trace-otlp-proto` builds, with `serializeTraceRequest` in place of its serialiser. */
+/**
+ * What `@opentelemetry/exporter-trace-otlp-proto` builds, with ./otlp-proto's `serializeRequest` in place of its
+ * serialiser: it takes spans, or the batches of spans written in advance that ./batch-processor sends.
+ */
 function protobufExporter(): SpanExporter {
   // Its own dependencies, from where it is installed: the same versions it is built with.
   const load = createRequire(require.resolve(OTLP_PACKAGES['http/protobuf'])) as (id: string) => any;
   const { OTLPExporterBase } = load('@opentelemetry/otlp-exporter-base');
   const http = load('@opentelemetry/otlp-exporter-base/node-http');
   const transformer = load('@opentelemetry/otlp-transformer');
-  const { serializeTraceRequest } = require('./otlp-proto') as typeof import('./otlp-proto');
-  const serializer = { serializeRequest: serializeTraceRequest, deserializeResponse: transformer.ProtobufTraceSerializer.deserializeResponse };
+  const { serializeRequest } = require('./otlp-proto') as typeof import('./otlp-proto');
+  const serializer = { serializeRequest, deserializeResponse: transformer.ProtobufTraceSerializer.deserializeResponse };
   const options = http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
   const delegate = http.createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', transformer.TraceExporterMetricsHelper, undefined);
   return new OTLPExporterBase(delegate) as SpanExporter;

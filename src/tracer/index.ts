@@ -8,8 +8,9 @@ import { storage, suppressTracing } from '../context';
 import { addExportTarget } from '../export-targets';
 import { log, warnOnce } from '../logger';
 import { tracerSpec } from '../otel-env';
-import { attributeNaming, withAttributeNames } from './attribute-names';
+import { attributeNaming, spanRenamer, withAttributeNames } from './attribute-names';
 import type { AttributeNaming } from './attribute-names';
+import type { BatchSettings } from './batch-processor';
 import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from './exporters';
 
 /*
@@ -85,8 +86,8 @@ function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
   };
 }
 
-/** The OpenTelemetry SDK's BatchSpanProcessor, with the OTEL_BSP_* settings it reads from the environment. */
-export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEnv = process.env): SpanProcessor {
+/** The OTEL_BSP_* settings, as the SDK's BatchSpanProcessor reads them. */
+function batchSettings(env: NodeJS.ProcessEnv): BatchSettings {
   const config: { [key: string]: number } = {};
   for (const [key, name] of [
     ['maxExportBatchSize', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'],
@@ -97,6 +98,12 @@ export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEn
     const raw = env[name];
     if (raw !== undefined && raw.trim() !== '' && !Number.isNaN(Number(raw))) config[key] = Number(raw);
   }
+  return config;
+}
+
+/** The OpenTelemetry SDK's BatchSpanProcessor, with the OTEL_BSP_* settings it reads from the environment. */
+export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEnv = process.env): SpanProcessor {
+  const config = batchSettings(env);
   try {
     // The processor's own file in @opentelemetry/sdk-trace (what sdk-trace-base re-exports): loading the
     // package index would also load the SDK's Tracer, samplers and @opentelemetry/resources, unused here.
@@ -200,7 +207,12 @@ function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, nam
   if (mode === 'otlp') {
     const protocol = otlpProtocol(env);
     const target = otlpTarget(protocol, env);
-    return new LazyProcessor(`the OTLP exporter (${protocol}, ${target})`, () => batchSpanProcessor(guardedExporter(withAttributeNames(otlpExporter(protocol), naming), target), env));
+    return new LazyProcessor(`the OTLP exporter (${protocol}, ${target})`, () => {
+      if (protocol !== 'http/protobuf') return batchSpanProcessor(guardedExporter(withAttributeNames(otlpExporter(protocol), naming), target), env);
+      // Our own serialiser: spans are written as they end (./batch-processor).
+      const { EncodingBatchProcessor } = require('./batch-processor') as typeof import('./batch-processor');
+      return new EncodingBatchProcessor(guardedExporter(otlpExporter(protocol), target), batchSettings(env), spanRenamer(naming));
+    });
   }
   const url = zipkinUrl(env);
   return new LazyProcessor(`the Zipkin exporter (${url})`, () => {

@@ -1,6 +1,7 @@
 /**
  * The built-in tracer: an OpenTracing `Tracer` whose spans are also OpenTelemetry SDK `ReadableSpan`s, so
- * that the SDK's own processors (BatchSpanProcessor) and exporters (OTLP, Zipkin) take them as they are.
+ * that the SDK's own processors (BatchSpanProcessor) and exporters (OTLP, Zipkin) take them as they are
+ * (for OTLP/protobuf, ./batch-processor writes them as they end).
  *
  * It replaces `@opentelemetry/shim-opentracing` + the SDK `Tracer` for our own use: no OpenTelemetry
  * Context, no AsyncLocalStorage, no Baggage and no validation per span. A span is two small objects (the

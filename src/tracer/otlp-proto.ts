@@ -5,8 +5,10 @@
  * largest part of what the built-in tracer costs per span: OpenTelemetry's serialiser writes each request
  * twice (a size estimate, then the bytes), converts every id through a new array and encodes every
  * attribute key again; here keys are encoded once, a tag repeated from the span before (component,
- * peer.*, span.kind…) is copied whole, and ids are written in place. The transport (endpoint,
- * headers, compression, retries, timeouts from OTEL_EXPORTER_OTLP_*) stays OpenTelemetry's own.
+ * peer.*, span.kind…) is copied whole, and ids are written in place. Spans can also be written one by
+ * one as they end (`EncodedSpans`, for ./batch-processor) and sent later as the same request. The
+ * transport (endpoint, headers, compression, retries, timeouts from OTEL_EXPORTER_OTLP_*) stays
+ * OpenTelemetry's own.
  */
 import type { Attributes, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
@@ -15,6 +17,8 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 
 /** Bytes kept between exports; a larger request gets its own buffer, dropped after it. */
 const KEPT_BYTES = 1 << 20;
+/** A span queue's first room (spans of a few hundred bytes each). */
+const QUEUE_BYTES = 16 * 1024;
 /** Encoded attribute keys kept (keys are few: the hooks' tags and the resource's). */
 const KEY_CACHE_SIZE = 1024;
 
@@ -392,7 +396,10 @@ function span(value: ReadableSpan): void {
   end(at);
 }
 
-function scopeSpans(scope: InstrumentationScope & { attributes?: Attributes; droppedAttributesCount?: number }, spans: ReadableSpan[]): void {
+/** The spans of one scope: span objects, or spans already written (`EncodedSpans.take`). */
+type ScopeContent = ReadableSpan[] | Uint8Array;
+
+function scopeSpans(scope: InstrumentationScope & { attributes?: Attributes; droppedAttributesCount?: number }, spans: ScopeContent): void {
   const at = begin();
   tag(1, 2);
   const scopeAt = begin();
@@ -408,9 +415,15 @@ function scopeSpans(scope: InstrumentationScope & { attributes?: Attributes; dro
     varint(scope.droppedAttributesCount);
   }
   end(scopeAt);
-  for (const item of spans) {
-    tag(2, 2);
-    span(item);
+  if (spans instanceof Uint8Array) {
+    ensure(spans.length);
+    buf.set(spans, pos);
+    pos += spans.length;
+  } else {
+    for (const item of spans) {
+      tag(2, 2);
+      span(item);
+    }
   }
   if (scope.schemaUrl) {
     tag(3, 2);
@@ -419,7 +432,7 @@ function scopeSpans(scope: InstrumentationScope & { attributes?: Attributes; dro
   end(at);
 }
 
-function resourceSpans(resource: Resource, scopes: Map<InstrumentationScope, ReadableSpan[]>): void {
+function resourceSpans(resource: Resource, scopes: Map<InstrumentationScope, ScopeContent>): void {
   const at = begin();
   tag(1, 2);
   const resourceAt = begin();
@@ -427,9 +440,9 @@ function resourceSpans(resource: Resource, scopes: Map<InstrumentationScope, Rea
   tag(2, 0);
   varint(0);
   end(resourceAt);
-  for (const spans of scopes.values()) {
+  for (const [scope, spans] of scopes) {
     tag(2, 2);
-    scopeSpans(spans[0].instrumentationScope, spans);
+    scopeSpans(scope, spans);
   }
   if (resource.schemaUrl) {
     tag(3, 2);
@@ -451,20 +464,101 @@ function grouped(spans: ReadableSpan[]): Map<Resource, Map<InstrumentationScope,
   return byResource;
 }
 
-/** The OTLP/protobuf `ExportTraceServiceRequest` of `spans`, in a buffer of its own. */
-export function serializeTraceRequest(spans: ReadableSpan[]): Uint8Array {
+/** The request `write` writes, in a buffer of its own. */
+function request(write: () => void): Uint8Array {
   pos = 0;
   try {
-    for (const [resource, scopes] of grouped(spans)) {
-      tag(1, 2);
-      resourceSpans(resource, scopes);
-    }
+    write();
     // The transport may keep the request (retries), so it gets a copy.
-    const request = Buffer.allocUnsafeSlow(pos);
-    buf.copy(request, 0, 0, pos);
-    return request;
+    const copy = Buffer.allocUnsafeSlow(pos);
+    buf.copy(copy, 0, 0, pos);
+    return copy;
   } finally {
     pos = 0;
     if (buf.length > KEPT_BYTES) buf = Buffer.allocUnsafe(KEPT_BYTES);
   }
+}
+
+/** The OTLP/protobuf `ExportTraceServiceRequest` of `spans`, in a buffer of its own. */
+export function serializeTraceRequest(spans: ReadableSpan[]): Uint8Array {
+  return request(() => {
+    for (const [resource, scopes] of grouped(spans)) {
+      tag(1, 2);
+      resourceSpans(resource, scopes);
+    }
+  });
+}
+
+/** Spans of one resource and scope, already written: what `EncodedSpans.take` gives an exporter. */
+export class EncodedBatch {
+  constructor(
+    readonly resource: Resource,
+    readonly scope: InstrumentationScope,
+    /** `ScopeSpans.spans` fields, one a span. */
+    readonly spans: Uint8Array,
+    /** How many spans (exporters count a batch by its length). */
+    readonly length: number,
+  ) {}
+}
+
+/**
+ * A queue of spans written as they end, so that it holds bytes, not span objects: a span is garbage as soon
+ * as it has ended, instead of living on (and being copied by each young-generation collection) until its
+ * batch is sent. Each entry is the `ScopeSpans.spans` field that `serializeTraceRequest` writes for it.
+ */
+export class EncodedSpans {
+  private bytes = Buffer.allocUnsafe(QUEUE_BYTES);
+  private size = 0;
+  /** Where each queued span's bytes end. */
+  private ends: number[] = [];
+
+  get length(): number {
+    return this.ends.length;
+  }
+
+  /** Writes `value` at the end of the queue; if writing throws, nothing of it is kept. */
+  push(value: ReadableSpan): void {
+    const outer = buf;
+    const outerPos = pos;
+    buf = this.bytes;
+    pos = this.size;
+    try {
+      tag(2, 2);
+      span(value);
+      this.size = pos;
+      this.ends.push(pos);
+    } finally {
+      this.bytes = buf; // grown, if it had to
+      buf = outer;
+      pos = outerPos;
+    }
+  }
+
+  /** The first `count` spans (at most), taken off the queue; their bytes are copied out. */
+  take(count: number, resource: Resource, scope: InstrumentationScope): EncodedBatch {
+    const taken = Math.min(count, this.ends.length);
+    const cut = taken === 0 ? 0 : this.ends[taken - 1];
+    const spans = Buffer.allocUnsafeSlow(cut);
+    this.bytes.copy(spans, 0, 0, cut);
+    if (taken === this.ends.length) {
+      this.ends = [];
+      this.size = 0;
+      // A burst's room is given back once it has gone.
+      if (this.bytes.length > KEPT_BYTES) this.bytes = Buffer.allocUnsafe(QUEUE_BYTES);
+    } else {
+      this.bytes.copyWithin(0, cut, this.size);
+      this.size -= cut;
+      this.ends = this.ends.slice(taken).map((at) => at - cut);
+    }
+    return new EncodedBatch(resource, scope, spans, taken);
+  }
+}
+
+/** `serializeTraceRequest`, also for a batch written in advance: the same bytes as for its spans. */
+export function serializeRequest(items: ReadableSpan[] | EncodedBatch): Uint8Array {
+  if (!(items instanceof EncodedBatch)) return serializeTraceRequest(items);
+  return request(() => {
+    tag(1, 2);
+    resourceSpans(items.resource, new Map([[items.scope, items.spans]]));
+  });
 }

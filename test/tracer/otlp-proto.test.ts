@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { FixedResource, LeanTracer, limitsFromEnv, samplingFromEnv } from '../../src/tracer/lean';
 import { createPropagation, propagatorFor } from '../../src/tracer/propagation';
-import { serializeTraceRequest } from '../../src/tracer/otlp-proto';
+import { EncodedSpans, serializeRequest, serializeTraceRequest } from '../../src/tracer/otlp-proto';
 import { renameAttributes } from '../../src/tracer/attribute-names';
 
 
@@ -103,6 +103,24 @@ describe('built-in tracer: its OTLP/protobuf serialiser writes what OpenTelemetr
     assert.equal(Object.keys(spans[spans.length - 1].attributes).length, 1500);
     assertSameBytes(spans);
     assertSameBytes(spans);
+  });
+
+  it('spans written as they end and taken in batches give the same requests; a burst’s room is given back', () => {
+    const spans: ReadableSpan[] = [];
+    const tracer = tracerWith(spans);
+    for (let i = 0; i < 40; i++) tracer.startSpan(`q${i}`, { tags: { 'span.kind': 'client', 'db.statement': `SELECT '${'x'.repeat(i % 2 ? 100_000 : 10)}'` } }).finish();
+    const queue = new EncodedSpans();
+    for (const span of spans) queue.push(span);
+    const room = (): number => (queue as unknown as { bytes: Buffer }).bytes.length;
+    assert.ok(room() > 2_000_000);
+    const { resource, instrumentationScope } = spans[0];
+    for (const [from, to] of [[0, 15], [15, 30], [30, 40]]) {
+      const batch = queue.take(15, resource, instrumentationScope);
+      assert.equal(batch.length, to - from);
+      assert.equal(Buffer.from(serializeRequest(batch)).toString('hex'), official(spans.slice(from, to)).toString('hex'));
+    }
+    assert.equal(queue.length, 0);
+    assert.ok(room() <= 64 * 1024, `${room()} bytes kept`);
   });
 
   it('an SDK span (not ours) is written the same too', () => {
