@@ -5,8 +5,8 @@
  * OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, http/protobuf by default; patched on OpenTelemetry's
  * `OTLPExporterBase`, which the official exporters and the tracer's own protobuf exporter share) drop each batch
  * in-process (BENCH_EXPORT=noop, the default), or only count it and send it on to the local sink
- * (BENCH_EXPORT=sink). Everything before the exporter (hooks, shim, SDK spans, BatchSpanProcessor) runs
- * as it does for a user; only the serialisation and the POST are skipped in noop mode.
+ * (BENCH_EXPORT=sink). Everything before the POST (hooks, shim, SDK spans, batch processor, the
+ * exporter's serialisation of each batch) runs as it does for a user; only the POST is skipped in noop mode.
  *
  * This patches a dependency, not the package: if a rewrite stops using
  * `@opentelemetry/exporter-trace-otlp-proto` (or -http, -grpc), nothing here fails, the batches reach the sink that
@@ -34,6 +34,11 @@ try {
     counter.spans += spans.length;
     counter.batches += 1;
     if (drop) {
+      // Written as the exporter would send it, so that every variant pays for its serialisation (the
+      // built-in tracer writes each span as it ends, the SDK's exporters each batch here).
+      const serializer = this._delegate && this._delegate._serializer;
+      if (serializer && typeof serializer.serializeRequest === 'function') serializer.serializeRequest(spans);
+      else counter.error ??= 'the OTLP exporter has no serialiser where expected: export dropped without serialising';
       done({ code: 0 });
       return;
     }

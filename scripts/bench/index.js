@@ -22,7 +22,7 @@
  *                             whether they agree (start-up and heap are measured once, after the last run)
  *   BENCH_AB=1, BENCH_AB_PAIRS=10   in-process A/B of the hooks without tracer (0: off)
  *   BENCH_AB_TRACED=1         in-process A/B of the built-in tracer, the shim and OpenTelemetry (0: off)
- *   BENCH_EXPORT=noop|sink    drop batches in-process (default), or OTLP/HTTP to the local sink
+ *   BENCH_EXPORT=noop|sink    write batches and drop them in-process (default), or OTLP/HTTP to the local sink
  *   BENCH_STARTUP_RUNS=21     alternated start-up runs per command (0: skip)
  *   BENCH_HEAP_REQUESTS=50000 heap check requests (0: skip; 200000 for the target)
  *   BENCH_HEAP_VARIANTS=baseline,builtin, BENCH_HEAP_SETTLE_MS=6000, BENCH_HEAP_FLAT_MB=2,
@@ -130,8 +130,8 @@ async function main() {
     settings: { ...s, clients, out: path.relative(ROOT, s.out), callsPerProcess: Object.fromEntries(clients.map((c) => [c, callsFor(s, c)])) },
     exportNote:
       (s.exportMode === 'noop'
-        ? 'built-in, shim and OpenTelemetry: BatchSpanProcessor (OTEL_BSP_* defaults) + an exporter that drops each batch in-process (BENCH_EXPORT=noop: not for real).'
-        : 'built-in, shim and OpenTelemetry: BatchSpanProcessor (OTEL_BSP_* defaults) + the OTLP/HTTP exporter posting to a sink process on 127.0.0.1 that drops each batch (BENCH_EXPORT=sink: for real).') +
+        ? 'built-in, shim and OpenTelemetry: a batch processor (OTEL_BSP_* defaults: the SDK\'s BatchSpanProcessor, the built-in tracer\'s own) + an OTLP exporter that writes each batch and drops it in-process (BENCH_EXPORT=noop: not for real).'
+        : 'built-in, shim and OpenTelemetry: a batch processor (OTEL_BSP_* defaults: the SDK\'s BatchSpanProcessor, the built-in tracer\'s own) + the OTLP/HTTP exporter posting to a sink process on 127.0.0.1 that drops each batch (BENCH_EXPORT=sink: for real).') +
       ' dd-trace and elastic-apm-node always export for real, to the same sink (their agent / APM Server URL).',
     exportsForReal: s.variants.filter((v) => ['ddtrace', 'elastic'].includes(v) || (s.exportMode === 'sink' && ['builtin', 'shim', 'otel'].includes(v))),
   };

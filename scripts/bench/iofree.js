@@ -19,7 +19,8 @@
  *                                                     two processes, N and 2N calls, the difference / N)
  * BENCH_CLIENTS (http, fetch, axios, pg, mysql2, redis, ioredis), BENCH_VARIANTS (baseline, hooks, builtin, shim, otel) and
  * BENCH_CPU_PROF (a directory for each process's `--cpu-prof` profile) as for `npm run bench`.
- * Export is dropped in-process (BENCH_EXPORT=noop): this measures the call path, not the exporter.
+ * Each batch is written and dropped in-process (BENCH_EXPORT=noop): this measures the call path and the
+ * serialisation of its spans, not the POST.
  */
 const fs = require('node:fs');
 const os = require('node:os');
