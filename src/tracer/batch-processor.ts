@@ -26,6 +26,11 @@ export interface BatchSettings {
 
 const SAMPLED = 1;
 
+/** A count setting: below 1 (which would send empty batches without end) it is the default. */
+function positive(value: number | undefined, fallback: number): number {
+  return value !== undefined && value >= 1 ? Math.floor(value) : fallback;
+}
+
 export class EncodingBatchProcessor implements SpanProcessor {
   private readonly queue = new EncodedSpans();
   private readonly maxExportBatchSize: number;
@@ -47,9 +52,10 @@ export class EncodingBatchProcessor implements SpanProcessor {
     settings: BatchSettings = {},
     private readonly rename?: (span: ReadableSpan) => ReadableSpan,
   ) {
-    this.maxQueueSize = settings.maxQueueSize ?? 2048;
-    this.maxExportBatchSize = Math.min(settings.maxExportBatchSize ?? 512, this.maxQueueSize);
-    if ((settings.maxExportBatchSize ?? 512) > this.maxQueueSize) log('OTEL_BSP_MAX_EXPORT_BATCH_SIZE is larger than OTEL_BSP_MAX_QUEUE_SIZE: batches of %d are sent', this.maxQueueSize);
+    this.maxQueueSize = positive(settings.maxQueueSize, 2048);
+    const batchSize = positive(settings.maxExportBatchSize, 512);
+    this.maxExportBatchSize = Math.min(batchSize, this.maxQueueSize);
+    if (batchSize > this.maxQueueSize) log('OTEL_BSP_MAX_EXPORT_BATCH_SIZE is larger than OTEL_BSP_MAX_QUEUE_SIZE: batches of %d are sent', this.maxQueueSize);
     this.scheduledDelayMillis = settings.scheduledDelayMillis ?? 5000;
     this.exportTimeoutMillis = settings.exportTimeoutMillis ?? 30000;
   }

@@ -97,6 +97,15 @@ describe('built-in tracer: its batch processor writes spans as they end and send
     assert.deepEqual(exporter.exports.map((e) => e.request), [official(ended.slice(0, 2)), official(ended.slice(2, 4)), official(ended.slice(4, 6))]);
   });
 
+  it('a batch size or queue size below one is taken as the default, not as batches of nothing', async () => {
+    const { exporter, processor, ended, tracer } = setup({ maxExportBatchSize: 0, maxQueueSize: -1, scheduledDelayMillis: 600_000 });
+    finishSpans(tracer, 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(exporter.exports.length, 0, 'three spans are not a batch of the default size');
+    await processor.forceFlush();
+    assert.deepEqual(exporter.exports.map((e) => e.request), [official(ended)]);
+  });
+
   it('a batch that is not full goes when the delay is up', async () => {
     const { exporter, ended, tracer } = setup({ scheduledDelayMillis: 20 });
     finishSpans(tracer, 3);
