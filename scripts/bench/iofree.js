@@ -385,7 +385,7 @@ async function child(job) {
   const cpu = process.cpuUsage(cpu0);
   const counter = require('./export-counter');
   await info.flush();
-  return { cpuUs: (cpu.user + cpu.system) / job.calls, spansPerCall: counter.spans / (job.calls + job.warmup), installed: info.installed };
+  return { cpuUs: (cpu.user + cpu.system) / job.calls, spansPerCall: counter.spans / (job.calls + job.warmup), installed: info.installed, exportError: counter.error };
 }
 
 function list(name, known) {
@@ -411,6 +411,8 @@ function runChild(job, callgrind) {
   const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 1800000, maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${job.client}/${job.variant}: exit ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-4).join(' | ')}`);
   const result = JSON.parse(r.stdout.trim().split('\n').pop());
+  // A variant whose batches were not written would be measured without its serialisation.
+  if (result.exportError) throw new Error(`${job.client}/${job.variant}: ${result.exportError}`);
   if (callgrind) {
     const m = /^summary:\s+(\d+)/m.exec(fs.readFileSync(outFile, 'utf8')) || /^totals:\s+(\d+)/m.exec(fs.readFileSync(outFile, 'utf8'));
     fs.rmSync(outFile, { force: true });
