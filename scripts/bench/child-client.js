@@ -59,7 +59,7 @@ async function abRun(job, call, { on, off }) {
 async function main() {
   const job = JSON.parse(process.argv[2]);
   const switched = AB_VARIANTS[job.variant];
-  const info = setup(switched ?? job.variant, job.exportMode);
+  const info = setup(switched ?? job.variant);
   const client = await FACTORIES[job.client](job.ports);
   const call = info.wrapCall ? info.wrapCall(client.call) : client.call;
   const close = client.close;

@@ -71,7 +71,7 @@ const APPS = {
 
 async function main() {
   const job = JSON.parse(process.argv[2]);
-  const info = setup(job.variant, job.exportMode);
+  const info = setup(job.variant);
   const calls = [(await FACTORIES.http(job.ports)).call];
   if (job.mode === 'heap') {
     for (const name of job.heapClients) calls.push((await FACTORIES[name]()).call);

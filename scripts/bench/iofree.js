@@ -376,7 +376,7 @@ const FACTORIES = { http: httpClient, fetch: fetchClient, axios: axiosClient, pg
 
 async function child(job) {
   const { setup } = require('./variants');
-  const info = setup(job.variant, 'noop');
+  const info = setup(job.variant);
   const call = await FACTORIES[job.client]();
   for (let i = 0; i < job.warmup; i++) await call();
   // No forced GC before the measured calls (see child-client.js).

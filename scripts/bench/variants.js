@@ -27,20 +27,12 @@ function processOptions(measured, env) {
   return { execArgv, env: childEnv };
 }
 
-/** The exporter of the user's SDK (variants shim and otel): the same dropping behaviour as builtin's. */
-function userExporter(exportMode, wrapExport) {
-  if (exportMode === 'noop') {
-    return {
-      export(spans, done) {
-        counter.spans += spans.length;
-        counter.batches += 1;
-        done({ code: 0 });
-      },
-      shutdown: () => Promise.resolve(),
-      forceFlush: () => Promise.resolve(),
-    };
-  }
-  // The built-in tracer's exporter class (the protocol of OTEL_EXPORTER_OTLP_PROTOCOL), patched to count, then send to the sink.
+/**
+ * The exporter of the user's SDK (variants shim and otel): the built-in tracer's exporter class (the
+ * protocol of OTEL_EXPORTER_OTLP_PROTOCOL), patched as builtin's is: it counts, then writes each batch and
+ * drops it (noop) or sends it to the sink.
+ */
+function userExporter(wrapExport) {
   const { OTLPTraceExporter } = require('./drop-otlp-export');
   const exporter = new OTLPTraceExporter();
   if (wrapExport) {
@@ -55,7 +47,7 @@ function userExporter(exportMode, wrapExport) {
  * BasicTracerProvider + BatchSpanProcessor (OTEL_BSP_* defaults) + the exporter, registered as the global
  * provider, with the AsyncLocalStorage context manager and the W3C trace-context propagator.
  */
-function userSdk(exportMode, wrapExport) {
+function userSdk(wrapExport) {
   const api = require('@opentelemetry/api');
   const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
   const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
@@ -63,7 +55,7 @@ function userSdk(exportMode, wrapExport) {
   const { resourceFromAttributes } = require('@opentelemetry/resources');
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bench' }),
-    spanProcessors: [new BatchSpanProcessor(userExporter(exportMode, wrapExport))],
+    spanProcessors: [new BatchSpanProcessor(userExporter(wrapExport))],
   });
   api.trace.setGlobalTracerProvider(provider);
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -100,7 +92,7 @@ function hooksSwitch(hooks, config) {
  * measured loop (never inside it), and `on()`/`off()`, which switch the variant's instrumentation on and
  * off again in the same process (for the in-process A/B; it starts on).
  */
-function setup(variant, exportMode) {
+function setup(variant) {
   if (variant === 'baseline') return { installed: [], flush: noFlush };
   if (variant === 'hooks') {
     const hooks = require(DIST);
@@ -122,14 +114,14 @@ function setup(variant, exportMode) {
   if (variant === 'shim') {
     const hooks = require(DIST);
     // The exporter's own HTTP is kept out of the hooks with the public suppressTracing (sink mode only).
-    const provider = userSdk(exportMode, hooks.suppressTracing);
+    const provider = userSdk(hooks.suppressTracing);
     const { TracerShim } = require('@opentelemetry/shim-opentracing');
     const config = { tracer: new TracerShim(provider.getTracer('bench')) };
     hooks.installAllPatches(config);
     return { installed: hooks.installedPatches ? hooks.installedPatches() : ['?'], flush: () => provider.forceFlush().then(settled), ...hooksSwitch(hooks, config) };
   }
   if (variant === 'otel') {
-    const provider = userSdk(exportMode);
+    const provider = userSdk();
     const { registerInstrumentations } = require('@opentelemetry/instrumentation');
     const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
     const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
