@@ -11,8 +11,9 @@
  * connection, as `npm run bench` queries; the stub greets, accepts the login and answers `SELECT 1`),
  * ioredis through its `Connector` option (a connector class that hands the stub over instead of opening
  * a socket), node-redis by replacing `net.createConnection` for the stub's address while `connect()` runs
- * (it has no option for a stream or a socket factory). The redis stub parses the RESP commands written and answers the handshakes (HELLO,
- * CLIENT SETINFO, INFO) and `GET`, in RESP3 after `HELLO 3` (both clients' default), as Redis does.
+ * (it has no option for a stream or a socket factory). The redis stub parses the RESP commands written
+ * and answers the handshakes (HELLO, CLIENT SETINFO, INFO) and `GET`, in RESP3 after `HELLO 3` (both
+ * clients' default), as Redis does.
  *
  *   node scripts/bench/iofree.js                      (BENCH_IOFREE_CALLS=20000, BENCH_IOFREE_RUNS=3)
  *   BENCH_CALLGRIND=1 node scripts/bench/iofree.js    instructions per call instead (valgrind's callgrind:
