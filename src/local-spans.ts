@@ -5,7 +5,7 @@
  * span when the function returns, or when the native promise it returns settles.
  */
 import type { Span, SpanContext, SpanOptions, Tracer } from 'opentracing';
-import { currentSpan, storage, withSpan } from './context';
+import { currentSpan, isSuppressed, storage, withSpan } from './context';
 import { appTracer } from './hook-tracer';
 import { reportOnce } from './logger';
 import { finishSpan, markError, runUserHook, TagMap } from './spans';
@@ -33,7 +33,7 @@ export interface ActiveSpanOptions extends SpanOptions {
 /** The active span, or the incoming request's context where no server span was made; undefined in a suppressed context. */
 function activeParent(): Span | SpanContext | null | undefined {
   const store = storage.getStore();
-  if (store?.suppressed === true) return undefined;
+  if (isSuppressed(store)) return undefined;
   return store?.span ?? store?.parentContext ?? null;
 }
 

@@ -1,6 +1,6 @@
 import { FORMAT_HTTP_HEADERS, Span as BaseSpan, Tags, Tracer } from 'opentracing';
 import type { Span, SpanContext, SpanOptions } from 'opentracing';
-import { parentNow, storage } from './context';
+import { otelTracingSuppressed, parentNow, storage } from './context';
 import { inNoopWindow, startNoopWindow, tracerIsDefaultNoop, tracerOf } from './hook-tracer';
 import type { ActiveHook } from './registry/define';
 import { reportOnce } from './logger';
@@ -56,11 +56,12 @@ class IncomingParent extends BaseSpan {
 
 /**
  * The parent for a client span: `parent`, the span `asParentNow` set, or the active span; null for a
- * root span, or undefined when no span is to be made (hook uninstalled, context suppressed, the hook's
- * library at its own work, `requireParent` without one). Decided before any tag is built.
+ * root span, or undefined when no span is to be made (hook uninstalled, context suppressed by us or by
+ * OpenTelemetry, the hook's library at its own work, `requireParent` without one). Decided before any tag
+ * is built.
  */
 export function clientParent(hook: ActiveHook<CommonHookOptions>, parent?: Span): Span | null | undefined {
-  if (tracingOff(hook)) return undefined;
+  if (tracingOff(hook) || otelTracingSuppressed()) return undefined;
   if (parent !== undefined) return parent;
   const store = storage.getStore();
   const now = parentNow(store);

@@ -43,6 +43,36 @@ export function withSpan<T>(span: Span, fn: () => T): T {
   return storage.run({ span }, fn);
 }
 
+/** OpenTelemetry API 1.x's global registry, shared by every copy of the API: its `context` is the app's context manager. */
+const OTEL_API = Symbol.for('opentelemetry.js.api.1');
+/** The context key of `suppressTracing` in `@opentelemetry/core` (a `Symbol.for`, the same in every copy). */
+const OTEL_SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+
+interface OtelContextManager {
+  active(): { getValue(key: symbol): unknown } | undefined;
+}
+
+/**
+ * Whether OpenTelemetry's active context has tracing suppressed (`suppressTracing` of @opentelemetry/core,
+ * which the SDK's span processors apply around each export, and instrumentations around their own inner
+ * calls): OpenTelemetry's instrumentations make no span there, and neither do the hooks. Read through the
+ * API's global registry, so nothing is loaded for an app without OpenTelemetry.
+ */
+export function otelTracingSuppressed(): boolean {
+  const manager = (globalThis as { [OTEL_API]?: { context?: OtelContextManager } })[OTEL_API]?.context;
+  if (manager === undefined) return false;
+  try {
+    return manager.active()?.getValue(OTEL_SUPPRESS_TRACING) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether no span is made in `store` (the current context): ours suppressed, or OpenTelemetry's. */
+export function isSuppressed(store: RequestContext | undefined): boolean {
+  return store?.suppressed === true || otelTracingSuppressed();
+}
+
 /** Runs `fn` with tracing switched off, for a tracer's own export traffic. */
 export function suppressTracing<T>(fn: () => T): T {
   const store = storage.getStore();

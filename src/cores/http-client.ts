@@ -7,7 +7,7 @@
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
-import { OutboundCall, outboundOf, storage } from '../context';
+import { isSuppressed, OutboundCall, outboundOf, storage } from '../context';
 import { exportTargetUrls } from '../export-targets';
 import { reportOnce } from '../logger';
 import { compileMatcher } from '../matchers';
@@ -228,7 +228,7 @@ export function callParent(state: HttpClientState, describe?: () => HttpTarget |
   if (!hook.enabled) return undefined;
   const store = storage.getStore();
   const outer = outboundOf(store, callback);
-  if (outer === undefined || store?.suppressed === true) return clientParent(hook);
+  if (outer === undefined || isSuppressed(store)) return clientParent(hook);
   if (hook.options.nestedClientSpans === true) return clientParent(hook, outer.span);
   const target = outer.injected !== true && state.blocked !== undefined ? describe?.() : undefined;
   const blocked = target !== undefined && isBlocked(state, peerHostname(target), target.port);

@@ -8,7 +8,7 @@
  */
 import { childOf, followsFrom, FORMAT_TEXT_MAP, Tags } from 'opentracing';
 import type { Reference, Span, SpanContext } from 'opentracing';
-import { storage } from '../context';
+import { isSuppressed, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap, tracingOff } from '../spans';
 import { DbCall } from './db-call';
@@ -196,7 +196,7 @@ export function startConsumer(
   spec: MessageSpanSpec,
   contexts: SpanContext | null | readonly SpanContext[],
 ): DbCall | undefined {
-  if (tracingOff(hook) || storage.getStore()?.suppressed === true) return undefined;
+  if (tracingOff(hook) || isSuppressed(storage.getStore())) return undefined;
   const list = contexts === null ? [] : Array.isArray(contexts) ? contexts : [contexts as SpanContext];
   const references: Reference[] = [];
   for (let i = 0; i < list.length && i < MAX_CONSUMER_REFERENCES; i++) {

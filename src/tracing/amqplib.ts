@@ -21,7 +21,7 @@
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
-import { storage } from '../context';
+import { isSuppressed, storage } from '../context';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
 import type { MessageSpanSpec } from '../cores/messaging';
@@ -249,7 +249,7 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
   return (original: AnyFunction) =>
     function dispatchMessage(this: ChannelLike, fields: DeliveryFields | null, message: Delivery | null): unknown {
       // A null message is a consumer-cancel notification, not a delivery.
-      if (!hook.enabled || message == null || fields == null || storage.getStore()?.suppressed === true) {
+      if (!hook.enabled || message == null || fields == null || isSuppressed(storage.getStore())) {
         return applyArgs(original, this, arguments);
       }
       // The consumer and all it starts run in its span's context, not in the context that opened the connection.

@@ -21,7 +21,7 @@
  * listeners outside any request, as the processor does.
  */
 import type { Span } from 'opentracing';
-import { RequestContext, storage } from '../context';
+import { isSuppressed, RequestContext, storage } from '../context';
 import { DbCall, runInContext } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, runConsumer, startConsumer, startProducer } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -183,7 +183,7 @@ function settleAdd(store: AddContext, call: AddCall, err: unknown): void {
  */
 function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (appStore: RequestContext | undefined) => DbCall | undefined): unknown {
   const appStore = storage.getStore();
-  if (untraceable(hook) || appStore?.suppressed === true) return applyArgs(original, thisArg, args);
+  if (untraceable(hook) || isSuppressed(appStore)) return applyArgs(original, thisArg, args);
   const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
   const store = new AddContext(appStore?.span, call);
   let result: unknown;

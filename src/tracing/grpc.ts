@@ -18,7 +18,7 @@
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
-import { RequestContext, storage } from '../context';
+import { isSuppressed, RequestContext, storage } from '../context';
 import { runInContext } from '../cores/db-call';
 import { compileMatcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -466,7 +466,7 @@ function wrapRunHandlerForCall(state: GrpcState) {
         return applyArgs(original, this, arguments);
       }
       // The server of a tracer's own exporter, or one started inside suppressTracing.
-      if (storage.getStore()?.suppressed !== true) {
+      if (!isSuppressed(storage.getStore())) {
         try {
           traceServerCall(state, call, handler);
         } catch {

@@ -4,7 +4,7 @@
  * response is done or the connection closes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { storage } from '../context';
+import { isSuppressed, storage } from '../context';
 import { beginInbound, compileInbound } from '../cores/http-server';
 import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
@@ -55,7 +55,7 @@ function requestUrl(req: IncomingMessage): { url: string; path: string } {
 }
 
 function startInbound(state: ServerState, req: IncomingMessage, res: ServerResponse): InboundRequest | undefined {
-  if (storage.getStore()?.suppressed === true) return undefined;
+  if (isSuppressed(storage.getStore())) return undefined;
   const { url, path } = requestUrl(req);
   if (state.ignore !== undefined && state.ignore(req, path)) return undefined;
   return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path);

@@ -15,7 +15,7 @@
  * queues the packet, and acknowledgements may come late or never.
  */
 import { Tags } from 'opentracing';
-import { storage } from '../context';
+import { isSuppressed, storage } from '../context';
 import { startProducer } from '../cores/messaging';
 import { DbCall } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -62,7 +62,7 @@ function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>) {
     function emitUntyped(this: SocketLike, event: unknown): unknown {
       // Only a Socket's incoming events (a Namespace uses it for other servers' events).
       const nsp = this.nsp;
-      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(hook, event) || storage.getStore()?.suppressed === true) {
+      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(hook, event) || isSuppressed(storage.getStore())) {
         return applyArgs(original, this, arguments);
       }
       const namespace = text(nsp.name);

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { ExportResultCode, suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { TracerShim } from '@opentelemetry/shim-opentracing';
+import { installPatches, uninstallAllPatches } from '../../src';
+import { RecordingTracer } from '../helpers/tracer';
+import { readBody, startServer, TestServer } from '../helpers/servers';
+
+function get(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => readBody(res).then(resolve, reject)).on('error', reject);
+  });
+}
+
+/** Runs `fn` in OpenTelemetry's active context with tracing suppressed, as the SDK's processors do around an export. */
+function otelSuppressed<T>(fn: () => T): T {
+  return context.with(suppressTracing(context.active()), fn);
+}
+
+/** What a user's OpenTelemetry SDK registers globally (NodeTracerProvider.register()): a context manager and W3C propagation. */
+function registerOtelGlobals(provider?: BasicTracerProvider): void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  if (provider !== undefined) trace.setGlobalTracerProvider(provider);
+}
+
+function unregisterOtelGlobals(): void {
+  context.disable();
+  propagation.disable();
+  trace.disable();
+}
+
+describe("OpenTelemetry's suppressTracing is honoured", () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+  afterEach(() => {
+    uninstallAllPatches();
+    unregisterOtelGlobals();
+    server.received.length = 0;
+  });
+
+  it('your SDK through the shim: the tracer is not even asked for a span inside it; outside, one span and its header', async () => {
+    const spans = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+    registerOtelGlobals(provider);
+    const shim = new TracerShim(provider.getTracer('test'));
+    let asked = 0;
+    const startSpan = shim.startSpan.bind(shim);
+    shim.startSpan = (...args: Parameters<typeof startSpan>) => {
+      asked++;
+      return startSpan(...args);
+    };
+    installPatches(['http'], { tracer: shim });
+
+    await otelSuppressed(() => get(`${server.url}/suppressed`));
+    assert.equal(asked, 0);
+    assert.deepEqual(spans.getFinishedSpans(), []);
+    assert.equal(server.received[0].headers.traceparent, undefined);
+
+    await get(`${server.url}/traced`);
+    assert.equal(asked, 1);
+    assert.deepEqual(spans.getFinishedSpans().map((s) => s.attributes['http.url']), [`${server.url}/traced`]);
+    assert.match(String(server.received[1].headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it("the SDK's batch export: the exporter's own HTTP makes no span and carries no header, with nothing of ours around it", async () => {
+    const seen = new InMemorySpanExporter();
+    const exported: string[] = [];
+    // An exporter that posts as OTLP exporters do, from inside the BatchSpanProcessor's export.
+    const posting: SpanExporter = {
+      export(batch: ReadableSpan[], done: (result: ExportResult) => void): void {
+        exported.push(...batch.map((s) => s.name));
+        get(`${server.url}/export`).then(
+          () => done({ code: ExportResultCode.SUCCESS }),
+          (error: Error) => done({ code: ExportResultCode.FAILED, error }),
+        );
+      },
+      shutdown: () => Promise.resolve(),
+    };
+    const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(posting), new SimpleSpanProcessor(seen)] });
+    registerOtelGlobals(provider);
+    installPatches(['http'], { tracer: new TracerShim(provider.getTracer('test')) });
+
+    await get(`${server.url}/app`);
+    await provider.forceFlush();
+    assert.deepEqual(exported, ['HTTP GET']);
+    assert.deepEqual(seen.getFinishedSpans().map((s) => s.attributes['http.url']), [`${server.url}/app`], 'no span of the export');
+    const exportRequest = server.received.find((r) => r.url === '/export');
+    assert.ok(exportRequest !== undefined);
+    assert.equal(exportRequest.headers.traceparent, undefined);
+  });
+
+  it('any OpenTracing tracer, once an OpenTelemetry context manager is registered; nothing is suppressed without one', async () => {
+    const tracer = new RecordingTracer();
+    installPatches(['http'], { tracer });
+    await otelSuppressed(() => get(`${server.url}/no-manager`));
+    assert.equal(tracer.finished.length, 1, 'without a registered context manager, context.with runs in no context');
+
+    registerOtelGlobals();
+    await otelSuppressed(() => get(`${server.url}/suppressed`));
+    assert.equal(tracer.finished.length, 1);
+    assert.equal(server.received[1].headers.traceparent, undefined);
+    await get(`${server.url}/traced`);
+    assert.equal(tracer.finished.length, 2);
+  });
+});
