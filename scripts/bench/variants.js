@@ -32,14 +32,9 @@ function processOptions(measured, env) {
  * protocol of OTEL_EXPORTER_OTLP_PROTOCOL), patched as builtin's is: it counts, then writes each batch and
  * drops it (noop) or sends it to the sink.
  */
-function userExporter(wrapExport) {
+function userExporter() {
   const { OTLPTraceExporter } = require('./drop-otlp-export');
-  const exporter = new OTLPTraceExporter();
-  if (wrapExport) {
-    const original = exporter.export.bind(exporter);
-    exporter.export = (spans, done) => wrapExport(() => original(spans, done));
-  }
-  return exporter;
+  return new OTLPTraceExporter();
 }
 
 /**
@@ -47,7 +42,7 @@ function userExporter(wrapExport) {
  * BasicTracerProvider + BatchSpanProcessor (OTEL_BSP_* defaults) + the exporter, registered as the global
  * provider, with the AsyncLocalStorage context manager and the W3C trace-context propagator.
  */
-function userSdk(wrapExport) {
+function userSdk() {
   const api = require('@opentelemetry/api');
   const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
   const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
@@ -55,7 +50,7 @@ function userSdk(wrapExport) {
   const { resourceFromAttributes } = require('@opentelemetry/resources');
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bench' }),
-    spanProcessors: [new BatchSpanProcessor(userExporter(wrapExport))],
+    spanProcessors: [new BatchSpanProcessor(userExporter())],
   });
   api.trace.setGlobalTracerProvider(provider);
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -113,8 +108,9 @@ function setup(variant) {
   }
   if (variant === 'shim') {
     const hooks = require(DIST);
-    // The exporter's own HTTP is kept out of the hooks with the public suppressTracing (sink mode only).
-    const provider = userSdk(hooks.suppressTracing);
+    // Nothing wraps the exporter: the SDK's processor suppresses OpenTelemetry's tracing around each
+    // export, and the hooks make no span there (so the exporter's own HTTP is untraced).
+    const provider = userSdk();
     const { TracerShim } = require('@opentelemetry/shim-opentracing');
     const config = { tracer: new TracerShim(provider.getTracer('bench')) };
     hooks.installAllPatches(config);
