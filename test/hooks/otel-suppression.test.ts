@@ -9,7 +9,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracerShim } from '@opentelemetry/shim-opentracing';
 import { installPatches, uninstallAllPatches } from '../../src';
 import { RecordingTracer } from '../helpers/tracer';
-import { readBody, startServer, TestServer } from '../helpers/servers';
+import { readBody, serverForSuite, startServer, TestServer } from '../helpers/servers';
 
 function get(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,18 +36,15 @@ function unregisterOtelGlobals(): void {
 }
 
 describe("OpenTelemetry's suppressTracing is honoured", () => {
+  const serverOf = serverForSuite(() => startServer(), true);
   let server: TestServer;
 
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await server.close();
+  beforeEach(() => {
+    server = serverOf();
   });
   afterEach(() => {
     uninstallAllPatches();
     unregisterOtelGlobals();
-    server.received.length = 0;
   });
 
   it('your SDK through the shim: the tracer is not even asked for a span inside it; outside, one span and its header', async () => {
