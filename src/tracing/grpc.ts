@@ -6,10 +6,11 @@
  * calls once per call through the module object (so a patch made after grpc-js loaded is seen). Not the
  * `make*Request` methods themselves: `make-client.js` keeps its own copies of them when it loads and every
  * generated stub calls those copies, so a patch of the prototype misses every stub when grpc-js was loaded
- * before install, and again after an uninstall and reinstall. Our layer is grpc-js's own `InterceptingCall`
- * around the call's interceptor chain, outermost: it injects before the app's interceptors see the
- * metadata, sees the status the app sees, and delivers the listener events (the unary callback, stream
- * events) in the caller's context.
+ * before install, and again after an uninstall and reinstall. The call it returns (the outermost of the
+ * call's interceptor chain) gets its own `start` and `cancelWithStatus`: they inject before the app's
+ * interceptors see the metadata, see the status the app sees, and deliver the listener events (the unary
+ * callback, stream events) in the caller's context. No layer of grpc-js's `InterceptingCall` of ours: one
+ * cost a requester, three bound listener methods and a closure per message, for every call.
  *
  * Server: `Server.prototype._runHandlerForCall`, which the server looks up per call. `register` would only
  * see handlers registered after install. The call about to be handled gets its own `start` and
@@ -43,15 +44,15 @@ interface GrpcMetadata {
   getMap(): Record<string, unknown>;
 }
 interface ClientListener {
-  onReceiveMetadata(metadata: unknown): void;
-  onReceiveMessage(message: unknown): void;
-  onReceiveStatus(status: StatusObject): void;
+  onReceiveMetadata?(metadata: unknown): void;
+  onReceiveMessage?(message: unknown): void;
+  onReceiveStatus?(status: StatusObject): void;
 }
-interface Requester {
-  start(metadata: GrpcMetadata, listener: ClientListener, next: (metadata: GrpcMetadata, listener: ClientListener) => void): void;
-  cancel(next: () => void): void;
+/** The call `getInterceptingCall` returns (an `InterceptingCall`): the parts the hook gives one call of its own. */
+interface ClientCallObject {
+  start(metadata: GrpcMetadata, listener: ClientListener): void;
+  cancelWithStatus(status: number, details: string): void;
 }
-type InterceptingCallClass = new (nextCall: unknown, requester: Requester) => unknown;
 interface ServerListener {
   onReceiveMetadata?(metadata: GrpcMetadata): void;
   onReceiveMessage?(message: unknown): void;
@@ -253,48 +254,60 @@ function withTraceHeaders(call: ClientCall, metadata: GrpcMetadata): GrpcMetadat
   return copy ?? metadata;
 }
 
-/** The listener we hand down the chain: finishes the span at the status, and runs the app's side in its context. */
+/**
+ * The listener the outermost call gets instead of the app's: finishes the span at the status, and runs the
+ * app's side in its context (a method the app's listener lacks is skipped, as grpc-js skips it).
+ */
 class TracedClientListener implements ClientListener {
   constructor(
     private readonly call: ClientCall,
     private readonly next: ClientListener,
   ) {}
 
-  // One parameter each: grpc-js takes this for a finished intercepting listener and calls it as it is.
+  private deliver(fn: ((arg: any) => void) | undefined, arg: unknown): void {
+    if (typeof fn === 'function') runInContext(this.call.store, fn, this.next, [arg]);
+  }
+
   onReceiveMetadata(metadata: unknown): void {
-    runInContext(this.call.store, this.next.onReceiveMetadata, this.next, [metadata]);
+    this.deliver(this.next.onReceiveMetadata, metadata);
   }
 
   onReceiveMessage(message: unknown): void {
-    runInContext(this.call.store, this.next.onReceiveMessage, this.next, [message]);
+    this.deliver(this.next.onReceiveMessage, message);
   }
 
   onReceiveStatus(status: StatusObject): void {
     this.call.status(status);
-    runInContext(this.call.store, this.next.onReceiveStatus, this.next, [status]);
+    this.deliver(this.next.onReceiveStatus, status);
   }
 }
 
-function requesterFor(call: ClientCall): Requester {
-  return {
-    start(metadata, listener, next) {
-      let sent = metadata;
-      try {
-        sent = withTraceHeaders(call, metadata);
-      } catch {
-        sent = metadata;
-      }
-      try {
-        next(sent, new TracedClientListener(call, listener));
-      } catch (err) {
-        call.fail(err);
-        throw err;
-      }
-    },
-    cancel(next) {
-      call.cancelled = true;
-      next();
-    },
+/**
+ * Gives this one call (not its class) a `start` that sends the trace headers and takes our listener, and
+ * a `cancelWithStatus` that notes a cancellation (the app's, or grpc-js's own on a protocol error).
+ */
+function traceClientCall(call: ClientCall, outer: ClientCallObject): void {
+  const start = outer.start;
+  const cancelWithStatus = outer.cancelWithStatus;
+  if (typeof start !== 'function' || typeof cancelWithStatus !== 'function') throw new TypeError('not a grpc-js call');
+  outer.start = function (this: ClientCallObject, metadata: GrpcMetadata, listener: ClientListener): void {
+    let sent = metadata;
+    try {
+      sent = withTraceHeaders(call, metadata);
+    } catch {
+      sent = metadata;
+    }
+    const traced = listener !== null && typeof listener === 'object' ? new TracedClientListener(call, listener) : listener;
+    try {
+      return start.call(this, sent, traced);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+  };
+  outer.cancelWithStatus = function (this: ClientCallObject): void {
+    call.cancelled = true;
+    return applyArgs(cancelWithStatus, this, arguments);
   };
 }
 
@@ -316,7 +329,7 @@ function startClientCall(state: GrpcState, parent: Span | null, methodDefinition
   return span === undefined ? undefined : new ClientCall(span, storage.getStore(), state.hook);
 }
 
-function wrapGetInterceptingCall(state: GrpcState, InterceptingCall: InterceptingCallClass) {
+function wrapGetInterceptingCall(state: GrpcState) {
   return (original: (...args: any[]) => any) =>
     function getInterceptingCall(this: unknown, _interceptorArgs: unknown, methodDefinition: unknown, _options: unknown, channel: unknown): any {
       const parent = clientParent(state.hook);
@@ -328,20 +341,20 @@ function wrapGetInterceptingCall(state: GrpcState, InterceptingCall: Interceptin
         call = undefined;
       }
       if (call === undefined) return applyArgs(original, this, arguments);
-      let inner: unknown;
+      let outer: ClientCallObject;
       try {
         // Interceptor configuration errors are thrown here, to the app, as untraced.
-        inner = applyArgs(original, this, arguments);
+        outer = applyArgs(original, this, arguments);
       } catch (err) {
         call.fail(err);
         throw err;
       }
       try {
-        return new InterceptingCall(inner, requesterFor(call));
+        traceClientCall(call, outer);
       } catch {
         call.status(undefined);
-        return inner;
       }
+      return outer;
     };
 }
 
@@ -484,7 +497,7 @@ export function makeState(hook: ActiveHook<GrpcOptions>): GrpcState {
 
 export function patchClientInterceptors(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
   if (typeof exports.InterceptingCall !== 'function') return;
-  wrap(exports, 'getInterceptingCall', wrapGetInterceptingCall(state, exports.InterceptingCall));
+  wrap(exports, 'getInterceptingCall', wrapGetInterceptingCall(state));
 }
 
 export function patchServer(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
