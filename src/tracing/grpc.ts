@@ -297,7 +297,8 @@ function traceClientCall(call: ClientCall, outer: ClientCallObject): void {
     } catch {
       sent = metadata;
     }
-    const traced = listener !== null && typeof listener === 'object' ? new TracedClientListener(call, listener) : listener;
+    // Always ours, so that the status is seen: without an app listener grpc-js calls no method of one either.
+    const traced = new TracedClientListener(call, listener !== null && typeof listener === 'object' ? listener : {});
     try {
       return start.call(this, sent, traced);
     } catch (err) {

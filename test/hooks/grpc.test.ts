@@ -11,6 +11,7 @@ import { EchoClient, EchoReply, EchoServer, loadEcho, startEchoServer, unary } f
 import { underSpan, withInstall } from '../helpers/cases';
 import { esmAppSpans, root } from '../helpers/child';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
+import { until as waitFor } from '../helpers/waits';
 
 const UNARY = 'grpc conformance.Echo/Unary';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
@@ -73,6 +74,18 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
 
   /** Runs `fn` under a fresh parent span, finished afterwards. */
   const underParent = <T>(fn: (parent: RecordedSpan) => Promise<T>): Promise<{ parent: RecordedSpan; result: T }> => underSpan(tracer, fn);
+
+  it('a call started without a listener (grpc-js used below its Client) still finishes its span at the status', async () => {
+    const { getInterceptingCall } = require('@grpc/grpc-js/build/src/client-interceptors');
+    const definition = (loadEcho().Echo as unknown as { service: Record<string, unknown> }).service.Unary;
+    const noInterceptors = { clientInterceptors: [], clientInterceptorProviders: [], callInterceptors: [], callInterceptorProviders: [] };
+    const call = getInterceptingCall(noInterceptors, definition, {}, client.getChannel());
+    call.start(new grpc.Metadata());
+    call.sendMessage({ text: 'no listener' });
+    call.halfClose();
+    await waitFor(() => spansOf('client').length === 1, 'the client span');
+    assert.equal(onlySpan('client').tags['grpc.status_code'], 0);
+  });
 
   it('unary: a client span, the server span its child across the wire, the handler running with the server span active', async () => {
     const { parent, result: reply } = await underParent(() => unary(client, { text: 'hi' }));
