@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -9,13 +8,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracerShim } from '@opentelemetry/shim-opentracing';
 import { installPatches, uninstallAllPatches } from '../../src';
 import { RecordingTracer } from '../helpers/tracer';
-import { readBody, serverForSuite, startServer, TestServer } from '../helpers/servers';
-
-function get(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => readBody(res).then(resolve, reject)).on('error', reject);
-  });
-}
+import { getReply, serverForSuite, startServer, TestServer } from '../helpers/servers';
 
 /** Runs `fn` in OpenTelemetry's active context with tracing suppressed, as the SDK's processors do around an export. */
 function otelSuppressed<T>(fn: () => T): T {
@@ -60,12 +53,12 @@ describe("OpenTelemetry's suppressTracing is honoured", () => {
     };
     installPatches(['http'], { tracer: shim });
 
-    await otelSuppressed(() => get(`${server.url}/suppressed`));
+    await otelSuppressed(() => getReply(`${server.url}/suppressed`));
     assert.equal(asked, 0);
     assert.deepEqual(spans.getFinishedSpans(), []);
     assert.equal(server.received[0].headers.traceparent, undefined);
 
-    await get(`${server.url}/traced`);
+    await getReply(`${server.url}/traced`);
     assert.equal(asked, 1);
     assert.deepEqual(spans.getFinishedSpans().map((s) => s.attributes['http.url']), [`${server.url}/traced`]);
     assert.match(String(server.received[1].headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
@@ -78,7 +71,7 @@ describe("OpenTelemetry's suppressTracing is honoured", () => {
     const posting: SpanExporter = {
       export(batch: ReadableSpan[], done: (result: ExportResult) => void): void {
         exported.push(...batch.map((s) => s.name));
-        get(`${server.url}/export`).then(
+        getReply(`${server.url}/export`).then(
           () => done({ code: ExportResultCode.SUCCESS }),
           (error: Error) => done({ code: ExportResultCode.FAILED, error }),
         );
@@ -89,7 +82,7 @@ describe("OpenTelemetry's suppressTracing is honoured", () => {
     registerOtelGlobals(provider);
     installPatches(['http'], { tracer: new TracerShim(provider.getTracer('test')) });
 
-    await get(`${server.url}/app`);
+    await getReply(`${server.url}/app`);
     await provider.forceFlush();
     assert.deepEqual(exported, ['HTTP GET']);
     assert.deepEqual(seen.getFinishedSpans().map((s) => s.attributes['http.url']), [`${server.url}/app`], 'no span of the export');
@@ -101,14 +94,14 @@ describe("OpenTelemetry's suppressTracing is honoured", () => {
   it('any OpenTracing tracer, once an OpenTelemetry context manager is registered; nothing is suppressed without one', async () => {
     const tracer = new RecordingTracer();
     installPatches(['http'], { tracer });
-    await otelSuppressed(() => get(`${server.url}/no-manager`));
+    await otelSuppressed(() => getReply(`${server.url}/no-manager`));
     assert.equal(tracer.finished.length, 1, 'without a registered context manager, context.with runs in no context');
 
     registerOtelGlobals();
-    await otelSuppressed(() => get(`${server.url}/suppressed`));
+    await otelSuppressed(() => getReply(`${server.url}/suppressed`));
     assert.equal(tracer.finished.length, 1);
     assert.equal(server.received[1].headers.traceparent, undefined);
-    await get(`${server.url}/traced`);
+    await getReply(`${server.url}/traced`);
     assert.equal(tracer.finished.length, 2);
   });
 });
