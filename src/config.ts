@@ -4,7 +4,11 @@ import { HOOKS } from './hooks';
 import type { OptionsOf } from './registry/define';
 import type { HttpClientOptions } from './cores/http-client';
 import type { HttpServerOptions } from './options/httpServer';
+import type { FrameworkHookOptions } from './cores/http-server';
 import type { LogHookOptions } from './cores/log-correlation';
+import type { MessagingHookOptions } from './cores/messaging';
+import type { RedisOptions } from './cores/redis';
+import type { SqlHookOptions } from './cores/sql-call';
 import { warnOnce } from './logger';
 import { eitherEnv, hooksOfInstrumentations } from './otel-env';
 
@@ -15,7 +19,14 @@ export type HookOptionsByName = { [H in AnyHook as H['name']]: OptionsOf<H> };
 export const HOOK_NAMES: readonly HookName[] = HOOKS.map((hook) => hook.name);
 
 /** Options that may be given once at the top level for every hook that reads them. */
-export interface SharedHookOptions extends Omit<HttpClientOptions, 'requestHook' | 'responseHook'>, HttpServerOptions, LogHookOptions {
+export interface SharedHookOptions
+  extends Omit<HttpClientOptions, 'requestHook' | 'responseHook'>,
+    HttpServerOptions,
+    LogHookOptions,
+    FrameworkHookOptions,
+    Pick<SqlHookOptions, 'captureParameters' | 'sanitizeStatement'>,
+    Pick<RedisOptions, 'traceConnect'>,
+    Pick<MessagingHookOptions, 'consumerParent'> {
   /** Longest `db.statement` for the database hooks, unless a hook sets its own. */
   maxStatementLength?: number;
 }
@@ -41,6 +52,11 @@ const SHARED_KEYS: ReadonlyArray<keyof SharedHookOptions> = [
   'peerService',
   'peerServiceHeader',
   'logKeys',
+  'middlewareSpans',
+  'captureParameters',
+  'sanitizeStatement',
+  'traceConnect',
+  'consumerParent',
 ];
 
 export function isHookName(name: string): name is HookName {

@@ -29,6 +29,17 @@ describe('config', () => {
     assert.deepEqual(hookOptions('http', {}), {});
   });
 
+  it('hookOptions: the options several hooks read (middlewareSpans, captureParameters, sanitizeStatement, traceConnect, consumerParent) work at the top level too', () => {
+    const config = { middlewareSpans: true, captureParameters: true, sanitizeStatement: false, traceConnect: false, consumerParent: 'childOf' as const, hooks: { koa: { middlewareSpans: false } } };
+    assert.equal(hookOptions('express', config).middlewareSpans, true);
+    assert.equal(hookOptions('koa', config).middlewareSpans, false, "a hook's own setting wins");
+    assert.equal(hookOptions('mysql2', config).captureParameters, true);
+    assert.equal(hookOptions('mongodb', config).captureParameters, true);
+    assert.equal(hookOptions('pg', config).sanitizeStatement, false);
+    assert.equal(hookOptions('ioredis', config).traceConnect, false);
+    assert.equal(hookOptions('kafkajs', config).consumerParent, 'childOf');
+  });
+
   it('compileMatcher: strings exact, RegExps (global ones too), predicates; a throwing predicate is no match', () => {
     const match = compileMatcher(['a', /^b/g, (v: string) => v === 'c', () => { throw new Error('bug'); }])!;
     assert.equal(match('a'), true);
