@@ -36,6 +36,8 @@ export const RENAMED: Readonly<Record<string, string>> = {
 
 /** `db.system.name` for `db.type` `sql`, by component. */
 const SQL_SYSTEMS: Readonly<Record<string, string>> = { pg: 'postgresql', mysql2: 'mysql', mysql: 'mysql' };
+/** `db.system.name` for the other `db.type`s whose OpenTracing name is not OpenTelemetry's (the mongodb hook's `mongo`). */
+const DB_SYSTEMS: Readonly<Record<string, string>> = { mongo: 'mongodb' };
 /** `messaging.system`, by component. */
 const MESSAGING_SYSTEMS: Readonly<Record<string, string>> = { amqplib: 'rabbitmq', kafkajs: 'kafka', nats: 'nats' };
 /** Tags whose OpenTelemetry name depends on the span (read below), and `span.kind`, which is the span's kind. */
@@ -48,7 +50,7 @@ const URL_PARTS = /^(?:([a-z][a-z0-9+.-]*):\/\/[^/?#]*)?([^?#]*)(?:\?([^#]*))?/i
 
 function systemOfDb(dbType: AttributeValue, component: AttributeValue | undefined): AttributeValue {
   if (dbType === 'sql') return SQL_SYSTEMS[String(component)] ?? 'other_sql';
-  return dbType;
+  return (typeof dbType === 'string' && Object.hasOwn(DB_SYSTEMS, dbType) ? DB_SYSTEMS[dbType] : undefined) ?? dbType;
 }
 
 /** The OpenTelemetry attributes for `attributes` of a span of `kind` (`both`: the OpenTracing ones too). */

@@ -52,7 +52,9 @@ describe('OT_ATTRIBUTE_NAMES: the mapping table', () => {
     });
     assert.equal(renameAttributes({ component: 'mysql2', 'db.type': 'sql' }, CLIENT, 'otel')['db.system.name'], 'mysql');
     assert.equal(renameAttributes({ component: 'ioredis', 'db.type': 'redis', 'db.instance': '2' }, CLIENT, 'otel')['db.system.name'], 'redis');
+    assert.equal(renameAttributes({ component: 'mongodb', 'db.type': 'mongo' }, CLIENT, 'otel')['db.system.name'], 'mongodb', "the mongodb hook's db.type");
     assert.equal(renameAttributes({ component: 'mongodb', 'db.type': 'mongodb' }, CLIENT, 'otel')['db.system.name'], 'mongodb');
+    assert.equal(renameAttributes({ component: 'x', 'db.type': 'toString' }, CLIENT, 'otel')['db.system.name'], 'toString');
     assert.equal(renameAttributes({ component: 'other', 'db.type': 'sql' }, CLIENT, 'otel')['db.system.name'], 'other_sql');
   });
 
