@@ -41,6 +41,7 @@ export type { FetchOptions } from './options/fetch';
 export type { AxiosOptions } from './options/axios';
 export type { PgOptions, PgQueryInfo } from './options/pg';
 export type { Mysql2Options, Mysql2QueryInfo } from './options/mysql2';
+export type { MysqlOptions } from './options/mysql';
 export type { KnexOptions, KnexQueryInfo } from './options/knex';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './options/amqplib';
