@@ -33,6 +33,7 @@ export type { HookName, HooksConfig, HookOptionsByName, SharedHookOptions } from
 export type { HttpClientOptions, HttpClientRequestInfo, HttpClientResponseInfo } from './cores/http-client';
 export type { DbHookOptions } from './cores/db-call';
 export type { SqlHookOptions, SqlQueryInfo } from './cores/sql-call';
+export type { MysqlOptions } from './options/mysql';
 export type { CommonHookOptions } from './spans';
 export type { Matcher, IncomingMatcher } from './matchers';
 export type { HttpServerOptions, HttpServerHookOptions } from './options/httpServer';
@@ -41,7 +42,6 @@ export type { FetchOptions } from './options/fetch';
 export type { AxiosOptions } from './options/axios';
 export type { PgOptions, PgQueryInfo } from './options/pg';
 export type { Mysql2Options, Mysql2QueryInfo } from './options/mysql2';
-export type { MysqlOptions } from './options/mysql';
 export type { KnexOptions, KnexQueryInfo } from './options/knex';
 export type { RedisOptions, RedisCommandInfo } from './cores/redis';
 export type { AmqplibOptions } from './options/amqplib';
