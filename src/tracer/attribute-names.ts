@@ -20,8 +20,13 @@ export function attributeNaming(env: NodeJS.ProcessEnv = process.env): Attribute
   return 'opentracing';
 }
 
+/** A lookup table keyed by tag names and values, which never answers for `Object.prototype`'s keys (`toString`, `constructor`). */
+function table(entries: Record<string, string>): Readonly<Record<string, string | undefined>> {
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, string>, entries));
+}
+
 /** OpenTracing tags with one OpenTelemetry name whatever the span. */
-export const RENAMED: Readonly<Record<string, string>> = {
+export const RENAMED = table({
   'http.method': 'http.request.method',
   'http.status_code': 'http.response.status_code',
   'db.instance': 'db.namespace',
@@ -32,14 +37,14 @@ export const RENAMED: Readonly<Record<string, string>> = {
   'aws.service': 'rpc.service',
   'aws.operation': 'rpc.method',
   'aws.region': 'cloud.region',
-};
+});
 
 /** `db.system.name` for `db.type` `sql`, by component. */
-const SQL_SYSTEMS: Readonly<Record<string, string>> = { pg: 'postgresql', mysql2: 'mysql', mysql: 'mysql' };
+const SQL_SYSTEMS = table({ pg: 'postgresql', mysql2: 'mysql', mysql: 'mysql' });
 /** `db.system.name` for the other `db.type`s whose OpenTracing name is not OpenTelemetry's (the mongodb hook's `mongo`). */
-const DB_SYSTEMS: Readonly<Record<string, string>> = { mongo: 'mongodb' };
+const DB_SYSTEMS = table({ mongo: 'mongodb' });
 /** `messaging.system`, by component. */
-const MESSAGING_SYSTEMS: Readonly<Record<string, string>> = { amqplib: 'rabbitmq', kafkajs: 'kafka', nats: 'nats' };
+const MESSAGING_SYSTEMS = table({ amqplib: 'rabbitmq', kafkajs: 'kafka', nats: 'nats' });
 /** Tags whose OpenTelemetry name depends on the span (read below), and `span.kind`, which is the span's kind. */
 const BY_SPAN = new Set(['span.kind', 'http.url', 'peer.hostname', 'peer.address', 'peer.port', 'db.type']);
 
@@ -50,14 +55,14 @@ const URL_PARTS = /^(?:([a-z][a-z0-9+.-]*):\/\/[^/?#]*)?([^?#]*)(?:\?([^#]*))?/i
 
 function systemOfDb(dbType: AttributeValue, component: AttributeValue | undefined): AttributeValue {
   if (dbType === 'sql') return SQL_SYSTEMS[String(component)] ?? 'other_sql';
-  return (typeof dbType === 'string' && Object.hasOwn(DB_SYSTEMS, dbType) ? DB_SYSTEMS[dbType] : undefined) ?? dbType;
+  return DB_SYSTEMS[String(dbType)] ?? dbType;
 }
 
 /** The OpenTelemetry attributes for `attributes` of a span of `kind` (`both`: the OpenTracing ones too). */
 export function renameAttributes(attributes: Attributes, kind: number, naming: Exclude<AttributeNaming, 'opentracing'>): Attributes {
   const out: Attributes = {};
   const set = (key: string, value: AttributeValue | undefined): void => {
-    if (value !== undefined && out[key] === undefined) out[key] = value;
+    if (value !== undefined && !Object.hasOwn(out, key)) out[key] = value;
   };
   const server = kind === KIND_SERVER;
   const component = attributes.component;

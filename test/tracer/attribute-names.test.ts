@@ -58,6 +58,12 @@ describe('OT_ATTRIBUTE_NAMES: the mapping table', () => {
     assert.equal(renameAttributes({ component: 'other', 'db.type': 'sql' }, CLIENT, 'otel')['db.system.name'], 'other_sql');
   });
 
+  it("tags and components named like Object.prototype's keys (toString, constructor) keep their names and values", () => {
+    assert.deepEqual(renameAttributes({ toString: 'a', constructor: 'b' }, CLIENT, 'otel'), { toString: 'a', constructor: 'b' });
+    assert.deepEqual(renameAttributes({ component: 'constructor', 'db.type': 'sql' }, CLIENT, 'otel'), { component: 'constructor', 'db.system.name': 'other_sql' });
+    assert.deepEqual(renameAttributes({ component: 'toString', 'message_bus.destination': 'q' }, PRODUCER, 'otel'), { component: 'toString', 'messaging.destination.name': 'q' });
+  });
+
   it('messaging and rpc: messaging.system, messaging.destination.name; rpc.* for grpc and the AWS SDK', () => {
     const amqp = renameAttributes({ component: 'amqplib', 'message_bus.destination': 'orders', 'amqp.routing_key': 'new' }, PRODUCER, 'otel');
     assert.equal(amqp['messaging.system'], 'rabbitmq');
