@@ -8,7 +8,7 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, runUserHook, startClientSpanUnder, TagMap } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, peerServiceOf, runUserHook, setTag, startClientSpanUnder, TagMap } from '../spans';
 import { callbackWrapper } from '../registry/wrap';
 
 /** Options every database hook takes. */
@@ -58,6 +58,10 @@ export function dbTags(component: string, dbType: string, connection: DbConnecti
   const tags: TagMap = { [Tags.COMPONENT]: component, [Tags.DB_TYPE]: dbType };
   if (connection.instance !== undefined) tags[Tags.DB_INSTANCE] = String(connection.instance);
   if (connection.user !== undefined) tags[Tags.DB_USER] = connection.user;
+  return addPeerTags(tags, connection);
+}
+
+function addPeerTags(tags: TagMap, connection: DbConnection): TagMap {
   if (connection.host !== undefined) tags[Tags.PEER_HOSTNAME] = connection.host;
   if (connection.port !== undefined) tags[Tags.PEER_PORT] = Number(connection.port);
   if (connection.address === true && connection.host !== undefined) tags['peer.address'] = `${connection.host}:${connection.port}`;
@@ -82,6 +86,18 @@ export class DbCall {
 
   get finished(): boolean {
     return this.done;
+  }
+
+  /**
+   * The server, for a span started before it was known (a cluster's batch goes to the node its keys
+   * pick): its peer tags, and the `peer.service` the hook's map names for it.
+   */
+  addPeer(peerService: CommonHookOptions['peerService'], connection: DbConnection): void {
+    if (this.done) return;
+    const tags = addPeerTags({}, connection);
+    const service = peerServiceOf(peerService, connection.host, connection.port);
+    if (service !== undefined) tags[Tags.PEER_SERVICE] = service;
+    for (const key of Object.keys(tags)) setTag(this.span, key, tags[key]);
   }
 
   succeed(result?: unknown): void {

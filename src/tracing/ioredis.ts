@@ -33,6 +33,8 @@ interface CommandLike {
 interface PipelineLike {
   _queue?: CommandLike[];
   redis?: IoredisClient;
+  /** A Cluster's pipeline: its node is picked when it is sent, by its keys. */
+  isCluster?: boolean;
 }
 
 /** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
@@ -83,6 +85,22 @@ function untraced(hook: ActiveHook<RedisOptions>, command: unknown): void {
 
 const connections = new WeakMap<object, DbConnection>();
 
+/** A Cluster's pipelines and MULTIs, by their first command, until it goes out to a node: the span's peer. */
+const clusterBatches = new WeakMap<object, DbCall>();
+let clusterBatchesUsed = false;
+
+/** A Cluster has only database 0; the node is known when the batch is sent. */
+const CLUSTER_CONNECTION: DbConnection = { instance: 0 };
+
+/** A cluster batch's first command goes out through `node`: the batch's span takes its address. */
+function tagClusterBatch(hook: ActiveHook<RedisOptions>, command: unknown, node: IoredisClient): void {
+  if (!isCommand(command)) return;
+  const call = clusterBatches.get(command);
+  if (call === undefined) return;
+  clusterBatches.delete(command);
+  call.addPeer(hook.options.peerService, connectionOf(node));
+}
+
 function connectionOf(client: IoredisClient): DbConnection {
   let connection = connections.get(client);
   if (connection === undefined) {
@@ -110,6 +128,7 @@ function run(call: DbCall, target: object, original: (...args: any[]) => any, th
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
+      if (clusterBatchesUsed && stream != null && stream.isPipeline === true) tagClusterBatch(hook, command, this);
       // A sentinel's connection is ioredis's own whatever context it sends from (a re-subscribe after a
       // reconnect that a timer outside its work started).
       let parent = inReadyHandler !== 0 || (ownClientsMade && ownClients.has(this)) ? undefined : clientParent(hook);
@@ -163,8 +182,13 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
         }
         return list;
       };
-      const call = startRedisBatch(hook, parent, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, () => connectionOf(redis));
+      const cluster = this.isCluster === true;
+      const call = startRedisBatch(hook, parent, 'ioredis', isMulti ? 'MULTI' : 'PIPELINE', commands, () => (cluster ? CLUSTER_CONNECTION : connectionOf(redis)));
       if (call === undefined) return applyArgs(original, this, arguments);
+      if (cluster && first !== undefined) {
+        clusterBatchesUsed = true;
+        clusterBatches.set(first, call);
+      }
       // The pipeline settles with every reply, MULTI's included; errors inside it are results.
       return run(call, this, original, this, arguments, firstError);
     };

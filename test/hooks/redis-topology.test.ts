@@ -151,6 +151,49 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       }
     });
 
+    it("a pipeline and a MULTI on a Cluster, before and after it is ready: one span each, with the address of the node their keys' slot is on", async () => {
+      // Regression: the span took the Cluster's own options for its server, and said localhost:6379.
+      const keys = ['{a}never-set', '{b}never-set'];
+      const owners = await Promise.all(keys.map(async (key) => admin.ownerOf(await admin.slotOf(key))));
+      const c = cluster({ lazyConnect: true });
+      const request = tracer.startSpan('request') as RecordedSpan;
+      const replies = await withSpan(request, async () => [
+        await c.pipeline().get(keys[0]).get(keys[0]).exec(),
+        await c.multi().get(keys[1]).exec(),
+        await c.pipeline().get(keys[1]).exec(),
+      ]);
+      request.finish();
+      assert.deepEqual(replies, [[[null, null], [null, null]], [[null, null]], [[null, null]]]);
+      const batches = redisSpans(tracer).filter((s) => s.operationName !== 'redis.connect');
+      assert.deepEqual(
+        batches.map((s) => [s.operationName, s.parentId === request.id, s.tags['peer.hostname'], s.tags['peer.port'], s.tags['db.instance']]),
+        [
+          ['redis.PIPELINE', true, '127.0.0.1', owners[0], '0'],
+          ['redis.MULTI', true, '127.0.0.1', owners[1], '0'],
+          ['redis.PIPELINE', true, '127.0.0.1', owners[1], '0'],
+        ],
+      );
+    });
+
+    it('a Cluster batch gets the peer.service its node is named by in `peerService`', async () => {
+      const owner = await admin.ownerOf(await admin.slotOf('{a}key'));
+      uninstallAllPatches();
+      installPatches(['ioredis'], { tracer, aliases: { ioredis5: 'ioredis' }, hooks: { ioredis: { peerService: { [`127.0.0.1:${owner}`]: 'sessions' } } } });
+      try {
+        const c = cluster();
+        await next(c, 'ready');
+        tracer.reset();
+        await c.pipeline().get('{a}key').exec();
+        assert.deepEqual(
+          redisSpans(tracer).map((s) => [s.operationName, s.tags['peer.port'], s.tags['peer.service']]),
+          [['redis.PIPELINE', owner, 'sessions']],
+        );
+      } finally {
+        uninstallAllPatches();
+        installPatches(['ioredis'], { tracer, aliases: { ioredis5: 'ioredis' } });
+      }
+    });
+
     it('a command whose slot moved: one span under its request with the reply, and the refresh MOVED brings makes no span', async () => {
       const c = cluster();
       await next(c, 'ready');
