@@ -3,7 +3,7 @@
 /**
  * Starts a throwaway PostgreSQL, Redis, a Redis Sentinel monitoring it (master `mymaster`), a Redis
  * Cluster (two nodes), MariaDB, RabbitMQ, Kafka-protocol broker (librdkafka's mock cluster, run by kcat)
- * and NATS on free 127.0.0.1 ports in temporary directories, and stops them. Servers that already exist
+ * and NATS (with JetStream) on free 127.0.0.1 ports in temporary directories, and stops them. Servers that already exist
  * win: PGHOST/DATABASE_URL, REDIS_URL, REDIS_SENTINEL (`host:port`, master `mymaster`),
  * REDIS_CLUSTER_NODES (`host:port,…`), MYSQL_URL, AMQP_URL, KAFKA_BROKERS and NATS_URL are used as they are. Missing Debian packages (postgresql, redis-server, mariadb-server,
  * rabbitmq-server, kcat, nats-server) are installed with apt-get when running as root.
@@ -296,12 +296,13 @@ async function startNats(state) {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-nats-'));
   const port = await freePort();
-  const child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-l', path.join(dir, 'nats.log')], { detached: true, stdio: 'ignore' });
+  // JetStream on, its store in the throwaway directory.
+  const child = spawn(server, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, 'jetstream'), '-l', path.join(dir, 'nats.log')], { detached: true, stdio: 'ignore' });
   child.unref();
   state.nats = { dir, port, pid: child.pid };
   await waitForPort(port, 15000);
   state.env.NATS_URL = `nats://127.0.0.1:${port}`;
-  say(`NATS on 127.0.0.1:${port}`);
+  say(`NATS (with JetStream) on 127.0.0.1:${port}`);
 }
 
 /**

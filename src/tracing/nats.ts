@@ -17,13 +17,22 @@
  * from the moment the iterator hands it over until the next pull or the loop's end: an iterator cannot
  * make it active in the loop body, which runs in its caller's context. Replies to requests (inbox
  * subjects) make no consumer span.
+ *
+ * JetStream: `publish` is one producer span (`nats.publish <subject>`) over its requests (a retry
+ * after "no responders" included), ended by the stream's ack, whose stream it tags. A pull consumer's
+ * messages (`consume`, `fetch`, `next`, ordered consumers) get a consumer span each (`nats.process
+ * <stream>`), around the callback or from the iterator's hand-over as above. Pull requests (the
+ * `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no span, and what a pull consumer does by
+ * itself (its heartbeat and reconnect checks) is the client's own work: no span, never in a request.
  */
 import path from 'node:path';
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
+import { asOwnWork } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { HeaderReader } from '../cores/messaging';
+import { setTag, tracingOff } from '../spans';
 import type { TagMap } from '../spans';
 import type { NatsOptions } from '../options/nats';
 import { applyArgs } from '../apply-args';
@@ -91,6 +100,19 @@ function isMsgHdrs(value: unknown): value is MsgHdrs {
 /** The publish a traced request makes for itself: part of the request's span. Synchronous, so a variable is enough. */
 let requesting = false;
 
+/**
+ * The JetStream publish whose first request runs now (synchronously, inside its call), and the options
+ * objects of its requests: a retry sends the same one again, later.
+ */
+let jetStreamPublish: DbCall | undefined;
+const jetStreamRequests = new WeakMap<object, DbCall>();
+let jetStreamPublished = false;
+
+/** A JetStream pull request (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`, any API prefix): no message, no span. */
+function isPullRequest(subject: string): boolean {
+  return subject.includes('.CONSUMER.MSG.NEXT.');
+}
+
 /** The payload's size as the client counts it against `max_payload`; undefined for one it refuses (BAD_PAYLOAD). */
 function payloadLength(data: unknown): number | undefined {
   if (data === undefined) return 0;
@@ -154,9 +176,14 @@ function startSend(
   args: IArguments,
 ): { call: DbCall; args: unknown[] } | undefined {
   const subject = args[0];
-  if (typeof subject !== 'string' || subject === '') return undefined;
+  if (typeof subject !== 'string' || subject === '' || tracingOff(hook) || isPullRequest(subject)) return undefined;
   const call = startProducer(hook, producerSpec(kind, subject, inboxPrefix(connection.options)), { kind: kind === 'request' ? 'client' : 'producer' });
   if (call === undefined) return undefined;
+  return { call, args: withTrace(hook, call, connection, newHeaders, args) };
+}
+
+/** The arguments to send with: the options carry `call`'s trace (see `tracedOptions`). */
+function withTrace(hook: ActiveHook, call: DbCall, connection: ConnectionLike, newHeaders: () => MsgHdrs, args: IArguments): unknown[] {
   const traced: unknown[] = Array.prototype.slice.call(args);
   try {
     traced[2] = tracedOptions(hook, connection, call.span, newHeaders, args[2], args[1]);
@@ -164,7 +191,17 @@ function startSend(
     // Headers we cannot copy: sent as the app gave them.
     traced[2] = args[2];
   }
-  return { call, args: traced };
+  return traced;
+}
+
+/** The JetStream publish `options` belongs to (its first request, or a retry of it); undefined for any other request. */
+function jetStreamPublishOf(options: unknown): DbCall | undefined {
+  if (options === null || typeof options !== 'object') return undefined;
+  if (jetStreamPublish !== undefined) {
+    jetStreamRequests.set(options, jetStreamPublish);
+    return jetStreamPublish;
+  }
+  return jetStreamPublished ? jetStreamRequests.get(options) : undefined;
 }
 
 function wrapPublish(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
@@ -181,14 +218,53 @@ function wrapPublish(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
 function wrapRequest(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
   return (original: AnyFunction) =>
     function request(this: ConnectionLike): unknown {
+      const publish = jetStreamPublish !== undefined || jetStreamPublished ? jetStreamPublishOf(arguments[2]) : undefined;
+      // A JetStream publish's request: its span is the publish's, whose trace it carries.
+      if (publish !== undefined) return publish.finished ? applyArgs(original, this, arguments) : sendAsPartOf(original, this, withTrace(hook, publish, this, newHeaders, arguments));
       const started = requesting || !hook.enabled ? undefined : startSend(hook, 'request', this, newHeaders, arguments);
       if (started === undefined) return applyArgs(original, this, arguments);
-      requesting = true;
+      return sendAsPartOf(started.call.invokeAndChain, started.call, [original, this, started.args]);
+    };
+}
+
+/** Runs a request whose span is made already: the publish it makes for itself makes none. */
+function sendAsPartOf(fn: AnyFunction, thisArg: unknown, args: unknown[]): unknown {
+  requesting = true;
+  try {
+    return Reflect.apply(fn, thisArg, args);
+  } finally {
+    requesting = false;
+  }
+}
+
+/** `JetStreamClientImpl.prototype.publish`: one producer span over its requests, ended by the stream's ack. */
+function wrapJetStreamPublish(hook: ActiveHook<NatsOptions>) {
+  return (original: AnyFunction) =>
+    function publish(this: { nc?: ConnectionLike }, subject: unknown): unknown {
+      if (!hook.enabled || typeof subject !== 'string' || subject === '' || jetStreamPublish !== undefined) return applyArgs(original, this, arguments);
+      const call = startProducer(hook, producerSpec('publish', subject, inboxPrefix(this.nc?.options)));
+      if (call === undefined) return applyArgs(original, this, arguments);
+      jetStreamPublished = true;
+      jetStreamPublish = call;
+      let result;
       try {
-        return started.call.invokeAndChain(original, this, started.args);
+        result = call.invoke(original, this, arguments);
       } finally {
-        requesting = false;
+        jetStreamPublish = undefined;
       }
+      if (result === null || typeof (result as { then?: unknown })?.then !== 'function') return call.chainOrSucceed(result);
+      return (result as Promise<unknown>).then(
+        (ack) => {
+          const stream = (ack as { stream?: unknown } | null)?.stream;
+          if (typeof stream === 'string') setTag(call.span, 'nats.stream', stream);
+          call.succeed();
+          return ack;
+        },
+        (err: unknown) => {
+          call.fail(err);
+          throw err;
+        },
+      );
     };
 }
 
@@ -236,12 +312,11 @@ interface IteratorResultLike {
   value?: unknown;
 }
 
-/** An async-iterator subscription's iterator (the same object), with a span per message it hands over. */
-function traceIterator(hook: ActiveHook<NatsOptions>, sub: SubscriptionLike, iterator: Record<string, unknown>): void {
+/** An async iterator (the same object), with a span per message it hands over: `specOf` says which. */
+function traceIterator(hook: ActiveHook<NatsOptions>, specOf: (message: MsgLike) => MessageSpanSpec | undefined, iterator: Record<string, unknown>): void {
   const next = iterator.next;
   const finish = iterator.return;
   if (typeof next !== 'function') return;
-  const prefix = inboxPrefix(sub.protocol?.options);
   let open: DbCall | undefined;
   const close = (): void => {
     open?.succeed();
@@ -250,7 +325,7 @@ function traceIterator(hook: ActiveHook<NatsOptions>, sub: SubscriptionLike, ite
   const received = (result: IteratorResultLike): IteratorResultLike => {
     const message = result?.value as MsgLike | undefined;
     if (result?.done === true || message == null || typeof message !== 'object' || !hook.enabled) return result;
-    const spec = consumerSpec(sub, message, prefix);
+    const spec = specOf(message);
     if (spec !== undefined) open = startConsumer(hook, spec, extractMessageContext(hook, message.headers, msgHeaders));
     return result;
   };
@@ -267,19 +342,84 @@ function traceIterator(hook: ActiveHook<NatsOptions>, sub: SubscriptionLike, ite
   }
 }
 
+/** The messages a queued iterator hands over, if they are a subscription's or a JetStream pull consumer's (the client iterates other queues too). */
+function messageSpecOf(queue: SubscriptionLike & PullMessagesLike): ((message: MsgLike) => MessageSpanSpec | undefined) | undefined {
+  if (queue.protocol != null && typeof queue.subject === 'string') {
+    const sub = queue;
+    const prefix = inboxPrefix(sub.protocol?.options);
+    return (message) => consumerSpec(sub, message, prefix);
+  }
+  const consumer = queue.consumer;
+  if (isPullConsumer(consumer)) return (message) => jetStreamSpec(consumer, message);
+  return undefined;
+}
+
 function wrapAsyncIterator(hook: ActiveHook<NatsOptions>) {
   return (original: AnyFunction) =>
-    function asyncIterator(this: SubscriptionLike): unknown {
+    function asyncIterator(this: SubscriptionLike & PullMessagesLike): unknown {
       const iterator = applyArgs(original, this, arguments);
-      // Only a subscription's iterator (the client iterates other queues too).
-      if (hook.enabled && this?.protocol != null && typeof this.subject === 'string' && iterator != null && typeof iterator === 'object') {
+      const specOf = hook.enabled && this != null ? messageSpecOf(this) : undefined;
+      if (specOf !== undefined && iterator != null && typeof iterator === 'object') {
         try {
-          traceIterator(hook, this, iterator as Record<string, unknown>);
+          traceIterator(hook, specOf, iterator as Record<string, unknown>);
         } catch {
           // An iterator we cannot extend stays untraced.
         }
       }
       return iterator;
+    };
+}
+
+// ---- JetStream pull consumers -----------------------------------------------------------------------
+
+/** A pull consumer (`PullConsumerImpl`): its stream and name. */
+interface PullConsumerLike {
+  stream: string;
+  name?: unknown;
+}
+
+/** A pull consumer's message queue (`PullConsumerMessagesImpl`): a callback (`consume({ callback })`) or an iterator. */
+interface PullMessagesLike {
+  consumer?: unknown;
+  callback?: unknown;
+}
+
+function isPullConsumer(value: unknown): value is PullConsumerLike {
+  return value != null && typeof value === 'object' && typeof (value as PullConsumerLike).stream === 'string';
+}
+
+/** A JetStream message's span: named for its stream (as a topic), its subject and consumer as tags. */
+function jetStreamSpec(consumer: PullConsumerLike, msg: MsgLike): MessageSpanSpec {
+  const tags: TagMap = {};
+  if (typeof msg.subject === 'string') tags['nats.subject'] = msg.subject;
+  tags['nats.stream'] = consumer.stream;
+  if (typeof consumer.name === 'string') tags['nats.consumer'] = consumer.name;
+  return { component: COMPONENT, system: SYSTEM, operationName: `nats.process ${consumer.stream}`, destination: consumer.stream, tags };
+}
+
+/**
+ * `PullConsumerMessagesImpl.prototype._push`: with a callback, the client calls it here, synchronously,
+ * for each message (an ordered consumer's is the client's own, which calls the app's or queues the
+ * message for its iterator): that call runs in the message's span.
+ */
+function wrapPush(hook: ActiveHook<NatsOptions>) {
+  return (original: AnyFunction) =>
+    function push(this: PullMessagesLike, message: unknown): unknown {
+      const callback = this?.callback;
+      const consumer = this?.consumer;
+      if (!hook.enabled || typeof callback !== 'function' || message === null || typeof message !== 'object' || !isPullConsumer(consumer)) {
+        return applyArgs(original, this, arguments);
+      }
+      const spec = jetStreamSpec(consumer, message as MsgLike);
+      const traced = function (this: unknown): unknown {
+        return traceHandler(hook, spec, extractMessageContext(hook, (message as MsgLike).headers, msgHeaders), callback as AnyFunction, this, arguments);
+      };
+      this.callback = traced;
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        if (this.callback === traced) this.callback = callback;
+      }
     };
 }
 
@@ -304,4 +444,21 @@ export function patchProtocol(exports: any, { hook, wrap }: PatchContext<NatsOpt
 
 export function patchIterator(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
   wrap(exports.QueuedIteratorImpl.prototype, Symbol.asyncIterator, wrapAsyncIterator(hook));
+}
+
+export function patchJetStreamClient(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
+  const proto = exports.JetStreamClientImpl?.prototype;
+  if (proto !== undefined) wrap(proto, 'publish', wrapJetStreamPublish(hook));
+}
+
+export function patchConsumer(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
+  const proto = exports.PullConsumerMessagesImpl?.prototype;
+  if (proto === undefined) return;
+  wrap(proto, '_push', wrapPush(hook));
+  // Its subscription, heartbeat monitor and status watch: what they do later (a consumer info after
+  // missed heartbeats or a reconnect) is the client's own, not the request that started the consumer.
+  if (typeof proto.start === 'function') wrap(proto, 'start', asOwnWork(hook));
+  // An ordered consumer that missed a message replaces its consumer by itself.
+  const ordered = exports.OrderedPullConsumerImpl?.prototype;
+  if (typeof ordered?.notifyOrderedResetAndReset === 'function') wrap(ordered, 'notifyOrderedResetAndReset', asOwnWork(hook));
 }
