@@ -425,18 +425,26 @@ function wrapPush(hook: ActiveHook<NatsOptions>) {
 
 // ---- patches --------------------------------------------------------------------------------------
 
-export function patchConnection(exports: any, { hook, wrap, basedir }: PatchContext<NatsOptions, undefined>): void {
-  let factory: (() => MsgHdrs) | undefined;
-  // The client's own `headers()`, loaded with the first traced send.
-  const newHeaders = (): MsgHdrs => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    factory ??= (require(path.join(basedir ?? '', 'lib', 'nats-base-client', 'headers')) as { headers: () => MsgHdrs }).headers;
-    return factory();
+/** Patches a client's connection class; `headersFile` is where, under the package, its `headers()` is. */
+function connectionPatch(...headersFile: string[]) {
+  return (exports: any, { hook, wrap, basedir }: PatchContext<NatsOptions, undefined>): void => {
+    let factory: (() => MsgHdrs) | undefined;
+    // The client's own `headers()`, loaded with the first traced send.
+    const newHeaders = (): MsgHdrs => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      factory ??= (require(path.join(basedir ?? '', ...headersFile)) as { headers: () => MsgHdrs }).headers;
+      return factory();
+    };
+    const proto = exports.NatsConnectionImpl.prototype;
+    wrap(proto, 'publish', wrapPublish(hook, newHeaders));
+    wrap(proto, 'request', wrapRequest(hook, newHeaders));
   };
-  const proto = exports.NatsConnectionImpl.prototype;
-  wrap(proto, 'publish', wrapPublish(hook, newHeaders));
-  wrap(proto, 'request', wrapRequest(hook, newHeaders));
 }
+
+/** `nats` 2.x. */
+export const patchConnection = connectionPatch('lib', 'nats-base-client', 'headers');
+/** `@nats-io/nats-core` 3.x (what `@nats-io/transport-node` connects with). */
+export const patchCoreConnection = connectionPatch('lib', 'headers');
 
 export function patchProtocol(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
   wrap(exports.ProtocolHandler.prototype, 'processMsg', wrapProcessMsg(hook));
@@ -458,7 +466,9 @@ export function patchConsumer(exports: any, { hook, wrap }: PatchContext<NatsOpt
   // Its subscription, heartbeat monitor and status watch: what they do later (a consumer info after
   // missed heartbeats or a reconnect) is the client's own, not the request that started the consumer.
   if (typeof proto.start === 'function') wrap(proto, 'start', asOwnWork(hook));
-  // An ordered consumer that missed a message replaces its consumer by itself.
+  // An ordered consumer that missed a message replaces its consumer by itself (3.x: `reset` of the
+  // same class; 2.x: a class of its own).
+  if (typeof proto.reset === 'function') wrap(proto, 'reset', asOwnWork(hook));
   const ordered = exports.OrderedPullConsumerImpl?.prototype;
   if (typeof ordered?.notifyOrderedResetAndReset === 'function') wrap(ordered, 'notifyOrderedResetAndReset', asOwnWork(hook));
 }

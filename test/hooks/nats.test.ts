@@ -1,12 +1,14 @@
+/** The nats hook on core NATS, for both clients (`nats` 2.x and nats.js 3), against a real nats-server. */
 import assert from 'node:assert/strict';
-import { headers as natsHeaders } from 'nats';
-import type { Msg, NatsConnection } from 'nats';
 import type { Span } from 'opentracing';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { NatsOptions } from '../../src';
-import { freshSubject, headerRecord, natsConnect, sc } from '../conformance/drivers/nats';
+import { freshSubject, headerRecord } from '../conformance/drivers/nats';
+import { NATS_LIBS, sc } from '../helpers/nats-libs';
 import { messagingTags } from '../helpers/services';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+
+type Msg = any;
 
 function defer<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
@@ -16,15 +18,15 @@ function defer<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 
 const traceparentOf = (span: RecordedSpan): string => `00-${span.traceId}-${span.id}-01`;
 
-describe('nats hook (real nats-server)', function () {
+for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server)`, function () {
   this.timeout(20000);
   const tracer = new RecordingTracer();
   const install = (options: NatsOptions = {}): void => installPatches(['nats'], { tracer, hooks: { nats: options } });
-  let nc: NatsConnection;
+  let nc: any;
 
   before(async () => {
     install();
-    nc = await natsConnect();
+    nc = await lib.connect();
   });
   after(async () => {
     await nc?.close();
@@ -36,11 +38,11 @@ describe('nats hook (real nats-server)', function () {
     const subject = freshSubject('publish');
     const arrived: Msg[] = [];
     const all = defer<void>();
-    nc.subscribe(subject, { callback: (_err, msg) => arrived.push(msg) === 3 && all.resolve() });
+    nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => arrived.push(msg) === 3 && all.resolve() });
     await nc.flush();
-    const appHeaders = natsHeaders();
+    const appHeaders = lib.headers();
     appHeaders.set('app', 'mine');
-    const ownTrace = natsHeaders();
+    const ownTrace = lib.headers();
     ownTrace.set('TraceParent', '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01');
     const options = { headers: appHeaders };
     const parent = tracer.startSpan('request') as RecordedSpan;
@@ -70,7 +72,7 @@ describe('nats hook (real nats-server)', function () {
     const subject = freshSubject('request');
     let active: Span | undefined;
     nc.subscribe(subject, {
-      callback: (_err, msg) => {
+      callback: (_err: unknown, msg: Msg) => {
         active = currentSpan();
         setTimeout(() => msg.respond(sc.encode('pong')), 30);
       },
@@ -98,7 +100,7 @@ describe('nats hook (real nats-server)', function () {
     const parent = tracer.startSpan('request') as RecordedSpan;
     const err = await withSpan(parent, () => nc.request(freshSubject('nobody'), sc.encode('x'), { timeout: 5000 })).catch((e: unknown) => e);
     parent.finish();
-    assert.equal((err as { code?: string }).code, '503');
+    assert.ok(lib.isNoResponders(err), 'no responders');
     const [span] = tracer.byName(/^nats\.request /);
     assert.equal(span.tags.error, true);
     assert.equal(span.errorLog()?.fields['error.object'], err);
@@ -109,9 +111,9 @@ describe('nats hook (real nats-server)', function () {
     const max = nc.info!.max_payload;
     const arrived: Msg[] = [];
     const all = defer<void>();
-    nc.subscribe(subject, { callback: (_err, msg) => arrived.push(msg) === 4 && all.resolve() });
+    nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => arrived.push(msg) === 4 && all.resolve() });
     await nc.flush();
-    const appHeaders = natsHeaders();
+    const appHeaders = lib.headers();
     appHeaders.set('app', 'mine');
     const withApp = new Uint8Array(max - (appHeaders as unknown as { encode(): Uint8Array }).encode().length);
     const parent = tracer.startSpan('request') as RecordedSpan;
@@ -130,7 +132,7 @@ describe('nats hook (real nats-server)', function () {
       [max - 200, ['traceparent']],
     ]);
     assert.equal(tracer.byName(`nats.publish ${subject}`).length, 4, 'each publish has its span');
-    const responder = nc.subscribe(`${subject}.rpc`, { callback: (_err, msg) => msg.respond(sc.encode('ok')) });
+    const responder = nc.subscribe(`${subject}.rpc`, { callback: (_err: unknown, msg: Msg) => msg.respond(sc.encode('ok')) });
     await nc.flush();
     const reply = await withSpan(parent, () => nc.request(`${subject}.rpc`, new Uint8Array(max), { timeout: 5000 }));
     assert.equal(sc.decode(reply.data), 'ok');
@@ -139,18 +141,23 @@ describe('nats hook (real nats-server)', function () {
 
   it("the client's writes to the app's options reach them, as without the hooks", async () => {
     const subject = freshSubject('options');
-    nc.subscribe(subject, { callback: (_err, msg) => msg.respond(sc.encode('ok')) });
+    nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => msg.respond(sc.encode('ok')) });
     await nc.flush();
-    const appHeaders = natsHeaders();
-    const published: { headers?: typeof appHeaders; reply?: string } = { headers: appHeaders };
-    const requested = {} as { timeout: number };
-    const parent = tracer.startSpan('request') as RecordedSpan;
-    withSpan(parent, () => nc.publish(subject, sc.encode('x'), published));
-    await withSpan(parent, () => nc.request(subject, sc.encode('y'), requested));
-    assert.deepEqual(published, { headers: appHeaders, reply: '' });
-    assert.equal(published.headers, appHeaders);
-    assert.deepEqual(headerRecord(appHeaders), {}, "the app's headers are not written");
-    assert.deepEqual(requested, { timeout: 1000 });
+    /** The app's options after a publish and a request, and whether the publish's headers are still the app's. */
+    const written = async (): Promise<unknown> => {
+      const appHeaders = lib.headers();
+      const published: { headers?: typeof appHeaders; reply?: string } = { headers: appHeaders };
+      const requested = {};
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      withSpan(parent, () => nc.publish(subject, sc.encode('x'), published));
+      await withSpan(parent, () => nc.request(subject, sc.encode('y'), requested));
+      return { published: { ...published, headers: published.headers === appHeaders }, appHeaders: headerRecord(appHeaders), requested };
+    };
+    uninstallAllPatches();
+    const untraced = await written();
+    install();
+    tracer.reset();
+    assert.deepEqual(await written(), untraced);
     assert.equal(tracer.byName(`nats.publish ${subject}`).length, 1);
     assert.equal(tracer.byName(`nats.request ${subject}`).length, 1);
   });
@@ -202,7 +209,7 @@ describe('nats hook (real nats-server)', function () {
     try {
       const subject = freshSubject('orphan');
       const got = defer<Msg>();
-      nc.subscribe(subject, { callback: (_err, msg) => got.resolve(msg) });
+      nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => got.resolve(msg) });
       await nc.flush();
       nc.publish(subject, sc.encode('x'));
       const msg = await got.promise;
