@@ -184,8 +184,11 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
         await next(c, 'ready');
         tracer.reset();
         await c.pipeline().get('{a}key').exec();
+        // (The node's connection may open only now, for the pipeline: its redis.connect span is named alike.)
         assert.deepEqual(
-          redisSpans(tracer).map((s) => [s.operationName, s.tags['peer.port'], s.tags['peer.service']]),
+          redisSpans(tracer)
+            .filter((s) => s.operationName !== 'redis.connect')
+            .map((s) => [s.operationName, s.tags['peer.port'], s.tags['peer.service']]),
           [['redis.PIPELINE', owner, 'sessions']],
         );
       } finally {
