@@ -29,6 +29,7 @@ export const natsHook = defineHook<'nats', NatsOptions, typeof import('../tracin
     fileTargets('@nats-io/jetstream', '>=3.0.0 <4', {
       'lib/jsclient': 'patchJetStreamClient',
       'lib/consumer': 'patchConsumer',
+      'lib/pushconsumer': 'patchPushConsumer',
     }),
   ],
 });

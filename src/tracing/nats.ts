@@ -19,16 +19,17 @@
  * subjects) make no consumer span.
  *
  * JetStream: `publish` is one producer span (`nats.publish <subject>`) over its requests (a retry
- * after "no responders" included), ended by the stream's ack, whose stream it tags. A pull consumer's
- * messages (`consume`, `fetch`, `next`, ordered consumers) get a consumer span each (`nats.process
- * <stream>`), around the callback or from the iterator's hand-over as above. Pull requests (the
- * `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no span, and what a pull consumer does by
- * itself (its heartbeat and reconnect checks) is the client's own work: no span, never in a request.
+ * after "no responders" included), ended by the stream's ack, whose stream it tags. A consumer's
+ * messages (pull: `consume`, `fetch`, `next`, ordered consumers; nats.js 3's push consumers) get a
+ * consumer span each (`nats.process <stream>`), around the callback or from the iterator's hand-over as
+ * above. Pull requests (the `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no span, and what
+ * a consumer does by itself (its heartbeat and reconnect checks) is the client's own work: no span,
+ * never in a request.
  */
 import path from 'node:path';
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork } from '../cores/db-call';
+import { asOwnWork, ownWork } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { HeaderReader } from '../cores/messaging';
@@ -287,7 +288,7 @@ function wrapProcessMsg(hook: ActiveHook<NatsOptions>) {
       const subscriptions = this.subscriptions;
       const sub = subscriptions?.get(msg.sid);
       const callback = sub?.callback;
-      if (sub == null || sub.noIterator !== true || typeof callback !== 'function' || sub === subscriptions?.getMux?.()) {
+      if (sub == null || sub.noIterator !== true || typeof callback !== 'function' || sub === subscriptions?.getMux?.() || (consumerSubscriptionsMade && consumerSubscriptions.has(sub))) {
         return applyArgs(original, this, arguments);
       }
       const prefix = inboxPrefix(this.options);
@@ -370,18 +371,27 @@ function wrapAsyncIterator(hook: ActiveHook<NatsOptions>) {
     };
 }
 
-// ---- JetStream pull consumers -----------------------------------------------------------------------
+// ---- JetStream consumers ----------------------------------------------------------------------------
 
-/** A pull consumer (`PullConsumerImpl`): its stream and name. */
+/**
+ * The subscriptions through which a JetStream consumer gets its messages (a push consumer's deliver
+ * subject, which need not be an inbox): the consumer's own span per message is made at hand-over.
+ */
+const consumerSubscriptions = new WeakSet<object>();
+let consumerSubscriptionsMade = false;
+
+/** A pull or push consumer (`PullConsumerImpl`, `PushConsumerImpl`): its stream and name. */
 interface PullConsumerLike {
   stream: string;
   name?: unknown;
 }
 
-/** A pull consumer's message queue (`PullConsumerMessagesImpl`): a callback (`consume({ callback })`) or an iterator. */
+/** A consumer's message queue (`PullConsumerMessagesImpl`, `PushConsumerMessagesImpl`): a callback (`consume({ callback })`) or an iterator. */
 interface PullMessagesLike {
   consumer?: unknown;
   callback?: unknown;
+  /** Its subscription, once started. */
+  sub?: unknown;
 }
 
 function isPullConsumer(value: unknown): value is PullConsumerLike {
@@ -459,16 +469,40 @@ export function patchJetStreamClient(exports: any, { hook, wrap }: PatchContext<
   if (proto !== undefined) wrap(proto, 'publish', wrapJetStreamPublish(hook));
 }
 
-export function patchConsumer(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
-  const proto = exports.PullConsumerMessagesImpl?.prototype;
+/**
+ * A consumer's message queue class: a span per message at hand-over (`_push`); its `start` (the
+ * subscription, heartbeat monitor and status watch, whose later work, such as a consumer info after
+ * missed heartbeats or a reconnect, is the client's own, not the request that started the consumer) and
+ * an ordered consumer's `reset` (a replacement consumer, after a missed message) as the client's own work.
+ */
+function patchConsumerMessages(proto: any, hook: ActiveHook<NatsOptions>, wrap: PatchContext<NatsOptions, undefined>['wrap']): void {
   if (proto === undefined) return;
   wrap(proto, '_push', wrapPush(hook));
-  // Its subscription, heartbeat monitor and status watch: what they do later (a consumer info after
-  // missed heartbeats or a reconnect) is the client's own, not the request that started the consumer.
-  if (typeof proto.start === 'function') wrap(proto, 'start', asOwnWork(hook));
-  // An ordered consumer that missed a message replaces its consumer by itself (3.x: `reset` of the
-  // same class; 2.x: a class of its own).
+  if (typeof proto.start === 'function') {
+    wrap(proto, 'start', (original) =>
+      function start(this: PullMessagesLike): unknown {
+        if (!hook.enabled) return applyArgs(original, this, arguments);
+        const result = ownWork(hook, original, this, arguments);
+        const sub = this?.sub;
+        if (sub !== null && typeof sub === 'object') {
+          consumerSubscriptionsMade = true;
+          consumerSubscriptions.add(sub);
+        }
+        return result;
+      },
+    );
+  }
   if (typeof proto.reset === 'function') wrap(proto, 'reset', asOwnWork(hook));
+}
+
+export function patchConsumer(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
+  patchConsumerMessages(exports.PullConsumerMessagesImpl?.prototype, hook, wrap);
+  // nats 2.x: an ordered consumer is a class of its own, which replaces its consumer by itself.
   const ordered = exports.OrderedPullConsumerImpl?.prototype;
   if (typeof ordered?.notifyOrderedResetAndReset === 'function') wrap(ordered, 'notifyOrderedResetAndReset', asOwnWork(hook));
+}
+
+/** nats.js 3's push consumers (`getPushConsumer`). */
+export function patchPushConsumer(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
+  patchConsumerMessages(exports.PushConsumerMessagesImpl?.prototype, hook, wrap);
 }

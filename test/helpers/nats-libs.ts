@@ -32,7 +32,7 @@ function fileOf(pkg: string, ...parts: string[]): any {
   return require(path.join(main.slice(0, main.lastIndexOf(at) + at.length), ...parts));
 }
 
-function targetsOf(connection: any, protocol: any, iterator: any, jsClient: any, consumer: any): Array<[object, PropertyKey]> {
+function targetsOf(connection: any, protocol: any, iterator: any, jsClient: any, consumer: any, pushConsumer?: any): Array<[object, PropertyKey]> {
   const targets: Array<[object, PropertyKey]> = [
     [connection.NatsConnectionImpl.prototype, 'publish'],
     [connection.NatsConnectionImpl.prototype, 'request'],
@@ -44,6 +44,7 @@ function targetsOf(connection: any, protocol: any, iterator: any, jsClient: any,
   ];
   if (typeof consumer.PullConsumerMessagesImpl.prototype.reset === 'function') targets.push([consumer.PullConsumerMessagesImpl.prototype, 'reset']);
   if (consumer.OrderedPullConsumerImpl !== undefined) targets.push([consumer.OrderedPullConsumerImpl.prototype, 'notifyOrderedResetAndReset']);
+  if (pushConsumer !== undefined) for (const name of ['_push', 'start', 'reset']) targets.push([pushConsumer.PushConsumerMessagesImpl.prototype, name]);
   return targets;
 }
 
@@ -86,6 +87,7 @@ const nats3: NatsLib = {
       fileOf('@nats-io/nats-core', 'lib', 'queued_iterator'),
       fileOf('@nats-io/jetstream', 'lib', 'jsclient'),
       fileOf('@nats-io/jetstream', 'lib', 'consumer'),
+      fileOf('@nats-io/jetstream', 'lib', 'pushconsumer'),
     ),
 };
 

@@ -199,6 +199,50 @@ for (const lib of NATS_LIBS) describe(`nats hook: JetStream, ${lib.label} (real 
     assert.deepEqual(pullSpans(), []);
   });
 
+  if (lib.label === 'nats@3') {
+    it("a push consumer: a span per message, iterated or through a callback; the subscription to its deliver subject makes none of its own", async () => {
+      const consumers = await Promise.all(
+        ['iterated', 'callback'].map(async (part) => {
+          const name = `push-${part}-${++durables}`;
+          const jsm = await lib.jetstreamManager(nc);
+          const { AckPolicy } = lib.jetStreamEnums();
+          const deliver = `otch.deliver.${process.pid}.${name}`;
+          await jsm.consumers.add(JS_STREAM, { durable_name: name, deliver_subject: deliver, ack_policy: AckPolicy.Explicit, filter_subject: jetStreamSubject(lib, name) });
+          return { name, deliver, subject: jetStreamSubject(lib, name) };
+        }),
+      );
+      tracer.reset();
+      for (const { subject } of consumers) await publishUnder(subject, 1);
+      const iterated = await (await js.consumers.getPushConsumer(JS_STREAM, consumers[0].name)).consume();
+      for await (const msg of iterated) {
+        msg.ack();
+        break;
+      }
+      let active: unknown;
+      const byCallback = await js.consumers.getPushConsumer(JS_STREAM, consumers[1].name);
+      let messages: any;
+      await new Promise<void>((resolve) => {
+        void byCallback
+          .consume({
+            callback: (msg: any) => {
+              active = currentSpan();
+              msg.ack();
+              resolve();
+            },
+          })
+          .then((m: any) => (messages = m));
+      });
+      await messages?.close();
+      const spans = processed();
+      assert.deepEqual(
+        spans.map((s) => [s.tags['nats.consumer'], s.parentId, s.finishCount]),
+        consumers.map((c) => [c.name, sends(c.subject)[0].id, 1]),
+      );
+      assert.equal(active, spans[1], 'the active span in the callback');
+      assert.deepEqual(tracer.byName(/^nats\.process otch\.deliver\./), [], 'no span for the deliver subject');
+    });
+  }
+
   it("a reconnect: the consumer's own check (a consumer info, then a pull) makes no span, though consume() was started in a request", async () => {
     const { name } = await freshConsumer();
     const consumer = await js.consumers.get(JS_STREAM, name);
