@@ -22,9 +22,9 @@
  * after "no responders" included), ended by the stream's ack, whose stream it tags. A consumer's
  * messages (pull: `consume`, `fetch`, `next`, ordered consumers; nats.js 3's push consumers) get a
  * consumer span each (`nats.process <stream>`), around the callback or from the iterator's hand-over as
- * above. Pull requests (the `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no span, and what
- * a consumer does by itself (its heartbeat and reconnect checks) is the client's own work: no span,
- * never in a request.
+ * above; so do the messages of the older `js.subscribe`/`js.pullSubscribe`, on their subscription. Pull requests (the `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no
+ * span, nor do the server's status messages (heartbeats, flow control), and what a consumer does by
+ * itself (its heartbeat and reconnect checks) is the client's own work: no span, never in a request.
  */
 import path from 'node:path';
 import type { Span } from 'opentracing';
@@ -66,6 +66,8 @@ interface SubscriptionLike {
   noIterator?: unknown;
   callback?: unknown;
   protocol?: ProtocolLike;
+  /** Set by `nats` 2's older JetStream subscriptions: their stream and consumer. */
+  info?: { stream?: unknown; name?: unknown } | null;
 }
 
 interface ProtocolLike {
@@ -271,10 +273,21 @@ function wrapJetStreamPublish(hook: ActiveHook<NatsOptions>) {
 
 // ---- consumer -------------------------------------------------------------------------------------
 
-/** The subscription's span spec for one message; undefined for an inbox (the reply to a request). */
+/**
+ * A status message of the server's (a JetStream consumer's idle heartbeat or flow control request on its
+ * deliver subject): its headers carry a status code, which no app's message has.
+ */
+function isStatusMessage(msg: MsgLike): boolean {
+  const code = (msg.headers as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && code !== 0;
+}
+
+/** The subscription's span spec for one message; undefined for an inbox (the reply to a request) or a status message. */
 function consumerSpec(sub: SubscriptionLike, msg: MsgLike, prefix: string): MessageSpanSpec | undefined {
+  const consumer = legacyJetStreamConsumer(sub);
+  if (consumer !== undefined) return consumer === null || isStatusMessage(msg) ? undefined : jetStreamSpec(consumer, msg);
   const subject = typeof sub.subject === 'string' ? sub.subject : undefined;
-  if (subject === undefined || subject.startsWith(`${prefix}.`)) return undefined;
+  if (subject === undefined || subject.startsWith(`${prefix}.`) || isStatusMessage(msg)) return undefined;
   const tags: TagMap = {};
   if (typeof sub.queue === 'string' && sub.queue !== '') tags['nats.queue'] = sub.queue;
   if (typeof msg.subject === 'string' && msg.subject !== subject) tags['nats.subject'] = msg.subject;
@@ -396,6 +409,20 @@ interface PullMessagesLike {
 
 function isPullConsumer(value: unknown): value is PullConsumerLike {
   return value != null && typeof value === 'object' && typeof (value as PullConsumerLike).stream === 'string';
+}
+
+/**
+ * The consumer behind a subscription of `nats` 2's older JetStream API (`js.subscribe`,
+ * `js.pullSubscribe`), which puts its info (stream, consumer name) on the subscription: its messages get
+ * the JetStream span there, whatever subject delivers them (an inbox, most often). Null for a key-value
+ * bucket's or object store's stream (`KV_…`, `OBJ_…`, which the client reads itself); undefined for any
+ * other subscription.
+ */
+function legacyJetStreamConsumer(sub: SubscriptionLike): PullConsumerLike | null | undefined {
+  const info = sub.info;
+  if (info === null || typeof info !== 'object' || typeof info.stream !== 'string') return undefined;
+  const stream = info.stream;
+  return stream.startsWith('KV_') || stream.startsWith('OBJ_') ? null : { stream, name: info.name };
 }
 
 /** A JetStream message's span: named for its stream (as a topic), its subject and consumer as tags. */

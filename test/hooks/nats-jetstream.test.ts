@@ -199,6 +199,72 @@ for (const lib of NATS_LIBS) describe(`nats hook: JetStream, ${lib.label} (real 
     assert.deepEqual(pullSpans(), []);
   });
 
+  if (lib.label === 'nats@2') {
+    it("the older js.subscribe (push) and js.pullSubscribe: a span per message, the callback's active; a key-value bucket's reads make none", async () => {
+      const { consumerOpts, createInbox } = require('nats');
+      const push = await freshConsumer();
+      const pull = await freshConsumer();
+      await publishUnder(push.subject, 1);
+      await publishUnder(pull.subject, 1);
+      let active: unknown;
+      await new Promise<void>((resolve, reject) => {
+        const opts = consumerOpts();
+        opts.durable(`${push.name}-push`);
+        opts.manualAck();
+        opts.ackExplicit();
+        opts.deliverTo(createInbox());
+        opts.callback((err: unknown, msg: any) => {
+          if (err) return reject(err);
+          active = currentSpan();
+          msg.ack();
+          resolve();
+        });
+        js.subscribe(push.subject, opts).catch(reject);
+      });
+      const psub = await js.pullSubscribe(pull.subject, { config: { durable_name: `${pull.name}-pull` } });
+      psub.pull({ batch: 1, expires: 5000 });
+      for await (const msg of psub) {
+        msg.ack();
+        break;
+      }
+      const kv = await js.views.kv(`otch_${process.pid}`);
+      await kv.put('one', sc.encode('1'));
+      await kv.put('two', sc.encode('2'));
+      const keys: string[] = [];
+      for await (const key of await kv.keys()) keys.push(key);
+      assert.deepEqual(keys.sort(), ['one', 'two']);
+      const spans = processed();
+      assert.deepEqual(
+        spans.map((s) => [s.tags['nats.subject'], s.parentId, s.finishCount]),
+        [push, pull].map((c) => [c.subject, sends(c.subject)[0].id, 1]),
+      );
+      assert.equal(active, spans[0], 'the active span in the callback');
+      assert.deepEqual(tracer.byName(/^nats\.process (KV_|_INBOX)/), [], "the bucket's reads and the inboxes make no span");
+      await (await lib.jetstreamManager(nc)).streams.delete(`KV_otch_${process.pid}`);
+    });
+
+    it("a push consumer's idle heartbeats on its deliver subject make no span", async () => {
+      const { name, subject } = await freshConsumer();
+      const deliver = `otch.deliver.${process.pid}.${name}`;
+      const jsm = await lib.jetstreamManager(nc);
+      await jsm.consumers.add(JS_STREAM, { durable_name: `${name}-hb`, deliver_subject: deliver, filter_subject: subject, idle_heartbeat: 100_000_000, flow_control: true, ack_policy: lib.jetStreamEnums().AckPolicy.Explicit });
+      tracer.reset();
+      const heartbeats = await new Promise<number>((resolve) => {
+        let seen = 0;
+        const sub = nc.subscribe(deliver, {
+          callback: (_err: unknown, msg: any) => {
+            if (msg.headers?.code === 100 && ++seen === 2) {
+              sub.unsubscribe();
+              resolve(seen);
+            }
+          },
+        });
+      });
+      assert.equal(heartbeats, 2);
+      assert.deepEqual(tracer.started.map((s) => s.operationName), [], 'no span for a status message');
+    });
+  }
+
   if (lib.label === 'nats@3') {
     it("a push consumer: a span per message, iterated or through a callback; the subscription to its deliver subject makes none of its own", async () => {
       const consumers = await Promise.all(
