@@ -22,9 +22,10 @@
  * after "no responders" included), ended by the stream's ack, whose stream it tags. A consumer's
  * messages (pull: `consume`, `fetch`, `next`, ordered consumers; nats.js 3's push consumers) get a
  * consumer span each (`nats.process <stream>`), around the callback or from the iterator's hand-over as
- * above; so do the messages of the older `js.subscribe`/`js.pullSubscribe`, on their subscription. Pull requests (the `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no
- * span, nor do the server's status messages (heartbeats, flow control), and what a consumer does by
- * itself (its heartbeat and reconnect checks) is the client's own work: no span, never in a request.
+ * above; so do the messages of the older `js.subscribe`/`js.pullSubscribe`, on their subscription. Pull
+ * requests (the `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no span, nor do the server's
+ * status messages (heartbeats, flow control), and what a consumer does by itself (its heartbeat and
+ * reconnect checks) is the client's own work: no span, never in a request.
  */
 import path from 'node:path';
 import type { Span } from 'opentracing';
@@ -356,21 +357,21 @@ function traceIterator(hook: ActiveHook<NatsOptions>, specOf: (message: MsgLike)
   }
 }
 
-/** The messages a queued iterator hands over, if they are a subscription's or a JetStream pull consumer's (the client iterates other queues too). */
-function messageSpecOf(queue: SubscriptionLike & PullMessagesLike): ((message: MsgLike) => MessageSpanSpec | undefined) | undefined {
+/** The messages a queued iterator hands over, if they are a subscription's or a JetStream consumer's (the client iterates other queues too). */
+function messageSpecOf(queue: SubscriptionLike & ConsumerMessagesLike): ((message: MsgLike) => MessageSpanSpec | undefined) | undefined {
   if (queue.protocol != null && typeof queue.subject === 'string') {
     const sub = queue;
     const prefix = inboxPrefix(sub.protocol?.options);
     return (message) => consumerSpec(sub, message, prefix);
   }
   const consumer = queue.consumer;
-  if (isPullConsumer(consumer)) return (message) => jetStreamSpec(consumer, message);
+  if (isJetStreamConsumer(consumer)) return (message) => jetStreamSpec(consumer, message);
   return undefined;
 }
 
 function wrapAsyncIterator(hook: ActiveHook<NatsOptions>) {
   return (original: AnyFunction) =>
-    function asyncIterator(this: SubscriptionLike & PullMessagesLike): unknown {
+    function asyncIterator(this: SubscriptionLike & ConsumerMessagesLike): unknown {
       const iterator = applyArgs(original, this, arguments);
       const specOf = hook.enabled && this != null ? messageSpecOf(this) : undefined;
       if (specOf !== undefined && iterator != null && typeof iterator === 'object') {
@@ -387,28 +388,29 @@ function wrapAsyncIterator(hook: ActiveHook<NatsOptions>) {
 // ---- JetStream consumers ----------------------------------------------------------------------------
 
 /**
- * The subscriptions through which a JetStream consumer gets its messages (a push consumer's deliver
- * subject, which need not be an inbox): the consumer's own span per message is made at hand-over.
+ * The subscriptions through which a JetStream consumer started under the hooks gets its messages (a pull
+ * consumer's inbox, a push consumer's deliver subject, which need not be an inbox): the consumer makes
+ * each message's span at hand-over, the subscription none.
  */
 const consumerSubscriptions = new WeakSet<object>();
 let consumerSubscriptionsMade = false;
 
 /** A pull or push consumer (`PullConsumerImpl`, `PushConsumerImpl`): its stream and name. */
-interface PullConsumerLike {
+interface ConsumerLike {
   stream: string;
   name?: unknown;
 }
 
 /** A consumer's message queue (`PullConsumerMessagesImpl`, `PushConsumerMessagesImpl`): a callback (`consume({ callback })`) or an iterator. */
-interface PullMessagesLike {
+interface ConsumerMessagesLike {
   consumer?: unknown;
   callback?: unknown;
   /** Its subscription, once started. */
   sub?: unknown;
 }
 
-function isPullConsumer(value: unknown): value is PullConsumerLike {
-  return value != null && typeof value === 'object' && typeof (value as PullConsumerLike).stream === 'string';
+function isJetStreamConsumer(value: unknown): value is ConsumerLike {
+  return value != null && typeof value === 'object' && typeof (value as ConsumerLike).stream === 'string';
 }
 
 /**
@@ -418,7 +420,7 @@ function isPullConsumer(value: unknown): value is PullConsumerLike {
  * bucket's or object store's stream (`KV_…`, `OBJ_…`, which the client reads itself); undefined for any
  * other subscription.
  */
-function legacyJetStreamConsumer(sub: SubscriptionLike): PullConsumerLike | null | undefined {
+function legacyJetStreamConsumer(sub: SubscriptionLike): ConsumerLike | null | undefined {
   const info = sub.info;
   if (info === null || typeof info !== 'object' || typeof info.stream !== 'string') return undefined;
   const stream = info.stream;
@@ -426,7 +428,7 @@ function legacyJetStreamConsumer(sub: SubscriptionLike): PullConsumerLike | null
 }
 
 /** A JetStream message's span: named for its stream (as a topic), its subject and consumer as tags. */
-function jetStreamSpec(consumer: PullConsumerLike, msg: MsgLike): MessageSpanSpec {
+function jetStreamSpec(consumer: ConsumerLike, msg: MsgLike): MessageSpanSpec {
   const tags: TagMap = {};
   if (typeof msg.subject === 'string') tags['nats.subject'] = msg.subject;
   tags['nats.stream'] = consumer.stream;
@@ -435,16 +437,16 @@ function jetStreamSpec(consumer: PullConsumerLike, msg: MsgLike): MessageSpanSpe
 }
 
 /**
- * `PullConsumerMessagesImpl.prototype._push`: with a callback, the client calls it here, synchronously,
- * for each message (an ordered consumer's is the client's own, which calls the app's or queues the
- * message for its iterator): that call runs in the message's span.
+ * A consumer's `_push` (pull and push consumers alike): with a callback, the client calls it here,
+ * synchronously, for each message (a `nats` 2 ordered consumer's is the client's own, which calls the
+ * app's or queues the message for its iterator): that call runs in the message's span.
  */
 function wrapPush(hook: ActiveHook<NatsOptions>) {
   return (original: AnyFunction) =>
-    function push(this: PullMessagesLike, message: unknown): unknown {
+    function push(this: ConsumerMessagesLike, message: unknown): unknown {
       const callback = this?.callback;
       const consumer = this?.consumer;
-      if (!hook.enabled || typeof callback !== 'function' || message === null || typeof message !== 'object' || !isPullConsumer(consumer)) {
+      if (!hook.enabled || typeof callback !== 'function' || message === null || typeof message !== 'object' || !isJetStreamConsumer(consumer)) {
         return applyArgs(original, this, arguments);
       }
       const spec = jetStreamSpec(consumer, message as MsgLike);
@@ -507,7 +509,7 @@ function patchConsumerMessages(proto: any, hook: ActiveHook<NatsOptions>, wrap: 
   wrap(proto, '_push', wrapPush(hook));
   if (typeof proto.start === 'function') {
     wrap(proto, 'start', (original) =>
-      function start(this: PullMessagesLike): unknown {
+      function start(this: ConsumerMessagesLike): unknown {
         if (!hook.enabled) return applyArgs(original, this, arguments);
         const result = ownWork(hook, original, this, arguments);
         const sub = this?.sub;
