@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HOOK_NAMES } from '../src';
-import { amqpUrl, mysqlUrl, pgConfig, redisUrl } from './helpers/services';
+import { amqpUrl, mysqlUrl, natsUrl, pgConfig, redisUrl } from './helpers/services';
 import { startServer } from './helpers/servers';
 
 const root = path.join(__dirname, '..', '..');
@@ -41,6 +41,7 @@ describe('an ES module app', function () {
       redisUrl();
       mysqlUrl();
       amqpUrl();
+      natsUrl();
       const target = await startServer();
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-')), 'spans.jsonl');
       try {
@@ -58,6 +59,8 @@ describe('an ES module app', function () {
           assert.equal(axiosSpans[0].tags.component, 'axios');
         }
         for (const p of ['/fetch', '/http', '/undici']) assert.equal(byPath(p).length, 1, `one span for ${p}`);
+        for (const client of ['2', '3']) assert.equal(spans.filter((s) => s.name === `nats.publish otch.esm.${client}`).length, 1, `one publish span from nats ${client}`);
+        assert.equal(spans.filter((s) => s.name.startsWith('nats.publish otch.esm.js.') && s.tags['nats.stream'] !== undefined).length, 1, "nats.js 3's JetStream publish");
         assert.ok(spans.some((s) => s.name === 'amqp.consume ' + 'amq.gen-*' && s.tags['span.kind'] === 'consumer'), 'the consumer span');
         assert.equal(spans.filter((s) => s.name === 'grpc conformance.Echo/Unary').length, 2, 'gRPC client and server spans');
         assert.equal(spans.filter((s) => s.name === 'aws.S3.HeadBucket').length, 1, 'one span for the S3 call');
