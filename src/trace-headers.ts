@@ -1,7 +1,8 @@
 /**
  * Trace headers that cannot be valid for their format are dropped before any tracer's `extract` sees them
- * (a request with one starts a new root trace, whatever the tracer): W3C `traceparent`/`tracestate`/
- * `baggage`, B3 single and multi, Jaeger's `uber-trace-id`. Bounds and character sets only, checked with
+ * (without its trace id header, a request starts a new root trace, whatever the tracer): W3C
+ * `traceparent`/`tracestate`/`baggage`, B3 single and multi, Jaeger's `uber-trace-id` and its baggage
+ * (`uberctx-<key>`, `jaeger-baggage`, `jaeger-debug-id`). Bounds and character sets only, checked with
  * anchored patterns of bounded length: no tracer gets a 5,000-character id or a control character.
  */
 
@@ -21,7 +22,18 @@ const CHECKS: Record<string, (value: string) => boolean> = {
   'x-b3-flags': matcher('^[01]$'),
   // {trace-id}:{span-id}:{parent-span-id}:{flags}, the colons perhaps URL-encoded (jaeger-client does).
   'uber-trace-id': matcher('^[0-9a-f]{1,32}(?::|%3a)[0-9a-f]{1,16}(?::|%3a)[0-9a-f]{1,16}(?::|%3a)[0-9a-f]{1,2}$', 'i'),
+  // Jaeger's baggage: `k1=v1, k2=v2`, and a debug id; printable ASCII, bounded as W3C baggage is.
+  'jaeger-baggage': printable(8192),
+  'jaeger-debug-id': printable(256),
 };
+
+/** Jaeger's baggage item headers (`uberctx-<key>`, the value URL-encoded), one item each. */
+const UBERCTX = 'uberctx-';
+const validUberctx = printable(4096);
+
+function printable(maxLength: number): (value: string) => boolean {
+  return (value) => value.length <= maxLength && /^[\x20-\x7e]*$/.test(value);
+}
 
 const CHECK_BY_NAME = new Map(Object.entries(CHECKS));
 
@@ -72,7 +84,8 @@ export function validTraceHeaders(headers: object): object {
   const record = headers as Record<string, unknown>;
   let copy: Record<string, unknown> | undefined;
   for (const name of Object.keys(record)) {
-    const check = CHECK_BY_NAME.get(name.toLowerCase());
+    const lower = name.toLowerCase();
+    const check = CHECK_BY_NAME.get(lower) ?? (lower.startsWith(UBERCTX) ? validUberctx : undefined);
     if (check === undefined) continue;
     const value = record[name];
     if (typeof value === 'string' && check(value)) continue;

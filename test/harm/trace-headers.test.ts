@@ -45,6 +45,14 @@ describe('trace header validation (issue 18, defect 5)', () => {
     assert.equal(validBaggage('k=\u00e9'), false);
   });
 
+  it("Jaeger's baggage (uberctx-*, jaeger-baggage, jaeger-debug-id): printable and bounded, else dropped", () => {
+    const good = { 'uberctx-user': 'alice%20smith', 'Uberctx-Tenant': 'acme', 'jaeger-baggage': 'k1=v1, k2=v2', 'jaeger-debug-id': 'debug-1' };
+    assert.equal(validTraceHeaders(good), good, 'nothing to drop: the very object');
+    const bad = { 'uberctx-user': 'x'.repeat(5000), 'uberctx-ok': 'fine', 'uberctx-ctl': 'a\u0000b', 'jaeger-baggage': 'k=\u00e9', 'jaeger-debug-id': 'd'.repeat(300), host: 'x' };
+    assert.deepEqual(validTraceHeaders(bad), { 'uberctx-ok': 'fine', host: 'x' });
+    assert.equal(bad['uberctx-user'].length, 5000, "the caller's object is unchanged");
+  });
+
   it('B3 single and multi, uber-trace-id; the caller\'s object is never changed', () => {
     const good = {
       b3: '80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90',
