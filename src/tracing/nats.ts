@@ -298,7 +298,8 @@ function consumerSpec(sub: SubscriptionLike, msg: MsgLike, prefix: string): Mess
 function wrapProcessMsg(hook: ActiveHook<NatsOptions>) {
   return (original: AnyFunction) =>
     function processMsg(this: ProtocolLike, msg: { sid?: unknown } | null): unknown {
-      if (!hook.enabled || msg == null) return applyArgs(original, this, arguments);
+      // No tracer: no span to make, nothing of the message to read.
+      if (tracingOff(hook) || msg == null) return applyArgs(original, this, arguments);
       const subscriptions = this.subscriptions;
       const sub = subscriptions?.get(msg.sid);
       const callback = sub?.callback;
@@ -339,7 +340,7 @@ function traceIterator(hook: ActiveHook<NatsOptions>, specOf: (message: MsgLike)
   };
   const received = (result: IteratorResultLike): IteratorResultLike => {
     const message = result?.value as MsgLike | undefined;
-    if (result?.done === true || message == null || typeof message !== 'object' || !hook.enabled) return result;
+    if (result?.done === true || message == null || typeof message !== 'object' || tracingOff(hook)) return result;
     const spec = specOf(message);
     if (spec !== undefined) open = startConsumer(hook, spec, extractMessageContext(hook, message.headers, msgHeaders));
     return result;
@@ -446,7 +447,7 @@ function wrapPush(hook: ActiveHook<NatsOptions>) {
     function push(this: ConsumerMessagesLike, message: unknown): unknown {
       const callback = this?.callback;
       const consumer = this?.consumer;
-      if (!hook.enabled || typeof callback !== 'function' || message === null || typeof message !== 'object' || !isJetStreamConsumer(consumer)) {
+      if (tracingOff(hook) || typeof callback !== 'function' || message === null || typeof message !== 'object' || !isJetStreamConsumer(consumer)) {
         return applyArgs(original, this, arguments);
       }
       const spec = jetStreamSpec(consumer, message as MsgLike);
