@@ -242,8 +242,9 @@ async function main() {
   } catch {
     previous = undefined;
   }
-  process.stdout.write(markdown(results, previous));
+  // The figures first: a report that fails to render loses no run.
   fs.writeFileSync(s.out, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(markdown(results, previous));
   say(`figures written to ${path.relative(process.cwd(), s.out) || s.out}; ${meta.seconds} s in all`);
 }
 

@@ -649,7 +649,8 @@ function renderRest(out, d, results, previous) {
     out.push('');
   }
 
-  if (results.verdicts && results.meta.settings.runs > 1) {
+  // No target at all (a client no peer instruments, such as nats, alone): no verdicts to show.
+  if (results.verdicts?.length > 0 && results.meta.settings.runs > 1) {
     out.push(`### Verdicts over ${results.meta.settings.runs} consecutive runs`);
     out.push('');
     out.push('A target is met only when every run passes and none is "within noise" (nor of a single round, whose noise cannot be judged); the tables above are the last run\'s.');
