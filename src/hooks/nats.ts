@@ -2,7 +2,7 @@
  * NATS (`nats` 2.x, and nats.js 3: `@nats-io/nats-core` with `@nats-io/jetstream`): producer spans for
  * `publish`, client spans for `request` (ended by the reply), both with the trace in the message
  * headers, a consumer span per message a subscription receives (callback and async-iterator forms), and
- * JetStream's publish and pull consumers. Patched on the client's internal files, shared by every
+ * JetStream's publish and consumers (pull, push, and nats 2's older subscriptions). Patched on the client's internal files, shared by every
  * connection and subscription. The span logic is in ../tracing/nats, loaded when the client is.
  */
 import { defineHook, fileTargets } from '../registry/define';
@@ -10,7 +10,7 @@ import type { NatsOptions } from '../options/nats';
 
 export const natsHook = defineHook<'nats', NatsOptions, typeof import('../tracing/nats')>({
   name: 'nats',
-  summary: 'nats: producer spans for publish (JetStream\'s too), client spans for request (ended by the reply) with the trace in the message headers, consumer spans per received message (subscriptions and JetStream pull consumers)',
+  summary: 'nats: producer spans for publish (JetStream\'s too), client spans for request (ended by the reply) with the trace in the message headers, consumer spans per received message (subscriptions and JetStream consumers)',
   tracing: () => require('../tracing/nats'),
   targets: [
     fileTargets('nats', '>=2.0.0 <3', {

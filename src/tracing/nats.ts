@@ -1,5 +1,6 @@
 /**
- * NATS span logic (declared in ../hooks/nats), for the `nats` 2.x client, on the messaging core.
+ * NATS span logic (declared in ../hooks/nats), for the `nats` 2.x client and nats.js 3, on the messaging
+ * core.
  *
  * Producer: `NatsConnectionImpl.prototype.publish` makes a `producer` span (`nats.publish <subject>`)
  * that finishes when publish returns (the client only buffers the message); `request` makes a `client`
@@ -18,14 +19,15 @@
  * make it active in the loop body, which runs in its caller's context. Replies to requests (inbox
  * subjects) make no consumer span.
  *
- * JetStream: `publish` is one producer span (`nats.publish <subject>`) over its requests (a retry
- * after "no responders" included), ended by the stream's ack, whose stream it tags. A consumer's
+ * JetStream: `publish` is one producer span (`nats.publish <subject>`) over its requests (the client's
+ * retries included), ended by the stream's ack, whose stream it tags. A consumer's
  * messages (pull: `consume`, `fetch`, `next`, ordered consumers; nats.js 3's push consumers) get a
  * consumer span each (`nats.process <stream>`), around the callback or from the iterator's hand-over as
  * above; so do the messages of the older `js.subscribe`/`js.pullSubscribe`, on their subscription. Pull
  * requests (the `…CONSUMER.MSG.NEXT…` subjects) carry no message and make no span, nor do the server's
- * status messages (heartbeats, flow control), and what a consumer does by itself (its heartbeat and
- * reconnect checks) is the client's own work: no span, never in a request.
+ * status messages (heartbeats, flow control) or a key-value bucket's or object store's reads, and what
+ * a consumer does by itself (its heartbeat and reconnect checks, an ordered consumer's replacement) is
+ * the client's own work: no span, never in a request. (Acks go through the protocol handler, unwrapped.)
  */
 import path from 'node:path';
 import type { Span } from 'opentracing';
@@ -224,7 +226,7 @@ function wrapRequest(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
     function request(this: ConnectionLike): unknown {
       const publish = jetStreamPublish !== undefined || jetStreamPublished ? jetStreamPublishOf(arguments[2]) : undefined;
       // A JetStream publish's request: its span is the publish's, whose trace it carries.
-      if (publish !== undefined) return publish.finished ? applyArgs(original, this, arguments) : sendAsPartOf(original, this, withTrace(hook, publish, this, newHeaders, arguments));
+      if (publish !== undefined) return sendAsPartOf(original, this, publish.finished ? Array.prototype.slice.call(arguments) : withTrace(hook, publish, this, newHeaders, arguments));
       const started = requesting || !hook.enabled ? undefined : startSend(hook, 'request', this, newHeaders, arguments);
       if (started === undefined) return applyArgs(original, this, arguments);
       return sendAsPartOf(started.call.invokeAndChain, started.call, [original, this, started.args]);
@@ -348,7 +350,7 @@ function traceIterator(hook: ActiveHook<NatsOptions>, specOf: (message: MsgLike)
   iterator.next = function (this: unknown): unknown {
     close();
     const result = applyArgs(next as AnyFunction, this, arguments);
-    return result != null && typeof result.then === 'function' ? result.then(received) : result;
+    return result != null && typeof result.then === 'function' && !tracingOff(hook) ? result.then(received) : result;
   };
   if (typeof finish === 'function') {
     iterator.return = function (this: unknown): unknown {
@@ -365,9 +367,8 @@ function messageSpecOf(queue: SubscriptionLike & ConsumerMessagesLike): ((messag
     const prefix = inboxPrefix(sub.protocol?.options);
     return (message) => consumerSpec(sub, message, prefix);
   }
-  const consumer = queue.consumer;
-  if (isJetStreamConsumer(consumer)) return (message) => jetStreamSpec(consumer, message);
-  return undefined;
+  const consumer = tracedConsumer(queue.consumer);
+  return consumer === undefined ? undefined : (message) => jetStreamSpec(consumer, message);
 }
 
 function wrapAsyncIterator(hook: ActiveHook<NatsOptions>) {
@@ -410,8 +411,16 @@ interface ConsumerMessagesLike {
   sub?: unknown;
 }
 
-function isJetStreamConsumer(value: unknown): value is ConsumerLike {
-  return value != null && typeof value === 'object' && typeof (value as ConsumerLike).stream === 'string';
+/** A key-value bucket's or object store's stream (`KV_…`, `OBJ_…`): the client reads it itself (`keys()`, `watch()`, `get()`). */
+function isStoreStream(stream: string): boolean {
+  return stream.startsWith('KV_') || stream.startsWith('OBJ_');
+}
+
+/** `value` if it is a JetStream consumer whose messages get spans: any stream's but a store's. */
+function tracedConsumer(value: unknown): ConsumerLike | undefined {
+  if (value == null || typeof value !== 'object') return undefined;
+  const stream = (value as ConsumerLike).stream;
+  return typeof stream === 'string' && !isStoreStream(stream) ? (value as ConsumerLike) : undefined;
 }
 
 /**
@@ -424,8 +433,7 @@ function isJetStreamConsumer(value: unknown): value is ConsumerLike {
 function legacyJetStreamConsumer(sub: SubscriptionLike): ConsumerLike | null | undefined {
   const info = sub.info;
   if (info === null || typeof info !== 'object' || typeof info.stream !== 'string') return undefined;
-  const stream = info.stream;
-  return stream.startsWith('KV_') || stream.startsWith('OBJ_') ? null : { stream, name: info.name };
+  return isStoreStream(info.stream) ? null : { stream: info.stream, name: info.name };
 }
 
 /** A JetStream message's span: named for its stream (as a topic), its subject and consumer as tags. */
@@ -446,10 +454,8 @@ function wrapPush(hook: ActiveHook<NatsOptions>) {
   return (original: AnyFunction) =>
     function push(this: ConsumerMessagesLike, message: unknown): unknown {
       const callback = this?.callback;
-      const consumer = this?.consumer;
-      if (tracingOff(hook) || typeof callback !== 'function' || message === null || typeof message !== 'object' || !isJetStreamConsumer(consumer)) {
-        return applyArgs(original, this, arguments);
-      }
+      const consumer = tracingOff(hook) || typeof callback !== 'function' || message === null || typeof message !== 'object' ? undefined : tracedConsumer(this.consumer);
+      if (consumer === undefined) return applyArgs(original, this, arguments);
       const spec = jetStreamSpec(consumer, message as MsgLike);
       const traced = function (this: unknown): unknown {
         return traceHandler(hook, spec, extractMessageContext(hook, (message as MsgLike).headers, msgHeaders), callback as AnyFunction, this, arguments);
@@ -497,6 +503,13 @@ export function patchIterator(exports: any, { hook, wrap }: PatchContext<NatsOpt
 export function patchJetStreamClient(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
   const proto = exports.JetStreamClientImpl?.prototype;
   if (proto !== undefined) wrap(proto, 'publish', wrapJetStreamPublish(hook));
+  // nats 2's older ordered subscriptions replace their consumer by themselves, and answer a stalled
+  // consumer's heartbeat: the client's own work.
+  ownWorkMethodsOf(exports.JetStreamSubscriptionImpl?.prototype, ['_resetOrderedConsumer', '_checkHbOrderConsumer'], hook, wrap);
+}
+
+function ownWorkMethodsOf(proto: any, names: string[], hook: ActiveHook<NatsOptions>, wrap: PatchContext<NatsOptions, undefined>['wrap']): void {
+  for (const name of names) if (typeof proto?.[name] === 'function') wrap(proto, name, asOwnWork(hook));
 }
 
 /**
@@ -522,14 +535,14 @@ function patchConsumerMessages(proto: any, hook: ActiveHook<NatsOptions>, wrap: 
       },
     );
   }
-  if (typeof proto.reset === 'function') wrap(proto, 'reset', asOwnWork(hook));
+  ownWorkMethodsOf(proto, ['reset'], hook, wrap);
 }
 
 export function patchConsumer(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
   patchConsumerMessages(exports.PullConsumerMessagesImpl?.prototype, hook, wrap);
-  // nats 2.x: an ordered consumer is a class of its own, which replaces its consumer by itself.
-  const ordered = exports.OrderedPullConsumerImpl?.prototype;
-  if (typeof ordered?.notifyOrderedResetAndReset === 'function') wrap(ordered, 'notifyOrderedResetAndReset', asOwnWork(hook));
+  // An ordered consumer replaces its consumer by itself: nats 2's class of its own, nats.js 3's fetch.
+  ownWorkMethodsOf(exports.OrderedPullConsumerImpl?.prototype, ['notifyOrderedResetAndReset'], hook, wrap);
+  ownWorkMethodsOf(exports.PullConsumerImpl?.prototype, ['_reset'], hook, wrap);
 }
 
 /** nats.js 3's push consumers (`getPushConsumer`). */

@@ -45,6 +45,14 @@ function targetsOf(connection: any, protocol: any, iterator: any, jsClient: any,
   if (typeof consumer.PullConsumerMessagesImpl.prototype.reset === 'function') targets.push([consumer.PullConsumerMessagesImpl.prototype, 'reset']);
   if (consumer.OrderedPullConsumerImpl !== undefined) targets.push([consumer.OrderedPullConsumerImpl.prototype, 'notifyOrderedResetAndReset']);
   if (pushConsumer !== undefined) for (const name of ['_push', 'start', 'reset']) targets.push([pushConsumer.PushConsumerMessagesImpl.prototype, name]);
+  // The client's own upkeep, where the class has it: nats 2's older ordered subscriptions, nats.js 3's ordered fetch.
+  for (const [object, name] of [
+    [jsClient.JetStreamSubscriptionImpl?.prototype, '_resetOrderedConsumer'],
+    [jsClient.JetStreamSubscriptionImpl?.prototype, '_checkHbOrderConsumer'],
+    [consumer.PullConsumerImpl?.prototype, '_reset'],
+  ] as const) {
+    if (typeof object?.[name] === 'function') targets.push([object, name]);
+  }
   return targets;
 }
 

@@ -309,6 +309,34 @@ for (const lib of NATS_LIBS) describe(`nats hook: JetStream, ${lib.label} (real 
     });
   }
 
+  it("a key-value bucket's stream (KV_…): the messages its consumers read make no span", async () => {
+    const stream = `KV_otch_${process.pid}_${lib.label.slice(-1)}`;
+    const subject = `$KV.otch_${process.pid}_${lib.label.slice(-1)}.key`;
+    const jsm = await lib.jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [subject] });
+    try {
+      await js.publish(subject, sc.encode('value'));
+      tracer.reset();
+      const consumer = await js.consumers.get(stream);
+      const read: string[] = [];
+      let first!: () => void;
+      const arrived = new Promise<void>((resolve) => (first = resolve));
+      const messages = await consumer.consume({
+        callback: (msg: any) => {
+          read.push(sc.decode(msg.data));
+          first();
+        },
+      });
+      await arrived;
+      await messages.close();
+      const next = await (await js.consumers.get(stream)).next({ expires: 5000 });
+      assert.deepEqual([...read, next && sc.decode(next.data)], ['value', 'value']);
+      assert.deepEqual(processed().concat(tracer.byName(new RegExp(`^nats\\.process ${stream}`))), [], 'no consumer span');
+    } finally {
+      await jsm.streams.delete(stream);
+    }
+  });
+
   it("a reconnect: the consumer's own check (a consumer info, then a pull) makes no span, though consume() was started in a request", async () => {
     const { name } = await freshConsumer();
     const consumer = await js.consumers.get(JS_STREAM, name);
