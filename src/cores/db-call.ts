@@ -7,7 +7,7 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
-import type { ActiveHook } from '../registry/define';
+import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, CommonHookOptions, finishSpan, peerServiceOf, runUserHook, setTag, startClientSpanUnder, TagMap } from '../spans';
 import { callbackWrapper } from '../registry/wrap';
 
@@ -134,9 +134,10 @@ export class DbCall {
    * The promise to hand back in place of `promise`: it settles the same way, after the span finishes.
    * Chained through the library's own `then`, so that a custom promise class (pg's `Promise` option) stays.
    */
-  chain<T>(promise: PromiseLike<T>): PromiseLike<T> {
+  chain<T>(promise: PromiseLike<T>, onResult?: (result: T) => void): PromiseLike<T> {
     return promise.then(
       (result) => {
+        onResult?.(result);
         this.succeed(result);
         return result;
       },
@@ -172,9 +173,13 @@ export class DbCall {
     return this.chainOrSucceed(this.invoke(original, thisArg, args));
   }
 
-  /** What the library returned: chained when it is a promise, else the span finishes with it. */
-  chainOrSucceed(result: any): any {
-    if (result !== null && typeof result === 'object' && typeof result.then === 'function') return this.chain(result);
+  /**
+   * What the library returned: chained when it is a promise, else the span finishes with it. `onResult`
+   * sees the result first, while the span is open (a tag from it).
+   */
+  chainOrSucceed(result: any, onResult?: (result: any) => void): any {
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') return this.chain(result, onResult);
+    onResult?.(result);
     this.succeed(result);
     return result;
   }
@@ -306,6 +311,12 @@ export function asOwnWork(hook: ActiveHook, made?: (result: unknown) => void) {
       made?.(result);
       return result;
     };
+}
+
+/** Wraps each of `names` that `proto` (if any) has as the library's own work (`asOwnWork`). */
+export function ownWorkMethods<O extends object, S>(proto: any, names: string[], hook: ActiveHook<O>, wrap: PatchContext<O, S>['wrap']): void {
+  if (proto === undefined || proto === null) return;
+  for (const name of names) if (typeof proto[name] === 'function') wrap(proto, name, asOwnWork(hook));
 }
 
 function outsideContext(callback: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {

@@ -4,10 +4,10 @@
  * password, and the settle hook through which ioredis commands finish their spans.
  */
 import type { Span } from 'opentracing';
-import type { ActiveHook, PatchContext } from '../registry/define';
+import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { asOwnWork, DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, runInContext, startDbCallUnder, statementLimit } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -173,12 +173,6 @@ export function startRedisBatch(
  */
 export function outsideOwnWork(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
   return inOwnWork(hook) ? runInContext(undefined, original, thisArg, args) : Reflect.apply(original, thisArg, args);
-}
-
-/** Wraps each of `names` that `proto` has as the library's own work (`asOwnWork`). */
-export function ownWorkMethods(proto: any, names: string[], hook: ActiveHook<RedisOptions>, wrap: PatchContext<RedisOptions, undefined>['wrap']): void {
-  if (proto === undefined || proto === null) return;
-  for (const name of names) if (typeof proto[name] === 'function') wrap(proto, name, asOwnWork(hook));
 }
 
 /**

@@ -14,8 +14,8 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, runInContext } from '../cores/db-call';
-import { BatchCommand, connectDetached, outsideOwnWork, ownWorkMethods, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
+import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 

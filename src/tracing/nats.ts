@@ -32,7 +32,7 @@
 import path from 'node:path';
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork, ownWork } from '../cores/db-call';
+import { ownWork, ownWorkMethods } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { HeaderReader } from '../cores/messaging';
@@ -203,11 +203,9 @@ function withTrace(hook: ActiveHook, call: DbCall, connection: ConnectionLike, n
 /** The JetStream publish `options` belongs to (its first request, or a retry of it); undefined for any other request. */
 function jetStreamPublishOf(options: unknown): DbCall | undefined {
   if (options === null || typeof options !== 'object') return undefined;
-  if (jetStreamPublish !== undefined) {
-    jetStreamRequests.set(options, jetStreamPublish);
-    return jetStreamPublish;
-  }
-  return jetStreamPublished ? jetStreamRequests.get(options) : undefined;
+  if (jetStreamPublish === undefined) return jetStreamRequests.get(options);
+  jetStreamRequests.set(options, jetStreamPublish);
+  return jetStreamPublish;
 }
 
 function wrapPublish(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
@@ -224,7 +222,8 @@ function wrapPublish(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
 function wrapRequest(hook: ActiveHook<NatsOptions>, newHeaders: () => MsgHdrs) {
   return (original: AnyFunction) =>
     function request(this: ConnectionLike): unknown {
-      const publish = jetStreamPublish !== undefined || jetStreamPublished ? jetStreamPublishOf(arguments[2]) : undefined;
+      // (Set before `jetStreamPublish` is: until a JetStream publish, no lookup.)
+      const publish = jetStreamPublished ? jetStreamPublishOf(arguments[2]) : undefined;
       // A JetStream publish's request: its span is the publish's, whose trace it carries.
       if (publish !== undefined) return sendAsPartOf(original, this, publish.finished ? Array.prototype.slice.call(arguments) : withTrace(hook, publish, this, newHeaders, arguments));
       const started = requesting || !hook.enabled ? undefined : startSend(hook, 'request', this, newHeaders, arguments);
@@ -258,19 +257,9 @@ function wrapJetStreamPublish(hook: ActiveHook<NatsOptions>) {
       } finally {
         jetStreamPublish = undefined;
       }
-      if (result === null || typeof (result as { then?: unknown })?.then !== 'function') return call.chainOrSucceed(result);
-      return (result as Promise<unknown>).then(
-        (ack) => {
-          const stream = (ack as { stream?: unknown } | null)?.stream;
-          if (typeof stream === 'string') setTag(call.span, 'nats.stream', stream);
-          call.succeed();
-          return ack;
-        },
-        (err: unknown) => {
-          call.fail(err);
-          throw err;
-        },
-      );
+      return call.chainOrSucceed(result, (ack: { stream?: unknown } | null | undefined) => {
+        if (typeof ack?.stream === 'string') setTag(call.span, 'nats.stream', ack.stream);
+      });
     };
 }
 
@@ -316,13 +305,21 @@ function wrapProcessMsg(hook: ActiveHook<NatsOptions>) {
         if (spec === undefined) return applyArgs(callback as AnyFunction, this, arguments);
         return traceHandler(hook, spec, extractMessageContext(hook, message.headers, msgHeaders), callback as AnyFunction, this, arguments);
       };
-      sub.callback = traced;
-      try {
-        return applyArgs(original, this, arguments);
-      } finally {
-        if (sub.callback === traced) sub.callback = callback;
-      }
+      return callingThrough(sub, callback, traced, original, this, arguments);
     };
+}
+
+/**
+ * Calls `original`, in which the client calls `holder.callback` synchronously, with `traced` in its
+ * place for that call only.
+ */
+function callingThrough(holder: { callback?: unknown }, callback: unknown, traced: AnyFunction, original: AnyFunction, thisArg: unknown, args: IArguments): unknown {
+  holder.callback = traced;
+  try {
+    return applyArgs(original, thisArg, args);
+  } finally {
+    if (holder.callback === traced) holder.callback = callback;
+  }
 }
 
 interface IteratorResultLike {
@@ -460,12 +457,7 @@ function wrapPush(hook: ActiveHook<NatsOptions>) {
       const traced = function (this: unknown): unknown {
         return traceHandler(hook, spec, extractMessageContext(hook, (message as MsgLike).headers, msgHeaders), callback as AnyFunction, this, arguments);
       };
-      this.callback = traced;
-      try {
-        return applyArgs(original, this, arguments);
-      } finally {
-        if (this.callback === traced) this.callback = callback;
-      }
+      return callingThrough(this, callback, traced, original, this, arguments);
     };
 }
 
@@ -505,11 +497,7 @@ export function patchJetStreamClient(exports: any, { hook, wrap }: PatchContext<
   if (proto !== undefined) wrap(proto, 'publish', wrapJetStreamPublish(hook));
   // nats 2's older ordered subscriptions replace their consumer by themselves, and answer a stalled
   // consumer's heartbeat: the client's own work.
-  ownWorkMethodsOf(exports.JetStreamSubscriptionImpl?.prototype, ['_resetOrderedConsumer', '_checkHbOrderConsumer'], hook, wrap);
-}
-
-function ownWorkMethodsOf(proto: any, names: string[], hook: ActiveHook<NatsOptions>, wrap: PatchContext<NatsOptions, undefined>['wrap']): void {
-  for (const name of names) if (typeof proto?.[name] === 'function') wrap(proto, name, asOwnWork(hook));
+  ownWorkMethods(exports.JetStreamSubscriptionImpl?.prototype, ['_resetOrderedConsumer', '_checkHbOrderConsumer'], hook, wrap);
 }
 
 /**
@@ -535,14 +523,14 @@ function patchConsumerMessages(proto: any, hook: ActiveHook<NatsOptions>, wrap: 
       },
     );
   }
-  ownWorkMethodsOf(proto, ['reset'], hook, wrap);
+  ownWorkMethods(proto, ['reset'], hook, wrap);
 }
 
 export function patchConsumer(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
   patchConsumerMessages(exports.PullConsumerMessagesImpl?.prototype, hook, wrap);
   // An ordered consumer replaces its consumer by itself: nats 2's class of its own, nats.js 3's fetch.
-  ownWorkMethodsOf(exports.OrderedPullConsumerImpl?.prototype, ['notifyOrderedResetAndReset'], hook, wrap);
-  ownWorkMethodsOf(exports.PullConsumerImpl?.prototype, ['_reset'], hook, wrap);
+  ownWorkMethods(exports.OrderedPullConsumerImpl?.prototype, ['notifyOrderedResetAndReset'], hook, wrap);
+  ownWorkMethods(exports.PullConsumerImpl?.prototype, ['_reset'], hook, wrap);
 }
 
 /** nats.js 3's push consumers (`getPushConsumer`). */

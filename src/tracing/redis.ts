@@ -10,8 +10,9 @@
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
+import { ownWorkMethods } from '../cores/db-call';
 import type { DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, outsideOwnWork, ownWorkMethods, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
