@@ -31,8 +31,10 @@ const CHECKS: Record<string, (value: string) => boolean> = {
 const UBERCTX = 'uberctx-';
 const validUberctx = printable(4096);
 
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
 function printable(maxLength: number): (value: string) => boolean {
-  return (value) => value.length <= maxLength && /^[\x20-\x7e]*$/.test(value);
+  return (value) => value.length <= maxLength && PRINTABLE.test(value);
 }
 
 const CHECK_BY_NAME = new Map(Object.entries(CHECKS));

@@ -2,8 +2,9 @@
  * NATS (`nats` 2.x, and nats.js 3: `@nats-io/nats-core` with `@nats-io/jetstream`): producer spans for
  * `publish`, client spans for `request` (ended by the reply), both with the trace in the message
  * headers, a consumer span per message a subscription receives (callback and async-iterator forms), and
- * JetStream's publish and consumers (pull, push, and nats 2's older subscriptions). Patched on the client's internal files, shared by every
- * connection and subscription. The span logic is in ../tracing/nats, loaded when the client is.
+ * JetStream's publish and consumers (pull, push, and nats 2's older subscriptions). Patched on the
+ * client's internal files, shared by every connection and subscription. The span logic is in
+ * ../tracing/nats, loaded when the client is.
  */
 import { defineHook, fileTargets } from '../registry/define';
 import type { NatsOptions } from '../options/nats';
