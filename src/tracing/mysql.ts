@@ -97,3 +97,9 @@ export function patchPool(exports: unknown, { current, wrap }: PatchContext<Mysq
   wrap(Pool.prototype, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig));
   wrap(Pool.prototype, 'query', wrapPoolStatement(current));
 }
+
+/** A pool cluster's `of(pattern).query`: like a pool's, one statement whose connection makes no span of its own. */
+export function patchPoolNamespace(exports: unknown, { current, wrap }: PatchContext<MysqlOptions, undefined>): void {
+  const proto = (exports as { prototype?: { query?: unknown } } | undefined)?.prototype;
+  if (typeof exports === 'function' && typeof proto?.query === 'function') wrap(proto, 'query', wrapPoolStatement(current));
+}

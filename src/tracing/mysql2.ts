@@ -1,8 +1,9 @@
 /**
  * mysql2 span logic (declared in ../hooks/mysql2): `query` and `execute` of every connection (the
  * callback API, and the promise API, whose classes call the callback ones: one span per call), `prepare`
- * and the statements it hands out, and `getConnection` of pools (which every pool query, pool execute
- * and pool cluster call goes through).
+ * and the statements it hands out, `getConnection` of pools (which every pool query, pool execute and
+ * pool cluster call goes through), and the pool statements whose connection makes no span of its own (a
+ * pool's and a pool cluster namespace's `query` and `execute`).
  *
  * Completion is observed through the callback when there is one, else through the command's own
  * `emit` ('error', then 'end'), so that streaming queries (`query(sql).stream()`, 'result' listeners)
@@ -289,8 +290,34 @@ export function patchPool(exports: any, { current, wrap }: PatchContext<Mysql2Op
   if (pools !== undefined) {
     wrap(pools, 'getConnection', wrapPoolGetConnection(current, COMPONENT, (pool: { config?: { connectionConfig?: MysqlConfig } }) => pool.config?.connectionConfig, servesAtOnce));
   }
+  wrapPoolStatements(exports?.prototype, current, wrap);
+}
+
+/** A pool's or a pool cluster namespace's `query` and `execute`: one statement, whose connection makes no span of its own. */
+function wrapPoolStatements(proto: object | null | undefined, current: PatchContext<Mysql2Options, undefined>['current'], wrap: PatchContext<Mysql2Options, undefined>['wrap']): void {
   for (const name of ['query', 'execute']) {
-    const statements = definer(exports?.prototype, name);
+    const statements = definer(proto, name);
     if (statements !== undefined) wrap(statements, name, wrapPoolStatement(current));
   }
+}
+
+/**
+ * A pool cluster's namespaces (`of(pattern)`): their class is not exported, so its `query` and `execute`
+ * are wrapped from the first namespace that `of` hands out (one check per `of` until then).
+ */
+export function patchPoolCluster(exports: any, { current, wrap }: PatchContext<Mysql2Options, undefined>): void {
+  const clusters = definer(exports?.prototype, 'of');
+  if (clusters === undefined) return;
+  let patched = false;
+  wrap(clusters, 'of', (original: AnyFunction) =>
+    function of(this: unknown): unknown {
+      const namespace = applyArgs(original, this, arguments);
+      if (!patched && namespace !== null && typeof namespace === 'object') {
+        patched = true;
+        const proto = Object.getPrototypeOf(namespace);
+        if (proto !== Object.prototype) wrapPoolStatements(proto, current, wrap);
+      }
+      return namespace;
+    },
+  );
 }

@@ -227,6 +227,21 @@ describe('mysql hook (real MariaDB)', function () {
     assert.doesNotMatch(JSON.stringify(failed.logs), /pw-never-shown/);
   });
 
+  it('a pool cluster whose node cannot connect: each failed attempt is a getConnection error span under the caller, no query span', async () => {
+    const cluster = mysql.createPoolCluster({ removeNodeErrorCount: 2 });
+    cluster.add('down', { host: '127.0.0.1', port: await closedPort(), user: 'nobody', password: 'pw-never-shown' });
+    const parent = parentSpan();
+    const err = (await withSpan(parent, () => cb((done) => cluster.of('*').query('SELECT 1', done))).catch((e) => e)) as NodeJS.ErrnoException;
+    await cb((done) => cluster.end(done));
+    assert.ok(err instanceof Error);
+    await tracer.settle();
+    const gets = tracer.byName('mysql.pool.getConnection');
+    assert.equal(gets.length, 2, 'two attempts before mysql counts the node as offline');
+    assert.ok(gets.every((g) => g.tags.error === true && g.parentId === parent.id));
+    assert.equal(queries().length, 0);
+    assert.doesNotMatch(JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs])), /pw-never-shown/);
+  });
+
   it('a busy pool and a pool cluster: every query is the child of the request that issued it', async () => {
     const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
     const cluster = mysql.createPoolCluster();
@@ -241,10 +256,8 @@ describe('mysql hook (real MariaDB)', function () {
       const byParent = new Map(parents.map((p) => [p.id, 0]));
       for (const span of spans) byParent.set(span.parentId!, (byParent.get(span.parentId!) ?? 0) + 1);
       assert.deepEqual([...byParent.values()], [2, 1, 1, 1, 1, 1]);
-      // Only the pool cluster's getConnection has a span: a pool query's own connection makes none.
-      const gets = tracer.byName('mysql.pool.getConnection');
-      assert.equal(gets.length, 1);
-      assert.equal(gets[0].parentId, parents[0].id);
+      // A pool's query and a pool cluster namespace's take their connection without a span of its own.
+      assert.equal(tracer.byName('mysql.pool.getConnection').length, 0);
     } finally {
       await cb((done) => pool.end(done));
       await cb((done) => cluster.end(done));

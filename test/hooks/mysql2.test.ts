@@ -401,11 +401,16 @@ describe('mysql2 hook (real MariaDB)', function () {
     const stmt: any = await cb((done) => conn.prepare('SELECT 1', done));
     const statementProto = Object.getPrototypeOf(stmt);
     assert.ok(isOurWrapper(statementProto.execute), 'statements are traced once one was prepared');
+    const cluster = mysql.createPoolCluster();
+    const namespaceProto = Object.getPrototypeOf(cluster.of('*'));
+    assert.ok(isOurWrapper(namespaceProto.query) && isOurWrapper(namespaceProto.execute), "pool cluster namespaces' statements are wrapped once one was handed out");
+    assert.ok(isOurWrapper(Object.getPrototypeOf(cluster).of));
     assert.notEqual(connectionProto.query, originals.query);
     uninstallAllPatches();
     for (const [name, fn] of Object.entries(originals)) assert.equal((name === 'getConnection' ? poolProto : connectionProto)[name], fn, name);
     for (const [name, fn] of Object.entries(poolStatements)) assert.equal(definer((mysql as any).Pool.prototype, name)[name], fn, `pool ${name}`);
     assert.ok(!isOurWrapper(statementProto.execute));
+    assert.ok(!isOurWrapper(namespaceProto.query) && !isOurWrapper(namespaceProto.execute) && !isOurWrapper(Object.getPrototypeOf(cluster).of));
     installPatches(['mysql2'], { tracer });
     tracer.reset();
     await cb((done) => stmt.execute(done));
@@ -493,7 +498,7 @@ describe('mysql2 pools and pool clusters (real MariaDB)', function () {
     }
   });
 
-  it('pool clusters: of(pattern).query/execute/getConnection, callback and promise (a getConnection span each)', async () => {
+  it('pool clusters: of(pattern).query/execute are one span each, as a pool\'s; the app\'s own getConnection keeps its span', async () => {
     const cluster = mysql.createPoolCluster();
     cluster.add('A', { uri: mysqlUrl(), connectionLimit: 1 } as any);
     cluster.add('B', { uri: mysqlUrl(), connectionLimit: 1 } as any);
@@ -524,7 +529,8 @@ describe('mysql2 pools and pool clusters (real MariaDB)', function () {
       parent.finish();
       assert.deepEqual(results, [1, 2, 3, 4, 5].map((n) => [{ n }]));
       await tracer.settle();
-      assert.equal(tracer.byName('mysql.pool.getConnection').length, 5);
+      // Only the app's own getConnection: a namespace's query/execute takes its connection as a pool's does.
+      assert.equal(tracer.byName('mysql.pool.getConnection').length, 1);
       assert.equal(tracer.byName('mysql.query:SELECT').length, 5);
       assert.ok(tracer.finished.every((s) => s === parent || s.parentId === parent.id));
     } finally {
@@ -543,6 +549,32 @@ describe('mysql2 pools and pool clusters (real MariaDB)', function () {
     assert.equal(tracer.finished.length, 1);
     assert.equal(span.operationName, 'mysql.pool.getConnection');
     assert.equal(span.tags.error, true);
+  });
+
+  it('a pool cluster whose node cannot connect: the failed attempts are getConnection error spans under the caller, no query span', async () => {
+    const port = await closedPort();
+    const node = { host: '127.0.0.1', port, user: 'nobody', password: 'pw-never-shown' };
+    const once = mysqlp.createPoolCluster({ canRetry: false });
+    once.add('down', node as any);
+    // mysql2 retries a node until it counts it offline (removeNodeErrorCount), then fails the query.
+    const retrying = mysqlp.createPoolCluster({ removeNodeErrorCount: 2 });
+    retrying.add('down', node as any);
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const [first, second] = await withSpan(parent, async () => [
+      (await once.of('*').query('SELECT 1').catch((e) => e)) as NodeJS.ErrnoException,
+      (await retrying.of('*').execute('SELECT 1').catch((e) => e)) as NodeJS.ErrnoException,
+    ]);
+    parent.finish();
+    assert.equal(first.code, 'ECONNREFUSED');
+    assert.ok(second instanceof Error);
+    await once.end();
+    await retrying.end();
+    await tracer.settle();
+    const gets = tracer.byName('mysql.pool.getConnection');
+    assert.equal(gets.length, 3, 'one failed attempt, then two before the node counts as offline');
+    assert.ok(gets.every((g) => g.tags.error === true && g.parentId === parent.id));
+    assert.equal(tracer.byName(/^mysql\.query:/).length, 0);
+    assert.doesNotMatch(JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs])), /pw-never-shown/);
   });
 });
 
@@ -607,9 +639,9 @@ describe('mysql2 under traced HTTP requests (busy pools)', function () {
       const expected = id % 4 === 1 ? ['mysql.query:START', 'mysql.query:SELECT', 'mysql.query:COMMIT'] : ['mysql.query:SELECT'];
       assert.deepEqual(owned.get(s.id), expected, `request ${id} owns its own queries`);
     }
-    // The app's own getConnection (id % 4 === 1) and the pool cluster's (3) have a span; pool statements' none.
+    // Only the app's own getConnection (id % 4 === 1) has a span; pool and pool cluster statements' none.
     const gets = tracer.byName('mysql.pool.getConnection');
-    const owners = [...serverById.values()].filter((s) => Number(new URL(s.tags['http.url']).pathname.slice(1)) % 2 === 1);
+    const owners = [...serverById.values()].filter((s) => Number(new URL(s.tags['http.url']).pathname.slice(1)) % 4 === 1);
     assert.equal(gets.length, owners.length);
     assert.deepEqual(gets.map((g) => g.parentId).sort(), owners.map((s) => s.id).sort());
   });
