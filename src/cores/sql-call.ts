@@ -179,7 +179,8 @@ export function wrapPoolStatement(current: () => ActiveHook<DbHookOptions> | und
   return (original: AnyFunction) =>
     function poolStatement(this: unknown): unknown {
       const hook = current();
-      if (hook === undefined || !hook.enabled || inPoolStatement) return applyArgs(original, this, arguments);
+      // With tracing off its getConnection passes straight through: nothing needs the flag.
+      if (hook === undefined || tracingOff(hook) || inPoolStatement) return applyArgs(original, this, arguments);
       inPoolStatement = true;
       try {
         return applyArgs(original, this, arguments);
