@@ -74,13 +74,18 @@ function messageTags(kind: string, spec: MessageSpanSpec): TagMap {
 export function startProducer(
   hook: ActiveHook<CommonHookOptions>,
   spec: MessageSpanSpec,
-  options: { kind?: 'producer' | 'client'; parent?: Span } = {},
+  options: {
+    kind?: 'producer' | 'client';
+    parent?: Span;
+    /** What the span logs of a failure, when the library's error can quote the message (see DbCall). */
+    loggedError?: (err: unknown) => unknown;
+  } = {},
 ): DbCall | undefined {
   const parent = clientParent(hook, options.parent);
   if (parent === undefined) return undefined;
   const kind = options.kind === 'client' ? Tags.SPAN_KIND_RPC_CLIENT : Tags.SPAN_KIND_MESSAGING_PRODUCER;
   const span = startSpanWith(hook, spec.operationName, { childOf: parent ?? undefined, tags: messageTags(kind, spec) });
-  return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
+  return span === undefined ? undefined : new DbCall(span, undefined, hook.name, options.loggedError);
 }
 
 /** Writes one header of the message being sent, as the library wants it (a string, a Buffer...). */

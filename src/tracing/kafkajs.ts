@@ -17,8 +17,9 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { detached } from '../cores/db-call';
+import { detached, redactedDbError } from '../cores/db-call';
 import { extractBatchContexts, extractMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler, withTraceHeaders } from '../cores/messaging';
+import { clientParent } from '../spans';
 import type { TagMap } from '../spans';
 import type { KafkajsOptions } from '../options/kafkajs';
 import { applyArgs } from '../apply-args';
@@ -72,13 +73,31 @@ interface PreparedSend {
   inject(hook: ActiveHook, call: { span: Span }): void;
 }
 
+/** What kafkajs reads of a message, of a `send` record, of a `sendBatch` record and of one of its topics. */
+const MESSAGE_FIELDS = ['key', 'value', 'partition', 'headers', 'timestamp'];
+const SEND_FIELDS = ['topic', 'messages', 'acks', 'timeout', 'compression'];
+const BATCH_FIELDS = ['topicMessages', 'acks', 'timeout', 'compression'];
+const TOPIC_FIELDS = ['topic', 'messages'];
+
+/**
+ * `source`'s own properties, as a spread copies them, and those of `fields` that it inherits (a class's
+ * getter, which kafkajs reads as well), each read once.
+ */
+function copyOf(source: object, fields: readonly string[]): Record<string, unknown> {
+  const copy: Record<string, unknown> = ownCopy(source);
+  for (const field of fields) {
+    if (!Object.prototype.hasOwnProperty.call(copy, field) && field in source) copy[field] = (source as Record<string, unknown>)[field];
+  }
+  return copy;
+}
+
 /** Copies of `messages` (each read once), or undefined when they are not an array of objects. */
 function copyMessages(messages: unknown): Array<Record<string, unknown>> | undefined {
   if (!Array.isArray(messages)) return undefined;
   const copies: Array<Record<string, unknown>> = [];
   for (const message of messages) {
     if (message === null || typeof message !== 'object') return undefined;
-    copies.push(ownCopy(message as object));
+    copies.push(copyOf(message as object, MESSAGE_FIELDS));
   }
   return copies;
 }
@@ -86,6 +105,8 @@ function copyMessages(messages: unknown): Array<Record<string, unknown>> | undef
 /** Puts the trace headers on each (copied) message. */
 function injectAll(hook: ActiveHook, span: Span, messages: Array<Record<string, unknown>>): void {
   for (const message of messages) {
+    // kafkajs refuses the send quoting this message as the app wrote it: no header goes into the quote.
+    if (message.value === undefined) continue;
     const headers = withTraceHeaders(hook, span, message.headers);
     if (headers !== undefined) message.headers = headers;
   }
@@ -107,7 +128,7 @@ function sendSpec(topics: string[], messageCount: number): MessageSpanSpec {
 /** `send({ topic, messages, ... })`. */
 function prepareSend(arg: unknown): PreparedSend | undefined {
   if (arg === null || typeof arg !== 'object') return undefined;
-  const record: Record<string, unknown> = { ...(arg as object) };
+  const record = copyOf(arg, SEND_FIELDS);
   const messages = copyMessages(record.messages);
   if (messages === undefined || typeof record.topic !== 'string') return undefined;
   record.messages = messages;
@@ -117,14 +138,14 @@ function prepareSend(arg: unknown): PreparedSend | undefined {
 /** `sendBatch({ topicMessages: [{ topic, messages }], ... })`. */
 function prepareSendBatch(arg: unknown): PreparedSend | undefined {
   if (arg === null || typeof arg !== 'object') return undefined;
-  const record: Record<string, unknown> = { ...(arg as object) };
+  const record = copyOf(arg, BATCH_FIELDS);
   if (!Array.isArray(record.topicMessages)) return undefined;
   const topics: string[] = [];
   const all: Array<Record<string, unknown>> = [];
   const topicMessages: TopicMessages[] = [];
   for (const entry of record.topicMessages as unknown[]) {
     if (entry === null || typeof entry !== 'object') return undefined;
-    const copy: TopicMessages = { ...(entry as object) };
+    const copy: TopicMessages = copyOf(entry, TOPIC_FIELDS);
     const messages = copyMessages(copy.messages);
     if (messages === undefined || typeof copy.topic !== 'string') return undefined;
     copy.messages = messages;
@@ -140,7 +161,8 @@ function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {
   return (original: AnyFunction) =>
     function send(this: unknown): unknown {
       const hook = current();
-      if (hook === undefined) return applyArgs(original, this, arguments);
+      // No span to make (requireParent, no tracer...): the record is not read here at all.
+      if (hook === undefined || clientParent(hook) === undefined) return applyArgs(original, this, arguments);
       let prepared: PreparedSend | undefined;
       try {
         prepared = prepare(arguments[0]);
@@ -148,14 +170,17 @@ function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {
         // Input kafkajs will reject (or read) itself: sent as it is.
         prepared = undefined;
       }
-      const call = prepared === undefined ? undefined : startProducer(hook, prepared.spec);
-      if (prepared === undefined || call === undefined) return applyArgs(original, this, arguments);
+      if (prepared === undefined) return applyArgs(original, this, arguments);
       const args: unknown[] = Array.prototype.slice.call(arguments);
+      // The copies from now on: what they hold has been read once already.
+      args[0] = prepared.record;
+      // kafkajs's errors can quote a message (its key, its headers): the span logs them redacted.
+      const call = startProducer(hook, prepared.spec, { loggedError: redactedDbError });
+      if (call === undefined) return Reflect.apply(original, this, args);
       try {
         prepared.inject(hook, call);
-        args[0] = prepared.record;
       } catch {
-        // Headers that cannot be copied: the message goes as the app gave it, untouched.
+        // Headers that cannot be copied: the message goes without them.
       }
       return call.invokeAndChain(original, this, args);
     };

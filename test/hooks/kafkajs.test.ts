@@ -138,6 +138,80 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       assert.equal(span.errorLog()?.fields['error.object'], err);
     });
 
+    it("a message kafkajs refuses: the app gets kafkajs's very words, the span logs them without the message's key or headers", async () => {
+      const send = (): Promise<unknown> =>
+        producer.send({ topic: 'refused-topic', messages: [{ key: 'key-never-logged', headers: { auth: 'header-never-logged' } } as any] }).catch((e: unknown) => e);
+      uninstallAllPatches();
+      const untraced = (await send()) as Error;
+      install();
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      const traced = (await withSpan(parent, send)) as Error;
+      assert.match(untraced.message, /^Invalid message without value/);
+      assert.equal(traced.message, untraced.message, 'no trace header is quoted in the error');
+      const [span] = tracer.byName(/^kafka\.send /);
+      assert.equal(span.tags.error, true);
+      assert.equal(span.finishCount, 1);
+      assert.doesNotMatch(JSON.stringify([span.tags, span.logs]), /never-logged/);
+    });
+
+    it('the record and its messages are read once, as kafkajs reads them, with a span or without one (requireParent)', async () => {
+      const reads: Record<string, number> = {};
+      const counted = (name: string, value: unknown): PropertyDescriptor => ({
+        enumerable: true,
+        get: () => {
+          reads[name] = (reads[name] ?? 0) + 1;
+          return value;
+        },
+      });
+      const record = (topic: string): any => {
+        const message = Object.defineProperties({}, { key: counted('key', 'k'), value: counted('value', 'v') });
+        return Object.defineProperties({}, { topic: counted('topic', topic), messages: counted('messages', [message]), acks: counted('acks', -1) });
+      };
+      const readsOf = async (send: () => Promise<unknown>): Promise<Record<string, number>> => {
+        for (const key of Object.keys(reads)) delete reads[key];
+        await send();
+        return { ...reads };
+      };
+      const topic = freshName('counted');
+      uninstallAllPatches();
+      const untraced = await readsOf(() => producer.send(record(topic)));
+      install();
+      const parent = tracer.startSpan('request');
+      const traced = await readsOf(() => withSpan(parent, () => producer.send(record(topic))));
+      // With a span kafkajs reads the hook's copies: each of the app's properties once.
+      for (const name of Object.keys(untraced)) assert.ok(traced[name] >= 1 && traced[name] <= untraced[name], `${name}: ${traced[name]} reads, ${untraced[name]} untraced`);
+      assert.deepEqual(Object.keys(traced).sort(), Object.keys(untraced).sort());
+      uninstallAllPatches();
+      install({ requireParent: true });
+      try {
+        assert.deepEqual(await readsOf(() => producer.send(record(topic))), untraced, 'without a span: not read at all by the hook');
+      } finally {
+        uninstallAllPatches();
+        install();
+      }
+    });
+
+    it("a message whose fields a class's getters give (inherited) is sent as untraced, and traced", async () => {
+      class Message {
+        get key(): string {
+          return 'k';
+        }
+        get value(): string {
+          return 'from a getter';
+        }
+      }
+      const topic = freshName('inherited');
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      await withSpan(parent, () => producer.send({ topic, messages: [new Message() as any] }));
+      const arrivals = await consume([topic]);
+      await until(() => arrivals.length === 1, 'the message');
+      assert.equal(text(arrivals[0].payload.message.value), 'from a getter');
+      assert.equal(text(arrivals[0].payload.message.key), 'k');
+      const [span] = tracer.byName(/^kafka\.send /);
+      assert.equal(span.tags.error, undefined);
+      assert.equal(text(arrivals[0].payload.message.headers?.traceparent), traceparentOf(span));
+    });
+
     it('requireParent: no span outside a request; a producer made before install is not traced', async () => {
       uninstallAllPatches();
       const before = newProducer(kafka);
