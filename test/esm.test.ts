@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HOOK_NAMES } from '../src';
-import { amqpUrl, mysqlUrl, natsUrl, pgConfig, redisUrl } from './helpers/services';
+import { amqpUrl, kafkaBrokers, mysqlUrl, natsUrl, pgConfig, redisUrl } from './helpers/services';
 import { startServer } from './helpers/servers';
 
 const root = path.join(__dirname, '..', '..');
@@ -42,6 +42,7 @@ describe('an ES module app', function () {
       mysqlUrl();
       amqpUrl();
       natsUrl();
+      kafkaBrokers();
       const target = await startServer();
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-')), 'spans.jsonl');
       try {

@@ -12,5 +12,5 @@ export const kafkajsHook = defineHook<'kafkajs', KafkajsOptions, typeof import('
   name: 'kafkajs',
   tracing: () => require('../tracing/kafkajs'),
   summary: 'kafkajs: producer spans for send/sendBatch with the trace in the message headers, consumer spans around eachMessage/eachBatch',
-  targets: fileTargets('kafkajs', '>=2.0.0 <3', { '.': 'patchKafka', 'src/consumer/runner': 'patchRunner' }),
+  targets: fileTargets('kafkajs', '>=2.0.0 <3', { src: 'patchKafka', 'src/consumer/runner': 'patchRunner' }),
 });

@@ -290,9 +290,10 @@ function wrapStart(original: AnyFunction): AnyFunction {
   };
 }
 
-export function patchKafka(exports: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
+/** `src` (its index: the Kafka class itself), which the entry requires: an ES-module import of kafkajs loads it through require too. */
+export function patchKafka(Kafka: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
   currentInstall = lookup;
-  wrap(exports.Kafka.prototype, 'producer', wrapProducerFactory);
+  wrap(Kafka?.prototype, 'producer', wrapProducerFactory);
 }
 
 export function patchRunner(Runner: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
