@@ -9,5 +9,6 @@ export const bunyanHook = defineHook<'bunyan', LogHookOptions, typeof import('..
   name: 'bunyan',
   summary: 'bunyan: trace_id, span_id and trace_flags in every record logged inside a span',
   tracing: () => require('../tracing/bunyan'),
-  targets: [{ module: 'bunyan', file: 'lib/bunyan', versions: '>=1.0.0 <3', patch: 'patchLogger' }],
+  // The entry (lib/bunyan.js, the Logger itself): as an entry target, the ES-module loader sees it too.
+  targets: [{ module: 'bunyan', versions: '>=1.0.0 <3', patch: 'patchLogger' }],
 });
