@@ -7,6 +7,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import path from 'node:path';
+import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage, withSpan } from '../context';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -15,7 +16,6 @@ import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, T
 import { statementLimit } from '../cores/db-call';
 import type { GraphqlOptions } from '../options/graphql';
 import { applyArgs } from '../apply-args';
-import { ownCopy } from '../own-copy';
 
 const COMPONENT = 'graphql';
 const DEFAULT_MAX_DOCUMENT = 2048;
@@ -27,11 +27,13 @@ type AnyFunction = (...args: unknown[]) => unknown;
 /** Per install: whether graphql 17's channels are bound (once, whichever copy of graphql 17 loads first). */
 export interface GraphqlState {
   channelsBound: boolean;
+  /** graphql 17's calls with a span not yet finished: at uninstall no channel reports their end any more. */
+  readonly inFlight: Set<ChannelMessage>;
 }
 
 /** The hook's state, one per install. */
 export function makeState(): GraphqlState {
-  return { channelsBound: false };
+  return { channelsBound: false, inFlight: new Set() };
 }
 
 type Ctx = PatchContext<GraphqlOptions, GraphqlState>;
@@ -107,14 +109,19 @@ export function redactGraphqlMessage(text: string): string {
 }
 
 interface ExecutionArgs {
+  schema?: unknown;
   document?: { definitions?: AstNode[] };
   operationName?: unknown;
 }
 
-/** The operation of `document` that runs: the one named `operationName`, or the only one. */
-function operationOf(document: ExecutionArgs['document'], operationName: unknown): AstNode | undefined {
+/**
+ * The operation of `document` that runs: the one named `operationName`, or the only one. The name is
+ * read only for a document graphql gets as far as reading it for.
+ */
+function operationOf(document: ExecutionArgs['document'], nameOf: () => unknown): AstNode | undefined {
   const definitions = document?.definitions;
   if (!Array.isArray(definitions)) return undefined;
+  const operationName = nameOf();
   let found: AstNode | undefined;
   for (const definition of definitions) {
     if (definition?.kind !== 'OperationDefinition') continue;
@@ -127,14 +134,50 @@ function operationOf(document: ExecutionArgs['document'], operationName: unknown
   return found;
 }
 
+/** The execution args the hook reads itself. */
+const READ_BY_HOOK: ReadonlySet<PropertyKey> = new Set<keyof ExecutionArgs>(['schema', 'document', 'operationName']);
+
+/** One read of a property: its value, or what its getter threw. */
+type Read = { value: unknown } | { thrown: unknown };
+
 /**
- * The execution args as graphql is to get them: a plain object's own properties copied, each read once
- * (a getter's value becomes data), so that the hook's reads of the document and operation name are not
- * reads of the caller's object. An object of another class (whose getters a copy would lose) is kept.
+ * The execution args as graphql is to get them, so that the hook's reads are no extra reads of the
+ * caller's object. A plain object whose properties the hook reads are data is given as it is: reading
+ * data runs nothing. Any other (getters, a class's instance, a Proxy) goes behind a Proxy that reads each
+ * of those properties once, whoever asks first, and forwards every other read to the caller's very
+ * object: its other getters run as untraced, with the same `this` (a copy would lose a class's getters,
+ * or a private field behind one).
  */
 function argsReadOnce(args: object): ExecutionArgs {
-  const prototype = Object.getPrototypeOf(args);
-  return prototype === Object.prototype || prototype === null ? ownCopy(args) : args;
+  if (!types.isProxy(args)) {
+    const prototype = Object.getPrototypeOf(args);
+    if ((prototype === Object.prototype || prototype === null) && !hasGetterReadByHook(args)) return args;
+  }
+  const reads = new Map<PropertyKey, Read>();
+  return new Proxy(args, {
+    get(target, key) {
+      if (!READ_BY_HOOK.has(key)) return Reflect.get(target, key);
+      let read = reads.get(key);
+      if (read === undefined) {
+        try {
+          read = { value: Reflect.get(target, key) };
+        } catch (thrown) {
+          // Thrown again at graphql's read, which the app then gets, as untraced.
+          read = { thrown };
+        }
+        reads.set(key, read);
+      }
+      if ('thrown' in read) throw read.thrown;
+      return read.value;
+    },
+  });
+}
+
+function hasGetterReadByHook(args: object): boolean {
+  for (const key of READ_BY_HOOK) {
+    if (Object.getOwnPropertyDescriptor(args, key)?.get !== undefined) return true;
+  }
+  return false;
 }
 
 /** The operation span, when one is to be made: `type`/`name` of the operation, the document to print. */
@@ -193,6 +236,29 @@ function endOperation(span: Span): void {
   operations.delete(span);
 }
 
+/**
+ * What a span logs as an error: a new Error with the message and stack redacted and none of the
+ * original's fields, since a GraphQLError carries the values (its source, its original error).
+ */
+function redactedCopy(name: string, message: unknown, stack: unknown): Error {
+  const copy = new Error(redactGraphqlMessage(String(message)));
+  copy.name = name;
+  copy.stack = typeof stack === 'string' ? redactGraphqlMessage(stack) : undefined;
+  return copy;
+}
+
+/** A thrown error's redacted copy (see redactedCopy); the app's error is left as it is. */
+function redactedError(err: unknown): Error {
+  try {
+    if (err === null || typeof err !== 'object') return redactedCopy('Error', err, undefined);
+    const { name, message, stack } = err as { name?: unknown; message?: unknown; stack?: unknown };
+    return redactedCopy(typeof name === 'string' ? name : 'Error', message, stack);
+  } catch {
+    // An error whose fields throw when read is not shown at all.
+    return new Error('error not shown: it could not be redacted');
+  }
+}
+
 /** Marks the span with the errors of a result (`{ errors }`), messages redacted, then finishes it. */
 function finishWithResult(span: Span, result: unknown): void {
   const errors = result !== null && typeof result === 'object' ? (result as { errors?: unknown }).errors : undefined;
@@ -200,11 +266,7 @@ function finishWithResult(span: Span, result: unknown): void {
     setTag(span, 'error', true);
     for (const error of errors.slice(0, MAX_LOGGED_ERRORS)) {
       const e = error as { message?: unknown; path?: unknown; originalError?: { stack?: unknown } } | null;
-      const stack = e?.originalError?.stack;
-      // A redacted copy as the error object: the GraphQLError itself carries the values (its source, its original error).
-      const copy = new Error(redactGraphqlMessage(String(e?.message)));
-      copy.name = 'GraphQLError';
-      copy.stack = typeof stack === 'string' ? redactGraphqlMessage(stack) : undefined;
+      const copy = redactedCopy('GraphQLError', e?.message, e?.originalError?.stack);
       logEvent(span, {
         event: 'error',
         'error.object': copy,
@@ -220,7 +282,7 @@ function finishWithResult(span: Span, result: unknown): void {
 
 function fail(span: Span, err: unknown): void {
   endOperation(span);
-  markError(span, err, 'error', redactGraphqlMessage);
+  markError(span, redactedError(err));
   finishSpan(span);
 }
 
@@ -252,12 +314,12 @@ function wrapExecute(hook: ActiveHook<GraphqlOptions>, printer: () => Printer | 
     function execute(this: unknown, args: unknown): unknown {
       let span: Span | undefined;
       if (tracingOff(hook) || args === null || typeof args !== 'object') return applyArgs(original, this, arguments);
-      // A getter that throws throws here, as it would in graphql, before any span starts.
       const given = argsReadOnce(args);
       try {
+        // In graphql's order: a getter that throws stops the reads there, as it does in graphql.
+        if (hook.options.resolverSpans === true) traceResolvers(given.schema);
         const document = given.document;
-        const operation = operationOf(document, given.operationName);
-        if (hook.options.resolverSpans === true) traceResolvers((given as { schema?: unknown }).schema);
+        const operation = operationOf(document, () => given.operationName);
         span = startOperation(hook, operation?.operation, (operation?.name as { value?: unknown } | undefined)?.value, document, printer());
       } catch {
         span = undefined;
@@ -413,11 +475,13 @@ type StartFn = (hook: ActiveHook<GraphqlOptions>, message: ChannelMessage) => Sp
  * traced function runs); `end`/`asyncEnd` finish it with the result, `error` marks it.
  */
 function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Span, result: unknown) => void, activate: boolean): void {
-  const hook = ctx.hook;
+  const { hook, state } = ctx;
   const begin = (message: ChannelMessage): Span | undefined => {
     if (!hook.enabled || message === null || typeof message !== 'object') return undefined;
     try {
-      return (message[kSpan] = start(hook, message));
+      const span = (message[kSpan] = start(hook, message));
+      if (span !== undefined) state.inFlight.add(message);
+      return span;
     } catch (err) {
       reportOnce(`graphql ${name} span`, err);
       return undefined;
@@ -444,6 +508,7 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
     const span = message?.[kSpan];
     if (span === undefined) return;
     message[kSpan] = undefined;
+    state.inFlight.delete(message);
     if (message.error !== undefined) fail(span, message.error);
     else onResult(span, message.result);
   };
@@ -453,6 +518,18 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
     if (message.error !== undefined || (Object.prototype.hasOwnProperty.call(message, 'result') && !isThenable(message.result))) done(message);
   });
   ctx.subscribe(`tracing:graphql:${name}:asyncEnd`, (m) => done(m as ChannelMessage));
+}
+
+/** At uninstall: the spans of graphql 17's calls in flight end now, each once (their end will not be reported). */
+function finishInFlight(state: GraphqlState): void {
+  for (const message of state.inFlight) {
+    const span = message[kSpan];
+    message[kSpan] = undefined;
+    if (span === undefined) continue;
+    endOperation(span);
+    finishSpan(span);
+  }
+  state.inFlight.clear();
 }
 
 function isThenable(value: unknown): boolean {
@@ -501,6 +578,7 @@ export function patchGraphql17(exports: object, ctx: Ctx): void {
   const state = ctx.state;
   if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
   state.channelsBound = true;
+  ctx.onUninstall(() => finishInFlight(state));
   bindChannel(ctx, 'execute', startExecute, finishWithResult, true);
   bindChannel(ctx, 'execute:rootSelectionSet', startRootSelectionSet, finishWithResult, true);
   // Only the channels the options ask for: a bound channel makes graphql build a message per parse, or per field.

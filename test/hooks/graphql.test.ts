@@ -18,6 +18,29 @@ const VERSIONS: Array<{ name: string; graphql: any }> = [
   { name: 'graphql@17', graphql: require('graphql17') },
 ];
 const ALIASES = { graphql17: 'graphql' };
+
+/** Every string reachable from `value` through own properties, enumerable or not (an error's message, stack, source), for what must never be recorded. */
+function reachableText(value: unknown, seen = new Set<unknown>()): string {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  if (seen.has(value)) return '';
+  seen.add(value);
+  return Reflect.ownKeys(value)
+    .map((key) => {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
+      return `${String(key)}:${'value' in descriptor ? reachableText(descriptor.value, seen) : ''}`;
+    })
+    .join(',');
+}
+
+/** What `fn` throws. */
+function thrownBy(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected a throw');
+}
 const SDL = `
   type User { id: ID! email: String! friends: [User!]! }
   type Query { user(id: ID!): User userByEmail(email: String!): User fail: String }
@@ -270,6 +293,70 @@ describe('graphql hook', function () {
         });
       });
 
+      it('thrown errors (a parse error, a resolver’s): logged as redacted copies, values nowhere in the spans; the app gets its very error, unchanged', async () => {
+        const secrets = ['hunter2', 'tok-SECRET', 'var-SECRET'];
+        // The first fails past its literals; the second's message quotes one.
+        const documents = ['{ login(password: "hunter2" token: "tok-SECRET" x ) }', '{ login(password: "hunter2" "tok-SECRET") }'];
+        uninstallAllPatches();
+        const untraced = documents.map((d) => thrownBy(() => graphql.parse(d)));
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true, resolverSpans: true } } });
+        const logins = graphql.buildSchema('type Query { login(password: String, token: String): String }');
+        let rejected: Error | undefined;
+        (logins.getType('Query') as any).getFields().login.resolve = async (_: unknown, { password }: { password: string }) => {
+          throw (rejected = new Error(`no account for "${password}"`));
+        };
+        const { result } = await underParent(async () => {
+          const parseErrors = documents.map((d) => thrownBy(() => graphql.parse(d)));
+          const source = 'query Login($p: String) { login(password: $p, token: "tok-SECRET") }';
+          return { parseErrors, executed: await graphql.graphql({ schema: logins, source, variableValues: { p: 'var-SECRET' } }) };
+        });
+
+        result.parseErrors.forEach((err: any, i: number) => {
+          assert.ok(err instanceof graphql.GraphQLError);
+          assert.equal(err.message, untraced[i].message);
+          assert.equal(err.source.body, documents[i], 'the app’s error keeps its source');
+        });
+        // Those two failed (buildSchema's and graphql()'s parses succeed).
+        const parseSpans = tracer.byName('graphql.parse').filter((span) => span.hasError());
+        assert.equal(parseSpans.length, 2);
+        parseSpans.forEach((span, i) => {
+          const logged = span.errorLog()!.fields;
+          assert.notEqual(logged['error.object'], result.parseErrors[i], 'a copy, not the error itself');
+          assert.equal(logged['error.object'].name, 'GraphQLError');
+        });
+        assert.equal(parseSpans[1].errorLog()!.fields['error.object'].message, 'Syntax Error: Expected Name, found ?');
+
+        assert.equal(result.executed.errors[0].originalError, rejected, 'the app gets the very error its resolver threw');
+        assert.equal(rejected!.message, 'no account for "var-SECRET"', 'unchanged');
+        const [resolverSpan] = tracer.byName('graphql.resolve login');
+        assert.equal(resolverSpan.tags.error, true);
+        assert.notEqual(resolverSpan.errorLog()!.fields['error.object'], rejected);
+        assert.equal(resolverSpan.errorLog()!.fields['error.object'].message, 'no account for "?"');
+        assert.equal(tracer.byName('query Login')[0].tags.error, true);
+
+        const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+        for (const secret of secrets) assert.ok(!recorded.includes(secret), `${secret} recorded`);
+      });
+
+      it('uninstall while an operation is in flight: the app gets its result, and its spans finish once', async () => {
+        const slow = graphql.buildSchema('type Query { slow: String }');
+        let release!: (value: string) => void;
+        (slow.getType('Query') as any).getFields().slow.resolve = () => new Promise<string>((resolve) => (release = resolve));
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+        const parent = tracer.startSpan('parent');
+        const outcome = withSpan(parent, () => graphql.execute({ schema: slow, document: graphql.parse('query Slow { slow }') }));
+        assert.equal(typeof release, 'function', 'the resolver is waiting');
+        uninstallAllPatches();
+        release('done');
+        assert.deepEqual(JSON.parse(JSON.stringify(await outcome)), { data: { slow: 'done' } });
+        parent.finish();
+        // Every end graphql reports (a channel's asyncEnd, the promise's) came before the app's result.
+        const spans = tracer.started.filter((s) => s.tags.component === 'graphql');
+        assert.deepEqual(spans.map((s) => s.operationName).sort(), ['graphql.resolve slow', 'query Slow']);
+        for (const span of spans) assert.equal(span.finishCount, 1, span.operationName);
+      });
+
       it('no span after uninstall; none without a parent under requireParent', async () => {
         uninstallAllPatches();
         installPatches(['graphql'], { tracer, aliases: ALIASES, requireParent: true });
@@ -280,6 +367,52 @@ describe('graphql hook', function () {
       });
     });
   }
+
+  it('graphql 16 and @graphql-tools/executor: execute() args of a class of its own are read no more often than untraced, its getters on the very object', async () => {
+    const graphql = VERSIONS[0].graphql;
+    const schema = graphql.buildSchema(SDL);
+    const document = graphql.parse('query Who { user(id: "1") { id } }');
+    const reads = new Map<string, number>();
+    const read = <T>(property: string, value: T): T => (reads.set(property, (reads.get(property) ?? 0) + 1), value);
+    class Args {
+      // A private field behind a getter: read with any other `this`, it throws.
+      readonly #rootValue = { user: ({ id }: { id: string }) => ({ id, email: 'e', friends: [] }) };
+      get schema(): unknown {
+        return read('schema', schema);
+      }
+      get document(): unknown {
+        return read('document', document);
+      }
+      get operationName(): unknown {
+        return read('operationName', 'Who');
+      }
+      get rootValue(): unknown {
+        return read('rootValue', this.#rootValue);
+      }
+    }
+    const executors: Array<[string, (args: object) => unknown]> = [
+      ['graphql', (args) => graphql.execute(args)],
+      ['@graphql-tools/executor', (args) => require('@graphql-tools/executor').execute(args)],
+    ];
+    for (const [name, execute] of executors) {
+      const counted = async (): Promise<{ result: unknown; counts: Map<string, number> }> => {
+        reads.clear();
+        const result = JSON.parse(JSON.stringify(await execute(new Args())));
+        return { result, counts: new Map(reads) };
+      };
+      uninstallAllPatches();
+      const untraced = await counted();
+      assert.deepEqual(untraced.result, { data: { user: { id: '1' } } }, name);
+      installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+      tracer.reset();
+      const { result: traced } = await underParent(counted);
+      assert.deepEqual(traced.result, untraced.result, name);
+      assert.equal(tracer.byName('query Who').length, 1, name);
+      for (const [property, n] of traced.counts) {
+        assert.ok(n <= (untraced.counts.get(property) ?? 0), `${name}: ${property} read ${n} times traced, ${untraced.counts.get(property) ?? 0} untraced`);
+      }
+    }
+  });
 
   it('graphql 17: a root selection set executed outside execute() (legacyExecuteIncrementally, executeRootSelectionSet) gets its one span', async () => {
     const graphql = VERSIONS[1].graphql;

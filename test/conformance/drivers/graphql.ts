@@ -12,6 +12,16 @@ const rootValue = {
   },
 };
 
+/** Resolvers that answer on the event loop's next turn: after the contract, which awaits only promises, has uninstalled. */
+const slowRootValue = {
+  n: ({ x }: { x: number }) => new Promise((resolve) => setImmediate(() => resolve(x))),
+};
+
+/** Starts `execute` and returns once its resolver is waiting (graphql calls it synchronously). */
+function inFlight(execute: () => unknown): Promise<{ outcome: Promise<unknown> }> {
+  return Promise.resolve({ outcome: Promise.resolve(execute()) });
+}
+
 // Parsed once, as a server's document cache does: the heap contract makes tens of thousands of calls.
 const document = graphql.parse('query Conformance { n(x: 7) }');
 const failing = graphql.parse('query Failing { fail }');
@@ -51,6 +61,7 @@ const graphql16Driver: Driver = {
   countedCall(onRead) {
     return Promise.resolve(graphql.execute(countedArgs({ schema, document, rootValue, operationName: 'Conformance' }, onRead) as any));
   },
+  inFlightCall: () => inFlight(() => graphql.execute({ schema, document, rootValue: slowRootValue })),
   normalize: (result) => JSON.parse(JSON.stringify(result)),
   otel: {
     module: '@opentelemetry/instrumentation-graphql',
@@ -74,6 +85,7 @@ const graphql17Driver: Driver = {
   call() {
     return Promise.resolve(graphql17.execute({ schema: schema17, document: document17, rootValue }));
   },
+  inFlightCall: () => inFlight(() => graphql17.execute({ schema: schema17, document: document17, rootValue: slowRootValue })),
   // graphql 17 builds its channel message from the args itself (one more read of `schema`) once anything
   // subscribes; the hook reads only that message.
   countedCall: undefined,
