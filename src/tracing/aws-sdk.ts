@@ -247,8 +247,9 @@ function attemptMiddleware(next: Handler, context: unknown): Handler {
         setTag(call.span, Tags.PEER_HOSTNAME, request.hostname);
         setTag(call.span, Tags.PEER_PORT, Number(request.port) || (secure ? 443 : 80));
       } else if (call.attempts > 1) logEvent(call.span, { event: 'retry', attempt: call.attempts });
-      // Switched off, the transport below is told the headers are done: it adds none either.
-      if (call.hook.options.propagateHeaders === false) call.injected = true;
+      // Switched off (headers, or this hook's propagation), the transport below is told the headers are done: it adds none either.
+      const options = call.hook.options;
+      if (options.propagateHeaders === false || options.propagate === false) call.injected = true;
       else if (request != null && typeof request === 'object') {
         const headers = injectHeaders(call.hook, call.span);
         if (headers !== undefined) {

@@ -261,6 +261,14 @@ describe('aws-sdk hook (real S3 and SQS clients against a local fake)', function
       assert.equal(fake.received[0].traceparentCopies, 0);
     });
 
+    it("propagate: false on the aws-sdk hook alone: a span, no trace header (the http hook below adds none either)", async () => {
+      install({ hooks: { 'aws-sdk': { propagate: false } } });
+      const client = s3();
+      const { parent } = await underParent(() => client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'unpropagated', Body: 'x' })));
+      await oneSpan(parent, 'aws.S3.PutObject');
+      assert.equal(fake.received[0].traceparentCopies, 0);
+    });
+
     it('no span and no header without an active span under requireParent, or after uninstall', async () => {
       install({ requireParent: true });
       const client = s3();
