@@ -3,10 +3,8 @@
  * the handler in the request's context, without adding hooks to an app's instances or replacing the
  * handlers it registers (see ../tracing/fastify, loaded with fastify's reply module).
  */
-import type { FrameworkHookOptions } from '../cores/http-server';
+import type { FastifyOptions } from '../options/fastify';
 import { defineHook } from '../registry/define';
-
-export type FastifyOptions = FrameworkHookOptions;
 
 export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('../tracing/fastify')>({
   name: 'fastify',

@@ -4,10 +4,8 @@
  * errors. A server keeps its extensions for good and they answer to whichever install is current. The
  * span logic is in ../tracing/hapi, loaded when @hapi/hapi is.
  */
-import type { FrameworkHookOptions } from '../cores/http-server';
+import type { HapiOptions } from '../options/hapi';
 import { defineHook, fileTargets } from '../registry/define';
-
-export type HapiOptions = FrameworkHookOptions;
 
 export const hapiHook = defineHook<'hapi', HapiOptions, typeof import('../tracing/hapi')>({
   name: 'hapi',
