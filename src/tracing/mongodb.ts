@@ -19,7 +19,7 @@
 import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
-import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
+import { DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, markError, tracingOff } from '../spans';
 import type { MongodbOptions } from '../options/mongodb';
@@ -288,6 +288,30 @@ function connectionPrototype(exports: unknown): object | undefined {
 export function patchConnection(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
   const proto = connectionPrototype(exports);
   if (proto !== undefined) ctx.wrap(proto, 'command', wrapCommand(ctx.hook));
+}
+
+/**
+ * `ChangeStream` (`lib/change_stream`): in event mode (a `change` listener) the stream reads by itself,
+ * a getMore after each batch for as long as it is open, and again after a resume. That is the driver's
+ * own work (`ownWork`): no span, never in the context that added the listener. What it emits (`change`,
+ * `error`, `resumeTokenChanged`…) reaches the app's listeners outside any context: their own calls are
+ * traced as roots. Iterated (`next()`, `for await`), each read is the app's call and traced as such.
+ */
+export function patchChangeStream(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
+  const proto = (exports as { ChangeStream?: { prototype?: object } } | null)?.ChangeStream?.prototype;
+  if (proto === undefined) return;
+  const hook = ctx.hook;
+  // With no tracer nothing is traced: no context is entered (that would switch on the promise hooks for every promise).
+  ctx.wrap(proto, '_streamEvents', (original) =>
+    function _streamEvents(this: unknown): unknown {
+      return tracingOff(hook) ? applyArgs(original, this, arguments) : ownWork(hook, original, this, arguments);
+    },
+  );
+  ctx.wrap(proto, 'emit', (original) =>
+    function emit(this: unknown): unknown {
+      return inOwnWork(hook) ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
+    },
+  );
 }
 
 /** Driver 6.0–6.3 (`lib/cmap/connection`): the callback `command`. */

@@ -4,7 +4,9 @@
  * `admin.$cmd` with OP_REPLY, and OP_MSG commands (kind-0 body, kind-1 document sequences) with an
  * in-memory store: hello/isMaster, ping, buildInfo, find, getMore, killCursors, insert, update, delete,
  * findAndModify, aggregate ($match, $sort, $skip, $limit), count, create/createIndexes/drop, endSessions,
- * commitTransaction/abortTransaction, and error replies (unknown command, duplicate _id). It presents itself
+ * commitTransaction/abortTransaction, and error replies (unknown command, duplicate _id). A `$changeStream`
+ * aggregate opens a change stream on its collection: its getMores wait (awaitData, up to `maxTimeMS`) for
+ * the inserts made there, and each one served is counted (`changeStreamGetMores`). It presents itself
  * as the primary of a one-member replica set, so that sessions and transactions are allowed; its hello
  * carries no topologyVersion, so the driver's monitor polls (no streaming hello). Not a database: just
  * enough for the tests, which also run against a real MongoDB through MONGODB_URL (see mongoUrl).
@@ -25,7 +27,17 @@ interface CursorState {
 export interface MongoStandIn {
   url: string;
   port: number;
+  /** The getMores of change streams served so far; `onChangeStreamGetMore` hears of each. */
+  readonly changeStreamGetMores: number;
+  onChangeStreamGetMore?: () => void;
   close(): Promise<void>;
+}
+
+/** A change stream's cursor: the inserts not yet delivered, and its getMore waiting for one. */
+interface ChangeCursor {
+  ns: string;
+  changes: Document[];
+  wake?: () => void;
 }
 
 class CommandError extends Error {
@@ -42,7 +54,9 @@ class CommandError extends Error {
 export async function startMongoStandIn(): Promise<MongoStandIn> {
   const collections = new Map<string, Document[]>();
   const cursors = new Map<string, CursorState>();
+  const changeCursors = new Map<string, ChangeCursor>();
   const sockets = new Set<net.Socket>();
+  let resumeToken = 0;
   let nextCursor = 1;
   let connectionId = 0;
   let port = 0;
@@ -126,6 +140,12 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
           }
           docs.push(doc);
           n++;
+          for (const watched of changeCursors.values()) {
+            if (watched.ns !== coll) continue;
+            const [database, collection] = [coll.slice(0, coll.indexOf('.')), coll.slice(coll.indexOf('.') + 1)];
+            watched.changes.push({ _id: { _data: String(++resumeToken) }, operationType: 'insert', ns: { db: database, coll: collection }, documentKey: { _id: doc._id }, fullDocument: doc });
+            watched.wake?.();
+          }
         });
         return writeErrors.length > 0 ? { n, writeErrors, ok: 1 } : { n, ok: 1 };
       }
@@ -148,7 +168,10 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
       }
       case 'killCursors': {
         const ids = (cmd.cursors as unknown[]).map(String);
-        for (const id of ids) cursors.delete(id);
+        for (const id of ids) {
+          cursors.delete(id);
+          changeCursors.delete(id);
+        }
         return { cursorsKilled: cmd.cursors, cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [], ok: 1 };
       }
       case 'count': {
@@ -215,6 +238,11 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
         return { lastErrorObject: { n: 1, updatedExisting: true }, value: cmd.new === true ? updated : target, ok: 1 };
       }
       case 'aggregate': {
+        if ((cmd.pipeline as Document[])[0]?.$changeStream !== undefined) {
+          const id = nextCursor++;
+          changeCursors.set(String(id), { ns: coll, changes: [] });
+          return { cursor: { id: Long.fromNumber(id), ns: coll, firstBatch: [], postBatchResumeToken: { _data: String(resumeToken) } }, ok: 1 };
+        }
         let docs = store(coll);
         for (const stage of cmd.pipeline as Document[]) {
           const [op] = Object.keys(stage);
@@ -233,7 +261,27 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
     }
   };
 
-  const answer = (db: string, cmd: Document): Document => {
+  /** A change stream's getMore: its changes, once there are some or `maxTimeMS` is up (awaitData). */
+  const changeBatch = async (key: string, watched: ChangeCursor, maxTimeMS: number): Promise<Document> => {
+    if (watched.changes.length === 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, maxTimeMS);
+        watched.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      watched.wake = undefined;
+    }
+    const batch = watched.changes.splice(0);
+    changeStreamGetMores++;
+    standIn.onChangeStreamGetMore?.();
+    return { cursor: { id: Long.fromString(key), ns: watched.ns, nextBatch: batch, postBatchResumeToken: { _data: String(resumeToken) } }, ok: 1 };
+  };
+
+  const answer = (db: string, cmd: Document): Document | Promise<Document> => {
+    const watched = cmd.getMore === undefined ? undefined : changeCursors.get(String(cmd.getMore));
+    if (watched !== undefined) return changeBatch(String(cmd.getMore), watched, Number(cmd.maxTimeMS ?? 1000));
     try {
       return run(db, cmd);
     } catch (err) {
@@ -255,12 +303,13 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
         const message = pending.subarray(0, length);
         pending = pending.subarray(length);
         const reply = handle(message);
-        if (reply !== undefined) socket.write(reply);
+        if (reply instanceof Promise) void reply.then((r) => !socket.destroyed && socket.write(r));
+        else if (reply !== undefined) socket.write(reply);
       }
     });
   });
 
-  const handle = (message: Buffer): Buffer | undefined => {
+  const handle = (message: Buffer): Buffer | Promise<Buffer> | undefined => {
     const requestId = message.readInt32LE(4);
     const opCode = message.readInt32LE(12);
     if (opCode === OP_QUERY) {
@@ -270,7 +319,7 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
       const fullName = message.toString('utf8', at, end);
       at = end + 1 + 8;
       const query = BSON.deserialize(message.subarray(at, at + message.readInt32LE(at)));
-      const doc = answer(fullName.split('.')[0], query.$query ?? query);
+      const doc = answer(fullName.split('.')[0], query.$query ?? query) as Document;
       return reply(requestId, doc);
     }
     if (opCode !== OP_MSG) return undefined;
@@ -304,20 +353,26 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
     Object.assign(body, sequences);
     const doc = answer(String(body.$db ?? 'admin'), body);
     if ((flags & MORE_TO_COME) !== 0) return undefined;
-    return msg(requestId, doc);
+    return doc instanceof Promise ? doc.then((d) => msg(requestId, d)) : msg(requestId, doc);
   };
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as net.AddressInfo).port;
-  return {
+  let changeStreamGetMores = 0;
+  const standIn: MongoStandIn = {
     url: `mongodb://127.0.0.1:${port}/test?directConnection=true`,
     port,
+    get changeStreamGetMores() {
+      return changeStreamGetMores;
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const watched of changeCursors.values()) watched.wake?.();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };
+  return standIn;
 }
 
 let replyId = 1;

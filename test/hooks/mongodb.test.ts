@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { settledUnder } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mongoServer } from '../helpers/mongo-server';
@@ -196,6 +196,48 @@ describe('mongodb hook', function () {
         // The ping, and the endSessions of close() (the app's call), and nothing else.
         assert.deepEqual(names().filter((n) => n !== 'mongodb.endSessions'), ['mongodb.ping']);
         for (const span of mongoSpans()) assert.equal(span.parentId, parent.id);
+      });
+
+      it("a change stream in event mode: its own reads (the aggregate, getMore after getMore) make no span and run outside the request that added the listener; the listener runs outside any request, its calls traced as roots", async function () {
+        const standIn = server.standIn;
+        // A real MongoDB (MONGODB_URL) needs a replica set for change streams; the stand-in counts the polls.
+        if (standIn === undefined) this.skip();
+        const watched = client.db('test').collection(`${collName}_watched`);
+        const polls = (n: number): Promise<void> =>
+          new Promise((resolve) => {
+            const start = standIn.changeStreamGetMores;
+            standIn.onChangeStreamGetMore = () => standIn.changeStreamGetMores - start >= n && resolve();
+          });
+        const request = tracer.startSpan('request') as RecordedSpan;
+        let listenerDone!: () => void;
+        const heard = new Promise<void>((resolve) => (listenerDone = resolve));
+        let listenerContext: unknown = 'not run';
+        const stream = withSpan(request, () => {
+          const changes = watched.watch([], { maxAwaitTimeMS: 20 });
+          changes.on('change', (change: any) => {
+            listenerContext = currentSpan();
+            void watched.findOne({ _id: change.documentKey._id }).then(() => listenerDone());
+          });
+          return changes;
+        });
+        request.finish();
+        try {
+          await polls(3);
+          await watched.insertOne({ secret: 'never-in-a-span' });
+          await heard;
+          await polls(1);
+        } finally {
+          await stream.close();
+          standIn.onChangeStreamGetMore = undefined;
+        }
+        await tracer.settle();
+        assert.equal(listenerContext, undefined, 'the listener runs outside the request');
+        const ownReads = mongoSpans().filter((s) => /^mongodb\.(getMore|aggregate) /.test(s.operationName));
+        assert.deepEqual(ownReads.map((s) => s.operationName), [], "no span for the stream's own reads");
+        assert.ok(!mongoSpans().some((s) => s.parentId === request.id), 'nothing under the request');
+        const [lookup] = mongoSpans().filter((s) => s.operationName === `mongodb.find ${collName}_watched`);
+        assert.ok(lookup !== undefined, "the listener's own find is traced");
+        assert.equal(lookup.parentId, undefined, 'as a root');
       });
 
       it('no span without a tracer-visible context when requireParent is set; none after uninstall', async () => {
