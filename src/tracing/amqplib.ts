@@ -27,6 +27,7 @@ import { extractMessageContext, injectMessageContext, objectHeaders, startProduc
 import type { MessageSpanSpec } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, TagMap } from '../spans';
+import type { CommonHookOptions } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
 import { asWrapperOf } from '../registry/wrap';
@@ -75,14 +76,21 @@ function peerOfUrl(url: unknown): Peer | undefined {
       return { hostname: u.hostname.replace(/^\[|\]$/g, ''), port };
     }
     if (typeof target === 'object') {
-      const o = target as { protocol?: unknown; hostname?: unknown; port?: unknown };
-      if (typeof o.hostname !== 'string') return undefined;
-      return { hostname: o.hostname, port: Number(o.port) || (o.protocol === 'amqps' ? 5671 : 5672) };
+      // Data properties only: amqplib reads these itself, and a getter of the app's runs once, as untraced.
+      const hostname = dataOf(target, 'hostname');
+      if (typeof hostname !== 'string') return undefined;
+      return { hostname, port: Number(dataOf(target, 'port')) || (dataOf(target, 'protocol') === 'amqps' ? 5671 : 5672) };
     }
   } catch {
     // A URL amqplib may still accept: the socket tells the peer.
   }
   return undefined;
+}
+
+/** An own data property's value, read without running a getter (undefined for an accessor). */
+function dataOf(object: object, key: string): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
 }
 
 function peerOf(channel: ChannelLike): Peer | undefined {
@@ -151,14 +159,16 @@ function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | nul
  * headers are the prototype of ours, as amqplib itself does, and a header they set is left alone.
  */
 function tracedOptions(hook: ActiveHook, span: Span, options: unknown): unknown {
-  if (options != null && typeof options !== 'object') return options;
+  // Nothing to inject: the caller's options go as they are, not read here.
+  if ((options != null && typeof options !== 'object') || (hook.options as CommonHookOptions).propagate === false) return options;
   const callerHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
-  if (callerHeaders != null && typeof callerHeaders !== 'object') return options;
-  const headers = Object.create((callerHeaders as object | undefined) ?? null) as Record<string, unknown>;
+  const headers = callerHeaders != null && typeof callerHeaders !== 'object' ? undefined : (Object.create((callerHeaders as object | undefined) ?? null) as Record<string, unknown>);
   const callerHas = (key: string): boolean => callerHeaders != null && key in (callerHeaders as object);
-  if (!injectMessageContext(hook, span, (key, value) => (headers[key] = value), callerHas)) return options;
+  const injected = headers !== undefined && injectMessageContext(hook, span, (key, value) => (headers[key] = value), callerHas);
+  if (!injected && options == null) return options;
+  // The headers were read once: amqplib gets them (or ours) from the copy, never from the caller's options again.
   const copy = Object.create((options as object | undefined) ?? null) as object;
-  Object.defineProperty(copy, 'headers', { value: headers, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(copy, 'headers', { value: injected ? headers : callerHeaders, writable: true, enumerable: true, configurable: true });
   return copy;
 }
 

@@ -6,7 +6,7 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { AmqplibOptions } from '../../src';
 import { amqplibTargets, amqpPort } from '../conformance/drivers/amqplib';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { esmAppSpans } from '../helpers/child';
+import { esmAppSpans, runNode } from '../helpers/child';
 import { amqpUrl, messagingTags } from '../helpers/services';
 import { until } from '../helpers/waits';
 
@@ -296,6 +296,57 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(consumers[0].parentId, '0123456789abcdef');
     assert.equal(consumers[1].parentId, p2.id);
     assert.equal(p1.parentId, request.id);
+  });
+
+  it("the caller's headers are read once, as amqplib reads them, also when nothing is injected (propagate: false, an inject that throws)", async () => {
+    const { queue, done } = await consumedQueue('readsq', 3);
+    let reads = 0;
+    const options = (): amqp.Options.Publish =>
+      Object.defineProperty({ messageId: 'm' }, 'headers', {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return { app: 'a' };
+        },
+      });
+    const readsOf = (send: () => void): number => {
+      reads = 0;
+      const request = tracer.startSpan('request');
+      withSpan(request, send);
+      request.finish();
+      return reads;
+    };
+    uninstallAllPatches();
+    const untraced = readsOf(() => ch.sendToQueue(queue, Buffer.from('1'), options()));
+    install({ propagate: false });
+    assert.equal(readsOf(() => ch.sendToQueue(queue, Buffer.from('2'), options())), untraced, 'propagate: false');
+    uninstallAllPatches();
+    const throwing = Object.create(tracer) as RecordingTracer;
+    throwing.inject = () => {
+      throw new Error('inject fails');
+    };
+    installPatches(['amqplib'], { tracer: throwing });
+    assert.equal(readsOf(() => ch.sendToQueue(queue, Buffer.from('3'), options())), untraced, 'an inject that throws');
+    const arrivals = await done;
+    for (const arrival of arrivals) assert.deepEqual(arrival.msg.properties.headers, { app: 'a' });
+  });
+
+  it('an object URL: connect reads its hostname, port and protocol no more often than amqplib does (-r, which patches connect before amqplib binds it)', async () => {
+    const script = `
+      const amqp = require('amqplib');
+      const url = new URL(process.env.AMQP_URL);
+      const reads = {};
+      const counted = (key, value) => ({ enumerable: true, get: () => { reads[key] = (reads[key] || 0) + 1; return value; } });
+      const target = Object.defineProperties({ username: decodeURIComponent(url.username), password: decodeURIComponent(url.password), vhost: '/' },
+        { protocol: counted('protocol', 'amqp'), hostname: counted('hostname', url.hostname), port: counted('port', Number(url.port)) });
+      amqp.connect(target).then((c) => c.close()).then(() => console.log(JSON.stringify(reads)));
+    `;
+    const readsOf = async (preload: string[]): Promise<unknown> => {
+      const run = await runNode({ AMQP_URL: amqpUrl() }, [...preload, '-e', script]);
+      assert.equal(run.status, 0, run.stderr);
+      return JSON.parse(run.stdout.trim().split('\n').pop() as string);
+    };
+    assert.deepEqual(await readsOf(['-r', './register']), await readsOf([]));
   });
 
   it('requireParent: no producer span (nor header) without an active span; the consumer span is still made', async () => {
