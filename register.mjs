@@ -5,9 +5,10 @@ import { createRequire, register } from 'node:module';
 
 const require = createRequire(import.meta.url);
 try {
-  const include = require('./dist/esm.js').loaderModules();
-  // None (OTEL_SDK_DISABLED=true): no loader at all.
-  if (include.length > 0) {
+  const esm = require('./dist/esm.js');
+  const include = esm.loaderModules();
+  // None (OTEL_SDK_DISABLED=true): no loader at all. Registered already by `-r` (both preloads given): once.
+  if (include.length > 0 && esm.claimLoader()) {
     const hooks = await import('import-in-the-middle/register-hooks.mjs');
     // In-thread hooks where this Node runs them correctly, else the loader thread.
     if (hooks.supportsSyncHooks()) hooks.register({ include });

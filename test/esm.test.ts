@@ -51,14 +51,12 @@ describe('an ES module app', function () {
         const parts = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { components: string[]; importOnly: string[]; targetRequests: number };
         const spans = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
         const components = new Set(spans.map((s) => s.tags.component));
-        const expected = flag === '--import' ? [...parts.components, ...parts.importOnly] : parts.components;
-        for (const c of expected) assert.ok(components.has(c), `${c} traced: ${[...components]}`);
+        // -r registers the same loader for an ES-module main: what only the loader sees is hooked either way.
+        for (const c of [...parts.components, ...parts.importOnly]) assert.ok(components.has(c), `${c} traced: ${[...components]}`);
         const byPath = (p: string) => spans.filter((s) => s.tags['span.kind'] === 'client' && String(s.tags['http.url']).endsWith(p));
-        if (flag === '--import') {
-          const axiosSpans = byPath('/axios');
-          assert.equal(axiosSpans.length, 1, 'one span for the axios call');
-          assert.equal(axiosSpans[0].tags.component, 'axios');
-        }
+        const axiosSpans = byPath('/axios');
+        assert.equal(axiosSpans.length, 1, 'one span for the axios call');
+        assert.equal(axiosSpans[0].tags.component, 'axios');
         for (const p of ['/fetch', '/http', '/undici']) assert.equal(byPath(p).length, 1, `one span for ${p}`);
         for (const client of ['2', '3']) assert.equal(spans.filter((s) => s.name === `nats.publish otch.esm.${client}`).length, 1, `one publish span from nats ${client}`);
         assert.equal(spans.filter((s) => s.name.startsWith('nats.publish otch.esm.js.') && s.tags['nats.stream'] !== undefined).length, 1, "nats.js 3's JetStream publish");
@@ -91,6 +89,23 @@ describe('an ES module app', function () {
       assert.match(String(target.received[0].headers.traceparent), /^00-/);
     } finally {
       await target.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('-r: a CommonJS app gets no ES-module loader (import-in-the-middle is never loaded); an ES-module main gets it under -r, --import or both', async () => {
+    const cjs = await run(['-r', './register', '-e', "require('node:http'); process.exit(Object.keys(require.cache).some((f) => f.includes('import-in-the-middle')) ? 3 : 0)"], {});
+    assert.equal(cjs.status, 0, cjs.stderr);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-esm-both-'));
+    const app = path.join(dir, 'app.mjs');
+    // The app asks to register the loader itself: refused when a preload did (both preloads register it once).
+    fs.writeFileSync(app, "import { createRequire } from 'node:module';\nconst require = createRequire(process.cwd() + '/');\nconst esm = require('./dist/esm.js');\nprocess.exit(esm.claimLoader() ? 3 : 0);\n");
+    try {
+      for (const args of [['-r', './register'], ['-r', './register', '--import', 'opentracing-client-hooks/register'], ['--import', 'opentracing-client-hooks/register']]) {
+        const child = await run([...args, app], {});
+        assert.equal(child.status, 0, `${args.join(' ')}: the loader was registered (${child.stderr})`);
+      }
+    } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
