@@ -38,7 +38,7 @@ interface KnexQuery {
 
 interface KnexBuilder {
   _single?: { table?: unknown };
-  _sequence?: Array<{ args?: unknown[] }>;
+  _sequence?: Array<{ method?: unknown; args?: unknown[] }>;
 }
 
 /**
@@ -56,14 +56,22 @@ function dialectOf(client: KnexClient): SqlDialect {
   return typeof driver === 'string' && (driver.startsWith('mysql') || driver === 'mariadb') ? 'mysql' : 'postgres';
 }
 
-/** The builder's table, without an alias (`users as u`); a schema builder's first table. */
+/**
+ * The builder's table, without an alias (`users as u`); a schema builder's first table. `schema.raw(sql)`
+ * has its SQL where the others have their table: never a name. Anything else that is not one name (a
+ * space or a quote left after the alias is cut) is not taken either: it could carry a literal.
+ */
 function tableOf(builder: KnexBuilder | undefined): string | undefined {
   if (builder === undefined) return undefined;
   let table = builder._single?.table;
-  if (table === undefined && Array.isArray(builder._sequence)) table = builder._sequence[0]?.args?.[0];
+  if (table === undefined && Array.isArray(builder._sequence)) {
+    const first = builder._sequence[0];
+    if (first?.method !== 'raw') table = first?.args?.[0];
+  }
   if (typeof table !== 'string' || table === '') return undefined;
   const alias = table.search(/\s+as\s+/i);
-  return alias === -1 ? table : table.slice(0, alias);
+  const name = alias === -1 ? table : table.slice(0, alias);
+  return /[\s'"`]/.test(name) ? undefined : name;
 }
 
 function methodOf(query: KnexQuery | string, text: string | undefined, builder: KnexBuilder | undefined): string {

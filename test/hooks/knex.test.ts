@@ -319,6 +319,14 @@ for (const target of TARGETS) {
       assert.deepEqual(knexSpans().map((s) => s.operationName), ['knex.schema knex_users']);
     });
 
+    it("schema.raw: its SQL is never taken for a table: the span is `knex.raw`, the literals nowhere", async () => {
+      await withSpan(parentSpan(), async () => db.schema.raw("select 'raw-secret-literal' as never_a_table"));
+      await tracer.settle();
+      const spans = knexSpans();
+      assert.deepEqual(spans.map((s) => s.operationName), ['knex.raw']);
+      assert.doesNotMatch(JSON.stringify(tracer.finished.map((f) => [f.operationName, f.tags, f.logs])), /raw-secret-literal/);
+    });
+
     it('a builder runs in the context that awaits it (the code that issues the query), not the one that built it', async () => {
       const built = parentSpan('built');
       const awaited = parentSpan('awaited');
