@@ -27,7 +27,7 @@ function isSpace(c: number): boolean {
 }
 
 /** End index (exclusive) of a quoted run starting at `start` (the opening quote), honouring doubled quotes. */
-function skipQuoted(sql: string, start: number, quote: number, backslashEscapes: boolean): number {
+function skipQuoted(sql: string, start: number, quote: number, backslashEscapes: boolean, echoed = false): number {
   let i = start + 1;
   while (i < sql.length) {
     const c = sql.charCodeAt(i);
@@ -36,7 +36,8 @@ function skipQuoted(sql: string, start: number, quote: number, backslashEscapes:
       continue;
     }
     if (c === quote) {
-      if (sql.charCodeAt(i + 1) === quote) {
+      // A server echoes a value unescaped: there, a quote followed by a letter or digit is inside it.
+      if (sql.charCodeAt(i + 1) === quote || (echoed && isIdentPart(sql.charCodeAt(i + 1)))) {
         i += 2;
         continue;
       }
@@ -296,7 +297,7 @@ export function redactSqlMessage(text: string): string {
   while (i < n) {
     const c = text.charCodeAt(i);
     if ((c === QUOTE && !isContraction(text, i)) || c === DOUBLE_QUOTE) {
-      i = skipQuoted(text, i, c, true);
+      i = skipQuoted(text, i, c, true, true);
       out += '?';
       continue;
     }

@@ -209,16 +209,24 @@ export function startDbCallUnder(
  * become `(?)`. Backtick identifiers and apostrophes inside words (`doesn't`) stay.
  */
 export function redactErrorText(text: string): string {
-  return text.replace(/(?<![A-Za-z0-9])(?:'(?:[^'\\]|\\.|'')*'?|"(?:[^"\\]|\\.|"")*"?)/g, (m) => `${m[0]}?${m[0]}`).replace(/(=|contains )\([^)]*\)?/g, '$1(?)');
+  return text.replace(QUOTED_VALUE, (m) => `${m[0]}?${m[0]}`).replace(ROW_OR_KEY, '$1(?)');
 }
+
+/**
+ * A quoted value as a server echoes it, unescaped: a quote followed by a letter or digit is taken as part
+ * of the value (`'O'Brien'`, `"my"password"`), not its end.
+ */
+const QUOTED_VALUE = /(?<![A-Za-z0-9])(?:'(?:[^'\\]|\\.|''|'(?=\w))*'?|"(?:[^"\\]|\\.|""|"(?=\w))*"?)/g;
+/** A row or a key's values (`contains (…)`, `=(…)`): to the line's last `)`, as a value may hold one. */
+const ROW_OR_KEY = /(=|contains )\((?:.*\)|[^\n]*)/g;
 
 /**
  * The error as a database span logs it: the very object when no field of it carries a value, else a copy
  * (the app keeps the original) whose string fields (`message`, `detail`, mysql2's `sqlMessage` and `sql`...)
  * have their values redacted, without the fields that hold objects (ioredis's `command`, with its args).
  */
-export function redactedDbError(err: unknown): unknown {
-  if (err === null || typeof err !== 'object') return typeof err === 'string' ? redactErrorText(err) : err;
+export function redactedDbError(err: unknown, redact: (text: string) => string = redactErrorText): unknown {
+  if (err === null || typeof err !== 'object') return typeof err === 'string' ? redact(err) : err;
   const descriptors: PropertyDescriptorMap = {};
   let changed = false;
   for (const name of Object.getOwnPropertyNames(err)) {
@@ -229,7 +237,7 @@ export function redactedDbError(err: unknown): unknown {
       continue;
     }
     if (typeof descriptor.value === 'string') {
-      const redacted = redactErrorText(descriptor.value);
+      const redacted = redact(descriptor.value);
       if (redacted !== descriptor.value) changed = true;
       descriptor.value = redacted;
     }
@@ -238,7 +246,7 @@ export function redactedDbError(err: unknown): unknown {
   // V8 makes `stack` an accessor on newer Node versions: its text is the library's error's, read once.
   const stack = (err as { stack?: unknown }).stack;
   if (typeof stack === 'string') {
-    const redacted = redactErrorText(stack);
+    const redacted = redact(stack);
     if (redacted !== stack) changed = true;
     descriptors.stack = { value: redacted, writable: true, configurable: true };
   }

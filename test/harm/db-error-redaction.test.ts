@@ -32,6 +32,12 @@ describe('values in database servers\' error messages are redacted (issue 18, de
     assert.equal(redactErrorText('Failing row contains (1, secret).'), 'Failing row contains (?).');
     assert.equal(redactErrorText("Duplicate entry 'it''s \\' secret' for key 'u.email'"), "Duplicate entry '?' for key '?'");
     assert.equal(redactErrorText("unterminated 'secret"), "unterminated '?'");
+    // Servers echo a value unescaped: a quote or a parenthesis inside it must not end it.
+    assert.equal(redactErrorText('invalid input syntax for type integer: "my"password secret"'), 'invalid input syntax for type integer: "?"');
+    assert.equal(redactErrorText("Duplicate entry 'O'Brien' for key 'users.name'"), "Duplicate entry '?' for key '?'");
+    assert.equal(redactErrorText('Failing row contains (1, (555) 123-4567, alice@example.com).'), 'Failing row contains (?).');
+    assert.equal(redactErrorText('Key (email)=(a)b@c.d) already exists.'), 'Key (email)=(?) already exists.');
+    assert.equal(redactErrorText("relation \"users\" doesn't exist"), "relation \"?\" doesn't exist");
   });
 
   for (const [label, pkg] of [['node-redis', 'redis'], ['ioredis', 'ioredis']]) {

@@ -98,6 +98,9 @@ describe('redactSqlMessage and redactedSqlError (error messages that echo values
     assert.equal(redactSqlMessage('select $1 - invalid input syntax for type integer: "abc"'), 'select $1 - invalid input syntax for type integer: ?');
     assert.equal(redactSqlMessage("Table 'db.nope' doesn't exist"), "Table ? doesn't exist");
     assert.equal(redactSqlMessage("values (X'ab12', N't')"), 'values (X?, N?)');
+    // Echoed unescaped: a quote followed by a letter or digit is inside the value.
+    assert.equal(redactSqlMessage("ER_DUP_ENTRY: Duplicate entry 'O'Brien' for key 'users.name'"), 'ER_DUP_ENTRY: Duplicate entry ? for key ?');
+    assert.equal(redactSqlMessage('invalid input syntax for type integer: "my"password secret"'), 'invalid input syntax for type integer: ?');
   });
 
   it('logs a copy: same class, message and stack head redacted, frames kept, value-carrying fields dropped', () => {
