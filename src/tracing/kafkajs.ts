@@ -17,7 +17,7 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { detached, redactedDbError } from '../cores/db-call';
+import { detached, redactedDbError, redactErrorText } from '../cores/db-call';
 import { extractBatchContexts, extractMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler, withTraceHeaders } from '../cores/messaging';
 import { clientParent } from '../spans';
 import type { TagMap } from '../spans';
@@ -157,6 +157,14 @@ function prepareSendBatch(arg: unknown): PreparedSend | undefined {
   return { spec: sendSpec(topics.sort(), all.length), record, inject: (hook, call) => injectAll(hook, call.span, all) };
 }
 
+/**
+ * kafkajs quotes a message it refuses as JSON (`…for topic "t": {"key":…}`), a Buffer as its bytes: the
+ * span logs the error with quoted values redacted and any such object cut out whole.
+ */
+function redactedKafkaError(err: unknown): unknown {
+  return redactedDbError(err, (text) => redactErrorText(text).replace(/\{.*\}/g, '{?}'));
+}
+
 function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {
   return (original: AnyFunction) =>
     function send(this: unknown): unknown {
@@ -175,7 +183,7 @@ function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {
       // The copies from now on: what they hold has been read once already.
       args[0] = prepared.record;
       // kafkajs's errors can quote a message (its key, its headers): the span logs them redacted.
-      const call = startProducer(hook, prepared.spec, { loggedError: redactedDbError });
+      const call = startProducer(hook, prepared.spec, { loggedError: redactedKafkaError });
       if (call === undefined) return Reflect.apply(original, this, args);
       try {
         prepared.inject(hook, call);
