@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
+import vm from 'node:vm';
 import { pathToFileURL } from 'node:url';
 import { HOOKS } from './hooks';
 import { sdkDisabled } from './otel-env';
@@ -47,13 +48,42 @@ function packageType(dir: string): unknown {
   }
 }
 
-/** ES-module syntax at the start of a line: what Node's module detection runs a typeless `.js` file as an ES module for. */
-const ESM_SYNTAX = /^[ \t]*(?:import[ \t]*[\w{*'"]|export[ \t]+|export[ \t]*[{*])/m;
+/** What may be an import or export statement at the start of a line (confirmed by compiling, see isEsModuleMain). */
+const ESM_SYNTAX = /^[ \t]*(?:import(?:[ \t]+[\w{*]|[ \t]*[{*'"])|export(?:[ \t]+[\w{*]|[ \t]*[{*]))/m;
+/** The start of a typeless main read for that check: import statements come first. */
+const SCANNED_BYTES = 64 * 1024;
+
+/** The first `SCANNED_BYTES` of `file` as text. */
+function head(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const bytes = Buffer.alloc(SCANNED_BYTES);
+    return bytes.toString('utf8', 0, fs.readSync(fd, bytes, 0, SCANNED_BYTES, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Whether a typeless file is run by Node as an ES module: it has what looks like an import or export
+ * statement near its start, and does not compile as CommonJS (Node's module detection: a line such as
+ * `importUsers();` compiles, and the file stays CommonJS).
+ */
+function detectedEsModule(file: string): boolean {
+  if (!ESM_SYNTAX.test(head(file))) return false;
+  try {
+    // As the CommonJS loader compiles a module: a function body (a top-level `return` is fine there).
+    vm.compileFunction(fs.readFileSync(file, 'utf8'), ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+    return false;
+  } catch (err) {
+    return err instanceof SyntaxError;
+  }
+}
 
 /**
  * Whether `main` (the script Node is about to run, `process.argv[1]`) is an ES module: `.mjs`/`.mts`, a
- * `.js` (or extensionless) file under a package.json whose `type` is `module`, or, with no `type`, one
- * whose source has import/export statements (Node runs such a file as an ES module).
+ * `.js`/`.ts` (or extensionless) file under a package.json whose `type` is `module`, or, with no `type`,
+ * one that has import/export statements and is no CommonJS (Node runs it as an ES module).
  */
 export function isEsModuleMain(main: string | undefined): boolean {
   if (main === undefined || main === '') return false;
@@ -65,15 +95,20 @@ export function isEsModuleMain(main: string | undefined): boolean {
   }
   const ext = path.extname(file);
   if (ext === '.mjs' || ext === '.mts') return true;
-  if (ext !== '.js' && ext !== '') return false;
+  if (ext !== '.js' && ext !== '.ts' && ext !== '') return false;
   const type = packageType(path.dirname(file));
   if (type === 'module') return true;
   if (type === 'commonjs') return false;
   try {
-    return ESM_SYNTAX.test(fs.readFileSync(file, 'utf8'));
+    return detectedEsModule(file);
   } catch {
     return false;
   }
+}
+
+/** `node -e`/`-p` (their code is the program; a file named after it is only an argument). */
+function evaluating(): boolean {
+  return process.execArgv.some((arg) => arg === '-e' || arg === '-p' || arg === '--eval' || arg === '--print' || arg.startsWith('--eval=') || arg.startsWith('--print='));
 }
 
 /**
@@ -82,10 +117,19 @@ export function isEsModuleMain(main: string | undefined): boolean {
  * imports too. A CommonJS app gets no loader (nothing to intercept, and no start-up cost).
  */
 export function registerLoaderForEsModuleMain(): void {
-  if (!isEsModuleMain(process.argv[1])) return;
+  if (evaluating() || !isEsModuleMain(process.argv[1])) return;
   const register = (Module as { register?: (specifier: string, parentURL?: string, options?: object) => void }).register;
   if (typeof register !== 'function') return log('this Node has no module.register: an ES-module main under -r is hooked through require() only');
   const include = loaderModules();
   if (include.length === 0 || !claimLoader()) return;
-  register.call(Module, pathToFileURL(require.resolve('import-in-the-middle/hook.mjs')).href, undefined, { data: { include } });
+  // As register.mjs: in-thread hooks where this Node runs them correctly, else the loader thread.
+  let hooks: { supportsSyncHooks(): boolean; register(options: object): void } | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an ES module, required only for an ES-module main
+    hooks = require('import-in-the-middle/register-hooks.mjs');
+  } catch {
+    hooks = undefined; // a Node that cannot require an ES module: the loader thread
+  }
+  if (hooks?.supportsSyncHooks() === true) hooks.register({ include });
+  else register.call(Module, pathToFileURL(require.resolve('import-in-the-middle/hook.mjs')).href, undefined, { data: { include } });
 }

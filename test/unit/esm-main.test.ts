@@ -39,6 +39,14 @@ describe('isEsModuleMain: the main module -r is about to run', () => {
     assert.equal(isEsModuleMain(write('a.js', "// an app\nimport http from 'node:http';\n")), true);
     assert.equal(isEsModuleMain(write('b.js', 'const x = 1;\nexport { x };\n')), true);
     assert.equal(isEsModuleMain(write('c.js', "const http = require('node:http');\nimport('node:fs');\n")), false);
+    // A line that only looks like one, in a file that compiles as CommonJS (Node's detection keeps it CommonJS).
+    assert.equal(isEsModuleMain(write('d.js', "importUsers();\nexport_all();\nconst s = `\nimport data from the CSV\n`;\nif (!module.parent) return;\n")), false);
+  });
+
+  it('.ts follows the package type as .js does; .cts is not one', () => {
+    write('package.json', JSON.stringify({ type: 'module' }));
+    assert.equal(isEsModuleMain(write('a.ts', 'const x: number = 1;')), true);
+    assert.equal(isEsModuleMain(write('b.cts', 'const x = 1;')), false);
   });
 
   it('no main (node -e, the REPL) or a file that does not exist is not one', () => {
