@@ -237,7 +237,15 @@ export function wrapPoolGetConnection(
           }
         }
         call?.settle(err);
-        return runInContext(store, callback as AnyFunction, self, args);
+        if (startTime === undefined) return runInContext(store, callback as AnyFunction, self, args);
+        // A statement's own retry from here (a pool cluster trying its next node) is part of the statement too.
+        const outer = inPoolStatement;
+        inPoolStatement = true;
+        try {
+          return runInContext(store, callback as AnyFunction, self, args);
+        } finally {
+          inPoolStatement = outer;
+        }
       });
       (traced as { [kPoolCallback]?: true })[kPoolCallback] = true;
       return original.call(this, traced);

@@ -576,6 +576,27 @@ describe('mysql2 pools and pool clusters (real MariaDB)', function () {
     assert.equal(tracer.byName(/^mysql\.query:/).length, 0);
     assert.doesNotMatch(JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs])), /pw-never-shown/);
   });
+
+  it('a pool cluster that retries on its next node: the failed attempt is a getConnection error span, the one that works none', async () => {
+    // The down node counts as offline after one failure: the retry goes to the next node.
+    const cluster = mysqlp.createPoolCluster({ defaultSelector: 'ORDER', removeNodeErrorCount: 1 });
+    cluster.add('a-down', { host: '127.0.0.1', port: await closedPort(), user: 'nobody', password: 'pw-never-shown' } as any);
+    cluster.add('b-up', { uri: mysqlUrl(), connectionLimit: 1 } as any);
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    try {
+      const [rows] = (await withSpan(parent, () => cluster.of('*').query('SELECT 7 AS n'))) as any;
+      assert.deepEqual(plain(rows), [{ n: 7 }]);
+    } finally {
+      parent.finish();
+      await cluster.end();
+    }
+    await tracer.settle();
+    const gets = tracer.byName('mysql.pool.getConnection');
+    assert.equal(gets.length, 1, 'only the failed attempt');
+    assert.equal(gets[0].tags.error, true);
+    assert.equal(tracer.byName('mysql.query:SELECT').length, 1);
+    assert.ok(tracer.finished.every((s) => s === parent || s.parentId === parent.id));
+  });
 });
 
 describe('mysql2 under traced HTTP requests (busy pools)', function () {
