@@ -19,3 +19,9 @@ export function copyWith(source: object | null | undefined, key: string, value: 
   copy[key] = value;
   return copy;
 }
+
+/** An own data property of a caller's object, read without running a getter (undefined for an accessor or none). */
+export function ownDataValue(object: object, key: string): unknown {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
+}

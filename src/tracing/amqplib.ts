@@ -31,6 +31,7 @@ import type { CommonHookOptions } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
 import { asWrapperOf } from '../registry/wrap';
+import { ownDataValue } from '../own-copy';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -77,20 +78,14 @@ function peerOfUrl(url: unknown): Peer | undefined {
     }
     if (typeof target === 'object') {
       // Data properties only: amqplib reads these itself, and a getter of the app's runs once, as untraced.
-      const hostname = dataOf(target, 'hostname');
+      const hostname = ownDataValue(target, 'hostname');
       if (typeof hostname !== 'string') return undefined;
-      return { hostname, port: Number(dataOf(target, 'port')) || (dataOf(target, 'protocol') === 'amqps' ? 5671 : 5672) };
+      return { hostname, port: Number(ownDataValue(target, 'port')) || (ownDataValue(target, 'protocol') === 'amqps' ? 5671 : 5672) };
     }
   } catch {
     // A URL amqplib may still accept: the socket tells the peer.
   }
   return undefined;
-}
-
-/** An own data property's value, read without running a getter (undefined for an accessor). */
-function dataOf(object: object, key: string): unknown {
-  const descriptor = Object.getOwnPropertyDescriptor(object, key);
-  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
 }
 
 function peerOf(channel: ChannelLike): Peer | undefined {

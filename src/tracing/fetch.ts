@@ -14,6 +14,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
 import { applyArgs } from '../apply-args';
 import { isAbsoluteUrl } from '../url';
+import { ownDataValue } from '../own-copy';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
@@ -230,12 +231,6 @@ export function onCreate(state: FetchState, message: unknown): void {
   if (call !== undefined) new FetchCall(state, 'undici', null, true, call).attach(request);
 }
 
-/** An own data property of a caller's object, read without running a getter (undici may never read it). */
-function ownValue(object: object, key: string): unknown {
-  const descriptor = Object.getOwnPropertyDescriptor(object, key);
-  return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
-}
-
 /**
  * The URL an entry point was called with: `fetch(input)` (a string, URL or Request), `request(url)`, or
  * `Dispatcher#request({ origin, path })`. Read only when undici queued the request, and never through a
@@ -248,8 +243,9 @@ function entryUrl(args: ArrayLike<unknown>): string | undefined {
     if (first === null || typeof first !== 'object') return undefined;
     if (first instanceof URL) return first.href.replace(/#.*$/, '');
     if (isRequest(first)) return new URL((first as { url: string }).url).href.replace(/#.*$/, '');
-    const origin = ownValue(first, 'origin');
-    const path = ownValue(first, 'path');
+    // Read without running a getter: undici may never read them.
+    const origin = ownDataValue(first, 'origin');
+    const path = ownDataValue(first, 'path');
     if (origin !== undefined) return new URL(String(path ?? '/'), String(origin)).href.replace(/#.*$/, '');
   } catch {
     // not a URL undici would take either
