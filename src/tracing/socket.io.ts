@@ -40,8 +40,21 @@ interface BroadcastLike {
   rooms?: { size?: unknown } | null;
 }
 
-function traces(hook: ActiveHook<SocketIoOptions>, event: unknown): event is string {
-  return typeof event === 'string' && !(hook.options.ignoreEvents?.includes(event) ?? false);
+/** Per install: the events that make no span (`ignoreEvents`). */
+export interface SocketIoState {
+  readonly ignored: ReadonlySet<string>;
+}
+
+/** Checks `ignoreEvents`: not a list of event names, it turns the hook off (the registry reports it once). */
+export function makeState(hook: ActiveHook<SocketIoOptions>): SocketIoState {
+  const events: unknown = hook.options.ignoreEvents;
+  if (events === undefined) return { ignored: new Set() };
+  if (!Array.isArray(events) || !events.every((e) => typeof e === 'string')) throw new Error('socket.io: ignoreEvents must be an array of event names');
+  return { ignored: new Set(events as string[]) };
+}
+
+function traces(state: SocketIoState, event: unknown): event is string {
+  return typeof event === 'string' && !state.ignored.has(event);
 }
 
 function eventTags(event: string, namespace: string | undefined, rooms: { size?: unknown } | null | undefined): TagMap {
@@ -57,12 +70,12 @@ function text(value: unknown): string | undefined {
 
 // ---- receive --------------------------------------------------------------------------------------
 
-function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>) {
+function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>, state: SocketIoState) {
   return (original: AnyFunction) =>
     function emitUntyped(this: SocketLike, event: unknown): unknown {
       // Only a Socket's incoming events (a Namespace uses it for other servers' events).
       const nsp = this.nsp;
-      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(hook, event) || isSuppressed(storage.getStore())) {
+      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(state, event) || isSuppressed(storage.getStore())) {
         return applyArgs(original, this, arguments);
       }
       const namespace = text(nsp.name);
@@ -83,10 +96,10 @@ function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>) {
 
 // ---- emit -----------------------------------------------------------------------------------------
 
-function wrapEmit(hook: ActiveHook<SocketIoOptions>, target: (self: any) => { namespace: unknown; rooms?: { size?: unknown } | null }) {
+function wrapEmit(hook: ActiveHook<SocketIoOptions>, state: SocketIoState, target: (self: any) => { namespace: unknown; rooms?: { size?: unknown } | null }) {
   return (original: AnyFunction) =>
     function emit(this: unknown, event: unknown): unknown {
-      if (tracingOff(hook) || !traces(hook, event)) return applyArgs(original, this, arguments);
+      if (tracingOff(hook) || !traces(state, event)) return applyArgs(original, this, arguments);
       const { namespace, rooms } = target(this);
       const name = text(namespace);
       const tags = eventTags(event, name, rooms);
@@ -98,18 +111,18 @@ function wrapEmit(hook: ActiveHook<SocketIoOptions>, target: (self: any) => { na
     };
 }
 
-export function patchEmitter(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, undefined>): void {
-  wrap(exports.StrictEventEmitter?.prototype, 'emitUntyped', wrapEmitUntyped(hook));
+export function patchEmitter(exports: any, { hook, wrap, state }: PatchContext<SocketIoOptions, SocketIoState>): void {
+  wrap(exports.StrictEventEmitter?.prototype, 'emitUntyped', wrapEmitUntyped(hook, state));
 }
 
-export function patchSocket(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, undefined>): void {
-  wrap(exports.Socket?.prototype, 'emit', wrapEmit(hook, (socket: SocketLike) => ({ namespace: socket.nsp?.name })));
+export function patchSocket(exports: any, { hook, wrap, state }: PatchContext<SocketIoOptions, SocketIoState>): void {
+  wrap(exports.Socket?.prototype, 'emit', wrapEmit(hook, state, (socket: SocketLike) => ({ namespace: socket.nsp?.name })));
 }
 
-export function patchBroadcast(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, undefined>): void {
+export function patchBroadcast(exports: any, { hook, wrap, state }: PatchContext<SocketIoOptions, SocketIoState>): void {
   wrap(
     exports.BroadcastOperator?.prototype,
     'emit',
-    wrapEmit(hook, (operator: BroadcastLike) => ({ namespace: operator.adapter?.nsp?.name, rooms: operator.rooms })),
+    wrapEmit(hook, state, (operator: BroadcastLike) => ({ namespace: operator.adapter?.nsp?.name, rooms: operator.rooms })),
   );
 }

@@ -123,6 +123,22 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     assert.deepEqual(tracer.finished.map((s) => s.operationName), []);
   });
 
+  it('ignoreEvents that is not a list of event names turns the hook off: emits and received events run as untraced, no throw', async () => {
+    for (const ignoreEvents of [5, 'typing', [1]]) {
+      install({ ignoreEvents } as unknown as SocketIoOptions);
+      pair = await socketIoPair();
+      const heard = new Promise<void>((resolve) => pair!.socket.on('t', (ack: () => void) => (ack(), resolve())));
+      pair.io.emit('news');
+      await pair.client.timeout(5000).emitWithAck('t');
+      await heard;
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => s.operationName), [], `ignoreEvents ${JSON.stringify(ignoreEvents)}`);
+      await pair.close();
+      pair = undefined;
+      uninstallAllPatches();
+    }
+  });
+
   it('the handshake is HTTP server spans; the websocket and the events over it are none', async () => {
     install({}, ['httpServer']);
     const server = http.createServer();
