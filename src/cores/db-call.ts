@@ -82,6 +82,11 @@ export class DbCall {
     private readonly hookName = 'db',
     /** What the span logs of a failure, when not the error itself (a copy whose text echoes no values). */
     private readonly loggedError?: (err: unknown) => unknown,
+    /**
+     * An error the library throws to mean something else than a failure (bullmq's "move this job"):
+     * given one, `outcomeOf` returns the tags the span gets instead, and the call succeeds.
+     */
+    private readonly outcomeOf?: (err: unknown) => TagMap | undefined,
   ) {}
 
   get finished(): boolean {
@@ -110,6 +115,11 @@ export class DbCall {
 
   fail(err: unknown): void {
     if (this.done) return;
+    const outcome = this.outcomeOf?.(err);
+    if (outcome !== undefined) {
+      for (const key of Object.keys(outcome)) setTag(this.span, key, outcome[key]);
+      return this.succeed();
+    }
     this.done = true;
     const error = err ?? new Error(String(err));
     let logged: unknown = error;

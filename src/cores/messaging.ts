@@ -200,6 +200,8 @@ export function startConsumer(
   hook: ActiveHook<MessagingHookOptions>,
   spec: MessageSpanSpec,
   contexts: SpanContext | null | readonly SpanContext[],
+  /** The handler's errors that are no failure, and the tags they give instead (see DbCall). */
+  outcomeOf?: (err: unknown) => TagMap | undefined,
 ): DbCall | undefined {
   if (tracingOff(hook) || isSuppressed(storage.getStore())) return undefined;
   const list = contexts === null ? [] : Array.isArray(contexts) ? contexts : [contexts as SpanContext];
@@ -208,7 +210,7 @@ export function startConsumer(
     references.push(i === 0 && hook.options.consumerParent === 'childOf' ? childOf(list[i]) : followsFrom(list[i]));
   }
   const span = startSpanWith(hook, spec.operationName, { references, tags: messageTags(Tags.SPAN_KIND_MESSAGING_CONSUMER, spec) });
-  return span === undefined ? undefined : new DbCall(span, undefined, hook.name);
+  return span === undefined ? undefined : new DbCall(span, undefined, hook.name, undefined, outcomeOf);
 }
 
 /**

@@ -38,6 +38,8 @@ const COMPONENT = 'bullmq';
 export const JOB_NAME = 'bullmq.job.name';
 export const JOB_ID = 'bullmq.job.id';
 export const JOB_ATTEMPT = 'bullmq.job.attempt';
+/** Where an attempt moved its job instead of failing (`delayed`, `waiting`, `waiting-children`, `rate-limited`). */
+export const JOB_MOVED = 'bullmq.job.moved';
 export const JOB_DELAY = 'bullmq.job.delay';
 export const JOB_PRIORITY = 'bullmq.job.priority';
 
@@ -260,7 +262,7 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
         if (typeof job.attemptsMade === 'number') tags[JOB_ATTEMPT] = job.attemptsMade + 1;
         const spec = jobSpec('process', text(this.name), text(job.name), tags);
         // Started outside bullmq's suppressed context; the processor then runs in its span.
-        call = runInContext(undefined, startConsumer, undefined, [hook, spec, jobContext(hook, job)]);
+        call = runInContext(undefined, startConsumer, undefined, [hook, spec, jobContext(hook, job), jobMoved]);
       }
       const own = call === undefined && storage.getStore() === OWN_WORK;
       const frames = call !== undefined ? TRACED_FRAMES : own ? OWN_WORK_FRAMES : 1;
@@ -273,6 +275,20 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
         restoreStackLimit(limit, frames);
       }
     };
+}
+
+/** What bullmq's control errors (Worker's handleFailed) move a job to; such an attempt did not fail. */
+const MOVED: Readonly<Record<string, string>> = { DelayedError: 'delayed', WaitingError: 'waiting', WaitingChildrenError: 'waiting-children' };
+/** bullmq's RATE_LIMIT_ERROR, the message of `Worker.RateLimitError()`. */
+const RATE_LIMITED = 'bullmq:rateLimitExceeded';
+
+/** The tags of an attempt whose processor threw one of bullmq's "move this job" errors; undefined for a failure. */
+function jobMoved(err: unknown): TagMap | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const { name, message } = err as { name?: unknown; message?: unknown };
+  if (message === RATE_LIMITED) return { [JOB_MOVED]: 'rate-limited' };
+  const to = typeof name === 'string' && Object.prototype.hasOwnProperty.call(MOVED, name) ? MOVED[name] : undefined;
+  return to === undefined ? undefined : { [JOB_MOVED]: to };
 }
 
 // ---- bullmq's own work ----------------------------------------------------------------------------
