@@ -209,7 +209,7 @@ export function startDbCallUnder(
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags, spec.startTime);
-  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : redactedDbError));
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : redactedErrorCopy));
 }
 
 /**
@@ -230,12 +230,16 @@ const QUOTED_VALUE = /(?<![A-Za-z0-9])(?:'(?:[^'\\]|\\.|''|'(?=\w))*'?|"(?:[^"\\
 /** A row or a key's values (`contains (…)`, `=(…)`): to the line's last `)`, as a value may hold one. */
 const ROW_OR_KEY = /(=|contains )\((?:.*\)|[^\n]*)/g;
 
+/** How many `cause`s deep a logged error's copy goes. */
+const MAX_CAUSES = 3;
+
 /**
- * The error as a database span logs it: the very object when no field of it carries a value, else a copy
- * (the app keeps the original) whose string fields (`message`, `detail`, mysql2's `sqlMessage` and `sql`...)
- * have their values redacted, without the fields that hold objects (ioredis's `command`, with its args).
+ * The error as a span logs it: the very object when no field of it carries a value, else a copy (the app
+ * keeps the original) whose string fields (`message`, `detail`, mysql2's `sqlMessage` and `sql`...) went
+ * through `redact` (by default: a database server's echoed values), without the fields that hold objects
+ * (ioredis's `command` with its args, an axios error's `config` with its credentials and headers).
  */
-export function redactedDbError(err: unknown, redact: (text: string) => string = redactErrorText): unknown {
+export function redactedErrorCopy(err: unknown, redact: (text: string) => string = redactErrorText, depth = 0): unknown {
   if (err === null || typeof err !== 'object') return typeof err === 'string' ? redact(err) : err;
   const descriptors: PropertyDescriptorMap = {};
   let changed = false;
@@ -243,8 +247,11 @@ export function redactedDbError(err: unknown, redact: (text: string) => string =
     const descriptor = Object.getOwnPropertyDescriptor(err, name)!;
     if (!('value' in descriptor)) continue; // an accessor is not read
     if (descriptor.value !== null && typeof descriptor.value === 'object') {
-      changed = true;
-      continue;
+      // The error a `cause` names says what failed (fetch's ECONNREFUSED): kept, as a redacted copy too.
+      const cause = name === 'cause' && descriptor.value instanceof Error && depth < MAX_CAUSES ? redactedErrorCopy(descriptor.value, redact, depth + 1) : undefined;
+      if (cause !== descriptor.value) changed = true;
+      if (cause === undefined) continue;
+      descriptor.value = cause;
     }
     if (typeof descriptor.value === 'string') {
       const redacted = redact(descriptor.value);

@@ -14,6 +14,7 @@ import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
+import { redactedErrorCopy } from './db-call';
 import type { CommonHookOptions } from '../spans';
 import { authorityOf, hostPort, redactText, spanUrlOf, splitHostPort } from '../url';
 import { ownCopy } from '../own-copy';
@@ -212,7 +213,11 @@ export class HttpClientCall {
     this.done = true;
     if (this.span === undefined) return;
     if (this.serverError) setTag(this.span, Tags.ERROR, true);
-    if (err !== undefined) markError(this.span, err, event, (text) => redactText(text, this.secrets));
+    if (err !== undefined) {
+      const redact = (text: string): string => redactText(text, this.secrets);
+      // A copy without the error's object fields: an axios error carries its request's config (credentials, headers).
+      markError(this.span, redactedErrorCopy(err, redact), event, redact);
+    }
     finishSpan(this.span);
   }
 }

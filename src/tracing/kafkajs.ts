@@ -17,7 +17,7 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { detached, redactedDbError, redactErrorText } from '../cores/db-call';
+import { detached, redactedErrorCopy, redactErrorText } from '../cores/db-call';
 import { extractBatchContexts, extractMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler, withTraceHeaders } from '../cores/messaging';
 import { clientParent } from '../spans';
 import type { TagMap } from '../spans';
@@ -162,7 +162,7 @@ function prepareSendBatch(arg: unknown): PreparedSend | undefined {
  * span logs the error with quoted values redacted and any such object cut out whole.
  */
 function redactedKafkaError(err: unknown): unknown {
-  return redactedDbError(err, (text) => redactErrorText(text).replace(/\{.*\}/g, '{?}'));
+  return redactedErrorCopy(err, (text) => redactErrorText(text).replace(/\{.*\}/g, '{?}'));
 }
 
 function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {

@@ -405,7 +405,12 @@ describe('http client hook: secrets in error messages', () => {
     assert.equal(span.tags['http.url'], 'http://nohost.invalid/x');
     assert.equal(span.tags['peer.hostname'], 'nohost.invalid');
     const log = span.errorLog();
-    assert.equal(log?.fields['error.object'], err);
+    // A copy: the error's own message holds the credentials.
+    const logged = log?.fields['error.object'] as Error & Record<string, unknown>;
+    assert.notEqual(logged, err);
+    assert.equal(Object.getPrototypeOf(logged), Object.getPrototypeOf(err));
+    assert.equal(logged.code, (err as NodeJS.ErrnoException).code);
+    assert.doesNotMatch(JSON.stringify(Object.fromEntries(Object.getOwnPropertyNames(logged).map((n) => [n, logged[n]]))), /s3cret/);
     assert.equal(log?.fields.message, err.message.replace('user:s3cret@', ''));
     assert.ok(!JSON.stringify(span.tags).includes('s3cret') && !JSON.stringify(span.tags).includes('token'));
     for (const field of ['message', 'stack']) {
