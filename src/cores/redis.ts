@@ -230,6 +230,26 @@ export function settlesThroughUs(target: object): boolean {
   return typeof resolve === 'function' && resolve[kSettledThroughUs] === true;
 }
 
+/** Targets whose own `reject` a library wraps with retries (`beforeRetries`), and their call once they have one. */
+const retried = new WeakMap<object, DbCall | null>();
+
+/**
+ * Wraps `target`'s own `reject` before the library puts its retries around it (ioredis 5 and 6's Cluster
+ * re-sends on MOVED, ASK, TRYAGAIN, CLUSTERDOWN, and rejects only with the final error): the span of
+ * `settleThrough` fails only when this one runs, with what the app gets.
+ */
+export function beforeRetries(target: object): void {
+  const t = target as Partial<Settleable>;
+  const reject = t.reject;
+  if (typeof reject !== 'function' || retried.has(target)) return;
+  retried.set(target, null);
+  t.reject = function (this: unknown, err: unknown): unknown {
+    const result = applyArgs(reject, this, arguments);
+    retried.get(target)?.fail(err);
+    return result;
+  };
+}
+
 /**
  * Finishes `call` from inside `target`'s own `resolve`/`reject`, which the library calls for every
  * outcome (reply, error reply, flush on close, timeout). Unlike a `.then` on its promise, this adds no
@@ -253,11 +273,13 @@ export function settleThrough(target: object, call: DbCall, failure?: (value: un
   };
   (settle as { [kSettledThroughUs]?: true })[kSettledThroughUs] = true;
   t.resolve = settle;
+  // A reject below ours that may retry instead (ioredis's Cluster): `beforeRetries` fails the call.
+  const retries = retried.has(target);
+  if (retries) retried.set(target, call);
   t.reject = function (this: unknown, err: unknown): unknown {
     const result = applyArgs(reject, this, arguments);
-    // A wrapper below ours (ioredis Cluster on MOVED/ASK) may retry instead of rejecting; ioredis 6
-    // says so with `isSettled`, ioredis 5 has no such flag.
-    if (t.isSettled !== false) call.fail(err);
+    // ioredis 6's `isSettled` tells a retry from a rejection when the Cluster wrapped reject before us.
+    if (!retries && t.isSettled !== false) call.fail(err);
     return result;
   };
   return true;

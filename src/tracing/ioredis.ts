@@ -8,14 +8,14 @@
  * `isPipeline`; its exec span covers them.
  *
  * A Cluster queues the app's commands until it is ready and re-routes them on MOVED/ASK, so a command's
- * parent is taken when the app gives it to the Cluster. The Cluster's slot refreshes, ready check and
+ * parent is taken when the app gives it to the Cluster, and its span ends with the final reply, not a redirect. The Cluster's slot refreshes, ready check and
  * redirects (the ASKING it sends), and a sentinel's queries and connections, are ioredis's own work: no
  * span, never in a request's context.
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
-import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, beforeRetries, connectDetached, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -212,10 +212,15 @@ export function patchRedis(exports: any, { hook, wrap }: PatchContext<RedisOptio
   wrap(exports.default.prototype, 'connect', wrapConnect(hook));
 }
 
-/** Cluster#sendCommand: the app's command takes its parent now, whenever and wherever a node sends it. */
+/**
+ * Cluster#sendCommand: the app's command takes its parent now, whenever and wherever a node sends it. A
+ * command without a node gets the Cluster's redirect handling around its `reject`: its span ends with
+ * the reply after the redirects, not at the first MOVED or ASK (`beforeRetries`).
+ */
 function wrapClusterSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
-    function sendCommand(this: unknown, command: unknown): any {
+    function sendCommand(this: unknown, command: unknown, _stream?: unknown, node?: unknown): any {
+      if (hook.enabled && node == null && isCommand(command)) beforeRetries(command);
       const parent = clientParent(hook);
       if (parent === undefined) untraced(hook, command);
       else if (isCommand(command) && !hasSpan(command) && !clusterParents.has(command)) {

@@ -10,6 +10,7 @@ import { installPatches, suppressTracing, uninstallAllPatches, withSpan } from '
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { next, noop, until } from '../helpers/waits';
 import { redisClusterNodes, redisSentinel } from '../helpers/services';
+import { assertDbErrorLogged } from '../helpers/error-log';
 
 interface AdminNode {
   port: number;
@@ -222,6 +223,42 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       );
     });
 
+    it('a MOVED command ends its span with the final reply, not the redirect: no error after a redirect that succeeds, the final error after one that fails', async () => {
+      // Regression: on ioredis 5 the span finished at the MOVED, with error=true and the MOVED error logged.
+      const delay = 100;
+      const c = cluster({ retryDelayOnMoved: delay });
+      await next(c, 'ready');
+      assert.equal(await c.get(KEY), null);
+      const slot = await admin.slotOf(KEY);
+      const request = tracer.startSpan('request') as RecordedSpan;
+      await admin.moveToOther(slot);
+      tracer.reset();
+      const refreshed = next(c, 'refresh');
+      assert.equal(await withSpan(request, () => c.get(KEY)), null);
+      // The slot map the MOVED brings, before the slot moves back: the next command is redirected too.
+      await refreshed;
+      await admin.moveToOther(slot);
+      // LPOP's count is checked only where the key lives: the node the MOVED sends it to answers an error.
+      const failure = await withSpan(request, () => c.lpop(KEY, -1)).then(
+        () => assert.fail('LPOP with a negative count fails'),
+        (e: Error) => e,
+      );
+      request.finish();
+      assert.match(failure.message, /out of range/);
+      const [get, lpop] = redisSpans(tracer).filter((s) => s.operationName !== 'redis.connect');
+      assert.deepEqual([get?.operationName, lpop?.operationName], ['redis.GET', 'redis.LPOP']);
+      for (const span of [get, lpop]) {
+        assert.equal(span.parentId, request.id);
+        assert.equal(span.finishCount, 1);
+        // ioredis re-sends `delay` ms after the MOVED: a span that ends at the redirect is shorter.
+        assert.ok(span.endTime! - span.startTime >= delay, `${span.operationName} ends with the reply after the re-send (${span.endTime! - span.startTime} ms)`);
+      }
+      assert.equal(get.tags.error, undefined, 'the redirect is no error of the command');
+      assert.deepEqual(get.logs, []);
+      assert.equal(lpop.tags.error, true);
+      assertDbErrorLogged(lpop, failure);
+    });
+
     it('an ASK redirect (a slot being migrated): one span for the command under its request, none for the ASKING ioredis sends', async () => {
       const c = cluster();
       await next(c, 'ready');
@@ -237,6 +274,10 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
           tracer.started.filter((s) => s !== request).map((s) => [s.operationName, s.parentId === request.id]),
           [['redis.GET', true]],
         );
+        const [get] = tracer.byName('redis.GET');
+        assert.equal(get.finishCount, 1);
+        assert.equal(get.tags.error, undefined, 'the ASK redirect is no error of the command');
+        assert.deepEqual(get.logs, []);
       } finally {
         await admin.endMigration(slot);
       }
