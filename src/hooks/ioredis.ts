@@ -2,7 +2,8 @@
  * ioredis 5 and 6: every command through `Redis.prototype.sendCommand` (a Cluster's too, on the node it
  * goes to, with the parent it had when given to the Cluster), pipelines and MULTI through
  * `Pipeline.prototype.exec`, and `connect`. What ioredis does by itself (the ready handler's re-sends, a
- * Cluster's slot refreshes, ready check and redirects, a sentinel's queries) is marked as its own work.
+ * Cluster's slot refreshes, ready check and redirects, a sentinel's queries, 6's HIMPORT PREPAREs) is
+ * marked as its own work.
  * The span logic is in ../tracing/ioredis, loaded when ioredis is.
  */
 import type { RedisOptions } from '../options/ioredis';
@@ -21,5 +22,7 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
     'built/cluster': 'patchCluster',
     'built/cluster/ConnectionPool': 'patchConnectionPool',
     'built/connectors/SentinelConnector': 'patchSentinelConnector',
+    // 6 only.
+    'built/himport/HimportCoordinator': 'patchHimportCoordinator',
   }),
 });

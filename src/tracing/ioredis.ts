@@ -246,6 +246,15 @@ export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOpt
   ownWorkMethods(proto, ['getInfoFromNode', 'readyCheck', 'handleError'], hook, wrap);
 }
 
+/**
+ * ioredis 6's managed HIMPORT fieldsets: the HIMPORT PREPARE it sends in each handshake, before an app's
+ * HIMPORT SET on a connection that lost them (a RESET), to recover from "no such fieldset", and on a
+ * Cluster's new masters, is its own work. The app's SET keeps its one span, re-sent or not.
+ */
+export function patchHimportCoordinator(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  ownWorkMethods(exports.default?.prototype, ['ensurePrepared'], hook, wrap);
+}
+
 export function patchSentinelConnector(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   const proto = exports.default?.prototype;
   if (proto === undefined) return;

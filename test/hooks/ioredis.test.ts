@@ -8,6 +8,7 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { blockedIn, next, noop, until } from '../helpers/waits';
 import { redisUrl } from '../helpers/services';
 import { assertDbErrorLogged, assertOneFailedDbSpan } from '../helpers/error-log';
+import { resp, RespServer, startRespServer } from '../helpers/resp-server';
 
  
 
@@ -183,3 +184,91 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
     });
   });
 }
+
+describe('ioredis@6 hook: managed HIMPORT fieldsets (a fake RESP server: HIMPORT needs Redis 8.10)', function () {
+  this.timeout(20000);
+  const tracer = new RecordingTracer();
+  let server: RespServer;
+  /** Whether the next HIMPORT SET is answered as by a server that lost the fieldset. */
+  let loseFieldset = false;
+  const clients: any[] = [];
+  const client = (): any => {
+    const Redis = require('ioredis');
+    const c = new Redis({ host: '127.0.0.1', port: server.port, protocol: 2, lazyConnect: true, himportFieldsets: [{ name: 'profile', fields: ['name', 'email'] }] });
+    c.on('error', noop);
+    clients.push(c);
+    return c;
+  };
+  /** The command and its subcommand, of what the server got and of the spans. */
+  const heads = (commands: string[][]): string[] => commands.map((args) => args.slice(0, 2).join(' ').toUpperCase());
+
+  before(async () => {
+    server = await startRespServer((args) => {
+      const name = args[0].toUpperCase();
+      if (name === 'INFO') return resp.bulk('# Server\r\nloading:0\r\n');
+      if (name === 'RESET') return '+RESET\r\n';
+      if (name === 'HIMPORT' && args[1].toUpperCase() === 'SET' && loseFieldset) {
+        loseFieldset = false;
+        return resp.error('ERR no such fieldset');
+      }
+      return resp.ok;
+    });
+    // The statement keeps HIMPORT's subcommand: ioredis's PREPARE apart from the app's SET.
+    const dbStatementSerializer = (command: string, args: unknown[]): string => [command, ...args.slice(0, 1)].join(' ');
+    installPatches(['ioredis'], { tracer, hooks: { ioredis: { dbStatementSerializer } } });
+  });
+  after(async () => {
+    uninstallAllPatches();
+    await server.close();
+  });
+  beforeEach(() => tracer.reset());
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.disconnect();
+  });
+
+  it('connect and reconnect: the HIMPORT PREPARE of the handshake makes no span', async () => {
+    // Regression: each connect and reconnect made a root redis.HIMPORT span.
+    const c = client();
+    const request = tracer.startSpan('request') as RecordedSpan;
+    const ready = next(c, 'ready');
+    await withSpan(request, () => c.connect());
+    // ioredis is ready once the handshake's replies are in.
+    await ready;
+    const readyAgain = next(c, 'ready');
+    server.dropConnections();
+    await readyAgain;
+    request.finish();
+    assert.equal(heads(server.received).filter((h) => h === 'HIMPORT PREPARE').length, 2, 'the handshake prepared the fieldset twice');
+    assert.deepEqual(
+      tracer.finished.filter((s) => s !== request).map((s) => [s.operationName, s.parentId === request.id]),
+      [['redis.connect', true]],
+    );
+  });
+
+  it("the app's HIMPORT SET has its one span; the PREPARE ioredis sends first (after RESET) or to recover a lost fieldset makes none", async () => {
+    const c = client();
+    const ready = next(c, 'ready');
+    await c.connect();
+    await ready;
+    tracer.reset();
+    const from = server.received.length;
+    const request = tracer.startSpan('request') as RecordedSpan;
+    await withSpan(request, async () => {
+      await c.call('RESET');
+      assert.equal(await c.himport('SET', 'user:1', 'profile', 'Ada', 'ada@example.com'), 'OK');
+      loseFieldset = true;
+      assert.equal(await c.himport('SET', 'user:2', 'profile', 'Bob', 'bob@example.com'), 'OK');
+    });
+    request.finish();
+    assert.deepEqual(heads(server.received.slice(from)), ['RESET', 'HIMPORT PREPARE', 'HIMPORT SET', 'HIMPORT SET', 'HIMPORT PREPARE', 'HIMPORT SET']);
+    const spans = tracer.finished.filter((s) => s !== request);
+    assert.deepEqual(
+      spans.map((s) => [s.tags['db.statement'], s.parentId === request.id, s.finishCount, s.tags.error]),
+      [
+        ['RESET', true, 1, undefined],
+        ['HIMPORT SET', true, 1, undefined],
+        ['HIMPORT SET', true, 1, undefined],
+      ],
+    );
+  });
+});

@@ -283,6 +283,24 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       }
     });
 
+    if (pkg === 'ioredis') {
+      it("managed HIMPORT fieldsets: the PREPARE sent to each master makes no span (this Redis rejects it: 'node error')", async () => {
+        const c = cluster({ lazyConnect: true, himportFieldsets: [{ name: 'profile', fields: ['name', 'email'] }] });
+        const rejected: string[] = [];
+        const bothRejected = new Promise<void>((resolve) =>
+          c.on('node error', (err: Error) => {
+            if (/HIMPORT/i.test(err.message)) rejected.push(err.message);
+            if (rejected.length === redisClusterNodes().length) resolve();
+          }),
+        );
+        const request = tracer.startSpan('request') as RecordedSpan;
+        assert.equal(await withSpan(request, () => c.get(KEY)), null);
+        request.finish();
+        await bothRejected;
+        assert.deepEqual(redisSpans(tracer).filter((s) => s.operationName !== 'redis.connect').map((s) => [s.operationName, s.parentId === request.id]), [['redis.GET', true]]);
+      });
+    }
+
     it('the periodic slot refresh of a Cluster first used inside a request makes no span', async () => {
       const c = cluster({ lazyConnect: true, slotsRefreshInterval: 20 });
       const request = tracer.startSpan('request') as RecordedSpan;
