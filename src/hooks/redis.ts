@@ -21,5 +21,6 @@ export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
       'dist/lib/sentinel': 'patchSentinel',
     }),
     fileTargets('@redis/client', '>=1.0.0 <2', { 'dist/lib/commander': 'patchCommander' }),
+    fileTargets('@redis/client', '>=5.0.0 <7', { 'dist/lib/commands/generic-transformers': 'patchGenericTransformers' }),
   ],
 });

@@ -5,12 +5,12 @@
  * of their call, which client is sending and whether a MULTI/pipeline span covers its commands. What the
  * client sends past them (handshake, QUIT, 1.x's `pingInterval` PINGs) is not traced, nor 5+'s
  * `pingInterval` PINGs, which go through `sendCommand` from a timer outside any context (its socket was
- * made outside one, cores/redis.ts). A cluster's discovery and a sentinel's topology work are the
- * client's own work too: no span.
+ * made outside one, cores/redis.ts). A cluster's discovery, a sentinel's topology work and 5+'s
+ * re-authentication when a streaming credentials provider rotates them are the client's own work too: no span.
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { ownWorkMethods } from '../cores/db-call';
+import { ownWork, ownWorkMethods } from '../cores/db-call';
 import type { DbConnection } from '../cores/db-call';
 import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
@@ -105,9 +105,18 @@ function isHeartbeat(client: RedisClientLike, args: IArguments): boolean {
   return typeof interval === 'number' && interval > 0;
 }
 
+/**
+ * The client's own AUTH (5+): `reAuthenticate`, run when a streaming credentials provider rotates them,
+ * sends `sendCommand(parseArgs(AUTH, …))`. It is an instance field, out of reach of a prototype wrap;
+ * the arguments `parseArgs` (the client's own helper) builds for AUTH are marked instead.
+ */
+const ownAuthArgs = new WeakSet<object>();
+let ownAuthArgsMade = false;
+
 function wrapSender(hook: ActiveHook<RedisOptions>, name: string) {
   return (original: (...args: any[]) => any) =>
     function sender(this: RedisClientLike): any {
+      if (ownAuthArgsMade && name === 'sendCommand' && ownAuthArgs.has(arguments[0])) return ownWork(hook, original, this, arguments);
       if (clientParent(hook) === undefined || (name === 'sendCommand' && isHeartbeat(selfOf(this), arguments))) return applyArgs(original, this, arguments);
       return asSender(selfOf(this), false, () => applyArgs(original, this, arguments));
     };
@@ -198,6 +207,21 @@ export function patchClusterSlots(exports: any, { hook, wrap }: PatchContext<Red
 export function patchSentinel(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   ownWorkMethods(exports.default?.prototype, ['connect'], hook, wrap);
   ownWorkMethods(exports.RedisSentinelInternal?.prototype, ['observe', 'transform'], hook, wrap);
+}
+
+/** 5+'s `parseArgs`: the AUTH it builds is the client's own (see `ownAuthArgs`). */
+export function patchGenericTransformers(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  if (typeof exports.parseArgs !== 'function') return;
+  wrap(exports, 'parseArgs', (original) =>
+    function parseArgs(this: unknown): any {
+      const args = applyArgs(original, this, arguments);
+      if (hook.enabled && Array.isArray(args) && args[0] === 'AUTH') {
+        ownAuthArgsMade = true;
+        ownAuthArgs.add(args);
+      }
+      return args;
+    },
+  );
 }
 
 export function patchCommander(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {

@@ -440,6 +440,65 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
   });
 }
 
+for (const [pkg, label] of [['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
+  describe(`${label} hook: a streaming credentials provider (real Redis)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    before(() => installPatches(['redis'], { tracer }));
+    after(() => uninstallAllPatches());
+
+    it("the re-authentication after each rotation of the credentials is the client's own work: no AUTH span, whether AUTH succeeds or fails", async () => {
+      // Regression: each rotation made a redis.AUTH span, a child of whatever context the provider ran in.
+      type Credentials = { username?: string; password?: string };
+      let rotate: ((credentials: Credentials) => void) | undefined;
+      const reAuthErrors: Error[] = [];
+      let reAuthFailed: (() => void) | undefined;
+      const provider = {
+        type: 'streaming-credentials-provider',
+        subscribe: async (listener: { onNext(credentials: Credentials): void }) => {
+          rotate = (credentials) => listener.onNext(credentials);
+          // The default user of this Redis has no password: AUTH default <anything> succeeds.
+          return [{ username: 'default', password: 'initial' }, { dispose: noop }];
+        },
+        onReAuthenticationError: (err: Error) => {
+          reAuthErrors.push(err);
+          reAuthFailed?.();
+        },
+      };
+      const client = require(pkg).createClient({ url: redisUrl(), credentialsProvider: provider });
+      client.on('error', noop);
+      await client.connect();
+      tracer.reset();
+      try {
+        assert.ok(rotate, 'the client subscribed to the provider');
+        const key = `otch:${label}:reauth:${process.pid}`;
+        const request = tracer.startSpan('request') as RecordedSpan;
+        // A rotation from the provider's own timer (no context), then one from inside a request.
+        rotate({ username: 'default', password: 'rotated' });
+        // One connection answers in order: the GET's reply comes after the AUTH's.
+        assert.equal(await withSpan(request, () => client.get(key)), null);
+        const failed = new Promise<void>((resolve) => (reAuthFailed = resolve));
+        withSpan(request, () => rotate!({ username: 'otch-no-such-user', password: 'wrong' }));
+        await failed;
+        assert.equal(await withSpan(request, () => client.get(key)), null);
+        request.finish();
+        assert.equal(reAuthErrors.length, 1, 'only the second AUTH failed');
+        assert.match(reAuthErrors[0].message, /WRONGPASS/);
+        await tracer.settle();
+        assert.deepEqual(
+          tracer.finished.filter((s) => s !== request).map((s) => [s.operationName, s.parentId === request.id]),
+          [
+            ['redis.GET', true],
+            ['redis.GET', true],
+          ],
+        );
+      } finally {
+        await (client.close ? client.close() : client.quit());
+      }
+    });
+  });
+}
+
 describe('redis/ioredis uninstall', () => {
   it('restores every wrapped method of @redis/client 1.x, whose prototype has getters that throw', () => {
     // Regression: unpatching walked the prototype with `proto[name]`, hit the private-field getter
