@@ -116,8 +116,8 @@ let ownAuthArgsMade = false;
 function wrapSender(hook: ActiveHook<RedisOptions>, name: string) {
   return (original: (...args: any[]) => any) =>
     function sender(this: RedisClientLike): any {
-      if (ownAuthArgsMade && name === 'sendCommand' && ownAuthArgs.has(arguments[0])) return ownWork(hook, original, this, arguments);
       if (clientParent(hook) === undefined || (name === 'sendCommand' && isHeartbeat(selfOf(this), arguments))) return applyArgs(original, this, arguments);
+      if (ownAuthArgsMade && name === 'sendCommand' && ownAuthArgs.has(arguments[0])) return ownWork(hook, original, this, arguments);
       return asSender(selfOf(this), false, () => applyArgs(original, this, arguments));
     };
 }
