@@ -144,7 +144,10 @@ export class InboundRequest {
   /** The request context: entering it (`run`) makes this request's span the active one. */
   readonly store: InboundStore;
   private children: Span[] | undefined = undefined;
+  /** The error the framework last caught: recorded at the end, if the response says the request failed. */
   private lastError: unknown = undefined;
+  /** The response is done: no server span starts any more (nothing would finish it). */
+  private ended = false;
 
   constructor(
     private readonly config: InboundConfig,
@@ -164,7 +167,7 @@ export class InboundRequest {
 
   /** Starts the server span if this request has none yet (`traced()`), and makes it active for the request. */
   trace(): Span | undefined {
-    if (this.span !== undefined || !this.config.hook.enabled) return this.span;
+    if (this.span !== undefined || this.ended || !this.config.hook.enabled) return this.span;
     const req = this.req;
     let peer: Peer | undefined;
     const peerOnce = (): Peer => (peer ??= peerOf(req));
@@ -198,11 +201,14 @@ export class InboundRequest {
     setTag(span, 'http.route', template);
   }
 
-  /** An error the framework caught (and perhaps turned into a 500 page): error=true with the error log. */
+  /**
+   * An error the framework caught: error=true with the error log once the response shows the request
+   * failed (a 5xx, or no response at all). The app's error handler may still answer it with a 4xx (a
+   * "not found" of its own), which is no server error; an error that carries a 4xx status is none either.
+   */
   recordError(err: unknown): void {
-    if (err === undefined || err === this.lastError || isClientError(err)) return;
+    if (err === undefined || isClientError(err)) return;
     this.lastError = err;
-    if (this.span !== undefined) markError(this.span, err);
   }
 
   /** A child span of the server span (middleware spans); finished at the latest with the request. */
@@ -262,7 +268,8 @@ export class InboundRequest {
   end(): void {
     const span = this.span;
     this.span = undefined;
-    this.store.span = undefined;
+    this.ended = true;
+    // The store keeps the span: what the request goes on to do after its response is still its child.
     if (span === undefined) return;
     const res = this.res;
     if (this.children !== undefined) {
@@ -277,6 +284,7 @@ export class InboundRequest {
         // as in setRoute
       }
     }
+    if (this.lastError !== undefined && (res.statusCode >= 500 || !res.writableFinished)) markError(span, this.lastError);
     if (!res.writableFinished) markError(span, new Error('connection closed before the response was sent'), 'abort');
     else if (res.statusCode >= 500) setTag(span, Tags.ERROR, true);
     const { responseHook } = this.config.hook.options;
