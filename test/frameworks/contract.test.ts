@@ -5,6 +5,8 @@
  * middleware spans, the toggles, and the app's functions handed back to it unchanged.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
 import { uninstallAllPatches } from '../../src';
 import type { RecordedSpan } from '../helpers/tracer';
 import { childrenOf, frameworkSuite, get, serverSpans } from './harness';
@@ -16,7 +18,7 @@ const TRACED_PARENT = '00-0123456789abcdef0123456789abcdef-00000000000000aa-01';
 for (const driver of FRAMEWORKS) {
   describe(`framework contract (${driver.label})`, function () {
     this.timeout(30000);
-    const { tracer, seen, back, start, restart, install } = frameworkSuite(driver);
+    const { tracer, seen, events, back, start, restart, install } = frameworkSuite(driver);
     const route = (template: string): string => `GET ${driver.route(template)}`;
     const nonClient = (): string[] => tracer.finished.filter((s) => s.tags['span.kind'] !== 'client').map((s) => s.operationName);
     const clientOf = (url: string): RecordedSpan | undefined => tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags['http.url'] === url);
@@ -82,6 +84,64 @@ for (const driver of FRAMEWORKS) {
         const [span] = await tracer.waitFor(1);
         assert.equal(span.operationName, 'GET /bad');
         assert.equal(span.tags.error, undefined);
+      });
+    }
+
+    it('an error the app answers 404 (NotFound, no status of its own) is not an error of the server span', async () => {
+      const url = await start(undefined, undefined, driver.notFound);
+      const reply = await get(`${url}/missing`);
+      assert.deepEqual(reply, { status: 404, body: 'not found: user 42 not found' });
+      for (const [path] of driver.moreNotFound ?? []) assert.equal((await get(`${url}${path}`)).status, 404, path);
+      // A server span and the test client's span per request.
+      await tracer.waitFor(2 * (1 + (driver.moreNotFound?.length ?? 0)));
+      await tracer.settle();
+      const spans = tracer.ofKind('server');
+      const templates = ['/missing', ...(driver.moreNotFound ?? []).map(([, template]) => template)];
+      assert.deepEqual(spans.map((s) => s.operationName), templates.map(route));
+      for (const span of spans) {
+        assert.equal(span.tags['http.status_code'], 404, span.operationName);
+        assert.equal(span.tags.error, undefined, `${span.operationName}: no error tag`);
+        assert.deepEqual(span.logs, [], `${span.operationName}: no error logged`);
+      }
+    });
+
+    it('work after the response (an await, then an outbound call) stays under the finished server span', async () => {
+      const url = await start();
+      const done = once(events, 'afterResponse');
+      assert.equal((await get(`${url}/after-response`, { traceparent: PARENT })).body, 'sent');
+      await done;
+      await tracer.settle();
+      const [server] = serverSpans(tracer, route('/after-response'));
+      assert.ok(server.endTime !== undefined, 'the server span finished');
+      assert.equal(server.parentId, '0123456789abcdef');
+      const client = clientOf(`${back().url}/after-response`) as RecordedSpan;
+      assert.ok(client.startTime >= server.endTime!, 'the call was made after the response');
+      assert.equal(client.parentId, server.id, 'the call after the response is a child of the request’s server span');
+      assert.equal(client.traceId, server.traceId);
+      assert.equal(seen.afterResponse, server, 'currentSpan() after the response is still the request’s span (log correlation)');
+    });
+
+    for (const traceAllRequests of [false, true]) {
+      it(`traced() after the client has gone starts no span${traceAllRequests ? ' (traceAllRequests: the aborted request’s span finished once, the abort logged)' : ' (traceAllRequests: false)'}`, async () => {
+        const url = await start({ hooks: { httpServer: { traceAllRequests } } });
+        const waiting = once(events, 'waiting');
+        const lateTraced = once(events, 'lateTraced');
+        const client = http.get(`${url}/slow-traced`);
+        client.on('error', () => undefined);
+        await waiting;
+        client.destroy();
+        await lateTraced;
+        await tracer.settle();
+        const servers = tracer.started.filter((s) => s.tags['span.kind'] === 'server');
+        if (!traceAllRequests) {
+          assert.deepEqual(servers, [], 'no server span started after the abort');
+          return;
+        }
+        assert.equal(servers.length, 1, 'no second server span after the abort');
+        const [span] = servers;
+        assert.equal(span.finishCount, 1);
+        assert.equal(span.tags.error, true);
+        assert.deepEqual(span.logs.map((l) => [l.fields.event, l.fields.message]), [['abort', 'connection closed before the response was sent']]);
       });
     }
 

@@ -5,6 +5,7 @@
  * The contract (contract.test.ts) runs the same tests through every driver; a framework's own test file
  * (test/hooks/<framework>.test.ts) keeps only what is particular to that framework.
  */
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { currentSpan, installPatches, traced, uninstallAllPatches } from '../../src';
@@ -36,6 +37,11 @@ export function fetchBack(url: string): Promise<string> {
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** An error of the app's own for a missing resource: no status property, the app's error handling answers it 404. */
+export class NotFound extends Error {
+  override name = 'NotFound';
+}
+
 /** The finished server spans named `name`. */
 export const serverSpans = (tracer: RecordingTracer, name: string): RecordedSpan[] => tracer.finished.filter((s) => s.tags['span.kind'] === 'server' && s.operationName === name);
 
@@ -53,10 +59,14 @@ export type Seen = Record<string, unknown>;
  *   GET /api/boom                  throws `kaput`
  *   GET /admin/orgs/:org/items/:item  `<org>/<item>` (a sub-app, router or plugin with a prefix)
  *   GET /plain  `plain`;  GET /traced  traced() first, `t`;  GET /untraced  calls the back server, `u`;  GET /tag  tags the active span, `ok`
+ *   GET /after-response            answers `sent`, then works on: afterResponse
+ *   GET /slow-traced               a slow middleware (slowAuth) that goes on only once the client is gone, then lateTraced(), then `late`
  */
 export class AppWork {
   readonly seen: Seen = {};
   backUrl = '';
+  /** What the app signals: `afterResponse` (its work after the response done), `waiting` (slowAuth waits), `lateTraced` (traced() ran). */
+  readonly events = new EventEmitter();
 
   async getUser(id: string): Promise<{ id: string }> {
     await delay(2);
@@ -94,6 +104,41 @@ export class AppWork {
   }
   /** traced(), for the framework's own way of running it (middleware, hook, extension). */
   readonly tracedMiddleware = traced;
+
+  /**
+   * Called by a handler as it answers (`res` is the raw response): once the response is done, after an
+   * await, notes the active span and calls the back server (an audit call), then signals `afterResponse`.
+   */
+  async afterResponse(res: http.ServerResponse): Promise<void> {
+    await closed(res);
+    await delay(1);
+    this.seen.afterResponse = currentSpan();
+    await fetchBack(`${this.backUrl}/after-response`);
+    this.events.emit('afterResponse');
+  }
+
+  /** A slow middleware's wait (an auth check): signals `waiting`, resolves once the client is gone and the response closed. */
+  async slowAuth(res: http.ServerResponse): Promise<void> {
+    const gone = closed(res);
+    this.events.emit('waiting');
+    await gone;
+  }
+
+  /** traced() that signals `lateTraced` once it ran (after slowAuth, the client gone). */
+  lateTraced(): (a: any, b?: any, c?: any) => any {
+    const inner = traced();
+    const events = this.events;
+    return function lateTraced(a: any, b?: any, c?: any): any {
+      const result = inner(a, b, c);
+      events.emit('lateTraced');
+      return result;
+    };
+  }
+}
+
+/** Resolves once `res` has closed (at once if it has). */
+async function closed(res: http.ServerResponse): Promise<void> {
+  if (!res.closed) await once(res, 'close');
 }
 
 export interface RunningApp {
@@ -123,6 +168,13 @@ export interface FrameworkDriver {
   readonly moreServerErrors?: ReadonlyArray<readonly [string, string, string, number]>;
   /** Adds `GET /bad` that fails with a client error (400, `bad input`) the framework's way. */
   readonly clientError?: Extra;
+  /**
+   * Adds `GET /missing`, whose `NotFound('user 42 not found')` (an error without a status) reaches the
+   * framework's error handling (next(err), a throw, a returned error), where the app answers it 404 `not found: <message>`.
+   */
+  readonly notFound: Extra;
+  /** More routes that `notFound` adds, answered 404 the framework's other ways: [path, route template]. */
+  readonly moreNotFound?: ReadonlyArray<readonly [string, string]>;
   /** Paths besides /traced that run traced() the framework's other ways (fastify: a scope's onRequest hook). */
   readonly alsoTraced?: readonly string[];
   /**
@@ -142,6 +194,8 @@ export interface FrameworkDriver {
 export interface FrameworkSuite {
   readonly tracer: RecordingTracer;
   readonly seen: Seen;
+  /** What the app signals (AppWork.events). */
+  readonly events: EventEmitter;
   back(): TestServer;
   /** Installs the hooks (httpServer, http and the framework's by default) and starts the app. */
   start(config?: HooksConfig, names?: HookName[], extra?: Extra): Promise<string>;
@@ -161,11 +215,15 @@ export function requestLifecycle(tracer: RecordingTracer, seen: Seen, closeApp: 
   });
   after(() => back.close());
   afterEach(async () => {
-    await closeApp();
-    await tracer.settle();
-    uninstallAllPatches();
-    tracer.reset();
-    for (const key of Object.keys(seen)) delete seen[key];
+    try {
+      await closeApp();
+      await tracer.settle();
+    } finally {
+      // A test that failed here (a span left unfinished) leaves no install and no spans to the next suite.
+      uninstallAllPatches();
+      tracer.reset();
+      for (const key of Object.keys(seen)) delete seen[key];
+    }
   });
   return () => back;
 }
@@ -191,6 +249,7 @@ export function frameworkSuite(driver: FrameworkDriver): FrameworkSuite {
   return {
     tracer,
     seen: work.seen,
+    events: work.events,
     back,
     start,
     install,

@@ -1,5 +1,5 @@
 import type { AppWork, FrameworkDriver } from '../harness';
-import { listen } from '../harness';
+import { listen, NotFound } from '../harness';
 
 /** express 5 and 4 (npm alias `express4`): nested routers and a sub-app, an error middleware when asked for. */
 function expressDriver(label: string, moduleName: string): FrameworkDriver {
@@ -14,6 +14,13 @@ function expressDriver(label: string, moduleName: string): FrameworkDriver {
     // The error middleware must come after the routes: `errorPage` only asks for it.
     errorPage: (app) => (app.locals.withErrorPage = true),
     ownErrorReply: true,
+    notFound: (app) => {
+      app.get('/missing', (_req: any, _res: any, next: any) => next(new NotFound('user 42 not found')));
+      app.use(function notFoundPage(err: any, _req: any, res: any, next: any) {
+        if (err instanceof NotFound) res.status(404).send(`not found: ${err.message}`);
+        else next(err);
+      });
+    },
     async start(work: AppWork, extra) {
       const express = load();
       const app = express();
@@ -41,6 +48,18 @@ function expressDriver(label: string, moduleName: string): FrameworkDriver {
       app.get('/traced', work.tracedMiddleware(), (_req: any, res: any) => res.send(work.traced()));
       app.get('/untraced', async (_req: any, res: any) => res.send(await work.untraced()));
       app.get('/tag', (_req: any, res: any) => res.send(work.tag()));
+      app.get('/after-response', (_req: any, res: any) => {
+        void work.afterResponse(res);
+        res.send('sent');
+      });
+      app.get(
+        '/slow-traced',
+        function slowAuth(_req: any, res: any, next: any) {
+          void work.slowAuth(res).then(() => next());
+        },
+        work.lateTraced(),
+        (_req: any, res: any) => res.send('late'),
+      );
       if (app.locals.withErrorPage === true) {
         app.use(function errorHandler(err: any, _req: any, res: any, _next: any) {
           res.status(500).send(`handled: ${err.message}`);

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { currentSpan } from '../../../src';
 import type { AppWork, FrameworkDriver } from '../harness';
-import { fetchBack } from '../harness';
+import { fetchBack, NotFound } from '../harness';
 
 /**
  * fastify 5 and 4 (npm alias `fastify4`): nested plugins with prefixes; besides the common routes a
@@ -22,6 +22,20 @@ function fastifyDriver(label: string, moduleName: string): FrameworkDriver {
       app.get('/bad', async () => {
         throw Object.assign(new Error('bad input'), { statusCode: 400 });
       }),
+    // A scope's error handler answers a thrown NotFound 404; a handler that set 404 itself returns one to fastify's own error handler.
+    notFound: (app) => {
+      app.register(async (scope: any) => {
+        scope.setErrorHandler((err: Error, _req: any, reply: any) => (err instanceof NotFound ? reply.code(404).send(`not found: ${err.message}`) : reply.send(err)));
+        scope.get('/missing', async () => {
+          throw new NotFound('user 42 not found');
+        });
+      });
+      app.get('/missing-returned', async (_req: any, reply: any) => {
+        reply.code(404);
+        return new NotFound('user 42 not found');
+      });
+    },
+    moreNotFound: [['/missing-returned', '/missing-returned']],
     alsoTraced: ['/hooked'],
     handlerSpans: { paths: ['/api/v1/users/3', '/plain', '/api/cb/4'], children: { 'GET /plain': ['<anonymous>'], 'GET /api/cb/:id': ['callbackStyle'] } },
     async start(work: AppWork, extra) {
@@ -62,6 +76,11 @@ function fastifyDriver(label: string, moduleName: string): FrameworkDriver {
       });
       app.get('/untraced', async () => work.untraced());
       app.get('/tag', async () => work.tag());
+      app.get('/after-response', async (_req: any, reply: any) => {
+        void work.afterResponse(reply.raw);
+        return 'sent';
+      });
+      app.get('/slow-traced', { onRequest: [async (_req: any, reply: any) => work.slowAuth(reply.raw), work.lateTraced()] }, async () => 'late');
       await app.listen({ port: 0, host: '127.0.0.1' });
       return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
     },

@@ -1,5 +1,6 @@
 import { currentSpan } from '../../../src';
 import type { AppWork, FrameworkDriver } from '../harness';
+import { NotFound } from '../harness';
 
  
 const Boom = require('@hapi/boom');
@@ -21,6 +22,17 @@ export const hapiDriver: FrameworkDriver = {
   ownErrorReply: true,
   moreServerErrors: [['/api/unavailable', 'down for now', '/api/unavailable', 503]],
   clientError: (app) => app.route({ method: 'GET', path: '/bad', handler: () => Boom.badRequest('bad input') }),
+  // hapi makes a 500 Boom of the thrown NotFound; the app's onPreResponse answers it 404.
+  notFound: (app) => {
+    app.ext('onPreResponse', (req: any, h: any) => (req.response instanceof NotFound ? h.response(`not found: ${req.response.message}`).code(404) : h.continue));
+    app.route({
+      method: 'GET',
+      path: '/missing',
+      handler: () => {
+        throw new NotFound('user 42 not found');
+      },
+    });
+  },
   // An arrow function in `{ handler: () => ... }` is named `handler` by JavaScript.
   handlerSpans: {
     extra: (app) => app.route({ method: 'GET', path: '/anon', handler: anonymous }),
@@ -59,6 +71,19 @@ export const hapiDriver: FrameworkDriver = {
     app.route({ method: 'GET', path: '/traced', options: { ext: { onPreHandler: { method: work.tracedMiddleware() } }, handler: () => work.traced() } });
     app.route({ method: 'GET', path: '/untraced', handler: async () => work.untraced() });
     app.route({ method: 'GET', path: '/tag', handler: () => work.tag() });
+    app.route({
+      method: 'GET',
+      path: '/after-response',
+      handler: (req: any) => {
+        void work.afterResponse(req.raw.res);
+        return 'sent';
+      },
+    });
+    const slowAuth = async (req: any, h: any): Promise<symbol> => {
+      await work.slowAuth(req.raw.res);
+      return h.continue;
+    };
+    app.route({ method: 'GET', path: '/slow-traced', options: { ext: { onPreHandler: [{ method: slowAuth }, { method: work.lateTraced() }] }, handler: () => 'late' } });
     await app.start();
     return { url: `http://127.0.0.1:${app.info.port}`, close: () => app.stop() };
   },

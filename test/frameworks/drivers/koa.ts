@@ -1,5 +1,5 @@
 import type { AppWork, FrameworkDriver } from '../harness';
-import { listen } from '../harness';
+import { listen, NotFound } from '../harness';
 
 /** koa 3 and 2 (npm alias `koa2`), each with both routers: prefixed and nested routers. */
 function koaDriver(label: string, koaModule: string, routerModule: string): FrameworkDriver {
@@ -30,6 +30,22 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Fram
       r.get('/bad', (ctx: any) => ctx.throw(400, 'bad input'));
       app.use(r.routes());
     },
+    notFound: (app) => {
+      app.use(async function notFoundPage(ctx: any, next: any) {
+        try {
+          await next();
+        } catch (err) {
+          if (!(err instanceof NotFound)) throw err;
+          ctx.status = 404;
+          ctx.body = `not found: ${err.message}`;
+        }
+      });
+      const r = new (load().Router)();
+      r.get('/missing', () => {
+        throw new NotFound('user 42 not found');
+      });
+      app.use(r.routes());
+    },
     handlerSpans: { paths: ['/api/v1/users/3', '/plain'], children: { 'GET /plain': ['<anonymous>'] } },
     async start(work: AppWork, extra) {
       const { Router } = load();
@@ -52,6 +68,19 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Fram
       root.get('/traced', work.tracedMiddleware(), (ctx: any) => (ctx.body = work.traced()));
       root.get('/untraced', async (ctx: any) => (ctx.body = await work.untraced()));
       root.get('/tag', (ctx: any) => (ctx.body = work.tag()));
+      root.get('/after-response', (ctx: any) => {
+        void work.afterResponse(ctx.res);
+        ctx.body = 'sent';
+      });
+      root.get(
+        '/slow-traced',
+        async function slowAuth(ctx: any, next: any) {
+          await work.slowAuth(ctx.res);
+          return next();
+        },
+        work.lateTraced(),
+        (ctx: any) => (ctx.body = 'late'),
+      );
       app.use(root.routes());
       return listen(app.callback());
     },
