@@ -168,6 +168,8 @@ const kPoolCallback = Symbol('opentracing-client-hooks.poolCallback');
 
 /** Set while a pool's own `query` or `execute` runs: the connection it takes is part of that statement. */
 let inPoolStatement = false;
+/** Set while a statement's failed attempt to get a connection calls back (where a pool cluster retries). */
+let inFailedAttempt = false;
 
 /**
  * A MySQL pool's `query` / `execute` (mysql, mysql2), which take a connection for the statement with
@@ -181,6 +183,25 @@ export function wrapPoolStatement(current: () => ActiveHook<DbHookOptions> | und
       const hook = current();
       // With tracing off its getConnection passes straight through: nothing needs the flag.
       if (hook === undefined || tracingOff(hook) || inPoolStatement) return applyArgs(original, this, arguments);
+      inPoolStatement = true;
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        inPoolStatement = false;
+      }
+    };
+}
+
+/**
+ * A pool cluster namespace's `getConnection` (mysql2): called from a statement's failed attempt, it is
+ * that statement's retry on the next node, and its connection is part of the statement too. Anywhere
+ * else (the app's own, even inside that callback: the app's error callback runs there) it is left alone.
+ */
+export function wrapStatementRetry(current: () => ActiveHook<DbHookOptions> | undefined) {
+  return (original: AnyFunction) =>
+    function getConnection(this: unknown): unknown {
+      const hook = current();
+      if (hook === undefined || !inFailedAttempt || inPoolStatement) return applyArgs(original, this, arguments);
       inPoolStatement = true;
       try {
         return applyArgs(original, this, arguments);
@@ -237,14 +258,14 @@ export function wrapPoolGetConnection(
           }
         }
         call?.settle(err);
-        if (startTime === undefined) return runInContext(store, callback as AnyFunction, self, args);
-        // A statement's own retry from here (a pool cluster trying its next node) is part of the statement too.
-        const outer = inPoolStatement;
-        inPoolStatement = true;
+        if (startTime === undefined || err == null) return runInContext(store, callback as AnyFunction, self, args);
+        // A pool cluster retries a statement's failed attempt from here (`wrapStatementRetry`).
+        const outer = inFailedAttempt;
+        inFailedAttempt = true;
         try {
           return runInContext(store, callback as AnyFunction, self, args);
         } finally {
-          inPoolStatement = outer;
+          inFailedAttempt = outer;
         }
       });
       (traced as { [kPoolCallback]?: true })[kPoolCallback] = true;

@@ -14,7 +14,7 @@ import type { Span } from 'opentracing';
 import { storage } from '../context';
 import type { DbCall } from '../cores/db-call';
 import { takeEmitterCall, traceEmitter } from '../cores/emitter-call';
-import { mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement } from '../cores/sql-call';
+import { mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement, wrapStatementRetry } from '../cores/sql-call';
 import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent } from '../spans';
@@ -315,7 +315,12 @@ export function patchPoolCluster(exports: any, { current, wrap }: PatchContext<M
       if (!patched && namespace !== null && typeof namespace === 'object') {
         patched = true;
         const proto = Object.getPrototypeOf(namespace);
-        if (proto !== Object.prototype) wrapPoolStatements(proto, current, wrap);
+        if (proto !== Object.prototype) {
+          wrapPoolStatements(proto, current, wrap);
+          // A statement's retry on the next node (mysql2 calls it from the failed attempt's callback).
+          const retries = definer(proto, 'getConnection');
+          if (retries !== undefined) wrap(retries, 'getConnection', wrapStatementRetry(current));
+        }
       }
       return namespace;
     },

@@ -577,6 +577,32 @@ describe('mysql2 pools and pool clusters (real MariaDB)', function () {
     assert.doesNotMatch(JSON.stringify(tracer.finished.map((s) => [s.tags, s.logs])), /pw-never-shown/);
   });
 
+  it("the app's own getConnection in a failed pool query's callback keeps its span (nothing of the statement leaks into it)", async () => {
+    const down = mysql.createPool({ host: '127.0.0.1', port: await closedPort(), user: 'nobody', password: 'pw-never-shown' } as any);
+    const up = mysql.createPool({ uri: mysqlUrl(), connectionLimit: 1 } as any);
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    try {
+      await withSpan(parent, () =>
+        cb((done) =>
+          down.query('SELECT 1', (err: unknown) => {
+            assert.ok(err instanceof Error);
+            up.getConnection((e: unknown, c: mysql.PoolConnection) => {
+              if (e == null) c.release();
+              done(e);
+            });
+          }),
+        ),
+      );
+    } finally {
+      parent.finish();
+      await new Promise((resolve) => down.end(resolve));
+      await new Promise((resolve) => up.end(resolve));
+    }
+    await tracer.settle();
+    const gets = tracer.byName('mysql.pool.getConnection');
+    assert.deepEqual(gets.map((g) => g.tags.error === true).sort(), [false, true], "the failed attempt, and the app's own");
+  });
+
   it('a pool cluster that retries on its next node: the failed attempt is a getConnection error span, the one that works none', async () => {
     // The down node counts as offline after one failure: the retry goes to the next node.
     const cluster = mysqlp.createPoolCluster({ defaultSelector: 'ORDER', removeNodeErrorCount: 1 });
