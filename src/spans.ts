@@ -182,12 +182,17 @@ export function markError(span: Span, err: unknown, event = 'error', redact?: (t
   const error = err as { message?: unknown; stack?: unknown } | null | undefined;
   const clean = (text: unknown): unknown => (redact !== undefined && typeof text === 'string' ? redact(text) : text);
   setTag(span, Tags.ERROR, true);
-  logEvent(span, {
-    event,
-    'error.object': err,
-    message: clean(error != null && typeof error === 'object' ? error.message : String(err)),
-    stack: clean(error != null && typeof error === 'object' ? error.stack : undefined),
-  });
+  let message: unknown;
+  let stack: unknown;
+  try {
+    message = clean(error != null && typeof error === 'object' ? error.message : String(err));
+    stack = clean(error != null && typeof error === 'object' ? error.stack : undefined);
+  } catch {
+    // An error whose fields throw when read (a Proxy, a getter) is not shown; the span still finishes.
+    message = 'error not shown: it could not be read';
+    stack = undefined;
+  }
+  logEvent(span, { event, 'error.object': err, message, stack });
 }
 
 /** Finishes `span`, recording `err` first when given. */

@@ -115,7 +115,12 @@ export class DbCall {
 
   fail(err: unknown): void {
     if (this.done) return;
-    const outcome = this.outcomeOf?.(err);
+    let outcome: TagMap | undefined;
+    try {
+      outcome = this.outcomeOf?.(err);
+    } catch {
+      outcome = undefined; // an error that cannot be read is a failure
+    }
     if (outcome !== undefined) {
       for (const key of Object.keys(outcome)) setTag(this.span, key, outcome[key]);
       return this.succeed();

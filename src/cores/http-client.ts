@@ -216,7 +216,13 @@ export class HttpClientCall {
     if (err !== undefined) {
       const redact = (text: string): string => redactText(text, this.secrets);
       // A copy without the error's object fields: an axios error carries its request's config (credentials, headers).
-      markError(this.span, redactedErrorCopy(err, redact), event, redact);
+      let logged: unknown;
+      try {
+        logged = redactedErrorCopy(err, redact);
+      } catch {
+        logged = new Error('error not shown: it could not be redacted');
+      }
+      markError(this.span, logged, event, redact);
     }
     finishSpan(this.span);
   }

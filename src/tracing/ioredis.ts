@@ -220,10 +220,10 @@ export function patchRedis(exports: any, { hook, wrap }: PatchContext<RedisOptio
 function wrapClusterSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: unknown, command: unknown, _stream?: unknown, node?: unknown): any {
-      if (hook.enabled && node == null && isCommand(command)) beforeRetries(command);
       const parent = clientParent(hook);
       if (parent === undefined) untraced(hook, command);
-      else if (isCommand(command) && !hasSpan(command) && !clusterParents.has(command)) {
+      else if (node == null && isCommand(command)) beforeRetries(command);
+      if (parent !== undefined && isCommand(command) && !hasSpan(command) && !clusterParents.has(command)) {
         clusterUsed = true;
         clusterParents.set(command, parent);
       }

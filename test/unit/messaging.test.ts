@@ -191,6 +191,24 @@ describe('messaging core', () => {
       await tracer.settle();
     });
 
+    it("outcomeOf: an error it names is no failure (its tags, no error); one it cannot read is a failure; the span finishes once", async () => {
+      const moved = new Error('moved');
+      const unreadable = new Proxy(new Error('x'), { get: () => { throw new Error('trap'); } });
+      const outcomeOf = (err: unknown): Record<string, unknown> | undefined => ((err as Error).message === 'moved' ? { 'demo.moved': 'later' } : undefined);
+      const first = startConsumer(hook, SPEC, null, outcomeOf)!;
+      await assert.rejects(Promise.resolve(runConsumer(first, () => Promise.reject(moved), undefined, [])));
+      const second = startConsumer(hook, SPEC, null, outcomeOf)!;
+      let rejected: unknown;
+      await Promise.resolve(runConsumer(second, () => Promise.reject(unreadable), undefined, [])).catch((e: unknown) => {
+        rejected = e;
+      });
+      assert.equal(rejected, unreadable, 'the very error reaches the library');
+      const [a, b] = [first.span, second.span] as RecordedSpan[];
+      assert.deepEqual([a.tags['demo.moved'], a.tags.error], ['later', undefined]);
+      assert.equal(b.tags.error, true);
+      await tracer.settle();
+    });
+
     it('traceHandler runs the handler as it is when no span is made', () => {
       const off = new ActiveHook<MessagingHookOptions>('demo', {}, new ThrowingTracer(['startSpan']));
       assert.equal(traceHandler(off, SPEC, null, (x: number) => x + 1, undefined, [1]), 2);
