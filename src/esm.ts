@@ -82,8 +82,8 @@ function detectedEsModule(file: string): boolean {
 
 /**
  * Whether `main` (the script Node is about to run, `process.argv[1]`) is an ES module: `.mjs`/`.mts`, a
- * `.js`/`.ts` (or extensionless) file under a package.json whose `type` is `module`, or, with no `type`,
- * one that has import/export statements and is no CommonJS (Node runs it as an ES module).
+ * `.js`/`.ts` (or extensionless) file under a package.json whose `type` is `module`, or a typeless `.js`
+ * that has import/export statements and is no CommonJS (Node runs it as an ES module).
  */
 export function isEsModuleMain(main: string | undefined): boolean {
   if (main === undefined || main === '') return false;
@@ -98,7 +98,8 @@ export function isEsModuleMain(main: string | undefined): boolean {
   if (ext !== '.js' && ext !== '.ts' && ext !== '') return false;
   const type = packageType(path.dirname(file));
   if (type === 'module') return true;
-  if (type === 'commonjs') return false;
+  // A typeless .ts is left to its loader (ts-node's register compiles it to CommonJS); types never compile as CommonJS.
+  if (type === 'commonjs' || ext === '.ts') return false;
   try {
     return detectedEsModule(file);
   } catch {
@@ -108,7 +109,8 @@ export function isEsModuleMain(main: string | undefined): boolean {
 
 /** `node -e`/`-p` (their code is the program; a file named after it is only an argument). */
 function evaluating(): boolean {
-  return process.execArgv.some((arg) => arg === '-e' || arg === '-p' || arg === '--eval' || arg === '--print' || arg.startsWith('--eval=') || arg.startsWith('--print='));
+  // Short options may be combined (`-pe`).
+  return process.execArgv.some((arg) => /^-[a-zA-Z]*[ep][a-zA-Z]*$/.test(arg) || arg === '--eval' || arg === '--print' || arg.startsWith('--eval=') || arg.startsWith('--print='));
 }
 
 /**

@@ -43,10 +43,12 @@ describe('isEsModuleMain: the main module -r is about to run', () => {
     assert.equal(isEsModuleMain(write('d.js', "importUsers();\nexport_all();\nconst s = `\nimport data from the CSV\n`;\nif (!module.parent) return;\n")), false);
   });
 
-  it('.ts follows the package type as .js does; .cts is not one', () => {
-    write('package.json', JSON.stringify({ type: 'module' }));
-    assert.equal(isEsModuleMain(write('a.ts', 'const x: number = 1;')), true);
-    assert.equal(isEsModuleMain(write('b.cts', 'const x = 1;')), false);
+  it(".ts under \"type\": \"module\" is one; a typeless .ts is left to its loader (ts-node compiles it to CommonJS); .cts is not one", () => {
+    write('esm/package.json', JSON.stringify({ type: 'module' }));
+    assert.equal(isEsModuleMain(write('esm/a.ts', 'const x: number = 1;')), true);
+    write('package.json', JSON.stringify({ name: 'no-type' }));
+    assert.equal(isEsModuleMain(write('b.ts', "import { x } from './x';\nconst y: number = x;\n")), false);
+    assert.equal(isEsModuleMain(write('c.cts', 'const x = 1;')), false);
   });
 
   it('no main (node -e, the REPL) or a file that does not exist is not one', () => {
