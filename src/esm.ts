@@ -120,14 +120,22 @@ function evaluating(): boolean {
  */
 export function registerLoaderForEsModuleMain(): void {
   if (evaluating() || !isEsModuleMain(process.argv[1])) return;
+  registerLoader();
+}
+
+/**
+ * Registers import-in-the-middle's loader for the hooked packages' entries (both preloads): in-thread
+ * hooks where this Node runs them correctly, else the loader thread; none with OTEL_SDK_DISABLED=true,
+ * and once when both preloads are given.
+ */
+export function registerLoader(): void {
   const register = (Module as { register?: (specifier: string, parentURL?: string, options?: object) => void }).register;
-  if (typeof register !== 'function') return log('this Node has no module.register: an ES-module main under -r is hooked through require() only');
+  if (typeof register !== 'function') return log('this Node has no module.register: ES-module imports are hooked through require() only');
   const include = loaderModules();
   if (include.length === 0 || !claimLoader()) return;
-  // As register.mjs: in-thread hooks where this Node runs them correctly, else the loader thread.
   let hooks: { supportsSyncHooks(): boolean; register(options: object): void } | undefined;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an ES module, required only for an ES-module main
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an ES module, required only when the loader is wanted
     hooks = require('import-in-the-middle/register-hooks.mjs');
   } catch {
     hooks = undefined; // a Node that cannot require an ES module: the loader thread
