@@ -183,13 +183,18 @@ export function wrapPoolStatement(current: () => ActiveHook<DbHookOptions> | und
       const hook = current();
       // With tracing off its getConnection passes straight through: nothing needs the flag.
       if (hook === undefined || tracingOff(hook) || inPoolStatement) return applyArgs(original, this, arguments);
-      inPoolStatement = true;
-      try {
-        return applyArgs(original, this, arguments);
-      } finally {
-        inPoolStatement = false;
-      }
+      return asPoolStatement(original, this, arguments);
     };
+}
+
+/** Runs `original` as a pool statement: the connection it takes is part of that statement. */
+function asPoolStatement(original: AnyFunction, thisArg: unknown, args: IArguments): unknown {
+  inPoolStatement = true;
+  try {
+    return applyArgs(original, thisArg, args);
+  } finally {
+    inPoolStatement = false;
+  }
 }
 
 /**
@@ -202,12 +207,7 @@ export function wrapStatementRetry(current: () => ActiveHook<DbHookOptions> | un
     function getConnection(this: unknown): unknown {
       const hook = current();
       if (hook === undefined || !inFailedAttempt || inPoolStatement) return applyArgs(original, this, arguments);
-      inPoolStatement = true;
-      try {
-        return applyArgs(original, this, arguments);
-      } finally {
-        inPoolStatement = false;
-      }
+      return asPoolStatement(original, this, arguments);
     };
 }
 
