@@ -253,21 +253,16 @@ describe('aws-sdk hook (real S3 and SQS clients against a local fake)', function
       assert.equal(fake.received[0].traceparentCopies, 1);
     });
 
-    it('propagateHeaders: false: a span, but no trace header from this hook or the http hook below', async () => {
-      install({ hooks: { 'aws-sdk': { propagateHeaders: false } } });
-      const client = s3();
-      const { parent } = await underParent(() => client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'quiet', Body: 'x' })));
-      await oneSpan(parent, 'aws.S3.PutObject');
-      assert.equal(fake.received[0].traceparentCopies, 0);
-    });
-
-    it("propagate: false on the aws-sdk hook alone: a span, no trace header (the http hook below adds none either)", async () => {
-      install({ hooks: { 'aws-sdk': { propagate: false } } });
-      const client = s3();
-      const { parent } = await underParent(() => client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'unpropagated', Body: 'x' })));
-      await oneSpan(parent, 'aws.S3.PutObject');
-      assert.equal(fake.received[0].traceparentCopies, 0);
-    });
+    // propagate: false on this hook alone too: the http hook below must not add the header either.
+    for (const [option, key] of [[{ propagateHeaders: false }, 'quiet'], [{ propagate: false }, 'unpropagated']] as const) {
+      it(`${Object.keys(option)[0]}: false: a span, but no trace header from this hook or the http hook below`, async () => {
+        install({ hooks: { 'aws-sdk': option } });
+        const client = s3();
+        const { parent } = await underParent(() => client.send(new PutObjectCommand({ Bucket: 'bucket', Key: key, Body: 'x' })));
+        await oneSpan(parent, 'aws.S3.PutObject');
+        assert.equal(fake.received[0].traceparentCopies, 0);
+      });
+    }
 
     it('no span and no header without an active span under requireParent, or after uninstall', async () => {
       install({ requireParent: true });
