@@ -129,12 +129,16 @@ interface InboundStore {
 const kInbound = Symbol('opentracing-client-hooks.inbound');
 type Carrier = { [kInbound]?: InboundRequest };
 
-/** A framework error with a 4xx status is the client's: it is not recorded as an error of the server span. */
+/** Whether a framework error carries a 4xx status (the client's fault); an unreadable error counts as none. */
 function isClientError(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;
-  const e = err as { status?: unknown; statusCode?: unknown; output?: { statusCode?: unknown } };
-  const status = e.output?.statusCode ?? e.statusCode ?? e.status;
-  return typeof status === 'number' && status >= 400 && status < 500;
+  try {
+    const e = err as { status?: unknown; statusCode?: unknown; output?: { statusCode?: unknown } };
+    const status = e.output?.statusCode ?? e.statusCode ?? e.status;
+    return typeof status === 'number' && status >= 400 && status < 500;
+  } catch {
+    return false;
+  }
 }
 
 /** One inbound request: its server span (when traced), its route and its request context. */
@@ -204,10 +208,12 @@ export class InboundRequest {
   /**
    * An error the framework caught: error=true with the error log once the response shows the request
    * failed (a 5xx, or no response at all). The app's error handler may still answer it with a 4xx (a
-   * "not found" of its own), which is no server error; an error that carries a 4xx status is none either.
+   * "not found" of its own), which is no server error. An error carrying a 4xx status does not replace
+   * one without, so the log shows the server's fault; it is logged itself if it alone was answered 5xx.
    */
   recordError(err: unknown): void {
-    if (err === undefined || isClientError(err)) return;
+    if (err === undefined) return;
+    if (this.lastError !== undefined && isClientError(err) && !isClientError(this.lastError)) return;
     this.lastError = err;
   }
 

@@ -85,6 +85,20 @@ for (const driver of FRAMEWORKS) {
         assert.equal(span.operationName, 'GET /bad');
         assert.equal(span.tags.error, undefined);
       });
+
+      it('a client error (400) the app’s error page answers 500: error=true with that error logged once', async () => {
+        const url = await start(undefined, undefined, (app) => {
+          driver.errorPage(app);
+          driver.clientError!(app);
+        });
+        const reply = await get(`${url}/bad`);
+        assert.deepEqual(reply, { status: 500, body: 'handled: bad input' });
+        const [span] = await tracer.waitFor(1);
+        assert.equal(span.tags.error, true);
+        assert.equal(span.tags['http.status_code'], 500);
+        assert.equal(span.errorLog()?.fields.message, 'bad input');
+        assert.equal(span.logs.filter((l) => 'error.object' in l.fields).length, 1, 'logged once');
+      });
     }
 
     it('an error the app answers 404 (NotFound, no status of its own) is not an error of the server span', async () => {
