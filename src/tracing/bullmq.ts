@@ -282,12 +282,23 @@ const MOVED: Readonly<Record<string, string>> = { DelayedError: 'delayed', Waiti
 /** bullmq's RATE_LIMIT_ERROR, the message of `Worker.RateLimitError()`. */
 const RATE_LIMITED = 'bullmq:rateLimitExceeded';
 
+/** Where `err` moves its job: by its name or, as bullmq's `instanceof` does, its classes' (an app's subclass). */
+function movedTo(err: object, name: unknown): string | undefined {
+  if (typeof name === 'string' && Object.prototype.hasOwnProperty.call(MOVED, name)) return MOVED[name];
+  for (let proto = Object.getPrototypeOf(err); proto !== null && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    const ctor = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto as { constructor?: { name?: unknown } }).constructor : undefined;
+    const className = typeof ctor === 'function' ? ctor.name : undefined;
+    if (typeof className === 'string' && Object.prototype.hasOwnProperty.call(MOVED, className)) return MOVED[className];
+  }
+  return undefined;
+}
+
 /** The tags of an attempt whose processor threw one of bullmq's "move this job" errors; undefined for a failure. */
 function jobMoved(err: unknown): TagMap | undefined {
   if (err === null || typeof err !== 'object') return undefined;
   const { name, message } = err as { name?: unknown; message?: unknown };
   if (message === RATE_LIMITED) return { [JOB_MOVED]: 'rate-limited' };
-  const to = typeof name === 'string' && Object.prototype.hasOwnProperty.call(MOVED, name) ? MOVED[name] : undefined;
+  const to = movedTo(err, name);
   return to === undefined ? undefined : { [JOB_MOVED]: to };
 }
 

@@ -233,25 +233,29 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.equal(attempts[0].errorLog()?.fields['error.object'], thrown);
     });
 
-    it("an attempt that moves its job (moveToDelayed, then bullmq's DelayedError) is no failure: tagged bullmq.job.moved, no error", async () => {
-      install();
-      const q = await readyQueue();
-      let calls = 0;
-      const w = worker(q.name, async (job: any, token?: string) => {
-        if (++calls === 1) {
-          await job.moveToDelayed(Date.now() + 50, token);
-          throw new (lib as any).DelayedError();
-        }
-        return 'after the delay';
+    for (const subclass of [false, true]) {
+      it(`an attempt that moves its job (moveToDelayed, then ${subclass ? 'an app subclass of ' : ''}bullmq's DelayedError) is no failure: tagged bullmq.job.moved, no error`, async () => {
+        install();
+        const q = await readyQueue();
+        const { DelayedError } = lib as any;
+        const Thrown = subclass ? class RetryLater extends DelayedError {} : DelayedError;
+        let calls = 0;
+        const w = worker(q.name, async (job: any, token?: string) => {
+          if (++calls === 1) {
+            await job.moveToDelayed(Date.now() + 50, token);
+            throw new Thrown();
+          }
+          return 'after the delay';
+        });
+        const completed = outcome(w);
+        await underRequest(() => q.add('later', {}));
+        assert.equal((await completed)[1], 'after the delay');
+        await tracer.settle();
+        const attempts = tracer.byName(`bullmq.process ${q.name}`);
+        assert.deepEqual(attempts.map((s) => [s.tags['bullmq.job.moved'], s.hasError()]), [['delayed', false], [undefined, false]]);
+        assert.equal(attempts[0].errorLog(), undefined);
       });
-      const completed = outcome(w);
-      await underRequest(() => q.add('later', {}));
-      assert.equal((await completed)[1], 'after the delay');
-      await tracer.settle();
-      const attempts = tracer.byName(`bullmq.process ${q.name}`);
-      assert.deepEqual(attempts.map((s) => [s.tags['bullmq.job.moved'], s.hasError()]), [['delayed', false], [undefined, false]]);
-      assert.equal(attempts[0].errorLog(), undefined);
-    });
+    }
 
     it("a processor's synchronous error keeps every frame bullmq's stack has untraced, at the default limit", async () => {
       const failure = async (): Promise<string> => {
