@@ -108,9 +108,9 @@ export function isEsModuleMain(main: string | undefined): boolean {
 }
 
 /** `node -e`/`-p` (their code is the program; a file named after it is only an argument). */
-function evaluating(): boolean {
+export function evaluating(execArgv: readonly string[] = process.execArgv): boolean {
   // Short options may be combined (`-pe`).
-  return process.execArgv.some((arg) => /^-[a-zA-Z]*[ep][a-zA-Z]*$/.test(arg) || arg === '--eval' || arg === '--print' || arg.startsWith('--eval=') || arg.startsWith('--print='));
+  return execArgv.some((arg) => /^-[a-zA-Z]*[ep][a-zA-Z]*$/.test(arg) || arg === '--eval' || arg === '--print' || arg.startsWith('--eval=') || arg.startsWith('--print='));
 }
 
 /**

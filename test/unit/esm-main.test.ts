@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isEsModuleMain } from '../../src/esm';
+import { evaluating, isEsModuleMain } from '../../src/esm';
 
 describe('isEsModuleMain: the main module -r is about to run', () => {
   let dir: string;
@@ -55,5 +55,14 @@ describe('isEsModuleMain: the main module -r is about to run', () => {
     assert.equal(isEsModuleMain(undefined), false);
     assert.equal(isEsModuleMain(''), false);
     assert.equal(isEsModuleMain(path.join(dir, 'missing.js')), false);
+  });
+
+  it('node -e/-p, combined (-pe) or long (--eval=, --print), runs its code, not the file after it: no loader for that file', () => {
+    for (const argv of [['-e', 'x'], ['-p', 'x'], ['-pe', 'x'], ['-ep', 'x'], ['--eval', 'x'], ['--eval=x'], ['--print', 'x'], ['--print=x'], ['-r', 'r', '-pe', 'x']]) {
+      assert.equal(evaluating(argv), true, argv.join(' '));
+    }
+    for (const argv of [[], ['-r', 'register'], ['--require', 'register'], ['--expose-gc'], ['--enable-source-maps'], ['--import', 'x.mjs']]) {
+      assert.equal(evaluating(argv), false, argv.join(' '));
+    }
   });
 });
