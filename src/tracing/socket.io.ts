@@ -8,11 +8,14 @@
  * does not wait for it, and neither does the span. Events dropped by a middleware or after a disconnect
  * make no span. An event carries no trace context (socket.io has no per-event headers, and the payload is
  * the app's), so each receive span starts a trace; the connection's handshake is an HTTP request of its own.
+ * An event no listener listens to makes no span: its name is the client's to choose, and nothing ran.
+ * `onAny` listeners and `socket.use` middlewares run before `emitUntyped`, outside the span.
  *
  * Emit: `Socket.prototype.emit` (one socket) and `BroadcastOperator.prototype.emit` (`io.emit`,
  * `io.to(room).emit`, `socket.broadcast.emit`, `socket.to(room).emit`, a namespace's emit) make a
  * `socket.io emit <event>` producer span under the active span, finished when emit returns: socket.io only
- * queues the packet, and acknowledgements may come late or never.
+ * queues the packet, and acknowledgements may come late or never. An acknowledgement callback runs in
+ * the emitter's context, as its timeout does (socket.io calls it from the connection's packet handling).
  */
 import { Tags } from 'opentracing';
 import { isSuppressed, storage } from '../context';
@@ -33,6 +36,7 @@ export const ROOM_COUNT = 'socket.io.rooms';
 interface SocketLike {
   nsp?: { name?: unknown } | null;
   rooms?: { size?: unknown } | null;
+  listenerCount?(event: string): number;
 }
 
 interface BroadcastLike {
@@ -68,6 +72,15 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** Whether `event` has a listener on `socket` (an unreadable count counts as one: socket.io will call what is there). */
+function listened(socket: SocketLike, event: string): boolean {
+  try {
+    return typeof socket.listenerCount !== 'function' || socket.listenerCount(event) > 0;
+  } catch {
+    return true;
+  }
+}
+
 // ---- receive --------------------------------------------------------------------------------------
 
 function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>, state: SocketIoState) {
@@ -75,7 +88,7 @@ function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>, state: SocketIoState
     function emitUntyped(this: SocketLike, event: unknown): unknown {
       // Only a Socket's incoming events (a Namespace uses it for other servers' events).
       const nsp = this.nsp;
-      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(state, event) || isSuppressed(storage.getStore())) {
+      if (tracingOff(hook) || nsp == null || typeof nsp !== 'object' || !traces(state, event) || isSuppressed(storage.getStore()) || !listened(this, event)) {
         return applyArgs(original, this, arguments);
       }
       const namespace = text(nsp.name);
@@ -105,10 +118,22 @@ function wrapEmit(hook: ActiveHook<SocketIoOptions>, state: SocketIoState, targe
       const tags = eventTags(event, name, rooms);
       const call = startProducer(hook, { component: COMPONENT, system: COMPONENT, operationName: `socket.io emit ${event}`, destination: name, tags });
       if (call === undefined) return applyArgs(original, this, arguments);
-      const result = call.invoke(original, this, arguments);
+      const result = call.invoke(original, this, ackInContext(arguments));
       call.succeed();
       return result;
     };
+}
+
+/** The emit's arguments with its acknowledgement callback (the last, when a function) bound to the emitter's context. */
+function ackInContext(args: IArguments): ArrayLike<unknown> {
+  const ack: unknown = args[args.length - 1];
+  const store = storage.getStore();
+  if (typeof ack !== 'function' || store === undefined) return args;
+  const bound = Array.prototype.slice.call(args);
+  bound[bound.length - 1] = function (this: unknown) {
+    return storage.run(store, Reflect.apply, ack, this, arguments);
+  };
+  return bound;
 }
 
 export function patchEmitter(exports: any, { hook, wrap, state }: PatchContext<SocketIoOptions, SocketIoState>): void {

@@ -110,6 +110,37 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     assert.equal(tracer.byName('socket.io emit offer')[0].tags['socket.io.rooms'], 1);
   });
 
+  it('an event no listener listens to makes no span (its name is the client’s to choose)', async () => {
+    install();
+    pair = await socketIoPair();
+    pair.socket.on('ping:app', (ack: () => void) => ack());
+    pair.client.emit(`probe-${'x'.repeat(10000)}`);
+    pair.client.emit('session=abc');
+    // Events are handed over in order: once the ack is back, the two before it were dispatched.
+    await pair.client.timeout(5000).emitWithAck('ping:app');
+    await tracer.settle();
+    assert.deepEqual(tracer.finished.map((s) => s.operationName), ['socket.io receive ping:app']);
+  });
+
+  it("an emit's acknowledgement callback runs in the emitter's context (reply or timeout), with socket.io's arguments", async () => {
+    install();
+    pair = await socketIoPair();
+    pair.client.on('ask', (question: string, ack: (answer: string) => void) => ack(`re: ${question}`));
+    pair.client.on('ignore', () => undefined);
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    const replied = new Promise<[unknown, unknown[]]>((resolve) =>
+      withSpan(parent, () => pair!.socket.emit('ask', 'why', function (this: unknown, ...args: unknown[]) {
+        resolve([currentSpan(), [this === pair!.socket, ...args]]);
+      })),
+    );
+    const timedOut = new Promise<[unknown, unknown]>((resolve) =>
+      withSpan(parent, () => pair!.socket.timeout(20).emit('ignore', (err: Error) => resolve([currentSpan(), err.message]))),
+    );
+    assert.deepEqual(await replied, [parent, [true, 're: why']]);
+    assert.deepEqual(await timedOut, [parent, 'operation has timed out']);
+    parent.finish();
+  });
+
   it('an event a middleware refuses makes no span; ignoreEvents makes none either', async () => {
     install({ ignoreEvents: ['ping:app'] });
     pair = await socketIoPair();
