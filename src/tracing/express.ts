@@ -26,7 +26,7 @@ interface Layer {
   params?: Record<string, unknown>;
   /** router 2.x: the path as registered. */
   rawPath?: unknown;
-  handle?: { stack?: unknown; name?: string };
+  handle?: { stack?: unknown; name?: string; length?: number };
   name?: string;
   [kMount]?: string;
 }
@@ -88,6 +88,15 @@ function isContainer(layer: Layer): boolean {
   return layer.route !== undefined || handle === undefined || handle.stack !== undefined || handle.name === 'mounted_app';
 }
 
+/**
+ * Whether express calls the layer's function: the request variant skips a function of more than three
+ * parameters (an error middleware), the error variant one of other than four (as express's Layer reads `handle.length`).
+ */
+function runsHandle(layer: Layer, offset: 0 | 1): boolean {
+  const length = layer.handle?.length as number;
+  return offset === 0 ? !(length > 3) : length === 4;
+}
+
 /** The middleware span of the layer the request is in now (`middlewareSpans`): it ends when the request moves on. */
 const kChild = Symbol('opentracing-client-hooks.express.child');
 type TracedReq = Req & { [kChild]?: Span };
@@ -106,6 +115,7 @@ function leaveLayer(inbound: InboundRequest, req: TracedReq): void {
  * is the router's own (`req.next === next`, which res.format relies on): errors passed to it are recorded
  * where they arrive (an error handler, or the router's exit, see wrapHandle), and only a container layer
  * (a router, a mounted app, a route: library code) gets a `next` of ours, which leaves its mount path.
+ * A layer whose function express skips (see runsHandle) gets no middleware span.
  */
 function wrapHandle(hook: ActiveHook<ExpressOptions>, offset: 0 | 1) {
   return (original: (...args: any[]) => unknown) =>
@@ -127,7 +137,8 @@ function wrapHandle(hook: ActiveHook<ExpressOptions>, offset: 0 | 1) {
         args[offset + 2] = exitNext(inbound, req, prev, args[offset + 2] as Next);
         return inbound.run(original, this, args);
       }
-      const child = hook.options.middlewareSpans === true && inbound.span !== undefined ? inbound.startChild(this.name ?? '<anonymous>', 'express') : undefined;
+      const child =
+        hook.options.middlewareSpans === true && inbound.span !== undefined && runsHandle(this, offset) ? inbound.startChild(this.name ?? '<anonymous>', 'express') : undefined;
       if (child === undefined) return inbound.run(original, this, arguments);
       req[kChild] = child;
       return inbound.runWith(child, original, this, arguments);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { RecordedSpan } from '../helpers/tracer';
-import { frameworkSuite, get } from '../frameworks/harness';
+import { childrenOf, frameworkSuite, get } from '../frameworks/harness';
 import { expressDrivers } from '../frameworks/drivers/express';
 
 for (const driver of expressDrivers) {
@@ -22,6 +22,27 @@ for (const driver of expressDrivers) {
       assert.ok(names.includes('stamp'), names.join(','));
       assert.ok(names.includes('<anonymous>'), names.join(','));
       assert.ok(!names.includes('router') && !names.includes('mounted_app'), names.join(','));
+    });
+
+    it('middlewareSpans: no span for a layer express skips (an error middleware on a request without error, a plain middleware after an error)', async () => {
+      const url = await start({ hooks: { express: { middlewareSpans: true } } }, undefined, (a) => {
+        a.get('/fails', function fails(_req: any, _res: any, next: any) {
+          next(new Error('nope'));
+        });
+        a.use(function plain(_req: any, _res: any, next: any) {
+          next();
+        });
+        a.use(function errorPage(err: any, _req: any, res: any, _next: any) {
+          res.status(500).send(`handled: ${err.message}`);
+        });
+      });
+      assert.equal((await get(`${url}/plain`)).body, 'plain');
+      assert.equal((await get(`${url}/fails`)).body, 'handled: nope');
+      await tracer.waitFor(2);
+      await tracer.settle();
+      const count = (route: string, name: string): number => childrenOf(tracer, route).filter((s) => s.operationName === name).length;
+      assert.deepEqual([count('GET /plain', 'plain'), count('GET /plain', 'errorPage')], [1, 0], 'a request without error: the error middleware is skipped');
+      assert.deepEqual([count('GET /fails', 'fails'), count('GET /fails', 'plain'), count('GET /fails', 'errorPage')], [1, 0, 1], 'after an error: the plain middleware is skipped');
     });
   });
 }
