@@ -13,9 +13,23 @@ import { applyArgs } from '../apply-args';
 
 type Middleware = (ctx: any, next: () => Promise<unknown>) => unknown;
 
-/** Routers (`router.routes()` carries `.router`) and generator functions (koa 2 converts them) stay as they are. */
-function wrappable(fn: unknown): fn is Middleware {
-  return typeof fn === 'function' && (fn as { router?: unknown }).router === undefined && fn.constructor?.name !== 'GeneratorFunction';
+/**
+ * The wrappers traceMiddleware made, by the install that made them. A router registers an array of paths
+ * by registering each path again (through our wrapRegister): what it hands on is already ours.
+ */
+const ours = new WeakMap<Middleware, ActiveHook<KoaOptions>>();
+
+/**
+ * Routers (`router.routes()` carries `.router`), generator functions (koa 2 converts them) and this
+ * install's own wrappers stay as they are.
+ */
+function wrappable(hook: ActiveHook<KoaOptions>, fn: unknown): fn is Middleware {
+  return (
+    typeof fn === 'function' &&
+    (fn as { router?: unknown }).router === undefined &&
+    fn.constructor?.name !== 'GeneratorFunction' &&
+    ours.get(fn as Middleware) !== hook
+  );
 }
 
 /**
@@ -24,7 +38,7 @@ function wrappable(fn: unknown): fn is Middleware {
  */
 function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middleware {
   const name = fn.name || '<anonymous>';
-  return asWrapperOf(fn, function (this: unknown, ctx: any, next: () => Promise<unknown>): unknown {
+  const wrapper = asWrapperOf(fn, function (this: unknown, ctx: any, next: () => Promise<unknown>): unknown {
     const inbound = hook.enabled && typeof next === 'function' ? inboundRequest(ctx?.req) : undefined;
     if (inbound === undefined) return fn.apply(this, arguments as unknown as [any, any]);
     // Downstream middleware runs beside this one, under the server span, not inside this one's span.
@@ -47,6 +61,8 @@ function traceMiddleware(hook: ActiveHook<KoaOptions>, fn: Middleware): Middlewa
     }
     return inbound.finishChildAfter(child, result);
   });
+  ours.set(wrapper, hook);
+  return wrapper;
 }
 
 /**
@@ -58,7 +74,7 @@ function wrapCallback(hook: ActiveHook<KoaOptions>) {
     function callback(this: { middleware?: unknown }): unknown {
       const middleware = this.middleware;
       if (!hook.enabled || !Array.isArray(middleware)) return applyArgs(original, this, arguments);
-      this.middleware = middleware.map((fn) => (wrappable(fn) ? traceMiddleware(hook, fn) : fn));
+      this.middleware = middleware.map((fn) => (wrappable(hook, fn) ? traceMiddleware(hook, fn) : fn));
       try {
         return applyArgs(original, this, arguments);
       } finally {
@@ -93,14 +109,14 @@ function wrapHandleRequest(hook: ActiveHook<KoaOptions>) {
     };
 }
 
-/** Router#register(path, methods, middleware, opts): each handler gets its middleware span. */
+/** Router#register(path, methods, middleware, opts): each handler gets its middleware span, once (see `ours`). */
 function wrapRegister(hook: ActiveHook<KoaOptions>) {
   return (original: (...args: any[]) => unknown) =>
     function register(this: unknown, path: unknown, methods: unknown, middleware: unknown): unknown {
       if (!hook.enabled || hook.options.middlewareSpans !== true) return applyArgs(original, this, arguments);
       const args = Array.prototype.slice.call(arguments);
-      if (Array.isArray(middleware)) args[2] = middleware.map((fn) => (wrappable(fn) ? traceMiddleware(hook, fn) : fn));
-      else if (wrappable(middleware)) args[2] = traceMiddleware(hook, middleware);
+      if (Array.isArray(middleware)) args[2] = middleware.map((fn) => (wrappable(hook, fn) ? traceMiddleware(hook, fn) : fn));
+      else if (wrappable(hook, middleware)) args[2] = traceMiddleware(hook, middleware);
       return original.apply(this, args);
     };
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { currentSpan, traced } from '../../src';
 import type { RecordedSpan } from '../helpers/tracer';
-import { frameworkSuite, get, serverSpans } from '../frameworks/harness';
+import { childrenOf, frameworkSuite, get, serverSpans } from '../frameworks/harness';
 import { koaDrivers } from '../frameworks/drivers/koa';
 
 for (const driver of koaDrivers) {
@@ -40,6 +40,21 @@ for (const driver of koaDrivers) {
       assert.equal((seen.afterNext as RecordedSpan | undefined)?.operationName, 'stamp', 'the middleware runs under its own span');
       const client = tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags['http.url'].startsWith(back().url)) as RecordedSpan;
       assert.equal(client.parentId, children.find((s) => s.operationName === 'getUser')?.id, 'the handler’s outbound call is under its span');
+    });
+
+    it('middlewareSpans: a handler registered for an array of paths has one span per request', async () => {
+      const url = await start({ hooks: { koa: { middlewareSpans: true } } }, undefined, (a) => {
+        const router = new (driver.routerClass())();
+        router.get(['/multi-a', '/multi-b'], async function multi(ctx: any) {
+          ctx.body = 'multi';
+        });
+        a.use(router.routes());
+      });
+      assert.equal((await get(`${url}/multi-a`)).body, 'multi');
+      assert.equal((await get(`${url}/multi-b`)).body, 'multi');
+      await tracer.waitFor(2);
+      await tracer.settle();
+      for (const route of ['GET /multi-a', 'GET /multi-b']) assert.deepEqual(childrenOf(tracer, route).map((s) => s.operationName), ['multi'], route);
     });
   });
 }

@@ -1,8 +1,14 @@
 import type { AppWork, FrameworkDriver } from '../harness';
 import { listen, NotFound } from '../harness';
 
+/** A koa driver, and the router class it uses (for koa's own tests). */
+export interface KoaDriver extends FrameworkDriver {
+  /** The router class this driver builds its apps with. */
+  routerClass(): any;
+}
+
 /** koa 3 and 2 (npm alias `koa2`), each with both routers: prefixed and nested routers. */
-function koaDriver(label: string, koaModule: string, routerModule: string): FrameworkDriver {
+function koaDriver(label: string, koaModule: string, routerModule: string): KoaDriver {
    
   const load = (): { Koa: any; Router: any } => ({ Koa: require(koaModule), Router: require(routerModule) });
   const newApp = (): any => {
@@ -13,6 +19,7 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Fram
   return {
     label,
     hook: 'koa',
+    routerClass: () => load().Router,
     aliases: koaModule === 'koa2' ? { koa2: 'koa' } : undefined,
     route: (template) => template,
     errorPage: (app) =>
@@ -95,7 +102,7 @@ function koaDriver(label: string, koaModule: string, routerModule: string): Fram
   };
 }
 
-export const koaDrivers: FrameworkDriver[] = [
+export const koaDrivers: KoaDriver[] = [
   koaDriver('koa@3 + @koa/router', 'koa', '@koa/router'),
   koaDriver('koa@3 + koa-router', 'koa', 'koa-router'),
   koaDriver('koa@2 + @koa/router', 'koa2', '@koa/router'),
