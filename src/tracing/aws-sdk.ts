@@ -37,6 +37,15 @@ const SIGNATURE_FIELDS = /signature|stringtosign|canonicalrequest|authorization|
 const equipped = new WeakSet<object>();
 /** Commands given to a patched `send`: a stack resolved by anyone else (a presigner) makes no span. */
 const sending = new WeakSet<object>();
+/**
+ * The config of the client whose patched `send` is running, while its synchronous part runs. `send`
+ * resolves the stack and calls the handler at once, and our middleware comes first in the `initialize`
+ * step (the SDK's own are of normal priority), so it runs in that window. This takes a call whose stack
+ * gets another object than the command sent: `@aws-sdk/lib-dynamodb`'s commands (`PutCommand`...) run
+ * the stack with the inner `PutItemCommand` they hold. `sending` still takes a command that an app's
+ * earlier middleware passes on after a wait.
+ */
+let sendingFor: unknown;
 /** Each client config's region once its provider has answered (the SDK resolves it once, too). */
 const regions = new WeakMap<object, string>();
 
@@ -183,7 +192,7 @@ function callMiddleware(config: any, currentInstall: CurrentInstall) {
   return (next: Handler, context: any): Handler =>
     function traceAwsCall(args: any): any {
       const hook = currentInstall();
-      if (hook === undefined || !hook.enabled || !sending.has(args)) return next(args);
+      if (hook === undefined || !hook.enabled || !((sendingFor === config && config !== undefined) || sending.has(args))) return next(args);
       const parent = clientParent(hook);
       if (parent === undefined) return next(args);
       const service = serviceOf(config, context);
@@ -281,13 +290,21 @@ function wrapSend(hook: ActiveHook<AwsSdkOptions>, currentInstall: CurrentInstal
   return (original: (...args: any[]) => any) =>
     function send(this: unknown, command: unknown): any {
       if (!hook.enabled) return applyArgs(original, this, arguments);
+      let config: unknown;
       try {
         equip(this, currentInstall);
         if (command !== null && typeof command === 'object') sending.add(command);
+        config = (this as { config?: unknown }).config;
       } catch {
         // A client we cannot equip still sends.
       }
-      return applyArgs(original, this, arguments);
+      const outer = sendingFor;
+      sendingFor = config;
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        sendingFor = outer;
+      }
     };
 }
 

@@ -1,10 +1,13 @@
 /**
- * A local HTTP endpoint on 127.0.0.1 that answers like S3 (REST XML, path-style) and SQS (AWS JSON 1.0,
- * `x-amz-target: AmazonSQS.<Operation>`), for real SDK clients pointed at it with `endpoint`.
+ * A local HTTP endpoint on 127.0.0.1 that answers like S3 (REST XML, path-style), SQS (AWS JSON 1.0,
+ * `x-amz-target: AmazonSQS.<Operation>`) and DynamoDB (AWS JSON 1.0, `x-amz-target:
+ * DynamoDB_20120810.<Operation>`: PutItem and GetItem on one table, `table`, keyed by `pk`), for real
+ * SDK clients pointed at it with `endpoint`.
  *
  * Every request's SigV4 signature is checked against the static test credentials the way AWS does it
- * (only the headers named in SignedHeaders count); a request whose signature does not verify gets S3's
- * or SQS's own SignatureDoesNotMatch 403. So a trace header that broke signing would fail the call.
+ * (only the headers named in SignedHeaders count); a request whose signature does not verify gets the
+ * service's own signature error (S3's SignatureDoesNotMatch 403 with what was signed). So a trace header
+ * that broke signing would fail the call.
  */
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
@@ -22,9 +25,9 @@ export interface FakeRequest {
   traceparentCopies: number;
   /** The header names SigV4 signed (from the Authorization header). */
   signedHeaders: string[];
-  /** `S3.GetObject`, `SQS.SendMessage`, ... */
+  /** `S3.GetObject`, `SQS.SendMessage`, `DynamoDB.PutItem`, ... */
   operation: string;
-  /** The parsed JSON body of an SQS request. */
+  /** The parsed JSON body of an SQS or DynamoDB request. */
   json?: any;
 }
 
@@ -41,6 +44,8 @@ export interface FakeAws {
   received: FakeRequest[];
   /** What each SQS queue (by URL path) holds. */
   queues: Map<string, SqsMessage[]>;
+  /** The items of the DynamoDB table `table`, by the JSON of their `pk` attribute (as sent, typed: `{"S":"a"}`). */
+  items: Map<string, Record<string, unknown>>;
   /** The URL of an SQS queue that exists. */
   queueUrl(name?: string): string;
   /** Answers the next `n` requests with a 500 InternalError, before doing anything else. */
@@ -99,12 +104,26 @@ function s3Error(res: http.ServerResponse, status: number, code: string, message
   res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>${requestId}</RequestId><HostId>fakehost</HostId></Error>`);
 }
 
-function sqsError(res: http.ServerResponse, status: number, type: string, queryError: string, message: string): void {
+/** An AWS JSON 1.0 error: `__type` in the service's namespace, the message, and any other fields the body carries. */
+function jsonError(res: http.ServerResponse, namespace: string, status: number, type: string, message: string, fields: Record<string, unknown> = {}): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/x-amz-json-1.0');
-  res.setHeader('x-amzn-query-error', queryError);
-  res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${type}`, message }));
+  res.end(JSON.stringify({ __type: `${namespace}#${type}`, message, ...fields }));
 }
+
+function sqsError(res: http.ServerResponse, status: number, type: string, queryError: string, message: string): void {
+  res.setHeader('x-amzn-query-error', queryError);
+  jsonError(res, 'com.amazonaws.sqs', status, type, message);
+}
+
+function dynamoError(res: http.ServerResponse, status: number, type: string, message: string, fields?: Record<string, unknown>): void {
+  jsonError(res, 'com.amazonaws.dynamodb.v20120810', status, type, message, fields);
+}
+
+const replyJson = (res: http.ServerResponse, output: unknown): void => {
+  res.setHeader('content-type', 'application/x-amz-json-1.0');
+  res.end(JSON.stringify(output));
+};
 
 const xmlEscape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -112,6 +131,7 @@ const xmlEscape = (text: string): string => text.replace(/&/g, '&amp;').replace(
 export async function startFakeAws(options: { record?: boolean } = {}): Promise<FakeAws> {
   const objects = new Map<string, Buffer>();
   const queues = new Map<string, SqsMessage[]>([[`/${FAKE_ACCOUNT}/q`, []]]);
+  const items = new Map<string, Record<string, unknown>>();
   const received: FakeRequest[] = [];
   let failures = 0;
   // eslint-disable-next-line prefer-const -- assigned at the end, after the handlers that read it
@@ -182,10 +202,7 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
       return sqsError(res, 400, 'QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue;Sender', 'The specified queue does not exist.');
     }
     const tooMany = (attrs: unknown): boolean => attrs != null && Object.keys(attrs).length > 10;
-    const reply = (output: unknown): void => {
-      res.setHeader('content-type', 'application/x-amz-json-1.0');
-      res.end(JSON.stringify(output));
-    };
+    const reply = (output: unknown): void => replyJson(res, output);
     switch (operation) {
       case 'SendMessage': {
         if (tooMany(input.MessageAttributes)) {
@@ -226,12 +243,47 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
     }
   }
 
+  /**
+   * DynamoDB's PutItem and GetItem on `table`. A PutItem's only ConditionExpression is
+   * `attribute_not_exists(pk)`: over an item that exists it fails as DynamoDB does, with
+   * ConditionalCheckFailedException, and with the old item in the error under `ReturnValuesOnConditionCheckFailure: ALL_OLD`.
+   */
+  function dynamodb(req: http.IncomingMessage, res: http.ServerResponse, input: any, requestId: string, record: FakeRequest): void {
+    res.setHeader('x-amzn-requestid', requestId);
+    const operation = String(req.headers['x-amz-target']).replace(/^DynamoDB_20120810\./, '');
+    record.operation = `DynamoDB.${operation}`;
+    if (input.TableName !== 'table') return dynamoError(res, 400, 'ResourceNotFoundException', 'Requested resource not found');
+    switch (operation) {
+      case 'PutItem': {
+        const key = JSON.stringify(input.Item?.pk);
+        const old = items.get(key);
+        if (input.ConditionExpression !== undefined) {
+          if (input.ConditionExpression !== 'attribute_not_exists(pk)') return dynamoError(res, 400, 'ValidationException', 'unsupported ConditionExpression');
+          if (old !== undefined) {
+            const fields = input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? { Item: old } : {};
+            return dynamoError(res, 400, 'ConditionalCheckFailedException', 'The conditional request failed', fields);
+          }
+        }
+        items.set(key, input.Item);
+        return replyJson(res, {});
+      }
+      case 'GetItem': {
+        const item = items.get(JSON.stringify(input.Key?.pk));
+        return replyJson(res, item === undefined ? {} : { Item: item });
+      }
+      default:
+        return dynamoError(res, 400, 'UnknownOperationException', `unsupported ${operation}`);
+    }
+  }
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const isSqs = typeof req.headers['x-amz-target'] === 'string';
+      const target = req.headers['x-amz-target'];
+      const isDynamo = typeof target === 'string' && target.startsWith('DynamoDB_');
+      const isSqs = typeof target === 'string' && !isDynamo;
       const requestId = nextId('req-');
       const record: FakeRequest = {
         method: req.method ?? '',
@@ -239,16 +291,18 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
         headers: req.headers,
         traceparentCopies: req.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'traceparent').length,
         signedHeaders: [],
-        operation: isSqs ? 'SQS' : 'S3',
+        operation: isDynamo ? 'DynamoDB' : isSqs ? 'SQS' : 'S3',
       };
       if (options.record !== false) received.push(record);
       if (failures > 0) {
         failures--;
+        if (isDynamo) return dynamoError(res, 500, 'InternalServerError', 'Internal server error');
         if (isSqs) return sqsError(res, 500, 'InternalError', 'AWS.SimpleQueueService.InternalError;Receiver', 'We encountered an internal error.');
         return s3Error(res, 500, 'InternalError', 'We encountered an internal error. Please try again.', requestId);
       }
-      const verified = verifySignature(req, body, !isSqs);
+      const verified = verifySignature(req, body, !isSqs && !isDynamo);
       if (!verified.ok) {
+        if (isDynamo) return dynamoError(res, 400, 'InvalidSignatureException', verified.why);
         if (isSqs) return sqsError(res, 403, 'SignatureDoesNotMatch', 'SignatureDoesNotMatch;Sender', verified.why);
         // As S3 does: what it computed and the signature it got, in the error.
         res.statusCode = 403;
@@ -260,6 +314,14 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
         );
       }
       record.signedHeaders = verified.signed;
+      if (isDynamo) {
+        try {
+          record.json = JSON.parse(body.toString('utf8'));
+        } catch {
+          return dynamoError(res, 400, 'SerializationException', 'bad JSON');
+        }
+        return dynamodb(req, res, record.json, requestId, record);
+      }
       if (isSqs) sqs(req, res, body, requestId, record);
       else s3(req, res, body, requestId, record);
     });
@@ -272,12 +334,14 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
     port,
     received,
     queues,
+    items,
     queueUrl: (name = 'q') => `${url}/${FAKE_ACCOUNT}/${name}`,
     failNext: (n) => void (failures = n),
     reset: () => {
       received.length = 0;
       failures = 0;
       for (const queue of queues.values()) queue.length = 0;
+      items.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

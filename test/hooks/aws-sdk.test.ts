@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -21,7 +24,7 @@ function frozen<T>(value: T): T {
   return copy;
 }
 
-describe('aws-sdk hook (real S3 and SQS clients against a local fake)', function () {
+describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
   let fake: FakeAws;
@@ -34,6 +37,11 @@ describe('aws-sdk hook (real S3 and SQS clients against a local fake)', function
   }
   function sqs(extra: Partial<SQSClientConfig> = {}): SQSClient {
     const client = new SQSClient({ region: FAKE_REGION, endpoint: fake.url, credentials: FAKE_CREDENTIALS, maxAttempts: 1, ...extra });
+    clients.push(client);
+    return client;
+  }
+  function dynamodb(extra: Partial<DynamoDBClientConfig> = {}): DynamoDBClient {
+    const client = new DynamoDBClient({ region: FAKE_REGION, endpoint: fake.url, credentials: FAKE_CREDENTIALS, maxAttempts: 1, ...extra });
     clients.push(client);
     return client;
   }
@@ -425,6 +433,30 @@ describe('aws-sdk hook (real S3 and SQS clients against a local fake)', function
       const span = await oneSpan(parent, 'aws.SQS.SendMessage');
       assert.equal(fake.received[0].json.MessageAttributes, undefined);
       assertHeaderOnce(fake.received[0], span);
+    });
+  });
+
+  describe('DynamoDB (AWS JSON 1.0)', () => {
+    it('DocumentClient (lib-dynamodb) put and get: one aws.DynamoDB.PutItem / GetItem span each, with its header; no item value in any span', async () => {
+      const doc = DynamoDBDocumentClient.from(dynamodb());
+      const item = { pk: 'user#1', ssn: 'ssn-secret-111' };
+      const put = await underParent(() => doc.send(new PutCommand({ TableName: 'table', Item: item })));
+      assert.equal(put.error, undefined);
+      const putSpan = await oneSpan(put.parent, 'aws.DynamoDB.PutItem');
+      assert.equal(putSpan.tags['aws.service'], 'DynamoDB');
+      assert.equal(putSpan.tags['aws.request_id'], put.result!.$metadata.requestId);
+      assert.equal(putSpan.tags['http.status_code'], 200);
+      assert.deepEqual(fake.received[0].json.Item, { pk: { S: 'user#1' }, ssn: { S: 'ssn-secret-111' } }, 'the document client marshalled the item');
+      assertHeaderOnce(fake.received[0], putSpan);
+      assert.ok(!tracer.everything().includes('ssn-secret-111'));
+      tracer.reset();
+      fake.reset();
+      fake.items.set(JSON.stringify({ S: 'user#1' }), { pk: { S: 'user#1' }, ssn: { S: 'ssn-secret-111' } });
+      const get = await underParent(() => doc.send(new GetCommand({ TableName: 'table', Key: { pk: 'user#1' } })));
+      assert.deepEqual(get.result!.Item, item, 'the app gets the unmarshalled item');
+      const getSpan = await oneSpan(get.parent, 'aws.DynamoDB.GetItem');
+      assertHeaderOnce(fake.received[0], getSpan);
+      assert.ok(!tracer.everything().includes('ssn-secret-111'));
     });
   });
 });
