@@ -242,18 +242,23 @@ const MAX_CAUSES = 3;
  * The error as a span logs it: the very object when no field of it carries a value, else a copy (the app
  * keeps the original) whose string fields (`message`, `detail`, mysql2's `sqlMessage` and `sql`...) went
  * through `redact` (by default: a database server's echoed values), without the fields that hold objects
- * (ioredis's `command` with its args, an axios error's `config` with its credentials and headers).
+ * (ioredis's `command` with its args, an axios error's `config` with its credentials and headers), and
+ * when `kept` is given, with only the fields it keeps (and `stack`), a `cause`'s too.
  */
-export function redactedErrorCopy(err: unknown, redact: (text: string) => string = redactErrorText, depth = 0): unknown {
+export function redactedErrorCopy(err: unknown, redact: (text: string) => string = redactErrorText, kept?: (name: string) => boolean, depth = 0): unknown {
   if (err === null || typeof err !== 'object') return typeof err === 'string' ? redact(err) : err;
   const descriptors: PropertyDescriptorMap = {};
   let changed = false;
   for (const name of Object.getOwnPropertyNames(err)) {
+    if (kept !== undefined && !kept(name)) {
+      changed = true;
+      continue;
+    }
     const descriptor = Object.getOwnPropertyDescriptor(err, name)!;
     if (!('value' in descriptor)) continue; // an accessor is not read
     if (descriptor.value !== null && typeof descriptor.value === 'object') {
       // The error a `cause` names says what failed (fetch's ECONNREFUSED): kept, as a redacted copy too.
-      const cause = name === 'cause' && descriptor.value instanceof Error && depth < MAX_CAUSES ? redactedErrorCopy(descriptor.value, redact, depth + 1) : undefined;
+      const cause = name === 'cause' && descriptor.value instanceof Error && depth < MAX_CAUSES ? redactedErrorCopy(descriptor.value, redact, kept, depth + 1) : undefined;
       if (cause !== descriptor.value) changed = true;
       if (cause === undefined) continue;
       descriptor.value = cause;

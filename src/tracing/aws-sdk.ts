@@ -14,7 +14,8 @@
  *   http hook below adds to it instead of making a second span (unless `nestedClientSpans`).
  *
  * The middlewares stay on a client's stack after uninstall and pass through; a reinstall reuses them.
- * Nothing of the request (payload, headers, credentials, signature) is recorded.
+ * Nothing of the request (payload, headers, credentials, signature) is recorded, nor what a service's
+ * error body carries beyond which failure it was (see LOGGED_FIELDS).
  */
 import { FORMAT_TEXT_MAP, Tags } from 'opentracing';
 import type { Span } from 'opentracing';
@@ -25,13 +26,21 @@ import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, s
 import type { AwsSdkOptions } from '../options/aws-sdk';
 import { applyArgs } from '../apply-args';
 import { copyWith, ownCopy } from '../own-copy';
+import { redactErrorText, redactedErrorCopy } from '../cores/db-call';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';
 /** SQS takes at most this many message attributes per message. */
 const SQS_MAX_ATTRIBUTES = 10;
-/** Fields of an AWS error that hold what was signed or the signature (S3's SignatureDoesNotMatch). */
-const SIGNATURE_FIELDS = /signature|stringtosign|canonicalrequest|authorization|credential/i;
+/**
+ * The fields of an error that a span logs: what says which failure it was. The SDK copies every field of
+ * a service's error body onto its exception: DynamoDB's ConditionalCheckFailedException carries the old
+ * `Item` (with `ReturnValuesOnConditionCheckFailure`), S3's errors the `Key`, `BucketName` or an
+ * `ArgumentValue`, its SignatureDoesNotMatch what was signed (`StringToSign`, `CanonicalRequest`) and the
+ * `SignatureProvided`. A transport error keeps Node's `code`, `syscall`, `address` and `port`.
+ */
+const LOGGED_FIELDS = new Set(['name', 'message', 'stack', 'code', 'Code', '__type', '$fault', 'RequestId', 'HostId', 'errno', 'syscall', 'address', 'port', 'cause']);
+const isLoggedField = (name: string): boolean => LOGGED_FIELDS.has(name);
 
 /** Middleware stacks that carry ours: a client is equipped once, whatever the installs. */
 const equipped = new WeakSet<object>();
@@ -78,24 +87,22 @@ class AwsCall implements OutboundCall {
     const status = typeof metadata?.httpStatusCode === 'number' ? metadata.httpStatusCode : this.status;
     if (typeof status === 'number') setTag(span, Tags.HTTP_STATUS_CODE, status);
     if (this.attempts > 1) setTag(span, 'aws.attempts', this.attempts);
-    if (err !== undefined) markError(span, redactedError(err));
+    if (err !== undefined) markError(span, loggedError(err));
     finishSpan(span);
   }
 }
 
 /**
- * The error as the span logs it: the very object, unless it carries what was signed or the signature (S3
- * answers SignatureDoesNotMatch with both): then a copy without those fields (the app still gets the original).
+ * The error as the span logs it: when it has other fields than the LOGGED_FIELDS (an SDK error has at
+ * least `$metadata`), a copy (the app gets the original) with only those, the quoted values in its
+ * message (`Value 'x' at 'tableName'`) taken out as a database's are.
  */
-function redactedError(err: unknown): unknown {
-  if (err === null || typeof err !== 'object') return err;
-  const names = Object.getOwnPropertyNames(err);
-  if (!names.some((name) => SIGNATURE_FIELDS.test(name))) return err;
-  const descriptors: PropertyDescriptorMap = {};
-  for (const name of names) {
-    if (!SIGNATURE_FIELDS.test(name)) descriptors[name] = Object.getOwnPropertyDescriptor(err, name)!;
+function loggedError(err: unknown): unknown {
+  try {
+    return redactedErrorCopy(err, redactErrorText, isLoggedField);
+  } catch {
+    return new Error('error not shown: it could not be redacted');
   }
-  return Object.create(Object.getPrototypeOf(err), descriptors);
 }
 
 /** `S3`, `SQS`, `DynamoDB`: the client's serviceId (spaces taken out), else its class name without `Client`. */

@@ -98,10 +98,14 @@ function verifySignature(req: http.IncomingMessage, body: Buffer, s3: boolean): 
 let ids = 0;
 const nextId = (prefix: string): string => `${prefix}${(++ids).toString(16).padStart(8, '0')}`;
 
-function s3Error(res: http.ServerResponse, status: number, code: string, message: string, requestId: string): void {
+const xmlEscape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** An S3 error; `fields` are the others its body carries (NoSuchKey's `Key`, as S3 sends it). */
+function s3Error(res: http.ServerResponse, status: number, code: string, message: string, requestId: string, fields: Record<string, string> = {}): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/xml');
-  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>${requestId}</RequestId><HostId>fakehost</HostId></Error>`);
+  const more = Object.entries(fields).map(([name, value]) => `<${name}>${xmlEscape(value)}</${name}>`).join('');
+  res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${more}<RequestId>${requestId}</RequestId><HostId>fakehost</HostId></Error>`);
 }
 
 /** An AWS JSON 1.0 error: `__type` in the service's namespace, the message, and any other fields the body carries. */
@@ -124,8 +128,6 @@ const replyJson = (res: http.ServerResponse, output: unknown): void => {
   res.setHeader('content-type', 'application/x-amz-json-1.0');
   res.end(JSON.stringify(output));
 };
-
-const xmlEscape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** `record: false` keeps nothing per request (for the heap check). */
 export async function startFakeAws(options: { record?: boolean } = {}): Promise<FakeAws> {
@@ -172,7 +174,7 @@ export async function startFakeAws(options: { record?: boolean } = {}): Promise<
       record.operation = 'S3.GetObject';
       const answer = (): void => {
         const object = objects.get(path);
-        if (object === undefined) return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.', requestId);
+        if (object === undefined) return s3Error(res, 404, 'NoSuchKey', 'The specified key does not exist.', requestId, { Key: key });
         res.setHeader('content-type', 'application/octet-stream');
         res.setHeader('content-length', object.length);
         res.setHeader('etag', `"${md5(object.toString('latin1'))}"`);

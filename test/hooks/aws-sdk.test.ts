@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inspect } from 'node:util';
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -9,6 +10,7 @@ import type { SQSClientConfig } from '@aws-sdk/client-sqs';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { HooksConfig } from '../../src';
 import { FAKE_CREDENTIALS, FAKE_REGION, FakeAws, FakeRequest, startFakeAws } from '../helpers/fake-aws';
+import { redactErrorText } from '../../src/cores/db-call';
 import { closedPort } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
@@ -80,6 +82,21 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
     assert.equal(span.parentId, parent.id);
     assert.equal(span.traceId, parent.traceId);
     return span;
+  }
+
+  /**
+   * The span logged a copy of the app's error: the same class, name and message (quoted values taken
+   * out), and of its fields only those that say which failure it was. Returns the copy.
+   */
+  function loggedCopy(span: RecordedSpan, error: any): any {
+    const logged = span.errorLog()!.fields['error.object'];
+    assert.notEqual(logged, error, 'a copy: the app keeps its own error');
+    assert.equal(Object.getPrototypeOf(logged), Object.getPrototypeOf(error));
+    assert.equal(logged.name, error.name);
+    assert.equal(logged.message, redactErrorText(error.message));
+    const allowed = ['name', 'message', 'stack', 'code', 'Code', '__type', '$fault', 'RequestId', 'HostId', 'errno', 'syscall', 'address', 'port', 'cause'];
+    assert.deepEqual(Object.getOwnPropertyNames(logged).filter((name) => !allowed.includes(name)), []);
+    return logged;
   }
 
   const traceparentOf = (span: RecordedSpan): string => `00-${span.traceId}-${span.id}-01`;
@@ -156,10 +173,11 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       }
     });
 
-    it('NoSuchKey: the app gets the SDK error object itself; the span has error=true, the error log, status and request id', async () => {
+    it('NoSuchKey: the app gets the SDK error object itself; the span has error=true, the error log (a copy without the key S3 echoes), status and request id', async () => {
       const client = s3();
-      const { parent, error } = await underParent(() => client.send(new GetObjectCommand({ Bucket: 'bucket', Key: 'missing' })));
+      const { parent, error } = await underParent(() => client.send(new GetObjectCommand({ Bucket: 'bucket', Key: 'missing-secret-key' })));
       assert.equal(error?.name, 'NoSuchKey');
+      assert.equal(error.Key, 'missing-secret-key', 'the SDK error carries the key S3 sent');
       const span = await oneSpan(parent, 'aws.S3.GetObject');
       assert.equal(span.tags.error, true);
       assert.equal(span.tags['http.status_code'], 404);
@@ -167,8 +185,9 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       const log = span.errorLog();
       assert.ok(log !== undefined);
       assert.equal(log.fields.event, 'error');
-      assert.equal(log.fields['error.object'], error, 'the very error the app got');
+      assert.equal(loggedCopy(span, error).Code, 'NoSuchKey');
       assert.equal(log.fields.message, error.message);
+      assert.ok(!tracer.everything().includes('missing-secret-key'));
     });
 
     it('a retry (500, then 200 with maxAttempts 2) stays one span: status 200, no error, both attempts carry its header', async () => {
@@ -227,7 +246,7 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       assert.ok(error instanceof Error);
       const span = await oneSpan(parent, 'aws.S3.GetObject');
       assert.equal(span.tags.error, true);
-      assert.equal(span.errorLog()!.fields['error.object'], error);
+      assert.equal(loggedCopy(span, error).code, 'ECONNREFUSED');
     });
 
     it('only the aws-sdk hook installed: the SDK call still carries the header, once', async () => {
@@ -423,7 +442,7 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       assert.equal(span.tags.error, true);
       assert.equal(span.tags['http.status_code'], 400);
       assert.equal(span.tags['aws.request_id'], error.$metadata.requestId);
-      assert.equal(span.errorLog()!.fields['error.object'], error);
+      loggedCopy(span, error);
     });
 
     it('sqsMessageAttributes: false leaves the message attributes alone (the header still goes)', async () => {
@@ -457,6 +476,36 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       const getSpan = await oneSpan(get.parent, 'aws.DynamoDB.GetItem');
       assertHeaderOnce(fake.received[0], getSpan);
       assert.ok(!tracer.everything().includes('ssn-secret-111'));
+    });
+
+    it('ConditionalCheckFailedException with the old item: the app gets the SDK error with it; the span logs a copy without it', async () => {
+      const client = dynamodb();
+      const old = { pk: { S: 'user#2' }, ssn: { S: 'ssn-secret-222' } };
+      const input = {
+        TableName: 'table',
+        Item: { pk: { S: 'user#2' }, ssn: { S: 'new' } },
+        ConditionExpression: 'attribute_not_exists(pk)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      };
+      const fail = async (): Promise<any> => {
+        fake.items.set(JSON.stringify(old.pk), old);
+        return client.send(new PutItemCommand(input)).then(() => assert.fail('the put succeeded'), (err: unknown) => err);
+      };
+      uninstallAllPatches();
+      const untraced = await fail();
+      install();
+      const { parent, result: error } = await underParent(fail);
+      assert.ok(error instanceof ConditionalCheckFailedException);
+      assert.deepEqual(error.Item, old, 'the SDK error carries the old item');
+      assert.deepEqual(Object.getOwnPropertyNames(error), Object.getOwnPropertyNames(untraced), 'the same fields as untraced');
+      assert.deepEqual({ ...error, $metadata: undefined }, { ...untraced, $metadata: undefined });
+      const span = await oneSpan(parent, 'aws.DynamoDB.PutItem');
+      assert.equal(span.tags.error, true);
+      assert.equal(span.tags['http.status_code'], 400);
+      const logged = loggedCopy(span, error);
+      assert.ok(!inspect(logged, { showHidden: true, depth: null }).includes('ssn-secret-222'));
+      assert.ok(!tracer.everything().includes('ssn-secret-222'));
+      assert.deepEqual(error.Item, old, "the app's error is untouched");
     });
   });
 });
