@@ -8,9 +8,13 @@
  * generated stub calls those copies, so a patch of the prototype misses every stub when grpc-js was loaded
  * before install, and again after an uninstall and reinstall. The call it returns (the outermost of the
  * call's interceptor chain) gets its own `start` and `cancelWithStatus`: they inject before the app's
- * interceptors see the metadata, see the status the app sees, and deliver the listener events (the unary
- * callback, stream events) in the caller's context. No layer of grpc-js's `InterceptingCall` of ours: one
- * cost a requester, three bound listener methods and a closure per message, for every call.
+ * interceptors see the metadata, and see the status the app sees. The chain is given a channel of the
+ * call's own (`CallChannel`), whose `createCall` makes the bottom call, below every interceptor: its
+ * listener delivers the call's events in the caller's context, to the app's interceptors and through them
+ * to the app (the unary callback, stream events). grpc-js delivers the status in the context of whoever
+ * opened the connection; every call of an installed hook gets this, traced or not (ignored, suppressed,
+ * `requireParent` without a parent). No layer of grpc-js's `InterceptingCall` of ours: one cost a
+ * requester, three bound listener methods and a closure per message, for every call.
  *
  * Server: `Server.prototype._runHandlerForCall`, which the server looks up per call. `register` would only
  * see handlers registered after install. The call about to be handled gets its own `start` and
@@ -23,7 +27,7 @@ import { isSuppressed, RequestContext, storage } from '../context';
 import { runInContext } from '../cores/db-call';
 import { compileMatcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap } from '../spans';
+import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap, tracingOff } from '../spans';
 import type { GrpcOptions } from '../options/grpc';
 import { applyArgs } from '../apply-args';
 
@@ -52,6 +56,14 @@ interface ClientListener {
 interface ClientCallObject {
   start(metadata: GrpcMetadata, listener: ClientListener): void;
   cancelWithStatus(status: number, details: string): void;
+}
+/** A client's channel, as the bottom of a call's interceptor chain uses it. */
+interface GrpcChannel {
+  createCall(...args: unknown[]): unknown;
+}
+/** The call `createCall` makes (a grpc-js `Call`): the bottom of the chain, below every interceptor. */
+interface BottomCall {
+  start(metadata: GrpcMetadata, listener: ClientListener): void;
 }
 interface ServerListener {
   onReceiveMetadata?(metadata: GrpcMetadata): void;
@@ -255,17 +267,18 @@ function withTraceHeaders(call: ClientCall, metadata: GrpcMetadata): GrpcMetadat
 }
 
 /**
- * The listener the outermost call gets instead of the app's: finishes the span at the status, and runs the
- * app's side in its context (a method the app's listener lacks is skipped, as grpc-js skips it).
+ * A listener that delivers each event to `next` in `store`, the caller's context (a method `next` lacks is
+ * skipped, as grpc-js skips it): grpc-js delivers a call's events in the context of whoever opened the
+ * connection.
  */
-class TracedClientListener implements ClientListener {
+class CallerContextListener implements ClientListener {
   constructor(
-    private readonly call: ClientCall,
-    private readonly next: ClientListener,
+    private readonly store: RequestContext | undefined,
+    protected readonly next: ClientListener,
   ) {}
 
   private deliver(fn: ((arg: any) => void) | undefined, arg: unknown): void {
-    if (typeof fn === 'function') runInContext(this.call.store, fn, this.next, [arg]);
+    if (typeof fn === 'function') runInContext(this.store, fn, this.next, [arg]);
   }
 
   onReceiveMetadata(metadata: unknown): void {
@@ -277,8 +290,22 @@ class TracedClientListener implements ClientListener {
   }
 
   onReceiveStatus(status: StatusObject): void {
-    this.call.status(status);
     this.deliver(this.next.onReceiveStatus, status);
+  }
+}
+
+/** The listener the outermost call gets instead of the app's: finishes the span at the status the app sees. */
+class TracedClientListener extends CallerContextListener {
+  constructor(
+    private readonly call: ClientCall,
+    next: ClientListener,
+  ) {
+    super(call.store, next);
+  }
+
+  override onReceiveStatus(status: StatusObject): void {
+    this.call.status(status);
+    super.onReceiveStatus(status);
   }
 }
 
@@ -330,26 +357,69 @@ function startClientCall(state: GrpcState, parent: Span | null, methodDefinition
   return span === undefined ? undefined : new ClientCall(span, storage.getStore(), state.hook);
 }
 
+/**
+ * The channel one call's interceptor chain gets in place of the client's. The call its `createCall` makes is
+ * the bottom of the chain, below every interceptor: its listener delivers the call's events in the caller's
+ * context, so that the app's interceptors run there too, and the app's listener under them.
+ */
+class CallChannel {
+  constructor(
+    private readonly channel: GrpcChannel,
+    private readonly store: RequestContext | undefined,
+  ) {}
+
+  createCall(): unknown {
+    const made: unknown = applyArgs(this.channel.createCall, this.channel, arguments);
+    const start = (made as Partial<BottomCall> | null | undefined)?.start;
+    if (typeof start !== 'function') return made;
+    const store = this.store;
+    (made as BottomCall).start = function (this: BottomCall, metadata: GrpcMetadata, listener: ClientListener): void {
+      return start.call(this, metadata, listener !== null && typeof listener === 'object' ? new CallerContextListener(store, listener) : listener);
+    };
+    return made;
+  }
+}
+
+// The rest of a channel, as the client's own (grpc-js asks the chain's channel for `createCall` alone).
+for (const name of ['close', 'getTarget', 'getConnectivityState', 'watchConnectivityState', 'getChannelzRef']) {
+  Object.defineProperty(CallChannel.prototype, name, {
+    configurable: true,
+    writable: true,
+    value(this: { channel: Record<string, (...args: any[]) => unknown> }) {
+      return applyArgs(this.channel[name], this.channel, arguments);
+    },
+  });
+}
+
+/** `channel` as the chain of one call made in `store` gets it; the very channel when it makes no calls. */
+function channelOfCall(channel: unknown, store: RequestContext | undefined): unknown {
+  return channel !== null && typeof channel === 'object' && typeof (channel as Partial<GrpcChannel>).createCall === 'function' ? new CallChannel(channel as GrpcChannel, store) : channel;
+}
+
 function wrapGetInterceptingCall(state: GrpcState) {
   return (original: (...args: any[]) => any) =>
-    function getInterceptingCall(this: unknown, _interceptorArgs: unknown, methodDefinition: unknown, _options: unknown, channel: unknown): any {
-      const parent = clientParent(state.hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
+    function getInterceptingCall(this: unknown, interceptorArgs: unknown, methodDefinition: unknown, options: unknown, channel: unknown): any {
+      if (tracingOff(state.hook)) return applyArgs(original, this, arguments);
+      // Every call of an installed hook, traced or not (ignored, suppressed, `requireParent`), gets its events in its caller's context.
+      const store = storage.getStore();
       let call: ClientCall | undefined;
+      let chainChannel = channel;
       try {
-        call = startClientCall(state, parent, methodDefinition, channel);
+        const parent = clientParent(state.hook);
+        call = parent === undefined ? undefined : startClientCall(state, parent, methodDefinition, channel);
+        chainChannel = channelOfCall(channel, store);
       } catch {
-        call = undefined;
+        // What failed is left out: the call untraced, or its chain on the client's own channel.
       }
-      if (call === undefined) return applyArgs(original, this, arguments);
       let outer: ClientCallObject;
       try {
         // Interceptor configuration errors are thrown here, to the app, as untraced.
-        outer = applyArgs(original, this, arguments);
+        outer = original.call(this, interceptorArgs, methodDefinition, options, chainChannel);
       } catch (err) {
-        call.fail(err);
+        call?.fail(err);
         throw err;
       }
+      if (call === undefined) return outer;
       try {
         traceClientCall(call, outer);
       } catch {

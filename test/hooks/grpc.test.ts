@@ -4,7 +4,7 @@ import { Duplex, Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import * as grpcCall from '@grpc/grpc-js/build/src/call';
 import * as opentracing from 'opentracing';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { HooksConfig } from '../../src';
 import { parseTarget } from '../../src/tracing/grpc';
 import { EchoClient, EchoReply, EchoServer, loadEcho, startEchoServer, unary } from '../conformance/drivers/grpc';
@@ -341,6 +341,89 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     } finally {
       fresh.close();
     }
+  });
+
+  describe("the caller's context, on a connection another request opened (grpc-js delivers the status in the opener's)", () => {
+    /** Where the app's interceptor saw the status, where the stream's events ran, and what the caller's follow-up in 'end' makes. */
+    const noted: Array<string | undefined> = [];
+    const interceptor: grpc.Interceptor = (options, nextCall) =>
+      new grpc.InterceptingCall(nextCall(options), {
+        start(metadata, _listener, next) {
+          next(metadata, {
+            onReceiveStatus(status, onward) {
+              noted.push(activeId());
+              onward(status);
+            },
+          });
+        },
+      });
+
+    /** A fresh client whose connection request A opens; `body` then calls on it. */
+    async function onConnectionOfA(body: (c: EchoClient, a: RecordedSpan) => Promise<void>): Promise<void> {
+      const c = new (loadEcho().Echo)(echo.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] }) as EchoClient;
+      try {
+        const a = tracer.startSpan('request A') as RecordedSpan;
+        await withSpan(a, () => unary(c, { text: 'opens the connection' }));
+        a.finish();
+        await body(c, a);
+      } finally {
+        c.close();
+      }
+    }
+
+    /** A server stream's interceptor status, 'data', 'status' and 'end' (where a Unary call follows): the span active in each. */
+    function streamThenUnary(c: EchoClient): Promise<Array<string | undefined>> {
+      noted.length = 0;
+      const seen: Array<string | undefined> = [];
+      return new Promise((resolve, reject) => {
+        const stream = c.ServerStream({ text: 's', count: 1, delay_ms: 5 });
+        stream.on('data', () => seen.push(activeId()));
+        stream.on('status', () => seen.push(activeId()));
+        stream.on('end', () => {
+          seen.push(activeId());
+          const result = [...noted, ...seen];
+          c.Unary({ text: 'follow-up' }, (err: Error | null) => (err ? reject(err) : resolve(result)));
+        });
+      });
+    }
+
+    it('an ignored call: its events, and the follow-up span, in request B', async () => {
+      await installedWith({ tracer, hooks: { grpc: { ignoreMethods: '/conformance.Echo/ServerStream' } } }, () =>
+        onConnectionOfA(async (c, a) => {
+          const { parent, result } = await underParent(() => streamThenUnary(c));
+          assert.deepEqual(result, [parent.id, parent.id, parent.id, parent.id]);
+          await tracer.settle();
+          const parents = spansOf('client', UNARY).map((s) => s.parentId);
+          assert.deepEqual(parents.sort(), [a.id, parent.id].sort(), "A's own call under A, the follow-up under B");
+        }),
+      );
+    });
+
+    it('a suppressed call: its events in the suppressed context, and the follow-up makes no span', async () => {
+      await onConnectionOfA(async (c) => {
+        const { parent, result } = await underParent(() => suppressTracing(() => streamThenUnary(c)));
+        assert.deepEqual(result, [parent.id, parent.id, parent.id, parent.id]);
+        await tracer.settle();
+        assert.equal(spansOf('client').length, 1, `only A's call: ${tracer.finished.map((s) => s.operationName)}`);
+      });
+    });
+
+    it('a call requireParent leaves untraced: its events in no context', async () => {
+      await installedWith({ tracer, requireParent: true }, () =>
+        onConnectionOfA(async (c) => {
+          assert.deepEqual(await streamThenUnary(c), [undefined, undefined, undefined, undefined]);
+          await tracer.settle();
+          assert.equal(spansOf('client').length, 1, "only A's call");
+        }),
+      );
+    });
+
+    it("a traced call: the app's interceptor sees the status in request B", async () => {
+      await onConnectionOfA(async (c) => {
+        const { parent, result } = await underParent(() => streamThenUnary(c));
+        assert.deepEqual(result, [parent.id, parent.id, parent.id, parent.id]);
+      });
+    });
   });
 
   it('client interceptors of the app see the trace header, and the call is traced as the app sees it', async () => {
