@@ -7,12 +7,13 @@
  * `make*Request` methods themselves: `make-client.js` keeps its own copies of them when it loads and every
  * generated stub calls those copies, so a patch of the prototype misses every stub when grpc-js was loaded
  * before install, and again after an uninstall and reinstall. The call it returns (the outermost of the
- * call's interceptor chain) gets its own `start` and `cancelWithStatus`: they inject before the app's
- * interceptors see the metadata, and see the status the app sees. The chain is given a channel of the
- * call's own (`CallChannel`), whose `createCall` makes the bottom call, below every interceptor: its
- * listener delivers the call's events in the caller's context, to the app's interceptors and through them
- * to the app (the unary callback, stream events). grpc-js delivers the status in the context of whoever
- * opened the connection; every call of an installed hook gets this, traced or not (ignored, suppressed,
+ * call's interceptor chain) gets its own `start` and `cancelWithStatus`, which see the status the app
+ * sees. The chain is given a channel of the call's own (`CallChannel`), whose `createCall` makes the
+ * bottom call, below every interceptor. Its `start` injects into a copy of the metadata the interceptors
+ * pass down (so that they get the caller's own Metadata object, as untraced), and its listener delivers
+ * the call's events in the caller's context, to the app's interceptors and through them to the app (the
+ * unary callback, stream events). grpc-js delivers the status in the context of whoever opened the
+ * connection; every call of an installed hook gets this, traced or not (ignored, suppressed,
  * `requireParent` without a parent). No layer of grpc-js's `InterceptingCall` of ours: one cost a
  * requester, three bound listener methods and a closure per message, for every call.
  *
@@ -243,8 +244,9 @@ function has(metadata: GrpcMetadata, key: string): boolean {
 
 /**
  * `metadata` with the trace headers added, as a copy: the caller's Metadata (which an app may reuse for
- * every call) is never changed. A caller that set one of the trace keys itself propagates its own
- * context: it wins, and none of ours is added (a mix of two contexts' headers would be neither).
+ * every call) is never changed. A caller (or an interceptor of the app's) that set one of the trace keys
+ * itself propagates its own context: it wins, and none of ours is added (a mix of two contexts' headers
+ * would be neither).
  */
 function withTraceHeaders(call: ClientCall, metadata: GrpcMetadata): GrpcMetadata {
   if (metadata === null || typeof metadata !== 'object' || typeof metadata.clone !== 'function') return metadata;
@@ -310,24 +312,19 @@ class TracedClientListener extends CallerContextListener {
 }
 
 /**
- * Gives this one call (not its class) a `start` that sends the trace headers and takes our listener, and
- * a `cancelWithStatus` that notes a cancellation (the app's, or grpc-js's own on a protocol error).
+ * Gives this one call (not its class) a `start` that takes our listener (the trace headers are added at the
+ * bottom of the chain, by `CallChannel`), and a `cancelWithStatus` that notes a cancellation (the app's, or
+ * grpc-js's own on a protocol error).
  */
 function traceClientCall(call: ClientCall, outer: ClientCallObject): void {
   const start = outer.start;
   const cancelWithStatus = outer.cancelWithStatus;
   if (typeof start !== 'function' || typeof cancelWithStatus !== 'function') throw new TypeError('not a grpc-js call');
   outer.start = function (this: ClientCallObject, metadata: GrpcMetadata, listener: ClientListener): void {
-    let sent = metadata;
-    try {
-      sent = withTraceHeaders(call, metadata);
-    } catch {
-      sent = metadata;
-    }
     // Always ours, so that the status is seen: without an app listener grpc-js calls no method of one either.
     const traced = new TracedClientListener(call, listener !== null && typeof listener === 'object' ? listener : {});
     try {
-      return start.call(this, sent, traced);
+      return start.call(this, metadata, traced);
     } catch (err) {
       call.fail(err);
       throw err;
@@ -366,15 +363,25 @@ class CallChannel {
   constructor(
     private readonly channel: GrpcChannel,
     private readonly store: RequestContext | undefined,
+    /** The traced call, whose trace headers go into the metadata that reaches the bottom. */
+    private readonly call: ClientCall | undefined,
   ) {}
 
   createCall(): unknown {
     const made: unknown = applyArgs(this.channel.createCall, this.channel, arguments);
     const start = (made as Partial<BottomCall> | null | undefined)?.start;
     if (typeof start !== 'function') return made;
-    const store = this.store;
+    const { store, call } = this;
     (made as BottomCall).start = function (this: BottomCall, metadata: GrpcMetadata, listener: ClientListener): void {
-      return start.call(this, metadata, listener !== null && typeof listener === 'object' ? new CallerContextListener(store, listener) : listener);
+      let sent = metadata;
+      if (call !== undefined) {
+        try {
+          sent = withTraceHeaders(call, metadata);
+        } catch {
+          sent = metadata;
+        }
+      }
+      return start.call(this, sent, listener !== null && typeof listener === 'object' ? new CallerContextListener(store, listener) : listener);
     };
     return made;
   }
@@ -391,9 +398,9 @@ for (const name of ['close', 'getTarget', 'getConnectivityState', 'watchConnecti
   });
 }
 
-/** `channel` as the chain of one call made in `store` gets it; the very channel when it makes no calls. */
-function channelOfCall(channel: unknown, store: RequestContext | undefined): unknown {
-  return channel !== null && typeof channel === 'object' && typeof (channel as Partial<GrpcChannel>).createCall === 'function' ? new CallChannel(channel as GrpcChannel, store) : channel;
+/** `channel` as the chain of one call made in `store` (traced as `call`) gets it; the very channel when it makes no calls. */
+function channelOfCall(channel: unknown, store: RequestContext | undefined, call: ClientCall | undefined): unknown {
+  return channel !== null && typeof channel === 'object' && typeof (channel as Partial<GrpcChannel>).createCall === 'function' ? new CallChannel(channel as GrpcChannel, store, call) : channel;
 }
 
 function wrapGetInterceptingCall(state: GrpcState) {
@@ -407,7 +414,7 @@ function wrapGetInterceptingCall(state: GrpcState) {
       try {
         const parent = clientParent(state.hook);
         call = parent === undefined ? undefined : startClientCall(state, parent, methodDefinition, channel);
-        chainChannel = channelOfCall(channel, store);
+        chainChannel = channelOfCall(channel, store, call);
       } catch {
         // What failed is left out: the call untraced, or its chain on the client's own channel.
       }

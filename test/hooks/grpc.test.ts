@@ -426,22 +426,31 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     });
   });
 
-  it('client interceptors of the app see the trace header, and the call is traced as the app sees it', async () => {
-    const sawHeader: unknown[] = [];
+  it("client interceptors of the app get the caller's own Metadata, as untraced; the trace header is added below them, into a copy", async () => {
+    const given: grpc.Metadata[] = [];
     const interceptor: grpc.Interceptor = (options, nextCall) =>
       new grpc.InterceptingCall(nextCall(options), {
         start(metadata, listener, next) {
-          sawHeader.push(metadata.get('traceparent')[0]);
+          given.push(metadata);
+          metadata.set('x-caller', `stamped ${given.length}`);
           next(metadata, listener);
         },
       });
     const intercepted = new (loadEcho().Echo)(echo.address, grpc.credentials.createInsecure(), { interceptors: [interceptor] }) as EchoClient;
     try {
-      const { result } = await underParent(() => unary(intercepted, { text: 'i' }));
+      const metadata = new grpc.Metadata();
+      const first = await underParent(() => unary(intercepted, { text: 'i' }, metadata));
+      const second = await underParent(() => unary(intercepted, { text: 'j' }, metadata));
+      assert.deepEqual(given, [metadata, metadata], "the interceptor got the caller's object");
+      assert.deepEqual(metadata.getMap(), { 'x-caller': 'stamped 2' }, 'what the interceptor set is there, and no trace header');
       await tracer.settle();
-      const clientSpan = onlySpan('client', UNARY);
-      assert.deepEqual(sawHeader, [`00-${clientSpan.traceId}-${clientSpan.id}-01`]);
-      assert.equal(result.traceparent, sawHeader[0]);
+      const spans = spansOf('client', UNARY);
+      assert.equal(spans.length, 2);
+      for (const [{ parent, result }, text] of [[first, 'stamped 1'], [second, 'stamped 2']] as const) {
+        const span = spans.find((s) => s.parentId === parent.id)!;
+        assert.equal(result.traceparent, `00-${span.traceId}-${span.id}-01`, "the call's own trace header reached the server");
+        assert.equal(result.caller_key, text);
+      }
     } finally {
       intercepted.close();
     }
