@@ -13,5 +13,6 @@ export const grpcHook = defineHook<'grpc', GrpcOptions, typeof import('../tracin
   tracing: () => require('../tracing/grpc'),
   // Internal files, not the package entry: `import grpc from '@grpc/grpc-js'` loads the entry without
   // require(), but the entry still requires these.
-  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', { 'build/src/client-interceptors': 'patchClientInterceptors', 'build/src/server': 'patchServer' }),
+  // `single-subchannel-channel` (1.14+) is only noted: the calls grpc-js makes on it by itself are untraced.
+  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', { 'build/src/client-interceptors': 'patchClientInterceptors', 'build/src/single-subchannel-channel': 'noteSubchannelChannel', 'build/src/server': 'patchServer' }),
 });

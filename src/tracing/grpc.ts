@@ -35,6 +35,8 @@ import { applyArgs } from '../apply-args';
 export interface GrpcState {
   hook: ActiveHook<GrpcOptions>;
   ignore: ((path: string) => boolean) | undefined;
+  /** grpc-js's `SingleSubchannelChannel` (of each copy loaded): the channel of one subchannel, which grpc-js makes calls of its own on. */
+  subchannelChannels: Set<abstract new (...args: any[]) => unknown>;
 }
 
 /** The parts of grpc-js this hook touches, as they are in 1.10 to 1.14. */
@@ -368,10 +370,10 @@ class CallChannel {
   ) {}
 
   createCall(): unknown {
-    const made: unknown = applyArgs(this.channel.createCall, this.channel, arguments);
+    const { store, call } = this;
+    const made: unknown = runInContext(store, this.channel.createCall, this.channel, arguments);
     const start = (made as Partial<BottomCall> | null | undefined)?.start;
     if (typeof start !== 'function') return made;
-    const { store, call } = this;
     (made as BottomCall).start = function (this: BottomCall, metadata: GrpcMetadata, listener: ClientListener): void {
       let sent = metadata;
       if (call !== undefined) {
@@ -381,7 +383,7 @@ class CallChannel {
           sent = metadata;
         }
       }
-      return start.call(this, sent, listener !== null && typeof listener === 'object' ? new CallerContextListener(store, listener) : listener);
+      return runInContext(store, start, this, [sent, listener !== null && typeof listener === 'object' ? new CallerContextListener(store, listener) : listener]);
     };
     return made;
   }
@@ -403,17 +405,29 @@ function channelOfCall(channel: unknown, store: RequestContext | undefined, call
   return channel !== null && typeof channel === 'object' && typeof (channel as Partial<GrpcChannel>).createCall === 'function' ? new CallChannel(channel as GrpcChannel, store, call) : channel;
 }
 
+/** Whether `channel` is the channel of one subchannel, which only grpc-js (or a load-balancing policy) makes calls on. */
+function isSubchannelChannel(state: GrpcState, channel: unknown): boolean {
+  if (state.subchannelChannels.size === 0 || channel === null || typeof channel !== 'object') return false;
+  for (const type of state.subchannelChannels) if (channel instanceof type) return true;
+  return false;
+}
+
 function wrapGetInterceptingCall(state: GrpcState) {
   return (original: (...args: any[]) => any) =>
     function getInterceptingCall(this: unknown, interceptorArgs: unknown, methodDefinition: unknown, options: unknown, channel: unknown): any {
       if (tracingOff(state.hook)) return applyArgs(original, this, arguments);
       // Every call of an installed hook, traced or not (ignored, suppressed, `requireParent`), gets its events in its caller's context.
-      const store = storage.getStore();
+      let store = storage.getStore();
       let call: ClientCall | undefined;
       let chainChannel = channel;
       try {
-        const parent = clientParent(state.hook);
-        call = parent === undefined ? undefined : startClientCall(state, parent, methodDefinition, channel);
+        if (isSubchannelChannel(state, channel)) {
+          // grpc-js's own call on one subchannel (ORCA load reports): no span, and outside any request's context.
+          store = undefined;
+        } else {
+          const parent = clientParent(state.hook);
+          call = parent === undefined ? undefined : startClientCall(state, parent, methodDefinition, channel);
+        }
         chainChannel = channelOfCall(channel, store, call);
       } catch {
         // What failed is left out: the call untraced, or its chain on the client's own channel.
@@ -568,14 +582,19 @@ function wrapRunHandlerForCall(state: GrpcState) {
     };
 }
 
-/** The hook's state for one install (its compiled `ignoreMethods`), made on first use. */
+/** The hook's state for one install (its compiled `ignoreMethods`, the subchannel channel classes noted), made on first use. */
 export function makeState(hook: ActiveHook<GrpcOptions>): GrpcState {
-  return { hook, ignore: compileMatcher(hook.options.ignoreMethods) };
+  return { hook, ignore: compileMatcher(hook.options.ignoreMethods), subchannelChannels: new Set() };
 }
 
 export function patchClientInterceptors(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
   if (typeof exports.InterceptingCall !== 'function') return;
   wrap(exports, 'getInterceptingCall', wrapGetInterceptingCall(state));
+}
+
+/** Notes grpc-js's `SingleSubchannelChannel` (1.14+), whose calls are the library's own: nothing is wrapped. */
+export function noteSubchannelChannel(exports: any, { state }: PatchContext<GrpcOptions, GrpcState>): void {
+  if (typeof exports.SingleSubchannelChannel === 'function') state.subchannelChannels.add(exports.SingleSubchannelChannel);
 }
 
 export function patchServer(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {

@@ -456,6 +456,46 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     }
   });
 
+  it("grpc-js's own ORCA load-report stream (weighted_round_robin, enable_oob_load_report) makes no span and carries no trace header", async () => {
+    const ORCA = '/xds.service.orca.v3.OpenRcaService/StreamCoreMetrics';
+    const bytes = (b: Buffer): Buffer => b;
+    const method = (path: string, responseStream: boolean) => ({ path, requestStream: false, responseStream, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes });
+    let orcaMetadata: grpc.Metadata | undefined;
+    let orcaArrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (orcaArrived = resolve));
+    const orcaServer = new grpc.Server();
+    orcaServer.addService(
+      { U: method('/t.S/U', false), Orca: method(ORCA, true) },
+      {
+        U: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('ok')),
+        Orca(call: grpc.ServerWritableStream<Buffer, Buffer>) {
+          orcaMetadata = call.metadata;
+          call.end();
+          orcaArrived();
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) => orcaServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const serviceConfig = { loadBalancingConfig: [{ weighted_round_robin: { enable_oob_load_report: true } }] };
+    const wrr = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.service_config': JSON.stringify(serviceConfig) });
+    try {
+      const { parent } = await underParent(
+        () => new Promise((resolve, reject) => wrr.makeUnaryRequest('/t.S/U', bytes, bytes, Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r)))),
+      );
+      await arrival;
+      await tracer.settle();
+      const clientSpans = spansOf('client');
+      assert.deepEqual(
+        clientSpans.map((s) => [s.operationName, s.parentId]),
+        [['grpc t.S/U', parent.id]],
+      );
+      assert.deepEqual(orcaMetadata?.get('traceparent'), [], 'no trace header on the ORCA stream');
+    } finally {
+      wrr.close();
+      orcaServer.forceShutdown();
+    }
+  });
+
   it('a malformed trace header, or a tracer that throws in inject and extract: the server span is a new root, the call unaffected', async () => {
     const bad = new grpc.Metadata();
     bad.set('traceparent', 'ff-not-a-trace-header');
