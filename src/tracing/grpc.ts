@@ -18,9 +18,10 @@
  * requester, three bound listener methods and a closure per message, for every call.
  *
  * Server: `Server.prototype._runHandlerForCall`, which the server looks up per call. `register` would only
- * see handlers registered after install. The call about to be handled gets its own `start` and
- * `sendStatus`: the span starts from the metadata the handler sees, the handler and every listener event
- * run with it active, and it finishes at the status sent or at the cancellation.
+ * see handlers registered after install. The call about to be handled gets its own `start`, and the
+ * innermost call of its interceptor chain its own `sendStatus`: the span starts from the metadata the
+ * handler sees, the handler and every listener event run with it active, and it finishes at the status
+ * sent on the wire or at the cancellation.
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
@@ -546,19 +547,43 @@ class TracedServerListener implements ServerListener {
   }
 }
 
-/** Gives this one call (not its class) a `start` and a `sendStatus` of ours. */
+/** How many server interceptors deep the call the status goes out on is looked for. */
+const MAX_SERVER_INTERCEPTORS = 64;
+
+/**
+ * The innermost call of the server's interceptor chain (grpc-js's base call, which writes the status and
+ * sends statuses of its own: deadline, bad timeout header, (de)serialization, message size), followed down
+ * the `nextCall` of each `ServerInterceptingCall`; `call` itself when there is no chain, or as far as the
+ * chain can be followed (an interceptor's own call object without `nextCall`).
+ */
+function innermostServerCall(call: ServerCall): ServerCall {
+  let inner = call;
+  for (let depth = 0; depth < MAX_SERVER_INTERCEPTORS; depth++) {
+    const next = (inner as { nextCall?: unknown }).nextCall;
+    if (next === null || typeof next !== 'object' || typeof (next as Partial<ServerCall>).sendStatus !== 'function') break;
+    inner = next as ServerCall;
+  }
+  return inner;
+}
+
+/**
+ * Gives this one call (not its class) a `start` of ours, and the innermost call of its chain a `sendStatus`
+ * of ours: the status recorded is the one that goes on the wire, after every interceptor (which may
+ * rewrite it), including those the base call sends by itself.
+ */
 function traceServerCall(state: GrpcState, call: ServerCall, handler: { path?: unknown }): void {
   const path = handler.path;
   if (typeof path !== 'string') return;
   if (state.ignore !== undefined && state.ignore(path)) return;
   const start = call.start;
-  const sendStatus = call.sendStatus;
+  const inner = innermostServerCall(call);
+  const sendStatus = inner.sendStatus;
   if (typeof start !== 'function' || typeof sendStatus !== 'function') return;
   const trace = new ServerCallTrace(state.hook, path, call);
   call.start = function (this: ServerCall, listener: ServerListener): void {
     return start.call(this, listener !== null && typeof listener === 'object' ? new TracedServerListener(trace, listener) : listener);
   };
-  call.sendStatus = function (this: ServerCall, status: StatusObject): void {
+  inner.sendStatus = function (this: ServerCall, status: StatusObject): void {
     trace.status(status);
     return sendStatus.call(this, status);
   };

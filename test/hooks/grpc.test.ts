@@ -456,6 +456,49 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     }
   });
 
+  it("server interceptors: the server span records the status on the wire (grpc-js's own, or one an interceptor rewrote)", async () => {
+    const bytes = (b: Buffer): Buffer => b;
+    const method = (path: string, responseSerialize: (b: Buffer) => Buffer = bytes) => ({ path, requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize, responseDeserialize: bytes });
+    const passThrough = (_descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) => new grpc.ServerInterceptingCall(call);
+    const rewrite = (descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) =>
+      new grpc.ServerInterceptingCall(call, {
+        sendStatus: (status, next) => next(descriptor.path === '/t.S/Rewrite' ? { ...status, code: grpc.status.PERMISSION_DENIED, details: 'rewritten' } : status),
+      });
+    const server = new grpc.Server({ interceptors: [passThrough, rewrite] });
+    server.addService(
+      {
+        Unserializable: method('/t.S/Unserializable', () => {
+          throw new Error('cannot serialize');
+        }),
+        Rewrite: method('/t.S/Rewrite'),
+      },
+      {
+        Unserializable: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('x')),
+        Rewrite: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'not found' }),
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const raw = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const codeOf = (path: string): Promise<number | undefined> =>
+      new Promise((resolve) => raw.makeUnaryRequest(path, bytes, bytes, Buffer.alloc(0), (e) => resolve((e as grpc.ServiceError | null)?.code)));
+    try {
+      for (const [path, code] of [
+        ['/t.S/Unserializable', grpc.status.INTERNAL],
+        ['/t.S/Rewrite', grpc.status.PERMISSION_DENIED],
+      ] as const) {
+        tracer.reset();
+        assert.equal(await codeOf(path), code, 'what the client got');
+        await tracer.settle();
+        const span = onlySpan('server', `grpc ${path.slice(1)}`);
+        assert.equal(span.tags['grpc.status_code'], code, path);
+        assert.equal(span.errorLog()?.fields['error.object'].code, code);
+      }
+    } finally {
+      raw.close();
+      server.forceShutdown();
+    }
+  });
+
   it("grpc-js's own ORCA load-report stream (weighted_round_robin, enable_oob_load_report) makes no span and carries no trace header", async () => {
     const ORCA = '/xds.service.orca.v3.OpenRcaService/StreamCoreMetrics';
     const bytes = (b: Buffer): Buffer => b;
