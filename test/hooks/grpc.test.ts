@@ -35,6 +35,39 @@ function until(emitter: NodeJS.EventEmitter, event: string): Promise<unknown[]> 
   return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args)));
 }
 
+const bytes = (b: Buffer): Buffer => b;
+
+/** A method of raw bytes at `path`: unary unless `responseStream`; `responseSerialize` may fail on purpose. */
+function bytesMethod(path: string, responseStream = false, responseSerialize = bytes): grpc.MethodDefinition<Buffer, Buffer> {
+  return { path, requestStream: false, responseStream, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize, responseDeserialize: bytes };
+}
+
+interface BytesService {
+  definition: grpc.ServiceDefinition;
+  handlers: grpc.UntypedServiceImplementation;
+  serverOptions?: grpc.ServerOptions;
+  clientOptions?: grpc.ChannelOptions;
+}
+
+/** A grpc-js server on 127.0.0.1 serving `service`, and a plain client of it; both closed once `body` settled. */
+async function withBytesServer(service: BytesService, body: (client: grpc.Client) => Promise<void>): Promise<void> {
+  const server = new grpc.Server(service.serverOptions);
+  server.addService(service.definition, service.handlers);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), service.clientOptions);
+  try {
+    await body(client);
+  } finally {
+    client.close();
+    server.forceShutdown();
+  }
+}
+
+/** A unary call of raw bytes at `path`: the error the app gets, or null. */
+function callBytes(client: grpc.Client, path: string): Promise<grpc.ServiceError | null> {
+  return new Promise((resolve) => client.makeUnaryRequest(path, bytes, bytes, Buffer.alloc(0), (err) => resolve(err)));
+}
+
 describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
@@ -457,59 +490,44 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
   });
 
   it("server interceptors: the server span records the status on the wire (grpc-js's own, or one an interceptor rewrote)", async () => {
-    const bytes = (b: Buffer): Buffer => b;
-    const method = (path: string, responseSerialize: (b: Buffer) => Buffer = bytes) => ({ path, requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize, responseDeserialize: bytes });
     const passThrough = (_descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) => new grpc.ServerInterceptingCall(call);
     const rewrite = (descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) =>
       new grpc.ServerInterceptingCall(call, {
         sendStatus: (status, next) => next(descriptor.path === '/t.S/Rewrite' ? { ...status, code: grpc.status.PERMISSION_DENIED, details: 'rewritten' } : status),
       });
-    const server = new grpc.Server({ interceptors: [passThrough, rewrite] });
-    server.addService(
-      {
-        Unserializable: method('/t.S/Unserializable', () => {
-          throw new Error('cannot serialize');
-        }),
-        Rewrite: method('/t.S/Rewrite'),
-      },
-      {
+    const unserializable = (): Buffer => {
+      throw new Error('cannot serialize');
+    };
+    const service: BytesService = {
+      definition: { Unserializable: bytesMethod('/t.S/Unserializable', false, unserializable), Rewrite: bytesMethod('/t.S/Rewrite') },
+      handlers: {
         Unserializable: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('x')),
         Rewrite: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.NOT_FOUND, details: 'not found' }),
       },
-    );
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-    const raw = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const codeOf = (path: string): Promise<number | undefined> =>
-      new Promise((resolve) => raw.makeUnaryRequest(path, bytes, bytes, Buffer.alloc(0), (e) => resolve((e as grpc.ServiceError | null)?.code)));
-    try {
+      serverOptions: { interceptors: [passThrough, rewrite] },
+    };
+    await withBytesServer(service, async (raw) => {
       for (const [path, code] of [
         ['/t.S/Unserializable', grpc.status.INTERNAL],
         ['/t.S/Rewrite', grpc.status.PERMISSION_DENIED],
       ] as const) {
         tracer.reset();
-        assert.equal(await codeOf(path), code, 'what the client got');
+        assert.equal((await callBytes(raw, path))?.code, code, 'what the client got');
         await tracer.settle();
         const span = onlySpan('server', `grpc ${path.slice(1)}`);
         assert.equal(span.tags['grpc.status_code'], code, path);
         assert.equal(span.errorLog()?.fields['error.object'].code, code);
       }
-    } finally {
-      raw.close();
-      server.forceShutdown();
-    }
+    });
   });
 
   it("grpc-js's own ORCA load-report stream (weighted_round_robin, enable_oob_load_report) makes no span and carries no trace header", async () => {
-    const ORCA = '/xds.service.orca.v3.OpenRcaService/StreamCoreMetrics';
-    const bytes = (b: Buffer): Buffer => b;
-    const method = (path: string, responseStream: boolean) => ({ path, requestStream: false, responseStream, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes });
     let orcaMetadata: grpc.Metadata | undefined;
     let orcaArrived!: () => void;
     const arrival = new Promise<void>((resolve) => (orcaArrived = resolve));
-    const orcaServer = new grpc.Server();
-    orcaServer.addService(
-      { U: method('/t.S/U', false), Orca: method(ORCA, true) },
-      {
+    const service: BytesService = {
+      definition: { U: bytesMethod('/t.S/U'), Orca: bytesMethod('/xds.service.orca.v3.OpenRcaService/StreamCoreMetrics', true) },
+      handlers: {
         U: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('ok')),
         Orca(call: grpc.ServerWritableStream<Buffer, Buffer>) {
           orcaMetadata = call.metadata;
@@ -517,26 +535,19 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
           orcaArrived();
         },
       },
-    );
-    const port = await new Promise<number>((resolve, reject) => orcaServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-    const serviceConfig = { loadBalancingConfig: [{ weighted_round_robin: { enable_oob_load_report: true } }] };
-    const wrr = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.service_config': JSON.stringify(serviceConfig) });
-    try {
-      const { parent } = await underParent(
-        () => new Promise((resolve, reject) => wrr.makeUnaryRequest('/t.S/U', bytes, bytes, Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r)))),
-      );
+      clientOptions: { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ weighted_round_robin: { enable_oob_load_report: true } }] }) },
+    };
+    await withBytesServer(service, async (wrr) => {
+      const { parent, result: err } = await underParent(() => callBytes(wrr, '/t.S/U'));
+      assert.equal(err, null);
       await arrival;
       await tracer.settle();
-      const clientSpans = spansOf('client');
       assert.deepEqual(
-        clientSpans.map((s) => [s.operationName, s.parentId]),
+        spansOf('client').map((s) => [s.operationName, s.parentId]),
         [['grpc t.S/U', parent.id]],
       );
       assert.deepEqual(orcaMetadata?.get('traceparent'), [], 'no trace header on the ORCA stream');
-    } finally {
-      wrr.close();
-      orcaServer.forceShutdown();
-    }
+    });
   });
 
   it('a malformed trace header, or a tracer that throws in inject and extract: the server span is a new root, the call unaffected', async () => {
