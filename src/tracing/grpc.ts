@@ -32,6 +32,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap, tracingOff } from '../spans';
 import type { GrpcOptions } from '../options/grpc';
 import { applyArgs } from '../apply-args';
+import { redactSqlMessage } from '../sql';
 
 export interface GrpcState {
   hook: ActiveHook<GrpcOptions>;
@@ -105,11 +106,17 @@ const STATUS_NAMES = [
   'UNAUTHENTICATED',
 ];
 
-/** The error logged for a non-OK status, worded as grpc-js words the ServiceError the app gets. */
+/**
+ * The error logged for a non-OK status, worded as grpc-js words the ServiceError the app gets, with the
+ * values a server echoes in its details (`card number 4111… was declined`, `user 'x' not found`) taken
+ * out as the SQL hooks take them out of a database's error text: each quoted run and number becomes `?`.
+ * The code and its name stay; the app's own error is not this one, and keeps its details.
+ */
 function statusError(code: number, details: string | undefined): Error {
-  const err = new Error(`${code} ${STATUS_NAMES[code] ?? 'UNKNOWN'}: ${details ?? ''}`) as Error & { code?: number; details?: string };
+  const redacted = typeof details === 'string' ? redactSqlMessage(details) : details;
+  const err = new Error(`${code} ${STATUS_NAMES[code] ?? 'UNKNOWN'}: ${redacted ?? ''}`) as Error & { code?: number; details?: string };
   err.code = code;
-  err.details = details;
+  err.details = redacted;
   return err;
 }
 

@@ -261,6 +261,28 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     }
   });
 
+  it('status details a server echoes values in: quoted runs and numbers redacted in both spans; the app gets them as sent', async () => {
+    const details = `card number 4111111111111111 was declined for 'Jane Doe' ("jane@example.com")`;
+    const service: BytesService = {
+      definition: { Charge: bytesMethod('/pay.Cards/Charge') },
+      handlers: { Charge: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.INVALID_ARGUMENT, details }) },
+    };
+    await withBytesServer(service, async (raw) => {
+      const { result: err } = await underParent(() => callBytes(raw, '/pay.Cards/Charge'));
+      assert.equal(err?.details, details, 'the app gets the details as the server sent them');
+      assert.equal(err?.message, `3 INVALID_ARGUMENT: ${details}`);
+      await tracer.settle();
+      for (const span of [onlySpan('client'), onlySpan('server')]) {
+        const logged = span.errorLog()!.fields;
+        const error = logged['error.object'];
+        assert.equal(logged.message, '3 INVALID_ARGUMENT: card number ? was declined for ? (?)');
+        assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+        const text = JSON.stringify({ tags: span.tags, logs: span.logs, message: error.message, stack: error.stack, details: error.details });
+        for (const value of ['4111111111111111', 'Jane Doe', 'jane@example.com']) assert.ok(!text.includes(value), `${span.tags['span.kind']} span: ${value} in ${text}`);
+      }
+    });
+  });
+
   it('a handler that throws: UNKNOWN to the client, the server span error=true and finished once', async () => {
     const err: any = await underParent(() => unary(client, { text: 'throw' })).catch((e) => e);
     assert.equal(err.code, grpc.status.UNKNOWN);
