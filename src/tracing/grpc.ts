@@ -86,6 +86,7 @@ interface ServerCall {
 const STATUS_OK = 0;
 const STATUS_CANCELLED = 1;
 const STATUS_DEADLINE_EXCEEDED = 4;
+const STATUS_UNIMPLEMENTED = 12;
 const STATUS_NAMES = [
   'OK',
   'CANCELLED',
@@ -220,20 +221,36 @@ class ClientCall {
   private done = false;
   /** The app cancelled the call (`call.cancel()`). */
   cancelled = false;
+  /** A call without a response stream whose (last) message is none yet, or null. */
+  private noMessage: boolean;
 
   constructor(
     readonly span: Span,
     /** The caller's context: listener events (callback, stream events) run in it. */
     readonly store: RequestContext | undefined,
     readonly hook: ActiveHook<GrpcOptions>,
-  ) {}
+    /** The method answers with one message (unary, client-streaming), not a stream. */
+    private readonly unaryResponse: boolean,
+  ) {
+    this.noMessage = unaryResponse;
+  }
+
+  message(message: unknown): void {
+    if (this.unaryResponse) this.noMessage = message === null;
+  }
 
   status(status: StatusObject | null | undefined): void {
     if (this.done) return;
     this.done = true;
-    const code = typeof status?.code === 'number' ? status.code : undefined;
+    let code = typeof status?.code === 'number' ? status.code : undefined;
+    let details = status?.details;
+    if (code === STATUS_OK && this.noMessage) {
+      // What grpc-js's Client answers the app with, for an OK without the one message.
+      code = STATUS_UNIMPLEMENTED;
+      details = 'No message received';
+    }
     if (code === undefined) finishSpan(this.span);
-    else finishWithStatus(this.span, code, status?.details, eventOf(code, this.cancelled));
+    else finishWithStatus(this.span, code, details, eventOf(code, this.cancelled));
   }
 
   fail(err: unknown): void {
@@ -306,13 +323,21 @@ class CallerContextListener implements ClientListener {
   }
 }
 
-/** The listener the outermost call gets instead of the app's: finishes the span at the status the app sees. */
+/**
+ * The listener the outermost call gets instead of the app's: finishes the span at the status the app sees
+ * (grpc-js's Client turns an OK without the one message of a unary response into UNIMPLEMENTED).
+ */
 class TracedClientListener extends CallerContextListener {
   constructor(
     private readonly call: ClientCall,
     next: ClientListener,
   ) {
     super(call.store, next);
+  }
+
+  override onReceiveMessage(message: unknown): void {
+    this.call.message(message);
+    super.onReceiveMessage(message);
   }
 
   override onReceiveStatus(status: StatusObject): void {
@@ -361,7 +386,8 @@ function startClientCall(state: GrpcState, parent: Span | null, methodDefinition
     if (peer.address !== undefined) tags['peer.address'] = peer.address;
   }
   const span = startClientSpanUnder(state.hook, parent, operationName(path), tags);
-  return span === undefined ? undefined : new ClientCall(span, storage.getStore(), state.hook);
+  const unaryResponse = !(methodDefinition as { responseStream?: unknown }).responseStream;
+  return span === undefined ? undefined : new ClientCall(span, storage.getStore(), state.hook, unaryResponse);
 }
 
 /**

@@ -283,6 +283,33 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     });
   });
 
+  it('an OK without a message, to a unary or client-streaming call: the client span says UNIMPLEMENTED, as the app is told', async () => {
+    const service: BytesService = {
+      definition: { Empty: bytesMethod('/t.S/Empty', true) },
+      handlers: { Empty: (call: grpc.ServerWritableStream<Buffer, Buffer>) => call.end() },
+    };
+    await withBytesServer(service, async (raw) => {
+      const clientStream = (): Promise<grpc.ServiceError | null> =>
+        new Promise((resolve) => raw.makeClientStreamRequest('/t.S/Empty', bytes, bytes, (err) => resolve(err)).end(Buffer.alloc(0)));
+      for (const call of [() => callBytes(raw, '/t.S/Empty'), clientStream]) {
+        tracer.reset();
+        const err = await call();
+        assert.equal(err?.message, '12 UNIMPLEMENTED: No message received');
+        await tracer.settle();
+        const span = onlySpan('client');
+        assert.equal(span.tags['grpc.status_code'], grpc.status.UNIMPLEMENTED);
+        assert.equal(span.errorLog()?.fields.message, err.message);
+        assert.equal(onlySpan('server').tags['grpc.status_code'], grpc.status.OK, 'the server did answer OK');
+      }
+      tracer.reset();
+      const stream = raw.makeServerStreamRequest('/t.S/Empty', bytes, bytes, Buffer.alloc(0));
+      stream.resume();
+      await until(stream, 'status');
+      await tracer.settle();
+      assert.equal(onlySpan('client').tags['grpc.status_code'], grpc.status.OK, 'a server stream with no message is OK');
+    });
+  });
+
   it('a handler that throws: UNKNOWN to the client, the server span error=true and finished once', async () => {
     const err: any = await underParent(() => unary(client, { text: 'throw' })).catch((e) => e);
     assert.equal(err.code, grpc.status.UNKNOWN);
