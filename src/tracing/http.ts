@@ -112,11 +112,18 @@ function tracedEmit(this: TrackedRequest, event: string | symbol, arg?: any): bo
   return applyArgs(tracked.emit, this, arguments);
 }
 
+/**
+ * Whether one of our layers is making a traced request right now. A `get` replaced by one that calls the
+ * exported `request` (agent-base 4's patch-core, older shims), once both are ours, reaches a layer of ours
+ * inside another: the inner one passes the call through, and the outer one's span and header stand for it.
+ */
+let making = false;
+
 /** Wraps `request` or `get` (Node's `get` does not go through the exported `request`). */
 function wrapClient(state: HttpClientState, defaultProtocol: string) {
   return (original: (...args: any[]) => ClientRequest) =>
     function request(this: unknown): ClientRequest {
-      if (!state.hook.enabled) return applyArgs(original, this, arguments);
+      if (!state.hook.enabled || making) return applyArgs(original, this, arguments);
       let prepared: Prepared | undefined;
       let call: HttpClientCall | undefined;
       try {
@@ -133,11 +140,14 @@ function wrapClient(state: HttpClientState, defaultProtocol: string) {
       const args = prepared === undefined ? arguments : prepared.args;
       if (call === undefined) return original.apply(this, args as any[]);
       let req: TrackedRequest;
+      making = true;
       try {
         req = original.apply(this, args as any[]);
       } catch (err) {
         call.finish(err);
         throw err;
+      } finally {
+        making = false;
       }
       req[kTracked] = { call, emit: req.emit, res: undefined, error: undefined, timedOut: false };
       req.emit = tracedEmit;

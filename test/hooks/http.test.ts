@@ -452,6 +452,38 @@ describe('registry', () => {
     assert.equal(tracer.byName('HTTP GET').filter((s) => s.tags['span.kind'] === 'client').length, 1);
   });
 
+  for (const order of ['shim first', 'hooks first, then uninstall and reinstall']) {
+    it(`a get replaced by one that calls the exported request (agent-base 4), ${order}: one span, one trace header, the response as untraced`, async () => {
+      if (order !== 'shim first') installPatches(['http'], { tracer });
+      const shimmed = http.get;
+      // agent-base 4's patch-core does this to https.get (pulled in by https-proxy-agent 2/3, proxy-agent 3).
+      http.get = function get(this: unknown, ...args: any[]) {
+        const req = (http.request as (...a: any[]) => http.ClientRequest)(...args);
+        req.end();
+        return req;
+      } as typeof http.get;
+      try {
+        if (order !== 'shim first') uninstallAllPatches();
+        installPatches(['http'], { tracer });
+        const parent = tracer.startSpan('parent') as RecordedSpan;
+        const { res, body } = await withSpan(parent, () => send(() => http.get(`${server.url}/shimmed`)));
+        parent.finish();
+        assert.equal(res.statusCode, 200);
+        const echoed = JSON.parse(body);
+        assert.equal(echoed.url, '/shimmed');
+        await tracer.settle();
+        const clients = tracer.finished.filter((s) => s.tags['span.kind'] === 'client');
+        assert.equal(clients.length, 1, 'one client span');
+        assert.equal(clients[0].parentId, parent.id);
+        assert.equal(echoed.copies, 1, 'one trace header');
+        assert.ok(String(echoed.traceparent).includes(clients[0].id), 'the header names the client span');
+      } finally {
+        uninstallAllPatches();
+        http.get = shimmed;
+      }
+    });
+  }
+
   it('node:http and http are one module, patched once', async () => {
     installPatches(['http'], { tracer });
     const prefixed = require('node:http') as typeof http;
