@@ -96,3 +96,37 @@ export function validTraceHeaders(headers: object): object {
   }
   return copy ?? headers;
 }
+
+/** Header formats whose headers belong together: the tracer's must not be mixed with the app's own. */
+function formatOf(name: string): 'w3c' | 'b3' | undefined {
+  if (name === 'traceparent' || name === 'tracestate') return 'w3c';
+  if (name === 'b3' || name.startsWith('x-b3-')) return 'b3';
+  return undefined;
+}
+
+/** The headers that say the app sent a context of that format itself. */
+const LEADS = { w3c: ['traceparent'], b3: ['b3', 'x-b3-traceid'] } as const;
+
+/**
+ * Which of the tracer's headers (`injected`) to add to a request or message whose own headers `has`
+ * answers for (a lower-case name, any case on the wire). A header the app set wins, and so does its
+ * format: with the app's own `traceparent`, the tracer's `tracestate` stays out; with its `b3` or
+ * `X-B3-TraceId`, every B3 header of the tracer's. One request never carries two contexts; baggage and
+ * other headers are each their own.
+ */
+export function headersToAdd(injected: readonly string[], has: (lowerName: string) => boolean): string[] {
+  const seen = new Map<string, boolean>();
+  const hasOnce = (name: string): boolean => {
+    let found = seen.get(name);
+    if (found === undefined) seen.set(name, (found = has(name)));
+    return found;
+  };
+  const added: string[] = [];
+  for (const name of injected) {
+    const lower = name.toLowerCase();
+    const format = formatOf(lower);
+    if (format !== undefined && LEADS[format].some(hasOnce)) continue;
+    if (!hasOnce(lower)) added.push(name);
+  }
+  return added;
+}
