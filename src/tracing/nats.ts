@@ -145,7 +145,9 @@ function tooBig(info: { max_payload?: unknown } | undefined, payload: number, he
 function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span, newHeaders: () => MsgHdrs, options: unknown, data: unknown): unknown {
   if (options != null && typeof options !== 'object') return options;
   const info = connection.protocol?.info;
-  if (info?.headers === false) return options;
+  // The client sends headers only to a server whose INFO says it takes them (as it checks, `info.headers`):
+  // a server before 2.2 (no `headers` field) gets the message as the app gave it.
+  if (!info?.headers) return options;
   const payload = payloadLength(data);
   if (payload === undefined) return options;
   const appHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;

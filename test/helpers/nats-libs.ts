@@ -10,7 +10,8 @@ import { natsUrl } from './services';
 
 export interface NatsLib {
   readonly label: 'nats@2' | 'nats@3';
-  connect(): Promise<any>;
+  /** A connection to the service script's server, or as `options` say (`servers`, `reconnect`...). */
+  connect(options?: object): Promise<any>;
   /** A new header set, the client's own. */
   headers(): any;
   jetstream(nc: any): any;
@@ -58,7 +59,7 @@ function targetsOf(connection: any, protocol: any, iterator: any, jsClient: any,
 
 const nats2: NatsLib = {
   label: 'nats@2',
-  connect: () => require('nats').connect({ servers: natsUrl() }),
+  connect: (options) => require('nats').connect({ servers: natsUrl(), ...options }),
   headers: () => require('nats').headers(),
   jetstream: (nc) => nc.jetstream(),
   jetstreamManager: (nc) => nc.jetstreamManager(),
@@ -77,7 +78,7 @@ const nats2: NatsLib = {
 
 const nats3: NatsLib = {
   label: 'nats@3',
-  connect: () => require('@nats-io/transport-node').connect({ servers: natsUrl() }),
+  connect: (options) => require('@nats-io/transport-node').connect({ servers: natsUrl(), ...options }),
   headers: () => require('@nats-io/nats-core').headers(),
   jetstream: (nc) => require('@nats-io/jetstream').jetstream(nc),
   jetstreamManager: (nc) => require('@nats-io/jetstream').jetstreamManager(nc),

@@ -5,6 +5,7 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import type { NatsOptions } from '../../src';
 import { freshSubject, headerRecord } from '../conformance/drivers/nats';
 import { NATS_LIBS, sc } from '../helpers/nats-libs';
+import { startOldNatsServer } from '../helpers/nats-old-server';
 import { messagingTags } from '../helpers/services';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
@@ -137,6 +138,38 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     const reply = await withSpan(parent, () => nc.request(`${subject}.rpc`, new Uint8Array(max), { timeout: 5000 }));
     assert.equal(sc.decode(reply.data), 'ok');
     responder.unsubscribe();
+  });
+
+  it('a server without header support (INFO without `headers`, before 2.2): publish and request as untraced (plain PUB, no throw, connection kept), spans still made', async () => {
+    const server = await startOldNatsServer();
+    /** What the server got from a publish and a request under a span; its inboxes made alike. */
+    const sent = async (): Promise<unknown> => {
+      const conn = await lib.connect({ servers: server.url, reconnect: false });
+      try {
+        const parent = tracer.startSpan('request') as RecordedSpan;
+        withSpan(parent, () => conn.publish('orders.created', sc.encode('hello')));
+        const reply = await withSpan(parent, () => conn.request('svc', sc.encode('ping'), { timeout: 5000 }));
+        await conn.flush();
+        return { reply: sc.decode(reply.data), closed: conn.isClosed(), received: server.received.splice(0).map((line) => line.replace(/_INBOX\.\S+/, '_INBOX.*')) };
+      } finally {
+        await conn.close();
+      }
+    };
+    try {
+      let untraced: unknown;
+      uninstallAllPatches();
+      try {
+        untraced = await sent();
+      } finally {
+        install();
+      }
+      tracer.reset();
+      assert.deepEqual(untraced, { reply: 'pong', closed: false, received: ['PUB orders.created 5', 'PUB svc _INBOX.* 4'] });
+      assert.deepEqual(await sent(), untraced);
+      assert.deepEqual(tracer.finished.map((s) => [s.operationName, s.finishCount]), [['nats.publish orders.created', 1], ['nats.request svc', 1]]);
+    } finally {
+      await server.close();
+    }
   });
 
   it("the client's writes to the app's options reach them, as without the hooks", async () => {
