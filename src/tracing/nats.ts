@@ -17,7 +17,7 @@
  * returns (or the promise it returns settles). An async-iterator subscription gets a span per message
  * from the moment the iterator hands it over until the next pull or the loop's end: an iterator cannot
  * make it active in the loop body, which runs in its caller's context. Replies to requests (inbox
- * subjects) make no consumer span.
+ * subjects, and the subscription a `noMux` request makes, whatever its reply subject) make no consumer span.
  *
  * JetStream: `publish` is one producer span (`nats.publish <subject>`) over its requests (the client's
  * retries included), ended by the stream's ack, whose stream it tags. A consumer's
@@ -69,6 +69,8 @@ interface SubscriptionLike {
   noIterator?: unknown;
   callback?: unknown;
   protocol?: ProtocolLike;
+  /** Set by the client on the subscription of a request of its own (`noMux`, `requestMany`): the request's subject. */
+  requestSubject?: unknown;
   /** Set by `nats` 2's older JetStream subscriptions: their stream and consumer. */
   info?: { stream?: unknown; name?: unknown } | null;
 }
@@ -276,12 +278,15 @@ function isStatusMessage(msg: MsgLike): boolean {
   return typeof code === 'number' && code !== 0;
 }
 
-/** The subscription's span spec for one message; undefined for an inbox (the reply to a request) or a status message. */
+/**
+ * The subscription's span spec for one message; undefined for a reply to a request (an inbox, or the
+ * subscription of a request with a reply subject of the app's, `noMux`) or a status message.
+ */
 function consumerSpec(sub: SubscriptionLike, msg: MsgLike, prefix: string): MessageSpanSpec | undefined {
   const consumer = legacyJetStreamConsumer(sub);
   if (consumer !== undefined) return consumer === null || isStatusMessage(msg) ? undefined : jetStreamSpec(consumer, msg);
   const subject = typeof sub.subject === 'string' ? sub.subject : undefined;
-  if (subject === undefined || subject.startsWith(`${prefix}.`) || isStatusMessage(msg)) return undefined;
+  if (subject === undefined || subject.startsWith(`${prefix}.`) || typeof sub.requestSubject === 'string' || isStatusMessage(msg)) return undefined;
   const tags: TagMap = {};
   if (typeof sub.queue === 'string' && sub.queue !== '') tags['nats.queue'] = sub.queue;
   if (typeof msg.subject === 'string' && msg.subject !== subject) tags['nats.subject'] = msg.subject;

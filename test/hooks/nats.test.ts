@@ -97,6 +97,22 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.deepEqual(tracer.byName(/^nats\.publish /), [], "the request's own publish is part of its span");
   });
 
+  it("a noMux request with a reply subject of the app's: the request's span and the responder's, none for the reply", async () => {
+    const subject = freshSubject('nomux');
+    nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => msg.respond(sc.encode('ok')) });
+    await nc.flush();
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    for (const n of [1, 2]) {
+      const reply = await withSpan(parent, () => nc.request(subject, sc.encode('x'), { noMux: true, reply: `replies.${subject}.${n}`, timeout: 5000 }));
+      assert.equal(sc.decode(reply.data), 'ok');
+    }
+    parent.finish();
+    const requests = tracer.byName(`nats.request ${subject}`);
+    assert.deepEqual(requests.map((s) => s.parentId), [parent.id, parent.id]);
+    assert.deepEqual(tracer.byName(`nats.process ${subject}`).map((s) => s.parentId), requests.map((s) => s.id));
+    assert.deepEqual(tracer.finished.map((s) => s.operationName), [...Array(2).fill([`nats.process ${subject}`, `nats.request ${subject}`]).flat(), 'request']);
+  });
+
   it('a request nobody answers: error on its span, the same 503 error to the app', async () => {
     const parent = tracer.startSpan('request') as RecordedSpan;
     const err = await withSpan(parent, () => nc.request(freshSubject('nobody'), sc.encode('x'), { timeout: 5000 })).catch((e: unknown) => e);
