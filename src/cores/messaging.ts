@@ -2,7 +2,7 @@
  * The messaging core shared by amqplib, kafkajs and NATS (and the job-queue and websocket hooks): producer
  * spans under the active span, whose context goes into the message's headers through a setter (any
  * header shape, never over a header the app set); consumer spans that follow from the contexts found in
- * the headers through a reader (Buffers decoded), active while the handler runs. Both finish once
+ * the headers through a reader (Buffers decoded, names in any case), active while the handler runs. Both finish once
  * (DbCall, the finish-once call core). Payloads never come here: a span carries only the tags named
  * below and those a hook passes in `tags`.
  */
@@ -141,16 +141,22 @@ function headerText(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The producer's context in a message's headers; null when there is none that the tracer accepts. */
+/**
+ * The producer's context in a message's headers; null when there is none that the tracer accepts. Header
+ * names are matched whatever their case (a producer in another language may write `Traceparent`, as Go's
+ * HeaderCarrier does): the tracer gets them in lower case, the first of a name that has text winning.
+ */
 export function extractMessageContext<H extends object>(hook: ActiveHook, headers: unknown, read: HeaderReader<H>): SpanContext | null {
   if (headers === null || typeof headers !== 'object') return null;
   const carrier: Record<string, string> = {};
   let found = false;
   try {
     read(headers as H, (name, value) => {
+      const key = name.toLowerCase();
+      if (Object.prototype.hasOwnProperty.call(carrier, key)) return;
       const text = headerText(value);
       if (text === undefined) return;
-      carrier[name] = text;
+      carrier[key] = text;
       found = true;
     });
   } catch {

@@ -239,6 +239,23 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.equal(spans[0].tags['span.kind'], 'consumer');
   });
 
+  it('a message whose producer wrote `Traceparent` (Go’s HeaderCarrier): the consumer span follows from it', async () => {
+    const subject = freshSubject('canonical');
+    const got = defer<Msg>();
+    nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => got.resolve(msg) });
+    await nc.flush();
+    const producer = tracer.startSpan('go producer') as RecordedSpan;
+    const headers = lib.headers();
+    headers.set('Traceparent', traceparentOf(producer));
+    producer.finish();
+    nc.publish(subject, sc.encode('x'), { headers });
+    assert.deepEqual(headerRecord((await got.promise).headers), { Traceparent: [traceparentOf(producer)] });
+    await tracer.settle();
+    const [consumer] = tracer.byName(`nats.process ${subject}`);
+    assert.equal(consumer.parentId, producer.id);
+    assert.equal(consumer.traceId, producer.traceId);
+  });
+
   it('a wildcard subscription is named for its subject; the message subject is a tag', async () => {
     const base = freshSubject('wild');
     const got = defer<void>();

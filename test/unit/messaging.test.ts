@@ -115,6 +115,15 @@ describe('messaging core', () => {
       assert.equal(extractMessageContext(hook, {}, () => { throw new Error('unreadable'); }), null);
     });
 
+    it('header names in any case (Go’s HeaderCarrier writes `Traceparent`); the first of a name with text wins', () => {
+      const [span, other] = [producer(), producer()];
+      const read = (headers: object): RecordingContext | null => extractMessageContext(hook, headers, objectHeaders) as RecordingContext | null;
+      assert.equal(read({ Traceparent: traceparent(span) })?.spanId, span.id);
+      assert.equal(read({ TRACEPARENT: Buffer.from(traceparent(span)), traceparent: traceparent(other) })?.spanId, span.id);
+      assert.equal(read({ traceparent: traceparent(other), Traceparent: traceparent(span) })?.spanId, other.id);
+      assert.equal(read({ Traceparent: 7, traceparent: traceparent(span) })?.spanId, span.id);
+    });
+
     it('a consumer span follows from the producer, never from the context the library runs in', () => {
       const send = producer();
       const request = tracer.startSpan('request') as RecordedSpan;
