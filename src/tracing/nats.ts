@@ -344,17 +344,24 @@ function traceIterator(hook: ActiveHook<NatsOptions>, specOf: (message: MsgLike)
     open?.succeed();
     open = undefined;
   };
+  // With several pulls in flight (`next()` called again before the first settled), the message handed
+  // over before is done with when the next one, the end or a failure comes.
   const received = (result: IteratorResultLike): IteratorResultLike => {
+    close();
     const message = result?.value as MsgLike | undefined;
     if (result?.done === true || message == null || typeof message !== 'object' || tracingOff(hook)) return result;
     const spec = specOf(message);
     if (spec !== undefined) open = startConsumer(hook, spec, extractMessageContext(hook, message.headers, msgHeaders));
     return result;
   };
+  const failed = (err: unknown): never => {
+    close();
+    throw err;
+  };
   iterator.next = function (this: unknown): unknown {
     close();
     const result = applyArgs(next as AnyFunction, this, arguments);
-    return result != null && typeof result.then === 'function' && !tracingOff(hook) ? result.then(received) : result;
+    return result != null && typeof result.then === 'function' && !tracingOff(hook) ? result.then(received, failed) : result;
   };
   if (typeof finish === 'function') {
     iterator.return = function (this: unknown): unknown {

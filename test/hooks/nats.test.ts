@@ -256,6 +256,35 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.equal(consumer.traceId, producer.traceId);
   });
 
+  it('an iterator with two pulls in flight: a span per message, each finished once (by the next hand-over, return() or the end)', async () => {
+    const subject = freshSubject('pulls');
+    const sub = nc.subscribe(subject);
+    const iterator = sub[Symbol.asyncIterator]();
+    const pulls = [iterator.next(), iterator.next()];
+    await nc.flush();
+    nc.publish(subject, sc.encode('one'));
+    nc.publish(subject, sc.encode('two'));
+    const results = await Promise.all(pulls);
+    assert.deepEqual(results.map((r) => sc.decode(r.value.data)), ['one', 'two']);
+    const spans = tracer.started.filter((s) => s.operationName === `nats.process ${subject}`);
+    assert.deepEqual(spans.map((s) => s.finishCount), [1, 0], "the first message's span ends when the second is handed over");
+    await iterator.return();
+    sub.unsubscribe();
+    assert.deepEqual(spans.map((s) => s.finishCount), [1, 1]);
+    assert.deepEqual(spans.map((s) => s.parentId), tracer.byName(`nats.publish ${subject}`).map((s) => s.id));
+    // The end of the messages, on a pull in flight, ends the message handed over before it too.
+    const ending = nc.subscribe(`${subject}.end`);
+    const endingIterator = ending[Symbol.asyncIterator]();
+    const [message, end] = [endingIterator.next(), endingIterator.next()];
+    await nc.flush();
+    nc.publish(`${subject}.end`, sc.encode('last'));
+    assert.equal(sc.decode((await message).value.data), 'last');
+    ending.unsubscribe();
+    assert.equal((await end).done, true);
+    assert.deepEqual(tracer.started.filter((s) => s.operationName === `nats.process ${subject}.end`).map((s) => s.finishCount), [1]);
+    await tracer.settle();
+  });
+
   it('a wildcard subscription is named for its subject; the message subject is a tag', async () => {
     const base = freshSubject('wild');
     const got = defer<void>();
