@@ -17,7 +17,8 @@
  * returns (or the promise it returns settles). An async-iterator subscription gets a span per message
  * from the moment the iterator hands it over until the next pull or the loop's end: an iterator cannot
  * make it active in the loop body, which runs in its caller's context. Replies to requests (inbox
- * subjects, and the subscription a `noMux` request makes, whatever its reply subject) make no consumer span.
+ * subjects, and the subscription a `noMux` request makes, whatever its reply subject) make no consumer span,
+ * nor do the services framework's discovery requests (`$SRV.…`), which its services answer by themselves.
  *
  * JetStream: `publish` is one producer span (`nats.publish <subject>`) over its requests (the client's
  * retries included), ended by the stream's ack, whose stream it tags. A consumer's
@@ -279,14 +280,25 @@ function isStatusMessage(msg: MsgLike): boolean {
 }
 
 /**
+ * A subject of the services framework's discovery (`$SRV.PING`, `$SRV.INFO`, `$SRV.STATS`, each also
+ * per service name and id), which `nats` 2's services answer by themselves: the client's own work.
+ */
+function isServiceDiscovery(subject: unknown): boolean {
+  return typeof subject === 'string' && subject.startsWith('$SRV.');
+}
+
+/**
  * The subscription's span spec for one message; undefined for a reply to a request (an inbox, or the
- * subscription of a request with a reply subject of the app's, `noMux`) or a status message.
+ * subscription of a request with a reply subject of the app's, `noMux`), a services framework's
+ * discovery subject, or a status message.
  */
 function consumerSpec(sub: SubscriptionLike, msg: MsgLike, prefix: string): MessageSpanSpec | undefined {
   const consumer = legacyJetStreamConsumer(sub);
   if (consumer !== undefined) return consumer === null || isStatusMessage(msg) ? undefined : jetStreamSpec(consumer, msg);
   const subject = typeof sub.subject === 'string' ? sub.subject : undefined;
-  if (subject === undefined || subject.startsWith(`${prefix}.`) || typeof sub.requestSubject === 'string' || isStatusMessage(msg)) return undefined;
+  if (subject === undefined || subject.startsWith(`${prefix}.`) || typeof sub.requestSubject === 'string' || isServiceDiscovery(subject) || isStatusMessage(msg)) {
+    return undefined;
+  }
   const tags: TagMap = {};
   if (typeof sub.queue === 'string' && sub.queue !== '') tags['nats.queue'] = sub.queue;
   if (typeof msg.subject === 'string' && msg.subject !== subject) tags['nats.subject'] = msg.subject;
@@ -300,6 +312,8 @@ function wrapProcessMsg(hook: ActiveHook<NatsOptions>) {
       if (tracingOff(hook) || msg == null) return applyArgs(original, this, arguments);
       const subscriptions = this.subscriptions;
       const sub = subscriptions?.get(msg.sid);
+      // A service's discovery answer: no span, and never in the context the connection was made in.
+      if (isServiceDiscovery(sub?.subject)) return ownWork(hook, original, this, arguments);
       const callback = sub?.callback;
       if (sub == null || sub.noIterator !== true || typeof callback !== 'function' || sub === subscriptions?.getMux?.() || (consumerSubscriptionsMade && consumerSubscriptions.has(sub))) {
         return applyArgs(original, this, arguments);

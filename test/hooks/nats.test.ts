@@ -285,6 +285,46 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     await tracer.settle();
   });
 
+  // nats.js 3 moved the services framework to @nats-io/services.
+  if (lib.label === 'nats@2') it("a service's discovery answers ($SRV.PING/INFO/STATS) make no span and run in no request's context", async () => {
+    const name = `billing${process.pid}`;
+    const startup = tracer.startSpan('startup') as RecordedSpan;
+    const serving = await withSpan(startup, () => lib.connect());
+    const monitor = await lib.connect();
+    try {
+      const statsContexts: unknown[] = [];
+      const service = await withSpan(startup, () =>
+        serving.services.add({ name, version: '1.0.0', statsHandler: async () => statsContexts.push(currentSpan()) }),
+      );
+      service.addEndpoint('charge', (_err: unknown, msg: Msg) => msg.respond(sc.encode('ok')));
+      await serving.flush();
+      startup.finish();
+      tracer.reset();
+      const dashboard = tracer.startSpan('dashboard') as RecordedSpan;
+      const client = monitor.services.client();
+      const answers: string[] = [];
+      await withSpan(dashboard, async () => {
+        for (const query of [() => client.ping(name), () => client.info(name), () => client.stats(name)]) {
+          for await (const answer of await query()) answers.push(`${answer.type} ${answer.name}`);
+        }
+      });
+      dashboard.finish();
+      assert.deepEqual(answers.map((a) => a.replace(/^io\.nats\.micro\.v1\.|_response/g, '')), [`ping ${name}`, `info ${name}`, `stats ${name}`]);
+      assert.deepEqual(statsContexts, [undefined], 'the stats handler runs in no context');
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => [s.operationName, s.parentId === dashboard.id]), [
+        [`nats.publish $SRV.PING.${name}`, true],
+        [`nats.publish $SRV.INFO.${name}`, true],
+        [`nats.publish $SRV.STATS.${name}`, true],
+        ['dashboard', false],
+      ]);
+      await service.stop();
+    } finally {
+      await monitor.close();
+      await serving.close();
+    }
+  });
+
   it('a wildcard subscription is named for its subject; the message subject is a tag', async () => {
     const base = freshSubject('wild');
     const got = defer<void>();
