@@ -31,6 +31,7 @@
  * the client's own work: no span, never in a request. (Acks go through the protocol handler, unwrapped.)
  */
 import path from 'node:path';
+import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { ownWork, ownWorkMethods } from '../cores/db-call';
@@ -59,9 +60,15 @@ interface MsgHdrs {
   append(key: string, value: string): void;
 }
 
+/** A server of the client's list (`ServerImpl`): its host name and port, parsed from the URL without its credentials. */
+interface ServerLike {
+  hostname?: unknown;
+  port?: unknown;
+}
+
 interface ConnectionLike {
   options?: { inboxPrefix?: unknown };
-  protocol?: { info?: { headers?: unknown; max_payload?: unknown } };
+  protocol?: { info?: { headers?: unknown; max_payload?: unknown }; servers?: { getCurrentServer?(): ServerLike | undefined } };
 }
 
 interface SubscriptionLike {
@@ -173,9 +180,21 @@ function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span,
   return new Proxy(options, { get: (target, key) => (key === 'headers' ? headers : Reflect.get(target, key)) });
 }
 
-function producerSpec(kind: 'publish' | 'request', subject: string, prefix: string): MessageSpanSpec {
-  const name = stableSubject(subject, prefix);
-  return { component: COMPONENT, system: SYSTEM, operationName: `nats.${kind} ${name}`, destination: name };
+/**
+ * The server `connection` is on, as peer tags (which `peerService` matches): the host name and port the
+ * client connected to, never its URL, which may hold credentials.
+ */
+function peerTags(connection: ConnectionLike | undefined): TagMap {
+  const tags: TagMap = {};
+  const server = connection?.protocol?.servers?.getCurrentServer?.();
+  if (typeof server?.hostname === 'string' && server.hostname !== '') tags[Tags.PEER_HOSTNAME] = server.hostname;
+  if (typeof server?.port === 'number') tags[Tags.PEER_PORT] = server.port;
+  return tags;
+}
+
+function producerSpec(kind: 'publish' | 'request', subject: string, connection: ConnectionLike | undefined): MessageSpanSpec {
+  const name = stableSubject(subject, inboxPrefix(connection?.options));
+  return { component: COMPONENT, system: SYSTEM, operationName: `nats.${kind} ${name}`, destination: name, tags: peerTags(connection) };
 }
 
 /** Starts the span of a publish or request, with the arguments to call with; undefined when none is made. */
@@ -188,7 +207,7 @@ function startSend(
 ): { call: DbCall; args: unknown[] } | undefined {
   const subject = args[0];
   if (typeof subject !== 'string' || subject === '' || tracingOff(hook) || isPullRequest(subject)) return undefined;
-  const call = startProducer(hook, producerSpec(kind, subject, inboxPrefix(connection.options)), { kind: kind === 'request' ? 'client' : 'producer' });
+  const call = startProducer(hook, producerSpec(kind, subject, connection), { kind: kind === 'request' ? 'client' : 'producer' });
   if (call === undefined) return undefined;
   return { call, args: withTrace(hook, call, connection, newHeaders, args) };
 }
@@ -252,7 +271,7 @@ function wrapJetStreamPublish(hook: ActiveHook<NatsOptions>) {
   return (original: AnyFunction) =>
     function publish(this: { nc?: ConnectionLike }, subject: unknown): unknown {
       if (!hook.enabled || typeof subject !== 'string' || subject === '' || jetStreamPublish !== undefined) return applyArgs(original, this, arguments);
-      const call = startProducer(hook, producerSpec('publish', subject, inboxPrefix(this.nc?.options)));
+      const call = startProducer(hook, producerSpec('publish', subject, this.nc));
       if (call === undefined) return applyArgs(original, this, arguments);
       jetStreamPublished = true;
       jetStreamPublish = call;

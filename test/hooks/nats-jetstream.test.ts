@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { deleteJetStream, jetStreamConsumer, jetStreamOf, jetStreamSubject } from '../conformance/drivers/nats';
 import { NATS_LIBS, sc } from '../helpers/nats-libs';
+import { natsUrl } from '../helpers/services';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
 
@@ -68,6 +69,7 @@ for (const lib of NATS_LIBS) describe(`nats hook: JetStream, ${lib.label} (real 
     assert.equal(send.parentId, request.id);
     assert.equal(send.tags['span.kind'], 'producer');
     assert.equal(send.tags['nats.stream'], JS_STREAM);
+    assert.deepEqual([send.tags['peer.hostname'], send.tags['peer.port']], [new URL(natsUrl()).hostname, Number(new URL(natsUrl()).port)]);
     assert.equal(send.finishCount, 1);
     assert.deepEqual(tracer.started.filter((s) => s.operationName.startsWith('nats.request')), [], "the publish's request is part of its span");
     const msg = await (await js.consumers.get(JS_STREAM, name)).next({ expires: 5000 });

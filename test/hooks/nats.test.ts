@@ -6,7 +6,7 @@ import type { NatsOptions } from '../../src';
 import { freshSubject, headerRecord } from '../conformance/drivers/nats';
 import { NATS_LIBS, sc } from '../helpers/nats-libs';
 import { startOldNatsServer } from '../helpers/nats-old-server';
-import { messagingTags } from '../helpers/services';
+import { messagingTags, natsUrl } from '../helpers/services';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
 type Msg = any;
@@ -18,6 +18,8 @@ function defer<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 }
 
 const traceparentOf = (span: RecordedSpan): string => `00-${span.traceId}-${span.id}-01`;
+/** The peer tags of a span sent to the service script's server. */
+const peerTags = (): Record<string, unknown> => ({ 'peer.hostname': new URL(natsUrl()).hostname, 'peer.port': Number(new URL(natsUrl()).port) });
 
 for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server)`, function () {
   this.timeout(20000);
@@ -60,7 +62,7 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.equal(spans.length, 3);
     for (const span of spans) {
       assert.equal(span.parentId, parent.id);
-      assert.deepEqual(span.tags, { 'span.kind': 'producer', ...messagingTags('nats', 'nats', subject) });
+      assert.deepEqual(span.tags, { 'span.kind': 'producer', ...messagingTags('nats', 'nats', subject), ...peerTags() });
     }
     const [first, second, third] = arrived.map((m) => headerRecord(m.headers));
     assert.deepEqual(first, { app: ['mine'], traceparent: [traceparentOf(spans[0])] });
@@ -322,6 +324,33 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     } finally {
       await monitor.close();
       await serving.close();
+    }
+  });
+
+  it('peer tags of the server connected to (never its URL or credentials), which peerService names', async () => {
+    uninstallAllPatches();
+    install({ peerService: { [new URL(natsUrl()).hostname]: 'event-bus' } });
+    const url = new URL(natsUrl());
+    const conn = await lib.connect({ servers: `nats://app-user:s3cret-pw@${url.host}` });
+    try {
+      const subject = freshSubject('peer');
+      conn.subscribe(subject, { callback: (_err: unknown, msg: Msg) => msg.respond(sc.encode('ok')) });
+      await conn.flush();
+      conn.publish(`${subject}.event`, sc.encode('x'));
+      await conn.request(subject, sc.encode('y'), { timeout: 5000 });
+      await tracer.settle();
+      const expected = { ...peerTags(), 'peer.service': 'event-bus' };
+      for (const name of [`nats.publish ${subject}.event`, `nats.request ${subject}`]) {
+        const [span] = tracer.byName(name);
+        assert.deepEqual(Object.fromEntries(Object.entries(span.tags).filter(([key]) => key.startsWith('peer.'))), expected, name);
+      }
+      const [consumer] = tracer.byName(`nats.process ${subject}`);
+      assert.equal(consumer.tags['peer.service'], undefined, 'a consumer span names no peer service');
+      assert.ok(!JSON.stringify(tracer.finished.map((s) => s.tags)).includes('s3cret'));
+    } finally {
+      await conn.close();
+      uninstallAllPatches();
+      install();
     }
   });
 
