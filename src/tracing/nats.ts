@@ -7,7 +7,7 @@
  * span (`nats.request <subject>`) that the reply, a timeout or "no responders" finishes (the promise is
  * handed back chained). Either sends the trace in a new header set made with the client's own
  * `headers()`, holding a copy of the app's headers (a header the app set wins, whatever its case; the
- * app's are never written). A server without header support, or a message the trace headers would
+ * app's are never written, but for what the client itself writes on them, see `headersProxy`). A server without header support, or a message the trace headers would
  * make too big for the server, gets no trace headers. The publish a request makes for itself is part
  * of the request's span.
  *
@@ -58,6 +58,7 @@ interface MsgHdrs {
   values(key: string): string[];
   has(key: string, match?: number): boolean;
   append(key: string, value: string): void;
+  delete(key: string): void;
 }
 
 /** A server of the client's list (`ServerImpl`): its host name and port, parsed from the URL without its credentials. */
@@ -149,7 +150,7 @@ function tooBig(info: { max_payload?: unknown } | undefined, payload: number, he
 /**
  * The options to send with: the app's, seen through a Proxy that answers `headers` with a new set made
  * with the client's `headers()`, holding the app's headers and the trace. The client's other reads and
- * its writes (`reply`, a request's `timeout`) go to the app's object, as without the hooks. The app's
+ * its writes (`reply`, a request's `timeout`; `headers` as `headersProxy` says) go to the app's object, as without the hooks. The app's
  * options when the server takes no headers, the tracer failed, or the trace would make the message too big.
  */
 function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span, newHeaders: () => MsgHdrs, options: unknown, data: unknown): unknown {
@@ -172,12 +173,49 @@ function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span,
     for (const key of appHeaders.keys()) for (const value of appHeaders.values(key)) append(key, value);
   }
   const has = (name: string): boolean => appHeaders != null && appHeaders.has(name, MATCH_IGNORE_CASE);
-  if (!injectMessageContext(hook, span, append, has) || tooBig(info, payload, headers, chars)) return options;
+  const injected: string[] = [];
+  const inject = (name: string, value: string): void => {
+    append(name, value);
+    injected.push(name);
+  };
+  if (!injectMessageContext(hook, span, inject, has) || tooBig(info, payload, headers, chars)) return options;
   if (options == null) return { headers };
   const own = Object.getOwnPropertyDescriptor(options, 'headers');
   // A Proxy must answer a frozen property with its own value: a copy then (the client's writes go to it).
   if (own !== undefined && own.configurable === false && own.writable === false) return Object.assign({}, options, { headers });
-  return new Proxy(options, { get: (target, key) => (key === 'headers' ? headers : Reflect.get(target, key)) });
+  let written: MsgHdrs | undefined;
+  return headersProxy(options, headers, () => {
+    // The header set the client writes back onto the app's options, as without the hooks: the app's own
+    // (or one new set, for every write), holding what the client set on ours, without the trace.
+    written ??= appHeaders ?? newHeaders();
+    for (const key of headers.keys()) {
+      if (injected.includes(key)) continue;
+      written.delete(key);
+      for (const value of headers.values(key)) written.append(key, value);
+    }
+    return written;
+  });
+}
+
+/**
+ * `options` seen with `headers` as our set. nats.js 3's `publish` with `traceOnly` or `traceDestination`
+ * sets a header on the set it reads there and writes that set back onto the options: the app's object
+ * then gets `untraced()`, the set it would hold without the hooks, and we keep answering ours (with the
+ * trace, and the client's header); a write of another set goes through, and is what the options hold.
+ */
+function headersProxy(options: object, headers: MsgHdrs, untraced: () => MsgHdrs): object {
+  let ours = true;
+  return new Proxy(options, {
+    get: (target, key) => (key === 'headers' && ours ? headers : Reflect.get(target, key)),
+    set: (target, key, value, receiver) => {
+      if (key !== 'headers' || !ours) return Reflect.set(target, key, value, receiver);
+      if (value !== headers) {
+        ours = false;
+        return Reflect.set(target, key, value, receiver);
+      }
+      return Reflect.set(target, key, untraced(), receiver);
+    },
+  });
 }
 
 /**

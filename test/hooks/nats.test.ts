@@ -213,6 +213,49 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.equal(tracer.byName(`nats.request ${subject}`).length, 1);
   });
 
+  // nats 2 has no message tracing options.
+  if (lib.label === 'nats@3') it("traceDestination reused: each message carries its own span's trace; the app's options get the header set they get untraced", async () => {
+    const subject = freshSubject('tracedest');
+    const arrived: Array<Record<string, string[]>> = [];
+    let all = defer<void>();
+    nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => arrived.push(headerRecord(msg.headers)) === 4 && all.resolve() });
+    await nc.flush();
+    /** Two publishes with each of two options objects; what arrived (trace headers apart) and what the options hold after. */
+    const publishTwice = async (): Promise<unknown> => {
+      const appHeaders = lib.headers();
+      appHeaders.set('app', 'mine');
+      const bare: { traceDestination: string; headers?: any } = { traceDestination: `${subject}.sink` };
+      const withApp = { headers: appHeaders, traceDestination: `${subject}.sink` };
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      withSpan(parent, () => {
+        for (let i = 0; i < 2; i++) {
+          nc.publish(subject, sc.encode('bare'), bare);
+          nc.publish(subject, sc.encode('app'), withApp);
+        }
+      });
+      parent.finish();
+      await all.promise;
+      all = defer<void>();
+      const seen = arrived.splice(0).map(({ traceparent: _trace, ...rest }) => rest);
+      return { seen, bare: headerRecord(bare.headers), appHeadersKept: withApp.headers === appHeaders, appHeaders: headerRecord(appHeaders) };
+    };
+    uninstallAllPatches();
+    let untraced: unknown;
+    try {
+      untraced = await publishTwice();
+    } finally {
+      install();
+    }
+    tracer.reset();
+    const sent: Array<Record<string, string[]>> = [];
+    const spy = nc.subscribe(subject, { callback: (_err: unknown, msg: Msg) => sent.push(headerRecord(msg.headers)) });
+    await nc.flush();
+    assert.deepEqual(await publishTwice(), untraced);
+    await nc.flush();
+    spy.unsubscribe();
+    assert.deepEqual(sent.map((h) => h.traceparent), tracer.byName(`nats.publish ${subject}`).map((span) => [traceparentOf(span)]));
+  });
+
   it('an async-iterator subscription: a span per message, following from the publisher, open until the next pull', async () => {
     const subject = freshSubject('iterator');
     const sub = nc.subscribe(subject, { queue: 'workers' });
