@@ -1,15 +1,16 @@
 /**
- * NATS span logic (declared in ../hooks/nats), for the `nats` 2.x client and nats.js 3, on the messaging
- * core.
+ * NATS span logic (declared in ../hooks/nats), for the `nats` 2.x client (2.7 on) and nats.js 3, on the
+ * messaging core.
  *
  * Producer: `NatsConnectionImpl.prototype.publish` makes a `producer` span (`nats.publish <subject>`)
  * that finishes when publish returns (the client only buffers the message); `request` makes a `client`
  * span (`nats.request <subject>`) that the reply, a timeout or "no responders" finishes (the promise is
- * handed back chained). Either sends the trace in a new header set made with the client's own
- * `headers()`, holding a copy of the app's headers (a header the app set wins, whatever its case; the
- * app's are never written, but for what the client itself writes on them, see `headersProxy`). A server without header support, or a message the trace headers would
- * make too big for the server, gets no trace headers. The publish a request makes for itself is part
- * of the request's span.
+ * handed back chained). Both carry `peer.hostname` and `peer.port` of the server the connection is on.
+ * Either sends the trace in a new header set made with the client's own `headers()`, holding a copy of
+ * the app's headers (a header the app set wins, whatever its case; the app's are never written, but for
+ * what the client itself writes on them, see `headersProxy`). A server without header support, or a
+ * message the trace headers would make too big for the server, gets no trace headers. The publish a
+ * request makes for itself is part of the request's span.
  *
  * Consumer: `ProtocolHandler.prototype.processMsg`, through which the client hands every message to its
  * subscription, runs a callback subscription's callback inside a `consumer` span (`nats.process
@@ -150,8 +151,9 @@ function tooBig(info: { max_payload?: unknown } | undefined, payload: number, he
 /**
  * The options to send with: the app's, seen through a Proxy that answers `headers` with a new set made
  * with the client's `headers()`, holding the app's headers and the trace. The client's other reads and
- * its writes (`reply`, a request's `timeout`; `headers` as `headersProxy` says) go to the app's object, as without the hooks. The app's
- * options when the server takes no headers, the tracer failed, or the trace would make the message too big.
+ * its writes (`reply`, a request's `timeout`; `headers` as `headersProxy` says) go to the app's object,
+ * as without the hooks. The app's options when the server takes no headers, the tracer failed, or the
+ * trace would make the message too big.
  */
 function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span, newHeaders: () => MsgHdrs, options: unknown, data: unknown): unknown {
   if (options != null && typeof options !== 'object') return options;
