@@ -13,6 +13,7 @@ import type { ActiveHook } from '../registry/define';
 import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap, tracingOff } from '../spans';
 import { DbCall } from './db-call';
 import { ownCopy } from '../own-copy';
+import { headersToAdd } from '../trace-headers';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -92,15 +93,14 @@ export function startProducer(
 export type HeaderSetter = (name: string, value: string) => void;
 
 /**
- * Injects `span`'s context (FORMAT_TEXT_MAP) through `set`, header by header, skipping each header for
- * which `has` says the app set one. False when the tracer failed (nothing was set).
+ * Injects `span`'s context (FORMAT_TEXT_MAP) through `set`, header by header, leaving out what `has` (asked
+ * with lower-case names) says the app sent itself, and the rest of that format (headersToAdd). False when
+ * the tracer failed (nothing was set).
  */
 export function injectMessageContext(hook: ActiveHook, span: Span, set: HeaderSetter, has?: (name: string) => boolean): boolean {
   const carrier = injectHeaders(hook, span, FORMAT_TEXT_MAP);
   if (carrier === undefined) return false;
-  for (const name of Object.keys(carrier)) {
-    if (has === undefined || !has(name)) set(name, carrier[name]);
-  }
+  for (const name of has === undefined ? Object.keys(carrier) : headersToAdd(Object.keys(carrier), has)) set(name, carrier[name]);
   return true;
 }
 
@@ -117,8 +117,8 @@ export function withTraceHeaders(
 ): Record<string, unknown> | undefined {
   if (appHeaders != null && typeof appHeaders !== 'object') return undefined;
   const headers: Record<string, unknown> = ownCopy(appHeaders as object | null | undefined);
-  const own = (name: string): boolean => Object.prototype.hasOwnProperty.call(headers, name);
-  return injectMessageContext(hook, span, (name, value) => (headers[name] = encode(value)), own) ? headers : undefined;
+  const own = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+  return injectMessageContext(hook, span, (name, value) => (headers[name] = encode(value)), (name) => own.has(name)) ? headers : undefined;
 }
 
 // ---- consumer -------------------------------------------------------------------------------------

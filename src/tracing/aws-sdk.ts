@@ -27,6 +27,7 @@ import type { AwsSdkOptions } from '../options/aws-sdk';
 import { applyArgs } from '../apply-args';
 import { copyWith, ownCopy } from '../own-copy';
 import { redactErrorText, redactedErrorCopy } from '../cores/db-call';
+import { headersToAdd } from '../trace-headers';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
 const ATTEMPT_MIDDLEWARE = 'opentracingClientHooksAwsSdkAttempt';
@@ -124,7 +125,7 @@ function withTraceAttributes(attributes: unknown, carrier: Record<string, string
   const existing = attributes !== null && typeof attributes === 'object' ? (attributes as Record<string, unknown>) : undefined;
   const names = existing === undefined ? [] : Object.keys(existing);
   const taken = new Set(names.map((name) => name.toLowerCase()));
-  const added = Object.keys(carrier).filter((name) => !taken.has(name.toLowerCase()));
+  const added = headersToAdd(Object.keys(carrier), (name) => taken.has(name));
   if (added.length === 0 || names.length + added.length > SQS_MAX_ATTRIBUTES) return undefined;
   const out = ownCopy(existing);
   for (const name of added) out[name] = { DataType: 'String', StringValue: carrier[name] };
@@ -236,12 +237,12 @@ function callMiddleware(config: any, currentInstall: CurrentInstall) {
     };
 }
 
-/** The request with `headers` added to a copy of its headers (each unless already there). */
+/** The request with `headers` added to a copy of its headers (those headersToAdd keeps). */
 function withHeaders(request: any, headers: Record<string, string>): any {
   const own: Record<string, unknown> = request.headers ?? {};
   const taken = new Set(Object.keys(own).map((name) => name.toLowerCase()));
   const copy = ownCopy(own);
-  for (const name of Object.keys(headers)) if (!taken.has(name.toLowerCase())) copy[name] = headers[name];
+  for (const name of headersToAdd(Object.keys(headers), (lower) => taken.has(lower))) copy[name] = headers[name];
   return Object.assign(Object.create(Object.getPrototypeOf(request)), request, { headers: copy });
 }
 

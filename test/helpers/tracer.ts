@@ -83,6 +83,9 @@ export class RecordingTracer extends opentracing.Tracer {
   /** Spans started so far, kept or not. */
   startedCount = 0;
 
+  /** More headers `inject` writes after `traceparent` (a tracer that also injects `tracestate`, say). */
+  injectAlso: Record<string, string> = {};
+
   /** `keep: false` counts spans without keeping them (for heap checks). */
   constructor(private readonly keep = true) {
     super();
@@ -114,6 +117,7 @@ export class RecordingTracer extends opentracing.Tracer {
     if (format !== opentracing.FORMAT_HTTP_HEADERS && format !== opentracing.FORMAT_TEXT_MAP) return;
     const c = ctx as RecordingContext;
     carrier.traceparent = `00-${c.traceId}-${c.spanId}-01`;
+    Object.assign(carrier, this.injectAlso);
   }
   protected override _extract(format: string, carrier: any): opentracing.SpanContext | null {
     if (format !== opentracing.FORMAT_HTTP_HEADERS && format !== opentracing.FORMAT_TEXT_MAP) return null;

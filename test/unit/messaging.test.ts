@@ -89,6 +89,15 @@ describe('messaging core', () => {
       assert.equal(withTraceHeaders(hook, span, 'not headers'), undefined);
     });
 
+    it("the app's own trace header, in any case, keeps the rest of its format out (no tracestate of the tracer's beside the app's traceparent)", () => {
+      tracer.injectAlso = { tracestate: 'ours=1', baggage: 'k=v' };
+      const span = tracer.startSpan('send') as RecordedSpan;
+      assert.deepEqual(withTraceHeaders(hook, span, { Traceparent: 'the app’s' }), { Traceparent: 'the app’s', baggage: 'k=v' });
+      const set: string[] = [];
+      assert.equal(injectMessageContext(hook, span, (name) => set.push(name), (name) => name === 'traceparent'), true);
+      assert.deepEqual(set, ['baggage']);
+    });
+
     it('a tracer whose inject throws: nothing is set', () => {
       const broken = new ActiveHook('demo', {}, new ThrowingTracer(['inject']));
       const span = tracer.startSpan('send');
