@@ -33,6 +33,7 @@ import { clientParent, extractContext, finishSpan, injectHeaders, markError, set
 import type { GrpcOptions } from '../options/grpc';
 import { applyArgs } from '../apply-args';
 import { redactSqlMessage } from '../sql';
+import { headersToAdd } from '../trace-headers';
 
 export interface GrpcState {
   hook: ActiveHook<GrpcOptions>;
@@ -271,18 +272,15 @@ function has(metadata: GrpcMetadata, key: string): boolean {
 
 /**
  * `metadata` with the trace headers added, as a copy: the caller's Metadata (which an app may reuse for
- * every call) is never changed. A caller (or an interceptor of the app's) that set one of the trace keys
- * itself propagates its own context: it wins, and none of ours is added (a mix of two contexts' headers
- * would be neither).
+ * every call) is never changed. A trace key the caller (or an interceptor of the app's) set wins, with
+ * the rest of its format (headersToAdd): a mix of two contexts' headers would be neither.
  */
 function withTraceHeaders(call: ClientCall, metadata: GrpcMetadata): GrpcMetadata {
   if (metadata === null || typeof metadata !== 'object' || typeof metadata.clone !== 'function') return metadata;
   const carrier = injectHeaders(call.hook, call.span);
   if (carrier === undefined) return metadata;
-  const keys = Object.keys(carrier);
-  if (keys.some((key) => has(metadata, key))) return metadata;
   let copy: GrpcMetadata | undefined;
-  for (const key of keys) {
+  for (const key of headersToAdd(Object.keys(carrier), (name) => has(metadata, name))) {
     const value = carrier[key];
     if (typeof value !== 'string') continue;
     try {

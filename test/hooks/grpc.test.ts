@@ -620,14 +620,20 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     });
   });
 
-  it('a caller that sets one of the trace keys propagates its own context: none of ours is added', async () => {
+  it('a key the caller set wins, the others of ours are added (its own traceparent wins over ours; its x-caller does not stop our traceparent)', async () => {
     const twoKeys = injectingAlso({ 'x-caller': 'ours' });
     await installedWith({ tracer: twoKeys }, async () => {
       const metadata = new grpc.Metadata();
       metadata.set('x-caller', 'mine');
       const reply = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }, metadata));
       assert.equal(reply.caller_key, 'mine');
-      assert.equal(reply.traceparent, '', 'no header of ours beside the one the caller set');
+      assert.match(reply.traceparent, TRACEPARENT);
+      const own = new grpc.Metadata();
+      const theirs = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+      own.set('traceparent', theirs);
+      const forwarded = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }, own));
+      assert.equal(forwarded.traceparent, theirs);
+      assert.equal(forwarded.caller_key, 'ours');
       const plain = await withSpan(twoKeys.startSpan('parent'), () => unary(client, { text: 't' }));
       assert.equal(plain.caller_key, 'ours');
       assert.match(plain.traceparent, TRACEPARENT);
