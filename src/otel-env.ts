@@ -2,7 +2,9 @@
  * OpenTelemetry's environment variables as `register` and the built-in tracer read them, beside ours
  * (`OT_*`), which win when both are set. A leaf module: the preload reads it at start-up.
  */
+import { collectorLabel } from './export-targets';
 import { log, warnOnce } from './logger';
+import { isAbsoluteUrl } from './url';
 
 /**
  * The value of our variable `ours`, else of OpenTelemetry's `theirs` (blank counts as unset). When both
@@ -21,7 +23,13 @@ const shadowed = new Set<string>();
 function reportShadowed(ours: string, own: string, theirs: string, other: string): void {
   if (shadowed.has(theirs)) return;
   shadowed.add(theirs);
-  log('%s=%s wins over %s=%s', ours, own, theirs, other);
+  log('%s=%s wins over %s=%s', ours, shownValue(own), theirs, shownValue(other));
+}
+
+/** A value as the log shows it: a URL (a collector's) without its credentials and query string. */
+function shownValue(value: string): string {
+  const trimmed = value.trim();
+  return isAbsoluteUrl(trimmed) ? collectorLabel(trimmed) : value;
 }
 
 /** OTEL_SDK_DISABLED=true: `register` installs no hook and sets up no tracer. */

@@ -5,7 +5,7 @@ import type { Tracer } from 'opentracing';
 import type { TextMapPropagator } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { storage, suppressTracing } from '../context';
-import { addExportTarget } from '../export-targets';
+import { addExportTarget, collectorLabel, withoutCollectorSecrets } from '../export-targets';
 import { log, warnOnce } from '../logger';
 import { tracerSpec } from '../otel-env';
 import { attributeNaming, spanRenamer, withAttributeNames } from './attribute-names';
@@ -64,19 +64,20 @@ function untraced<T>(fn: () => T): T {
   return storage.getStore() === undefined ? fn() : suppressTracing(fn);
 }
 
-/** The exporter, its traffic untraced, its failures reported once. */
+/** The exporter, its traffic untraced, its failures reported once (without the URL's credentials or query). */
 function guardedExporter(exporter: SpanExporter, target: string): SpanExporter {
   addExportTarget(target);
+  const label = collectorLabel(target);
   return {
     export(spans, done) {
       untraced(() => {
         try {
           exporter.export(spans, (result) => {
-            if (result.code !== 0) warnOnce(`cannot export spans to ${target}: ${result.error?.message ?? 'export failed'} (the app keeps running; spans are dropped)`);
+            if (result.code !== 0) warnOnce(`cannot export spans to ${label}: ${withoutCollectorSecrets(result.error?.message ?? 'export failed', target)} (the app keeps running; spans are dropped)`);
             done(result);
           });
         } catch (err) {
-          warnOnce(`cannot export spans to ${target}: ${(err as Error).message}`);
+          warnOnce(`cannot export spans to ${label}: ${withoutCollectorSecrets((err as Error).message, target)}`);
           done({ code: 1, error: err as Error });
         }
       });
@@ -121,12 +122,14 @@ export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEn
 /** A processor built on first use (the exporter and its dependencies load then, not at start-up). */
 class LazyProcessor implements SpanProcessor {
   private target: SpanProcessor | undefined;
-  constructor(private readonly what: string, private readonly build: () => SpanProcessor) {}
+  /** `what` names the exporter and `url` its collector, shown without credentials or query. */
+  constructor(private readonly what: string, private readonly url: string, private readonly build: () => SpanProcessor) {}
   private create(): SpanProcessor {
     try {
       this.target = this.build();
     } catch (err) {
-      warnOnce(`cannot set up ${this.what}: ${(err as Error).message} (the app keeps running; spans are dropped)`);
+      const message = withoutCollectorSecrets((err as Error).message, this.url);
+      warnOnce(`cannot set up ${this.what} for ${collectorLabel(this.url)}: ${message} (the app keeps running; spans are dropped)`);
       this.target = { onStart() {}, onEnd() {}, forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
     }
     return this.target;
@@ -207,7 +210,7 @@ function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, nam
   if (mode === 'otlp') {
     const protocol = otlpProtocol(env);
     const target = otlpTarget(protocol, env);
-    return new LazyProcessor(`the OTLP exporter (${protocol}, ${target})`, () => {
+    return new LazyProcessor(`the OTLP exporter (${protocol})`, target, () => {
       if (protocol !== 'http/protobuf') return batchSpanProcessor(guardedExporter(withAttributeNames(otlpExporter(protocol), naming), target), env);
       // Our own serialiser: spans are written as they end (./batch-processor).
       const { EncodingBatchProcessor } = require('./batch-processor') as typeof import('./batch-processor');
@@ -215,7 +218,7 @@ function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, nam
     });
   }
   const url = zipkinUrl(env);
-  return new LazyProcessor(`the Zipkin exporter (${url})`, () => {
+  return new LazyProcessor('the Zipkin exporter', url, () => {
     const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
     return batchSpanProcessor(guardedExporter(withAttributeNames(new ZipkinExporter({ url, serviceName: service }), naming), url), env);
   });

@@ -164,6 +164,36 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
     assert.ok((r.stderr.match(/cannot export spans/g) ?? []).length <= 1, r.stderr);
   });
 
+  for (const exporter of ['otlp', 'zipkin']) {
+    it(`${exporter}: a collector URL's credentials and query string are in no message, the debug log's included`, async () => {
+      const collector = await startServer((req, res) => {
+        res.statusCode = 401;
+        res.end('{}');
+      });
+      try {
+        const secretUrl = (path: string) => `http://tenant42:s3cr3t-pw@127.0.0.1:${collector.port}${path}?api-key=s3cr3t-key`;
+        const r = await runAsync({
+          OT_TRACER: exporter,
+          OTEL_LOG_LEVEL: 'debug',
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: secretUrl('/v1/traces'),
+          // Both set: the debug log says which wins.
+          OT_ZIPKIN_URL: secretUrl('/api/v2/spans'),
+          OTEL_EXPORTER_ZIPKIN_ENDPOINT: secretUrl('/zipkin'),
+          TARGET_URL: downstream().url,
+        });
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(collector.received.length > 0 && collector.received.every((x) => x.headers.authorization !== undefined), 'the exporter sent its credentials');
+        const path = exporter === 'otlp' ? '/v1/traces' : '/api/v2/spans';
+        assert.match(r.stderr, new RegExp(`cannot export spans to http://127\\.0\\.0\\.1:${collector.port}${path}: `));
+        if (exporter === 'zipkin') assert.match(r.stderr, /OT_ZIPKIN_URL=http:\/\/127\.0\.0\.1:\d+\/api\/v2\/spans wins over OTEL_EXPORTER_ZIPKIN_ENDPOINT=http:\/\/127\.0\.0\.1:\d+\/zipkin/);
+        assert.ok(!r.stderr.includes('s3cr3t'), r.stderr);
+      } finally {
+        await collector.close();
+      }
+    });
+  }
+
   it('flushes on SIGTERM, and a signal the app does not handle still ends it', async () => {
     const collector = await receiver();
     try {
