@@ -28,9 +28,17 @@ export function otlpProtocol(env: NodeJS.ProcessEnv = process.env): OtlpProtocol
   return 'http/protobuf';
 }
 
-/** Where the OTLP exporter sends (the exporters read the same variables themselves). */
+/**
+ * Where the OTLP exporter sends, as it reads the variables: blank counts as unset, and the general
+ * endpoint gets `/v1/traces` appended (not for grpc). What the message about a failed set-up shows; the
+ * HTTP exporters' own URL, as they built it, is what `otlpExporter` gives.
+ */
 export function otlpTarget(protocol: OtlpProtocol, env: NodeJS.ProcessEnv = process.env): string {
-  return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT ?? (protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318');
+  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (specific !== undefined && specific.trim() !== '') return specific;
+  const general = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const base = general !== undefined && general.trim() !== '' ? general : protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318';
+  return protocol === 'grpc' ? base : `${base.endsWith('/') ? base : `${base}/`}v1/traces`;
 }
 
 const OTLP_PACKAGES: Record<OtlpProtocol, string> = {
@@ -39,33 +47,45 @@ const OTLP_PACKAGES: Record<OtlpProtocol, string> = {
   grpc: '@opentelemetry/exporter-trace-otlp-grpc',
 };
 
-/**
- * The OTLP trace exporter for `protocol` (only its package is loaded); it reads its endpoint, headers,
- * compression and timeout from the environment. `http/protobuf` is OpenTelemetry's exporter with the
- * built-in tracer's own serialiser (./otlp-proto: the same bytes, written for less); the others are the
- * official exporters as they are.
- */
-export function otlpExporter(protocol: OtlpProtocol): SpanExporter {
-  if (protocol === 'http/protobuf') return protobufExporter();
-  const { OTLPTraceExporter } = require(OTLP_PACKAGES[protocol]);
-  return new OTLPTraceExporter() as SpanExporter;
+/** An OTLP exporter and the URL it sends to. */
+export interface OtlpExporter {
+  exporter: SpanExporter;
+  url: string;
 }
 
 /**
- * What `@opentelemetry/exporter-trace-otlp-proto` builds, with ./otlp-proto's `serializeRequest` in place of its
- * serialiser: it takes spans, or the batches of spans written in advance that ./batch-processor sends.
+ * The OTLP trace exporter for `protocol` (only its package is loaded); it reads its endpoint, headers,
+ * compression and timeout from the environment. `http/protobuf` is OpenTelemetry's exporter with the
+ * built-in tracer's own serialiser (./otlp-proto: the same bytes, written for less), `http/json` its JSON
+ * exporter, both assembled as their packages assemble them, so that the URL they send to is the one their
+ * transport was given; `grpc` is the official exporter as it is (its URL, as `otlpTarget` reads it).
  */
-function protobufExporter(): SpanExporter {
+export function otlpExporter(protocol: OtlpProtocol, env: NodeJS.ProcessEnv = process.env): OtlpExporter {
+  if (protocol === 'grpc') {
+    const { OTLPTraceExporter } = require(OTLP_PACKAGES.grpc);
+    return { exporter: new OTLPTraceExporter() as SpanExporter, url: otlpTarget(protocol, env) };
+  }
+  return httpExporter(protocol);
+}
+
+/**
+ * What `@opentelemetry/exporter-trace-otlp-proto` (`-http` for `http/json`) builds, with, for protobuf,
+ * ./otlp-proto's `serializeRequest` in place of its serialiser: it takes spans, or the batches of spans
+ * written in advance that ./batch-processor sends.
+ */
+function httpExporter(protocol: 'http/protobuf' | 'http/json'): OtlpExporter {
   // Its own dependencies, from where it is installed: the same versions it is built with.
-  const load = createRequire(require.resolve(OTLP_PACKAGES['http/protobuf'])) as (id: string) => any;
+  const load = createRequire(require.resolve(OTLP_PACKAGES[protocol])) as (id: string) => any;
   const { OTLPExporterBase } = load('@opentelemetry/otlp-exporter-base');
   const http = load('@opentelemetry/otlp-exporter-base/node-http');
   const transformer = load('@opentelemetry/otlp-transformer');
-  const { serializeRequest } = require('./otlp-proto') as typeof import('./otlp-proto');
-  const serializer = { serializeRequest, deserializeResponse: transformer.ProtobufTraceSerializer.deserializeResponse };
-  const options = http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' });
+  const json = protocol === 'http/json';
+  const serializer = json
+    ? transformer.JsonTraceSerializer
+    : { serializeRequest: (require('./otlp-proto') as typeof import('./otlp-proto')).serializeRequest, deserializeResponse: transformer.ProtobufTraceSerializer.deserializeResponse };
+  const options = http.convertLegacyHttpOptions({}, 'TRACES', 'v1/traces', { 'Content-Type': json ? 'application/json' : 'application/x-protobuf' });
   const delegate = http.createOtlpHttpExportDelegate(options, serializer, 'otlp_http_span_exporter', transformer.TraceExporterMetricsHelper, undefined);
-  return new OTLPExporterBase(delegate) as SpanExporter;
+  return { exporter: new OTLPExporterBase(delegate) as SpanExporter, url: String(options.url) };
 }
 
 /** OT_ZIPKIN_URL, else OTEL_EXPORTER_ZIPKIN_ENDPOINT, else Zipkin's default on localhost. */

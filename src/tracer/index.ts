@@ -209,12 +209,13 @@ function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, nam
   }
   if (mode === 'otlp') {
     const protocol = otlpProtocol(env);
-    const target = otlpTarget(protocol, env);
-    return new LazyProcessor(`the OTLP exporter (${protocol})`, target, () => {
-      if (protocol !== 'http/protobuf') return batchSpanProcessor(guardedExporter(withAttributeNames(otlpExporter(protocol), naming), target), env);
+    return new LazyProcessor(`the OTLP exporter (${protocol})`, otlpTarget(protocol, env), () => {
+      // The URL the exporter built: its requests are never traced.
+      const { exporter, url } = otlpExporter(protocol, env);
+      if (protocol !== 'http/protobuf') return batchSpanProcessor(guardedExporter(withAttributeNames(exporter, naming), url), env);
       // Our own serialiser: spans are written as they end (./batch-processor).
       const { EncodingBatchProcessor } = require('./batch-processor') as typeof import('./batch-processor');
-      return new EncodingBatchProcessor(guardedExporter(otlpExporter(protocol), target), batchSettings(env), spanRenamer(naming));
+      return new EncodingBatchProcessor(guardedExporter(exporter, url), batchSettings(env), spanRenamer(naming));
     });
   }
   const url = zipkinUrl(env);

@@ -14,7 +14,7 @@ import type { OtlpSpan } from '../helpers/otlp';
 import { headersHandler, readBody, serverForSuite, startServer } from '../helpers/servers';
 import { HOOK_NAMES } from '../../src/config';
 import { OTEL_INSTRUMENTATION_HOOKS, sdkDisabled, tracerSpec } from '../../src/otel-env';
-import { otlpProtocol, resourceServiceName, zipkinUrl } from '../../src/tracer/exporters';
+import { otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from '../../src/tracer/exporters';
 import { propagationNames } from '../../src/tracer/propagation';
 
 const tmpFile = tempFiles('otch-otel-env-');
@@ -243,8 +243,9 @@ describe('start-up: each exporter and the resource load only when chosen, at the
   }
   const exporters = ['@opentelemetry/exporter-trace-otlp-proto', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/exporter-trace-otlp-grpc', '@opentelemetry/exporter-zipkin'];
 
-  // http/protobuf: OpenTelemetry's transport (otlp-exporter-base) with our serialiser, no exporter package.
-  for (const [protocol, exporter] of [['http/protobuf', '@opentelemetry/otlp-exporter-base'], ['http/json', exporters[1]], ['grpc', exporters[2]]]) {
+  // http/protobuf: OpenTelemetry's transport (otlp-exporter-base) with our serialiser; http/json: that transport with
+  // the JSON serialiser, as its exporter package assembles them (the package's own module is not loaded).
+  for (const [protocol, exporter] of [['http/protobuf', '@opentelemetry/otlp-exporter-base'], ['http/json', '@opentelemetry/otlp-exporter-base'], ['grpc', exporters[2]]]) {
     it(`otlp over ${protocol}: nothing at start; ${exporter} and the resource at the first span, no other exporter`, () => {
       const r = run({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: protocol });
       assert.deepEqual(r.atStart, []);
@@ -476,6 +477,41 @@ describe('OpenTelemetry variables, read (unit)', () => {
     assert.equal(otlpProtocol({}), 'http/protobuf');
     assert.equal(otlpProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'GRPC' }), 'grpc');
     assert.equal(otlpProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }), 'http/json');
+  });
+
+  it('OTLP endpoint: the URL the exporter sends to, blank variables unset, /v1/traces after the general endpoint', async () => {
+    const cases: Array<[NodeJS.ProcessEnv, string]> = [
+      [{}, 'http://localhost:4318/v1/traces'],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: '' }, 'http://localhost:4318/v1/traces'],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: '  ', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' }, 'http://localhost:4318/v1/traces'],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: ' ' }, 'http://c:4318/v1/traces'],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/base/' }, 'http://c:4318/base/v1/traces'],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:1234/x' }, 'http://t:1234/x'],
+    ];
+    const names = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+    const saved = names.map((name) => process.env[name]);
+    try {
+      for (const [env, url] of cases) {
+        // The exporters read process.env themselves.
+        for (const name of names) {
+          if (env[name] === undefined) delete process.env[name];
+          else process.env[name] = env[name];
+        }
+        for (const protocol of ['http/protobuf', 'http/json'] as const) {
+          const built = otlpExporter(protocol, env);
+          assert.equal(built.url, url, `${protocol} ${JSON.stringify(env)}`);
+          assert.equal(otlpTarget(protocol, env), url, `${protocol} ${JSON.stringify(env)}`);
+          await built.exporter.shutdown();
+        }
+      }
+    } finally {
+      names.forEach((name, i) => {
+        if (saved[i] === undefined) delete process.env[name];
+        else process.env[name] = saved[i];
+      });
+    }
+    assert.equal(otlpTarget('grpc', { OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }), 'http://localhost:4317');
+    assert.equal(otlpTarget('grpc', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://g:4317' }), 'http://g:4317');
   });
 
   it('Zipkin endpoint, tracer choice, service.name from OTEL_RESOURCE_ATTRIBUTES', () => {

@@ -97,7 +97,14 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
     }
   });
 
-  it('otlp in an app with no request context: exports are not traced and enter no async context', async () => {
+  // A blank variable counts as unset, as the exporter reads it (docker-compose and Helm templates leave them blank).
+  const endpoints: Array<[string, (collector: string) => NodeJS.ProcessEnv]> = [
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', (collector) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: collector })],
+    ['a blank OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', (collector) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' })],
+    ['a whitespace OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', (collector) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: `${collector}/`, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '  ' })],
+    ['a blank OTEL_EXPORTER_OTLP_ENDPOINT', (collector) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/v1/traces` })],
+  ];
+  for (const [label, endpoint] of endpoints) it(`otlp in an app with no request context (${label}): exports are not traced and enter no async context`, async () => {
     // Entering one would switch AsyncLocalStorage on for the whole process (a hook on every promise).
     const collector = await receiver();
     const script = `const http = require('node:http');
@@ -106,7 +113,7 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
       next();`;
     try {
       const r = await runAsync(
-        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, TARGET_URL: downstream().url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
+        { OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', ...endpoint(collector.url), TARGET_URL: downstream().url, OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2' },
         ['-r', path.join(root, 'test', 'fixtures', 'context-probe.js'), '-r', './register', '-e', script],
       );
       assert.equal(r.status, 0, r.stderr);
