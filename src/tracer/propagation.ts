@@ -92,6 +92,13 @@ export function isW3COnly(names: readonly string[]): boolean {
   return names.includes('tracecontext') && names.every((name) => name === 'tracecontext' || name === 'baggage');
 }
 
+/**
+ * The trace flags with a meaning: `sampled` and W3C level 2's `random`. Others are reserved, and the W3C
+ * specification has them set to zero: an extracted context does not keep them (OpenTelemetry's W3C
+ * propagator would write a flags byte of 0x10 or more as three digits, which every reader refuses).
+ */
+const KNOWN_FLAGS = 0x03;
+
 /** OpenTelemetry's W3C propagator's pattern for `traceparent` (a future version may have more parts). */
 const TRACEPARENT = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16})[\da-f]{16})-([\da-f]{2})(-.*)?\s?$/;
 
@@ -102,7 +109,7 @@ function parsedTraceparent(header: unknown): LeanSpanContext | null {
   if (typeof value !== 'string') return null;
   const match = TRACEPARENT.exec(value);
   if (match === null || (match[1] === '00' && match[5] !== undefined)) return null;
-  return new LeanSpanContext(match[2], match[3], parseInt(match[4], 16), undefined, true, undefined);
+  return new LeanSpanContext(match[2], match[3], parseInt(match[4], 16) & KNOWN_FLAGS, undefined, true, undefined);
 }
 
 /**
@@ -120,13 +127,13 @@ export function createPropagation(propagator: TextMapPropagator, w3cOnly = false
     const found = trace.getSpanContext(ctx);
     // An invalid context would make a root span anyway (as the SDK does with an invalid parent).
     if (found === undefined || !isSpanContextValid(found)) return null;
-    return new LeanSpanContext(found.traceId, found.spanId, found.traceFlags, found.traceState, found.isRemote === true, propagation.getBaggage(ctx));
+    return new LeanSpanContext(found.traceId, found.spanId, found.traceFlags & KNOWN_FLAGS, found.traceState, found.isRemote === true, propagation.getBaggage(ctx));
   };
   return {
     inject(context, carrier) {
       if (w3cOnly && context.baggage === undefined) {
         const headers = carrier as Record<string, string>;
-        headers.traceparent = `00-${context.traceId}-${context.spanId}-0${Number(context.traceFlags || 0).toString(16)}`;
+        headers.traceparent = `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
         if (context.traceState !== undefined) headers.tracestate = context.traceState.serialize();
         return;
       }

@@ -274,6 +274,33 @@ describe('lean tracer: sampling, propagation and baggage', () => {
     assert.match(headers.traceparent, new RegExp(`^00-4bf92f3577b34da6a3ce929d0e0e4736-${child.context().toSpanId()}-00$`));
   });
 
+  it('incoming unknown trace flags are not passed on: a child injects the sampled and random flags only, as two hex digits', () => {
+    const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+    const { W3CTraceContextPropagator } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+    const acceptedDownstream = (traceparent: string) =>
+      api.trace.getSpanContext(new W3CTraceContextPropagator().extract(api.ROOT_CONTEXT, { traceparent }, api.defaultTextMapGetter)) !== undefined;
+    const cases: Array<[string, string]> = [['ff', '03'], ['81', '01'], ['fe', '02'], ['10', '00'], ['09', '01'], ['03', '03'], ['02', '02'], ['01', '01']];
+    // Through the tracer's own W3C writer, and through OpenTelemetry's propagators (b3 beside).
+    for (const formats of ['tracecontext,baggage', 'tracecontext,b3multi']) {
+      const tracer = leanTracer(collecting().processor, { OT_PROPAGATION: formats });
+      for (const [incoming, outgoing] of cases) {
+        const parent = tracer.extract(opentracing.FORMAT_TEXT_MAP, { traceparent: `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-${incoming}` });
+        assert.ok(parent, incoming);
+        const child = tracer.startSpan('child', { childOf: parent });
+        for (const context of [child.context(), parent]) {
+          const headers: Record<string, string> = {};
+          tracer.inject(context, opentracing.FORMAT_TEXT_MAP, headers);
+          assert.match(headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[0-3]$/, `${formats}: -${incoming}`);
+          assert.ok(acceptedDownstream(headers.traceparent), headers.traceparent);
+        }
+        const headers: Record<string, string> = {};
+        tracer.inject(child, opentracing.FORMAT_TEXT_MAP, headers);
+        assert.equal(headers.traceparent.slice(-3), `-${outgoing}`, `${formats}: -${incoming}`);
+        child.finish();
+      }
+    }
+  });
+
   it('OTEL_TRACES_SAMPLER=always_off records nothing; traceidratio samples by trace id', () => {
     const off = collecting();
     leanTracer(off.processor, { OTEL_TRACES_SAMPLER: 'always_off' }).startSpan('x').finish();
