@@ -251,7 +251,7 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
   const tracer = new lean.LeanTracer({
     processor,
     resource,
-    limits: lean.limitsFromEnv(env),
+    limits: lean.limitsFromEnv(env, warnOnce),
     sampling: lean.samplingFromEnv(env, warnOnce),
     propagation: () => {
       const names = propagation.propagationNames(env);

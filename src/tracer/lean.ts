@@ -139,24 +139,45 @@ export interface SpanLimits {
   linkCountLimit: number;
 }
 
-function envNumber(env: NodeJS.ProcessEnv, ...names: string[]): number | undefined {
+/** Reports a configuration value that cannot be used (once per message: the project's warnOnce). */
+export type ConfigWarning = (message: string) => void;
+
+/**
+ * The first of `names` set to a number, as the SDK reads them: blank counts as unset, and a value that is
+ * not a number is reported and skipped.
+ */
+function envNumber(env: NodeJS.ProcessEnv, warn: ConfigWarning, ...names: string[]): { name: string; value: number } | undefined {
   for (const name of names) {
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') continue;
     const value = Number(raw);
-    if (!Number.isNaN(value)) return value;
+    if (!Number.isNaN(value)) return { name, value };
+    warn(`${name}=${JSON.stringify(raw)} is not a number (ignored)`);
   }
   return undefined;
 }
 
-/** The span limits the OpenTelemetry SDK reads from the environment, with its defaults. */
-export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): SpanLimits {
+/**
+ * The string length limit: as the SDK, one that is not positive (`-1`, `0`) truncates nothing, with a
+ * warning.
+ */
+function lengthLimit(env: NodeJS.ProcessEnv, warn: ConfigWarning): number {
+  const found = envNumber(env, warn, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT');
+  if (found === undefined) return Infinity;
+  if (found.value > 0) return found.value;
+  warn(`${found.name}=${found.value}: the limit must be positive (values are not truncated)`);
+  return Infinity;
+}
+
+/** The span limits the OpenTelemetry SDK reads from the environment, with its defaults; `warn` reports the values it cannot use. */
+export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env, warn: ConfigWarning = () => undefined): SpanLimits {
+  const count = (...names: string[]): number => envNumber(env, warn, ...names)?.value ?? 128;
   return {
-    attributeCountLimit: envNumber(env, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT') ?? 128,
-    attributeValueLengthLimit: envNumber(env, 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT', 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT') ?? Infinity,
-    eventCountLimit: envNumber(env, 'OTEL_SPAN_EVENT_COUNT_LIMIT') ?? 128,
-    attributePerEventCountLimit: envNumber(env, 'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT') ?? 128,
-    linkCountLimit: envNumber(env, 'OTEL_SPAN_LINK_COUNT_LIMIT') ?? 128,
+    attributeCountLimit: count('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
+    attributeValueLengthLimit: lengthLimit(env, warn),
+    eventCountLimit: count('OTEL_SPAN_EVENT_COUNT_LIMIT'),
+    attributePerEventCountLimit: count('OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT'),
+    linkCountLimit: count('OTEL_SPAN_LINK_COUNT_LIMIT'),
   };
 }
 
@@ -171,9 +192,9 @@ export interface Sampling {
   parentBased: boolean;
 }
 
+/** `ratio` in [0, 1]. */
 function ratioSampler(ratio: number): RootSampler {
-  const bounded = Number.isNaN(ratio) ? 0 : Math.min(1, Math.max(0, ratio));
-  const upper = bounded === 1 ? 0x100000000 : Math.floor(bounded * 0xffffffff);
+  const upper = ratio === 1 ? 0x100000000 : Math.floor(ratio * 0xffffffff);
   // The SDK's TraceIdRatioBasedSampler: the 32-bit words of the trace id, xored.
   return (traceId) => {
     let acc = 0;
@@ -185,13 +206,19 @@ function ratioSampler(ratio: number): RootSampler {
 const ALWAYS: RootSampler = () => true;
 const NEVER: RootSampler = () => false;
 
-/** OTEL_TRACES_SAMPLER (and OTEL_TRACES_SAMPLER_ARG) as the SDK reads them; default parentbased_always_on. */
-export function samplingFromEnv(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = () => undefined): Sampling {
+/**
+ * OTEL_TRACES_SAMPLER (and OTEL_TRACES_SAMPLER_ARG) as the SDK reads them; default parentbased_always_on.
+ * A ratio that is not a number in [0, 1] is 1, with a warning, as in the SDK.
+ */
+export function samplingFromEnv(env: NodeJS.ProcessEnv = process.env, warn: ConfigWarning = () => undefined): Sampling {
   const name = (env.OTEL_TRACES_SAMPLER ?? '').trim().toLowerCase() || 'parentbased_always_on';
   const ratio = (): number => {
     const raw = env.OTEL_TRACES_SAMPLER_ARG;
-    const value = raw === undefined || raw.trim() === '' ? 1 : Number(raw);
-    return Number.isNaN(value) ? 1 : value;
+    if (raw === undefined || raw.trim() === '') return 1;
+    const value = Number(raw);
+    if (value >= 0 && value <= 1) return value;
+    warn(`OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(raw)} is not a number in [0, 1] (1 is used)`);
+    return 1;
   };
   const parentBased = name.startsWith('parentbased_');
   switch (parentBased ? name.slice('parentbased_'.length) : name) {

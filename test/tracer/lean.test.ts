@@ -187,6 +187,33 @@ describe('lean tracer: spans as the OpenTelemetry exporters see them', () => {
     assert.deepEqual(s.events.map((e: any) => e.name), ['e1', 'e2']);
   });
 
+  it('limits the SDK cannot use: a length limit of -1 or 0 truncates nothing, a value that is not a number is skipped; each warned', () => {
+    const cases: Array<[NodeJS.ProcessEnv, number, RegExp]> = [
+      [{ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '-1' }, Infinity, /^OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=-1: the limit must be positive/],
+      [{ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0' }, Infinity, /^OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=0: the limit must be positive/],
+      [{ OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '-1', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '5' }, Infinity, /^OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT=-1/],
+      [{ OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1k', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '5' }, 5, /^OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT="1k" is not a number/],
+    ];
+    for (const [env, limit, warning] of cases) {
+      const warnings: string[] = [];
+      assert.equal(limitsFromEnv(env, (m) => warnings.push(m)).attributeValueLengthLimit, limit, JSON.stringify(env));
+      assert.equal(warnings.length, 1, JSON.stringify(env));
+      assert.match(warnings[0], warning);
+      const { spans, processor } = collecting();
+      const tracer = new LeanTracer({ processor, resource: new FixedResource({}), limits: limitsFromEnv(env), propagation: () => createPropagation(propagatorFor({})) });
+      const span = tracer.startSpan('x', { tags: { url: 'http://example.com/orders/42' } });
+      span.setTag('other', 'abcdefgh').setTag('list', ['abcdefgh']);
+      span.log({ event: 'e', message: 'abcdefgh' });
+      span.finish();
+      const cut = (text: string) => text.slice(0, limit);
+      assert.deepEqual(spans[0].attributes, { url: cut('http://example.com/orders/42'), other: cut('abcdefgh'), list: [cut('abcdefgh')] });
+      assert.deepEqual(spans[0].events[0].attributes, { event: 'e', message: cut('abcdefgh') });
+    }
+    const warnings: string[] = [];
+    assert.equal(limitsFromEnv({ OTEL_SPAN_EVENT_COUNT_LIMIT: 'many' }, (m) => warnings.push(m)).eventCountLimit, 128);
+    assert.deepEqual(warnings, ['OTEL_SPAN_EVENT_COUNT_LIMIT="many" is not a number (ignored)']);
+  });
+
   it('duration and times: explicit start/finish times (ms since the epoch) are exact; a real span measures its time', async () => {
     const { spans, processor } = collecting();
     const tracer = leanTracer(processor);
@@ -309,6 +336,22 @@ describe('lean tracer: sampling, propagation and baggage', () => {
     const tracer = leanTracer(ratio.processor, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.5' });
     for (let i = 0; i < 400; i++) tracer.startSpan('x').finish();
     assert.ok(ratio.spans.length > 100 && ratio.spans.length < 300, `${ratio.spans.length} of 400`);
+  });
+
+  it('OTEL_TRACES_SAMPLER_ARG that is not a number in [0, 1]: 1, with a warning, as in the SDK', () => {
+    const ids = Array.from({ length: 64 }, (_, i) => `${i.toString(16).padStart(2, '0')}${'5a'.repeat(15)}`);
+    for (const arg of ['-0.5', '1.5', '25%', 'abc', 'Infinity']) {
+      const warnings: string[] = [];
+      const sampling = samplingFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: arg }, (m) => warnings.push(m));
+      assert.ok(ids.every((id) => sampling.root(id)), arg);
+      assert.deepEqual(warnings, [`OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(arg)} is not a number in [0, 1] (1 is used)`]);
+    }
+    for (const [arg, sampled] of [['0', 0], ['1', 64], ['', 64], [' ', 64]] as const) {
+      const warnings: string[] = [];
+      const sampling = samplingFromEnv({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: arg }, (m) => warnings.push(m));
+      assert.equal(ids.filter((id) => sampling.root(id)).length, sampled, arg);
+      assert.deepEqual(warnings, []);
+    }
   });
 
   it('inject: W3C traceparent with the span’s ids and sampled flag; a Span may stand for its context', () => {
