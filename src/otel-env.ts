@@ -32,9 +32,16 @@ function shownValue(value: string): string {
   return isAbsoluteUrl(trimmed) ? collectorLabel(trimmed) : value;
 }
 
-/** OTEL_SDK_DISABLED=true: `register` installs no hook and sets up no tracer. */
+/**
+ * OTEL_SDK_DISABLED=true: `register` installs no hook and sets up no tracer. A boolean variable of the
+ * specification: only `true` (any case) is true, and a value that is neither `true` nor `false` is false
+ * with a warning (`1`, `yes`).
+ */
 export function sdkDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+  const value = (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value !== '' && value !== 'false') warnOnce(`OTEL_SDK_DISABLED=${JSON.stringify(env.OTEL_SDK_DISABLED)} is neither true nor false: read as false (the hooks are installed)`);
+  return false;
 }
 
 /** What `register` sets up as tracer: OT_TRACER, else OTEL_TRACES_EXPORTER; undefined when neither is set. */

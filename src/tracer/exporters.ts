@@ -10,6 +10,7 @@ import type { RawResourceAttribute, Resource, ResourceDetector } from '@opentele
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { eitherEnv } from '../otel-env';
 import { warnOnce } from '../logger';
+import { routeOpenTelemetryDiagnostics } from './diagnostics';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 
@@ -101,6 +102,7 @@ const UNSAFE_PROCESS_ATTRIBUTES = ['process.command_args', 'process.command_line
  * (the env detector: `service.version`, `deployment.environment.name`, ...), then `service.name`.
  */
 export function detectedResource(service: string): Resource {
+  routeOpenTelemetryDiagnostics();
   const resources = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const processWithoutCommandLine = {
     detect(): { attributes?: Record<string, unknown> } {
@@ -153,17 +155,36 @@ export class DeferredResource implements Resource {
   }
 }
 
-/** The service.name in OTEL_RESOURCE_ATTRIBUTES (`key=value` pairs, comma-separated, values percent-encoded). */
+/**
+ * The service.name in OTEL_RESOURCE_ATTRIBUTES (`key=value` pairs, comma-separated, percent-encoded), by
+ * the rule of the SDK's env detector: one entry that is not `key=value` (an `=` or `,` not encoded), has
+ * an empty key, is not percent-encoded correctly or is longer than 255 characters makes it drop the whole
+ * variable, service.name included (reported once here; the SDK says so in its debug log only).
+ */
 export function resourceServiceName(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
-    const at = pair.indexOf('=');
-    if (at === -1 || pair.slice(0, at).trim() !== 'service.name') continue;
+  const raw = env.OTEL_RESOURCE_ATTRIBUTES;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let name: string | undefined;
+  for (const entry of raw.split(',')) {
+    if (entry.trim() === '') continue;
+    const pair = entry.split('=');
+    if (pair.length !== 2) return dropped('an entry is not key=value (an "=" or "," in a key or value must be percent-encoded)');
+    if (pair[0].trim() === '') return dropped('an entry has an empty key');
+    let key: string;
+    let value: string;
     try {
-      const value = decodeURIComponent(pair.slice(at + 1).trim());
-      if (value !== '') return value;
+      key = decodeURIComponent(pair[0].trim());
+      value = decodeURIComponent(pair[1].trim());
     } catch {
-      // not percent-encoded correctly: the SDK drops it too
+      return dropped('an entry is not percent-encoded correctly');
     }
+    if (key.length > 255 || value.length > 255) return dropped('a key or value is longer than 255 characters');
+    if (key === 'service.name') name = value; // the last one, as the detector keeps it
   }
+  return name === '' ? undefined : name;
+}
+
+function dropped(why: string): undefined {
+  warnOnce(`OTEL_RESOURCE_ATTRIBUTES is not valid (${why}): OpenTelemetry ignores all of it, service.name included`);
   return undefined;
 }

@@ -11,6 +11,7 @@ import { tracerSpec } from '../otel-env';
 import { attributeNaming, spanRenamer, withAttributeNames } from './attribute-names';
 import type { AttributeNaming } from './attribute-names';
 import type { BatchSettings } from './batch-processor';
+import { routeOpenTelemetryDiagnostics } from './diagnostics';
 import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from './exporters';
 
 /*
@@ -126,6 +127,7 @@ class LazyProcessor implements SpanProcessor {
   constructor(private readonly what: string, private readonly url: string, private readonly build: () => SpanProcessor) {}
   private create(): SpanProcessor {
     try {
+      routeOpenTelemetryDiagnostics(); // before the exporter reads its configuration
       this.target = this.build();
     } catch (err) {
       const message = withoutCollectorSecrets((err as Error).message, this.url);

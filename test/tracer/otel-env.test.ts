@@ -464,6 +464,69 @@ describe('OTEL_SDK_DISABLED=true and OTEL_LOG_LEVEL=debug', function () {
   });
 });
 
+describe("OpenTelemetry's own diagnostics (its diag API) and the variables the SDK warns about", function () {
+  this.timeout(60000);
+  const exporterEnv = (collector: string) => ({ ...base, OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector, TARGET_URL: downstream().url });
+
+  it("a configuration warning of the exporter reaches stderr once; OTEL_LOG_LEVEL=none silences it", async () => {
+    const collector = await startOtlpHttpReceiver();
+    try {
+      const r = await runNode({ ...exporterEnv(collector.url), OTEL_EXPORTER_OTLP_TIMEOUT: '5s' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "opentracing-client-hooks: OpenTelemetry: Unknown value '5s' for OTEL_EXPORTER_OTLP_TIMEOUT, expected a number, using defaults\n");
+      assert.ok(collector.spans().length > 0);
+      const none = await runNode({ ...exporterEnv(collector.url), OTEL_EXPORTER_OTLP_TIMEOUT: '5s', OTEL_LOG_LEVEL: 'none' });
+      assert.equal(none.stderr, '');
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it("an app's own diag logger is kept: it gets OpenTelemetry's warnings, and ours prints none", async () => {
+    const collector = await startOtlpHttpReceiver();
+    try {
+      const app = `
+        const api = require('@opentelemetry/api');
+        const got = [];
+        api.diag.setLogger({ error: (m) => got.push(m), warn: (m) => got.push(m), info() {}, debug() {}, verbose() {} }, api.DiagLogLevel.WARN);
+        process.on('exit', () => console.log('app diag ' + JSON.stringify(got)));
+        require(${JSON.stringify(path.join(root, 'test', 'fixtures', 'traced-app.js'))});`;
+      const r = await runNode({ ...exporterEnv(collector.url), OTEL_EXPORTER_OTLP_TIMEOUT: '5s' }, ['-r', './register', '-e', app]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, /app diag \["Unknown value '5s' for OTEL_EXPORTER_OTLP_TIMEOUT/);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('OTEL_LOG_LEVEL=debug: its debug messages in our debug log; a stray "=" in OTEL_RESOURCE_ATTRIBUTES drops all of it, service.name too, with a warning', async () => {
+    const collector = await startOtlpHttpReceiver();
+    try {
+      const r = await runNode({ ...exporterEnv(collector.url), OT_SERVICE_NAME: '', OTEL_LOG_LEVEL: 'debug', OTEL_RESOURCE_ATTRIBUTES: 'service.name=billing,team=a,note=x=y' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /opentracing-client-hooks OpenTelemetry: EnvDetector failed: Invalid format for OTEL_RESOURCE_ATTRIBUTES/);
+      assert.equal(r.stderr.match(/OTEL_RESOURCE_ATTRIBUTES is not valid \(an entry is not key=value.*\): OpenTelemetry ignores all of it, service.name included\n/g)?.length, 1, r.stderr);
+      const resource = collector.spans()[0].resource;
+      assert.equal(resource.team, undefined);
+      assert.equal(resource['service.name'], 'opentracing-client-hooks', 'the package name, as the SDK drops the service.name given');
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it('OTEL_SDK_DISABLED that is neither true nor false: false, with one warning', async () => {
+    for (const value of ['1', 'yes']) {
+      const r = await runNode({ ...base, OTEL_SDK_DISABLED: value, OT_TRACER: 'jsonl', OT_TRACER_FILE: tmpFile('spans.jsonl'), TARGET_URL: downstream().url });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(responseOf(r).traceparent ?? '', /^00-/, 'the hooks are installed');
+      assert.equal(r.stderr, `opentracing-client-hooks: OTEL_SDK_DISABLED="${value}" is neither true nor false: read as false (the hooks are installed)\n`);
+    }
+    const off = await runNode({ ...base, OTEL_SDK_DISABLED: ' FALSE ', TARGET_URL: downstream().url });
+    assert.equal(off.stderr, '');
+  });
+});
+
 
 describe('OpenTelemetry variables, read (unit)', () => {
   it('propagation names: synonyms resolved, each once; none wins; unset gives the default', () => {
@@ -522,6 +585,11 @@ describe('OpenTelemetry variables, read (unit)', () => {
     assert.equal(tracerSpec({}), undefined);
     assert.equal(resourceServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'team=a, service.name=my%20shop' }), 'my shop');
     assert.equal(resourceServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=' }), undefined);
+    assert.equal(resourceServiceName({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=a,,service.name=b, ' }), 'b', 'the last one, as the SDK keeps it');
+    // What makes the SDK's env detector drop the whole variable drops service.name too.
+    for (const value of ['service.name=a,b', 'service.name=a=b', 'service.name=a,=x', 'service.name=%E0%A4%A', `service.name=a,k=${'v'.repeat(256)}`]) {
+      assert.equal(resourceServiceName({ OTEL_RESOURCE_ATTRIBUTES: value }), undefined, value);
+    }
     assert.equal(sdkDisabled({ OTEL_SDK_DISABLED: 'TRUE' }), true);
     assert.equal(sdkDisabled({ OTEL_SDK_DISABLED: '1' }), false);
   });
