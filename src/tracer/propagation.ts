@@ -4,7 +4,7 @@
  * ones from their own files in @opentelemetry/core, not the package's index, which pulls in much more).
  */
 import path from 'node:path';
-import type { TextMapPropagator } from '@opentelemetry/api';
+import type { TextMapGetter, TextMapPropagator } from '@opentelemetry/api';
 import { log, warnOnce } from '../logger';
 import { eitherEnv } from '../otel-env';
 import { LeanSpanContext } from './lean';
@@ -113,6 +113,26 @@ function parsedTraceparent(header: unknown): LeanSpanContext | null {
 }
 
 /**
+ * The header `name` (lower case) of a carrier: under that name, else under the same name in another case
+ * (a text map's keys keep the case they were given; Node's HTTP headers are lower case already, and are
+ * read directly). Only a carrier without the lower-case name is searched.
+ */
+function headerOf(carrier: Record<string, unknown>, name: string): unknown {
+  const value = carrier[name];
+  if (value !== undefined) return value;
+  for (const key of Object.keys(carrier)) {
+    if (key.length === name.length && key !== name && key.toLowerCase() === name) return carrier[key];
+  }
+  return undefined;
+}
+
+/** OpenTelemetry's default getter, with header names matched in any case (`headerOf`). */
+const ANY_CASE_GETTER: TextMapGetter<object> = {
+  keys: (carrier) => (carrier == null ? [] : Object.keys(carrier)),
+  get: (carrier, key) => (carrier == null ? undefined : (headerOf(carrier as Record<string, unknown>, key) as string | string[] | undefined)),
+};
+
+/**
  * Inject and extract of LeanSpanContexts through `propagator`, as the OpenTracing shim did. With `w3cOnly`
  * (the formats are W3C trace context, and maybe baggage), a context without baggage is injected directly:
  * the same `traceparent` and `tracestate` that OpenTelemetry's W3C propagator writes, without the
@@ -121,9 +141,9 @@ function parsedTraceparent(header: unknown): LeanSpanContext | null {
  */
 export function createPropagation(propagator: TextMapPropagator, w3cOnly = false): Propagation {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
-  const { ROOT_CONTEXT, trace, propagation, defaultTextMapGetter, defaultTextMapSetter, isSpanContextValid } = api;
+  const { ROOT_CONTEXT, trace, propagation, defaultTextMapSetter, isSpanContextValid } = api;
   const extractThrough = (carrier: object): LeanSpanContext | null => {
-    const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+    const ctx = propagator.extract(ROOT_CONTEXT, carrier, ANY_CASE_GETTER);
     const found = trace.getSpanContext(ctx);
     // An invalid context would make a root span anyway (as the SDK does with an invalid parent).
     if (found === undefined || !isSpanContextValid(found)) return null;
@@ -149,10 +169,10 @@ export function createPropagation(propagator: TextMapPropagator, w3cOnly = false
       let tracestate: unknown;
       let baggage: unknown;
       try {
-        traceparent = headers.traceparent;
+        traceparent = headerOf(headers, 'traceparent');
         if (!traceparent) return null;
-        tracestate = headers.tracestate;
-        baggage = headers.baggage;
+        tracestate = headerOf(headers, 'tracestate');
+        baggage = headerOf(headers, 'baggage');
       } catch {
         // A getter that throws: whatever the propagators make of it (one of them may catch it).
         return extractThrough(carrier);

@@ -484,6 +484,32 @@ describe('lean tracer: sampling, propagation and baggage', () => {
     }
   });
 
+  it('extract matches header names in any case (a message carrier keeps the case it was given)', () => {
+    const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parent = '00f067aa0ba902b7';
+    const carriers: Array<[string, Record<string, unknown>]> = [
+      ['tracecontext,baggage', { Traceparent: `00-${id}-${parent}-01` }],
+      ['tracecontext,baggage', { TRACEPARENT: `00-${id}-${parent}-01`, TraceState: 'a=1', Baggage: 'user=alice' }],
+      ['tracecontext,b3multi', { Traceparent: `00-${id}-${parent}-01`, tracestate: 'a=1' }],
+      ['b3multi', { 'X-B3-TraceId': id, 'X-B3-SpanId': parent, 'X-B3-Sampled': '1' }],
+      ['b3', { B3: `${id}-${parent}-1` }],
+      ['jaeger', { 'Uber-Trace-Id': `${id}:${parent}:0:1` }],
+    ];
+    for (const [formats, carrier] of carriers) {
+      const tracer = leanTracer(collecting().processor, { OT_PROPAGATION: formats });
+      for (const format of [opentracing.FORMAT_TEXT_MAP, opentracing.FORMAT_HTTP_HEADERS]) {
+        const context = tracer.extract(format, carrier);
+        assert.equal(context?.traceId, id, `${formats}: ${JSON.stringify(carrier)}`);
+        assert.equal(context?.spanId, parent);
+        assert.equal(context?.traceFlags, 1);
+        if ('TraceState' in carrier) {
+          assert.equal(context?.traceState?.get('a'), '1');
+          assert.equal(context?.baggage?.getEntry('user')?.value, 'alice');
+        }
+      }
+    }
+  });
+
   it('extract: malformed or missing headers give null (a new root), never a throw', () => {
     const tracer = leanTracer(collecting().processor);
     for (const traceparent of ['garbage', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01']) {
