@@ -636,15 +636,19 @@ export class LeanTracer extends OpenTracingTracer {
       context = new LeanSpanContext(parent.traceId, randomHex(16), flags, parent.traceState, false, parent.baggage);
     }
     const span = new LeanSpan(this, name, context, parent, options?.tags, options?.startTime, recording);
-    if (references !== undefined && references.length > 0 && recording) this.addLinks(span, references, parent);
+    if (references !== undefined && references.length > 0 && recording) this.addLinks(span, references);
     return span;
   }
 
-  /** References other than the parent become links, with the OpenTracing shim spec's `opentracing.ref_type`. */
-  private addLinks(span: LeanSpan, references: Reference[], parent: LeanSpanContext | undefined): void {
+  /**
+   * Every reference in `references` (of ours) becomes a link, with its `opentracing.ref_type`, the one the
+   * parent was taken from included: the OpenTelemetry specification's OpenTracing compatibility has "all
+   * values in the list" added as links. A `childOf` option is the parent only.
+   */
+  private addLinks(span: LeanSpan, references: Reference[]): void {
     for (const reference of references) {
       const context = contextOf(reference.referencedContext());
-      if (context === undefined || context === parent) continue;
+      if (context === undefined) continue;
       if (span.links.length >= this.limits.linkCountLimit) {
         span.droppedLinksCount++;
         continue;

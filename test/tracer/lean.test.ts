@@ -548,15 +548,31 @@ describe('lean tracer: sampling, propagation and baggage', () => {
     assert.equal(server.getBaggageItem('user'), 'alice');
   });
 
-  it('references: childOf wins; other references of ours become links with opentracing.ref_type', () => {
+  it('references: the parent is the first child_of, else the first follows_from; every reference of ours is a link with opentracing.ref_type', () => {
+    // The OpenTelemetry specification's OpenTracing compatibility: "All values in the list MUST be added as Links".
     const { spans, processor } = collecting();
     const tracer = leanTracer(processor);
     const a = tracer.startSpan('a');
     const b = tracer.startSpan('b');
+    const links = (span: ReadableSpan) => span.links.map((l) => [l.context.spanId, l.attributes]);
     const viaRefs = tracer.startSpan('c', { references: [opentracing.followsFrom(a.context()), opentracing.childOf(b.context())] });
     viaRefs.finish();
     assert.equal(viaRefs.parentSpanContext, b.context());
-    assert.deepEqual(spans[0].links.map((l) => [l.context.spanId, l.attributes]), [[a.context().toSpanId(), { 'opentracing.ref_type': 'follows_from' }]]);
+    assert.deepEqual(links(spans[0]), [
+      [a.context().toSpanId(), { 'opentracing.ref_type': 'follows_from' }],
+      [b.context().toSpanId(), { 'opentracing.ref_type': 'child_of' }],
+    ]);
+    const followsOnly = tracer.startSpan('d', { references: [opentracing.followsFrom(a.context()), opentracing.followsFrom(b)] });
+    followsOnly.finish();
+    assert.equal(followsOnly.parentSpanContext, a.context());
+    assert.deepEqual(links(spans[1]), [
+      [a.context().toSpanId(), { 'opentracing.ref_type': 'follows_from' }],
+      [b.context().toSpanId(), { 'opentracing.ref_type': 'follows_from' }],
+    ]);
+    const child = tracer.startSpan('e', { childOf: a });
+    child.finish();
+    assert.equal(child.parentSpanContext, a.context());
+    assert.deepEqual(links(spans[2]), [], 'childOf alone: the parent, no link');
     const foreign = tracer.startSpan('d', { childOf: new opentracing.SpanContext() });
     assert.equal(foreign.parentSpanContext, undefined, 'a context of another tracer: a new root, as the shim');
   });
