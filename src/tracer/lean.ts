@@ -28,8 +28,6 @@ const KIND_CLIENT = 2 as SpanKind;
 const KIND_PRODUCER = 3 as SpanKind;
 const KIND_CONSUMER = 4 as SpanKind;
 const SAMPLED = 1;
-/** W3C trace context level 2's `random` flag: the trace id's right part is random. A child keeps it with the trace id. */
-const RANDOM = 2;
 
 const STATUS_UNSET: SpanStatus = Object.freeze({ code: 0 });
 const STATUS_OK: SpanStatus = Object.freeze({ code: 1 });
@@ -631,8 +629,9 @@ export class LeanTracer extends OpenTracingTracer {
       context = new LeanSpanContext(traceId, randomHex(16), recording ? SAMPLED : 0, undefined, false, undefined);
     } else {
       recording = this.sampling.parentBased ? (parent.traceFlags & SAMPLED) === SAMPLED : this.sampling.root(parent.traceId);
-      // The sampling decision, and the parent's random flag; other bits (unknown ones) are not passed on.
-      const flags = (recording ? SAMPLED : 0) | (parent.traceFlags & RANDOM);
+      // The sampling decision only, as OpenTelemetry's SDK does: no other flag of the parent's is passed on
+      // (W3C level 2's `random` would be Jaeger's `debug` through its propagator).
+      const flags = recording ? SAMPLED : 0;
       context = new LeanSpanContext(parent.traceId, randomHex(16), flags, parent.traceState, false, parent.baggage);
     }
     const span = new LeanSpan(this, name, context, parent, options?.tags, options?.startTime, recording);
