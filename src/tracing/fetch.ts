@@ -21,7 +21,15 @@ export interface FetchState extends HttpClientState<FetchOptions> {
   readonly inFlight: Set<FetchCall>;
   /** Entry-point calls not yet settled whose last request was redirected or failed: undici may follow up. */
   readonly followUps: Set<FetchCall>;
+  /**
+   * Fetches aborted while their request waited in a busy pool's queue (they are in `followUps` too): undici
+   * still creates that request when the pool gets to it, only to abort it, and it is theirs. At most
+   * MAX_ABANDONED, the oldest dropped (a pool destroyed with them queued never creates theirs).
+   */
+  readonly abandoned: Set<FetchCall>;
 }
+
+const MAX_ABANDONED = 64;
 
 /** The entry-point call whose original runs now (undici creates its first request synchronously). */
 let entering: FetchCall | undefined;
@@ -92,6 +100,8 @@ class FetchCall implements OutboundCall {
   private current: UndiciRequest | undefined;
   private currentDone = false;
   next: string | undefined;
+  /** A fetch's AbortSignal, while the request it expects first waits in a pool's queue. */
+  private signal: AbortSignal | undefined;
 
   constructor(
     readonly state: FetchState,
@@ -108,7 +118,12 @@ class FetchCall implements OutboundCall {
   }
 
   attach(request: UndiciRequest): void {
-    if (this.ended) return;
+    if (this.ended) {
+      // The request of a fetch abandoned in a pool's queue: undici aborts it at once, and it goes untraced.
+      if (this.state.abandoned.delete(this)) this.state.followUps.delete(this);
+      return;
+    }
+    this.signal = undefined;
     this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
       // Not traced (an ignored URL, the tracer's export): nothing waits for a follow-up of it either.
@@ -154,10 +169,14 @@ class FetchCall implements OutboundCall {
     return this.current !== undefined || this.ended;
   }
 
-  /** The entry point returned before undici created its first request (queued): it goes to `url`. */
-  expectRequest(url: string | undefined): void {
+  /**
+   * The entry point returned before undici created its first request (queued): it goes to `url`. A fetch
+   * gives its `signal`: aborted before its request exists, it rejects at once, and the request still comes.
+   */
+  expectRequest(url: string | undefined, signal?: AbortSignal): void {
     if (url === undefined || this.ended) return;
     this.next = url;
+    if (signal?.aborted === false) this.signal = signal;
     this.state.followUps.add(this);
   }
 
@@ -190,6 +209,7 @@ class FetchCall implements OutboundCall {
     if (this.next !== undefined) {
       // No follow-up came (redirect: 'manual', a final 4xx/5xx): the last request is the response.
       this.next = undefined;
+      this.signal = undefined;
       this.state.followUps.delete(this);
       if (this.currentDone) return this.finish();
     }
@@ -204,13 +224,30 @@ class FetchCall implements OutboundCall {
     if (this.settled) this.finish();
   }
 
+  /** Ends the call once: also one rejected before its first request existed, which then expects none any more. */
   finish(err?: unknown): void {
-    if (this.ended || this.call === undefined) return;
+    if (this.ended) return;
     this.ended = true;
+    if (this.call === undefined && this.next !== undefined && this.signal?.aborted === true) return this.abandon();
+    this.next = undefined;
+    this.signal = undefined;
     this.state.inFlight.delete(this);
     this.state.followUps.delete(this);
     unreadBodies.unregister(this);
-    this.call.finish(err);
+    this.call?.finish(err);
+  }
+
+  /** A fetch aborted while its request waited in a pool's queue: it makes no span, and its request, when it comes, none either. */
+  private abandon(): void {
+    this.signal = undefined;
+    const abandoned = this.state.abandoned;
+    abandoned.add(this);
+    if (abandoned.size <= MAX_ABANDONED) return;
+    for (const oldest of abandoned) {
+      abandoned.delete(oldest);
+      this.state.followUps.delete(oldest);
+      return;
+    }
   }
 }
 
@@ -253,6 +290,15 @@ function entryUrl(args: ArrayLike<unknown>): string | undefined {
   return undefined;
 }
 
+/** fetch's AbortSignal: `init.signal` (read without running a getter), else the Request's own. */
+function signalOf(args: ArrayLike<unknown>): AbortSignal | undefined {
+  const input = args[0];
+  const init = args[1];
+  let signal = init !== null && typeof init === 'object' ? ownDataValue(init, 'signal') : undefined;
+  if (signal === undefined && input !== null && typeof input === 'object' && isRequest(input)) signal = (input as { signal?: unknown }).signal;
+  return signal instanceof AbortSignal ? signal : undefined;
+}
+
 /** A fetch Request (the global one, or undici's: its `url` getter is on Request.prototype). */
 function isRequest(value: object): boolean {
   for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
@@ -293,13 +339,13 @@ export function wrapEntry(state: FetchState, component: string) {
         entering = undefined;
       }
       // A busy pool queues the request and creates it later, in another context: it is matched by URL.
-      if (!call.attached) call.expectRequest(entryUrl(arguments));
+      if (!call.attached) call.expectRequest(entryUrl(arguments), component === 'fetch' ? signalOf(arguments) : undefined);
       return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.resolved(undefined));
     };
 }
 
 export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
-  return { ...httpClientState(hook), inFlight: new Set(), followUps: new Set() };
+  return { ...httpClientState(hook), inFlight: new Set(), followUps: new Set(), abandoned: new Set() };
 }
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {

@@ -17,6 +17,20 @@ async function viaDispatcher(dispatcher: undici.Client | undici.Pool, u: string)
   }
 }
 
+/** A request sent with `dispatch` itself (no entry point: each request its own span), settled at the end of its response. */
+function bareDispatch(dispatcher: undici.Dispatcher, url: string): Promise<void> {
+  const { origin, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    dispatcher.dispatch({ origin, path: pathname, method: 'GET' }, {
+      onRequestStart() {},
+      onResponseStart() {},
+      onResponseData() {},
+      onResponseEnd: () => resolve(),
+      onResponseError: (_controller: unknown, err: Error) => reject(err),
+    } as unknown as undici.Dispatcher.DispatchHandler);
+  });
+}
+
 describe('fetch / undici hook', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
@@ -221,6 +235,51 @@ describe('fetch / undici hook', function () {
       });
     } finally {
       await pool.close();
+    }
+  });
+
+  it('fetches rejected before any request (an aborted signal, GET with a body, a bad header name) expect none: a later dispatch to that URL is a span of its own', async () => {
+    const url = `${server.url}/rejected-early`;
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    const inits: RequestInit[] = [{ signal: AbortSignal.abort() }, { body: 'x' }, { headers: { 'a b': '1' } }];
+    const errors = await withSpan(parent, () => Promise.all(inits.map((init) => fetch(url, init).catch((e: Error) => e.name))));
+    parent.finish();
+    assert.deepEqual(errors, ['AbortError', 'TypeError', 'TypeError']);
+    const agent = new undici.Agent();
+    try {
+      await bareDispatch(agent, url);
+    } finally {
+      await agent.close();
+    }
+    await tracer.settle();
+    assert.deepEqual(clients().map((s) => [s.tags.component, s.tags['http.url'], s.parentId]), [['undici', url, undefined]]);
+  });
+
+  it('a fetch aborted while its request waits in a busy pool: no span left open, and the request undici makes of it later (only to abort it) makes no span under another caller', async () => {
+    const slow = await startServer((_req, res) => void setTimeout(() => res.end('ok'), 100));
+    const pool = new undici.Pool(slow.url, { connections: 1 });
+    try {
+      const [a, b] = [tracer.startSpan('a') as RecordedSpan, tracer.startSpan('b') as RecordedSpan];
+      const results = await Promise.all([
+        withSpan(a, () => fetch(`${slow.url}/slow`, { dispatcher: pool } as unknown as RequestInit).then((r) => r.text())),
+        withSpan(b, () => fetch(`${slow.url}/queued`, { dispatcher: pool, signal: AbortSignal.timeout(20) } as unknown as RequestInit).catch((e: Error) => e.name)),
+      ]);
+      assert.deepEqual(results, ['ok', 'TimeoutError']);
+      a.finish();
+      b.finish();
+      // Closing waits for the queue: undici has created the aborted fetch's request by then.
+      await pool.close();
+      // Nothing waits for that request any more: a later one to its URL is a span of its own.
+      const agent = new undici.Agent();
+      await bareDispatch(agent, `${slow.url}/queued`).finally(() => agent.close());
+      await tracer.settle();
+      assert.deepEqual(
+        clients().map((s) => [s.tags['http.url'], s.parentId]),
+        [[`${slow.url}/slow`, a.id], [`${slow.url}/queued`, undefined]],
+      );
+      assert.deepEqual(slow.received.map((r) => r.url), ['/slow', '/queued']);
+    } finally {
+      await slow.close();
     }
   });
 
