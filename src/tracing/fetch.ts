@@ -13,6 +13,7 @@ import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpCl
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
 import { applyArgs } from '../apply-args';
+import { callbackWrapper } from '../registry/wrap';
 import { isAbsoluteUrl } from '../url';
 import { ownDataValue } from '../own-copy';
 
@@ -100,6 +101,8 @@ class FetchCall implements OutboundCall {
   private current: UndiciRequest | undefined;
   private currentDone = false;
   next: string | undefined;
+  /** The method of the request expected next, when known (a queued first request; upper case). */
+  nextMethod: string | undefined;
   /** A fetch's AbortSignal, while the request it expects first waits in a pool's queue. */
   private signal: AbortSignal | undefined;
 
@@ -123,13 +126,11 @@ class FetchCall implements OutboundCall {
       if (this.state.abandoned.delete(this)) this.state.followUps.delete(this);
       return;
     }
-    this.signal = undefined;
+    this.unexpect();
     this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
       // Not traced (an ignored URL, the tracer's export): nothing waits for a follow-up of it either.
       this.ended = true;
-      this.next = undefined;
-      this.state.followUps.delete(this);
       return;
     }
     if (this.call.span !== undefined) this.state.inFlight.add(this);
@@ -138,10 +139,6 @@ class FetchCall implements OutboundCall {
     request[kCall] = this;
     this.current = request;
     this.currentDone = false;
-    if (this.next !== undefined) {
-      this.next = undefined;
-      this.state.followUps.delete(this);
-    }
   }
 
   onStatus(status: number, headers?: unknown): void {
@@ -170,14 +167,24 @@ class FetchCall implements OutboundCall {
   }
 
   /**
-   * The entry point returned before undici created its first request (queued): it goes to `url`. A fetch
-   * gives its `signal`: aborted before its request exists, it rejects at once, and the request still comes.
+   * The entry point returned before undici created its first request (queued): it goes to `expected`. A
+   * fetch gives its `signal`: aborted before its request exists, it rejects at once, and the request still comes.
    */
-  expectRequest(url: string | undefined, signal?: AbortSignal): void {
-    if (url === undefined || this.ended) return;
-    this.next = url;
+  expectRequest(expected: Expected | undefined, signal?: AbortSignal): void {
+    if (expected === undefined || this.ended) return;
+    this.next = expected.url;
+    this.nextMethod = expected.method;
     if (signal?.aborted === false) this.signal = signal;
     this.state.followUps.add(this);
+  }
+
+  /** No request is expected any more. */
+  private unexpect(): void {
+    if (this.next === undefined) return;
+    this.next = undefined;
+    this.nextMethod = undefined;
+    this.signal = undefined;
+    this.state.followUps.delete(this);
   }
 
   /** The last request's response is complete: the call ends, unless undici is about to follow up. */
@@ -203,20 +210,37 @@ class FetchCall implements OutboundCall {
     this.state.followUps.add(this);
   }
 
-  /** The entry point's promise resolved: later errors are the body's. */
+  /** The entry point's promise (or callback) resolved: later errors are the body's. */
   resolved(response: unknown): void {
     this.settled = true;
     if (this.next !== undefined) {
       // No follow-up came (redirect: 'manual', a final 4xx/5xx): the last request is the response.
-      this.next = undefined;
-      this.signal = undefined;
-      this.state.followUps.delete(this);
+      this.unexpect();
       if (this.currentDone) return this.finish();
     }
     if (!this.state.hook.enabled) return this.finish();
     // fetch's Response, or undici.request's body: whichever the caller may drop unread.
     const holder = (response as { body?: unknown } | null)?.body ?? response;
     if (!this.ended && holder !== null && typeof holder === 'object') unreadBodies.register(holder, this, this);
+  }
+
+  /**
+   * The entry point returned what is neither a promise nor settled by a callback (pipeline's stream): the
+   * call is settled, and a request the pool queued is still to come, unless the caller drops that stream first.
+   */
+  returned(result: unknown): void {
+    if (result === null || typeof result !== 'object' || !this.state.hook.enabled) return this.resolved(undefined);
+    this.settled = true;
+    if (!this.ended) unreadBodies.register(result, this, this);
+  }
+
+  /** The caller's callback (the form with one, instead of a promise): it settles the call as the promise would. */
+  settledBy(callback: (...args: any[]) => unknown): (...args: any[]) => unknown {
+    return callbackWrapper(callback, (self, args) => {
+      if (args[0]) this.finish(args[0]);
+      else this.resolved(args[1]);
+      return applyArgs(callback, self, args);
+    });
   }
 
   /** At uninstall: no channel will report the end of a settled call any more, so it ends now. */
@@ -229,10 +253,8 @@ class FetchCall implements OutboundCall {
     if (this.ended) return;
     this.ended = true;
     if (this.call === undefined && this.next !== undefined && this.signal?.aborted === true) return this.abandon();
-    this.next = undefined;
-    this.signal = undefined;
+    this.unexpect();
     this.state.inFlight.delete(this);
-    this.state.followUps.delete(this);
     unreadBodies.unregister(this);
     this.call?.finish(err);
   }
@@ -268,24 +290,54 @@ export function onCreate(state: FetchState, message: unknown): void {
   if (call !== undefined) new FetchCall(state, 'undici', null, true, call).attach(request);
 }
 
+/** The request a call expects: its URL (no fragment) and, when known, its method (upper case). */
+interface Expected {
+  readonly url: string;
+  readonly method: string | undefined;
+}
+
 /**
- * The URL an entry point was called with: `fetch(input)` (a string, URL or Request), `request(url)`, or
- * `Dispatcher#request({ origin, path })`. Read only when undici queued the request, and never through a
+ * The request an entry point was called for: `fetch(input, init)` (a string, URL or Request),
+ * `request(url, options)`, or `Dispatcher#request(options)` (`origin` and `path`; a Pool's or Client's
+ * own origin when `options` has none). Read only when undici queued the request, and never through a
  * getter of the caller's (a URL's `href` and a Request's `url` are the platform's own).
  */
-function entryUrl(args: ArrayLike<unknown>): string | undefined {
+function expectedOf(dispatcher: unknown, args: ArrayLike<unknown>, isFetch: boolean): Expected | undefined {
   const first = args[0];
+  let options = args[1];
+  // fetch sends GET unless told otherwise (a Request's own method is not read); undici takes no default here.
+  let method: unknown = isFetch ? 'GET' : undefined;
   try {
-    if (typeof first === 'string') return new URL(first).href.replace(/#.*$/, '');
-    if (first === null || typeof first !== 'object') return undefined;
-    if (first instanceof URL) return first.href.replace(/#.*$/, '');
-    if (isRequest(first)) return new URL((first as { url: string }).url).href.replace(/#.*$/, '');
-    // Read without running a getter: undici may never read them.
-    const origin = ownDataValue(first, 'origin');
-    const path = ownDataValue(first, 'path');
-    if (origin !== undefined) return new URL(String(path ?? '/'), String(origin)).href.replace(/#.*$/, '');
+    let url: string;
+    if (typeof first === 'string') url = new URL(first).href;
+    else if (first instanceof URL) url = first.href;
+    else if (first === null || typeof first !== 'object') return undefined;
+    else if (isRequest(first)) {
+      url = new URL((first as { url: string }).url).href;
+      method = undefined;
+    } else {
+      // Read without running a getter: undici may never read them.
+      const origin = ownDataValue(first, 'origin') ?? originOf(dispatcher);
+      if (origin === undefined) return undefined;
+      url = new URL(String(ownDataValue(first, 'path') ?? '/'), String(origin)).href;
+      if (options === null || typeof options !== 'object') options = first;
+    }
+    const given = options !== null && typeof options === 'object' ? ownDataValue(options, 'method') : undefined;
+    if (typeof given === 'string') method = given;
+    return { url: url.replace(/#.*$/, ''), method: typeof method === 'string' ? method.toUpperCase() : undefined };
   } catch {
     // not a URL undici would take either
+  }
+  return undefined;
+}
+
+/** A Pool's or Client's origin: undici keeps it under a symbol of its own, described `url`. */
+function originOf(dispatcher: unknown): string | undefined {
+  if (dispatcher === null || typeof dispatcher !== 'object') return undefined;
+  for (const key of Object.getOwnPropertySymbols(dispatcher)) {
+    if (key.description !== 'url') continue;
+    const value = Object.getOwnPropertyDescriptor(dispatcher, key)?.value;
+    return value instanceof URL ? value.origin : undefined;
   }
   return undefined;
 }
@@ -308,22 +360,32 @@ function isRequest(value: object): boolean {
   return false;
 }
 
-/** The call that expects this request as its follow-up: same URL, preferably the same caller's context. */
+/** The call that expects this request as its follow-up: same URL (and method, if known), preferably the same caller's context. */
 function followUpOf(state: FetchState, request: UndiciRequest): FetchCall | undefined {
   const url = urlOf(request);
   if (url === undefined) return undefined;
   const context = storage.getStore();
   let candidate: FetchCall | undefined;
   for (const call of state.followUps) {
-    if (call.next !== url) continue;
+    if (call.next !== url || (call.nextMethod !== undefined && call.nextMethod !== String(request.method).toUpperCase())) continue;
     if (call.context === context) return call;
     candidate ??= call;
   }
   return candidate;
 }
 
-/** Wraps an entry point (`fetch`, `request`): its requests share one logical span. */
-export function wrapEntry(state: FetchState, component: string) {
+/** Where an entry point's callback is among its arguments (-1: none, it returns a promise or a stream). */
+type CallbackAt = (args: IArguments) => number;
+
+const atIfFunction = (index: number): CallbackAt => (args) => (typeof args[index] === 'function' ? index : -1);
+/** `undici.request(url, [options], [callback])`. */
+const urlFormCallback: CallbackAt = (args) => (typeof args[1] === 'function' ? 1 : typeof args[2] === 'function' ? 2 : -1);
+
+/**
+ * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span. A
+ * callback (`callbackAt`) settles the call as the promise does without one.
+ */
+export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt) {
   return (original: (...args: any[]) => any) =>
     function entry(this: unknown): any {
       if (!state.hook.enabled) return applyArgs(original, this, arguments);
@@ -331,16 +393,29 @@ export function wrapEntry(state: FetchState, component: string) {
       const parent = entering !== undefined ? undefined : callParent(state);
       if (parent === undefined || parent instanceof HttpClientCall) return applyArgs(original, this, arguments);
       const call = new FetchCall(state, component, parent, false, undefined, storage.getStore());
+      const at = callbackAt === undefined ? -1 : callbackAt(arguments);
+      let args: unknown[] | undefined;
+      if (at !== -1) {
+        args = Array.prototype.slice.call(arguments);
+        args[at] = call.settledBy(arguments[at]);
+      }
       let result;
       entering = call;
       try {
-        result = applyArgs(original, this, arguments);
+        result = args === undefined ? applyArgs(original, this, arguments) : Reflect.apply(original, this, args);
+      } catch (err) {
+        call.finish(err);
+        throw err;
       } finally {
         entering = undefined;
       }
       // A busy pool queues the request and creates it later, in another context: it is matched by URL.
-      if (!call.attached) call.expectRequest(entryUrl(arguments), component === 'fetch' ? signalOf(arguments) : undefined);
-      return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.resolved(undefined));
+      if (!call.attached) {
+        if (component === 'fetch') call.expectRequest(expectedOf(undefined, arguments, true), signalOf(arguments));
+        else call.expectRequest(expectedOf(this, arguments, false));
+      }
+      if (args !== undefined) return result;
+      return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.returned(result));
     };
 }
 
@@ -350,8 +425,16 @@ export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {
   wrap(exports, 'fetch', wrapEntry(state, 'fetch'));
-  wrap(exports, 'request', wrapEntry(state, 'undici'));
-  if (exports.Dispatcher?.prototype) wrap(exports.Dispatcher.prototype, 'request', wrapEntry(state, 'undici'));
+  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback));
+  // undici.stream(url, options, factory) and undici.pipeline(url, options, handler) take no callback.
+  wrap(exports, 'stream', wrapEntry(state, 'undici'));
+  wrap(exports, 'pipeline', wrapEntry(state, 'undici'));
+  const dispatcher = exports.Dispatcher?.prototype;
+  if (dispatcher) {
+    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1)));
+    wrap(dispatcher, 'stream', wrapEntry(state, 'undici', atIfFunction(2)));
+    wrap(dispatcher, 'pipeline', wrapEntry(state, 'undici'));
+  }
 }
 
 type Message = { request?: UndiciRequest; response?: { statusCode?: unknown; headers?: unknown }; error?: unknown };

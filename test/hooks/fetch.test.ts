@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Readable, Writable } from 'node:stream';
 import * as undici from 'undici';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
@@ -15,6 +16,13 @@ async function viaDispatcher(dispatcher: undici.Client | undici.Pool, u: string)
   } finally {
     await dispatcher.close();
   }
+}
+
+/** A stream's whole text. */
+async function text(stream: Readable): Promise<string> {
+  let all = '';
+  for await (const chunk of stream) all += chunk;
+  return all;
 }
 
 /** A request sent with `dispatch` itself (no entry point: each request its own span), settled at the end of its response. */
@@ -235,6 +243,54 @@ describe('fetch / undici hook', function () {
       });
     } finally {
       await pool.close();
+    }
+  });
+
+  it("calls queued by a busy Pool (one connection) in every form without an origin in their options keep their own parent and span: request (promise and callback), stream, undici.stream, pipeline", async () => {
+    const slow = await startServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => echoHandler(req, res), 30));
+    });
+    const sink = (chunks: Buffer[]) => new Writable({ write: (chunk: Buffer, _e, done) => void (chunks.push(chunk), done()) });
+    const forms: Array<[string, (pool: undici.Pool, path: string) => Promise<string>]> = [
+      ['Pool#request', (pool, path) => pool.request({ path, method: 'GET' }).then((r) => r.body.text())],
+      ['Pool#request with a callback', (pool, path) =>
+        new Promise((resolve, reject) => pool.request({ path, method: 'GET' }, (err, r) => (err ? reject(err) : resolve(r.body.text()))))],
+      ['Pool#stream with a callback', (pool, path) => {
+        const chunks: Buffer[] = [];
+        return new Promise((resolve, reject) =>
+          pool.stream({ path, method: 'GET' }, () => sink(chunks), (err) => (err ? reject(err) : resolve(Buffer.concat(chunks).toString()))));
+      }],
+      ['undici.stream', async (pool, path) => {
+        const chunks: Buffer[] = [];
+        await undici.stream(`${slow.url}${path}`, { method: 'GET', dispatcher: pool }, () => sink(chunks));
+        return Buffer.concat(chunks).toString();
+      }],
+      ['Pool#pipeline', (pool, path) => {
+        const duplex = pool.pipeline({ path, method: 'GET' }, ({ body }) => body);
+        duplex.end();
+        return text(duplex);
+      }],
+    ];
+    try {
+      for (const [name, run] of forms) {
+        tracer.reset();
+        const pool = new undici.Pool(slow.url, { connections: 1 });
+        const parents = [tracer.startSpan('a') as RecordedSpan, tracer.startSpan('b') as RecordedSpan];
+        const bodies = await Promise.all(parents.map((p, i) => withSpan(p, () => run(pool, `/${'ab'[i]}`))));
+        parents.forEach((p) => p.finish());
+        await pool.close();
+        await tracer.settle();
+        assert.equal(clients().length, 2, name);
+        bodies.forEach((body, i) => {
+          const { url, traceparent } = JSON.parse(body);
+          const client = clients().find((c) => c.tags['http.url'] === `${slow.url}${url}`)!;
+          assert.equal(client.parentId, parents[i].id, `${name}: ${url}`);
+          assert.equal(traceparent, `00-${client.traceId}-${client.id}-01`, `${name}: ${url}`);
+        });
+      }
+    } finally {
+      await slow.close();
     }
   });
 

@@ -18,7 +18,11 @@ export const fetchDriver: Driver = {
     [globalThis, 'fetch'],
     [undici, 'fetch'],
     [undici, 'request'],
+    [undici, 'stream'],
+    [undici, 'pipeline'],
     [undici.Dispatcher.prototype, 'request'],
+    [undici.Dispatcher.prototype, 'stream'],
+    [undici.Dispatcher.prototype, 'pipeline'],
   ],
   async start() {
     server = await startConformanceServer();
