@@ -8,7 +8,7 @@
  * follow-up (redirect, retry) is tied to its call by the URL it was told to go to, in the same context.
  */
 import type { Span } from 'opentracing';
-import { OutboundCall, RequestContext, storage } from '../context';
+import { OutboundCall, outboundOf, RequestContext, storage } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
@@ -34,6 +34,8 @@ const MAX_ABANDONED = 64;
 
 /** The entry-point call whose original runs now (undici creates its first request synchronously). */
 let entering: FetchCall | undefined;
+/** The call whose request was attached last: the tunnel (CONNECT) a ProxyAgent opens for that request is part of it. */
+let lastAttached: FetchCall | undefined;
 
 const kCall = Symbol('opentracing-client-hooks.undiciCall');
 
@@ -100,6 +102,8 @@ class FetchCall implements OutboundCall {
   /** The last request attached, and the URL a follow-up of it would go to (set when one may come). */
   private current: UndiciRequest | undefined;
   private currentDone = false;
+  /** The current request's response head has come. */
+  private answered = false;
   next: string | undefined;
   /** The method of the request expected next, when known (a queued first request; upper case). */
   nextMethod: string | undefined;
@@ -120,18 +124,19 @@ class FetchCall implements OutboundCall {
     return this.call?.span as Span;
   }
 
-  attach(request: UndiciRequest): void {
+  /** Takes `request` as the call's current one; false when the call has ended (or is not traced). */
+  attach(request: UndiciRequest): boolean {
     if (this.ended) {
       // The request of a fetch abandoned in a pool's queue: undici aborts it at once, and it goes untraced.
       if (this.state.abandoned.delete(this)) this.state.followUps.delete(this);
-      return;
+      return false;
     }
     this.unexpect();
     this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
       // Not traced (an ignored URL, the tracer's export): nothing waits for a follow-up of it either.
       this.ended = true;
-      return;
+      return false;
     }
     if (this.call.span !== undefined) this.state.inFlight.add(this);
     this.call.inject(carrierOf(request));
@@ -139,9 +144,24 @@ class FetchCall implements OutboundCall {
     request[kCall] = this;
     this.current = request;
     this.currentDone = false;
+    this.answered = false;
+    return true;
+  }
+
+  /** Whether the current request still waits for its connection to `authority` (`host:port`), which a proxy's CONNECT opens. */
+  awaitsTunnel(authority: string): boolean {
+    const request = this.current;
+    if (this.ended || this.answered || request === undefined) return false;
+    try {
+      const { host, port, protocol } = new URL(String(request.origin));
+      return (port === '' ? `${host}:${protocol === 'https:' ? 443 : 80}` : host) === authority;
+    } catch {
+      return false;
+    }
   }
 
   onStatus(status: number, headers?: unknown): void {
+    this.answered = true;
     this.call?.status(status, headers);
     if (this.state.hook.options.finishOnHeaders === true) this.finish();
     else if (!this.settled && status >= 300) this.expectFollowUp(status < 400 ? headerValue(headers, 'location') : undefined);
@@ -254,6 +274,7 @@ class FetchCall implements OutboundCall {
     this.ended = true;
     if (this.call === undefined && this.next !== undefined && this.signal?.aborted === true) return this.abandon();
     this.unexpect();
+    if (lastAttached === this) lastAttached = undefined;
     this.state.inFlight.delete(this);
     unreadBodies.unregister(this);
     this.call?.finish(err);
@@ -278,22 +299,33 @@ const unreadBodies = new FinalizationRegistry<FetchCall>((call) => call.finishUn
 
 export function onCreate(state: FetchState, message: unknown): void {
   const request = (message as { request?: UndiciRequest }).request;
-  if (!state.hook.enabled || request === undefined || request[kCall] !== undefined) return;
-  if (entering !== undefined && entering.state === state) return entering.attach(request);
-  if (state.followUps.size !== 0) {
-    const call = followUpOf(state, request);
-    if (call !== undefined) return call.attach(request);
+  if (!state.hook.enabled || request === undefined || request[kCall] !== undefined || isTunnel(request)) return;
+  let call = entering !== undefined && entering.state === state ? entering : state.followUps.size !== 0 ? followUpOf(state, request) : undefined;
+  if (call === undefined) {
+    // No entry point owns it, or it adds to an outer client call (axios).
+    let target: HttpTarget | undefined;
+    const started = startHttpClientCall(state, 'undici', () => (target ??= targetOf(request)));
+    if (started === undefined) return;
+    call = new FetchCall(state, 'undici', null, true, started);
   }
-  // No entry point owns it, or it adds to an outer client call (axios).
-  let target: HttpTarget | undefined;
-  const call = startHttpClientCall(state, 'undici', () => (target ??= targetOf(request)));
-  if (call !== undefined) new FetchCall(state, 'undici', null, true, call).attach(request);
+  if (call.attach(request)) lastAttached = call;
 }
 
 /** The request a call expects: its URL (no fragment) and, when known, its method (upper case). */
 interface Expected {
   readonly url: string;
   readonly method: string | undefined;
+}
+
+/**
+ * A ProxyAgent's CONNECT for a call's request (made inside the call, under an outer client call, or for
+ * the request attached last, which waits for it): the call's transport, with no span or trace header of
+ * its own. A CONNECT an app sends by itself (`Client#connect`) is a call of its own.
+ */
+function isTunnel(request: UndiciRequest): boolean {
+  if (request.method !== 'CONNECT') return false;
+  if (entering !== undefined || outboundOf(storage.getStore()) !== undefined) return true;
+  return typeof request.path === 'string' && lastAttached?.awaitsTunnel(request.path) === true;
 }
 
 /**
@@ -455,5 +487,6 @@ export function onError(message: unknown): void {
 /** At uninstall: no channel will report the end of the calls in flight any more. */
 export function detachAll(state: FetchState): void {
   state.inFlight.forEach((call) => call.detach());
+  lastAttached = undefined;
   originTargets.clear();
 }

@@ -139,6 +139,58 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it('a tunnelling ProxyAgent: its CONNECTs carry no trace header and make no span, a redirect through it stays the one call', async () => {
+    const net = await import('node:net');
+    const target = await startServer((req, res) => {
+      if (req.url === '/start') {
+        // Closed after the redirect: the next request needs a tunnel of its own.
+        res.writeHead(302, { location: '/landed', connection: 'close' });
+        return void res.end();
+      }
+      echoHandler(req, res);
+    });
+    const connects: unknown[] = [];
+    const proxy = await startServer();
+    proxy.server.on('connect', (req: import('node:http').IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+      connects.push(req.headers.traceparent);
+      const [host, port] = String(req.url).split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket).on('error', () => {});
+        socket.pipe(upstream).on('error', () => {});
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    const agent = new undici.ProxyAgent(proxy.url);
+    try {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      const bodies: any[] = await withSpan(parent, async () => [
+        await fetch(`${target.url}/start`, { dispatcher: agent } as unknown as RequestInit).then((r) => r.json()),
+        await undici.request(`${target.url}/direct`, { dispatcher: agent }).then((r) => r.body.json()),
+      ]);
+      parent.finish();
+      await tracer.settle();
+      assert.deepEqual(bodies.map((b) => b.url), ['/landed', '/direct']);
+      assert.ok(connects.length >= 2, `CONNECTs: ${connects.length}`);
+      assert.deepEqual(connects.filter((h) => h !== undefined), []);
+      const spans = clients();
+      assert.deepEqual(spans.map((s) => [s.tags.component, s.tags['http.method'], s.tags['http.url'], s.tags['http.status_code'], s.parentId]), [
+        ['fetch', 'GET', `${target.url}/start`, 200, parent.id],
+        ['undici', 'GET', `${target.url}/direct`, 200, parent.id],
+      ]);
+      const [start, landed, direct] = target.received.map((r) => r.headers.traceparent);
+      assert.equal(start, `00-${spans[0].traceId}-${spans[0].id}-01`);
+      assert.equal(landed, start);
+      assert.equal(direct, `00-${spans[1].traceId}-${spans[1].id}-01`);
+    } finally {
+      await agent.close();
+      await proxy.close();
+      await target.close();
+    }
+  });
+
   it('a trace header the caller set in another case (undici.request keeps the case) is not added again', async () => {
     const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
     const body: any = await undici.request(`${server.url}/own-case`, { headers: { TraceParent: own } }).then((r) => r.body.json());
