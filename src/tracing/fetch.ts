@@ -7,6 +7,8 @@
  * undici's web streams): an entry point's first request is created synchronously inside the call, and a
  * follow-up (redirect, retry) is tied to its call by the URL it was told to go to, in the same context.
  */
+import { isErrored, isReadable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Span } from 'opentracing';
 import { OutboundCall, outboundOf, RequestContext, storage } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
@@ -109,6 +111,8 @@ class FetchCall implements OutboundCall {
   nextMethod: string | undefined;
   /** A fetch's AbortSignal, while the request it expects first waits in a pool's queue. */
   private signal: AbortSignal | undefined;
+  /** What the settled call handed the caller to read (a response body, a pipeline's stream), held weakly. */
+  private body: WeakRef<object> | undefined;
 
   constructor(
     readonly state: FetchState,
@@ -172,9 +176,31 @@ class FetchCall implements OutboundCall {
       this.currentDone = true;
       return this.expectFollowUp(undefined);
     }
-    // undici aborts a response that was dropped unread; the call itself succeeded.
-    if (isCollectedResponse(err)) this.finishUnread();
+    // undici aborts a response that was dropped unread, or whose body the caller cancelled, dumped or
+    // destroyed before its end (so before its request fails): the call itself succeeded.
+    if (isCollectedResponse(err) || this.bodyState() === 'dropped') this.finishUnread();
     else this.finish(err);
+  }
+
+  /**
+   * How the body the caller was handed stands: still readable, ended by the caller before its end, or
+   * failed; undefined when there is none (or it was collected) or it is no stream.
+   */
+  private bodyState(): 'readable' | 'dropped' | 'failed' | undefined {
+    const body = this.body?.deref();
+    if (body === undefined) return undefined;
+    try {
+      // Node's streams and web streams alike.
+      const readable = isReadable(body as Readable);
+      if (readable !== false) return readable === true ? 'readable' : undefined;
+      // fetch's body (a web stream) is errored by the fetch's signal, and closed by cancel().
+      if (body instanceof ReadableStream) return isErrored(body as unknown as Readable) ? 'failed' : 'dropped';
+      // undici's body (a Node stream) is destroyed with the signal's reason; by destroy() and dump(), with none or undici's own abort.
+      const code = ((body as Readable).errored as { code?: unknown } | null)?.code;
+      return (body as Readable).errored == null || code === 'UND_ERR_ABORT' || code === 'UND_ERR_ABORTED' ? 'dropped' : 'failed';
+    } catch {
+      return undefined;
+    }
   }
 
   finishUnread(): void {
@@ -239,9 +265,15 @@ class FetchCall implements OutboundCall {
       if (this.currentDone) return this.finish();
     }
     if (!this.state.hook.enabled) return this.finish();
-    // fetch's Response, or undici.request's body: whichever the caller may drop unread.
-    const holder = (response as { body?: unknown } | null)?.body ?? response;
-    if (!this.ended && holder !== null && typeof holder === 'object') unreadBodies.register(holder, this, this);
+    // fetch's Response (its body stream, if it has one), or undici.request's body: what the caller may drop unread.
+    this.holdBody((response as { body?: unknown } | null)?.body ?? response);
+  }
+
+  /** What the caller was handed to read: its state tells a failure of the call from the caller dropping it, its collection that it went unread. */
+  private holdBody(holder: unknown): void {
+    if (this.ended || holder === null || typeof holder !== 'object') return;
+    this.body = new WeakRef(holder);
+    unreadBodies.register(holder, this, this);
   }
 
   /**
@@ -251,7 +283,7 @@ class FetchCall implements OutboundCall {
   returned(result: unknown): void {
     if (result === null || typeof result !== 'object' || !this.state.hook.enabled) return this.resolved(undefined);
     this.settled = true;
-    if (!this.ended) unreadBodies.register(result, this, this);
+    this.holdBody(result);
   }
 
   /** The caller's callback (the form with one, instead of a promise): it settles the call as the promise would. */

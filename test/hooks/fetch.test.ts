@@ -460,6 +460,46 @@ describe('fetch / undici hook', function () {
     assert.notEqual(clients()[0].tags.error, true);
   });
 
+  it('a body the caller cancels, dumps or destroys after a 200 is no error (body not consumed); one its signal aborts still is', async () => {
+    const slow = await startServer((_req, res) => {
+      res.write(Buffer.alloc(1 << 20));
+      setTimeout(() => res.end('end'), 300);
+    });
+    try {
+      const url = `${slow.url}/body`;
+      const dropped: Array<[string, () => Promise<unknown>]> = [
+        ['fetch, cancel()', async () => (await fetch(url)).body!.cancel()],
+        ['undici.fetch, cancel()', async () => (await undici.fetch(url)).body!.cancel()],
+        ['undici.request, dump()', async () => (await undici.request(url)).body.dump()],
+        ['undici.request, destroy()', async () => {
+          const { body } = await undici.request(url);
+          body.destroy();
+          await new Promise((resolve) => body.on('close', resolve));
+        }],
+      ];
+      for (const [name, run] of dropped) {
+        tracer.reset();
+        await run();
+        await tracer.settle();
+        const [span] = clients();
+        assert.deepEqual([clients().length, span.tags['http.status_code'], span.hasError()], [1, 200, false], name);
+        assert.deepEqual(span.logs.map((l) => l.fields.event), ['body not consumed'], name);
+      }
+      const timedOut: Array<[string, () => Promise<unknown>]> = [
+        ['fetch', async () => (await fetch(url, { signal: AbortSignal.timeout(50) })).text()],
+        ['undici.request', async () => (await undici.request(url, { signal: AbortSignal.timeout(50) })).body.text()],
+      ];
+      for (const [name, run] of timedOut) {
+        tracer.reset();
+        assert.equal(await run().catch((e: Error) => e.name), 'TimeoutError', name);
+        await tracer.settle();
+        assert.deepEqual(clients().map((s) => [s.tags['http.status_code'], s.hasError()]), [[200, true]], name);
+      }
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('finishOnHeaders finishes at the response headers', async () => {
     uninstallAllPatches();
     installPatches(['fetch'], { tracer, hooks: { fetch: { finishOnHeaders: true } } });
