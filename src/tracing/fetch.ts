@@ -113,6 +113,10 @@ class FetchCall implements OutboundCall {
   private signal: AbortSignal | undefined;
   /** What the settled call handed the caller to read (a response body, a pipeline's stream), held weakly. */
   private body: WeakRef<object> | undefined;
+  /** A settled entry call's request failed: its error, while a follow-up may resume the body. */
+  private failure: { readonly error: unknown } | undefined;
+  /** An entry point's call (settled when its promise or callback is), not a request of its own. */
+  private readonly entry: boolean;
 
   constructor(
     readonly state: FetchState,
@@ -122,7 +126,9 @@ class FetchCall implements OutboundCall {
     private call?: HttpClientCall,
     /** The caller's context: a follow-up is created in it. */
     readonly context?: RequestContext,
-  ) {}
+  ) {
+    this.entry = !settled;
+  }
 
   get span(): Span {
     return this.call?.span as Span;
@@ -149,6 +155,7 @@ class FetchCall implements OutboundCall {
     this.current = request;
     this.currentDone = false;
     this.answered = false;
+    this.failure = undefined;
     return true;
   }
 
@@ -178,8 +185,20 @@ class FetchCall implements OutboundCall {
     }
     // undici aborts a response that was dropped unread, or whose body the caller cancelled, dumped or
     // destroyed before its end (so before its request fails): the call itself succeeded.
-    if (isCollectedResponse(err) || this.bodyState() === 'dropped') this.finishUnread();
-    else this.finish(err);
+    if (isCollectedResponse(err) || this.bodyState() === 'dropped') return this.finishUnread();
+    if (!this.entry) return this.finish(err);
+    // RetryAgent resumes a body cut off mid-way with a range request to the same URL, after a while: the
+    // error is the call's if undici fails the body with it (no retry), or if no follow-up ever comes.
+    this.failure = { error: err };
+    this.expectFollowUp(undefined);
+    const failed = this.current;
+    setImmediate(() => this.failedBody(failed));
+  }
+
+  /** After undici's handlers took a settled call's failed request: the body failed too (no retry to come), or it waits for one. */
+  private failedBody(failed: UndiciRequest | undefined): void {
+    const failure = this.failure;
+    if (failure !== undefined && this.current === failed && this.bodyState() !== 'readable') this.finish(failure.error);
   }
 
   /**
@@ -203,7 +222,9 @@ class FetchCall implements OutboundCall {
     }
   }
 
+  /** The body went unread (collected, or dropped by the caller): no error, unless its request failed with no follow-up since. */
   finishUnread(): void {
+    if (this.failure !== undefined) return this.finish(this.failure.error);
     if (!this.ended) this.call?.log('body not consumed');
     this.finish();
   }

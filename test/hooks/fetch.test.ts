@@ -431,6 +431,54 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it('a body cut off mid-way that RetryAgent resumes (a range request) is one span and no error; one cut off for good is the error', async () => {
+    const data = Buffer.alloc(200000, 97);
+    const server = await startServer((req, res) => {
+      res.setHeader('etag', '"v1"');
+      const range = /bytes=(\d+)-/.exec(String(req.headers.range ?? ''));
+      if (range === null) {
+        res.writeHead(200, { 'content-length': data.length });
+        return void res.write(data.subarray(0, 100000), () => setTimeout(() => res.socket?.destroy(), 20));
+      }
+      const start = Number(range[1]);
+      res.writeHead(206, { 'content-length': data.length - start, 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` });
+      res.end(data.subarray(start));
+    });
+    const retrying = () => new undici.RetryAgent(new undici.Agent(), { minTimeout: 10, maxRetries: 2 });
+    const cases: Array<[string, boolean, () => Promise<number>]> = [
+      ['undici.request', true, async () => (await (await undici.request(`${server.url}/file`, { dispatcher: retrying() })).body.arrayBuffer()).byteLength],
+      ['fetch', true, async () => (await (await fetch(`${server.url}/file`, { dispatcher: retrying() } as unknown as RequestInit)).arrayBuffer()).byteLength],
+      ['undici.request, no retry', false, async () => (await (await undici.request(`${server.url}/file`)).body.arrayBuffer()).byteLength],
+      ['fetch, no retry', false, async () => (await (await fetch(`${server.url}/file`)).arrayBuffer()).byteLength],
+    ];
+    try {
+      for (const [name, resumed, run] of cases) {
+        tracer.reset();
+        server.received.length = 0;
+        const parent = tracer.startSpan('parent') as RecordedSpan;
+        const got = await withSpan(parent, run).catch((e: Error) => e);
+        parent.finish();
+        await tracer.settle();
+        const [span] = clients();
+        assert.equal(clients().length, 1, name);
+        assert.equal(span.parentId, parent.id, name);
+        if (resumed) {
+          assert.equal(got, data.length, name);
+          assert.deepEqual([span.tags['http.status_code'], span.hasError()], [206, false], name);
+          assert.deepEqual(server.received.map((r) => [r.headers.range, r.headers.traceparent]), [
+            [undefined, `00-${span.traceId}-${span.id}-01`],
+            ['bytes=100000-199999', `00-${span.traceId}-${span.id}-01`],
+          ], name);
+        } else {
+          assert.ok(got instanceof Error, name);
+          assert.deepEqual([span.tags['http.status_code'], span.hasError()], [200, true], name);
+        }
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   it("an input fetch rejects: the hook runs none of its getters, as undici runs none", async () => {
     let reads = 0;
     const input = {
