@@ -143,7 +143,8 @@ export class HttpClientCall {
     private readonly state: HttpClientState,
     readonly span: Span | undefined,
     private readonly outer: OutboundCall | undefined,
-    private readonly blocked: boolean,
+    /** The host the request goes to is in `propagationBlocklist`. */
+    private blocked: boolean,
     /** What `http.url` left out of the URL, to be kept out of error messages too. */
     private readonly secrets: readonly string[],
     private readonly method = '',
@@ -157,6 +158,16 @@ export class HttpClientCall {
     const span = this.span;
     if (requestHook === undefined || span === undefined) return;
     runUserHook(`${this.state.hook.name} requestHook`, () => requestHook(span, { method: this.method, url: this.url, headers: headers() }));
+  }
+
+  /**
+   * The call's next request (a redirect, a retry) goes to `describe()`'s target: whether it may carry trace
+   * headers is that host's (`propagationBlocklist`), asked only when there is a blocklist.
+   */
+  retarget(describe: () => HttpTarget): void {
+    if (this.state.blocked === undefined || this.span === undefined) return;
+    const target = describe();
+    this.blocked = isBlocked(this.state, peerHostname(target), target.port);
   }
 
   /** Whether this call still has trace headers to put on its request. */

@@ -142,7 +142,8 @@ class FetchCall implements OutboundCall {
       return false;
     }
     this.unexpect();
-    this.call ??= startCallUnder(this.state, this.component, this.parent, targetOf(request));
+    if (this.call !== undefined) this.call.retarget(() => targetOf(request));
+    else this.call = startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
       // Not traced (an ignored URL, the tracer's export): nothing waits for a follow-up of it either.
       this.ended = true;

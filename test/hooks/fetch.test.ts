@@ -548,6 +548,39 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it('propagationBlocklist is asked for each request of a call: a redirect to a blocked host carries no trace header, one from it to another host does', async () => {
+    const servers: TestServer[] = [];
+    const redirecting = () =>
+      startServer((req, res) => {
+        const to = /^\/to\/(\d)$/.exec(req.url ?? '');
+        if (to === null) return echoHandler(req, res);
+        res.writeHead(302, { location: `${servers[Number(to[1])].url}/landed` });
+        res.end();
+      });
+    servers.push(await redirecting(), await redirecting());
+    const [allowed, blocked] = servers;
+    uninstallAllPatches();
+    installPatches(['fetch'], { tracer, hooks: { fetch: { propagationBlocklist: `127.0.0.1:${blocked.port}` } } });
+    try {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      await withSpan(parent, async () => {
+        await fetch(`${allowed.url}/to/1`).then((r) => r.text());
+        await fetch(`${blocked.url}/to/0`).then((r) => r.text());
+      });
+      parent.finish();
+      await tracer.settle();
+      const [first, second] = clients();
+      assert.equal(clients().length, 2);
+      const header = (span: RecordedSpan) => `00-${span.traceId}-${span.id}-01`;
+      assert.deepEqual(allowed.received.map((r) => [r.url, r.headers.traceparent]), [['/to/1', header(first)], ['/landed', header(second)]]);
+      assert.deepEqual(blocked.received.map((r) => [r.url, r.headers.traceparent]), [['/landed', undefined], ['/to/0', undefined]]);
+    } finally {
+      uninstallAllPatches();
+      installPatches(['fetch', 'httpServer'], { tracer });
+      await Promise.all(servers.map((server) => server.close()));
+    }
+  });
+
   it('finishOnHeaders finishes at the response headers', async () => {
     uninstallAllPatches();
     installPatches(['fetch'], { tracer, hooks: { fetch: { finishOnHeaders: true } } });
