@@ -175,8 +175,10 @@ class FetchCall implements OutboundCall {
   onStatus(status: number, headers?: unknown): void {
     this.answered = true;
     this.call?.status(status, headers);
-    if (this.state.hook.options.finishOnHeaders === true) this.finish();
-    else if (!this.settled && status >= 300) this.expectFollowUp(status < 400 ? headerValue(headers, 'location') : undefined);
+    const onHeaders = this.state.hook.options.finishOnHeaders === true;
+    // An entry call's 3xx to 5xx may be followed up (a redirect, a retry): with finishOnHeaders, it ends when it settles then.
+    if (!this.settled && status >= 300) this.expectFollowUp(status < 400 ? headerValue(headers, 'location') : undefined);
+    else if (onHeaders) this.finish();
   }
 
   onError(err: unknown): void {
@@ -286,7 +288,7 @@ class FetchCall implements OutboundCall {
       this.unexpect();
       if (this.currentDone) return this.finish();
     }
-    if (!this.state.hook.enabled) return this.finish();
+    if (!this.state.hook.enabled || this.state.hook.options.finishOnHeaders === true) return this.finish();
     // fetch's Response (its body stream, if it has one), or undici.request's body: what the caller may drop unread.
     this.holdBody((response as { body?: unknown } | null)?.body ?? response);
   }

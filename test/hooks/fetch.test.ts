@@ -595,6 +595,40 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it('finishOnHeaders: a redirected or retried call is one span, finished at its final response', async () => {
+    let attempts = 0;
+    const flaky = await startServer((req, res) => {
+      if (req.url === '/flaky' && attempts++ === 0) {
+        res.statusCode = 503;
+        return void res.end();
+      }
+      echoHandler(req, res);
+    });
+    uninstallAllPatches();
+    installPatches(['fetch'], { tracer, hooks: { fetch: { finishOnHeaders: true } } });
+    const agent = new undici.RetryAgent(new undici.Agent(), { statusCodes: [503], minTimeout: 1, timeoutFactor: 1, methods: ['GET'] });
+    try {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      const bodies: any[] = await withSpan(parent, async () => [
+        await fetch(`${server.url}/redirect`).then((r) => r.json()),
+        await undici.request(`${flaky.url}/flaky`, { dispatcher: agent }).then((r) => r.body.json()),
+      ]);
+      parent.finish();
+      await tracer.settle();
+      assert.deepEqual(bodies.map((b) => b.url), ['/landed', '/flaky']);
+      assert.deepEqual(clients().map((s) => [s.tags.component, s.tags['http.url'], s.tags['http.status_code'], s.hasError(), s.parentId]), [
+        ['fetch', `${server.url}/redirect`, 200, false, parent.id],
+        ['undici', `${flaky.url}/flaky`, 200, false, parent.id],
+      ]);
+      bodies.forEach((b, i) => assert.equal(b.traceparent, `00-${clients()[i].traceId}-${clients()[i].id}-01`));
+    } finally {
+      await agent.close();
+      await flaky.close();
+      uninstallAllPatches();
+      installPatches(['fetch', 'httpServer'], { tracer });
+    }
+  });
+
   it('uninstall restores global fetch and stops listening', async () => {
     assert.notEqual(globalThis.fetch, originalFetch);
     uninstallAllPatches();
