@@ -282,8 +282,12 @@ export function startCallUnder(state: HttpClientState, component: string, parent
   if (target === undefined) return undefined;
   const hostname = peerHostname(target);
   if (isExportTarget(hostname, target.port)) return undefined;
-  const { url, withQuery, redacted } = spanUrlOf(target.url, state.hook.options.captureQueryString === true);
+  const keepQuery = state.hook.options.captureQueryString === true;
+  const spanUrl = spanUrlOf(target.url, keepQuery);
+  const withQuery = spanUrl.withQuery;
   if (state.ignore !== undefined && state.ignore(withQuery)) return undefined;
+  let { url, redacted } = spanUrl;
+  if (keepQuery && url.indexOf('?') !== -1) ({ url, redacted } = withoutQuerySecrets(url, redacted));
   const span = startClientSpanUnder(state.hook, parent, `HTTP ${target.method}`, {
     [Tags.COMPONENT]: component,
     [Tags.HTTP_METHOD]: target.method,
@@ -293,6 +297,42 @@ export function startCallUnder(state: HttpClientState, component: string, parent
   });
   if (span === undefined) return undefined;
   return new HttpClientCall(state, span, undefined, isBlocked(state, hostname, target.port), redacted, target.method, url);
+}
+
+/**
+ * Query parameters whose values are credentials: the signatures, tokens and credential scopes of presigned
+ * URLs (AWS SigV4 and SigV2, Azure SAS, Google Cloud Storage), OpenTelemetry's redacted keys among them.
+ */
+const SECRET_QUERY_KEY = /^(?:x-amz-(?:signature|security-token|credential)|x-goog-(?:signature|credential)|signature|sig|awsaccesskeyid)$/i;
+/** A value this short is no credential, and taking it out of error messages would take out any text like it. */
+const MIN_SECRET = 6;
+
+/**
+ * A URL whose query `http.url` keeps, with the values of credential parameters replaced by `REDACTED`; the
+ * values (as in the URL, and decoded) join `redacted`, to be kept out of error messages as well.
+ */
+function withoutQuerySecrets(url: string, redacted: readonly string[]): { url: string; redacted: readonly string[] } {
+  const q = url.indexOf('?');
+  const params = url.slice(q + 1).split('&');
+  let secrets: string[] | undefined;
+  for (let i = 0; i < params.length; i++) {
+    const eq = params[i].indexOf('=');
+    const value = params[i].slice(eq + 1);
+    if (eq <= 0 || value === '' || !SECRET_QUERY_KEY.test(decoded(params[i].slice(0, eq)))) continue;
+    params[i] = `${params[i].slice(0, eq)}=REDACTED`;
+    secrets ??= redacted.slice();
+    for (const secret of new Set([value, decoded(value)])) if (secret.length >= MIN_SECRET) secrets.push(secret);
+  }
+  return secrets === undefined ? { url, redacted } : { url: `${url.slice(0, q + 1)}${params.join('&')}`, redacted: secrets };
+}
+
+/** A query key or value decoded, as it is when it is not valid percent-encoding. */
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
 }
 
 /** `callParent`, then `startCallUnder`: the whole start of a call for a hook that needs nothing between. */

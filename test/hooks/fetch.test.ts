@@ -548,6 +548,32 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it("captureQueryString keeps the query, with the values of a presigned URL's signatures, tokens and credentials redacted", async () => {
+    const query =
+      'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240101T000000Z' +
+      '&X-Amz-Expires=900&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE%2Btoken%3D&X-Amz-Signature=0123456789abcdef0123456789abcdef' +
+      '&sig=azureSas%2Fsignature%3D&X-Goog-Signature=ab12cd34ef56&Signature=sigv2value&AWSAccessKeyId=AKIAEXAMPLE2&part=2&sig2=kept';
+    const redacted =
+      'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Date=20240101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=REDACTED' +
+      '&X-Amz-Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&Signature=REDACTED&AWSAccessKeyId=REDACTED&part=2&sig2=kept';
+    const hookUrls: string[] = [];
+    uninstallAllPatches();
+    installPatches(['fetch'], { tracer, captureQueryString: true, hooks: { fetch: { requestHook: (_span, request) => void hookUrls.push(request.url) } } });
+    try {
+      const body: any = await fetch(`${server.url}/presigned?${query}`).then((r) => r.json());
+      assert.equal(body.url, `/presigned?${query}`);
+      await tracer.settle();
+      assert.equal(clients()[0].tags['http.url'], `${server.url}/presigned?${redacted}`);
+      assert.deepEqual(hookUrls, [`${server.url}/presigned?${redacted}`]);
+      for (const secret of ['AKIAEXAMPLE', 'FwoGZXIvYXdzEXAMPLE', '0123456789abcdef', 'azureSas', 'ab12cd34ef56', 'sigv2value']) {
+        assert.ok(!tracer.everything().includes(secret), secret);
+      }
+    } finally {
+      uninstallAllPatches();
+      installPatches(['fetch', 'httpServer'], { tracer });
+    }
+  });
+
   it('propagationBlocklist is asked for each request of a call: a redirect to a blocked host carries no trace header, one from it to another host does', async () => {
     const servers: TestServer[] = [];
     const redirecting = () =>
