@@ -1,11 +1,13 @@
 /**
  * Global `fetch` and `undici` span logic (declared in ../hooks/fetch), through undici's diagnostics
- * channels (the same named channels serve Node's bundled undici and the package). The `fetch`/`request`
- * entry points are wrapped too, so that a retried or redirected call stays one logical span.
+ * channels (the same named channels serve Node's bundled undici and the package). The `fetch`, `request`,
+ * `stream` and `pipeline` entry points are wrapped too, so that a retried or redirected call stays one
+ * logical span.
  *
  * No async context is entered per call (that would switch on the promise hooks for every promise of
- * undici's web streams): an entry point's first request is created synchronously inside the call, and a
- * follow-up (redirect, retry) is tied to its call by the URL it was told to go to, in the same context.
+ * undici's web streams): an entry point's first request is created synchronously inside the call (or,
+ * queued by a busy pool, later: then matched by its URL and method), and a follow-up (redirect, retry)
+ * is tied to its call by the URL it was told to go to, preferably in the same context.
  */
 import { isErrored, isReadable } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -93,10 +95,12 @@ function isCollectedResponse(err: unknown): boolean {
 }
 
 /**
- * One call as undici's requests see it. An entry point's call (`fetch()`, `request()`) starts its span
- * at its first request and keeps it through retries and redirects: errors before the call settles may be
- * followed by another attempt, so its own outcome decides. Other requests (Client#stream, dispatch) are
- * settled from the start. It is also the outer call for whatever runs beneath it.
+ * One call as undici's requests see it. An entry point's call (`fetch()`, `request()`, `stream()`,
+ * `pipeline()`) starts its span at its first request and keeps it through retries and redirects: errors
+ * before the call settles may be followed by another attempt, so its own outcome decides, and one after
+ * it (its body cut off) by a retry that resumes the body. Other requests (`dispatch`, `connect`,
+ * `upgrade`) are settled from the start, each its own span. It is also the outer call for whatever runs
+ * beneath it.
  */
 class FetchCall implements OutboundCall {
   readonly injected = true;
@@ -182,6 +186,7 @@ class FetchCall implements OutboundCall {
   }
 
   onError(err: unknown): void {
+    if (this.ended) return;
     if (!this.settled) {
       this.currentDone = true;
       return this.expectFollowUp(undefined);
