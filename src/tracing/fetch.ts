@@ -203,10 +203,19 @@ class FetchCall implements OutboundCall {
     setImmediate(() => this.failedBody(failed));
   }
 
-  /** After undici's handlers took a settled call's failed request: the body failed too (no retry to come), or it waits for one. */
+  /**
+   * After undici's handlers took a settled call's failed request: the body failed too (no retry to come),
+   * or the caller dropped it (undici 5 and 6 abort the request before they mark the body destroyed), or it
+   * waits for a retry.
+   */
   private failedBody(failed: UndiciRequest | undefined): void {
     const failure = this.failure;
-    if (failure !== undefined && this.current === failed && this.bodyState() !== 'readable') this.finish(failure.error);
+    if (failure === undefined || this.current !== failed) return;
+    const state = this.bodyState();
+    if (state === 'readable') return;
+    if (state !== 'dropped') return this.finish(failure.error);
+    this.failure = undefined;
+    this.finishUnread();
   }
 
   /**
