@@ -17,7 +17,6 @@ import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpCl
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
 import { applyArgs } from '../apply-args';
-import { callbackWrapper } from '../registry/wrap';
 import { isAbsoluteUrl } from '../url';
 import { ownDataValue } from '../own-copy';
 
@@ -119,8 +118,10 @@ class FetchCall implements OutboundCall {
   private body: WeakRef<object> | undefined;
   /** A settled entry call's request failed: its error, while a follow-up may resume the body. */
   private failure: { readonly error: unknown } | undefined;
-  /** An entry point's call (settled when its promise or callback is), not a request of its own. */
+  /** An entry point's call (settled when its promise is), not a request of its own. */
   private readonly entry: boolean;
+  /** Its callback is in `queuedCallbacks` while its first request waits in a pool's queue. */
+  private queuedCallback = false;
 
   constructor(
     readonly state: FetchState,
@@ -146,6 +147,10 @@ class FetchCall implements OutboundCall {
       return false;
     }
     this.unexpect();
+    if (this.queuedCallback) {
+      this.queuedCallback = false;
+      queuedCallbacks.unregister(this);
+    }
     if (this.call !== undefined) this.call.retarget(() => targetOf(request));
     else this.call = startCallUnder(this.state, this.component, this.parent, targetOf(request));
     if (this.call === undefined) {
@@ -324,13 +329,21 @@ class FetchCall implements OutboundCall {
     this.holdBody(result);
   }
 
-  /** The caller's callback (the form with one, instead of a promise): it settles the call as the promise would. */
-  settledBy(callback: (...args: any[]) => unknown): (...args: any[]) => unknown {
-    return callbackWrapper(callback, (self, args) => {
-      if (args[0]) this.finish(args[0]);
-      else this.resolved(args[1]);
-      return applyArgs(callback, self, args);
-    });
+  /**
+   * The form with a callback, left as the caller gave it (a wrapper would show in the stack of an error
+   * thrown in it): the call is settled from the start, and a request the pool queued is expected until
+   * undici lets go of the callback (a pool destroyed with it queued never creates the request).
+   */
+  calledBack(callback: object): void {
+    this.settled = true;
+    if (this.next === undefined || this.ended) return;
+    this.queuedCallback = true;
+    queuedCallbacks.register(callback, this, this);
+  }
+
+  /** The callback of a call whose request never came was collected: it comes no more. */
+  lostInQueue(): void {
+    if (this.current === undefined) this.finish();
   }
 
   /** At uninstall: no channel will report the end of a settled call any more, so it ends now. */
@@ -366,6 +379,8 @@ class FetchCall implements OutboundCall {
 
 /** Finishes the span of a response that is garbage-collected with its body never read. */
 const unreadBodies = new FinalizationRegistry<FetchCall>((call) => call.finishUnread());
+/** Ends a callback-form call whose queued request never came, once undici has let go of its callback. */
+const queuedCallbacks = new FinalizationRegistry<FetchCall>((call) => call.lostInQueue());
 
 export function onCreate(state: FetchState, message: unknown): void {
   const request = (message as { request?: UndiciRequest }).request;
@@ -484,8 +499,8 @@ const atIfFunction = (index: number): CallbackAt => (args) => (typeof args[index
 const urlFormCallback: CallbackAt = (args) => (typeof args[1] === 'function' ? 1 : typeof args[2] === 'function' ? 2 : -1);
 
 /**
- * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span. A
- * callback (`callbackAt`) settles the call as the promise does without one.
+ * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span.
+ * A call with a callback (`callbackAt`) is settled from the start.
  */
 export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt) {
   return (original: (...args: any[]) => any) =>
@@ -495,16 +510,10 @@ export function wrapEntry(state: FetchState, component: string, callbackAt?: Cal
       const parent = entering !== undefined ? undefined : callParent(state);
       if (parent === undefined || parent instanceof HttpClientCall) return applyArgs(original, this, arguments);
       const call = new FetchCall(state, component, parent, false, undefined, storage.getStore());
-      const at = callbackAt === undefined ? -1 : callbackAt(arguments);
-      let args: unknown[] | undefined;
-      if (at !== -1) {
-        args = Array.prototype.slice.call(arguments);
-        args[at] = call.settledBy(arguments[at]);
-      }
       let result;
       entering = call;
       try {
-        result = args === undefined ? applyArgs(original, this, arguments) : Reflect.apply(original, this, args);
+        result = applyArgs(original, this, arguments);
       } catch (err) {
         call.finish(err);
         throw err;
@@ -516,8 +525,10 @@ export function wrapEntry(state: FetchState, component: string, callbackAt?: Cal
         if (component === 'fetch') call.expectRequest(expectedOf(undefined, arguments, true), signalOf(arguments));
         else call.expectRequest(expectedOf(this, arguments, false));
       }
-      if (args !== undefined) return result;
-      return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.returned(result));
+      const at = callbackAt === undefined ? -1 : callbackAt(arguments);
+      if (at === -1) return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.returned(result));
+      call.calledBack(arguments[at]);
+      return result;
     };
 }
 

@@ -346,6 +346,28 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it("a callback is left as the caller gave it: an error made in it has the stack it has untraced (undici's own tests check it)", async () => {
+    const frames = () =>
+      new Promise<string[]>((resolve, reject) => {
+        const client = new undici.Client(server.url);
+        client.request({ path: '/callback', method: 'GET' }, (err, data) => {
+          const stack = String(new Error('here').stack).split('\n').slice(1, 4).map((line) => line.trim().replace(/:\d+:\d+\)?$/, ''));
+          if (err) return reject(err);
+          data.body.dump().then(() => client.close()).then(() => resolve(stack), reject);
+        });
+      });
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    uninstallAllPatches();
+    const untraced = await withSpan(parent, frames);
+    installPatches(['fetch', 'httpServer'], { tracer });
+    const traced = await withSpan(parent, frames);
+    parent.finish();
+    assert.deepEqual(traced, untraced);
+    assert.match(traced[1], /runInAsyncScope/);
+    await tracer.settle();
+    assert.deepEqual(clients().map((s) => [s.tags['http.url'], s.parentId]), [[`${server.url}/callback`, parent.id]]);
+  });
+
   it('fetches rejected before any request (an aborted signal, GET with a body, a bad header name) expect none: a later dispatch to that URL is a span of its own', async () => {
     const url = `${server.url}/rejected-early`;
     const parent = tracer.startSpan('parent') as RecordedSpan;
