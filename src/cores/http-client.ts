@@ -18,6 +18,7 @@ import { redactedErrorCopy } from './db-call';
 import type { CommonHookOptions } from '../spans';
 import { authorityOf, hostPort, redactText, spanUrlOf, splitHostPort } from '../url';
 import { ownCopy } from '../own-copy';
+import { headersToAdd } from '../trace-headers';
 
 export interface HttpClientOptions extends CommonHookOptions {
   /** Keep the query string in `http.url` (default false). */
@@ -175,14 +176,13 @@ export class HttpClientCall {
     return !this.blocked && this.state.hook.options.propagate !== false && (this.span !== undefined || this.outer?.injected !== true);
   }
 
-  /** Puts the trace headers into `carrier`, each unless it is there already; returns those the tracer gave. */
+  /** Puts the trace headers into `carrier`, those headersToAdd keeps (the caller's own win); returns those the tracer gave. */
   inject(carrier: HeaderCarrier): Record<string, string> | undefined {
     const span = this.span ?? this.outer?.span;
     if (!this.injects || span === undefined) return undefined;
     const headers = injectHeaders(this.state.hook, span);
     if (headers === undefined) return undefined;
-    for (const name of Object.keys(headers)) {
-      if (carrier.has(name.toLowerCase())) continue;
+    for (const name of headersToAdd(Object.keys(headers), (lower) => carrier.has(lower))) {
       try {
         carrier.set(name, headers[name]);
       } catch (err) {

@@ -140,10 +140,20 @@ describe('http client hook', () => {
     assert.ok(server.received[server.received.length - 1].headers.traceparent);
   });
 
-  it("keeps a trace header the caller set", async () => {
+  it("keeps a trace header the caller set, and adds no tracestate of the tracer's beside it (baggage is its own)", async () => {
     const own = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
-    await send(() => http.get(`${server.url}/own`, { headers: { traceparent: own } }));
-    assert.equal(server.received[server.received.length - 1].headers.traceparent, own);
+    tracer.injectAlso = { tracestate: 'ours=1', baggage: 'k=v' };
+    try {
+      await send(() => http.get(`${server.url}/own`, { headers: { Traceparent: own } }));
+      const { headers } = server.received[server.received.length - 1];
+      assert.equal(headers.traceparent, own);
+      assert.equal(headers.tracestate, undefined, "no tracestate of the tracer's beside the caller's traceparent");
+      assert.equal(headers.baggage, 'k=v');
+      await send(() => http.get(`${server.url}/not-own`));
+      assert.equal(server.received[server.received.length - 1].headers.tracestate, 'ours=1');
+    } finally {
+      tracer.injectAlso = {};
+    }
   });
 
   it('ignoreOutgoing skips the span; propagationBlocklist keeps the span but sends no header', async () => {
