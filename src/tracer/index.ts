@@ -280,25 +280,4 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
   return { tracer, flush, shutdown: () => processor.shutdown() };
 }
 
-/**
- * Flushes on normal exit (beforeExit) and on SIGTERM/SIGINT. A signal the app does not handle itself is
- * re-raised after the flush, so the process ends as it would have; one the app handles is left to it.
- */
-export function flushOnExit(defaultTracer: DefaultTracer): void {
-  let flushing: Promise<void> | undefined;
-  process.once('beforeExit', () => {
-    flushing ??= defaultTracer.flush();
-  });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const onSignal = (): void => {
-      const appHandles = process.listenerCount(signal) > 1;
-      flushing ??= defaultTracer.flush();
-      if (appHandles) return;
-      void flushing.then(() => {
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      });
-    };
-    process.on(signal, onSignal);
-  }
-}
+export { flushOnExit } from './exit';

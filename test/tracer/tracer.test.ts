@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import * as opentracing from 'opentracing';
-import { childEnv, readJsonl, root, runNode, serve, tempFiles, tracedApp as app } from '../helpers/child';
+import { readJsonl, root, runNode, serve, tempFiles, tracedApp as app } from '../helpers/child';
 import type { Run } from '../helpers/child';
 import { closedPort, getReply, headersHandler, readBody, serverForSuite, startServer, TestServer } from '../helpers/servers';
 import { renderTrace } from '../../src/tracer/waterfall';
@@ -200,27 +199,6 @@ describe('OT_TRACER modes (end to end, in a child process)', function () {
       }
     });
   }
-
-  it('flushes on SIGTERM, and a signal the app does not handle still ends it', async () => {
-    const collector = await receiver();
-    try {
-      const child = spawn(process.execPath, ['-r', './register', app], {
-        cwd: root,
-        env: childEnv(baseEnv({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '600000', TARGET_URL: downstream().url, STAY: '1' })),
-      });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      while (!out.includes('response ')) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(collector.bodies.length, 0, 'nothing exported before the signal');
-      const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-      child.kill('SIGTERM');
-      const { signal } = await exit;
-      assert.equal(signal, 'SIGTERM');
-      assert.ok(collector.bodies.length > 0, 'spans were flushed before exit');
-    } finally {
-      await collector.close();
-    }
-  });
 });
 
 function runAsync(env: NodeJS.ProcessEnv, args?: string[]): Promise<Run> {
