@@ -40,7 +40,8 @@ export class EncodingBatchProcessor implements SpanProcessor {
   /** Of the first span: every span of the tracer this processor serves has the same. */
   private resource: Resource | undefined;
   private scope: InstrumentationScope | undefined;
-  private exporting = false;
+  /** The export under way in the background, if any. */
+  private exporting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Spans dropped since the queue was last full. */
   private dropped = 0;
@@ -83,6 +84,7 @@ export class EncodingBatchProcessor implements SpanProcessor {
     this.maybeStartTimer();
   }
 
+  /** Sends all that is queued, and waits for the export under way too. */
   forceFlush(): Promise<void> {
     return this.shutdownOnce ?? this.flushAll();
   }
@@ -95,13 +97,14 @@ export class EncodingBatchProcessor implements SpanProcessor {
 
   private flushAll(): Promise<void> {
     const batches: Array<Promise<void>> = [];
+    if (this.exporting !== undefined) batches.push(this.exporting);
     for (let left = this.queue.length; left > 0; left -= this.maxExportBatchSize) batches.push(this.exportOneBatch());
     return Promise.all(batches).then(() => undefined);
   }
 
   /** A full batch goes now; otherwise the delay starts, unless an export is under way (its end checks again). */
   private maybeStartTimer(): void {
-    if (this.exporting) return;
+    if (this.exporting !== undefined) return;
     if (this.queue.length >= this.maxExportBatchSize) return this.exportInBackground();
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => this.exportInBackground(), this.scheduledDelayMillis);
@@ -109,11 +112,10 @@ export class EncodingBatchProcessor implements SpanProcessor {
   }
 
   private exportInBackground(): void {
-    this.exporting = true;
-    this.exportOneBatch()
+    this.exporting = this.exportOneBatch()
       .catch((err: unknown) => log('a span export failed: %O', err))
       .finally(() => {
-        this.exporting = false;
+        this.exporting = undefined;
         if (this.queue.length > 0) {
           this.clearTimer();
           this.maybeStartTimer();

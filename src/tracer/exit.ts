@@ -12,10 +12,14 @@
  * listeners the signal found) and starts a flush.
  */
 
+import { warnOnce } from '../logger';
+
 /** What the exit handling needs of the tracer. */
 export interface Flushable {
-  /** Exports what is pending; resolves within `timeoutMs` even if a collector hangs. */
-  flush(timeoutMs?: number): Promise<void>;
+  /** Exports what is pending; resolves within `timeoutMs` even if a collector hangs: with true if it finished by then. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Stops waiting for the exports under way. */
+  release(): void;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -23,6 +27,8 @@ type ExitSignal = (typeof SIGNALS)[number];
 
 /** How long the flush on a signal may hold back the signal's end of the process. */
 const SIGNAL_FLUSH_MS = 1000;
+/** How long the flush at exit may keep the process alive. */
+const EXIT_FLUSH_MS = 3000;
 
 /**
  * How many listeners signal-exit has on each of its signals: v3 counts its loaded copies in
@@ -37,13 +43,27 @@ function signalExitListeners(): number {
   return count;
 }
 
-/** Holds the process (a timer that keeps the event loop alive) while `tracer` flushes, `budgetMs` at most. */
-export function heldFlush(tracer: Flushable, budgetMs: number): Promise<void> {
-  const hold = setTimeout(() => undefined, budgetMs);
-  return tracer
-    .flush(budgetMs)
-    .catch(() => undefined)
-    .finally(() => clearTimeout(hold));
+/**
+ * Holds the process (a timer that keeps the event loop alive) while `tracer` flushes, `budgetMs` at most:
+ * the exporter's own sockets and timers do not keep it alive (./detached-exporter), so past the budget
+ * the process ends, and what is still being exported is dropped (said once on stderr).
+ */
+function heldFlush(tracer: Flushable, budgetMs: number, when: string): Promise<void> {
+  return new Promise((resolve) => {
+    const hold = setTimeout(() => {
+      tracer.release();
+      warnOnce(`the export of spans ${when} did not finish within ${budgetMs / 1000} s: the spans still being exported are dropped`);
+      resolve();
+    }, budgetMs);
+    tracer.flush(budgetMs).then(
+      (finished) => {
+        if (!finished) return; // the hold's end says so
+        clearTimeout(hold);
+        resolve();
+      },
+      () => undefined,
+    );
+  });
 }
 
 /**
@@ -68,12 +88,12 @@ function rideAlong(tracer: Flushable, signal: ExitSignal): void {
       // Gone before the listeners after ours run: they find the process as it would be untraced (a
       // signal-exit listener that finds itself alone, after the app's once listener, re-raises the signal).
       detach();
-      void tracer.flush(SIGNAL_FLUSH_MS).catch(() => undefined);
+      tracer.flush(SIGNAL_FLUSH_MS).catch(() => false);
       return;
     }
     if (raising) return raise(); // the same signal again: at once
     raising = true;
-    void heldFlush(tracer, SIGNAL_FLUSH_MS).then(raise);
+    void heldFlush(tracer, SIGNAL_FLUSH_MS, `on ${signal}`).then(raise);
   };
   const attach = (): void => {
     if (attached || raising) return;
@@ -109,7 +129,7 @@ function rideAlong(tracer: Flushable, signal: ExitSignal): void {
 export function flushOnExit(tracer: Flushable): void {
   let flushing: Promise<void> | undefined;
   process.once('beforeExit', () => {
-    flushing ??= tracer.flush();
+    flushing ??= heldFlush(tracer, EXIT_FLUSH_MS, 'at exit');
   });
   for (const signal of SIGNALS) rideAlong(tracer, signal);
 }

@@ -13,6 +13,8 @@ import type { AttributeNaming } from './attribute-names';
 import type { BatchSettings } from './batch-processor';
 import { routeOpenTelemetryDiagnostics } from './diagnostics';
 import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from './exporters';
+import { detachedFromEventLoop, ReleasableExporter } from './detached-exporter';
+import type { Releasable } from './detached-exporter';
 
 /*
  * Nothing of @opentelemetry/* is loaded at start-up: the built-in tracer (./lean) is our own; its
@@ -25,8 +27,13 @@ import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTar
 
 export interface DefaultTracer {
   tracer: Tracer;
-  /** Exports what is pending; resolves within `timeoutMs` even if a collector hangs. */
-  flush(timeoutMs?: number): Promise<void>;
+  /**
+   * Exports what is pending, the exports already under way included; resolves within `timeoutMs` even if
+   * a collector hangs: with true if it finished by then.
+   */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Stops waiting for the exports under way (they go on, but no longer keep the process alive): at exit, past the flush's budget. */
+  release(): void;
   shutdown(): Promise<void>;
 }
 
@@ -103,8 +110,24 @@ function batchSettings(env: NodeJS.ProcessEnv): BatchSettings {
   return config;
 }
 
-/** The OpenTelemetry SDK's BatchSpanProcessor, with the OTEL_BSP_* settings it reads from the environment. */
-export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEnv = process.env): SpanProcessor {
+/**
+ * The OpenTelemetry SDK's BatchSpanProcessor, with the OTEL_BSP_* settings it reads from the environment;
+ * its forceFlush also waits for the exports under way (the SDK's waits only for those it starts), and
+ * `release` stops its waiting for them.
+ */
+export function batchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEnv = process.env): SpanProcessor & Releasable {
+  const releasable = new ReleasableExporter(exporter);
+  const processor = sdkBatchSpanProcessor(releasable, env);
+  return {
+    onStart: (span, context) => processor.onStart(span, context),
+    onEnd: (span) => processor.onEnd(span),
+    forceFlush: () => processor.forceFlush().then(() => releasable.forceFlush()),
+    shutdown: () => processor.shutdown(),
+    release: () => releasable.release(),
+  };
+}
+
+function sdkBatchSpanProcessor(exporter: SpanExporter, env: NodeJS.ProcessEnv): SpanProcessor {
   const config = batchSettings(env);
   try {
     // The processor's own file in @opentelemetry/sdk-trace (what sdk-trace-base re-exports): loading the
@@ -150,6 +173,9 @@ class LazyProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     return this.target === undefined ? Promise.resolve() : this.target.shutdown();
   }
+  release(): void {
+    (this.target as Partial<Releasable> | undefined)?.release?.();
+  }
 }
 
 function loadUserTracer(spec: string): Tracer {
@@ -175,6 +201,9 @@ class FanOutProcessor implements SpanProcessor {
   }
   shutdown(): Promise<void> {
     return Promise.all(this.processors.map((p) => p.shutdown())).then(() => undefined);
+  }
+  release(): void {
+    for (const processor of this.processors) (processor as Partial<Releasable>).release?.();
   }
 }
 
@@ -213,7 +242,10 @@ function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, nam
     const protocol = otlpProtocol(env);
     return new LazyProcessor(`the OTLP exporter (${protocol})`, otlpTarget(protocol, env), () => {
       // The URL the exporter built: its requests are never traced.
-      const { exporter, url } = otlpExporter(protocol, env);
+      const built = otlpExporter(protocol, env);
+      const url = built.url;
+      // Its sockets and retry timers never keep the process alive: the flush at exit holds it, for a bounded time (./exit).
+      const exporter = detachedFromEventLoop(built.exporter);
       if (protocol !== 'http/protobuf') return batchSpanProcessor(guardedExporter(withAttributeNames(exporter, naming), url), env);
       // Our own serialiser: spans are written as they end (./batch-processor).
       const { EncodingBatchProcessor } = require('./batch-processor') as typeof import('./batch-processor');
@@ -233,7 +265,7 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
   if (!Array.isArray(modes)) {
     try {
       const tracer = loadUserTracer(modes.module);
-      return { tracer, flush: async () => undefined, shutdown: async () => undefined };
+      return { tracer, flush: async () => true, release: () => undefined, shutdown: async () => undefined };
     } catch (err) {
       warnOnce(`OT_TRACER=${modes.module}: not one of ${BUILT_IN.join(', ')}, none, nor a loadable tracer module (${(err as Error).message.split('\n')[0]}); tracing is off, the app runs as usual`);
       return undefined;
@@ -272,12 +304,15 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
     },
   });
   log('tracer %s for service %s', modes.join(','), service);
-  const flush = (timeoutMs = 3000): Promise<void> =>
+  const flush = (timeoutMs = 3000): Promise<boolean> =>
     Promise.race([
-      processor.forceFlush().catch(() => undefined),
-      new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
-    ]).then(() => undefined);
-  return { tracer, flush, shutdown: () => processor.shutdown() };
+      processor.forceFlush().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref()),
+    ]);
+  return { tracer, flush, release: () => (processor as Partial<Releasable>).release?.(), shutdown: () => processor.shutdown() };
 }
 
 export { flushOnExit } from './exit';
