@@ -20,6 +20,8 @@ export interface Flushable {
   flush(timeoutMs?: number): Promise<boolean>;
   /** Stops waiting for the exports under way. */
   release(): void;
+  /** How many spans have gone to an exporter so far. */
+  spansEnded(): number;
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -27,7 +29,7 @@ type ExitSignal = (typeof SIGNALS)[number];
 
 /** How long the flush on a signal may hold back the signal's end of the process. */
 const SIGNAL_FLUSH_MS = 1000;
-/** How long the flush at exit may keep the process alive. */
+/** How long the flushes at exit may keep the process alive, all together. */
 const EXIT_FLUSH_MS = 3000;
 
 /**
@@ -44,15 +46,16 @@ function signalExitListeners(): number {
 }
 
 /**
- * Holds the process (a timer that keeps the event loop alive) while `tracer` flushes, `budgetMs` at most:
+ * Holds the process (a timer that keeps the event loop alive) while `tracer` flushes, `budgetMs` at most
+ * (what is left of `limitMs`, the bound the message names):
  * the exporter's own sockets and timers do not keep it alive (./detached-exporter), so past the budget
  * the process ends, and what is still being exported is dropped (said once on stderr).
  */
-function heldFlush(tracer: Flushable, budgetMs: number, when: string): Promise<void> {
+function heldFlush(tracer: Flushable, budgetMs: number, when: string, limitMs = budgetMs): Promise<void> {
   return new Promise((resolve) => {
     const hold = setTimeout(() => {
       tracer.release();
-      warnOnce(`the export of spans ${when} did not finish within ${budgetMs / 1000} s: the spans still being exported are dropped`);
+      warnOnce(`the export of spans ${when} did not finish within ${limitMs / 1000} s: the spans still being exported are dropped`);
       resolve();
     }, budgetMs);
     tracer.flush(budgetMs).then(
@@ -123,13 +126,37 @@ function rideAlong(tracer: Flushable, signal: ExitSignal): void {
 }
 
 /**
+ * Flushes at each beforeExit after which spans ended, those of the app's own beforeExit listeners
+ * included. A flush keeps the event loop alive, so beforeExit comes again after it, and the app's
+ * listeners run again (untraced, they would not have): spans that they make then, and nothing else of
+ * the app's since the last beforeExit, go unflushed, else the process would never end. The flushes at
+ * exit hold the process EXIT_FLUSH_MS at most, all together.
+ */
+function flushAtBeforeExit(tracer: Flushable): void {
+  let budget = EXIT_FLUSH_MS;
+  /** Spans ended when the last flush at exit began. */
+  let flushed = 0;
+  /** Spans ended when the last beforeExit's listeners had run. */
+  let afterListeners: number | undefined;
+  process.on('beforeExit', () => {
+    // Ours is the first listener: spans ended since the last beforeExit's listeners were the app's work.
+    const appWorked = afterListeners === undefined || tracer.spansEnded() > afterListeners;
+    process.nextTick(() => {
+      // after the app's own beforeExit listeners
+      const ended = (afterListeners = tracer.spansEnded());
+      if (!appWorked || ended === flushed || budget <= 0) return;
+      flushed = ended;
+      const started = Date.now();
+      void heldFlush(tracer, budget, 'at exit', EXIT_FLUSH_MS).then(() => (budget -= Date.now() - started));
+    });
+  });
+}
+
+/**
  * Flushes at normal exit (beforeExit), and on SIGTERM/SIGINT while something else listens for them
  * (`rideAlong`); the process ends by a signal as it would have untraced.
  */
 export function flushOnExit(tracer: Flushable): void {
-  let flushing: Promise<void> | undefined;
-  process.once('beforeExit', () => {
-    flushing ??= heldFlush(tracer, EXIT_FLUSH_MS, 'at exit');
-  });
+  flushAtBeforeExit(tracer);
   for (const signal of SIGNALS) rideAlong(tracer, signal);
 }

@@ -34,6 +34,8 @@ export interface DefaultTracer {
   flush(timeoutMs?: number): Promise<boolean>;
   /** Stops waiting for the exports under way (they go on, but no longer keep the process alive): at exit, past the flush's budget. */
   release(): void;
+  /** How many spans have gone to an exporter so far (spans that console and jsonl write at once are not counted). */
+  spansEnded(): number;
   shutdown(): Promise<void>;
 }
 
@@ -163,8 +165,11 @@ class LazyProcessor implements SpanProcessor {
   prepare(): void {
     if (this.target === undefined) this.create();
   }
+  /** Spans that ended so far. */
+  ended = 0;
   onStart(): void {}
   onEnd(span: ReadableSpan): void {
+    this.ended++;
     (this.target ?? this.create()).onEnd(span);
   }
   forceFlush(): Promise<void> {
@@ -265,7 +270,7 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
   if (!Array.isArray(modes)) {
     try {
       const tracer = loadUserTracer(modes.module);
-      return { tracer, flush: async () => true, release: () => undefined, shutdown: async () => undefined };
+      return { tracer, flush: async () => true, release: () => undefined, spansEnded: () => 0, shutdown: async () => undefined };
     } catch (err) {
       warnOnce(`OT_TRACER=${modes.module}: not one of ${BUILT_IN.join(', ')}, none, nor a loadable tracer module (${(err as Error).message.split('\n')[0]}); tracing is off, the app runs as usual`);
       return undefined;
@@ -312,7 +317,14 @@ export function createTracerFromEnv(env: NodeJS.ProcessEnv = process.env): Defau
       ),
       new Promise<boolean>((resolve) => setTimeout(resolve, timeoutMs, false).unref()),
     ]);
-  return { tracer, flush, release: () => (processor as Partial<Releasable>).release?.(), shutdown: () => processor.shutdown() };
+  const exporting = processors.filter((p): p is LazyProcessor => p instanceof LazyProcessor);
+  return {
+    tracer,
+    flush,
+    release: () => (processor as Partial<Releasable>).release?.(),
+    spansEnded: () => exporting.reduce((sum, p) => sum + p.ended, 0),
+    shutdown: () => processor.shutdown(),
+  };
 }
 
 export { flushOnExit } from './exit';

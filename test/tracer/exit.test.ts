@@ -6,6 +6,7 @@ import { childEnv, root, tracedApp } from '../helpers/child';
 import { closedPort, getReply, readBody, startServer, TestServer } from '../helpers/servers';
 
 const signalApp = path.join(root, 'test', 'fixtures', 'signal-app.js');
+const beforeExitApp = path.join(root, 'test', 'fixtures', 'before-exit-app.js');
 
 /** How a child process ended, and how long after the signal was sent (or after it was started). */
 interface Ended {
@@ -89,8 +90,8 @@ async function hangingCollector(): Promise<{ url: string; connections: number; c
  * Runs test/fixtures/traced-app.js (a request to itself, then it closes its server and has nothing left
  * to do) under the preload to its end: how long it took to end after its last line, and its stderr.
  */
-function runToEnd(env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null; afterLastLine: number; stderr: string }> {
-  const child = spawn(process.execPath, ['-r', './register', tracedApp], { cwd: root, env: childEnv({ OT_SERVICE_NAME: 'app', ...env }) });
+function runToEnd(env: NodeJS.ProcessEnv, app = tracedApp): Promise<{ code: number | null; signal: NodeJS.Signals | null; afterLastLine: number; stderr: string }> {
+  const child = spawn(process.execPath, ['-r', './register', app], { cwd: root, env: childEnv({ OT_SERVICE_NAME: 'app', ...env }) });
   let stdout = '';
   let stderr = '';
   let lastLine = 0;
@@ -183,6 +184,41 @@ describe('built-in tracer: how a traced process ends', function () {
         });
       }
     }
+  });
+
+  describe('beforeExit', () => {
+    /** The names of the spans in the OTLP/JSON bodies `sink` received. */
+    const names = (bodies: string[]): string[] =>
+      bodies.flatMap((body) => JSON.parse(body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((span: any) => span.name))));
+
+    async function spansAtExit(cleanup: string): Promise<{ names: string[]; code: number | null; stderr: string }> {
+      const bodies: string[] = [];
+      const sink = await startServer((req, res) =>
+        void readBody(req).then((body) => {
+          bodies.push(body);
+          res.end('{}');
+        }),
+      );
+      try {
+        const r = await runToEnd({ OT_TRACER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, CLEANUP: cleanup }, beforeExitApp);
+        return { names: names(bodies).sort(), code: r.code, stderr: r.stderr };
+      } finally {
+        await sink.close();
+      }
+    }
+
+    it('spans that the app’s own beforeExit work finishes are exported too', async () => {
+      const r = await spansAtExit('async');
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.names, ['cleanup', 'request']);
+    });
+
+    it('a beforeExit listener that finishes a span each time and schedules nothing: the process still ends, its first span exported', async () => {
+      // Each flush brings beforeExit back: flushing what the listener made then would never end.
+      const r = await spansAtExit('sync');
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.names, ['request', 'sync cleanup']);
+    });
   });
 
   describe('SIGTERM/SIGINT', () => {
