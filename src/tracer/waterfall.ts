@@ -24,8 +24,8 @@ function keyTags(tags: Record<string, unknown>): string {
   return parts.join('  ');
 }
 
-/** Renders one trace as an indented waterfall: name, service, a time bar, duration and key tags. */
-export function renderTrace(records: SpanRecord[], options: { color?: boolean } = {}): string {
+/** Renders one trace as an indented waterfall: name, service, a time bar, duration and key tags; `note` goes in its heading. */
+export function renderTrace(records: SpanRecord[], options: { color?: boolean; note?: string } = {}): string {
   if (records.length === 0) return '';
   const color = options.color === true;
   const ids = new Set(records.map((r) => r.spanId));
@@ -52,7 +52,7 @@ export function renderTrace(records: SpanRecord[], options: { color?: boolean } 
   const labelWidth = Math.min(48, Math.max(...rows.map((r) => r.label.length)));
   const serviceWidth = Math.max(...services.map((s) => s.length));
   const lines = [
-    `${color ? BOLD : ''}trace ${records[0].traceId}  ${records.length} spans  ${formatMs(total)}  ${services.join(', ')}${color ? RESET : ''}`,
+    `${color ? BOLD : ''}trace ${records[0].traceId}${options.note === undefined ? '' : ` (${options.note})`}  ${records.length} spans  ${formatMs(total)}  ${services.join(', ')}${color ? RESET : ''}`,
   ];
   for (const { label, record } of rows) {
     const offset = Math.min(BAR_WIDTH - 1, Math.floor(((record.start - t0) / total) * BAR_WIDTH));
