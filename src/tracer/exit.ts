@@ -45,6 +45,15 @@ function signalExitListeners(): number {
   return count;
 }
 
+/** `tracer.flush(timeoutMs)`, which never throws nor rejects (a flush that fails is over). */
+function flushed(tracer: Flushable, timeoutMs: number): Promise<boolean> {
+  try {
+    return tracer.flush(timeoutMs).catch(() => true);
+  } catch {
+    return Promise.resolve(true);
+  }
+}
+
 /**
  * Holds the process (a timer that keeps the event loop alive) while `tracer` flushes, `budgetMs` at most
  * (what is left of `limitMs`, the bound the message names):
@@ -54,18 +63,19 @@ function signalExitListeners(): number {
 function heldFlush(tracer: Flushable, budgetMs: number, when: string, limitMs = budgetMs): Promise<void> {
   return new Promise((resolve) => {
     const hold = setTimeout(() => {
-      tracer.release();
+      try {
+        tracer.release();
+      } catch {
+        // nothing more to give up
+      }
       warnOnce(`the export of spans ${when} did not finish within ${limitMs / 1000} s: the spans still being exported are dropped`);
       resolve();
     }, budgetMs);
-    tracer.flush(budgetMs).then(
-      (finished) => {
-        if (!finished) return; // the hold's end says so
-        clearTimeout(hold);
-        resolve();
-      },
-      () => undefined,
-    );
+    void flushed(tracer, budgetMs).then((finished) => {
+      if (!finished) return; // the hold's end says so
+      clearTimeout(hold);
+      resolve();
+    });
   });
 }
 
@@ -91,7 +101,7 @@ function rideAlong(tracer: Flushable, signal: ExitSignal): void {
       // Gone before the listeners after ours run: they find the process as it would be untraced (a
       // signal-exit listener that finds itself alone, after the app's once listener, re-raises the signal).
       detach();
-      tracer.flush(SIGNAL_FLUSH_MS).catch(() => false);
+      void flushed(tracer, SIGNAL_FLUSH_MS);
       return;
     }
     if (raising) return raise(); // the same signal again: at once
@@ -113,6 +123,7 @@ function rideAlong(tracer: Flushable, signal: ExitSignal): void {
     if (!attached || process.rawListeners(signal)[0] === onSignal) return;
     process.removeListener(signal, onSignal);
     process.prependListener(signal, onSignal);
+    attached = true;
   };
   process.on('newListener', (event: string | symbol, listener: unknown) => {
     if (event !== signal || listener === onSignal) return;
@@ -120,7 +131,9 @@ function rideAlong(tracer: Flushable, signal: ExitSignal): void {
     else attach();
   });
   process.on('removeListener', (event: string | symbol, listener: unknown) => {
-    if (event === signal && listener !== onSignal && attached && process.listenerCount(signal) === 1) detach();
+    if (event !== signal) return;
+    if (listener === onSignal) attached = false; // by us, or by the app's removeAllListeners
+    else if (attached && process.listenerCount(signal) === 1) detach();
   });
   if (process.listenerCount(signal) > 0) attach();
 }

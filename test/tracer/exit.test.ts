@@ -281,6 +281,13 @@ describe('built-in tracer: how a traced process ends', function () {
       assert.match(end.stderr, /signal-exit 4 cleanup: code=null signal=SIGINT/);
     });
 
+    it('an app’s once listener put before signal-exit’s: SIGTERM ends the process, as untraced (signal-exit then finds itself alone)', async () => {
+      const app = await startApp({ OT_TRACER: 'jsonl', OT_TRACER_FILE: '/dev/null', APP_SIGNAL: 'prepend', SIGNAL_EXIT: '4' });
+      const end = await app.signal('SIGTERM');
+      assert.equal(end.signal, 'SIGTERM', end.stderr);
+      assert.match(end.stderr, /signal-exit 4 cleanup: code=null signal=SIGTERM/);
+    });
+
     for (const versions of ['', '4']) {
       it(`an app that handles SIGTERM itself (closing its server${versions ? ', signal-exit listening too' : ''}) ends as it chooses, with its spans exported`, async () => {
         const sink = await collector();
