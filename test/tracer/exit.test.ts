@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import type http from 'node:http';
 import path from 'node:path';
 import { childEnv, root, tracedApp } from '../helpers/child';
 import { closedPort, getReply, readBody, startServer, TestServer } from '../helpers/servers';
@@ -60,9 +61,14 @@ async function startApp(env: NodeJS.ProcessEnv) {
   };
 }
 
+/** A collector's 200: an empty ExportTraceServiceResponse, in the request's encoding. */
+function accepted(req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.end(req.headers['content-type'] === 'application/x-protobuf' ? Buffer.alloc(0) : '{}');
+}
+
 /** An OTLP collector that answers every export with 200 and counts them. */
 function collector(): Promise<TestServer> {
-  return startServer((req, res) => void readBody(req).then(() => res.end('{}')));
+  return startServer((req, res) => void readBody(req).then(() => accepted(req, res)));
 }
 
 /** A collector that accepts connections and never answers; `connections` counts them. */
@@ -148,7 +154,7 @@ describe('built-in tracer: how a traced process ends', function () {
             setTimeout(
               () => {
                 answeredConnected[index] = !req.socket.destroyed;
-                res.end('{}');
+                accepted(req, res);
               },
               first ? 600 : 0,
             ),
