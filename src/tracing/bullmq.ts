@@ -251,7 +251,7 @@ function jobContext(hook: ActiveHook, job: JobLike) {
 const TRACED_FRAMES = 5;
 const OWN_WORK_FRAMES = 3;
 
-function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
+function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>, jobMoved: (err: unknown) => TagMap | undefined) {
   return (original: AnyFunction) =>
     function callProcessJob(this: { name?: unknown }, job: JobLike | null | undefined): unknown {
       let call: DbCall | undefined;
@@ -278,28 +278,32 @@ function wrapCallProcessJob(hook: ActiveHook<BullmqOptions>) {
 }
 
 /** What bullmq's control errors (Worker's handleFailed) move a job to; such an attempt did not fail. */
-const MOVED: Readonly<Record<string, string>> = { DelayedError: 'delayed', WaitingError: 'waiting', WaitingChildrenError: 'waiting-children' };
+const MOVED = { DelayedError: 'delayed', WaitingError: 'waiting', WaitingChildrenError: 'waiting-children' } as const;
 /** bullmq's RATE_LIMIT_ERROR, the message of `Worker.RateLimitError()`. */
 const RATE_LIMITED = 'bullmq:rateLimitExceeded';
 
-/** Where `err` moves its job: by its name or, as bullmq's `instanceof` does, its classes' (an app's subclass). */
-function movedTo(err: object, name: unknown): string | undefined {
-  if (typeof name === 'string' && Object.prototype.hasOwnProperty.call(MOVED, name)) return MOVED[name];
-  for (let proto = Object.getPrototypeOf(err); proto !== null && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
-    const ctor = Object.prototype.hasOwnProperty.call(proto, 'constructor') ? (proto as { constructor?: { name?: unknown } }).constructor : undefined;
-    const className = typeof ctor === 'function' ? ctor.name : undefined;
-    if (typeof className === 'string' && Object.prototype.hasOwnProperty.call(MOVED, className)) return MOVED[className];
-  }
-  return undefined;
-}
+/** bullmq's "move this job" error classes, as the loaded bullmq exports them. */
+type MoveErrors = Partial<Record<keyof typeof MOVED, unknown>>;
 
-/** The tags of an attempt whose processor threw one of bullmq's "move this job" errors; undefined for a failure. */
-function jobMoved(err: unknown): TagMap | undefined {
-  if (err === null || typeof err !== 'object') return undefined;
-  const { name, message } = err as { name?: unknown; message?: unknown };
-  if (message === RATE_LIMITED) return { [JOB_MOVED]: 'rate-limited' };
-  const to = movedTo(err, name);
-  return to === undefined ? undefined : { [JOB_MOVED]: to };
+/**
+ * The outcome of an attempt whose processor threw: the tags of one of bullmq's "move this job" errors
+ * (matched as Worker's handleFailed does: by `name`, or `instanceof` the loaded bullmq's classes, an app's
+ * subclass included), or undefined for a failure.
+ */
+function jobMovedBy(classes: MoveErrors): (err: unknown) => TagMap | undefined {
+  const known: Array<readonly [AnyFunction, string]> = [];
+  for (const [name, to] of Object.entries(MOVED)) {
+    const cls = classes[name as keyof typeof MOVED];
+    if (typeof cls === 'function') known.push([cls as AnyFunction, to]);
+  }
+  return (err) => {
+    if (err === null || typeof err !== 'object') return undefined;
+    const { name, message } = err as { name?: unknown; message?: unknown };
+    if (message === RATE_LIMITED) return { [JOB_MOVED]: 'rate-limited' };
+    if (typeof name === 'string' && Object.prototype.hasOwnProperty.call(MOVED, name)) return { [JOB_MOVED]: MOVED[name as keyof typeof MOVED] };
+    for (const [cls, to] of known) if (err instanceof cls) return { [JOB_MOVED]: to };
+    return undefined;
+  };
 }
 
 // ---- bullmq's own work ----------------------------------------------------------------------------
@@ -331,7 +335,7 @@ function wrapEmit() {
 
 type BullmqClass = 'Queue' | 'QueueBase' | 'QueueEvents' | 'Worker' | 'Job' | 'FlowProducer' | 'RedisConnection' | 'RedisQueueBackend' | 'PostgresQueueBackend';
 
-export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: object }>>, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
+export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: object }>> & MoveErrors, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
   const on = (cls: BullmqClass, name: string, makeWrapper: (original: AnyFunction) => AnyFunction): void => {
     const prototype = exports[cls]?.prototype;
     // Only a class's own method: bullmq 5 has no createBackend, and a subclass's would wrap its base's twice.
@@ -343,7 +347,7 @@ export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: ob
   on('FlowProducer', 'add', wrapBulkAdd(hook));
   on('FlowProducer', 'addBulk', wrapBulkAdd(hook));
   on('Job', 'asJSON', wrapAsJSON(hook));
-  on('Worker', 'callProcessJob', wrapCallProcessJob(hook));
+  on('Worker', 'callProcessJob', wrapCallProcessJob(hook, jobMovedBy(exports)));
   for (const name of ['run', 'close']) {
     on('Worker', name, own);
     on('QueueEvents', name, own);

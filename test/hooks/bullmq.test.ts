@@ -257,6 +257,22 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       });
     }
 
+    it("an app's own error class named DelayedError (not bullmq's) fails the job, as bullmq fails it: the attempt is an error, no bullmq.job.moved", async () => {
+      install();
+      const q = await readyQueue();
+      const thrown = new (class DelayedError extends Error {})('the app’s own');
+      const w = worker(q.name, async () => {
+        throw thrown;
+      });
+      const failed = outcome(w, 'failed');
+      await underRequest(() => q.add('own-class', {}));
+      assert.equal((await failed)[1], thrown);
+      await tracer.settle();
+      const [attempt] = tracer.byName(`bullmq.process ${q.name}`);
+      assert.equal(attempt.tags['bullmq.job.moved'], undefined);
+      assert.equal(attempt.hasError(), true);
+    });
+
     it("a processor's synchronous error keeps every frame bullmq's stack has untraced, at the default limit", async () => {
       const failure = async (): Promise<string> => {
         const q = await readyQueue();
