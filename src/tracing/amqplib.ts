@@ -158,7 +158,16 @@ function tracedOptions(hook: ActiveHook, span: Span, options: unknown): unknown 
   if ((options != null && typeof options !== 'object') || (hook.options as CommonHookOptions).propagate === false) return options;
   const callerHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
   const headers = callerHeaders != null && typeof callerHeaders !== 'object' ? undefined : (Object.create((callerHeaders as object | undefined) ?? null) as Record<string, unknown>);
-  const callerHas = (key: string): boolean => callerHeaders != null && key in (callerHeaders as object);
+  // The names amqplib will send (own and inherited, as its codec's for-in), in lower case, listed once when asked.
+  let callerNames: Set<string> | undefined;
+  const callerHas = (lower: string): boolean => {
+    if (callerHeaders == null) return false;
+    if (callerNames === undefined) {
+      callerNames = new Set();
+      for (const key in callerHeaders as object) callerNames.add(key.toLowerCase());
+    }
+    return callerNames.has(lower);
+  };
   const injected = headers !== undefined && injectMessageContext(hook, span, (key, value) => (headers[key] = value), callerHas);
   if (!injected && options == null) return options;
   // The headers were read once: amqplib gets them (or ours) from the copy, never from the caller's options again.

@@ -135,6 +135,7 @@ export class RecordingTracer extends opentracing.Tracer {
   reset(): void {
     this.started.length = 0;
     this.finished.length = 0;
+    this.injectAlso = {};
   }
   /** The finished spans of one `span.kind`. */
   ofKind(kind: string): RecordedSpan[] {

@@ -272,10 +272,11 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(span.tags.error, true);
   });
 
-  it("headers the caller set are kept and win; the caller's options are not written", async () => {
+  it("headers the caller set are kept and win, in any case, with their format (no tracestate of ours beside them); the caller's options are not written", async () => {
     const { queue, done } = await consumedQueue('headersq', 2);
     const theirs = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
-    const withTrace = { headers: { app: 'a', traceparent: theirs }, messageId: 'm1' };
+    tracer.injectAlso = { tracestate: 'ours=1' };
+    const withTrace = { headers: { app: 'a', Traceparent: theirs }, messageId: 'm1' };
     const withoutTrace = { headers: { app: 'b' }, messageId: 'm2' };
     const before = JSON.stringify([withTrace, withoutTrace]);
     const request = tracer.startSpan('request') as RecordedSpan;
@@ -286,11 +287,12 @@ describe('amqplib hook (real RabbitMQ)', function () {
     request.finish();
     const [a, b] = await done;
     assert.equal(JSON.stringify([withTrace, withoutTrace]), before, "the caller's options and headers are unchanged");
-    assert.deepEqual(a.msg.properties.headers, { app: 'a', traceparent: theirs });
+    tracer.injectAlso = {};
+    assert.deepEqual(a.msg.properties.headers, { app: 'a', Traceparent: theirs });
     assert.equal(a.msg.properties.messageId, 'm1');
     await tracer.settle();
     const [p1, p2] = tracer.byName(`amqp.publish <default>:${queue}`);
-    assert.deepEqual(b.msg.properties.headers, { app: 'b', traceparent: `00-${p2.traceId}-${p2.id}-01` });
+    assert.deepEqual(b.msg.properties.headers, { app: 'b', traceparent: `00-${p2.traceId}-${p2.id}-01`, tracestate: 'ours=1' });
     // The first message carries the caller's context: its consumer follows from that one.
     const consumers = tracer.byName(`amqp.consume ${queue}`);
     assert.equal(consumers[0].parentId, '0123456789abcdef');
