@@ -122,6 +122,8 @@ class FetchCall implements OutboundCall {
   private readonly entry: boolean;
   /** Its callback is in `queuedCallbacks` while its first request waits in a pool's queue. */
   private queuedCallback = false;
+  /** The form with a callback: settled from the start, yet a redirect of its is still expected (see `requestDone`). */
+  private callbackForm = false;
 
   constructor(
     readonly state: FetchState,
@@ -186,7 +188,9 @@ class FetchCall implements OutboundCall {
     this.call?.status(status, headers);
     const onHeaders = this.state.hook.options.finishOnHeaders === true;
     // An entry call's 3xx to 5xx may be followed up (a redirect, a retry): with finishOnHeaders, it ends when it settles then.
-    if (!this.settled && status >= 300) this.expectFollowUp(status < 400 ? headerValue(headers, 'location') : undefined);
+    // A callback-form call's redirect too: undici sends it from the socket's context, maybe another request's.
+    const location = status >= 300 && status < 400 ? headerValue(headers, 'location') : undefined;
+    if ((!this.settled && status >= 300) || (this.callbackForm && location !== undefined)) this.expectFollowUp(location);
     else if (onHeaders) this.finish();
   }
 
@@ -279,7 +283,15 @@ class FetchCall implements OutboundCall {
   /** The last request's response is complete: the call ends, unless undici is about to follow up. */
   requestDone(): void {
     this.currentDone = true;
-    if (this.next === undefined) this.finish();
+    if (this.next === undefined) return this.finish();
+    if (!this.callbackForm) return;
+    // Settled from the start, a callback-form call has nothing else to end it: undici's redirect handler
+    // creates the redirect's request right after this channel, so one not attached by the next turn never
+    // comes (a failure after this channel is ended by `failedBody`).
+    const done = this.current;
+    setImmediate(() => {
+      if (this.current === done && this.failure === undefined) this.finish();
+    });
   }
 
   /** undici may send another request for this call: to `location` (a redirect) or the same URL again (a retry). */
@@ -332,10 +344,13 @@ class FetchCall implements OutboundCall {
   /**
    * The form with a callback, left as the caller gave it (a wrapper would show in the stack of an error
    * thrown in it): the call is settled from the start, and a request the pool queued is expected until
-   * undici lets go of the callback (a pool destroyed with it queued never creates the request).
+   * undici lets go of the callback (a pool destroyed with it queued never creates the request). A redirect
+   * is still expected after a 3xx; a retry, which undici sends after a timer, is not (no sign tells it
+   * from another request to that URL, so it is a span of its own).
    */
   calledBack(callback: object): void {
     this.settled = true;
+    this.callbackForm = true;
     if (this.next === undefined || this.ended) return;
     this.queuedCallback = true;
     queuedCallbacks.register(callback, this, this);

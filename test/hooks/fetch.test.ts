@@ -281,6 +281,30 @@ describe('fetch / undici hook', function () {
     assert.equal(kept.tags['http.status_code'], 302);
   });
 
+  it("a callback-form request redirected on a connection another request opened is one span under its caller, the redirect carrying the caller's trace (it was a span under the other request, with its trace)", async () => {
+    const client = new undici.Client(server.url).compose(undici.interceptors.redirect({ maxRedirections: 2 }));
+    const viaCallback = (path: string) =>
+      new Promise<any>((resolve, reject) => {
+        client.request({ origin: server.url, path, method: 'GET' }, (err, data) => (err ? reject(err) : data.body.json().then(resolve, reject)));
+      });
+    const [opener, caller] = ['opener', 'caller'].map((name) => tracer.startSpan(name) as RecordedSpan);
+    try {
+      await withSpan(opener, () => viaCallback('/opened')); // opens the connection: undici reads its responses in this context
+      const landed = await withSpan(caller, () => viaCallback('/redirect'));
+      opener.finish();
+      caller.finish();
+      await tracer.settle();
+      assert.equal(landed.url, '/landed');
+      assert.deepEqual(clients().map((s) => [s.tags['http.status_code'], s.parentId]), [[200, opener.id], [200, caller.id]]);
+      const redirected = clients()[1];
+      const header = `00-${redirected.traceId}-${redirected.id}-01`;
+      assert.deepEqual(server.received.slice(-2).map((r) => [r.url, r.headers.traceparent]), [['/redirect', header], ['/landed', header]]);
+      assert.equal(redirected.traceId, caller.traceId);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('requests a busy pool queues (one connection) keep their own parents', async () => {
     const pool = new undici.Pool(server.url, { connections: 1 });
     try {
