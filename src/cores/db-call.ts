@@ -132,8 +132,7 @@ export class DbCall {
       try {
         logged = this.loggedError(error);
       } catch {
-        // An error that cannot be read safely is not shown at all.
-        logged = new Error('error not shown: it could not be redacted');
+        logged = errorNotShown();
       }
     }
     finishSpan(this.span, logged);
@@ -237,6 +236,20 @@ const ROW_OR_KEY = /(=|contains )\((?:.*\)|[^\n]*)/g;
 
 /** How many `cause`s deep a logged error's copy goes. */
 const MAX_CAUSES = 3;
+
+/** What a span logs for an error that cannot be read safely (its fields throw): the error is not shown at all. */
+export function errorNotShown(): Error {
+  return new Error('error not shown: it could not be redacted');
+}
+
+/** `redactedErrorCopy`, or `errorNotShown()` for an error whose fields throw when read. */
+export function guardedErrorCopy(err: unknown, redact?: (text: string) => string, kept?: (name: string) => boolean): unknown {
+  try {
+    return redactedErrorCopy(err, redact, kept);
+  } catch {
+    return errorNotShown();
+  }
+}
 
 /**
  * The error as a span logs it: the very object when no field of it carries a value, else a copy (the app

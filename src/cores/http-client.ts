@@ -14,7 +14,7 @@ import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, finishSpan, injectHeaders, logEvent, markError, runUserHook, setTag, startClientSpanUnder } from '../spans';
-import { redactedErrorCopy } from './db-call';
+import { guardedErrorCopy } from './db-call';
 import type { CommonHookOptions } from '../spans';
 import { authorityOf, hostPort, redactText, spanUrlOf, splitHostPort } from '../url';
 import { ownCopy } from '../own-copy';
@@ -227,13 +227,7 @@ export class HttpClientCall {
     if (err !== undefined) {
       const redact = (text: string): string => redactText(text, this.secrets);
       // A copy without the error's object fields: an axios error carries its request's config (credentials, headers).
-      let logged: unknown;
-      try {
-        logged = redactedErrorCopy(err, redact);
-      } catch {
-        logged = new Error('error not shown: it could not be redacted');
-      }
-      markError(this.span, logged, event, redact);
+      markError(this.span, guardedErrorCopy(err, redact), event, redact);
     }
     finishSpan(this.span);
   }

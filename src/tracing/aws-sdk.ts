@@ -26,7 +26,7 @@ import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, s
 import type { AwsSdkOptions } from '../options/aws-sdk';
 import { applyArgs } from '../apply-args';
 import { copyWith, ownCopy } from '../own-copy';
-import { redactErrorText, redactedErrorCopy } from '../cores/db-call';
+import { guardedErrorCopy, redactErrorText } from '../cores/db-call';
 import { headersToAdd } from '../trace-headers';
 
 const CALL_MIDDLEWARE = 'opentracingClientHooksAwsSdkCall';
@@ -99,11 +99,7 @@ class AwsCall implements OutboundCall {
  * message (`Value 'x' at 'tableName'`) taken out as a database's are.
  */
 function loggedError(err: unknown): unknown {
-  try {
-    return redactedErrorCopy(err, redactErrorText, isLoggedField);
-  } catch {
-    return new Error('error not shown: it could not be redacted');
-  }
+  return guardedErrorCopy(err, redactErrorText, isLoggedField);
 }
 
 /** `S3`, `SQS`, `DynamoDB`: the client's serviceId (spaces taken out), else its class name without `Client`. */

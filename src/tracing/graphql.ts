@@ -13,7 +13,7 @@ import { RequestContext, storage, withSpan } from '../context';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { reportOnce } from '../logger';
 import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap, tracingOff } from '../spans';
-import { statementLimit } from '../cores/db-call';
+import { errorNotShown, statementLimit } from '../cores/db-call';
 import type { GraphqlOptions } from '../options/graphql';
 import { applyArgs } from '../apply-args';
 
@@ -254,8 +254,7 @@ function redactedError(err: unknown): Error {
     const { name, message, stack } = err as { name?: unknown; message?: unknown; stack?: unknown };
     return redactedCopy(typeof name === 'string' ? name : 'Error', message, stack);
   } catch {
-    // An error whose fields throw when read is not shown at all.
-    return new Error('error not shown: it could not be redacted');
+    return errorNotShown();
   }
 }
 
