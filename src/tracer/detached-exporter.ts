@@ -71,6 +71,49 @@ export function detachedFromEventLoop(exporter: SpanExporter): SpanExporter {
   return exporter;
 }
 
+/** What the Zipkin exporter's send is given: the spans it made of a batch, and its answer. */
+type ZipkinSend = (zipkinSpans: unknown[], done: (result: ExportResult) => void) => void;
+
+/**
+ * The official Zipkin exporter, its send replaced by one that keeps the process alive no longer than the
+ * exporter's own would have to (its socket unref'd: the flush at exit holds the process, ./exit) and gives up
+ * after `timeoutMillis` (OTEL_EXPORTER_ZIPKIN_TIMEOUT): the exporter's own sets no timeout, so an endpoint
+ * that accepted the connection and never answered kept a traced process from ending at all. It POSTs what the
+ * exporter's own posts, as it does (same agent, headers and answer: 2xx and 3xx are success). It reaches the
+ * exporter's `_send`; without one it is left as it is, and the debug log says so.
+ */
+export function detachedZipkinExporter(exporter: SpanExporter, url: string, timeoutMillis: number): SpanExporter {
+  const internals = exporter as { _send?: ZipkinSend };
+  if (typeof internals._send !== 'function') {
+    log('the Zipkin exporter has no _send: its requests keep the process alive and have no timeout');
+    return exporter;
+  }
+  const target = new URL(url);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- https (and TLS) only when the endpoint is https, as the exporter's own
+  const { request } = (target.protocol === 'http:' ? require('node:http') : require('node:https')) as typeof import('node:http');
+  internals._send = (zipkinSpans, done) => {
+    if (zipkinSpans.length === 0) return done({ code: 0 });
+    let answered = false;
+    const answer = (result: ExportResult): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(deadline);
+      done(result);
+    };
+    const req = request(target, { method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => answer((res.statusCode ?? 0) < 400 ? { code: 0 } : { code: 1, error: new Error(`Got unexpected status code from zipkin: ${res.statusCode}`) }));
+    });
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMillis} ms (OTEL_EXPORTER_ZIPKIN_TIMEOUT)`)), timeoutMillis);
+    deadline.unref();
+    // On every request: an agent refs a socket it reuses.
+    req.on('socket', (socket) => socket.unref());
+    req.on('error', (error) => answer({ code: 1, error }));
+    req.end(JSON.stringify(zipkinSpans), 'utf8');
+  };
+  return exporter;
+}
+
 /** A processor whose waits for exports under way can be given up (`release`). */
 export interface Releasable {
   /** Answers the exports under way as failed: whoever waits for them stops waiting (the exports themselves go on). */

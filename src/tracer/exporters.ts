@@ -94,6 +94,16 @@ export function zipkinUrl(env: NodeJS.ProcessEnv = process.env): string {
   return eitherEnv(env, 'OT_ZIPKIN_URL', 'OTEL_EXPORTER_ZIPKIN_ENDPOINT')?.trim() ?? 'http://localhost:9411/api/v2/spans';
 }
 
+/** OTEL_EXPORTER_ZIPKIN_TIMEOUT: how long a Zipkin export may wait for its answer, in ms (10 s, as the spec says). */
+export function zipkinTimeout(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.OTEL_EXPORTER_ZIPKIN_TIMEOUT;
+  if (raw === undefined || raw.trim() === '') return 10000;
+  const value = Number(raw);
+  if (Number.isFinite(value) && value > 0) return value;
+  warnOnce(`OTEL_EXPORTER_ZIPKIN_TIMEOUT=${raw}: not a positive number of milliseconds; 10000 is used`);
+  return 10000;
+}
+
 /** Left out of the process detector's attributes: a command line can carry secrets (`--password=...`). */
 const UNSAFE_PROCESS_ATTRIBUTES = ['process.command_args', 'process.command_line'];
 

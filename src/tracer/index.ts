@@ -12,8 +12,8 @@ import { attributeNaming, spanRenamer, withAttributeNames } from './attribute-na
 import type { AttributeNaming } from './attribute-names';
 import type { BatchSettings } from './batch-processor';
 import { routeOpenTelemetryDiagnostics } from './diagnostics';
-import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from './exporters';
-import { detachedFromEventLoop, ReleasableExporter } from './detached-exporter';
+import { DeferredResource, detectedResource, otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinTimeout, zipkinUrl } from './exporters';
+import { detachedFromEventLoop, detachedZipkinExporter, ReleasableExporter } from './detached-exporter';
 import type { Releasable } from './detached-exporter';
 
 /*
@@ -260,7 +260,8 @@ function processorFor(mode: string, env: NodeJS.ProcessEnv, service: string, nam
   const url = zipkinUrl(env);
   return new LazyProcessor('the Zipkin exporter', url, () => {
     const { ZipkinExporter } = require('@opentelemetry/exporter-zipkin');
-    return batchSpanProcessor(guardedExporter(withAttributeNames(new ZipkinExporter({ url, serviceName: service }), naming), url), env);
+    const exporter = detachedZipkinExporter(new ZipkinExporter({ url, serviceName: service }), url, zipkinTimeout(env));
+    return batchSpanProcessor(guardedExporter(withAttributeNames(exporter, naming), url), env);
   });
 }
 

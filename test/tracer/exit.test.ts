@@ -192,6 +192,36 @@ describe('built-in tracer: how a traced process ends', function () {
     }
   });
 
+  describe('zipkin', () => {
+    // Regression: the Zipkin exporter sets no timeout and its socket kept the event loop alive, so an
+    // endpoint that accepted the connection and never answered kept a traced app from ending at all.
+    it('an endpoint that never answers: the app runs, ends within 3 s of its last line, and says so once', async () => {
+      const hanging = await hangingCollector();
+      try {
+        const r = await runToEnd({ OT_TRACER: 'zipkin', OT_ZIPKIN_URL: `${hanging.url}/api/v2/spans` });
+        assert.deepEqual([r.code, r.signal], [0, null], r.stderr);
+        assert.ok(r.afterLastLine < 5000, `ended ${r.afterLastLine} ms after its last line (3 s, and room for a loaded machine)`);
+        assert.ok(hanging.connections > 0, 'the spans were sent');
+        assert.equal(r.stderr, 'opentracing-client-hooks: the export of spans at exit did not finish within 3 s: the spans still being exported are dropped\n');
+      } finally {
+        await hanging.close();
+      }
+    });
+
+    it('OTEL_EXPORTER_ZIPKIN_TIMEOUT: an export with no answer within it fails, with one message, and the next batch goes', async () => {
+      const hanging = await hangingCollector();
+      try {
+        // One span a batch, sent at once, and the app runs 2 s more: both exports' waits (300 ms) are over before it ends.
+        const r = await runToEnd({ OT_TRACER: 'zipkin', OT_ZIPKIN_URL: `${hanging.url}/api/v2/spans`, OTEL_EXPORTER_ZIPKIN_TIMEOUT: '300', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1', OTEL_BSP_SCHEDULE_DELAY: '1', LINGER_MS: '2000' });
+        assert.deepEqual([r.code, r.signal], [0, null], r.stderr);
+        assert.match(r.stderr, /^opentracing-client-hooks: cannot export spans to http:\/\/127\.0\.0\.1:\d+\/api\/v2\/spans: no answer within 300 ms \(OTEL_EXPORTER_ZIPKIN_TIMEOUT\) \(the app keeps running; spans are dropped\)\n/);
+        assert.ok(hanging.connections >= 2, `${hanging.connections} exports: the batch after the one that timed out went too`);
+      } finally {
+        await hanging.close();
+      }
+    });
+  });
+
   describe('beforeExit', () => {
     /** The names of the spans in the OTLP/JSON bodies `sink` received. */
     const names = (bodies: string[]): string[] =>

@@ -14,7 +14,7 @@ import type { OtlpSpan } from '../helpers/otlp';
 import { headersHandler, readBody, serverForSuite, startServer } from '../helpers/servers';
 import { HOOK_NAMES } from '../../src/config';
 import { OTEL_INSTRUMENTATION_HOOKS, sdkDisabled, tracerSpec } from '../../src/otel-env';
-import { otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinUrl } from '../../src/tracer/exporters';
+import { otlpExporter, otlpProtocol, otlpTarget, resourceServiceName, zipkinTimeout, zipkinUrl } from '../../src/tracer/exporters';
 import { propagationNames } from '../../src/tracer/propagation';
 
 const tmpFile = tempFiles('otch-otel-env-');
@@ -580,6 +580,9 @@ describe('OpenTelemetry variables, read (unit)', () => {
   it('Zipkin endpoint, tracer choice, service.name from OTEL_RESOURCE_ATTRIBUTES', () => {
     assert.equal(zipkinUrl({}), 'http://localhost:9411/api/v2/spans');
     assert.equal(zipkinUrl({ OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://z/s' }), 'http://z/s');
+    assert.equal(zipkinTimeout({}), 10000);
+    assert.equal(zipkinTimeout({ OTEL_EXPORTER_ZIPKIN_TIMEOUT: ' 2500 ' }), 2500);
+    for (const bad of ['0', '-1', '5s']) assert.equal(zipkinTimeout({ OTEL_EXPORTER_ZIPKIN_TIMEOUT: bad }), 10000, bad);
     assert.deepEqual(tracerSpec({ OTEL_TRACES_EXPORTER: 'otlp' }), { variable: 'OTEL_TRACES_EXPORTER', value: 'otlp' });
     assert.deepEqual(tracerSpec({ OT_TRACER: ' ', OTEL_TRACES_EXPORTER: 'zipkin' }), { variable: 'OTEL_TRACES_EXPORTER', value: 'zipkin' });
     assert.equal(tracerSpec({}), undefined);
