@@ -1,7 +1,7 @@
 /**
  * node-redis (`redis` 4 to 6, i.e. `@redis/client` 1, 5 and 6): every command, through
  * `RedisCommandsQueue.prototype.addCommand`, with the client's entry points, MULTI, pipelines and
- * `connect`. The span logic is in ../tracing/redis, loaded when @redis/client is.
+ * `connect`, and 5+'s client pool. The span logic is in ../tracing/redis, loaded when @redis/client is.
  */
 import type { RedisOptions } from '../options/redis';
 import { defineHook, fileTargets } from '../registry/define';
@@ -21,6 +21,9 @@ export const redisHook = defineHook<'redis', RedisOptions, Tracing>({
       'dist/lib/sentinel': 'patchSentinel',
     }),
     fileTargets('@redis/client', '>=1.0.0 <2', { 'dist/lib/commander': 'patchCommander' }),
-    fileTargets('@redis/client', '>=5.0.0 <7', { 'dist/lib/commands/generic-transformers': 'patchGenericTransformers' }),
+    fileTargets('@redis/client', '>=5.0.0 <7', {
+      'dist/lib/commands/generic-transformers': 'patchGenericTransformers',
+      'dist/lib/client/pool': 'patchPool',
+    }),
   ],
 });

@@ -7,15 +7,17 @@
  * `pingInterval` PINGs, which go through `sendCommand` from a timer outside any context (its socket was
  * made outside one, cores/redis.ts). A cluster's discovery, a sentinel's topology work and 5+'s
  * re-authentication when a streaming credentials provider rotates them are the client's own work too: no span.
+ * 5+'s client pool runs each task in the context of the code that gave it (`patchPool`).
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { ownWork, ownWorkMethods } from '../cores/db-call';
+import { ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
 import type { DbConnection } from '../cores/db-call';
 import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
-import { clientParent } from '../spans';
+import { clientParent, tracingOff } from '../spans';
 import { applyArgs } from '../apply-args';
+import { callbackWrapper } from '../registry/wrap';
 
 interface RedisClientLike {
   options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string }; pingInterval?: number };
@@ -226,4 +228,25 @@ export function patchGenericTransformers(exports: any, { hook, wrap }: PatchCont
 
 export function patchCommander(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   wrap(exports, 'transformLegacyCommandArguments', wrapLegacyArguments(hook));
+}
+
+/**
+ * 5+'s `RedisClientPool.execute(fn)`: a task that waits for a client is run, synchronously, from the
+ * `.finally` of the task that gives one back, in that task's caller's context. `fn` runs in its own
+ * caller's instead, so that its commands are that caller's (not the request that released the client).
+ */
+function wrapPoolExecute(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function execute(this: unknown, fn: unknown): any {
+      if (tracingOff(hook) || typeof fn !== 'function') return applyArgs(original, this, arguments);
+      const store = storage.getStore();
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = callbackWrapper(fn as (...a: unknown[]) => unknown, (self, callArgs) => runInContext(store, fn as (...a: unknown[]) => unknown, self, callArgs));
+      return original.apply(this, args);
+    };
+}
+
+export function patchPool(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.RedisClientPool?.prototype;
+  if (proto != null && typeof proto.execute === 'function') wrap(proto, 'execute', wrapPoolExecute(hook));
 }

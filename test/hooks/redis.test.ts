@@ -346,19 +346,30 @@ describe('NOAUTH against a password-protected redis-server', function () {
   }
 });
 
-for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
+/** A connected node-redis client of `pkg` (errors go to a listener). */
+async function nodeRedisClient(pkg: string, options: object = {}): Promise<any> {
+  const c = require(pkg).createClient({ url: redisUrl(), ...options });
+  c.on('error', noop);
+  await c.connect();
+  return c;
+}
+
+async function closeNodeRedis(c: any): Promise<void> {
+  if (c.isOpen) await (c.close ? c.close() : c.quit());
+}
+
+const NODE_REDIS = [
+  ['redis4', 'redis@4'],
+  ['redis5', 'redis@5'],
+  ['redis', 'redis@6'],
+] as const;
+
+for (const [pkg, label] of NODE_REDIS) {
   describe(`${label} hook: synchronous throws and reconnects (real Redis)`, function () {
     this.timeout(20000);
     const tracer = new RecordingTracer();
-    const connect = async (options: object = {}): Promise<any> => {
-      const c = require(pkg).createClient({ url: redisUrl(), ...options });
-      c.on('error', noop);
-      await c.connect();
-      return c;
-    };
-    const close = async (c: any): Promise<void> => {
-      if (c.isOpen) await (c.close ? c.close() : c.quit());
-    };
+    const connect = (options?: object): Promise<any> => nodeRedisClient(pkg, options);
+    const close = closeNodeRedis;
     let admin: any;
 
     before(async () => {
@@ -441,6 +452,42 @@ for (const [pkg, label] of [['redis4', 'redis@4'], ['redis5', 'redis@5'], ['redi
 }
 
 for (const [pkg, label] of [['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
+  describe(`${label} hook: createClientPool (real Redis)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    before(() => installPatches(['redis'], { tracer }));
+    after(() => uninstallAllPatches());
+
+    it('a command that waited for a client is a child of its own caller, not of the request whose command gave the client back', async () => {
+      // Regression: the pool runs a waiting task from the .finally of the task that returns the client,
+      // and its command was a child of that task's request.
+      const admin = await nodeRedisClient(pkg);
+      const pool = await require(pkg).createClientPool({ url: redisUrl() }, { minimum: 1, maximum: 1 }).connect();
+      const key = `otch:${label}:pool:${process.pid}`;
+      try {
+        await admin.del(key);
+        tracer.reset();
+        const [a, b, c] = ['request-A', 'request-B', 'request-C'].map((name) => tracer.startSpan(name) as RecordedSpan);
+        const popped = withSpan(a, () => pool.blPop(key, 5));
+        const got = withSpan(b, () => pool.get(key));
+        const multi = withSpan(c, () => pool.multi().get(key).exec());
+        await until(() => pool.tasksQueueLength === 2, 'B and C to wait for the client');
+        await admin.lPush(key, 'v');
+        assert.deepEqual(await popped, { key, element: 'v' });
+        assert.equal(await got, null);
+        assert.deepEqual(await multi, [null]);
+        for (const request of [a, b, c]) request.finish();
+        await tracer.settle();
+        assert.deepEqual(tracer.childNames(a), ['redis.BLPOP']);
+        assert.deepEqual(tracer.childNames(b), ['redis.GET']);
+        assert.deepEqual(tracer.childNames(c), ['redis.MULTI']);
+      } finally {
+        await pool.close();
+        await closeNodeRedis(admin);
+      }
+    });
+  });
+
   describe(`${label} hook: a streaming credentials provider (real Redis)`, function () {
     this.timeout(20000);
     const tracer = new RecordingTracer();
