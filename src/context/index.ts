@@ -22,7 +22,8 @@ export interface RequestContext {
   readonly suppressed?: boolean;
   /**
    * The library of the hook so named is doing work of its own here (a cluster's topology refresh): that
-   * hook makes no span; the others make root spans.
+   * hook makes no span; the others make root spans, or children of `span` where a span of that hook's
+   * covers the work (node-redis's EVAL after a NOSCRIPT).
    */
   readonly ownWorkOf?: string;
   readonly outbound?: OutboundCall;

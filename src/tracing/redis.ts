@@ -12,7 +12,7 @@
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
-import type { DbConnection } from '../cores/db-call';
+import type { DbCall, DbConnection } from '../cores/db-call';
 import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent, tracingOff } from '../spans';
@@ -124,6 +124,50 @@ function wrapSender(hook: ActiveHook<RedisOptions>, name: string) {
     };
 }
 
+/** The command a script call sends first (EVALSHA): 1.x's `executeScript(script, args, options)`. */
+function v1ScriptArgs(args: IArguments): unknown[] {
+  const script = args[0] as { SHA1?: unknown; NUMBER_OF_KEYS?: unknown };
+  const keys = script.NUMBER_OF_KEYS;
+  return ['EVALSHA', script.SHA1, ...(keys === undefined ? [] : [String(keys)]), ...(args[1] as unknown[])];
+}
+
+/** 5+'s `_executeScript(script, parser, …)`: a copy, as the client turns the same array into its EVAL. */
+function scriptArgs(args: IArguments): unknown[] {
+  return (args[1] as { redisArgs: unknown[] }).redisArgs.slice();
+}
+
+/**
+ * A script call (`executeScript`, 5+'s `_executeScript`): one span, named for its EVALSHA, that ends with
+ * the reply the app gets. On NOSCRIPT the client sends EVAL by itself: that, and the EVALSHA, are covered
+ * by this span, and a NOSCRIPT it recovers from is no error.
+ */
+function wrapScript(hook: ActiveHook<RedisOptions>, argsOf: (args: IArguments) => unknown[]) {
+  return (original: (...args: any[]) => any) =>
+    function executeScript(this: RedisClientLike): any {
+      const parent = clientParent(hook);
+      if (parent === undefined) return applyArgs(original, this, arguments);
+      const client = selfOf(this);
+      let call: DbCall | undefined;
+      try {
+        const args = argsOf(arguments);
+        call = startRedisCommand(hook, parent, 'redis', args[0], args, 1, () => connectionOf(client));
+      } catch {
+        call = undefined; // arguments of a shape this major does not give: no span
+      }
+      if (call === undefined) return applyArgs(original, this, arguments);
+      return call.invokeAndChain(coveredSends, undefined, [hook, original, this, arguments]);
+    };
+}
+
+/**
+ * Runs `original` (a script call) with what the client sends in it covered by our span: the redis hook
+ * makes no span there, while the rest (the script's `transformReply`) keeps the caller's context.
+ */
+function coveredSends(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: IArguments): unknown {
+  const store = storage.getStore();
+  return runInContext({ span: store?.span, parentContext: store?.parentContext, ownWorkOf: hook.name }, original, thisArg, args);
+}
+
 function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE') {
   return (original: (...args: any[]) => any) =>
     function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
@@ -168,7 +212,7 @@ function v1CommandNames(basedir: string): string[] {
   }
 }
 
-const CLIENT_SENDERS = ['sendCommand', 'commandsExecutor', 'functionsExecuter', 'scriptsExecuter', 'executeFunction', 'executeScript'];
+const CLIENT_SENDERS = ['sendCommand', 'commandsExecutor', 'functionsExecuter', 'scriptsExecuter', 'executeFunction'];
 
 function isV1(version: string | undefined): boolean {
   return version !== undefined && version.startsWith('1.');
@@ -188,6 +232,8 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   if (isV1(version) && basedir !== undefined) {
     for (const name of v1CommandNames(basedir)) wrapOwn(name, wrapSender(hook, name));
   }
+  wrapOwn('executeScript', wrapScript(hook, v1ScriptArgs));
+  wrapOwn('_executeScript', wrapScript(hook, scriptArgs));
   // 1.x: a chainId means MULTI, none means pipeline.
   wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));
   wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));

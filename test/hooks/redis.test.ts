@@ -451,6 +451,62 @@ for (const [pkg, label] of NODE_REDIS) {
   });
 }
 
+for (const [pkg, label] of NODE_REDIS) {
+  describe(`${label} hook: scripts (real Redis)`, function () {
+    this.timeout(20000);
+    const tracer = new RecordingTracer();
+    before(() => installPatches(['redis'], { tracer }));
+    after(() => uninstallAllPatches());
+
+    it("a script the server does not have (EVALSHA, NOSCRIPT, then the client's own EVAL): one span under its caller that ends with the reply, an error only when the app gets one", async () => {
+      // Regression: 5+ made a failed EVALSHA span and an EVAL span; 4 only the failed EVALSHA, its EVAL untraced.
+      const script = (lua: string): unknown =>
+        require(pkg).defineScript({
+          NUMBER_OF_KEYS: 1,
+          SCRIPT: lua,
+          transformArguments: (k: string) => [k],
+          parseCommand: (parser: any, k: string) => parser.pushKey(k),
+          transformReply: (reply: unknown) => reply,
+        });
+      const replies: unknown[] = [];
+      uninstallAllPatches();
+      installPatches(['redis'], { tracer, hooks: { redis: { responseHook: (_span: unknown, _info: unknown, reply: unknown) => replies.push(reply) } } });
+      const client = await nodeRedisClient(pkg, {
+        scripts: { getIt: script("return redis.call('GET', KEYS[1])"), failIt: script("return redis.error_reply('bad ' .. KEYS[1])") },
+      });
+      const key = `otch:${label}:script:${process.pid}`;
+      try {
+        await client.set(key, 'v');
+        await client.sendCommand(['SCRIPT', 'FLUSH']);
+        tracer.reset();
+        replies.length = 0;
+        const request = tracer.startSpan('request') as RecordedSpan;
+        assert.equal(await withSpan(request, () => client.getIt(key)), 'v', 'NOSCRIPT, then EVAL');
+        assert.equal(await withSpan(request, () => client.getIt(key)), 'v', 'EVALSHA');
+        const err = (await withSpan(request, () => client.failIt(key)).catch((e: Error) => e)) as Error;
+        request.finish();
+        assert.equal(err.message, `bad ${key}`);
+        await tracer.settle();
+        const spans = tracer.finished.filter((s) => s !== request);
+        assert.deepEqual(
+          spans.map((s) => [s.operationName, s.parentId === request.id, s.tags.error === true, s.tags['db.statement']]),
+          [
+            ['redis.EVALSHA', true, false, 'EVALSHA ? ? ?'],
+            ['redis.EVALSHA', true, false, 'EVALSHA ? ? ?'],
+            ['redis.EVALSHA', true, true, 'EVALSHA ? ? ?'],
+          ],
+        );
+        assert.deepEqual(replies, ['v', 'v'], 'each span ended with the reply the app got');
+        assertDbErrorLogged(spans[2], err);
+      } finally {
+        uninstallAllPatches();
+        installPatches(['redis'], { tracer });
+        await closeNodeRedis(client);
+      }
+    });
+  });
+}
+
 for (const [pkg, label] of [['redis5', 'redis@5'], ['redis', 'redis@6']] as const) {
   describe(`${label} hook: createClientPool (real Redis)`, function () {
     this.timeout(20000);
