@@ -168,16 +168,61 @@ function coveredSends(hook: ActiveHook, original: (...args: any[]) => any, thisA
   return runInContext({ span: store?.span, parentContext: store?.parentContext, ownWorkOf: hook.name }, original, thisArg, args);
 }
 
-function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE') {
+/** Where a MULTI's executor puts EXEC's reply, from which its `exec()` makes what the app gets. */
+interface ExecReply {
+  /** EXEC's reply in what the executor resolves with. */
+  of(resolved: unknown): unknown;
+  /** 1.x: the error `exec()` throws for a null EXEC reply, a WATCHed key changed (5+'s executor throws it itself). */
+  watchError?(): unknown;
+}
+
+/** 5+: `_executeMulti` resolves with EXEC's reply. */
+const EXEC_REPLY: ExecReply = { of: (resolved) => resolved };
+
+/** 1.x: `multiExecutor` resolves with the replies to MULTI, the commands and EXEC; a null EXEC is its WatchError. */
+function v1ExecReply(basedir: string | undefined): ExecReply {
+  return {
+    of: (resolved) => (Array.isArray(resolved) ? resolved[resolved.length - 1] : undefined),
+    watchError: () => {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the error class of the very copy of @redis/client being patched
+        return new (require(path.join(basedir ?? '', 'dist', 'lib', 'errors')).WatchError)();
+      } catch {
+        return new Error('EXEC aborted: a WATCHed key changed');
+      }
+    },
+  };
+}
+
+/**
+ * The error a MULTI's `exec()` rejects with although its executor resolved, or undefined. For a command
+ * that failed inside it, `exec()` throws a MultiErrorReply listing them: the span logs the first one's own error.
+ */
+function execFailure(exec: ExecReply, resolved: unknown): unknown {
+  const reply = exec.of(resolved);
+  if (reply === null) return exec.watchError?.();
+  return Array.isArray(reply) ? reply.find((r) => r instanceof Error) : undefined;
+}
+
+function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE', exec?: ExecReply) {
   return (original: (...args: any[]) => any) =>
     function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
       const parent = clientParent(hook);
       if (parent === undefined) return applyArgs(original, this, arguments);
       const client = selfOf(this);
+      const kind = kindOf(arguments);
       const list = (): BatchCommand[] => (Array.isArray(commands) ? commands.map((c) => ({ name: c.args[0], args: c.args, from: 1 })) : []);
-      const call = startRedisBatch(hook, parent, 'redis', kindOf(arguments), list, () => connectionOf(client));
+      const call = startRedisBatch(hook, parent, 'redis', kind, list, () => connectionOf(client));
       if (call === undefined) return applyArgs(original, this, arguments);
-      return asSender(client, true, () => call.invokeAndChain(original, this, arguments));
+      // A pipeline's executor rejects with a failed command's error; a MULTI's resolves, and exec() throws.
+      const failed =
+        kind === 'MULTI' && exec !== undefined
+          ? (resolved: unknown): void => {
+              const err = execFailure(exec, resolved);
+              if (err !== undefined) call.fail(err);
+            }
+          : undefined;
+      return asSender(client, true, () => call.chainOrSucceed(call.invoke(original, this, arguments), failed));
     };
 }
 
@@ -235,8 +280,8 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   wrapOwn('executeScript', wrapScript(hook, v1ScriptArgs));
   wrapOwn('_executeScript', wrapScript(hook, scriptArgs));
   // 1.x: a chainId means MULTI, none means pipeline.
-  wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE')));
-  wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI'));
+  wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE'), v1ExecReply(basedir)));
+  wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI', EXEC_REPLY));
   wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
   wrapOwn('connect', wrapConnect(hook));
 }

@@ -452,7 +452,7 @@ for (const [pkg, label] of NODE_REDIS) {
 }
 
 for (const [pkg, label] of NODE_REDIS) {
-  describe(`${label} hook: scripts (real Redis)`, function () {
+  describe(`${label} hook: scripts and transactions (real Redis)`, function () {
     this.timeout(20000);
     const tracer = new RecordingTracer();
     before(() => installPatches(['redis'], { tracer }));
@@ -502,6 +502,47 @@ for (const [pkg, label] of NODE_REDIS) {
         uninstallAllPatches();
         installPatches(['redis'], { tracer });
         await closeNodeRedis(client);
+      }
+    });
+
+    it('a MULTI whose exec() rejects (a command in it failed, a WATCHed key changed) is an error span, its error logged redacted', async () => {
+      // Regression: the span ended with EXEC's reply, error=false, although exec() rejected (4 and 5+
+      // with a MultiErrorReply, 4 with a WatchError too).
+      const client = await nodeRedisClient(pkg);
+      const other = await nodeRedisClient(pkg);
+      const key = `otch:${label}:multi-error:${process.pid}`;
+      try {
+        await client.set(key, 'secret-value');
+        tracer.reset();
+        const request = tracer.startSpan('request') as RecordedSpan;
+        const failed = await withSpan(request, () => client.multi().incr(key).get(key).exec()).catch((e: Error) => e);
+        assert.equal(failed.constructor.name, 'MultiErrorReply');
+        const aborted = await withSpan(request, async () => {
+          await client.watch(key);
+          await other.set(key, 'changed');
+          return client.multi().set(key, 'mine').exec().catch((e: Error) => e);
+        });
+        assert.equal(aborted.constructor.name, 'WatchError');
+        request.finish();
+        await tracer.settle();
+        const multis = tracer.byName('redis.MULTI');
+        assert.deepEqual(
+          multis.map((s) => [s.parentId === request.id, s.tags.error]),
+          [
+            [true, true],
+            [true, true],
+          ],
+        );
+        // The failed command's own error (ERR value is not an integer), as for a pipeline.
+        const [incrError] = failed.errors();
+        assertDbErrorLogged(multis[0], incrError);
+        const watchLogged = multis[1].errorLog()?.fields['error.object'] as Error;
+        assert.equal(Object.getPrototypeOf(watchLogged), Object.getPrototypeOf(aborted));
+        assert.equal(watchLogged.message, aborted.message);
+        assert.ok(!tracer.everything().includes('secret-value'), tracer.everything());
+      } finally {
+        await closeNodeRedis(client);
+        await closeNodeRedis(other);
       }
     });
   });
