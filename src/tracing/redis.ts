@@ -206,23 +206,84 @@ function execFailure(exec: ExecReply, resolved: unknown): unknown {
 
 function wrapBatch(hook: ActiveHook<RedisOptions>, kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE', exec?: ExecReply) {
   return (original: (...args: any[]) => any) =>
-    function batch(this: RedisClientLike, commands: Array<{ args: unknown[] }>): any {
-      const parent = clientParent(hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
+    function batch(this: RedisClientLike): any {
+      const result = tracedBatch(hook, kindOf, exec, original, this, arguments);
+      // Every major's executor takes the database a MULTI or pipeline selects second.
+      const selectedDB = arguments[1];
+      return selectedDB === undefined || !hook.enabled ? result : selecting(selfOf(this), selectedDB, result);
+    };
+}
+
+function tracedBatch(
+  hook: ActiveHook<RedisOptions>,
+  kindOf: (args: IArguments) => 'MULTI' | 'PIPELINE',
+  exec: ExecReply | undefined,
+  original: (...args: any[]) => any,
+  self: RedisClientLike,
+  args: IArguments,
+): any {
+  const parent = clientParent(hook);
+  if (parent === undefined) return applyArgs(original, self, args);
+  const client = selfOf(self);
+  const kind = kindOf(args);
+  const commands = args[0] as Array<{ args: unknown[] }>;
+  const list = (): BatchCommand[] => (Array.isArray(commands) ? commands.map((c) => ({ name: c.args[0], args: c.args, from: 1 })) : []);
+  const call = startRedisBatch(hook, parent, 'redis', kind, list, () => connectionOf(client));
+  if (call === undefined) return applyArgs(original, self, args);
+  // A pipeline's executor rejects with a failed command's error; a MULTI's resolves, and exec() throws.
+  const failed =
+    kind === 'MULTI' && exec !== undefined
+      ? (resolved: unknown): void => {
+          const err = execFailure(exec, resolved);
+          if (err !== undefined) call.fail(err);
+        }
+      : undefined;
+  return asSender(client, true, () => call.chainOrSucceed(call.invoke(original, self, args), failed));
+}
+
+/** `result`, or when it is a promise, one that settles as it does, `done` run first on its success. */
+function afterSuccess(result: any, done: () => void): any {
+  if (result === null || typeof result !== 'object' || typeof result.then !== 'function') return result;
+  return result.then((value: unknown) => {
+    try {
+      done();
+    } catch {
+      // The app's reply is not the tags' to lose.
+    }
+    return value;
+  });
+}
+
+/**
+ * What a call that selects database `db` returns (`select()`, a MULTI or pipeline with `select`): once
+ * it succeeds, the client's spans carry `db`, which the client keeps (and selects again on reconnect).
+ */
+function selecting(client: RedisClientLike, db: unknown, result: unknown): unknown {
+  if (typeof db !== 'number' && typeof db !== 'string') return result;
+  return afterSuccess(result, () => {
+    connectionOf(client).instance = db;
+  });
+}
+
+/** `select([options,] db)`: 1.x sends it through a private method, so it is marked as the sender here. */
+function wrapSelect(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function SELECT(this: RedisClientLike): any {
+      if (!hook.enabled) return applyArgs(original, this, arguments);
       const client = selfOf(this);
-      const kind = kindOf(arguments);
-      const list = (): BatchCommand[] => (Array.isArray(commands) ? commands.map((c) => ({ name: c.args[0], args: c.args, from: 1 })) : []);
-      const call = startRedisBatch(hook, parent, 'redis', kind, list, () => connectionOf(client));
-      if (call === undefined) return applyArgs(original, this, arguments);
-      // A pipeline's executor rejects with a failed command's error; a MULTI's resolves, and exec() throws.
-      const failed =
-        kind === 'MULTI' && exec !== undefined
-          ? (resolved: unknown): void => {
-              const err = execFailure(exec, resolved);
-              if (err !== undefined) call.fail(err);
-            }
-          : undefined;
-      return asSender(client, true, () => call.chainOrSucceed(call.invoke(original, this, arguments), failed));
+      const result = clientParent(hook) === undefined ? applyArgs(original, this, arguments) : asSender(client, false, () => applyArgs(original, this, arguments));
+      return selecting(client, arguments[arguments.length - 1], result);
+    };
+}
+
+/** 5+'s `reset()`: once it succeeds, the client is back on the database of its options. */
+function wrapReset(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function reset(this: RedisClientLike): any {
+      const result = applyArgs(original, this, arguments);
+      if (!hook.enabled) return result;
+      const client = selfOf(this);
+      return afterSuccess(result, () => connections.delete(client));
     };
 }
 
@@ -283,6 +344,8 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   wrapOwn('multiExecutor', wrapBatch(hook, (args) => (args[2] ? 'MULTI' : 'PIPELINE'), v1ExecReply(basedir)));
   wrapOwn('_executeMulti', wrapBatch(hook, () => 'MULTI', EXEC_REPLY));
   wrapOwn('_executePipeline', wrapBatch(hook, () => 'PIPELINE'));
+  wrapOwn('SELECT', wrapSelect(hook));
+  wrapOwn('reset', wrapReset(hook));
   wrapOwn('connect', wrapConnect(hook));
 }
 

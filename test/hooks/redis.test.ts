@@ -452,7 +452,7 @@ for (const [pkg, label] of NODE_REDIS) {
 }
 
 for (const [pkg, label] of NODE_REDIS) {
-  describe(`${label} hook: scripts and transactions (real Redis)`, function () {
+  describe(`${label} hook: scripts, transactions and SELECT (real Redis)`, function () {
     this.timeout(20000);
     const tracer = new RecordingTracer();
     before(() => installPatches(['redis'], { tracer }));
@@ -543,6 +543,48 @@ for (const [pkg, label] of NODE_REDIS) {
       } finally {
         await closeNodeRedis(client);
         await closeNodeRedis(other);
+      }
+    });
+
+    it("db.instance follows the database the client selected: select() (with its span on redis@4 too), a MULTI's or pipeline's select, and on 5+ reset()", async () => {
+      // Regression: every span kept the database of the client's options; redis@4's select() had no span.
+      const client = await nodeRedisClient(pkg, { database: 1 });
+      const key = `otch:${label}:select:${process.pid}`;
+      try {
+        await client.select(2); // outside any request: no parent, still followed
+        tracer.reset();
+        const request = tracer.startSpan('request') as RecordedSpan;
+        await withSpan(request, async () => {
+          await client.get(key);
+          await client.select(3);
+          await client.get(key);
+          await client.multi().select(4).get(key).exec();
+          await client.get(key);
+          await client.multi().select(5).get(key).execAsPipeline();
+          await client.get(key);
+          if (pkg !== 'redis4') {
+            await client.reset();
+            await client.get(key);
+          }
+        });
+        request.finish();
+        await tracer.settle();
+        const expected = [
+          ['redis.GET', '2'],
+          ['redis.SELECT', '2'],
+          ['redis.GET', '3'],
+          ['redis.MULTI', '3'],
+          ['redis.GET', '4'],
+          ['redis.PIPELINE', '4'],
+          ['redis.GET', '5'],
+          ...(pkg === 'redis4' ? [] : [['redis.GET', '1']]),
+        ];
+        assert.deepEqual(
+          tracer.finished.filter((s) => s.parentId === request.id).map((s) => [s.operationName, s.tags['db.instance']]),
+          expected,
+        );
+      } finally {
+        await closeNodeRedis(client);
       }
     });
   });
