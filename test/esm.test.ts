@@ -48,16 +48,20 @@ describe('an ES module app', function () {
       try {
         const child = await run([flag, entry, 'test/fixtures/esm-app.mjs'], { OT_TRACER: 'jsonl', OT_TRACER_FILE: file, TARGET_URL: target.url, ESM_PARTS: esmParts().join(',') });
         assert.equal(child.status, 0, child.stderr);
-        const parts = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { components: string[]; importOnly: string[]; targetRequests: number };
+        const parts = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { components: string[]; importOnly: string[]; spans: Record<string, number>; targetRequests: number };
         const spans = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
         const components = new Set(spans.map((s) => s.tags.component));
         // -r registers the same loader for an ES-module main: what only the loader sees is hooked either way.
         for (const c of [...parts.components, ...parts.importOnly]) assert.ok(components.has(c), `${c} traced: ${[...components]}`);
+        // Servers named after their routes (hapi, koa, express through their default imports), pg-pool's own entry.
+        for (const [name, count] of Object.entries(parts.spans)) assert.equal(spans.filter((s) => s.name === name).length, count, `spans named ${name}`);
         const byPath = (p: string) => spans.filter((s) => s.tags['span.kind'] === 'client' && String(s.tags['http.url']).endsWith(p));
         const axiosSpans = byPath('/axios');
         assert.equal(axiosSpans.length, 1, 'one span for the axios call');
         assert.equal(axiosSpans[0].tags.component, 'axios');
-        for (const p of ['/fetch', '/http', '/undici']) assert.equal(byPath(p).length, 1, `one span for ${p}`);
+        for (const p of ['/fetch', '/http', '/undici', '/undici-default']) assert.equal(byPath(p).length, 1, `one span for ${p}`);
+        // undici's request through the default import is its own entry's span (not only the channels' one).
+        assert.equal(byPath('/undici-default')[0].tags.component, 'undici');
         for (const client of ['2', '3']) assert.equal(spans.filter((s) => s.name === `nats.publish otch.esm.${client}`).length, 1, `one publish span from nats ${client}`);
         assert.equal(spans.filter((s) => s.name.startsWith('nats.publish otch.esm.js.') && s.tags['nats.stream'] !== undefined).length, 1, "nats.js 3's JetStream publish");
         assert.ok(spans.some((s) => s.name === 'amqp.consume ' + 'amq.gen-*' && s.tags['span.kind'] === 'consumer'), 'the consumer span');
@@ -71,6 +75,18 @@ describe('an ES module app', function () {
       } finally {
         await target.close();
         fs.rmSync(path.dirname(file), { recursive: true, force: true });
+      }
+    });
+  }
+
+  for (const [flag, entry] of [
+    ['--import', 'opentracing-client-hooks/register'],
+    ['-r', './register'],
+  ] as const) {
+    it(`${flag} ${entry}: a CommonJS entry imported and required carries one layer on its exports and its named bindings, which uninstall takes out of both`, async () => {
+      for (const order of ['import-first', 'require-first']) {
+        const child = await run([flag, entry, 'test/fixtures/esm-cjs-layers.mjs', order], {});
+        assert.equal(child.status, 0, `${order}:\n${child.stdout}${child.stderr}`);
       }
     });
   }

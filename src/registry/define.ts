@@ -45,6 +45,16 @@ export interface PatchContext<O extends object, S, T = unknown> {
   current(): ActiveHook<O> | undefined;
 }
 
+/**
+ * The class that a package entry exports as a whole: the exports themselves (a require(), or a CommonJS
+ * entry that an ES module imports), or the `default` of the namespace that the ES-module loader hands over
+ * for an ES-module entry (koa's and pg-pool's re-export their CommonJS class as their default).
+ */
+export function entryClass(exports: unknown): { prototype?: any } | undefined {
+  const value = exports !== null && typeof exports === 'object' ? (exports as { default?: unknown }).default : exports;
+  return typeof value === 'function' ? value : undefined;
+}
+
 /** What a target runs on the exports of its module when it loads, with the hook's context. */
 export type Patch<O extends object, S, T> = (exports: any, ctx: PatchContext<O, S, T>) => void;
 

@@ -328,14 +328,34 @@ function refreshModuleHooks(): void {
   const below = proto.require;
   requireHook = new Hook(targetModules(installed.values(), false), { internals: true }, onRequire);
   seenRequires = skipSeenRequires(proto.require, below);
-  // An ES-module build (axios's) never goes through require(): only the loader sees it. A CommonJS
-  // package imported from ESM shows up here too, and as its exports were patched already, once.
+  // An ES-module build (axios's) never goes through require(): only the loader sees it. Nor does a
+  // CommonJS entry imported from ESM (Node loads it without require()): the loader sees that too.
   if (esmLoaderActive) {
     const entries = targetModules(installed.values(), true);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the ES-module loader is active
     const { Hook } = require('import-in-the-middle') as typeof import('import-in-the-middle');
-    importHook = new Hook(entries, (exports, name, basedir) => onRequire(exports, name, basedir || undefined));
+    importHook = new Hook(entries, (namespace, name, basedir, format) => {
+      onImport(namespace, name, basedir || undefined, format);
+    });
   }
+}
+
+/**
+ * A hooked entry that an ES module imports, as import-in-the-middle hands it over: the module's namespace,
+ * whose bindings the app imports. An ES module is patched as its namespace. A CommonJS one is patched as
+ * its `module.exports` (the namespace's `default`, which `import Hapi from '@hapi/hapi'` gets), as a
+ * require() of it would be, and so once whichever comes first; its named bindings (`import { server }`),
+ * copies of those exports, then get the same layers.
+ */
+function onImport(namespace: Record<string, unknown>, name: string, basedir: string | undefined, format: string | undefined): void {
+  const exports = format === 'commonjs' ? namespace.default : undefined;
+  if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) {
+    onRequire(namespace, name, basedir);
+    return;
+  }
+  onRequire(exports, name, basedir);
+  tracerWatch?.share(exports, namespace);
+  for (const hook of installed.values()) hook.wrapper.share(exports, namespace);
 }
 
 /**

@@ -14,6 +14,8 @@ const kLayer = Symbol('opentracing-client-hooks.layer');
 interface Layer {
   readonly target: object;
   readonly name: PropertyKey;
+  /** The function the layer stands in for. */
+  readonly original: AnyFunction;
   readonly wrapper: AnyFunction;
   /** The own descriptor replaced, or undefined when the function was inherited. */
   readonly replaced: PropertyDescriptor | undefined;
@@ -125,6 +127,28 @@ export class Wrapper {
     if (this.mine.has(original)) return false;
     const wrapper = asWrapperOf(original, makeWrapper(original));
     Object.defineProperty(wrapper, kLayer, { value: true });
+    return this.put({ target, name, original, wrapper, replaced: own });
+  }
+
+  /**
+   * Gives `target` the layers that this install put on the same properties of `source`: an ES-module
+   * namespace, whose bindings are copies of a CommonJS module's exports, gets the layers its
+   * `module.exports` got, one per function, taken out at uninstall like any other. A binding that holds
+   * the function a layer stands in for gets that layer; one copied with the layer already on is recorded.
+   */
+  share(source: object, target: object): void {
+    for (const layer of this.layers.slice()) {
+      if (layer.target !== source || this.layers.some((l) => l.target === target && l.name === layer.name)) continue;
+      const own = Object.getOwnPropertyDescriptor(target, layer.name);
+      if (own === undefined || !('value' in own)) continue;
+      if (own.value === layer.original) this.put({ ...layer, target, replaced: own });
+      else if (own.value === layer.wrapper) this.layers.push({ ...layer, target, replaced: { ...own, value: layer.original } });
+    }
+  }
+
+  /** Puts `layer.wrapper` in place of `layer.replaced` (or over the inherited function) and records it. */
+  private put(layer: Layer): boolean {
+    const { target, name, wrapper, replaced: own } = layer;
     try {
       if (own !== undefined && own.configurable === false) (target as Record<PropertyKey, unknown>)[name] = wrapper;
       else {
@@ -139,7 +163,7 @@ export class Wrapper {
       log('%s: cannot wrap %s: %O', this.owner, String(name), err);
       return false;
     }
-    this.layers.push({ target, name, wrapper, replaced: own });
+    this.layers.push(layer);
     this.mine.add(wrapper);
     return true;
   }

@@ -6,6 +6,7 @@
  * per middleware and router handler.
  */
 import { inboundRequest, templateOf } from '../cores/http-server';
+import { entryClass } from '../registry/define';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { KoaOptions } from '../options/koa';
 import { asWrapperOf } from '../registry/wrap';
@@ -122,11 +123,12 @@ function wrapRegister(hook: ActiveHook<KoaOptions>) {
 }
 
 export function patchKoa(exports: any, { hook, wrap }: PatchContext<KoaOptions, undefined>): void {
-  wrap(exports.prototype, 'handleRequest', wrapHandleRequest(hook));
-  wrap(exports.prototype, 'callback', wrapCallback(hook));
+  const proto = entryClass(exports)?.prototype;
+  wrap(proto, 'handleRequest', wrapHandleRequest(hook));
+  wrap(proto, 'callback', wrapCallback(hook));
 }
 
 export function patchRouter(exports: any, { hook, wrap }: PatchContext<KoaOptions, undefined>): void {
-  const Router = typeof exports === 'function' ? exports : exports.default ?? exports.Router;
+  const Router = entryClass(exports) ?? exports?.Router;
   if (typeof Router === 'function') wrap(Router.prototype, 'register', wrapRegister(hook));
 }

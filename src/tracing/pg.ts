@@ -9,6 +9,7 @@ import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
 import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
+import { entryClass } from '../registry/define';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import { clientParent, tracingOff } from '../spans';
@@ -322,5 +323,5 @@ export function patchClient(exports: any, { hook, state, basedir, wrap }: PatchC
 }
 
 export function patchPool(exports: any, { hook, state, wrap }: PatchContext<PgOptions, PgState>): void {
-  wrap(exports.prototype, 'connect', wrapPoolConnect(hook, state));
+  wrap(entryClass(exports)?.prototype, 'connect', wrapPoolConnect(hook, state));
 }

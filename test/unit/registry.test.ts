@@ -119,6 +119,33 @@ describe('registry: layered wrapping', () => {
     first.unwrapAll();
     assert.equal(target.run, original);
   });
+
+  it("share: copies of a module's exports (an ES-module namespace) get the very layers the exports got, and lose them at unwrap", () => {
+    const exports = { run() { return 'run'; }, stop() { return 'stop'; }, other() { return 'other'; } };
+    const { run, stop, other } = exports;
+    const copiedBefore = { run, stop: () => 'not the exports one', other };
+    const log: string[] = [];
+    const w = new Wrapper('test');
+    w.wrap(exports, 'run', tagging(log, 'ours'));
+    w.wrap(exports, 'stop', tagging(log, 'ours'));
+    const copiedAfter = { run: exports.run };
+    w.share(exports, copiedBefore);
+    w.share(exports, copiedBefore);
+    w.share(exports, copiedAfter);
+    assert.equal(copiedBefore.run, exports.run, 'the same layer, not a second one');
+    assert.equal(copiedBefore.other, other, 'what the exports did not get is left as it is');
+    assert.notEqual(copiedBefore.stop, exports.stop, 'a binding that holds another function is left as it is');
+    assert.equal(copiedBefore.run(), 'run');
+    assert.deepEqual(log, ['ours']);
+    // Another instrumentation wraps the exports over ours: unwrap leaves theirs there, and the copies get the original.
+    shimmer.wrap(exports, 'run', tagging([], 'theirs'));
+    const theirs = exports.run;
+    w.unwrapAll();
+    assert.equal(exports.run, theirs);
+    assert.equal(exports.stop, stop);
+    assert.equal(copiedBefore.run, run);
+    assert.equal(copiedAfter.run, run, 'a copy made with our layer on loses it too');
+  });
 });
 
 describe('registry: per-call callback wrappers', () => {
