@@ -2,9 +2,11 @@
  * @hapi/hapi 21 span logic (declared in ../hooks/hapi): every server made with `Hapi.server()` / `new
  * Hapi.Server()` while the hook is installed gets an `onPreAuth` extension that names the server span
  * that httpServer opened after the route (`request.route.path`, plugin prefixes included) as soon as
- * the route is known, an `onPreResponse` one that records a server error (a Boom with a 5xx status,
- * which is what hapi makes of a thrown error), and, with `middlewareSpans`, a child span named after
- * the route handler while it runs (made in the toolkit that runs it: the route keeps the app's own
+ * the route is known (and an `onPreResponse` one for a request that fails before that). Every Boom that
+ * becomes a request's response (what hapi makes of a thrown error, a handler's or an extension's,
+ * the app's `onPreResponse` ones included, which run after ours) is recorded as it is set, so the error
+ * logged is the one hapi answers with. With `middlewareSpans`, a child span named after the route
+ * handler runs while it does (made in the toolkit that runs it: the route keeps the app's own
  * function). A server keeps its extensions for good and they answer to whichever install is current,
  * so a server made under one install is traced again after uninstall and install; a server made before
  * any install is not instrumented (its requests keep the httpServer span, named `HTTP <METHOD>`).
@@ -20,7 +22,6 @@ type Handler = (this: unknown, request: any, h: unknown) => unknown;
 
 const instrumented = new WeakSet<object>();
 
-/** The install the extensions answer to now, if the hook is installed. */
 /** The registry's lookup of the hook's current install (`ctx.current`), kept from the latest patch: what hapi keeps of ours answers to it. */
 let current: () => ActiveHook<HapiOptions> | undefined = () => undefined;
 
@@ -34,20 +35,30 @@ function nameRoute(inbound: InboundRequest, request: any): void {
   if (route != null && route.method !== '_special' && typeof route.path === 'string' && inbound.route !== route.path) inbound.setRoute(route.path);
 }
 
-function onPreAuth(request: any, h: Toolkit): symbol {
+/** `onPreAuth`, and `onPreResponse` for a request that failed before it (the route may be known by then). */
+function onRouteKnown(request: any, h: Toolkit): symbol {
   const inbound = inboundOf(request);
   if (inbound !== undefined) nameRoute(inbound, request);
   return h.continue;
 }
 
-function onPreResponse(request: any, h: Toolkit): symbol {
-  const inbound = inboundOf(request);
-  if (inbound !== undefined) {
-    nameRoute(inbound, request);
-    const response = request.response;
-    if (response != null && response.isBoom === true) inbound.recordError(response);
-  }
-  return h.continue;
+/**
+ * A request's `_setResponse(response)`, through which every response that a lifecycle step, an
+ * extension (the app's `onPreResponse` ones, which run after ours, included) or the transmit of a
+ * response that failed to marshal gives hapi passes: a Boom that becomes the response of a request to
+ * an instrumented server (`_core.root` is the server `Hapi.server()` made) is recorded then. Not the
+ * Boom hapi answers a client that left with (`_eventContext.request` is cleared first): the span
+ * records the abort itself.
+ */
+function wrapSetResponse(hook: ActiveHook<HapiOptions>) {
+  return (original: (...args: any[]) => unknown) =>
+    function _setResponse(this: any, response: any): unknown {
+      const result = applyArgs(original, this, arguments);
+      if (hook.enabled && response?.isBoom === true && this?.response === response && this._eventContext?.request === this && instrumented.has(this._core?.root)) {
+        inboundOf(this)?.recordError(response);
+      }
+      return result;
+    };
 }
 
 /**
@@ -77,8 +88,8 @@ function instrument(server: any): void {
   if (server === null || typeof server !== 'object' || typeof server.ext !== 'function' || instrumented.has(server)) return;
   instrumented.add(server);
   try {
-    server.ext('onPreAuth', onPreAuth);
-    server.ext('onPreResponse', onPreResponse);
+    server.ext('onPreAuth', onRouteKnown);
+    server.ext('onPreResponse', onRouteKnown);
   } catch {
     // A server that refuses the extensions is left untraced.
   }
@@ -97,6 +108,11 @@ export function patchHapi(exports: any, { hook, wrap, current: lookup }: PatchCo
   current = lookup;
   wrap(exports, 'server', wrapFactory(hook));
   wrap(exports, 'Server', wrapFactory(hook));
+}
+
+export function patchRequest(exports: any, { hook, wrap, current: lookup }: PatchContext<HapiOptions, undefined>): void {
+  current = lookup;
+  wrap(exports?.prototype, '_setResponse', wrapSetResponse(hook));
 }
 
 export function patchToolkit(exports: any, { hook, wrap, current: lookup }: PatchContext<HapiOptions, undefined>): void {
