@@ -3,8 +3,9 @@
  * instances: no hooks (printPlugins, printRoutes({ includeHooks }) and hook counts stay as they are) and
  * no replaced handler (an app's onRoute sees its own). Instead:
  * - `Reply#send` (every reply goes through it) names the server span that httpServer opened after the
- *   route (`routeOptions.url`, prefixes included) and records the error an error reply carries, from a
- *   handler or from any hook, as fastify's own `onError` hooks would see it;
+ *   route (`routeOptions.url`, prefixes included), records the error an error reply carries, from a
+ *   handler or from any hook, as fastify's own `onError` hooks would see it, and, sent where a handler's
+ *   child span is active (`middlewareSpans`), replies with the request's span active;
  * - fastify 5: the `tracing:fastify.request.handler` channels name the route as the handler starts, run
  *   the handler in the request's context (a bound store on `start`) and, with `middlewareSpans`, under a
  *   child span, and record what it throws or rejects;
@@ -51,17 +52,32 @@ function inboundOf(hook: ActiveHook<FastifyOptions>, request: any): InboundReque
   return hook.enabled ? inboundRequest(request?.raw) : undefined;
 }
 
-/** Reply#send: the route, and the error of an error reply (what fastify hands its onError hooks). */
+/** The stores that a handler runs in under its child span (`middlewareSpans`). */
+const handlerStores = new WeakSet<RequestContext>();
+
+/** A store in which `span`, a handler's child span, is the active one. */
+function handlerStoreOf(span: Span): RequestContext {
+  const store = { span };
+  handlerStores.add(store);
+  return store;
+}
+
+/**
+ * Reply#send: the route, and the error of an error reply (what fastify hands its onError hooks). The
+ * reply it starts (serialization, the error handler, the onError, preSerialization, onSend and
+ * onResponse hooks) runs with the request's span active, not the handler's, which ends with the
+ * handler: fastify 5 sends what the handler returned inside the handler's channel, which binds its span.
+ */
 function wrapSend(hook: ActiveHook<FastifyOptions>, kReplyIsError: symbol | undefined) {
   return (original: (...args: any[]) => unknown) =>
     function send(this: any, payload: unknown): unknown {
       const inbound = inboundOf(hook, this?.request);
-      if (inbound !== undefined) {
-        nameRoute(inbound, this.request);
-        const isError = payload instanceof Error || (kReplyIsError !== undefined && this[kReplyIsError] === true);
-        if (isError && this.sent !== true) inbound.recordError(payload);
-      }
-      return applyArgs(original, this, arguments);
+      if (inbound === undefined) return applyArgs(original, this, arguments);
+      nameRoute(inbound, this.request);
+      const isError = payload instanceof Error || (kReplyIsError !== undefined && this[kReplyIsError] === true);
+      if (isError && this.sent !== true) inbound.recordError(payload);
+      const store = storage.getStore();
+      return store !== undefined && handlerStores.has(store) ? inbound.run(original, this, arguments) : applyArgs(original, this, arguments);
     };
 }
 
@@ -101,7 +117,7 @@ function handlerStore(hook: ActiveHook<FastifyOptions>, message: HandlerMessage)
   const span = inbound.startChild(handlerName(request.routeOptions?.handler), 'fastify');
   if (span === undefined) return inbound.store;
   message[kChild] = { inbound, span };
-  return { span };
+  return handlerStoreOf(span);
 }
 
 /** A handler that returned (or threw): its span ends now, when its promise settles, or, if it replies later, with the request. */
@@ -159,7 +175,7 @@ function wrapHandler(handler: Handler): Handler {
     // An async handler's child ends when it settles; a reply.send() one with the request at the latest.
     let result: unknown;
     try {
-      result = inbound.runWith(child, handler, this, arguments);
+      result = storage.run(handlerStoreOf(child), Reflect.apply, handler, this, arguments);
     } catch (err) {
       inbound.finishChild(child);
       throw err;

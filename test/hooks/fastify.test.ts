@@ -4,7 +4,8 @@
  * fastify in test/frameworks/contract.test.ts.
  */
 import assert from 'node:assert/strict';
-import { frameworkSuite, get, request, serverSpans } from '../frameworks/harness';
+import { currentSpan } from '../../src';
+import { childrenOf, frameworkSuite, get, request, serverSpans } from '../frameworks/harness';
 import { fastifyDrivers } from '../frameworks/drivers/fastify';
 
 for (const driver of fastifyDrivers) {
@@ -24,6 +25,42 @@ for (const driver of fastifyDrivers) {
       assert.equal(seen.inBodyHandler, echo);
       const client = tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags['http.url'] === `${back().url}/cb/5`);
       assert.equal(client?.parentId, cb.id);
+    });
+
+    it('middlewareSpans: the reply (preSerialization, onSend, onError and onResponse hooks) runs with the request span active; the handler under its own', async () => {
+      const active: Record<string, Record<string, unknown>> = {};
+      const responded: Record<string, () => void> = {};
+      const paths = ['/api/v1/users/3', '/plain', '/api/cb/4', '/api/v1/async-boom'];
+      const done = paths.map((p) => new Promise<void>((resolve) => (responded[p] = resolve)));
+      const note = (req: any, hook: string): void => {
+        (active[req.url] ??= {})[hook] = currentSpan();
+      };
+      const url = await start({ hooks: { fastify: { middlewareSpans: true } } }, undefined, (app) => {
+        app.addHook('preSerialization', async (req: any, _reply: any, payload: unknown) => (note(req, 'preSerialization'), payload));
+        app.addHook('onSend', async (req: any, _reply: any, payload: unknown) => (note(req, 'onSend'), payload));
+        app.addHook('onError', async (req: any) => note(req, 'onError'));
+        app.addHook('onResponse', async (req: any) => {
+          note(req, 'onResponse');
+          responded[req.url]?.();
+        });
+      });
+      for (const p of paths) await get(`${url}${p}`);
+      // onResponse runs once the response has gone: the last of the reply.
+      await Promise.all(done);
+      await tracer.settle();
+      const expected = {
+        '/api/v1/users/3': ['GET /api/v1/users/:id', ['preSerialization', 'onSend', 'onResponse']],
+        '/plain': ['GET /plain', ['onSend', 'onResponse']],
+        '/api/cb/4': ['GET /api/cb/:id', ['onSend', 'onResponse']],
+        '/api/v1/async-boom': ['GET /api/v1/async-boom', ['onError', 'onSend', 'onResponse']],
+      } as const;
+      for (const [p, [name, hooks]] of Object.entries(expected)) {
+        const [server] = serverSpans(tracer, name);
+        assert.equal(childrenOf(tracer, name).length, 1, `${name}: its handler's span`);
+        assert.deepEqual(Object.keys(active[p]).sort(), [...hooks].sort(), p);
+        for (const hook of hooks) assert.equal(active[p][hook], server, `${p}: ${hook} runs with the request span active`);
+      }
+      assert.equal(seen.afterAwait, childrenOf(tracer, 'GET /api/v1/users/:id')[0], 'the handler runs under its span');
     });
   });
 }
