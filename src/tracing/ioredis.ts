@@ -22,6 +22,8 @@ import { applyArgs } from '../apply-args';
 interface IoredisClient {
   options?: { host?: string; port?: number; db?: number; path?: string };
   status?: string;
+  /** The connection's state: `select` is the database ioredis sends to, which follows SELECT. */
+  condition?: { select?: number } | null;
 }
 
 interface CommandLike {
@@ -102,11 +104,13 @@ function tagClusterBatch(hook: ActiveHook<RedisOptions>, command: unknown, node:
 }
 
 function connectionOf(client: IoredisClient): DbConnection {
+  // ioredis has parsed any URL into these options already; the password is never read.
+  const o = client.options ?? {};
+  // The database ioredis sends to now: the one SELECT chose, which ioredis selects again after a reconnect.
+  const db = client.condition?.select ?? o.db ?? 0;
   let connection = connections.get(client);
-  if (connection === undefined) {
-    // ioredis has parsed any URL into these options already; the password is never read.
-    const o = client.options ?? {};
-    connection = redisConnection({ host: o.host, port: o.port, path: o.path, db: o.db });
+  if (connection === undefined || connection.instance !== db) {
+    connection = redisConnection({ host: o.host, port: o.port, path: o.path, db });
     connections.set(client, connection);
   }
   return connection;

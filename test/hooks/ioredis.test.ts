@@ -149,6 +149,42 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       assert.deepEqual(tracer.byName('redis.connect'), []);
     });
 
+    it('SELECT: db.instance follows the database the client selected, after a reconnect too (ioredis selects it again)', async () => {
+      const c = await connect();
+      const key = `otch:${label}:select:${process.pid}`;
+      try {
+        await admin.del(key);
+        const request = tracer.startSpan('request') as RecordedSpan;
+        await withSpan(request, async () => {
+          await c.select(3);
+          await c.set(key, 'in-3');
+          await c.pipeline().get(key).exec();
+        });
+        request.finish();
+        const id = await c.client('ID');
+        const reconnected = next(c, 'reconnecting').then(() => next(c, 'ready'));
+        await admin.client('KILL', 'ID', String(id));
+        await reconnected;
+        const after = tracer.startSpan('after-reconnect') as RecordedSpan;
+        // Only database 3 has the key: the client is on it again.
+        assert.equal(await withSpan(after, () => c.get(key)), 'in-3');
+        after.finish();
+        await tracer.settle();
+        const dbs = (parent: RecordedSpan): string[][] =>
+          tracer.finished.filter((s) => s.parentId === parent.id).map((s) => [s.operationName, s.tags['db.instance']]);
+        // The SELECT itself is sent while the client is on database 0.
+        assert.deepEqual(dbs(request), [
+          ['redis.SELECT', '0'],
+          ['redis.SET', '3'],
+          ['redis.PIPELINE', '3'],
+        ]);
+        assert.deepEqual(dbs(after), [['redis.GET', '3']]);
+      } finally {
+        await c.del(key).catch(noop);
+        await close(c);
+      }
+    });
+
     it('failures the app handles elsewhere stay handled: callback API, scripts with a callback, a Command sent by hand', async () => {
       const unhandled: unknown[] = [];
       const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
