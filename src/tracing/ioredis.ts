@@ -155,7 +155,8 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
       }
       const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(this), hook.options.responseHook === undefined ? undefined : replyOf(command));
       if (call === undefined) return applyArgs(original, this, arguments);
-      return run(call, command, original, this, arguments);
+      // `multi({ pipeline: false })`'s EXEC: a command's failure is in its reply, as in a MULTI's.
+      return run(call, command, original, this, arguments, isExec(command.name) ? execReplyError : undefined);
     };
 }
 
@@ -166,6 +167,28 @@ function firstError(replies: unknown): unknown {
     if (Array.isArray(pair) && pair[0] != null) return pair[0];
   }
   return undefined;
+}
+
+/**
+ * What a MULTI's `exec()` tells the app of a failure, from the pipeline's pairs (MULTI, QUEUED..., EXEC):
+ * it rejects with EXEC's error (EXECABORT), else resolves with `[err, reply]` pairs made from EXEC's reply,
+ * an error among them for each command that failed, as a pipeline does. A WATCH abort resolves with null.
+ */
+function multiError(replies: unknown): unknown {
+  if (!Array.isArray(replies) || replies.length === 0) return undefined;
+  const exec: unknown = replies[replies.length - 1];
+  if (!Array.isArray(exec)) return undefined;
+  return exec[0] != null ? exec[0] : execReplyError(exec[1]);
+}
+
+/** The first command error in EXEC's reply, which the app gets as the `err` of that command's pair. */
+function execReplyError(reply: unknown): unknown {
+  // ioredis's wrapMultiResult tells an error by `instanceof Error`.
+  return Array.isArray(reply) ? reply.find((r) => r instanceof Error) : undefined;
+}
+
+function isExec(name: unknown): boolean {
+  return typeof name === 'string' && name.length === 4 && name.toLowerCase() === 'exec';
 }
 
 function wrapExec(hook: ActiveHook<RedisOptions>) {
@@ -194,7 +217,7 @@ function wrapExec(hook: ActiveHook<RedisOptions>) {
         clusterBatches.set(first, call);
       }
       // The pipeline settles with every reply, MULTI's included; errors inside it are results.
-      return run(call, this, original, this, arguments, firstError);
+      return run(call, this, original, this, arguments, isMulti ? multiError : firstError);
     };
 }
 

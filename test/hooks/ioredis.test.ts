@@ -185,6 +185,66 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       }
     });
 
+    it("MULTI: a command failing inside EXEC marks the span as in a pipeline, logging (redacted) the error the app's pair holds; EXECABORT as exec() rejects with it; a WATCH abort is no error", async () => {
+      const key = `otch:${label}:multi-error`;
+      await client.set(key, 'secret-value');
+      tracer.reset();
+      const request = tracer.startSpan('request') as RecordedSpan;
+      const [multi, pipeline, acl, aborted, unpipelined] = await withSpan(request, async () => [
+        await client.multi().incr(key).get(key).exec(),
+        await client.pipeline().incr(key).get(key).exec(),
+        // The server echoes the rule in its error: the log shows it redacted.
+        await client.multi().call('ACL', 'SETUSER', `otch-user-${process.pid}`, 'badrule-s3cret').exec(),
+        await client
+          .multi()
+          .set(key, 'v')
+          .call('otch-no-such-command', 'arg-s3cret')
+          .exec()
+          .catch((e: Error) => e),
+        await (async () => {
+          await client.multi({ pipeline: false });
+          await client.incr(key);
+          return client.exec();
+        })(),
+      ]);
+      // The app is told: an error in the pairs, or a rejection.
+      assert.match(multi[0][0].message, /not an integer/);
+      assert.equal(multi[1][1], 'secret-value');
+      assert.match(pipeline[0][0].message, /not an integer/);
+      assert.match(acl[0][0].message, /badrule-s3cret/);
+      assert.ok(aborted instanceof Error && /EXECABORT/.test(aborted.message));
+      assert.match(unpipelined[0][0].message, /not an integer/);
+      // WATCH: another client changes the key, EXEC runs nothing and the app gets null.
+      const other = await connect();
+      const watched = await withSpan(request, async () => {
+        await client.watch(key);
+        await other.set(key, 'changed');
+        return client.multi().set(key, 'mine').exec();
+      });
+      await close(other);
+      assert.equal(watched, null);
+      request.finish();
+      await tracer.settle();
+      const spans = tracer.finished.filter((s) => s.parentId === request.id && ['redis.MULTI', 'redis.PIPELINE', 'redis.EXEC'].includes(s.operationName));
+      assert.deepEqual(
+        spans.map((s) => [s.operationName, s.hasError()]),
+        [
+          ['redis.MULTI', true],
+          ['redis.PIPELINE', true],
+          ['redis.MULTI', true],
+          ['redis.MULTI', true],
+          // multi({ pipeline: false }): the MULTI command, then the EXEC that holds the failure.
+          ['redis.MULTI', false],
+          ['redis.EXEC', true],
+          ['redis.MULTI', false],
+        ],
+      );
+      const failed = spans.filter((s) => s.hasError());
+      for (const [i, err] of [multi[0][0], pipeline[0][0], acl[0][0], aborted, unpipelined[0][0]].entries()) assertDbErrorLogged(failed[i], err);
+      assert.ok(!tracer.everything().includes('s3cret'));
+      assert.ok(!tracer.everything().includes('secret-value'));
+    });
+
     it('failures the app handles elsewhere stay handled: callback API, scripts with a callback, a Command sent by hand', async () => {
       const unhandled: unknown[] = [];
       const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
