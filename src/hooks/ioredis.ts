@@ -1,9 +1,10 @@
 /**
  * ioredis 5 and 6: every command through `Redis.prototype.sendCommand` (a Cluster's too, on the node it
  * goes to, with the parent it had when given to the Cluster), pipelines and MULTI through
- * `Pipeline.prototype.exec`, and `connect`. What ioredis does by itself (the ready handler's re-sends, a
- * Cluster's slot refreshes, ready check and redirects, a sentinel's queries, 6's HIMPORT PREPAREs) is
- * marked as its own work.
+ * `Pipeline.prototype.exec`, the commands given to an auto-pipeline through its `sendCommand` (known by
+ * the symbols of `autoPipelining`), and `connect`. What ioredis does by itself (the ready handler's
+ * re-sends, a Cluster's slot refreshes, ready check and redirects, a sentinel's queries, 6's HIMPORT
+ * PREPAREs, an auto-pipeline's batch) is marked as its own work.
  * The span logic is in ../tracing/ioredis, loaded when ioredis is.
  */
 import type { RedisOptions } from '../options/ioredis';
@@ -18,6 +19,7 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
   targets: fileTargets('ioredis', '>=5.0.0 <7', {
     'built/Redis': 'patchRedis',
     'built/Pipeline': 'patchPipeline',
+    'built/autoPipelining': 'patchAutoPipelining',
     'built/redis/event_handler': 'patchEventHandler',
     'built/cluster': 'patchCluster',
     'built/cluster/ConnectionPool': 'patchConnectionPool',

@@ -5,7 +5,8 @@
  * counted per Command object; what ioredis sends by itself on a reconnect (the re-subscribe, the
  * re-select) and the reconnect make none. Spans finish through the command's own `resolve`/`reject`
  * (cores/redis.ts `settleThrough`). A pipeline's or MULTI's commands go out through a stream marked
- * `isPipeline`; its exec span covers them.
+ * `isPipeline`; its exec span covers them. With `enableAutoPipelining`, each command given to an
+ * auto-pipeline has its own span, started in its caller's context, and the batch is ioredis's own work.
  *
  * A Cluster queues the app's commands until it is ready and re-routes them on MOVED/ASK, so a command's
  * parent is taken when the app gives it to the Cluster, and its span ends with the final reply, not a redirect. The Cluster's slot refreshes, ready check and
@@ -14,9 +15,10 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
+import { storage } from '../context';
+import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
 import { BatchCommand, beforeRetries, connectDetached, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
-import { clientParent } from '../spans';
+import { clientParent, tracingOff } from '../spans';
 import { applyArgs } from '../apply-args';
 
 interface IoredisClient {
@@ -37,6 +39,27 @@ interface PipelineLike {
   redis?: IoredisClient;
   /** A Cluster's pipeline: its node is picked when it is sent, by its keys. */
   isCluster?: boolean;
+}
+
+/**
+ * The symbols with which ioredis's autoPipelining module marks the pipelines it makes itself
+ * (`enableAutoPipelining`): `exec` once made, `callbacks` (one per command, each settling the promise the
+ * app got) until the batch is sent. One pair per loaded copy of ioredis.
+ */
+const autoPipelineKeys: { exec: symbol; callbacks: symbol }[] = [];
+
+/** The callbacks of the auto-pipeline `pipeline` is, while it takes commands; undefined for the app's own pipelines. */
+function autoPipelineCallbacks(pipeline: object): unknown[] | undefined {
+  for (const keys of autoPipelineKeys) {
+    const callbacks: unknown = (pipeline as Record<symbol, unknown>)[keys.callbacks];
+    if (Array.isArray(callbacks)) return callbacks;
+  }
+  return undefined;
+}
+
+function isAutoPipeline(pipeline: object): boolean {
+  for (const keys of autoPipelineKeys) if ((pipeline as Record<symbol, unknown>)[keys.exec] !== undefined) return true;
+  return false;
 }
 
 /** Commands ioredis sends itself while connecting (HELLO, AUTH, CLIENT SETINFO, INFO, SELECT…). */
@@ -194,6 +217,9 @@ function isExec(name: unknown): boolean {
 function wrapExec(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function exec(this: PipelineLike): any {
+      // An auto-pipeline: ioredis's own batch of the commands the app gave it, from whichever request's
+      // tick; each command has its span (`traceAutoPipelined`), and what the batch does makes none.
+      if (autoPipelineKeys.length !== 0 && isAutoPipeline(this)) return tracingOff(hook) ? applyArgs(original, this, arguments) : ownWork(hook, original, this, arguments);
       const parent = clientParent(hook);
       // MULTI calls exec more than once for one transaction; the first call owns the span.
       if (parent === undefined || hasSpan(this) || !Array.isArray(this._queue)) return applyArgs(original, this, arguments);
@@ -265,10 +291,28 @@ function markOwnClient(client: unknown): void {
   ownClients.add(client);
 }
 
+/**
+ * Cluster#delayUntilReady: what waits there for the slots (an auto-pipelined command, a MULTI given before
+ * the Cluster is ready) goes on in its caller's context, not in that of the work that made it ready.
+ */
+function wrapDelayUntilReady(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function delayUntilReady(this: unknown, callback: unknown): any {
+      if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
+      const store = storage.getStore();
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = function (this: unknown): unknown {
+        return runInContext(store, callback as (...a: unknown[]) => unknown, this, arguments);
+      };
+      return Reflect.apply(original, this, args);
+    };
+}
+
 export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   const proto = exports.default?.prototype;
   if (proto === undefined) return;
   wrap(proto, 'sendCommand', wrapClusterSendCommand(hook));
+  wrap(proto, 'delayUntilReady', wrapDelayUntilReady(hook));
   // handleError takes a redirect (MOVED, ASK, TRYAGAIN): the ASKING it sends is ioredis's own; the command keeps its one span.
   ownWorkMethods(proto, ['getInfoFromNode', 'readyCheck', 'handleError'], hook, wrap);
 }
@@ -324,6 +368,52 @@ export function patchEventHandler(exports: any, { hook, wrap }: PatchContext<Red
   );
 }
 
+/**
+ * A command the app gives an auto-pipeline (`pipeline` has just queued the callback that will settle the
+ * app's promise): its span starts now, under the app's caller, as `redis.<COMMAND>`, and ends when ioredis
+ * calls that callback with the command's reply or error, once the batch is back.
+ */
+function traceAutoPipelined(hook: ActiveHook<RedisOptions>, pipeline: PipelineLike, command: CommandLike, callbacks: unknown[]): void {
+  const parent = clientParent(hook);
+  const last = callbacks.length - 1;
+  const callback = callbacks[last];
+  if (parent === undefined || typeof callback !== 'function' || hasSpan(command)) return;
+  const cluster = pipeline.isCluster === true;
+  const redis = pipeline.redis ?? {};
+  // The callback gets the reply as the app does: the responseHook's as it is.
+  const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => (cluster ? CLUSTER_CONNECTION : connectionOf(redis)));
+  if (call === undefined) return;
+  mark(command);
+  if (cluster) {
+    clusterBatchesUsed = true;
+    clusterBatches.set(command, call);
+  }
+  callbacks[last] = function (this: unknown, err: unknown, value: unknown): unknown {
+    call.settle(err, value);
+    return applyArgs(callback as (...args: unknown[]) => unknown, this, arguments);
+  };
+}
+
+function wrapPipelineSendCommand(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function sendCommand(this: PipelineLike, command: unknown): any {
+      if (hook.enabled && autoPipelineKeys.length !== 0 && isCommand(command)) {
+        const callbacks = autoPipelineCallbacks(this);
+        if (callbacks !== undefined) traceAutoPipelined(hook, this, command, callbacks);
+      }
+      return applyArgs(original, this, arguments);
+    };
+}
+
 export function patchPipeline(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   wrap(exports.default.prototype, 'exec', wrapExec(hook));
+  wrap(exports.default.prototype, 'sendCommand', wrapPipelineSendCommand(hook));
+}
+
+/** ioredis's autoPipelining module: the symbols that mark its pipelines (`autoPipelineKeys`). Nothing is wrapped. */
+export function patchAutoPipelining(exports: any, _ctx: PatchContext<RedisOptions, undefined>): void {
+  const exec: unknown = exports?.kExec;
+  const callbacks: unknown = exports?.kCallbacks;
+  if (typeof exec !== 'symbol' || typeof callbacks !== 'symbol' || autoPipelineKeys.some((k) => k.exec === exec)) return;
+  autoPipelineKeys.push({ exec, callbacks });
 }

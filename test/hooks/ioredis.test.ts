@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { blockedIn, next, noop, until } from '../helpers/waits';
-import { redisUrl } from '../helpers/services';
+import { redisClusterNodes, redisUrl } from '../helpers/services';
 import { assertDbErrorLogged, assertOneFailedDbSpan } from '../helpers/error-log';
 import { resp, RespServer, startRespServer } from '../helpers/resp-server';
 
@@ -147,6 +147,77 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       await tracer.settle();
       assert.deepEqual(tracer.finished.filter((s) => s.parentId === early.id), []);
       assert.deepEqual(tracer.byName('redis.connect'), []);
+    });
+
+    it('enableAutoPipelining: each command has its own span under its own caller, ending with its reply; the batch ioredis sends (and the connection it opens) makes none', async () => {
+      const c = new (Redis())(redisUrl(), { enableAutoPipelining: true, lazyConnect: true });
+      c.on('error', noop);
+      const key = `otch:${label}:autopipe:${process.pid}`;
+      try {
+        await admin.set(`${key}:str`, 'x');
+        await admin.set(`${key}:a`, 'value-a');
+        tracer.reset();
+        const a = tracer.startSpan('request-A') as RecordedSpan;
+        const b = tracer.startSpan('request-B') as RecordedSpan;
+        const pending = [
+          withSpan(a, () => c.get(`${key}:a`)),
+          withSpan(b, () => c.set(`${key}:b`, 'secret-b')),
+          withSpan(b, () => c.lpush(`${key}:str`, 'y').catch((e: Error) => e)),
+          withSpan(a, () => new Promise((resolve) => c.hset(`${key}:h`, { field: 'hidden' }, (err: unknown, n: unknown) => resolve([err, n])))),
+        ];
+        // Given in one tick: ioredis sends them as one batch, which also connects the client.
+        assert.equal(c.autoPipelineQueueSize, 4);
+        const [got, set, failed, hset] = await Promise.all(pending);
+        a.finish();
+        b.finish();
+        assert.equal(got, 'value-a');
+        assert.equal(set, 'OK');
+        assert.match((failed as Error).message, /WRONGTYPE/);
+        assert.deepEqual(hset, [null, 1]);
+        await tracer.settle();
+        const under = (parent: RecordedSpan): unknown[] =>
+          tracer.finished.filter((s) => s.parentId === parent.id).map((s) => [s.operationName, s.tags['db.statement'], s.hasError()]);
+        assert.deepEqual(under(a), [
+          ['redis.GET', `GET ${key}:a`, false],
+          ['redis.HSET', `HSET ${key}:h field ?`, false],
+        ]);
+        assert.deepEqual(under(b), [
+          ['redis.SET', `SET ${key}:b ?`, false],
+          ['redis.LPUSH', `LPUSH ${key}:str ?`, true],
+        ]);
+        assertDbErrorLogged(tracer.byName('redis.LPUSH')[0], failed);
+        assert.equal(tracer.finished.length, 6, 'no span for the batch or the connection');
+        assert.ok(!tracer.everything().includes('secret-b') && !tracer.everything().includes('hidden'));
+      } finally {
+        await admin.del(`${key}:str`, `${key}:a`, `${key}:b`, `${key}:h`);
+        await close(c);
+      }
+    });
+
+    it('enableAutoPipelining on a Cluster: commands (and a MULTI) given before it has its slots keep their own callers, and take the node they go to', async () => {
+      const nodes = redisClusterNodes();
+      const c = new (Redis().Cluster)(nodes.slice(0, 1), { enableAutoPipelining: true });
+      c.on('error', noop);
+      try {
+        const requests = ['A', 'B', 'C'].map((name) => tracer.startSpan(`request-${name}`) as RecordedSpan);
+        const [a, b, m] = requests;
+        const results = await Promise.all([
+          withSpan(a, () => c.get(`otch:${label}:cluster-autopipe:a`)),
+          withSpan(b, () => c.set(`otch:${label}:cluster-autopipe:b`, 'v')),
+          withSpan(m, () => c.multi().get(`otch:${label}:cluster-autopipe:m`).exec()),
+        ]);
+        assert.deepEqual(results, [null, 'OK', [[null, null]]]);
+        for (const r of requests) r.finish();
+        await tracer.settle();
+        const ports = nodes.map((n) => n.port);
+        assert.deepEqual(
+          requests.map((r) => tracer.finished.filter((s) => s.parentId === r.id).map((s) => [s.operationName, ports.includes(s.tags['peer.port'])])),
+          [[['redis.GET', true]], [['redis.SET', true]], [['redis.MULTI', true]]],
+        );
+      } finally {
+        await c.del(`otch:${label}:cluster-autopipe:b`).catch(noop);
+        await c.quit().catch(noop);
+      }
     });
 
     it('SELECT: db.instance follows the database the client selected, after a reconnect too (ioredis selects it again)', async () => {
