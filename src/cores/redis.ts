@@ -230,8 +230,11 @@ export function settlesThroughUs(target: object): boolean {
   return typeof resolve === 'function' && resolve[kSettledThroughUs] === true;
 }
 
+/** What `settleThrough` finishes: a call, or a stand-in that decides what an outcome means for it (ioredis's script re-send). */
+export type Outcome = Pick<DbCall, 'succeed' | 'fail'>;
+
 /** Targets whose own `reject` a library wraps with retries (`beforeRetries`), and their call once they have one. */
-const retried = new WeakMap<object, DbCall | null>();
+const retried = new WeakMap<object, Outcome | null>();
 
 /**
  * Wraps `target`'s own `reject` before the library puts its retries around it (ioredis 5 and 6's Cluster
@@ -258,7 +261,7 @@ export function beforeRetries(target: object): void {
  * command) into an unhandled one. `failure` picks an error out of a resolved value (a pipeline's
  * `[err, reply]` pairs). False, and nothing changed, when `target` has no such functions.
  */
-export function settleThrough(target: object, call: DbCall, failure?: (value: unknown) => unknown): boolean {
+export function settleThrough(target: object, call: Outcome, failure?: (value: unknown) => unknown): boolean {
   const t = target as Settleable;
   // Each read once here (an object the app made itself may have getters).
   const resolve = t.resolve;

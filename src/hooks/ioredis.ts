@@ -2,9 +2,10 @@
  * ioredis 5 and 6: every command through `Redis.prototype.sendCommand` (a Cluster's too, on the node it
  * goes to, with the parent it had when given to the Cluster), pipelines and MULTI through
  * `Pipeline.prototype.exec`, the commands given to an auto-pipeline through its `sendCommand` (known by
- * the symbols of `autoPipelining`), and `connect`. What ioredis does by itself (the ready handler's
- * re-sends, a Cluster's slot refreshes, ready check and redirects, a sentinel's queries, 6's HIMPORT
- * PREPAREs, an auto-pipeline's batch) is marked as its own work.
+ * the symbols of `autoPipelining`), a script's call through `Script#execute`, and `connect`. What
+ * ioredis does by itself (the ready handler's re-sends, a Cluster's slot refreshes, ready check and
+ * redirects, a sentinel's queries, 6's HIMPORT PREPAREs, an auto-pipeline's batch, a script's re-send
+ * after NOSCRIPT) is marked as its own work or makes no span of its own.
  * The span logic is in ../tracing/ioredis, loaded when ioredis is.
  */
 import type { RedisOptions } from '../options/ioredis';
@@ -20,6 +21,7 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
     'built/Redis': 'patchRedis',
     'built/Pipeline': 'patchPipeline',
     'built/autoPipelining': 'patchAutoPipelining',
+    'built/Script': 'patchScript',
     'built/redis/event_handler': 'patchEventHandler',
     'built/cluster': 'patchCluster',
     'built/cluster/ConnectionPool': 'patchConnectionPool',

@@ -7,6 +7,7 @@
  * (cores/redis.ts `settleThrough`). A pipeline's or MULTI's commands go out through a stream marked
  * `isPipeline`; its exec span covers them. With `enableAutoPipelining`, each command given to an
  * auto-pipeline has its own span, started in its caller's context, and the batch is ioredis's own work.
+ * A script's call is one span, its re-send as EVAL after NOSCRIPT included.
  *
  * A Cluster queues the app's commands until it is ready and re-routes them on MOVED/ASK, so a command's
  * parent is taken when the app gives it to the Cluster, and its span ends with the final reply, not a redirect. The Cluster's slot refreshes, ready check and
@@ -17,7 +18,7 @@ import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { storage } from '../context';
 import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
-import { BatchCommand, beforeRetries, connectDetached, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, beforeRetries, connectDetached, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent, tracingOff } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -144,18 +145,124 @@ function replyOf(command: CommandLike) {
   return (raw: unknown): unknown => (typeof command.transformReply === 'function' ? command.transformReply(raw) : raw);
 }
 
-/** Finishes `call` through `target`'s own settle functions, or from what `original` returns when it has none. */
-function run(call: DbCall, target: object, original: (...args: any[]) => any, thisArg: unknown, args: IArguments, failure?: (value: unknown) => unknown): any {
+/**
+ * Finishes `call` through `target`'s own settle functions (by way of `outcome`, when given), or from what
+ * `original` returns when it has none.
+ */
+function run(call: DbCall, target: object, original: (...args: any[]) => any, thisArg: unknown, args: IArguments, failure?: (value: unknown) => unknown, outcome: Outcome = call): any {
   // Its settle functions are ours now: `hasSpan` knows it by them.
-  if (settleThrough(target, call, failure)) return call.invoke(original, thisArg, args);
+  if (settleThrough(target, outcome, failure)) return call.invoke(original, thisArg, args);
   mark(target);
   return call.invokeAndChain(original, thisArg, args);
+}
+
+/**
+ * Scripts (`defineCommand`): ioredis's `Script#execute` sends an EVALSHA command of the script's own class,
+ * and when it fails with NOSCRIPT, a `.catch` on its promise sends a new one (as EVAL) by itself. The app's
+ * call is one span, on the first command, named for it (`redis.EVALSHA`), that ends with the re-send's reply.
+ */
+interface ScriptCall {
+  /** The span of the app's call, left open by a NOSCRIPT; none when a pipeline's span covers the call. */
+  call?: DbCall;
+}
+
+/** The Command class of the script whose `execute` runs now: a command of it sent now is an app's call. */
+let executingScript: unknown;
+let scriptsUsed = false;
+/** The first command of each script call. */
+const scriptFirsts = new WeakMap<object, ScriptCall>();
+/** Per script (its Command class), the calls whose first command got NOSCRIPT: ioredis re-sends them in that order. */
+const awaitingResend = new WeakMap<object, ScriptCall[]>();
+/** How many calls wait for their re-send. */
+let awaitingCount = 0;
+/** ioredis's re-sends, and the call each one continues (a Cluster's, from when it takes it to when a node sends it). */
+const resends = new WeakMap<object, ScriptCall>();
+let resendSeen = false;
+
+/** A NOSCRIPT error, as ioredis tells one. */
+function isNoScript(err: unknown): boolean {
+  const message = err !== null && typeof err === 'object' ? (err as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && message.includes('NOSCRIPT');
+}
+
+/**
+ * Notes a command that the script running `execute` sends now (its first command), whatever its context:
+ * every first is noted, so that re-sends meet their calls in order.
+ */
+function noteScriptFirst(command: CommandLike): void {
+  if (command.constructor !== executingScript || scriptFirsts.has(command)) return;
+  const script: ScriptCall = {};
+  scriptFirsts.set(command, script);
+  const target = command as { resolve?: unknown; reject?: unknown };
+  const resolve = target.resolve;
+  const reject = target.reject;
+  if (typeof resolve !== 'function' || typeof reject !== 'function') return;
+  // Its promise settles once: ioredis re-sends only when NOSCRIPT is the first outcome.
+  let settled = false;
+  target.resolve = function (this: unknown): unknown {
+    settled = true;
+    return applyArgs(resolve as (...args: unknown[]) => unknown, this, arguments);
+  };
+  target.reject = function (this: unknown, err: unknown): unknown {
+    const first = !settled;
+    settled = true;
+    const result = applyArgs(reject as (...args: unknown[]) => unknown, this, arguments);
+    if (first && isNoScript(err)) {
+      const key = command.constructor as object;
+      let queue = awaitingResend.get(key);
+      if (queue === undefined) awaitingResend.set(key, (queue = []));
+      queue.push(script);
+      awaitingCount++;
+    }
+    return result;
+  };
+}
+
+/** The call that `command` (no script call's first) continues, if it is ioredis's re-send of one after NOSCRIPT. */
+function resendOf(command: CommandLike): ScriptCall | undefined {
+  let script = resendSeen ? resends.get(command) : undefined;
+  if (script !== undefined || awaitingCount === 0) return script;
+  script = awaitingResend.get(command.constructor as object)?.shift();
+  if (script === undefined) return undefined;
+  awaitingCount--;
+  resendSeen = true;
+  resends.set(command, script);
+  return script;
+}
+
+/** The re-send makes no span: the app's call, if it has one, ends with its reply. */
+function continueScriptCall(script: ScriptCall, command: CommandLike, original: (...args: any[]) => any, thisArg: unknown, args: IArguments): any {
+  const call = script.call;
+  if (call === undefined || call.finished) {
+    mark(command);
+    return applyArgs(original, thisArg, args);
+  }
+  return run(call, command, original, thisArg, args);
+}
+
+/** How a script call's first command settles its span: a NOSCRIPT leaves it open for ioredis's re-send. */
+function scriptOutcome(call: DbCall, script: ScriptCall): Outcome {
+  return {
+    succeed: (value) => call.succeed(value),
+    fail(err) {
+      if (isNoScript(err) && !call.finished) script.call = call;
+      else call.fail(err);
+    },
+  };
 }
 
 function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: IoredisClient, command: CommandLike, stream?: { isPipeline?: boolean }): any {
-      if (clusterBatchesUsed && stream != null && stream.isPipeline === true) tagClusterBatch(hook, command, this);
+      const viaPipeline = stream != null && stream.isPipeline === true;
+      if (clusterBatchesUsed && viaPipeline) tagClusterBatch(hook, command, this);
+      let script: ScriptCall | undefined;
+      if (scriptsUsed && !viaPipeline && isCommand(command) && !hasSpan(command)) {
+        if (executingScript !== undefined && hook.enabled) noteScriptFirst(command);
+        script = scriptFirsts.get(command);
+        const resent = script === undefined ? resendOf(command) : undefined;
+        if (resent !== undefined) return continueScriptCall(resent, command, original, this, arguments);
+      }
       // A sentinel's connection is ioredis's own whatever context it sends from (a re-subscribe after a
       // reconnect that a timer outside its work started).
       let parent = inReadyHandler !== 0 || (ownClientsMade && ownClients.has(this)) ? undefined : clientParent(hook);
@@ -171,13 +278,14 @@ function wrapSendCommand(hook: ActiveHook<RedisOptions>) {
         !isCommand(command) ||
         hasSpan(command) ||
         // A pipeline's or MULTI's commands: its one span covers them.
-        (stream != null && stream.isPipeline === true) ||
+        viaPipeline ||
         (this.status === 'connect' && typeof command.name === 'string' && HANDSHAKE.has(command.name.toLowerCase()))
       ) {
         return applyArgs(original, this, arguments);
       }
       const call = startRedisCommand(hook, parent, 'ioredis', command.name, command.args, 0, () => connectionOf(this), hook.options.responseHook === undefined ? undefined : replyOf(command));
       if (call === undefined) return applyArgs(original, this, arguments);
+      if (script !== undefined) return run(call, command, original, this, arguments, undefined, scriptOutcome(call, script));
       // `multi({ pipeline: false })`'s EXEC: a command's failure is in its reply, as in a MULTI's.
       return run(call, command, original, this, arguments, isExec(command.name) ? execReplyError : undefined);
     };
@@ -272,7 +380,12 @@ export function patchRedis(exports: any, { hook, wrap }: PatchContext<RedisOptio
  */
 function wrapClusterSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
-    function sendCommand(this: unknown, command: unknown, _stream?: unknown, node?: unknown): any {
+    function sendCommand(this: unknown, command: unknown, stream?: { isPipeline?: boolean }, node?: unknown): any {
+      // A script call's first command, or ioredis's re-send of one, is known here, in the order they come.
+      if (scriptsUsed && isCommand(command) && !(stream != null && stream.isPipeline === true) && !hasSpan(command)) {
+        if (executingScript !== undefined && hook.enabled) noteScriptFirst(command);
+        if (!scriptFirsts.has(command)) resendOf(command);
+      }
       const parent = clientParent(hook);
       if (parent === undefined) untraced(hook, command);
       else if (node == null && isCommand(command)) beforeRetries(command);
@@ -397,12 +510,37 @@ function traceAutoPipelined(hook: ActiveHook<RedisOptions>, pipeline: PipelineLi
 function wrapPipelineSendCommand(hook: ActiveHook<RedisOptions>) {
   return (original: (...args: any[]) => any) =>
     function sendCommand(this: PipelineLike, command: unknown): any {
-      if (hook.enabled && autoPipelineKeys.length !== 0 && isCommand(command)) {
-        const callbacks = autoPipelineCallbacks(this);
+      if (hook.enabled && isCommand(command)) {
+        // A script call given to a pipeline: the pipeline's span (or an auto-pipelined command's) covers
+        // ioredis's re-send after NOSCRIPT.
+        if (executingScript !== undefined) noteScriptFirst(command);
+        const callbacks = autoPipelineKeys.length === 0 ? undefined : autoPipelineCallbacks(this);
         if (callbacks !== undefined) traceAutoPipelined(hook, this, command, callbacks);
       }
       return applyArgs(original, this, arguments);
     };
+}
+
+/** Script#execute: what it sends at once is the app's call (`noteScriptFirst`). */
+function wrapScriptExecute(hook: ActiveHook<RedisOptions>) {
+  return (original: (...args: any[]) => any) =>
+    function execute(this: { Command?: unknown }): any {
+      if (tracingOff(hook)) return applyArgs(original, this, arguments);
+      const previous = executingScript;
+      const type = this.Command;
+      executingScript = typeof type === 'function' ? type : undefined;
+      scriptsUsed = true;
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        executingScript = previous;
+      }
+    };
+}
+
+export function patchScript(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto !== undefined && typeof proto.execute === 'function') wrap(proto, 'execute', wrapScriptExecute(hook));
 }
 
 export function patchPipeline(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {

@@ -220,6 +220,66 @@ for (const [pkg, label] of [['ioredis5', 'ioredis@5'], ['ioredis', 'ioredis@6']]
       }
     });
 
+    it("a script that ioredis sends again (as EVAL) after NOSCRIPT is one redis.EVALSHA span, ending with the final reply, an error only when the app gets one; the re-send of a pipeline's or an auto-pipeline's makes none", async () => {
+      const plain = await connect();
+      const auto = new (Redis())(redisUrl(), { enableAutoPipelining: true });
+      auto.on('error', noop);
+      const key = `otch:${label}:script:${process.pid}`;
+      const noScripts = async (): Promise<number> => Number(/errorstat_NOSCRIPT:count=(\d+)/.exec(await admin.info('errorstats'))?.[1] ?? 0);
+      try {
+        await admin.set(key, 'script-value');
+        for (const c of [plain, auto]) {
+          c.defineCommand('otchGet', { numberOfKeys: 1, lua: "return redis.call('GET', KEYS[1])" });
+          c.defineCommand('otchFail', { numberOfKeys: 0, lua: "return redis.error_reply('otch-script-failed')" });
+          // Sent as EVAL the first time on a connection, which loads the script.
+          assert.equal(await c.otchGet(key), 'script-value');
+          await c.otchFail().catch(noop);
+        }
+        const before = await noScripts();
+        tracer.reset();
+        /** Runs `fn` in a new request, once the server has forgotten every script. */
+        const afterFlush = async <T>(name: string, fn: () => Promise<T>): Promise<[RecordedSpan, T]> => {
+          await admin.script('FLUSH');
+          const request = tracer.startSpan(name) as RecordedSpan;
+          const result = await withSpan(request, fn);
+          request.finish();
+          return [request, result];
+        };
+        const [direct, got] = await afterFlush('direct', () => plain.otchGet(key));
+        const [failing, err] = await afterFlush('failing', () => plain.otchFail().catch((e: Error) => e));
+        const [concurrent, both] = await afterFlush('concurrent', async () => {
+          const [a, b] = ['A', 'B'].map((name) => tracer.startSpan(name) as RecordedSpan);
+          const values = await Promise.all([withSpan(a, () => plain.otchGet(key)), withSpan(b, () => plain.otchGet(key))]);
+          a.finish();
+          b.finish();
+          return [a, b, values] as const;
+        });
+        const [pipelined, pairs] = await afterFlush('pipeline', (): Promise<any> => plain.pipeline().otchGet(key).otchFail().exec());
+        const [autoPipelined, autoGot] = await afterFlush('auto', () => auto.otchGet(key));
+        assert.equal(got, 'script-value');
+        assert.match((err as Error).message, /otch-script-failed/);
+        assert.deepEqual(both[2], ['script-value', 'script-value']);
+        assert.equal(pairs[0][1], 'script-value');
+        assert.match(pairs[1][0].message, /otch-script-failed/);
+        assert.equal(autoGot, 'script-value');
+        // Every call met NOSCRIPT first: ioredis sent each one again.
+        assert.equal((await noScripts()) - before, 7);
+        await tracer.settle();
+        const under = (parent: RecordedSpan): unknown[] => tracer.finished.filter((s) => s.parentId === parent.id).map((s) => [s.operationName, s.hasError()]);
+        assert.deepEqual(
+          [direct, failing, both[0], both[1], pipelined, autoPipelined].map(under),
+          [[['redis.EVALSHA', false]], [['redis.EVALSHA', true]], [['redis.EVALSHA', false]], [['redis.EVALSHA', false]], [['redis.PIPELINE', true]], [['redis.EVALSHA', false]]],
+        );
+        assert.deepEqual(under(concurrent), []);
+        assertDbErrorLogged(tracer.finished.find((s) => s.parentId === failing.id)!, err);
+        assert.equal(tracer.byName(/^redis\.EVAL/).length, 5, 'no span for a re-send');
+      } finally {
+        await admin.del(key);
+        await close(plain);
+        await close(auto);
+      }
+    });
+
     it('SELECT: db.instance follows the database the client selected, after a reconnect too (ioredis selects it again)', async () => {
       const c = await connect();
       const key = `otch:${label}:select:${process.pid}`;

@@ -35,10 +35,13 @@ function ioredisDriver(name: string, pkg: string, otel: boolean): Driver {
     targets() {
       const Redis = require(`${pkg}/built/Redis`).default;
       const Pipeline = require(`${pkg}/built/Pipeline`).default;
+      const Script = require(`${pkg}/built/Script`).default;
       return [
         [Redis.prototype, 'sendCommand'],
         [Redis.prototype, 'connect'],
         [Pipeline.prototype, 'exec'],
+        [Pipeline.prototype, 'sendCommand'],
+        [Script.prototype, 'execute'],
       ];
     },
     async start() {
