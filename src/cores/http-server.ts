@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { Tags } from 'opentracing';
 import type { Span, SpanContext } from 'opentracing';
+import { applyArgs } from '../apply-args';
 import { storage } from '../context';
 import { tracerOf } from '../hook-tracer';
 import { warnOnce } from '../logger';
@@ -324,6 +325,20 @@ export function beginInbound(
   (res as ServerResponse & Carrier)[kInbound] = inbound;
   res.on('close', onResponseClose);
   return inbound;
+}
+
+/**
+ * `emit` of IncomingMessage and ServerResponse: the events of an inbound request and its response ('data',
+ * 'end', 'close', 'finish', and the frameworks' abort hooks built on them) run in the request's context, as
+ * its handler does; Node delivers them from the connection's parser, made when the connection came. A
+ * client's response (and any message without a live record) passes straight through.
+ */
+export function wrapMessageEmit(original: (...args: any[]) => boolean): (...args: any[]) => boolean {
+  return function emit(this: Carrier | null | undefined): boolean {
+    const inbound = this == null ? undefined : this[kInbound];
+    if (inbound === undefined || !inbound.enabled) return applyArgs(original, this, arguments);
+    return inbound.run(original, this, arguments);
+  };
 }
 
 /** The inbound record of a request that httpServer is tracing (or passing the context of), if any. */

@@ -1,11 +1,11 @@
 /**
  * Inbound `http`/`https` request span logic (declared in ../hooks/httpServer): a server span from the
- * request's headers, active for the handler and everything asynchronous it starts, finished when the
- * response is done or the connection closes.
+ * request's headers, active for the handler and everything asynchronous it starts and for the request's
+ * and response's own events, finished when the response is done or the connection closes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSuppressed, storage } from '../context';
-import { beginInbound, compileInbound } from '../cores/http-server';
+import { beginInbound, compileInbound, wrapMessageEmit } from '../cores/http-server';
 import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -84,4 +84,9 @@ export function makeState(hook: ActiveHook<HttpServerHookOptions>): ServerState 
 
 export function patchServer(exports: any, { state, wrap }: PatchContext<HttpServerOptions, ServerState>): void {
   wrap(exports.Server.prototype, 'emit', wrapEmit(state));
+  // https serves http's IncomingMessage and ServerResponse (an https-only app may never require http itself).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- http loads with https; patched then as if the app required it
+  const http = (exports.IncomingMessage === undefined ? require('node:http') : exports) as typeof import('node:http');
+  wrap(http.IncomingMessage.prototype, 'emit', wrapMessageEmit);
+  wrap(http.ServerResponse.prototype, 'emit', wrapMessageEmit);
 }

@@ -22,6 +22,16 @@ for (const driver of FRAMEWORKS) {
     const route = (template: string): string => `GET ${driver.route(template)}`;
     const nonClient = (): string[] => tracer.finished.filter((s) => s.tags['span.kind'] !== 'client').map((s) => s.operationName);
     const clientOf = (url: string): RecordedSpan | undefined => tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags['http.url'] === url);
+    /** GETs `url`, leaves once the app signals `waiting`, and resolves once it signals `signal`. */
+    const leaveWhileWaiting = async (url: string, signal: string): Promise<void> => {
+      const waiting = once(events, 'waiting');
+      const done = once(events, signal);
+      const client = http.get(url);
+      client.on('error', () => undefined);
+      await waiting;
+      client.destroy();
+      await done;
+    };
 
     it('names the server span after the route with the mount paths joined, sets http.route, one server span only', async () => {
       const url = await start();
@@ -138,13 +148,7 @@ for (const driver of FRAMEWORKS) {
     for (const traceAllRequests of [false, true]) {
       it(`traced() after the client has gone starts no span${traceAllRequests ? ' (traceAllRequests: the aborted request’s span finished once, the abort logged)' : ' (traceAllRequests: false)'}`, async () => {
         const url = await start({ hooks: { httpServer: { traceAllRequests } } });
-        const waiting = once(events, 'waiting');
-        const lateTraced = once(events, 'lateTraced');
-        const client = http.get(`${url}/slow-traced`);
-        client.on('error', () => undefined);
-        await waiting;
-        client.destroy();
-        await lateTraced;
+        await leaveWhileWaiting(`${url}/slow-traced`, 'lateTraced');
         await tracer.settle();
         const servers = tracer.started.filter((s) => s.tags['span.kind'] === 'server');
         if (!traceAllRequests) {
@@ -158,6 +162,16 @@ for (const driver of FRAMEWORKS) {
         assert.deepEqual(span.logs.map((l) => [l.fields.event, l.fields.message]), [['abort', 'connection closed before the response was sent']]);
       });
     }
+
+    it('the framework’s notice that the client left (fastify onRequestAbort, hapi disconnect, req close) runs with the request’s span active', async () => {
+      const url = await start();
+      await leaveWhileWaiting(`${url}/abort-notice`, 'clientGone');
+      await tracer.settle();
+      // By URL: koa names the span only once its middleware is done, after the span has finished here.
+      const servers = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}/abort-notice`);
+      assert.equal(servers.length, 1);
+      assert.equal(seen.clientGone, servers[0]);
+    });
 
     it('concurrent requests keep their own route names and parents', async () => {
       const url = await start();

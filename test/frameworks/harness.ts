@@ -61,11 +61,12 @@ export type Seen = Record<string, unknown>;
  *   GET /plain  `plain`;  GET /traced  traced() first, `t`;  GET /untraced  calls the back server, `u`;  GET /tag  tags the active span, `ok`
  *   GET /after-response            answers `sent`, then works on: afterResponse
  *   GET /slow-traced               a slow middleware (slowAuth) that goes on only once the client is gone, then lateTraced(), then `late`
+ *   GET /abort-notice              the framework's notice that the client left calls clientGone(); waits as slowAuth does, then `late`
  */
 export class AppWork {
   readonly seen: Seen = {};
   backUrl = '';
-  /** What the app signals: `afterResponse` (its work after the response done), `waiting` (slowAuth waits), `lateTraced` (traced() ran). */
+  /** What the app signals: `afterResponse` (its work after the response done), `waiting` (slowAuth waits), `lateTraced` (traced() ran), `clientGone`. */
   readonly events = new EventEmitter();
 
   async getUser(id: string): Promise<{ id: string }> {
@@ -122,6 +123,15 @@ export class AppWork {
     const gone = closed(res);
     this.events.emit('waiting');
     await gone;
+  }
+
+  /**
+   * The framework's notice that the client left (fastify's onRequestAbort, hapi's 'disconnect', a `req`
+   * 'close' listener in express and koa, which have none of their own): notes the active span, signals `clientGone`.
+   */
+  clientGone(): void {
+    this.seen.clientGone = currentSpan();
+    this.events.emit('clientGone');
   }
 
   /** traced() that signals `lateTraced` once it ran (after slowAuth, the client gone). */

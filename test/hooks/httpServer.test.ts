@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -167,6 +168,150 @@ describe('http server hook', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('http server hook: the request’s own events', () => {
+  const tracer = new RecordingTracer();
+  let back: TestServer;
+  before(async () => {
+    back = await startServer((_req, res) => res.end('back'));
+  });
+  after(() => back.close());
+  afterEach(async () => {
+    await tracer.settle();
+    uninstallAllPatches();
+    tracer.reset();
+  });
+
+  /** A POST of `body` whose response's own listeners note the active span: the test client is in no request. */
+  function post(url: string, body: string, seen: Record<string, unknown>): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'POST' }, (res) => {
+        res.on('data', () => (seen.clientData = currentSpan()));
+        readBody(res).then((text) => {
+          seen.clientEnd = currentSpan();
+          resolve(text);
+        }, reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('listeners of req data/end and res finish/close run with the server span active: a call made there is its child', async () => {
+    installPatches(['httpServer', 'http'], { tracer });
+    const seen: Record<string, unknown> = {};
+    const closed = new EventEmitter();
+    const server = await startServer((req, res) => {
+      seen.handler = currentSpan();
+      let body = '';
+      req.on('data', (chunk) => {
+        seen.data = currentSpan();
+        body += chunk;
+      });
+      req.on('end', () => {
+        seen.end = currentSpan();
+        http.get(`${back.url}/from-end`, (r) => readBody(r).then(() => res.end(`got ${body}`)));
+      });
+      res.on('finish', () => (seen.finish = currentSpan()));
+      res.on('close', () => {
+        seen.close = currentSpan();
+        closed.emit('closed');
+      });
+    });
+    try {
+      const done = once(closed, 'closed');
+      assert.equal(await post(`${server.url}/classic`, 'payload', seen), 'got payload');
+      await done;
+      await tracer.settle();
+      const [span] = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${server.url}/classic`);
+      assert.ok(span !== undefined && seen.handler === span);
+      assert.deepEqual(
+        { data: seen.data === span, end: seen.end === span, finish: seen.finish === span, close: seen.close === span },
+        { data: true, end: true, finish: true, close: true },
+      );
+      const client = tracer.ofKind('client').find((s) => s.tags['http.url'] === `${back.url}/from-end`);
+      assert.equal(client?.parentId, span.id, 'the call made in the end listener is a child of the server span');
+      assert.equal(span.finishCount, 1);
+      // The test client's response (an IncomingMessage too) is in no request: its listeners see no span.
+      assert.deepEqual([seen.clientData, seen.clientEnd], [undefined, undefined]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a client that leaves: req aborted/close and res close listeners run with the server span active', async () => {
+    installPatches(['httpServer'], { tracer });
+    const seen: Record<string, unknown> = {};
+    const arrived = new EventEmitter();
+    const server = await startServer((req, res) => {
+      seen.handler = currentSpan();
+      req.on('aborted', () => (seen.aborted = currentSpan()));
+      req.on('close', () => (seen.reqClose = currentSpan()));
+      res.on('close', () => {
+        seen.resClose = currentSpan();
+        arrived.emit('closed');
+      });
+      arrived.emit('request');
+    });
+    try {
+      const came = once(arrived, 'request');
+      const closed = once(arrived, 'closed');
+      // A body announced and never sent: the request is incomplete when the client goes.
+      const client = http.request(`${server.url}/left`, { method: 'POST', headers: { 'content-length': '10' } });
+      client.on('error', () => undefined);
+      client.flushHeaders();
+      await came;
+      client.destroy();
+      await closed;
+      await tracer.settle();
+      const [span] = tracer.ofKind('server');
+      assert.ok(span !== undefined && seen.handler === span);
+      assert.deepEqual(
+        { aborted: seen.aborted === span, reqClose: seen.reqClose === span, resClose: seen.resClose === span },
+        { aborted: true, reqClose: true, resClose: true },
+      );
+      assert.equal(span.finishCount, 1);
+      assert.equal(span.tags.error, true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('uninstall puts back the emit of IncomingMessage and ServerResponse (inherited) and leaves a wrapper made over ours working', async () => {
+    const inherited = [http.IncomingMessage.prototype.emit, http.ServerResponse.prototype.emit];
+    installPatches(['httpServer'], { tracer });
+    assert.notEqual(http.IncomingMessage.prototype.emit, inherited[0]);
+    assert.notEqual(http.ServerResponse.prototype.emit, inherited[1]);
+    // Another instrumentation wraps over ours: at uninstall our layer stays below theirs and passes through.
+    const ours = http.IncomingMessage.prototype.emit;
+    let theirs = 0;
+    http.IncomingMessage.prototype.emit = function (this: http.IncomingMessage, ...args: any[]) {
+      theirs++;
+      return Reflect.apply(ours, this, args);
+    } as typeof ours;
+    uninstallAllPatches();
+    assert.equal(Object.getOwnPropertyDescriptor(http.ServerResponse.prototype, 'emit'), undefined);
+    assert.equal(http.ServerResponse.prototype.emit, inherited[1]);
+    const seen: Record<string, unknown> = {};
+    const server = await startServer((req, res) => {
+      req.on('end', () => {
+        seen.end = currentSpan();
+        res.end('ok');
+      });
+      req.resume();
+    });
+    try {
+      assert.equal(await post(`${server.url}/x`, 'b', seen), 'ok');
+      assert.ok(theirs > 0, 'their wrapper still runs');
+      assert.equal(seen.end, undefined);
+      assert.deepEqual(tracer.started, []);
+    } finally {
+      delete (http.IncomingMessage.prototype as { emit?: unknown }).emit;
+      await server.close();
+    }
+    assert.equal(http.IncomingMessage.prototype.emit, inherited[0]);
   });
 });
 

@@ -29,6 +29,8 @@ export const httpServerDriver: Driver = {
   targets: () => [
     [http.Server.prototype, 'emit'],
     [https.Server.prototype, 'emit'],
+    [http.IncomingMessage.prototype, 'emit'],
+    [http.ServerResponse.prototype, 'emit'],
   ],
   ...serverAndAgent(startConformanceServer, (s, a) => ((server = s), (agent = a))),
   call: (parent) => get('/conformance?q=1', parent),

@@ -60,6 +60,10 @@ function expressDriver(label: string, moduleName: string): FrameworkDriver {
         work.lateTraced(),
         (_req: any, res: any) => res.send('late'),
       );
+      app.get('/abort-notice', (req: any, res: any) => {
+        req.on('close', () => work.clientGone());
+        void work.slowAuth(res).then(() => res.send('late'));
+      });
       if (app.locals.withErrorPage === true) {
         app.use(function errorHandler(err: any, _req: any, res: any, _next: any) {
           res.status(500).send(`handled: ${err.message}`);

@@ -81,6 +81,10 @@ function fastifyDriver(label: string, moduleName: string): FrameworkDriver {
         return 'sent';
       });
       app.get('/slow-traced', { onRequest: [async (_req: any, reply: any) => work.slowAuth(reply.raw), work.lateTraced()] }, async () => 'late');
+      app.get('/abort-notice', { onRequestAbort: async () => work.clientGone() }, async (_req: any, reply: any) => {
+        await work.slowAuth(reply.raw);
+        return 'late';
+      });
       await app.listen({ port: 0, host: '127.0.0.1' });
       return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
     },

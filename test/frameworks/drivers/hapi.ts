@@ -84,6 +84,15 @@ export const hapiDriver: FrameworkDriver = {
       return h.continue;
     };
     app.route({ method: 'GET', path: '/slow-traced', options: { ext: { onPreHandler: [{ method: slowAuth }, { method: work.lateTraced() }] }, handler: () => 'late' } });
+    app.route({
+      method: 'GET',
+      path: '/abort-notice',
+      handler: async (req: any) => {
+        req.events.once('disconnect', () => work.clientGone());
+        await work.slowAuth(req.raw.res);
+        return 'late';
+      },
+    });
     await app.start();
     return { url: `http://127.0.0.1:${app.info.port}`, close: () => app.stop() };
   },

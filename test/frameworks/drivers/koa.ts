@@ -88,6 +88,11 @@ function koaDriver(label: string, koaModule: string, routerModule: string): KoaD
         work.lateTraced(),
         (ctx: any) => (ctx.body = 'late'),
       );
+      root.get('/abort-notice', async (ctx: any) => {
+        ctx.req.on('close', () => work.clientGone());
+        await work.slowAuth(ctx.res);
+        ctx.body = 'late';
+      });
       app.use(root.routes());
       return listen(app.callback());
     },
