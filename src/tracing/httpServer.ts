@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSuppressed, storage } from '../context';
-import { beginInbound, compileInbound, wrapMessageEmit } from '../cores/http-server';
+import { beginInbound, compileInbound, inboundRequest, wrapMessageEmit } from '../cores/http-server';
 import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -66,6 +66,8 @@ function wrapEmit(state: ServerState) {
     function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
       // With no tracer (the no-op window) nothing is read of the request: no URL, headers or peer for a span that cannot be.
       if (event !== 'request' || tracingOff(state.inbound.hook)) return applyArgs(original, this, arguments);
+      // The same request dispatched on to another server (`inner.emit('request', req, res)`): it has its span already.
+      if (inboundRequest(req) !== undefined) return applyArgs(original, this, arguments);
       let inbound: InboundRequest | undefined;
       try {
         inbound = startInbound(state, req, res);

@@ -169,6 +169,33 @@ describe('http server hook', () => {
       await server.close();
     }
   });
+
+  it('a request dispatched on to a second server (inner.emit(request, req, res)) keeps its one server span, finished once', async () => {
+    installPatches(['httpServer'], { tracer });
+    let outerActive: unknown;
+    let innerActive: unknown;
+    const inner = http.createServer((_req, res) => {
+      innerActive = currentSpan();
+      res.end('inner');
+    });
+    const outer = await startServer((req, res) => {
+      outerActive = currentSpan();
+      inner.emit('request', req, res);
+    });
+    try {
+      const parent = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+      assert.deepEqual(await get(`${outer.url}/x`, { traceparent: parent }), { status: 200, body: 'inner' });
+      await tracer.settle();
+      assert.equal(tracer.started.length, 1, 'one server span');
+      const [span] = tracer.started;
+      assert.equal(span.finishCount, 1);
+      assert.equal(span.parentId, '0123456789abcdef');
+      assert.equal(span.tags['http.status_code'], 200);
+      assert.ok(outerActive === span && innerActive === span, 'the inner handler runs under the same span');
+    } finally {
+      await outer.close();
+    }
+  });
 });
 
 describe('http server hook: the request’s own events', () => {
