@@ -283,8 +283,10 @@ export class InboundRequest {
       for (const child of this.children) finishSpan(child);
       this.children = undefined;
     }
-    setTag(span, Tags.HTTP_STATUS_CODE, res.statusCode);
-    if (this.route === undefined && this.config.notFoundAs404 && res.statusCode === 404) {
+    // No head sent (the client left, Node answered 408 itself on the socket): no status was answered.
+    const sent = res.headersSent;
+    if (sent) setTag(span, Tags.HTTP_STATUS_CODE, res.statusCode);
+    if (sent && this.route === undefined && this.config.notFoundAs404 && res.statusCode === 404) {
       try {
         span.setOperationName(`${this.req.method} 404`);
       } catch {

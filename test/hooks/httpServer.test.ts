@@ -196,6 +196,31 @@ describe('http server hook', () => {
       await outer.close();
     }
   });
+
+  it('no response sent (Node answered 408 itself): no http.status_code, error=true with the abort logged', async () => {
+    installPatches(['httpServer'], { tracer });
+    const server = http.createServer({ requestTimeout: 200, connectionsCheckingInterval: 20 }, (req, res) => {
+      req.on('end', () => res.end('ok'));
+      req.resume();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const socket = net.connect(port, '127.0.0.1');
+      let wire = '';
+      socket.on('data', (d) => (wire += d));
+      // A body announced and sent too slowly.
+      socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+      await once(socket, 'close');
+      assert.match(wire, /^HTTP\/1\.1 408 /);
+      const [span] = await tracer.waitFor(1);
+      assert.equal('http.status_code' in span.tags, false, 'the 200 the response object holds was never sent');
+      assert.equal(span.tags.error, true);
+      assert.deepEqual(span.logs.map((l) => [l.fields.event, l.fields.message]), [['abort', 'connection closed before the response was sent']]);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe('http server hook: the request’s own events', () => {
