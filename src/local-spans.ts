@@ -37,11 +37,12 @@ function activeParent(): Span | SpanContext | null | undefined {
   return store?.span ?? store?.parentContext ?? null;
 }
 
-function startSpan(tracer: Tracer | undefined, name: string, options: SpanOptions): Span | undefined {
+/** `caller` names the fault reported once: never the span's name, which an app may make per call. */
+function startSpan(caller: 'traceFunction' | 'startActiveSpan', tracer: Tracer | undefined, name: string, options: SpanOptions): Span | undefined {
   try {
     return (tracer ?? appTracer()).startSpan(name, options);
   } catch (err) {
-    reportOnce(`${name}: tracer.startSpan`, err);
+    reportOnce(`${caller}: tracer.startSpan`, err);
     return undefined;
   }
 }
@@ -86,10 +87,10 @@ export function traceFunction<A extends unknown[], R>(name: string, fn: (...args
   const traced = function (this: unknown, ...args: A): R {
     const parent = activeParent();
     if (parent === undefined || (parent === null && options.requireParent !== false)) return fn.apply(this, args);
-    const span = startSpan(options.tracer, name, { childOf: parent ?? undefined, tags: options.tags === undefined ? undefined : { ...options.tags } });
+    const span = startSpan('traceFunction', options.tracer, name, { childOf: parent ?? undefined, tags: options.tags === undefined ? undefined : { ...options.tags } });
     if (span === undefined) return fn.apply(this, args);
     const onStart = options.onStart;
-    if (onStart !== undefined) runUserHook(`traceFunction ${name} onStart`, () => onStart(span, ...args));
+    if (onStart !== undefined) runUserHook('traceFunction onStart', () => onStart(span, ...args));
     return runActive(span, () => fn.apply(this, args), true);
   };
   Object.defineProperty(traced, 'name', { value: fn.name, configurable: true });
@@ -108,7 +109,7 @@ export function startActiveSpan<T>(name: string, options: ActiveSpanOptions, fn:
     const parent = activeParent();
     if (parent !== null && parent !== undefined) spanOptions.childOf = parent;
   }
-  const span = startSpan(tracer, name, spanOptions) ?? noopSpan();
+  const span = startSpan('startActiveSpan', tracer, name, spanOptions) ?? noopSpan();
   return runActive(span, () => fn(span), finishOnClose !== false);
 }
 
