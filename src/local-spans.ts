@@ -50,9 +50,10 @@ function startSpan(caller: 'traceFunction' | 'startActiveSpan', tracer: Tracer |
 /**
  * Runs `fn` with `span` active. Its outcome is passed on exactly: a native promise comes back as one
  * chained on it (never a side `.then`, which would cost the caller's async stack frames), anything
- * else as it is. A thrown error or rejection marks the span.
+ * else as it is. A thrown error or rejection marks the span. `settles: false` (an object `new` made,
+ * which may be a promise of a Promise subclass) returns it as it is and finishes at once.
  */
-function runActive<T>(span: Span, fn: () => T, finish: boolean): T {
+function runActive<T>(span: Span, fn: () => T, finish: boolean, settles = true): T {
   let result: T;
   try {
     result = withSpan(span, fn);
@@ -61,7 +62,7 @@ function runActive<T>(span: Span, fn: () => T, finish: boolean): T {
     if (finish) finishSpan(span);
     throw err;
   }
-  if (result instanceof Promise) {
+  if (settles && result instanceof Promise) {
     return result.then(
       (value: unknown) => {
         if (finish) finishSpan(span);
@@ -78,23 +79,33 @@ function runActive<T>(span: Span, fn: () => T, finish: boolean): T {
   return result;
 }
 
+/** A `new.target`: the constructor `new` was applied to (undefined for a plain call). */
+type NewTarget = Parameters<typeof Reflect.construct>[2];
+
 /**
  * Returns a function that runs `fn` in a child span named `name` of the current span (by default only when
  * there is one), with `this`, arguments, return value and thrown error as `fn` has them, and the same
- * `name` and `length`.
+ * `name`, `length` and `prototype`. Called with `new`, it constructs as `fn` does (a class cannot be
+ * applied, and an instance takes its prototype from `new.target`).
  */
 export function traceFunction<A extends unknown[], R>(name: string, fn: (...args: A) => R, options: TraceFunctionOptions<A> = {}): (...args: A) => R {
+  const invoke = (self: unknown, args: A, newTarget: NewTarget): R =>
+    newTarget === undefined ? fn.apply(self, args) : (Reflect.construct(fn, args, newTarget) as R);
   const traced = function (this: unknown, ...args: A): R {
+    const newTarget = new.target;
     const parent = activeParent();
-    if (parent === undefined || (parent === null && options.requireParent !== false)) return fn.apply(this, args);
+    if (parent === undefined || (parent === null && options.requireParent !== false)) return invoke(this, args, newTarget);
     const span = startSpan('traceFunction', options.tracer, name, { childOf: parent ?? undefined, tags: options.tags === undefined ? undefined : { ...options.tags } });
-    if (span === undefined) return fn.apply(this, args);
+    if (span === undefined) return invoke(this, args, newTarget);
     const onStart = options.onStart;
     if (onStart !== undefined) runUserHook('traceFunction onStart', () => onStart(span, ...args));
-    return runActive(span, () => fn.apply(this, args), true);
+    return runActive(span, () => invoke(this, args, newTarget), true, newTarget === undefined);
   };
   Object.defineProperty(traced, 'name', { value: fn.name, configurable: true });
   Object.defineProperty(traced, 'length', { value: fn.length, configurable: true });
+  // `new traced()` makes an instance of `fn.prototype` (new.target is `traced`), and `instanceof traced` holds.
+  const prototype = (fn as { prototype?: unknown }).prototype;
+  if (prototype !== null && typeof prototype === 'object') traced.prototype = prototype;
   return traced;
 }
 

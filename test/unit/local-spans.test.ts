@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { traceFunction, withSpan } from '../../src';
+import { RecordingTracer } from '../helpers/tracer';
 
 describe('a faulty tracer under startActiveSpan and traceFunction', () => {
   it('is reported once for each kind of fault, whatever the span names (no memory kept per name)', () => {
@@ -37,5 +39,65 @@ describe('a faulty tracer under startActiveSpan and traceFunction', () => {
       faults.map((line) => line.replace(/^.*fault in (.*) \(reported once\).*$/, '$1')).sort(),
       ['startActiveSpan: tracer.startSpan', 'traceFunction onStart: user hook', 'traceFunction: tracer.startSpan'],
     );
+  });
+});
+
+describe('traceFunction called with new', () => {
+  function Point(this: { x: number }, x: number): void {
+    this.x = x;
+  }
+  Point.prototype.norm = function (this: { x: number }): number {
+    return Math.abs(this.x);
+  };
+  class Box {
+    constructor(readonly w: number) {}
+    area(): number {
+      return this.w * this.w;
+    }
+  }
+  class Later extends Promise<number> {}
+
+  for (const [where, run] of [
+    ['in a span (a child span is made)', (fn: () => void) => withSpan(new RecordingTracer().startSpan('request'), fn)],
+    ['outside any span (no span)', (fn: () => void) => fn()],
+  ] as const) {
+    it(`constructs as the function does, ${where}: a constructor function, a class, a subclass of the traced class`, () => {
+      const tracer = new RecordingTracer();
+      const TPoint = traceFunction('Point', Point as unknown as (x: number) => void, { tracer }) as unknown as new (x: number) => { x: number; norm(): number };
+      const TBox = traceFunction('Box', Box as unknown as (w: number) => Box, { tracer }) as unknown as typeof Box;
+      const TLater = traceFunction('Later', Later as unknown as () => Later, { tracer }) as unknown as typeof Later;
+      class Cube extends TBox {
+        volume(): number {
+          return this.area() * this.w;
+        }
+      }
+      run(() => {
+        const point = new TPoint(-3);
+        assert.ok(point instanceof Point);
+        assert.ok(point instanceof TPoint);
+        assert.equal(point.norm(), 3);
+        const box = new TBox(2);
+        assert.ok(box instanceof Box);
+        assert.equal(box.area(), 4);
+        assert.equal(new Cube(2).volume(), 8);
+        let resolveLater: (n: number) => void = () => undefined;
+        const later = new TLater((resolve) => (resolveLater = resolve));
+        assert.ok(later instanceof Later, 'the very object made, not a promise chained on it');
+        resolveLater(1);
+        const self = { x: 0 };
+        assert.equal((TPoint as unknown as (this: { x: number }, x: number) => void).call(self, 5), undefined);
+        assert.equal(self.x, 5, 'a plain call still gets its this');
+      });
+      assert.deepEqual(
+        tracer.finished.map((s) => s.operationName),
+        where.startsWith('in') ? ['Point', 'Box', 'Box', 'Later', 'Point'] : [],
+      );
+    });
+  }
+
+  it('a function that is no constructor throws under new as it does untraced', () => {
+    const arrow = (): number => 1;
+    const traced = traceFunction('arrow', arrow) as unknown as new () => unknown;
+    assert.throws(() => new traced(), TypeError);
   });
 });
