@@ -112,9 +112,12 @@ export function traceFunction<A extends unknown[], R>(name: string, fn: (...args
 /**
  * Starts a span (a child of the active span unless `ignoreActiveSpan`, `childOf` or `references` says
  * otherwise), runs `fn(span)` with it active, and finishes it when `fn` returns or its promise settles
- * (unless `finishOnClose: false`). A tracer that throws costs only the span: `fn` then gets a no-op span.
+ * (unless `finishOnClose: false`). A tracer that throws costs only the span: `fn` then gets a no-op span,
+ * as it does in a suppressed context, where no span is made.
  */
 export function startActiveSpan<T>(name: string, options: ActiveSpanOptions, fn: (span: Span) => T): T {
+  // Suppressed (suppressTracing, OpenTelemetry's): no span, and `fn` runs in this context, suppressed too.
+  if (isSuppressed(storage.getStore())) return fn(noopSpan());
   const { ignoreActiveSpan, finishOnClose, tracer, ...spanOptions } = options;
   if (spanOptions.childOf === undefined && spanOptions.references === undefined && ignoreActiveSpan !== true) {
     const parent = activeParent();

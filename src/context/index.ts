@@ -39,9 +39,9 @@ export function currentSpan(): Span | undefined {
   return store === undefined ? undefined : store.span;
 }
 
-/** Runs `fn` with `span` active, and everything asynchronous that `fn` starts. */
+/** Runs `fn` with `span` active, and everything asynchronous that `fn` starts; under `suppressTracing`, still no span is made there. */
 export function withSpan<T>(span: Span, fn: () => T): T {
-  return storage.run({ span }, fn);
+  return storage.run(storage.getStore()?.suppressed === true ? { span, suppressed: true } : { span }, fn);
 }
 
 /** OpenTelemetry API 1.x's global registry, shared by every copy of the API: its `context` is the app's context manager. */

@@ -6,7 +6,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracerShim } from '@opentelemetry/shim-opentracing';
-import { installPatches, uninstallAllPatches } from '../../src';
+import { installPatches, startActiveSpan, traceFunction, uninstallAllPatches, withSpan } from '../../src';
 import { RecordingTracer } from '../helpers/tracer';
 import { getReply, serverForSuite, startServer, TestServer } from '../helpers/servers';
 
@@ -103,5 +103,23 @@ describe("OpenTelemetry's suppressTracing is honoured", () => {
     assert.equal(server.received[1].headers.traceparent, undefined);
     await getReply(`${server.url}/traced`);
     assert.equal(tracer.finished.length, 2);
+  });
+
+  it('startActiveSpan makes no span inside it, and the hooks and traceFunction make none under it', async () => {
+    registerOtelGlobals();
+    const tracer = new RecordingTracer();
+    installPatches(['http'], { tracer });
+    const request = tracer.startSpan('request');
+    const traced = traceFunction('traced', () => getReply(`${server.url}/traced-fn`));
+    await withSpan(request, () =>
+      otelSuppressed(() =>
+        startActiveSpan('export-batch', {}, async () => {
+          await traced();
+          await getReply(`${server.url}/under`);
+        }),
+      ),
+    );
+    assert.deepEqual(tracer.started.map((s) => s.operationName), ['request']);
+    assert.deepEqual(server.received.map((r) => r.headers.traceparent), [undefined, undefined]);
   });
 });

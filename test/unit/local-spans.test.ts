@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { traceFunction, withSpan } from '../../src';
-import { RecordingTracer } from '../helpers/tracer';
+import { currentSpan, installPatches, startActiveSpan, suppressTracing, traceFunction, uninstallAllPatches, withSpan } from '../../src';
+import { getReply, startServer, TestServer } from '../helpers/servers';
+import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
 describe('a faulty tracer under startActiveSpan and traceFunction', () => {
   it('is reported once for each kind of fault, whatever the span names (no memory kept per name)', () => {
@@ -99,5 +100,39 @@ describe('traceFunction called with new', () => {
     const arrow = (): number => 1;
     const traced = traceFunction('arrow', arrow) as unknown as new () => unknown;
     assert.throws(() => new traced(), TypeError);
+  });
+});
+
+describe('startActiveSpan under suppressTracing', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+  afterEach(() => uninstallAllPatches());
+
+  it('makes no span, and all that runs under it stays suppressed: hook calls, traceFunction, startActiveSpan, withSpan', async () => {
+    const tracer = new RecordingTracer();
+    installPatches(['http'], { tracer });
+    const request = tracer.startSpan('request');
+    const traced = traceFunction('traced', () => 1, { requireParent: false });
+    const result = await withSpan(request, () =>
+      suppressTracing(() =>
+        startActiveSpan('export-batch', {}, async (span) => {
+          assert.ok(!(span instanceof RecordedSpan), 'a no-op span');
+          assert.equal(currentSpan(), request, 'the context is the one it was called in');
+          assert.equal(traced(), 1);
+          startActiveSpan('root', { ignoreActiveSpan: true }, () => undefined);
+          await getReply(`${server.url}/under-startActiveSpan`);
+          await withSpan(request, () => startActiveSpan('nested', {}, () => getReply(`${server.url}/under-withSpan`)));
+          return 'exported';
+        }),
+      ),
+    );
+    assert.equal(result, 'exported');
+    assert.deepEqual(server.received.map((r) => [r.url, r.headers.traceparent]), [['/under-startActiveSpan', undefined], ['/under-withSpan', undefined]]);
+    assert.deepEqual(tracer.started.map((s) => s.operationName), ['request']);
   });
 });
