@@ -135,3 +135,59 @@ describe('no tracer registered: a pool hands out connections', function () {
     for (let i = 0; i < 5; i++) assert.deepEqual((await pool.promise().query('SELECT ? AS n', [i]))[0], [{ n: i }]);
   });
 });
+
+describe('no tracer registered: after uninstallAllPatches() and a new install (reconfiguring)', function () {
+  this.timeout(30000);
+  let server: http.Server;
+  let port = 0;
+  let asked = 0;
+  const startSpan = opentracing.Tracer.prototype.startSpan;
+
+  function get(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, agent: false }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      }).on('error', reject);
+    });
+  }
+
+  before(async () => {
+    opentracing.Tracer.prototype.startSpan = function (this: opentracing.Tracer) {
+      asked++;
+      return Reflect.apply(startSpan, this, arguments);
+    };
+    server = http.createServer((req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    opentracing.Tracer.prototype.startSpan = startSpan;
+    await new Promise((resolve) => server.close(resolve));
+    uninstallAllPatches();
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+  });
+
+  it('the hooks still know the default no-op after the new install: its calls skip span work (regression: every call asked the tracer)', async () => {
+    installPatches(['http']);
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+    await get();
+    uninstallAllPatches();
+    installPatches(['http']);
+    asked = 0;
+    for (let i = 0; i < 20; i++) await get();
+    assert.ok(asked <= 1, `the no-op tracer was asked ${asked} times for 20 calls`);
+  });
+
+  it('a tracer the app sets while the hooks are uninstalled gets every call of the next install', async () => {
+    uninstallAllPatches();
+    const tracer = new RecordingTracer();
+    opentracing.initGlobalTracer(tracer);
+    installPatches(['http']);
+    for (let i = 0; i < 3; i++) await get();
+    await tracer.settle();
+    assert.equal(tracer.finished.length, 3);
+    uninstallAllPatches();
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+  });
+});

@@ -68,17 +68,33 @@ let onGlobalTracer: ((isDefaultNoop: boolean) => void) | undefined;
 function watchGlobalTracer(): void {
   const first = tracerWatch === undefined;
   tracerWatch ??= new Wrapper('initGlobalTracer');
-  let entry: string;
-  try {
-    entry = require.resolve('opentracing');
-  } catch {
-    return;
-  }
-  const cached = require.cache[entry];
+  const cached = cachedOpentracing();
+  if (cached === null) return;
   // Loaded already at the first look: the app may have set a tracer that we cannot see.
   if (first) onGlobalTracer?.(cached === undefined);
   // Again after patching: span logic that an enable() loaded may have loaded opentracing (wrapping is idempotent).
   if (cached !== undefined && cached.loaded) wrapInitGlobalTracer(cached.exports);
+}
+
+/** opentracing as this package resolves it, if it is loaded (null: it cannot be resolved). */
+function cachedOpentracing(): NodeJS.Module | undefined | null {
+  try {
+    return require.cache[require.resolve('opentracing')];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * At uninstall: the watch stays on a loaded opentracing (its layer passes every call through), so that the
+ * next install still knows whether the global tracer is the default no-op; without it, that install would
+ * find opentracing loaded and take the tracer for one the app may have set unseen.
+ */
+function endTracerWatch(): void {
+  if (cachedOpentracing() != null) return;
+  tracerWatch?.unwrapAll();
+  tracerWatch = undefined;
+  onGlobalTracer = undefined;
 }
 
 function wrapInitGlobalTracer(opentracing: { Tracer?: unknown }): void {
@@ -433,13 +449,11 @@ function uninstallHook(hook: InstalledHook): void {
 }
 
 
-/** Takes out every layer the hooks put in, and the module-load hook. */
+/** Takes out every layer the hooks put in, and the module-load hook (the watch on opentracing may stay: endTracerWatch). */
 export function uninstall(): void {
   for (const hook of [...installed.values()].reverse()) uninstallHook(hook);
   installed.clear();
-  tracerWatch?.unwrapAll();
-  tracerWatch = undefined;
-  onGlobalTracer = undefined;
+  endTracerWatch();
   aliases = {};
   refreshModuleHooks();
   Module.syncBuiltinESMExports();
