@@ -3,6 +3,7 @@
  * tracer is known to be a no-op. A leaf: it loads opentracing with the first span, not at start-up.
  */
 import type { Tracer } from 'opentracing';
+import { sharingCopy } from './active-copy';
 
 /** What the lookup needs of an install: the tracer given at install, if any. */
 export interface TracerChoice {
@@ -76,7 +77,15 @@ export function setInstallTracer(tracer: Tracer | undefined): void {
   installTracer = tracer;
 }
 
-/** The tracer for the app's own spans: the one given to the latest install, else the global one. */
-export function appTracer(): Tracer {
+/** This copy's tracer for the app's own spans: the one given to its latest install, else the global one. */
+export function ownAppTracer(): Tracer {
   return tracerOf({ explicitTracer: installTracer });
+}
+
+/**
+ * The tracer for the app's own spans: this copy's, or that of another copy of the package that installed
+ * the hooks (this one then installed none), so that the app's spans go where the hooks' go.
+ */
+export function appTracer(): Tracer {
+  return sharingCopy()?.appTracer() ?? ownAppTracer();
 }

@@ -3,6 +3,7 @@ import { installNamed } from './install';
 import { setInstallTracer } from './hook-tracer';
 import { installedHooks, uninstall } from './registry';
 import { applyArgs } from './apply-args';
+import { releaseInstall, sharingCopy } from './active-copy';
 import type * as LocalSpans from './local-spans';
 import type * as HttpServerCore from './cores/http-server';
 
@@ -22,7 +23,11 @@ export const traceFunction: typeof LocalSpans.traceFunction = function traceFunc
 export const startActiveSpan: typeof LocalSpans.startActiveSpan = function startActiveSpan(this: unknown) {
   return applyArgs(localSpans().startActiveSpan, this, arguments);
 } as typeof LocalSpans.startActiveSpan;
-export const traced: typeof HttpServerCore.traced = () => httpServerCore().traced();
+/** The copy of the package that installed the hooks makes `traced()` work: this one, or another (see active-copy). */
+export const traced: typeof HttpServerCore.traced = () => {
+  const active = sharingCopy();
+  return active === undefined ? httpServerCore().traced() : active.traced();
+};
 
 export { currentSpan, withSpan, suppressTracing } from './context';
 export { currentSpan as activeSpan } from './context';
@@ -73,6 +78,7 @@ export function installPatches(names: HookName[], config: HooksConfig = {}): voi
 export function uninstallAllPatches(): void {
   uninstall();
   setInstallTracer(undefined);
+  releaseInstall();
 }
 
 /** Names of the hooks installed now. */

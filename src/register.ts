@@ -6,6 +6,7 @@
  * the registry; each hook's span logic loads with the library it traces, the tracer only when asked for.
  */
 import Module from 'node:module';
+import { otherCopyInstalled } from './active-copy';
 import { enabledHooks } from './config';
 import { installNamed } from './install';
 import { debugEnabled, log } from './logger';
@@ -18,8 +19,10 @@ import { applyArgs } from './apply-args';
 
 const disabled = sdkDisabled(process.env);
 if (disabled) log('OTEL_SDK_DISABLED=true: no hook installed and no tracer set up');
+/** Another copy of the package installed the hooks (a second preload): this one sets up nothing (installNamed says so). */
+const elsewhere = !disabled && otherCopyInstalled() !== undefined;
 
-if (!disabled && tracerSpec(process.env) !== undefined) {
+if (!disabled && !elsewhere && tracerSpec(process.env) !== undefined) {
   try {
     const { createTracerFromEnv, flushOnExit } = require('./tracer') as typeof import('./tracer');
     const defaultTracer = createTracerFromEnv(process.env);
@@ -55,7 +58,7 @@ function patchBuiltinsBeforeModuleMain(): void {
 try {
   if (!disabled) {
     installNamed(enabledHooks({}), {}, true);
-    patchBuiltinsBeforeModuleMain();
+    if (!elsewhere) patchBuiltinsBeforeModuleMain();
   }
 } catch (err) {
   // A preload must never stop the app from starting.
@@ -63,7 +66,7 @@ try {
   log('register failed: %O', err);
 }
 
-if (!disabled && debugEnabled()) {
+if (!disabled && !elsewhere && debugEnabled()) {
   const { HOOKS } = require('./hooks') as typeof import('./hooks');
   const packages = [...new Set(HOOKS.flatMap((hook) => hook.targets.map((t) => t.module)).filter((m) => !Module.isBuiltin(m)))];
   (require('./bundled') as typeof import('./bundled')).reportBundledLibraries(process.argv[1], packages);

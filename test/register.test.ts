@@ -192,3 +192,97 @@ describe('register: builtins imported by ES-module code of a CommonJS app', () =
     }
   });
 });
+
+describe('two copies of the package in one process (a preload from one, the app\'s dependency the other)', function () {
+  this.timeout(60000);
+  let dir = '';
+  let copy = '';
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-two-copies-'));
+    copy = path.join(dir, 'node_modules', 'opentracing-client-hooks');
+    fs.mkdirSync(copy, { recursive: true });
+    fs.cpSync(path.join(root, 'dist'), path.join(copy, 'dist'), { recursive: true });
+    for (const file of ['package.json', 'register.js', 'register.mjs']) fs.copyFileSync(path.join(root, file), path.join(copy, file));
+    // Its dependencies (and opentracing) are the same files as the repository's.
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
+  });
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** An app that uses its own copy (`hooks`), with a recording tracer; `body` ends by printing its JSON. */
+  function app(body: string): string {
+    const file = path.join(dir, 'app.js');
+    fs.writeFileSync(
+      file,
+      `const http = require('http');
+      const opentracing = require(${JSON.stringify(require.resolve('opentracing'))});
+      const { RecordingTracer } = require(${JSON.stringify(path.join(__dirname, 'helpers', 'tracer'))});
+      const hooks = require('opentracing-client-hooks');
+      const tracer = new RecordingTracer();
+      const parentOf = (s) => { const p = tracer.started.find((q) => q.id === s.parentId); return p === undefined ? (s.parentId === undefined ? 'none' : 'other') : p.operationName + (p.tags['span.kind'] ? ' ' + p.tags['span.kind'] : ''); };
+      const spans = () => tracer.started.map((s) => [s.operationName + (s.tags['span.kind'] ? ' ' + s.tags['span.kind'] : ''), parentOf(s)]);
+      const server = http.createServer((req, res) => res.end(String(hooks.currentSpan() !== undefined && hooks.currentSpan() === tracer.started.find((s) => s.tags['span.kind'] === 'server'))));
+      const get = () => new Promise((resolve) => http.get({ host: '127.0.0.1', port: server.address().port, agent: false }, (res) => {
+        let body = ''; res.on('data', (c) => (body += c)); res.on('close', () => resolve(body));
+      }));
+      server.listen(0, '127.0.0.1', async () => {
+        ${body}
+        server.close();
+      });`,
+    );
+    return file;
+  }
+
+  it("-r register of one copy, installAllPatches() of the app's: one install, one warning, and the app's spans parent the hooks' spans", () => {
+    const file = app(`
+      opentracing.initGlobalTracer(tracer);
+      hooks.installAllPatches({ hooks: { http: { propagate: false } } });
+      const installed = hooks.installedPatches();
+      const parent = tracer.startSpan('app-span');
+      const served = await hooks.withSpan(parent, () => hooks.startActiveSpan('job', {}, () => get()));
+      parent.finish();
+      await tracer.settle();
+      console.log(JSON.stringify({ installed, served, spans: spans() }));`);
+    const r = spawnSync(process.execPath, ['-r', path.join(root, 'register'), file], { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME }, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.deepEqual(out.installed, [], "the app's copy installed nothing");
+    assert.equal(out.served, 'true', "the app's copy sees the server span the other copy made");
+    assert.deepEqual(out.spans, [
+      ['app-span', 'none'],
+      ['job', 'app-span'],
+      ['HTTP GET client', 'job'],
+      ['HTTP GET server', 'HTTP GET client'],
+    ]);
+    const warnings = r.stderr.split('\n').filter((line) => line.includes('another copy'));
+    assert.equal(warnings.length, 1, r.stderr);
+    assert.ok(warnings[0].includes(`at ${root})`) && warnings[0].includes(`at ${copy})`), warnings[0]);
+  });
+
+  it("in code: the second copy's install does nothing, its startActiveSpan takes the tracer the first one was given; after the first uninstalls, the second can install", () => {
+    const file = app(`
+      const first = require(${JSON.stringify(root)});
+      first.installAllPatches({ tracer });
+      hooks.installAllPatches();
+      const before = hooks.installedPatches().length;
+      await hooks.startActiveSpan('job', {}, () => get());
+      await tracer.settle();
+      const traced = spans();
+      first.uninstallAllPatches();
+      hooks.installAllPatches({ tracer });
+      console.log(JSON.stringify({ before, traced, after: hooks.installedPatches().length > 0 }));`);
+    const r = spawnSync(process.execPath, [file], { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME }, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(out.before, 0);
+    assert.deepEqual(out.traced, [
+      ['job', 'none'],
+      ['HTTP GET client', 'job'],
+      ['HTTP GET server', 'HTTP GET client'],
+    ]);
+    assert.equal(out.after, true);
+    assert.equal(r.stderr.split('\n').filter((line) => line.includes('another copy')).length, 1, r.stderr);
+  });
+});

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Span, SpanContext } from 'opentracing';
+import { GENERATION } from '../active-copy';
 
 /**
  * What an outbound client call that is already being traced (axios, say) tells the lower transport
@@ -31,7 +32,14 @@ export interface RequestContext {
   readonly parentContext?: SpanContext;
 }
 
-export const storage = new AsyncLocalStorage<RequestContext>();
+/**
+ * One store for every copy of this package in the process that has this generation of it (see
+ * src/active-copy): a span the app makes active through one copy is the parent of the hooks' spans of
+ * the copy that installed them.
+ */
+const kStorage = Symbol.for(`opentracing-client-hooks.context.${GENERATION}`);
+export const storage: AsyncLocalStorage<RequestContext> = ((globalThis as { [kStorage]?: AsyncLocalStorage<RequestContext> })[kStorage] ??=
+  new AsyncLocalStorage<RequestContext>());
 
 /** The active span of the current request context, if any. */
 export function currentSpan(): Span | undefined {
