@@ -16,9 +16,8 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { storage } from '../context';
 import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
-import { BatchCommand, beforeRetries, connectDetached, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, beforeRetries, connectDetached, firstArgInCallerContext, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent, tracingOff } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -404,28 +403,13 @@ function markOwnClient(client: unknown): void {
   ownClients.add(client);
 }
 
-/**
- * Cluster#delayUntilReady: what waits there for the slots (an auto-pipelined command, a MULTI given before
- * the Cluster is ready) goes on in its caller's context, not in that of the work that made it ready.
- */
-function wrapDelayUntilReady(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function delayUntilReady(this: unknown, callback: unknown): any {
-      if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
-      const store = storage.getStore();
-      const args = Array.prototype.slice.call(arguments);
-      args[0] = function (this: unknown): unknown {
-        return runInContext(store, callback as (...a: unknown[]) => unknown, this, arguments);
-      };
-      return Reflect.apply(original, this, args);
-    };
-}
-
 export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   const proto = exports.default?.prototype;
   if (proto === undefined) return;
   wrap(proto, 'sendCommand', wrapClusterSendCommand(hook));
-  wrap(proto, 'delayUntilReady', wrapDelayUntilReady(hook));
+  // What waits there for the slots (an auto-pipelined command, a MULTI given before the Cluster is ready)
+  // goes on in its caller's context, not in that of the work that made it ready.
+  wrap(proto, 'delayUntilReady', firstArgInCallerContext(hook));
   // handleError takes a redirect (MOVED, ASK, TRYAGAIN): the ASKING it sends is ioredis's own; the command keeps its one span.
   ownWorkMethods(proto, ['getInfoFromNode', 'readyCheck', 'handleError'], hook, wrap);
 }

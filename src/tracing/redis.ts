@@ -13,11 +13,10 @@ import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
 import type { DbCall, DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, firstArgInCallerContext, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
-import { clientParent, tracingOff } from '../spans';
+import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
-import { callbackWrapper } from '../registry/wrap';
 
 interface RedisClientLike {
   options?: { url?: string; database?: number; socket?: { host?: string; port?: number; path?: string }; pingInterval?: number };
@@ -384,23 +383,9 @@ export function patchCommander(exports: any, { hook, wrap }: PatchContext<RedisO
   wrap(exports, 'transformLegacyCommandArguments', wrapLegacyArguments(hook));
 }
 
-/**
- * 5+'s `RedisClientPool.execute(fn)`: a task that waits for a client is run, synchronously, from the
- * `.finally` of the task that gives one back, in that task's caller's context. `fn` runs in its own
- * caller's instead, so that its commands are that caller's (not the request that released the client).
- */
-function wrapPoolExecute(hook: ActiveHook<RedisOptions>) {
-  return (original: (...args: any[]) => any) =>
-    function execute(this: unknown, fn: unknown): any {
-      if (tracingOff(hook) || typeof fn !== 'function') return applyArgs(original, this, arguments);
-      const store = storage.getStore();
-      const args = Array.prototype.slice.call(arguments);
-      args[0] = callbackWrapper(fn as (...a: unknown[]) => unknown, (self, callArgs) => runInContext(store, fn as (...a: unknown[]) => unknown, self, callArgs));
-      return original.apply(this, args);
-    };
-}
-
 export function patchPool(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
   const proto = exports.RedisClientPool?.prototype;
-  if (proto != null && typeof proto.execute === 'function') wrap(proto, 'execute', wrapPoolExecute(hook));
+  // 5+'s `RedisClientPool.execute(fn)`: a task waiting for a client runs from the `.finally` of the task that
+  // gives one back, in that task's caller's context; `fn` runs in its own caller's instead.
+  if (proto != null && typeof proto.execute === 'function') wrap(proto, 'execute', firstArgInCallerContext(hook));
 }
