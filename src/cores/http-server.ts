@@ -330,16 +330,23 @@ export function beginInbound(
 }
 
 /**
- * `emit` of IncomingMessage and ServerResponse: the events of an inbound request and its response ('data',
- * 'end', 'close', 'finish', and the frameworks' abort hooks built on them) run in the request's context, as
- * its handler does; Node delivers them from the connection's parser, made when the connection came. A
- * client's response (and any message without a live record) passes straight through.
+ * `emit` of IncomingMessage and ServerResponse (`proto`): the events of an inbound request and its response
+ * ('data', 'end', 'close', 'finish', and the frameworks' abort hooks built on them) run in the request's
+ * context, as its handler does; Node delivers them from the connection's parser, made when the connection
+ * came. A client's response (and any message without a live record) passes straight through. Where `proto`
+ * only inherits `emit`, the inherited one is looked up at each call, as it is untraced: a later replacement
+ * of EventEmitter's (the `domain` module's, another instrumentation's) still gets every event.
  */
-export function wrapMessageEmit(original: (...args: any[]) => boolean): (...args: any[]) => boolean {
-  return function emit(this: Carrier | null | undefined): boolean {
-    const inbound = this == null ? undefined : this[kInbound];
-    if (inbound === undefined || !inbound.enabled) return applyArgs(original, this, arguments);
-    return inbound.run(original, this, arguments);
+export function messageEmitWrapper(proto: object): (original: (...args: any[]) => boolean) => (...args: any[]) => boolean {
+  const inherited = !Object.prototype.hasOwnProperty.call(proto, 'emit');
+  const parent = Object.getPrototypeOf(proto) as { emit: (...args: any[]) => boolean };
+  return (original) => {
+    const emitNow = inherited ? () => parent.emit : () => original;
+    return function emit(this: Carrier | null | undefined): boolean {
+      const inbound = this == null ? undefined : this[kInbound];
+      if (inbound === undefined || !inbound.enabled) return applyArgs(emitNow(), this, arguments);
+      return inbound.run(emitNow(), this, arguments);
+    };
   };
 }
 

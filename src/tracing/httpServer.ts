@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSuppressed, storage } from '../context';
-import { beginInbound, compileInbound, inboundRequest, wrapMessageEmit } from '../cores/http-server';
+import { beginInbound, compileInbound, inboundRequest, messageEmitWrapper } from '../cores/http-server';
 import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -89,6 +89,6 @@ export function patchServer(exports: any, { state, wrap }: PatchContext<HttpServ
   // https serves http's IncomingMessage and ServerResponse (an https-only app may never require http itself).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- http loads with https; patched then as if the app required it
   const http = (exports.IncomingMessage === undefined ? require('node:http') : exports) as typeof import('node:http');
-  wrap(http.IncomingMessage.prototype, 'emit', wrapMessageEmit);
-  wrap(http.ServerResponse.prototype, 'emit', wrapMessageEmit);
+  wrap(http.IncomingMessage.prototype, 'emit', messageEmitWrapper(http.IncomingMessage.prototype));
+  wrap(http.ServerResponse.prototype, 'emit', messageEmitWrapper(http.ServerResponse.prototype));
 }

@@ -331,6 +331,32 @@ describe('http server hook: the request’s own events', () => {
     }
   });
 
+  it('a replacement of EventEmitter.prototype.emit made after install (the domain module’s) still gets the events of every http message, as untraced', async () => {
+    // Regression: our emit on the two prototypes called the EventEmitter emit of install time, so a later
+    // one (domain's, which routes an unhandled 'error' to the domain) never saw these events.
+    installPatches(['httpServer'], { tracer });
+    const before = EventEmitter.prototype.emit;
+    const seen = new Set<string>();
+    EventEmitter.prototype.emit = function (this: unknown, name: string | symbol, ...args: any[]): boolean {
+      if (this instanceof http.IncomingMessage) seen.add(`${this.req === undefined ? 'server' : 'client'} req ${String(name)}`);
+      if (this instanceof http.ServerResponse) seen.add(`res ${String(name)}`);
+      return Reflect.apply(before, this, [name, ...args]);
+    } as typeof before;
+    const server = await startServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    try {
+      assert.equal(await post(`${server.url}/x`, 'b', {}), 'ok');
+      await tracer.settle();
+      for (const event of ['server req end', 'client req end', 'res finish']) assert.ok(seen.has(event), `${event} in ${[...seen].join(', ')}`);
+      assert.equal(tracer.ofKind('server').length, 1);
+    } finally {
+      EventEmitter.prototype.emit = before;
+      await server.close();
+    }
+  });
+
   it('uninstall puts back the emit of IncomingMessage and ServerResponse (inherited) and leaves a wrapper made over ours working', async () => {
     const inherited = [http.IncomingMessage.prototype.emit, http.ServerResponse.prototype.emit];
     installPatches(['httpServer'], { tracer });
