@@ -94,13 +94,17 @@ export function zipkinUrl(env: NodeJS.ProcessEnv = process.env): string {
   return eitherEnv(env, 'OT_ZIPKIN_URL', 'OTEL_EXPORTER_ZIPKIN_ENDPOINT')?.trim() ?? 'http://localhost:9411/api/v2/spans';
 }
 
+/** The longest delay a Node.js timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2147483647;
+
 /** OTEL_EXPORTER_ZIPKIN_TIMEOUT: how long a Zipkin export may wait for its answer, in ms (10 s, as the spec says). */
 export function zipkinTimeout(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.OTEL_EXPORTER_ZIPKIN_TIMEOUT;
   if (raw === undefined || raw.trim() === '') return 10000;
   const value = Number(raw);
-  if (Number.isFinite(value) && value > 0) return value;
-  warnOnce(`OTEL_EXPORTER_ZIPKIN_TIMEOUT=${raw}: not a positive number of milliseconds; 10000 is used`);
+  // Node runs a longer timer at once (1 ms): every export would fail.
+  if (Number.isFinite(value) && value > 0 && value <= MAX_TIMER_MS) return value;
+  warnOnce(`OTEL_EXPORTER_ZIPKIN_TIMEOUT=${raw}: not a number of milliseconds from 1 to ${MAX_TIMER_MS}; 10000 is used`);
   return 10000;
 }
 

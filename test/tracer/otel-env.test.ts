@@ -582,7 +582,9 @@ describe('OpenTelemetry variables, read (unit)', () => {
     assert.equal(zipkinUrl({ OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://z/s' }), 'http://z/s');
     assert.equal(zipkinTimeout({}), 10000);
     assert.equal(zipkinTimeout({ OTEL_EXPORTER_ZIPKIN_TIMEOUT: ' 2500 ' }), 2500);
-    for (const bad of ['0', '-1', '5s']) assert.equal(zipkinTimeout({ OTEL_EXPORTER_ZIPKIN_TIMEOUT: bad }), 10000, bad);
+    assert.equal(zipkinTimeout({ OTEL_EXPORTER_ZIPKIN_TIMEOUT: '2147483647' }), 2147483647);
+    // Over Node's longest timer the export would be cut off after 1 ms.
+    for (const bad of ['0', '-1', '5s', '3000000000']) assert.equal(zipkinTimeout({ OTEL_EXPORTER_ZIPKIN_TIMEOUT: bad }), 10000, bad);
     assert.deepEqual(tracerSpec({ OTEL_TRACES_EXPORTER: 'otlp' }), { variable: 'OTEL_TRACES_EXPORTER', value: 'otlp' });
     assert.deepEqual(tracerSpec({ OT_TRACER: ' ', OTEL_TRACES_EXPORTER: 'zipkin' }), { variable: 'OTEL_TRACES_EXPORTER', value: 'zipkin' });
     assert.equal(tracerSpec({}), undefined);
