@@ -3,17 +3,17 @@
  * A driver (pg, mysql2, mysql, knex) says what it knows, the dialect, the statement text, how to read
  * the values and the connection's facts, and gets a call whose span has `db.statement` sanitised for
  * that dialect and cut to `maxStatementLength`, `db.params` only with `captureParameters`, the
- * `db.*`/`peer.*` tags, the hook's requestHook run with its query info, and (`redactErrors`) failures
- * logged without the values a message carries.
+ * `db.*`/`peer.*` tags, the hook's requestHook run with its query info, and failures logged as one
+ * redacted copy (`redactedSqlError`) whichever the driver, unless `captureParameters` asks for values.
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag, tracingOff } from '../spans';
-import { redactSqlMessage, sanitizedStatement, sqlVerb } from '../sql';
+import { redactSqlMessage, sanitizedStatement, sanitizeSql, sqlVerb } from '../sql';
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
 import { callbackWrapper } from '../registry/wrap';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, runInContext, startDbCall, startDbCallUnder } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, redactErrorText, runInContext, startDbCall, startDbCallUnder } from './db-call';
 import { applyArgs } from '../apply-args';
 
 /** Longest `db.statement` of every SQL hook, unless its `maxStatementLength` says otherwise. */
@@ -49,8 +49,6 @@ export interface SqlCallSpec<I extends SqlQueryInfo> {
   label?: string;
   /** The whole operation name, instead of `operation` and a label (knex's `knex.select users`). */
   name?: string;
-  /** Log a failure as `redactedSqlError` makes it (a library that puts values in its error messages). */
-  redactErrors?: boolean;
   /** The statement as the app wrote it, when it is a string. */
   text: string | undefined;
   /** Reads the call's values: only with `captureParameters`, so the caller's input is read no more than the library reads it. */
@@ -93,7 +91,7 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
       statement,
       maxStatementLength: DEFAULT_MAX_SQL_STATEMENT,
       keepErrorValues: options.captureParameters === true,
-      loggedError: spec.redactErrors === true && options.captureParameters !== true ? redactedSqlError : undefined,
+      loggedError: options.captureParameters === true ? undefined : redactedSqlError,
     },
     spec.result === false ? undefined : options.responseHook,
   );
@@ -113,28 +111,77 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
   return call;
 }
 
-/** Fields of a driver's error that say what failed without any value (pg's and mysql's). */
-const PLAIN_ERROR_FIELDS = ['code', 'errno', 'sqlState', 'severity', 'routine', 'constraint', 'table', 'column', 'schema', 'dataType', 'fatal'];
+/**
+ * How a span logs each field of a SQL driver's error (pg's, mysql's, mysql2's, knex's): `kept` as it is (it
+ * names what failed, never a value), `text` through `redactSqlErrorText`, `detail` so too when it is one
+ * line (pg's: libxml's goes on with the XML document). Any other field is left out: mysql's
+ * and mysql2's `sql` (the statement with the values put in: `db.statement` has it sanitised), pg's `where`
+ * and `internalQuery` (context that repeats a JSON or XML parameter's text unquoted), knex's `bindings`.
+ */
+const SQL_ERROR_FIELDS = new Map<string, 'kept' | 'text' | 'detail'>([
+  ...['name', 'code', 'errno', 'sqlState', 'fatal', 'index', 'severity', 'routine', 'constraint', 'table', 'column', 'schema', 'dataType'].map((field) => [field, 'kept'] as const),
+  ...['position', 'internalPosition', 'file', 'line', 'length', 'syscall', 'address', 'port'].map((field) => [field, 'kept'] as const),
+  ['message', 'text'],
+  ['sqlMessage', 'text'],
+  ['hint', 'text'],
+  ['detail', 'detail'],
+]);
+
+/** Where a stack's frames start, after its head (`Error: <message>`). */
+const FRAMES = /\n\s+at /;
 
 /**
- * What a span logs of a SQL error whose message may carry values: a copy (same prototype) with the message
- * and the stack's head through `redactSqlMessage`, and only the fields that carry none (no `detail`, no
- * `sql`, no `sqlMessage`, no `bindings`). The app gets the original.
+ * What a span logs of a SQL driver's error: a copy (same prototype) with only the fields of
+ * `SQL_ERROR_FIELDS`, and the stack's head through `redactSqlErrorText`. An accessor is not read, a
+ * field holding an object is left out. The app gets the original.
  */
 export function redactedSqlError(err: unknown): unknown {
-  if (typeof err === 'string') return redactSqlMessage(err);
+  if (typeof err === 'string') return redactSqlErrorText(err);
   if (err === null || typeof err !== 'object') return err;
-  const source = err as Record<string, unknown>;
-  const copy = Object.create(Object.getPrototypeOf(err)) as Record<string, unknown>;
-  for (const field of PLAIN_ERROR_FIELDS) if (Object.prototype.hasOwnProperty.call(err, field)) copy[field] = source[field];
-  const { message, stack } = source;
-  copy.message = typeof message === 'string' ? redactSqlMessage(message) : message;
-  if (typeof stack === 'string') {
-    // The frames stay; the head (`Error: <message>`, maybe as it was before knex rewrote it) is redacted.
-    const frames = stack.search(/\n\s+at /);
-    copy.stack = frames === -1 ? redactSqlMessage(stack) : redactSqlMessage(stack.slice(0, frames)) + stack.slice(frames);
+  const descriptors: PropertyDescriptorMap = {};
+  let message: unknown;
+  for (const name of Object.getOwnPropertyNames(err)) {
+    const how = SQL_ERROR_FIELDS.get(name);
+    if (how === undefined) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(err, name)!;
+    if (!('value' in descriptor)) continue;
+    const value: unknown = descriptor.value;
+    if (name === 'message') message = value;
+    if (how !== 'kept' && typeof value === 'string') {
+      if (how === 'detail' && value.includes('\n')) continue;
+      descriptor.value = redactSqlErrorText(value);
+    } else if (how !== 'kept' || (value !== null && typeof value === 'object')) continue;
+    descriptors[name] = descriptor;
   }
-  return copy;
+  // Read once (an accessor on newer V8). The frames stay; the head, up to the end of the message it
+  // repeats (or as it was before knex rewrote the message), is redacted.
+  const stack = (err as { stack?: unknown }).stack;
+  if (typeof stack === 'string') {
+    let head = stack.search(FRAMES);
+    if (typeof message === 'string' && message !== '') {
+      const at = stack.indexOf(message);
+      if (at !== -1 && (head === -1 || at + message.length > head)) head = at + message.length;
+    }
+    const redacted = head === -1 ? redactSqlErrorText(stack) : redactSqlErrorText(stack.slice(0, head)) + stack.slice(head);
+    descriptors.stack = { value: redacted, writable: true, configurable: true };
+  }
+  return Object.create(Object.getPrototypeOf(err), descriptors);
+}
+
+/** MySQL's syntax error, `… near '<the statement from there on>' at line <n>`: to the last such end. */
+const NEAR_STATEMENT = /\bnear '([\s\S]*)' at line \d+/;
+
+/**
+ * A SQL error's text without the values it echoes: every quoted run and number becomes `?` (`X'…'` and
+ * `0x…` too), PostgreSQL's rows and keys `(?)`, and the statement MySQL repeats in a syntax error (with
+ * the values the driver put in) is sanitised as `db.statement` is.
+ */
+export function redactSqlErrorText(text: string): string {
+  const near = NEAR_STATEMENT.exec(text);
+  if (near === null) return redactSqlMessage(redactErrorText(text));
+  const start = near.index + near[0].indexOf("'") + 1;
+  const end = start + near[1].length;
+  return redactSqlMessage(redactErrorText(text.slice(0, start - 1))) + `'${sanitizeSql(near[1], 'mysql')}` + text.slice(end);
 }
 
 /** The span of getting a connection (a pool's connect): the connection's tags, no statement. */

@@ -144,7 +144,6 @@ function startQuery(hook: ActiveHook<KnexOptions>, parent: Span | null, client: 
     connection,
     socketPath,
     info: { method, table },
-    redactErrors: true,
   });
 }
 

@@ -4,15 +4,28 @@ import type { RecordedSpan, RecordingTracer } from './tracer';
 
 /**
  * A database span logged `err`: the very object, or (when a field of it carried a value) its redacted
- * copy, of the same class with the message redacted.
+ * copy, of the same class with the message redacted by `redact` (a SQL hook's: `redactSqlErrorText`).
  */
-export function assertDbErrorLogged(span: RecordedSpan, err: unknown): void {
+export function assertDbErrorLogged(span: RecordedSpan, err: unknown, redact: (text: string) => string = redactErrorText): void {
   const logged = span.errorLog()?.fields['error.object'];
   if (logged === err) return;
   const e = err as Error;
   assert.ok(logged !== null && typeof logged === 'object', 'an error object is logged');
   assert.equal(Object.getPrototypeOf(logged), Object.getPrototypeOf(e));
-  assert.equal((logged as Error).message, redactErrorText(e.message));
+  assert.equal((logged as Error).message, redact(e.message));
+}
+
+/** Everything a span's error logs hold (message, stack, every own field of the error object), as text. */
+export function loggedErrorText(span: RecordedSpan): string {
+  return JSON.stringify(
+    span.logs
+      .filter((log) => log.fields.event === 'error')
+      .map(({ fields }) => {
+        const object = fields['error.object'] as object | null | undefined;
+        const own = object == null || typeof object !== 'object' ? object : Object.fromEntries(Object.getOwnPropertyNames(object).map((n) => [n, String((object as any)[n])]));
+        return { message: fields.message, stack: fields.stack, own };
+      }),
+  );
 }
 
 /** Once every span finished: the one span `name`, a failed child of `parent` that logged `err`. */

@@ -11,6 +11,7 @@ import { storage } from '../../src/context';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl, pgConfig } from '../helpers/services';
 import { CallSite, mysqlCallSite } from '../helpers/stack';
+import { loggedErrorText } from '../helpers/error-log';
 
 interface Target {
   client: 'pg' | 'mysql2' | 'mysql';
@@ -199,6 +200,17 @@ for (const target of TARGETS) {
       assert.ok(caught.message.includes(target.client === 'pg' ? 'duplicate key' : 'Duplicate entry'));
       assert.equal(caught.constructor, untraced.constructor);
       assert.equal(caught.message, untraced.message);
+    });
+
+    it("a failure logs no value, in the knex span nor in the driver's (which gets the statement with the values put in)", async () => {
+      const parent = parentSpan();
+      const caught: any = await withSpan(parent, async () => db('no_such_table_knex').where({ card: 4111111111111111 })).catch((e: unknown) => e);
+      // Over mysql and mysql2, knex's message has the statement with the values put in (over pg, `$1`).
+      if (target.client !== 'pg') assert.match(caught.message, /4111111111111111/, "the app's error is knex's");
+      await tracer.settle();
+      const failed = tracer.finished.filter((s) => s.tags.error === true);
+      assert.deepEqual(failed.map((s) => s.operationName).sort(), ['knex.select no_such_table_knex', target.client === 'pg' ? 'pg.query:SELECT' : 'mysql.query:SELECT']);
+      for (const span of failed) assert.doesNotMatch(loggedErrorText(span), /4111111111111111/, span.operationName);
     });
 
     it('transactions, callback and promise forms, under concurrent requests: each query under the code that issued it', async () => {

@@ -10,6 +10,7 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl } from '../helpers/services';
 import { closedPort } from '../helpers/servers';
 import { CallSite, mysqlCallSite } from '../helpers/stack';
+import { loggedErrorText } from '../helpers/error-log';
 
 function facts(): mysql.ConnectionConfig & { host: string; port: number; user: string; database: string } {
   const u = new URL(mysqlUrl());
@@ -140,6 +141,24 @@ describe('mysql hook (real MariaDB)', function () {
     const [span] = queries();
     assert.equal(span.tags.error, true);
     assert.equal(span.tags['db.statement'], 'SELECT * FROM no_such_table_mysql WHERE x = ?');
+  });
+
+  it('a failure logs no value of the statement: not the sql mysql filled in (numbers, Buffers), not what a syntax error repeats of it', async () => {
+    const card = 4111111111111111;
+    const secret = Buffer.from('hunter2-secret');
+    const fail = (sql: string, values: unknown[]): Promise<any> => cb((done) => conn.query(sql, values, done)).catch((e: unknown) => e);
+    const errors = [await fail('SELECT * FROM no_such_table_mysql WHERE card = ? AND pwd = ?', [card, secret]), await fail('SELECT * FROM DUAL WHERE IN (?, ?)', ['hello world', card])];
+    assert.match(errors[0].sql, /4111111111111111/, "the app's error is untouched");
+    assert.match(errors[1].message, /hello world/);
+    await tracer.settle();
+    const spans = queries();
+    assert.equal(spans.length, 2);
+    for (const span of spans) {
+      assert.equal(span.tags.error, true);
+      assert.doesNotMatch(loggedErrorText(span), /4111111111111111|hunter2|68756e74|hello|world/, span.tags['db.statement']);
+    }
+    assert.match(spans[1].errorLog()?.fields.message, /^ER_PARSE_ERROR: .* near 'IN \(\?\)' at line 1$/);
+    assert.equal((spans[0].errorLog()?.fields['error.object'] as Record<string, unknown>).code, 'ER_NO_SUCH_TABLE');
   });
 
   it("the call-site stack mysql adds to a query's error holds one frame of the hook's beside all of the app's, at Node's default limit of 10 too", async () => {

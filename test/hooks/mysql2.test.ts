@@ -15,8 +15,8 @@ import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions }
 import { esmAppSpans, root } from '../helpers/child';
 import { answerById, closedPort, startServer } from '../helpers/servers';
 import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
-import { assertDbErrorLogged } from '../helpers/error-log';
-import { redactErrorText } from '../../src/cores/db-call';
+import { assertDbErrorLogged, loggedErrorText } from '../helpers/error-log';
+import { redactSqlErrorText } from '../../src/cores/sql-call';
 
  
 
@@ -265,10 +265,36 @@ describe('mysql2 hook (real MariaDB)', function () {
     assert.equal(spans.length, 6);
     spans.forEach((span, i) => {
       assert.equal(span.tags.error, true);
-      assertDbErrorLogged(span, errors[i]);
-      assert.equal(span.errorLog()?.fields.message, redactErrorText(errors[i].message));
+      assertDbErrorLogged(span, errors[i], redactSqlErrorText);
+      assert.equal(span.errorLog()?.fields.message, redactSqlErrorText(errors[i].message));
     });
     assert.equal(spans[1].operationName, 'mysql.query:SELEC');
+  });
+
+  it('a failure logs no value of the statement: not the sql mysql2 filled in (numbers, Buffers, 0x…), not what a syntax error repeats of it', async () => {
+    const card = 4111111111111111;
+    const secret = Buffer.from('hunter2-secret');
+    const fail = (sql: string, values: unknown[]): Promise<any> => cb((done) => conn.query(sql, values, done)).catch((e: unknown) => e);
+    const errors = [
+      await fail('SELECT * FROM no_such_table_leak WHERE card = ? AND pwd = ?', [card, secret]),
+      await fail('SELECT * FROM DUAL WHERE IN (?, ?)', ['hello world', card]),
+      await fail("SELECT * FROM DUAL WHERE IN (' spaced secret', ?)", [card]),
+      await fail('SELECT * FROM no_such_table_leak WHERE pwd = 0x68756e746572', []),
+      await pconn.execute('SELECT * FROM no_such_table_leak WHERE card = ?', [card]).catch((e: unknown) => e),
+    ];
+    assert.match(errors[0].sql, /4111111111111111/, "the app's error is untouched");
+    assert.match(errors[1].message, /hello world/);
+    await tracer.settle();
+    const spans = tracer.finished.filter((s) => s.operationName.startsWith('mysql.query'));
+    assert.equal(spans.length, errors.length);
+    for (const [i, span] of spans.entries()) {
+      assert.equal(span.tags.error, true);
+      assert.doesNotMatch(loggedErrorText(span), /4111111111111111|hunter2|68756e74|hello|world|spaced|secret/, span.tags['db.statement']);
+      assertDbErrorLogged(span, errors[i], redactSqlErrorText);
+    }
+    // A syntax error still says where: the statement it repeats, sanitised as db.statement is.
+    assert.match(spans[1].errorLog()?.fields.message, /near 'IN \(\?\)' at line 1$/);
+    assert.equal((spans[0].errorLog()?.fields['error.object'] as Record<string, unknown>).code, 'ER_NO_SUCH_TABLE');
   });
 
   it('a command on an ended connection: the span fails, the app sees what untraced mysql2 gives it', async () => {
@@ -285,7 +311,7 @@ describe('mysql2 hook (real MariaDB)', function () {
     const spans = queries();
     assert.equal(spans.length, 2);
     assert.ok(spans.every((s) => s.tags.error === true && /closed state/.test(s.errorLog()?.fields.message)));
-    assertDbErrorLogged(spans[0], viaCallback);
+    assertDbErrorLogged(spans[0], viaCallback, redactSqlErrorText);
   });
 
   it('a connection killed mid-query finishes the spans of the running and the queued emitter queries', async () => {
@@ -312,7 +338,7 @@ describe('mysql2 hook (real MariaDB)', function () {
     assert.deepEqual(dropped.map((s) => s.tags['db.statement']), ['SELECT SLEEP(?) AS s', 'SELECT ? AS n']);
     for (const span of dropped) {
       assert.equal(span.tags.error, true);
-      assertDbErrorLogged(span, err);
+      assertDbErrorLogged(span, err, redactSqlErrorText);
       assert.equal(span.finishCount, 1);
     }
     victim.destroy();

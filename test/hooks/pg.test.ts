@@ -9,8 +9,8 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
 import { answerById, closedPort, startServer } from '../helpers/servers';
 import { pgConfig, sqlTags } from '../helpers/services';
-import { assertDbErrorLogged } from '../helpers/error-log';
-import { redactErrorText } from '../../src/cores/db-call';
+import { assertDbErrorLogged, loggedErrorText } from '../helpers/error-log';
+import { redactSqlErrorText } from '../../src/cores/sql-call';
 
 const originalQuery = pg.Client.prototype.query;
 const pg8230 = require('pg8230') as typeof pg;
@@ -153,9 +153,35 @@ describe('pg hook (real PostgreSQL)', function () {
     assert.match(cbErr.message, /syntax error/);
     const spans = await tracer.waitFor(2);
     assert.ok(spans.every((s) => s.tags.error === true));
-    assertDbErrorLogged(spans[0], err);
-    assertDbErrorLogged(spans[1], cbErr);
-    assert.equal(spans[0].errorLog()?.fields.message, redactErrorText(err.message));
+    assertDbErrorLogged(spans[0], err, redactSqlErrorText);
+    assertDbErrorLogged(spans[1], cbErr, redactSqlErrorText);
+    assert.equal(spans[0].errorLog()?.fields.message, redactSqlErrorText(err.message));
+  });
+
+  it("a parameter PostgreSQL repeats in an error's context or detail (JSON, XML) reaches no logged field; a key's detail stays, redacted", async () => {
+    await client.query('CREATE TEMP TABLE pg_err_u (email text UNIQUE)');
+    await client.query("INSERT INTO pg_err_u VALUES ('taken@example.com')");
+    tracer.reset();
+    const failures: Array<[string, unknown[]]> = [
+      ['SELECT $1::json', ['{"password": hunter2secret}']],
+      ['SELECT $1::jsonb', ['{"token": s3cr3tTokenValue']],
+      ['SELECT $1::xml', ['<a>secretxml</b>']],
+      ['SELECT $1::int', ['12345678901234']],
+      ['INSERT INTO pg_err_u (email) VALUES ($1)', ['taken@example.com']],
+    ];
+    const errors: any[] = [];
+    for (const [text, values] of failures) errors.push(await client.query(text, values).catch((e: unknown) => e));
+    assert.match(errors[0].where, /hunter2secret/, "the app's error keeps what the server said");
+    assert.match(errors[2].detail, /secretxml/);
+    const spans = await tracer.waitFor(failures.length);
+    for (const [i, span] of spans.entries()) {
+      assert.equal(span.tags.error, true);
+      assert.doesNotMatch(loggedErrorText(span), /hunter2secret|s3cr3tTokenValue|secretxml|12345678901234|taken@example/, failures[i][0]);
+      assertDbErrorLogged(span, errors[i], redactSqlErrorText);
+    }
+    const dup = spans[4].errorLog()?.fields['error.object'] as Record<string, unknown>;
+    assert.deepEqual([dup.code, dup.constraint, dup.detail], ['23505', 'pg_err_u_email_key', 'Key (email)=(?) already exists.']);
+    assert.equal((spans[0].errorLog()?.fields['error.object'] as Record<string, unknown>).detail, 'Token ? is invalid.');
   });
 
   it('query timeout: error span, the timeout error reaches the caller', async () => {
@@ -166,7 +192,7 @@ describe('pg hook (real PostgreSQL)', function () {
       assert.match((err as Error).message, /timeout/i);
       const [span] = await tracer.waitFor(1);
       assert.equal(span.tags.error, true);
-      assertDbErrorLogged(span, err);
+      assertDbErrorLogged(span, err, redactSqlErrorText);
     } finally {
       await slow.end().catch(() => undefined);
     }
@@ -449,7 +475,7 @@ describe('pg regressions', function () {
     await tracer.settle();
     const [span] = tracer.byName('pg.query');
     assert.equal(span.tags.error, true);
-    assertDbErrorLogged(span, err);
+    assertDbErrorLogged(span, err, redactSqlErrorText);
   });
 
   it('pg-pool.connect spans name their database and peer, even for a pool configured from the environment', async () => {

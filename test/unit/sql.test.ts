@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { redactSqlMessage, sanitizedStatement, sanitizeSql, sqlVerb } from '../../src/sql';
-import { redactedSqlError } from '../../src/cores/sql-call';
+import { redactedSqlError, redactSqlErrorText } from '../../src/cores/sql-call';
 
 describe('SQL sanitising (PostgreSQL, the default dialect)', () => {
   const cases: Array<[string, string]> = [
@@ -117,5 +117,30 @@ describe('redactSqlMessage and redactedSqlError (error messages that echo values
     assert.equal(String(copy.stack).split('\n').slice(1).join('\n'), String(err.stack).split('\n').slice(1).join('\n'));
     // The app's error is untouched.
     assert.ok(err.message.includes('secret@x'));
+  });
+
+  it("every SQL hook's copy: MySQL's repeated statement sanitised, X'…' and 0x… values gone, pg's context fields and a many-line detail left out, accessors not read", () => {
+    assert.equal(
+      redactSqlErrorText("ER_PARSE_ERROR: You have an error in your SQL syntax; check the manual for the right syntax to use near 'IN (' spaced secret', 4111, X'6869', 0x6869)' at line 1"),
+      "ER_PARSE_ERROR: You have an error in your SQL syntax; check the manual for the right syntax to use near 'IN (?)' at line 1",
+    );
+    assert.equal(redactSqlErrorText("Duplicate entry '4111' for key 'k' (pwd = X'68756e74', 0x68756e74, 4111)"), 'Duplicate entry ? for key ? (pwd = X?, ?, ?)');
+    assert.equal(redactSqlErrorText('Key (email)=(a@b.c) already exists.'), 'Key (email)=(?) already exists.');
+    class DatabaseError extends Error {}
+    const err = new DatabaseError('invalid XML content') as DatabaseError & Record<string, unknown>;
+    Object.assign(err, {
+      code: '2200N',
+      detail: 'line 1: Opening and ending tag mismatch\n<a>secretxml</b>\n  ^',
+      where: "JSON data, line 1: {\"password\": hunter2secret\nunnamed portal parameter $1 = '...'",
+      internalQuery: 'SELECT secret',
+      hint: "Use 'secret' here",
+    });
+    Object.defineProperty(err, 'severity', { get: () => assert.fail('an accessor is read'), enumerable: true });
+    const copy = redactedSqlError(err) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(copy).sort(), ['code', 'hint']);
+    assert.equal(copy.hint, 'Use ? here');
+    assert.ok(!/secret/.test(JSON.stringify({ ...copy, message: copy.message, stack: copy.stack })));
+    const single = redactedSqlError(Object.assign(new DatabaseError('x'), { detail: 'Token "hunter2" is invalid.' })) as Record<string, unknown>;
+    assert.equal(single.detail, 'Token ? is invalid.');
   });
 });
