@@ -16,7 +16,8 @@ const kEmit = Symbol('opentracing-client-hooks.emitterEmit');
 type AnyFunction = (...args: any[]) => any;
 
 interface Cycle {
-  call: DbCall;
+  /** Undefined for a command that makes no span: its listeners still run in the caller's context. */
+  call: DbCall | undefined;
   store: RequestContext | undefined;
 }
 
@@ -30,18 +31,21 @@ function tracedEmit(this: TracedCommand, event: string | symbol): boolean {
   const original = this[kEmit] as AnyFunction;
   const cycle = this[kCycle];
   if (cycle === undefined) return applyArgs(original, this, arguments);
-  if (event === 'error') cycle.call.fail(arguments[1]);
+  if (event === 'error') cycle.call?.fail(arguments[1]);
   else if (event === 'end') {
     this[kCycle] = undefined;
-    cycle.call.succeed();
+    cycle.call?.succeed();
   }
   return runInContext(cycle.store, original, this, arguments);
 }
 
-/** Traces one run of `cmd` through its emit; the same object stays. Not an emitter: the span covers the call alone. */
-export function traceEmitter(cmd: unknown, call: DbCall, store: RequestContext | undefined = storage.getStore()): void {
+/**
+ * Traces one run of `cmd` through its emit (without `call`, only its listeners' context is kept); the same
+ * object stays. Not an emitter: the span covers the call alone.
+ */
+export function traceEmitter(cmd: unknown, call: DbCall | undefined, store: RequestContext | undefined = storage.getStore()): void {
   if (!(cmd instanceof EventEmitter)) {
-    call.succeed();
+    call?.succeed();
     return;
   }
   const traced = cmd as unknown as TracedCommand;
@@ -51,7 +55,7 @@ export function traceEmitter(cmd: unknown, call: DbCall, store: RequestContext |
     Object.defineProperty(traced, 'emit', { value: tracedEmit, writable: true, configurable: true });
   }
   // A command run again before its last run ended: that span ends now.
-  traced[kCycle]?.call.succeed();
+  traced[kCycle]?.call?.succeed();
   traced[kCycle] = { call, store };
 }
 

@@ -184,6 +184,23 @@ export function redactSqlErrorText(text: string): string {
   return redactSqlMessage(redactErrorText(text.slice(0, start - 1))) + `'${sanitizeSql(near[1], 'mysql')}` + text.slice(end);
 }
 
+type Callback = (...args: any[]) => unknown;
+
+/**
+ * A callback that finishes `call`'s span and runs in its caller's context (`DbCall.callback`); for a call
+ * that makes no span (requireParent with no active span, suppressTracing), run in the caller's context all
+ * the same, not in that of whichever request opened the connection the driver calls it from.
+ */
+export function callerCallback(call: DbCall | undefined, callback: Callback, store = storage.getStore()): Callback {
+  if (call !== undefined) return call.callback(callback, store);
+  return callbackWrapper(callback, (self, args) => runInContext(store, callback, self, args));
+}
+
+/** `call.invoke`, or `original` as it is for a call that makes no span. */
+export function invokeCall(call: DbCall | undefined, original: (...args: any[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): any {
+  return call === undefined ? Reflect.apply(original, thisArg, args) : call.invoke(original, thisArg, args);
+}
+
 /** The span of getting a connection (a pool's connect): the connection's tags, no statement. */
 export function sqlConnectionSpec(component: string, operationName: string, connection: DbConnection): DbSpanSpec {
   return { component, dbType: 'sql', operationName, connection, maxStatementLength: DEFAULT_MAX_SQL_STATEMENT };

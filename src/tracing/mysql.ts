@@ -8,10 +8,10 @@
 import type { Span } from 'opentracing';
 import type { DbCall } from '../cores/db-call';
 import { traceEmitter } from '../cores/emitter-call';
-import { mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement } from '../cores/sql-call';
+import { callerCallback, mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement } from '../cores/sql-call';
 import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent } from '../spans';
+import { clientParent, tracingOff } from '../spans';
 import type { MysqlOptions } from '../options/mysql';
 import { applyArgs } from '../apply-args';
 import { raiseStackLimit, restoreStackLimit } from '../stack-limit';
@@ -55,21 +55,22 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
   return (original: AnyFunction) =>
     function query(this: { config?: MysqlConfig & { typeCast?: unknown } }, sql: unknown, values?: unknown, callback?: unknown): unknown {
       const hook = current();
-      const parent = hook === undefined ? undefined : clientParent(hook);
-      if (parent === undefined || sql == null) return applyArgs(original, this, arguments);
+      // With no tracer nothing is traced: not even a callback's context needs keeping.
+      if (hook === undefined || sql == null || tracingOff(hook)) return applyArgs(original, this, arguments);
+      // Without a span (requireParent, suppressTracing), the callback or events still run in the caller's context.
+      const parent = clientParent(hook);
       // What `query` itself does first; a callback that is not a function throws here as it would there.
       const built = Connection.createQuery(sql, values, callback);
       // `query` leaves a Query's own typeCast alone: the connection's applies as it would have to `sql`.
       if (!(typeof sql === 'object' && 'typeCast' in sql)) built.typeCast = this.config?.typeCast;
       let call: DbCall | undefined;
       try {
-        call = startQuery(hook as ActiveHook<MysqlOptions>, parent, this.config, built);
+        call = parent === undefined ? undefined : startQuery(hook, parent, this.config, built);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.call(this, built);
       const done = built._callback;
-      if (typeof done === 'function') built._callback = call.callback(done);
+      if (typeof done === 'function') built._callback = callerCallback(call, done);
       else traceEmitter(built, call);
       // mysql keeps the call site's stack for its errors, cut at Error.stackTraceLimit: called here, not
       // through `call.invoke`, and with room for this one frame, the caller's frames there stay the same.
@@ -77,7 +78,7 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
       try {
         return original.call(this, built);
       } catch (err) {
-        call.fail(err);
+        call?.fail(err);
         throw err;
       } finally {
         restoreStackLimit(limit, 1);

@@ -14,10 +14,10 @@ import type { Span } from 'opentracing';
 import { storage } from '../context';
 import type { DbCall } from '../cores/db-call';
 import { takeEmitterCall, traceEmitter } from '../cores/emitter-call';
-import { mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement, wrapStatementRetry } from '../cores/sql-call';
+import { callerCallback, invokeCall, mysqlConnection, startSqlCall, wrapPoolGetConnection, wrapPoolStatement, wrapStatementRetry } from '../cores/sql-call';
 import type { MysqlConfig } from '../cores/sql-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent } from '../spans';
+import { clientParent, tracingOff } from '../spans';
 import type { Mysql2Options } from '../options/mysql2';
 import { applyArgs } from '../apply-args';
 import { asWrapperOf } from '../registry/wrap';
@@ -95,22 +95,23 @@ function closedError(): Error {
 }
 
 /**
- * Runs a traced call: with the callback at `cbIndex` wrapped (it finishes the span, then runs in the
- * caller's context), or, without one, observing the command the call returns.
+ * Runs a call: with the callback at `cbIndex` wrapped (it finishes the span, then runs in the caller's
+ * context), or, without one, observing the command the call returns. Without `call` (no span to make),
+ * only the caller's context is kept.
  */
-function runCall(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<any>, cbIndex: number, connection: Mysql2Connection | undefined): any {
+function runCall(call: DbCall | undefined, original: AnyFunction, thisArg: unknown, args: ArrayLike<any>, cbIndex: number, connection: Mysql2Connection | undefined): any {
   if (cbIndex >= 0) {
     const copy = Array.prototype.slice.call(args);
-    copy[cbIndex] = call.callback(args[cbIndex]);
-    return call.invoke(original, thisArg, copy);
+    copy[cbIndex] = callerCallback(call, args[cbIndex]);
+    return invokeCall(call, original, thisArg, copy);
   }
   // A closed connection refuses the command with an 'error' of its own, never one of the command.
   if (isClosed(connection)) {
-    call.fail(closedError());
+    call?.fail(closedError());
     return Reflect.apply(original, thisArg, args);
   }
   const store = storage.getStore();
-  const cmd = call.invoke(original, thisArg, args);
+  const cmd = invokeCall(call, original, thisArg, args);
   traceEmitter(cmd, call, store);
   return cmd;
 }
@@ -134,37 +135,39 @@ function readOptionsOnce(sql: any): any {
   return copy;
 }
 
-/** `Connection.prototype.query` and `execute`: (sql | options | command, values?, callback?). */
+/**
+ * `Connection.prototype.query` and `execute`: (sql | options | command, values?, callback?). A call that
+ * makes no span (requireParent, suppressTracing) still has its callback or events in the caller's context.
+ */
 function wrapQuery(hook: ActiveHook<Mysql2Options>, prepared: boolean) {
   return (original: AnyFunction) =>
     function query(this: Mysql2Connection, input: any, values?: any, callback?: any): any {
+      if (input == null || tracingOff(hook)) return applyArgs(original, this, arguments);
       const parent = clientParent(hook);
-      if (parent === undefined || input == null) return applyArgs(original, this, arguments);
       // A getter that throws throws here, before any span starts, as it would in mysql2.
       const sql = readOptionsOnce(input);
       const args: unknown[] = Array.prototype.slice.call(arguments);
       args[0] = sql;
       let call: DbCall | undefined;
       try {
-        call = startCall(hook, parent, this.config, 'query', sqlOf(sql), prepared, values, sql);
+        call = parent === undefined ? undefined : startCall(hook, parent, this.config, 'query', sqlOf(sql), prepared, values, sql);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return original.apply(this, args);
       if (sql instanceof EventEmitter) {
         // A command built beforehand (pool and pool cluster queries, createQuery): its callback is on it.
         const cmd = sql as TracedCommand;
         const onResult = cmd.onResult;
         if (typeof onResult === 'function') {
-          cmd.onResult = call.callback(onResult as AnyFunction);
-          return call.invoke(original, this, args);
+          cmd.onResult = callerCallback(call, onResult as AnyFunction);
+          return invokeCall(call, original, this, args);
         }
         if (isClosed(this)) {
-          call.fail(closedError());
+          call?.fail(closedError());
           return original.apply(this, args);
         }
         traceEmitter(cmd, call, storage.getStore());
-        return call.invoke(original, this, args);
+        return invokeCall(call, original, this, args);
       }
       const cbIndex = typeof values === 'function' ? 1 : typeof callback === 'function' ? 2 : -1;
       return runCall(call, original, this, args, cbIndex, this);
@@ -178,19 +181,16 @@ function wrapPrepare(hook: ActiveHook<Mysql2Options>, statements: StatementPatch
       // Without a callback the statement is never handed out: nothing to trace.
       if (!hook.enabled || typeof callback !== 'function') return applyArgs(original, this, arguments);
       const cb = statements.done ? callback : statements.patching(callback);
+      // With no tracer nothing is traced: not even the callback's context needs keeping.
+      if (tracingOff(hook)) return cb === callback ? applyArgs(original, this, arguments) : original.call(this, options, cb);
       const parent = clientParent(hook);
       let call: DbCall | undefined;
-      if (parent !== undefined) {
-        try {
-          call = startCall(hook, parent, this.config, 'prepare', sqlOf(options), false, undefined, undefined);
-        } catch {
-          call = undefined;
-        }
+      try {
+        call = parent === undefined ? undefined : startCall(hook, parent, this.config, 'prepare', sqlOf(options), false, undefined, undefined);
+      } catch {
+        call = undefined;
       }
-      if (call === undefined) {
-        return cb === callback ? applyArgs(original, this, arguments) : original.call(this, options, cb);
-      }
-      return call.invoke(original, this, [options, call.callback(cb)]);
+      return invokeCall(call, original, this, [options, callerCallback(call, cb)]);
     };
 }
 
@@ -203,16 +203,15 @@ interface Mysql2Statement {
 function wrapStatementExecute(hook: ActiveHook<Mysql2Options>) {
   return (original: AnyFunction) =>
     function execute(this: Mysql2Statement, parameters?: any, callback?: any): any {
+      if (tracingOff(hook)) return applyArgs(original, this, arguments);
       const parent = clientParent(hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
       const connection = this._connection;
       let call: DbCall | undefined;
       try {
-        call = startCall(hook, parent, connection?.config, 'query', this.query, true, parameters, undefined);
+        call = parent === undefined ? undefined : startCall(hook, parent, connection?.config, 'query', this.query, true, parameters, undefined);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return applyArgs(original, this, arguments);
       const cbIndex = typeof parameters === 'function' ? 0 : typeof callback === 'function' ? 1 : -1;
       return runCall(call, original, this, arguments, cbIndex, connection);
     };

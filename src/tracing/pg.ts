@@ -11,7 +11,7 @@ import { storage, RequestContext } from '../context';
 import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
 import { entryClass } from '../registry/define';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
+import { callerCallback, invokeCall, startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
 import { clientParent, tracingOff } from '../spans';
 import type { PgOptions } from '../options/pg';
 import { applyArgs } from '../apply-args';
@@ -76,7 +76,8 @@ function startQueryCall(hook: ActiveHook<PgOptions>, parent: Span | null, client
 
 /** The traced cycle of a Submittable, and the context its completion runs in. */
 interface SubmittableCycle {
-  call: DbCall;
+  /** Undefined for a submission that makes no span: its completion still runs in the caller's context. */
+  call: DbCall | undefined;
   store: RequestContext | undefined;
 }
 
@@ -101,7 +102,7 @@ function handleReadyForQuery(this: Submittable): unknown {
   const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleReadyForQuery as (...args: any[]) => unknown;
   const cycle = takeCycle(this);
   if (cycle === undefined) return applyArgs(original, this, arguments);
-  cycle.call.succeed();
+  cycle.call?.succeed();
   // Its callback and 'end' listeners run in the context of the code that issued the query.
   return runInContext(cycle.store, original, this, arguments);
 }
@@ -110,7 +111,7 @@ function handleError(this: Submittable, err: unknown): unknown {
   const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleError as (...args: any[]) => unknown;
   const cycle = takeCycle(this);
   if (cycle === undefined) return applyArgs(original, this, arguments);
-  cycle.call.fail(err);
+  cycle.call?.fail(err);
   return runInContext(cycle.store, original, this, arguments);
 }
 
@@ -118,7 +119,7 @@ function handleError(this: Submittable, err: unknown): unknown {
  * Traces one submission of `submittable` in place (the caller keeps the very same object). Its
  * completion methods are wrapped once per object; a re-submitted object only gets a new cycle.
  */
-function traceSubmittable(submittable: Submittable, call: DbCall): void {
+function traceSubmittable(submittable: Submittable, call: DbCall | undefined): void {
   if (submittable[kOriginal] === undefined) {
     const originals: NonNullable<Submittable[typeof kOriginal]> = {};
     if (typeof submittable.handleReadyForQuery === 'function') {
@@ -134,7 +135,7 @@ function traceSubmittable(submittable: Submittable, call: DbCall): void {
   }
   const previous = submittable[kCycle];
   // Submitted again before its last cycle ended (pg would fail it): that cycle's span ends now.
-  if (previous !== undefined) previous.call.succeed();
+  if (previous !== undefined) previous.call?.succeed();
   submittable[kCycle] = { call, store: storage.getStore() };
 }
 
@@ -216,38 +217,39 @@ function copyArgsOnto(config: Record<string, unknown>, values: unknown, callback
 function wrapQuery(hook: ActiveHook<PgOptions>, state: PgState) {
   return (original: (...args: any[]) => any) =>
     function query(this: PgConnectionFacts, input: any, values?: any, callback?: any): any {
-      // Decided before the statement is read or sanitised: untraced calls cost this check only.
-      const parent = input == null ? undefined : clientParent(hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
+      // With no tracer nothing is traced: not even a callback's context needs keeping.
+      if (input == null || tracingOff(hook)) return applyArgs(original, this, arguments);
+      // Decided before the statement is read or sanitised. Without a span (requireParent, suppressTracing)
+      // the callbacks still run in the caller's context.
+      const parent = clientParent(hook);
       // What the caller's config holds is read once (see readConfigOnce), before any span starts.
       const config = typeof input === 'object' ? readConfigOnce(input, values, callback, state.clonesConfig !== false) : input;
       const args = config === input ? arguments : Array.prototype.slice.call(arguments);
       if (config !== input) (args as unknown[])[0] = config;
       let call: DbCall | undefined;
       try {
-        call = startQueryCall(hook, parent, this, config, values);
+        call = parent === undefined ? undefined : startQueryCall(hook, parent, this, config, values);
       } catch {
         call = undefined;
       }
-      if (call === undefined) return Reflect.apply(original, this, args);
       if (config === input && typeof config === 'object') {
         const submittable = config as Submittable;
         if (typeof submittable.handleReadyForQuery !== 'function' && typeof submittable.handleError !== 'function') {
           // Nothing pg calls on it at the end: there is no end to observe, so no span.
-          call.succeed();
+          call?.succeed();
           return applyArgs(original, this, arguments);
         }
         traceSubmittable(submittable, call);
-        return call.invoke(original, this, arguments);
+        return invokeCall(call, original, this, arguments);
       }
-      if (typeof values === 'function') return call.invoke(original, this, [config, call.callback(values)]);
-      if (typeof callback === 'function') return call.invoke(original, this, [config, values, call.callback(callback)]);
+      if (typeof values === 'function') return invokeCall(call, original, this, [config, callerCallback(call, values)]);
+      if (typeof callback === 'function') return invokeCall(call, original, this, [config, values, callerCallback(call, callback)]);
       if (typeof config === 'object' && typeof config.callback === 'function') {
         // The callback lives in the config: ours is the copy pg gets, never the caller's.
-        config.callback = call.callback(config.callback);
-        return call.invoke(original, this, args);
+        config.callback = callerCallback(call, config.callback);
+        return invokeCall(call, original, this, args);
       }
-      return call.invokeAndChain(original, this, args);
+      return call === undefined ? Reflect.apply(original, this, args) : call.invokeAndChain(original, this, args);
     };
 }
 

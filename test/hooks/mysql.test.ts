@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import mysql from 'mysql';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl } from '../helpers/services';
 import { closedPort } from '../helpers/servers';
@@ -244,6 +244,41 @@ describe('mysql hook (real MariaDB)', function () {
     assert.equal(failed.tags.error, true);
     assert.ok(failed.startTime >= before && failed.startTime <= (failed.endTime as number), 'the span covers the wait from the query');
     assert.doesNotMatch(JSON.stringify(failed.logs), /pw-never-shown/);
+  });
+
+  it("a query left untraced (requireParent with no span, suppressTracing) runs its callback and events in its caller's context, not in that of the request that opened the pooled connection", async () => {
+    uninstallAllPatches();
+    installPatches(['mysql'], { tracer, hooks: { mysql: { requireParent: true } } });
+    const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
+    const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
+    const seen: Record<string, string | undefined> = {};
+    try {
+      const requestA = tracer.startSpan('request-A') as RecordedSpan;
+      await withSpan(requestA, () => cb((done) => pool.query('SELECT 1', done)));
+      requestA.finish();
+      // A job with no request, on the connection request-A opened.
+      await new Promise<void>((resolve) => pool.query('SELECT 2', () => resolve(void (seen.query = active()))));
+      const conn = await cb<mysql.PoolConnection>((done) => pool.getConnection(done));
+      await new Promise<void>((resolve) => conn.query('SELECT 3').on('end', () => resolve(void (seen.emitter = active()))));
+      conn.release();
+      // Request-B, suppressed: what its callback sends is suppressed too.
+      const requestB = tracer.startSpan('request-B') as RecordedSpan;
+      await withSpan(requestB, () =>
+        suppressTracing(() => new Promise<void>((resolve) => pool.query('SELECT 4', () => void pool.query('SELECT 5', () => resolve(void (seen.suppressed = active())))))),
+      );
+      requestB.finish();
+    } finally {
+      await cb((done) => pool.end(done));
+      uninstallAllPatches();
+      installPatches(['mysql'], { tracer });
+    }
+    assert.deepEqual(seen, { query: undefined, emitter: undefined, suppressed: 'request-B' });
+    await tracer.settle();
+    assert.deepEqual(
+      queries().map((span) => span.tags['db.statement']),
+      ['SELECT ?'],
+      "only request-A's query is traced",
+    );
   });
 
   it('a pool cluster whose node cannot connect: each failed attempt is a getConnection error span under the caller, no query span', async () => {

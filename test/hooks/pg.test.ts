@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { PgOptions } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
@@ -477,6 +477,40 @@ describe('pg regressions', function () {
     assert.equal(span.tags.error, true);
     assertDbErrorLogged(span, err, redactSqlErrorText);
   });
+
+  it("a query left untraced (requireParent with no span, suppressTracing) runs its callbacks in its caller's context, not in that of the request that opened the pooled connection", () =>
+    withHookOptions(tracer, 'pg', { requireParent: true }, async () => {
+      const pool = new pg.Pool({ ...pgConfig(), max: 1 });
+      const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
+      const seen: Record<string, string | undefined> = {};
+      try {
+        const requestA = tracer.startSpan('request-A') as RecordedSpan;
+        await withSpan(requestA, () => pool.query('SELECT 1'));
+        requestA.finish();
+        // A job with no request, on the connection request-A opened.
+        await new Promise<void>((resolve) => pool.query('SELECT 2', () => resolve(void (seen.pool = active()))));
+        const c = await pool.connect();
+        await new Promise<void>((resolve) => c.query('SELECT 3', [], () => resolve(void (seen.client = active()))));
+        await new Promise<void>((resolve) => c.query({ text: 'SELECT 4', callback: () => resolve(void (seen.config = active())) } as any));
+        await new Promise<void>((resolve) => c.query(new pg.Query('SELECT 5', () => resolve(void (seen.submittable = active()))) as any));
+        c.release();
+        // Request-B, suppressed: what its callback sends is suppressed too.
+        const requestB = tracer.startSpan('request-B') as RecordedSpan;
+        await withSpan(requestB, () =>
+          suppressTracing(() => new Promise<void>((resolve) => pool.query('SELECT 6', () => void pool.query('SELECT 7', () => resolve(void (seen.suppressed = active())))))),
+        );
+        requestB.finish();
+      } finally {
+        await pool.end();
+      }
+      assert.deepEqual(seen, { pool: undefined, client: undefined, config: undefined, submittable: undefined, suppressed: 'request-B' });
+      await tracer.settle();
+      assert.deepEqual(
+        tracer.byName(/^pg\.query/).map((span) => span.tags['db.statement']),
+        ['SELECT ?'],
+        "only request-A's query is traced",
+      );
+    }));
 
   it('pg-pool.connect spans name their database and peer, even for a pool configured from the environment', async () => {
     const cfg = pgConfig();
