@@ -2,7 +2,8 @@
  * node-postgres span logic (declared in ../hooks/pg): `Client.prototype.query` in every call form, and
  * `Pool.prototype.connect`. Submittables (pg.Query, pg-cursor, pg-query-stream, custom ones) are traced
  * through the two methods pg itself calls on every submitted query when its cycle ends,
- * `handleReadyForQuery` and `handleError`.
+ * `handleReadyForQuery` and `handleError`; those and the ones pg calls as the rows come in run in the
+ * context of the code that issued the query.
  */
 import path from 'node:path';
 import { types } from 'node:util';
@@ -84,12 +85,18 @@ interface SubmittableCycle {
 const kCycle = Symbol('opentracing-client-hooks.pgCycle');
 const kOriginal = Symbol('opentracing-client-hooks.pgOriginal');
 
+type Handler = (...args: any[]) => unknown;
+
 type Submittable = {
   [kCycle]?: SubmittableCycle;
-  [kOriginal]?: { handleReadyForQuery?: (...args: any[]) => unknown; handleError?: (...args: any[]) => unknown };
-  handleReadyForQuery?: (...args: any[]) => unknown;
-  handleError?: (...args: any[]) => unknown;
+  /** The methods the hook replaced on this object (undefined: it had none of that name). */
+  [kOriginal]?: Record<string, Handler | undefined>;
+  [name: string]: unknown;
 };
+
+function originalOf(target: Submittable, name: string): Handler {
+  return (target[kOriginal] as Record<string, Handler>)[name];
+}
 
 /** Takes the cycle that is ending, so that a re-submit of the same object starts a fresh one. */
 function takeCycle(submittable: Submittable): SubmittableCycle | undefined {
@@ -99,7 +106,7 @@ function takeCycle(submittable: Submittable): SubmittableCycle | undefined {
 }
 
 function handleReadyForQuery(this: Submittable): unknown {
-  const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleReadyForQuery as (...args: any[]) => unknown;
+  const original = originalOf(this, 'handleReadyForQuery');
   const cycle = takeCycle(this);
   if (cycle === undefined) return applyArgs(original, this, arguments);
   cycle.call?.succeed();
@@ -108,7 +115,7 @@ function handleReadyForQuery(this: Submittable): unknown {
 }
 
 function handleError(this: Submittable, err: unknown): unknown {
-  const original = (this[kOriginal] as NonNullable<Submittable[typeof kOriginal]>).handleError as (...args: any[]) => unknown;
+  const original = originalOf(this, 'handleError');
   const cycle = takeCycle(this);
   if (cycle === undefined) return applyArgs(original, this, arguments);
   cycle.call?.fail(err);
@@ -116,21 +123,58 @@ function handleError(this: Submittable, err: unknown): unknown {
 }
 
 /**
- * Traces one submission of `submittable` in place (the caller keeps the very same object). Its
- * completion methods are wrapped once per object; a re-submitted object only gets a new cycle.
+ * A method pg calls while the rows come in, run in the context of the code that issued the query too:
+ * pg-cursor calls its `read` callbacks from them, pg-query-stream pushes its 'data' there.
+ */
+function rowTimeHandler(name: string): Handler {
+  return function (this: Submittable): unknown {
+    const original = originalOf(this, name);
+    const cycle = this[kCycle];
+    return cycle === undefined ? applyArgs(original, this, arguments) : runInContext(cycle.store, original, this, arguments);
+  };
+}
+
+/** pg-cursor's `close(callback)`: the callback, which it calls from the connection's next readyForQuery, in its caller's context. */
+function close(this: Submittable, callback?: unknown): unknown {
+  const original = originalOf(this, 'close');
+  if (typeof callback !== 'function') return applyArgs(original, this, arguments);
+  const args = Array.prototype.slice.call(arguments);
+  args[0] = callerCallback(undefined, callback as Handler);
+  return Reflect.apply(original, this, args);
+}
+
+const ROW_TIME = ['handleRowDescription', 'handleDataRow', 'handlePortalSuspended', 'handleCommandComplete', 'handleEmptyQuery', 'handleCopyInResponse', 'handleCopyData'];
+
+/** What the hook puts in place of a Submittable's methods of these names. */
+const WRAPPERS: Record<string, Handler> = { handleReadyForQuery, handleError, close };
+for (const name of ROW_TIME) WRAPPERS[name] = rowTimeHandler(name);
+const SUBMITTABLE_METHODS = Object.keys(WRAPPERS);
+
+/** Puts the wrappers of `names` in place of `target`'s methods, once per object and name. */
+function wrapMethods(target: Submittable, names: readonly string[]): void {
+  let originals = target[kOriginal];
+  if (originals === undefined) {
+    originals = {};
+    hidden(target, kOriginal, originals);
+  }
+  for (const name of names) {
+    if (Object.prototype.hasOwnProperty.call(originals, name)) continue;
+    const method = target[name];
+    originals[name] = typeof method === 'function' ? (method as Handler) : undefined;
+    if (typeof method === 'function') hidden(target, name, WRAPPERS[name]);
+  }
+}
+
+/**
+ * Traces one submission of `submittable` in place (the caller keeps the very same object). Its methods
+ * are wrapped once per object (pg-query-stream's cursor's `close` too, which its destroy calls); a
+ * re-submitted object only gets a new cycle.
  */
 function traceSubmittable(submittable: Submittable, call: DbCall | undefined): void {
-  if (submittable[kOriginal] === undefined) {
-    const originals: NonNullable<Submittable[typeof kOriginal]> = {};
-    if (typeof submittable.handleReadyForQuery === 'function') {
-      originals.handleReadyForQuery = submittable.handleReadyForQuery;
-      hidden(submittable, 'handleReadyForQuery', handleReadyForQuery);
-    }
-    if (typeof submittable.handleError === 'function') {
-      originals.handleError = submittable.handleError;
-      hidden(submittable, 'handleError', handleError);
-    }
-    hidden(submittable, kOriginal, originals);
+  if (!Object.prototype.hasOwnProperty.call(submittable, kCycle)) {
+    wrapMethods(submittable, SUBMITTABLE_METHODS);
+    const cursor = Object.getOwnPropertyDescriptor(submittable, 'cursor')?.value as unknown;
+    if (cursor !== null && typeof cursor === 'object') wrapMethods(cursor as Submittable, ['close']);
     hidden(submittable, kCycle, undefined);
   }
   const previous = submittable[kCycle];

@@ -478,6 +478,37 @@ describe('pg regressions', function () {
     assertDbErrorLogged(span, err, redactSqlErrorText);
   });
 
+  it("a Submittable's row-time callbacks and events (pg-cursor read and close, pg-query-stream 'data') run in the context of the code that issued it, not of the request that opened the pooled connection", async () => {
+    const pool = new pg.Pool({ ...pgConfig(), max: 1 });
+    const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
+    const seen: Record<string, unknown> = {};
+    try {
+      const requestA = tracer.startSpan('request-A') as RecordedSpan;
+      await withSpan(requestA, () => pool.query('SELECT 1'));
+      requestA.finish();
+      const requestB = tracer.startSpan('request-B') as RecordedSpan;
+      await withSpan(requestB, async () => {
+        const c = await pool.connect();
+        try {
+          const cursor = c.query(new Cursor('SELECT generate_series(1, 3) AS n'));
+          await new Promise<void>((resolve) => cursor.read(2, () => resolve(void (seen.read = active()))));
+          await new Promise<void>((resolve) => cursor.close(() => resolve(void (seen.close = active()))));
+          const stream = c.query(new QueryStream('SELECT generate_series(1, 200) AS n', [], { batchSize: 10, highWaterMark: 10 }));
+          const byActive = new Map<string | undefined, number>();
+          stream.on('data', () => byActive.set(active(), (byActive.get(active()) ?? 0) + 1));
+          await once(stream, 'end');
+          seen.data = [...byActive];
+        } finally {
+          c.release();
+        }
+      });
+      requestB.finish();
+    } finally {
+      await pool.end();
+    }
+    assert.deepEqual(seen, { read: 'request-B', close: 'request-B', data: [['request-B', 200]] });
+  });
+
   it("a query left untraced (requireParent with no span, suppressTracing) runs its callbacks in its caller's context, not in that of the request that opened the pooled connection", () =>
     withHookOptions(tracer, 'pg', { requireParent: true }, async () => {
       const pool = new pg.Pool({ ...pgConfig(), max: 1 });
