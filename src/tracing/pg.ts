@@ -101,7 +101,8 @@ function originalOf(target: Submittable, name: string): Handler {
 /** Takes the cycle that is ending, so that a re-submit of the same object starts a fresh one. */
 function takeCycle(submittable: Submittable): SubmittableCycle | undefined {
   const cycle = submittable[kCycle];
-  if (cycle !== undefined) submittable[kCycle] = undefined;
+  // Not a throw inside pg's message handling for an object frozen since it was submitted.
+  if (cycle !== undefined) Reflect.set(submittable, kCycle, undefined);
   return cycle;
 }
 
@@ -150,7 +151,7 @@ const WRAPPERS: Record<string, Handler> = { handleReadyForQuery, handleError, cl
 for (const name of ROW_TIME) WRAPPERS[name] = rowTimeHandler(name);
 const SUBMITTABLE_METHODS = Object.keys(WRAPPERS);
 
-/** Puts the wrappers of `names` in place of `target`'s methods, once per object and name. */
+/** Puts the wrappers of `names` in place of `target`'s methods, once per object and name; throws if it cannot. */
 function wrapMethods(target: Submittable, names: readonly string[]): void {
   let originals = target[kOriginal];
   if (originals === undefined) {
@@ -160,27 +161,68 @@ function wrapMethods(target: Submittable, names: readonly string[]): void {
   for (const name of names) {
     if (Object.prototype.hasOwnProperty.call(originals, name)) continue;
     const method = target[name];
-    originals[name] = typeof method === 'function' ? (method as Handler) : undefined;
     if (typeof method === 'function') hidden(target, name, WRAPPERS[name]);
+    originals[name] = typeof method === 'function' ? (method as Handler) : undefined;
   }
 }
 
 /**
- * Traces one submission of `submittable` in place (the caller keeps the very same object). Its methods
- * are wrapped once per object (pg-query-stream's cursor's `close` too, which its destroy calls); a
- * re-submitted object only gets a new cycle.
+ * Whether `submittable` can be traced in place (the caller keeps the very same object): its methods are
+ * wrapped once per object (pg-query-stream's cursor's `close` too, which its destroy calls), and it holds
+ * its cycle. Not an object that cannot take them (frozen, sealed, a Proxy that refuses): that one runs as
+ * untraced, with no span, rather than fail.
  */
-function traceSubmittable(submittable: Submittable, call: DbCall | undefined): void {
-  if (!Object.prototype.hasOwnProperty.call(submittable, kCycle)) {
+function preparedSubmittable(submittable: Submittable): boolean {
+  try {
+    const own = Object.getOwnPropertyDescriptor(submittable, kCycle);
+    if (own !== undefined) return own.writable === true;
+    if (!Object.isExtensible(submittable)) return false;
     wrapMethods(submittable, SUBMITTABLE_METHODS);
     const cursor = Object.getOwnPropertyDescriptor(submittable, 'cursor')?.value as unknown;
-    if (cursor !== null && typeof cursor === 'object') wrapMethods(cursor as Submittable, ['close']);
+    if (cursor !== null && typeof cursor === 'object') {
+      try {
+        wrapMethods(cursor as Submittable, ['close']);
+      } catch {
+        // A cursor that cannot take it: its close callback runs where pg-cursor calls it.
+      }
+    }
     hidden(submittable, kCycle, undefined);
+    return true;
+  } catch {
+    return false;
   }
+}
+
+/** Starts one submission's cycle on a prepared Submittable; false if it could not be set. */
+function startCycle(submittable: Submittable, call: DbCall | undefined): boolean {
   const previous = submittable[kCycle];
   // Submitted again before its last cycle ended (pg would fail it): that cycle's span ends now.
   if (previous !== undefined) previous.call?.succeed();
-  submittable[kCycle] = { call, store: storage.getStore() };
+  return Reflect.set(submittable, kCycle, { call, store: storage.getStore() });
+}
+
+/** `client.query(submittable)`: the Submittable traced in place, pg given that very object. */
+function querySubmittable(hook: ActiveHook<PgOptions>, parent: Span | null | undefined, client: PgConnectionFacts, original: Handler, submittable: Submittable, args: IArguments): unknown {
+  // Nothing pg calls on it at the end: there is no end to observe.
+  const ends = typeof submittable.handleReadyForQuery === 'function' || typeof submittable.handleError === 'function';
+  if (ends && !preparedSubmittable(submittable)) return Reflect.apply(original, client, args);
+  let call: DbCall | undefined;
+  try {
+    call = parent === undefined ? undefined : startQueryCall(hook, parent, client, submittable, args[1]);
+  } catch {
+    call = undefined;
+  }
+  let started = false;
+  try {
+    started = ends && startCycle(submittable, call);
+  } catch {
+    started = false;
+  }
+  if (!started) {
+    call?.succeed();
+    return Reflect.apply(original, client, args);
+  }
+  return invokeCall(call, original, client, args);
 }
 
 /** An own property the caller's Object.keys, spread and JSON never see (the hooks' wrappers and state). */
@@ -268,6 +310,7 @@ function wrapQuery(hook: ActiveHook<PgOptions>, state: PgState) {
       const parent = clientParent(hook);
       // What the caller's config holds is read once (see readConfigOnce), before any span starts.
       const config = typeof input === 'object' ? readConfigOnce(input, values, callback, state.clonesConfig !== false) : input;
+      if (config === input && typeof config === 'object') return querySubmittable(hook, parent, this, original, config, arguments);
       const args = config === input ? arguments : Array.prototype.slice.call(arguments);
       if (config !== input) (args as unknown[])[0] = config;
       let call: DbCall | undefined;
@@ -275,16 +318,6 @@ function wrapQuery(hook: ActiveHook<PgOptions>, state: PgState) {
         call = parent === undefined ? undefined : startQueryCall(hook, parent, this, config, values);
       } catch {
         call = undefined;
-      }
-      if (config === input && typeof config === 'object') {
-        const submittable = config as Submittable;
-        if (typeof submittable.handleReadyForQuery !== 'function' && typeof submittable.handleError !== 'function') {
-          // Nothing pg calls on it at the end: there is no end to observe, so no span.
-          call?.succeed();
-          return applyArgs(original, this, arguments);
-        }
-        traceSubmittable(submittable, call);
-        return invokeCall(call, original, this, arguments);
       }
       if (typeof values === 'function') return invokeCall(call, original, this, [config, callerCallback(call, values)]);
       if (typeof callback === 'function') return invokeCall(call, original, this, [config, values, callerCallback(call, callback)]);

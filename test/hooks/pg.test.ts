@@ -457,6 +457,46 @@ describe('pg regressions', function () {
     assert.equal(span.finishCount, 1);
   });
 
+  it("a Submittable that cannot take the hook's wrappers (frozen, sealed, frozen after a traced run) runs as untraced: the same rows, no throw, no span left open", async () => {
+    /** A custom Submittable (pg writes nothing on one): `done` gets each run's rows. */
+    const submittable = (done: (rows: string[]) => void): object => {
+      const rows: string[] = [];
+      return {
+        submit(connection: any) {
+          connection.query('SELECT 7 AS n');
+        },
+        handleRowDescription() {},
+        handleDataRow(msg: { fields: unknown[] }) {
+          rows.push(String(msg.fields[0]));
+        },
+        handleCommandComplete() {},
+        handleEmptyQuery() {},
+        handleError() {},
+        handleReadyForQuery() {
+          done(rows.splice(0));
+        },
+      };
+    };
+    const parent = tracer.startSpan('parent') as RecordedSpan;
+    // A throw from client.query rejects the run.
+    const run = (make: (done: (rows: string[]) => void) => object): Promise<string[]> => new Promise((resolve) => withSpan(parent, () => client.query(make(resolve) as any)));
+    assert.deepEqual(await run((done) => Object.freeze(submittable(done))), ['7']);
+    assert.deepEqual(await run((done) => Object.seal(submittable(done))), ['7']);
+    let finish: (rows: string[]) => void = () => undefined;
+    const reused = submittable((rows) => finish(rows));
+    const again = (): Promise<string[]> => run((done) => ((finish = done), reused));
+    assert.deepEqual(await again(), ['7']);
+    Object.freeze(reused);
+    assert.deepEqual(await again(), ['7']);
+    parent.finish();
+    await tracer.settle();
+    assert.deepEqual(
+      tracer.started.filter((span) => span.operationName.startsWith('pg')).map((span) => [span.operationName, span.finishCount]),
+      [['pg.query', 1]],
+      'only the run before the freeze is traced, and every span finished once',
+    );
+  });
+
   it('a custom Submittable whose query fails finishes once with the error', async () => {
     const failed = new Promise<unknown>((resolve) => {
       const submittable = {
