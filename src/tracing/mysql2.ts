@@ -53,7 +53,7 @@ function startCall(
     dialect: 'mysql',
     operation: `mysql.${kind}`,
     text: typeof text === 'string' ? text : undefined,
-    values: () => valuesOf(values, holder),
+    values: () => valuesOf(values, holder, prepared),
     ...mysqlConnection(config),
     prepared,
     info: { prepared },
@@ -61,10 +61,16 @@ function startCall(
   });
 }
 
-/** The values of a call: the argument, else those of its options object (read only when captured). */
-function valuesOf(values: unknown, holder: unknown): unknown {
-  if (values !== undefined && typeof values !== 'function') return values;
-  return typeof holder === 'object' && holder !== null ? (holder as { values?: unknown }).values : undefined;
+/**
+ * The values mysql2 binds (read only when captured): `query` takes the argument over its options
+ * object's, unless it is undefined; `execute` the options object's over the argument, unless they are
+ * falsy (`options.values || values`).
+ */
+function valuesOf(values: unknown, holder: unknown, prepared: boolean): unknown {
+  const options = typeof holder === 'object' && holder !== null ? (holder as { values?: unknown }).values : undefined;
+  if (typeof values === 'function') return options;
+  if (prepared) return options || values;
+  return values !== undefined ? values : options;
 }
 
 /** Whether the connection refuses new commands (ended or broken): it then emits the error itself. */

@@ -412,6 +412,27 @@ describe('mysql2 hook (real MariaDB)', function () {
     });
   });
 
+  it('captureParameters records the values mysql2 binds: an options object\'s over the argument for execute, the argument for query', async () => {
+    const seen: unknown[] = [];
+    await withHookOptions(tracer, 'mysql2', { captureParameters: true, requestHook: (_span, info) => void seen.push(info.values) }, async () => {
+      const bound: unknown[] = [];
+      for (const call of [
+        () => pconn.execute({ sql: 'SELECT ? AS v', values: ['from-options'] }, ['from-argument']),
+        () => pconn.query({ sql: 'SELECT ? AS v', values: ['from-options'] }, ['from-argument']),
+        () => pconn.execute({ sql: 'SELECT ? AS v' }, ['from-argument']),
+        () => pconn.execute('SELECT ? AS v', ['from-argument']),
+      ]) {
+        const [rows] = (await call()) as unknown as [Array<{ v: string }>];
+        bound.push(rows[0].v);
+      }
+      assert.deepEqual(bound, ['from-options', 'from-argument', 'from-argument', 'from-argument'], 'what mysql2 binds');
+      await tracer.settle();
+      const recorded = queries().map((span) => span.tags['db.params'][0]);
+      assert.deepEqual(recorded, bound);
+      assert.deepEqual(seen, bound.map((v) => [v]));
+    });
+  });
+
   it('by default: no db.params, and values never reach the statement', async () => {
     await pconn.query('SELECT ? AS v', ['private-value']);
     await tracer.settle();
