@@ -1,6 +1,6 @@
 /** Test cases that several hooks' own tests share. */
 import assert from 'node:assert/strict';
-import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { HookName, HookOptionsByName, HooksConfig } from '../../src';
 import { getEach } from './servers';
 import type { RecordedSpan, RecordingTracer } from './tracer';
@@ -68,4 +68,36 @@ export async function concurrentRequests(tracer: RecordingTracer, url: string, n
   const servers = new Map(tracer.ofKind('server').map((s) => [s.id, s]));
   assert.equal(servers.size, n);
   return servers;
+}
+
+/** The operation name of the span active now, if any. */
+export function activeSpanName(): string | undefined {
+  return (currentSpan() as RecordedSpan | undefined)?.operationName;
+}
+
+/**
+ * Where a SQL driver runs the callbacks of calls a hook leaves untraced (run it with `requireParent`):
+ * request-A opens the pool's one connection with `open`; then each of `calls` (no request) and, in
+ * request-B under `suppressTracing`, `suppressed` call their `report` from the callback or event under
+ * test. Returns the span active at each report, by name (`suppressed` for the last).
+ */
+export async function untracedCallbackContexts(
+  tracer: RecordingTracer,
+  open: () => Promise<unknown>,
+  calls: Record<string, (report: () => void) => unknown>,
+  suppressed: (report: () => void) => unknown,
+): Promise<Record<string, string | undefined>> {
+  const seen: Record<string, string | undefined> = {};
+  const reported = (name: string, call: (report: () => void) => unknown): Promise<void> =>
+    new Promise((resolve) => {
+      call(() => resolve(void (seen[name] = activeSpanName())));
+    });
+  const requestA = tracer.startSpan('request-A');
+  await withSpan(requestA, open);
+  requestA.finish();
+  for (const [name, call] of Object.entries(calls)) await reported(name, call);
+  const requestB = tracer.startSpan('request-B');
+  await withSpan(requestB, () => suppressTracing(() => reported('suppressed', suppressed)));
+  requestB.finish();
+  return seen;
 }

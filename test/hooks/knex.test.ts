@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import knexFactory, { Knex } from 'knex';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { storage } from '../../src/context';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl, pgConfig } from '../helpers/services';
 import { CallSite, mysqlCallSite } from '../helpers/stack';
 import { loggedErrorText } from '../helpers/error-log';
+import { activeSpanName } from '../helpers/cases';
 
 interface Target {
   client: 'pg' | 'mysql2' | 'mysql';
@@ -273,13 +274,12 @@ for (const target of TARGETS) {
     it("stream form: the rows reach the app in its own context, not in that of the request that opened the pooled connection", async () => {
       await db('knex_users').insert([{ email: 'c1@x', name: 'C' }, { email: 'c2@x', name: 'C' }, { email: 'c3@x', name: 'C' }]);
       const one = knexFactory({ client: target.client, connection: target.connection(), pool: { min: 0, max: 1 } });
-      const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
       const byActive = new Map<string | undefined, number>();
       try {
         await withSpan(parentSpan('request-A'), () => one.raw('SELECT 1'));
         await withSpan(parentSpan('request-B'), async () => {
           const stream = one('knex_users').select('email').where('name', 'C').stream({ highWaterMark: 1 });
-          stream.on('data', () => byActive.set(active(), (byActive.get(active()) ?? 0) + 1));
+          stream.on('data', () => byActive.set(activeSpanName(), (byActive.get(activeSpanName()) ?? 0) + 1));
           await once(stream, 'end');
         });
       } finally {

@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import mysql from 'mysql';
-import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mysqlUrl } from '../helpers/services';
 import { closedPort } from '../helpers/servers';
 import { CallSite, mysqlCallSite } from '../helpers/stack';
 import { loggedErrorText } from '../helpers/error-log';
+import { untracedCallbackContexts } from '../helpers/cases';
 
 function facts(): mysql.ConnectionConfig & { host: string; port: number; user: string; database: string } {
   const u = new URL(mysqlUrl());
@@ -250,35 +251,28 @@ describe('mysql hook (real MariaDB)', function () {
     uninstallAllPatches();
     installPatches(['mysql'], { tracer, hooks: { mysql: { requireParent: true } } });
     const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
-    const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
-    const seen: Record<string, string | undefined> = {};
     try {
-      const requestA = tracer.startSpan('request-A') as RecordedSpan;
-      await withSpan(requestA, () => cb((done) => pool.query('SELECT 1', done)));
-      requestA.finish();
-      // A job with no request, on the connection request-A opened.
-      await new Promise<void>((resolve) => pool.query('SELECT 2', () => resolve(void (seen.query = active()))));
-      const conn = await cb<mysql.PoolConnection>((done) => pool.getConnection(done));
-      await new Promise<void>((resolve) => conn.query('SELECT 3').on('end', () => resolve(void (seen.emitter = active()))));
-      conn.release();
-      // Request-B, suppressed: what its callback sends is suppressed too.
-      const requestB = tracer.startSpan('request-B') as RecordedSpan;
-      await withSpan(requestB, () =>
-        suppressTracing(() => new Promise<void>((resolve) => pool.query('SELECT 4', () => void pool.query('SELECT 5', () => resolve(void (seen.suppressed = active())))))),
+      const seen = await untracedCallbackContexts(
+        tracer,
+        () => cb((done) => pool.query('SELECT 1', done)),
+        {
+          query: (report) => pool.query('SELECT 2', report),
+          emitter: async (report) => {
+            const conn = await cb<mysql.PoolConnection>((done) => pool.getConnection(done));
+            conn.query('SELECT 3').on('end', () => (conn.release(), report()));
+          },
+        },
+        // What its callback sends is suppressed too.
+        (report) => pool.query('SELECT 4', () => void pool.query('SELECT 5', report)),
       );
-      requestB.finish();
+      assert.deepEqual(seen, { query: undefined, emitter: undefined, suppressed: 'request-B' });
     } finally {
       await cb((done) => pool.end(done));
       uninstallAllPatches();
       installPatches(['mysql'], { tracer });
     }
-    assert.deepEqual(seen, { query: undefined, emitter: undefined, suppressed: 'request-B' });
     await tracer.settle();
-    assert.deepEqual(
-      queries().map((span) => span.tags['db.statement']),
-      ['SELECT ?'],
-      "only request-A's query is traced",
-    );
+    assert.deepEqual(queries().map((span) => span.tags['db.statement']), ['SELECT ?'], "only request-A's query is traced");
   });
 
   it('a pool cluster whose node cannot connect: each failed attempt is a getConnection error span under the caller, no query span', async () => {

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import mysql from 'mysql2';
 import mysqlp from 'mysql2/promise';
-import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { Mysql2Options } from '../../src';
 import { isOurWrapper } from '../../src/registry/wrap';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
+import { assertRequireParent, concurrentRequests, untracedCallbackContexts, verbatimSql, withHookOptions } from '../helpers/cases';
 import { esmAppSpans, root } from '../helpers/child';
 import { answerById, closedPort, startServer } from '../helpers/servers';
 import { mysqlConfig, mysqlUrl, sqlTags } from '../helpers/services';
@@ -548,37 +548,34 @@ describe('mysql2 pools and pool clusters (real MariaDB)', function () {
   it("a query left untraced (requireParent with no span, suppressTracing) runs its callback and events in its caller's context, not in that of the request that opened the pooled connection", () =>
     withHookOptions(tracer, 'mysql2', { requireParent: true }, async () => {
       const pool = mysql.createPool({ uri: mysqlUrl(), connectionLimit: 1 });
-      const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
-      const seen: Record<string, string | undefined> = {};
+      let conn: mysql.PoolConnection | undefined;
       try {
-        const requestA = tracer.startSpan('request-A') as RecordedSpan;
-        await withSpan(requestA, () => cb((done) => pool.query('SELECT 1', done)));
-        requestA.finish();
-        // A job with no request, on the connection request-A opened.
-        await new Promise<void>((resolve) => pool.query('SELECT 2', () => resolve(void (seen.query = active()))));
-        await new Promise<void>((resolve) => pool.execute('SELECT 3', [], () => resolve(void (seen.execute = active()))));
-        const conn = await cb<mysql.PoolConnection>((done) => pool.getConnection(done));
-        await new Promise<void>((resolve) => conn.query('SELECT 4').on('end', () => resolve(void (seen.emitter = active()))));
-        const statement = await cb<any>((done) => conn.prepare('SELECT 5', done));
-        await new Promise<void>((resolve) => statement.execute([], () => resolve(void (seen.statement = active()))));
-        statement.close();
-        conn.release();
-        // Request-B, suppressed: what its callback sends is suppressed too.
-        const requestB = tracer.startSpan('request-B') as RecordedSpan;
-        await withSpan(requestB, () =>
-          suppressTracing(() => new Promise<void>((resolve) => pool.query('SELECT 6', () => void pool.query('SELECT 7', () => resolve(void (seen.suppressed = active())))))),
+        const seen = await untracedCallbackContexts(
+          tracer,
+          () => cb((done) => pool.query('SELECT 1', done)),
+          {
+            query: (report) => pool.query('SELECT 2', report),
+            execute: (report) => pool.execute('SELECT 3', [], report),
+            emitter: async (report) => (conn = await cb<mysql.PoolConnection>((done) => pool.getConnection(done))).query('SELECT 4').on('end', report),
+            statement: (report) =>
+              conn?.prepare('SELECT 5', (_err, statement) =>
+                statement.execute([], () => {
+                  statement.close();
+                  conn?.release();
+                  report();
+                }),
+              ),
+          },
+          // What its callback sends is suppressed too.
+          (report) => pool.query('SELECT 6', () => void pool.query('SELECT 7', report)),
         );
-        requestB.finish();
+        assert.deepEqual(seen, { query: undefined, execute: undefined, emitter: undefined, statement: undefined, suppressed: 'request-B' });
       } finally {
         await new Promise((resolve) => pool.end(resolve));
       }
-      assert.deepEqual(seen, { query: undefined, execute: undefined, emitter: undefined, statement: undefined, suppressed: 'request-B' });
       await tracer.settle();
-      assert.deepEqual(
-        tracer.finished.filter((span) => span.operationName.startsWith('mysql.')).map((span) => span.tags['db.statement']),
-        ['SELECT ?'],
-        "only request-A's query is traced",
-      );
+      const traced = tracer.finished.filter((span) => span.operationName.startsWith('mysql.'));
+      assert.deepEqual(traced.map((span) => span.tags['db.statement']), ['SELECT ?'], "only request-A's query is traced");
     }));
 
   it('pool clusters: of(pattern).query/execute are one span each, as a pool\'s; the app\'s own getConnection keeps its span', async () => {

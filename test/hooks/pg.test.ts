@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
-import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { PgOptions } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
-import { assertRequireParent, concurrentRequests, verbatimSql, withHookOptions } from '../helpers/cases';
+import { activeSpanName, assertRequireParent, concurrentRequests, untracedCallbackContexts, verbatimSql, withHookOptions } from '../helpers/cases';
 import { answerById, closedPort, startServer } from '../helpers/servers';
 import { pgConfig, sqlTags } from '../helpers/services';
 import { assertDbErrorLogged, loggedErrorText } from '../helpers/error-log';
@@ -381,6 +381,27 @@ describe('pg: query configs read where pg reads them (8.23.1, which clones them,
   }
 });
 
+/** A custom Submittable (no EventEmitter, pg writes nothing on it) of `SELECT 7 AS n`: `done` gets each run's rows. */
+function customSubmittable(done: (rows: string[]) => void): object {
+  const rows: string[] = [];
+  return {
+    text: 'SELECT 7 AS n',
+    submit(this: { text: string }, connection: any) {
+      connection.query(this.text);
+    },
+    handleRowDescription() {},
+    handleDataRow(msg: { fields: unknown[] }) {
+      rows.push(String(msg.fields[0]));
+    },
+    handleCommandComplete() {},
+    handleEmptyQuery() {},
+    handleError() {},
+    handleReadyForQuery() {
+      done(rows.splice(0));
+    },
+  };
+}
+
 describe('pg regressions', function () {
   this.timeout(30000);
   const tracer = new RecordingTracer();
@@ -429,26 +450,7 @@ describe('pg regressions', function () {
 
   it('a custom Submittable that is no EventEmitter and never emits end finishes once, at handleReadyForQuery', async () => {
     const parent = tracer.startSpan('parent') as RecordedSpan;
-    const done = new Promise<unknown[]>((resolve) => {
-      const rows: unknown[] = [];
-      const submittable = {
-        text: 'SELECT 7 AS n',
-        submit(connection: any) {
-          connection.query(this.text);
-        },
-        handleRowDescription() {},
-        handleDataRow(msg: { fields: unknown[] }) {
-          rows.push(String(msg.fields[0]));
-        },
-        handleCommandComplete() {},
-        handleEmptyQuery() {},
-        handleError() {},
-        handleReadyForQuery() {
-          resolve(rows);
-        },
-      };
-      withSpan(parent, () => client.query(submittable as any));
-    });
+    const done = new Promise<string[]>((resolve) => withSpan(parent, () => client.query(customSubmittable(resolve) as any)));
     assert.deepEqual(await done, ['7']);
     parent.finish();
     await tracer.settle();
@@ -458,32 +460,13 @@ describe('pg regressions', function () {
   });
 
   it("a Submittable that cannot take the hook's wrappers (frozen, sealed, frozen after a traced run) runs as untraced: the same rows, no throw, no span left open", async () => {
-    /** A custom Submittable (pg writes nothing on one): `done` gets each run's rows. */
-    const submittable = (done: (rows: string[]) => void): object => {
-      const rows: string[] = [];
-      return {
-        submit(connection: any) {
-          connection.query('SELECT 7 AS n');
-        },
-        handleRowDescription() {},
-        handleDataRow(msg: { fields: unknown[] }) {
-          rows.push(String(msg.fields[0]));
-        },
-        handleCommandComplete() {},
-        handleEmptyQuery() {},
-        handleError() {},
-        handleReadyForQuery() {
-          done(rows.splice(0));
-        },
-      };
-    };
     const parent = tracer.startSpan('parent') as RecordedSpan;
     // A throw from client.query rejects the run.
     const run = (make: (done: (rows: string[]) => void) => object): Promise<string[]> => new Promise((resolve) => withSpan(parent, () => client.query(make(resolve) as any)));
-    assert.deepEqual(await run((done) => Object.freeze(submittable(done))), ['7']);
-    assert.deepEqual(await run((done) => Object.seal(submittable(done))), ['7']);
+    assert.deepEqual(await run((done) => Object.freeze(customSubmittable(done))), ['7']);
+    assert.deepEqual(await run((done) => Object.seal(customSubmittable(done))), ['7']);
     let finish: (rows: string[]) => void = () => undefined;
-    const reused = submittable((rows) => finish(rows));
+    const reused = customSubmittable((rows) => finish(rows));
     const again = (): Promise<string[]> => run((done) => ((finish = done), reused));
     assert.deepEqual(await again(), ['7']);
     Object.freeze(reused);
@@ -492,7 +475,7 @@ describe('pg regressions', function () {
     await tracer.settle();
     assert.deepEqual(
       tracer.started.filter((span) => span.operationName.startsWith('pg')).map((span) => [span.operationName, span.finishCount]),
-      [['pg.query', 1]],
+      [['pg.query:SELECT', 1]],
       'only the run before the freeze is traced, and every span finished once',
     );
   });
@@ -520,7 +503,6 @@ describe('pg regressions', function () {
 
   it("a Submittable's row-time callbacks and events (pg-cursor read and close, pg-query-stream 'data') run in the context of the code that issued it, not of the request that opened the pooled connection", async () => {
     const pool = new pg.Pool({ ...pgConfig(), max: 1 });
-    const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
     const seen: Record<string, unknown> = {};
     try {
       const requestA = tracer.startSpan('request-A') as RecordedSpan;
@@ -531,11 +513,11 @@ describe('pg regressions', function () {
         const c = await pool.connect();
         try {
           const cursor = c.query(new Cursor('SELECT generate_series(1, 3) AS n'));
-          await new Promise<void>((resolve) => cursor.read(2, () => resolve(void (seen.read = active()))));
-          await new Promise<void>((resolve) => cursor.close(() => resolve(void (seen.close = active()))));
+          await new Promise<void>((resolve) => cursor.read(2, () => resolve(void (seen.read = activeSpanName()))));
+          await new Promise<void>((resolve) => cursor.close(() => resolve(void (seen.close = activeSpanName()))));
           const stream = c.query(new QueryStream('SELECT generate_series(1, 200) AS n', [], { batchSize: 10, highWaterMark: 10 }));
           const byActive = new Map<string | undefined, number>();
-          stream.on('data', () => byActive.set(active(), (byActive.get(active()) ?? 0) + 1));
+          stream.on('data', () => byActive.set(activeSpanName(), (byActive.get(activeSpanName()) ?? 0) + 1));
           await once(stream, 'end');
           seen.data = [...byActive];
         } finally {
@@ -552,35 +534,26 @@ describe('pg regressions', function () {
   it("a query left untraced (requireParent with no span, suppressTracing) runs its callbacks in its caller's context, not in that of the request that opened the pooled connection", () =>
     withHookOptions(tracer, 'pg', { requireParent: true }, async () => {
       const pool = new pg.Pool({ ...pgConfig(), max: 1 });
-      const active = (): string | undefined => (currentSpan() as RecordedSpan | undefined)?.operationName;
-      const seen: Record<string, string | undefined> = {};
+      let c: pg.PoolClient | undefined;
       try {
-        const requestA = tracer.startSpan('request-A') as RecordedSpan;
-        await withSpan(requestA, () => pool.query('SELECT 1'));
-        requestA.finish();
-        // A job with no request, on the connection request-A opened.
-        await new Promise<void>((resolve) => pool.query('SELECT 2', () => resolve(void (seen.pool = active()))));
-        const c = await pool.connect();
-        await new Promise<void>((resolve) => c.query('SELECT 3', [], () => resolve(void (seen.client = active()))));
-        await new Promise<void>((resolve) => c.query({ text: 'SELECT 4', callback: () => resolve(void (seen.config = active())) } as any));
-        await new Promise<void>((resolve) => c.query(new pg.Query('SELECT 5', () => resolve(void (seen.submittable = active()))) as any));
-        c.release();
-        // Request-B, suppressed: what its callback sends is suppressed too.
-        const requestB = tracer.startSpan('request-B') as RecordedSpan;
-        await withSpan(requestB, () =>
-          suppressTracing(() => new Promise<void>((resolve) => pool.query('SELECT 6', () => void pool.query('SELECT 7', () => resolve(void (seen.suppressed = active())))))),
+        const seen = await untracedCallbackContexts(
+          tracer,
+          () => pool.query('SELECT 1'),
+          {
+            pool: (report) => pool.query('SELECT 2', report),
+            client: async (report) => (c = await pool.connect()).query('SELECT 3', [], report),
+            config: (report) => c?.query({ text: 'SELECT 4', callback: report } as any),
+            submittable: (report) => c?.query(new pg.Query('SELECT 5', () => (c?.release(), report())) as any),
+          },
+          // What its callback sends is suppressed too.
+          (report) => pool.query('SELECT 6', () => void pool.query('SELECT 7', report)),
         );
-        requestB.finish();
+        assert.deepEqual(seen, { pool: undefined, client: undefined, config: undefined, submittable: undefined, suppressed: 'request-B' });
       } finally {
         await pool.end();
       }
-      assert.deepEqual(seen, { pool: undefined, client: undefined, config: undefined, submittable: undefined, suppressed: 'request-B' });
       await tracer.settle();
-      assert.deepEqual(
-        tracer.byName(/^pg\.query/).map((span) => span.tags['db.statement']),
-        ['SELECT ?'],
-        "only request-A's query is traced",
-      );
+      assert.deepEqual(tracer.byName(/^pg\.query/).map((span) => span.tags['db.statement']), ['SELECT ?'], "only request-A's query is traced");
     }));
 
   it('pg-pool.connect spans name their database and peer, even for a pool configured from the environment', async () => {
