@@ -338,7 +338,7 @@ describe('http server hook: the request’s own events', () => {
     const before = EventEmitter.prototype.emit;
     const seen = new Set<string>();
     EventEmitter.prototype.emit = function (this: unknown, name: string | symbol, ...args: any[]): boolean {
-      if (this instanceof http.IncomingMessage) seen.add(`${this.req === undefined ? 'server' : 'client'} req ${String(name)}`);
+      if (this instanceof http.IncomingMessage) seen.add(`${(this as { req?: unknown }).req === undefined ? 'server' : 'client'} req ${String(name)}`);
       if (this instanceof http.ServerResponse) seen.add(`res ${String(name)}`);
       return Reflect.apply(before, this, [name, ...args]);
     } as typeof before;
