@@ -19,7 +19,7 @@
 import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
-import { DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder } from '../cores/db-call';
+import { DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder, statementLimit } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, markError, tracingOff } from '../spans';
 import type { MongodbOptions } from '../options/mongodb';
@@ -92,9 +92,33 @@ function connectionOf(address: unknown, database: string | undefined): DbConnect
   return facts;
 }
 
-/** A value that is one value to BSON (ObjectId, Long, Decimal128, Binary, Date, RegExp, Buffer, Map). */
-function isScalar(value: object): boolean {
-  return '_bsontype' in value || value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof Map;
+/** How the statement shows an object of the app's: walked, one value (`scalarJson`), or a `"?"` not looked into. */
+const WALKED = 0;
+const SCALAR = 1;
+const HIDDEN = 2;
+
+/**
+ * Found without running anything of the app's: a BSON value (`_bsontype`), Date, RegExp, bytes or Map
+ * is one value to BSON. A `toBSON` function (or accessor) is what BSON calls to get what it sends, which
+ * only calling it would tell (a second call of the app's code): such an object is a `"?"`, never walked,
+ * so nothing it leaves out is shown. So is one with a Proxy among its prototypes (its traps would see
+ * the look). Object.prototype and Array.prototype are not looked into.
+ */
+function kindOf(value: object): number {
+  let kind = WALKED;
+  let toBsonFound = false;
+  for (let at: object | null = value; at !== null && at !== Object.prototype && at !== Array.prototype; at = Object.getPrototypeOf(at)) {
+    if (isProxy(at)) return HIDDEN;
+    if (!toBsonFound) {
+      const descriptor = Object.getOwnPropertyDescriptor(at, 'toBSON');
+      if (descriptor !== undefined) {
+        if (!('value' in descriptor) || typeof descriptor.value === 'function') return HIDDEN;
+        toBsonFound = true; // data that is no function: BSON walks the object as it is
+      }
+    }
+    if (Object.prototype.hasOwnProperty.call(at, '_bsontype')) kind = SCALAR;
+  }
+  return kind === SCALAR || value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof Map ? SCALAR : WALKED;
 }
 
 /** What `dataOf` gives for an accessor: never run, shown as `"?"`. */
@@ -112,9 +136,10 @@ function isOmitted(value: unknown): boolean {
   return value === undefined || typeof value === 'function' || typeof value === 'symbol';
 }
 
-/** A captured value that is not an object: as JSON, a BigInt as its digits. */
-function primitiveJson(value: unknown): string {
+/** A captured value that is not an object: as JSON, a BigInt as its digits, a string no longer than `room`. */
+function primitiveJson(value: unknown, room: number): string {
   if (typeof value === 'bigint') return JSON.stringify(value.toString());
+  if (typeof value === 'string' && value.length > room) return JSON.stringify(value.slice(0, room));
   return isOmitted(value) ? 'null' : JSON.stringify(value);
 }
 
@@ -130,45 +155,83 @@ function scalarJson(value: object): string {
 }
 
 /**
- * The JSON of a command's fields, written as it is walked (no copy to stringify): each value a `"?"`, or
- * with `capture` the value itself. The app's documents and filters are read by the driver alone, as often
- * as untraced: no getter is run (an accessor is a `"?"`), no `toJSON`, and a Proxy is a `"?"` never looked
- * into (its traps would see each look). With `commandName`, `value` is the driver's command itself: its
- * name and the driver's own fields are left out.
+ * A statement being written: its text so far, the length past which nothing more is walked (the text is
+ * cut there anyway), and the objects being walked (one met again inside itself is a `"?"`).
  */
-function statementJson(value: unknown, depth: number, capture: boolean, commandName?: string): string {
-  if (value === ACCESSOR) return '"?"';
-  if (value === null || typeof value !== 'object') return capture ? primitiveJson(value) : '"?"';
-  if (depth > MAX_DEPTH || isProxy(value)) return '"?"';
-  if (isScalar(value)) return capture ? scalarJson(value) : '"?"';
-  let out: string;
-  if (Array.isArray(value)) {
-    out = '[';
-    for (let i = 0; i < value.length && i < MAX_ELEMENTS; i++) out += (i === 0 ? '' : ',') + statementJson(dataOf(value, i), depth + 1, capture);
-    return out + ']';
-  }
-  out = '{';
-  let first = true;
-  for (const key of Object.keys(value)) {
-    if (commandName !== undefined && (key === commandName || DRIVER_FIELDS.has(key))) continue;
-    const member = commandName === undefined ? dataOf(value, key) : (value as Command)[key];
-    if (capture && member !== ACCESSOR && isOmitted(member)) continue;
-    out += (first ? '' : ',') + JSON.stringify(key) + ':' + statementJson(member, depth + 1, capture);
-    first = false;
-  }
-  return out + '}';
+interface Statement {
+  text: string;
+  readonly limit: number;
+  readonly capture: boolean;
+  readonly path: object[];
 }
 
-/** `db.statement`: the command's fields other than its name and the driver's, values replaced unless captured. */
-export function commandStatement(command: Command, name: string, capture: boolean): string {
+/**
+ * Appends the JSON of a command's fields, written as it is walked (no copy to stringify): each value a
+ * `"?"`, or with `capture` the value itself. The app's documents and filters are read by the driver
+ * alone, as often as untraced: no getter is run (an accessor is a `"?"`), no `toJSON` or `toBSON`, and a
+ * Proxy is a `"?"` never looked into (its traps would see each look). The walk stops once the text is as
+ * long as the limit, so a huge or circular document costs no more than that. With `commandName`,
+ * `value` is the driver's command itself: its name and the driver's own fields are left out.
+ */
+function writeJson(out: Statement, value: unknown, depth: number, commandName?: string): void {
+  if (out.text.length >= out.limit) return;
+  if (value === ACCESSOR) {
+    out.text += '"?"';
+    return;
+  }
+  if (value === null || typeof value !== 'object') {
+    out.text += out.capture ? primitiveJson(value, out.limit - out.text.length) : '"?"';
+    return;
+  }
+  const kind = commandName === undefined ? (depth > MAX_DEPTH || isProxy(value) || out.path.includes(value) ? HIDDEN : kindOf(value)) : WALKED;
+  if (kind !== WALKED) {
+    out.text += kind === SCALAR && out.capture ? scalarJson(value) : '"?"';
+    return;
+  }
+  out.path.push(value);
+  if (Array.isArray(value)) {
+    out.text += '[';
+    for (let i = 0; i < value.length && i < MAX_ELEMENTS && out.text.length < out.limit; i++) {
+      if (i > 0) out.text += ',';
+      writeJson(out, dataOf(value, i), depth + 1);
+    }
+    out.text += ']';
+  } else {
+    out.text += '{';
+    let first = true;
+    for (const key of Object.keys(value)) {
+      if (out.text.length >= out.limit) break;
+      if (commandName !== undefined && (key === commandName || DRIVER_FIELDS.has(key))) continue;
+      const member = commandName === undefined ? dataOf(value, key) : (value as Command)[key];
+      if (out.capture && member !== ACCESSOR && isOmitted(member)) continue;
+      out.text += (first ? '' : ',') + JSON.stringify(key) + ':';
+      first = false;
+      writeJson(out, member, depth + 1);
+    }
+    out.text += '}';
+  }
+  out.path.pop();
+}
+
+function statementJson(command: Command, name: string, capture: boolean, limit: number): string {
+  const out: Statement = { text: '', limit, capture, path: [] };
+  writeJson(out, command, -1, name);
+  return out.text;
+}
+
+/**
+ * `db.statement`: the command's fields other than its name and the driver's, values replaced unless
+ * captured, written up to `limit` characters.
+ */
+export function commandStatement(command: Command, name: string, capture: boolean, limit = DEFAULT_MAX_STATEMENT): string {
   if (capture) {
     try {
-      return statementJson(command, -1, true, name);
+      return statementJson(command, name, true, limit);
     } catch {
       // A BSON value whose text cannot be had: the shape instead.
     }
   }
-  return statementJson(command, -1, false, name);
+  return statementJson(command, name, false, limit);
 }
 
 /**
@@ -246,7 +309,7 @@ function startCommand(hook: ActiveHook<MongodbOptions>, parent: Span | null, con
       dbType: 'mongo',
       operationName: collection === undefined ? `mongodb.${name}` : `mongodb.${name} ${collection}`,
       connection: connectionOf(connection.address, typeof database === 'string' ? database : undefined),
-      statement: commandStatement(command, name, hook.options.captureParameters === true),
+      statement: commandStatement(command, name, hook.options.captureParameters === true, statementLimit(hook.options.maxStatementLength, DEFAULT_MAX_STATEMENT)),
       maxStatementLength: DEFAULT_MAX_STATEMENT,
       loggedError: redactedError,
     },

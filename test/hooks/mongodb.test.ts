@@ -12,6 +12,7 @@ import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../.
 import { settledUnder } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { mongoServer } from '../helpers/mongo-server';
+import { esmAppSpans } from '../helpers/child';
 
  
 
@@ -75,6 +76,76 @@ describe('mongodb hook', function () {
     assert.deepEqual(traced, untraced);
     assert.notEqual(traced, 'resolved');
     assert.equal((traced as { sync: boolean }).sync, false);
+  });
+
+  describe('db.statement of documents the driver turns down or sends through toBSON()', () => {
+    let client: import('mongodb').MongoClient;
+    before(async () => {
+      client = new (require('mongodb') as typeof import('mongodb')).MongoClient(server.url);
+      await client.connect();
+    });
+    after(() => client.close());
+
+    it("captureParameters: an object with toBSON() (what the driver sends) is a \"?\" never walked, so nothing toBSON leaves out is recorded, and toBSON runs only as often as untraced", async () => {
+      uninstallAllPatches();
+      installPatches(['mongodb'], { tracer, aliases: ALIASES, hooks: { mongodb: { captureParameters: true } } });
+      let calls = 0;
+      class Account {
+        id = 7;
+        apiKey = 'sk_live_never_stored';
+        toBSON(): object {
+          calls++;
+          return { id: this.id };
+        }
+      }
+      const coll = client.db('test').collection('accounts');
+      await underParent(() => coll.insertOne({ _id: 'tobson-1' as never, account: new Account() }));
+      assert.equal(calls, 1, 'the driver calls it once, and nobody else');
+      const [insert] = mongoSpans();
+      assert.equal(insert.tags['db.statement'], '{"documents":[{"_id":"tobson-1","account":"?"}],"ordered":true}');
+      assert.deepEqual(await coll.findOne({ _id: 'tobson-1' as never }), { _id: 'tobson-1', account: { id: 7 } }, 'stored as untraced');
+      await coll.deleteMany({});
+    });
+
+    it('an object met again inside itself is a "?"; the driver rejects the circular filter as untraced', async () => {
+      const node: Record<string, unknown> = { name: 'n' };
+      node.self = node;
+      const coll = client.db('test').collection('circular');
+      const attempt = () => coll.findOne({ owner: node }).then(() => 'resolved', (err: Error) => `${err.name}: ${err.message}`);
+      uninstallAllPatches();
+      const untraced = await attempt();
+      installPatches(['mongodb'], { tracer, aliases: ALIASES });
+      const { result } = await underParent(attempt);
+      assert.equal(result, untraced);
+      assert.match(untraced, /circular/);
+      const [find] = mongoSpans();
+      assert.match(String(find.tags['db.statement']), /^\{"filter":\{"owner":\{"name":"\?","self":"\?"\}\}/);
+    });
+
+    it('a circular filter whose paths never end (every object points to every other): the walk stops at maxStatementLength, the call fails at once as untraced', async () => {
+      // In a child process: a walk that did not stop would freeze it rather than this test run.
+      const spans = await esmAppSpans(
+        ['mongodb'],
+        `
+        const { MongoClient } = require('mongodb');
+        const client = new MongoClient(process.env.STAND_IN_URL);
+        await client.connect();
+        const nodes = Array.from({ length: 12 }, () => ({}));
+        for (const a of nodes) nodes.forEach((b, i) => (a['k' + i] = b));
+        const parent = tracer.startSpan('request');
+        const outcome = await withSpan(parent, () => client.db('test').collection('c').findOne({ owner: nodes[0] })).then(() => 'resolved', (err) => err.name);
+        parent.finish();
+        await client.close();
+        if (outcome !== 'BSONError') throw new Error(outcome);
+        `,
+        { STAND_IN_URL: server.url },
+      );
+      const find = spans.find((s) => s.name === 'mongodb.find c');
+      assert.ok(find, spans.map((s) => s.name).join(', '));
+      const statement = String(find.tags['db.statement']);
+      assert.equal(statement.length, 2048);
+      assert.ok(statement.startsWith('{"filter":{"owner":{"k0":"?","k1":{"k0":"?","k1":"?","k2":{"k0":"?","k1":"?","k2":"?","k3":{'), statement);
+    });
   });
 
   for (const { name, mongodb, callbackForm } of DRIVERS) {

@@ -70,4 +70,39 @@ describe('mongodb db.statement (the shape of a command)', () => {
     }
     assert.deepEqual(fired, []);
   });
+
+  it('toBSON (own, inherited, or a getter) makes an object a "?" never walked and nothing of it run; a Proxy among its prototypes too; a toBSON that is data but no function is walked, as BSON does', () => {
+    const fired: string[] = [];
+    const proto = Object.defineProperty({}, 'toBSON', {
+      get() {
+        fired.push('getter');
+        return () => ({});
+      },
+    });
+    const viaGetter = Object.assign(Object.create(proto) as object, { secret: 1 });
+    const own = { secret: 1, toBSON: () => (fired.push('toBSON'), {}) };
+    class Model {
+      secret = 1;
+      toBSON(): object {
+        fired.push('method');
+        return {};
+      }
+    }
+    const behindProxy = Object.assign(Object.create(new Proxy({}, { getOwnPropertyDescriptor: () => (fired.push('trap'), undefined), getPrototypeOf: () => (fired.push('trap'), null) })) as object, { secret: 1 });
+    const field = { toBSON: 'a field', secret: 1 };
+    for (const capture of [false, true]) {
+      const statement = commandStatement({ insert: 'c', documents: [viaGetter, own, new Model(), behindProxy, field] }, 'insert', capture);
+      assert.equal(statement, `{"documents":["?","?","?","?",{"toBSON":${capture ? '"a field"' : '"?"'},"secret":${capture ? 1 : '"?"'}}]}`);
+    }
+    assert.deepEqual(fired, []);
+  });
+
+  it('the walk stops at the limit given; an object inside itself is a "?"', () => {
+    const wide = Object.fromEntries(Array.from({ length: 10000 }, (_, i) => [`k${i}`, i]));
+    assert.ok(commandStatement({ insert: 'c', documents: [wide] }, 'insert', false, 100).length <= 110);
+    const node: Record<string, unknown> = {};
+    node.a = node;
+    node.b = [node, { c: node }];
+    assert.equal(commandStatement({ find: 'c', filter: node }, 'find', false), '{"filter":{"a":"?","b":["?",{"c":"?"}]}}');
+  });
 });
