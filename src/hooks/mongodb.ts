@@ -1,7 +1,7 @@
 /**
  * The MongoDB driver 6.x and 7.x: one span per command an operation sends (`Connection.prototype.command`,
  * which every operation, cursor getMore, session and transaction command goes through), none for the
- * driver's own handshakes and monitoring, or a change stream's polling in event mode. Mongoose 8: the operations it buffers until its connection opens
+ * driver's own handshakes and monitoring, or a change stream's polling in event mode or through its `stream()`. Mongoose 8: the operations it buffers until its connection opens
  * run in the context that issued them (mongoose 9 keeps it by itself). The span logic is in
  * ../tracing/mongodb, loaded when the driver is.
  */
@@ -21,7 +21,7 @@ export const mongodbHook = defineHook<'mongodb', MongodbOptions, typeof import('
       'lib/cmap/connection_pool': 'patchConnectionPool',
     }),
     { module: 'mongodb', file: 'lib/cmap/connection', versions: '>=6.4.0 <8', patch: 'patchConnection' },
-    // A change stream's event mode polls the server by itself (getMore after getMore): the driver's own work.
+    // A change stream's event mode and its stream() poll the server by themselves (getMore after getMore): the driver's own work.
     { module: 'mongodb', file: 'lib/change_stream', versions: '>=6.0.0 <8', patch: 'patchChangeStream' },
     { module: 'mongoose', file: 'lib/collection', versions: '>=8.0.0 <9', patch: 'patchMongooseCollection' },
   ],

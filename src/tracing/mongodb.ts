@@ -358,7 +358,9 @@ export function patchConnection(exports: unknown, ctx: PatchContext<MongodbOptio
  * a getMore after each batch for as long as it is open, and again after a resume. That is the driver's
  * own work (`ownWork`): no span, never in the context that added the listener. What it emits (`change`,
  * `error`, `resumeTokenChanged`…) reaches the app's listeners outside any context: their own calls are
- * traced as roots. Iterated (`next()`, `for await`), each read is the app's call and traced as such.
+ * traced as roots. The Readable that `stream()` returns reads ahead by itself in the same way (`next()`
+ * after `next()`, from its `_read`): the same. Iterated (`next()`, `for await` on the change stream),
+ * each read is the app's call and traced as such.
  */
 export function patchChangeStream(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
   const proto = (exports as { ChangeStream?: { prototype?: object } } | null)?.ChangeStream?.prototype;
@@ -370,11 +372,39 @@ export function patchChangeStream(exports: unknown, ctx: PatchContext<MongodbOpt
       return tracingOff(hook) ? applyArgs(original, this, arguments) : ownWork(hook, original, this, arguments);
     },
   );
-  ctx.wrap(proto, 'emit', (original) =>
-    function emit(this: unknown): unknown {
-      return inOwnWork(hook) ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
+  ctx.wrap(proto, 'emit', emitOutsideOwnWork(hook));
+  ctx.wrap(proto, 'stream', (original) =>
+    function stream(this: unknown): unknown {
+      const readable = applyArgs(original, this, arguments);
+      if (hook.enabled) readsAsOwnWork(hook, readable);
+      return readable;
     },
   );
+}
+
+/** An `emit` that, called from the driver's own work, reaches the listeners outside any context. */
+function emitOutsideOwnWork(hook: ActiveHook<MongodbOptions>) {
+  return (original: AnyFunction) =>
+    function emit(this: unknown): unknown {
+      return inOwnWork(hook) ? runInContext(undefined, original, this, arguments) : applyArgs(original, this, arguments);
+    };
+}
+
+/**
+ * A change stream's Readable (`stream()`, the cursor's ReadableCursorStream): each `_read` runs as the
+ * driver's own work, and what it then emits (`data`, `end`, `error`…) reaches the listeners outside any
+ * context. Set on the stream itself (one per `stream()` call, gone with it); after uninstall they pass through.
+ */
+function readsAsOwnWork(hook: ActiveHook<MongodbOptions>, readable: unknown): void {
+  if (readable === null || typeof readable !== 'object') return;
+  const stream = readable as { _read?: unknown; emit?: unknown };
+  const read = stream._read;
+  const emit = stream.emit;
+  if (typeof read !== 'function' || typeof emit !== 'function') return;
+  stream._read = function _read(this: unknown): unknown {
+    return tracingOff(hook) ? applyArgs(read as AnyFunction, this, arguments) : ownWork(hook, read as AnyFunction, this, arguments);
+  };
+  stream.emit = emitOutsideOwnWork(hook)(emit as AnyFunction);
 }
 
 /** Driver 6.0–6.3 (`lib/cmap/connection`): the callback `command`. */

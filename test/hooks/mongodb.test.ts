@@ -269,10 +269,12 @@ describe('mongodb hook', function () {
         for (const span of mongoSpans()) assert.equal(span.parentId, parent.id);
       });
 
-      it("a change stream in event mode: its own reads (the aggregate, getMore after getMore) make no span and run outside the request that added the listener; the listener runs outside any request, its calls traced as roots", async function () {
-        const standIn = server.standIn;
-        // A real MongoDB (MONGODB_URL) needs a replica set for change streams; the stand-in counts the polls.
-        if (standIn === undefined) this.skip();
+      /**
+       * Watches a collection from inside a request that then ends at once, reading it with `listen` (event
+       * mode, or the stream's Readable): the stream's polls and what the listener ran under and issued.
+       */
+      async function watchFromRequest(listen: (changes: any, onChange: (change: any) => void) => void): Promise<void> {
+        const standIn = server.standIn!;
         const watched = client.db('test').collection(`${collName}_watched`);
         const polls = (n: number): Promise<void> =>
           new Promise((resolve) => {
@@ -285,7 +287,7 @@ describe('mongodb hook', function () {
         let listenerContext: unknown = 'not run';
         const stream = withSpan(request, () => {
           const changes = watched.watch([], { maxAwaitTimeMS: 20 });
-          changes.on('change', (change: any) => {
+          listen(changes, (change: any) => {
             listenerContext = currentSpan();
             void watched.findOne({ _id: change.documentKey._id }).then(() => listenerDone());
           });
@@ -309,6 +311,17 @@ describe('mongodb hook', function () {
         const [lookup] = mongoSpans().filter((s) => s.operationName === `mongodb.find ${collName}_watched`);
         assert.ok(lookup !== undefined, "the listener's own find is traced");
         assert.equal(lookup.parentId, undefined, 'as a root');
+      }
+
+      it("a change stream in event mode: its own reads (the aggregate, getMore after getMore) make no span and run outside the request that added the listener; the listener runs outside any request, its calls traced as roots", async function () {
+        // A real MongoDB (MONGODB_URL) needs a replica set for change streams; the stand-in counts the polls.
+        if (server.standIn === undefined) this.skip();
+        await watchFromRequest((changes, onChange) => changes.on('change', onChange));
+      });
+
+      it("a change stream read through its Readable (stream().on('data')): the same, its reads ahead are the driver's own work", async function () {
+        if (server.standIn === undefined) this.skip();
+        await watchFromRequest((changes, onChange) => changes.stream().on('data', onChange));
       });
 
       it('no span without a tracer-visible context when requireParent is set; none after uninstall', async () => {
