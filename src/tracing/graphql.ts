@@ -97,13 +97,64 @@ export function redactDocument(document: unknown, printer: Printer): string | un
 /** A name or type reference in quotes (`"$id"`, `"User.email"`, `"[Int!]!"`), as graphql's messages quote them. */
 const QUOTED_NAME = /^(?:[$@]?[_A-Za-z][_0-9A-Za-z]*(?:\.[_A-Za-z][_0-9A-Za-z]*)*|[[\]_A-Za-z0-9!]+)$/;
 
+/** Where graphql's coercion and validation messages print a value (`got invalid value …`, `found …`). */
+const VALUE_STARTS = /\b(?:value|found):?[ \t]+/gi;
+
 /**
- * An error message without the values it echoes: what follows `value`/`found` (graphql's coercion
- * messages), single-quoted strings, and double-quoted ones that are not a name or type.
+ * Where the value that starts at `from` ends: at a `;` or the line's end that is outside its strings
+ * (JSON's `"…"` with escapes, a literal's block string `"""…"""`) and brackets, or at the text's end.
+ */
+function valueEnd(text: string, from: number): number {
+  let depth = 0;
+  let at = from;
+  while (at < text.length) {
+    const c = text[at];
+    if (c === '"') {
+      at = stringEnd(text, at);
+      continue;
+    }
+    if (c === '\n' || (c === ';' && depth === 0)) break;
+    if (c === '{' || c === '[') depth++;
+    else if ((c === '}' || c === ']') && depth > 0) depth--;
+    at++;
+  }
+  return at;
+}
+
+/** Just past the string that opens at `from` (a line's end closes a broken one; an unclosed one runs to the text's end). */
+function stringEnd(text: string, from: number): number {
+  if (text.startsWith('"""', from)) {
+    for (let at = from + 3; at < text.length; at++) {
+      if (text[at] === '\\' && text.startsWith('"""', at + 1)) at += 3;
+      else if (text.startsWith('"""', at)) return at + 3;
+    }
+    return text.length;
+  }
+  for (let at = from + 1; at < text.length; at++) {
+    const c = text[at];
+    if (c === '\\') at++;
+    else if (c === '"') return at + 1;
+    else if (c === '\n') return at;
+  }
+  return text.length;
+}
+
+/**
+ * An error message without the values it echoes: the value that follows `value`/`found` (graphql's
+ * coercion messages) as a whole, its strings included, to the `;` or line end after it; then
+ * single-quoted strings, and double-quoted ones that are not a name or type.
  */
 export function redactGraphqlMessage(text: string): string {
-  return text
-    .replace(/\b(value|found)(:?[ \t]+)[^;\n]*/gi, '$1$2?')
+  let redacted = '';
+  let copied = 0;
+  VALUE_STARTS.lastIndex = 0;
+  for (let found = VALUE_STARTS.exec(text); found !== null; found = VALUE_STARTS.exec(text)) {
+    const start = found.index + found[0].length;
+    redacted += text.slice(copied, start) + '?';
+    copied = valueEnd(text, start);
+    VALUE_STARTS.lastIndex = copied;
+  }
+  return (redacted + text.slice(copied))
     .replace(/'(?:[^'\\\n]|\\.)*'/g, "'?'")
     .replace(/"(?:[^"\\\n]|\\.)*"/g, (quoted) => (QUOTED_NAME.test(quoted.slice(1, -1)) ? quoted : '"?"'));
 }

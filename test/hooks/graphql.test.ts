@@ -142,6 +142,33 @@ describe('graphql hook', function () {
         assert.match(String(failed.errorLog()!.fields.message), /lookup failed for "\?"/);
       });
 
+      it('a value echoed after `value`/`found` is redacted as a whole, a `;` or quote inside its strings included; the names around it stay', async () => {
+        const coercion = graphql.buildSchema(`
+          enum Color { RED GREEN }
+          input Login { user: String! pin: Int! }
+          type Query { a(x: Int): Int b(l: Login): Int c(col: Color): Int d(s: String): Int e(pin: Int): Int }
+        `);
+        const runs: Array<[string, Record<string, unknown>?]> = [
+          ['query Q($x: Int) { a(x: $x) }', { x: 'pw;secret-1' }],
+          ['query Q($l: Login) { b(l: $l) }', { l: { user: 'alice', pin: 'abc;secret-2', extra: 1 } }],
+          ['query Q($c: Color) { c(col: $c) }', { c: 'token;secret-3' }],
+          ['query Q($s: String) { d(s: $s) }', { s: { card: '4111;secret-4 "x;y' } }],
+          ['{ e(pin: "0000;secret-5") }'],
+          ['{ e(pin: """block "quoted";\nsecret-6""") }'],
+        ];
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true } } });
+        for (const [source, variableValues] of runs) {
+          const { result } = await underParent(() => graphql.graphql({ schema: coercion, source, variableValues }));
+          assert.ok((result as any).errors.length > 0, source);
+        }
+        const logged = tracer.finished.flatMap((s) => s.logs.filter((l) => l.fields.event === 'error').map((l) => String(l.fields.message)));
+        assert.ok(logged.length >= runs.length, logged.join('\n'));
+        assert.ok(logged.some((m) => m.startsWith('Variable "$x" ')), logged.join('\n'));
+        const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+        for (const secret of ['secret-1', 'secret-2', 'secret-3', 'secret-4', 'secret-5', 'secret-6']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
+      });
+
       it('parseSpans: parse and validate spans under the same parent', async () => {
         uninstallAllPatches();
         installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true } } });
