@@ -20,6 +20,7 @@ import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import { DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder, statementLimit } from '../cores/db-call';
+import { redactEchoedValues } from '../cores/echoed-values';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, markError, tracingOff } from '../spans';
 import type { MongodbOptions } from '../options/mongodb';
@@ -234,20 +235,12 @@ export function commandStatement(command: Command, name: string, capture: boolea
   return statementJson(command, name, false, limit);
 }
 
-/**
- * A server's error message without the values it echoes: quoted strings and the values of `{ key: value }`
- * (E11000 duplicate key errors quote the document's key).
- */
-export function redactMongoMessage(text: string): string {
-  return text.replace(/"(?:[^"\\]|\\.)*"/g, '"?"').replace(/\{[^{}]*\}/g, (object) => object.replace(/(:\s*)[^,{}]+/g, '$1? '));
-}
-
 /** What the span logs of a failure: a copy of the error with its message and stack redacted, none of its fields. */
 function redactedError(err: unknown): Error {
   const source = err as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown; codeName?: unknown } | null | undefined;
-  const copy = new Error(redactMongoMessage(String(source?.message ?? err))) as Error & { code?: unknown; codeName?: unknown };
+  const copy = new Error(redactEchoedValues(String(source?.message ?? err))) as Error & { code?: unknown; codeName?: unknown };
   if (typeof source?.name === 'string') copy.name = source.name;
-  copy.stack = typeof source?.stack === 'string' ? redactMongoMessage(source.stack) : undefined;
+  copy.stack = typeof source?.stack === 'string' ? redactEchoedValues(source.stack) : undefined;
   if (source?.code !== undefined) copy.code = source.code;
   if (source?.codeName !== undefined) copy.codeName = source.codeName;
   return copy;
@@ -285,7 +278,7 @@ function writeError(result: unknown): Error | undefined {
     return undefined;
   }
   if (first === undefined) return undefined;
-  const err = new Error(redactMongoMessage(String(first.errmsg ?? 'write error'))) as Error & { code?: unknown };
+  const err = new Error(redactEchoedValues(String(first.errmsg ?? 'write error'))) as Error & { code?: unknown };
   err.name = 'MongoWriteError';
   err.code = first.code;
   return err;

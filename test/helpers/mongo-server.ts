@@ -3,7 +3,8 @@
  * driver talks to it over TCP exactly as to a server. It answers the legacy OP_QUERY handshake on
  * `admin.$cmd` with OP_REPLY, and OP_MSG commands (kind-0 body, kind-1 document sequences) with an
  * in-memory store: hello/isMaster, ping, buildInfo, find, getMore, killCursors, insert, update, delete,
- * findAndModify, aggregate ($match, $sort, $skip, $limit), count, create/createIndexes/drop, endSessions,
+ * findAndModify, aggregate ($match, $sort, $skip, $limit, $group, $count, and $addFields of $toInt and
+ * $toObjectId with MongoDB's conversion errors), count, create/createIndexes/drop, endSessions,
  * commitTransaction/abortTransaction, and error replies (unknown command, duplicate _id). A `$changeStream`
  * aggregate opens a change stream on its collection: its getMores wait (awaitData, up to `maxTimeMS`) for
  * the inserts made there, and each one served is counted (`changeStreamGetMores`). It presents itself
@@ -252,6 +253,7 @@ export async function startMongoStandIn(): Promise<MongoStandIn> {
           else if (op === '$limit') docs = docs.slice(0, stage.$limit);
           else if (op === '$count') docs = [{ [stage.$count]: docs.length }];
           else if (op === '$group') docs = group(docs, stage.$group);
+          else if (op === '$addFields' || op === '$set') docs = docs.map((d) => addFields(d, stage[op]));
           else throw new CommandError(`Unrecognized pipeline stage name: '${op}'`, 40324, 'Location40324');
         }
         return cursorReply(coll, docs, cmd.cursor?.batchSize, true);
@@ -507,6 +509,37 @@ function project(doc: Document, projection: Document): Document {
   const out: Document = {};
   if (projection._id !== 0 && projection._id !== false) out._id = doc._id;
   for (const k of include) if (get(doc, k) !== undefined) set(out, k, get(doc, k));
+  return out;
+}
+
+/**
+ * `$addFields` of `{ $toInt: '$field' }` and `{ $toObjectId: '$field' }`, failing as MongoDB's $convert does
+ * (code 241, ConversionFailure), with its messages, which quote the value (src/mongo/db/exec/expression/convert).
+ */
+function addFields(doc: Document, spec: Document): Document {
+  const out = { ...doc };
+  for (const [field, expression] of Object.entries(spec)) {
+    const [op, arg] = Object.entries(expression as Document)[0] ?? [];
+    const input = typeof arg === 'string' && arg.startsWith('$') ? get(doc, arg.slice(1)) : arg;
+    const fail = (reason: string): never => {
+      throw new CommandError(`PlanExecutor error during aggregation :: caused by :: ${reason}`, 241, 'ConversionFailure');
+    };
+    if (op === '$toInt') {
+      if (typeof input === 'number') {
+        if (Math.abs(input) > 2147483647) fail(`Conversion would overflow target type in $convert with no onError value: ${input}`);
+        out[field] = Math.trunc(input);
+      } else {
+        const text = String(input);
+        if (!/^[-+]?\d/.test(text)) fail(`Failed to parse number '${text}' in $convert with no onError value: Did not consume any digits`);
+        if (!/^[-+]?\d+$/.test(text)) fail(`Failed to parse number '${text}' in $convert with no onError value: Did not consume whole string.`);
+        out[field] = Number(text);
+      }
+    } else if (op === '$toObjectId') {
+      const text = String(input);
+      if (text.length !== 24) fail(`Failed to parse objectId '${text}' in $convert with no onError value: Invalid string length for parsing to OID, expected 24 but found ${text.length}`);
+      out[field] = new ObjectId(text);
+    } else throw new CommandError(`Unrecognized expression '${op}'`, 168, 'InvalidPipelineOperator');
+  }
   return out;
 }
 

@@ -231,6 +231,35 @@ describe('mongodb hook', function () {
         await coll.deleteOne({ _id: 'secret-id-1' });
       });
 
+      it('a conversion error that quotes the value or prints it after a colon ($toInt, $toObjectId over the data): logged without it; the app gets it as it is', async () => {
+        const values: Array<[string, unknown, string]> = [
+          ['$toInt', 'IBAN DE89370400440532013000', 'DE89370400440532013000'],
+          ['$toObjectId', 'sk_live_51Hsecret', 'sk_live_51Hsecret'],
+          ['$toInt', 4111111111, '4111111111'],
+        ];
+        for (const [op, value, secret] of values) {
+          await coll.deleteMany({});
+          await coll.insertOne({ v: value });
+          tracer.reset();
+          let caught: any;
+          await underParent(() =>
+            coll
+              .aggregate([{ $addFields: { converted: { [op]: '$v' } } }])
+              .toArray()
+              .catch((err: unknown) => (caught = err)),
+          );
+          assert.ok(caught instanceof mongodb.MongoServerError, String(caught));
+          assert.ok(String(caught.message).includes(secret), `the app gets the full message: ${caught.message}`);
+          const [span] = mongoSpans();
+          assert.equal(span.tags.error, true);
+          const fields = span.errorLog()!.fields;
+          assert.match(String(fields.message), /\$convert/);
+          assert.ok(!JSON.stringify(fields).includes(secret), JSON.stringify(fields.message));
+          assert.ok(!String(fields.stack).includes(secret));
+        }
+        await coll.deleteMany({});
+      });
+
       it('sessions and transactions: every command keeps the caller as its parent', async function () {
         const hello = await client.db('admin').command({ hello: 1 });
         if (hello.setName === undefined) this.skip(); // a standalone server has no transactions
