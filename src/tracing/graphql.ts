@@ -14,6 +14,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { reportOnce } from '../logger';
 import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap, tracingOff } from '../spans';
 import { errorNotShown, statementLimit } from '../cores/db-call';
+import { redactEchoedValues } from '../cores/echoed-values';
 import type { GraphqlOptions } from '../options/graphql';
 import { applyArgs } from '../apply-args';
 
@@ -288,24 +289,62 @@ function endOperation(span: Span): void {
 }
 
 /**
+ * An error's text from the app's code (a resolver, the database it called) rather than graphql's own:
+ * redacted as graphql's, then as the database hooks redact what a server echoes (all quoted values, even
+ * name-like ones, `{ … }` values, SQL rows, a number after `: `).
+ */
+function redactAppMessage(text: string): string {
+  return redactEchoedValues(redactGraphqlMessage(text));
+}
+
+/** How many `originalError`s deep `fromApp` looks. */
+const MAX_ORIGINAL_ERRORS = 4;
+
+/**
+ * Whether an error's text comes from the app's code: the error at the end of its `originalError`s (a
+ * resolver's throw that graphql located, or the error itself) is no GraphQLError.
+ */
+function fromApp(err: unknown): boolean {
+  let at = err;
+  for (let depth = 0; depth < MAX_ORIGINAL_ERRORS; depth++) {
+    const inner = at !== null && typeof at === 'object' ? (at as { originalError?: unknown }).originalError : undefined;
+    if (inner === null || typeof inner !== 'object') break;
+    at = inner;
+  }
+  return at === null || typeof at !== 'object' || (at as { name?: unknown }).name !== 'GraphQLError';
+}
+
+/**
  * What a span logs as an error: a new Error with the message and stack redacted and none of the
  * original's fields, since a GraphQLError carries the values (its source, its original error).
  */
-function redactedCopy(name: string, message: unknown, stack: unknown): Error {
-  const copy = new Error(redactGraphqlMessage(String(message)));
+function redactedCopy(name: string, message: unknown, stack: unknown, appText: boolean): Error {
+  const redact = appText ? redactAppMessage : redactGraphqlMessage;
+  const copy = new Error(redact(String(message)));
   copy.name = name;
-  copy.stack = typeof stack === 'string' ? redactGraphqlMessage(stack) : undefined;
+  copy.stack = typeof stack === 'string' ? redact(stack) : undefined;
   return copy;
 }
 
 /** A thrown error's redacted copy (see redactedCopy); the app's error is left as it is. */
 function redactedError(err: unknown): Error {
   try {
-    if (err === null || typeof err !== 'object') return redactedCopy('Error', err, undefined);
+    if (err === null || typeof err !== 'object') return redactedCopy('Error', err, undefined, true);
     const { name, message, stack } = err as { name?: unknown; message?: unknown; stack?: unknown };
-    return redactedCopy(typeof name === 'string' ? name : 'Error', message, stack);
+    return redactedCopy(typeof name === 'string' ? name : 'Error', message, stack, fromApp(err));
   } catch {
     return errorNotShown();
+  }
+}
+
+/** The logged copy of one error of a result (its message, and the stack of the error it came from), and its path. */
+function resultErrorCopy(error: unknown): { copy: Error; path?: string } {
+  try {
+    const e = error as { message?: unknown; path?: unknown; originalError?: { stack?: unknown } } | null;
+    const copy = redactedCopy('GraphQLError', e?.message, e?.originalError?.stack, fromApp(error));
+    return { copy, path: Array.isArray(e?.path) ? e.path.join('.') : undefined };
+  } catch {
+    return { copy: errorNotShown() };
   }
 }
 
@@ -315,15 +354,8 @@ function finishWithResult(span: Span, result: unknown): void {
   if (Array.isArray(errors) && errors.length > 0) {
     setTag(span, 'error', true);
     for (const error of errors.slice(0, MAX_LOGGED_ERRORS)) {
-      const e = error as { message?: unknown; path?: unknown; originalError?: { stack?: unknown } } | null;
-      const copy = redactedCopy('GraphQLError', e?.message, e?.originalError?.stack);
-      logEvent(span, {
-        event: 'error',
-        'error.object': copy,
-        message: copy.message,
-        stack: copy.stack,
-        'graphql.path': Array.isArray(e?.path) ? e.path.join('.') : undefined,
-      });
+      const { copy, path } = resultErrorCopy(error);
+      logEvent(span, { event: 'error', 'error.object': copy, message: copy.message, stack: copy.stack, 'graphql.path': path });
     }
   }
   endOperation(span);

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { settledUnder } from '../helpers/cases';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { startMongoStandIn } from '../helpers/mongo-server';
 
  
 
@@ -167,6 +168,47 @@ describe('graphql hook', function () {
         assert.ok(logged.some((m) => m.startsWith('Variable "$x" ')), logged.join('\n'));
         const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
         for (const secret of ['secret-1', 'secret-2', 'secret-3', 'secret-4', 'secret-5', 'secret-6']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
+      });
+
+      it("a resolver's database error: the operation and resolver spans log it redacted as the database's own span does (no echoed value of a variable); graphql's own messages keep their names", async () => {
+        const standIn = await startMongoStandIn();
+        const { MongoClient } = require('mongodb') as typeof import('mongodb');
+        const client = new MongoClient(standIn.url);
+        try {
+          await client.connect();
+          const cards = client.db('test').collection('cards');
+          await cards.insertOne({ _id: 4111111111111111 as never });
+          const mutations = graphql.buildSchema('type Query { x: Int } type Mutation { addCard(number: Float!): Boolean  addUser(email: String!): Boolean }');
+          const fields = (mutations.getType('Mutation') as any).getFields();
+          fields.addCard.resolve = async (_: unknown, { number }: { number: number }) => (await cards.insertOne({ _id: number as never }), true);
+          // As node-postgres and mysql2 word theirs: a quoted name-like value, a key's row.
+          fields.addUser.resolve = (_: unknown, { email }: { email: string }) => {
+            throw new Error(`unique constraint "users_email_key" violated: Key (email)=(${email}) already exists; user "${email.split('@')[0]}"`);
+          };
+          uninstallAllPatches();
+          installPatches(['graphql', 'mongodb'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+          const { result } = await underParent(async () => [
+            await graphql.graphql({ schema: mutations, source: 'mutation Add($n: Float!) { addCard(number: $n) }', variableValues: { n: 4111111111111111 } }),
+            await graphql.graphql({ schema: mutations, source: 'mutation User($e: String!) { addUser(email: $e) }', variableValues: { e: 'alicesecret@example.com' } }),
+            await graphql.graphql({ schema: mutations, source: 'mutation Bad($e: String!) { addUser(email: $e) }', variableValues: { e: 4242 } }),
+          ]);
+          assert.match(result[0].errors[0].message, /dup key: \{ _id: 4111111111111111 \}/, 'the app gets the error as it is');
+          assert.match(result[1].errors[0].message, /alicesecret/);
+          const [insert] = tracer.byName('mongodb.insert cards');
+          assert.match(String(insert.errorLog()!.fields.message), /dup key: \{ _id: \? \}/);
+          for (const name of ['mutation Add', 'graphql.resolve addCard']) {
+            assert.equal(tracer.byName(name)[0].errorLog()!.fields.message, String(insert.errorLog()!.fields.message), name);
+          }
+          for (const name of ['mutation User', 'graphql.resolve addUser']) {
+            assert.equal(tracer.byName(name)[0].errorLog()!.fields.message, 'unique constraint "?" violated: Key (email)=(?) already exists; user "?"', name);
+          }
+          assert.match(String(tracer.byName('mutation Bad')[0].errorLog()!.fields.message), /^Variable "\$e" (got|has) invalid value:? \?/);
+          const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+          for (const secret of ['4111111111111111', 'alicesecret', '4242']) assert.ok(!recorded.includes(secret), `${secret} recorded`);
+        } finally {
+          await client.close();
+          await standIn.close();
+        }
       });
 
       it('parseSpans: parse and validate spans under the same parent', async () => {
