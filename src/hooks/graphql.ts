@@ -1,6 +1,7 @@
 /**
  * graphql 16.x and 17.x: one span per operation executed (`execute`, which `graphql()`, Apollo Server and
- * Mercurius all call; also each subscription event; graphql-yoga's `@graphql-tools/executor`),
+ * Mercurius all call; also each subscription event of graphql's own `subscribe`; graphql-yoga's
+ * `@graphql-tools/executor`'s `execute` and `executeSync`, not its subscriptions),
  * active while its resolvers run;
  * `parse`/`validate` spans and resolver spans when asked. graphql 16's `graphql()` calls them through
  * its internal files' exports, patched here; graphql 17 publishes diagnostics channels. The span logic is in ../tracing/graphql, loaded when graphql is.

@@ -417,8 +417,10 @@ function wrapExecute(hook: ActiveHook<GraphqlOptions>, printer: () => Printer | 
 }
 
 /**
- * @graphql-tools/executor's `execute` (graphql-yoga), which runs operations with an engine of its own
- * over the app's graphql 16 (its peer dependency), whose printer redacts the document.
+ * @graphql-tools/executor's `execute` (graphql-yoga) and `executeSync` (which calls its module's own
+ * `execute`, not the export: one span), which run operations with an engine of its own over the app's
+ * graphql 16 (its peer dependency), whose printer redacts the document. Its `subscribe` executes each
+ * event with a function of its module that no export reaches: no span per event.
  */
 export function patchToolsExecute(exports: object, ctx: Ctx): void {
   currentInstall = ctx.current;
@@ -435,7 +437,9 @@ export function patchToolsExecute(exports: object, ctx: Ctx): void {
     // graphql 17's own printer is the one its ES-module build loaded, not a second copy from its CommonJS files.
     return printers.has(graphqlDir) || !isGraphql17(graphqlDir) ? printerOf(graphqlDir) : printer17;
   };
-  ctx.wrap(exports, 'execute', wrapExecute(ctx.hook, printer));
+  const wrap = wrapExecute(ctx.hook, printer);
+  ctx.wrap(exports, 'execute', wrap);
+  ctx.wrap(exports, 'executeSync', wrap);
 }
 
 /** `parse` and `validate`: a span each when `parseSpans` is set (validate's result is its list of errors). */

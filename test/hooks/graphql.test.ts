@@ -483,6 +483,61 @@ describe('graphql hook', function () {
     }
   });
 
+  it("@graphql-tools/executor's executeSync: one operation span, active while the resolvers run; the same result, and the same throw for an operation that does not complete synchronously", async () => {
+    const executor = require('@graphql-tools/executor');
+    const graphql = VERSIONS[0].graphql;
+    const schema = graphql.buildSchema(SDL);
+    const rootValue = {
+      user: ({ id }: { id: string }) => {
+        tracer.startSpan('resolver-work', { childOf: currentSpan() }).finish();
+        return { id, email: 'e', friends: [] };
+      },
+      fail: async () => 'late',
+    };
+    const run = (source: string): unknown => {
+      try {
+        return JSON.parse(JSON.stringify(executor.executeSync({ schema, document: graphql.parse(source), rootValue })));
+      } catch (err) {
+        return `threw ${(err as Error).message}`;
+      }
+    };
+    uninstallAllPatches();
+    const untraced = [run('query Sync { user(id: "secret-3") { id } }'), run('query Async { fail }')];
+    installPatches(['graphql'], { tracer, aliases: ALIASES });
+    tracer.reset();
+    const { parent, result } = await underParent(() => [run('query Sync { user(id: "secret-3") { id } }'), run('query Async { fail }')]);
+    assert.deepEqual(result, untraced);
+    assert.equal(untraced[1], 'threw GraphQL execution failed to complete synchronously.');
+    const [sync] = tracer.byName('query Sync');
+    assert.ok(sync, tracer.finished.map((s) => s.operationName).join(', '));
+    assert.equal(sync.parentId, parent.id);
+    assert.equal(sync.tags['graphql.document'], 'query Sync {\n  user(id: ?) {\n    id\n  }\n}');
+    assert.equal(tracer.byName('resolver-work')[0].parentId, sync.id);
+    const [async] = tracer.byName('query Async');
+    assert.equal(async.errorLog()!.fields.message, 'GraphQL execution failed to complete synchronously.');
+    assert.equal(tracer.finished.filter((s) => s.tags.component === 'graphql').length, 2, 'one span each');
+  });
+
+  it('graphql-yoga subscriptions (@graphql-tools/executor runs each event itself): the events are delivered as untraced, and make no graphql span (a limit, documented)', async () => {
+    const { createYoga, createSchema } = require('graphql-yoga');
+    const typeDefs = 'type Query { x: Int } type Subscription { ticks: Int }';
+    const resolvers = { Subscription: { ticks: { subscribe: async function* () { for (let i = 1; i <= 3; i++) yield { ticks: i }; } } } };
+    const subscribe = async (): Promise<string[]> => {
+      const yoga = createYoga({ schema: createSchema({ typeDefs, resolvers }), logging: false });
+      const res = await yoga.fetch('http://yoga/graphql', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: 'subscription Ticks { ticks }' }) });
+      // The whole body: the stream is over.
+      return (await res.text()).match(/"ticks":\d/g) ?? [];
+    };
+    uninstallAllPatches();
+    const untraced = await subscribe();
+    installPatches(['graphql'], { tracer, aliases: ALIASES });
+    tracer.reset();
+    const { result } = await underParent(subscribe);
+    assert.deepEqual(result, untraced);
+    assert.deepEqual(untraced, ['"ticks":1', '"ticks":2', '"ticks":3']);
+    assert.deepEqual(tracer.finished.filter((s) => s.tags.component === 'graphql').map((s) => s.operationName), []);
+  });
+
   it('graphql 17: a root selection set executed outside execute() (legacyExecuteIncrementally, executeRootSelectionSet) gets its one span', async () => {
     const graphql = VERSIONS[1].graphql;
     const schema = graphql.buildSchema(SDL);
