@@ -270,7 +270,7 @@ function firstWriteError(result: unknown): { errmsg?: unknown; code?: unknown } 
 }
 
 /** A command answered `ok: 1` with write errors (an insert's duplicate key): the span records the first. */
-function writeError(result: unknown): Error | undefined {
+function writeError(result: unknown, redact: (text: string) => string): Error | undefined {
   let first: { errmsg?: unknown; code?: unknown } | undefined;
   try {
     first = firstWriteError(result);
@@ -278,19 +278,30 @@ function writeError(result: unknown): Error | undefined {
     return undefined;
   }
   if (first === undefined) return undefined;
-  const err = new Error(redactEchoedValues(String(first.errmsg ?? 'write error'))) as Error & { code?: unknown };
+  const err = new Error(redact(String(first.errmsg ?? 'write error'))) as Error & { code?: unknown };
   err.name = 'MongoWriteError';
   err.code = first.code;
   return err;
 }
 
-/** A command answered `ok: 1` with write errors: the span is marked failed before it finishes. */
+/** A command answered `ok: 1` with write errors: the span is marked failed before it finishes, the message redacted. */
 function markWriteError(span: Span, result: unknown): void {
-  const err = writeError(result);
+  const err = writeError(result, redactEchoedValues);
   if (err !== undefined) markError(span, err);
 }
 
+/** `markWriteError` with `captureParameters`: the message as the server wrote it. */
+function markWriteErrorAsIs(span: Span, result: unknown): void {
+  const err = writeError(result, String);
+  if (err !== undefined) markError(span, err);
+}
+
+/**
+ * A span for one command. With `captureParameters` the values are in the statement, and the server's
+ * error text is logged as it is (the error itself), as the SQL hooks do; else redacted (`redactedError`).
+ */
 function startCommand(hook: ActiveHook<MongodbOptions>, parent: Span | null, connection: MongoConnection, ns: unknown, command: Command, name: string): DbCall | undefined {
+  const capture = hook.options.captureParameters === true;
   const target = command[name];
   const collection = typeof target === 'string' ? target : typeof command.collection === 'string' ? command.collection : undefined;
   const database = (ns as { db?: unknown } | null)?.db;
@@ -302,11 +313,12 @@ function startCommand(hook: ActiveHook<MongodbOptions>, parent: Span | null, con
       dbType: 'mongo',
       operationName: collection === undefined ? `mongodb.${name}` : `mongodb.${name} ${collection}`,
       connection: connectionOf(connection.address, typeof database === 'string' ? database : undefined),
-      statement: commandStatement(command, name, hook.options.captureParameters === true, statementLimit(hook.options.maxStatementLength, DEFAULT_MAX_STATEMENT)),
+      statement: commandStatement(command, name, capture, statementLimit(hook.options.maxStatementLength, DEFAULT_MAX_STATEMENT)),
       maxStatementLength: DEFAULT_MAX_STATEMENT,
-      loggedError: redactedError,
+      keepErrorValues: capture,
+      loggedError: capture ? undefined : redactedError,
     },
-    markWriteError,
+    capture ? markWriteErrorAsIs : markWriteError,
   );
 }
 

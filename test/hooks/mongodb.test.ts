@@ -197,6 +197,23 @@ describe('mongodb hook', function () {
         assert.match(String(mongoSpans()[0].tags['db.statement']), /"filter":\{"email":"shown@example.com"\}/);
       });
 
+      it("captureParameters: a failed command's message is logged as the server wrote it, values included (as the SQL hooks do)", async () => {
+        uninstallAllPatches();
+        installPatches(['mongodb'], { tracer, aliases: ALIASES, hooks: { mongodb: { captureParameters: true } } });
+        await coll.insertOne({ _id: 'shown-id' });
+        tracer.reset();
+        let caught: any;
+        await underParent(async () => {
+          await coll.insertOne({ _id: 'shown-id' }).catch((err: unknown) => (caught = err));
+          await client.db('test').command({ noSuchCommandHere: 1 }).catch(() => undefined);
+        });
+        assert.match(caught.message, /shown-id/);
+        const [insert, unknown] = mongoSpans();
+        assert.equal(insert.errorLog()!.fields.message, caught.errmsg ?? caught.message);
+        assert.match(String(unknown.errorLog()!.fields.message), /noSuchCommandHere/);
+        await coll.deleteOne({ _id: 'shown-id' });
+      });
+
       it("a cursor's getMore calls are children of the code that asks for the next batch (the find's parent)", async () => {
         await coll.insertMany([{ k: 1 }, { k: 2 }, { k: 3 }]);
         tracer.reset();
