@@ -13,10 +13,12 @@
  *
  * Consumer: `Worker.prototype.callProcessJob`, through which bullmq calls the processor for each attempt,
  * runs it in a `bullmq.process <queue>` consumer span that follows from the job's context (a new trace
- * when it has none); the span finishes with the processor's outcome, which reaches bullmq unchanged.
+ * when it has none); the span finishes with the processor's outcome, which reaches bullmq unchanged. A
+ * sandboxed processor's requests (progress, log, moves), which bullmq's parent side sends for it, run in
+ * that span too.
  *
  * bullmq's own work (a Worker's loops, lock renewal and stalled checks, QueueEvents' stream reading,
- * connection set-up, closing) runs in a suppressed context of its own, so that no hook makes a span for
+ * connection set-up, a sandbox's child process, closing) runs in a suppressed context of its own, so that no hook makes a span for
  * it and none of it becomes a child of a request; the events bullmq emits from there reach the app's
  * listeners outside any request, as the processor does.
  */
@@ -321,6 +323,27 @@ function wrapOwnWork(hook: ActiveHook) {
     };
 }
 
+/**
+ * A sandboxed processor's child (kept and reused for job after job) reports its requests (progress, log,
+ * a move) in 'message' events, which the sandbox's listener for the job runs on the parent's side: that
+ * listener runs in the context it was added in, the job's span, not in that of the job the child was forked
+ * for (what its IPC channel carries). `listener` on the wrapper lets `off(listener)` remove it, as for `once`.
+ */
+function wrapChildOn(hook: ActiveHook) {
+  return (original: AnyFunction) =>
+    function on(this: unknown, event: unknown, listener: unknown): unknown {
+      if (event !== 'message' || typeof listener !== 'function' || untraceable(hook)) return applyArgs(original, this, arguments);
+      const store = storage.getStore();
+      const inContext = function (this: unknown): unknown {
+        return runInContext(store, listener as AnyFunction, this, arguments);
+      };
+      Object.defineProperty(inContext, 'listener', { value: listener });
+      const args = Array.prototype.slice.call(arguments);
+      args[1] = inContext;
+      return Reflect.apply(original, this, args);
+    };
+}
+
 /** Events bullmq emits from its own work or an add reach the app's listeners in the app's context. */
 function wrapEmit() {
   return (original: AnyFunction) =>
@@ -333,7 +356,7 @@ function wrapEmit() {
     };
 }
 
-type BullmqClass = 'Queue' | 'QueueBase' | 'QueueEvents' | 'Worker' | 'Job' | 'FlowProducer' | 'RedisConnection' | 'RedisQueueBackend' | 'PostgresQueueBackend';
+type BullmqClass = 'Queue' | 'QueueBase' | 'QueueEvents' | 'Worker' | 'Job' | 'FlowProducer' | 'RedisConnection' | 'RedisQueueBackend' | 'PostgresQueueBackend' | 'Child';
 
 export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: object }>> & MoveErrors, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
   const on = (cls: BullmqClass, name: string, makeWrapper: (original: AnyFunction) => AnyFunction): void => {
@@ -361,4 +384,8 @@ export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: ob
   on('PostgresQueueBackend', 'setQueueMeta', own);
   on('QueueBase', 'emit', wrapEmit());
   on('FlowProducer', 'emit', wrapEmit());
+  // A sandbox's child is forked outside any job (its channel would carry the first job's context for good).
+  on('Child', 'init', own);
+  const child = exports.Child?.prototype;
+  if (child != null) wrap(child, 'on', wrapChildOn(hook));
 }

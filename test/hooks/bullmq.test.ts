@@ -32,6 +32,9 @@ function defer<T = void>(): { promise: Promise<T>; resolve: (value: T) => void }
 
 const ioredisSpans = (tracer: RecordingTracer): RecordedSpan[] => tracer.finished.filter((s) => s.tags.component === 'ioredis');
 
+/** A processor file, run by bullmq in a child process (see the file). */
+const SANDBOXED = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'bullmq-sandboxed.js');
+
 for (const { label, lib, aliases } of BULLMQ_MAJORS) {
   describe(`bullmq hook: ${label} (real Redis)`, function () {
     this.timeout(30000);
@@ -339,6 +342,27 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       const get = tracer.finished.find((s) => s.operationName === 'redis.GET');
       assert.equal(get?.parentId, undefined, "a 'completed' listener's call is traced, outside the worker's own work");
     });
+
+    for (const useWorkerThreads of [false, true]) {
+      it(`a sandboxed processor's requests (progress, log) are sent under its own job's span, job after job of one reused ${useWorkerThreads ? 'worker thread' : 'child'}`, async () => {
+        install();
+        const q = await readyQueue();
+        // A worker thread refuses the test process's --expose-gc.
+        const w = worker(q.name, SANDBOXED as any, { concurrency: 1, useWorkerThreads, workerThreadsOptions: { execArgv: [] } });
+        for (const n of [1, 2, 3]) {
+          const done = outcome(w);
+          await underRequest(() => q.add('sandboxed', { n }));
+          assert.equal((await done)[1], `done ${(await done)[0].id}`);
+        }
+        await tracer.settle();
+        const processed = tracer.byName(`bullmq.process ${q.name}`);
+        assert.equal(processed.length, 3);
+        const commands = ioredisSpans(tracer);
+        const under = processed.map((span) => commands.filter((c) => c.parentId === span.id).map((c) => c.operationName));
+        assert.deepEqual(under, processed.map(() => ['redis.EVALSHA', 'redis.EVALSHA']), 'its progress and log commands under each job');
+        assert.equal(commands.length, 6, commands.map((c) => c.operationName).join(', '));
+      });
+    }
 
     it('requireParent: no add span without an active span, and nothing stored', async () => {
       install({ requireParent: true });
