@@ -24,7 +24,7 @@
  */
 import type { Span } from 'opentracing';
 import { isSuppressed, RequestContext, storage } from '../context';
-import { DbCall, runInContext } from '../cores/db-call';
+import { DbCall, redactedErrorCopy, runInContext } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, runConsumer, startConsumer, startProducer } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
@@ -108,7 +108,9 @@ function jobSpec(operation: 'add' | 'process', queue: string | undefined, name: 
 // ---- producer -------------------------------------------------------------------------------------
 
 function startAdd(hook: ActiveHook<BullmqOptions>, appStore: RequestContext | undefined, queue: string | undefined, name: string | undefined): DbCall | undefined {
-  return runInContext(appStore, () => startProducer(hook, jobSpec('add', queue, name, {})), undefined, []);
+  // Redis's refusal comes as ioredis's error, whose `command` holds the add script's arguments (the job's
+  // data): logged as the database hooks log it, without that.
+  return runInContext(appStore, () => startProducer(hook, jobSpec('add', queue, name, {}), { loggedError: redactedErrorCopy }), undefined, []);
 }
 
 function tagScheduling(span: Span, opts: JobOptions | null | undefined): void {

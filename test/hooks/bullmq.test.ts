@@ -159,6 +159,30 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.equal((await q.getJob(omitted.id!))!.opts.telemetry?.metadata, undefined);
     });
 
+    it("an add Redis refuses: the app gets ioredis's error as it is, the span logs it without the command's arguments (the job's data)", async () => {
+      const admin = new IORedis(connection);
+      closers.push(async () => admin.quit());
+      install();
+      const q = await readyQueue();
+      const [, maxmemory] = (await admin.config('GET', 'maxmemory')) as string[];
+      // Redis refuses every write (OOM) until this is undone.
+      await admin.config('SET', 'maxmemory', '1');
+      let err: any;
+      try {
+        err = await underRequest(() => q.add('charge', { card: '4111-1111-1111-1111' })).catch((e: unknown) => e);
+      } finally {
+        await admin.config('SET', 'maxmemory', maxmemory);
+      }
+      assert.match(String(err?.message), /^OOM/);
+      assert.ok(JSON.stringify(err.command.args).includes('4111-1111-1111-1111'), "ioredis's error names the command with its arguments");
+      const [span] = tracer.byName(`bullmq.add ${q.name}`);
+      assert.equal(span.tags.error, true);
+      const logged = span.errorLog()?.fields['error.object'] as any;
+      assert.match(String(logged?.message), /^OOM/);
+      assert.equal(logged.command, undefined);
+      assert.doesNotMatch(JSON.stringify([span.tags, span.logs]), /4111/);
+    });
+
     it('addBulk and FlowProducer.add: a span per job, each stored with its own span context', async () => {
       install();
       const flows = new lib.FlowProducer({ connection });
