@@ -377,6 +377,9 @@ export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: ob
     on('Worker', name, own);
     on('QueueEvents', name, own);
   }
+  // The stalled-job checker, which `run` starts, `resume()` restarts after `pause(true)` and an app that
+  // fetches jobs by hand starts itself: its loop runs for good, never in the caller's context.
+  on('Worker', 'startStalledCheckTimer', own);
   // bullmq 6 makes each instance's connections in createBackend, bullmq 5 in RedisConnection.init.
   on('QueueBase', 'createBackend', own);
   on('Worker', 'createBackend', own);

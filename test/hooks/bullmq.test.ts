@@ -13,6 +13,7 @@ import { underSpan } from '../helpers/cases';
 import { framesOf } from '../helpers/stack';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { redisHostPort } from '../helpers/services';
+import { until } from '../helpers/waits';
 
 type Bullmq = typeof bullmq5;
 
@@ -385,6 +386,52 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
         const under = processed.map((span) => commands.filter((c) => c.parentId === span.id).map((c) => c.operationName));
         assert.deepEqual(under, processed.map(() => ['redis.EVALSHA', 'redis.EVALSHA']), 'its progress and log commands under each job');
         assert.equal(commands.length, 6, commands.map((c) => c.operationName).join(', '));
+      });
+    }
+
+    for (const manual of [false, true]) {
+      it(`the stalled-job checker that ${manual ? 'the app starts (startStalledCheckTimer)' : 'resume() restarts after pause(true)'} in a request is bullmq's own work: no span at all`, async () => {
+        install();
+        const q = await readyQueue();
+        const release = defer();
+        const w = worker(q.name, manual ? (null as any) : () => release.promise, { stalledInterval: 100, autorun: !manual });
+        // Each stalled-job check, counted as it ends.
+        let checks = 0;
+        const check = (w as any).moveStalledJobsToWait;
+        let checked: { at: number; resolve: () => void } | undefined;
+        (w as any).moveStalledJobsToWait = async function (this: unknown, ...args: unknown[]) {
+          try {
+            return await check.apply(this, args);
+          } finally {
+            if (++checks === checked?.at) checked.resolve();
+          }
+        };
+        if (manual) await w.waitUntilReady();
+        else {
+          // pause(true) with a job active: the main loop goes on (it waits for the job), the checker stops.
+          const active = new Promise<void>((resolve) => w.once('active', () => resolve()));
+          await q.add('long', {});
+          await active;
+          await w.pause(true);
+          // bullmq 5 restarts the checker only once its loop has seen the pause (bullmq 6 chains the new one).
+          await until(() => (w as any).stalledCheckerRunning !== true, "the checker's end");
+        }
+        // The job's process span stays open: the spans before are left out, not checked.
+        tracer.reset();
+        const three = new Promise<void>((resolve) => (checked = { at: checks + 3, resolve }));
+        await underRequest(async () => {
+          if (manual) await w.startStalledCheckTimer();
+          else await w.resume();
+        });
+        await three;
+        if (!manual) {
+          const completed = outcome(w);
+          release.resolve();
+          await completed;
+        }
+        await tracer.settle();
+        const commands = tracer.started.filter((s) => s.tags.component === 'ioredis');
+        assert.deepEqual(commands.map((s) => `${s.operationName} ${s.tags['db.statement']} under ${s.parentId ?? '-'}`), []);
       });
     }
 
