@@ -8,7 +8,8 @@
  * `opts.telemetry.metadata` (stored as `tm`), as a JSON text map. The Job object the app holds, its `data`
  * and its `opts` are not changed: only the stored copy carries the context, so that a worker started later
  * (or elsewhere) still finds it. A job whose metadata the app (or bullmq's own telemetry) set, or that
- * says `telemetry.omitContext`, keeps it so. The spans finish when the add call settles, tagged with the
+ * says `telemetry.omitContext`, keeps it so; metadata the hook stored for an earlier add (a job's opts
+ * passed on to another add) is replaced. The spans finish when the add call settles, tagged with the
  * ids bullmq gave the jobs. The Redis commands of an add make no span: its spans cover them.
  *
  * Consumer: `Worker.prototype.callProcessJob`, through which bullmq calls the processor for each attempt,
@@ -119,15 +120,41 @@ function tagScheduling(span: Span, opts: JobOptions | null | undefined): void {
   if (typeof opts.priority === 'number' && opts.priority !== 0) setTag(span, JOB_PRIORITY, opts.priority);
 }
 
+/**
+ * A key the hook adds to the metadata it stores, beside the tracer's: metadata so marked is an earlier
+ * add's context, which a job's opts passed on to another add (`queueB.add(job.name, job.data, job.opts)`)
+ * still hold, and which that add replaces with its own. Metadata without it (the app's, bullmq's own
+ * telemetry's) is kept.
+ */
+const OWN_METADATA = 'opentracing-client-hooks';
+
 /** The job's context as bullmq stores it: a JSON text map; undefined when the tracer gives none. */
 function metadataOf(hook: ActiveHook, span: Span): string | undefined {
   const carrier: Record<string, string> = {};
-  return injectMessageContext(hook, span, (name, value) => (carrier[name] = value)) ? JSON.stringify(carrier) : undefined;
+  if (!injectMessageContext(hook, span, (name, value) => (carrier[name] = value))) return undefined;
+  carrier[OWN_METADATA] = '1';
+  return JSON.stringify(carrier);
+}
+
+/** The text map of stored metadata (a JSON object, as bullmq's telemetry writes it), or undefined. */
+function parseMetadata(metadata: unknown): Record<string, unknown> | undefined {
+  if (typeof metadata !== 'string' || metadata.length > 8192 || metadata[0] !== '{') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(metadata);
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a job's options hold a context that is to stay: any but one the hook stored for an earlier add. */
+function keptMetadata(metadata: unknown): boolean {
+  return metadata != null && parseMetadata(metadata)?.[OWN_METADATA] !== '1';
 }
 
 /**
  * `json` (what asJSON returned) with the context of `call`'s span in its options, unless the job has
- * metadata already or says to omit it. bullmq 5 returns its stored form of the options (a fresh object,
+ * metadata already (other than an earlier add's of ours) or says to omit it. bullmq 5 returns its stored form of the options (a fresh object,
  * `tm`/`omc`); bullmq 6 returns the job's own `opts`, which is never written: the copy gets a copy.
  */
 function withContext(hook: ActiveHook, job: JobLike, json: { opts?: unknown }, span: Span): void {
@@ -135,12 +162,12 @@ function withContext(hook: ActiveHook, job: JobLike, json: { opts?: unknown }, s
   if (opts == null || typeof opts !== 'object') return;
   if (opts === job.opts) {
     const telemetry = opts.telemetry;
-    if (telemetry != null && (telemetry.metadata != null || telemetry.omitContext === true)) return;
+    if (telemetry != null && (keptMetadata(telemetry.metadata) || telemetry.omitContext === true)) return;
     const metadata = metadataOf(hook, span);
     if (metadata !== undefined) json.opts = copyWith(opts, 'telemetry', copyWith(telemetry, 'metadata', metadata));
     return;
   }
-  if (opts.tm != null || opts.omc === true) return;
+  if (keptMetadata(opts.tm) || opts.omc === true) return;
   const metadata = metadataOf(hook, span);
   if (metadata !== undefined) opts.tm = metadata;
 }
@@ -235,15 +262,10 @@ function wrapBulkAdd(hook: ActiveHook<BullmqOptions>) {
 function jobContext(hook: ActiveHook, job: JobLike) {
   const opts = job.opts;
   if (opts == null || typeof opts !== 'object') return null;
-  const metadata = opts.telemetry?.metadata ?? opts.tm;
-  if (typeof metadata !== 'string' || metadata.length > 8192 || metadata[0] !== '{') return null;
-  let headers: unknown;
-  try {
-    headers = JSON.parse(metadata);
-  } catch {
-    return null;
-  }
-  return headers !== null && typeof headers === 'object' ? extractMessageContext(hook, headers, objectHeaders) : null;
+  const headers = parseMetadata(opts.telemetry?.metadata ?? opts.tm);
+  if (headers === undefined) return null;
+  delete headers[OWN_METADATA];
+  return extractMessageContext(hook, headers, objectHeaders);
 }
 
 /**

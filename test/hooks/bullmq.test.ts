@@ -184,6 +184,30 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.doesNotMatch(JSON.stringify([span.tags, span.logs]), /4111/);
     });
 
+    it("a job passed on with its opts (queueB.add(job.name, job.data, job.opts)) carries queue B's add context, not the first add's", async () => {
+      install();
+      const [a, b] = [await readyQueue(), await readyQueue()];
+      let seen: any;
+      worker(a.name, async (job) => {
+        seen = job.opts;
+        await b.add(job.name, job.data, job.opts);
+      });
+      const done = outcome(worker(b.name, async () => 'done'));
+      const { parent } = await underRequest(() => a.add('forwarded', { n: 1 }));
+      await done;
+      await tracer.settle();
+      assert.equal(typeof seen.telemetry?.metadata, 'string', 'the worker sees the context stored with its job');
+      const [addA] = tracer.byName(`bullmq.add ${a.name}`);
+      const [processA] = tracer.byName(`bullmq.process ${a.name}`);
+      const [addB] = tracer.byName(`bullmq.add ${b.name}`);
+      const [processB] = tracer.byName(`bullmq.process ${b.name}`);
+      assert.equal(addA.parentId, parent.id);
+      assert.equal(processA.parentId, addA.id);
+      assert.equal(addB.parentId, processA.id);
+      assert.equal(processB.parentId, addB.id, "queue B's job follows from its own add");
+      assert.equal(processB.traceId, parent.traceId);
+    });
+
     it('addBulk and FlowProducer.add: a span per job, each stored with its own span context', async () => {
       install();
       const flows = new lib.FlowProducer({ connection });
