@@ -57,6 +57,8 @@ interface JobOptions {
 
 interface JobLike {
   id?: unknown;
+  /** Set on each job of a repeatable job or a job scheduler. */
+  repeatJobKey?: unknown;
   name?: unknown;
   queueName?: unknown;
   opts?: JobOptions | null;
@@ -187,7 +189,10 @@ function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
         call.jobs.set(this, job);
         tagScheduling(job.span, this.opts);
       }
-      withContext(hook, this, json, job.span);
+      // A repeatable job's runs (bullmq 5's `repeat` option) copy its options, stored context included,
+      // run after run for as long as it repeats: none is stored, each run is a trace of its own (as a job
+      // scheduler's, which no add makes).
+      if (typeof this.repeatJobKey !== 'string' || this.repeatJobKey === '') withContext(hook, this, json, job.span);
       return json;
     };
 }

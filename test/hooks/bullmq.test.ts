@@ -208,6 +208,32 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.equal(processB.traceId, parent.traceId);
     });
 
+    // bullmq 6 takes `repeat` for no more than a job's option: it runs the job once.
+    if (label === 'bullmq@5') {
+      it('a repeatable job (add with `repeat`): each run is a trace of its own, as a job scheduler\'s, not one that follows from the add for good', async () => {
+        install();
+        const q = await readyQueue();
+        const { parent } = await underRequest(() => q.add('tick', {}, { repeat: { every: 100 } }));
+        let runs = 0;
+        const three = defer();
+        const w = worker(q.name, async () => {
+          if (++runs === 3) three.resolve();
+        });
+        await three.promise;
+        await w.close();
+        await tracer.settle();
+        const [add] = tracer.byName(`bullmq.add ${q.name}`);
+        assert.equal(add.parentId, parent.id);
+        const processed = tracer.byName(`bullmq.process ${q.name}`);
+        assert.ok(processed.length >= 3);
+        for (const span of processed) {
+          assert.equal(span.parentId, undefined);
+          assert.notEqual(span.traceId, parent.traceId);
+        }
+        assert.equal(new Set(processed.map((s) => s.traceId)).size, processed.length);
+      });
+    }
+
     it('addBulk and FlowProducer.add: a span per job, each stored with its own span context', async () => {
       install();
       const flows = new lib.FlowProducer({ connection });
