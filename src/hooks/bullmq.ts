@@ -5,10 +5,11 @@
  * `bullmq.process` consumer span per attempt of a Worker's processor; bullmq's own Redis traffic
  * (worker loops, locks, stalled checks, QueueEvents, connection set-up) runs with tracing suppressed.
  * The patches are on the classes the package entry exports (CommonJS and ES-module builds alike). The span
- * logic is in ../tracing/bullmq, loaded when bullmq is.
+ * logic is in ../tracing/bullmq, loaded when bullmq is. In a sandboxed processor's child, bullmq's
+ * main-base is patched so that the processor continues the job's trace.
  */
 import type { BullmqOptions } from '../options/bullmq';
-import { defineHook } from '../registry/define';
+import { defineHook, fileTargets } from '../registry/define';
 
 export type { BullmqOptions } from '../options/bullmq';
 
@@ -16,5 +17,6 @@ export const bullmqHook = defineHook<'bullmq', BullmqOptions, typeof import('../
   name: 'bullmq',
   tracing: () => require('../tracing/bullmq'),
   summary: 'bullmq: producer spans for jobs added (context kept in the job), consumer spans per processing attempt; no spans for its own Redis traffic',
-  targets: [{ module: 'bullmq', versions: '>=5.22.0 <7', patch: 'patchBullmq' }],
+  // A sandboxed processor's child runs bullmq's main-base by path, never the package entry.
+  targets: fileTargets('bullmq', '>=5.22.0 <7', { '.': 'patchBullmq', 'dist/cjs/classes/main-base': 'patchSandboxChild' }),
 });

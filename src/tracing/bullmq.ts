@@ -373,6 +373,40 @@ function wrapChildOn(hook: ActiveHook) {
     };
 }
 
+/**
+ * A field of the Start message a sandbox's child gets for a job, beside bullmq's own (`cmd`, `job`,
+ * `token`): the job's process span context, as a text map, which a child with the hooks continues.
+ */
+const SANDBOX_CONTEXT = 'opentracingContext';
+
+/**
+ * The Start message bullmq sends a sandbox's child for a job goes as a copy with the context of the span
+ * active here, the job's process span; a child without the hooks never reads the field.
+ */
+function wrapChildSend(hook: ActiveHook, start: unknown) {
+  return (original: AnyFunction) =>
+    function send(this: unknown, msg: unknown): unknown {
+      const span = untraceable(hook) ? undefined : storage.getStore()?.span;
+      if (span === undefined || msg === null || typeof msg !== 'object' || (msg as { cmd?: unknown }).cmd !== start) return applyArgs(original, this, arguments);
+      const carrier: Record<string, string> = {};
+      if (!injectMessageContext(hook, span, (name, value) => (carrier[name] = value))) return applyArgs(original, this, arguments);
+      const args = Array.prototype.slice.call(arguments);
+      args[0] = copyWith(msg, SANDBOX_CONTEXT, carrier);
+      return Reflect.apply(original, this, args);
+    };
+}
+
+/** Runs `listener` (the sandbox child's, for the parent's messages) in the context a Start message brings. */
+function inSandboxContext(hook: ActiveHook, listener: AnyFunction): AnyFunction {
+  return function (this: unknown, msg: unknown): unknown {
+    const carrier = msg !== null && typeof msg === 'object' ? (msg as Record<string, unknown>)[SANDBOX_CONTEXT] : undefined;
+    const context = carrier === undefined || tracingOff(hook) ? null : extractMessageContext(hook, carrier, objectHeaders);
+    if (context === null) return applyArgs(listener, this, arguments);
+    // No span of its own: the processor's calls are children of the job's process span, in the parent.
+    return runInContext({ span: undefined, parentContext: context }, listener, this, arguments);
+  };
+}
+
 /** Events bullmq emits from its own work or an add reach the app's listeners in the app's context. */
 function wrapEmit() {
   return (original: AnyFunction) =>
@@ -387,7 +421,7 @@ function wrapEmit() {
 
 type BullmqClass = 'Queue' | 'QueueBase' | 'QueueEvents' | 'Worker' | 'Job' | 'FlowProducer' | 'RedisConnection' | 'RedisQueueBackend' | 'PostgresQueueBackend' | 'Child';
 
-export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: object }>> & MoveErrors, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
+export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: object }>> & MoveErrors & { ChildCommand?: { Start?: unknown } }, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
   const on = (cls: BullmqClass, name: string, makeWrapper: (original: AnyFunction) => AnyFunction): void => {
     const prototype = exports[cls]?.prototype;
     // Only a class's own method: bullmq 5 has no createBackend, and a subclass's would wrap its base's twice.
@@ -420,4 +454,41 @@ export function patchBullmq(exports: Partial<Record<BullmqClass, { prototype: ob
   on('Child', 'init', own);
   const child = exports.Child?.prototype;
   if (child != null) wrap(child, 'on', wrapChildOn(hook));
+  const start = exports.ChildCommand?.Start;
+  if (child != null && start !== undefined) wrap(child, 'send', wrapChildSend(hook, start));
+}
+
+/**
+ * A sandbox's child (bullmq's CommonJS main-base, which the child runs with its channel to the parent,
+ * `process` or a worker thread's `parentPort`): the listener it adds for the parent's messages runs a job's
+ * processor in the context that came with the job, so that the processor's calls continue the job's trace.
+ * That listener is added by `receiver.on('message', …)` as main-base runs: for that run only, the
+ * receiver's `on` gives the listener ours.
+ */
+export function patchSandboxChild(exports: { default?: unknown }, { hook, wrap }: PatchContext<BullmqOptions, undefined>): void {
+  wrap(exports, 'default', (original: AnyFunction) =>
+    function mainBase(this: unknown, _send: unknown, receiver: unknown): unknown {
+      const target = receiver as { on?: unknown } | null;
+      if (target === null || typeof target !== 'object' || typeof target.on !== 'function' || !Object.isExtensible(target)) return applyArgs(original, this, arguments);
+      const on = target.on as AnyFunction;
+      const own = Object.getOwnPropertyDescriptor(target, 'on');
+      if (own !== undefined && own.configurable !== true) return applyArgs(original, this, arguments);
+      Object.defineProperty(target, 'on', {
+        configurable: true,
+        writable: true,
+        value: function (this: unknown, event: unknown, listener: unknown): unknown {
+          if (event !== 'message' || typeof listener !== 'function') return applyArgs(on, this, arguments);
+          const args = Array.prototype.slice.call(arguments);
+          args[1] = inSandboxContext(hook, listener as AnyFunction);
+          return Reflect.apply(on, this, args);
+        },
+      });
+      try {
+        return applyArgs(original, this, arguments);
+      } finally {
+        if (own !== undefined) Object.defineProperty(target, 'on', own);
+        else delete target.on;
+      }
+    },
+  );
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as bullmq5 from 'bullmq';
 import * as bullmq6 from 'bullmq6';
@@ -33,8 +35,11 @@ function defer<T = void>(): { promise: Promise<T>; resolve: (value: T) => void }
 
 const ioredisSpans = (tracer: RecordingTracer): RecordedSpan[] => tracer.finished.filter((s) => s.tags.component === 'ioredis');
 
+const fixtures = path.join(__dirname, '..', '..', '..', 'test', 'fixtures');
 /** A processor file, run by bullmq in a child process (see the file). */
-const SANDBOXED = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'bullmq-sandboxed.js');
+const SANDBOXED = path.join(fixtures, 'bullmq-sandboxed.js');
+/** What the child preloads to have the hooks, as `-r register` in the app would give it. */
+const CHILD_PRELOAD = path.join(fixtures, 'bullmq-child-preload.js');
 
 for (const { label, lib, aliases } of BULLMQ_MAJORS) {
   describe(`bullmq hook: ${label} (real Redis)`, function () {
@@ -482,6 +487,26 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
         await tracer.settle();
         const commands = tracer.started.filter((s) => s.tags.component === 'ioredis');
         assert.deepEqual(commands.map((s) => `${s.operationName} ${s.tags['db.statement']} under ${s.parentId ?? '-'}`), []);
+      });
+    }
+
+    for (const useWorkerThreads of [false, true]) {
+      it(`with the hooks in a sandboxed processor's ${useWorkerThreads ? 'worker thread' : 'child'} too, its calls there are children of the job's process span`, async () => {
+        install();
+        const q = await readyQueue();
+        const file = path.join(os.tmpdir(), `${fresh('sandbox')}.jsonl`);
+        closers.push(async () => fs.rmSync(file, { force: true }));
+        const options = { execArgv: ['-r', CHILD_PRELOAD], env: { ...process.env, OT_TRACER: 'jsonl', OT_TRACER_FILE: file } };
+        const w = worker(q.name, SANDBOXED as any, useWorkerThreads ? { useWorkerThreads, workerThreadsOptions: options } : { workerForkOptions: options });
+        const done = outcome(w);
+        const { parent } = await underRequest(() => q.add('sandboxed', { read: true }));
+        await done;
+        await tracer.settle();
+        const [processed] = tracer.byName(`bullmq.process ${q.name}`);
+        // The jsonl tracer writes each span as it finishes: the processor's before it returned.
+        const inChild = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+        assert.ok(inChild.some((s) => s.name === 'redis.GET'), inChild.map((s) => s.name).join(', '));
+        for (const span of inChild) assert.deepEqual([span.name, span.traceId, span.parentId], [span.name, parent.traceId, processed.id]);
       });
     }
 
