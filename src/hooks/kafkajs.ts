@@ -3,7 +3,8 @@
  * message's headers, and a consumer span per message (`eachMessage`) or per batch (`eachBatch`). The
  * producer is patched where kafkajs makes it (`Kafka.prototype.producer`): a producer made before the
  * hooks were installed is not traced. The consumer side is patched on kafkajs' internal Runner, which
- * every consumer shares. The span logic is in ../tracing/kafkajs, loaded when kafkajs is.
+ * every consumer shares; broker connections (`src/network/connection`) open outside any request. The
+ * span logic is in ../tracing/kafkajs, loaded when kafkajs is.
  */
 import { defineHook, fileTargets } from '../registry/define';
 import type { KafkajsOptions } from '../options/kafkajs';
@@ -12,5 +13,5 @@ export const kafkajsHook = defineHook<'kafkajs', KafkajsOptions, typeof import('
   name: 'kafkajs',
   tracing: () => require('../tracing/kafkajs'),
   summary: 'kafkajs: producer spans for send/sendBatch with the trace in the message headers, consumer spans around eachMessage/eachBatch',
-  targets: fileTargets('kafkajs', '>=2.0.0 <3', { src: 'patchKafka', 'src/consumer/runner': 'patchRunner' }),
+  targets: fileTargets('kafkajs', '>=2.0.0 <3', { src: 'patchKafka', 'src/consumer/runner': 'patchRunner', 'src/network/connection': 'patchConnection' }),
 });

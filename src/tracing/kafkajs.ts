@@ -13,7 +13,8 @@
  * it in a `consumer` span: per message, following from the producer's context in its headers; per
  * batch, with a reference to each distinct producer context among its messages (at most
  * MAX_CONSUMER_REFERENCES). `Runner.prototype.start` runs outside any request: the fetch loop,
- * heartbeats and commits it starts never carry a request's context.
+ * heartbeats and commits it starts never carry a request's context; so does each broker connection's
+ * `connect`, whose socket delivers responses and kafkajs' network events.
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -289,9 +290,15 @@ function wrapProcess(field: 'eachMessage' | 'eachBatch', trace: (runner: RunnerL
     };
 }
 
-/** The consumer's fetch loop, heartbeats and commits run outside whatever request called `run`. */
-function wrapStart(original: AnyFunction): AnyFunction {
-  return function start(this: unknown): unknown {
+/**
+ * kafkajs' own work, run outside whatever request called it: the consumer's fetch loop, heartbeats and
+ * commits (`Runner.start`, which `run` calls), and each broker connection (`Connection.connect`, which
+ * `connect()`, a send to a broker not yet connected and a reconnect call), whose socket delivers every
+ * response after it: the network events kafkajs emits from there (`*.network.request`...) reach the app's
+ * listeners outside any request, never in that of the request that connected.
+ */
+function wrapDetached(original: AnyFunction): AnyFunction {
+  return function ownWork(this: unknown): unknown {
     if (current() === undefined) return applyArgs(original, this, arguments);
     const args = arguments;
     return detached(() => applyArgs(original, this, args));
@@ -308,5 +315,10 @@ export function patchRunner(Runner: any, { wrap, current: lookup }: PatchContext
   currentInstall = lookup;
   wrap(Runner.prototype, 'processEachMessage', wrapProcess('eachMessage', traceEachMessage));
   wrap(Runner.prototype, 'processEachBatch', wrapProcess('eachBatch', traceEachBatch));
-  wrap(Runner.prototype, 'start', wrapStart);
+  wrap(Runner.prototype, 'start', wrapDetached);
+}
+
+export function patchConnection(Connection: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
+  currentInstall = lookup;
+  wrap(Connection?.prototype, 'connect', wrapDetached);
 }

@@ -366,6 +366,9 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
         if (offsets.includes(count)) resolve();
       }),
     );
+    // kafkajs' network events, emitted as its responses arrive: never in the request that connected.
+    const requests: Array<[string, Span | undefined]> = [];
+    consumer.on(consumer.events.REQUEST, ({ payload }) => void requests.push([payload.apiName, currentSpan()]));
     let handled = 0;
     const [send] = tracer.byName(`kafka.send ${topic}`);
     const request = tracer.startSpan('request') as RecordedSpan;
@@ -383,5 +386,28 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
     const names = tracer.started.map((s) => s.operationName);
     assert.deepEqual(names, Array.from({ length: count }, () => `kafka.process ${topic}`));
     assert.ok(tracer.started.every((s) => s.traceId === send.traceId && s.parentId === send.id));
+    assert.ok(['JoinGroup', 'OffsetCommit'].every((api) => requests.some(([name]) => name === api)), requests.map(([name]) => name).join(', '));
+    assert.deepEqual(requests.filter(([, span]) => span !== undefined), []);
+  });
+
+  it("a producer's network events reach listeners outside any request: not in the request that connected it, nor in the one that sends", async () => {
+    const topic = freshName('events');
+    const own = newProducer(kafka);
+    const requests: Array<[string, Span | undefined]> = [];
+    own.on(own.events.REQUEST, ({ payload }) => void requests.push([payload.apiName, currentSpan()]));
+    const [a, b] = [tracer.startSpan('request A'), tracer.startSpan('request B')];
+    try {
+      await withSpan(a, () => own.connect());
+      // kafkajs emits a request's event as its response arrives, before the send resumes.
+      await withSpan(b, () => own.send({ topic, messages: [{ value: 'x' }] }));
+    } finally {
+      a.finish();
+      b.finish();
+      await own.disconnect();
+    }
+    assert.ok(requests.some(([name]) => name === 'Produce'), requests.map(([name]) => name).join(', '));
+    assert.deepEqual(requests.filter(([, span]) => span !== undefined).map(([name, span]) => `${name} in ${(span as RecordedSpan).operationName}`), []);
+    const [sent] = tracer.byName(`kafka.send ${topic}`);
+    assert.equal(sent.parentId, (b as RecordedSpan).id);
   });
 });
