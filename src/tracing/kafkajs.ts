@@ -82,12 +82,15 @@ const TOPIC_FIELDS = ['topic', 'messages'];
 
 /**
  * `source`'s own properties, as a spread copies them, and those of `fields` that it inherits (a class's
- * getter, which kafkajs reads as well), each read once.
+ * getter, which kafkajs reads as well), each read once. The inherited ones are not enumerable, as on
+ * `source`: what kafkajs quotes of a message it refuses (`JSON.stringify`) is what it would quote of the app's.
  */
 function copyOf(source: object, fields: readonly string[]): Record<string, unknown> {
   const copy: Record<string, unknown> = ownCopy(source);
   for (const field of fields) {
-    if (!Object.prototype.hasOwnProperty.call(copy, field) && field in source) copy[field] = (source as Record<string, unknown>)[field];
+    if (!Object.prototype.hasOwnProperty.call(copy, field) && field in source) {
+      Object.defineProperty(copy, field, { value: (source as Record<string, unknown>)[field], writable: true, configurable: true, enumerable: false });
+    }
   }
   return copy;
 }

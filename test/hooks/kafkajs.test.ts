@@ -159,6 +159,23 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       assert.doesNotMatch(logged, /107,101,121,45|98,117,102/);
     });
 
+    it("a message without value whose fields a class's getters give: kafkajs's refusal quotes it as untraced", async () => {
+      class Keyed {
+        get key(): string {
+          return 'order-42';
+        }
+      }
+      const send = (): Promise<unknown> => producer.send({ topic: 'refused-topic', messages: [new Keyed() as any] }).catch((e: unknown) => e);
+      uninstallAllPatches();
+      const untraced = (await send()) as Error;
+      install();
+      const parent = tracer.startSpan('request');
+      const traced = (await withSpan(parent, send)) as Error;
+      parent.finish();
+      assert.equal(untraced.message, 'Invalid message without value for topic "refused-topic": {}');
+      assert.equal(traced.message, untraced.message);
+    });
+
     it('the record and its messages are read once, as kafkajs reads them, with a span or without one (requireParent)', async () => {
       const reads: Record<string, number> = {};
       const counted = (name: string, value: unknown): PropertyDescriptor => ({
@@ -196,8 +213,9 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       }
     });
 
-    it("a message whose fields a class's getters give (inherited) is sent as untraced, and traced", async () => {
+    it("a message whose fields a class's getters give (inherited) is sent as untraced (kafkajs checks them, then encodes a spread of the message), with the trace", async () => {
       class Message {
+        constructor(readonly id: string) {}
         get key(): string {
           return 'k';
         }
@@ -206,15 +224,19 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
         }
       }
       const topic = freshName('inherited');
+      uninstallAllPatches();
+      await producer.send({ topic, messages: [new Message('untraced') as any] });
+      install();
       const parent = tracer.startSpan('request') as RecordedSpan;
-      await withSpan(parent, () => producer.send({ topic, messages: [new Message() as any] }));
+      await withSpan(parent, () => producer.send({ topic, messages: [new Message('traced') as any] }));
       const arrivals = await consume([topic]);
-      await until(() => arrivals.length === 1, 'the message');
-      assert.equal(text(arrivals[0].payload.message.value), 'from a getter');
-      assert.equal(text(arrivals[0].payload.message.key), 'k');
+      await until(() => arrivals.length === 2, 'both messages');
+      const [untraced, traced] = arrivals.map((a) => a.payload.message);
+      assert.deepEqual([traced.key, traced.value], [untraced.key, untraced.value]);
       const [span] = tracer.byName(/^kafka\.send /);
       assert.equal(span.tags.error, undefined);
-      assert.equal(text(arrivals[0].payload.message.headers?.traceparent), traceparentOf(span));
+      assert.equal(untraced.headers?.traceparent, undefined);
+      assert.equal(text(traced.headers?.traceparent), traceparentOf(span));
     });
 
     it('requireParent: no span outside a request; a producer made before install is not traced', async () => {
