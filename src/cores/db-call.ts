@@ -61,7 +61,8 @@ export function dbTags(component: string, dbType: string, connection: DbConnecti
   return addPeerTags(tags, connection);
 }
 
-function addPeerTags(tags: TagMap, connection: DbConnection): TagMap {
+/** `tags` with the peer tags of `connection` (those of its facts that are known). */
+export function addPeerTags(tags: TagMap, connection: DbConnection): TagMap {
   if (connection.host !== undefined) tags[Tags.PEER_HOSTNAME] = connection.host;
   if (connection.port !== undefined) tags[Tags.PEER_PORT] = Number(connection.port);
   if (connection.address === true && connection.host !== undefined) tags['peer.address'] = `${connection.host}:${connection.port}`;

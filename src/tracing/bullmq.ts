@@ -9,8 +9,9 @@
  * and its `opts` are not changed: only the stored copy carries the context, so that a worker started later
  * (or elsewhere) still finds it. A job whose metadata the app (or bullmq's own telemetry) set, or that
  * says `telemetry.omitContext`, keeps it so; metadata the hook stored for an earlier add (a job's opts
- * passed on to another add) is replaced. The spans finish when the add call settles, tagged with the
- * ids bullmq gave the jobs. The Redis commands of an add make no span: its spans cover them.
+ * passed on to another add) is replaced. The spans carry the peer tags of the Redis server the queue's
+ * connection goes to, and finish when the add call settles, tagged with the ids bullmq gave the jobs. The
+ * Redis commands of an add make no span: its spans cover them.
  *
  * Consumer: `Worker.prototype.callProcessJob`, through which bullmq calls the processor for each attempt,
  * runs it in a `bullmq.process <queue>` consumer span that follows from the job's context (a new trace
@@ -25,7 +26,7 @@
  */
 import type { Span } from 'opentracing';
 import { isSuppressed, RequestContext, storage } from '../context';
-import { DbCall, redactedErrorCopy, runInContext } from '../cores/db-call';
+import { addPeerTags, DbCall, DbConnection, redactedErrorCopy, runInContext } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, runConsumer, startConsumer, startProducer } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
@@ -68,6 +69,8 @@ interface JobLike {
 /** One add call in progress: the app's context it was made in, and the span of each job it stores. */
 interface AddCall {
   readonly appStore: RequestContext | undefined;
+  /** The Redis server the add goes to, for its spans' peer tags. */
+  readonly peer: DbConnection | undefined;
   readonly jobs: Map<object, DbCall>;
   /** `Queue.add`'s span, made when it was called, for the one job it adds. */
   first: DbCall | undefined;
@@ -110,10 +113,28 @@ function jobSpec(operation: 'add' | 'process', queue: string | undefined, name: 
 
 // ---- producer -------------------------------------------------------------------------------------
 
-function startAdd(hook: ActiveHook<BullmqOptions>, appStore: RequestContext | undefined, queue: string | undefined, name: string | undefined): DbCall | undefined {
+function startAdd(hook: ActiveHook<BullmqOptions>, call: AddCall, queue: string | undefined, name: string | undefined): DbCall | undefined {
+  const spec = jobSpec('add', queue, name, call.peer === undefined ? {} : addPeerTags({}, call.peer));
   // Redis's refusal comes as ioredis's error, whose `command` holds the add script's arguments (the job's
   // data): logged as the database hooks log it, without that.
-  return runInContext(appStore, () => startProducer(hook, jobSpec('add', queue, name, {}), { loggedError: redactedErrorCopy }), undefined, []);
+  return runInContext(call.appStore, () => startProducer(hook, spec, { loggedError: redactedErrorCopy }), undefined, []);
+}
+
+/**
+ * The Redis server that a Queue's or FlowProducer's connection goes to (its ioredis client's options, a
+ * URL's host and port resolved by ioredis, never its credentials); none for a cluster or a socket path.
+ */
+function redisPeer(owner: unknown): DbConnection | undefined {
+  type Connection = { _client?: { isCluster?: unknown; options?: { host?: unknown; port?: unknown; path?: unknown } } } | undefined;
+  try {
+    const { connection, backend } = owner as { connection?: Connection; backend?: { connection?: Connection } };
+    const client = (connection ?? backend?.connection)?._client;
+    const options = client?.isCluster === true ? undefined : client?.options;
+    if (options == null || typeof options.host !== 'string' || options.path != null) return undefined;
+    return { host: options.host, port: typeof options.port === 'number' ? options.port : undefined };
+  } catch {
+    return undefined;
+  }
 }
 
 function tagScheduling(span: Span, opts: JobOptions | null | undefined): void {
@@ -183,7 +204,7 @@ function wrapAsJSON(hook: ActiveHook<BullmqOptions>) {
       if (call === undefined || json === null || typeof json !== 'object' || !hook.enabled) return json;
       let job = call.jobs.get(this);
       if (job === undefined) {
-        job = call.first ?? startAdd(hook, call.appStore, text(this.queueName), text(this.name));
+        job = call.first ?? startAdd(hook, call, text(this.queueName), text(this.name));
         call.first = undefined;
         if (job === undefined) return json;
         call.jobs.set(this, job);
@@ -219,10 +240,11 @@ function settleAdd(store: AddContext, call: AddCall, err: unknown): void {
  * Runs an add call (`original`) in a suppressed store that names it; `first` is the span of the one job
  * of `Queue.add`. The promise handed back is the library's, chained once.
  */
-function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (appStore: RequestContext | undefined) => DbCall | undefined): unknown {
+function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg: unknown, args: IArguments, first?: (call: AddCall) => DbCall | undefined): unknown {
   const appStore = storage.getStore();
   if (untraceable(hook) || isSuppressed(appStore)) return applyArgs(original, thisArg, args);
-  const call: AddCall = { appStore, jobs: new Map(), first: first?.(appStore) };
+  const call: AddCall = { appStore, peer: redisPeer(thisArg), jobs: new Map(), first: undefined };
+  call.first = first?.(call);
   const store = new AddContext(appStore?.span, call);
   let result: unknown;
   try {
@@ -250,7 +272,7 @@ function runAdd(hook: ActiveHook<BullmqOptions>, original: AnyFunction, thisArg:
 function wrapQueueAdd(hook: ActiveHook<BullmqOptions>) {
   return (original: AnyFunction) =>
     function add(this: { name?: unknown }, name: unknown): unknown {
-      return runAdd(hook, original, this, arguments, (appStore) => startAdd(hook, appStore, text(this.name), text(name)));
+      return runAdd(hook, original, this, arguments, (call) => startAdd(hook, call, text(this.name), text(name)));
     };
 }
 

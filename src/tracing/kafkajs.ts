@@ -18,7 +18,7 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { detached, redactedErrorCopy, redactErrorText } from '../cores/db-call';
+import { DbCall, detached, redactedErrorCopy, redactErrorText } from '../cores/db-call';
 import { extractBatchContexts, extractMessageContext, MessageSpanSpec, objectHeaders, startProducer, traceHandler, withTraceHeaders } from '../cores/messaging';
 import { clientParent } from '../spans';
 import type { TagMap } from '../spans';
@@ -72,7 +72,22 @@ interface PreparedSend {
   /** The record to send, messages copied; `inject` completes it. */
   record: Record<string, unknown>;
   inject(hook: ActiveHook, call: { span: Span }): void;
+  /** The first message (a copy) of each topic: one of them is first in the first produce request to a broker. */
+  firsts: object[];
 }
+
+/** A traced send whose span has no broker yet. */
+interface SendPeer {
+  readonly hook: ActiveHook<KafkajsOptions>;
+  readonly call: DbCall;
+  added: boolean;
+}
+
+/**
+ * The send a message copy of ours belongs to (each topic's first), for the broker a produce request takes
+ * it to: kafkajs groups the copies by partition leader, and hands each broker its own produce request.
+ */
+const sendOfMessage = new WeakMap<object, SendPeer>();
 
 /** What kafkajs reads of a message, of a `send` record, of a `sendBatch` record and of one of its topics. */
 const MESSAGE_FIELDS = ['key', 'value', 'partition', 'headers', 'timestamp'];
@@ -136,7 +151,7 @@ function prepareSend(arg: unknown): PreparedSend | undefined {
   const messages = copyMessages(record.messages);
   if (messages === undefined || typeof record.topic !== 'string') return undefined;
   record.messages = messages;
-  return { spec: sendSpec([record.topic], messages.length), record, inject: (hook, call) => injectAll(hook, call.span, messages) };
+  return { spec: sendSpec([record.topic], messages.length), record, inject: (hook, call) => injectAll(hook, call.span, messages), firsts: messages.slice(0, 1) };
 }
 
 /** `sendBatch({ topicMessages: [{ topic, messages }], ... })`. */
@@ -146,6 +161,7 @@ function prepareSendBatch(arg: unknown): PreparedSend | undefined {
   if (!Array.isArray(record.topicMessages)) return undefined;
   const topics: string[] = [];
   const all: Array<Record<string, unknown>> = [];
+  const firsts: object[] = [];
   const topicMessages: TopicMessages[] = [];
   for (const entry of record.topicMessages as unknown[]) {
     if (entry === null || typeof entry !== 'object') return undefined;
@@ -154,11 +170,12 @@ function prepareSendBatch(arg: unknown): PreparedSend | undefined {
     if (messages === undefined || typeof copy.topic !== 'string') return undefined;
     copy.messages = messages;
     if (!topics.includes(copy.topic)) topics.push(copy.topic);
+    if (messages.length > 0) firsts.push(messages[0]);
     all.push(...messages);
     topicMessages.push(copy);
   }
   record.topicMessages = topicMessages;
-  return { spec: sendSpec(topics.sort(), all.length), record, inject: (hook, call) => injectAll(hook, call.span, all) };
+  return { spec: sendSpec(topics.sort(), all.length), record, inject: (hook, call) => injectAll(hook, call.span, all), firsts };
 }
 
 /**
@@ -194,6 +211,8 @@ function wrapSend(prepare: (arg: unknown) => PreparedSend | undefined) {
       } catch {
         // Headers that cannot be copied: the message goes without them.
       }
+      const peer: SendPeer = { hook, call, added: false };
+      for (const message of prepared.firsts) sendOfMessage.set(message, peer);
       return call.invokeAndChain(original, this, args);
     };
 }
@@ -308,6 +327,44 @@ function wrapDetached(original: AnyFunction): AnyFunction {
   };
 }
 
+interface BrokerLike {
+  connectionPool?: { host?: unknown; port?: unknown };
+}
+
+/**
+ * The broker of a traced send's first produce request (a send whose partitions have several leaders
+ * goes to several): its host and port become the span's peer tags, and `peerService` names it.
+ */
+function notePeer(broker: BrokerLike, request: unknown): void {
+  const topicData = (request as { topicData?: unknown } | null)?.topicData;
+  if (!Array.isArray(topicData)) return;
+  for (const topic of topicData as Array<{ partitions?: unknown }>) {
+    if (!Array.isArray(topic?.partitions)) continue;
+    for (const partition of topic.partitions as Array<{ messages?: unknown }>) {
+      const first: unknown = Array.isArray(partition?.messages) ? partition.messages[0] : undefined;
+      const peer = first !== null && typeof first === 'object' ? sendOfMessage.get(first) : undefined;
+      if (peer === undefined || peer.added) continue;
+      peer.added = true;
+      const { host, port } = broker.connectionPool ?? {};
+      if (typeof host === 'string') peer.call.addPeer(peer.hook.options.peerService, { host, port: Number.isInteger(Number(port)) ? Number(port) : undefined });
+      return;
+    }
+  }
+}
+
+function wrapProduce(original: AnyFunction): AnyFunction {
+  return function produce(this: BrokerLike, request: unknown): unknown {
+    if (current() !== undefined && this !== null && typeof this === 'object') {
+      try {
+        notePeer(this, request);
+      } catch {
+        // A request we cannot read: the span has no broker.
+      }
+    }
+    return applyArgs(original, this, arguments);
+  };
+}
+
 /** `src` (its index: the Kafka class itself), which the entry requires: an ES-module import of kafkajs loads it through require too. */
 export function patchKafka(Kafka: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
   currentInstall = lookup;
@@ -319,6 +376,11 @@ export function patchRunner(Runner: any, { wrap, current: lookup }: PatchContext
   wrap(Runner.prototype, 'processEachMessage', wrapProcess('eachMessage', traceEachMessage));
   wrap(Runner.prototype, 'processEachBatch', wrapProcess('eachBatch', traceEachBatch));
   wrap(Runner.prototype, 'start', wrapDetached);
+}
+
+export function patchBroker(Broker: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {
+  currentInstall = lookup;
+  wrap(Broker?.prototype, 'produce', wrapProduce);
 }
 
 export function patchConnection(Connection: any, { wrap, current: lookup }: PatchContext<KafkajsOptions, undefined>): void {

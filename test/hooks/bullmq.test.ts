@@ -126,6 +126,22 @@ for (const { label, lib, aliases } of BULLMQ_MAJORS) {
       assert.deepEqual(ioredisSpans(tracer), [], 'the commands of add are covered by its span');
     });
 
+    it("add spans carry the Redis server's peer tags, which peerService names", async () => {
+      const { host, port } = connection;
+      install({ peerService: { [`${host}:${port}`]: 'job-redis' } });
+      const q = await readyQueue();
+      await underRequest(async () => {
+        await q.add('one', {});
+        await q.addBulk([{ name: 'two', data: {} }]);
+      });
+      await tracer.settle();
+      const spans = tracer.byName(`bullmq.add ${q.name}`);
+      assert.equal(spans.length, 2);
+      for (const span of spans) {
+        assert.deepEqual([span.tags['peer.hostname'], span.tags['peer.port'], span.tags['peer.service']], [host, port, 'job-redis']);
+      }
+    });
+
     it("the app's Job is as untraced: same data object, same opts; only the stored copy carries the context", async () => {
       const q = queue();
       const data = { order: 1 };

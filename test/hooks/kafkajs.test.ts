@@ -5,7 +5,7 @@ import type { Consumer, EachBatchPayload, EachMessagePayload, Kafka, Producer } 
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { KafkajsOptions } from '../../src';
 import { freshName, kafkaClient, kafkaErrors, newConsumer, newProducer } from '../conformance/drivers/kafkajs';
-import { messagingTags } from '../helpers/services';
+import { kafkaBrokers, messagingTags } from '../helpers/services';
 import { RecordedSpan, RecordingContext, RecordingTracer } from '../helpers/tracer';
 import { until as untilHolds } from '../helpers/waits';
 
@@ -78,7 +78,9 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       assert.ok(Array.isArray(result) && result[0].topicName === topic);
       const [span] = tracer.byName(`kafka.send ${topic}`);
       assert.equal(span.parentId, parent.id);
-      assert.deepEqual(span.tags, { 'span.kind': 'producer', ...messagingTags('kafkajs', 'kafka', topic), 'messaging.batch.message_count': 3 });
+      const [host, port] = kafkaBrokers()[0].split(':');
+      const peer = { 'peer.hostname': host, 'peer.port': Number(port) };
+      assert.deepEqual(span.tags, { 'span.kind': 'producer', ...messagingTags('kafkajs', 'kafka', topic), 'messaging.batch.message_count': 3, ...peer });
       assert.ok(!JSON.stringify(span.tags).includes('secret'), 'no payload in the span');
 
       const arrivals = await consume([topic]);
@@ -91,6 +93,27 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       assert.equal(text(byValue.get('second')!.traceparent), traceparentOf(span));
       assert.equal(text(byValue.get('second')!.app), 'mine');
       assert.equal(text(byValue.get('third')!.traceparent), traceparentOf(span));
+    });
+
+    it('a send and a sendBatch carry the peer tags of the broker their first produce request went to, which peerService names', async () => {
+      const [host, port] = kafkaBrokers()[0].split(':');
+      uninstallAllPatches();
+      install({ peerService: { [`${host}:${port}`]: 'orders-kafka' } });
+      try {
+        const [a, b] = [freshName('peer-a'), freshName('peer-b')];
+        const parent = tracer.startSpan('request');
+        await withSpan(parent, async () => {
+          await producer.send({ topic: a, messages: [{ value: '1' }] });
+          await producer.sendBatch({ topicMessages: [{ topic: a, messages: [{ value: '2' }] }, { topic: b, messages: [{ value: '3' }] }] });
+        });
+        parent.finish();
+        const spans = [...tracer.byName(`kafka.send ${a}`), ...tracer.byName('kafka.send')];
+        assert.equal(spans.length, 2);
+        for (const span of spans) assert.deepEqual([span.tags['peer.hostname'], span.tags['peer.port'], span.tags['peer.service']], [host, Number(port), 'orders-kafka']);
+      } finally {
+        uninstallAllPatches();
+        install();
+      }
     });
 
     it('sendBatch: one span per call, named for its topic; several topics: `kafka.send` with kafka.topics', async () => {

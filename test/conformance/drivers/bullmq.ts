@@ -17,12 +17,13 @@ function targetsOf(lib: Bullmq): Array<[object, PropertyKey]> {
     Queue: ['add', 'addBulk'],
     FlowProducer: ['add', 'addBulk', 'emit'],
     Job: ['asJSON'],
-    Worker: ['callProcessJob', 'run', 'close', 'createBackend'],
+    Worker: ['callProcessJob', 'run', 'close', 'createBackend', 'startStalledCheckTimer'],
     QueueEvents: ['run', 'close'],
     QueueBase: ['emit', 'createBackend'],
     RedisConnection: ['init', 'close', 'disconnect'],
     RedisQueueBackend: ['setQueueMeta'],
     PostgresQueueBackend: ['setQueueMeta'],
+    Child: ['init', 'send'],
   };
   const targets: Array<[object, PropertyKey]> = [];
   for (const [name, methods] of Object.entries(classes)) {
@@ -30,6 +31,8 @@ function targetsOf(lib: Bullmq): Array<[object, PropertyKey]> {
     if (prototype === undefined) continue;
     for (const method of methods) if (Object.prototype.hasOwnProperty.call(prototype, method)) targets.push([prototype, method]);
   }
+  // Inherited (EventEmitter's): wrapped on Child's prototype, where uninstall takes it out again.
+  targets.push([lib.Child.prototype, 'on']);
   return targets;
 }
 

@@ -12,10 +12,19 @@ import type { Driver, OtelCounterpart } from '../driver';
 
  
 const Runner = require('kafkajs/src/consumer/runner') as { prototype: object };
+const Connection = require('kafkajs/src/network/connection') as { prototype: object };
+const Broker = require('kafkajs/src/broker') as { prototype: object };
 
 /** Every function the kafkajs hook replaces. */
 export function kafkajsTargets(): Array<[object, PropertyKey]> {
-  return [[Kafka.prototype, 'producer'], [Runner.prototype, 'processEachMessage'], [Runner.prototype, 'processEachBatch'], [Runner.prototype, 'start']];
+  return [
+    [Kafka.prototype, 'producer'],
+    [Runner.prototype, 'processEachMessage'],
+    [Runner.prototype, 'processEachBatch'],
+    [Runner.prototype, 'start'],
+    [Connection.prototype, 'connect'],
+    [Broker.prototype, 'produce'],
+  ];
 }
 
 /** What kafkajs logs at error level, with the error object it logged (a handler's error, as kafkajs got it). */
