@@ -20,9 +20,9 @@
  * that span too.
  *
  * bullmq's own work (a Worker's loops, lock renewal and stalled checks, QueueEvents' stream reading,
- * connection set-up, a sandbox's child process, closing) runs in a suppressed context of its own, so that no hook makes a span for
- * it and none of it becomes a child of a request; the events bullmq emits from there reach the app's
- * listeners outside any request, as the processor does.
+ * connection set-up, a sandbox's child process, closing) runs in a suppressed context of its own, so that
+ * no hook makes a span for it and none of it becomes a child of a request; the events bullmq emits from
+ * there reach the app's listeners outside any request, as the processor does.
  */
 import type { Span } from 'opentracing';
 import { isSuppressed, RequestContext, storage } from '../context';
@@ -177,8 +177,9 @@ function keptMetadata(metadata: unknown): boolean {
 
 /**
  * `json` (what asJSON returned) with the context of `call`'s span in its options, unless the job has
- * metadata already (other than an earlier add's of ours) or says to omit it. bullmq 5 returns its stored form of the options (a fresh object,
- * `tm`/`omc`); bullmq 6 returns the job's own `opts`, which is never written: the copy gets a copy.
+ * metadata already (other than an earlier add's of ours) or says to omit it. bullmq 5 returns its stored
+ * form of the options (a fresh object, `tm`/`omc`); bullmq 6 returns the job's own `opts`, which is never
+ * written: the copy gets a copy.
  */
 function withContext(hook: ActiveHook, job: JobLike, json: { opts?: unknown }, span: Span): void {
   const opts = json.opts as JobOptions | null | undefined;
