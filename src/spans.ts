@@ -95,6 +95,16 @@ export function peerServiceOf(map: CommonHookOptions['peerService'], host: unkno
   return (port !== undefined ? own(`${host}:${port}`) : undefined) ?? own(host);
 }
 
+/**
+ * Tags a span with its server, known only once the span has started (an AWS SDK request's endpoint, the
+ * node a cluster's batch goes to): `tags` (its `peer.*`), and the `peer.service` the hook's map names for it.
+ */
+export function tagLatePeer(span: Span, peerService: CommonHookOptions['peerService'], tags: TagMap): void {
+  const service = peerServiceOf(peerService, tags[Tags.PEER_HOSTNAME], tags[Tags.PEER_PORT]);
+  if (service !== undefined) tags[Tags.PEER_SERVICE] = service;
+  for (const key of Object.keys(tags)) setTag(span, key, tags[key]);
+}
+
 /** Adds what the user asked for on every span: static tags (under the hook's own) and `peer.service` of outbound spans. */
 function addUserTags(options: CommonHookOptions, spanOptions: SpanOptions): void {
   const tags: TagMap = (spanOptions.tags ??= {});

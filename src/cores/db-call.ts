@@ -8,7 +8,7 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, peerServiceOf, runUserHook, setTag, startClientSpanUnder, TagMap } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, runUserHook, setTag, startClientSpanUnder, tagLatePeer, TagMap } from '../spans';
 import { callbackWrapper } from '../registry/wrap';
 
 /** Options every database hook takes. */
@@ -100,10 +100,7 @@ export class DbCall {
    */
   addPeer(peerService: CommonHookOptions['peerService'], connection: DbConnection): void {
     if (this.done) return;
-    const tags = addPeerTags({}, connection);
-    const service = peerServiceOf(peerService, connection.host, connection.port);
-    if (service !== undefined) tags[Tags.PEER_SERVICE] = service;
-    for (const key of Object.keys(tags)) setTag(this.span, key, tags[key]);
+    tagLatePeer(this.span, peerService, addPeerTags({}, connection));
   }
 
   succeed(result?: unknown): void {

@@ -22,7 +22,7 @@ import type { Span } from 'opentracing';
 import { OutboundCall, RequestContext, storage, withOutbound } from '../context';
 import { chained } from '../cores/http-client';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder } from '../spans';
+import { clientParent, finishSpan, injectHeaders, logEvent, markError, setTag, startClientSpanUnder, tagLatePeer } from '../spans';
 import type { AwsSdkOptions } from '../options/aws-sdk';
 import { applyArgs } from '../apply-args';
 import { copyWith, ownCopy } from '../own-copy';
@@ -256,9 +256,11 @@ function attemptMiddleware(next: Handler, context: unknown): Handler {
     try {
       if (++call.attempts === 1 && request != null && typeof request === 'object') {
         const secure = request.protocol === 'https:';
-        setTag(call.span, Tags.HTTP_METHOD, request.method);
-        setTag(call.span, Tags.PEER_HOSTNAME, request.hostname);
-        setTag(call.span, Tags.PEER_PORT, Number(request.port) || (secure ? 443 : 80));
+        tagLatePeer(call.span, call.hook.options.peerService, {
+          [Tags.HTTP_METHOD]: request.method,
+          [Tags.PEER_HOSTNAME]: request.hostname,
+          [Tags.PEER_PORT]: Number(request.port) || (secure ? 443 : 80),
+        });
       } else if (call.attempts > 1) logEvent(call.span, { event: 'retry', attempt: call.attempts });
       // Switched off (headers, or this hook's propagation), the transport below is told the headers are done: it adds none either.
       const options = call.hook.options;

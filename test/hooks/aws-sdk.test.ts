@@ -173,6 +173,17 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       }
     });
 
+    it('peerService names the endpoint the request went to (its peer tags are known only at the first attempt)', async () => {
+      install({ peerService: { [`127.0.0.1:${fake.port}`]: 'object-store' } });
+      const client = s3();
+      const { parent, error } = await underParent(() => client.send(new PutObjectCommand({ Bucket: 'bucket', Key: 'named', Body: 'x' })));
+      assert.equal(error, undefined);
+      const span = await oneSpan(parent, 'aws.S3.PutObject');
+      assert.equal(span.tags['peer.service'], 'object-store');
+      assert.equal(span.tags['peer.hostname'], '127.0.0.1');
+      assert.equal(span.tags['peer.port'], fake.port);
+    });
+
     it('NoSuchKey: the app gets the SDK error object itself; the span has error=true, the error log (a copy without the key S3 echoes), status and request id', async () => {
       const client = s3();
       const { parent, error } = await underParent(() => client.send(new GetObjectCommand({ Bucket: 'bucket', Key: 'missing-secret-key' })));
