@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 /**
  * mongodb hook: the real driver (7.x, 6.4+, and 6.0–6.3 with its callback `command`) and mongoose (9.x,
  * 8.x, and 8.0 on its own driver 6.2) against the wire-protocol stand-in of test/helpers/mongo-server (or
@@ -273,6 +274,14 @@ describe('mongodb hook', function () {
           assert.match(String(fields.message), /\$convert/);
           assert.ok(!JSON.stringify(fields).includes(secret), JSON.stringify(fields.message));
           assert.ok(!String(fields.stack).includes(secret));
+          // A copy of the driver's error: its class and the fields that name the failure, none holding the reply.
+          const logged = fields['error.object'] as any;
+          assert.notEqual(logged, caught);
+          assert.ok(logged instanceof mongodb.MongoServerError, String(logged));
+          assert.equal(logged.code, caught.code);
+          assert.equal(logged.codeName, caught.codeName);
+          assert.equal(logged.errorResponse, undefined);
+          assert.ok(!inspect(logged).includes(secret), inspect(logged));
         }
         await coll.deleteMany({});
       });
