@@ -25,6 +25,9 @@ export const ioredisHook = defineHook<'ioredis', RedisOptions, typeof import('..
     'built/redis/event_handler': 'patchEventHandler',
     'built/cluster': 'patchCluster',
     'built/cluster/ConnectionPool': 'patchConnectionPool',
+    'built/cluster/ClusterSubscriber': 'patchClusterSubscriber',
+    // Sharded Pub/Sub (recent 5.x, and 6).
+    'built/cluster/ShardedSubscriber': 'patchShardedSubscriber',
     'built/connectors/SentinelConnector': 'patchSentinelConnector',
     // 6 only.
     'built/himport/HimportCoordinator': 'patchHimportCoordinator',

@@ -91,6 +91,11 @@ let clusterUsed = false;
 /** Connections that belong to ioredis's own work (a sentinel's): they stay out of every request. */
 const ownClients = new WeakSet<object>();
 let ownClientsMade = false;
+/**
+ * A Cluster's node and subscriber connections: their connect is ioredis's own work, wherever it starts (the
+ * first command a lazy connection gets), while the app's commands on them keep their spans.
+ */
+const ownConnections = new WeakSet<object>();
 
 function isCommand(command: unknown): command is CommandLike {
   return command !== null && typeof command === 'object';
@@ -359,6 +364,8 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: IoredisClient, _callback?: unknown): any {
       // A sentinel's connection is ioredis's own, reconnects included.
       if (ownClients.has(this)) return applyArgs(original, this, arguments);
+      // A Cluster's subscriber connection: no span, and its socket outside whichever request sent the first SUBSCRIBE.
+      if (ownConnections.has(this)) return runInContext(undefined, original, this, arguments);
       // ioredis's reconnect timer calls connect() by itself: no span, and no part of any request.
       if (this.status === 'reconnecting') return runInContext(undefined, original, this, arguments);
       const parent = clientParent(hook);
@@ -415,6 +422,41 @@ export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOpt
 }
 
 /**
+ * A Cluster's subscriber (`ClusterSubscriber`): `selectSubscriber` (at ready, and after the subscriber's node
+ * is lost) makes its connection and subscribes it again to the channels the app had: ioredis's own work.
+ */
+export function patchClusterSubscriber(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto === undefined) return;
+  wrap(proto, 'selectSubscriber', (original: (...args: any[]) => any) =>
+    function selectSubscriber(this: { subscriber?: unknown }): unknown {
+      if (!hook.enabled) return applyArgs(original, this, arguments);
+      try {
+        return ownWork(hook, original, this, arguments);
+      } finally {
+        markOwnConnection(this.subscriber);
+      }
+    },
+  );
+}
+
+/** A Cluster's sharded subscriber (`ShardedSubscriber`, one per master): `start` connects it, ioredis's own work. */
+export function patchShardedSubscriber(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
+  const proto = exports.default?.prototype;
+  if (proto === undefined) return;
+  wrap(proto, 'start', (original: (...args: any[]) => any) =>
+    function start(this: { instance?: unknown }): unknown {
+      if (hook.enabled) markOwnConnection(this.instance);
+      return applyArgs(original, this, arguments);
+    },
+  );
+}
+
+function markOwnConnection(client: unknown): void {
+  if (client !== null && typeof client === 'object') ownConnections.add(client);
+}
+
+/**
  * ioredis 6's managed HIMPORT fieldsets: the HIMPORT PREPARE it sends in each handshake, before an app's
  * HIMPORT SET on a connection that lost them (a RESET), to recover from "no such fieldset", and on a
  * Cluster's new masters, is its own work. The app's SET keeps its one span, re-sent or not.
@@ -444,6 +486,18 @@ export function patchConnectionPool(exports: any, { hook, wrap }: PatchContext<R
       return hook.enabled ? outsideOwnWork(hook, original, this, arguments) : applyArgs(original, this, arguments);
     },
   );
+  // The node connections it makes (lazy: connected by the first command a node gets, often one the
+  // Cluster had queued and sends from its ready handler) are the Cluster's own.
+  for (const name of ['createRedisFromOptions', 'findOrCreate']) {
+    if (typeof proto[name] !== 'function') continue;
+    wrap(proto, name, (original) =>
+      function makesNode(this: unknown): any {
+        const redis = applyArgs(original, this, arguments);
+        if (hook.enabled) markOwnConnection(redis);
+        return redis;
+      },
+    );
+  }
 }
 
 /** ioredis's ready handler: what it sends by itself is marked (`inReadyHandler`). */

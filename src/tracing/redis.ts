@@ -348,9 +348,13 @@ export function patchClient(exports: any, { hook, version, basedir, wrap }: Patc
   wrapOwn('connect', wrapConnect(hook));
 }
 
-/** A cluster's discovery (at connect, after MOVED, when a node is lost) is the client's own work: no span, never in the request. */
+/**
+ * A cluster's discovery (at connect, after MOVED, when a node is lost) is the client's own work: no span,
+ * never in the request. So is the Pub/Sub connection it opens for the app's first (S)SUBSCRIBE, and its
+ * re-subscribe after that node is lost.
+ */
 export function patchClusterSlots(exports: any, { hook, wrap }: PatchContext<RedisOptions, undefined>): void {
-  ownWorkMethods(exports.default?.prototype, ['connect', 'rediscover'], hook, wrap);
+  ownWorkMethods(exports.default?.prototype, ['connect', 'rediscover', 'getPubSubClient', 'getShardedPubSubClient'], hook, wrap);
 }
 
 /**
