@@ -81,6 +81,12 @@ export interface HookTarget<O extends object, S, T = unknown> {
   readonly versions?: string;
   /** The span logic's export that patches, by name (`'patchClient'`); or a function, for a patch that takes more. */
   readonly patch: PatchName<O, S, T> | Patch<O, S, T>;
+  /**
+   * A builtin that the hooks never load themselves (http2): patched when the app first requires or imports
+   * it, or at install when it is loaded already. Other builtins are patched at install, or before the main
+   * module runs (see registry/index.ts).
+   */
+  readonly onDemand?: boolean;
 }
 
 export interface HookSpec<N extends string, O extends object, S, T> {

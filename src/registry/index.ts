@@ -267,14 +267,15 @@ function builtinLoaded(name: string): boolean {
 }
 
 /**
- * Patches the builtin targets of `hook` now (requiring them), or with `loadedOnly` those already loaded.
+ * Patches the builtin targets of `hook` now (requiring them), or with `loadedOnly` those already loaded
+ * (always so for those patched on demand).
  * True when one was patched now: ESM `import { request } from 'node:http'` reads bindings that then need
  * Module.syncBuiltinESMExports().
  */
 function patchBuiltins(hook: InstalledHook, loadedOnly = false): boolean {
   let patched = false;
   for (const target of hook.spec.targets) {
-    if (!Module.isBuiltin(target.module) || (loadedOnly && !builtinLoaded(target.module))) continue;
+    if (!Module.isBuiltin(target.module) || ((loadedOnly || target.onDemand === true) && !builtinLoaded(target.module))) continue;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a builtin, by the name its target gives
     if (applyPatch(hook, target, require(target.module), undefined)) patched = true;
   }
@@ -314,14 +315,15 @@ function patchLoaded(hook: InstalledHook, loaded: readonly string[]): void {
 
 /**
  * Module ids (with aliases) of the targets of `hooks`, and opentracing (see watchGlobalTracer); package
- * entries only, and no builtins (they are patched at install or at their first require), when
- * `entriesOnly`.
+ * entries only, and no builtins but those patched on demand (the others are patched at install or at
+ * their first require), when `entriesOnly`.
  */
 function targetModules(hooks: Iterable<{ spec: AnyHookSpec }>, entriesOnly: boolean): string[] {
   const modules = new Set<string>(['opentracing']);
   for (const hook of hooks) {
     for (const target of hook.spec.targets) {
-      if (Module.isBuiltin(target.module) ? entriesOnly : entriesOnly && target.file !== undefined) continue;
+      // A builtin loaded on demand is only seen when loaded: an ES-module import of it, by the loader.
+      if (Module.isBuiltin(target.module) ? entriesOnly && target.onDemand !== true : entriesOnly && target.file !== undefined) continue;
       modules.add(targetId(target));
       for (const alias of Object.keys(aliases)) {
         if (aliases[alias] === target.module) modules.add(targetId(target, alias));
