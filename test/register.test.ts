@@ -86,7 +86,7 @@ describe('register: start-up loads declarations only; the rest comes with the li
   const app = (getHttp: string): string => `
     const rel = (f) => f.startsWith(process.cwd() + '/') ? f.slice(process.cwd().length + 1) : f;
     const atStart = Object.keys(require.cache).map(rel);
-    const builtinsAtStart = process.moduleLoadList.filter((m) => /^NativeModule (https?|tty|tls)$/.test(m));
+    const builtinsAtStart = process.moduleLoadList.filter((m) => /^NativeModule (https?|http2|tty|tls)$/.test(m));
     const realDebug = typeof require('debug').enable === 'function';
     const http = ${getHttp};
     const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {
@@ -191,6 +191,49 @@ describe('register: builtins imported by ES-module code of a CommonJS app', () =
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('register: http2 is loaded by the app only, and traced once it is', () => {
+  // An app that serves one request over h2c with a MockTracer set: it prints whether http2 was loaded
+  // before its own code ran, and the names of the spans (the server's: the http2 client is not traced).
+  const app = (load: string, atStart: string): string => `${load}
+    const atStart = ${atStart};
+    const { MockTracer, initGlobalTracer } = require(${JSON.stringify(require.resolve('opentracing'))});
+    const tracer = new MockTracer();
+    initGlobalTracer(tracer);
+    const server = http2.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {
+      const session = http2.connect('http://127.0.0.1:' + server.address().port);
+      const stream = session.request({ ':path': '/x' });
+      stream.resume();
+      stream.on('end', () => {
+        session.close();
+        server.close(() => console.log(JSON.stringify({ atStart, spans: tracer.report().spans.map((s) => s.operationName()) })));
+      });
+      stream.end();
+    });`;
+
+  for (const [how, file, args, code] of [
+    ['-r, a CommonJS main', 'main.cjs', ['-r', './register'], app("const http2Loaded = process.moduleLoadList.includes('NativeModule http2');\nconst http2 = require('node:http2');", 'http2Loaded')],
+    [
+      '--import, an ES-module main importing node:http2',
+      'main.mjs',
+      ['--import', './register.mjs'],
+      app("import http2 from 'node:http2';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);", 'null'),
+    ],
+  ] as const) {
+    it(`${how}: its server's request gets a span${file === 'main.cjs' ? ', and http2 was not loaded before the app required it' : ''}`, () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-http2-'));
+      try {
+        fs.writeFileSync(path.join(dir, file), code);
+        const result = spawnSync(process.execPath, [...args, path.join(dir, file)], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME }, encoding: 'utf8', timeout: 30000 });
+        assert.equal(result.status, 0, result.stderr);
+        const out = JSON.parse(result.stdout.trim().split('\n').pop()!);
+        assert.deepEqual(out, { atStart: file === 'main.cjs' ? false : null, spans: ['HTTP GET'] });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('two copies of the package in one process (a preload from one, the app\'s dependency the other)', function () {

@@ -20,7 +20,7 @@ import type { IncomingMatcher } from '../matchers';
 export interface HttpServerOptions {
   /**
    * Incoming requests not to trace: strings and RegExps match the path (no query string); a function
-   * is called with the request.
+   * is called with the request (an `Http2ServerRequest` for an HTTP/2 one).
    */
   ignoreIncoming?: IncomingMatcher | IncomingMatcher[];
 }
@@ -38,7 +38,10 @@ export interface HttpServerHookOptions extends HttpServerOptions {
    * the incoming trace context on to their outbound calls. Default `true`.
    */
   traceAllRequests?: boolean;
-  /** Called with the server span and the request when the span starts (Flask-OpenTracing's `start_span_cb`). */
+  /**
+   * Called with the server span and the request when the span starts (Flask-OpenTracing's `start_span_cb`);
+   * for HTTP/2, the `Http2ServerRequest` (and `Http2ServerResponse` in `responseHook`).
+   */
   requestHook?: (span: Span, req: IncomingMessage) => void;
   /** Called with the server span and the response just before the span finishes. */
   responseHook?: (span: Span, res: ServerResponse) => void;
@@ -161,6 +164,7 @@ export class InboundRequest {
     private readonly parent: SpanContext | null,
     private readonly url: string,
     private readonly path: string,
+    private readonly sentWhole: (res: ServerResponse) => boolean,
   ) {
     this.store = parent === null ? { span: undefined } : { span: undefined, parentContext: parent };
   }
@@ -285,6 +289,7 @@ export class InboundRequest {
     }
     // No head sent (the client left, Node answered 408 itself on the socket): no status was answered.
     const sent = res.headersSent;
+    const whole = this.sentWhole(res);
     if (sent) setTag(span, Tags.HTTP_STATUS_CODE, res.statusCode);
     if (sent && this.route === undefined && this.config.notFoundAs404 && res.statusCode === 404) {
       try {
@@ -293,13 +298,18 @@ export class InboundRequest {
         // as in setRoute
       }
     }
-    if (this.lastError !== undefined && (res.statusCode >= 500 || !res.writableFinished)) markError(span, this.lastError);
-    if (!res.writableFinished) markError(span, new Error('connection closed before the response was sent'), 'abort');
+    if (this.lastError !== undefined && (res.statusCode >= 500 || !whole)) markError(span, this.lastError);
+    if (!whole) markError(span, new Error('connection closed before the response was sent'), 'abort');
     else if (res.statusCode >= 500) setTag(span, Tags.ERROR, true);
     const { responseHook } = this.config.hook.options;
     if (responseHook !== undefined) runUserHook('httpServer.responseHook', () => responseHook(span, res));
     finishSpan(span);
   }
+}
+
+/** Whether an http response went out whole: all of it handed to the connection before it closed. */
+export function writableFinished(res: ServerResponse): boolean {
+  return res.writableFinished;
 }
 
 function onResponseClose(this: ServerResponse & Carrier): void {
@@ -311,7 +321,8 @@ function onResponseClose(this: ServerResponse & Carrier): void {
 
 /**
  * Opens the inbound record of a request (httpServer, in `emit('request')`): with the span at once, or
- * without one until `traced()` asks when `traceAllRequests` is false.
+ * without one until `traced()` asks when `traceAllRequests` is false. `sentWhole` tells at the end
+ * whether the response went out whole (`writableFinished` for http's).
  */
 export function beginInbound(
   config: InboundConfig,
@@ -320,8 +331,9 @@ export function beginInbound(
   parent: SpanContext | null,
   url: string,
   path: string,
+  sentWhole: (res: ServerResponse) => boolean = writableFinished,
 ): InboundRequest | undefined {
-  const inbound = new InboundRequest(config, req, res, parent, url, path);
+  const inbound = new InboundRequest(config, req, res, parent, url, path, sentWhole);
   if (config.traceAll && inbound.trace() === undefined) return undefined;
   (req as IncomingMessage & Carrier)[kInbound] = inbound;
   (res as ServerResponse & Carrier)[kInbound] = inbound;

@@ -1,11 +1,13 @@
 /**
- * Inbound `http`/`https` request span logic (declared in ../hooks/httpServer): a server span from the
- * request's headers, active for the handler and everything asynchronous it starts and for the request's
- * and response's own events, finished when the response is done or the connection closes.
+ * Inbound `http`/`https`/`http2` (compatibility API) request span logic (declared in ../hooks/httpServer):
+ * a server span from the request's headers, active for the handler and everything asynchronous it starts
+ * and for the request's and response's own events, finished when the response is done or the connection
+ * (an HTTP/2 stream) closes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { isSuppressed, storage } from '../context';
-import { beginInbound, compileInbound, inboundRequest, messageEmitWrapper } from '../cores/http-server';
+import { beginInbound, compileInbound, inboundRequest, messageEmitWrapper, writableFinished } from '../cores/http-server';
 import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
@@ -13,6 +15,9 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { extractContext, tracingOff } from '../spans';
 import { isAbsoluteUrl, pathOf, stripQuery, urlForSpan } from '../url';
 import { applyArgs } from '../apply-args';
+import { log } from '../logger';
+
+type RequestUrl = { url: string; path: string };
 
 export interface ServerState {
   inbound: InboundConfig;
@@ -42,26 +47,59 @@ function compileIgnore(option: HttpServerOptions['ignoreIncoming']): ServerState
  * `http.url` and the path of a request. An absolute-form target (`GET http://user:pw@host/p`, as sent to a
  * forward proxy) is the URL itself; either way credentials and the query string are left out.
  */
-function requestUrl(req: IncomingMessage): { url: string; path: string } {
-  const target = req.url ?? '/';
+function requestUrl(req: IncomingMessage): RequestUrl {
+  const protocol = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+  return targetUrl(req.url, protocol, req.headers.host);
+}
+
+/**
+ * The same for an HTTP/2 request of the compatibility API, from its pseudo-headers (its `socket` is a
+ * proxy of the session's: not read for this). `:authority` stands for Host, which a client may send instead.
+ */
+function http2RequestUrl(req: IncomingMessage): RequestUrl {
+  const headers = req.headers as Record<string, string | undefined>;
+  const scheme = headers[':scheme'] === 'https' ? 'https' : 'http';
+  return targetUrl(headers[':path'], scheme, headers[':authority'] ?? headers.host);
+}
+
+function targetUrl(requestTarget: string | null | undefined, protocol: string, host: unknown): RequestUrl {
+  const target = requestTarget ?? '/';
   if (isAbsoluteUrl(target)) {
     const url = urlForSpan(target, false);
     return { url, path: pathOf(url) };
   }
   const path = stripQuery(target, false);
-  const protocol = (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
   // The Host header is the client's to write: it goes through the same redaction.
-  return { url: urlForSpan(`${protocol}://${req.headers.host ?? 'localhost'}${path}`, false), path };
+  return { url: urlForSpan(`${protocol}://${typeof host === 'string' ? host : 'localhost'}${path}`, false), path };
 }
 
-function startInbound(state: ServerState, req: IncomingMessage, res: ServerResponse): InboundRequest | undefined {
+/**
+ * Whether an HTTP/2 response went out whole: ended by the app, and its stream closed with no error code
+ * (its `writableFinished` is true after a reset too).
+ */
+function http2SentWhole(res: ServerResponse): boolean {
+  const response = res as unknown as Http2ServerResponse;
+  return response.writableEnded && response.stream?.rstCode === 0;
+}
+
+/** How a request of a kind is read: its URL, and whether its response went out whole. */
+interface RequestKind {
+  url(req: IncomingMessage): RequestUrl;
+  sentWhole(res: ServerResponse): boolean;
+}
+
+const HTTP1: RequestKind = { url: requestUrl, sentWhole: writableFinished };
+const HTTP2: RequestKind = { url: http2RequestUrl, sentWhole: http2SentWhole };
+
+function startInbound(state: ServerState, req: IncomingMessage, res: ServerResponse, kind: RequestKind): InboundRequest | undefined {
   if (isSuppressed(storage.getStore())) return undefined;
-  const { url, path } = requestUrl(req);
+  const { url, path } = kind.url(req);
   if (state.ignore !== undefined && state.ignore(req, path)) return undefined;
-  return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path);
+  return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path, kind.sentWhole);
 }
 
-function wrapEmit(state: ServerState) {
+/** `emit` of a server class: a 'request' gets its span; `kindOf` tells an HTTP/2 server's own requests from its HTTP/1.1 ones. */
+function wrapEmit(state: ServerState, kindOf: (req: IncomingMessage) => RequestKind = () => HTTP1) {
   return (original: (...args: any[]) => boolean) =>
     function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
       // With no tracer (the no-op window) nothing is read of the request: no URL, headers or peer for a span that cannot be.
@@ -70,7 +108,7 @@ function wrapEmit(state: ServerState) {
       if (inboundRequest(req) !== undefined) return applyArgs(original, this, arguments);
       let inbound: InboundRequest | undefined;
       try {
-        inbound = startInbound(state, req, res);
+        inbound = startInbound(state, req, res, kindOf(req));
       } catch {
         inbound = undefined;
       }
@@ -84,11 +122,48 @@ export function makeState(hook: ActiveHook<HttpServerHookOptions>): ServerState 
   return { inbound: compileInbound(hook), ignore: compileIgnore(hook.options.ignoreIncoming) };
 }
 
+type Wrap = PatchContext<HttpServerOptions, ServerState>['wrap'];
+
+/** `emit` of the request and response classes: their events run in the request's context. */
+function wrapMessages(wrap: Wrap, request: { prototype: object }, response: { prototype: object }): void {
+  wrap(request.prototype, 'emit', messageEmitWrapper(request.prototype));
+  wrap(response.prototype, 'emit', messageEmitWrapper(response.prototype));
+}
+
+/** http's messages, which https serves, and an HTTP/2 server with `allowHTTP1` for its HTTP/1.1 requests. */
+function wrapHttpMessages(wrap: Wrap, exports: any): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- http loads with https and http2; patched then as if the app required it
+  const http = (exports.IncomingMessage === undefined ? require('node:http') : exports) as typeof import('node:http');
+  wrapMessages(wrap, http.IncomingMessage, http.ServerResponse);
+}
+
 export function patchServer(exports: any, { state, wrap }: PatchContext<HttpServerOptions, ServerState>): void {
   wrap(exports.Server.prototype, 'emit', wrapEmit(state));
   // https serves http's IncomingMessage and ServerResponse (an https-only app may never require http itself).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- http loads with https; patched then as if the app required it
-  const http = (exports.IncomingMessage === undefined ? require('node:http') : exports) as typeof import('node:http');
-  wrap(http.IncomingMessage.prototype, 'emit', messageEmitWrapper(http.IncomingMessage.prototype));
-  wrap(http.ServerResponse.prototype, 'emit', messageEmitWrapper(http.ServerResponse.prototype));
+  wrapHttpMessages(wrap, exports);
+}
+
+/**
+ * http2's compatibility API: the 'request' event of the servers that `createServer` and
+ * `createSecureServer` return. Their classes are not exported: their prototypes are those of one server
+ * of each made here, never listened on (no socket; the secure one makes a TLS context without a
+ * certificate). The core API (`'stream'` events) is not traced.
+ */
+export function patchHttp2Server(exports: any, { state, wrap }: PatchContext<HttpServerOptions, ServerState>): void {
+  const Request = exports.Http2ServerRequest as { prototype: object };
+  // allowHTTP1: an HTTP/1.1 request comes as http's IncomingMessage and ServerResponse.
+  const kindOf = (req: IncomingMessage): RequestKind => (req instanceof (Request as new () => IncomingMessage) ? HTTP2 : HTTP1);
+  wrapMessages(wrap, Request, exports.Http2ServerResponse);
+  wrapHttpMessages(wrap, {});
+  for (const make of [exports.createServer, exports.createSecureServer]) {
+    let proto: object;
+    try {
+      proto = Object.getPrototypeOf(Reflect.apply(make, exports, []));
+    } catch (err) {
+      // A Node that cannot make one (no TLS) leaves only that kind of server untraced.
+      log('httpServer: no %s server to patch: %O', make?.name, err);
+      continue;
+    }
+    wrap(proto, 'emit', wrapEmit(state, kindOf));
+  }
 }
