@@ -4,7 +4,10 @@
  * fastify in test/frameworks/contract.test.ts.
  */
 import assert from 'node:assert/strict';
-import { currentSpan } from '../../src';
+import type { AddressInfo } from 'node:net';
+import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { h2request } from '../helpers/http2';
+import { RecordingTracer } from '../helpers/tracer';
 import { childrenOf, frameworkSuite, get, request, serverSpans } from '../frameworks/harness';
 import { fastifyDrivers } from '../frameworks/drivers/fastify';
 
@@ -61,6 +64,48 @@ for (const driver of fastifyDrivers) {
         for (const hook of hooks) assert.equal(active[p][hook], server, `${p}: ${hook} runs with the request span active`);
       }
       assert.equal(seen.afterAwait, childrenOf(tracer, 'GET /api/v1/users/:id')[0], 'the handler runs under its span');
+    });
+  });
+}
+
+for (const [label, moduleName] of [
+  ['fastify@5', 'fastify'],
+  ['fastify@4', 'fastify4'],
+] as const) {
+  describe(`fastify hook (${label}) with { http2: true }`, function () {
+    this.timeout(30000);
+    const tracer = new RecordingTracer();
+    afterEach(async () => {
+      await tracer.settle();
+      uninstallAllPatches();
+      tracer.reset();
+    });
+
+    it('the server span of an HTTP/2 (h2c) request is named after its route, active in the handler', async () => {
+      installPatches(['httpServer', 'http', 'fastify'], { tracer, aliases: moduleName === 'fastify4' ? { fastify4: 'fastify' } : undefined });
+      const app = require(moduleName)({ http2: true });
+      let active: unknown;
+      app.get('/users/:id', async (req: any) => {
+        await new Promise((r) => setTimeout(r, 1));
+        active = currentSpan();
+        return `user ${req.params.id} over ${req.raw.httpVersion}`;
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+        assert.deepEqual(await h2request(url, '/users/7?x=1', { traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01' }), { status: 200, body: 'user 7 over 2.0' });
+        await tracer.settle();
+        assert.equal(tracer.started.length, 1);
+        const [span] = tracer.finished;
+        assert.equal(span.operationName, 'GET /users/:id');
+        assert.equal(span.tags['http.route'], '/users/:id');
+        assert.equal(span.tags['http.url'], `${url}/users/7`);
+        assert.equal(span.tags['http.status_code'], 200);
+        assert.equal(span.parentId, '0123456789abcdef');
+        assert.equal(active, span);
+      } finally {
+        await app.close();
+      }
     });
   });
 }
