@@ -1,5 +1,7 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { readBody, TestServer } from '../../helpers/servers';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
@@ -38,4 +40,60 @@ export const httpServerDriver: Driver = {
   failingCall: () => get('/destroy'),
   inFlightCall: () => inFlight(nextArrival(), () => get('/slow')),
   otel: otelHttp,
+};
+
+/** The http2 compatibility API: an h2c server answering as the conformance server does, one client session. */
+let h2server: http2.Http2Server;
+let h2url = '';
+let session: http2.ClientHttp2Session;
+let h2arrived: (() => void) | undefined;
+
+function h2get(path: string, parent?: RecordedSpan): Promise<Reply> {
+  const headers: http2.OutgoingHttpHeaders = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ...headers });
+    let status = 0;
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (d: string) => (body += d));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+export const http2ServerDriver: Driver = {
+  name: 'httpServer (http2 compatibility API)',
+  hook: 'httpServer',
+  kind: 'server',
+  operation: 'HTTP GET',
+  tags: () => ({ component: 'http', 'http.method': 'GET', 'http.url': `${h2url}/conformance`, 'http.status_code': 200, 'peer.address': '127.0.0.1' }),
+  targets: () => [
+    [Object.getPrototypeOf(h2server), 'emit'],
+    [http2.Http2ServerRequest.prototype, 'emit'],
+    [http2.Http2ServerResponse.prototype, 'emit'],
+  ],
+  async start() {
+    h2server = http2.createServer((req, res) => {
+      // The client sees the stream reset, the server span an abort.
+      if (req.url === '/destroy') return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      if (req.url === '/slow') {
+        h2arrived?.();
+        return void setTimeout(() => res.end('ok'), 30);
+      }
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => h2server.listen(0, '127.0.0.1', resolve));
+    h2url = `http://127.0.0.1:${(h2server.address() as AddressInfo).port}`;
+    session = http2.connect(h2url);
+    await new Promise<void>((resolve) => session.once('connect', () => resolve()));
+  },
+  async stop() {
+    session.destroy();
+    await new Promise<void>((resolve) => h2server.close(() => resolve()));
+  },
+  call: (parent) => h2get('/conformance?q=1', parent),
+  failingCall: () => h2get('/destroy'),
+  inFlightCall: () => inFlight(new Promise<void>((resolve) => (h2arrived = resolve)), () => h2get('/slow')),
 };
