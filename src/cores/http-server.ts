@@ -164,7 +164,7 @@ export class InboundRequest {
     private readonly parent: SpanContext | null,
     private readonly url: string,
     private readonly path: string,
-    private readonly sentWhole: (res: ServerResponse) => boolean,
+    private readonly response: ResponseReader,
   ) {
     this.store = parent === null ? { span: undefined } : { span: undefined, parentContext: parent };
   }
@@ -288,29 +288,39 @@ export class InboundRequest {
       this.children = undefined;
     }
     // No head sent (the client left, Node answered 408 itself on the socket): no status was answered.
-    const sent = res.headersSent;
-    const whole = this.sentWhole(res);
-    if (sent) setTag(span, Tags.HTTP_STATUS_CODE, res.statusCode);
-    if (sent && this.route === undefined && this.config.notFoundAs404 && res.statusCode === 404) {
+    const status = this.response.status(res);
+    const whole = this.response.whole(res);
+    if (status !== undefined) setTag(span, Tags.HTTP_STATUS_CODE, status);
+    if (status === 404 && this.route === undefined && this.config.notFoundAs404) {
       try {
         span.setOperationName(`${this.req.method} 404`);
       } catch {
         // as in setRoute
       }
     }
-    if (this.lastError !== undefined && (res.statusCode >= 500 || !whole)) markError(span, this.lastError);
+    const failed = status !== undefined && status >= 500;
+    if (this.lastError !== undefined && (failed || !whole)) markError(span, this.lastError);
     if (!whole) markError(span, new Error('connection closed before the response was sent'), 'abort');
-    else if (res.statusCode >= 500) setTag(span, Tags.ERROR, true);
+    else if (failed) setTag(span, Tags.ERROR, true);
     const { responseHook } = this.config.hook.options;
     if (responseHook !== undefined) runUserHook('httpServer.responseHook', () => responseHook(span, res));
     finishSpan(span);
   }
 }
 
-/** Whether an http response went out whole: all of it handed to the connection before it closed. */
-export function writableFinished(res: ServerResponse): boolean {
-  return res.writableFinished;
+/** How the end of a kind of request reads its response. */
+export interface ResponseReader {
+  /** The status answered, or undefined when no head was sent. */
+  status(res: ServerResponse): number | undefined;
+  /** Whether the response went out whole. */
+  whole(res: ServerResponse): boolean;
 }
+
+/** An http response: all of it handed to the connection before it closed. */
+export const HTTP1_RESPONSE: ResponseReader = {
+  status: (res) => (res.headersSent ? res.statusCode : undefined),
+  whole: (res) => res.writableFinished,
+};
 
 function onResponseClose(this: ServerResponse & Carrier): void {
   const inbound = this[kInbound];
@@ -321,8 +331,8 @@ function onResponseClose(this: ServerResponse & Carrier): void {
 
 /**
  * Opens the inbound record of a request (httpServer, in `emit('request')`): with the span at once, or
- * without one until `traced()` asks when `traceAllRequests` is false. `sentWhole` tells at the end
- * whether the response went out whole (`writableFinished` for http's).
+ * without one until `traced()` asks when `traceAllRequests` is false. `response` reads, at the end, the
+ * status answered and whether the response went out whole (`HTTP1_RESPONSE` for http's).
  */
 export function beginInbound(
   config: InboundConfig,
@@ -331,9 +341,9 @@ export function beginInbound(
   parent: SpanContext | null,
   url: string,
   path: string,
-  sentWhole: (res: ServerResponse) => boolean = writableFinished,
+  response: ResponseReader = HTTP1_RESPONSE,
 ): InboundRequest | undefined {
-  const inbound = new InboundRequest(config, req, res, parent, url, path, sentWhole);
+  const inbound = new InboundRequest(config, req, res, parent, url, path, response);
   if (config.traceAll && inbound.trace() === undefined) return undefined;
   (req as IncomingMessage & Carrier)[kInbound] = inbound;
   (res as ServerResponse & Carrier)[kInbound] = inbound;

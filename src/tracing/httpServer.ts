@@ -7,8 +7,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { isSuppressed, storage } from '../context';
-import { beginInbound, compileInbound, inboundRequest, messageEmitWrapper, writableFinished } from '../cores/http-server';
-import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest } from '../cores/http-server';
+import { beginInbound, compileInbound, HTTP1_RESPONSE, inboundRequest, messageEmitWrapper } from '../cores/http-server';
+import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest, ResponseReader } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
 import type { Matcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
@@ -73,29 +73,39 @@ function targetUrl(requestTarget: string | null | undefined, protocol: string, h
   return { url: urlForSpan(`${protocol}://${typeof host === 'string' ? host : 'localhost'}${path}`, false), path };
 }
 
-/**
- * Whether an HTTP/2 response went out whole: ended by the app, and its stream closed with no error code
- * (its `writableFinished` is true after a reset too).
- */
-function http2SentWhole(res: ServerResponse): boolean {
-  const response = res as unknown as Http2ServerResponse;
-  return response.writableEnded && response.stream?.rstCode === 0;
-}
+type Http2Response = ServerResponse & { stream?: Http2ServerResponse['stream'] | null };
 
-/** How a request of a kind is read: its URL, and whether its response went out whole. */
+/**
+ * An HTTP/2 response of the compatibility API, which a handler may also answer through its stream
+ * (`req.stream.respond()`, `respondWithFile()`): the status its stream sent, else the response's; whole
+ * when the stream was ended and closed with no error code (its `writableFinished` is true after a reset too).
+ */
+const HTTP2_RESPONSE: ResponseReader = {
+  status(res) {
+    const sent: unknown = (res as Http2Response).stream?.sentHeaders?.[':status'];
+    if (typeof sent === 'number') return sent;
+    return res.headersSent ? res.statusCode : undefined;
+  },
+  whole(res) {
+    const stream = (res as Http2Response).stream;
+    return stream != null && stream.rstCode === 0 && (stream.writableEnded || res.writableEnded);
+  },
+};
+
+/** How a request of a kind is read: its URL, and its response at the end. */
 interface RequestKind {
   url(req: IncomingMessage): RequestUrl;
-  sentWhole(res: ServerResponse): boolean;
+  response: ResponseReader;
 }
 
-const HTTP1: RequestKind = { url: requestUrl, sentWhole: writableFinished };
-const HTTP2: RequestKind = { url: http2RequestUrl, sentWhole: http2SentWhole };
+const HTTP1: RequestKind = { url: requestUrl, response: HTTP1_RESPONSE };
+const HTTP2: RequestKind = { url: http2RequestUrl, response: HTTP2_RESPONSE };
 
 function startInbound(state: ServerState, req: IncomingMessage, res: ServerResponse, kind: RequestKind): InboundRequest | undefined {
   if (isSuppressed(storage.getStore())) return undefined;
   const { url, path } = kind.url(req);
   if (state.ignore !== undefined && state.ignore(req, path)) return undefined;
-  return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path, kind.sentWhole);
+  return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path, kind.response);
 }
 
 /** `emit` of a server class: a 'request' gets its span; `kindOf` tells an HTTP/2 server's own requests from its HTTP/1.1 ones. */
@@ -155,15 +165,22 @@ export function patchHttp2Server(exports: any, { state, wrap }: PatchContext<Htt
   const kindOf = (req: IncomingMessage): RequestKind => (req instanceof (Request as new () => IncomingMessage) ? HTTP2 : HTTP1);
   wrapMessages(wrap, Request, exports.Http2ServerResponse);
   wrapHttpMessages(wrap, {});
+  http2ServerPrototypes ??= serverPrototypes(exports);
+  for (const proto of http2ServerPrototypes) wrap(proto, 'emit', wrapEmit(state, kindOf));
+}
+
+/** The prototypes of http2's two server classes, found once per process (http2 may be patched again: its ES-module binding, a reinstall). */
+let http2ServerPrototypes: object[] | undefined;
+
+function serverPrototypes(exports: any): object[] {
+  const found: object[] = [];
   for (const make of [exports.createServer, exports.createSecureServer]) {
-    let proto: object;
     try {
-      proto = Object.getPrototypeOf(Reflect.apply(make, exports, []));
+      found.push(Object.getPrototypeOf(Reflect.apply(make, exports, [])));
     } catch (err) {
       // A Node that cannot make one (no TLS) leaves only that kind of server untraced.
       log('httpServer: no %s server to patch: %O', make?.name, err);
-      continue;
     }
-    wrap(proto, 'emit', wrapEmit(state, kindOf));
   }
+  return found;
 }

@@ -98,6 +98,34 @@ describe('http server hook: http2 (compatibility API)', () => {
     }
   });
 
+  it('a handler that answers through the stream (respondWithFile, respond and end): the status it sent, no error', async () => {
+    // Regression: the span said 200 (the compat response's own status) and logged an abort, the response never ended by `res`.
+    installPatches(['httpServer'], { tracer });
+    const { url, close } = await listen(
+      http2.createServer((req) => {
+        if (req.url === '/file') req.stream.respondWithFile(__filename, { ':status': 203, 'content-type': 'text/plain' });
+        else {
+          req.stream.respond({ ':status': 404 });
+          req.stream.end('none');
+        }
+      }),
+    );
+    try {
+      assert.equal((await h2request(url, '/file')).status, 203);
+      assert.deepEqual(await h2request(url, '/missing'), { status: 404, body: 'none' });
+      await tracer.settle();
+      const byUrl = new Map(tracer.finished.map((s) => [s.tags['http.url'], s]));
+      for (const [path, status] of [['/file', 203], ['/missing', 404]] as const) {
+        const span = byUrl.get(`${url}${path}`) as RecordedSpan;
+        assert.equal(span.tags['http.status_code'], status, path);
+        assert.equal(span.tags.error, undefined, path);
+        assert.deepEqual(span.logs, [], path);
+      }
+    } finally {
+      await close();
+    }
+  });
+
   it('tracedAttributes, ignoreIncoming (path and predicate) and a 5xx as on HTTP/1', async () => {
     const ignoreIncoming = ['/health', (req: http.IncomingMessage) => req.headers['x-skip'] === '1'];
     installPatches(['httpServer'], { tracer, ignoreIncoming, hooks: { httpServer: { tracedAttributes: ['httpVersion', 'path', 'headers.x-tenant', 'headers.cookie'] } } });
