@@ -19,7 +19,7 @@
 import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
-import { DbCall, DbConnection, inOwnWork, ownWork, redactedErrorCopy, runInContext, startDbCallUnder, statementLimit } from '../cores/db-call';
+import { DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder, statementLimit } from '../cores/db-call';
 import { redactEchoedValues } from '../cores/echoed-values';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, markError, tracingOff } from '../spans';
@@ -235,15 +235,19 @@ export function commandStatement(command: Command, name: string, capture: boolea
   return statementJson(command, name, false, limit);
 }
 
-/** The fields of a driver error that a span logs: those that name the failure, never a value the server echoed. */
-const KEPT_ERROR_FIELDS = new Set(['name', 'message', 'code', 'codeName']);
-
 /**
- * What the span logs of a failure: a copy of the error (its class kept) with only `KEPT_ERROR_FIELDS` and
- * its stack, the text of each with the echoed values redacted.
+ * What the span logs of a failure: a plain Error with the driver error's name, `code`, `codeName`, and its
+ * message and stack redacted. Not a copy of the driver's class: without its internal fields (the
+ * `errorLabelSet` that holds labels), its getters (`errorLabels`) and methods throw.
  */
-function redactedError(err: unknown): unknown {
-  return redactedErrorCopy(err, redactEchoedValues, (name) => KEPT_ERROR_FIELDS.has(name));
+function redactedError(err: unknown): Error {
+  const source = err as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown; codeName?: unknown } | null | undefined;
+  const copy = new Error(redactEchoedValues(String(source?.message ?? err))) as Error & { code?: unknown; codeName?: unknown };
+  if (typeof source?.name === 'string') copy.name = source.name;
+  copy.stack = typeof source?.stack === 'string' ? redactEchoedValues(source.stack) : undefined;
+  if (source?.code !== undefined) copy.code = source.code;
+  if (source?.codeName !== undefined) copy.codeName = source.codeName;
+  return copy;
 }
 
 /** The driver's lazily parsed reply (MongoDBResponse, an OnDemandDocument over the BSON bytes). */
