@@ -314,6 +314,14 @@ export function runInContext<R>(store: RequestContext | undefined, fn: (...args:
 }
 
 /**
+ * `callback` as the library is given it, run in `store` (by default its caller's context) whatever
+ * context the library calls it from: a connection's socket carries none of the caller's.
+ */
+export function inCallerContext<F extends (...args: any[]) => unknown>(callback: F, store = storage.getStore()): (...args: Parameters<F>) => unknown {
+  return callbackWrapper(callback, (self, args) => runInContext(store, callback, self, args));
+}
+
+/**
  * Runs work that the library starts by itself (a reconnect, a re-send) outside any request, so that it
  * never becomes a child of whichever request happened to create the client.
  */

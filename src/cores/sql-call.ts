@@ -13,7 +13,7 @@ import { redactSqlMessage, sanitizedStatement, sanitizeSql, sqlVerb } from '../s
 import type { SqlDialect } from '../sql';
 import { storage } from '../context';
 import { callbackWrapper } from '../registry/wrap';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, redactErrorText, runInContext, startDbCall, startDbCallUnder } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, inCallerContext, redactErrorText, runInContext, startDbCall, startDbCallUnder } from './db-call';
 import { applyArgs } from '../apply-args';
 
 /** Longest `db.statement` of every SQL hook, unless its `maxStatementLength` says otherwise. */
@@ -192,8 +192,7 @@ type Callback = (...args: any[]) => unknown;
  * the same, not in that of whichever request opened the connection the driver calls it from.
  */
 export function callerCallback(call: DbCall | undefined, callback: Callback, store = storage.getStore()): Callback {
-  if (call !== undefined) return call.callback(callback, store);
-  return callbackWrapper(callback, (self, args) => runInContext(store, callback, self, args));
+  return call !== undefined ? call.callback(callback, store) : inCallerContext(callback, store);
 }
 
 /** `call.invoke`, or `original` as it is for a call that makes no span. */

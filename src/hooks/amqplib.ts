@@ -2,7 +2,7 @@
  * amqplib 0.10 (RabbitMQ): the promise API (`amqplib`) and the callback API (`amqplib/callback_api`):
  * producer spans for `publish`/`sendToQueue` with the trace in the message headers, consumer spans
  * around the consumers of deliveries. Every patch is on an internal file (`lib/channel`,
- * `lib/channel_model`, `lib/callback_model`, `lib/connect`), which CommonJS and ES-module imports of the
+ * `lib/connection`, `lib/channel_model`, `lib/callback_model`, `lib/connect`), which CommonJS and ES-module imports of the
  * package both load through require(). The span logic is in ../tracing/amqplib, loaded when amqplib is.
  */
 import type { AmqplibOptions } from '../options/amqplib';
@@ -16,8 +16,9 @@ export const amqplibHook = defineHook<'amqplib', AmqplibOptions, typeof import('
   tracing: () => require('../tracing/amqplib'),
   targets: fileTargets('amqplib', VERSIONS, {
     'lib/channel': 'patchChannel',
+    'lib/connection': 'patchConnection',
     'lib/channel_model': 'patchModel',
-    'lib/callback_model': 'patchModel',
+    'lib/callback_model': 'patchCallbackModel',
     // Only reached when the hooks are installed before amqplib loads: its entry files keep their own
     // reference to `connect`. Connections opened otherwise are tagged from their socket.
     'lib/connect': 'patchConnect',

@@ -18,15 +18,20 @@
  * returns, or when the promise it returns settles (that promise is handed back chained, never with a
  * side `.then`). It does not wait for ack/nack: those may come in batches, later, from elsewhere, or
  * never (noAck). `requireParent` does not apply to consumer spans: a message is their parent.
+ *
+ * Context: a connection's socket runs outside any request (`Connection#open`), so nothing it delivers
+ * (replies, deliveries, events) is the request's that happened to connect; the callback API's callbacks
+ * run in their caller's context.
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { isSuppressed, storage } from '../context';
+import { inCallerContext, runInContext } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
 import type { MessageSpanSpec } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, TagMap } from '../spans';
+import { clientParent, TagMap, tracingOff } from '../spans';
 import type { CommonHookOptions } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
@@ -36,7 +41,7 @@ import { ownDataValue } from '../own-copy';
 type AnyFunction = (...args: any[]) => any;
 
 interface ConnectionLike {
-  stream?: { remoteAddress?: unknown; remotePort?: unknown };
+  stream?: { remoteAddress?: unknown; remotePort?: unknown; emit?: unknown };
 }
 
 interface ChannelLike {
@@ -200,7 +205,14 @@ function wrapPublish(hook: ActiveHook<AmqplibOptions>, confirm: boolean) {
     function publish(this: ChannelLike): unknown {
       if (publishingOn === this) return applyArgs(original, this, arguments);
       const parent = clientParent(hook);
-      if (parent === undefined) return applyArgs(original, this, arguments);
+      if (parent === undefined) {
+        const callback: unknown = arguments[4];
+        // No span: the confirm callback still runs in its caller's context, not in the socket's.
+        if (!confirm || typeof callback !== 'function' || tracingOff(hook)) return applyArgs(original, this, arguments);
+        const args: unknown[] = Array.prototype.slice.call(arguments);
+        args[4] = inCallerContext(callback as AnyFunction);
+        return original.apply(this, args);
+      }
       const outer = publishingOn;
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- the channel publishing now, for the calls it makes inside
       publishingOn = this;
@@ -272,6 +284,65 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
     };
 }
 
+// ---- context --------------------------------------------------------------------------------------
+
+/**
+ * A handler of what the library does by itself (what its socket and a channel's write buffer deliver:
+ * replies, deliveries, returned messages, `'error'`, `'close'`, `'drain'`, `'blocked'`, a broker's cancel)
+ * running outside any request: never in the one that opened the connection or filled the buffer.
+ */
+function outsideRequests(hook: ActiveHook) {
+  return (original: AnyFunction) =>
+    function (this: unknown): unknown {
+      return tracingOff(hook) ? applyArgs(original, this, arguments) : runInContext(undefined, original, this, arguments);
+    };
+}
+
+/** A method whose callback (argument `index`) the library calls from its socket: run in its caller's context. */
+function callbackInCallerContext(hook: ActiveHook, index: number) {
+  return (original: AnyFunction) =>
+    function (this: unknown): unknown {
+      const callback: unknown = arguments[index];
+      if (typeof callback !== 'function' || tracingOff(hook)) return applyArgs(original, this, arguments);
+      const args: unknown[] = Array.prototype.slice.call(arguments);
+      args[index] = inCallerContext(callback as AnyFunction);
+      return original.apply(this, args);
+    };
+}
+
+/** On a connection's socket whose events run outside any request. */
+const kOutside = Symbol('opentracing-client-hooks.amqplibOutside');
+
+/**
+ * `Connection#open(fields, openCallback)`, called with the socket just connected: the socket was made in
+ * the context of whoever connected, and would run all the connection's work there. Its events (and so the
+ * handshake, the heartbeat timers it starts, every frame) run outside any request from now on; only
+ * `openCallback` runs in the caller's context.
+ */
+function wrapOpen(hook: ActiveHook<AmqplibOptions>) {
+  return (original: AnyFunction) =>
+    function open(this: ConnectionLike, _fields: unknown, openCallback: unknown): unknown {
+      if (tracingOff(hook)) return applyArgs(original, this, arguments);
+      const stream = this.stream as (Record<PropertyKey, unknown> & { emit?: unknown }) | undefined;
+      if (stream != null && typeof stream === 'object' && typeof stream.emit === 'function' && stream[kOutside] !== true) {
+        Object.defineProperty(stream, 'emit', { value: outsideRequests(hook)(stream.emit as AnyFunction), writable: true, configurable: true });
+        Object.defineProperty(stream, kOutside, { value: true });
+      }
+      if (typeof openCallback !== 'function') return applyArgs(original, this, arguments);
+      const args: unknown[] = Array.prototype.slice.call(arguments);
+      args[1] = inCallerContext(openCallback as AnyFunction);
+      return original.apply(this, args);
+    };
+}
+
+export function patchConnection(exports: any, { hook, wrap }: PatchContext<AmqplibOptions, undefined>): void {
+  const proto = exports.Connection.prototype;
+  wrap(proto, 'open', wrapOpen(hook));
+  // The app's callbacks, called when the server answers: close(cb), and updateSecret's through _updateSecret.
+  wrap(proto, 'close', callbackInCallerContext(hook, 0));
+  if (typeof proto._updateSecret === 'function') wrap(proto, '_updateSecret', callbackInCallerContext(hook, 2));
+}
+
 // ---- connect --------------------------------------------------------------------------------------
 
 function wrapConnect(hook: ActiveHook<AmqplibOptions>) {
@@ -295,8 +366,21 @@ export function patchModel(exports: any, { hook, wrap }: PatchContext<AmqplibOpt
   wrap(exports.Channel.prototype, 'consume', wrapConsume(hook));
 }
 
+/** The callback API's methods whose callback is not an RPC's (those go through `_rpc`): get's message, close's end. */
+export function patchCallbackModel(exports: any, context: PatchContext<AmqplibOptions, undefined>): void {
+  patchModel(exports, context);
+  const { hook, wrap } = context;
+  wrap(exports.Channel.prototype, 'get', callbackInCallerContext(hook, 2));
+  wrap(exports.Channel.prototype, 'close', callbackInCallerContext(hook, 0));
+}
+
 export function patchChannel(exports: any, { hook, wrap }: PatchContext<AmqplibOptions, undefined>): void {
+  const proto = exports.Channel.prototype;
   wrap(exports.BaseChannel.prototype, 'dispatchMessage', wrapDispatch(hook));
+  // An RPC's reply comes from the socket: its callback (the callback API's, or what settles the promise API's) runs in its caller's context.
+  wrap(proto, '_rpc', callbackInCallerContext(hook, 3));
+  // Emitted from the write multiplexer, in the context of whichever publish scheduled its read.
+  wrap(proto, 'onBufferDrain', outsideRequests(hook));
 }
 
 export function patchConnect(exports: any, { hook, wrap }: PatchContext<AmqplibOptions, undefined>): void {

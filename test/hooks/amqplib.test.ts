@@ -533,6 +533,121 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
   });
 
+  describe('a connection opened inside a request (A) is not that request\'s', () => {
+    /** Opens a connection (each API) inside request A, which then finishes. */
+    async function openedInRequest(): Promise<{ a: RecordedSpan; promiseConn: amqp.ChannelModel; cbConn: amqpCallback.Connection }> {
+      const a = tracer.startSpan('request A') as RecordedSpan;
+      const opened = await withSpan(a, async () => ({
+        promiseConn: await amqp.connect(amqpUrl()),
+        cbConn: await new Promise<amqpCallback.Connection>((resolve, reject) => amqpCallback.connect(amqpUrl(), (err, c) => (err ? reject(err) : resolve(c)))),
+      }));
+      a.finish();
+      return { a, ...opened };
+    }
+    const named = (span: Span | undefined): string => (span === undefined ? 'none' : (span as RecordedSpan).operationName);
+
+    it('callback API: each callback runs in the context of the code that gave it (request B); what it publishes is B\'s', async () => {
+      const { cbConn: c } = await openedInRequest();
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const seen: Record<string, string> = {};
+      const queue = fresh('ctxq');
+      const done = defer();
+      withSpan(b, () =>
+        c.createChannel((err, channel) => {
+          if (err) return done.reject(err);
+          seen.createChannel = named(currentSpan());
+          channel.assertQueue(queue, { exclusive: true }, (err2) => {
+            if (err2) return done.reject(err2);
+            seen.assertQueue = named(currentSpan());
+            channel.sendToQueue(queue, Buffer.from('x'));
+            channel.get(queue, { noAck: true }, (err3, msg) => {
+              if (err3) return done.reject(err3);
+              seen.get = msg === false ? 'empty' : named(currentSpan());
+              channel.close(() => {
+                seen.close = named(currentSpan());
+                c.close(() => {
+                  seen.connectionClose = named(currentSpan());
+                  done.resolve();
+                });
+              });
+            });
+          });
+        }),
+      );
+      b.finish();
+      await done.promise;
+      assert.deepEqual(seen, { createChannel: 'request B', assertQueue: 'request B', get: 'request B', close: 'request B', connectionClose: 'request B' });
+      await tracer.settle();
+      assert.equal(one(`amqp.publish <default>:${queue}`).parentId, b.id, 'published from B\'s callback: a child of B');
+    });
+
+    it('a confirm callback of a publish that makes no span (requireParent, no active span) runs in its caller\'s context too', async () => {
+      uninstallAllPatches();
+      install({ requireParent: true });
+      const { promiseConn: c } = await openedInRequest();
+      const channel = await c.createConfirmChannel();
+      const confirmed = defer<string>();
+      channel.sendToQueue(fresh('nowhere'), Buffer.from('c'), {}, () => confirmed.resolve(named(currentSpan())));
+      assert.equal(await confirmed.promise, 'none');
+      await c.close();
+    });
+
+    it("events the connection delivers by itself ('return', 'error', 'close', 'drain', a broker's cancel) run outside any request", async () => {
+      const { promiseConn: c } = await openedInRequest();
+      const seen: Array<[string, string]> = [];
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const channel = await withSpan(b, () => c.createChannel());
+      const other = await c.createChannel();
+      const queue = fresh('cancelctx');
+      await other.assertQueue(queue);
+      const cancelled = defer();
+      const returned = defer();
+      await withSpan(b, async () => {
+        channel.on('return', () => {
+          seen.push(['return', named(currentSpan())]);
+          returned.resolve();
+        });
+        await channel.consume(queue, (msg) => {
+          if (msg !== null) return;
+          seen.push(['cancel', named(currentSpan())]);
+          cancelled.resolve();
+        });
+        channel.publish('', fresh('nowhere'), Buffer.from('r'), { mandatory: true });
+      });
+      await returned.promise;
+      await other.deleteQueue(queue);
+      await cancelled.promise;
+      // A write buffer of one frame: publish fills it, and 'drain' comes from the multiplexer.
+      const small = await (c.createChannel as (options: object) => Promise<amqp.Channel>).call(c, { highWaterMark: 1 });
+      const drained = defer();
+      small.on('drain', () => {
+        seen.push(['drain', named(currentSpan())]);
+        drained.resolve();
+      });
+      withSpan(b, () => {
+        while (small.sendToQueue(fresh('nowhere'), Buffer.from('d')));
+      });
+      await drained.promise;
+      const closed = defer();
+      channel.on('error', () => seen.push(['error', named(currentSpan())]));
+      channel.on('close', () => {
+        seen.push(['close', named(currentSpan())]);
+        closed.resolve();
+      });
+      await withSpan(b, () => channel.checkQueue(fresh('missing')).catch(() => undefined));
+      await closed.promise;
+      b.finish();
+      await c.close();
+      assert.deepEqual(seen, [
+        ['return', 'none'],
+        ['cancel', 'none'],
+        ['drain', 'none'],
+        ['error', 'none'],
+        ['close', 'none'],
+      ]);
+    });
+  });
+
   it('uninstall: the very same functions back, no span and no header', async () => {
     uninstallAllPatches();
     const originals = amqplibTargets().map(([o, k]) => (o as any)[k]);

@@ -13,7 +13,8 @@ interface Model {
   ConfirmChannel: { prototype: object };
 }
 
-const channelLib = require('amqplib/lib/channel') as { BaseChannel: { prototype: object } };
+const channelLib = require('amqplib/lib/channel') as { BaseChannel: { prototype: object }; Channel: { prototype: object } };
+const connectionLib = require('amqplib/lib/connection') as { Connection: { prototype: object } };
 const promiseModel = require('amqplib/lib/channel_model') as Model;
 const callbackModel = require('amqplib/lib/callback_model') as Model;
 const connectLib = require('amqplib/lib/connect') as object;
@@ -21,9 +22,12 @@ const connectLib = require('amqplib/lib/connect') as object;
 /** Every function the amqplib hook replaces. */
 export function amqplibTargets(): Array<[object, PropertyKey]> {
   const targets: Array<[object, PropertyKey]> = [[channelLib.BaseChannel.prototype, 'dispatchMessage'], [connectLib, 'connect']];
+  targets.push([channelLib.Channel.prototype, '_rpc'], [channelLib.Channel.prototype, 'onBufferDrain']);
+  targets.push([connectionLib.Connection.prototype, 'open'], [connectionLib.Connection.prototype, 'close'], [connectionLib.Connection.prototype, '_updateSecret']);
   for (const model of [promiseModel, callbackModel]) {
     targets.push([model.Channel.prototype, 'publish'], [model.Channel.prototype, 'consume'], [model.ConfirmChannel.prototype, 'publish']);
   }
+  targets.push([callbackModel.Channel.prototype, 'get'], [callbackModel.Channel.prototype, 'close']);
   return targets;
 }
 
