@@ -14,6 +14,7 @@ import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSp
 import { DbCall } from './db-call';
 import { ownCopy } from '../own-copy';
 import { headersToAdd } from '../trace-headers';
+import { isPromise } from 'node:util/types';
 
 type AnyFunction = (...args: any[]) => any;
 
@@ -220,14 +221,56 @@ export function startConsumer(
 }
 
 /**
- * Runs the handler `original` with `call`'s span active (for it and all it starts). The span finishes
- * when the handler returns or throws, or when the promise it returns settles; that promise is handed
- * back chained (`p.then(ok, rethrow)`), never with a side `.then`, so the caller's async frames stay.
- * What the handler throws or rejects with reaches the library unchanged.
+ * What the library does with what its handler returns: `awaited` (kafkajs's eachMessage, bullmq's
+ * processor wait for its promise), or `ignored` (amqplib's deliveries and NATS callbacks throw it away).
  */
-export function runConsumer(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): any {
+export type HandlerResult = 'awaited' | 'ignored';
+
+/**
+ * Runs the handler `original` with `call`'s span active (for it and all it starts). The span finishes
+ * when the handler returns or throws, or when the promise it returns settles. What the handler throws or
+ * rejects with reaches the library unchanged.
+ * - `awaited`: a returned promise (any thenable: the library awaits it) is handed back chained
+ *   (`p.then(ok, rethrow)`), never with a side `.then`, so the caller's async frames stay.
+ * - `ignored`: the result is handed back as it is, and only a native promise is waited for, with an
+ *   `await` that neither reads its `then` nor calls a patched `Promise.prototype.then`. Anything else (a
+ *   lazy thenable: a knex builder, a mongoose Query the handler did not await) is never touched, as the
+ *   library never touches it, and the span ends when the handler returns.
+ */
+export function runConsumer(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>, result: HandlerResult = 'awaited'): any {
   // Reflect.apply, not a closure: one frame fewer under the handler (AsyncLocalStorage.run, invokeAndChain, invoke).
-  return storage.run({ span: call.span }, Reflect.apply, call.invokeAndChain, call, [original, thisArg, args]);
+  if (result === 'awaited') return storage.run({ span: call.span }, Reflect.apply, call.invokeAndChain, call, [original, thisArg, args]);
+  return storage.run({ span: call.span }, invokeIgnored, call, original, thisArg, args);
+}
+
+function invokeIgnored(call: DbCall, original: AnyFunction, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  const result = call.invoke(original, thisArg, args);
+  if (isPlainPromise(result)) void settled(call, result);
+  else call.succeed(result);
+  return result;
+}
+
+/**
+ * A promise of the built-in class itself, told without running any code of the app's (no getter, no
+ * Proxy trap): `await` then takes it as it is, without reading its `then`.
+ */
+function isPlainPromise(value: unknown): value is Promise<unknown> {
+  return isPromise(value) && Object.getPrototypeOf(value) === Promise.prototype && !Object.prototype.hasOwnProperty.call(value, 'constructor');
+}
+
+/**
+ * Finishes `call` when `promise` settles. A rejection is rethrown: the library ignores the handler's
+ * promise, so untraced it would be an unhandled rejection, and this one stays that (with the same reason).
+ */
+async function settled(call: DbCall, promise: Promise<unknown>): Promise<void> {
+  let value: unknown;
+  try {
+    value = await promise;
+  } catch (err) {
+    call.fail(err);
+    throw err;
+  }
+  call.succeed(value);
 }
 
 /** `startConsumer` and `runConsumer`; the handler runs as it is when no span is made. */
@@ -238,7 +281,8 @@ export function traceHandler(
   original: AnyFunction,
   thisArg: unknown,
   args: ArrayLike<unknown>,
+  result: HandlerResult = 'awaited',
 ): any {
   const call = startConsumer(hook, spec, contexts);
-  return call === undefined ? Reflect.apply(original, thisArg, args) : runConsumer(call, original, thisArg, args);
+  return call === undefined ? Reflect.apply(original, thisArg, args) : runConsumer(call, original, thisArg, args, result);
 }

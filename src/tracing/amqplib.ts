@@ -15,8 +15,8 @@
  * its consumer (consumers registered before install included), runs the consumer inside a `consumer`
  * span that follows from (option `consumerParent`) the context in the message headers; a message
  * without one, or with one the tracer rejects, starts a new trace. The span finishes when the callback
- * returns, or when the promise it returns settles (that promise is handed back chained, never with a
- * side `.then`). It does not wait for ack/nack: those may come in batches, later, from elsewhere, or
+ * returns, or when the native promise it returns settles (amqplib ignores what the callback returns: the
+ * hook calls no `then`, see runConsumer). It does not wait for ack/nack: those may come in batches, later, from elsewhere, or
  * never (noAck). `requireParent` does not apply to consumer spans: a message is their parent.
  *
  * Context: a connection's socket runs outside any request (`Connection#open`), so nothing it delivers
@@ -280,7 +280,7 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
       }
       // The consumer and all it starts run in its span's context, not in the context that opened the connection.
       const context = extractMessageContext(hook, message.properties?.headers, objectHeaders);
-      return traceHandler(hook, consumeSpec(this, fields), context, original, this, arguments);
+      return traceHandler(hook, consumeSpec(this, fields), context, original, this, arguments, 'ignored');
     };
 }
 

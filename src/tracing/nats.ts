@@ -383,7 +383,7 @@ function wrapProcessMsg(hook: ActiveHook<NatsOptions>) {
       const traced = function (this: unknown, err: unknown, message: MsgLike): unknown {
         const spec = err == null && message != null ? consumerSpec(sub, message, prefix) : undefined;
         if (spec === undefined) return applyArgs(callback as AnyFunction, this, arguments);
-        return traceHandler(hook, spec, extractMessageContext(hook, message.headers, msgHeaders), callback as AnyFunction, this, arguments);
+        return traceHandler(hook, spec, extractMessageContext(hook, message.headers, msgHeaders), callback as AnyFunction, this, arguments, 'ignored');
       };
       return callingThrough(sub, callback, traced, original, this, arguments);
     };
@@ -542,7 +542,7 @@ function wrapPush(hook: ActiveHook<NatsOptions>) {
       if (consumer === undefined) return applyArgs(original, this, arguments);
       const spec = jetStreamSpec(consumer, message as MsgLike);
       const traced = function (this: unknown): unknown {
-        return traceHandler(hook, spec, extractMessageContext(hook, (message as MsgLike).headers, msgHeaders), callback as AnyFunction, this, arguments);
+        return traceHandler(hook, spec, extractMessageContext(hook, (message as MsgLike).headers, msgHeaders), callback as AnyFunction, this, arguments, 'ignored');
       };
       return callingThrough(this, callback, traced, original, this, arguments);
     };

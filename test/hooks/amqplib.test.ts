@@ -416,6 +416,39 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.ok(!one(`amqp.consume ${queue}`).hasError());
   });
 
+  it("what a consumer returns besides a native promise is not touched (amqplib ignores it): a lazy thenable's then is never called, a throwing then getter is never read", async () => {
+    const queue = fresh('thenq');
+    let thenCalls = 0;
+    let getterReads = 0;
+    const lazy = { then: () => thenCalls++ };
+    const throwing = {
+      get then(): unknown {
+        getterReads++;
+        throw new Error('then getter throws');
+      },
+    };
+    const returns = [lazy, throwing, undefined];
+    const { seen, done } = arrivals(3);
+    const channel = await conn.createChannel();
+    const errors: unknown[] = [];
+    channel.on('error', (err) => errors.push(err));
+    await channel.assertQueue(queue, { exclusive: true });
+    await channel.consume(queue, (msg) => {
+      seen(msg);
+      return returns.shift();
+    }, { noAck: true });
+    for (const body of ['lazy', 'throwing', 'plain']) channel.sendToQueue(queue, Buffer.from(body));
+    await done;
+    await tracer.settle();
+    assert.equal(thenCalls, 0);
+    assert.equal(getterReads, 0);
+    assert.deepEqual(errors, []);
+    const spans = tracer.byName(`amqp.consume ${queue}`);
+    assert.equal(spans.length, 3, 'each finished, at return');
+    assert.ok(spans.every((span) => !span.hasError()));
+    await channel.close();
+  });
+
   describe('a consumer that fails is handled as without the hook', () => {
     /** A consume callback that throws: amqplib closes the channel and reports that error on it. */
     async function throwingConsumer(): Promise<{ thrown: Error; reported: Error & { code?: number } }> {

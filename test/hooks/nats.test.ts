@@ -410,6 +410,38 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.equal(span.parentId, tracer.byName(`nats.publish ${base}.order-17`)[0].id);
   });
 
+  it("what a subscription callback returns besides a native promise is not touched (the client ignores it): a lazy thenable's then is never called, a throwing then getter never read", async () => {
+    const subject = freshSubject('thenable');
+    let touched = 0;
+    const returns: unknown[] = [
+      { then: () => touched++ },
+      {
+        get then(): unknown {
+          touched++;
+          throw new Error('then getter throws');
+        },
+      },
+    ];
+    const got = defer<void>();
+    let count = 0;
+    nc.subscribe(subject, {
+      callback: () => {
+        if (++count === 2) got.resolve();
+        return returns.shift();
+      },
+    });
+    await nc.flush();
+    nc.publish(subject, sc.encode('a'));
+    nc.publish(subject, sc.encode('b'));
+    await got.promise;
+    await nc.flush();
+    await tracer.settle();
+    assert.equal(touched, 0);
+    const spans = tracer.byName(`nats.process ${subject}`);
+    assert.equal(spans.length, 2, 'each finished, at return');
+    assert.ok(spans.every((span) => !span.hasError()));
+  });
+
   it('requireParent: no publish span outside a request, the message still starts a consumer span', async () => {
     uninstallAllPatches();
     install({ requireParent: true });
