@@ -136,8 +136,9 @@ function stableName(name: string): string {
 let publishingOn: object | undefined;
 
 function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | null, exchangeArg: unknown, routingKeyArg: unknown): DbCall | undefined {
-  const exchange = String(exchangeArg ?? '');
-  const routingKey = String(routingKeyArg ?? '');
+  // Only strings are named: amqplib converts neither (it throws on anything else), and an app's toString stays unrun.
+  const exchange = typeof exchangeArg === 'string' ? exchangeArg : '';
+  const routingKey = typeof routingKeyArg === 'string' ? routingKeyArg : '';
   const tags: TagMap = { 'amqp.exchange': exchange, 'amqp.routing_key': routingKey };
   if (exchange === '') tags['amqp.queue'] = routingKey;
   addPeerTags(tags, channel);

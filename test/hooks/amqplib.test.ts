@@ -114,6 +114,16 @@ describe('amqplib hook (real RabbitMQ)', function () {
     return request;
   }
 
+  /** Runs `fn` inside a request span, finished after it. */
+  function inRequest<T>(fn: () => T): T {
+    const request = tracer.startSpan('request');
+    try {
+      return withSpan(request, fn);
+    } finally {
+      request.finish();
+    }
+  }
+
   it('promise API: publish and consume in one trace; producer under the request span, consumer following from it', async () => {
     const { seen, done } = arrivals();
     const { exchange, queue } = await exchangeWithConsumer(seen);
@@ -331,6 +341,26 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(readsOf(() => ch.sendToQueue(queue, Buffer.from('3'), options())), untraced, 'an inject that throws');
     const arrivals = await done;
     for (const arrival of arrivals) assert.deepEqual(arrival.msg.properties.headers, { app: 'a' });
+  });
+
+  it("an exchange or routing key that is no string: amqplib's own TypeError, the app's toString never run", async () => {
+    let calls = 0;
+    const odd = { toString: () => (calls++, 'odd') };
+    const message = (fn: () => unknown): string => {
+      try {
+        fn();
+        return 'returned';
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    const run = (): string[] => inRequest(() => [message(() => ch.publish(odd as never, 'k', Buffer.from('x'))), message(() => ch.publish('', odd as never, Buffer.from('x')))]);
+    uninstallAllPatches();
+    const untraced = run();
+    install();
+    assert.deepEqual(run(), untraced);
+    assert.equal(calls, 0);
+    assert.match(untraced[0], /^TypeError: Field 'exchange' is the wrong type/);
   });
 
   it('an object URL: connect reads its hostname, port and protocol no more often than amqplib does (-r, which patches connect before amqplib binds it)', async () => {
