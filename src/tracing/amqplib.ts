@@ -4,8 +4,9 @@
  * (`messaging.system=rabbitmq`).
  *
  * Producer: `publish` of each model's Channel and ConfirmChannel (`sendToQueue` calls `publish`) makes a
- * `producer` span under the active span and injects it (FORMAT_TEXT_MAP) into the message headers, on
- * a copy of the caller's options that delegates to them; a header the caller set wins. On a plain
+ * `producer` span under the active span and injects it (FORMAT_TEXT_MAP) into the message headers, a
+ * copy of the caller's, seen through a Proxy over the caller's options (see tracedOptions); a header the
+ * caller set wins. On a plain
  * channel the span finishes when `publish` returns: amqplib only buffers the message and there is no
  * outcome to wait for. On a confirm channel it finishes when the broker confirms: a nack, or the
  * channel closing first, marks it as an error. The caller's confirm callback runs after that, in the
@@ -155,31 +156,60 @@ function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | nul
 }
 
 /**
- * The options to publish with: an object that delegates to the caller's options (each is read just as
- * amqplib reads it, and theirs is never written) with headers that carry the trace; the caller's
- * headers are the prototype of ours, as amqplib itself does, and a header they set is left alone.
+ * The trace headers beside a copy of the caller's (own and inherited enumerable ones, each read once, as
+ * amqplib's codec would read them: it then reads our copy, never theirs); a header they set wins, in any
+ * case. The caller's as they are when they are no object amqplib can take, or when there is none and the
+ * tracer failed.
+ */
+function headersWithTrace(hook: ActiveHook, span: Span, callerHeaders: unknown): unknown {
+  if (callerHeaders != null && typeof callerHeaders !== 'object' && typeof callerHeaders !== 'function') return callerHeaders;
+  const headers = Object.create(null) as Record<string, unknown>;
+  const names = new Set<string>();
+  if (callerHeaders != null) {
+    for (const key in callerHeaders as object) {
+      headers[key] = (callerHeaders as Record<string, unknown>)[key];
+      names.add(key.toLowerCase());
+    }
+  }
+  const injected = injectMessageContext(hook, span, (key, value) => (headers[key] = value), (lower) => names.has(lower));
+  return injected || callerHeaders != null ? headers : callerHeaders;
+}
+
+/**
+ * The options to publish with: the caller's, seen through a Proxy that answers `headers` with
+ * `headersWithTrace`, built when amqplib reads them (so a getter of theirs that throws throws there, as
+ * untraced, after a confirm channel has pushed the message's callback). Every other read and any write goes to the
+ * caller's object, with it as `this` (a getter over private fields works); a write of `headers` (another
+ * instrumentation's below us) is kept by the Proxy. The Proxy's target is an empty object, so that a frozen
+ * `headers` of theirs does not bind what it answers.
  */
 function tracedOptions(hook: ActiveHook, span: Span, options: unknown): unknown {
   // Nothing to inject: the caller's options go as they are, not read here.
   if ((options != null && typeof options !== 'object') || (hook.options as CommonHookOptions).propagate === false) return options;
-  const callerHeaders = options == null ? undefined : (options as { headers?: unknown }).headers;
-  const headers = callerHeaders != null && typeof callerHeaders !== 'object' ? undefined : (Object.create((callerHeaders as object | undefined) ?? null) as Record<string, unknown>);
-  // The names amqplib will send (own and inherited, as its codec's for-in), in lower case, listed once when asked.
-  let callerNames: Set<string> | undefined;
-  const callerHas = (lower: string): boolean => {
-    if (callerHeaders == null) return false;
-    if (callerNames === undefined) {
-      callerNames = new Set();
-      for (const key in callerHeaders as object) callerNames.add(key.toLowerCase());
-    }
-    return callerNames.has(lower);
-  };
-  const injected = headers !== undefined && injectMessageContext(hook, span, (key, value) => (headers[key] = value), callerHas);
-  if (!injected && options == null) return options;
-  // The headers were read once: amqplib gets them (or ours) from the copy, never from the caller's options again.
-  const copy = Object.create((options as object | undefined) ?? null) as object;
-  Object.defineProperty(copy, 'headers', { value: injected ? headers : callerHeaders, writable: true, enumerable: true, configurable: true });
-  return copy;
+  if (options == null) {
+    const headers = headersWithTrace(hook, span, undefined);
+    return headers === undefined ? options : { headers };
+  }
+  const caller = options as object;
+  let headers: unknown;
+  let read = false;
+  return new Proxy(Object.create(null) as object, {
+    get(_target, key) {
+      if (key !== 'headers') return Reflect.get(caller, key);
+      if (!read) {
+        headers = headersWithTrace(hook, span, Reflect.get(caller, key));
+        read = true;
+      }
+      return headers;
+    },
+    set(_target, key, value) {
+      if (key !== 'headers') return Reflect.set(caller, key, value);
+      headers = value;
+      read = true;
+      return true;
+    },
+    has: (_target, key) => Reflect.has(caller, key),
+  });
 }
 
 function publishTraced(hook: ActiveHook, confirm: boolean, original: AnyFunction, channel: ChannelLike, args: IArguments, parent: Span | null): unknown {

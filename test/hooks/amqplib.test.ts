@@ -124,6 +124,13 @@ describe('amqplib hook (real RabbitMQ)', function () {
     }
   }
 
+  /** Sends one message with `options` from inside a request span. */
+  function sendInRequestWith(queue: string, options: amqp.Options.Publish): void {
+    const request = tracer.startSpan('request') as RecordedSpan;
+    withSpan(request, () => ch.sendToQueue(queue, Buffer.from('x'), options));
+    request.finish();
+  }
+
   it('promise API: publish and consume in one trace; producer under the request span, consumer following from it', async () => {
     const { seen, done } = arrivals();
     const { exchange, queue } = await exchangeWithConsumer(seen);
@@ -343,6 +350,69 @@ describe('amqplib hook (real RabbitMQ)', function () {
     for (const arrival of arrivals) assert.deepEqual(arrival.msg.properties.headers, { app: 'a' });
   });
 
+  it('a headers getter that throws: the same error from publish, the span finished once with it; a confirm channel keeps the message\'s callback first, as untraced', async () => {
+    const queue = fresh('throwq');
+    const options = (): amqp.Options.Publish =>
+      Object.defineProperty({}, 'headers', {
+        enumerable: true,
+        get: () => {
+          throw new Error('boom getter');
+        },
+      });
+    const attempt = async (): Promise<{ plain: string; confirm: string; unconfirmed: number }> => {
+      const channel = await conn.createConfirmChannel();
+      const unconfirmedBefore = (channel as unknown as { unconfirmed: unknown[] }).unconfirmed.length;
+      const request = tracer.startSpan('request');
+      const outcome = withSpan(request, () => {
+        const message = (fn: () => unknown): string => {
+          try {
+            fn();
+            return 'returned';
+          } catch (err) {
+            return (err as Error).message;
+          }
+        };
+        return {
+          plain: message(() => ch.sendToQueue(queue, Buffer.from('p'), options())),
+          confirm: message(() => channel.sendToQueue(queue, Buffer.from('c'), options(), () => undefined)),
+          unconfirmed: (channel as unknown as { unconfirmed: unknown[] }).unconfirmed.length - unconfirmedBefore,
+        };
+      });
+      request.finish();
+      await channel.close().catch(() => undefined);
+      return outcome;
+    };
+    uninstallAllPatches();
+    const untraced = await attempt();
+    install();
+    tracer.reset();
+    assert.deepEqual(await attempt(), untraced);
+    assert.deepEqual(untraced, { plain: 'boom getter', confirm: 'boom getter', unconfirmed: 1 });
+    await tracer.settle();
+    const spans = tracer.byName(`amqp.publish <default>:${queue}`);
+    assert.equal(spans.length, 2, 'both finished (settle: each once)');
+    for (const span of spans) assert.equal((span.errorLog()?.fields['error.object'] as Error).message, 'boom getter');
+  });
+
+  it("options whose getters use private fields publish as untraced (they run with the caller's object as this)", async () => {
+    const { queue, done } = await consumedQueue('privq');
+    class Options {
+      #persistent = true;
+      #headers = { tenant: 't1' };
+      get persistent(): boolean {
+        return this.#persistent;
+      }
+      get headers(): Record<string, string> {
+        return this.#headers;
+      }
+    }
+    sendInRequestWith(queue, new Options() as amqp.Options.Publish);
+    const [{ msg }] = await done;
+    assert.equal(msg.properties.deliveryMode, 2);
+    assert.equal(msg.properties.headers?.tenant, 't1');
+    assert.ok(msg.properties.headers?.traceparent, 'the trace went too');
+  });
+
   it("an exchange or routing key that is no string: amqplib's own TypeError, the app's toString never run", async () => {
     let calls = 0;
     const odd = { toString: () => (calls++, 'odd') };
@@ -361,6 +431,31 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.deepEqual(run(), untraced);
     assert.equal(calls, 0);
     assert.match(untraced[0], /^TypeError: Field 'exchange' is the wrong type/);
+  });
+
+  it("a Proxy over the caller's headers sees amqplib's reads and no enumeration more", async () => {
+    const { queue, done } = await consumedQueue('proxyq', 2);
+    const counting = (): { headers: object; traps: Record<string, number> } => {
+      const traps: Record<string, number> = {};
+      const count = (name: string): void => void (traps[name] = (traps[name] ?? 0) + 1);
+      const headers = new Proxy(
+        { a: '1', b: '2' },
+        {
+          ownKeys: (t) => (count('ownKeys'), Reflect.ownKeys(t)),
+          getOwnPropertyDescriptor: (t, k) => (count('getOwnPropertyDescriptor'), Reflect.getOwnPropertyDescriptor(t, k)),
+          getPrototypeOf: (t) => (count('getPrototypeOf'), Reflect.getPrototypeOf(t)),
+        },
+      );
+      return { headers, traps };
+    };
+    uninstallAllPatches();
+    const untraced = counting();
+    inRequest(() => ch.sendToQueue(queue, Buffer.from('1'), { headers: untraced.headers }));
+    install();
+    const traced = counting();
+    inRequest(() => ch.sendToQueue(queue, Buffer.from('2'), { headers: traced.headers }));
+    await done;
+    assert.deepEqual(traced.traps, untraced.traps);
   });
 
   it('an object URL: connect reads its hostname, port and protocol no more often than amqplib does (-r, which patches connect before amqplib binds it)', async () => {
