@@ -305,8 +305,8 @@ function consumeSpec(channel: ChannelLike, fields: DeliveryFields): MessageSpanS
 function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
   return (original: AnyFunction) =>
     function dispatchMessage(this: ChannelLike, fields: DeliveryFields | null, message: Delivery | null): unknown {
-      // A null message is a consumer-cancel notification, not a delivery.
-      if (!hook.enabled || message == null || fields == null || isSuppressed(storage.getStore())) {
+      // No tracer: nothing of the delivery is read. A null message is a consumer-cancel notification, not a delivery.
+      if (tracingOff(hook) || message == null || fields == null || isSuppressed(storage.getStore())) {
         return applyArgs(original, this, arguments);
       }
       // The consumer and all it starts run in its span's context, not in the context that opened the connection.

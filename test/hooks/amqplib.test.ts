@@ -9,6 +9,7 @@ import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { esmAppSpans, runNode } from '../helpers/child';
 import { amqpUrl, messagingTags } from '../helpers/services';
 import { until } from '../helpers/waits';
+import { endNoopWindow, startNoopWindow } from '../../src/hook-tracer';
 
 const tag = `otch.test.${process.pid}`;
 let names = 0;
@@ -667,6 +668,27 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(viaExchange.tags['message_bus.destination'], exchange);
     assert.equal(viaExchange.tags['amqp.queue'], undefined, 'a delivery through an exchange does not name the queue');
     assert.equal(one(`amqp.consume ${queue}`).tags['amqp.queue'], queue);
+  });
+
+  it('with a no-op tracer (the no-op window), a delivery is not read: no extract, no span', async () => {
+    const { queue, done } = await consumedQueue('noopq');
+    let extracts = 0;
+    const extract = tracer.extract;
+    tracer.extract = function (this: RecordingTracer, ...args: Parameters<RecordingTracer['extract']>) {
+      extracts++;
+      return extract.apply(this, args);
+    } as RecordingTracer['extract'];
+    startNoopWindow({ explicitTracer: tracer }, 60000);
+    try {
+      ch.sendToQueue(queue, Buffer.from('x'), { headers: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } });
+      await done;
+    } finally {
+      endNoopWindow();
+      tracer.extract = extract;
+    }
+    assert.equal(extracts, 0);
+    await tracer.settle();
+    assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
   });
 
   it('a server-named queue stands in span names as amq.gen-*', async () => {
