@@ -32,7 +32,7 @@ import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
 import type { MessageSpanSpec } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, TagMap, tracingOff } from '../spans';
+import { clientParent, peerServiceOf, TagMap, tracingOff } from '../spans';
 import type { CommonHookOptions } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
@@ -110,11 +110,16 @@ function peerOf(channel: ChannelLike): Peer | undefined {
   return peer;
 }
 
-function addPeerTags(tags: TagMap, channel: ChannelLike): void {
+function addPeerTags(tags: TagMap, channel: ChannelLike, peerService?: CommonHookOptions['peerService']): void {
   const peer = peerOf(channel);
   if (peer === undefined) return;
   if (peer.hostname !== undefined) tags[Tags.PEER_HOSTNAME] = peer.hostname;
-  if (peer.address !== undefined) tags['peer.address'] = peer.address;
+  if (peer.address !== undefined) {
+    tags['peer.address'] = peer.address;
+    // A peer known only from the socket has no hostname for peerService to match: its address stands for it.
+    const service = peerService === undefined ? undefined : peerServiceOf(peerService, peer.address, peer.port);
+    if (service !== undefined) tags[Tags.PEER_SERVICE] = service;
+  }
   if (peer.port !== undefined) tags[Tags.PEER_PORT] = peer.port;
 }
 
@@ -142,7 +147,7 @@ function startPublish(hook: ActiveHook, channel: ChannelLike, parent: Span | nul
   const routingKey = typeof routingKeyArg === 'string' ? routingKeyArg : '';
   const tags: TagMap = { 'amqp.exchange': exchange, 'amqp.routing_key': routingKey };
   if (exchange === '') tags['amqp.queue'] = routingKey;
-  addPeerTags(tags, channel);
+  addPeerTags(tags, channel, (hook.options as CommonHookOptions).peerService);
   const spec: MessageSpanSpec = {
     component: COMPONENT,
     system: SYSTEM,

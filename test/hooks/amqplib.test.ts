@@ -691,6 +691,23 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
   });
 
+  it('peerService names a publish whose peer is known only from the socket (peer.address), by address:port or address', async () => {
+    const { queue, done } = await consumedQueue('peerq', 2);
+    uninstallAllPatches();
+    install({ peerService: { [`127.0.0.1:${amqpPort()}`]: 'rabbit-port' } });
+    sendInRequest(queue);
+    uninstallAllPatches();
+    install({ peerService: { '127.0.0.1': 'rabbit' } });
+    sendInRequest(queue);
+    await done;
+    await tracer.settle();
+    const spans = tracer.byName(`amqp.publish <default>:${queue}`);
+    assert.deepEqual(spans.map((span) => [span.tags['peer.address'], span.tags['peer.hostname'], span.tags['peer.service']]), [
+      ['127.0.0.1', undefined, 'rabbit-port'],
+      ['127.0.0.1', undefined, 'rabbit'],
+    ]);
+  });
+
   it('a server-named queue stands in span names as amq.gen-*', async () => {
     const { queue } = await ch.assertQueue('', { exclusive: true });
     const { seen, done } = arrivals();
