@@ -760,11 +760,19 @@ describe('amqplib hook (real RabbitMQ)', function () {
             channel.get(queue, { noAck: true }, (err3, msg) => {
               if (err3) return done.reject(err3);
               seen.get = msg === false ? 'empty' : named(currentSpan());
-              channel.close(() => {
-                seen.close = named(currentSpan());
-                c.close(() => {
-                  seen.connectionClose = named(currentSpan());
-                  done.resolve();
+              c.createConfirmChannel((err4, confirmChannel) => {
+                if (err4) return done.reject(err4);
+                confirmChannel.sendToQueue(fresh('nowhere'), Buffer.from('w'));
+                confirmChannel.waitForConfirms(() => {
+                  seen.waitForConfirms = named(currentSpan());
+                  confirmChannel.close(() => undefined);
+                  channel.close(() => {
+                    seen.close = named(currentSpan());
+                    c.close(() => {
+                      seen.connectionClose = named(currentSpan());
+                      done.resolve();
+                    });
+                  });
                 });
               });
             });
@@ -773,7 +781,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
       );
       b.finish();
       await done.promise;
-      assert.deepEqual(seen, { createChannel: 'request B', assertQueue: 'request B', get: 'request B', close: 'request B', connectionClose: 'request B' });
+      assert.deepEqual(seen, { createChannel: 'request B', assertQueue: 'request B', get: 'request B', waitForConfirms: 'request B', close: 'request B', connectionClose: 'request B' });
       await tracer.settle();
       assert.equal(one(`amqp.publish <default>:${queue}`).parentId, b.id, 'published from B\'s callback: a child of B');
     });
