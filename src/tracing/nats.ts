@@ -15,7 +15,7 @@
  * Consumer: `ProtocolHandler.prototype.processMsg`, through which the client hands every message to its
  * subscription, runs a callback subscription's callback inside a `consumer` span (`nats.process
  * <subscription subject>`) that follows from the publisher's context; it finishes when the callback
- * returns (or the promise it returns settles). An async-iterator subscription gets a span per message
+ * returns (or the native promise it returns settles; nothing else it returns is touched). An async-iterator subscription gets a span per message
  * from the moment the iterator hands it over until the next pull or the loop's end: an iterator cannot
  * make it active in the loop body, which runs in its caller's context. Replies to requests (inbox
  * subjects, and the subscription a `noMux` request makes, whatever its reply subject) make no consumer span,
