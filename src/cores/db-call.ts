@@ -8,8 +8,9 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, runUserHook, setTag, startClientSpanUnder, tagLatePeer, TagMap } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, runUserHook, setTag, startClientSpanUnder, tagLatePeer, TagMap, tracingOff } from '../spans';
 import { callbackWrapper } from '../registry/wrap';
+import { applyArgs } from '../apply-args';
 
 /** Options every database hook takes. */
 export interface DbHookOptions extends CommonHookOptions {
@@ -319,6 +320,27 @@ export function runInContext<R>(store: RequestContext | undefined, fn: (...args:
  */
 export function inCallerContext<F extends (...args: any[]) => unknown>(callback: F, store = storage.getStore()): (...args: Parameters<F>) => unknown {
   return callbackWrapper(callback, (self, args) => runInContext(store, callback, self, args));
+}
+
+/** Calls `original` with its argument `index`, when a function, run in the caller's context (`inCallerContext`). */
+export function applyWithCallerCallback(original: (...args: any[]) => any, thisArg: unknown, args: IArguments, index: number): any {
+  const callback: unknown = args[index];
+  if (typeof callback !== 'function') return applyArgs(original, thisArg, args);
+  const copy = Array.prototype.slice.call(args);
+  copy[index] = inCallerContext(callback as (...a: unknown[]) => unknown);
+  return Reflect.apply(original, thisArg, copy);
+}
+
+/**
+ * A wrapper of a method whose argument `index` is a callback the library calls later from other work (its
+ * socket, a pool's task run when another caller gives a client back, what waits for a Cluster's slots):
+ * the callback runs in the context of the code that gave it.
+ */
+export function callbackInCallerContext(hook: ActiveHook, index: number) {
+  return (original: (...args: any[]) => any) =>
+    function (this: unknown): any {
+      return tracingOff(hook) ? applyArgs(original, this, arguments) : applyWithCallerCallback(original, this, arguments, index);
+    };
 }
 
 /**

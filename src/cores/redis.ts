@@ -5,12 +5,10 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
-import { runUserHook, setTag, tracingOff } from '../spans';
+import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
-import { storage } from '../context';
-import { callbackWrapper } from '../registry/wrap';
 
 export interface RedisCommandInfo {
   command: string;
@@ -288,20 +286,4 @@ export function settleThrough(target: object, call: Outcome, failure?: (value: u
     return result;
   };
   return true;
-}
-
-/**
- * A wrapper of a client method whose first argument is a callback the client runs later from other work
- * (a pool's task run when another gives a client back, what waits for a Cluster's slots): the callback
- * runs in the context of the code that gave it, so that its commands are that caller's.
- */
-export function firstArgInCallerContext(hook: ActiveHook) {
-  return (original: (...args: any[]) => any) =>
-    function (this: unknown, callback: unknown): any {
-      if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
-      const store = storage.getStore();
-      const args = Array.prototype.slice.call(arguments);
-      args[0] = callbackWrapper(callback as (...a: unknown[]) => unknown, (self, callArgs) => runInContext(store, callback as (...a: unknown[]) => unknown, self, callArgs));
-      return Reflect.apply(original, this, args);
-    };
 }

@@ -27,7 +27,7 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { isSuppressed, storage } from '../context';
-import { inCallerContext, runInContext } from '../cores/db-call';
+import { applyWithCallerCallback, callbackInCallerContext, runInContext } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
 import type { MessageSpanSpec } from '../cores/messaging';
@@ -242,12 +242,9 @@ function wrapPublish(hook: ActiveHook<AmqplibOptions>, confirm: boolean) {
       if (publishingOn === this) return applyArgs(original, this, arguments);
       const parent = clientParent(hook);
       if (parent === undefined) {
-        const callback: unknown = arguments[4];
         // No span: the confirm callback still runs in its caller's context, not in the socket's.
-        if (!confirm || typeof callback !== 'function' || tracingOff(hook)) return applyArgs(original, this, arguments);
-        const args: unknown[] = Array.prototype.slice.call(arguments);
-        args[4] = inCallerContext(callback as AnyFunction);
-        return original.apply(this, args);
+        if (!confirm || tracingOff(hook)) return applyArgs(original, this, arguments);
+        return applyWithCallerCallback(original, this, arguments, 4);
       }
       const outer = publishingOn;
       // eslint-disable-next-line @typescript-eslint/no-this-alias -- the channel publishing now, for the calls it makes inside
@@ -334,18 +331,6 @@ function outsideRequests(hook: ActiveHook) {
     };
 }
 
-/** A method whose callback (argument `index`) the library calls from its socket: run in its caller's context. */
-function callbackInCallerContext(hook: ActiveHook, index: number) {
-  return (original: AnyFunction) =>
-    function (this: unknown): unknown {
-      const callback: unknown = arguments[index];
-      if (typeof callback !== 'function' || tracingOff(hook)) return applyArgs(original, this, arguments);
-      const args: unknown[] = Array.prototype.slice.call(arguments);
-      args[index] = inCallerContext(callback as AnyFunction);
-      return original.apply(this, args);
-    };
-}
-
 /** On a connection's socket whose events run outside any request. */
 const kOutside = Symbol('opentracing-client-hooks.amqplibOutside');
 
@@ -357,17 +342,14 @@ const kOutside = Symbol('opentracing-client-hooks.amqplibOutside');
  */
 function wrapOpen(hook: ActiveHook<AmqplibOptions>) {
   return (original: AnyFunction) =>
-    function open(this: ConnectionLike, _fields: unknown, openCallback: unknown): unknown {
+    function open(this: ConnectionLike): unknown {
       if (tracingOff(hook)) return applyArgs(original, this, arguments);
       const stream = this.stream as (Record<PropertyKey, unknown> & { emit?: unknown }) | undefined;
       if (stream != null && typeof stream === 'object' && typeof stream.emit === 'function' && stream[kOutside] !== true) {
         Object.defineProperty(stream, 'emit', { value: outsideRequests(hook)(stream.emit as AnyFunction), writable: true, configurable: true });
         Object.defineProperty(stream, kOutside, { value: true });
       }
-      if (typeof openCallback !== 'function') return applyArgs(original, this, arguments);
-      const args: unknown[] = Array.prototype.slice.call(arguments);
-      args[1] = inCallerContext(openCallback as AnyFunction);
-      return original.apply(this, args);
+      return applyWithCallerCallback(original, this, arguments, 1);
     };
 }
 

@@ -26,7 +26,7 @@
  */
 import type { Span } from 'opentracing';
 import { isSuppressed, RequestContext, storage } from '../context';
-import { addPeerTags, DbCall, DbConnection, redactedErrorCopy, runInContext } from '../cores/db-call';
+import { addPeerTags, DbCall, DbConnection, inCallerContext, redactedErrorCopy, runInContext } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, objectHeaders, runConsumer, startConsumer, startProducer } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { setTag, TagMap, tracingOff } from '../spans';
@@ -385,10 +385,7 @@ function wrapChildOn(hook: ActiveHook) {
   return (original: AnyFunction) =>
     function on(this: unknown, event: unknown, listener: unknown): unknown {
       if (event !== 'message' || typeof listener !== 'function' || untraceable(hook)) return applyArgs(original, this, arguments);
-      const store = storage.getStore();
-      const inContext = function (this: unknown): unknown {
-        return runInContext(store, listener as AnyFunction, this, arguments);
-      };
+      const inContext = inCallerContext(listener as AnyFunction);
       Object.defineProperty(inContext, 'listener', { value: listener });
       const args = Array.prototype.slice.call(arguments);
       args[1] = inContext;

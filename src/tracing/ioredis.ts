@@ -16,8 +16,8 @@
  */
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { asOwnWork, DbCall, DbConnection, inOwnWork, ownWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
-import { BatchCommand, beforeRetries, connectDetached, firstArgInCallerContext, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { asOwnWork, callbackInCallerContext, DbCall, DbConnection, inOwnWork, ownWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
+import { BatchCommand, beforeRetries, connectDetached, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent, tracingOff } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -416,7 +416,7 @@ export function patchCluster(exports: any, { hook, wrap }: PatchContext<RedisOpt
   wrap(proto, 'sendCommand', wrapClusterSendCommand(hook));
   // What waits there for the slots (an auto-pipelined command, a MULTI given before the Cluster is ready)
   // goes on in its caller's context, not in that of the work that made it ready.
-  wrap(proto, 'delayUntilReady', firstArgInCallerContext(hook));
+  wrap(proto, 'delayUntilReady', callbackInCallerContext(hook, 0));
   // handleError takes a redirect (MOVED, ASK, TRYAGAIN): the ASKING it sends is ioredis's own; the command keeps its one span.
   ownWorkMethods(proto, ['getInfoFromNode', 'readyCheck', 'handleError'], hook, wrap);
 }

@@ -19,13 +19,12 @@
 import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
-import { DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder, statementLimit } from '../cores/db-call';
+import { callbackInCallerContext, DbCall, DbConnection, inOwnWork, ownWork, runInContext, startDbCallUnder, statementLimit } from '../cores/db-call';
 import { redactEchoedValues } from '../cores/echoed-values';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, markError, tracingOff } from '../spans';
 import type { MongodbOptions } from '../options/mongodb';
 import { applyArgs } from '../apply-args';
-import { callbackWrapper } from '../registry/wrap';
 
 const COMPONENT = 'mongodb';
 const DEFAULT_MAX_STATEMENT = 2048;
@@ -422,22 +421,11 @@ export function patchCallbackConnection(exports: unknown, ctx: PatchContext<Mong
   if (proto !== undefined) ctx.wrap(proto, 'command', wrapCommand(ctx.hook, 3));
 }
 
-/** `ConnectionPool.prototype.checkOut(callback)` (6.0–6.3): the callback runs in the context that checked out. */
-function wrapCheckOut(hook: ActiveHook<MongodbOptions>) {
-  return (original: AnyFunction) =>
-    function checkOut(this: unknown, callback: unknown): unknown {
-      if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
-      const store = storage.getStore();
-      const args = Array.prototype.slice.call(arguments);
-      args[0] = callbackWrapper(callback as AnyFunction, (self, callArgs) => runInContext(store, callback as AnyFunction, self, callArgs));
-      return original.apply(this, args);
-    };
-}
-
 /** Driver 6.0–6.3 (`lib/cmap/connection_pool`). */
 export function patchConnectionPool(exports: unknown, ctx: PatchContext<MongodbOptions, undefined>): void {
   const proto = (exports as { ConnectionPool?: { prototype?: object } } | null)?.ConnectionPool?.prototype;
-  if (proto != null) ctx.wrap(proto, 'checkOut', wrapCheckOut(ctx.hook));
+  // `checkOut(callback)`: the callback runs in the context that checked out.
+  if (proto != null) ctx.wrap(proto, 'checkOut', callbackInCallerContext(ctx.hook, 0));
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -11,9 +11,9 @@
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
+import { callbackInCallerContext, ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
 import type { DbCall, DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, firstArgInCallerContext, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
@@ -391,5 +391,5 @@ export function patchPool(exports: any, { hook, wrap }: PatchContext<RedisOption
   const proto = exports.RedisClientPool?.prototype;
   // 5+'s `RedisClientPool.execute(fn)`: a task waiting for a client runs from the `.finally` of the task that
   // gives one back, in that task's caller's context; `fn` runs in its own caller's instead.
-  if (proto != null && typeof proto.execute === 'function') wrap(proto, 'execute', firstArgInCallerContext(hook));
+  if (proto != null && typeof proto.execute === 'function') wrap(proto, 'execute', callbackInCallerContext(hook, 0));
 }
