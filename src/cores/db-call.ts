@@ -289,7 +289,28 @@ export function redactedErrorCopy(err: unknown, redact: (text: string) => string
     if (redacted !== stack) changed = true;
     descriptors.stack = { value: redacted, writable: true, configurable: true };
   }
-  return changed ? Object.create(Object.getPrototypeOf(err), descriptors) : err;
+  if (!changed) return err;
+  const copy = Object.create(Object.getPrototypeOf(err), descriptors) as object;
+  return readsAsError(copy) ? copy : plainErrorCopy(err as Error, descriptors, redact);
+}
+
+/** Whether what tracers read of an error works on `copy`: a DOMException's `message` and `name` are accessors that need the original's internal slots. */
+function readsAsError(copy: object): boolean {
+  try {
+    Reflect.get(copy, 'message');
+    Reflect.get(copy, 'name');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A plain `Error` with the copy's (redacted) fields, and the original's name and message when they are no own fields. */
+function plainErrorCopy(err: Error, descriptors: PropertyDescriptorMap, redact: (text: string) => string): Error {
+  const plain = Object.defineProperties(new Error(), descriptors);
+  if (!('message' in descriptors)) plain.message = redact(String(err.message));
+  if (!('name' in descriptors)) plain.name = String(err.name);
+  return plain;
 }
 
 /** Starts a database span under `parent` or the active span; undefined when none is to be made. */

@@ -241,6 +241,29 @@ describe('fetch / undici hook', function () {
     assert.ok(clients().every((s) => s.tags.error === true));
   });
 
+  it('a DOMException that names the URL is logged as a readable redacted copy; the caller gets the original', async () => {
+    // A copy keeping DOMException's prototype threw on reading its message and name (accessors that need
+    // the original's internal slots): the span logged "error not shown" and util.inspect of it threw.
+    const slow = await startServer((_req, res) => void setTimeout(() => res.end('late'), 1000));
+    const url = `${slow.url}/slow?token=tokenSecret123`;
+    const controller = new AbortController();
+    const pending = fetch(url, { signal: controller.signal }).catch((e) => e);
+    const reason = new DOMException(`gave up on ${url}`, 'TimeoutError');
+    setTimeout(() => controller.abort(reason), 20);
+    assert.equal(await pending, reason);
+    await slow.close();
+    await tracer.settle();
+    const log = clients()[0].errorLog()!.fields;
+    const copy = log['error.object'] as Error;
+    assert.notEqual(copy, reason);
+    assert.equal(copy.name, 'TimeoutError');
+    assert.equal(log.message, copy.message);
+    assert.ok(copy.message.startsWith(`gave up on ${slow.url}/slow`), copy.message);
+    assert.ok(!require('node:util').inspect(copy).includes('tokenSecret123'));
+    assert.ok(!String(log.stack).includes('tokenSecret123'));
+    assert.ok(reason.message.includes('tokenSecret123'));
+  });
+
   it("a rejection keeps the caller's async frames (defect 2: the chained promise, no side .then)", async () => {
     const url = `http://127.0.0.1:${await closedPort()}/`;
     async function fetchCallerFrame(): Promise<unknown> {
