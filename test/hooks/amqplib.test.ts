@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import amqp from 'amqplib';
 import amqpCallback from 'amqplib/callback_api';
 import type { Span } from 'opentracing';
@@ -850,6 +851,48 @@ describe('amqplib hook (real RabbitMQ)', function () {
         ['error', 'none'],
         ['close', 'none'],
       ]);
+    });
+
+    it("a heartbeat timeout's 'error' and 'close' run outside any request, and make no span", async () => {
+      // A proxy to RabbitMQ that stops passing bytes on: the broker's heartbeats stop arriving.
+      const broker = new URL(amqpUrl());
+      const sockets: net.Socket[] = [];
+      const proxy = net.createServer((client) => {
+        const upstream = net.connect(Number(broker.port || 5672), broker.hostname);
+        sockets.push(client, upstream);
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => undefined);
+        upstream.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const url = new URL(broker.href);
+      url.host = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+      url.searchParams.set('heartbeat', '1');
+      const a = tracer.startSpan('request A') as RecordedSpan;
+      const c = await withSpan(a, () => amqp.connect(url.href));
+      const seen: Array<[string, string]> = [];
+      const closed = defer();
+      c.on('error', (err: Error) => seen.push([`error: ${err.message}`, named(currentSpan())]));
+      c.on('close', () => {
+        seen.push(['close', named(currentSpan())]);
+        closed.resolve();
+      });
+      await withSpan(a, () => c.createChannel());
+      a.finish();
+      const before = tracer.started.length;
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+      }
+      await closed.promise;
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+      assert.deepEqual(seen, [
+        ['error: Heartbeat timeout', 'none'],
+        ['close', 'none'],
+      ]);
+      await tracer.settle();
+      assert.equal(tracer.started.length, before, 'no span of the heartbeat or the close');
     });
   });
 
