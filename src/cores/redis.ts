@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, runInContext, startDbCallUnder, statementLimit } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, redactedErrorCopy, redactErrorText, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -35,6 +35,35 @@ function statementFor(options: RedisOptions, name: string, args: readonly unknow
   } catch {
     return name;
   }
+}
+
+/** Commands that run a script: their error text is the script's own words, which may hold any value it was given. */
+const SCRIPT_COMMANDS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+/** A Lua `error()`'s text as Redis frames it: `user_script:1: <text> script: <sha>, on …` (7.x), `…: user_script:1: <text>` (6.x). */
+const LUA_ERROR_TEXT = /(user_(?:script|function):\d+: ).*?(?= script: [0-9a-f]{40}|$)/gm;
+/** A script argument shorter than this is not taken out of its error text (it would take out words of Redis's own). */
+const MIN_SCRIPT_VALUE = 4;
+
+/**
+ * What a failed script call logs: the redacted copy any redis error gets, with a Lua `error()`'s text and the
+ * call's arguments (ARGV; keys are kept, as in statements) taken out too: `redis.error_reply(ARGV[1])`
+ * answers with the argument as it is. Read here, as the statement is: `args` is not read once the command is sent.
+ */
+function scriptErrorLog(args: readonly unknown[], from: number): (err: unknown) => unknown {
+  const values: string[] = [];
+  // After the script (or its SHA, or the function's name), the key count and the keys.
+  const count = args[from + 1];
+  const keys = typeof count === 'number' || typeof count === 'string' ? Number(count) : 0;
+  for (let i = from + 2 + (Number.isInteger(keys) && keys > 0 ? keys : 0); i < args.length; i++) {
+    const arg = args[i];
+    const text = typeof arg === 'string' ? arg : Buffer.isBuffer(arg) ? arg.toString() : undefined;
+    if (text !== undefined && text.length >= MIN_SCRIPT_VALUE) values.push(text);
+  }
+  const redact = (text: string): string => {
+    for (const value of values) if (text.includes(value)) text = text.split(value).join('?');
+    return redactErrorText(text).replace(LUA_ERROR_TEXT, '$1?');
+  };
+  return (err) => redactedErrorCopy(err, redact);
 }
 
 /** Where a client connects; a URL is read for host, port and database only, never its credentials. */
@@ -116,6 +145,7 @@ export function startRedisCommand(
       connection: connection(),
       statement: statementFor(options, name, args, from),
       maxStatementLength: DEFAULT_MAX_STATEMENT,
+      loggedError: SCRIPT_COMMANDS.has(name) ? scriptErrorLog(args, from) : undefined,
     };
     if (options.requestHook === undefined && options.responseHook === undefined) return startDbCallUnder(hook, parent, spec);
     let info: RedisCommandInfo | undefined;

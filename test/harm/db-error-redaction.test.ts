@@ -69,6 +69,62 @@ describe('values in database servers\' error messages are redacted (issue 18, de
     });
   }
 
+  for (const [label, pkg] of [['node-redis', 'redis'], ['ioredis', 'ioredis']]) {
+    it(`${label}: a script's error (Lua error(), error_reply) keeps its arguments out of the span; Redis's own words stay`, async () => {
+      install();
+      let client: any;
+      // Each call: the script, its one argument, and what the app is to see.
+      const calls: Array<[string, string]> = [
+        ['error(ARGV[1])', 'cardSecret4111'],
+        ['return redis.error_reply(ARGV[1])', 'tokenSecretXYZ'],
+        ["return redis.error_reply('prefix ' .. ARGV[1] .. ' suffix')", 'tokenSecretABC'],
+      ];
+      let run: (script: string, arg: string) => Promise<unknown>;
+      let defined: (arg: string) => Promise<unknown>;
+      if (pkg === 'redis') {
+        const redis = require('redis');
+        client = redis.createClient({
+          url: redisUrl(),
+          scripts: { failWith: redis.defineScript({ NUMBER_OF_KEYS: 0, SCRIPT: 'error(ARGV[1])', parseCommand: (parser: any, arg: string) => parser.push(arg), transformArguments: (arg: string) => [arg] }) },
+        });
+        client.on('error', () => undefined);
+        await client.connect();
+        run = (script, arg) => client.eval(script, { arguments: [arg] });
+        defined = (arg) => client.failWith(arg);
+      } else {
+        const Redis = require('ioredis');
+        client = new Redis(redisUrl());
+        client.on('error', () => undefined);
+        client.defineCommand('failWith', { numberOfKeys: 0, lua: 'error(ARGV[1])' });
+        run = (script, arg) => client.eval(script, 0, arg);
+        defined = (arg) => client.failWith(arg);
+      }
+      try {
+        for (const [script, arg] of calls) {
+          const err = (await run(script, arg).then(() => assert.fail('no error'), (e: Error) => e)) as Error;
+          assert.match(err.message, new RegExp(arg), 'the app sees the untouched message');
+        }
+        const err = (await defined('defineSecret99').then(() => assert.fail('no error'), (e: Error) => e)) as Error;
+        assert.match(err.message, /defineSecret99/);
+        const notNumber = await run("return redis.call('INCR', 'x' .. ARGV[1])", 'harmKey').then(
+          () => client.set('xharmKey', 'v').then(() => run("return redis.call('INCR', 'x' .. ARGV[1])", 'harmKey')),
+          () => undefined,
+        ).then(() => assert.fail('no error'), (e: Error) => e);
+        await tracer.settle();
+        const spans = tracer.finished.filter((s) => s.hasError());
+        assert.equal(spans.length, 5);
+        for (const span of spans.slice(0, 4)) assert.doesNotMatch(logged(span), /Secret/);
+        assert.match(String(spans[0].errorLog()?.fields.message), /user_script:1: \? script: [0-9a-f]{40}/);
+        // Redis's own error inside a script: its words are kept.
+        assert.match(String((notNumber as Error).message), /not an integer/);
+        assert.match(String(spans[4].errorLog()?.fields.message), /not an integer or out of range/);
+      } finally {
+        await client.del('xharmKey');
+        await client.quit();
+      }
+    });
+  }
+
   describe('pg', () => {
     const client = suiteFixture(connectedPgClient, (c) => c.end(), true);
 
