@@ -49,9 +49,16 @@ const MIN_SCRIPT_VALUE = 4;
  * call's arguments (ARGV; keys are kept, as in statements) taken out too: `redis.error_reply(ARGV[1])`
  * answers with the argument as it is. Read here, as the statement is: `args` is not read once the command is sent.
  */
-function scriptErrorLog(args: readonly unknown[], from: number): (err: unknown) => unknown {
-  const values: string[] = [];
-  // After the script (or its SHA, or the function's name), the key count and the keys.
+function scriptErrorLog(values: readonly string[]): (err: unknown) => unknown {
+  const redact = (text: string): string => {
+    for (const value of values) if (text.includes(value)) text = text.split(value).join('?');
+    return redactErrorText(text).replace(LUA_ERROR_TEXT, '$1?');
+  };
+  return (err) => redactedErrorCopy(err, redact);
+}
+
+/** Adds to `values` a script call's arguments: those after the script (or its SHA, or the function's name), the key count and the keys. */
+function scriptArguments(values: string[], args: readonly unknown[], from: number): string[] {
   const count = args[from + 1];
   const keys = typeof count === 'number' || typeof count === 'string' ? Number(count) : 0;
   for (let i = from + 2 + (Number.isInteger(keys) && keys > 0 ? keys : 0); i < args.length; i++) {
@@ -59,11 +66,7 @@ function scriptErrorLog(args: readonly unknown[], from: number): (err: unknown) 
     const text = typeof arg === 'string' ? arg : Buffer.isBuffer(arg) ? arg.toString() : undefined;
     if (text !== undefined && text.length >= MIN_SCRIPT_VALUE) values.push(text);
   }
-  const redact = (text: string): string => {
-    for (const value of values) if (text.includes(value)) text = text.split(value).join('?');
-    return redactErrorText(text).replace(LUA_ERROR_TEXT, '$1?');
-  };
-  return (err) => redactedErrorCopy(err, redact);
+  return values;
 }
 
 /** Where a client connects; a URL is read for host, port and database only, never its credentials. */
@@ -145,7 +148,7 @@ export function startRedisCommand(
       connection: connection(),
       statement: statementFor(options, name, args, from),
       maxStatementLength: DEFAULT_MAX_STATEMENT,
-      loggedError: SCRIPT_COMMANDS.has(name) ? scriptErrorLog(args, from) : undefined,
+      loggedError: SCRIPT_COMMANDS.has(name) ? scriptErrorLog(scriptArguments([], args, from)) : undefined,
     };
     if (options.requestHook === undefined && options.responseHook === undefined) return startDbCallUnder(hook, parent, spec);
     let info: RedisCommandInfo | undefined;
@@ -182,10 +185,21 @@ export function startRedisBatch(
       statement += (i === 0 ? '' : '\n') + statementFor(hook.options, names[i], list[i].args, list[i].from);
     }
     const info: RedisCommandInfo = { command: kind, args: names };
+    // The error logged is the first failed command's: a script's keeps its arguments out too.
+    let scripts: string[] | undefined;
+    for (let i = 0; i < list.length; i++) if (SCRIPT_COMMANDS.has(names[i])) scripts = scriptArguments(scripts ?? [], list[i].args, list[i].from);
     const call = startDbCallUnder(
       hook,
       parent,
-      { component, dbType: 'redis', operationName: `redis.${kind}`, connection: connection(), statement, maxStatementLength: DEFAULT_MAX_STATEMENT },
+      {
+        component,
+        dbType: 'redis',
+        operationName: `redis.${kind}`,
+        connection: connection(),
+        statement,
+        maxStatementLength: DEFAULT_MAX_STATEMENT,
+        loggedError: scripts === undefined ? undefined : scriptErrorLog(scripts),
+      },
       responseHookFor(hook, () => info),
     );
     if (call !== undefined) {

@@ -110,8 +110,18 @@ describe('values in database servers\' error messages are redacted (issue 18, de
           () => client.set('xharmKey', 'v').then(() => run("return redis.call('INCR', 'x' .. ARGV[1])", 'harmKey')),
           () => undefined,
         ).then(() => assert.fail('no error'), (e: Error) => e);
+        // In a MULTI (node-redis) or a pipeline (ioredis), whose span logs the first failed command's error.
+        const batchLua = 'return redis.error_reply(ARGV[1])';
+        const batch =
+          pkg === 'redis'
+            ? await client.multi().eval(batchLua, { arguments: ['batchSecret77'] }).exec().then(() => assert.fail('no error'), (e: Error) => e)
+            : await client.pipeline().eval(batchLua, 0, 'batchSecret77').exec();
+        assert.match(JSON.stringify(batch, Object.getOwnPropertyNames(batch)) + String(batch?.[0]?.[0]?.message ?? ''), /batchSecret77/);
         await tracer.settle();
-        const spans = tracer.finished.filter((s) => s.hasError());
+        const batchSpan = tracer.finished.find((s) => /^redis\.(MULTI|PIPELINE)$/.test(s.operationName));
+        assert.equal(batchSpan?.tags.error, true);
+        assert.doesNotMatch(logged(batchSpan), /Secret/);
+        const spans = tracer.finished.filter((s) => s.hasError() && s !== batchSpan);
         assert.equal(spans.length, 5);
         for (const span of spans.slice(0, 4)) assert.doesNotMatch(logged(span), /Secret/);
         assert.match(String(spans[0].errorLog()?.fields.message), /user_script:1: \? script: [0-9a-f]{40}/);
