@@ -195,7 +195,7 @@ describe('register: builtins imported by ES-module code of a CommonJS app', () =
 
 describe('register: http2 is loaded by the app only, and traced once it is', () => {
   // An app that serves one request over h2c with a MockTracer set: it prints whether http2 was loaded
-  // before its own code ran, and the names of the spans (the server's: the http2 client is not traced).
+  // before its own code ran, and the names of the spans (the http2 client's and the server's).
   const app = (load: string, atStart: string): string => `${load}
     const atStart = ${atStart};
     const { MockTracer, initGlobalTracer } = require(${JSON.stringify(require.resolve('opentracing'))});
@@ -221,14 +221,14 @@ describe('register: http2 is loaded by the app only, and traced once it is', () 
       app("import http2 from 'node:http2';\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);", 'null'),
     ],
   ] as const) {
-    it(`${how}: its server's request gets a span${file === 'main.cjs' ? ', and http2 was not loaded before the app required it' : ''}`, () => {
+    it(`${how}: its client's and its server's request get a span${file === 'main.cjs' ? ', and http2 was not loaded before the app required it' : ''}`, () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otch-http2-'));
       try {
         fs.writeFileSync(path.join(dir, file), code);
         const result = spawnSync(process.execPath, [...args, path.join(dir, file)], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME }, encoding: 'utf8', timeout: 30000 });
         assert.equal(result.status, 0, result.stderr);
         const out = JSON.parse(result.stdout.trim().split('\n').pop()!);
-        assert.deepEqual(out, { atStart: file === 'main.cjs' ? false : null, spans: ['HTTP GET'] });
+        assert.deepEqual(out, { atStart: file === 'main.cjs' ? false : null, spans: ['HTTP GET', 'HTTP GET'] });
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

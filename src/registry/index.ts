@@ -360,13 +360,14 @@ function refreshModuleHooks(): void {
 
 /**
  * A hooked entry that an ES module imports, as import-in-the-middle hands it over: the module's namespace,
- * whose bindings the app imports. An ES module is patched as its namespace. A CommonJS one is patched as
- * its `module.exports` (the namespace's `default`, which `import Hapi from '@hapi/hapi'` gets), as a
- * require() of it would be, and so once whichever comes first; its named bindings (`import { server }`),
- * copies of those exports, then get the same layers.
+ * whose bindings the app imports. An ES module is patched as its namespace. A CommonJS one, or a builtin
+ * (http2), is patched as its `module.exports` (the namespace's `default`, which `import Hapi from
+ * '@hapi/hapi'` and `import http2 from 'node:http2'` get), as a require() of it would be, and so once
+ * whichever comes first; its named bindings (`import { server }`), copies of those exports, then get the
+ * same layers.
  */
 function onImport(namespace: Record<string, unknown>, name: string, basedir: string | undefined, format: string | undefined): void {
-  const exports = format === 'commonjs' ? namespace.default : undefined;
+  const exports = format === 'commonjs' || format === 'builtin' ? namespace.default : undefined;
   if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) {
     onRequire(namespace, name, basedir);
     return;
