@@ -7,8 +7,10 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import * as opentracing from 'opentracing';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
+import { withOutbound } from '../../src/context';
 import { closedPort } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
@@ -338,6 +340,35 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     assert.deepEqual(received.map((h) => h.traceparent), [undefined, undefined]);
   });
 
+  it('a grpc-js call with the grpc hook too: the grpc spans alone, and one trace header, the grpc client span’s', async () => {
+    installPatches(['grpc', 'http'], { tracer });
+    const bytes = (b: Buffer): Buffer => b;
+    const method = { path: '/test.Bytes/Unary', requestStream: false, responseStream: false, requestSerialize: bytes, requestDeserialize: bytes, responseSerialize: bytes, responseDeserialize: bytes };
+    const grpcServer = new grpc.Server();
+    let got: unknown[] = [];
+    grpcServer.addService({ Unary: method }, {
+      Unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        got = call.metadata.get('traceparent');
+        callback(null, Buffer.alloc(0));
+      },
+    });
+    const grpcPort = await new Promise<number>((resolve, reject) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      const err = await withSpan(parent, () => new Promise((resolve) => client.makeUnaryRequest(method.path, bytes, bytes, Buffer.alloc(0), resolve)));
+      assert.equal(err, null);
+      parent.finish();
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => `${s.tags.component} ${s.tags['span.kind']}`).sort(), ['grpc client', 'grpc server', 'undefined undefined']);
+      const [grpcClient] = tracer.ofKind('client');
+      assert.deepEqual(got, [`00-${grpcClient.traceId}-${grpcClient.id}-01`]);
+    } finally {
+      client.close();
+      grpcServer.forceShutdown();
+    }
+  });
+
   it('a session made before install, and every session after uninstall: not traced; uninstall puts back Node’s request', async () => {
     const before = connect();
     const nodeRequest = (Object.getPrototypeOf(before) as { request: unknown }).request;
@@ -368,6 +399,23 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     await tracer.settle();
     assert.equal(tracer.started.length, 0);
     assert.equal(received[1].traceparent, undefined);
+  });
+
+  it('captureQueryString keeps the query; suppressTracing: no span, no header; under an outer client call (aws-sdk’s withOutbound): no span of its own, its status told to that call, its header not doubled', async () => {
+    installPatches(['http'], { tracer, captureQueryString: true });
+    const session = connect();
+    await get(session, { ':path': '/q?page=2' });
+    await suppressTracing(() => get(session, { ':path': '/suppressed' }));
+    const outer = tracer.startSpan('outer') as RecordedSpan;
+    const statuses: number[] = [];
+    const call = { span: outer, component: 'aws-sdk', injected: true, onStatus: (code: number) => statuses.push(code) };
+    const inner = await withOutbound(call, () => get(session, { ':path': '/missing', traceparent: `00-${outer.traceId}-${outer.id}-01` }));
+    outer.finish();
+    await tracer.settle();
+    assert.deepEqual(tracer.finished.map((s) => s.tags['http.url'] ?? s.operationName), [`${url}/q?page=2`, 'outer']);
+    assert.deepEqual(received.map((h) => h.traceparent), [`00-${tracer.finished[0].traceId}-${tracer.finished[0].id}-01`, undefined, `00-${outer.traceId}-${outer.id}-01`]);
+    assert.equal(inner.status, 404);
+    assert.deepEqual(statuses, [404]);
   });
 
   it('requestHook, responseHook and peerServiceHeader as on http', async () => {
