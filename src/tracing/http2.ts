@@ -171,13 +171,22 @@ function wrapRequest(state: HttpClientState) {
     };
 }
 
+/** `ClientHttp2Session.prototype`, once a session showed it: a later install wraps it at once. */
+let sessionPrototype: object | undefined;
+
 /**
  * `connect` of http2 (the module's exports, `exports`): each session it returns keeps its origin, and the
- * first one gives the prototype whose `request` is wrapped. A session made before install has no origin:
+ * first one gives the prototype whose `request` is wrapped (at once when a previous install found it, so
+ * that the sessions of that install are traced again). A session made before any install has no origin:
  * its requests are not traced.
  */
 export function patchHttp2Client(exports: any, { state, wrap }: PatchContext<HttpClientOptions, HttpClientState>): void {
   let wrapped = false;
+  const wrapRequestOf = (proto: object): void => {
+    wrapped = true;
+    wrap(proto, 'request', wrapRequest(state));
+  };
+  if (sessionPrototype !== undefined) wrapRequestOf(sessionPrototype);
   wrap(
     exports,
     'connect',
@@ -188,10 +197,7 @@ export function patchHttp2Client(exports: any, { state, wrap }: PatchContext<Htt
         try {
           const origin = originOf(authority, typeof options === 'function' ? undefined : options);
           if (origin !== undefined) Object.defineProperty(session, kOrigin, { value: origin, configurable: true });
-          if (!wrapped) {
-            wrapped = true;
-            wrap(Object.getPrototypeOf(session), 'request', wrapRequest(state));
-          }
+          if (!wrapped) wrapRequestOf((sessionPrototype ??= Object.getPrototypeOf(session) as object));
         } catch {
           // An authority we cannot read: that session's requests go out untraced.
         }

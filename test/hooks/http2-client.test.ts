@@ -386,6 +386,19 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     assert.deepEqual(received.map((h) => h.traceparent), [undefined, undefined]);
   });
 
+  it('a session made while installed is traced again after uninstall and install, with no new connect', async () => {
+    installPatches(['http'], { tracer });
+    const session = connect();
+    await get(session, { ':path': '/one' });
+    uninstallAllPatches();
+    await get(session, { ':path': '/two' });
+    installPatches(['http'], { tracer });
+    await get(session, { ':path': '/three' });
+    await tracer.settle();
+    assert.deepEqual(tracer.finished.map((s) => s.tags['http.url']), [`${url}/one`, `${url}/three`]);
+    assert.deepEqual(received.map((h) => typeof h.traceparent), ['string', 'undefined', 'string']);
+  });
+
   it('propagationBlocklist: a span, no header; requireParent without a parent: no span', async () => {
     installPatches(['http'], { tracer, propagationBlocklist: ['127.0.0.1'] });
     await get(connect(), { ':path': '/blocked' });
