@@ -1,4 +1,5 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { closedPort, readBody, TestServer } from '../../helpers/servers';
@@ -141,4 +142,78 @@ export const httpDriver: Driver = {
   },
   inFlightCall: () => inFlight(nextArrival(), () => get(`${server.url}/slow`)),
   otel: otelHttp,
+};
+
+/**
+ * The http2 client (`http2.connect(...).request(...)`) against an h2c server answering as the conformance
+ * server does. Its session is opened again whenever `http2.connect` changed (an install or uninstall):
+ * only a session that the patched `connect` made is traced, as an app's are.
+ */
+let h2server: http2.Http2Server;
+let h2url = '';
+let h2session: http2.ClientHttp2Session | undefined;
+let h2connect: unknown;
+let h2arrived: (() => void) | undefined;
+
+function h2sessionNow(): http2.ClientHttp2Session {
+  if (h2session === undefined || h2connect !== http2.connect) {
+    h2session?.close();
+    h2connect = http2.connect;
+    h2session = http2.connect(h2url);
+    h2session.on('error', () => undefined);
+  }
+  return h2session;
+}
+
+function h2get(headers: http2.OutgoingHttpHeaders): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = h2sessionNow().request(headers);
+    let status = 0;
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (d: string) => (body += d));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+export const http2ClientDriver: Driver = {
+  name: 'http (http2 client)',
+  hook: 'http',
+  operation: 'HTTP GET',
+  tags: () => ({ component: 'http2', 'http.method': 'GET', 'http.url': `${h2url}/conformance`, 'http.status_code': 200, 'peer.hostname': '127.0.0.1', 'peer.port': Number(new URL(h2url).port) }),
+  targets: () => [
+    [http2, 'connect'],
+    [Object.getPrototypeOf(h2sessionNow()), 'request'],
+  ],
+  async start() {
+    h2server = http2.createServer((req, res) => {
+      // The client sees the stream reset: ERR_HTTP2_STREAM_ERROR.
+      if (req.url === '/destroy') return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      if (req.url === '/slow') {
+        h2arrived?.();
+        return void setTimeout(() => res.end('ok'), 30);
+      }
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => h2server.listen(0, '127.0.0.1', resolve));
+    h2url = `http://127.0.0.1:${(h2server.address() as AddressInfo).port}`;
+  },
+  async stop() {
+    h2session?.destroy();
+    h2session = undefined;
+    await new Promise<void>((resolve) => h2server.close(() => resolve()));
+  },
+  call: () => h2get({ ':path': '/conformance?q=1' }),
+  failingCall: () => h2get({ ':path': '/destroy' }),
+  async countedCall(onRead) {
+    const headers: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries({ ':path': '/conformance', 'x-counted': '1' })) {
+      Object.defineProperty(headers, key, { enumerable: true, get: () => (onRead(key), value) });
+    }
+    return h2get(headers as http2.OutgoingHttpHeaders);
+  },
+  inFlightCall: () => inFlight(new Promise<void>((resolve) => (h2arrived = resolve)), () => h2get({ ':path': '/slow' })),
 };
