@@ -232,6 +232,36 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     assert.equal(cancelSpan.errorLog()?.fields.message, 'stream reset with code 8');
   });
 
+  it('the app cancels (stream.close(NGHTTP2_CANCEL)) or aborts through its signal: an abort, finished once', async () => {
+    installPatches(['http'], { tracer });
+    const session = connect();
+    const arrived = (path: string): Promise<void> =>
+      new Promise((resolve) => {
+        const wait = (): void => void (received.some((h) => h[':path'] === path) ? resolve() : setTimeout(wait, 5));
+        wait();
+      });
+    const cancelled = send(session, { ':path': '/hang' });
+    cancelled.stream.end();
+    await arrived('/hang');
+    cancelled.stream.close(http2.constants.NGHTTP2_CANCEL);
+    assert.deepEqual((await cancelled.done).events, ['end', 'close']);
+    const controller = new AbortController();
+    const stream = session.request({ ':path': '/hang?signal' }, { signal: controller.signal });
+    const events: string[] = [];
+    stream.on('error', (err) => events.push(err.name));
+    await arrived('/hang?signal');
+    const closed = new Promise((resolve) => stream.on('close', resolve));
+    controller.abort();
+    await closed;
+    assert.deepEqual(events, ['AbortError']);
+    await tracer.settle();
+    assert.equal(tracer.finished.length, 2);
+    for (const span of tracer.finished) {
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields.event, 'abort');
+    }
+  });
+
   it('connection refused: the span finishes once with the error; the app sees the same events and error as untraced', async () => {
     const closed = `http://127.0.0.1:${await closedPort()}`;
     const attempt = async (): Promise<{ events: string[]; session: string[]; message: string | undefined }> => {
