@@ -5,7 +5,8 @@
  * copy of the caller's headers, which Node copies again; the stream's events (delivered by Node in the
  * context of whoever opened the session) run in the context of the code that called `request`, for every
  * request made with a tracer on, traced or not. A gRPC request (grpc-js runs every call over this client)
- * is the grpc hook's and is left as it is.
+ * is the grpc hook's, and a request of a session undici opened (`allowH2`) the fetch hook's: both are left
+ * as they are.
  */
 import { types } from 'node:util';
 import { RequestContext, storage } from '../context';
@@ -24,6 +25,14 @@ interface Origin {
   readonly authority: string;
   readonly hostname: string;
   readonly port: number;
+  /** The session is undici's (allowH2), told at its first request: its requests are the fetch hook's. */
+  undici?: boolean;
+}
+
+/** Whether `session` is one undici opened for its own requests: undici puts its client on it under its `Symbol('client')`. */
+function isUndiciSession(session: object): boolean {
+  for (const symbol of Object.getOwnPropertySymbols(session)) if (symbol.description === 'client') return true;
+  return false;
 }
 
 const kOrigin = Symbol('opentracing-client-hooks.http2Origin');
@@ -70,7 +79,7 @@ function originOf(authority: unknown, options: unknown): Origin | undefined {
   if (hostname.startsWith('[')) hostname = hostname.slice(1, -1);
   if (!Number.isInteger(port) || port <= 0) return undefined;
   const host = isIPv6(hostname) ? `[${hostname}]` : hostname;
-  return { scheme, authority: port === (scheme === 'http:' ? 80 : 443) ? host : `${host}:${port}`, hostname, port };
+  return { scheme, authority: port === (scheme === 'http:' ? 80 : 443) ? host : `${host}:${port}`, hostname, port, undici: undefined };
 }
 
 /** A header of the copy Node gets, read by its exact name as Node reads it. */
@@ -141,6 +150,7 @@ function wrapRequest(state: HttpClientState) {
       // One check with no tracer; a session from before install, odd headers (Node throws) and gRPC calls pass as they are.
       if (tracingOff(state.hook) || origin === undefined || (headers !== undefined && (headers === null || typeof headers !== 'object'))) return applyArgs(original, this, arguments);
       if (headers !== undefined && !types.isProxy(headers) && isGrpc(ownDataValue(headers, 'content-type'))) return applyArgs(original, this, arguments);
+      if ((origin.undici ??= isUndiciSession(this as object)) === true) return applyArgs(original, this, arguments);
       let call: HttpClientCall | undefined;
       let copy: HeaderCopy | undefined;
       try {

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as opentracing from 'opentracing';
 import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import { withOutbound } from '../../src/context';
-import { closedPort } from '../helpers/servers';
+import { closedPort, tlsCa, tlsOptions } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
 /** What the app saw of one request: its status, body, the events in order, the error, and each event's active span. */
@@ -396,6 +396,25 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     } finally {
       client.close();
       grpcServer.forceShutdown();
+    }
+  });
+
+  it('undici with allowH2 (its own sessions): the fetch span alone, its trace header sent', async () => {
+    installPatches(['fetch', 'http'], { tracer });
+    const undici = require('undici') as typeof import('undici');
+    const secure = http2.createSecureServer({ ...tlsOptions, allowHTTP1: true }, (req, res) => res.end(`${req.httpVersion} ${String(req.headers.traceparent)}`));
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const agent = new undici.Agent({ allowH2: true, connect: { ca: tlsCa } });
+    try {
+      const reply = await undici.request(`https://127.0.0.1:${(secure.address() as AddressInfo).port}/h2`, { dispatcher: agent });
+      const body = await reply.body.text();
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => s.tags.component), ['undici']);
+      const [span] = tracer.finished;
+      assert.equal(body, `2.0 00-${span.traceId}-${span.id}-01`);
+    } finally {
+      await agent.close();
+      await new Promise<void>((resolve) => secure.close(() => resolve()));
     }
   });
 
