@@ -2,9 +2,10 @@
  * The `http2` client's span logic (declared in ../hooks/http, on the http hook's state): `connect` records
  * each session's origin on it, and `request` of `ClientHttp2Session` (a class http2 does not export: its
  * prototype is that of the first session `connect` returns) makes the span. The trace headers go into a
- * copy of the caller's headers, which Node copies again; the stream's events (delivered by Node in the
- * context of whoever opened the session) run in the context of the code that called `request`, for every
- * request made with a tracer on, traced or not. A gRPC request (grpc-js runs every call over this client)
+ * copy of the caller's headers, which Node copies again. The stream's events run in the context of the
+ * code that called `request`, for every request made with a tracer on, traced or not: Node delivers most
+ * of them there, but the 'error' and 'close' of a session that fails (refused, destroyed) in the context
+ * of whatever failed it. A gRPC request (grpc-js runs every call over this client)
  * is the grpc hook's, and a request of a session undici opened (`allowH2`) the fetch hook's: both are left
  * as they are.
  */
@@ -147,7 +148,7 @@ function wrapRequest(state: HttpClientState) {
   return (original: (...args: any[]) => unknown) =>
     function request(this: Session | null | undefined, headers?: unknown): unknown {
       const origin = this == null ? undefined : this[kOrigin];
-      // One check with no tracer; a session from before install, odd headers (Node throws) and gRPC calls pass as they are.
+      // One check with no tracer; a session from before install, odd headers (Node throws), gRPC requests and undici's pass as they are.
       if (tracingOff(state.hook) || origin === undefined || (headers !== undefined && (headers === null || typeof headers !== 'object'))) return applyArgs(original, this, arguments);
       if (headers !== undefined && !types.isProxy(headers) && isGrpc(ownDataValue(headers, 'content-type'))) return applyArgs(original, this, arguments);
       if ((origin.undici ??= isUndiciSession(this as object)) === true) return applyArgs(original, this, arguments);
@@ -156,9 +157,7 @@ function wrapRequest(state: HttpClientState) {
       try {
         ({ call, copy } = start(state, origin, headers));
       } catch {
-        // A broken tracer: the request goes out untraced.
-        call?.finish();
-        call = undefined;
+        // Headers that cannot be copied or read (Node says so below), before any span started: untraced.
       }
       // Once copied, the copy goes out: the caller's headers are not read again.
       let args: ArrayLike<unknown> = arguments;
