@@ -144,10 +144,42 @@ export const httpDriver: Driver = {
   otel: otelHttp,
 };
 
+/** One request on an HTTP/2 `session`, its stream ended at once: the status and body (a stream error rejects). */
+export function h2reply(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let status = 0;
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (d: string) => (body += d));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
 /**
- * The http2 client (`http2.connect(...).request(...)`) against an h2c server answering as the conformance
- * server does. Its session is opened again whenever `http2.connect` changed (an install or uninstall):
- * only a session that the patched `connect` made is traced, as an app's are.
+ * An h2c server on 127.0.0.1 answering as the conformance server does: `/destroy` resets the stream (the
+ * client sees ERR_HTTP2_STREAM_ERROR), `/slow` answers after a moment (`slow` told when it arrives).
+ */
+export async function startH2ConformanceServer(slow: () => void): Promise<{ server: http2.Http2Server; url: string }> {
+  const server = http2.createServer((req, res) => {
+    if (req.url === '/destroy') return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    if (req.url === '/slow') {
+      slow();
+      return void setTimeout(() => res.end('ok'), 30);
+    }
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/**
+ * The http2 client (`http2.connect(...).request(...)`) against the h2c conformance server. Its session is
+ * opened again whenever `http2.connect` changed (an install or uninstall): only a session that the patched
+ * `connect` made is traced, as an app's are.
  */
 let h2server: http2.Http2Server;
 let h2url = '';
@@ -165,19 +197,7 @@ function h2sessionNow(): http2.ClientHttp2Session {
   return h2session;
 }
 
-function h2get(headers: http2.OutgoingHttpHeaders): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const stream = h2sessionNow().request(headers);
-    let status = 0;
-    let body = '';
-    stream.setEncoding('utf8');
-    stream.on('response', (h) => (status = Number(h[':status'])));
-    stream.on('data', (d: string) => (body += d));
-    stream.on('end', () => resolve({ status, body }));
-    stream.on('error', reject);
-    stream.end();
-  });
-}
+const h2get = (headers: http2.OutgoingHttpHeaders): Promise<Reply> => h2reply(h2sessionNow(), headers);
 
 export const http2ClientDriver: Driver = {
   name: 'http (http2 client)',
@@ -189,17 +209,7 @@ export const http2ClientDriver: Driver = {
     [Object.getPrototypeOf(h2sessionNow()), 'request'],
   ],
   async start() {
-    h2server = http2.createServer((req, res) => {
-      // The client sees the stream reset: ERR_HTTP2_STREAM_ERROR.
-      if (req.url === '/destroy') return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      if (req.url === '/slow') {
-        h2arrived?.();
-        return void setTimeout(() => res.end('ok'), 30);
-      }
-      res.end('ok');
-    });
-    await new Promise<void>((resolve) => h2server.listen(0, '127.0.0.1', resolve));
-    h2url = `http://127.0.0.1:${(h2server.address() as AddressInfo).port}`;
+    ({ server: h2server, url: h2url } = await startH2ConformanceServer(() => h2arrived?.()));
   },
   async stop() {
     h2session?.destroy();

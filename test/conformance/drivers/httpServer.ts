@@ -1,11 +1,10 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { readBody, TestServer } from '../../helpers/servers';
 import type { RecordedSpan } from '../../helpers/tracer';
 import type { Driver } from '../driver';
-import { conformanceTags, inFlight, nextArrival, otelHttp, Reply, serverAndAgent, startConformanceServer } from './http';
+import { conformanceTags, h2reply, inFlight, nextArrival, otelHttp, Reply, serverAndAgent, startConformanceServer, startH2ConformanceServer } from './http';
 
 let server: TestServer;
 let agent: http.Agent;
@@ -50,17 +49,7 @@ let h2arrived: (() => void) | undefined;
 
 function h2get(path: string, parent?: RecordedSpan): Promise<Reply> {
   const headers: http2.OutgoingHttpHeaders = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ':path': path, ...headers });
-    let status = 0;
-    let body = '';
-    stream.setEncoding('utf8');
-    stream.on('response', (h) => (status = Number(h[':status'])));
-    stream.on('data', (d: string) => (body += d));
-    stream.on('end', () => resolve({ status, body }));
-    stream.on('error', reject);
-    stream.end();
-  });
+  return h2reply(session, { ':path': path, ...headers });
 }
 
 export const http2ServerDriver: Driver = {
@@ -75,17 +64,8 @@ export const http2ServerDriver: Driver = {
     [http2.Http2ServerResponse.prototype, 'emit'],
   ],
   async start() {
-    h2server = http2.createServer((req, res) => {
-      // The client sees the stream reset, the server span an abort.
-      if (req.url === '/destroy') return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      if (req.url === '/slow') {
-        h2arrived?.();
-        return void setTimeout(() => res.end('ok'), 30);
-      }
-      res.end('ok');
-    });
-    await new Promise<void>((resolve) => h2server.listen(0, '127.0.0.1', resolve));
-    h2url = `http://127.0.0.1:${(h2server.address() as AddressInfo).port}`;
+    // `/destroy`: the client sees the stream reset, the server span an abort.
+    ({ server: h2server, url: h2url } = await startH2ConformanceServer(() => h2arrived?.()));
     session = http2.connect(h2url);
     await new Promise<void>((resolve) => session.once('connect', () => resolve()));
   },
