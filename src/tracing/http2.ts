@@ -83,9 +83,9 @@ function originOf(authority: unknown, options: unknown): Origin | undefined {
   return { scheme, authority: port === (scheme === 'http:' ? 80 : 443) ? host : `${host}:${port}`, hostname, port, undici: undefined };
 }
 
-/** A header of the copy Node gets, read by its exact name as Node reads it. */
+/** A header of the copy Node gets, read by its exact name as Node reads an object's (a Node that takes a raw array: by its name). */
 function pseudo(headers: HeaderCopy, name: string): string | undefined {
-  const value = Array.isArray(headers.value) ? undefined : headers.value[name];
+  const value = Array.isArray(headers.value) ? headerValue(headers.value, name) : headers.value[name];
   return value === undefined || value === null ? undefined : String(value);
 }
 
