@@ -369,7 +369,12 @@ export class HeaderCopy implements HeaderCarrier {
 
   constructor(headers: unknown) {
     if (!Array.isArray(headers)) this.value = headers !== null && typeof headers === 'object' ? ownCopy(headers) : {};
-    else this.value = headers.length > 0 && Array.isArray(headers[0]) ? headers.map((entry) => [entry[0], entry[1]]) : headers.slice();
+    else {
+      const copy = headers.length > 0 && Array.isArray(headers[0]) ? headers.map((entry) => [entry[0], entry[1]]) : headers.slice();
+      // What an array carries beside its entries (http2's raw headers: the `sensitiveHeaders` list), as it is, getters unread.
+      for (const key of Object.getOwnPropertySymbols(headers)) Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(headers, key)!);
+      this.value = copy;
+    }
   }
 
   has(name: string): boolean {

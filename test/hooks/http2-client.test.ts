@@ -370,6 +370,34 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     assert.deepEqual(received.map((h) => h.traceparent), [undefined, undefined]);
   });
 
+  it('headers marked sensitive (http2.sensitiveHeaders, on an object or on a raw array) stay so: never indexed, as untraced', async () => {
+    // The raw array's copy lost the list (a property of the array, not an entry): the header went out indexable.
+    const objectForm = (): http2.OutgoingHttpHeaders => ({ ':path': '/', 'x-secret': 'abc', [http2.sensitiveHeaders]: ['x-secret'] });
+    const arrayForm = (): any => Object.assign([':path', '/', 'x-secret', 'abc'], { [http2.sensitiveHeaders]: ['x-secret'] });
+    const outcomes = async (): Promise<unknown[]> => {
+      const seen: unknown[] = [];
+      for (const headers of [objectForm(), arrayForm()]) {
+        received.length = 0;
+        const session = connect();
+        let thrown: string | undefined;
+        const parent = tracer.startSpan('parent');
+        try {
+          await withSpan(parent, () => get(session, headers));
+        } catch (err) {
+          thrown = (err as { code?: string }).code; // Node 20 takes no raw array
+        }
+        parent.finish();
+        seen.push({ thrown, sensitive: received.map((h) => (h as Record<symbol, unknown>)[http2.sensitiveHeaders]) });
+      }
+      return seen;
+    };
+    const untraced = await outcomes();
+    assert.deepEqual((untraced[0] as { sensitive: unknown[] }).sensitive, [['x-secret']]);
+    installPatches(['http'], { tracer });
+    assert.deepEqual(await outcomes(), untraced);
+    assert.ok(tracer.ofKind('client').length >= 1);
+  });
+
   it('a grpc-js call with the grpc hook too: the grpc spans alone, and one trace header, the grpc client span’s', async () => {
     installPatches(['grpc', 'http'], { tracer });
     const bytes = (b: Buffer): Buffer => b;
