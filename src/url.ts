@@ -143,3 +143,8 @@ export function isIPv6(hostname: string): boolean {
 export function hostPort(hostname: string, port: number): string {
   return isIPv6(hostname) ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
+
+/** The Host header (HTTP/2's `:authority`) Node writes for `hostname` and `port`: no port when it is the scheme's default. */
+export function hostHeader(hostname: string, port: number, defaultPort: number): string {
+  return port === defaultPort ? (isIPv6(hostname) ? `[${hostname}]` : hostname) : hostPort(hostname, port);
+}

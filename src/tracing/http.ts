@@ -7,7 +7,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { urlToHttpOptions } from 'node:url';
 import type { PatchContext } from '../registry/define';
 import { HeaderCopy, headerValue, HttpClientCall, HttpClientOptions, HttpClientState, HttpTarget, startHttpClientCall } from '../cores/http-client';
-import { isAbsoluteUrl, isIPv6 } from '../url';
+import { hostHeader, isAbsoluteUrl } from '../url';
 import { applyArgs } from '../apply-args';
 
 export { httpClientState as makeState } from '../cores/http-client';
@@ -35,12 +35,6 @@ interface Prepared {
 /** Node's own test for a WHATWG URL where options may be (same reads, so the caller's count is unchanged). */
 function isUrl(input: any): input is URL {
   return Boolean(input?.href && input.protocol && input.auth === undefined && input.path === undefined);
-}
-
-/** The Host header Node would write for `hostname` and `port`. */
-function hostHeader(hostname: string, port: number, defaultPort: number): string {
-  const host = isIPv6(hostname) ? `[${hostname}]` : hostname;
-  return port === defaultPort ? host : `${host}:${port}`;
 }
 
 function targetOf(defaultProtocol: string, opts: Record<string, any>, headers: HeaderCopy): HttpTarget {

@@ -17,7 +17,7 @@ import { runInContext } from '../cores/db-call';
 import { ownDataValue } from '../own-copy';
 import type { PatchContext } from '../registry/define';
 import { tracingOff } from '../spans';
-import { isIPv6 } from '../url';
+import { hostHeader } from '../url';
 import { applyArgs } from '../apply-args';
 
 /** Where a session connects: the scheme, the authority as `http.url` shows it (no credentials), host and port. */
@@ -79,8 +79,7 @@ function originOf(authority: unknown, options: unknown): Origin | undefined {
   let hostname = String(field('hostname') || field('host') || 'localhost');
   if (hostname.startsWith('[')) hostname = hostname.slice(1, -1);
   if (!Number.isInteger(port) || port <= 0) return undefined;
-  const host = isIPv6(hostname) ? `[${hostname}]` : hostname;
-  return { scheme, authority: port === (scheme === 'http:' ? 80 : 443) ? host : `${host}:${port}`, hostname, port, undici: undefined };
+  return { scheme, authority: hostHeader(hostname, port, scheme === 'http:' ? 80 : 443), hostname, port, undici: undefined };
 }
 
 /** A header of the copy Node gets, read by its exact name as Node reads an object's (a Node that takes a raw array: by its name). */
@@ -138,7 +137,8 @@ function start(state: HttpClientState, origin: Origin, headers: unknown): { call
   if (isGrpc(headerValue(prepared().value, 'content-type'))) return { call: undefined, copy };
   const call = under instanceof HttpClientCall ? under : startCallUnder(state, 'http2', under, targetOf(origin, prepared()));
   if (call === undefined) return { call, copy };
-  if (call.injects) call.inject(prepared());
+  // The copy exists by now (the gRPC check read it): `inject` adds nothing where the call does not inject.
+  call.inject(prepared());
   call.started(() => prepared().value);
   return { call, copy };
 }
