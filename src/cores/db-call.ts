@@ -219,11 +219,28 @@ export function startDbCallUnder(
  * A database server's error text with the values it echoes taken out, as statements are redacted: quoted
  * literals (`'valueSecret'`, `"secret"`: redis, MySQL, PostgreSQL quote what they repeat) become `'?'`,
  * and PostgreSQL's parenthesised rows and keys (`Key (email)=(a@b.c)`, `Failing row contains (1, x)`)
- * become `(?)`. Backtick identifiers and apostrophes inside words (`doesn't`) stay.
+ * become `(?)`. Backtick identifiers and apostrophes inside words (`doesn't`) stay. A value whose place the
+ * server's words mark (`Duplicate entry '…' for key`, `…: "…"` ending the line, redis's `with args
+ * beginning with: …`) goes whole, whatever quotes and spaces it holds.
  */
 export function redactErrorText(text: string): string {
-  return text.replace(QUOTED_VALUE, (m) => `${m[0]}?${m[0]}`).replace(ROW_OR_KEY, '$1(?)');
+  return text
+    .replace(VALUE_BEFORE_WORDS, '$1?')
+    .replace(VALUE_ENDING_LINE, '$1?')
+    .replace(REDIS_ARGUMENTS, "$1'?'")
+    .replace(QUOTED_VALUE, (m) => `${m[0]}?${m[0]}`)
+    .replace(ROW_OR_KEY, '$1(?)');
 }
+
+/**
+ * MySQL's `Duplicate entry '<value>' for key '<key>'` and `Incorrect … value: '<value>' for column …`: the
+ * value is not escaped, so it runs to the last `' for key ` or `' for column ` (more is left out, never less).
+ */
+const VALUE_BEFORE_WORDS = /((?:Duplicate entry|value:) ')[\s\S]*(?=' for (?:key|column) )/g;
+/** A quoted value after `: ` that ends its line (PostgreSQL's `invalid input syntax for type integer: "…"`, MySQL's `Truncated incorrect DOUBLE value: '…'`). */
+const VALUE_ENDING_LINE = /(: (['"]))[\s\S]*(?=\2$)/gm;
+/** What redis repeats of an unknown command's arguments, each quoted unescaped: all of it, to the line's end. */
+const REDIS_ARGUMENTS = /(with args beginning with: ).*/g;
 
 /**
  * A quoted value as a server echoes it, unescaped: a quote followed by a letter or digit is taken as part

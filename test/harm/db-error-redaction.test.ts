@@ -26,7 +26,7 @@ describe('values in database servers\' error messages are redacted (issue 18, de
   });
 
   it('redactErrorText: quoted literals and PostgreSQL rows and keys', () => {
-    assert.equal(redactErrorText("ERR unknown command 'X', with args beginning with: 'a' 'valueSecret'"), "ERR unknown command '?', with args beginning with: '?' '?'");
+    assert.equal(redactErrorText("ERR unknown command 'X', with args beginning with: 'a' 'valueSecret' "), "ERR unknown command '?', with args beginning with: '?'");
     assert.equal(redactErrorText('invalid input syntax for type integer: "secret"'), 'invalid input syntax for type integer: "?"');
     assert.equal(redactErrorText('Key (email)=(a@b.c) already exists.'), 'Key (email)=(?) already exists.');
     assert.equal(redactErrorText('Failing row contains (1, secret).'), 'Failing row contains (?).');
@@ -38,6 +38,12 @@ describe('values in database servers\' error messages are redacted (issue 18, de
     assert.equal(redactErrorText('Failing row contains (1, (555) 123-4567, alice@example.com).'), 'Failing row contains (?).');
     assert.equal(redactErrorText('Key (email)=(a)b@c.d) already exists.'), 'Key (email)=(?) already exists.');
     assert.equal(redactErrorText("relation \"users\" doesn't exist"), "relation \"?\" doesn't exist");
+    // A value whose place the server's words mark goes whole, even with a quote and a space inside.
+    assert.equal(redactErrorText("Duplicate entry 'a' secretTail' for key 'u.email'"), "Duplicate entry '?' for key '?'");
+    assert.equal(redactErrorText("Incorrect integer value: 'a' secretTail' for column `db`.`t`.`n` at row 1"), "Incorrect integer value: '?' for column `db`.`t`.`n` at row 1");
+    assert.equal(redactErrorText("Truncated incorrect DOUBLE value: 'a' secretTail'"), "Truncated incorrect DOUBLE value: '?'");
+    assert.equal(redactErrorText('invalid input syntax for type integer: "a" secretTail"\nnext line'), 'invalid input syntax for type integer: "?"\nnext line');
+    assert.equal(redactErrorText("ERR unknown command 'X', with args beginning with: 'a' secretTail' "), "ERR unknown command '?', with args beginning with: '?'");
   });
 
   for (const [label, pkg] of [['node-redis', 'redis'], ['ioredis', 'ioredis']]) {
@@ -54,7 +60,9 @@ describe('values in database servers\' error messages are redacted (issue 18, de
         client.on('error', () => undefined);
       }
       try {
-        const err = await client.sendCommand(pkg === 'redis' ? ['X', 'a', 'valueSecret'] : new (require('ioredis').Command)('X', ['a', 'valueSecret'])).then(
+        // `' ` inside an argument: redis repeats it unescaped.
+        const args = ['a', "x' valueSecret"];
+        const err = await client.sendCommand(pkg === 'redis' ? ['X', ...args] : new (require('ioredis').Command)('X', args)).then(
           () => assert.fail('no error'),
           (e: Error) => e,
         );
@@ -142,12 +150,15 @@ describe('values in database servers\' error messages are redacted (issue 18, de
       install();
       const err = await client().query("SELECT 'secretValue'::int").then(() => assert.fail('no error'), (e: Error) => e);
       assert.match(err.message, /secretValue/);
+      // PostgreSQL repeats the value unescaped: a `" ` inside it must not end it.
+      const quoted = await client().query('SELECT $1::int', ['x" secretValue']).then(() => assert.fail('no error'), (e: Error) => e);
+      assert.match(quoted.message, /x" secretValue"$/);
       await client().query('CREATE TEMP TABLE harm_u (email text UNIQUE)');
       await client().query("INSERT INTO harm_u VALUES ('a@b.c')");
       const dup = await client().query("INSERT INTO harm_u VALUES ('a@b.c')").then(() => assert.fail('no error'), (e: any) => e);
       assert.match(dup.detail, /a@b\.c/, 'the app keeps the detail');
       const spans = tracer.finished.filter((s) => s.hasError());
-      assert.equal(spans.length, 2);
+      assert.equal(spans.length, 3);
       for (const span of spans) {
         assert.doesNotMatch(logged(span), /secretValue|a@b\.c/);
       }
@@ -168,9 +179,17 @@ describe('values in database servers\' error messages are redacted (issue 18, de
       await conn.query("INSERT INTO harm_u VALUES ('a@b.c')");
       const err = await conn.query("INSERT INTO harm_u VALUES ('a@b.c')").then(() => assert.fail('no error'), (e: Error) => e);
       assert.match(err.message, /a@b\.c/);
-      const span = tracer.finished.find((s) => s.hasError());
-      assert.ok(span);
-      assert.doesNotMatch(logged(span), /a@b\.c/);
+      // MySQL repeats values unescaped: a `' ` inside one must not end it.
+      await conn.query('INSERT INTO harm_u VALUES (?)', ["x' secretTail"]);
+      const quoted = await conn.query('INSERT INTO harm_u VALUES (?)', ["x' secretTail"]).then(() => assert.fail('no error'), (e: Error) => e);
+      assert.match(quoted.message, /x' secretTail' for key/);
+      await conn.query("SET @@session.sql_mode = 'STRICT_ALL_TABLES'");
+      await conn.query('CREATE TEMPORARY TABLE harm_n (n INT)');
+      const incorrect = await conn.query('INSERT INTO harm_n VALUES (?)', ["x' secretTail"]).then(() => assert.fail('no error'), (e: Error) => e);
+      assert.match(incorrect.message, /x' secretTail' for column/);
+      const spans = tracer.finished.filter((s) => s.hasError());
+      assert.equal(spans.length, 3);
+      for (const span of spans) assert.doesNotMatch(logged(span), /a@b\.c|secretTail/);
     } finally {
       await conn.end();
     }
