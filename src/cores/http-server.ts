@@ -156,6 +156,9 @@ export class InboundRequest {
   private lastError: unknown = undefined;
   /** The response is done: no server span starts any more (nothing would finish it). */
   private ended = false;
+  /** How to read the route should the request end before the framework named it (`routeAtEnd`). */
+  private lateRoute: ((source: any) => string | undefined) | undefined = undefined;
+  private lateRouteSource: unknown = undefined;
 
   constructor(
     private readonly config: InboundConfig,
@@ -208,6 +211,15 @@ export class InboundRequest {
       // A tracer that cannot rename costs only the name.
     }
     setTag(span, 'http.route', template);
+  }
+
+  /**
+   * For a framework that names the route once its middleware is done (koa): `read(source)` gives the route
+   * matched so far, read when the request ends first (the client left, a response ended by hand).
+   */
+  routeAtEnd<T>(read: (source: T) => string | undefined, source: T): void {
+    this.lateRoute = read;
+    this.lateRouteSource = source;
   }
 
   /**
@@ -264,6 +276,18 @@ export class InboundRequest {
     );
   }
 
+  private setLateRoute(read: (source: unknown) => string | undefined): void {
+    const source = this.lateRouteSource;
+    this.lateRouteSource = undefined;
+    let route: string | undefined;
+    try {
+      route = read(source);
+    } catch {
+      return;
+    }
+    if (route !== undefined) this.setRoute(route);
+  }
+
   /** Runs `fn` in this request's context (callbacks the framework calls from elsewhere, such as body parsers). */
   run<T>(fn: (...args: any[]) => T, thisArg: unknown, args: ArrayLike<unknown>): T {
     if (storage.getStore() === this.store) return Reflect.apply(fn, thisArg, args as unknown[]);
@@ -277,6 +301,11 @@ export class InboundRequest {
 
   /** The response is done or the connection closed: tag the status, finish children and the span. */
   end(): void {
+    const read = this.lateRoute;
+    if (read !== undefined) {
+      this.lateRoute = undefined;
+      if (this.route === undefined && this.span !== undefined) this.setLateRoute(read);
+    }
     const span = this.span;
     this.span = undefined;
     this.ended = true;

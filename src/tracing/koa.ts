@@ -84,14 +84,21 @@ function wrapCallback(hook: ActiveHook<KoaOptions>) {
     };
 }
 
+/** The route template the router matched, its prefixes included (`ctx._matchedRoute`, set as it dispatches). */
+function matchedRoute(ctx: any): string | undefined {
+  return templateOf(ctx._matchedRoute);
+}
+
 /** Application#handleRequest(ctx, fnMiddleware): the route once the middleware is done, and its error. */
 function wrapHandleRequest(hook: ActiveHook<KoaOptions>) {
   return (original: (ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>) => unknown) =>
     function handleRequest(this: unknown, ctx: any, fnMiddleware: (ctx: any) => Promise<unknown>): unknown {
       const inbound = hook.enabled ? inboundRequest(ctx?.req) : undefined;
       if (inbound === undefined || typeof fnMiddleware !== 'function') return original.apply(this, arguments as unknown as [any, any]);
+      // A request that ends before its middleware (the client left) is named after the route matched so far.
+      inbound.routeAtEnd(matchedRoute, ctx);
       const settle = (): void => {
-        const route = templateOf(ctx._matchedRoute);
+        const route = matchedRoute(ctx);
         if (route !== undefined) inbound.setRoute(route);
       };
       const traced = (c: any): Promise<unknown> =>

@@ -168,10 +168,12 @@ for (const driver of FRAMEWORKS) {
       const url = await start();
       await leaveWhileWaiting(`${url}/abort-notice`, 'clientGone');
       await tracer.settle();
-      // By URL: koa names the span only once its middleware is done, after the span has finished here.
       const servers = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}/abort-notice`);
       assert.equal(servers.length, 1);
       assert.equal(seen.clientGone, servers[0]);
+      // Named after its route though it ended first (koa names a span once its middleware is done).
+      assert.equal(servers[0].operationName, route('/abort-notice'));
+      assert.equal(servers[0].tags['http.route'], driver.route('/abort-notice'));
     });
 
     it('concurrent requests keep their own route names and parents', async () => {
