@@ -89,11 +89,24 @@ interface SendPeer {
  */
 const sendOfMessage = new WeakMap<object, SendPeer>();
 
-/** What kafkajs reads of a message, of a `send` record, of a `sendBatch` record and of one of its topics. */
+/** What kafkajs reads of a message, of a `send` record, of a `sendBatch` record and of one of its topics, in its order. */
 const MESSAGE_FIELDS = ['key', 'value', 'partition', 'headers', 'timestamp'];
-const SEND_FIELDS = ['topic', 'messages', 'acks', 'timeout', 'compression'];
-const BATCH_FIELDS = ['topicMessages', 'acks', 'timeout', 'compression'];
+const SEND_FIELDS = ['acks', 'timeout', 'compression', 'topic', 'messages'];
+const BATCH_FIELDS = ['acks', 'timeout', 'compression', 'topicMessages'];
 const TOPIC_FIELDS = ['topic', 'messages'];
+
+/**
+ * A record's (or a topic entry's) `fields`, each read once, as kafkajs destructures them: it reads nothing
+ * else of it (a message, which it spreads, is copied whole by `copyOf`).
+ */
+function pick(source: object, fields: readonly string[]): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = (source as Record<string, unknown>)[field];
+    if (value !== undefined) copy[field] = value;
+  }
+  return copy;
+}
 
 /**
  * `source`'s own properties, as a spread copies them, and those of `fields` that it inherits (a class's
@@ -147,7 +160,7 @@ function sendSpec(topics: string[], messageCount: number): MessageSpanSpec {
 /** `send({ topic, messages, ... })`. */
 function prepareSend(arg: unknown): PreparedSend | undefined {
   if (arg === null || typeof arg !== 'object') return undefined;
-  const record = copyOf(arg, SEND_FIELDS);
+  const record = pick(arg, SEND_FIELDS);
   const messages = copyMessages(record.messages);
   if (messages === undefined || typeof record.topic !== 'string') return undefined;
   record.messages = messages;
@@ -157,7 +170,7 @@ function prepareSend(arg: unknown): PreparedSend | undefined {
 /** `sendBatch({ topicMessages: [{ topic, messages }], ... })`. */
 function prepareSendBatch(arg: unknown): PreparedSend | undefined {
   if (arg === null || typeof arg !== 'object') return undefined;
-  const record = copyOf(arg, BATCH_FIELDS);
+  const record = pick(arg, BATCH_FIELDS);
   if (!Array.isArray(record.topicMessages)) return undefined;
   const topics: string[] = [];
   const all: Array<Record<string, unknown>> = [];
@@ -165,7 +178,7 @@ function prepareSendBatch(arg: unknown): PreparedSend | undefined {
   const topicMessages: TopicMessages[] = [];
   for (const entry of record.topicMessages as unknown[]) {
     if (entry === null || typeof entry !== 'object') return undefined;
-    const copy: TopicMessages = copyOf(entry, TOPIC_FIELDS);
+    const copy: TopicMessages = pick(entry, TOPIC_FIELDS);
     const messages = copyMessages(copy.messages);
     if (messages === undefined || typeof copy.topic !== 'string') return undefined;
     copy.messages = messages;

@@ -199,7 +199,7 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       assert.equal(traced.message, untraced.message);
     });
 
-    it('the record and its messages are read once, as kafkajs reads them, with a span or without one (requireParent)', async () => {
+    it('the record and its messages are read once, as kafkajs reads them, with a span or without one (requireParent); a field kafkajs never reads is not read', async () => {
       const reads: Record<string, number> = {};
       const counted = (name: string, value: unknown): PropertyDescriptor => ({
         enumerable: true,
@@ -210,7 +210,12 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       });
       const record = (topic: string): any => {
         const message = Object.defineProperties({}, { key: counted('key', 'k'), value: counted('value', 'v') });
-        return Object.defineProperties({}, { topic: counted('topic', topic), messages: counted('messages', [message]), acks: counted('acks', -1) });
+        // auditTrail: the app's own field, which kafkajs never reads.
+        return Object.defineProperties({}, { topic: counted('topic', topic), messages: counted('messages', [message]), acks: counted('acks', -1), auditTrail: counted('auditTrail', 'x') });
+      };
+      const batch = (topic: string): any => {
+        const entry = Object.defineProperties({}, { topic: counted('entry.topic', topic), messages: counted('entry.messages', [{ value: 'v' }]), note: counted('entry.note', 'x') });
+        return Object.defineProperties({}, { topicMessages: counted('topicMessages', [entry]), auditTrail: counted('batch.auditTrail', 'x') });
       };
       const readsOf = async (send: () => Promise<unknown>): Promise<Record<string, number>> => {
         for (const key of Object.keys(reads)) delete reads[key];
@@ -220,12 +225,19 @@ describe('kafkajs hook (Kafka protocol, librdkafka mock cluster)', function () {
       const topic = freshName('counted');
       uninstallAllPatches();
       const untraced = await readsOf(() => producer.send(record(topic)));
+      const untracedBatch = await readsOf(() => producer.sendBatch(batch(topic)));
+      assert.equal(untraced.auditTrail, undefined);
+      assert.equal(untracedBatch['entry.note'], undefined);
       install();
       const parent = tracer.startSpan('request');
       const traced = await readsOf(() => withSpan(parent, () => producer.send(record(topic))));
-      // With a span kafkajs reads the hook's copies: each of the app's properties once.
-      for (const name of Object.keys(untraced)) assert.ok(traced[name] >= 1 && traced[name] <= untraced[name], `${name}: ${traced[name]} reads, ${untraced[name]} untraced`);
-      assert.deepEqual(Object.keys(traced).sort(), Object.keys(untraced).sort());
+      const tracedBatch = await readsOf(() => withSpan(parent, () => producer.sendBatch(batch(topic))));
+      assert.equal(tracer.finished.filter((s) => s.operationName === `kafka.send ${topic}`).length, 2);
+      // With a span kafkajs reads the hook's copies: each of the app's properties once, and only those it reads.
+      for (const [label, was, now] of [['send', untraced, traced], ['sendBatch', untracedBatch, tracedBatch]] as const) {
+        for (const name of Object.keys(was)) assert.ok(now[name] >= 1 && now[name] <= was[name], `${label} ${name}: ${now[name]} reads, ${was[name]} untraced`);
+        assert.deepEqual(Object.keys(now).sort(), Object.keys(was).sort(), label);
+      }
       uninstallAllPatches();
       install({ requireParent: true });
       try {
