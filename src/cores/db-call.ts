@@ -233,10 +233,11 @@ export function redactErrorText(text: string): string {
 }
 
 /**
- * MySQL's `Duplicate entry '<value>' for key '<key>'` and `Incorrect … value: '<value>' for column …`: the
- * value is not escaped, so it runs to the last `' for key ` or `' for column ` (more is left out, never less).
+ * A value a server prints unescaped before its own words: MySQL's `Duplicate entry '<value>' for key …`,
+ * `Incorrect … value: '<value>' for column …` (or `for function str_to_date`), MongoDB's `Failed to parse
+ * number '<value>' in $convert`. It runs to the line's last `' for ` or `' in ` (more is left out, never less).
  */
-const VALUE_BEFORE_WORDS = /((?:Duplicate entry|value:) ')[\s\S]*(?=' for (?:key|column) )/g;
+const VALUE_BEFORE_WORDS = /((?:Duplicate entry|value:|Failed to parse \w+) ')[^\n]*(?=' (?:for|in) )/g;
 /** A quoted value after `: ` that ends its line (PostgreSQL's `invalid input syntax for type integer: "…"`, MySQL's `Truncated incorrect DOUBLE value: '…'`). */
 const VALUE_ENDING_LINE = /(: (['"]))[\s\S]*(?=\2$)/gm;
 /** What redis repeats of an unknown command's arguments, each quoted unescaped: all of it, to the line's end. */

@@ -42,6 +42,8 @@ describe('values in database servers\' error messages are redacted (issue 18, de
     assert.equal(redactErrorText("Duplicate entry 'a' secretTail' for key 'u.email'"), "Duplicate entry '?' for key '?'");
     assert.equal(redactErrorText("Incorrect integer value: 'a' secretTail' for column `db`.`t`.`n` at row 1"), "Incorrect integer value: '?' for column `db`.`t`.`n` at row 1");
     assert.equal(redactErrorText("Truncated incorrect DOUBLE value: 'a' secretTail'"), "Truncated incorrect DOUBLE value: '?'");
+    assert.equal(redactErrorText("Incorrect datetime value: 'o' pin hunter2' for function str_to_date"), "Incorrect datetime value: '?' for function str_to_date");
+    assert.equal(redactErrorText("Failed to parse number 'o' pin 4242' in $convert with no onError value: x"), "Failed to parse number '?' in $convert with no onError value: x");
     assert.equal(redactErrorText('invalid input syntax for type integer: "a" secretTail"\nnext line'), 'invalid input syntax for type integer: "?"\nnext line');
     assert.equal(redactErrorText("ERR unknown command 'X', with args beginning with: 'a' secretTail' "), "ERR unknown command '?', with args beginning with: '?'");
   });
@@ -187,8 +189,11 @@ describe('values in database servers\' error messages are redacted (issue 18, de
       await conn.query('CREATE TEMPORARY TABLE harm_n (n INT)');
       const incorrect = await conn.query('INSERT INTO harm_n VALUES (?)', ["x' secretTail"]).then(() => assert.fail('no error'), (e: Error) => e);
       assert.match(incorrect.message, /x' secretTail' for column/);
+      await conn.query('CREATE TEMPORARY TABLE harm_d (d DATETIME)');
+      const date = await conn.query("INSERT INTO harm_d VALUES (STR_TO_DATE(?, '%Y-%m-%d'))", ["x' secretTail"]).then(() => assert.fail('no error'), (e: Error) => e);
+      assert.match(date.message, /x' secretTail' for function str_to_date/);
       const spans = tracer.finished.filter((s) => s.hasError());
-      assert.equal(spans.length, 3);
+      assert.equal(spans.length, 4);
       for (const span of spans) assert.doesNotMatch(logged(span), /a@b\.c|secretTail/);
     } finally {
       await conn.end();

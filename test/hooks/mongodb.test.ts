@@ -254,6 +254,9 @@ describe('mongodb hook', function () {
           ['$toInt', 'IBAN DE89370400440532013000', 'DE89370400440532013000'],
           ['$toObjectId', 'sk_live_51Hsecret', 'sk_live_51Hsecret'],
           ['$toInt', 4111111111, '4111111111'],
+          // Printed unescaped: a quote and a space inside the value do not end it.
+          ["$toInt", "o' IBAN DE89 3704 pin 4242", 'IBAN DE89'],
+          ["$toObjectId", "o' sk_live_51Hsecret", 'sk_live_51Hsecret'],
         ];
         for (const [op, value, secret] of values) {
           await coll.deleteMany({});
