@@ -35,7 +35,7 @@ import path from 'node:path';
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { ownWork, ownWorkMethods } from '../cores/db-call';
+import { detached, ownWork, ownWorkMethods } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { HeaderReader } from '../cores/messaging';
@@ -183,8 +183,12 @@ function tracedOptions(hook: ActiveHook, connection: ConnectionLike, span: Span,
   if (!injectMessageContext(hook, span, inject, has) || tooBig(info, payload, headers, chars)) return options;
   if (options == null) return { headers };
   const own = Object.getOwnPropertyDescriptor(options, 'headers');
-  // A Proxy must answer a frozen property with its own value: a copy then (the client's writes go to it).
-  if (own !== undefined && own.configurable === false && own.writable === false) return Object.assign({}, options, { headers });
+  if (own !== undefined && own.configurable === false && own.writable === false) {
+    // Frozen options: the client's own write to them (`reply`, a request's `timeout`) throws, as untraced.
+    if (Object.isFrozen(options)) return options;
+    // A Proxy must answer a frozen property with its own value: a copy then (the client's writes go to it).
+    return Object.assign({}, options, { headers });
+  }
   let written: MsgHdrs | undefined;
   return headersProxy(options, headers, () => {
     // The header set the client writes back onto the app's options, as without the hooks: the app's own
@@ -210,7 +214,7 @@ function headersProxy(options: object, headers: MsgHdrs, untraced: () => MsgHdrs
   return new Proxy(options, {
     get: (target, key) => (key === 'headers' && ours ? headers : Reflect.get(target, key)),
     set: (target, key, value, receiver) => {
-      if (key !== 'headers' || !ours) return Reflect.set(target, key, value, receiver);
+      if (key !== 'headers' || !ours) return setOrThrow(target, key, value, receiver);
       if (value !== headers) {
         ours = false;
         return Reflect.set(target, key, value, receiver);
@@ -218,6 +222,16 @@ function headersProxy(options: object, headers: MsgHdrs, untraced: () => MsgHdrs
       return Reflect.set(target, key, untraced(), receiver);
     },
   });
+}
+
+/**
+ * A write through the Proxy as it goes without it: one the target refuses (frozen options) throws V8's own
+ * TypeError, the app's untraced message, not the Proxy's "trap returned falsish".
+ */
+function setOrThrow(target: object, key: string | symbol, value: unknown, receiver: unknown): boolean {
+  if (Reflect.set(target, key, value, receiver)) return true;
+  (target as Record<string | symbol, unknown>)[key] = value;
+  return true;
 }
 
 /**
@@ -573,6 +587,14 @@ export const patchCoreConnection = connectionPatch('lib', 'headers');
 
 export function patchProtocol(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {
   wrap(exports.ProtocolHandler.prototype, 'processMsg', wrapProcessMsg(hook));
+  // The connection's socket, and so every message it delivers, its pings and reconnects, run outside the
+  // context that called `connect()`: a request's, or a suppressed one (which would leave every message untraced).
+  wrap(exports.ProtocolHandler, 'connect', (original) =>
+    function connect(this: unknown): unknown {
+      const args = arguments;
+      return detached(() => applyArgs(original, this, args));
+    },
+  );
 }
 
 export function patchIterator(exports: any, { hook, wrap }: PatchContext<NatsOptions, undefined>): void {

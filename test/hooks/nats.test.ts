@@ -1,7 +1,7 @@
 /** The nats hook on core NATS, for both clients (`nats` 2.x and nats.js 3), against a real nats-server. */
 import assert from 'node:assert/strict';
 import type { Span } from 'opentracing';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { NatsOptions } from '../../src';
 import { freshSubject, headerRecord } from '../conformance/drivers/nats';
 import { NATS_LIBS, sc } from '../helpers/nats-libs';
@@ -211,6 +211,53 @@ for (const lib of NATS_LIBS) describe(`nats hook, ${lib.label} (real nats-server
     assert.deepEqual(await written(), untraced);
     assert.equal(tracer.byName(`nats.publish ${subject}`).length, 1);
     assert.equal(tracer.byName(`nats.request ${subject}`).length, 1);
+  });
+
+  it('a connection opened in a suppressed context (or a request) delivers outside it: every message gets its span, the callback runs in it', async () => {
+    const subject = freshSubject('suppressed-connect');
+    const request = tracer.startSpan('opener');
+    const opened = await withSpan(request, () => suppressTracing(() => lib.connect()));
+    try {
+      const seen = defer<Span | undefined>();
+      opened.subscribe(subject, { callback: () => seen.resolve(currentSpan()) });
+      await opened.flush();
+      const parent = tracer.startSpan('request') as RecordedSpan;
+      withSpan(parent, () => nc.publish(subject, sc.encode('x')));
+      const active = (await seen.promise) as RecordedSpan | undefined;
+      const [process] = tracer.byName(`nats.process ${subject}`);
+      assert.ok(process, 'a consumer span');
+      assert.equal(active, process, 'the callback runs in it');
+      assert.equal(process.traceId, parent.traceId);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('frozen options: publish and request throw what they throw untraced (the client writes to the options), with or without headers', async () => {
+    const subject = freshSubject('frozen');
+    const outcomes = (): string[] => {
+      const parent = tracer.startSpan('request');
+      const shapes = [{ headers: lib.headers() }, { reply: '' }, {}];
+      const out: string[] = [];
+      for (const options of shapes) {
+        for (const send of [() => nc.publish(subject, sc.encode('x'), Object.freeze(options)), () => nc.request(subject, sc.encode('y'), Object.freeze({ ...options, timeout: 100 }))]) {
+          try {
+            const result = withSpan(parent, send);
+            // A request that did not throw at once: its promise fails later (nobody answers), not what is compared.
+            if (result instanceof Promise) result.catch(() => undefined);
+            out.push('ok');
+          } catch (err) {
+            out.push(`${(err as Error).name}: ${(err as Error).message}`);
+          }
+        }
+      }
+      return out;
+    };
+    uninstallAllPatches();
+    const untraced = outcomes();
+    assert.ok(untraced.some((o) => o.startsWith('TypeError')), untraced.join('; '));
+    install();
+    assert.deepEqual(outcomes(), untraced);
   });
 
   // nats 2 has no message tracing options.
