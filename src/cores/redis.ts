@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inOwnWork, redactedErrorCopy, redactErrorText, runInContext, startDbCallUnder, statementLimit } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inCallerContext, inOwnWork, redactedErrorCopy, redactErrorText, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -212,8 +212,7 @@ export function startRedisBatch(
 
 /**
  * Calls `original` outside the library's own work when it runs inside it (`ownWork`), else as it is. For
- * what the work starts but the app owns afterwards: a `connect` that makes no span (a cluster node reached
- * by a topology refresh is still a connection the app uses), and events the work emits to the app's listeners.
+ * events the work emits to the app's listeners.
  */
 export function outsideOwnWork(hook: ActiveHook, original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
   return inOwnWork(hook) ? runInContext(undefined, original, thisArg, args) : Reflect.apply(original, thisArg, args);
@@ -243,7 +242,7 @@ export function connectDetached(
   // A root span (`parent` null) is started outside any context, as the connection then runs (a
   // `requestHook` of the app's sees no request's context there).
   const call = hook.options.traceConnect === false ? undefined : safely(parent === null ? () => detached(start) : start);
-  if (call === undefined) return detached(() => original.apply(thisArg, args as unknown[]));
+  if (call === undefined) return connectOutside(original, thisArg, args);
   const last = args.length > 0 ? args[args.length - 1] : undefined;
   if (typeof last === 'function') {
     // connect(callback): the callback finishes the span and runs in its caller's context.
@@ -252,6 +251,20 @@ export function connectDetached(
     return detached(() => call.invoke(original, thisArg, copy));
   }
   return detached(() => call.invokeAndChain(original, thisArg, args));
+}
+
+/**
+ * A `connect` that makes no span (no tracer, `requireParent`, a suppressed context, `traceConnect: false`),
+ * run outside any context all the same: a socket opened under `suppressTracing` would otherwise run every
+ * listener of the client suppressed for good (pub/sub messages), one opened in a request would make its
+ * reconnects that request's. A callback given to it runs in its caller's context.
+ */
+export function connectOutside(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+  const last = args.length > 0 ? args[args.length - 1] : undefined;
+  if (typeof last !== 'function') return detached(() => Reflect.apply(original, thisArg, args));
+  const copy = Array.prototype.slice.call(args);
+  copy[copy.length - 1] = inCallerContext(last as (...a: unknown[]) => unknown);
+  return detached(() => Reflect.apply(original, thisArg, copy));
 }
 
 /** An object that a library settles through its own `resolve`/`reject` (an ioredis Command or Pipeline). */

@@ -17,7 +17,7 @@
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { asOwnWork, callbackInCallerContext, DbCall, DbConnection, inOwnWork, ownWork, ownWorkHasRun, ownWorkMethods, runInContext } from '../cores/db-call';
-import { BatchCommand, beforeRetries, connectDetached, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, beforeRetries, connectDetached, connectOutside, Outcome, outsideOwnWork, redisConnection, RedisOptions, settlesThroughUs, settleThrough, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { clientParent, tracingOff } from '../spans';
 import { applyArgs } from '../apply-args';
 
@@ -369,7 +369,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
       // ioredis's reconnect timer calls connect() by itself: no span, and no part of any request.
       if (this.status === 'reconnecting') return runInContext(undefined, original, this, arguments);
       const parent = clientParent(hook);
-      if (parent === undefined) return outsideOwnWork(hook, original, this, arguments);
+      if (parent === undefined) return connectOutside(original, this, arguments);
       return connectDetached(hook, parent, 'ioredis', () => connectionOf(this), original, this, arguments);
     };
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { callbackInCallerContext, ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
 import type { DbCall, DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, outsideOwnWork, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, connectOutside, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';
@@ -291,7 +291,7 @@ function wrapConnect(hook: ActiveHook<RedisOptions>) {
     function connect(this: RedisClientLike): any {
       // Reconnects go through the socket's private method, not here: they make no span.
       const parent = clientParent(hook);
-      if (parent === undefined) return outsideOwnWork(hook, original, this, arguments);
+      if (parent === undefined) return connectOutside(original, this, arguments);
       const client = selfOf(this);
       return connectDetached(hook, parent, 'redis', () => connectionOf(client), original, this, arguments);
     };
