@@ -390,6 +390,20 @@ export function detached<R>(fn: () => R): R {
   return storage.run(undefined as unknown as RequestContext, fn);
 }
 
+/**
+ * A client's `connect` run outside any context: its socket, and so every event the connection emits later
+ * (messages, notifications, errors, reconnects), belongs to no request, and not to a suppressed context
+ * either (which would leave every listener of the client suppressed for good). A callback given to it
+ * runs in its caller's context; a promise's continuations return to the caller by themselves.
+ */
+export function connectOutside(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+  const last = args.length > 0 ? args[args.length - 1] : undefined;
+  if (typeof last !== 'function') return detached(() => Reflect.apply(original, thisArg, args));
+  const copy = Array.prototype.slice.call(args);
+  copy[copy.length - 1] = inCallerContext(last as (...a: unknown[]) => unknown);
+  return detached(() => Reflect.apply(original, thisArg, copy));
+}
+
 /** The context of each hook's library's own work (`ownWork`), made once. */
 const ownWorkContexts = new Map<string, RequestContext>();
 /** Whether `ownWork` ever ran: until then no command needs to be asked whether it is the library's own. */

@@ -7,7 +7,7 @@ import type { Span } from 'opentracing';
 import type { ActiveHook } from '../registry/define';
 import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
-import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, detached, inCallerContext, inOwnWork, redactedErrorCopy, redactErrorText, runInContext, startDbCallUnder, statementLimit } from './db-call';
+import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, connectOutside, detached, inOwnWork, redactedErrorCopy, redactErrorText, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
 
 export interface RedisCommandInfo {
@@ -251,20 +251,6 @@ export function connectDetached(
     return detached(() => call.invoke(original, thisArg, copy));
   }
   return detached(() => call.invokeAndChain(original, thisArg, args));
-}
-
-/**
- * A `connect` that makes no span (no tracer, `requireParent`, a suppressed context, `traceConnect: false`),
- * run outside any context all the same: a socket opened under `suppressTracing` would otherwise run every
- * listener of the client suppressed for good (pub/sub messages), one opened in a request would make its
- * reconnects that request's. A callback given to it runs in its caller's context.
- */
-export function connectOutside(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
-  const last = args.length > 0 ? args[args.length - 1] : undefined;
-  if (typeof last !== 'function') return detached(() => Reflect.apply(original, thisArg, args));
-  const copy = Array.prototype.slice.call(args);
-  copy[copy.length - 1] = inCallerContext(last as (...a: unknown[]) => unknown);
-  return detached(() => Reflect.apply(original, thisArg, copy));
 }
 
 /** An object that a library settles through its own `resolve`/`reject` (an ioredis Command or Pipeline). */

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { storage, RequestContext } from '../context';
-import { DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
+import { connectOutside, DbCall, DbConnection, runInContext, startDbCallUnder } from '../cores/db-call';
 import { entryClass } from '../registry/define';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { callerCallback, invokeCall, startSqlCall, sqlConnectionSpec } from '../cores/sql-call';
@@ -383,6 +383,13 @@ function wrapPoolConnect(hook: ActiveHook<PgOptions>, state: PgState) {
 
 export function patchClient(exports: any, { hook, state, basedir, wrap }: PatchContext<PgOptions, PgState>): void {
   wrap(exports.prototype, 'query', wrapQuery(hook, state));
+  // The socket outside the context that connects (a request's, a suppressed one, or a pool's caller's):
+  // LISTEN's notifications, notices and a pooled client's 'error' belong to no request.
+  wrap(exports.prototype, 'connect', (original) =>
+    function connect(this: unknown): unknown {
+      return hook.enabled ? connectOutside(original, this, arguments) : applyArgs(original, this, arguments);
+    },
+  );
   if (basedir !== undefined) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg's own normalizer, from the very copy of pg being patched

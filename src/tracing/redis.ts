@@ -11,9 +11,9 @@
  */
 import path from 'node:path';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { callbackInCallerContext, ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
+import { callbackInCallerContext, connectOutside, ownWork, ownWorkMethods, runInContext } from '../cores/db-call';
 import type { DbCall, DbConnection } from '../cores/db-call';
-import { BatchCommand, connectDetached, connectOutside, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
+import { BatchCommand, connectDetached, redisConnection, RedisOptions, startRedisBatch, startRedisCommand } from '../cores/redis';
 import { storage } from '../context';
 import { clientParent } from '../spans';
 import { applyArgs } from '../apply-args';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import QueryStream from 'pg-query-stream';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { PgOptions } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { activeSpanName, assertRequireParent, concurrentRequests, untracedCallbackContexts, verbatimSql, withHookOptions } from '../helpers/cases';
@@ -529,6 +529,32 @@ describe('pg regressions', function () {
       await pool.end();
     }
     assert.deepEqual(seen, { read: 'request-B', close: 'request-B', data: [['request-B', 200]] });
+  });
+
+  it("a client connected inside a request or under suppressTracing: its LISTEN notifications and its socket's events reach listeners outside that context", async () => {
+    const outcomes: Record<string, unknown> = {};
+    for (const how of ['request', 'suppressed'] as const) {
+      const listener = new pg.Client(pgConfig());
+      const opener = tracer.startSpan(`opener-${how}`);
+      await withSpan(opener, () => (how === 'suppressed' ? suppressTracing(() => listener.connect()) : listener.connect()));
+      try {
+        await listener.query(`LISTEN otch_${how}`);
+        const notified = new Promise<void>((resolve) =>
+          listener.once('notification', () => {
+            outcomes[how] = currentSpan();
+            // What the handler does is traced: under no request, as a root.
+            void client.query('SELECT 1').then(() => resolve());
+          }),
+        );
+        tracer.reset();
+        await client.query(`NOTIFY otch_${how}`);
+        await notified;
+        outcomes[`${how} query spans`] = tracer.byName(/^pg\.query/).length;
+      } finally {
+        await listener.end();
+      }
+    }
+    assert.deepEqual(outcomes, { request: undefined, 'request query spans': 2, suppressed: undefined, 'suppressed query spans': 2 });
   });
 
   it("a query left untraced (requireParent with no span, suppressTracing) runs its callbacks in its caller's context, not in that of the request that opened the pooled connection", () =>
