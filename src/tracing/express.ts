@@ -26,6 +26,8 @@ interface Layer {
   params?: Record<string, unknown>;
   /** router 2.x: the path as registered. */
   rawPath?: unknown;
+  /** The pattern the layer matches with (express 4: the app's RegExp itself for a RegExp mount). */
+  regexp?: unknown;
   handle?: { stack?: unknown; name?: string; length?: number };
   name?: string;
   [kMount]?: string;
@@ -57,7 +59,9 @@ function wrapUse(original: (...args: any[]) => unknown) {
 
 /**
  * The mount template of a `use()` layer: as registered when the hook saw the registration; else (an app
- * built before install) the matched part of the URL with each parameter value put back as `:name`.
+ * built before install) the matched part of the URL with each parameter value put back as `:name`, when
+ * every other segment is a literal of the layer's pattern; else (a RegExp or wildcard mount, where the
+ * URL's text may be a token) the pattern itself.
  */
 function mountOf(layer: Layer): string {
   const tagged = layer[kMount];
@@ -69,17 +73,21 @@ function mountOf(layer: Layer): string {
   }
   const path = layer.path;
   if (typeof path !== 'string' || path === '/') return '';
-  const params = layer.params;
-  if (params == null || Object.keys(params).length === 0) return path;
+  const params = layer.params ?? {};
   const names = new Map<string, string>();
   for (const key of Object.keys(params)) {
     const value = params[key];
     if (typeof value === 'string' && value !== '') names.set(value, key);
   }
-  return path
-    .split('/')
-    .map((segment) => (names.has(segment) ? `:${names.get(segment)}` : segment))
-    .join('/');
+  const segments = path.split('/').map((segment) => (names.has(segment) ? `:${names.get(segment)}` : segment));
+  return segments.every((segment) => segment === '' || segment.startsWith(':') || literalOf(layer.regexp, segment)) ? segments.join('/') : templateOf(layer.regexp) ?? '';
+}
+
+/** Whether `segment` is written in the pattern (path-to-regexp escapes `/` and `.`). */
+function literalOf(regexp: unknown, segment: string): boolean {
+  if (!(regexp instanceof RegExp)) return false;
+  const source = regexp.source;
+  return source.includes(segment) || source.includes(segment.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
 }
 
 /** A layer that is itself a router or a mounted app: no middleware span of its own. */

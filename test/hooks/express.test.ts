@@ -3,6 +3,10 @@
  * traced(), tracedAttributes, hooks, toggles) run for express in test/frameworks/contract.test.ts.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { installPatches, uninstallAllPatches } from '../../src';
+import { RecordingTracer } from '../helpers/tracer';
 import type { RecordedSpan } from '../helpers/tracer';
 import { childrenOf, frameworkSuite, get } from '../frameworks/harness';
 import { expressDrivers } from '../frameworks/drivers/express';
@@ -46,3 +50,41 @@ for (const driver of expressDrivers) {
     });
   });
 }
+
+describe('express 4: an app built before install', function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  afterEach(() => {
+    uninstallAllPatches();
+    tracer.reset();
+  });
+
+  it("names a route under a RegExp mount after the pattern, never the URL's text; a string mount with a parameter as registered", async () => {
+    const express = require('express4');
+    const app = express();
+    const files = express.Router();
+    files.get('/download', (_req: any, res: any) => res.end('ok'));
+    app.use(/^\/share\/[^/]+/, files);
+    const items = express.Router();
+    items.get('/items', (_req: any, res: any) => res.end('ok'));
+    app.use('/orgs/:org', items);
+    installPatches(['httpServer', 'express'], { tracer, aliases: { express4: 'express' } });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await get(`${url}/share/tok-SECRET-9f8e7d/download`);
+      await get(`${url}/orgs/acme/items`);
+      await tracer.waitFor(2);
+      assert.deepEqual(
+        tracer.finished.map((s) => [s.operationName, s.tags['http.route']]),
+        [
+          ['GET /^\\/share\\/[^/]+/download', '/^\\/share\\/[^/]+/download'],
+          ['GET /orgs/:org/items', '/orgs/:org/items'],
+        ],
+      );
+    } finally {
+      server.close();
+    }
+  });
+});
