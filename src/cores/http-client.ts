@@ -86,9 +86,14 @@ export function targetOfUrl(method: string, url: string): HttpTarget {
 function failureEvent(err: unknown): string {
   const e = err as { name?: unknown; code?: unknown; __CANCEL__?: unknown } | null | undefined;
   if (e === null || typeof e !== 'object') return 'error';
-  if (e.__CANCEL__ === true || e.name === 'CanceledError' || e.code === 'ERR_CANCELED') return 'cancel';
-  if (e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' || e.name === 'TimeoutError') return 'timeout';
-  return e.name === 'AbortError' ? 'abort' : 'error';
+  try {
+    if (e.__CANCEL__ === true || e.name === 'CanceledError' || e.code === 'ERR_CANCELED') return 'cancel';
+    if (e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' || e.name === 'TimeoutError') return 'timeout';
+    return e.name === 'AbortError' ? 'abort' : 'error';
+  } catch {
+    // An app's error or abort reason whose fields throw when read (a getter, a Proxy): only the event's kind is lost.
+    return 'error';
+  }
 }
 
 /**

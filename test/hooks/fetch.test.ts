@@ -241,6 +241,26 @@ describe('fetch / undici hook', function () {
     assert.ok(clients().every((s) => s.tags.error === true));
   });
 
+  it("an abort reason whose name getter throws: fetch rejects with that reason (the hook's read threw instead), the span finishes once with error", async () => {
+    const slow = await startServer((_req, res) => void setTimeout(() => res.end('late'), 1000));
+    try {
+      const odd = { message: 'odd', get name(): string { throw new Error('name getter throws'); } };
+      const controller = new AbortController();
+      const pending = fetch(`${slow.url}/slow`, { signal: controller.signal }).catch((e) => e);
+      setTimeout(() => controller.abort(odd), 20);
+      assert.equal(await pending, odd);
+    } finally {
+      await slow.close();
+    }
+    await tracer.settle();
+    const [span] = clients();
+    assert.equal(clients().length, 1);
+    assert.equal(span.finishCount, 1);
+    assert.equal(span.tags.error, true);
+    // undici gave the reason a stack, which reads its name: the error is not shown.
+    assert.equal(typeof span.errorLog()?.fields.message, 'string');
+  });
+
   it('a DOMException that names the URL is logged as a readable redacted copy; the caller gets the original', async () => {
     // A copy keeping DOMException's prototype threw on reading its message and name (accessors that need
     // the original's internal slots): the span logged "error not shown" and util.inspect of it threw.

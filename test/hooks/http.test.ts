@@ -215,6 +215,29 @@ describe('http client hook', () => {
     }
   });
 
+  it("destroy() with an app's error whose name getter throws: the app's 'close' runs, the span finishes once with error (the read threw out of emit)", async () => {
+    let arrived!: () => void;
+    const got = new Promise<void>((resolve) => (arrived = resolve));
+    const hang = await startServer(() => arrived());
+    try {
+      const odd = { message: 'odd', get name(): string { throw new Error('name getter throws'); } };
+      const req = http.get(`${hang.url}/odd`);
+      const events: string[] = [];
+      req.on('error', (err) => events.push(err === (odd as unknown) ? 'error odd' : `error ${err.message}`));
+      const closed = new Promise<void>((resolve) => req.on('close', () => resolve(void events.push('close'))));
+      await got;
+      req.destroy(odd as unknown as Error);
+      await closed;
+      assert.deepEqual(events, ['error odd', 'close']);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.finishCount, 1);
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields.message, 'odd');
+    } finally {
+      await hang.close();
+    }
+  });
+
   it('socket hang-up before the response is an error', async () => {
     const rude = await startServer((req) => req.socket.destroy());
     try {

@@ -262,6 +262,28 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     }
   });
 
+  it("stream.destroy() with an app's error whose name getter throws: the app's 'close' runs, the span finishes once with error (the read threw out of emit)", async () => {
+    installPatches(['http'], { tracer });
+    const session = connect();
+    const odd = { message: 'odd', get name(): string { throw new Error('name getter throws'); } };
+    const hanging = send(session, { ':path': '/hang' });
+    hanging.stream.end();
+    await new Promise<void>((resolve) => {
+      const wait = (): void => void (received.some((h) => h[':path'] === '/hang') ? resolve() : setTimeout(wait, 5));
+      wait();
+    });
+    hanging.stream.destroy(odd as unknown as Error);
+    const outcome = await hanging.done;
+    assert.deepEqual(outcome.events, ['error undefined', 'close']);
+    assert.equal(outcome.error, odd);
+    await tracer.settle();
+    assert.equal(tracer.finished.length, 1);
+    const [span] = tracer.finished;
+    assert.equal(span.finishCount, 1);
+    assert.equal(span.tags.error, true);
+    assert.equal(span.errorLog()?.fields.message, 'odd');
+  });
+
   it('connection refused: the span finishes once with the error; the app sees the same events and error as untraced', async () => {
     const closed = `http://127.0.0.1:${await closedPort()}`;
     const attempt = async (): Promise<{ events: string[]; session: string[]; message: string | undefined }> => {
