@@ -139,6 +139,14 @@ function isBlocked(state: HttpClientState, hostname: string, port: number): bool
 
 const NO_SECRETS: readonly string[] = [];
 
+/**
+ * The fields of a client's error that a span logs: what says which failure it was (Node's system error
+ * fields, a status, the `cause` that failed). Not what carries the exchange: undici's ResponseError's
+ * `body` (the server's text, echoing the request's values) and `headers`, axios's `config`, `request`, `response`.
+ */
+const LOGGED_FIELDS = new Set(['name', 'message', 'stack', 'code', 'errno', 'syscall', 'address', 'port', 'hostname', 'statusCode', 'status', 'cause']);
+const isLoggedField = (name: string): boolean => LOGGED_FIELDS.has(name);
+
 /** One outbound call: its own span, or (span undefined) the outer call it adds to. Finishes once. */
 export class HttpClientCall {
   private done = false;
@@ -231,8 +239,8 @@ export class HttpClientCall {
     if (this.serverError) setTag(this.span, Tags.ERROR, true);
     if (err !== undefined) {
       const redact = (text: string): string => redactText(text, this.secrets);
-      // A copy without the error's object fields: an axios error carries its request's config (credentials, headers).
-      markError(this.span, guardedErrorCopy(err, redact), event, redact);
+      // A copy with only the LOGGED_FIELDS, when the error has others.
+      markError(this.span, guardedErrorCopy(err, redact, isLoggedField), event, redact);
     }
     finishSpan(this.span);
   }

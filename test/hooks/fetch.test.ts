@@ -261,6 +261,31 @@ describe('fetch / undici hook', function () {
     assert.equal(typeof span.errorLog()?.fields.message, 'string');
   });
 
+  it("undici's ResponseError (interceptors.responseError): the span logs its name, code and status, never the server's body or headers; the app gets the original", async () => {
+    const said = 'invalid card number 4111111111111111 for user alice@example.com';
+    const refusing = await startServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'text/plain', 'x-echo': said });
+      res.end(said);
+    });
+    const dispatcher = new undici.Agent().compose(undici.interceptors.responseError());
+    try {
+      const err = await undici.request(`${refusing.url}/pay`, { dispatcher }).catch((e) => e);
+      assert.equal(err.name, 'ResponseError');
+      assert.equal(err.body, said);
+      await tracer.settle();
+      const [span] = clients();
+      assert.equal(span.tags['http.status_code'], 400);
+      const logged = span.errorLog()!.fields['error.object'] as Record<string, unknown>;
+      assert.notEqual(logged, err);
+      assert.deepEqual([logged.name, logged.code, logged.statusCode, logged.message], [err.name, err.code, 400, err.message]);
+      assert.deepEqual([logged.body, logged.headers], [undefined, undefined]);
+      assert.ok(!require('node:util').inspect(logged).includes('4111111111111111'));
+    } finally {
+      await dispatcher.close();
+      await refusing.close();
+    }
+  });
+
   it('a DOMException that names the URL is logged as a readable redacted copy; the caller gets the original', async () => {
     // A copy keeping DOMException's prototype threw on reading its message and name (accessors that need
     // the original's internal slots): the span logged "error not shown" and util.inspect of it threw.
