@@ -348,10 +348,12 @@ class FetchCall implements OutboundCall {
    * is still expected after a 3xx; a retry, which undici sends after a timer, is not (no sign tells it
    * from another request to that URL, so it is a span of its own).
    */
-  calledBack(callback: object): void {
+  calledBack(callback: object, self: unknown, args: ArrayLike<unknown>): void {
     this.settled = true;
     this.callbackForm = true;
     if (this.next === undefined || this.ended) return;
+    // undici calls the callback back with the error, and creates no request: expecting one would match a later request to that URL.
+    if (failsAtOnce(self, args)) return this.finish();
     this.queuedCallback = true;
     queuedCallbacks.register(callback, this, this);
   }
@@ -389,6 +391,44 @@ class FetchCall implements OutboundCall {
       this.state.followUps.delete(oldest);
       return;
     }
+  }
+}
+
+type Class = abstract new (...args: never[]) => unknown;
+/** undici's `Dispatcher` and `Client` classes, of each copy patched. */
+const dispatcherClasses = new Set<Class>();
+const clientClasses = new Set<Class>();
+
+/** Where undici keeps the global dispatcher. */
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/** The dispatcher a call goes through: `Dispatcher#request`'s own, else `undici.request`'s `dispatcher` option or the global one. */
+function dispatcherOf(self: unknown, args: ArrayLike<unknown>): unknown {
+  if (isInstance(self, dispatcherClasses)) return self;
+  const options = args[1];
+  const given = options !== null && typeof options === 'object' ? ownDataValue(options, 'dispatcher') : undefined;
+  return given ?? (globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER];
+}
+
+function isInstance(value: unknown, classes: Set<Class>): boolean {
+  for (const Class of classes) if (value instanceof Class) return true;
+  return false;
+}
+
+/**
+ * Whether a callback-form call (`self`, `args`) that created no request inside the call failed: a Client
+ * creates its request inside the call or fails, and undici fails every call of a closed or destroyed dispatcher.
+ */
+function failsAtOnce(self: unknown, args: ArrayLike<unknown>): boolean {
+  try {
+    const dispatcher = dispatcherOf(self, args);
+    if (isInstance(dispatcher, clientClasses)) return true;
+    if (!isInstance(dispatcher, dispatcherClasses)) return false;
+    const { closed, destroyed } = dispatcher as { closed?: unknown; destroyed?: unknown };
+    return closed === true || destroyed === true;
+  } catch {
+    // An odd `this` (a Proxy whose traps throw): undici's own matter.
+    return false;
   }
 }
 
@@ -542,7 +582,7 @@ export function wrapEntry(state: FetchState, component: string, callbackAt?: Cal
       }
       const at = callbackAt === undefined ? -1 : callbackAt(arguments);
       if (at === -1) return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.returned(result));
-      call.calledBack(arguments[at]);
+      call.calledBack(arguments[at], this, arguments);
       return result;
     };
 }
@@ -557,6 +597,8 @@ export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOpt
   // undici.stream(url, options, factory) and undici.pipeline(url, options, handler) take no callback.
   wrap(exports, 'stream', wrapEntry(state, 'undici'));
   wrap(exports, 'pipeline', wrapEntry(state, 'undici'));
+  if (typeof exports.Client === 'function') clientClasses.add(exports.Client);
+  if (typeof exports.Dispatcher === 'function') dispatcherClasses.add(exports.Dispatcher);
   const dispatcher = exports.Dispatcher?.prototype;
   if (dispatcher) {
     wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1)));

@@ -477,6 +477,44 @@ describe('fetch / undici hook', function () {
     assert.deepEqual(clients().map((s) => [s.tags.component, s.tags['http.url'], s.parentId]), [['undici', url, undefined]]);
   });
 
+  it('callback-form calls undici fails before any request (a closed Client, a destroyed Pool, a closed Agent) expect none: later dispatches to that URL keep their own parent and trace', async () => {
+    const url = `${server.url}/failed-early`;
+    const { origin } = new URL(url);
+    const errors: string[] = [];
+    // One callback for every call, as an app's module-level handler: it outlives the calls.
+    let failed!: () => void;
+    const allFailed = new Promise<void>((resolve) => (failed = resolve));
+    const handler = (err: Error | null): void => void (errors.push((err as { code?: string } | null)?.code ?? 'none'), errors.length === 3 && failed());
+    const client = new undici.Client(origin);
+    await client.close();
+    const pool = new undici.Pool(origin);
+    await pool.destroy();
+    const agent = new undici.Agent();
+    await agent.close();
+    const a = tracer.startSpan('A') as RecordedSpan;
+    withSpan(a, () => {
+      client.request({ path: '/failed-early', method: 'GET' }, handler);
+      pool.request({ path: '/failed-early', method: 'GET' }, handler);
+      (undici.request as (url: string, options: object, callback: typeof handler) => void)(url, { dispatcher: agent }, handler);
+    });
+    await allFailed;
+    a.finish();
+    assert.ok(errors.every((code) => code.startsWith('UND_ERR_')), errors.join());
+    const b = tracer.startSpan('B') as RecordedSpan;
+    const live = new undici.Agent();
+    try {
+      for (let i = 0; i < 3; i++) await withSpan(b, () => bareDispatch(live, url));
+    } finally {
+      await live.close();
+    }
+    b.finish();
+    await tracer.settle();
+    const spans = clients();
+    assert.equal(spans.length, 3);
+    for (const span of spans) assert.deepEqual([span.tags['http.url'], span.parentId, span.traceId], [url, b.id, b.traceId]);
+    assert.deepEqual(server.received.slice(-3).map((r) => r.headers.traceparent), spans.map((s) => `00-${s.traceId}-${s.id}-01`));
+  });
+
   it('a fetch aborted while its request waits in a busy pool: no span left open, and the request undici makes of it later (only to abort it) makes no span under another caller', async () => {
     const slow = await startServer((_req, res) => void setTimeout(() => res.end('ok'), 100));
     const pool = new undici.Pool(slow.url, { connections: 1 });
