@@ -7,10 +7,10 @@
  * No async context is entered per call (that would switch on the promise hooks for every promise of
  * undici's web streams): an entry point's first request is created synchronously inside the call (or,
  * queued by a busy pool, later: then matched by its URL and method), and a follow-up (redirect, retry)
- * is tied to its call by the URL it was told to go to, preferably in the same context.
+ * is tied to its call by the URL it was told to go to, preferably in the same context. A `request`
+ * body's events enter the caller's context only when they come from another (`bindBody`).
  */
-import { isErrored, isReadable } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { isErrored, isReadable, Readable } from 'node:stream';
 import type { Span } from 'opentracing';
 import { OutboundCall, outboundOf, RequestContext, storage } from '../context';
 import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpClientState, HttpClientState, HttpTarget, startCallUnder, startHttpClientCall, targetOfUrl } from '../cores/http-client';
@@ -19,6 +19,8 @@ import type { FetchOptions } from '../options/fetch';
 import { applyArgs } from '../apply-args';
 import { isAbsoluteUrl } from '../url';
 import { ownDataValue } from '../own-copy';
+import { runInContext } from '../cores/db-call';
+import { tracingOff } from '../spans';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
@@ -552,19 +554,56 @@ type CallbackAt = (args: IArguments) => number;
 const atIfFunction = (index: number): CallbackAt => (args) => (typeof args[index] === 'function' ? index : -1);
 /** `undici.request(url, [options], [callback])`. */
 const urlFormCallback: CallbackAt = (args) => (typeof args[1] === 'function' ? 1 : typeof args[2] === 'function' ? 2 : -1);
+const noop = (): void => undefined;
+
+const kStore = Symbol('opentracing-client-hooks.callerStore');
+const kEmit = Symbol('opentracing-client-hooks.emit');
+
+interface BoundBody {
+  emit: (...args: any[]) => boolean;
+  [kStore]?: RequestContext;
+  [kEmit]?: (...args: any[]) => boolean;
+}
+
+/** The emit of a body bound to its caller's context (`bindBody`). */
+function callerEmit(this: BoundBody): boolean {
+  return runInContext(this[kStore], this[kEmit]!, this, arguments);
+}
+
+/**
+ * The body of a promise-form `request` (a Node stream, which undici pushes into from the socket): its
+ * events run in `store`, the caller's context, not in that of the request that opened the connection (as
+ * Node's http client does). An emit of its own, which enters a context only when the event comes from another.
+ */
+function bindBody(response: unknown, store: RequestContext | undefined): void {
+  const readable = (response as { body?: unknown } | null | undefined)?.body;
+  if (!(readable instanceof Readable)) return;
+  const body = readable as unknown as BoundBody;
+  if (body[kEmit] !== undefined) return;
+  body[kStore] = store;
+  body[kEmit] = body.emit;
+  body.emit = callerEmit;
+}
 
 /**
  * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span.
- * A call with a callback (`callbackAt`) is settled from the start.
+ * A call with a callback (`callbackAt`) is settled from the start. `request`'s (`bindsBody`) promise
+ * resolves to a body whose events run in the caller's context, for every call made with a tracer set.
  */
-export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt) {
+export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt, bindsBody = false) {
   return (original: (...args: any[]) => any) =>
     function entry(this: unknown): any {
       if (!state.hook.enabled) return applyArgs(original, this, arguments);
       // Nested entry points (undici.request calls Dispatcher#request) belong to the outer one.
-      const parent = entering !== undefined ? undefined : callParent(state);
-      if (parent === undefined || parent instanceof HttpClientCall) return applyArgs(original, this, arguments);
-      const call = new FetchCall(state, component, parent, false, undefined, storage.getStore());
+      if (entering !== undefined) return applyArgs(original, this, arguments);
+      const parent = callParent(state);
+      const store = storage.getStore();
+      if (parent === undefined || parent instanceof HttpClientCall) {
+        const result = applyArgs(original, this, arguments);
+        if (!bindsBody || tracingOff(state.hook) || (callbackAt !== undefined && callbackAt(arguments) !== -1)) return result;
+        return chained(result, (response) => bindBody(response, store), noop, noop);
+      }
+      const call = new FetchCall(state, component, parent, false, undefined, store);
       let result;
       entering = call;
       try {
@@ -581,7 +620,10 @@ export function wrapEntry(state: FetchState, component: string, callbackAt?: Cal
         else call.expectRequest(expectedOf(this, arguments, false));
       }
       const at = callbackAt === undefined ? -1 : callbackAt(arguments);
-      if (at === -1) return chained(result, (response) => call.resolved(response), (err) => call.finish(err), () => call.returned(result));
+      if (at === -1) {
+        const ok = bindsBody ? (response: unknown) => (bindBody(response, store), call.resolved(response)) : (response: unknown) => call.resolved(response);
+        return chained(result, ok, (err) => call.finish(err), () => call.returned(result));
+      }
       call.calledBack(arguments[at], this, arguments);
       return result;
     };
@@ -593,7 +635,7 @@ export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {
   wrap(exports, 'fetch', wrapEntry(state, 'fetch'));
-  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback));
+  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback, true));
   // undici.stream(url, options, factory) and undici.pipeline(url, options, handler) take no callback.
   wrap(exports, 'stream', wrapEntry(state, 'undici'));
   wrap(exports, 'pipeline', wrapEntry(state, 'undici'));
@@ -601,7 +643,7 @@ export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOpt
   if (typeof exports.Dispatcher === 'function') dispatcherClasses.add(exports.Dispatcher);
   const dispatcher = exports.Dispatcher?.prototype;
   if (dispatcher) {
-    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1)));
+    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1), true));
     wrap(dispatcher, 'stream', wrapEntry(state, 'undici', atIfFunction(2)));
     wrap(dispatcher, 'pipeline', wrapEntry(state, 'undici'));
   }

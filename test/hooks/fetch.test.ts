@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import * as undici from 'undici';
-import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, echoHandler, serverForSuite, startServer, TestServer } from '../helpers/servers';
 
@@ -347,6 +347,55 @@ describe('fetch / undici hook', function () {
     assert.equal(body.traceparent, `00-${followed.traceId}-${followed.id}-01`);
     assert.equal(followed.tags['http.status_code'], 200);
     assert.equal(kept.tags['http.status_code'], 302);
+  });
+
+  it("the body of a request on a connection another request opened: its events run in the caller's context, so what its listeners call is the caller's child (it was the other request's, with its trace)", async () => {
+    // The body's end comes after the caller listens: undici pushes it from the socket.
+    const slowEnd = await startServer((req, res) => {
+      if (req.url !== '/b' && req.url !== '/quiet') return echoHandler(req, res);
+      res.write('x');
+      setTimeout(() => res.end('y'), 30);
+    });
+    const client = new undici.Client(slowEnd.url);
+    const a = tracer.startSpan('A') as RecordedSpan;
+    const b = tracer.startSpan('B') as RecordedSpan;
+    try {
+      await withSpan(a, () => client.request({ path: '/a', method: 'GET' }).then((r) => r.body.text()));
+      const seen: Array<[string, unknown]> = [];
+      const then = await withSpan(b, async () => {
+        const { body } = await client.request({ path: '/b', method: 'GET' });
+        return new Promise<any>((resolve, reject) => {
+          body.on('data', () => seen.push(['data', currentSpan()]));
+          body.on('end', () => {
+            seen.push(['end', currentSpan()]);
+            client.request({ path: '/b-then', method: 'GET' }).then((r) => r.body.json()).then(resolve, reject);
+          });
+          body.on('close', () => seen.push(['close', currentSpan()]));
+        });
+      });
+      // An untraced call's too: what a suppressed call's listener calls is suppressed, never A's child.
+      await withSpan(a, () => client.request({ path: '/a', method: 'GET' }).then((r) => r.body.text()));
+      const quiet = await withSpan(b, () =>
+        suppressTracing(async () => {
+          const { body } = await client.request({ path: '/quiet', method: 'GET' });
+          body.resume();
+          return new Promise<any>((resolve, reject) => body.on('end', () => void client.request({ path: '/quiet-then', method: 'GET' }).then((r) => r.body.json()).then(resolve, reject)));
+        }),
+      );
+      assert.equal(quiet.traceparent, null);
+      a.finish();
+      b.finish();
+      await tracer.settle();
+      assert.deepEqual([...new Set(seen.map(([event, span]) => `${event} ${span === b ? 'B' : 'other'}`))], ['data B', 'end B', 'close B']);
+      const byPath = new Map(clients().map((s) => [new URL(s.tags['http.url'] as string).pathname, s]));
+      const after = byPath.get('/b-then')!;
+      assert.deepEqual([byPath.get('/a')!.parentId, byPath.get('/b')!.parentId, after.parentId], [a.id, b.id, b.id]);
+      assert.deepEqual(clients().map((s) => new URL(s.tags['http.url'] as string).pathname), ['/a', '/b', '/b-then', '/a']);
+      assert.equal(then.traceparent, `00-${b.traceId}-${after.id}-01`);
+    } finally {
+      await client.close();
+      await slowEnd.close();
+    }
   });
 
   it("a callback-form request redirected on a connection another request opened is one span under its caller, the redirect carrying the caller's trace (it was a span under the other request, with its trace)", async () => {
