@@ -856,6 +856,29 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it('calls in flight at uninstall (docs/configuration.md): one whose response came finishes at once, before its body ends; one waiting for its response when it settles; each once', async () => {
+    const slow = await startServer((req, res) => {
+      if (req.url === '/slow-head') return void setTimeout(() => res.end('late'), 100);
+      res.write('head');
+      setTimeout(() => res.end('tail'), 100);
+    });
+    try {
+      const answered = await fetch(`${slow.url}/slow-body`);
+      const waiting = fetch(`${slow.url}/slow-head`);
+      uninstallAllPatches();
+      const url = (s: RecordedSpan): string => new URL(s.tags['http.url'] as string).pathname;
+      assert.deepEqual(clients().map(url), ['/slow-body']);
+      const late = await waiting;
+      assert.deepEqual(clients().map(url), ['/slow-body', '/slow-head']);
+      assert.deepEqual([await answered.text(), await late.text()], ['headtail', 'late']);
+      await tracer.settle();
+      assert.deepEqual(clients().map((s) => [url(s), s.finishCount, s.tags.error ?? false]), [['/slow-body', 1, false], ['/slow-head', 1, false]]);
+    } finally {
+      installPatches(['fetch', 'httpServer'], { tracer });
+      await slow.close();
+    }
+  });
+
   it('uninstall restores global fetch and stops listening', async () => {
     assert.notEqual(globalThis.fetch, originalFetch);
     uninstallAllPatches();
