@@ -205,9 +205,9 @@ export function markError(span: Span, err: unknown, event = 'error', redact?: (t
   logEvent(span, { event, 'error.object': err, message, stack });
 }
 
-/** Finishes `span`, recording `err` first when given. */
-export function finishSpan(span: Span, err?: unknown): void {
-  if (err !== undefined) markError(span, err);
+/** Finishes `span`, recording `err` first when given (logged as `event`: `error`, or `abort`, `timeout`...). */
+export function finishSpan(span: Span, err?: unknown, event?: string): void {
+  if (err !== undefined) markError(span, err, event);
   try {
     span.finish();
   } catch (e) {

@@ -112,7 +112,8 @@ export class DbCall {
     finishSpan(this.span);
   }
 
-  fail(err: unknown): void {
+  /** Finishes with `err`, logged as `event` (`abort` for a call the app abandoned, which never completes). */
+  fail(err: unknown, event?: string): void {
     if (this.done) return;
     let outcome: TagMap | undefined;
     try {
@@ -134,7 +135,7 @@ export class DbCall {
         logged = errorNotShown();
       }
     }
-    finishSpan(this.span, logged);
+    finishSpan(this.span, logged, event);
   }
 
   /** Finishes with a node-style `(err, result)` outcome. */

@@ -3,7 +3,8 @@
  * sends it (`Connection#format`), so the statement is taken before that: the wrapper builds the Query as
  * `query` would (`Connection.createQuery`, which reads the caller's input once, as `query` does) and hands
  * that Query to `query`, which then reads nothing of the caller's again. Completion comes through the
- * callback when there is one, else through the Query's own emit ('error', then 'end').
+ * callback when there is one, else through the Query's own emit ('error', then 'end'). A connection the app
+ * destroys drops its queries without either: their spans finish then (`wrapDestroy`).
  */
 import type { Span } from 'opentracing';
 import type { DbCall } from '../cores/db-call';
@@ -20,11 +21,21 @@ const COMPONENT = 'mysql';
 
 type AnyFunction = (...args: any[]) => any;
 
+/** The traced call of a Query, on the Query, for a destroyed connection to find (`wrapDestroy`). */
+const kCall = Symbol('opentracing-client-hooks.mysqlCall');
+
 interface MysqlQuery {
   sql?: unknown;
   values?: unknown;
   typeCast?: unknown;
   _callback?: AnyFunction;
+  [kCall]?: DbCall;
+}
+
+interface MysqlProtocol {
+  _destroyed?: unknown;
+  _fatalError?: unknown;
+  _queue?: unknown;
 }
 
 interface MysqlConnectionClass {
@@ -69,6 +80,7 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
       } catch {
         call = undefined;
       }
+      if (call !== undefined) Object.defineProperty(built, kCall, { value: call, configurable: true });
       const done = built._callback;
       if (typeof done === 'function') built._callback = callerCallback(call, done);
       else traceEmitter(built, call);
@@ -86,10 +98,31 @@ function wrapQuery(current: () => ActiveHook<MysqlOptions> | undefined, Connecti
     };
 }
 
+/**
+ * `Connection.prototype.destroy()` (a pool connection's calls it too): mysql drops the queries in flight
+ * and queued, with no callback and no event, ever. Their spans finish here, as aborted; the app sees
+ * nothing, as untraced. After a fatal error mysql ends those queries itself, with that error.
+ */
+function wrapDestroy(original: AnyFunction) {
+  return function destroy(this: { _protocol?: MysqlProtocol }): unknown {
+    const result = applyArgs(original, this, arguments);
+    try {
+      const protocol = this._protocol;
+      if (protocol?._destroyed === true && protocol._fatalError == null && Array.isArray(protocol._queue)) {
+        for (const sequence of protocol._queue as MysqlQuery[]) sequence?.[kCall]?.fail(new Error('connection destroyed'), 'abort');
+      }
+    } catch {
+      // Internals not as expected: those spans stay open.
+    }
+    return result;
+  };
+}
+
 export function patchConnection(exports: unknown, { current, wrap }: PatchContext<MysqlOptions, undefined>): void {
   const Connection = exports as MysqlConnectionClass;
   if (typeof exports !== 'function' || typeof Connection.createQuery !== 'function') return;
   wrap(Connection.prototype, 'query', wrapQuery(current, Connection));
+  if (typeof (Connection.prototype as { destroy?: unknown }).destroy === 'function') wrap(Connection.prototype, 'destroy', wrapDestroy);
 }
 
 export function patchPool(exports: unknown, { current, wrap }: PatchContext<MysqlOptions, undefined>): void {

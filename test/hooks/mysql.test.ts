@@ -190,6 +190,47 @@ describe('mysql hook (real MariaDB)', function () {
     assert.equal(Error.stackTraceLimit, limit);
   });
 
+  it("destroy() (also a pool connection's) ends the spans of the query in flight and of those queued behind it, as aborted; the app hears of none, as untraced", async () => {
+    const pool = mysql.createPool({ ...facts(), connectionLimit: 1 });
+    const heard: string[] = [];
+    const parent = parentSpan();
+    try {
+      const own = mysql.createConnection(facts());
+      await cb((done) => own.connect(done));
+      const pooled = await cb<mysql.PoolConnection>((done) => pool.getConnection(done));
+      for (const c of [own, pooled]) {
+        withSpan(parent, () => {
+          c.query('SELECT SLEEP(5) AS inflight', (err) => heard.push(`inflight ${err?.code}`));
+          c.query('SELECT 2 AS queued', (err) => heard.push(`queued ${err?.code}`));
+          c.query('SELECT 3 AS emitted').on('error', (err) => heard.push(`emitted ${err.code}`)).on('end', () => heard.push('emitted end'));
+        });
+      }
+      // The first query is under way on both.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const c of [own, pooled]) {
+        const socket = (c as unknown as { _socket: NodeJS.EventEmitter })._socket;
+        const closed = new Promise((resolve) => socket.once('close', resolve));
+        tracer.reset();
+        c.destroy();
+        // Ended by destroy() itself, once each.
+        const spans = queries();
+        assert.deepEqual(spans.map((s) => s.tags['db.statement']), ['SELECT SLEEP(?) AS inflight', 'SELECT ? AS queued', 'SELECT ? AS emitted']);
+        for (const span of spans) {
+          assert.equal(span.parentId, parent.id);
+          assert.equal(span.tags.error, true);
+          assert.equal(span.errorLog()?.fields.event, 'abort');
+          assert.equal(span.errorLog()?.fields.message, 'connection destroyed');
+        }
+        await closed;
+        tracer.assertAllFinishedOnce();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      await cb((done) => pool.end(done));
+    }
+    assert.deepEqual(heard, []);
+  });
+
   it('transactions: BEGIN, the queries and COMMIT each a span of the caller', async () => {
     const parent = parentSpan();
     await withSpan(parent, async () => {
