@@ -95,27 +95,33 @@ export function withOutbound<T>(outbound: OutboundCall, fn: () => T): T {
   return storage.run({ span: store?.span, outbound }, fn);
 }
 
-/** The span that client spans started now take for parent, inside `asParentNow`, and the context it was set in. */
+/** The span that client spans started now take for parent, inside an `asParentNow` wrapper, and the context it was set in. */
 let synchronousParent: Span | undefined;
 let synchronousParentStore: RequestContext | undefined;
 
 /**
- * Calls `fn` with `span` as the parent of the client spans it starts before it returns (a driver's query
- * under the knex query that sends it at once), without entering a context, which would switch on the
- * promise hooks for every promise after it. What `fn` leaves for later runs in the caller's context.
- * `fn` is called here, not through a closure: a driver may keep the call site's stack for its errors.
+ * Wraps `original` so that, when `spanOf(this)` names a span, that span is the parent of the client spans
+ * the call starts before it returns (a driver's query under the knex query that sends it at once),
+ * without entering a context, which would switch on the promise hooks for every promise after it. What
+ * the call leaves for later runs in the caller's context. One frame, and `original` called from it: a
+ * driver may keep the call site's stack for its errors.
  */
-export function asParentNow<A extends unknown[], T>(span: Span, fn: (...args: A) => T, thisArg?: unknown, args?: ArrayLike<unknown>): T {
-  const previousSpan = synchronousParent;
-  const previousStore = synchronousParentStore;
-  synchronousParent = span;
-  synchronousParentStore = storage.getStore();
-  try {
-    return fn.apply(thisArg, args as A);
-  } finally {
-    synchronousParent = previousSpan;
-    synchronousParentStore = previousStore;
-  }
+export function asParentNow(spanOf: (thisArg: unknown) => Span | undefined) {
+  return (original: (...args: any[]) => any): ((...args: any[]) => any) =>
+    function (this: unknown): any {
+      const span = spanOf(this);
+      if (span === undefined) return original.apply(this, arguments as unknown as unknown[]);
+      const previousSpan = synchronousParent;
+      const previousStore = synchronousParentStore;
+      synchronousParent = span;
+      synchronousParentStore = storage.getStore();
+      try {
+        return original.apply(this, arguments as unknown as unknown[]);
+      } finally {
+        synchronousParent = previousSpan;
+        synchronousParentStore = previousStore;
+      }
+    };
 }
 
 /** The span `asParentNow` set, while `store` is still the context it was set in (no nested run changed it). */

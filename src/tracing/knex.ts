@@ -5,8 +5,9 @@
  * object made on the dialect's prototype, so the prototype's methods cover it. The span starts there,
  * from the compiled query (the SQL with placeholders and the bindings apart: never `toString()`, which
  * inlines the values), and is the parent of the span the driver (pg, mysql, mysql2) starts for the
- * statement while knex sends it. Its parent is the context the statement is issued in: the code that
- * awaited the builder, or called commit. `Runner#query` only says which builder a query came from.
+ * statement while the dialect's `_query` (`_stream`) sends it; not of what runs before (the app's `query`
+ * listener). Its parent is the context the statement is issued in: the code that awaited the builder, or
+ * called commit. `Runner#query` only says which builder a query came from.
  */
 import type { Span } from 'opentracing';
 import { asParentNow } from '../context';
@@ -160,20 +161,42 @@ function startTraced(current: () => ActiveHook<KnexOptions> | undefined, client:
 }
 
 /**
- * Runs knex's own method with the call's span as the parent of the driver's span, the promise chained.
- * knex's pg, mysql2 and mysql dialects call their driver before `Client#query` returns, so no context is
- * entered (it would switch on the promise hooks for the rest of the process).
+ * The statement whose `Client#query` (`stream`) runs now, on `sendingClient`, until its dialect's `_query`
+ * (`_stream`) takes it: only the driver call made there is its span's child.
+ */
+let sending: DbCall | undefined;
+let sendingClient: unknown;
+
+/**
+ * Runs knex's own method, the statement's span waiting for the dialect's send (`takeSending`), the
+ * promise chained. knex's pg, mysql2 and mysql dialects call their driver before `Client#query` returns,
+ * so no context is entered (it would switch on the promise hooks for the rest of the process).
  */
 function runTraced(call: DbCall, original: AnyFunction, thisArg: unknown, args: IArguments): unknown {
+  const previous = sending;
+  const previousClient = sendingClient;
+  sending = call;
+  sendingClient = thisArg;
   let result: unknown;
   // No closure or `call.invoke` between: mysql keeps the call site's stack (10 frames) for its errors.
   try {
-    result = asParentNow(call.span, original, thisArg, args);
+    result = original.apply(thisArg, args as unknown as unknown[]);
   } catch (err) {
     call.fail(err);
     throw err;
+  } finally {
+    sending = previous;
+    sendingClient = previousClient;
   }
   return call.chainOrSucceed(result);
+}
+
+/** The span of the statement `client` is sending, taken once: the parent of the driver call the dialect makes now. */
+function takeSending(client: unknown): Span | undefined {
+  const call = sending;
+  if (call === undefined || client !== sendingClient) return undefined;
+  sending = undefined;
+  return call.span;
 }
 
 /** `Client#query(connection, query)`: one span per statement, settled with the promise knex returns. */
@@ -234,6 +257,18 @@ export function patchClient(exports: unknown, { current, wrap }: PatchContext<Kn
   if (typeof exports !== 'function' || Client.prototype === undefined) return;
   wrap(Client.prototype, 'query', wrapQuery(current));
   wrap(Client.prototype, 'stream', wrapStream(current));
+}
+
+/**
+ * A dialect's `_query` and `_stream` (pg's, whose cockroachdb and redshift dialects keep them; pgnative's;
+ * mysql's, whose mysql2 and mariadb dialects keep them): where knex calls the driver.
+ */
+export function patchDialect(exports: unknown, { wrap }: PatchContext<KnexOptions, undefined>): void {
+  const proto = (exports as { prototype?: Record<string, unknown> } | undefined)?.prototype;
+  if (typeof exports !== 'function' || proto === undefined) return;
+  for (const name of ['_query', '_stream']) {
+    if (Object.prototype.hasOwnProperty.call(proto, name) && typeof proto[name] === 'function') wrap(proto, name, asParentNow(takeSending));
+  }
 }
 
 export function patchRunner(exports: unknown, { current, wrap }: PatchContext<KnexOptions, undefined>): void {

@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import knexFactory, { Knex } from 'knex';
+import pg from 'pg';
+import mysql from 'mysql';
+import mysql2 from 'mysql2';
 import { installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { storage } from '../../src/context';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
@@ -24,6 +27,19 @@ interface Target {
   selectStatement: string;
   /** The driver hooks to install with knex. */
   hooks: Array<'pg' | 'mysql2' | 'mysql'>;
+  /** A connection of the driver's own, apart from knex's pool. */
+  ownClient(): Promise<OwnClient>;
+}
+
+interface OwnClient {
+  query(sql: string): Promise<unknown>;
+  end(): Promise<void>;
+}
+
+function mysqlOwnClient(driver: typeof mysql | typeof mysql2): Promise<OwnClient> {
+  const c = (driver.createConnection as (config: object) => mysql.Connection)(mysqlFacts());
+  const done = (fn: (cb: (err: unknown, result?: unknown) => void) => void): Promise<any> => new Promise((resolve, reject) => fn((err, result) => (err ? reject(err) : resolve(result))));
+  return Promise.resolve({ query: (sql) => done((cb) => c.query(sql, cb)), end: () => done((cb) => c.end(cb)) });
 }
 
 function mysqlFacts(): { host: string; port: number; user: string; database: string; password: string } {
@@ -45,6 +61,11 @@ const TARGETS: Target[] = [
     },
     selectStatement: 'select * from "knex_users" where "email" = ?',
     hooks: ['pg'],
+    ownClient: async () => {
+      const c = new pg.Client(pgConfig());
+      await c.connect();
+      return { query: (sql) => c.query(sql), end: () => c.end() };
+    },
   },
   ...(['mysql2', 'mysql'] as const).map((client) => ({
     client,
@@ -56,6 +77,7 @@ const TARGETS: Target[] = [
     },
     selectStatement: 'select * from `knex_users` where `email` = ?',
     hooks: [client],
+    ownClient: () => mysqlOwnClient(client === 'mysql' ? mysql : mysql2),
   })),
 ];
 
@@ -390,6 +412,31 @@ for (const target of TARGETS) {
       assert.deepEqual(childrenOf(span).map((s) => s.tags.component), [target.client]);
     });
 
+    it("what the app's query listener sends (an audit query on a connection of its own) is the caller's child: the knex span's only child is the driver call of its statement", async () => {
+      const own = await target.ownClient();
+      const parent = parentSpan();
+      const audits: Array<Promise<unknown>> = [];
+      const onQuery = (): void => {
+        audits.push(own.query('SELECT 1 AS audit'));
+      };
+      db.on('query', onQuery);
+      try {
+        await withSpan(parent, async () => {
+          await db.raw('select 42 as answer');
+        });
+        await Promise.all(audits);
+      } finally {
+        db.off('query', onQuery);
+        await own.end();
+      }
+      await tracer.settle();
+      const [span] = knexSpans();
+      assert.equal(span.parentId, parent.id);
+      assert.deepEqual(childrenOf(span).map((s) => s.tags['db.statement']), ['select ? as answer']);
+      const audit = tracer.finished.filter((s) => s.tags['db.statement'] === 'SELECT ? AS audit');
+      assert.deepEqual(audit.map((s) => s.parentId), [parent.id]);
+    });
+
     if (target.client === 'mysql') {
       it("the call-site stack mysql adds to a query's error: five frames of the hooks' beside knex's and the app's", async () => {
         const fails = () => db('no_such_table_knex').select('*');
@@ -402,7 +449,7 @@ for (const target of TARGETS) {
         }
         const traced = await mysqlCallSite(fails);
         assert.equal(untraced.own, 0);
-        // The wrappers of Runner#query and Client#query, the two that call knex with its span as the parent, mysql's wrapper.
+        // The wrappers of Runner#query and Client#query, runTraced, the dialect's _query that calls the driver with the knex span as the parent, mysql's wrapper.
         assert.equal(traced.own, 5, JSON.stringify(traced, null, 1));
         assert.deepEqual(traced.others, untraced.others);
       });

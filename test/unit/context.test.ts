@@ -5,6 +5,7 @@ import { ActiveHook } from '../../src/registry/define';
 import { clientParent, CommonHookOptions } from '../../src/spans';
 import { RecordingTracer } from '../helpers/tracer';
 import type { RequestContext } from '../../src/context';
+import type { Span } from 'opentracing';
 
 describe('running outside a request (runInContext without a store, detached)', () => {
   const request: RequestContext = { span: undefined };
@@ -64,6 +65,8 @@ describe("a library's own work (ownWork)", () => {
 });
 
 describe('a parent for the client spans started now (asParentNow): no context entered', () => {
+  /** `fn` wrapped with `span` as the parent now, called. */
+  const underNow = <T>(span: Span | undefined, fn: () => T): T => asParentNow(() => span)(fn).call(undefined);
   const tracer = new RecordingTracer();
   const hook = new ActiveHook<CommonHookOptions>('demo', {}, tracer);
   const outer = tracer.startSpan('outer');
@@ -73,16 +76,25 @@ describe('a parent for the client spans started now (asParentNow): no context en
   it('is the parent while the function runs, in the context it was set in; the context itself is unchanged', () => {
     const request: RequestContext = { span: outer };
     storage.run(request, () => {
-      const seen = asParentNow(inner, () => [clientParent(hook), storage.getStore()]);
+      const seen = underNow(inner, () => [clientParent(hook), storage.getStore()]);
       assert.deepEqual(seen, [inner, request]);
       assert.equal(clientParent(hook), outer);
     });
-    assert.equal(asParentNow(inner, () => clientParent(hook)), inner);
+    assert.equal(underNow(inner, () => clientParent(hook)), inner);
     assert.equal(clientParent(hook), null);
   });
 
+  it("the span is asked of the call's `this`; without one the call runs as it is, with its arguments and result", () => {
+    const asked: unknown[] = [];
+    const wrapped = asParentNow((self) => (asked.push(self), undefined))(function (this: unknown, a: unknown) {
+      return [this, a, clientParent(hook)];
+    });
+    assert.deepEqual(wrapped.call('self', 1), ['self', 1, null]);
+    assert.deepEqual(asked, ['self']);
+  });
+
   it('not in a context entered inside it (a span the app makes active there, a suppressed one)', () => {
-    asParentNow(inner, () => {
+    underNow(inner, () => {
       assert.equal(storage.run({ span: other }, () => clientParent(hook)), other);
       assert.equal(storage.run({ span: undefined, suppressed: true }, () => clientParent(hook)), undefined);
       assert.equal(clientParent(hook), inner);
@@ -90,15 +102,15 @@ describe('a parent for the client spans started now (asParentNow): no context en
   });
 
   it('not in what the function leaves for later', async () => {
-    const later = asParentNow(inner, () => new Promise((resolve) => setImmediate(() => resolve(clientParent(hook)))));
+    const later = underNow(inner, () => new Promise((resolve) => setImmediate(() => resolve(clientParent(hook)))));
     assert.equal(await later, null);
   });
 
   it('an explicit parent wins; nested calls and a throw restore the one before', () => {
-    asParentNow(outer, () => {
+    underNow(outer, () => {
       assert.equal(clientParent(hook, other), other);
-      assert.equal(asParentNow(inner, () => clientParent(hook)), inner);
-      assert.throws(() => asParentNow(inner, () => {
+      assert.equal(underNow(inner, () => clientParent(hook)), inner);
+      assert.throws(() => underNow(inner, () => {
         throw new Error('boom');
       }), /boom/);
       assert.equal(clientParent(hook), outer);

@@ -17,6 +17,10 @@ export const knexDriver: Driver = {
     [require('knex/lib/execution/runner').prototype, 'query'],
      
     [require('knex/lib/execution/runner').prototype, 'ensureConnection'],
+     
+    [require('knex/lib/dialects/postgres').prototype, '_query'],
+     
+    [require('knex/lib/dialects/postgres').prototype, '_stream'],
   ],
   async start() {
      
