@@ -44,10 +44,15 @@ export interface DbSpanSpec {
   /** Log the server's error text as it is (`captureParameters`); by default the values in it are redacted. */
   keepErrorValues?: boolean;
   /** What the span logs of a failure, when not the error itself (a copy whose message echoes no values). */
-  loggedError?: (err: unknown) => unknown;
+  loggedError?: LoggedError;
+  /** The values the call sent, for `loggedError` to take out of the error's text: read only if it fails. */
+  sentValues?: () => unknown;
   /** When the call began (ms since the epoch), for a span made only once its outcome is known. */
   startTime?: number;
 }
+
+/** What a span logs of a failure (a copy whose text echoes no values), given the call's values when it has them. */
+export type LoggedError = (err: unknown, sentValues?: () => unknown) => unknown;
 
 /** The longest statement a hook records: its `maxStatementLength` when that is 0 or more, else `fallback`. */
 export function statementLimit(max: number | undefined, fallback: number): number {
@@ -83,12 +88,14 @@ export class DbCall {
     private readonly onSuccess?: (span: Span, result: unknown) => void,
     private readonly hookName = 'db',
     /** What the span logs of a failure, when not the error itself (a copy whose text echoes no values). */
-    private readonly loggedError?: (err: unknown) => unknown,
+    private readonly loggedError?: LoggedError,
     /**
      * An error the library throws to mean something else than a failure (bullmq's "move this job"):
      * given one, `outcomeOf` returns the tags the span gets instead, and the call succeeds.
      */
     private readonly outcomeOf?: (err: unknown) => TagMap | undefined,
+    /** The values the call sent, handed to `loggedError` (`DbSpanSpec.sentValues`). */
+    private readonly sentValues?: () => unknown,
   ) {}
 
   get finished(): boolean {
@@ -130,7 +137,7 @@ export class DbCall {
     let logged: unknown = error;
     if (this.loggedError !== undefined) {
       try {
-        logged = this.loggedError(error);
+        logged = this.sentValues === undefined ? this.loggedError(error) : this.loggedError(error, this.sentValues);
       } catch {
         logged = errorNotShown();
       }
@@ -213,8 +220,11 @@ export function startDbCallUnder(
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags, spec.startTime);
-  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : redactedErrorCopy));
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : defaultLoggedError), undefined, spec.sentValues);
 }
+
+/** What a database span logs of a failure by default: the error's redacted copy. */
+const defaultLoggedError: LoggedError = (err) => redactedErrorCopy(err);
 
 /**
  * A database server's error text with the values it echoes taken out, as statements are redacted: quoted

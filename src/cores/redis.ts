@@ -9,6 +9,7 @@ import { runUserHook, setTag } from '../spans';
 import { redactRedisCommand } from '../redis-statement';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, connectOutside, detached, inOwnWork, redactedErrorCopy, redactErrorText, runInContext, startDbCallUnder, statementLimit } from './db-call';
 import { applyArgs } from '../apply-args';
+import { MIN_ECHOED_LENGTH, withoutValues } from './echoed-arguments';
 
 export interface RedisCommandInfo {
   command: string;
@@ -41,8 +42,6 @@ function statementFor(options: RedisOptions, name: string, args: readonly unknow
 const SCRIPT_COMMANDS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
 /** A Lua `error()`'s text as Redis frames it: `user_script:1: <text> script: <sha>, on …` (7.x), `…: user_script:1: <text>` (6.x). */
 const LUA_ERROR_TEXT = /(user_(?:script|function):\d+: ).*?(?= script: [0-9a-f]{40}|$)/gm;
-/** A script argument shorter than this is not taken out of its error text (it would take out words of Redis's own). */
-const MIN_SCRIPT_VALUE = 4;
 
 /**
  * What a failed script call logs: the redacted copy any redis error gets, with a Lua `error()`'s text and the
@@ -50,10 +49,7 @@ const MIN_SCRIPT_VALUE = 4;
  * answers with the argument as it is. Read here, as the statement is: `args` is not read once the command is sent.
  */
 function scriptErrorLog(values: readonly string[]): (err: unknown) => unknown {
-  const redact = (text: string): string => {
-    for (const value of values) if (text.includes(value)) text = text.split(value).join('?');
-    return redactErrorText(text).replace(LUA_ERROR_TEXT, '$1?');
-  };
+  const redact = (text: string): string => redactErrorText(withoutValues(text, values)).replace(LUA_ERROR_TEXT, '$1?');
   return (err) => redactedErrorCopy(err, redact);
 }
 
@@ -64,7 +60,7 @@ function scriptArguments(values: string[], args: readonly unknown[], from: numbe
   for (let i = from + 2 + (Number.isInteger(keys) && keys > 0 ? keys : 0); i < args.length; i++) {
     const arg = args[i];
     const text = typeof arg === 'string' ? arg : Buffer.isBuffer(arg) ? arg.toString() : undefined;
-    if (text !== undefined && text.length >= MIN_SCRIPT_VALUE) values.push(text);
+    if (text !== undefined && text.length >= MIN_ECHOED_LENGTH) values.push(text);
   }
   return values;
 }

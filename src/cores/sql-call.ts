@@ -15,6 +15,7 @@ import { storage } from '../context';
 import { callbackWrapper } from '../registry/wrap';
 import { DbCall, DbConnection, DbHookOptions, DbSpanSpec, inCallerContext, redactErrorText, runInContext, startDbCall, startDbCallUnder } from './db-call';
 import { applyArgs } from '../apply-args';
+import { echoedStrings, withoutValues } from './echoed-arguments';
 
 /** Longest `db.statement` of every SQL hook, unless its `maxStatementLength` says otherwise. */
 export const DEFAULT_MAX_SQL_STATEMENT = 2048;
@@ -51,7 +52,11 @@ export interface SqlCallSpec<I extends SqlQueryInfo> {
   name?: string;
   /** The statement as the app wrote it, when it is a string. */
   text: string | undefined;
-  /** Reads the call's values: only with `captureParameters`, so the caller's input is read no more than the library reads it. */
+  /**
+   * Reads the call's values: with `captureParameters`, and when the call fails, for its error's text
+   * (`redactedSqlError`). What it reads is the library's or the hook's own copy, never an object of the
+   * caller's the library read once: the caller's input is read no more than the library reads it.
+   */
   values(): unknown;
   connection: DbConnection;
   /** The Unix socket the connection goes through, recorded as `peer.address`. */
@@ -92,6 +97,7 @@ export function startSqlCall<I extends SqlQueryInfo>(hook: ActiveHook<SqlHookOpt
       maxStatementLength: DEFAULT_MAX_SQL_STATEMENT,
       keepErrorValues: options.captureParameters === true,
       loggedError: options.captureParameters === true ? undefined : redactedSqlError,
+      sentValues: options.captureParameters === true ? undefined : spec.values,
     },
     spec.result === false ? undefined : options.responseHook,
   );
@@ -132,11 +138,15 @@ const FRAMES = /\n\s+at /;
 
 /**
  * What a span logs of a SQL driver's error: a copy (same prototype) with only the fields of
- * `SQL_ERROR_FIELDS`, and the stack's head through `redactSqlErrorText`. An accessor is not read, a
- * field holding an object is left out. The app gets the original.
+ * `SQL_ERROR_FIELDS`, and the stack's head through `redactSqlErrorText`, after each of the call's values
+ * (`sentValues`, read safely: `echoedStrings`) that the text repeats became `?` (a function's `RAISE`
+ * or `SIGNAL` that names its argument). An accessor is not read, a field holding an object is left out.
+ * The app gets the original.
  */
-export function redactedSqlError(err: unknown): unknown {
-  if (typeof err === 'string') return redactSqlErrorText(err);
+export function redactedSqlError(err: unknown, sentValues?: () => unknown): unknown {
+  const values = sentValues === undefined ? [] : echoedStrings(sentValues());
+  const redact = values.length === 0 ? redactSqlErrorText : (text: string): string => redactSqlErrorText(withoutValues(text, values));
+  if (typeof err === 'string') return redact(err);
   if (err === null || typeof err !== 'object') return err;
   const descriptors: PropertyDescriptorMap = {};
   let message: unknown;
@@ -149,7 +159,7 @@ export function redactedSqlError(err: unknown): unknown {
     if (name === 'message') message = value;
     if (how !== 'kept' && typeof value === 'string') {
       if (how === 'detail' && value.includes('\n')) continue;
-      descriptor.value = redactSqlErrorText(value);
+      descriptor.value = redact(value);
     } else if (how !== 'kept' || (value !== null && typeof value === 'object')) continue;
     descriptors[name] = descriptor;
   }
@@ -162,7 +172,7 @@ export function redactedSqlError(err: unknown): unknown {
       const at = stack.indexOf(message);
       if (at !== -1 && (head === -1 || at + message.length > head)) head = at + message.length;
     }
-    const redacted = head === -1 ? redactSqlErrorText(stack) : redactSqlErrorText(stack.slice(0, head)) + stack.slice(head);
+    const redacted = head === -1 ? redact(stack) : redact(stack.slice(0, head)) + stack.slice(head);
     descriptors.stack = { value: redacted, writable: true, configurable: true };
   }
   return Object.create(Object.getPrototypeOf(err), descriptors);

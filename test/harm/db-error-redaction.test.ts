@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { installPatches, uninstallAllPatches } from '../../src';
 import type { HooksConfig } from '../../src';
 import { redactErrorText } from '../../src/cores/db-call';
-import { connectedPgClient, mysqlUrl, redisUrl } from '../helpers/services';
+import { connectedPgClient, mysqlUrl, pgConfig, redisUrl } from '../helpers/services';
 import { suiteFixture } from '../helpers/suite';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 
@@ -198,5 +198,115 @@ describe('values in database servers\' error messages are redacted (issue 18, de
     } finally {
       await conn.end();
     }
+  });
+});
+
+describe("a database function that repeats its argument in its error (PL/pgSQL RAISE, MySQL SIGNAL): the argument is not logged, whichever SQL hook", function () {
+  this.timeout(30000);
+  const tracer = new RecordingTracer();
+  const SECRET = 'sk_live_ABCsecretTOKEN';
+  const pgClient = suiteFixture(connectedPgClient, (c) => c.end(), true);
+  const mysqlConfig = (): { host: string; port: number; user: string; password: string; database: string } => {
+    const u = new URL(mysqlUrl());
+    return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) };
+  };
+  const failure = (p: PromiseLike<unknown>): Promise<any> => Promise.resolve(p).then(() => assert.fail('no error'), (e: unknown) => e);
+
+  before(async () => {
+    const client = await connectedPgClient();
+    await client
+      .query(
+        "CREATE OR REPLACE FUNCTION harm_check_token(t text) RETURNS void AS $$ BEGIN RAISE EXCEPTION 'token % is not valid', t USING DETAIL = 'given ' || t, HINT = 'retry with a token other than ' || t; END $$ LANGUAGE plpgsql",
+      )
+      .finally(() => client.end());
+    const conn = await require('mysql2/promise').createConnection(mysqlUrl());
+    try {
+      await conn.query('DROP PROCEDURE IF EXISTS harm_check_token');
+      await conn.query("CREATE PROCEDURE harm_check_token(t VARCHAR(100)) BEGIN DECLARE msg VARCHAR(200); SET msg = CONCAT('token ', t, ' rejected'); SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg; END");
+    } finally {
+      await conn.end();
+    }
+  });
+  after(async () => {
+    const client = await connectedPgClient();
+    await client.query('DROP FUNCTION IF EXISTS harm_check_token(text)').finally(() => client.end());
+    const conn = await require('mysql2/promise').createConnection(mysqlUrl());
+    await conn.query('DROP PROCEDURE IF EXISTS harm_check_token').finally(() => conn.end());
+  });
+  afterEach(() => {
+    uninstallAllPatches();
+    tracer.reset();
+  });
+
+  /** Every error span logged the error without the secret, the server's own words kept. */
+  function assertNotLogged(count: number, words: RegExp): void {
+    const spans = tracer.finished.filter((s) => s.hasError());
+    assert.equal(spans.length, count);
+    for (const span of spans) {
+      assert.doesNotMatch(logged(span), /sk_live|secretTOKEN/, span.operationName);
+      assert.match(String(span.errorLog()?.fields.message), words, span.operationName);
+    }
+  }
+
+  it('pg (values as an argument and in the config), and knex over pg: message, detail, hint and stack', async () => {
+    installPatches(['pg', 'knex'], { tracer });
+    const errors = [await failure(pgClient().query('SELECT harm_check_token($1)', [SECRET])), await failure(pgClient().query({ text: 'SELECT harm_check_token($1)', values: [SECRET] }))];
+    const db = require('knex')({ client: 'pg', connection: pgConfig(), pool: { min: 0, max: 1 } });
+    try {
+      errors.push(await failure(db.raw('select harm_check_token(?)', [SECRET])));
+    } finally {
+      await db.destroy();
+    }
+    for (const err of errors) assert.match(`${err.message} ${err.detail} ${err.hint}`, /token sk_live_ABCsecretTOKEN is not valid given sk_live_ABCsecretTOKEN retry with a token other than sk_live_ABCsecretTOKEN$/);
+    await tracer.settle();
+    // pg's two, knex's and its pg span.
+    assertNotLogged(4, /token \? is not valid$/);
+    const detail = (tracer.finished.find((s) => s.hasError())?.errorLog()?.fields['error.object'] as { detail?: unknown; hint?: unknown }) ?? {};
+    assert.deepEqual([detail.detail, detail.hint], ['given ?', 'retry with a token other than ?']);
+  });
+
+  it('mysql2 (execute, query with an options object) and mysql', async () => {
+    installPatches(['mysql2', 'mysql'], { tracer });
+    const conn = await require('mysql2/promise').createConnection(mysqlUrl());
+    const plain = require('mysql').createConnection(mysqlConfig());
+    try {
+      const errors = [await failure(conn.execute('CALL harm_check_token(?)', [SECRET])), await failure(conn.query({ sql: 'CALL harm_check_token(?)', values: [SECRET] }))];
+      errors.push(await failure(new Promise((resolve, reject) => plain.query('CALL harm_check_token(?)', [SECRET], (err: unknown) => (err ? reject(err) : resolve(undefined))))));
+      for (const err of errors) assert.match(err.message, /token sk_live_ABCsecretTOKEN rejected$/);
+    } finally {
+      await conn.end();
+      await new Promise((resolve) => plain.end(resolve));
+    }
+    await tracer.settle();
+    assertNotLogged(3, /token \? rejected$/);
+  });
+
+  it('with captureParameters the error is logged as it is', async () => {
+    installPatches(['pg'], { tracer, hooks: { pg: { captureParameters: true } } });
+    await failure(pgClient().query('SELECT harm_check_token($1)', [SECRET]));
+    await tracer.settle();
+    assert.match(logged(tracer.finished.find((s) => s.hasError())!), /token sk_live_ABCsecretTOKEN is not valid/);
+  });
+
+  it("the values are read at failure without running the app's code: a getter among them, a Proxy of them, run as often as untraced", async () => {
+    const reads = { getter: 0, proxy: 0 };
+    const getterValues = (): unknown[] => {
+      const values: unknown[] = [];
+      Object.defineProperty(values, 0, { enumerable: true, get: () => (reads.getter++, SECRET) });
+      return values;
+    };
+    const proxyValues = (): unknown[] => new Proxy([SECRET], { get: (target, key, receiver) => (reads.proxy++, Reflect.get(target, key, receiver)) });
+    const run = async (): Promise<typeof reads> => {
+      reads.getter = reads.proxy = 0;
+      await failure(pgClient().query('SELECT harm_check_token($1)', getterValues()));
+      await failure(pgClient().query({ text: 'SELECT harm_check_token($1)', values: proxyValues() }));
+      return { ...reads };
+    };
+    const untraced = await run();
+    installPatches(['pg'], { tracer });
+    assert.deepEqual(await run(), untraced);
+    assert.ok(untraced.getter > 0 && untraced.proxy > 0);
+    await tracer.settle();
+    assert.equal(tracer.finished.filter((s) => s.hasError()).length, 2);
   });
 });

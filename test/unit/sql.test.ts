@@ -143,4 +143,16 @@ describe('redactSqlMessage and redactedSqlError (error messages that echo values
     const single = redactedSqlError(Object.assign(new DatabaseError('x'), { detail: 'Token "hunter2" is invalid.' })) as Record<string, unknown>;
     assert.equal(single.detail, 'Token ? is invalid.');
   });
+
+  it("takes out the call's values the text repeats: strings and Buffers of 4 characters or more, in lists, rows and named values; never a getter's or a Proxy's", () => {
+    const values: unknown[] = ['s3cretA', 'abc', Buffer.from('bufSecret'), [['rowSecret', 42]], { named: 'namedSecret' }, new Proxy(['proxySecret'], {})];
+    Object.defineProperty(values, 6, { enumerable: true, get: () => assert.fail('a getter was run') });
+    const err = new Error('token s3cretA bufSecret rowSecret namedSecret proxySecret abc rejected');
+    const copy = redactedSqlError(err, () => values) as Error;
+    assert.equal(copy.message, 'token ? ? ? ? proxySecret abc rejected');
+    assert.match(String(copy.stack), /^Error: token \? \? \? \? proxySecret abc rejected\n\s+at /);
+    // One value holding another: the longer goes first.
+    assert.equal((redactedSqlError(new Error('a secretToken b secret'), () => ['secret', 'secretToken']) as Error).message, 'a ? b ?');
+  });
 });
+
