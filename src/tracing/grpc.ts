@@ -18,10 +18,10 @@
  * requester, three bound listener methods and a closure per message, for every call.
  *
  * Server: `Server.prototype._runHandlerForCall`, which the server looks up per call. `register` would only
- * see handlers registered after install. The call about to be handled gets its own `start`, and the
- * innermost call of its interceptor chain its own `sendStatus`: the span starts from the metadata the
- * handler sees, the handler and every listener event run with it active, and it finishes at the status
- * sent on the wire or at the cancellation.
+ * see handlers registered after install. The span starts there, from the metadata as it arrived (the base
+ * call's, before any server interceptor saw it), and the innermost call of the interceptor chain gets its
+ * own `start` and `sendStatus`: the interceptors' listeners, the handler and its events run with the span
+ * active, and it finishes at the status sent on the wire (by any layer) or at the end of the call.
  */
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
@@ -82,6 +82,13 @@ interface ServerCall {
   sendStatus(status: StatusObject): void;
   getPeer?(): string;
   getDeadline?(): unknown;
+}
+/** grpc-js's `BaseServerInterceptingCall` (1.10 to 1.14), the innermost call: the private parts the hook reads. */
+interface BaseServerCall extends ServerCall {
+  /** The metadata as it arrived, the innermost listener gets it first. */
+  metadata?: unknown;
+  /** The call is over (status sent, stream closed, or found closed): tells its listener `onCancel`, if it has one yet, on the next tick. */
+  notifyOnCancel?(): void;
 }
 
 const STATUS_OK = 0;
@@ -485,11 +492,12 @@ function wrapGetInterceptingCall(state: GrpcState) {
 // ---------------------------------------------------------------------------------------------------
 // Server
 
-/** One server call: its span, from the metadata the handler sees until the status or the cancellation. */
+/** One server call: its span, from the metadata as it arrived until the status or the cancellation. */
 class ServerCallTrace {
   span: Span | undefined;
   store: RequestContext | undefined;
-  private done = false;
+  /** The span is finished. */
+  done = false;
 
   constructor(
     private readonly hook: ActiveHook<GrpcOptions>,
@@ -497,11 +505,11 @@ class ServerCallTrace {
     private readonly call: ServerCall,
   ) {}
 
-  begin(metadata: GrpcMetadata): void {
+  begin(metadata: unknown): void {
     if (this.span !== undefined || this.done) return;
     let carrier: object = {};
     try {
-      if (metadata !== null && typeof metadata === 'object' && typeof metadata.getMap === 'function') carrier = metadata.getMap();
+      if (isMetadata(metadata)) carrier = metadata.getMap();
     } catch {
       carrier = {};
     }
@@ -529,8 +537,8 @@ class ServerCallTrace {
     finishWithStatus(this.span, code, status?.details, eventOf(code, false));
   }
 
-  /** The call ended without a status of the handler's (grpc-js reports the end of every call this way). */
-  cancelled(): void {
+  /** The call ended without a status sent (grpc-js reports the end of every call this way). Bound: given to `process.nextTick`. */
+  readonly cancelled = (): void => {
     if (this.done || this.span === undefined) return;
     this.done = true;
     let deadline: unknown;
@@ -542,10 +550,14 @@ class ServerCallTrace {
     const ms = deadline instanceof Date ? deadline.getTime() : deadline;
     if (typeof ms === 'number' && ms <= Date.now()) finishWithStatus(this.span, STATUS_DEADLINE_EXCEEDED, 'Deadline exceeded', 'timeout');
     else finishWithStatus(this.span, STATUS_CANCELLED, 'Cancelled before the status was sent', 'cancel');
-  }
+  };
 }
 
-/** The handler's listener, run with the server span active. */
+function isMetadata(metadata: unknown): metadata is GrpcMetadata {
+  return metadata !== null && typeof metadata === 'object' && typeof (metadata as Partial<GrpcMetadata>).getMap === 'function';
+}
+
+/** A listener of the call (the innermost interceptor's, or the handler's), run with the server span active. */
 class TracedServerListener implements ServerListener {
   constructor(
     private readonly trace: ServerCallTrace,
@@ -556,7 +568,7 @@ class TracedServerListener implements ServerListener {
     if (typeof fn !== 'function') return;
     const store = this.trace.store;
     if (store === undefined) fn.apply(this.next, args);
-    else storage.run(store, Reflect.apply as (f: typeof fn, t: unknown, a: unknown[]) => unknown, fn, this.next, args);
+    else runInContext(store, fn, this.next, args);
   }
 
   onReceiveMetadata(metadata: GrpcMetadata): void {
@@ -597,27 +609,50 @@ function innermostServerCall(call: ServerCall): ServerCall {
   return inner;
 }
 
-/**
- * Gives this one call (not its class) a `start` of ours, and the innermost call of its chain a `sendStatus`
- * of ours: the status recorded is the one that goes on the wire, after every interceptor (which may
- * rewrite it), including those the base call sends by itself.
- */
-function traceServerCall(state: GrpcState, call: ServerCall, handler: { path?: unknown }): void {
-  const path = handler.path;
-  if (typeof path !== 'string') return;
-  if (state.ignore !== undefined && state.ignore(path)) return;
-  const start = call.start;
-  const inner = innermostServerCall(call);
-  const sendStatus = inner.sendStatus;
-  if (typeof start !== 'function' || typeof sendStatus !== 'function') return;
-  const trace = new ServerCallTrace(state.hook, path, call);
+/** Gives this one call (not its class) a `start` of ours: its listener runs with the span of `trace` active. */
+function traceListenerOf(call: ServerCall, start: ServerCall['start'], trace: ServerCallTrace): void {
   call.start = function (this: ServerCall, listener: ServerListener): void {
     return start.call(this, listener !== null && typeof listener === 'object' ? new TracedServerListener(trace, listener) : listener);
   };
+}
+
+/**
+ * Starts the span of this call from the metadata as it arrived (at the innermost listener's metadata when
+ * the base call's cannot be read), and gives the innermost call of its chain (not its class) a `start` and
+ * a `sendStatus` of ours: what every interceptor does runs in the span, and the status recorded is the one
+ * that goes on the wire, sent by any layer (an interceptor that answers the call itself, or rewrites the
+ * handler's status), the base call's own included. The outermost call's listener (the handler's) runs in
+ * it too, whatever context an interceptor passes the call on in. Returns the span's context, if any.
+ */
+function traceServerCall(state: GrpcState, call: ServerCall, handler: { path?: unknown }): RequestContext | undefined {
+  const path = handler.path;
+  if (typeof path !== 'string') return undefined;
+  if (state.ignore !== undefined && state.ignore(path)) return undefined;
+  const inner: BaseServerCall = innermostServerCall(call);
+  const { start: innerStart, sendStatus } = inner;
+  const start = call.start;
+  if (typeof innerStart !== 'function' || typeof sendStatus !== 'function' || typeof start !== 'function') return undefined;
+  const trace = new ServerCallTrace(state.hook, path, call);
+  traceListenerOf(inner, innerStart, trace);
+  if (inner !== call) traceListenerOf(call, start, trace);
   inner.sendStatus = function (this: ServerCall, status: StatusObject): void {
     trace.status(status);
     return sendStatus.call(this, status);
   };
+  const notifyOnCancel = inner.notifyOnCancel;
+  if (typeof notifyOnCancel === 'function') {
+    // The end of a call whose base got no listener (an interceptor that never passed the call on, the
+    // client gone first) reaches no onCancel: after the one the listener would get, then.
+    inner.notifyOnCancel = function (this: BaseServerCall): void {
+      try {
+        return applyArgs(notifyOnCancel, this, arguments);
+      } finally {
+        if (!trace.done) process.nextTick(trace.cancelled);
+      }
+    };
+  }
+  if (isMetadata(inner.metadata)) trace.begin(inner.metadata);
+  return trace.store;
 }
 
 function wrapRunHandlerForCall(state: GrpcState) {
@@ -626,15 +661,17 @@ function wrapRunHandlerForCall(state: GrpcState) {
       if (!state.hook.enabled || call === null || typeof call !== 'object' || handler === null || typeof handler !== 'object') {
         return applyArgs(original, this, arguments);
       }
+      let store: RequestContext | undefined;
       // The server of a tracer's own exporter, or one started inside suppressTracing.
       if (!isSuppressed(storage.getStore())) {
         try {
-          traceServerCall(state, call, handler);
+          store = traceServerCall(state, call, handler);
         } catch {
           // Untraced then.
         }
       }
-      return applyArgs(original, this, arguments);
+      // The interceptors' `start` runs in the span too.
+      return store === undefined ? applyArgs(original, this, arguments) : runInContext(store, original, this, arguments);
     };
 }
 

@@ -570,6 +570,106 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     });
   });
 
+  it('a server interceptor that answers the call itself (auth in onReceiveMetadata, a limiter in start): one server span with its status, child of the client span', async () => {
+    const gate = (descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) =>
+      new grpc.ServerInterceptingCall(call, {
+        start(next) {
+          if (descriptor.path === '/t.S/Limited') return call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'slow down' });
+          next({
+            onReceiveMetadata(metadata, mdNext) {
+              if (metadata.get('authorization').length === 0) call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'no token' });
+              else mdNext(metadata);
+            },
+          });
+        },
+      });
+    const ok = (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('ok'));
+    const service: BytesService = {
+      definition: { Auth: bytesMethod('/t.S/Auth'), Limited: bytesMethod('/t.S/Limited') },
+      handlers: { Auth: ok, Limited: ok },
+      serverOptions: { interceptors: [gate] },
+    };
+    await withBytesServer(service, async (raw) => {
+      for (const [path, code] of [
+        ['/t.S/Auth', grpc.status.UNAUTHENTICATED],
+        ['/t.S/Limited', grpc.status.RESOURCE_EXHAUSTED],
+      ] as const) {
+        tracer.reset();
+        const { parent, result: err } = await underParent(() => callBytes(raw, path));
+        assert.equal(err?.code, code, 'what the client got');
+        await tracer.settle();
+        const clientSpan = onlySpan('client');
+        assert.equal(clientSpan.parentId, parent.id);
+        const serverSpan = onlySpan('server', `grpc ${path.slice(1)}`);
+        assert.equal(serverSpan.parentId, clientSpan.id, `${path}: the server span is a child of the client span`);
+        assert.equal(serverSpan.traceId, parent.traceId);
+        assert.equal(serverSpan.tags['grpc.status_code'], code, path);
+        assert.equal(serverSpan.errorLog()?.fields['error.object'].code, code);
+      }
+    });
+  });
+
+  it('a server interceptor that never passes the call on, the client cancelling: the server span finishes once, CANCELLED', async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const hold = (_descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) => new grpc.ServerInterceptingCall(call, { start: () => arrived() });
+    const service: BytesService = {
+      definition: { Held: bytesMethod('/t.S/Held') },
+      handlers: { Held: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('ok')) },
+      serverOptions: { interceptors: [hold] },
+    };
+    await withBytesServer(service, async (raw) => {
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => {
+        const call = raw.makeUnaryRequest('/t.S/Held', bytes, bytes, Buffer.alloc(0), (e) => resolve(e));
+        void arrival.then(() => call.cancel());
+      });
+      assert.equal(err?.code, grpc.status.CANCELLED);
+      await tracer.settle();
+      const serverSpan = onlySpan('server', 'grpc t.S/Held');
+      assert.equal(serverSpan.tags['grpc.status_code'], grpc.status.CANCELLED);
+      assert.equal(serverSpan.errorLog()?.fields.event, 'cancel');
+    });
+  });
+
+  it("what a server interceptor does before it passes the call on runs in the server span: its outbound call is the server span's child, in the same trace", async () => {
+    const active: Record<string, string | undefined> = {};
+    const lookup = (_descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) =>
+      new grpc.ServerInterceptingCall(call, {
+        start(next) {
+          next({
+            onReceiveMetadata(metadata, mdNext) {
+              active.interceptor = activeId();
+              // A token lookup over gRPC, then the call goes on to the handler.
+              void unary(client, { text: 'token' }).then(() => mdNext(metadata));
+            },
+          });
+        },
+      });
+    const service: BytesService = {
+      definition: { U: bytesMethod('/t.S/U') },
+      handlers: {
+        U: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => {
+          active.handler = activeId();
+          cb(null, Buffer.from('ok'));
+        },
+      },
+      serverOptions: { interceptors: [lookup] },
+    };
+    await withBytesServer(service, async (raw) => {
+      const { parent, result: err } = await underParent(() => callBytes(raw, '/t.S/U'));
+      assert.equal(err, null);
+      await tracer.settle();
+      const serverSpan = onlySpan('server', 'grpc t.S/U');
+      assert.equal(serverSpan.parentId, onlySpan('client', 'grpc t.S/U').id);
+      assert.equal(serverSpan.traceId, parent.traceId);
+      const lookupSpan = onlySpan('client', UNARY);
+      assert.equal(lookupSpan.parentId, serverSpan.id, "the interceptor's lookup is a child of the server span");
+      assert.equal(lookupSpan.traceId, parent.traceId);
+      assert.equal(onlySpan('server', UNARY).parentId, lookupSpan.id);
+      assert.deepEqual(active, { interceptor: serverSpan.id, handler: serverSpan.id });
+    });
+  });
+
   it("grpc-js's own ORCA load-report stream (weighted_round_robin, enable_oob_load_report) makes no span and carries no trace header", async () => {
     let orcaMetadata: grpc.Metadata | undefined;
     let orcaArrived!: () => void;
