@@ -20,7 +20,7 @@
 import { Tags } from 'opentracing';
 import { isSuppressed, storage } from '../context';
 import { startProducer } from '../cores/messaging';
-import { DbCall } from '../cores/db-call';
+import { DbCall, inCallerContext } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { startServerSpan, TagMap, tracingOff } from '../spans';
 import type { SocketIoOptions } from '../options/socket.io';
@@ -112,27 +112,29 @@ function wrapEmitUntyped(hook: ActiveHook<SocketIoOptions>, state: SocketIoState
 function wrapEmit(hook: ActiveHook<SocketIoOptions>, state: SocketIoState, target: (self: any) => { namespace: unknown; rooms?: { size?: unknown } | null }) {
   return (original: AnyFunction) =>
     function emit(this: unknown, event: unknown): unknown {
-      if (tracingOff(hook) || !traces(state, event)) return applyArgs(original, this, arguments);
+      if (tracingOff(hook)) return applyArgs(original, this, arguments);
+      if (!traces(state, event)) return Reflect.apply(original, this, ackInContext(arguments));
       const { namespace, rooms } = target(this);
       const name = text(namespace);
       const tags = eventTags(event, name, rooms);
       const call = startProducer(hook, { component: COMPONENT, system: COMPONENT, operationName: `socket.io emit ${event}`, destination: name, tags });
-      if (call === undefined) return applyArgs(original, this, arguments);
+      if (call === undefined) return Reflect.apply(original, this, ackInContext(arguments));
       const result = call.invoke(original, this, ackInContext(arguments));
       call.succeed();
       return result;
     };
 }
 
-/** The emit's arguments with its acknowledgement callback (the last, when a function) bound to the emitter's context. */
+/**
+ * The emit's arguments with its acknowledgement callback (the last, when a function) bound to the emitter's
+ * context, none included: socket.io calls it from the packet that carried the reply, which over
+ * long-polling is an HTTP request of its own, with its span.
+ */
 function ackInContext(args: IArguments): ArrayLike<unknown> {
   const ack: unknown = args[args.length - 1];
-  const store = storage.getStore();
-  if (typeof ack !== 'function' || store === undefined) return args;
+  if (typeof ack !== 'function') return args;
   const bound = Array.prototype.slice.call(args);
-  bound[bound.length - 1] = function (this: unknown) {
-    return storage.run(store, Reflect.apply, ack, this, arguments);
-  };
+  bound[bound.length - 1] = inCallerContext(ack as AnyFunction);
   return bound;
 }
 

@@ -141,6 +141,18 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     parent.finish();
   });
 
+  it("an emit made outside any request, over long-polling: its acknowledgement runs outside any request too, not in the HTTP poll's span that carried the reply (ignored events too)", async () => {
+    install({ ignoreEvents: ['quiet'] }, ['httpServer']);
+    pair = await socketIoPair(['polling']);
+    pair.client.on('ask', (_q: string, ack: (answer: string) => void) => ack('answer'));
+    pair.client.on('quiet', (ack: (answer: string) => void) => ack('shh'));
+    const seen: Record<string, unknown> = {};
+    await new Promise<void>((resolve) => pair!.socket.emit('ask', 'q', () => ((seen.ask = currentSpan()), resolve())));
+    await new Promise<void>((resolve) => pair!.socket.emit('quiet', () => ((seen.quiet = currentSpan()), resolve())));
+    assert.deepEqual(seen, { ask: undefined, quiet: undefined });
+    assert.ok(tracer.finished.some((s) => s.tags['span.kind'] === 'server' && String(s.tags['http.url']).includes('/socket.io/')), 'the polls are traced');
+  });
+
   it('an event a middleware refuses makes no span; ignoreEvents makes none either', async () => {
     install({ ignoreEvents: ['ping:app'] });
     pair = await socketIoPair();

@@ -26,14 +26,14 @@ export function socketIoTargets(): Array<[object, PropertyKey]> {
   ];
 }
 
-/** A socket.io server on 127.0.0.1 and a client connected to it over a websocket. */
-export async function socketIoPair(): Promise<{ io: Server; server: http.Server; client: ClientSocket; socket: Socket; close(): Promise<void> }> {
+/** A socket.io server on 127.0.0.1 and a client connected to it over a websocket (or the transports given). */
+export async function socketIoPair(transports: string[] = ['websocket']): Promise<{ io: Server; server: http.Server; client: ClientSocket; socket: Socket; close(): Promise<void> }> {
   const server = http.createServer();
   const io = new Server(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const connected = new Promise<Socket>((resolve) => io.once('connection', resolve));
-  const client = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false });
+  const client = connect(`http://127.0.0.1:${port}`, { transports, upgrade: false, reconnection: false });
   const socket = await connected;
   await new Promise<void>((resolve) => (client.connected ? resolve() : client.once('connect', () => resolve())));
   return {
