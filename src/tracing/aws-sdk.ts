@@ -56,8 +56,6 @@ const sending = new WeakSet<object>();
  * earlier middleware passes on after a wait.
  */
 let sendingFor: unknown;
-/** Each client config's region once its provider has answered (the SDK resolves it once, too). */
-const regions = new WeakMap<object, string>();
 
 /** One logical call: its span, and what its attempts saw. */
 class AwsCall implements OutboundCall {
@@ -72,6 +70,7 @@ class AwsCall implements OutboundCall {
     readonly span: Span,
     /** The execution context of the stack it runs through: an attempt of any other stack is not its own. */
     readonly context: unknown,
+    readonly config: unknown,
   ) {}
 
   onStatus(code: number): void {
@@ -160,31 +159,15 @@ class AwsCallContext implements RequestContext {
 }
 
 /**
- * Records the region: the config's string, else what its provider answers (asked once per client: the
- * SDK asks it too, before sending).
+ * The region the SDK resolved for this call: the config's string, else the region of the auth scheme the
+ * SDK selected (`@smithy/core`'s httpAuthSchemeMiddleware, which asked the provider): the app's region
+ * provider is never called by us (it may do I/O, and would run once more per call).
  */
-function watchRegion(call: AwsCall, config: any): void {
-  const region = config?.region;
-  if (typeof region === 'string') call.region = region;
-  else if (typeof region === 'function') {
-    const known = regions.get(config);
-    if (known !== undefined) {
-      call.region = known;
-      return;
-    }
-    try {
-      Promise.resolve(region()).then(
-        (value: unknown) => {
-          if (typeof value !== 'string') return;
-          call.region = value;
-          regions.set(config, value);
-        },
-        () => undefined,
-      );
-    } catch {
-      // The SDK will fail the same way itself.
-    }
-  }
+function resolvedRegion(config: any, context: any): string | undefined {
+  if (typeof config?.region === 'string') return config.region;
+  const properties = context?.__smithy_context?.selectedHttpAuthScheme?.httpAuthOption?.signingProperties;
+  const region = properties?.region ?? properties?.signingRegion;
+  return typeof region === 'string' && region !== '' ? region : undefined;
 }
 
 type Handler = (args: any) => any;
@@ -207,10 +190,9 @@ function callMiddleware(config: any, currentInstall: CurrentInstall) {
         'aws.operation': operation,
       });
       if (span === undefined) return next(args);
-      const call = new AwsCall(hook, span, context);
+      const call = new AwsCall(hook, span, context, config);
       let input = args;
       try {
-        watchRegion(call, config);
         if (service === 'SQS' && hook.options.sqsMessageAttributes !== false) input = withSqsPropagation(hook, span, operation, args);
       } catch {
         // An input we cannot copy goes as it is.
@@ -254,6 +236,7 @@ function attemptMiddleware(next: Handler, context: unknown): Handler {
     const request = args?.request;
     let out = args;
     try {
+      if (call.attempts === 0) call.region = resolvedRegion(call.config, context);
       if (++call.attempts === 1 && request != null && typeof request === 'object') {
         const secure = request.protocol === 'https:';
         tagLatePeer(call.span, call.hook.options.peerService, {

@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSClientConfig } from '@aws-sdk/client-sqs';
-import { installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import type { HooksConfig } from '../../src';
 import { FAKE_CREDENTIALS, FAKE_REGION, FakeAws, FakeRequest, startFakeAws } from '../helpers/fake-aws';
 import { redactErrorText } from '../../src/cores/db-call';
@@ -454,6 +454,30 @@ describe('aws-sdk hook (real S3, SQS and DynamoDB clients against a local fake)'
       assert.equal(span.tags['http.status_code'], 400);
       assert.equal(span.tags['aws.request_id'], error.$metadata.requestId);
       loggedCopy(span, error);
+    });
+
+    it("a region provider runs only as often as the SDK calls it, always inside the call's span; aws.region is its answer", async () => {
+      /** 3 concurrent sends on a new client whose region is a provider: the spans active at each of its calls. */
+      const sendThree = async (): Promise<{ parent: RecordedSpan; asked: Array<string | undefined> }> => {
+        const asked: Array<string | undefined> = [];
+        const region = async (): Promise<string> => {
+          asked.push((currentSpan() as RecordedSpan | undefined)?.operationName);
+          return 'eu-west-3';
+        };
+        const client = sqs({ region });
+        const { parent, error } = await underParent(() => Promise.all([1, 2, 3].map(() => client.send(new SendMessageCommand({ QueueUrl: fake.queueUrl(), MessageBody: 'x' })))));
+        assert.equal(error, undefined);
+        return { parent, asked };
+      };
+      uninstallAllPatches();
+      const untraced = await sendThree();
+      install();
+      tracer.reset();
+      const traced = await sendThree();
+      assert.equal(traced.asked.length, untraced.asked.length, 'no extra call of the provider');
+      assert.deepEqual(new Set(traced.asked), new Set(['aws.SQS.SendMessage']), "the provider runs inside the aws span, never in the caller's context");
+      const spans = await clientSpans();
+      assert.deepEqual(spans.map((s) => [s.operationName, s.parentId, s.tags['aws.region']]), Array(3).fill(['aws.SQS.SendMessage', traced.parent.id, 'eu-west-3']));
     });
 
     it('sqsMessageAttributes: false leaves the message attributes alone (the header still goes)', async () => {
