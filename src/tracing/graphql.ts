@@ -141,21 +141,59 @@ function stringEnd(text: string, from: number): number {
 }
 
 /**
- * An error message without the values it echoes: the value that follows `value`/`found` (graphql's
- * coercion messages) as a whole, its strings included, to the `;` or line end after it; then
- * single-quoted strings, and double-quoted ones that are not a name or type.
+ * graphql 16's own reasons after a coercion message's `;` (`Variable "$x" got invalid value …; <reason>`):
+ * its input coercion's, its built-in scalars' and enums' (whose values follow `value`, redacted as such),
+ * and graphql 17's `found: …`. Any other reason is a custom scalar's text, which may print the value bare.
  */
-export function redactGraphqlMessage(text: string): string {
+const GRAPHQL_REASONS = [
+  /^Expected non-nullable type "[^"]*" not to be null\.$/,
+  /^Expected type "[^"]*"(?: to be an object)?\.$/,
+  /^Field "[^"]*" (?:of required type "[^"]*" was not provided|must be non-null)\.$/,
+  /^Field "[^"]*" is not defined by type "[^"]*"\.(?: Did you mean [^;]*\?)?$/,
+  /^Exactly one key must be specified for OneOf type "[^"]*"\.$/,
+  /^(?:Int|Float|String|Boolean|ID) cannot represent [-a-z0-9 ]*value: /,
+  /^Enum "[^"]*" cannot represent non-string value: /,
+  /^Value (?:"(?:[^"\\\n]|\\.)*"|\?) does not exist in "[^"]*" enum\./,
+  /^found: /,
+];
+/** A custom scalar's error that is no GraphQLError: graphql 16 puts its own words before the scalar's text. */
+const SCALAR_REASON = /^Expected type "[^"]*"\. /;
+
+/** A coercion message's reason (see GRAPHQL_REASONS): graphql's kept, a scalar's text replaced by `?`. */
+function redactReason(reason: string): string {
+  const lead = /^\s*/.exec(reason)![0];
+  const text = reason.slice(lead.length);
+  const scalar = SCALAR_REASON.exec(text);
+  if (scalar !== null) return lead + scalar[0] + '?';
+  return lead + (GRAPHQL_REASONS.some((own) => own.test(text)) ? redactValues(text) : '?');
+}
+
+/**
+ * The text with the value that follows each `value`/`found` (graphql's coercion messages) replaced by
+ * `?` as a whole, its strings included, to the `;` or line end after it; what follows such a `;` is the
+ * reason the value was refused (see redactReason).
+ */
+function redactValues(text: string): string {
   let redacted = '';
   let copied = 0;
-  VALUE_STARTS.lastIndex = 0;
-  for (let found = VALUE_STARTS.exec(text); found !== null; found = VALUE_STARTS.exec(text)) {
+  const starts = new RegExp(VALUE_STARTS.source, VALUE_STARTS.flags);
+  for (let found = starts.exec(text); found !== null; found = starts.exec(text)) {
     const start = found.index + found[0].length;
     redacted += text.slice(copied, start) + '?';
     copied = valueEnd(text, start);
-    VALUE_STARTS.lastIndex = copied;
+    if (text[copied] === ';') return redacted + ';' + redactReason(text.slice(copied + 1));
+    starts.lastIndex = copied;
   }
-  return (redacted + text.slice(copied))
+  return redacted + text.slice(copied);
+}
+
+/**
+ * An error message without the values it echoes: the value that follows `value`/`found` as a whole,
+ * and a custom scalar's reason for refusing it (see redactValues); then single-quoted strings, and
+ * double-quoted ones that are not a name or type.
+ */
+export function redactGraphqlMessage(text: string): string {
+  return redactValues(text)
     .replace(/'(?:[^'\\\n]|\\.)*'/g, "'?'")
     .replace(/"(?:[^"\\\n]|\\.)*"/g, (quoted) => (QUOTED_NAME.test(quoted.slice(1, -1)) ? quoted : '"?"'));
 }
@@ -322,8 +360,19 @@ function redactedCopy(name: string, message: unknown, stack: unknown, appText: b
   const redact = appText ? redactAppMessage : redactGraphqlMessage;
   const copy = new Error(redact(String(message)));
   copy.name = name;
-  copy.stack = typeof stack === 'string' ? redact(stack) : undefined;
+  copy.stack = typeof stack === 'string' ? loggedStack(stack, copy.message, redact) : undefined;
   return copy;
+}
+
+/**
+ * A stack as logged: its head is the logged message, after the stack's own error name (the head is the
+ * text of whichever error made the stack, which graphql copies to the errors it wraps: a scalar's text
+ * with no graphql words around it to tell it by); then its frames, redacted.
+ */
+function loggedStack(stack: string, message: string, redact: (text: string) => string): string {
+  const name = /^[A-Za-z_$][\w$]*(?=:|\n|$)/.exec(stack)?.[0] ?? 'Error';
+  const frames = /\n\s+at /.exec(stack);
+  return `${name}: ${message}${frames === null ? '' : redact(stack.slice(frames.index))}`;
 }
 
 /** A thrown error's redacted copy (see redactedCopy); the app's error is left as it is. */

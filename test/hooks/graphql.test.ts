@@ -170,6 +170,51 @@ describe('graphql hook', function () {
         for (const secret of ['secret-1', 'secret-2', 'secret-3', 'secret-4', 'secret-5', 'secret-6']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
       });
 
+      it("a custom scalar's refusal that prints the value bare (graphql-scalars' DateTime): its text is logged as `?`, in message and stack; graphql's words stay", async () => {
+        const refuse = (value: unknown): never => {
+          throw new TypeError(`DateTime cannot represent an invalid date-time-string ${String(value)}.`);
+        };
+        const DateTime = new graphql.GraphQLScalarType({
+          name: 'DateTime',
+          parseValue: (value: unknown) => (/^\d{4}-/.test(String(value)) ? value : refuse(value)),
+          parseLiteral: (ast: any) => (/^\d{4}-/.test(ast.value) ? ast.value : refuse(ast.value)),
+        });
+        // A scalar that refuses with a GraphQLError of its own: graphql prints no words of its own before it.
+        const Token = new graphql.GraphQLScalarType({
+          name: 'Token',
+          parseValue: (value: unknown) => {
+            throw new graphql.GraphQLError(`Not a token: ${String(value)}`);
+          },
+        });
+        const scalars = new graphql.GraphQLSchema({
+          query: new graphql.GraphQLObjectType({
+            name: 'Query',
+            fields: {
+              at: { type: graphql.GraphQLString, args: { d: { type: DateTime } }, resolve: () => 'x' },
+              tok: { type: graphql.GraphQLString, args: { t: { type: Token } }, resolve: () => 'x' },
+            },
+          }),
+        });
+        const runs: Array<[string, Record<string, unknown>?]> = [
+          ['query Q($d: DateTime) { at(d: $d) }', { d: 'sk_live_SECRET1' }],
+          ['{ at(d: "card SECRET2") }'],
+          ['query T($t: Token) { tok(t: $t) }', { t: 'tok SECRET3' }],
+        ];
+        uninstallAllPatches();
+        const untraced = await Promise.all(runs.map(([source, variableValues]) => graphql.graphql({ schema: scalars, source, variableValues })));
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true } } });
+        const { result } = await underParent(() => Promise.all(runs.map(([source, variableValues]) => graphql.graphql({ schema: scalars, source, variableValues }))));
+        assert.deepEqual(JSON.parse(JSON.stringify(result)), JSON.parse(JSON.stringify(untraced)), 'the app gets the same errors');
+        const logged = tracer.finished.flatMap((s) => s.logs.filter((l) => l.fields.event === 'error').map((l) => `${s.operationName}: ${String(l.fields.message)}`));
+        assert.equal(logged.length, 3, logged.join('\n'));
+        assert.ok(logged.some((m) => /^query Q: Variable "[^"]+" (got|has) invalid value:? \?; /.test(m)), logged.join('\n'));
+        assert.ok(logged.some((m) => /^graphql\.validate: Expected value /.test(m)), logged.join('\n'));
+        const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+        for (const secret of ['SECRET1', 'SECRET2', 'SECRET3']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
+        const stacks = tracer.finished.flatMap((s) => s.logs.map((l) => String(l.fields.stack)));
+        assert.ok(stacks.some((stack) => /\n\s+at /.test(stack)), 'the frames stay');
+      });
+
       it("a resolver's database error: the operation and resolver spans log it redacted as the database's own span does (no echoed value of a variable); graphql's own messages keep their names", async () => {
         const standIn = await startMongoStandIn();
         const { MongoClient } = require('mongodb') as typeof import('mongodb');
