@@ -340,9 +340,15 @@ const MAX_ORIGINAL_ERRORS = 4;
 
 /**
  * Whether an error's text comes from the app's code: the error at the end of its `originalError`s (a
- * resolver's throw that graphql located, or the error itself) is no GraphQLError.
+ * resolver's throw that graphql located, or the error itself) is no GraphQLError; or it is an execution
+ * error (it has a `path`: a resolver threw it, a GraphQLError too, as Apollo and yoga advise for user
+ * errors); or it is a GraphQLError that graphql did not locate (no `nodes`, no `locations`: graphql's
+ * parse, validation and coercion errors all have them).
  */
 function fromApp(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return true;
+  const { path, nodes, locations } = err as { path?: unknown; nodes?: unknown; locations?: unknown };
+  if (Array.isArray(path) || !(isNonEmpty(nodes) || isNonEmpty(locations))) return true;
   let at = err;
   for (let depth = 0; depth < MAX_ORIGINAL_ERRORS; depth++) {
     const inner = at !== null && typeof at === 'object' ? (at as { originalError?: unknown }).originalError : undefined;
@@ -350,6 +356,10 @@ function fromApp(err: unknown): boolean {
     at = inner;
   }
   return at === null || typeof at !== 'object' || (at as { name?: unknown }).name !== 'GraphQLError';
+}
+
+function isNonEmpty(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0;
 }
 
 /**
@@ -375,12 +385,12 @@ function loggedStack(stack: string, message: string, redact: (text: string) => s
   return `${name}: ${message}${frames === null ? '' : redact(stack.slice(frames.index))}`;
 }
 
-/** A thrown error's redacted copy (see redactedCopy); the app's error is left as it is. */
-function redactedError(err: unknown): Error {
+/** A thrown error's redacted copy (see redactedCopy), as app text when `byApp`; the app's error is left as it is. */
+function redactedError(err: unknown, byApp: boolean): Error {
   try {
     if (err === null || typeof err !== 'object') return redactedCopy('Error', err, undefined, true);
     const { name, message, stack } = err as { name?: unknown; message?: unknown; stack?: unknown };
-    return redactedCopy(typeof name === 'string' ? name : 'Error', message, stack, fromApp(err));
+    return redactedCopy(typeof name === 'string' ? name : 'Error', message, stack, byApp || fromApp(err));
   } catch {
     return errorNotShown();
   }
@@ -412,8 +422,11 @@ function finishWithResult(span: Span, result: unknown): void {
 }
 
 function fail(span: Span, err: unknown): void {
+  // A resolver's span (one that belongs to another's operation): what it throws is the app's text.
+  const operation = operations.get(span);
+  const byResolver = operation !== undefined && operation.span !== span;
   endOperation(span);
-  markError(span, redactedError(err));
+  markError(span, redactedError(err, byResolver));
   finishSpan(span);
 }
 

@@ -215,6 +215,32 @@ describe('graphql hook', function () {
         assert.ok(stacks.some((stack) => /\n\s+at /.test(stack)), 'the frames stay');
       });
 
+      it("a resolver's GraphQLError (as Apollo and yoga advise for user errors) is redacted as the app's text, as a plain Error is", async () => {
+        const message = (args: { t: string; c: string }): string => `Payment with token "${args.t}" declined for card: ${args.c}`;
+        const payments = graphql.buildSchema('type Query { plain(t: String!, c: String!): String gql(t: String!, c: String!): String }');
+        const fields = (payments.getType('Query') as any).getFields();
+        fields.plain.resolve = (_: unknown, args: { t: string; c: string }) => {
+          throw new Error(message(args));
+        };
+        fields.gql.resolve = async (_: unknown, args: { t: string; c: string }) => {
+          throw new graphql.GraphQLError(message(args), { extensions: { code: 'BAD_USER_INPUT' } });
+        };
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+        const variableValues = { t: 'tok_live_abc123', c: '4111111111111111' };
+        const { result } = await underParent(async () => [
+          await graphql.graphql({ schema: payments, source: 'query P($t: String!, $c: String!) { plain(t: $t, c: $c) }', variableValues }),
+          await graphql.graphql({ schema: payments, source: 'query G($t: String!, $c: String!) { gql(t: $t, c: $c) }', variableValues }),
+        ]);
+        assert.equal(result[1].errors[0].message, message(variableValues), 'the app gets its message');
+        const redacted = 'Payment with token "?" declined for card: ?';
+        for (const name of ['query P', 'graphql.resolve plain', 'query G', 'graphql.resolve gql']) {
+          assert.equal(tracer.byName(name)[0]?.errorLog()?.fields.message, redacted, name);
+        }
+        const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+        for (const secret of ['tok_live_abc123', '4111111111111111']) assert.ok(!recorded.includes(secret), `${secret} recorded`);
+      });
+
       it("a resolver's database error: the operation and resolver spans log it redacted as the database's own span does (no echoed value of a variable); graphql's own messages keep their names", async () => {
         const standIn = await startMongoStandIn();
         const { MongoClient } = require('mongodb') as typeof import('mongodb');
