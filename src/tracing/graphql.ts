@@ -10,7 +10,8 @@ import path from 'node:path';
 import { types } from 'node:util';
 import type { Span } from 'opentracing';
 import { RequestContext, storage, withSpan } from '../context';
-import type { ActiveHook, PatchContext } from '../registry/define';
+import { subscribeChannel, unsubscribeAll } from '../registry/define';
+import type { ActiveHook, PatchContext, Subscription } from '../registry/define';
 import { reportOnce } from '../logger';
 import { clientParent, finishSpan, logEvent, markError, setTag, startSpanWith, TagMap, tracingOff } from '../spans';
 import { errorNotShown, statementLimit } from '../cores/db-call';
@@ -28,13 +29,16 @@ type AnyFunction = (...args: unknown[]) => unknown;
 /** Per install: whether graphql 17's channels are bound (once, whichever copy of graphql 17 loads first). */
 export interface GraphqlState {
   channelsBound: boolean;
-  /** graphql 17's calls with a span not yet finished: at uninstall no channel reports their end any more. */
+  /** graphql 17's calls with a span not yet finished (by this install). */
   readonly inFlight: Set<ChannelMessage>;
+  /** The subscriptions that finish those spans: kept past uninstall until the last of them ends. */
+  readonly ends: Subscription[];
+  uninstalled: boolean;
 }
 
 /** The hook's state, one per install. */
 export function makeState(): GraphqlState {
-  return { channelsBound: false, inFlight: new Set() };
+  return { channelsBound: false, inFlight: new Set(), ends: [], uninstalled: false };
 }
 
 type Ctx = PatchContext<GraphqlOptions, GraphqlState>;
@@ -653,31 +657,27 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
     ctx.subscribe(`tracing:graphql:${name}:start`, (message) => void begin(message as ChannelMessage));
   }
   const done = (message: ChannelMessage): void => {
-    const span = message?.[kSpan];
-    if (span === undefined) return;
+    // Another install's call (one from before a reinstall) is its own to finish.
+    if (!state.inFlight.delete(message)) return;
+    const span = message[kSpan];
     message[kSpan] = undefined;
-    state.inFlight.delete(message);
+    if (state.uninstalled && state.inFlight.size === 0) unsubscribeAll(state.ends);
+    if (span === undefined) return;
     if (message.error !== undefined) fail(span, message.error);
     else onResult(span, message.result);
   };
   // `end` closes a synchronous call (its result or error is set by then); a promise ends at `asyncEnd`.
-  ctx.subscribe(`tracing:graphql:${name}:end`, (m) => {
+  subscribeChannel(state.ends, `tracing:graphql:${name}:end`, (m) => {
     const message = m as ChannelMessage;
     if (message.error !== undefined || (Object.prototype.hasOwnProperty.call(message, 'result') && !isThenable(message.result))) done(message);
   });
-  ctx.subscribe(`tracing:graphql:${name}:asyncEnd`, (m) => done(m as ChannelMessage));
+  subscribeChannel(state.ends, `tracing:graphql:${name}:asyncEnd`, (m) => done(m as ChannelMessage));
 }
 
-/** At uninstall: the spans of graphql 17's calls in flight end now, each once (their end will not be reported). */
-function finishInFlight(state: GraphqlState): void {
-  for (const message of state.inFlight) {
-    const span = message[kSpan];
-    message[kSpan] = undefined;
-    if (span === undefined) continue;
-    endOperation(span);
-    finishSpan(span);
-  }
-  state.inFlight.clear();
+/** At uninstall: the calls in flight still finish their spans as they end; the last one's end unsubscribes. */
+function releaseWhenIdle(state: GraphqlState): void {
+  state.uninstalled = true;
+  if (state.inFlight.size === 0) unsubscribeAll(state.ends);
 }
 
 function isThenable(value: unknown): boolean {
@@ -726,7 +726,7 @@ export function patchGraphql17(exports: object, ctx: Ctx): void {
   const state = ctx.state;
   if (state.channelsBound || typeof diagnostics.tracingChannel !== 'function') return;
   state.channelsBound = true;
-  ctx.onUninstall(() => finishInFlight(state));
+  ctx.onUninstall(() => releaseWhenIdle(state));
   bindChannel(ctx, 'execute', startExecute, finishWithResult, true);
   bindChannel(ctx, 'execute:rootSelectionSet', startRootSelectionSet, finishWithResult, true);
   // Only the channels the options ask for: a bound channel makes graphql build a message per parse, or per field.

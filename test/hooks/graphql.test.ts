@@ -5,6 +5,7 @@
  * mercurius on fastify under the HTTP server span.
  */
 import assert from 'node:assert/strict';
+import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { settledUnder } from '../helpers/cases';
@@ -495,6 +496,29 @@ describe('graphql hook', function () {
         const spans = tracer.started.filter((s) => s.tags.component === 'graphql');
         assert.deepEqual(spans.map((s) => s.operationName).sort(), ['graphql.resolve slow', 'query Slow']);
         for (const span of spans) assert.equal(span.finishCount, 1, span.operationName);
+      });
+
+      it('uninstall while an operation is in flight: its spans finish when it does, with the error it ends with', async () => {
+        const slow = graphql.buildSchema('type Query { slow: String }');
+        let fail!: (err: Error) => void;
+        (slow.getType('Query') as any).getFields().slow.resolve = () => new Promise<string>((_, reject) => (fail = reject));
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+        const parent = tracer.startSpan('parent');
+        const outcome = withSpan(parent, () => graphql.execute({ schema: slow, document: graphql.parse('query Slow { slow }') }));
+        uninstallAllPatches();
+        const spans = tracer.started.filter((s) => s.tags.component === 'graphql');
+        assert.deepEqual(spans.map((s) => [s.operationName, s.finishCount]).sort(), [['graphql.resolve slow', 0], ['query Slow', 0]], 'still running at uninstall');
+        fail(new Error('backend down'));
+        assert.deepEqual((await outcome).errors.map((e: Error) => e.message), ['backend down']);
+        parent.finish();
+        for (const span of spans) {
+          assert.equal(span.finishCount, 1, span.operationName);
+          assert.equal(span.tags.error, true, span.operationName);
+          assert.equal(span.errorLog()?.fields.message, 'backend down', span.operationName);
+        }
+        // The last end unsubscribed what uninstall kept.
+        for (const end of ['end', 'asyncEnd']) assert.equal(diagnostics.channel(`tracing:graphql:execute:${end}`).hasSubscribers, false, end);
       });
 
       it('no span after uninstall; none without a parent under requireParent', async () => {
