@@ -8,7 +8,8 @@ import type { Span, SpanContext, SpanOptions, Tracer } from 'opentracing';
 import { currentSpan, isSuppressed, storage, withSpan } from './context';
 import { appTracer } from './hook-tracer';
 import { reportOnce } from './logger';
-import { finishSpan, markError, runUserHook, TagMap } from './spans';
+import { finishSpan, runUserHook, TagMap } from './spans';
+import { markAppError } from './cores/db-call';
 
 export interface TraceFunctionOptions<A extends unknown[]> {
   /** Tags of every span. */
@@ -58,7 +59,7 @@ function runActive<T>(span: Span, fn: () => T, finish: boolean, settles = true):
   try {
     result = withSpan(span, fn);
   } catch (err) {
-    markError(span, err);
+    markAppError(span, err);
     if (finish) finishSpan(span);
     throw err;
   }
@@ -69,7 +70,7 @@ function runActive<T>(span: Span, fn: () => T, finish: boolean, settles = true):
         return value;
       },
       (err: unknown) => {
-        markError(span, err);
+        markAppError(span, err);
         if (finish) finishSpan(span);
         throw err;
       },

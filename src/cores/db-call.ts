@@ -8,9 +8,10 @@ import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { RequestContext, storage } from '../context';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { clientParent, CommonHookOptions, finishSpan, runUserHook, setTag, startClientSpanUnder, tagLatePeer, TagMap, tracingOff } from '../spans';
+import { clientParent, CommonHookOptions, finishSpan, markError, runUserHook, setTag, startClientSpanUnder, tagLatePeer, TagMap, tracingOff } from '../spans';
 import { callbackWrapper } from '../registry/wrap';
 import { applyArgs } from '../apply-args';
+import { redactText } from '../url';
 
 /** Options every database hook takes. */
 export interface DbHookOptions extends CommonHookOptions {
@@ -141,6 +142,7 @@ export class DbCall {
       } catch {
         logged = errorNotShown();
       }
+      if (logged !== error && error !== null && typeof error === 'object') loggedCopies.set(error, logged);
     }
     finishSpan(this.span, logged, event);
   }
@@ -261,6 +263,31 @@ const REDIS_ARGUMENTS = /(with args beginning with: ).*/g;
 const QUOTED_VALUE = /(?<![A-Za-z0-9])(?:'(?:[^'\\]|\\.|''|'(?=\w))*'?|"(?:[^"\\]|\\.|""|"(?=\w))*"?)/g;
 /** A row or a key's values (`contains (…)`, `=(…)`): to the line's last `)`, as a value may hold one. */
 const ROW_OR_KEY = /(=|contains )\((?:.*\)|[^\n]*)/g;
+
+/**
+ * The copy a database span logged of an error (its echoed values out), by the error: an app that rethrows it
+ * gets it logged again as that copy (server span, local span). Set on failure only; weak, so nothing is kept.
+ */
+const loggedCopies = new WeakMap<object, unknown>();
+
+/** `text` without the credentials of any URL in it. */
+export function withoutCredentials(text: string): string {
+  return redactText(text, []);
+}
+
+/**
+ * An app's error as any span logs it: the copy a database span logged of it if one did, and without URL
+ * credentials in its text (nor its object fields) either way; the app's error is untouched.
+ */
+export function loggedForm(err: unknown): unknown {
+  const known = err !== null && typeof err === 'object' ? loggedCopies.get(err) : undefined;
+  return guardedErrorCopy(known ?? err, withoutCredentials);
+}
+
+/** Marks `span` failed with an app's error (one it threw or a framework caught) in its `loggedForm`. */
+export function markAppError(span: Span, err: unknown): void {
+  markError(span, loggedForm(err), 'error', withoutCredentials);
+}
 
 /** How many `cause`s deep a logged error's copy goes. */
 const MAX_CAUSES = 3;

@@ -15,6 +15,7 @@ import { warnOnce } from '../logger';
 import type { ActiveHook } from '../registry/define';
 import { finishSpan, markError, runUserHook, setTag, startServerSpan, TagMap } from '../spans';
 import type { IncomingMatcher } from '../matchers';
+import { markAppError } from './db-call';
 
 /** Options of the `httpServer` hook that may also be given once at the top level (see config.ts). */
 export interface HttpServerOptions {
@@ -328,7 +329,8 @@ export class InboundRequest {
       }
     }
     const failed = status !== undefined && status >= 500;
-    if (this.lastError !== undefined && (failed || !whole)) markError(span, this.lastError);
+    // As a database span logged it if one did (a rethrown pg error), never with URL credentials.
+    if (this.lastError !== undefined && (failed || !whole)) markAppError(span, this.lastError);
     if (!whole) markError(span, new Error('connection closed before the response was sent'), 'abort');
     else if (failed) setTag(span, Tags.ERROR, true);
     const { responseHook } = this.config.hook.options;

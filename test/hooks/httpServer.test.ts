@@ -6,6 +6,8 @@ import net from 'node:net';
 import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
+import { loggedErrorText } from '../helpers/error-log';
+import { connectedPgClient } from '../helpers/services';
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}, agent?: http.Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -390,6 +392,72 @@ describe('http server hook: the request’s own events', () => {
       await server.close();
     }
     assert.equal(http.IncomingMessage.prototype.emit, inherited[0]);
+  });
+});
+
+describe('http server hook: the error a framework caught', () => {
+  const tracer = new RecordingTracer();
+  afterEach(async () => {
+    await tracer.settle();
+    uninstallAllPatches();
+    tracer.reset();
+  });
+
+  /** An express 5 app whose `/fail` runs `handler`; its error handler answers 500 with the message it got. */
+  async function expressServer(handler: () => Promise<unknown>): Promise<{ url: string; close: () => void }> {
+    const express = require('express');
+    const app = express();
+    app.get('/fail', async () => {
+      await handler();
+    });
+    app.use((err: Error, _req: unknown, res: http.ServerResponse, _next: unknown) => {
+      res.statusCode = 500;
+      res.end(err.message);
+    });
+    const server: http.Server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, close: () => server.close() };
+  }
+
+  it('a pg error the handler rethrew is logged on the server span as the pg span logged it (its echoed value left out)', async () => {
+    installPatches(['httpServer', 'express', 'pg'], { tracer });
+    const client = await connectedPgClient();
+    const server = await expressServer(() => client.query('select $1::int as pin', ['my-secret-4711']));
+    try {
+      const { status, body } = await get(`${server.url}/fail`);
+      assert.equal(status, 500);
+      assert.match(body, /my-secret-4711/, 'the app gets the error unchanged');
+      const spans = await tracer.waitFor(2);
+      const query = spans.find((s) => s.operationName.startsWith('pg.query')) as RecordedSpan;
+      const serverSpan = spans.find((s) => s.tags['span.kind'] === 'server') as RecordedSpan;
+      assert.equal(query.parentId, serverSpan.id);
+      assert.equal(serverSpan.tags.error, true);
+      assert.doesNotMatch(loggedErrorText(serverSpan), /my-secret-4711/);
+      assert.equal(serverSpan.errorLog()?.fields.message, query.errorLog()?.fields.message);
+      assert.equal(serverSpan.errorLog()?.fields['error.object'], query.errorLog()?.fields['error.object'], 'the very copy the pg span logged');
+    } finally {
+      server.close();
+      await client.end();
+    }
+  });
+
+  it('URL credentials in the error are left out of the server span\'s message and stack', async () => {
+    installPatches(['httpServer', 'express'], { tracer });
+    const err = new Error('cannot reach amqp://admin:s3cret-pw@broker:5672/vhost');
+    const server = await expressServer(() => Promise.reject(err));
+    try {
+      const { status, body } = await get(`${server.url}/fail`);
+      assert.equal(status, 500);
+      assert.equal(body, 'cannot reach amqp://admin:s3cret-pw@broker:5672/vhost', 'the app gets the error unchanged');
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields.message, 'cannot reach amqp://broker:5672/vhost');
+      assert.match(String(span.errorLog()?.fields.stack), /^Error: cannot reach amqp:\/\/broker:5672\/vhost/);
+      assert.doesNotMatch(loggedErrorText(span), /s3cret-pw|admin:/);
+      assert.equal(err.message, 'cannot reach amqp://admin:s3cret-pw@broker:5672/vhost');
+    } finally {
+      server.close();
+    }
   });
 });
 

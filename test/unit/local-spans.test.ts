@@ -136,3 +136,19 @@ describe('startActiveSpan under suppressTracing', () => {
     assert.deepEqual(tracer.started.map((s) => s.operationName), ['request']);
   });
 });
+
+describe('an error thrown in a local span', () => {
+  it('is logged without the URL credentials in its message and stack; the caller gets it unchanged', async () => {
+    const tracer = new RecordingTracer();
+    const err = new Error('cannot reach postgres://app:s3cret@db/app');
+    assert.throws(() => startActiveSpan('sync job', { tracer }, () => { throw err; }), (e) => e === err);
+    await assert.rejects(traceFunction('async job', async () => { throw err; }, { tracer, requireParent: false })(), (e) => e === err);
+    assert.equal(tracer.finished.length, 2);
+    for (const span of tracer.finished) {
+      assert.equal(span.tags.error, true);
+      assert.equal(span.errorLog()?.fields.message, 'cannot reach postgres://db/app');
+      assert.doesNotMatch(JSON.stringify(span.logs.map((l) => [l.fields.message, l.fields.stack, (l.fields['error.object'] as Error)?.message])), /s3cret/);
+    }
+    assert.equal(err.message, 'cannot reach postgres://app:s3cret@db/app');
+  });
+});
