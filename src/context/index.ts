@@ -77,6 +77,29 @@ export function otelTracingSuppressed(): boolean {
   }
 }
 
+interface OtelContext {
+  getValue(key: symbol): unknown;
+  deleteValue?(key: symbol): OtelContext;
+}
+
+/**
+ * Runs `fn` in OpenTelemetry's active context without its tracing suppression, when it has one (a server's
+ * request: the context its socket carries is the one its `listen()` ran in, no context of the request's).
+ */
+export function outsideOtelSuppression<A extends unknown[], T>(fn: (...args: A) => T, thisArg: unknown, args: A): T {
+  const manager = (globalThis as { [OTEL_API]?: { context?: OtelContextManager & { with?(c: OtelContext, f: () => T): T } } })[OTEL_API]?.context;
+  let active: OtelContext | undefined;
+  try {
+    active = manager?.active() as OtelContext | undefined;
+  } catch {
+    active = undefined;
+  }
+  if (active === undefined || active.getValue(OTEL_SUPPRESS_TRACING) !== true || typeof active.deleteValue !== 'function' || typeof manager?.with !== 'function') {
+    return Reflect.apply(fn, thisArg, args);
+  }
+  return manager.with(active.deleteValue(OTEL_SUPPRESS_TRACING), () => Reflect.apply(fn, thisArg, args));
+}
+
 /** Whether no span is made in `store` (the current context): ours suppressed, or OpenTelemetry's. */
 export function isSuppressed(store: RequestContext | undefined): boolean {
   return store?.suppressed === true || otelTracingSuppressed();

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
-import { isSuppressed, storage } from '../context';
+import { otelTracingSuppressed, outsideOtelSuppression } from '../context';
 import { beginInbound, compileInbound, HTTP1_RESPONSE, inboundRequest, messageEmitWrapper } from '../cores/http-server';
 import type { HttpServerHookOptions, HttpServerOptions, InboundConfig, InboundRequest, ResponseReader } from '../cores/http-server';
 import { compileMatcher } from '../matchers';
@@ -15,6 +15,7 @@ import type { ActiveHook, PatchContext } from '../registry/define';
 import { extractContext, tracingOff } from '../spans';
 import { isAbsoluteUrl, pathOf, stripQuery, urlForSpan } from '../url';
 import { applyArgs } from '../apply-args';
+import { runInContext } from '../cores/db-call';
 import { log } from '../logger';
 
 type RequestUrl = { url: string; path: string };
@@ -101,8 +102,11 @@ interface RequestKind {
 const HTTP1: RequestKind = { url: requestUrl, response: HTTP1_RESPONSE };
 const HTTP2: RequestKind = { url: http2RequestUrl, response: HTTP2_RESPONSE };
 
+/**
+ * A request is judged by itself: the context here is its connection's, which is the one the server's
+ * `listen()` ran in (a suppressed one, a span's), never the request's; so it is not read.
+ */
 function startInbound(state: ServerState, req: IncomingMessage, res: ServerResponse, kind: RequestKind): InboundRequest | undefined {
-  if (isSuppressed(storage.getStore())) return undefined;
   const { url, path } = kind.url(req);
   if (state.ignore !== undefined && state.ignore(req, path)) return undefined;
   return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path, kind.response);
@@ -114,7 +118,8 @@ function wrapEmit(state: ServerState, kindOf: (req: IncomingMessage) => RequestK
     function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
       // With no tracer (the no-op window) nothing is read of the request: no URL, headers or peer for a span that cannot be.
       if (event !== 'request' || tracingOff(state.inbound.hook)) return applyArgs(original, this, arguments);
-      // The same request dispatched on to another server (`inner.emit('request', req, res)`): it has its span already.
+      // The same request dispatched on to another server (`inner.emit('request', req, res)`): it has its span already,
+      // and runs in the context it is dispatched in.
       if (inboundRequest(req) !== undefined) return applyArgs(original, this, arguments);
       let inbound: InboundRequest | undefined;
       try {
@@ -122,9 +127,11 @@ function wrapEmit(state: ServerState, kindOf: (req: IncomingMessage) => RequestK
       } catch {
         inbound = undefined;
       }
-      if (inbound === undefined) return applyArgs(original, this, arguments);
-      // The request's store: the span (or, untraced, the incoming context) for everything the handler starts.
-      return inbound.run(original, this, arguments);
+      // Untraced (ignored): still outside the connection's context. Traced, or untraced until `traced()`:
+      // the request's store, with the span or the incoming context, for everything the handler starts.
+      const args = arguments;
+      const handle = (): boolean => (inbound === undefined ? runInContext(undefined, original, this, args) : inbound.run(original, this, args));
+      return otelTracingSuppressed() ? outsideOtelSuppression(handle, undefined, []) : handle();
     };
 }
 

@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as opentracing from 'opentracing';
-import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches } from '../../src';
 import { h2request } from '../helpers/http2';
 import { readBody, tlsCa, tlsOptions } from '../helpers/servers';
 import { requestLifecycle } from '../frameworks/harness';
@@ -93,6 +93,28 @@ describe('http server hook: http2 (compatibility API)', () => {
       });
       assert.equal(client.parentId, server.id, 'the handler’s outbound call is a child of the server span');
       for (const where of ['handler', 'data', 'end', 'finish', 'close']) assert.equal(seen[where], server, where);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a server whose listen() ran inside suppressTracing: its requests get their spans, and their handlers are not suppressed', async () => {
+    installPatches(['httpServer', 'http'], { tracer });
+    let active: unknown;
+    const server = http2.createServer((_req, res) => {
+      active = currentSpan();
+      http.get(`${back().url}/from-h2`, (r) => readBody(r).then(() => res.end('ok')));
+    });
+    const { url, close } = await suppressTracing(() => listen(server));
+    try {
+      assert.deepEqual(await h2request(url, '/quiet-start', { traceparent: parentHeader }), { status: 200, body: 'ok' });
+      await tracer.waitFor(3);
+      await tracer.settle();
+      const [span] = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}/quiet-start`);
+      assert.equal(span.traceId, '0123456789abcdef0123456789abcdef');
+      assert.equal(active, span);
+      const [client] = tracer.ofKind('client');
+      assert.equal(client.parentId, span.id);
     } finally {
       await close();
     }

@@ -3,7 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
 import { loggedErrorText } from '../helpers/error-log';
@@ -392,6 +392,101 @@ describe('http server hook: the request’s own events', () => {
       await server.close();
     }
     assert.equal(http.IncomingMessage.prototype.emit, inherited[0]);
+  });
+});
+
+describe('http server hook: a request is judged by itself', () => {
+  const tracer = new RecordingTracer();
+  afterEach(async () => {
+    await tracer.settle();
+    uninstallAllPatches();
+    tracer.reset();
+  });
+  const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+  /** Runs `fn` inside a span of the app's (start-up work), finished after. */
+  function startup(fn: () => void): void {
+    const span = tracer.startSpan('startup');
+    withSpan(span, fn);
+    span.finish();
+  }
+
+  /** `server` listening on 127.0.0.1 (inside `around`, the context listen() runs in): its URL. */
+  async function listenIn(server: http.Server, around: (fn: () => void) => void = (fn) => fn()): Promise<string> {
+    around(() => server.listen(0, '127.0.0.1'));
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  }
+
+  for (const [name, around] of [
+    ['suppressTracing', (fn: () => void) => suppressTracing(fn)],
+    ['a span of the app', (fn: () => void) => startup(fn)],
+  ] as const) {
+    it(`a server whose listen() ran inside ${name}: each request gets its span from its own headers, and its handler makes spans`, async () => {
+      installPatches(['httpServer', 'http'], { tracer });
+      const back = await startServer();
+      const seen: unknown[] = [];
+      const server = http.createServer((_req, res) => {
+        seen.push(currentSpan());
+        http.get(`${back.url}/back`, (r) => readBody(r).then(() => res.end('ok')));
+      });
+      const url = await listenIn(server, around);
+      try {
+        assert.equal((await get(`${url}/a`, { traceparent: parent })).status, 200);
+        await tracer.waitFor(name === 'suppressTracing' ? 2 : 3);
+        await tracer.settle();
+        const [serverSpan] = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}/a`);
+        assert.ok(serverSpan, 'the request has its server span');
+        assert.equal(serverSpan.traceId, '0af7651916cd43dd8448eb211c80319c');
+        assert.equal(serverSpan.parentId, 'b7ad6b7169203331');
+        assert.equal(seen[0], serverSpan);
+        const [client] = tracer.ofKind('client');
+        assert.equal(client.parentId, serverSpan.id, 'the handler is not suppressed');
+      } finally {
+        server.close();
+        await back.close();
+      }
+    });
+  }
+
+  it('an ignored request of such a server runs outside the context listen() ran in', async () => {
+    installPatches(['httpServer'], { tracer, hooks: { httpServer: { ignoreIncoming: '/health' } } });
+    let seen: unknown = 'not run';
+    const server = http.createServer((_req, res) => {
+      seen = currentSpan();
+      res.end('ok');
+    });
+    const url = await listenIn(server, startup);
+    try {
+      await get(`${url}/health`);
+      assert.equal(seen, undefined);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a handler that wraps its own work in suppressTracing: the request keeps its span, the work in it makes none', async () => {
+    installPatches(['httpServer', 'http'], { tracer });
+    const back = await startServer();
+    const server = http.createServer((_req, res) => {
+      suppressTracing(() => http.get(`${back.url}/quiet`, (r) => readBody(r).then(() => res.end('ok'))));
+    });
+    const url = await listenIn(server);
+    try {
+      await get(`${url}/s`, { traceparent: parent });
+      await tracer.waitFor(3);
+      await tracer.settle();
+      const [span] = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}/s`);
+      assert.equal(span.traceId, '0af7651916cd43dd8448eb211c80319c', 'the request keeps its span');
+      assert.deepEqual(tracer.ofKind('client').map((s) => s.tags['http.url']), [`${url}/s`], 'no span of the suppressed call');
+      // The back server's request is judged by itself too: a root, as it would be in its own process.
+      const [quiet] = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${back.url}/quiet`);
+      assert.equal(quiet.parentId, undefined);
+      assert.equal(back.received[0].headers.traceparent, undefined);
+    } finally {
+      server.close();
+      await back.close();
+    }
   });
 });
 

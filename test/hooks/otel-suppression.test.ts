@@ -123,3 +123,37 @@ describe("OpenTelemetry's suppressTracing is honoured", () => {
     assert.deepEqual(server.received.map((r) => r.headers.traceparent), [undefined, undefined]);
   });
 });
+
+describe("OpenTelemetry's suppressTracing around a server's listen()", () => {
+  afterEach(() => {
+    uninstallAllPatches();
+    unregisterOtelGlobals();
+  });
+
+  it('leaves its requests traced: each gets its server span, and its handler runs outside the suppression', async () => {
+    registerOtelGlobals();
+    const tracer = new RecordingTracer();
+    installPatches(['httpServer', 'http'], { tracer });
+    const back = await startServer();
+    let suppressedInHandler: unknown;
+    const server = await otelSuppressed(() =>
+      startServer((_req, res) => {
+        suppressedInHandler = context.active().getValue(Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRACING'));
+        getReply(`${back.url}/back`).then(() => res.end('ok'));
+      }),
+    );
+    try {
+      await getReply(`${server.url}/a`, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+      await tracer.waitFor(4);
+      await tracer.settle();
+      const [front] = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${server.url}/a`);
+      assert.equal(front.traceId, '0af7651916cd43dd8448eb211c80319c');
+      assert.equal(suppressedInHandler, undefined);
+      const [toBack] = tracer.ofKind('client').filter((s) => s.tags['http.url'] === `${back.url}/back`);
+      assert.equal(toBack.parentId, front.id);
+    } finally {
+      await server.close();
+      await back.close();
+    }
+  });
+});
