@@ -112,14 +112,22 @@ function startInbound(state: ServerState, req: IncomingMessage, res: ServerRespo
   return beginInbound(state.inbound, req, res, extractContext(state.inbound.hook, req.headers), url, path, kind.response);
 }
 
-/** `emit` of a server class: a 'request' gets its span; `kindOf` tells an HTTP/2 server's own requests from its HTTP/1.1 ones. */
+/**
+ * The events Node delivers a request with: 'request', and instead of it 'checkContinue' (`Expect:
+ * 100-continue`, when the app listens for it) and 'checkExpectation' (any other `Expect`).
+ */
+function isRequestEvent(event: string | symbol): boolean {
+  return event === 'request' || event === 'checkContinue' || event === 'checkExpectation';
+}
+
+/** `emit` of a server class: a request gets its span; `kindOf` tells an HTTP/2 server's own requests from its HTTP/1.1 ones. */
 function wrapEmit(state: ServerState, kindOf: (req: IncomingMessage) => RequestKind = () => HTTP1) {
   return (original: (...args: any[]) => boolean) =>
     function emit(this: unknown, event: string | symbol, req: IncomingMessage, res: ServerResponse): boolean {
       // With no tracer (the no-op window) nothing is read of the request: no URL, headers or peer for a span that cannot be.
-      if (event !== 'request' || tracingOff(state.inbound.hook)) return applyArgs(original, this, arguments);
-      // The same request dispatched on to another server (`inner.emit('request', req, res)`): it has its span already,
-      // and runs in the context it is dispatched in.
+      if (!isRequestEvent(event) || tracingOff(state.inbound.hook)) return applyArgs(original, this, arguments);
+      // The same request dispatched on to another server (`inner.emit('request', req, res)`, or 'request' from a
+      // 'checkContinue' listener): it has its span already, and runs in the context it is dispatched in.
       if (inboundRequest(req) !== undefined) return applyArgs(original, this, arguments);
       let inbound: InboundRequest | undefined;
       try {

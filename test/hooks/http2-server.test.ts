@@ -120,6 +120,29 @@ describe('http server hook: http2 (compatibility API)', () => {
     }
   });
 
+  it("a request delivered through 'checkContinue' (Expect: 100-continue) gets its span from its headers, active in the handler", async () => {
+    installPatches(['httpServer'], { tracer });
+    let active: unknown;
+    const server = http2.createServer((_req, res) => res.end('not here'));
+    server.on('checkContinue', (req, res) => {
+      active = currentSpan();
+      res.writeContinue();
+      req.resume();
+      req.on('end', () => res.end('stored'));
+    });
+    const { url, close } = await listen(server);
+    try {
+      assert.deepEqual(await h2request(url, '/upload', { traceparent: parentHeader, expect: '100-continue' }, 'data'), { status: 200, body: 'stored' });
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.operationName, 'HTTP POST');
+      assert.equal(span.traceId, '0123456789abcdef0123456789abcdef');
+      assert.equal(span.tags['http.status_code'], 200);
+      assert.equal(active, span);
+    } finally {
+      await close();
+    }
+  });
+
   it('a handler that answers through the stream (respondWithFile, respond and end): the status it sent, no error', async () => {
     // Regression: the span said 200 (the compat response's own status) and logged an abort, the response never ended by `res`.
     installPatches(['httpServer'], { tracer });

@@ -488,6 +488,74 @@ describe('http server hook: a request is judged by itself', () => {
       await back.close();
     }
   });
+
+  /** A PUT with `expect` sent to `url`: the body only once the server said 100 Continue (or at once for another expectation). */
+  function put(url: string, expect: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'PUT', headers: { traceparent: parent, expect } }, (res) => readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject));
+      req.on('error', reject);
+      if (expect === '100-continue') req.on('continue', () => req.end('data'));
+      else req.end('data');
+    });
+  }
+
+  it("a request delivered through 'checkContinue' (Expect: 100-continue) gets its span from its headers, active in the handler; one handed on to 'request' keeps it", async () => {
+    installPatches(['httpServer'], { tracer });
+    const seen: unknown[] = [];
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      seen.push(currentSpan());
+      req.resume();
+      req.on('end', () => res.end('stored'));
+    };
+    const server = http.createServer(handler);
+    server.on('checkContinue', (req, res) => {
+      seen.push(currentSpan());
+      if (req.url === '/dispatch') {
+        res.writeContinue();
+        server.emit('request', req, res);
+        return;
+      }
+      res.writeContinue();
+      handler(req, res);
+    });
+    const url = await listenIn(server);
+    try {
+      assert.deepEqual(await put(`${url}/upload`, '100-continue'), { status: 200, body: 'stored' });
+      assert.deepEqual(await put(`${url}/dispatch`, '100-continue'), { status: 200, body: 'stored' });
+      const spans = await tracer.waitFor(2);
+      await tracer.settle();
+      assert.equal(tracer.finished.length, 2);
+      for (const span of spans) {
+        assert.equal(span.operationName, 'HTTP PUT');
+        assert.equal(span.traceId, '0af7651916cd43dd8448eb211c80319c');
+        assert.equal(span.tags['http.status_code'], 200);
+      }
+      assert.deepEqual(seen, [spans[0], spans[0], spans[1], spans[1]]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a request delivered through 'checkExpectation' (another Expect) gets its span too", async () => {
+    installPatches(['httpServer'], { tracer });
+    let seen: unknown;
+    const server = http.createServer((_req, res) => res.end('not here'));
+    server.on('checkExpectation', (_req, res) => {
+      seen = currentSpan();
+      res.writeHead(417);
+      res.end();
+    });
+    const url = await listenIn(server);
+    try {
+      assert.equal((await put(`${url}/odd`, 'something-else')).status, 417);
+      const [span] = await tracer.waitFor(1);
+      assert.equal(span.traceId, '0af7651916cd43dd8448eb211c80319c');
+      assert.equal(span.tags['http.status_code'], 417);
+      assert.equal(seen, span);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe('http server hook: the error a framework caught', () => {
