@@ -435,6 +435,9 @@ export function detached<R>(fn: () => R): R {
  * runs in its caller's context; a promise's continuations return to the caller by themselves.
  */
 export function connectOutside(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
+  // Called from no context (a script, a worker's start-up), it enters none: on Node 20 a first
+  // AsyncLocalStorage context switches on the promise hooks for the whole process.
+  if (storage.getStore() === undefined) return Reflect.apply(original, thisArg, args);
   const last = args.length > 0 ? args[args.length - 1] : undefined;
   if (typeof last !== 'function') return detached(() => Reflect.apply(original, thisArg, args));
   const copy = Array.prototype.slice.call(args);

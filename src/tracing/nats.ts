@@ -35,7 +35,7 @@ import path from 'node:path';
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import type { ActiveHook, PatchContext } from '../registry/define';
-import { detached, ownWork, ownWorkMethods } from '../cores/db-call';
+import { connectOutside, ownWork, ownWorkMethods } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, MessageSpanSpec, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { HeaderReader } from '../cores/messaging';
@@ -591,8 +591,7 @@ export function patchProtocol(exports: any, { hook, wrap }: PatchContext<NatsOpt
   // context that called `connect()`: a request's, or a suppressed one (which would leave every message untraced).
   wrap(exports.ProtocolHandler, 'connect', (original) =>
     function connect(this: unknown): unknown {
-      const args = arguments;
-      return detached(() => applyArgs(original, this, args));
+      return connectOutside(original, this, arguments);
     },
   );
 }

@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import type { Span } from 'opentracing';
 import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { HooksConfig } from '../../src';
-import { redisUrl } from '../helpers/services';
+import { storage } from '../../src/context';
+import { pgConfig, redisUrl } from '../helpers/services';
 import { RecordingTracer } from '../helpers/tracer';
 
 /**
@@ -53,6 +54,30 @@ describe('redis clients connected where no span is made: their socket belongs to
       sub.disconnect();
       cmd.disconnect();
       pub.disconnect();
+    }
+  });
+
+  it("a connect from no context enters none (on Node 20 a first context would switch on the promise hooks for the whole process): pg, node-redis", async () => {
+    install({ hooks: { redis: { traceConnect: false } } });
+    installPatches(['pg'], { tracer });
+    const run = storage.run;
+    let entered = 0;
+    storage.run = function (this: unknown, ...args: any[]) {
+      entered++;
+      return Reflect.apply(run, this, args);
+    } as typeof storage.run;
+    const pg = require('pg');
+    const client = new pg.Client(pgConfig());
+    const redis = require('redis').createClient({ url: redisUrl() });
+    try {
+      assert.equal(storage.getStore(), undefined);
+      await client.connect();
+      await redis.connect();
+      assert.equal(entered, 0);
+    } finally {
+      storage.run = run;
+      await client.end();
+      await redis.quit();
     }
   });
 
