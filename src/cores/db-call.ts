@@ -422,10 +422,12 @@ export function callbackInCallerContext(hook: ActiveHook, index: number) {
 
 /**
  * Runs work that the library starts by itself (a reconnect, a re-send) outside any request, so that it
- * never becomes a child of whichever request happened to create the client.
+ * never becomes a child of whichever request happened to create the client. Called from no context (a
+ * script, a worker's start-up), it enters none: on Node 20 a first AsyncLocalStorage context switches on
+ * the promise hooks for the whole process.
  */
 export function detached<R>(fn: () => R): R {
-  return storage.run(undefined as unknown as RequestContext, fn);
+  return storage.getStore() === undefined ? fn() : storage.run(undefined as unknown as RequestContext, fn);
 }
 
 /**
@@ -435,8 +437,7 @@ export function detached<R>(fn: () => R): R {
  * runs in its caller's context; a promise's continuations return to the caller by themselves.
  */
 export function connectOutside(original: (...args: any[]) => any, thisArg: unknown, args: ArrayLike<unknown>): any {
-  // Called from no context (a script, a worker's start-up), it enters none: on Node 20 a first
-  // AsyncLocalStorage context switches on the promise hooks for the whole process.
+  // From no context there is nothing to leave: the app's callback goes as it is (`detached` enters none either).
   if (storage.getStore() === undefined) return Reflect.apply(original, thisArg, args);
   const last = args.length > 0 ? args[args.length - 1] : undefined;
   if (typeof last !== 'function') return detached(() => Reflect.apply(original, thisArg, args));

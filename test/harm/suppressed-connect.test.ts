@@ -57,7 +57,7 @@ describe('redis clients connected where no span is made: their socket belongs to
     }
   });
 
-  it("a connect from no context enters none (on Node 20 a first context would switch on the promise hooks for the whole process): pg, node-redis", async () => {
+  it("a connect from no context enters none (on Node 20 a first context would switch on the promise hooks for the whole process): pg, node-redis with and without its connect span", async () => {
     install({ hooks: { redis: { traceConnect: false } } });
     installPatches(['pg'], { tracer });
     const run = storage.run;
@@ -74,6 +74,14 @@ describe('redis clients connected where no span is made: their socket belongs to
       await client.connect();
       await redis.connect();
       assert.equal(entered, 0);
+      // With its redis.connect span too (the default), which is a root.
+      uninstallAllPatches();
+      install();
+      const spanned = require('redis').createClient({ url: redisUrl() });
+      await spanned.connect();
+      await spanned.quit();
+      assert.equal(entered, 0);
+      assert.equal(tracer.finished.filter((s) => s.operationName === 'redis.connect').length, 1);
     } finally {
       storage.run = run;
       await client.end();
