@@ -6,7 +6,7 @@
 # its line is taken out of test/index.ts, which would otherwise fail to load at all).
 # The package is laid out at a real node_modules/socket.io/ path and compiled (tsc, its `compile`): the
 # tests import `..`, i.e. dist/index.js, which the hooks match (dist/typed-events, dist/socket,
-# dist/broadcast-operator). The monorepo's other packages its tests use (socket.io-client, engine.io,
+# dist/broadcast-operator, dist/client). The monorepo's other packages its tests use (socket.io-client, engine.io,
 # socket.io-adapter, socket.io-parser) come from npm, at the versions its package.json and the root's dev
 # dependencies ask for. From a local clone, test/fixtures/big.{json,jpg} are left out (a mirror may lack
 # their blobs) and replaced by generated stand-ins of about the same size (the two "very large" tests only

@@ -2,7 +2,7 @@
  * socket.io 4 (server): a `socket.io receive <event>` server span around the listeners of each event a
  * socket receives, and a `socket.io emit <event>` producer span for each emit, to one socket or broadcast
  * (`socket.emit`, `io.emit`, `io.to(room).emit`, `socket.broadcast.emit`...). Patches on internal files
- * (`dist/typed-events`, `dist/socket`, `dist/broadcast-operator`), which CommonJS and ES-module imports
+ * (`dist/typed-events`, `dist/socket`, `dist/broadcast-operator`, `dist/client`), which CommonJS and ES-module imports
  * of the package both load through require(). The span logic is in ../tracing/socket.io.
  */
 import type { SocketIoOptions } from '../options/socket.io';
@@ -18,5 +18,6 @@ export const socketIoHook = defineHook<'socket.io', SocketIoOptions, typeof impo
     'dist/typed-events': 'patchEmitter',
     'dist/socket': 'patchSocket',
     'dist/broadcast-operator': 'patchBroadcast',
+    'dist/client': 'patchClient',
   }),
 });

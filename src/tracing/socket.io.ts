@@ -11,6 +11,11 @@
  * An event no listener listens to makes no span: its name is the client's to choose, and nothing ran.
  * `onAny` listeners and `socket.use` middlewares run before `emitUntyped`, outside the span.
  *
+ * What the connection hands to socket.io (a packet, its close, its error) is handled outside any context
+ * (`patchClient`): over long-polling it comes from the HTTP poll that carried it, whose span would otherwise
+ * parent the namespace's middlewares and `connection` listeners, `onAny`, `socket.use`, the listeners of an
+ * event that makes no span, and `disconnecting`/`disconnect` listeners. Over a websocket that is no request.
+ *
  * Emit: `Socket.prototype.emit` (one socket) and `BroadcastOperator.prototype.emit` (`io.emit`,
  * `io.to(room).emit`, `socket.broadcast.emit`, `socket.to(room).emit`, a namespace's emit) make a
  * `socket.io emit <event>` producer span under the active span, finished when emit returns: socket.io only
@@ -20,7 +25,7 @@
 import { Tags } from 'opentracing';
 import { isSuppressed, storage } from '../context';
 import { startProducer } from '../cores/messaging';
-import { DbCall, inCallerContext } from '../cores/db-call';
+import { DbCall, detached, inCallerContext } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { startServerSpan, TagMap, tracingOff } from '../spans';
 import type { SocketIoOptions } from '../options/socket.io';
@@ -136,6 +141,25 @@ function ackInContext(args: IArguments): ArrayLike<unknown> {
   const bound = Array.prototype.slice.call(args);
   bound[bound.length - 1] = inCallerContext(ack as AnyFunction);
   return bound;
+}
+
+// ---- what the connection delivers -----------------------------------------------------------------
+
+/** Runs the method outside any context; from none (a websocket's packets) it enters none. */
+function outsideRequests(hook: ActiveHook<SocketIoOptions>) {
+  return (original: AnyFunction) =>
+    function (this: unknown): unknown {
+      if (tracingOff(hook) || storage.getStore() === undefined) return applyArgs(original, this, arguments);
+      return detached(() => applyArgs(original, this, arguments));
+    };
+}
+
+/**
+ * A Client's handlers of its engine.io connection's `data`, `close` and `error` (bound when the Client is
+ * made: one made before install keeps the untraced ones).
+ */
+export function patchClient(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
+  for (const method of ['ondata', 'onclose', 'onerror']) wrap(exports.Client?.prototype, method, outsideRequests(hook));
 }
 
 export function patchEmitter(exports: any, { hook, wrap, state }: PatchContext<SocketIoOptions, SocketIoState>): void {

@@ -153,6 +153,110 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     assert.ok(tracer.finished.some((s) => s.tags['span.kind'] === 'server' && String(s.tags['http.url']).includes('/socket.io/')), 'the polls are traced');
   });
 
+  for (const transport of ['polling', 'websocket']) {
+    it(`over ${transport}: namespace middlewares, connection, onAny, socket.use, an ignored event's and disconnect listeners run in no request's context, never in the HTTP poll's that carried the packet`, async () => {
+      install({ ignoreEvents: ['quiet'] }, ['httpServer', 'http']);
+      const target = http.createServer((_req, res) => res.end('ok'));
+      await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+      const calls: Array<Promise<void>> = [];
+      // A traced HTTP call, named by the path: its client span's parent is what was active.
+      const call = (what: string): void => {
+        const { port } = target.address() as AddressInfo;
+        calls.push(new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/${encodeURIComponent(what)}`, { agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject)));
+      };
+      const server = http.createServer();
+      const io = new Server(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const gone: Array<Promise<void>> = [];
+      io.use((socket, next) => (call(`io.use ${socket.handshake.auth.name}`), next()));
+      io.on('connection', (socket) => {
+        const name = String(socket.handshake.auth.name);
+        call(`connection ${name}`);
+        socket.onAny((event: string) => call(`onAny ${event}`));
+        socket.use(([event], next) => (call(`use ${event}`), next()));
+        for (const event of ['quiet', 'loud']) socket.on(event, (ack: () => void) => (call(event), ack()));
+        socket.on('disconnecting', () => call(`disconnecting ${name}`));
+        gone.push(new Promise((resolve) => socket.on('disconnect', () => (call(`disconnect ${name}`), resolve()))));
+      });
+      const client = (name: string): Promise<ReturnType<typeof connect>> => {
+        const socket = connect(`http://127.0.0.1:${port}`, { transports: [transport], upgrade: false, reconnection: false, auth: { name } });
+        return new Promise((resolve) => socket.once('connect', () => resolve(socket)));
+      };
+      try {
+        const a = await client('a');
+        await a.timeout(5000).emitWithAck('quiet');
+        await a.timeout(5000).emitWithAck('loud');
+        a.disconnect(); // socket.io's disconnect packet
+        const b = await client('b');
+        b.io.engine.close(); // engine.io's close packet
+        while (gone.length < 2) await new Promise((resolve) => setImmediate(resolve));
+        await Promise.all(gone);
+        await Promise.all(calls);
+        await tracer.settle();
+        const parents: Record<string, string> = {};
+        // The client's own polls are HTTP calls too: only those to the target count.
+        for (const span of tracer.ofKind('client').filter((s) => new URL(String(s.tags['http.url'])).port === String((target.address() as AddressInfo).port))) {
+          const parent = tracer.finished.find((s) => s.id === span.parentId);
+          parents[decodeURIComponent(new URL(String(span.tags['http.url'])).pathname.slice(1))] = parent === undefined ? 'none' : parent.operationName;
+        }
+        assert.deepEqual(parents, {
+          'io.use a': 'none',
+          'connection a': 'none',
+          'onAny quiet': 'none',
+          'use quiet': 'none',
+          quiet: 'none',
+          'onAny loud': 'none',
+          'use loud': 'none',
+          loud: 'socket.io receive loud',
+          'disconnecting a': 'none',
+          'disconnect a': 'none',
+          'io.use b': 'none',
+          'connection b': 'none',
+          'disconnecting b': 'none',
+          'disconnect b': 'none',
+        });
+        if (transport === 'polling') assert.ok(tracer.finished.some((s) => s.operationName === 'HTTP POST' && String(s.tags['http.url']).includes('/socket.io/')), 'the polls are traced');
+      } finally {
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        await new Promise<void>((resolve) => target.close(() => resolve()));
+      }
+    });
+  }
+
+  it("a ping timeout over long-polling: the disconnect listener runs in no request's context (the timer was set by a poll)", async () => {
+    install({}, ['httpServer']);
+    const server = http.createServer();
+    const io = new Server(server, { pingInterval: 50, pingTimeout: 50 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const gone = new Promise<[string, unknown]>((resolve) => io.on('connection', (socket) => socket.on('disconnect', (reason) => resolve([reason, currentSpan()]))));
+    const client = connect(`http://127.0.0.1:${port}`, { transports: ['polling'], upgrade: false, reconnection: false });
+    try {
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      // The client answers two pings (each pong a poll that sets the server's next timers), then none.
+      const engine = client.io.engine as unknown as { _sendPacket(type: string, ...rest: unknown[]): void };
+      const send = engine._sendPacket.bind(engine);
+      let pongs = 0;
+      engine._sendPacket = (type, ...rest) => (type === 'pong' && ++pongs > 2 ? undefined : send(type, ...rest));
+      assert.deepEqual(await gone, ['ping timeout', undefined]);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    }
+  });
+
+  it("a server's emitWithAck over long-polling: what follows the await runs in the emitter's context, none included, not in the poll's that carried the reply", async () => {
+    install({}, ['httpServer']);
+    pair = await socketIoPair(['polling']);
+    pair.client.on('ask', (ack: (answer: string) => void) => ack('answer'));
+    const parent = tracer.startSpan('request') as RecordedSpan;
+    const inSpan = await withSpan(parent, async () => (await pair!.socket.timeout(5000).emitWithAck('ask'), currentSpan()));
+    const outside = (await pair.socket.timeout(5000).emitWithAck('ask'), currentSpan());
+    parent.finish();
+    assert.deepEqual([inSpan, outside], [parent, undefined]);
+  });
+
   it('an event a middleware refuses makes no span; ignoreEvents makes none either', async () => {
     install({ ignoreEvents: ['ping:app'] });
     pair = await socketIoPair();

@@ -16,6 +16,7 @@ const dist = (file: string): string => path.join(path.dirname(require.resolve('s
  
 const typedEvents = require(dist('typed-events')) as { StrictEventEmitter: { prototype: object } };
 const broadcastOperator = require(dist('broadcast-operator')) as { BroadcastOperator: { prototype: object } };
+const client = require(dist('client')) as { Client: { prototype: object } };
  
 
 export function socketIoTargets(): Array<[object, PropertyKey]> {
@@ -23,6 +24,9 @@ export function socketIoTargets(): Array<[object, PropertyKey]> {
     [typedEvents.StrictEventEmitter.prototype, 'emitUntyped'],
     [Socket.prototype, 'emit'],
     [broadcastOperator.BroadcastOperator.prototype, 'emit'],
+    [client.Client.prototype, 'ondata'],
+    [client.Client.prototype, 'onclose'],
+    [client.Client.prototype, 'onerror'],
   ];
 }
 
