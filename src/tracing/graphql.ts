@@ -400,24 +400,64 @@ function redactedError(err: unknown, byApp: boolean): Error {
   }
 }
 
-/** The logged copy of one error of a result (its message, and the stack of the error it came from), and its path. */
-function resultErrorCopy(error: unknown): { copy: Error; path?: string } {
+/** The kinds of a value literal's nodes: where a scalar's `parseLiteral` locates a GraphQLError of its own. */
+const VALUE_KINDS: ReadonlySet<string> = new Set([...LITERALS, 'NullValue', 'ListValue', 'ObjectValue']);
+
+/**
+ * graphql's own messages about a literal in a validation result (16's ValuesOfCorrectTypeRule, 17's
+ * validateInputLiteral, the built-in scalars' and enums' `parseLiteral`), and its error limit's.
+ */
+const GRAPHQL_LITERAL_MESSAGES = [
+  /^Expected (?:a )?value of (?:non-null )?type "[^"]*"(?:, found|, but encountered error "| to be an object, found| to include required field "| not to include unknown field "| not to be null\.$| to be provided\.$)/,
+  /^Expected variable "[^"]*" provided to /,
+  /^Field "[^"]*" (?:of required type "[^"]*" was not provided|must be non-null)\.$/,
+  /^(?:OneOf Input Object "[^"]*" must specify exactly one key|Within OneOf Input Object type "[^"]*", exactly one field must be specified, and the value for that field must be non-null)\.$/,
+  /^Variable "[^"]*" must be non-nullable to be used for OneOf Input Object "[^"]*"\.$/,
+  /^(?:(?:Int|Float|String|Boolean|ID)|Enum "[^"]*") cannot represent /,
+  /^Value "(?:[^"\\\n]|\\.)*" does not exist in "[^"]*" enum\./,
+  /^Too many validation errors, error limit reached\. Validation aborted\.$/,
+];
+
+/**
+ * Whether an error of a validation result is a custom scalar's own: a GraphQLError its `parseLiteral`
+ * threw, which graphql reports as it is, with no words of its own around the scalar's text (which may
+ * print the value bare: `Invalid email: alice@example.com`). It is located at the literal, or nowhere;
+ * graphql's own errors there say one of its own messages.
+ */
+function scalarsOwn(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const { nodes, message } = error as { nodes?: unknown; message?: unknown };
+  if (Array.isArray(nodes) && nodes.some((node) => !VALUE_KINDS.has(String((node as AstNode | null)?.kind)))) return false;
+  return !GRAPHQL_LITERAL_MESSAGES.some((own) => own.test(String(message)));
+}
+
+/**
+ * The logged copy of one error of a result (its message, and the stack of the error it came from), and
+ * its path; in a validation result, a custom scalar's own error (see scalarsOwn) is logged as `?`.
+ */
+function resultErrorCopy(error: unknown, validation: boolean): { copy: Error; path?: string } {
   try {
     const e = error as { message?: unknown; path?: unknown; originalError?: { stack?: unknown } } | null;
-    const copy = redactedCopy('GraphQLError', e?.message, e?.originalError?.stack, fromApp(error));
+    const message = validation && scalarsOwn(error) ? '?' : e?.message;
+    const copy = redactedCopy('GraphQLError', message, e?.originalError?.stack, fromApp(error));
     return { copy, path: Array.isArray(e?.path) ? e.path.join('.') : undefined };
   } catch {
     return { copy: errorNotShown() };
   }
 }
 
+/** A validate span's end: its result is the list of errors. */
+function finishValidation(span: Span, errors: unknown): void {
+  finishWithResult(span, { errors }, true);
+}
+
 /** Marks the span with the errors of a result (`{ errors }`), messages redacted, then finishes it. */
-function finishWithResult(span: Span, result: unknown): void {
+function finishWithResult(span: Span, result: unknown, validation = false): void {
   const errors = result !== null && typeof result === 'object' ? (result as { errors?: unknown }).errors : undefined;
   if (Array.isArray(errors) && errors.length > 0) {
     setTag(span, 'error', true);
     for (const error of errors.slice(0, MAX_LOGGED_ERRORS)) {
-      const { copy, path } = resultErrorCopy(error);
+      const { copy, path } = resultErrorCopy(error, validation);
       logEvent(span, { event: 'error', 'error.object': copy, message: copy.message, stack: copy.stack, 'graphql.path': path });
     }
   }
@@ -516,7 +556,7 @@ function wrapPhase(hook: ActiveHook<GraphqlOptions>, phase: 'parse' | 'validate'
       const parent = clientParent(hook);
       const span = parent === undefined ? undefined : startSpanWith(hook, `graphql.${phase}`, { childOf: parent ?? undefined, tags: { component: COMPONENT } });
       if (span === undefined) return applyArgs(original, this, arguments);
-      return runTraced(span, original, this, arguments, (s, result) => finishWithResult(s, phase === 'validate' ? { errors: result } : result));
+      return runTraced(span, original, this, arguments, phase === 'validate' ? finishValidation : finishWithResult);
     };
 }
 
@@ -733,7 +773,7 @@ export function patchGraphql17(exports: object, ctx: Ctx): void {
   const options = ctx.hook.options;
   if (options.parseSpans === true) {
     bindChannel(ctx, 'parse', startPhase('parse'), (span) => finishSpan(span), false);
-    bindChannel(ctx, 'validate', startPhase('validate'), (span, result) => finishWithResult(span, { errors: result }), false);
+    bindChannel(ctx, 'validate', startPhase('validate'), finishValidation, false);
   }
   if (options.resolverSpans === true) bindChannel(ctx, 'resolve', startResolve, (span) => finishSpan(span), true);
 }

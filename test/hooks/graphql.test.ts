@@ -171,6 +171,19 @@ describe('graphql hook', function () {
         for (const secret of ['secret-1', 'secret-2', 'secret-3', 'secret-4', 'secret-5', 'secret-6']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
       });
 
+      /** A schema of these Query fields. */
+      const querySchema = (fields: Record<string, unknown>): unknown => new graphql.GraphQLSchema({ query: new graphql.GraphQLObjectType({ name: 'Query', fields }) });
+      /** `runs` of graphql() on `runSchema`, untraced, then traced with parseSpans under a parent: the app gets the same results. */
+      const sameAsUntraced = async (runSchema: unknown, runs: Array<[string, Record<string, unknown>?]>): Promise<unknown[]> => {
+        const all = (): Promise<unknown[]> => Promise.all(runs.map(([source, variableValues]) => graphql.graphql({ schema: runSchema, source, variableValues })));
+        uninstallAllPatches();
+        const untraced = await all();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true } } });
+        const { result } = await underParent(all);
+        assert.deepEqual(JSON.parse(JSON.stringify(result)), JSON.parse(JSON.stringify(untraced)), 'the app gets the same errors');
+        return result;
+      };
+
       it("a custom scalar's refusal that prints the value bare (graphql-scalars' DateTime): its text is logged as `?`, in message and stack; graphql's words stay", async () => {
         const refuse = (value: unknown): never => {
           throw new TypeError(`DateTime cannot represent an invalid date-time-string ${String(value)}.`);
@@ -187,25 +200,16 @@ describe('graphql hook', function () {
             throw new graphql.GraphQLError(`Not a token: ${String(value)}`);
           },
         });
-        const scalars = new graphql.GraphQLSchema({
-          query: new graphql.GraphQLObjectType({
-            name: 'Query',
-            fields: {
-              at: { type: graphql.GraphQLString, args: { d: { type: DateTime } }, resolve: () => 'x' },
-              tok: { type: graphql.GraphQLString, args: { t: { type: Token } }, resolve: () => 'x' },
-            },
-          }),
+        const scalars = querySchema({
+          at: { type: graphql.GraphQLString, args: { d: { type: DateTime } }, resolve: () => 'x' },
+          tok: { type: graphql.GraphQLString, args: { t: { type: Token } }, resolve: () => 'x' },
         });
         const runs: Array<[string, Record<string, unknown>?]> = [
           ['query Q($d: DateTime) { at(d: $d) }', { d: 'sk_live_SECRET1' }],
           ['{ at(d: "card SECRET2") }'],
           ['query T($t: Token) { tok(t: $t) }', { t: 'tok SECRET3' }],
         ];
-        uninstallAllPatches();
-        const untraced = await Promise.all(runs.map(([source, variableValues]) => graphql.graphql({ schema: scalars, source, variableValues })));
-        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { parseSpans: true } } });
-        const { result } = await underParent(() => Promise.all(runs.map(([source, variableValues]) => graphql.graphql({ schema: scalars, source, variableValues }))));
-        assert.deepEqual(JSON.parse(JSON.stringify(result)), JSON.parse(JSON.stringify(untraced)), 'the app gets the same errors');
+        await sameAsUntraced(scalars, runs);
         const logged = tracer.finished.flatMap((s) => s.logs.filter((l) => l.fields.event === 'error').map((l) => `${s.operationName}: ${String(l.fields.message)}`));
         assert.equal(logged.length, 3, logged.join('\n'));
         assert.ok(logged.some((m) => /^query Q: Variable "[^"]+" (got|has) invalid value:? \?; /.test(m)), logged.join('\n'));
@@ -214,6 +218,46 @@ describe('graphql hook', function () {
         for (const secret of ['SECRET1', 'SECRET2', 'SECRET3']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
         const stacks = tracer.finished.flatMap((s) => s.logs.map((l) => String(l.fields.stack)));
         assert.ok(stacks.some((stack) => /\n\s+at /.test(stack)), 'the frames stay');
+      });
+
+      it("a custom scalar's own GraphQLError for a literal (graphql-scalars' EmailAddress), which graphql reports as it is: logged as `?` on the validate span; graphql's own messages about a literal keep their words", async () => {
+        // graphql-scalars' way: a GraphQLError located at the literal, its text printing the value bare.
+        const Email = new graphql.GraphQLScalarType({
+          name: 'Email',
+          parseValue: (value: unknown) => {
+            throw new graphql.GraphQLError(`Value is not a valid email address: ${String(value)}`);
+          },
+          parseLiteral: (ast: any) => {
+            throw new graphql.GraphQLError(`Value is not a valid email address: ${ast.value}`, { nodes: ast });
+          },
+        });
+        // The same, not located.
+        const Phone = new graphql.GraphQLScalarType({
+          name: 'Phone',
+          parseValue: (value: unknown) => value,
+          parseLiteral: (ast: any) => {
+            throw new graphql.GraphQLError(`Invalid phone ${JSON.stringify(ast.fields?.map((f: any) => f.value.value))}`);
+          },
+        });
+        const Role = new graphql.GraphQLEnumType({ name: 'Role', values: { ADMIN: {} } });
+        const scalars = querySchema({
+          mail: { type: graphql.GraphQLString, args: { e: { type: Email } }, resolve: () => 'x' },
+          call: { type: graphql.GraphQLString, args: { p: { type: Phone } }, resolve: () => 'x' },
+          n: { type: graphql.GraphQLString, args: { i: { type: graphql.GraphQLInt }, r: { type: Role } }, resolve: () => 'x' },
+        });
+        const runs: Array<[string, Record<string, unknown>?]> = [
+          ['{ mail(e: "alice.SECRET1@example.com") }'],
+          ['{ call(p: { n: "SECRET2" }) }'],
+          ['{ n(i: "SECRET3", r: 42) }'],
+          ['query M($e: Email) { mail(e: $e) }', { e: 'bob.SECRET4@example.com' }],
+        ];
+        const result = await sameAsUntraced(scalars, runs);
+        assert.match(JSON.stringify(result), /Value is not a valid email address: alice\.SECRET1@example\.com/, "the app gets the scalar's text");
+        const validated = tracer.byName('graphql.validate').map((s) => s.logs.filter((l) => l.fields.event === 'error').map((l) => String(l.fields.message)));
+        assert.deepEqual(validated.filter((m) => m.length > 0).sort(), [['?'], ['?'], ['Int cannot represent non-integer value: ?', 'Enum "Role" cannot represent non-enum value: ?']].sort());
+        assert.match(String(tracer.byName('query M')[0]?.errorLog()?.fields.message), /^Variable "\$e" (got|has) invalid value:? \?/);
+        const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+        for (const secret of ['SECRET1', 'SECRET2', 'SECRET3', 'SECRET4']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${validated.join('\n')}`);
       });
 
       it("a resolver's GraphQLError (as Apollo and yoga advise for user errors) is redacted as the app's text, as a plain Error is", async () => {
