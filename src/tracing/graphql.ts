@@ -29,16 +29,18 @@ type AnyFunction = (...args: unknown[]) => unknown;
 /** Per install: whether graphql 17's channels are bound (once, whichever copy of graphql 17 loads first). */
 export interface GraphqlState {
   channelsBound: boolean;
-  /** graphql 17's calls with a span not yet finished (by this install). */
-  readonly inFlight: Set<ChannelMessage>;
-  /** The subscriptions that finish those spans: kept past uninstall until the last of them ends. */
+  /** The span of each of graphql 17's calls this install started one for, by the call's channel message, until it ends. */
+  readonly spans: WeakMap<object, Span>;
+  /** How many of those calls are open: neither ended nor garbage-collected. */
+  open: number;
+  /** The subscriptions that finish those spans: kept past uninstall until no call is open. */
   readonly ends: Subscription[];
   uninstalled: boolean;
 }
 
 /** The hook's state, one per install. */
 export function makeState(): GraphqlState {
-  return { channelsBound: false, inFlight: new Set(), ends: [], uninstalled: false };
+  return { channelsBound: false, spans: new WeakMap(), open: 0, ends: [], uninstalled: false };
 }
 
 type Ctx = PatchContext<GraphqlOptions, GraphqlState>;
@@ -641,10 +643,7 @@ function traceResolvers(schema: unknown): void {
 // the spans come from them, made active through a store binding of our request context on each start
 // channel. A subscription event is executed through the root selection set channel alone.
 
-const kSpan = Symbol('opentracing-client-hooks.graphqlSpan');
-
 interface ChannelMessage {
-  [kSpan]?: Span;
   result?: unknown;
   error?: unknown;
   document?: unknown;
@@ -671,8 +670,8 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
   const begin = (message: ChannelMessage): Span | undefined => {
     if (!hook.enabled || message === null || typeof message !== 'object') return undefined;
     try {
-      const span = (message[kSpan] = start(hook, message));
-      if (span !== undefined) state.inFlight.add(message);
+      const span = start(hook, message);
+      if (span !== undefined) openCall(state, message, span);
       return span;
     } catch (err) {
       reportOnce(`graphql ${name} span`, err);
@@ -698,11 +697,11 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
   }
   const done = (message: ChannelMessage): void => {
     // Another install's call (one from before a reinstall) is its own to finish.
-    if (!state.inFlight.delete(message)) return;
-    const span = message[kSpan];
-    message[kSpan] = undefined;
-    if (state.uninstalled && state.inFlight.size === 0) unsubscribeAll(state.ends);
+    const span = state.spans.get(message);
     if (span === undefined) return;
+    state.spans.delete(message);
+    collectedCalls.unregister(message);
+    closeCall(state);
     if (message.error !== undefined) fail(span, message.error);
     else onResult(span, message.result);
   };
@@ -714,10 +713,29 @@ function bindChannel(ctx: Ctx, name: string, start: StartFn, onResult: (span: Sp
   subscribeChannel(state.ends, `tracing:graphql:${name}:asyncEnd`, (m) => done(m as ChannelMessage));
 }
 
-/** At uninstall: the calls in flight still finish their spans as they end; the last one's end unsubscribes. */
+/**
+ * Calls garbage-collected without ever ending (a resolver that never settles, whose promise nothing
+ * holds): no longer open. Their spans, held only through their call, are abandoned, never finished.
+ */
+const collectedCalls = new FinalizationRegistry<GraphqlState>(closeCall);
+
+/** A call with a span starts; its message is held weakly, so that a call that never ends keeps nothing. */
+function openCall(state: GraphqlState, message: ChannelMessage, span: Span): void {
+  state.spans.set(message, span);
+  state.open++;
+  collectedCalls.register(message, state, message);
+}
+
+/** A call ended or was collected; after uninstall, the last one unsubscribes. */
+function closeCall(state: GraphqlState): void {
+  state.open--;
+  if (state.uninstalled && state.open === 0) unsubscribeAll(state.ends);
+}
+
+/** At uninstall: the calls open still finish their spans as they end; the last one to end (or be collected) unsubscribes. */
 function releaseWhenIdle(state: GraphqlState): void {
   state.uninstalled = true;
-  if (state.inFlight.size === 0) unsubscribeAll(state.ends);
+  if (state.open === 0) unsubscribeAll(state.ends);
 }
 
 function isThenable(value: unknown): boolean {

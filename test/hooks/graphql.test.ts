@@ -9,6 +9,7 @@ import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
 import { settledUnder } from '../helpers/cases';
+import { until } from '../helpers/waits';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { startMongoStandIn } from '../helpers/mongo-server';
 
@@ -563,6 +564,40 @@ describe('graphql hook', function () {
         }
         // The last end unsubscribed what uninstall kept.
         for (const end of ['end', 'asyncEnd']) assert.equal(diagnostics.channel(`tracing:graphql:execute:${end}`).hasSubscribers, false, end);
+      });
+
+      it('a call that never settles, once the app drops it, is collected, installed or not; the end channels uninstall kept for it then unsubscribe, its spans abandoned', async () => {
+        if (typeof global.gc !== 'function') throw new Error('run mocha with --expose-gc (npm test does)');
+        const hung = graphql.buildSchema('type Query { hang: String }');
+        (hung.getType('Query') as any).getFields().hang.resolve = () => new Promise<never>(() => undefined);
+        uninstallAllPatches();
+        installPatches(['graphql'], { tracer, aliases: ALIASES, hooks: { graphql: { resolverSpans: true } } });
+        const parent = tracer.startSpan('parent');
+        const document = graphql.parse('query Hang { hang }');
+        /** A call that never settles, dropped: a WeakRef to its context value. */
+        const dropped = (): WeakRef<object> => {
+          const contextValue = { big: new Array(1e4).fill('x') };
+          void withSpan(parent, () => graphql.execute({ schema: hung, document, contextValue }));
+          return new WeakRef(contextValue);
+        };
+        // gc() after a turn: deref() keeps its target alive to the end of the turn it runs in.
+        const collected = async (ref: WeakRef<object>): Promise<boolean> => {
+          for (let i = 0; i < 50; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+            global.gc!();
+            if (ref.deref() === undefined) return true;
+          }
+          return false;
+        };
+        assert.ok(await collected(dropped()), 'collected while installed');
+        const last = dropped();
+        uninstallAllPatches();
+        assert.ok(await collected(last), 'collected after uninstall');
+        const ends = ['execute', 'resolve'].flatMap((name) => ['end', 'asyncEnd'].map((end) => `tracing:graphql:${name}:${end}`));
+        await until(() => ends.every((channel) => !diagnostics.channel(channel).hasSubscribers), 'the end channels unsubscribed');
+        const spans = tracer.started.filter((s) => s.tags.component === 'graphql');
+        assert.deepEqual(spans.map((s) => [s.operationName, s.finishCount]).sort(), [['graphql.resolve hang', 0], ['graphql.resolve hang', 0], ['query Hang', 0], ['query Hang', 0]]);
+        parent.finish();
       });
 
       it('no span after uninstall; none without a parent under requireParent', async () => {
