@@ -1,7 +1,7 @@
 /**
  * amqplib 0.10 (RabbitMQ): the promise API (`amqplib`) and the callback API (`amqplib/callback_api`):
  * producer spans for `publish`/`sendToQueue` with the trace in the message headers, consumer spans
- * around the consumers of deliveries. Every patch is on an internal file (`lib/channel`,
+ * around the consumers of deliveries and for the messages `get` returns. Every patch is on an internal file (`lib/channel`,
  * `lib/connection`, `lib/channel_model`, `lib/callback_model`, `lib/connect`), which CommonJS and ES-module imports of the
  * package both load through require(). The span logic is in ../tracing/amqplib, loaded when amqplib is.
  */
@@ -12,7 +12,7 @@ const VERSIONS = '>=0.10.0 <0.11';
 
 export const amqplibHook = defineHook<'amqplib', AmqplibOptions, typeof import('../tracing/amqplib')>({
   name: 'amqplib',
-  summary: 'amqplib (RabbitMQ): producer spans for publish/sendToQueue with the trace in the message headers, consumer spans around consume callbacks',
+  summary: 'amqplib (RabbitMQ): producer spans for publish/sendToQueue with the trace in the message headers, consumer spans around consume callbacks and for messages get returns',
   tracing: () => require('../tracing/amqplib'),
   targets: fileTargets('amqplib', VERSIONS, {
     'lib/channel': 'patchChannel',

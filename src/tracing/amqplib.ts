@@ -20,6 +20,12 @@
  * hook calls no `then`, see runConsumer). It does not wait for ack/nack: those may come in batches, later, from elsewhere, or
  * never (noAck). `requireParent` does not apply to consumer spans: a message is their parent.
  *
+ * Get (`basic.get`): a message `get` returns gets the same consumer span, its queue the one `get` named.
+ * The callback API runs its callback inside it; the promise API's span is the hand-over only (the
+ * caller's continuation runs in the caller's own context). An empty queue (`false`) and a failed `get`
+ * make none, nor does the RPC itself. Returned (`mandatory`) messages make no span: they come back to a
+ * publish whose span has ended (or ends at the confirm that follows), as an event run outside any request.
+ *
  * Context: a connection's socket runs outside any request (`Connection#open`), so nothing it delivers
  * (replies, deliveries, events) is the request's that happened to connect; the callback API's callbacks
  * run in their caller's context.
@@ -29,14 +35,15 @@ import type { Span } from 'opentracing';
 import { isSuppressed, storage } from '../context';
 import { applyWithCallerCallback, callbackInCallerContext, runInContext } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
-import { extractMessageContext, injectMessageContext, objectHeaders, startProducer, traceHandler } from '../cores/messaging';
+import { extractMessageContext, injectMessageContext, objectHeaders, runConsumer, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { MessageSpanSpec } from '../cores/messaging';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, peerServiceOf, TagMap, tracingOff } from '../spans';
 import type { CommonHookOptions } from '../spans';
 import type { AmqplibOptions } from '../options/amqplib';
 import { applyArgs } from '../apply-args';
-import { asWrapperOf } from '../registry/wrap';
+import { asWrapperOf, callbackWrapper } from '../registry/wrap';
+import { isPromise } from 'node:util/types';
 import { ownDataValue } from '../own-copy';
 
 type AnyFunction = (...args: any[]) => any;
@@ -292,11 +299,12 @@ function queueOf(channel: ChannelLike, consumerTag: unknown): string | undefined
   return consumer?.[kQueue];
 }
 
-function consumeSpec(channel: ChannelLike, fields: DeliveryFields): MessageSpanSpec {
+/** `given`: the queue a `get` named, else (a delivery) the one given to `consume`. */
+function consumeSpec(channel: ChannelLike, fields: DeliveryFields, given = queueOf(channel, fields.consumerTag)): MessageSpanSpec {
   const exchange = typeof fields.exchange === 'string' ? fields.exchange : '';
   const routingKey = typeof fields.routingKey === 'string' ? fields.routingKey : '';
-  // A delivery names no queue: the one given to `consume`, else on the default exchange the routing key.
-  const queue = queueOf(channel, fields.consumerTag) ?? (exchange === '' ? routingKey : undefined);
+  // A message names no queue: the one known, else on the default exchange the routing key.
+  const queue = given ?? (exchange === '' ? routingKey : undefined);
   const tags: TagMap = { 'amqp.exchange': exchange, 'amqp.routing_key': routingKey };
   if (queue !== undefined) tags['amqp.queue'] = queue;
   if (fields.redelivered === true) tags['amqp.redelivered'] = true;
@@ -315,6 +323,58 @@ function wrapDispatch(hook: ActiveHook<AmqplibOptions>) {
       const context = extractMessageContext(hook, message.properties?.headers, objectHeaders);
       return traceHandler(hook, consumeSpec(this, fields), context, original, this, arguments, 'ignored');
     };
+}
+
+// ---- get (basic.get) --------------------------------------------------------------------------------
+
+/**
+ * The consumer span of a message that `get` hands over (`false`, an empty queue, makes none), as a
+ * delivery's: it refers to the producer's context in the headers, else starts a new trace. Started in
+ * the context of the code that called `get`, so that `suppressTracing` there makes none.
+ */
+function startGet(hook: ActiveHook<AmqplibOptions>, channel: ChannelLike, queue: unknown, message: unknown): DbCall | undefined {
+  if (message === null || typeof message !== 'object') return undefined;
+  const { fields, properties } = message as Delivery & { fields?: DeliveryFields | null };
+  const named = typeof queue === 'string' && queue !== '' ? queue : undefined;
+  const spec = consumeSpec(channel, fields != null && typeof fields === 'object' ? fields : {}, named);
+  return startConsumer(hook, spec, extractMessageContext(hook, properties?.headers, objectHeaders));
+}
+
+/**
+ * The promise API's `get`: its span is the hand-over, started and finished as the message reaches the
+ * caller (whose continuation, in its own context, no span can wrap), through the chained promise handed
+ * back; a rejection passes through as it is.
+ */
+function wrapGet(hook: ActiveHook<AmqplibOptions>) {
+  return (original: AnyFunction) =>
+    function get(this: ChannelLike, queue: unknown): unknown {
+      if (tracingOff(hook)) return applyArgs(original, this, arguments);
+      const result: unknown = applyArgs(original, this, arguments);
+      if (!isPromise(result) || isSuppressed(storage.getStore())) return result;
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the channel, for the span's tags when the message comes
+      const channel = this;
+      return result.then((message) => {
+        startGet(hook, channel, queue, message)?.succeed();
+        return message;
+      });
+    };
+}
+
+/** The callback API's `get`: the callback runs in its caller's context, inside the message's span (as a consume callback does). */
+function wrapCallbackGet(hook: ActiveHook<AmqplibOptions>) {
+  return (original: AnyFunction) =>
+    function get(this: ChannelLike, queue: unknown, _options: unknown, callback: unknown): unknown {
+      if (tracingOff(hook) || typeof callback !== 'function') return applyArgs(original, this, arguments);
+      const store = storage.getStore();
+      const args: unknown[] = Array.prototype.slice.call(arguments);
+      args[2] = callbackWrapper(callback as AnyFunction, (self, cbArgs) => runInContext(store, handOver, undefined, [hook, this, queue, callback, self, cbArgs]));
+      return Reflect.apply(original, this, args);
+    };
+}
+
+function handOver(hook: ActiveHook<AmqplibOptions>, channel: ChannelLike, queue: unknown, callback: AnyFunction, self: unknown, args: IArguments): unknown {
+  const call = args[0] == null ? startGet(hook, channel, queue, args[1]) : undefined;
+  return call === undefined ? Reflect.apply(callback, self, args) : runConsumer(call, callback, self, args, 'ignored');
 }
 
 // ---- context --------------------------------------------------------------------------------------
@@ -378,17 +438,23 @@ function wrapConnect(hook: ActiveHook<AmqplibOptions>) {
     };
 }
 
-export function patchModel(exports: any, { hook, wrap }: PatchContext<AmqplibOptions, undefined>): void {
+/** What both models have alike: publish and consume. */
+function patchChannels(exports: any, { hook, wrap }: PatchContext<AmqplibOptions, undefined>): void {
   wrap(exports.Channel.prototype, 'publish', wrapPublish(hook, false));
   wrap(exports.ConfirmChannel.prototype, 'publish', wrapPublish(hook, true));
   wrap(exports.Channel.prototype, 'consume', wrapConsume(hook));
 }
 
+export function patchModel(exports: any, context: PatchContext<AmqplibOptions, undefined>): void {
+  patchChannels(exports, context);
+  context.wrap(exports.Channel.prototype, 'get', wrapGet(context.hook));
+}
+
 /** The callback API's methods whose callback is not an RPC's (those go through `_rpc`): get's message, close's end. */
 export function patchCallbackModel(exports: any, context: PatchContext<AmqplibOptions, undefined>): void {
-  patchModel(exports, context);
+  patchChannels(exports, context);
   const { hook, wrap } = context;
-  wrap(exports.Channel.prototype, 'get', callbackInCallerContext(hook, 2));
+  wrap(exports.Channel.prototype, 'get', wrapCallbackGet(hook));
   wrap(exports.Channel.prototype, 'close', callbackInCallerContext(hook, 0));
 }
 

@@ -3,10 +3,10 @@ import net from 'node:net';
 import amqp from 'amqplib';
 import amqpCallback from 'amqplib/callback_api';
 import type { Span } from 'opentracing';
-import { currentSpan, installPatches, uninstallAllPatches, withSpan } from '../../src';
+import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import type { AmqplibOptions } from '../../src';
 import { amqplibTargets, amqpPort } from '../conformance/drivers/amqplib';
-import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { esmAppSpans, runNode } from '../helpers/child';
 import { amqpUrl, messagingTags } from '../helpers/services';
 import { until } from '../helpers/waits';
@@ -671,8 +671,8 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(one(`amqp.consume ${queue}`).tags['amqp.queue'], queue);
   });
 
-  it('with a no-op tracer (the no-op window), a delivery is not read: no extract, no span', async () => {
-    const { queue, done } = await consumedQueue('noopq');
+  /** Runs `fn` in the no-op window (the tracer is a no-op): no message is read (no extract), no consumer span is made. */
+  async function inNoopWindowNothingRead(fn: () => Promise<unknown>): Promise<void> {
     let extracts = 0;
     const extract = tracer.extract;
     tracer.extract = function (this: RecordingTracer, ...args: Parameters<RecordingTracer['extract']>) {
@@ -681,8 +681,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     } as RecordingTracer['extract'];
     startNoopWindow({ explicitTracer: tracer }, 60000);
     try {
-      ch.sendToQueue(queue, Buffer.from('x'), { headers: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } });
-      await done;
+      await fn();
     } finally {
       endNoopWindow();
       tracer.extract = extract;
@@ -690,6 +689,14 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(extracts, 0);
     await tracer.settle();
     assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
+  }
+
+  it('with a no-op tracer (the no-op window), a delivery is not read: no extract, no span', async () => {
+    const { queue, done } = await consumedQueue('noopq');
+    await inNoopWindowNothingRead(async () => {
+      ch.sendToQueue(queue, Buffer.from('x'), { headers: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } });
+      await done;
+    });
   });
 
   it('peerService names a publish whose peer is known only from the socket (peer.address), by address:port or address', async () => {
@@ -731,6 +738,208 @@ describe('amqplib hook (real RabbitMQ)', function () {
     assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
   });
 
+  describe('get (basic.get): a polled message gets a consumer span', () => {
+    /**
+     * A fresh queue (both connections' channels get from it; the broker drops it a minute after its last use)
+     * holding one message sent (on a confirm channel, so it is there) inside request A, or outside any with `headers`.
+     */
+    async function queueWithMessage(what: string, body: string, headers?: Record<string, unknown>): Promise<{ queue: string; a: RecordedSpan | undefined }> {
+      const queue = fresh(what);
+      await ch.assertQueue(queue, { durable: false, expires: 60000 });
+      if (headers !== undefined) {
+        confirm.sendToQueue(queue, Buffer.from(body), { headers });
+        await confirm.waitForConfirms();
+        return { queue, a: undefined };
+      }
+      const a = tracer.startSpan('request A') as RecordedSpan;
+      withSpan(a, () => confirm.sendToQueue(queue, Buffer.from(body)));
+      a.finish();
+      await confirm.waitForConfirms();
+      return { queue, a };
+    }
+
+    const getTags = (queue: string) => ({
+      'span.kind': 'consumer',
+      ...messagingTags('amqplib', 'rabbitmq', queue),
+      'amqp.queue': queue,
+      'amqp.exchange': '',
+      'amqp.routing_key': queue,
+      ...peerTags(),
+    });
+
+    it('promise API: the message got in request B has a span following from its publish, ended at hand-over; no payload; B goes on in its own context', async () => {
+      const { queue } = await queueWithMessage('getq', 'secret-body');
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const got = await withSpan(b, async () => {
+        const msg = await ch.get(queue, { noAck: true });
+        return { msg, active: currentSpan() };
+      });
+      b.finish();
+      assert.ok(got.msg !== false);
+      assert.equal(got.msg.content.toString(), 'secret-body', 'the message as amqplib gives it');
+      assert.equal(got.active, b, "the caller's continuation runs in its own context");
+      await tracer.settle();
+      const producer = one(`amqp.publish <default>:${queue}`);
+      const consumer = one(`amqp.consume ${queue}`);
+      assert.equal(consumer.traceId, producer.traceId);
+      assert.equal(consumer.parentId, producer.id);
+      assert.equal(consumer.referenceType, 'followsFrom');
+      assert.deepEqual(consumer.tags, getTags(queue));
+      assert.ok(!consumer.hasError());
+      assert.ok(!JSON.stringify([consumer.tags, consumer.logs]).includes('secret'), 'no payload');
+      assert.deepEqual(tracer.finished.map((s) => s.operationName).sort(), ['request A', 'request B', `amqp.consume ${queue}`, `amqp.publish <default>:${queue}`].sort(), 'the get RPC makes no span of its own');
+    });
+
+    it("consumerParent: 'childOf', and a message redelivered: a child of the publish, amqp.redelivered", async () => {
+      uninstallAllPatches();
+      install({ consumerParent: 'childOf' });
+      const { queue } = await queueWithMessage('getredq', 'r');
+      const first = await ch.get(queue);
+      assert.ok(first !== false);
+      ch.nack(first, false, true);
+      const again = await ch.get(queue, { noAck: true });
+      assert.ok(again !== false && again.fields.redelivered);
+      await tracer.settle();
+      const producer = one(`amqp.publish <default>:${queue}`);
+      const [once, twice] = tracer.byName(`amqp.consume ${queue}`);
+      for (const span of [once, twice]) {
+        assert.equal(span.parentId, producer.id);
+        assert.equal(span.referenceType, 'childOf');
+      }
+      assert.equal(once.tags['amqp.redelivered'], undefined);
+      assert.equal(twice.tags['amqp.redelivered'], true);
+    });
+
+    it('an empty queue (false) makes no span, on either API', async () => {
+      const queue = fresh('getempty');
+      await ch.assertQueue(queue);
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      assert.equal(await withSpan(b, () => ch.get(queue)), false);
+      const cbGot = await new Promise<unknown>((resolve, reject) => withSpan(b, () => cbCh.get(queue, {}, (err, msg) => (err ? reject(err) : resolve([msg, currentSpan()])))));
+      b.finish();
+      assert.deepEqual(cbGot, [false, b], "the callback gets false, in its caller's context");
+      await ch.deleteQueue(queue);
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => s.operationName), ['request B']);
+    });
+
+    it('callback API: the callback runs inside the span (what it publishes is its child), which ends when it returns', async () => {
+      const { queue } = await queueWithMessage('getcbq', 'cb');
+      const next = fresh('getcbnext');
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const seen = await new Promise<{ active: Span | undefined; finishedInside: number; content: string }>((resolve, reject) =>
+        withSpan(b, () =>
+          cbCh.get(queue, { noAck: true }, (err, msg) => {
+            if (err || msg === false) return reject(err ?? new Error('empty'));
+            cbCh.sendToQueue(next, Buffer.from('on'));
+            const active = currentSpan();
+            resolve({ active, finishedInside: (active as RecordedSpan).finishCount, content: msg.content.toString() });
+          }),
+        ),
+      );
+      b.finish();
+      assert.equal(seen.content, 'cb');
+      assert.equal(seen.finishedInside, 0, 'open while the callback runs');
+      await tracer.settle();
+      const producer = one(`amqp.publish <default>:${queue}`);
+      const consumer = one(`amqp.consume ${queue}`);
+      assert.equal(seen.active, consumer);
+      assert.equal(consumer.parentId, producer.id);
+      assert.equal(consumer.referenceType, 'followsFrom');
+      assert.deepEqual(consumer.tags, getTags(queue));
+      assert.equal(one(`amqp.publish <default>:${next}`).parentId, consumer.id);
+    });
+
+    it("a message without a trace (or a malformed one) starts a new trace, never a child of the request that got it", async () => {
+      const { queue } = await queueWithMessage('getrootq', 'x', { traceparent: 'garbage' });
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const msg = await withSpan(b, () => ch.get(queue, { noAck: true }));
+      b.finish();
+      assert.ok(msg !== false);
+      await tracer.settle();
+      const consumer = one(`amqp.consume ${queue}`);
+      assert.equal(consumer.parentId, undefined);
+      assert.notEqual(consumer.traceId, b.traceId);
+    });
+
+    it('a get that fails (no such queue: the broker closes the channel) makes no span and ends as untraced, on either API', async () => {
+      const missing = fresh('getmissing');
+      const channel = await conn.createChannel();
+      channel.on('error', () => undefined);
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      // amqplib rejects with the broker's close frame (no Error), which passes through as it is.
+      const rejected = await withSpan(b, () => channel.get(missing)).then(() => undefined, (reason: { fields?: { replyCode?: number } }) => reason);
+      assert.equal(rejected?.fields?.replyCode, 404);
+      const cbChannel = await new Promise<amqpCallback.Channel>((resolve, reject) => cbConn.createChannel((err, c) => (err ? reject(err) : resolve(c))));
+      cbChannel.on('error', () => undefined);
+      const closed = defer();
+      cbChannel.on('close', () => closed.resolve());
+      let called = 0;
+      // The callback API drops the error: its callback is never called, with or without the hook.
+      withSpan(b, () => cbChannel.get(missing, {}, () => called++));
+      await closed.promise;
+      b.finish();
+      assert.equal(called, 0);
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => s.operationName), ['request B']);
+    });
+
+    it('with a no-op tracer (the no-op window), a got message is not read: no extract, no span', async () => {
+      const { queue } = await queueWithMessage('getnoop', 'n');
+      await inNoopWindowNothingRead(async () => {
+        const msg = await ch.get(queue, { noAck: true });
+        assert.ok(msg !== false && msg.content.toString() === 'n');
+      });
+    });
+
+    it('inside suppressTracing: no span, the message as untraced', async () => {
+      const { queue } = await queueWithMessage('getsupq', 's');
+      const msg = await suppressTracing(() => ch.get(queue, { noAck: true }));
+      assert.ok(msg !== false && msg.content.toString() === 's');
+      await tracer.settle();
+      assert.equal(tracer.byName(/^amqp\.consume/).length, 0);
+    });
+
+    it("a returned message (mandatory, unroutable) makes no span; the 'return' listener runs outside the request that published", async () => {
+      const returned = defer<[string, Span | undefined]>();
+      const listener = (msg: amqp.Message): void => returned.resolve([msg.content.toString(), currentSpan()]);
+      ch.once('return', listener);
+      const b = tracer.startSpan('request B') as RecordedSpan;
+      const queue = fresh('nowhere');
+      withSpan(b, () => ch.sendToQueue(queue, Buffer.from('back'), { mandatory: true }));
+      b.finish();
+      assert.deepEqual(await returned.promise, ['back', undefined]);
+      await tracer.settle();
+      assert.deepEqual(tracer.finished.map((s) => s.operationName), [`amqp.publish <default>:${queue}`, 'request B']);
+    });
+
+    it('a throwing tracer costs only the span: both APIs get the message, the callback runs once', async () => {
+      const queue = fresh('getbroken');
+      await ch.assertQueue(queue, { durable: false, expires: 60000 });
+      const traceparent = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
+      for (const body of ['p', 'c']) confirm.sendToQueue(queue, Buffer.from(body), { headers: { traceparent } });
+      await confirm.waitForConfirms();
+      uninstallAllPatches();
+      const broken = new ThrowingTracer();
+      installPatches(['amqplib'], { tracer: broken });
+      const b = tracer.startSpan('request B');
+      const promised = await withSpan(b, () => ch.get(queue, { noAck: true }));
+      b.finish();
+      assert.ok(promised !== false && promised.content.toString() === 'p');
+      let calls = 0;
+      const viaCallback = await new Promise<string>((resolve, reject) =>
+        cbCh.get(queue, { noAck: true }, (err, msg) => {
+          calls++;
+          if (err || msg === false) return reject(err ?? new Error('empty'));
+          resolve(msg.content.toString());
+        }),
+      );
+      assert.equal(viaCallback, 'c');
+      assert.equal(calls, 1);
+      assert.ok(broken.calls >= 2, 'the tracer was asked');
+    });
+  });
+
   describe('a connection opened inside a request (A) is not that request\'s', () => {
     /** Opens a connection (each API) inside request A, which then finishes. */
     async function openedInRequest(): Promise<{ a: RecordedSpan; promiseConn: amqp.ChannelModel; cbConn: amqpCallback.Connection }> {
@@ -744,7 +953,7 @@ describe('amqplib hook (real RabbitMQ)', function () {
     }
     const named = (span: Span | undefined): string => (span === undefined ? 'none' : (span as RecordedSpan).operationName);
 
-    it('callback API: each callback runs in the context of the code that gave it (request B); what it publishes is B\'s', async () => {
+    it('callback API: each callback runs in the context of the code that gave it (request B, or the span of the message get returned); what it publishes is B\'s', async () => {
       const { cbConn: c } = await openedInRequest();
       const b = tracer.startSpan('request B') as RecordedSpan;
       const seen: Record<string, string> = {};
@@ -782,7 +991,9 @@ describe('amqplib hook (real RabbitMQ)', function () {
       );
       b.finish();
       await done.promise;
-      assert.deepEqual(seen, { createChannel: 'request B', assertQueue: 'request B', get: 'request B', waitForConfirms: 'request B', close: 'request B', connectionClose: 'request B' });
+      // get's callback runs in its message's span, and so do the callbacks given from it.
+      const inGot = `amqp.consume ${queue}`;
+      assert.deepEqual(seen, { createChannel: 'request B', assertQueue: 'request B', get: inGot, waitForConfirms: inGot, close: inGot, connectionClose: inGot });
       await tracer.settle();
       assert.equal(one(`amqp.publish <default>:${queue}`).parentId, b.id, 'published from B\'s callback: a child of B');
     });

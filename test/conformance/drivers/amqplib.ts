@@ -27,7 +27,7 @@ export function amqplibTargets(): Array<[object, PropertyKey]> {
   for (const model of [promiseModel, callbackModel]) {
     targets.push([model.Channel.prototype, 'publish'], [model.Channel.prototype, 'consume'], [model.ConfirmChannel.prototype, 'publish']);
   }
-  targets.push([callbackModel.Channel.prototype, 'get'], [callbackModel.Channel.prototype, 'close']);
+  targets.push([promiseModel.Channel.prototype, 'get'], [callbackModel.Channel.prototype, 'get'], [callbackModel.Channel.prototype, 'close']);
   return targets;
 }
 
