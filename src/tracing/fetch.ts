@@ -21,6 +21,7 @@ import { isAbsoluteUrl } from '../url';
 import { ownDataValue } from '../own-copy';
 import { runInContext } from '../cores/db-call';
 import { tracingOff } from '../spans';
+import { reportOnce } from '../logger';
 
 export interface FetchState extends HttpClientState<FetchOptions> {
   /** Calls with a span not yet finished: at uninstall no channel reports their end any more. */
@@ -122,8 +123,11 @@ class FetchCall implements OutboundCall {
   private failure: { readonly error: unknown } | undefined;
   /** An entry point's call (settled when its promise is), not a request of its own. */
   private readonly entry: boolean;
-  /** Its callback is in `queuedCallbacks` while its first request waits in a pool's queue. */
-  private queuedCallback = false;
+  /**
+   * While its first request waits in a pool's queue: what undici's handler of the call holds (the callback,
+   * in `queuedCallbacks` too, or pipeline's stream), which tells that handler's failure (`failedInQueue`).
+   */
+  private queued: WeakRef<object> | undefined;
   /** The form with a callback: settled from the start, yet a redirect of its is still expected (see `requestDone`). */
   private callbackForm = false;
 
@@ -151,8 +155,8 @@ class FetchCall implements OutboundCall {
       return false;
     }
     this.unexpect();
-    if (this.queuedCallback) {
-      this.queuedCallback = false;
+    if (this.queued !== undefined) {
+      this.queued = undefined;
       queuedCallbacks.unregister(this);
     }
     if (this.call !== undefined) this.call.retarget(() => targetOf(request));
@@ -341,12 +345,14 @@ class FetchCall implements OutboundCall {
     if (result === null || typeof result !== 'object' || !this.state.hook.enabled) return this.resolved(undefined);
     this.settled = true;
     this.holdBody(result);
+    if (this.next !== undefined) this.queued = new WeakRef(result);
   }
 
   /**
    * The form with a callback, left as the caller gave it (a wrapper would show in the stack of an error
    * thrown in it): the call is settled from the start, and a request the pool queued is expected until
-   * undici lets go of the callback (a pool destroyed with it queued never creates the request). A redirect
+   * undici fails its handler (`failedHandler`) or lets go of the callback (a pool collected with it queued
+   * never creates the request, nor fails it). A redirect
    * is still expected after a 3xx; a retry, which undici sends after a timer, is not (no sign tells it
    * from another request to that URL, so it is a span of its own).
    */
@@ -356,8 +362,18 @@ class FetchCall implements OutboundCall {
     if (this.next === undefined || this.ended) return;
     // undici calls the callback back with the error, and creates no request: expecting one would match a later request to that URL.
     if (failsAtOnce(self, args)) return this.finish();
-    this.queuedCallback = true;
+    this.queued = new WeakRef(callback);
     queuedCallbacks.register(callback, this, this);
+  }
+
+  /** Whether the call's first request still waits in a pool's queue, for a handler that holds `held`. */
+  isQueuedAs(held: object): boolean {
+    return this.current === undefined && this.queued?.deref() === held;
+  }
+
+  /** undici failed the handler of the call's queued request (the pool destroyed, options refused): no request comes. */
+  failedInQueue(err: unknown): void {
+    if (this.current === undefined) this.finish(err);
   }
 
   /** The callback of a call whose request never came was collected: it comes no more. */
@@ -585,6 +601,99 @@ function bindBody(response: unknown, store: RequestContext | undefined): void {
   body.emit = callerEmit;
 }
 
+/** The caller's context is not known. */
+const UNKNOWN = Symbol('unknown');
+
+/** What the hook reads of undici's handler of a `request`, `stream` or `pipeline` call (an AsyncResource made in the caller's context). */
+interface ApiHandler {
+  /** request's and stream's callback (null once called). */
+  callback?: unknown;
+  /** pipeline's stream, which the call returned. */
+  ret?: unknown;
+  runInAsyncScope?: (fn: () => unknown) => unknown;
+}
+
+const getStore = (): RequestContext | undefined => storage.getStore();
+
+/** The context the handler's call was made in: undici runs the call's callback and factory in it. */
+function callerStoreOf(handler: ApiHandler): RequestContext | undefined | typeof UNKNOWN {
+  return typeof handler.runInAsyncScope === 'function' ? (handler.runInAsyncScope(getStore) as RequestContext | undefined) : UNKNOWN;
+}
+
+/**
+ * undici's handlers of `request`, `stream` and `pipeline` (not exported): each API method of `proto`
+ * (Dispatcher.prototype, not yet wrapped) is called once on a stand-in dispatcher that keeps the handler
+ * it is given, and sends nothing. Only a class of undici's own is kept (one with an `onError` of its own).
+ */
+function handlerPrototypes(proto: Record<string, unknown> | undefined): Partial<Record<'request' | 'stream' | 'pipeline', object>> {
+  const found: Partial<Record<'request' | 'stream' | 'pipeline', object>> = {};
+  const probes: Array<['request' | 'stream' | 'pipeline', unknown[]]> = [
+    ['request', [{}, noop]],
+    ['stream', [{}, noop, noop]],
+    ['pipeline', [{}, noop]],
+  ];
+  for (const [name, args] of probes) {
+    const method = proto?.[name];
+    if (typeof method !== 'function') continue;
+    const standIn = {
+      dispatch(_options: unknown, handler: unknown): boolean {
+        const prototype: unknown = handler !== null && typeof handler === 'object' ? Object.getPrototypeOf(handler) : undefined;
+        if (prototype !== Object.prototype && typeof prototype === 'object' && prototype !== null && Object.prototype.hasOwnProperty.call(prototype, 'onError')) found[name] = prototype;
+        return true;
+      },
+      // Some undici 6 releases dispatch through `this.compose(redirect(opts))`.
+      compose(): unknown {
+        return this;
+      },
+    };
+    try {
+      Reflect.apply(method, standIn, args);
+    } catch {
+      // A shape not known: that handler is left alone.
+    }
+  }
+  return found;
+}
+
+/**
+ * undici failed a handler: when it is that of a call whose first request still waits in a pool's queue
+ * (the pool destroyed, options its Client refuses when it gets to them), no request comes for that call
+ * and it expects none from now on, before its callback even runs. Its callback (or pipeline's stream)
+ * tells it, and among calls that share a callback, the context it was made in.
+ */
+function failedHandler(state: FetchState, handler: ApiHandler, err: unknown): void {
+  try {
+    const held = handler.callback ?? handler.ret;
+    if (held === null || (typeof held !== 'object' && typeof held !== 'function')) return;
+    let found: FetchCall | undefined;
+    let store: RequestContext | undefined | typeof UNKNOWN = UNKNOWN;
+    for (const call of state.followUps) {
+      if (!call.isQueuedAs(held)) continue;
+      if (store === UNKNOWN) store = callerStoreOf(handler);
+      if (call.context === store) {
+        found = call;
+        break;
+      }
+      found ??= call;
+    }
+    found?.failedInQueue(err);
+  } catch (e) {
+    reportOnce('fetch: a failed undici handler', e);
+  }
+}
+
+/** Every failure of undici's handlers may be that of a call a pool queued (`failedHandler`). */
+function patchHandlers(state: FetchState, wrap: PatchContext<FetchOptions, FetchState>['wrap'], handlers: ReturnType<typeof handlerPrototypes>): void {
+  for (const proto of Object.values(handlers)) {
+    wrap(proto, 'onError', (original) =>
+      function onError(this: ApiHandler): any {
+        if (state.followUps.size !== 0) failedHandler(state, this, arguments[0]);
+        return applyArgs(original, this, arguments);
+      },
+    );
+  }
+}
+
 /**
  * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span.
  * A call with a callback (`callbackAt`) is settled from the start. `request`'s (`bindsBody`) promise
@@ -634,6 +743,8 @@ export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
 }
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {
+  const dispatcher = exports.Dispatcher?.prototype;
+  patchHandlers(state, wrap, handlerPrototypes(dispatcher));
   wrap(exports, 'fetch', wrapEntry(state, 'fetch'));
   wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback, true));
   // undici.stream(url, options, factory) and undici.pipeline(url, options, handler) take no callback.
@@ -641,7 +752,6 @@ export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOpt
   wrap(exports, 'pipeline', wrapEntry(state, 'undici'));
   if (typeof exports.Client === 'function') clientClasses.add(exports.Client);
   if (typeof exports.Dispatcher === 'function') dispatcherClasses.add(exports.Dispatcher);
-  const dispatcher = exports.Dispatcher?.prototype;
   if (dispatcher) {
     wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1), true));
     wrap(dispatcher, 'stream', wrapEntry(state, 'undici', atIfFunction(2)));

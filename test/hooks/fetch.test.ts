@@ -564,6 +564,59 @@ describe('fetch / undici hook', function () {
     assert.deepEqual(server.received.slice(-3).map((r) => r.headers.traceparent), spans.map((s) => `00-${s.traceId}-${s.id}-01`));
   });
 
+  it('callback-form calls a busy pool queued and that fail before undici creates their request (the pool destroyed, options its Client rejects) expect none from their failure on: a later request to that URL keeps its own parent and trace', async () => {
+    const slow = await startServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => echoHandler(req, res), 50));
+    });
+    const url = `${slow.url}/queued-failed`;
+    const sink = () => new Writable({ write: (_chunk: Buffer, _e, done) => done() });
+    // Each form once, queued behind a slow request on a one-connection pool, then failed.
+    type Done = (err: Error | null) => void;
+    const forms: Array<[string, (pool: undici.Pool, headers: Record<string, string>, done: Done) => void]> = [
+      ['Pool#request', (pool, headers, done) => pool.request({ path: '/queued-failed', method: 'GET', headers }, (err) => done(err))],
+      ['undici.request', (pool, headers, done) => (undici.request as (url: string, o: object, cb: Done) => void)(url, { dispatcher: pool, headers }, (err) => done(err))],
+      ['Pool#stream', (pool, headers, done) => pool.stream({ path: '/queued-failed', method: 'GET', headers }, sink, (err) => done(err))],
+      ['Pool#pipeline', (pool, headers, done) => void pool.pipeline({ path: '/queued-failed', method: 'GET', headers }, ({ body }) => body).on('error', done).end()],
+    ];
+    const failures: Array<[string, Record<string, string>, (pool: undici.Pool) => void]> = [
+      ['destroyed', {}, (pool) => void pool.destroy().catch(() => undefined)],
+      // The pool queues them as they are; its Client refuses them (a header name with a space) when the pool gets to them.
+      ['refused', { 'bad name': 'x' }, () => undefined],
+    ];
+    try {
+      for (const [how, headers, fail] of failures) {
+        for (const [name, run] of forms) {
+          tracer.reset();
+          const pool = new undici.Pool(slow.url, { connections: 1 });
+          const a = tracer.startSpan('A') as RecordedSpan;
+          const outcome = await withSpan(a, () => {
+            const first = pool.request({ path: '/slow', method: 'GET' }).then((r) => r.body.text()).then(() => 'ok', (e: Error) => e.name);
+            const queued = new Promise<string>((resolve) =>
+              run(pool, headers, (err) => resolve(err === null ? 'none' : ((err as { code?: string }).code ?? err.name))),
+            );
+            fail(pool);
+            return Promise.all([first, queued]);
+          });
+          a.finish();
+          assert.notEqual(outcome[1], 'none', `${how} ${name}`);
+          // Its callback has the error (the pool may still be open): a request to its URL now is not its.
+          const b = tracer.startSpan('B') as RecordedSpan;
+          const agent = new undici.Agent();
+          await withSpan(b, () => bareDispatch(agent, url)).finally(() => agent.close());
+          b.finish();
+          if (!pool.destroyed) await pool.close();
+          await tracer.settle();
+          const later = clients().filter((s) => s.tags['http.url'] === url);
+          assert.deepEqual(later.map((s) => [s.parentId, s.traceId, s.tags.error]), [[b.id, b.traceId, undefined]], `${how} ${name}`);
+          assert.equal(slow.received.at(-1)?.headers.traceparent, `00-${later[0].traceId}-${later[0].id}-01`, `${how} ${name}`);
+        }
+      }
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('a fetch aborted while its request waits in a busy pool: no span left open, and the request undici makes of it later (only to abort it) makes no span under another caller', async () => {
     const slow = await startServer((_req, res) => void setTimeout(() => res.end('ok'), 100));
     const pool = new undici.Pool(slow.url, { connections: 1 });
