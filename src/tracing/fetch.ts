@@ -7,8 +7,9 @@
  * No async context is entered per call (that would switch on the promise hooks for every promise of
  * undici's web streams): an entry point's first request is created synchronously inside the call (or,
  * queued by a busy pool, later: then matched by its URL and method), and a follow-up (redirect, retry)
- * is tied to its call by the URL it was told to go to, preferably in the same context. A `request`
- * body's events enter the caller's context only when they come from another (`bindBody`).
+ * is tied to its call by the URL it was told to go to, preferably in the same context. What undici
+ * pushes from the socket into the caller's stream (`request`'s and `pipeline`'s body, `stream`'s writable)
+ * enters the caller's context only when it comes from another (`patchHandlers`).
  */
 import { isErrored, isReadable, Readable } from 'node:stream';
 import type { Span } from 'opentracing';
@@ -587,22 +588,31 @@ function callerEmit(this: BoundBody): boolean {
 }
 
 /**
- * The body of a promise-form `request` (a Node stream, which undici pushes into from the socket): its
- * events run in `store`, the caller's context, not in that of the request that opened the connection (as
- * Node's http client does). An emit of its own, which enters a context only when the event comes from another.
+ * A response body (a Node stream, which undici pushes into from the socket): its events run in `store`, the
+ * caller's context, not in that of the request that opened the connection (as Node's http client does). An
+ * emit of its own, which enters a context only when the event comes from another.
  */
-function bindBody(response: unknown, store: RequestContext | undefined): void {
-  const readable = (response as { body?: unknown } | null | undefined)?.body;
+function bindReadable(readable: unknown, store: () => RequestContext | undefined | typeof UNKNOWN): void {
   if (!(readable instanceof Readable)) return;
   const body = readable as unknown as BoundBody;
   if (body[kEmit] !== undefined) return;
-  body[kStore] = store;
+  const at = store();
+  if (at === UNKNOWN) return;
+  body[kStore] = at;
   body[kEmit] = body.emit;
   body.emit = callerEmit;
 }
 
+/** The body of a promise-form `request`, bound to `store` (when undici's handler could not be patched). */
+function bindBody(response: unknown, store: RequestContext | undefined): void {
+  bindReadable((response as { body?: unknown } | null | undefined)?.body, () => store);
+}
+
 /** The caller's context is not known. */
 const UNKNOWN = Symbol('unknown');
+/** A handler's caller ran in no context. */
+const NO_STORE = Symbol('noStore');
+const kCallerStore = Symbol('opentracing-client-hooks.handlerCallerStore');
 
 /** What the hook reads of undici's handler of a `request`, `stream` or `pipeline` call (an AsyncResource made in the caller's context). */
 interface ApiHandler {
@@ -610,7 +620,10 @@ interface ApiHandler {
   callback?: unknown;
   /** pipeline's stream, which the call returned. */
   ret?: unknown;
+  /** request's and pipeline's body; stream's writable (the factory's). */
+  res?: unknown;
   runInAsyncScope?: (fn: () => unknown) => unknown;
+  [kCallerStore]?: RequestContext | typeof NO_STORE;
 }
 
 const getStore = (): RequestContext | undefined => storage.getStore();
@@ -682,22 +695,62 @@ function failedHandler(state: FetchState, handler: ApiHandler, err: unknown): vo
   }
 }
 
-/** Every failure of undici's handlers may be that of a call a pool queued (`failedHandler`). */
-function patchHandlers(state: FetchState, wrap: PatchContext<FetchOptions, FetchState>['wrap'], handlers: ReturnType<typeof handlerPrototypes>): void {
-  for (const proto of Object.values(handlers)) {
-    wrap(proto, 'onError', (original) =>
-      function onError(this: ApiHandler): any {
-        if (state.followUps.size !== 0) failedHandler(state, this, arguments[0]);
-        return applyArgs(original, this, arguments);
-      },
-    );
+/**
+ * `original` run in the context `stream`'s call was made in (entered only when it is another), once the
+ * handler has the app's writable; that context is asked of the handler once.
+ */
+function inCallerContext(state: FetchState, original: (...args: any[]) => any, handler: ApiHandler, args: IArguments): any {
+  let at = handler[kCallerStore];
+  if (at === undefined) {
+    if (handler.res == null || tracingOff(state.hook)) return applyArgs(original, handler, args);
+    const store = callerStoreOf(handler);
+    if (store === UNKNOWN) return applyArgs(original, handler, args);
+    at = handler[kCallerStore] = store ?? NO_STORE;
   }
+  return runInContext(at === NO_STORE ? undefined : at, original, handler, args);
+}
+
+/** The body `request`'s or `pipeline`'s handler gave the caller, bound to the caller's context (once, with a tracer set). */
+function bindHandlerBody(state: FetchState, handler: ApiHandler): void {
+  if (tracingOff(state.hook)) return;
+  const body = handler.res as BoundBody | null | undefined;
+  if (body == null || body[kEmit] !== undefined) return;
+  bindReadable(body, () => callerStoreOf(handler));
+}
+
+/**
+ * undici pushes a response into its handler from the socket, in the context of the request that opened
+ * the connection. `request`'s and `pipeline`'s handlers hand the caller a body of undici's own: at the
+ * first chunk, end or failure it gets an emit bound to the caller's context (`bindReadable`). `stream`'s
+ * hands the response to the app's writable: its writes, end and destroy run in the caller's context. Only
+ * what comes after the response head is wrapped: the callback, factory or handler undici runs with it
+ * has no frame of the hook's in its stack. Every handler's failure may be that of a call a pool queued
+ * (`failedHandler`). Returns whether `request`'s body is bound so.
+ */
+function patchHandlers(state: FetchState, wrap: PatchContext<FetchOptions, FetchState>['wrap'], handlers: ReturnType<typeof handlerPrototypes>): boolean {
+  for (const proto of Object.values(handlers)) {
+    const writable = proto === handlers.stream;
+    for (const name of ['onData', 'onComplete', 'onError']) {
+      if (!Object.prototype.hasOwnProperty.call(proto, name)) continue;
+      const failure = name === 'onError';
+      wrap(proto, name, (original) =>
+        function (this: ApiHandler): any {
+          if (failure && state.followUps.size !== 0) failedHandler(state, this, arguments[0]);
+          if (writable) return inCallerContext(state, original, this, arguments);
+          bindHandlerBody(state, this);
+          return applyArgs(original, this, arguments);
+        },
+      );
+    }
+  }
+  return handlers.request !== undefined && Object.prototype.hasOwnProperty.call(handlers.request, 'onData');
 }
 
 /**
  * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span.
- * A call with a callback (`callbackAt`) is settled from the start. `request`'s (`bindsBody`) promise
- * resolves to a body whose events run in the caller's context, for every call made with a tracer set.
+ * A call with a callback (`callbackAt`) is settled from the start. With `bindsBody` (`request`, when its
+ * handler could not be patched), the promise resolves to a body whose events run in the caller's
+ * context, for every call made with a tracer set.
  */
 export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt, bindsBody = false) {
   return (original: (...args: any[]) => any) =>
@@ -744,16 +797,17 @@ export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {
   const dispatcher = exports.Dispatcher?.prototype;
-  patchHandlers(state, wrap, handlerPrototypes(dispatcher));
+  // A request body is bound by its handler; else (a handler of a shape not known) when the promise resolves.
+  const bindsBody = !patchHandlers(state, wrap, handlerPrototypes(dispatcher));
   wrap(exports, 'fetch', wrapEntry(state, 'fetch'));
-  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback, true));
+  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback, bindsBody));
   // undici.stream(url, options, factory) and undici.pipeline(url, options, handler) take no callback.
   wrap(exports, 'stream', wrapEntry(state, 'undici'));
   wrap(exports, 'pipeline', wrapEntry(state, 'undici'));
   if (typeof exports.Client === 'function') clientClasses.add(exports.Client);
   if (typeof exports.Dispatcher === 'function') dispatcherClasses.add(exports.Dispatcher);
   if (dispatcher) {
-    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1), true));
+    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1), bindsBody));
     wrap(dispatcher, 'stream', wrapEntry(state, 'undici', atIfFunction(2)));
     wrap(dispatcher, 'pipeline', wrapEntry(state, 'undici'));
   }

@@ -398,6 +398,65 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it("a callback-form request's body, stream()'s writable and pipeline()'s body on a connection another request opened: their events and writes run in the caller's context (they ran in the other request's)", async () => {
+    // The rest of the body comes after the caller listens: undici pushes it from the socket.
+    const slowEnd = await startServer((req, res) => {
+      if (req.url === '/a') return echoHandler(req, res);
+      req.resume();
+      res.write('x');
+      setTimeout(() => res.end('y'), 30);
+    });
+    const client = new undici.Client(slowEnd.url);
+    const a = tracer.startSpan('A') as RecordedSpan;
+    const b = tracer.startSpan('B') as RecordedSpan;
+    const seen: string[] = [];
+    const note = (what: string): void => void seen.push(`${what} ${currentSpan() === b ? 'B' : 'other'}`);
+    const opened = (): Promise<unknown> => withSpan(a, () => client.request({ path: '/a', method: 'GET' }).then((r) => r.body.text()));
+    try {
+      await opened();
+      await withSpan(b, () =>
+        new Promise<void>((resolve, reject) =>
+          client.request({ path: '/request', method: 'GET' }, (err, data) => {
+            if (err) return reject(err);
+            data.body.on('data', () => note('request data'));
+            data.body.on('end', () => note('request end'));
+            data.body.on('close', () => (note('request close'), resolve()));
+          }),
+        ),
+      );
+      await opened();
+      await withSpan(b, () =>
+        new Promise<void>((resolve, reject) =>
+          client.stream(
+            { path: '/stream', method: 'GET' },
+            () => new Writable({ write: (_chunk, _e, done) => (note('stream write'), done()), final: (done) => (note('stream final'), done()) }),
+            (err) => (err ? reject(err) : resolve()),
+          ),
+        ),
+      );
+      await opened();
+      await withSpan(b, () =>
+        new Promise<void>((resolve, reject) => {
+          const duplex = client.pipeline({ path: '/pipeline', method: 'GET' }, ({ body }) => {
+            body.on('data', () => note('pipeline data'));
+            body.on('end', () => note('pipeline end'));
+            return body;
+          });
+          duplex.on('error', reject).end();
+          duplex.on('data', () => undefined).on('end', resolve);
+        }),
+      );
+      a.finish();
+      b.finish();
+      assert.deepEqual([...new Set(seen)], ['request data B', 'request end B', 'request close B', 'stream write B', 'stream final B', 'pipeline data B', 'pipeline end B']);
+      await tracer.settle();
+      assert.deepEqual(clients().map((s) => [new URL(s.tags['http.url'] as string).pathname, s.parentId === b.id ? 'B' : 'A']), [['/a', 'A'], ['/request', 'B'], ['/a', 'A'], ['/stream', 'B'], ['/a', 'A'], ['/pipeline', 'B']]);
+    } finally {
+      await client.close();
+      await slowEnd.close();
+    }
+  });
+
   it("a callback-form request redirected on a connection another request opened is one span under its caller, the redirect carrying the caller's trace (it was a span under the other request, with its trace)", async () => {
     const client = new undici.Client(server.url).compose(undici.interceptors.redirect({ maxRedirections: 2 }));
     const viaCallback = (path: string) =>
