@@ -310,8 +310,9 @@ export function guardedErrorCopy(err: unknown, redact?: (text: string) => string
  * The error as a span logs it: the very object when no field of it carries a value, else a copy (the app
  * keeps the original) whose string fields (`message`, `detail`, mysql2's `sqlMessage` and `sql`...) went
  * through `redact` (by default: a database server's echoed values), without the fields that hold objects
- * (ioredis's `command` with its args, an axios error's `config` with its credentials and headers), and
- * when `kept` is given, with only the fields it keeps (and `stack`), a `cause`'s too.
+ * (ioredis's `command` with its args, an axios error's `config` with its credentials and headers) and its
+ * own getters (never called), and when `kept` is given, with only the fields it keeps (and `stack`), a
+ * `cause`'s too. A `cause` is the copy a database span logged of it, when one did.
  */
 export function redactedErrorCopy(err: unknown, redact: (text: string) => string = redactErrorText, kept?: (name: string) => boolean, depth = 0): unknown {
   if (err === null || typeof err !== 'object') return typeof err === 'string' ? redact(err) : err;
@@ -323,10 +324,15 @@ export function redactedErrorCopy(err: unknown, redact: (text: string) => string
       continue;
     }
     const descriptor = Object.getOwnPropertyDescriptor(err, name)!;
-    if (!('value' in descriptor)) continue; // an accessor is not read
+    if (!('value' in descriptor)) {
+      // An accessor is not read, and left out of a copy: a tracer reading it there could get what it holds (a `cause`).
+      if (name !== 'stack') changed = true;
+      continue;
+    }
     if (descriptor.value !== null && typeof descriptor.value === 'object') {
-      // The error a `cause` names says what failed (fetch's ECONNREFUSED): kept, as a redacted copy too.
-      const cause = name === 'cause' && descriptor.value instanceof Error && depth < MAX_CAUSES ? redactedErrorCopy(descriptor.value, redact, kept, depth + 1) : undefined;
+      // The error a `cause` names says what failed (fetch's ECONNREFUSED): kept, as a redacted copy too, of
+      // the copy a database span logged of it if one did (an app's error wrapping a pg error).
+      const cause = name === 'cause' && descriptor.value instanceof Error && depth < MAX_CAUSES ? redactedErrorCopy(loggedCopies.get(descriptor.value) ?? descriptor.value, redact, kept, depth + 1) : undefined;
       if (cause !== descriptor.value) changed = true;
       if (cause === undefined) continue;
       descriptor.value = cause;

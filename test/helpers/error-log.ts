@@ -15,17 +15,20 @@ export function assertDbErrorLogged(span: RecordedSpan, err: unknown, redact: (t
   assert.equal((logged as Error).message, redact(e.message));
 }
 
-/** Everything a span's error logs hold (message, stack, every own field of the error object), as text. */
+/** Everything a span's error logs hold (message, stack, every own field of the error object and of its causes), as text. */
 export function loggedErrorText(span: RecordedSpan): string {
   return JSON.stringify(
     span.logs
       .filter((log) => log.fields.event === 'error')
-      .map(({ fields }) => {
-        const object = fields['error.object'] as object | null | undefined;
-        const own = object == null || typeof object !== 'object' ? object : Object.fromEntries(Object.getOwnPropertyNames(object).map((n) => [n, String((object as any)[n])]));
-        return { message: fields.message, stack: fields.stack, own };
-      }),
+      .map(({ fields }) => ({ message: fields.message, stack: fields.stack, own: ownFields(fields['error.object']) })),
   );
+}
+
+/** Every own field of `value` as text, an error's (a `cause`, an AggregateError's `errors`) field by field too. */
+function ownFields(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 8) return String(value);
+  const object = value as Record<string, unknown>;
+  return Object.fromEntries(Object.getOwnPropertyNames(object).map((n) => [n, typeof object[n] === 'object' ? ownFields(object[n], depth + 1) : String(object[n])]));
 }
 
 /** Once every span finished: the one span `name`, a failed child of `parent` that logged `err`. */

@@ -7,7 +7,7 @@ import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, with
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { readBody, startServer, TestServer, tlsCa } from '../helpers/servers';
 import { loggedErrorText } from '../helpers/error-log';
-import { connectedPgClient } from '../helpers/services';
+import { connectedPgClient, mysqlUrl } from '../helpers/services';
 
 function get(url: string, headers: http.OutgoingHttpHeaders = {}, agent?: http.Agent): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -601,6 +601,84 @@ describe('http server hook: the error a framework caught', () => {
     } finally {
       server.close();
       await client.end();
+    }
+  });
+
+  it('a pg error the handler wrapped (its own error\'s `cause`, an AggregateError\'s) is logged there as the pg span logged it', async () => {
+    installPatches(['httpServer', 'express', 'pg'], { tracer });
+    const client = await connectedPgClient();
+    await client.query('create temp table wrapped_users (email text unique)');
+    await client.query("insert into wrapped_users values ('alice@example.com')");
+    await tracer.settle();
+    tracer.reset();
+    const insert = (): Promise<unknown> => client.query('insert into wrapped_users values ($1)', ['alice@example.com']);
+    const wrappers: Array<(err: unknown) => Error> = [
+      (err) => new Error('could not create user', { cause: err }),
+      (err) => new AggregateError([err], 'several failed', { cause: err }),
+    ];
+    const caught: Error[] = [];
+    let wrap = wrappers[0];
+    const server = await expressServer(() =>
+      insert().catch((err: unknown) => {
+        const wrapper = wrap(err);
+        caught.push(wrapper);
+        throw wrapper;
+      }),
+    );
+    try {
+      for (const w of wrappers) {
+        wrap = w;
+        const { status, body } = await get(`${server.url}/fail`);
+        assert.equal(status, 500);
+        assert.match(body, /could not create user|several failed/);
+        const spans = await tracer.waitFor(2);
+        const query = spans.find((s) => s.operationName.startsWith('pg.query')) as RecordedSpan;
+        const serverSpan = spans.find((s) => s.tags['span.kind'] === 'server') as RecordedSpan;
+        assert.equal(query.parentId, serverSpan.id);
+        assert.equal(serverSpan.errorLog()?.fields.message, caught[caught.length - 1].message);
+        const logged = serverSpan.errorLog()?.fields['error.object'] as Error & { cause: { detail: string } };
+        assert.equal(logged.cause.detail, 'Key (email)=(?) already exists.');
+        assert.equal((logged.cause as unknown as Error).message, (query.errorLog()?.fields['error.object'] as Error).message);
+        assert.doesNotMatch(loggedErrorText(serverSpan), /alice/);
+        await tracer.settle();
+        tracer.reset();
+      }
+      assert.equal((caught[0].cause as { detail: string }).detail, 'Key (email)=(alice@example.com) already exists.', 'the app\'s errors are untouched');
+      assert.equal((caught[1] as AggregateError).errors[0], caught[1].cause);
+    } finally {
+      server.close();
+      await client.end();
+    }
+  });
+
+  it('a MariaDB error two wrappers deep is logged there as the mysql2 span logged it', async () => {
+    installPatches(['httpServer', 'express', 'mysql2'], { tracer });
+    const mysql = require('mysql2/promise') as typeof import('mysql2/promise');
+    const connection = await mysql.createConnection(mysqlUrl());
+    await connection.query('create temporary table wrapped_users (email varchar(100) unique)');
+    await connection.query("insert into wrapped_users values ('alice@example.com')");
+    await tracer.settle();
+    tracer.reset();
+    const server = await expressServer(() =>
+      connection.query('insert into wrapped_users values (?)', ['alice@example.com']).catch((err: unknown) => {
+        throw new Error('signup failed', { cause: new Error('could not create user', { cause: err }) });
+      }),
+    );
+    try {
+      const { status, body } = await get(`${server.url}/fail`);
+      assert.equal(status, 500);
+      assert.equal(body, 'signup failed');
+      const spans = await tracer.waitFor(2);
+      const query = spans.find((s) => s.operationName.startsWith('mysql.query')) as RecordedSpan;
+      const serverSpan = spans.find((s) => s.tags['span.kind'] === 'server') as RecordedSpan;
+      assert.equal(query.parentId, serverSpan.id);
+      const logged = serverSpan.errorLog()?.fields['error.object'] as Error & { cause: Error & { cause: Error & { sqlMessage: string } } };
+      assert.equal(logged.cause.message, 'could not create user');
+      assert.equal(logged.cause.cause.sqlMessage, 'Duplicate entry ? for key ?');
+      assert.doesNotMatch(loggedErrorText(serverSpan), /alice/);
+    } finally {
+      server.close();
+      await connection.end();
     }
   });
 

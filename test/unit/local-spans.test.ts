@@ -8,6 +8,8 @@ import path from 'node:path';
 import { currentSpan, installPatches, startActiveSpan, suppressTracing, traceFunction, uninstallAllPatches, withSpan } from '../../src';
 import { getReply, startServer, TestServer } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { DbCall, redactedErrorCopy } from '../../src/cores/db-call';
+import { loggedErrorText } from '../helpers/error-log';
 
 describe('a faulty tracer under startActiveSpan and traceFunction', () => {
   it('is reported once for each kind of fault, whatever the span names (no memory kept per name)', () => {
@@ -150,5 +152,55 @@ describe('an error thrown in a local span', () => {
       assert.doesNotMatch(JSON.stringify(span.logs.map((l) => [l.fields.message, l.fields.stack, (l.fields['error.object'] as Error)?.message])), /s3cret/);
     }
     assert.equal(err.message, 'cannot reach postgres://app:s3cret@db/app');
+  });
+});
+
+describe('an error wrapping a database error, thrown in a local span', () => {
+  /** A pg-like error a database span failed with: its span logged a copy with the echoed value left out. */
+  function failedDbError(tracer: RecordingTracer): Error & { detail: string } {
+    const dbError = Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), { detail: 'Key (email)=(alice@example.com) already exists.' });
+    new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(dbError);
+    return dbError;
+  }
+
+  it('logs each `cause` that a database span logged as that copy, a bounded number deep; the caller gets it unchanged', async () => {
+    const tracer = new RecordingTracer();
+    const dbError = failedDbError(tracer);
+    const wrapped = new Error('could not create user', { cause: dbError });
+    const deep = new Error('1', { cause: new Error('2', { cause: new Error('3', { cause: wrapped }) }) });
+    for (const err of [wrapped, deep]) {
+      await assert.rejects(traceFunction('job', async () => { throw err; }, { tracer, requireParent: false })(), (e) => e === err);
+    }
+    const [, first, second] = tracer.finished;
+    const cause = (first.errorLog()?.fields['error.object'] as Error).cause as Error & { detail: string };
+    assert.equal(cause.message, 'duplicate key value violates unique constraint "?"');
+    assert.equal(cause.detail, 'Key (email)=(?) already exists.');
+    assert.doesNotMatch(loggedErrorText(first), /alice/);
+    // Three causes deep at most: `wrapped` is the last, without its own cause.
+    const third = (((second.errorLog()?.fields['error.object'] as Error).cause as Error).cause as Error).cause as Error;
+    assert.equal(third.message, 'could not create user');
+    assert.equal(third.cause, undefined);
+    assert.doesNotMatch(loggedErrorText(second), /alice/);
+    assert.equal(wrapped.cause, dbError);
+    assert.equal(dbError.detail, 'Key (email)=(alice@example.com) already exists.');
+  });
+
+  it('calls no getter of the app\'s error, and logs a copy without them (a `cause` one, one that throws)', () => {
+    const tracer = new RecordingTracer();
+    const dbError = failedDbError(tracer);
+    let reads = 0;
+    const err = new Error('could not create user');
+    Object.defineProperty(err, 'cause', {
+      get() {
+        reads++;
+        throw new Error('no');
+      },
+    });
+    Object.defineProperty(err, 'original', { get: () => (reads++, dbError) });
+    assert.throws(() => startActiveSpan('job', { tracer }, () => { throw err; }), (e) => e === err);
+    assert.equal(reads, 0);
+    const span = tracer.finished[1];
+    assert.equal(span.errorLog()?.fields.message, 'could not create user');
+    assert.doesNotMatch(loggedErrorText(span), /alice/);
   });
 });
