@@ -682,6 +682,36 @@ describe('http server hook: the error a framework caught', () => {
     }
   });
 
+  it('an error of the handler\'s own that quotes a pg error\'s texts has them as the pg span logged them there, under middleware spans too', async () => {
+    installPatches(['httpServer', 'express', 'pg'], { tracer, hooks: { express: { middlewareSpans: true } } });
+    const client = await connectedPgClient();
+    await client.query('create temp table quoted_users (email text unique)');
+    await client.query("insert into quoted_users values ('alice@example.com')");
+    await tracer.settle();
+    tracer.reset();
+    const server = await expressServer(() =>
+      client.query('insert into quoted_users values ($1)', ['alice@example.com']).catch((err: Error & { detail: string }) => {
+        throw new Error(`could not create user: ${err.message} (${err.detail})`);
+      }),
+    );
+    try {
+      const { status, body } = await get(`${server.url}/fail`);
+      assert.equal(status, 500);
+      assert.match(body, /alice@example\.com/, 'the app gets its error unchanged');
+      await tracer.settle();
+      const query = tracer.finished.find((s) => s.operationName.startsWith('pg.query')) as RecordedSpan;
+      const serverSpan = tracer.finished.find((s) => s.tags['span.kind'] === 'server') as RecordedSpan;
+      assert.notEqual(query.parentId, serverSpan.id, 'under a middleware span');
+      const message = 'could not create user: duplicate key value violates unique constraint ? (Key (email)=(?) already exists.)';
+      assert.equal(serverSpan.errorLog()?.fields.message, message);
+      assert.match(String(serverSpan.errorLog()?.fields.stack), new RegExp(`^Error: ${message.replace(/[()?]/g, '\\$&')}\n`));
+      assert.doesNotMatch(loggedErrorText(serverSpan), /alice/);
+    } finally {
+      server.close();
+      await client.end();
+    }
+  });
+
   it('URL credentials in the error are left out of the server span\'s message and stack', async () => {
     installPatches(['httpServer', 'express'], { tracer });
     const err = new Error('cannot reach amqp://admin:s3cret-pw@broker:5672/vhost');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { currentSpan, installPatches, startActiveSpan, suppressTracing, traceFunction, uninstallAllPatches, withSpan } from '../../src';
 import { getReply, startServer, TestServer } from '../helpers/servers';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import type { Span } from 'opentracing';
 import { DbCall, redactedErrorCopy } from '../../src/cores/db-call';
 import { loggedErrorText } from '../helpers/error-log';
 
@@ -157,9 +158,11 @@ describe('an error thrown in a local span', () => {
 
 describe('an error wrapping a database error, thrown in a local span', () => {
   /** A pg-like error a database span failed with: its span logged a copy with the echoed value left out. */
-  function failedDbError(tracer: RecordingTracer): Error & { detail: string } {
+  function failedDbError(tracer: RecordingTracer, under?: Span): Error & { detail: string } {
     const dbError = Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), { detail: 'Key (email)=(alice@example.com) already exists.' });
-    new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(dbError);
+    const call = new DbCall(tracer.startSpan('pg.query', { childOf: under }), undefined, 'pg', (e) => redactedErrorCopy(e));
+    call.under = under;
+    call.fail(dbError);
     return dbError;
   }
 
@@ -183,6 +186,27 @@ describe('an error wrapping a database error, thrown in a local span', () => {
     assert.doesNotMatch(loggedErrorText(second), /alice/);
     assert.equal(wrapped.cause, dbError);
     assert.equal(dbError.detail, 'Key (email)=(alice@example.com) already exists.');
+  });
+
+  it('logs an error of the app\'s own that quotes a database error that failed in a span inside it, with the database span\'s texts', async () => {
+    const tracer = new RecordingTracer();
+    let dbError: (Error & { detail: string }) | undefined;
+    let err: Error | undefined;
+    await assert.rejects(
+      startActiveSpan('request', { tracer }, async () => {
+        await traceFunction('createUser', async () => {
+          dbError = failedDbError(tracer, currentSpan());
+        })();
+        err = new Error(`db: ${dbError!.detail}, 4711`);
+        throw err;
+      }),
+      (e) => e === err,
+    );
+    const request = tracer.finished[tracer.finished.length - 1];
+    assert.equal(request.operationName, 'request');
+    assert.equal(request.errorLog()?.fields.message, 'db: Key (email)=(?) already exists., 4711');
+    assert.doesNotMatch(loggedErrorText(request), /alice/);
+    assert.equal(err!.message, 'db: Key (email)=(alice@example.com) already exists., 4711');
   });
 
   it('calls no getter of the app\'s error, and logs a copy without them (a `cause` one, one that throws)', () => {
