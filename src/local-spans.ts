@@ -9,7 +9,7 @@ import { currentSpan, isSuppressed, storage, withSpan } from './context';
 import { appTracer } from './hook-tracer';
 import { reportOnce } from './logger';
 import { finishSpan, runUserHook, TagMap } from './spans';
-import { markAppError, spanEnclosedBy } from './cores/db-call';
+import { markAppError } from './cores/db-call';
 
 export interface TraceFunctionOptions<A extends unknown[]> {
   /** Tags of every span. */
@@ -46,11 +46,6 @@ function startSpan(caller: 'traceFunction' | 'startActiveSpan', tracer: Tracer |
     reportOnce(`${caller}: tracer.startSpan`, err);
     return undefined;
   }
-}
-
-/** A database error quoted by an error `span` logs is noted under its parent span: see `spanEnclosedBy`. */
-function noteEnclosing(span: Span, parent: Span | SpanContext | null | undefined): void {
-  if (parent != null && typeof (parent as Span).context === 'function') spanEnclosedBy(span, parent as Span);
 }
 
 /**
@@ -103,7 +98,6 @@ export function traceFunction<A extends unknown[], R>(name: string, fn: (...args
     if (parent === undefined || (parent === null && options.requireParent !== false)) return invoke(this, args, newTarget);
     const span = startSpan('traceFunction', options.tracer, name, { childOf: parent ?? undefined, tags: options.tags === undefined ? undefined : { ...options.tags } });
     if (span === undefined) return invoke(this, args, newTarget);
-    noteEnclosing(span, parent);
     const onStart = options.onStart;
     if (onStart !== undefined) runUserHook('traceFunction onStart', () => onStart(span, ...args));
     return runActive(span, () => invoke(this, args, newTarget), true, newTarget === undefined);
@@ -130,9 +124,7 @@ export function startActiveSpan<T>(name: string, options: ActiveSpanOptions, fn:
     const parent = activeParent();
     if (parent !== null && parent !== undefined) spanOptions.childOf = parent;
   }
-  const started = startSpan('startActiveSpan', tracer, name, spanOptions);
-  if (started !== undefined) noteEnclosing(started, spanOptions.childOf);
-  const span = started ?? noopSpan();
+  const span = startSpan('startActiveSpan', tracer, name, spanOptions) ?? noopSpan();
   return runActive(span, () => fn(span), finishOnClose !== false);
 }
 

@@ -82,8 +82,6 @@ export function addPeerTags(tags: TagMap, connection: DbConnection): TagMap {
  */
 export class DbCall {
   private done = false;
-  /** The span the call ran under (`startDbCallUnder`'s parent): its failure's echoed texts are noted there. */
-  under: Span | undefined = undefined;
 
   constructor(
     readonly span: Span,
@@ -146,7 +144,7 @@ export class DbCall {
       }
       if (logged !== error && error !== null && typeof error === 'object') {
         loggedCopies.set(error, logged);
-        if (this.under !== undefined) noteEchoedTexts(this.under, error, logged);
+        noteEchoedTexts(error, logged);
       }
     }
     finishSpan(this.span, logged, event);
@@ -227,10 +225,7 @@ export function startDbCallUnder(
     tags[Tags.DB_STATEMENT] = statement.length > limit ? statement.slice(0, limit) : statement;
   }
   const span = startClientSpanUnder(hook, parent, spec.operationName, tags, spec.startTime);
-  if (span === undefined) return undefined;
-  const call = new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : defaultLoggedError), undefined, spec.sentValues);
-  if (parent !== null) call.under = parent;
-  return call;
+  return span === undefined ? undefined : new DbCall(span, onSuccess, hook.name, spec.loggedError ?? (spec.keepErrorValues === true ? undefined : defaultLoggedError), undefined, spec.sentValues);
 }
 
 /** What a database span logs of a failure by default: the error's redacted copy. */
@@ -279,27 +274,17 @@ const ROW_OR_KEY = /(=|contains )\((?:.*\)|[^\n]*)/g;
 const loggedCopies = new WeakMap<object, unknown>();
 
 /**
- * The texts of the database errors that failed under a span (a field's text → the logged copy's, `?` for
- * one the copy left out), for an app's error logged there that quotes one (`new Error('db: ' + err.message)`).
- * Noted on failure only, under the span the call ran in and the spans enclosing it; weak, so nothing is kept.
+ * The texts of the latest database errors whose logged copy changed them (a field's text → the copy's, `?`
+ * for one the copy left out), for an app's error that quotes one (`new Error('db: ' + err.message)`):
+ * noted on failure only, the latest `MAX_ECHOED_TEXTS` of the process, so nothing is kept per call or span.
  */
-const echoedTexts = new WeakMap<Span, Array<readonly [string, string]>>();
-/** The span a local or middleware span runs under: a database error's texts noted under it reach that one too. */
-const enclosingSpans = new WeakMap<Span, Span>();
-/** How many spans up, and how many texts a span keeps (the latest). */
-const MAX_ENCLOSING = 8;
-const MAX_ECHOED_TEXTS = 16;
+const echoedTexts: Array<readonly [string, string]> = [];
+const MAX_ECHOED_TEXTS = 32;
 /** A shorter text (a bare number, a word) is no quote of an error: replacing it would garble the app's own words. */
 const MIN_ECHOED_TEXT = 8;
 
-/** `child` runs under `parent` (a local span, a framework's middleware span): see `echoedTexts`. */
-export function spanEnclosedBy(child: Span, parent: Span): void {
-  enclosingSpans.set(child, parent);
-}
-
-/** Notes, under `under` and the spans enclosing it, the string fields of the database error `error` that its logged copy changed. */
-function noteEchoedTexts(under: Span, error: object, logged: unknown): void {
-  const texts: Array<readonly [string, string]> = [];
+/** Notes the string fields of the database error `error` that its logged copy changed. */
+function noteEchoedTexts(error: object, logged: unknown): void {
   try {
     for (const name of Object.getOwnPropertyNames(error)) {
       if (name === 'stack') continue; // its head is the message
@@ -307,16 +292,11 @@ function noteEchoedTexts(under: Span, error: object, logged: unknown): void {
       if (typeof text !== 'string' || text.length < MIN_ECHOED_TEXT) continue;
       const own = logged !== null && typeof logged === 'object' ? Object.getOwnPropertyDescriptor(logged, name) : undefined;
       const shown = own !== undefined && typeof own.value === 'string' ? own.value : '?';
-      if (shown !== text) texts.push([text, shown]);
+      if (shown === text || echoedTexts.some(([echoed]) => echoed === text)) continue;
+      if (echoedTexts.push([text, shown]) > MAX_ECHOED_TEXTS) echoedTexts.shift();
     }
   } catch {
-    return; // a driver's error is no Proxy; an odd one is only not noted
-  }
-  if (texts.length === 0) return;
-  for (let span: Span | undefined = under, up = 0; span !== undefined && up < MAX_ENCLOSING; span = enclosingSpans.get(span), up++) {
-    const noted = echoedTexts.get(span) ?? [];
-    noted.push(...texts);
-    echoedTexts.set(span, noted.length > MAX_ECHOED_TEXTS ? noted.slice(-MAX_ECHOED_TEXTS) : noted);
+    // a driver's error is no Proxy; an odd one is only not noted
   }
 }
 
@@ -336,16 +316,15 @@ export function loggedForm(err: unknown, redact: (text: string) => string = with
 
 /**
  * Marks `span` failed with an app's error (one it threw or a framework caught) in its `loggedForm`, where
- * the texts of a database error that failed under it which the error quotes are the database span's copy's.
+ * the texts of a recent database error which the error quotes are the database span's copy's.
  */
 export function markAppError(span: Span, err: unknown): void {
-  const texts = echoedTexts.get(span);
-  const redact = texts === undefined ? withoutCredentials : (text: string) => withoutCredentials(withoutEchoedTexts(text, texts));
+  const redact = echoedTexts.length === 0 ? withoutCredentials : (text: string) => withoutCredentials(withoutEchoedTexts(text));
   markError(span, loggedForm(err, redact), 'error', redact);
 }
 
-function withoutEchoedTexts(text: string, texts: ReadonlyArray<readonly [string, string]>): string {
-  for (const [echoed, shown] of texts) if (text.includes(echoed)) text = text.split(echoed).join(shown);
+function withoutEchoedTexts(text: string): string {
+  for (const [echoed, shown] of echoedTexts) if (text.includes(echoed)) text = text.split(echoed).join(shown);
   return text;
 }
 

@@ -15,7 +15,7 @@ import { warnOnce } from '../logger';
 import type { ActiveHook } from '../registry/define';
 import { finishSpan, markError, runUserHook, setTag, startServerSpan, TagMap } from '../spans';
 import type { IncomingMatcher } from '../matchers';
-import { markAppError, spanEnclosedBy } from './db-call';
+import { markAppError } from './db-call';
 
 /** Options of the `httpServer` hook that may also be given once at the top level (see config.ts). */
 export interface HttpServerOptions {
@@ -246,7 +246,6 @@ export class InboundRequest {
       return undefined;
     }
     (this.children ??= []).push(child);
-    spanEnclosedBy(child, span);
     return child;
   }
 

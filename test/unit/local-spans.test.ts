@@ -161,7 +161,6 @@ describe('an error wrapping a database error, thrown in a local span', () => {
   function failedDbError(tracer: RecordingTracer, under?: Span): Error & { detail: string } {
     const dbError = Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'), { detail: 'Key (email)=(alice@example.com) already exists.' });
     const call = new DbCall(tracer.startSpan('pg.query', { childOf: under }), undefined, 'pg', (e) => redactedErrorCopy(e));
-    call.under = under;
     call.fail(dbError);
     return dbError;
   }
@@ -188,7 +187,7 @@ describe('an error wrapping a database error, thrown in a local span', () => {
     assert.equal(dbError.detail, 'Key (email)=(alice@example.com) already exists.');
   });
 
-  it('logs an error of the app\'s own that quotes a database error that failed in a span inside it, with the database span\'s texts', async () => {
+  it('logs an error of the app\'s own that quotes a recent database error (here one that failed in a span inside it), with the database span\'s texts', async () => {
     const tracer = new RecordingTracer();
     let dbError: (Error & { detail: string }) | undefined;
     let err: Error | undefined;
@@ -207,6 +206,24 @@ describe('an error wrapping a database error, thrown in a local span', () => {
     assert.equal(request.errorLog()?.fields.message, 'db: Key (email)=(?) already exists., 4711');
     assert.doesNotMatch(loggedErrorText(request), /alice/);
     assert.equal(err!.message, 'db: Key (email)=(alice@example.com) already exists., 4711');
+  });
+
+  it('logs a quote of a database error that failed elsewhere (another request) redacted too, of the latest 32 such texts', async () => {
+    const tracer = new RecordingTracer();
+    const quoteOf = async (detail: string): Promise<unknown> => {
+      await assert.rejects(traceFunction('job', async () => { throw new Error(`db: ${detail}`); }, { tracer, requireParent: false })());
+      return tracer.finished[tracer.finished.length - 1].errorLog()?.fields.message;
+    };
+    const first = failedDbError(tracer);
+    assert.equal(await quoteOf(first.detail), 'db: Key (email)=(?) already exists.');
+    // 32 texts later (a message and a detail each), the first error's are no longer known.
+    for (let i = 0; i < 16; i++) {
+      const other = failedDbError(tracer);
+      Object.assign(other, { message: `duplicate key value violates unique constraint "users_${i}_key"`, detail: `Key (email)=(user${i}@example.com) already exists.` });
+      new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(other);
+    }
+    assert.equal(await quoteOf('Key (email)=(user15@example.com) already exists.'), 'db: Key (email)=(?) already exists.');
+    assert.equal(await quoteOf(first.detail), 'db: Key (email)=(alice@example.com) already exists.');
   });
 
   it('calls no getter of the app\'s error, and logs a copy without them (a `cause` one, one that throws)', () => {
