@@ -79,7 +79,9 @@ type Http2Response = ServerResponse & { stream?: Http2ServerResponse['stream'] |
 /**
  * An HTTP/2 response of the compatibility API, which a handler may also answer through its stream
  * (`req.stream.respond()`, `respondWithFile()`): the status its stream sent, else the response's; whole
- * when the stream was ended and closed with no error code (its `writableFinished` is true after a reset too).
+ * when the stream was ended before it closed with no error code (its `writableFinished` is true after a
+ * reset too; Node ends it when it closes, and says `aborted` when it was not ended yet: a session
+ * destroyed closes its streams with no error code).
  */
 const HTTP2_RESPONSE: ResponseReader = {
   status(res) {
@@ -89,7 +91,7 @@ const HTTP2_RESPONSE: ResponseReader = {
   },
   whole(res) {
     const stream = (res as Http2Response).stream;
-    return stream != null && stream.rstCode === 0 && (stream.writableEnded || res.writableEnded);
+    return stream != null && stream.rstCode === 0 && !stream.aborted && (stream.writableEnded || res.writableEnded);
   },
 };
 

@@ -202,6 +202,8 @@ describe('http server hook: http2 (compatibility API)', () => {
   for (const [how, end] of [
     ['the client resets the stream', (_session: http2.ClientHttp2Session, stream: http2.ClientHttp2Stream) => stream.close(http2.constants.NGHTTP2_CANCEL)],
     ['the client’s session is destroyed', (session: http2.ClientHttp2Session) => session.destroy()],
+    // Node closes the streams of a session destroyed with no error code, and ends them: the stream's `aborted` says it was not ended before.
+    ['the server’s session is destroyed', (_session: http2.ClientHttp2Session, _stream: http2.ClientHttp2Stream, req: http2.Http2ServerRequest) => req.stream.session?.destroy()],
   ] as const) {
     it(`${how} before the response: the span is finished once, error and abort logged, no status code`, async () => {
       installPatches(['httpServer'], { tracer });
@@ -210,7 +212,7 @@ describe('http server hook: http2 (compatibility API)', () => {
       const { url, close } = await listen(
         http2.createServer((req, res) => {
           res.on('close', () => closed.emit('closed', currentSpan()));
-          arrived.emit('request');
+          arrived.emit('request', req);
         }),
       );
       try {
@@ -218,9 +220,9 @@ describe('http server hook: http2 (compatibility API)', () => {
         session.on('error', () => undefined);
         const stream = session.request({ ':path': '/slow' });
         stream.on('error', () => undefined);
-        await once(arrived, 'request');
+        const [req] = (await once(arrived, 'request')) as [http2.Http2ServerRequest];
         const gone = once(closed, 'closed');
-        end(session, stream);
+        end(session, stream, req);
         const [activeAtClose] = await gone;
         session.destroy();
         await tracer.settle();
