@@ -21,7 +21,8 @@ import { markAppError } from './db-call';
 export interface HttpServerOptions {
   /**
    * Incoming requests not to trace: strings and RegExps match the path (no query string); a function
-   * is called with the request (an `Http2ServerRequest` for an HTTP/2 one).
+   * is called with the request (an `Http2ServerRequest` for an HTTP/2 one; for a stream of HTTP/2's core
+   * API, an object with its `stream`, `headers`, `method`, `url`, `httpVersion` and `socket`).
    */
   ignoreIncoming?: IncomingMatcher | IncomingMatcher[];
 }
@@ -41,7 +42,8 @@ export interface HttpServerHookOptions extends HttpServerOptions {
   traceAllRequests?: boolean;
   /**
    * Called with the server span and the request when the span starts (Flask-OpenTracing's `start_span_cb`);
-   * for HTTP/2, the `Http2ServerRequest` (and `Http2ServerResponse` in `responseHook`).
+   * for HTTP/2, the `Http2ServerRequest` (and `Http2ServerResponse` in `responseHook`); for a stream of the
+   * core API, the object `ignoreIncoming` gets (and the `ServerHttp2Stream`).
    */
   requestHook?: (span: Span, req: IncomingMessage) => void;
   /** Called with the server span and the response just before the span finishes. */
@@ -126,7 +128,7 @@ export function compileInbound(hook: ActiveHook<HttpServerHookOptions>): Inbound
 }
 
 /** The request context that httpServer runs the handler in; `span` is set later by `trace()` when untraced so far. */
-interface InboundStore {
+export interface InboundStore {
   span: Span | undefined;
   parentContext?: SpanContext;
 }
@@ -160,6 +162,8 @@ export class InboundRequest {
   /** How to read the route should the request end before the framework named it (`routeAtEnd`). */
   private lateRoute: ((source: any) => string | undefined) | undefined = undefined;
   private lateRouteSource: unknown = undefined;
+  /** Other objects that lead to this record (an HTTP/2 stream and its compatibility request): cleared at the end. */
+  private attached: Carrier[] | undefined = undefined;
 
   constructor(
     private readonly config: InboundConfig,
@@ -169,8 +173,17 @@ export class InboundRequest {
     private readonly url: string,
     private readonly path: string,
     private readonly response: ResponseReader,
+    store?: InboundStore,
   ) {
-    this.store = parent === null ? { span: undefined } : { span: undefined, parentContext: parent };
+    // A store given is the one the request's first listeners already run in (an HTTP/2 stream's): it becomes this request's.
+    this.store = store ?? { span: undefined };
+    if (parent !== null) this.store.parentContext = parent;
+  }
+
+  /** `target` (an object of the same request) finds this record too, until the request ends. */
+  attach(target: object): void {
+    (target as Carrier)[kInbound] = this;
+    (this.attached ??= []).push(target as Carrier);
   }
 
   /** Whether the hooks are still installed (a framework hook checks this before doing anything). */
@@ -310,6 +323,10 @@ export class InboundRequest {
     const span = this.span;
     this.span = undefined;
     this.ended = true;
+    if (this.attached !== undefined) {
+      for (const target of this.attached) if (target[kInbound] === this) target[kInbound] = undefined;
+      this.attached = undefined;
+    }
     // The store keeps the span: what the request goes on to do after its response is still its child.
     if (span === undefined) return;
     const res = this.res;
@@ -373,8 +390,9 @@ export function beginInbound(
   url: string,
   path: string,
   response: ResponseReader = HTTP1_RESPONSE,
+  store?: InboundStore,
 ): InboundRequest | undefined {
-  const inbound = new InboundRequest(config, req, res, parent, url, path, response);
+  const inbound = new InboundRequest(config, req, res, parent, url, path, response, store);
   if (config.traceAll && inbound.trace() === undefined) return undefined;
   (req as IncomingMessage & Carrier)[kInbound] = inbound;
   (res as ServerResponse & Carrier)[kInbound] = inbound;
@@ -391,16 +409,26 @@ export function beginInbound(
  * of EventEmitter's (the `domain` module's, another instrumentation's) still gets every event.
  */
 export function messageEmitWrapper(proto: object): (original: (...args: any[]) => boolean) => (...args: any[]) => boolean {
-  const inherited = !Object.prototype.hasOwnProperty.call(proto, 'emit');
-  const parent = Object.getPrototypeOf(proto) as { emit: (...args: any[]) => boolean };
   return (original) => {
-    const emitNow = inherited ? () => parent.emit : () => original;
+    const emitNow = emitOf(proto, original);
     return function emit(this: Carrier | null | undefined): boolean {
       const inbound = this == null ? undefined : this[kInbound];
       if (inbound === undefined || !inbound.enabled) return applyArgs(emitNow(), this, arguments);
       return inbound.run(emitNow(), this, arguments);
     };
   };
+}
+
+type Emit = (...args: any[]) => boolean;
+
+/**
+ * The `emit` a wrapper of `proto.emit` (`original`, as found at wrap time) runs: where `proto` only inherits
+ * it, the inherited one as it is at each call, as it is untraced.
+ */
+export function emitOf(proto: object, original: Emit): () => Emit {
+  if (Object.prototype.hasOwnProperty.call(proto, 'emit')) return () => original;
+  const parent = Object.getPrototypeOf(proto) as { emit: Emit };
+  return () => parent.emit;
 }
 
 /** The inbound record of a request that httpServer is tracing (or passing the context of), if any. */

@@ -1,7 +1,7 @@
 /**
- * Inbound `http`/`https` requests and `http2` ones of its compatibility API: a server span from the
- * request's headers, active for the handler and everything asynchronous it starts. The span logic is in
- * ../tracing/httpServer, loaded when http, https or http2 is.
+ * Inbound `http`/`https` requests and `http2` ones (its compatibility API's requests, its core API's
+ * streams): a server span from the request's headers, active for the handler and everything asynchronous
+ * it starts. The span logic is in ../tracing/httpServer, loaded when http, https or http2 is.
  */
 import type { HttpServerHookOptions } from '../options/httpServer';
 import { defineHook } from '../registry/define';

@@ -19,6 +19,7 @@ import type { PatchContext } from '../registry/define';
 import { tracingOff } from '../spans';
 import { hostHeader } from '../url';
 import { applyArgs } from '../apply-args';
+import { isGrpc } from '../grpc-content-type';
 
 /** Where a session connects: the scheme, the authority as `http.url` shows it (no credentials), host and port. */
 interface Origin {
@@ -95,11 +96,6 @@ function targetOf(origin: Origin, headers: HeaderCopy): HttpTarget {
   const authority = pseudo(headers, ':authority') ?? pseudo(headers, 'host') ?? origin.authority;
   const path = pseudo(headers, ':path') ?? '/';
   return { method, url: `${scheme}://${authority}${path}`, hostname: origin.hostname, port: origin.port };
-}
-
-/** Whether `content-type` is gRPC's (`application/grpc`, `application/grpc+proto`, `application/grpc-web`…). */
-function isGrpc(contentType: unknown): boolean {
-  return typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
 /** Shared emit wrapper of a stream made here: observes its events, then emits them in the caller's context. */

@@ -779,6 +779,29 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     });
   });
 
+  it("with the httpServer and http hooks too: grpc-js's server streams (http2 'stream' events) and client requests are the grpc hook's alone, one server span, one client span", async () => {
+    uninstallAllPatches();
+    installPatches(['grpc', 'httpServer', 'http'], { tracer });
+    // A server and a client of their own, so that the session and its streams come after this install.
+    const own = await startEchoServer();
+    const ownClient = new (loadEcho().Echo)(own.address, grpc.credentials.createInsecure()) as EchoClient;
+    try {
+      const { parent, result } = await underParent(() => unary(ownClient, { text: 'both' }));
+      await tracer.settle();
+      const clientSpan = onlySpan('client', UNARY);
+      const serverSpan = onlySpan('server', UNARY);
+      assert.equal(tracer.finished.filter((s) => s.operationName !== 'parent').length, 2, tracer.finished.map((s) => s.operationName).join(', '));
+      assert.equal(clientSpan.parentId, parent.id);
+      assert.equal(serverSpan.parentId, clientSpan.id);
+      assert.equal(result.active_span, serverSpan.id, 'the handler ran with the grpc server span active');
+    } finally {
+      ownClient.close();
+      await own.close();
+      uninstallAllPatches();
+      install();
+    }
+  });
+
   it('uninstalled: no spans and no trace header', async () => {
     uninstallAllPatches();
     try {

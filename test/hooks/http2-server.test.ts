@@ -1,20 +1,23 @@
 /**
- * The httpServer hook on http2's compatibility API: the 'request' event of `http2.createServer` and
- * `http2.createSecureServer` servers (and, with allowHTTP1, their HTTP/1.1 requests) gets the same server
+ * The httpServer hook on http2's servers: the 'request' event of the compatibility API of
+ * `http2.createServer` and `http2.createSecureServer` servers (and, with allowHTTP1, their HTTP/1.1
+ * requests), and the 'stream' event of the core API (the server's and its sessions'), get the same server
  * span as http's. Real servers on 127.0.0.1, clients `http2.connect` (and https for HTTP/1.1).
  */
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
+import fs from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import * as opentracing from 'opentracing';
 import { currentSpan, installPatches, suppressTracing, uninstallAllPatches } from '../../src';
-import { h2request } from '../helpers/http2';
+import { h2request, h2stream } from '../helpers/http2';
 import { readBody, tlsCa, tlsOptions } from '../helpers/servers';
 import { requestLifecycle } from '../frameworks/harness';
-import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
+import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 
 type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
 type Http2 = http2.Http2Server | http2.Http2SecureServer;
@@ -26,6 +29,26 @@ async function listen(server: Http2, secure = false): Promise<{ url: string; clo
   return { url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
+/** One test per way of `ENDINGS`, on the server `make` makes (see `endedBeforeResponse`). */
+function endedBeforeResponseTests(tracer: RecordingTracer, make: (events: EventEmitter) => Http2): void {
+  for (const [how, end] of ENDINGS) {
+    it(`${how} before the response: the span is finished once, error and abort logged, no status code`, async () => {
+      const events = new EventEmitter();
+      await endedBeforeResponse(tracer, make(events), events, end);
+    });
+  }
+}
+
+/** The span of `/boom`, answered 503 and asked for `httpVersion`, `path` and the `x-tenant` and `cookie` headers. */
+function assertBoom(span: RecordedSpan): void {
+  assert.equal(span.tags['http.status_code'], 503);
+  assert.equal(span.tags.error, true);
+  assert.equal(span.tags.httpVersion, '2.0');
+  assert.equal(span.tags.path, '/boom');
+  assert.equal(span.tags['headers.x-tenant'], 't1');
+  assert.equal('headers.cookie' in span.tags, false);
+}
+
 /** A GET of `url` over HTTPS/1.1: its status and body. */
 function h1get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -34,6 +57,100 @@ function h1get(url: string): Promise<{ status: number; body: string }> {
 }
 
 const parentHeader = '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01';
+
+/**
+ * Reads the body of `from` (a request or a stream), noting in `seen` the span active in its 'data' and
+ * 'end'; then, after a timer, makes an outbound call to `url` and answers with `answer(body)` once it is done.
+ */
+function readThenCall(from: Readable, seen: Record<string, unknown>, url: string, answer: (body: string) => void): void {
+  let body = '';
+  from.setEncoding('utf8');
+  from.on('data', (d: string) => {
+    seen.data = currentSpan();
+    body += d;
+  });
+  from.on('end', () => {
+    seen.end = currentSpan();
+    setTimeout(() => {
+      http.get(url, (r) => {
+        r.resume();
+        r.on('end', () => answer(body));
+      });
+    }, 5);
+  });
+}
+
+/**
+ * POSTs `abc` to `url` `/orders/7?secret=1` with a traceparent (and `headers`), its handler answering 201
+ * `got abc` after an outbound call, then waits for `done` to emit 'done': the server span, checked (tags,
+ * parent, the outbound call its child; four spans with the back server's and the test client's).
+ */
+async function postedOrder(tracer: RecordingTracer, url: string, done: EventEmitter, headers: http2.OutgoingHttpHeaders = {}): Promise<RecordedSpan> {
+  const closed = once(done, 'done');
+  assert.deepEqual(await h2request(url, '/orders/7?secret=1', { traceparent: parentHeader, ...headers }, 'abc'), { status: 201, body: 'got abc' });
+  await closed;
+  await tracer.settle();
+  const server = tracer.ofKind('server').find((s) => s.tags['http.url'] === `${url}/orders/7`) as RecordedSpan;
+  const client = tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags.component === 'http') as RecordedSpan;
+  assert.equal(tracer.started.length, 4);
+  assert.equal(server.operationName, 'HTTP POST');
+  assert.equal(server.traceId, '0123456789abcdef0123456789abcdef');
+  assert.equal(server.parentId, '0123456789abcdef');
+  assert.deepEqual(server.tags, {
+    'span.kind': 'server',
+    component: 'http',
+    'http.method': 'POST',
+    'http.url': `${url}/orders/7`,
+    'peer.address': '127.0.0.1',
+    'http.status_code': 201,
+  });
+  assert.deepEqual(server.logs, []);
+  assert.equal(client.parentId, server.id, 'the outbound call is a child of the server span');
+  return server;
+}
+
+type Ending = (streams: { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream; served: http2.ServerHttp2Stream }) => void;
+
+/** Ways a request ends before its response. */
+const ENDINGS: ReadonlyArray<readonly [string, Ending]> = [
+  ['the client resets the stream', ({ stream }) => stream.close(http2.constants.NGHTTP2_CANCEL)],
+  ['the client’s session is destroyed', ({ session }) => session.destroy()],
+  ['the server destroys the stream with an error', ({ served }) => served.destroy(new Error('gave up'))],
+  // Node closes the streams of a session destroyed with no error code, and ends them: the stream's `aborted` says it was not ended before.
+  ['the server’s session is destroyed', ({ served }) => served.session?.destroy()],
+];
+
+/**
+ * A request to `server` (which emits `'arrived'` with the stream it serves, and `'closed'` with the span
+ * active when it closes) that `end` ends before any response: one span, finished once, active at the
+ * close, with no status code and an abort.
+ */
+async function endedBeforeResponse(tracer: RecordingTracer, server: Http2, events: EventEmitter, end: Ending): Promise<void> {
+  installPatches(['httpServer'], { tracer });
+  const { url, close } = await listen(server);
+  try {
+    const session = http2.connect(url);
+    session.on('error', () => undefined);
+    const stream = session.request({ ':path': '/slow' });
+    stream.on('error', () => undefined);
+    const [served] = (await once(events, 'arrived')) as [http2.ServerHttp2Stream];
+    const gone = once(events, 'closed');
+    end({ session, stream, served });
+    const [activeAtClose] = await gone;
+    session.destroy();
+    await tracer.settle();
+    assert.equal(tracer.started.length, 1);
+    const [span] = tracer.finished;
+    assert.equal(span.finishCount, 1);
+    assert.equal(activeAtClose, span, 'the close runs with the span active');
+    assert.equal('http.status_code' in span.tags, false);
+    assert.equal(span.tags.error, true);
+    assert.deepEqual(span.logs.map((l) => l.fields.event), ['abort']);
+  } finally {
+    await close();
+  }
+}
+
 
 describe('http server hook: http2 (compatibility API)', () => {
   const tracer = new RecordingTracer();
@@ -46,23 +163,9 @@ describe('http server hook: http2 (compatibility API)', () => {
     const done = new EventEmitter();
     const handler: Handler = (req, res) => {
       seen.handler = currentSpan();
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => {
-        seen.data = currentSpan();
-        body += d;
-      });
-      req.on('end', () => {
-        seen.end = currentSpan();
-        setTimeout(() => {
-          http.get(`${back().url}/from-h2`, (r) => {
-            r.resume();
-            r.on('end', () => {
-              res.statusCode = 201;
-              res.end(`got ${body}`);
-            });
-          });
-        }, 5);
+      readThenCall(req, seen, `${back().url}/from-h2`, (body) => {
+        res.statusCode = 201;
+        res.end(`got ${body}`);
       });
       res.on('finish', () => (seen.finish = currentSpan()));
       res.on('close', () => {
@@ -72,26 +175,7 @@ describe('http server hook: http2 (compatibility API)', () => {
     };
     const { url, close } = await listen(http2.createServer(handler));
     try {
-      const closed = once(done, 'done');
-      assert.deepEqual(await h2request(url, '/orders/7?secret=1', { traceparent: parentHeader }, 'abc'), { status: 201, body: 'got abc' });
-      await closed;
-      await tracer.settle();
-      const server = tracer.finished.find((s) => s.tags['http.url'] === `${url}/orders/7`) as RecordedSpan;
-      const client = tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags.component === 'http') as RecordedSpan;
-      // With the back server's own, and the test's own http2 client request's (its own traceparent sent).
-      assert.equal(tracer.started.length, 4);
-      assert.equal(server.operationName, 'HTTP POST');
-      assert.equal(server.traceId, '0123456789abcdef0123456789abcdef');
-      assert.equal(server.parentId, '0123456789abcdef');
-      assert.deepEqual(server.tags, {
-        'span.kind': 'server',
-        component: 'http',
-        'http.method': 'POST',
-        'http.url': `${url}/orders/7`,
-        'peer.address': '127.0.0.1',
-        'http.status_code': 201,
-      });
-      assert.equal(client.parentId, server.id, 'the handler’s outbound call is a child of the server span');
+      const server = await postedOrder(tracer, url, done);
       for (const where of ['handler', 'data', 'end', 'finish', 'close']) assert.equal(seen[where], server, where);
     } finally {
       await close();
@@ -188,56 +272,18 @@ describe('http server hook: http2 (compatibility API)', () => {
       assert.equal(tracer.started.length, 1);
       const [span] = tracer.finished;
       assert.equal(span.tags['http.url'], `${url}/boom`);
-      assert.equal(span.tags['http.status_code'], 503);
-      assert.equal(span.tags.error, true);
-      assert.equal(span.tags.httpVersion, '2.0');
-      assert.equal(span.tags.path, '/boom');
-      assert.equal(span.tags['headers.x-tenant'], 't1');
-      assert.equal('headers.cookie' in span.tags, false);
+      assertBoom(span);
     } finally {
       await close();
     }
   });
 
-  for (const [how, end] of [
-    ['the client resets the stream', (_session: http2.ClientHttp2Session, stream: http2.ClientHttp2Stream) => stream.close(http2.constants.NGHTTP2_CANCEL)],
-    ['the client’s session is destroyed', (session: http2.ClientHttp2Session) => session.destroy()],
-    // Node closes the streams of a session destroyed with no error code, and ends them: the stream's `aborted` says it was not ended before.
-    ['the server’s session is destroyed', (_session: http2.ClientHttp2Session, _stream: http2.ClientHttp2Stream, req: http2.Http2ServerRequest) => req.stream.session?.destroy()],
-  ] as const) {
-    it(`${how} before the response: the span is finished once, error and abort logged, no status code`, async () => {
-      installPatches(['httpServer'], { tracer });
-      const arrived = new EventEmitter();
-      const closed = new EventEmitter();
-      const { url, close } = await listen(
-        http2.createServer((req, res) => {
-          res.on('close', () => closed.emit('closed', currentSpan()));
-          arrived.emit('request', req);
-        }),
-      );
-      try {
-        const session = http2.connect(url);
-        session.on('error', () => undefined);
-        const stream = session.request({ ':path': '/slow' });
-        stream.on('error', () => undefined);
-        const [req] = (await once(arrived, 'request')) as [http2.Http2ServerRequest];
-        const gone = once(closed, 'closed');
-        end(session, stream, req);
-        const [activeAtClose] = await gone;
-        session.destroy();
-        await tracer.settle();
-        assert.equal(tracer.started.length, 1);
-        const [span] = tracer.finished;
-        assert.equal(span.finishCount, 1);
-        assert.equal(activeAtClose, span, 'res close runs with the span active');
-        assert.equal('http.status_code' in span.tags, false);
-        assert.equal(span.tags.error, true);
-        assert.deepEqual(span.logs.map((l) => l.fields.event), ['abort']);
-      } finally {
-        await close();
-      }
-    });
-  }
+  endedBeforeResponseTests(tracer, (events) =>
+    http2.createServer((req, res) => {
+      res.on('close', () => events.emit('closed', currentSpan()));
+      events.emit('arrived', req.stream);
+    }),
+  );
 
   it('a secure server with allowHTTP1: HTTP/2 and HTTP/1.1 requests get exactly one span each', async () => {
     installPatches(['httpServer'], { tracer });
@@ -277,6 +323,275 @@ describe('http server hook: http2 (compatibility API)', () => {
   });
 });
 
+describe('http server hook: http2 core API (the stream event)', () => {
+  const tracer = new RecordingTracer();
+  const back = requestLifecycle(tracer, {}, async () => undefined);
+
+  it("a stream gets a server span from its headers, active in the server's and the session's 'stream' listeners and the stream's events: an outbound call is its child; the listeners get Node's arguments", async () => {
+    installPatches(['httpServer', 'http'], { tracer });
+    const seen: Record<string, unknown> = {};
+    const args: unknown[][] = [];
+    const done = new EventEmitter();
+    const server = http2.createServer();
+    server.on('session', (session) =>
+      session.on('stream', (...got: unknown[]) => {
+        args.push(got);
+        seen.session = currentSpan();
+      }),
+    );
+    server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      args.push([stream, headers, flags, rawHeaders]);
+      seen.listener = currentSpan();
+      readThenCall(stream, seen, `${back().url}/from-stream`, (body) => {
+        stream.respond({ ':status': 201 });
+        stream.end(`got ${body}`);
+      });
+      stream.on('close', () => {
+        seen.close = currentSpan();
+        done.emit('done');
+      });
+    });
+    const { url, close } = await listen(server);
+    try {
+      const span = await postedOrder(tracer, url, done, { 'x-tenant': 't1' });
+      for (const where of ['listener', 'session', 'data', 'end', 'close']) assert.equal(seen[where], span, where);
+      // The server's listener and the session's got the same stream, headers object, flags and raw headers: Node's.
+      assert.equal(args.length, 2);
+      const [ofServer, ofSession] = args;
+      assert.equal(ofServer.length, 4);
+      for (let i = 0; i < 4; i++) assert.equal(ofServer[i], ofSession[i], `argument ${i}`);
+      assert.equal(typeof ofServer[2], 'number');
+      assert.ok(Array.isArray(ofServer[3]));
+      assert.equal((ofServer[1] as http2.IncomingHttpHeaders)['x-tenant'], 't1');
+    } finally {
+      await close();
+    }
+  });
+
+  it('a secure server: the status respondWithFile and respondWithFD sent, a 5xx an error, ignoreIncoming and tracedAttributes as for a request', async () => {
+    const ignoreIncoming = ['/health', (req: http.IncomingMessage) => req.headers['x-skip'] === '1'];
+    installPatches(['httpServer'], { tracer, ignoreIncoming, hooks: { httpServer: { tracedAttributes: ['method', 'httpVersion', 'path', 'headers.x-tenant', 'headers.cookie'] } } });
+    const server = http2.createSecureServer(tlsOptions);
+    server.on('stream', (stream, headers) => {
+      const path = headers[':path'];
+      if (path === '/file') stream.respondWithFile(__filename, { ':status': 203 });
+      else if (path === '/fd') {
+        const fd = fs.openSync(__filename, 'r');
+        stream.on('close', () => fs.closeSync(fd));
+        stream.respondWithFD(fd, { ':status': 206 });
+      } else {
+        stream.respond({ ':status': path === '/boom' ? 503 : 200 });
+        stream.end('ok');
+      }
+    });
+    const { url, close } = await listen(server, true);
+    try {
+      assert.equal((await h2request(url, '/file', { traceparent: parentHeader })).status, 203);
+      assert.equal((await h2request(url, '/fd')).status, 206);
+      assert.equal((await h2request(url, '/boom', { 'x-tenant': 't1', cookie: 'secret=1' })).status, 503);
+      assert.equal((await h2request(url, '/health?full=1')).status, 200);
+      assert.equal((await h2request(url, '/other', { 'x-skip': '1' })).status, 200);
+      await tracer.settle();
+      assert.equal(tracer.started.length, 3);
+      const byUrl = new Map(tracer.finished.map((s) => [s.tags['http.url'], s]));
+      const file = byUrl.get(`${url}/file`) as RecordedSpan;
+      assert.equal(file.parentId, '0123456789abcdef');
+      for (const [path, status] of [['/file', 203], ['/fd', 206]] as const) {
+        const span = byUrl.get(`${url}${path}`) as RecordedSpan;
+        assert.equal(span.tags['http.status_code'], status, path);
+        assert.equal(span.tags.error, undefined, path);
+        assert.deepEqual(span.logs, [], path);
+      }
+      const boom = byUrl.get(`${url}/boom`) as RecordedSpan;
+      assertBoom(boom);
+      assert.equal(boom.tags.method, 'GET');
+    } finally {
+      await close();
+    }
+  });
+
+  endedBeforeResponseTests(tracer, (events) =>
+    http2.createServer().on('stream', (stream: http2.ServerHttp2Stream) => {
+      stream.on('error', () => undefined);
+      stream.on('close', () => events.emit('closed', currentSpan()));
+      events.emit('arrived', stream);
+    }),
+  );
+
+  it('a server closed while a stream is open: the stream answers, its span finishes once at its close', async () => {
+    installPatches(['httpServer'], { tracer });
+    const arrived = new EventEmitter();
+    const server = http2.createServer();
+    server.on('stream', (stream) => arrived.emit('stream', stream));
+    const { url } = await listen(server);
+    const session = http2.connect(url);
+    const { done } = h2stream(session, '/late');
+    const [served] = (await once(arrived, 'stream')) as [http2.ServerHttp2Stream];
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    served.respond({ ':status': 200 });
+    served.end('late');
+    assert.deepEqual(await done, { status: 200, body: 'late' });
+    session.close();
+    await serverClosed;
+    await tracer.settle();
+    assert.equal(tracer.started.length, 1);
+    assert.equal(tracer.finished[0].tags['http.status_code'], 200);
+    assert.equal(tracer.finished[0].tags.error, undefined);
+  });
+
+  it("a server with both a 'request' and 'stream' listeners (before and after the compatibility layer's): one span per stream, the request's (requestHook gets the Http2ServerRequest), active in all of them", async () => {
+    const hooked: unknown[] = [];
+    installPatches(['httpServer', 'http'], { tracer, hooks: { httpServer: { requestHook: (_span, req) => hooked.push(req), responseHook: (_span, res) => hooked.push(res) } } });
+    const seen: Record<string, unknown> = {};
+    const server = http2.createServer();
+    server.on('stream', () => (seen.before = currentSpan()));
+    server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      seen.request = currentSpan();
+      req.on('end', () => {
+        seen.end = currentSpan();
+        http.get(`${back().url}/from-both`, (r) => readBody(r).then(() => res.end('both')));
+      });
+      req.resume();
+    });
+    server.on('stream', (stream) => {
+      seen.after = currentSpan();
+      stream.on('close', () => (seen.close = currentSpan()));
+    });
+    const { url, close } = await listen(server);
+    try {
+      assert.deepEqual(await h2request(url, '/both', { traceparent: parentHeader }), { status: 200, body: 'both' });
+      await tracer.settle();
+      const servers = tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}/both`);
+      assert.equal(servers.length, 1);
+      const [span] = servers;
+      assert.equal(span.parentId, '0123456789abcdef');
+      assert.equal(span.tags['http.status_code'], 200);
+      const client = tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags.component === 'http') as RecordedSpan;
+      assert.equal(client.parentId, span.id);
+      // The listener before the compatibility layer's runs before its span started: in the stream's context, which the span then fills.
+      assert.equal(seen.before, undefined);
+      for (const where of ['request', 'end', 'after', 'close']) assert.equal(seen[where], span, where);
+      // The back server's request and response besides.
+      const ofHttp2 = hooked.filter((x) => !(x instanceof http.IncomingMessage || x instanceof http.ServerResponse));
+      assert.equal(ofHttp2.length, 2);
+      assert.ok(ofHttp2[0] instanceof http2.Http2ServerRequest);
+      assert.ok(ofHttp2[1] instanceof http2.Http2ServerResponse);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a stream the compatibility layer makes no request of (CONNECT to a server with a 'request' listener only): one span, once its listeners ran", async () => {
+    installPatches(['httpServer'], { tracer });
+    const { url, close } = await listen(http2.createServer((_req, res) => res.end('never')));
+    try {
+      const session = http2.connect(url);
+      const { done } = h2stream(session, '', { ':method': 'CONNECT', ':authority': 'example.com:443', ':path': undefined as unknown as string });
+      assert.equal((await done).status, 405);
+      session.close();
+      await tracer.settle();
+      assert.equal(tracer.started.length, 1);
+      assert.equal(tracer.finished[0].operationName, 'HTTP CONNECT');
+      assert.equal(tracer.finished[0].tags['http.status_code'], 405);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a pushed stream is the server’s own answer: no span of its own; the pushing stream’s one span', async () => {
+    installPatches(['httpServer'], { tracer });
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      stream.pushStream({ ':path': '/pushed.css' }, (err, push) => {
+        if (err) throw err;
+        push.respond({ ':status': 200 });
+        push.end('css');
+        stream.respond({ ':status': 200 });
+        stream.end('page');
+      });
+    });
+    const { url, close } = await listen(server);
+    try {
+      const session = http2.connect(url);
+      const pushedClosed = new Promise<void>((resolve) =>
+        session.on('stream', (pushed: http2.ClientHttp2Stream) => {
+          pushed.resume();
+          pushed.on('close', resolve);
+        }),
+      );
+      const { done } = h2stream(session, '/page');
+      assert.deepEqual(await done, { status: 200, body: 'page' });
+      await pushedClosed;
+      session.close();
+      await tracer.settle();
+      assert.equal(tracer.started.length, 1);
+      assert.equal(tracer.finished[0].tags['http.url'], `${url}/page`);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a gRPC stream (content-type application/grpc) is left to the grpc hook: no span, the listener's stream untouched", async () => {
+    installPatches(['httpServer'], { tracer });
+    let active: unknown = 'unset';
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      active = currentSpan();
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.end();
+    });
+    const { url, close } = await listen(server);
+    try {
+      assert.equal((await h2request(url, '/pkg.Svc/Method', { 'content-type': 'application/grpc+proto', traceparent: parentHeader }, '')).status, 200);
+      await tracer.settle();
+      assert.equal(tracer.started.length, 0);
+      assert.equal(active, undefined);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a tracer that throws: the stream is served as untraced', async () => {
+    const throwing = new ThrowingTracer();
+    installPatches(['httpServer'], { tracer: throwing });
+    const server = http2.createServer();
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(`span ${currentSpan() !== undefined}`);
+    });
+    const { url, close } = await listen(server);
+    try {
+      assert.deepEqual(await h2request(url, '/x', { traceparent: parentHeader }), { status: 200, body: 'span false' });
+      assert.ok(throwing.calls > 0);
+    } finally {
+      await close();
+    }
+  });
+
+  it('uninstall puts back the emit of the session and stream classes; their streams are served untraced', async () => {
+    installPatches(['httpServer'], { tracer });
+    const server = http2.createServer();
+    const protos: object[] = [];
+    server.on('stream', (stream) => {
+      protos.push(Object.getPrototypeOf(stream), Object.getPrototypeOf(stream.session));
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    const { url, close } = await listen(server);
+    try {
+      assert.deepEqual(await h2request(url, '/before'), { status: 200, body: 'ok' });
+      for (const proto of protos) assert.equal(Object.prototype.hasOwnProperty.call(proto, 'emit'), true);
+      uninstallAllPatches();
+      for (const proto of protos) assert.equal(Object.prototype.hasOwnProperty.call(proto, 'emit'), false);
+      assert.deepEqual(await h2request(url, '/after'), { status: 200, body: 'ok' });
+      await tracer.settle();
+      assert.equal(tracer.started.length, 1);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('http server hook: http2 with no tracer registered', () => {
   after(() => {
     uninstallAllPatches();
@@ -301,6 +616,31 @@ describe('http server hook: http2 with no tracer registered', () => {
       assert.equal(looked, 1);
       for (let i = 0; i < 3; i++) assert.deepEqual(await h2request(url, `/next/${i}`), { status: 200, body: 'true true' });
       assert.equal(looked, 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a stream: no span work past the first stream; the 'stream' listener gets Node's arguments", async () => {
+    let looked = 0;
+    const ignoreIncoming = (): boolean => (looked++, false);
+    installPatches(['httpServer'], { hooks: { httpServer: { ignoreIncoming } } });
+    opentracing.initGlobalTracer(new opentracing.Tracer());
+    const server = http2.createServer();
+    server.on('session', (session) =>
+      session.on('stream', (stream: http2.ServerHttp2Stream, headers: unknown, flags: unknown, raw: unknown) => {
+        // The server's listener ran first, with the same arguments.
+        const ok = seen[0] === stream && seen[1] === headers && seen[2] === flags && seen[3] === raw && currentSpan() === undefined;
+        stream.respond({ ':status': 200 });
+        stream.end(String(ok));
+      }),
+    );
+    let seen: unknown[] = [];
+    server.on('stream', (...args: unknown[]) => (seen = args));
+    const { url, close } = await listen(server);
+    try {
+      for (let i = 0; i < 3; i++) assert.deepEqual(await h2request(url, `/s/${i}`), { status: 200, body: 'true' });
+      assert.equal(looked, 0);
     } finally {
       await close();
     }

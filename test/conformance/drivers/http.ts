@@ -161,17 +161,28 @@ export function h2reply(session: http2.ClientHttp2Session, headers: http2.Outgoi
 
 /**
  * An h2c server on 127.0.0.1 answering as the conformance server does: `/destroy` resets the stream (the
- * client sees ERR_HTTP2_STREAM_ERROR), `/slow` answers after a moment (`slow` told when it arrives).
+ * client sees ERR_HTTP2_STREAM_ERROR), `/slow` answers after a moment (`slow` told when it arrives). Through
+ * the compatibility API ('request'), or with `core` the core API ('stream').
  */
-export async function startH2ConformanceServer(slow: () => void): Promise<{ server: http2.Http2Server; url: string }> {
-  const server = http2.createServer((req, res) => {
-    if (req.url === '/destroy') return void req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-    if (req.url === '/slow') {
+export async function startH2ConformanceServer(slow: () => void, core = false): Promise<{ server: http2.Http2Server; url: string }> {
+  const serve = (stream: http2.ServerHttp2Stream, path: unknown, answer: () => void): void => {
+    if (path === '/destroy') return void stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    if (path === '/slow') {
       slow();
-      return void setTimeout(() => res.end('ok'), 30);
+      return void setTimeout(answer, 30);
     }
-    res.end('ok');
-  });
+    answer();
+  };
+  const server = core
+    ? http2.createServer().on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+        // The reset of `/destroy` is an 'error' of the stream (the compatibility layer listens for it itself).
+        stream.on('error', () => undefined);
+        serve(stream, headers[':path'], () => {
+          stream.respond({ ':status': 200 });
+          stream.end('ok');
+        });
+      })
+    : http2.createServer((req, res) => serve(req.stream, req.url, () => res.end('ok')));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

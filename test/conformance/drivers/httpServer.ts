@@ -41,39 +41,54 @@ export const httpServerDriver: Driver = {
   otel: otelHttp,
 };
 
-/** The http2 compatibility API: an h2c server answering as the conformance server does, one client session. */
-let h2server: http2.Http2Server;
-let h2url = '';
-let session: http2.ClientHttp2Session;
-let h2arrived: (() => void) | undefined;
-
-function h2get(path: string, parent?: RecordedSpan): Promise<Reply> {
-  const headers: http2.OutgoingHttpHeaders = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
-  return h2reply(session, { ':path': path, ...headers });
+/** An h2c server of http2's compatibility API (or, `core`, its core API) answering as the conformance server does, one client session. */
+function h2ServerDriver(core: boolean): Driver {
+  let h2server: http2.Http2Server;
+  let h2url = '';
+  let session: http2.ClientHttp2Session;
+  let h2arrived: (() => void) | undefined;
+  const h2get = (path: string, parent?: RecordedSpan): Promise<Reply> => {
+    const headers: http2.OutgoingHttpHeaders = parent === undefined ? {} : { traceparent: `00-${parent.traceId}-${parent.id}-01` };
+    return h2reply(session, { ':path': path, ...headers });
+  };
+  // The core API: a server's session and stream, whose classes' emit the hook wraps once it saw one of each.
+  let coreTargets: Array<[object, PropertyKey]> = [];
+  return {
+    name: `httpServer (http2 ${core ? 'core' : 'compatibility'} API)`,
+    hook: 'httpServer',
+    kind: 'server',
+    operation: 'HTTP GET',
+    tags: () => ({ component: 'http', 'http.method': 'GET', 'http.url': `${h2url}/conformance`, 'http.status_code': 200, 'peer.address': '127.0.0.1' }),
+    targets: () => [
+      [Object.getPrototypeOf(h2server), 'emit'],
+      [http2.Http2ServerRequest.prototype, 'emit'],
+      [http2.Http2ServerResponse.prototype, 'emit'],
+      ...coreTargets,
+    ],
+    async start() {
+      // `/destroy`: the client sees the stream reset, the server span an abort.
+      ({ server: h2server, url: h2url } = await startH2ConformanceServer(() => h2arrived?.(), core));
+      if (core) {
+        h2server.once('stream', (stream: http2.ServerHttp2Stream) => {
+          coreTargets = [
+            [Object.getPrototypeOf(stream), 'emit'],
+            [Object.getPrototypeOf(stream.session), 'emit'],
+          ];
+        });
+      }
+      session = http2.connect(h2url);
+      await new Promise<void>((resolve) => session.once('connect', () => resolve()));
+      if (core) await h2get('/first');
+    },
+    async stop() {
+      session.destroy();
+      await new Promise<void>((resolve) => h2server.close(() => resolve()));
+    },
+    call: (parent) => h2get('/conformance?q=1', parent),
+    failingCall: () => h2get('/destroy'),
+    inFlightCall: () => inFlight(new Promise<void>((resolve) => (h2arrived = resolve)), () => h2get('/slow')),
+  };
 }
 
-export const http2ServerDriver: Driver = {
-  name: 'httpServer (http2 compatibility API)',
-  hook: 'httpServer',
-  kind: 'server',
-  operation: 'HTTP GET',
-  tags: () => ({ component: 'http', 'http.method': 'GET', 'http.url': `${h2url}/conformance`, 'http.status_code': 200, 'peer.address': '127.0.0.1' }),
-  targets: () => [
-    [Object.getPrototypeOf(h2server), 'emit'],
-    [http2.Http2ServerRequest.prototype, 'emit'],
-    [http2.Http2ServerResponse.prototype, 'emit'],
-  ],
-  async start() {
-    // `/destroy`: the client sees the stream reset, the server span an abort.
-    ({ server: h2server, url: h2url } = await startH2ConformanceServer(() => h2arrived?.()));
-    session = http2.connect(h2url);
-    await new Promise<void>((resolve) => session.once('connect', () => resolve()));
-  },
-  async stop() {
-    session.destroy();
-    await new Promise<void>((resolve) => h2server.close(() => resolve()));
-  },
-  call: (parent) => h2get('/conformance?q=1', parent),
-  failingCall: () => h2get('/destroy'),
-  inFlightCall: () => inFlight(new Promise<void>((resolve) => (h2arrived = resolve)), () => h2get('/slow')),
-};
+export const http2ServerDriver: Driver = h2ServerDriver(false);
+export const http2StreamDriver: Driver = h2ServerDriver(true);
