@@ -214,16 +214,19 @@ describe('an error wrapping a database error, thrown in a local span', () => {
       await assert.rejects(traceFunction('job', async () => { throw new Error(`db: ${detail}`); }, { tracer, requireParent: false })());
       return tracer.finished[tracer.finished.length - 1].errorLog()?.fields.message;
     };
+    // Values of this test's own: other tests' database errors (in the same process) are among the latest texts too.
     const first = failedDbError(tracer);
+    Object.assign(first, { message: 'duplicate key value violates unique constraint "ring_first_key"', detail: 'Key (email)=(ring-first@example.com) already exists.' });
+    new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(first);
     assert.equal(await quoteOf(first.detail), 'db: Key (email)=(?) already exists.');
     // 32 texts later (a message and a detail each), the first error's are no longer known.
     for (let i = 0; i < 16; i++) {
       const other = failedDbError(tracer);
-      Object.assign(other, { message: `duplicate key value violates unique constraint "users_${i}_key"`, detail: `Key (email)=(user${i}@example.com) already exists.` });
+      Object.assign(other, { message: `duplicate key value violates unique constraint "ring_${i}_key"`, detail: `Key (email)=(ring-${i}@example.com) already exists.` });
       new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(other);
     }
-    assert.equal(await quoteOf('Key (email)=(user15@example.com) already exists.'), 'db: Key (email)=(?) already exists.');
-    assert.equal(await quoteOf(first.detail), 'db: Key (email)=(alice@example.com) already exists.');
+    assert.equal(await quoteOf('Key (email)=(ring-15@example.com) already exists.'), 'db: Key (email)=(?) already exists.');
+    assert.equal(await quoteOf(first.detail), 'db: Key (email)=(ring-first@example.com) already exists.');
   });
 
   it('calls no getter of the app\'s error, and logs a copy without them (a `cause` one, one that throws)', () => {
