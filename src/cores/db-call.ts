@@ -292,7 +292,10 @@ function noteEchoedTexts(error: object, logged: unknown): void {
       if (typeof text !== 'string' || text.length < MIN_ECHOED_TEXT) continue;
       const own = logged !== null && typeof logged === 'object' ? Object.getOwnPropertyDescriptor(logged, name) : undefined;
       const shown = own !== undefined && typeof own.value === 'string' ? own.value : '?';
-      if (shown === text || echoedTexts.some(([echoed]) => echoed === text)) continue;
+      if (shown === text) continue;
+      // A text failed with again is the latest again (the request quoting it now may be the one that failed).
+      const known = echoedTexts.findIndex(([echoed]) => echoed === text);
+      if (known !== -1) echoedTexts.splice(known, 1);
       if (echoedTexts.push([text, shown]) > MAX_ECHOED_TEXTS) echoedTexts.shift();
     }
   } catch {

@@ -227,6 +227,14 @@ describe('an error wrapping a database error, thrown in a local span', () => {
     }
     assert.equal(await quoteOf('Key (email)=(ring-15@example.com) already exists.'), 'db: Key (email)=(?) already exists.');
     assert.equal(await quoteOf(first.detail), 'db: Key (email)=(ring-first@example.com) already exists.');
+    // A text failed with again is the latest again: older ones leave the ring first.
+    const failWith = (message: string, detail: string): void => new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(Object.assign(new Error(message), { detail }));
+    const second = ['duplicate key value violates unique constraint "ring_second_key"', 'Key (email)=(ring-second@example.com) already exists.'] as const;
+    failWith(...second);
+    for (let i = 0; i < 14; i++) failWith(`duplicate key value violates unique constraint "ring_older_${i}_key"`, `Key (email)=(older-${i}@example.com) already exists.`);
+    failWith(...second);
+    for (let i = 0; i < 2; i++) failWith(`duplicate key value violates unique constraint "ring_newer_${i}_key"`, `Key (email)=(newer-${i}@example.com) already exists.`);
+    assert.equal(await quoteOf(second[1]), 'db: Key (email)=(?) already exists.');
   });
 
   it('calls no getter of the app\'s error, and logs a copy without them (a `cause` one, one that throws)', () => {
