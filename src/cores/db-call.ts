@@ -322,8 +322,17 @@ export function loggedForm(err: unknown, redact: (text: string) => string = with
  * the texts of a recent database error which the error quotes are the database span's copy's.
  */
 export function markAppError(span: Span, err: unknown): void {
-  const redact = echoedTexts.length === 0 ? withoutCredentials : (text: string) => withoutCredentials(withoutEchoedTexts(text));
+  const redact = appErrorRedaction();
   markError(span, loggedForm(err, redact), 'error', redact);
+}
+
+/** An app's error as `markAppError` logs it (a consumer's handler's error, logged by its DbCall). */
+export function appErrorForm(err: unknown): unknown {
+  return loggedForm(err, appErrorRedaction());
+}
+
+function appErrorRedaction(): (text: string) => string {
+  return echoedTexts.length === 0 ? withoutCredentials : (text: string) => withoutCredentials(withoutEchoedTexts(text));
 }
 
 function withoutEchoedTexts(text: string): string {

@@ -11,7 +11,7 @@ import type { Reference, Span, SpanContext } from 'opentracing';
 import { isSuppressed, storage } from '../context';
 import type { ActiveHook } from '../registry/define';
 import { clientParent, CommonHookOptions, extractContext, injectHeaders, startSpanWith, TagMap, tracingOff } from '../spans';
-import { DbCall } from './db-call';
+import { appErrorForm, DbCall } from './db-call';
 import { ownCopy } from '../own-copy';
 import { headersToAdd } from '../trace-headers';
 import { isPromise } from 'node:util/types';
@@ -217,7 +217,8 @@ export function startConsumer(
     references.push(i === 0 && hook.options.consumerParent === 'childOf' ? childOf(list[i]) : followsFrom(list[i]));
   }
   const span = startSpanWith(hook, spec.operationName, { references, tags: messageTags(Tags.SPAN_KIND_MESSAGING_CONSUMER, spec) });
-  return span === undefined ? undefined : new DbCall(span, undefined, hook.name, undefined, outcomeOf);
+  // The handler's error is the app's: logged as a server span logs one (a rethrown database error as its span did).
+  return span === undefined ? undefined : new DbCall(span, undefined, hook.name, appErrorForm, outcomeOf);
 }
 
 /**

@@ -16,6 +16,8 @@ import {
   withTraceHeaders,
 } from '../../src/cores/messaging';
 import { ActiveHook } from '../../src/registry/define';
+import { DbCall, redactedErrorCopy } from '../../src/cores/db-call';
+import { loggedErrorText } from '../helpers/error-log';
 import { RecordedSpan, RecordingContext, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 
 const SPEC: MessageSpanSpec = { component: 'demo-mq', system: 'demo', operationName: 'demo.send orders', destination: 'orders', tags: { 'demo.partition': 3 } };
@@ -107,6 +109,29 @@ describe('messaging core', () => {
   });
 
   describe('consumer', () => {
+    it("a handler's error is logged as a server span logs an app's: a rethrown or wrapped database error as its span did, a quote of one, URL credentials left out; the library gets the app's own error", async () => {
+      const dbError = Object.assign(new Error('duplicate key value violates unique constraint "consumer_email_key"'), { detail: 'Key (email)=(consumer-alice@example.com) already exists.' });
+      new DbCall(tracer.startSpan('pg.query'), undefined, 'pg', (e) => redactedErrorCopy(e)).fail(dbError);
+      const thrown = [
+        dbError,
+        new Error('could not store the order', { cause: dbError }),
+        new Error(`db: ${dbError.detail}`),
+        new Error('cannot reach postgres://app:s3cret@db/app'),
+      ];
+      for (const err of thrown) {
+        const call = startConsumer(hook, SPEC, null)!;
+        await assert.rejects(runConsumer(call, async () => { throw err; }, undefined, []), (e) => e === err);
+      }
+      const consumers = tracer.finished.filter((span) => span.operationName === SPEC.operationName);
+      assert.equal(consumers.length, thrown.length);
+      for (const span of consumers) {
+        assert.equal(span.tags.error, true);
+        assert.doesNotMatch(loggedErrorText(span), /consumer-alice|s3cret/);
+      }
+      assert.equal(dbError.detail, 'Key (email)=(consumer-alice@example.com) already exists.');
+      assert.equal(thrown[3].message, 'cannot reach postgres://app:s3cret@db/app');
+    });
+
     const producer = (): RecordedSpan => tracer.startSpan('send') as RecordedSpan;
 
     it('extracts from string, Buffer, byte-array and array values, through any reader', () => {
