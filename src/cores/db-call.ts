@@ -449,6 +449,17 @@ export function runInContext<R>(store: RequestContext | undefined, fn: (...args:
 }
 
 /**
+ * A wrapper factory for a handler of what a library does by itself (what a connection's socket delivers)
+ * running outside any request, never in the one that opened the connection: none entered from none.
+ */
+export function outsideRequests(hook: ActiveHook) {
+  return (original: (...args: any[]) => any) =>
+    function (this: unknown): unknown {
+      return tracingOff(hook) ? applyArgs(original, this, arguments) : runInContext(undefined, original, this, arguments);
+    };
+}
+
+/**
  * `callback` as the library is given it, run in `store` (by default its caller's context) whatever
  * context the library calls it from: a connection's socket carries none of the caller's.
  */

@@ -33,7 +33,7 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { isSuppressed, storage } from '../context';
-import { applyWithCallerCallback, callbackInCallerContext, runInContext } from '../cores/db-call';
+import { applyWithCallerCallback, callbackInCallerContext, outsideRequests, runInContext } from '../cores/db-call';
 import type { DbCall } from '../cores/db-call';
 import { extractMessageContext, injectMessageContext, objectHeaders, runConsumer, startConsumer, startProducer, traceHandler } from '../cores/messaging';
 import type { MessageSpanSpec } from '../cores/messaging';
@@ -379,17 +379,6 @@ function handOver(hook: ActiveHook<AmqplibOptions>, channel: ChannelLike, queue:
 
 // ---- context --------------------------------------------------------------------------------------
 
-/**
- * A handler of what the library does by itself (what its socket and a channel's write buffer deliver:
- * replies, deliveries, returned messages, `'error'`, `'close'`, `'drain'`, `'blocked'`, a broker's cancel)
- * running outside any request: never in the one that opened the connection or filled the buffer.
- */
-function outsideRequests(hook: ActiveHook) {
-  return (original: AnyFunction) =>
-    function (this: unknown): unknown {
-      return tracingOff(hook) ? applyArgs(original, this, arguments) : runInContext(undefined, original, this, arguments);
-    };
-}
 
 /** On a connection's socket whose events run outside any request. */
 const kOutside = Symbol('opentracing-client-hooks.amqplibOutside');

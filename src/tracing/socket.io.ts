@@ -25,7 +25,7 @@
 import { Tags } from 'opentracing';
 import { isSuppressed, storage } from '../context';
 import { startProducer } from '../cores/messaging';
-import { DbCall, detached, inCallerContext } from '../cores/db-call';
+import { DbCall, inCallerContext, outsideRequests } from '../cores/db-call';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { startServerSpan, TagMap, tracingOff } from '../spans';
 import type { SocketIoOptions } from '../options/socket.io';
@@ -145,14 +145,6 @@ function ackInContext(args: IArguments): ArrayLike<unknown> {
 
 // ---- what the connection delivers -----------------------------------------------------------------
 
-/** Runs the method outside any context; from none (a websocket's packets) it enters none. */
-function outsideRequests(hook: ActiveHook<SocketIoOptions>) {
-  return (original: AnyFunction) =>
-    function (this: unknown): unknown {
-      if (tracingOff(hook) || storage.getStore() === undefined) return applyArgs(original, this, arguments);
-      return detached(() => applyArgs(original, this, arguments));
-    };
-}
 
 /**
  * A Client's handlers of its engine.io connection's `data`, `close` and `error` (bound when the Client is
