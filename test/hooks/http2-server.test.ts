@@ -109,6 +109,15 @@ async function postedOrder(tracer: RecordingTracer, url: string, done: EventEmit
   return server;
 }
 
+/** Replaces Node's compatibility listener of `server` (`bound onServerStream`) by one of another name that calls it. */
+function renameCompatListener(server: Http2): void {
+  const [node] = server.listeners('stream').filter((l) => l.name === 'bound onServerStream');
+  server.removeListener('stream', node as (...args: any[]) => void);
+  server.on('stream', function other(this: unknown, ...args: unknown[]) {
+    return Reflect.apply(node, this, args);
+  });
+}
+
 type Ending = (streams: { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream; served: http2.ServerHttp2Stream }) => void;
 
 /** Ways a request ends before its response. */
@@ -222,6 +231,68 @@ describe('http server hook: http2 (compatibility API)', () => {
       assert.equal(span.traceId, '0123456789abcdef0123456789abcdef');
       assert.equal(span.tags['http.status_code'], 200);
       assert.equal(active, span);
+    } finally {
+      await close();
+    }
+  });
+
+  it("an Expect Node answers 417 itself (not 100-continue, no 'checkExpectation' listener; no 'request'): one span from its headers, the 417, finished at the stream's close, what the 'stream' listeners start asynchronously its children", async () => {
+    installPatches(['httpServer'], { tracer });
+    const seen: Record<string, unknown> = {};
+    const closed = new EventEmitter();
+    const server = http2.createServer(() => (seen.handler = 'called'));
+    server.on('stream', (stream: http2.ServerHttp2Stream) => {
+      setImmediate(() => (seen.later = currentSpan()));
+      stream.on('close', () => closed.emit('closed', currentSpan()));
+    });
+    const { url, close } = await listen(server);
+    try {
+      const gone = once(closed, 'closed');
+      assert.deepEqual(await h2request(url, '/expects?x=1', { traceparent: parentHeader, expect: 'something-else' }), { status: 417, body: '' });
+      const [activeAtClose] = await gone;
+      await tracer.settle();
+      assert.equal(tracer.started.length, 1);
+      const [span] = tracer.finished;
+      assert.equal(span.operationName, 'HTTP GET');
+      assert.equal(span.traceId, '0123456789abcdef0123456789abcdef');
+      assert.equal(span.parentId, '0123456789abcdef');
+      assert.deepEqual(span.tags, { 'span.kind': 'server', component: 'http', 'http.method': 'GET', 'http.url': `${url}/expects`, 'peer.address': '127.0.0.1', 'http.status_code': 417 });
+      assert.deepEqual(span.logs, []);
+      assert.equal(seen.handler, undefined, 'Node emitted no request');
+      assert.equal(seen.later, span);
+      assert.equal(activeAtClose, span);
+    } finally {
+      await close();
+    }
+  });
+
+  it("an Expect delivered through 'checkExpectation', and Expect: 100-continue with no 'checkContinue' listener (Node sends the 100 and emits 'request'): one span each, the request's, active in its listener", async () => {
+    installPatches(['httpServer'], { tracer });
+    const seen: Record<string, unknown> = {};
+    const server = http2.createServer((req, res) => {
+      seen[req.url] = currentSpan();
+      req.resume();
+      req.on('end', () => res.end('stored'));
+    });
+    server.on('checkExpectation', (req, res) => {
+      seen[req.url] = currentSpan();
+      res.statusCode = 202;
+      res.end('expected');
+    });
+    const { url, close } = await listen(server);
+    try {
+      assert.deepEqual(await h2request(url, '/expectation', { traceparent: parentHeader, expect: 'something-else' }), { status: 202, body: 'expected' });
+      assert.deepEqual(await h2request(url, '/continue', { traceparent: parentHeader, expect: '100-continue' }, 'data'), { status: 200, body: 'stored' });
+      await tracer.settle();
+      assert.equal(tracer.started.length, 2);
+      for (const [path, method, status] of [['/expectation', 'GET', 202], ['/continue', 'POST', 200]] as const) {
+        const span = tracer.finished.find((s) => s.tags['http.url'] === `${url}${path}`) as RecordedSpan;
+        assert.equal(span.operationName, `HTTP ${method}`, path);
+        assert.equal(span.parentId, '0123456789abcdef', path);
+        assert.equal(span.tags['http.status_code'], status, path);
+        assert.equal(span.tags.error, undefined, path);
+        assert.equal(seen[path], span, path);
+      }
     } finally {
       await close();
     }
@@ -481,6 +552,92 @@ describe('http server hook: http2 core API (the stream event)', () => {
     }
   });
 
+  // Node's own 'stream' listener, the compatibility layer's, is known by its name ('bound onServerStream'). Under another name the
+  // stream gets its span at once, as a stream of the core API, and the request the layer makes of it takes that span.
+  const renamings: ReadonlyArray<readonly [string, (server: http2.Http2Server) => void, (server: http2.Http2Server) => void]> = [
+    [
+      'replaced by a listener of the app that calls it',
+      () => undefined,
+      renameCompatListener,
+    ],
+    [
+      // (OpenTelemetry's `context.bind(ctx, server)` leaves Node's as it is: its `on` adds a listener added from 'newListener' unwrapped.)
+      "wrapped, as every listener of the server, by another instrumentation's 'on'",
+      (server) => {
+        const on = server.on;
+        server.on = function wrappedOn(this: unknown, event: string, listener: (...args: any[]) => void) {
+          const wrapped = function wrappedListener(this: unknown, ...args: unknown[]): unknown {
+            return Reflect.apply(listener, this, args);
+          };
+          return Reflect.apply(on, this, [event, wrapped]);
+        } as typeof server.on;
+      },
+      () => undefined,
+    ],
+  ];
+  for (const [how, before, after] of renamings) {
+    it(`Node's compatibility listener under another name (${how}): one span per request, from its headers, with its status, active in the 'stream' listeners and the handler`, async () => {
+      installPatches(['httpServer', 'http'], { tracer });
+      const seen: Record<string, unknown[]> = {};
+      const note = (where: string): number => (seen[where] ??= []).push(currentSpan());
+      const closed = new EventEmitter();
+      const server = http2.createServer();
+      before(server);
+        server.on('stream', () => note('before'));
+        server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+          note('request');
+          req.on('end', () => {
+            note('end');
+            http.get(`${back().url}/from-renamed`, (r) =>
+              readBody(r).then(() => {
+                res.statusCode = req.url === '/second' ? 503 : 201;
+                res.end('renamed');
+              }),
+            );
+          });
+          req.resume();
+        });
+        server.on('stream', (stream: http2.ServerHttp2Stream) => {
+          note('after');
+          stream.on('close', () => {
+            note('close');
+            closed.emit('closed');
+          });
+        });
+        after(server);
+        assert.equal(server.listeners('stream').filter((l) => l.name === 'bound onServerStream').length, 0);
+        const { url, close } = await listen(server);
+        try {
+          const session = http2.connect(url);
+          const both = new Promise<void>((resolve) => closed.on('closed', () => seen.close.length === 2 && resolve()));
+          const first = h2stream(session, '/first', { traceparent: parentHeader });
+          const second = h2stream(session, '/second', { traceparent: '00-0123456789abcdef0123456789abcdef-fedcba9876543210-01' });
+          assert.deepEqual([await first.done, await second.done], [{ status: 201, body: 'renamed' }, { status: 503, body: 'renamed' }]);
+          session.close();
+          await both;
+          await tracer.settle();
+          const servers = tracer.ofKind('server').filter((s) => s.tags['http.url']?.startsWith(url));
+          assert.equal(servers.length, 2);
+          for (const [path, parent, status] of [['/first', '0123456789abcdef', 201], ['/second', 'fedcba9876543210', 503]] as const) {
+            const span = servers.find((s) => s.tags['http.url'] === `${url}${path}`) as RecordedSpan;
+            assert.equal(span.operationName, 'HTTP GET', path);
+            assert.equal(span.parentId, parent, path);
+            assert.equal(span.tags['http.status_code'], status, path);
+            assert.equal(span.tags.error, status === 503 ? true : undefined, path);
+            assert.deepEqual(span.logs, [], path);
+            const client = tracer.ofKind('client').find((s) => s.parentId === span.id);
+            assert.ok(client !== undefined, `${path}: the outbound call is a child of its span`);
+          }
+          for (const where of ['before', 'request', 'end', 'after', 'close']) {
+            assert.equal(seen[where].length, 2, where);
+            assert.deepEqual(new Set(seen[where]), new Set(servers), where);
+          }
+        } finally {
+          await close();
+        }
+    });
+  }
+
   it("a stream the compatibility layer makes no request of (CONNECT to a server with a 'request' listener only): one span, once its listeners ran", async () => {
     installPatches(['httpServer'], { tracer });
     const { url, close } = await listen(http2.createServer((_req, res) => res.end('never')));
@@ -493,6 +650,54 @@ describe('http server hook: http2 core API (the stream event)', () => {
       assert.equal(tracer.started.length, 1);
       assert.equal(tracer.finished[0].operationName, 'HTTP CONNECT');
       assert.equal(tracer.finished[0].tags['http.status_code'], 405);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a CONNECT tunnel (a server with a 'connect' listener, not traced itself): one span from its headers, with the status sent, finished once at the tunnel's close; the tunnel's data and what the listener starts asynchronously in it", async () => {
+    installPatches(['httpServer'], { tracer });
+    const seen: Record<string, unknown> = {};
+    const server = http2.createServer((_req, res) => res.end('never'));
+    server.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      seen.listener = currentSpan();
+      setImmediate(() => {
+        seen.later = currentSpan();
+        res.writeHead(200);
+        req.on('data', (d: Buffer) => {
+          seen.data = currentSpan();
+          res.write(d);
+        });
+        req.on('end', () => res.end());
+      });
+    });
+    const { url, close } = await listen(server);
+    try {
+      const session = http2.connect(url);
+      const tunnel = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443', traceparent: parentHeader }, { endStream: false });
+      let echoed = '';
+      tunnel.setEncoding('utf8');
+      tunnel.on('data', (d: string) => {
+        echoed += d;
+        if (echoed === 'ping') tunnel.end();
+      });
+      const [headers] = (await once(tunnel, 'response')) as [http2.IncomingHttpHeaders];
+      assert.equal(headers[':status'], 200);
+      tunnel.write('ping');
+      await once(tunnel, 'close');
+      session.close();
+      await tracer.settle();
+      assert.equal(tracer.started.length, 1);
+      const [span] = tracer.finished;
+      assert.equal(span.operationName, 'HTTP CONNECT');
+      assert.equal(span.parentId, '0123456789abcdef');
+      assert.equal(span.tags['http.status_code'], 200);
+      assert.equal(span.tags.error, undefined);
+      assert.deepEqual(span.logs, []);
+      // The listener runs before the span starts (as a 'stream' listener before the compatibility layer's); what it starts has the span.
+      assert.equal(seen.listener, undefined);
+      assert.equal(seen.later, span);
+      assert.equal(seen.data, span);
     } finally {
       await close();
     }
