@@ -167,18 +167,25 @@ function wrapEmit(state: ServerState, kindOf: (req: IncomingMessage) => RequestK
       // 'checkContinue' listener): it has its span already, and runs in the context it is dispatched in.
       if (inboundRequest(req) !== undefined) return applyArgs(original, this, arguments);
       const kind = kindOf(req);
-      // An HTTP/2 request is its stream's: one span for both, whichever event came first.
-      const stream = kind === HTTP2 ? (req as unknown as { stream?: unknown }).stream : undefined;
-      const ofStream = inboundRequest(stream);
-      if (ofStream !== undefined) {
-        ofStream.attach(req);
-        ofStream.attach(res);
-        return ofStream.run(original, this, arguments);
+      let stream: unknown;
+      let store: InboundStore | undefined;
+      if (kind === HTTP2) {
+        // An HTTP/2 request is its stream's: one span for both, whichever event came first.
+        stream = (req as unknown as { stream?: unknown }).stream;
+        const ofStream = inboundRequest(stream);
+        if (ofStream !== undefined) {
+          ofStream.attach(req);
+          ofStream.attach(res);
+          return ofStream.run(original, this, arguments);
+        }
+        const pending = pendingOf(stream);
+        // Its stream, being emitted, was judged untraced (ignored): so is the request, not judged again.
+        if (pending !== undefined && pending.store === undefined) return runRequest(undefined, undefined, original, this, arguments);
+        store = pending?.store;
       }
-      const pending = pendingOf(stream);
       let inbound: InboundRequest | undefined;
       try {
-        inbound = startInbound(state, req, res, kind, pending?.store);
+        inbound = startInbound(state, req, res, kind, store);
         if (inbound !== undefined && stream !== null && typeof stream === 'object') inbound.attach(stream);
       } catch {
         inbound = undefined;
@@ -190,17 +197,19 @@ function wrapEmit(state: ServerState, kindOf: (req: IncomingMessage) => RequestK
 }
 
 /**
- * A stream whose 'stream' event is being emitted on a server whose compatibility layer listens (it turns the
- * stream into a 'request' from inside that event): the store its listeners run in, which the request's
- * span fills, and whether the compatibility layer took it (delivered it, or ignored it).
+ * A stream whose 'stream' event is being emitted with no span yet. On a server whose compatibility layer
+ * listens (it turns the stream into a 'request' from inside that event): the store its listeners run in,
+ * which the request's span fills, and whether the compatibility layer took it (delivered it, or ignored
+ * it). Else the stream was judged untraced (`store` undefined: ignored, or a tracer that failed): its
+ * other 'stream' events (the server's inside the session's) and its request are not judged again.
  */
 interface PendingStream {
   readonly stream: object;
-  readonly store: InboundStore;
+  readonly store: InboundStore | undefined;
   taken: boolean;
 }
 
-/** The stream being emitted now, if its span waits for the compatibility layer: events are synchronous, so one at a time. */
+/** The stream being emitted now, if it has no span yet: events are synchronous, so one at a time. */
 let pendingStream: PendingStream | undefined;
 
 function pendingOf(stream: unknown): PendingStream | undefined {
@@ -267,14 +276,15 @@ function emitStream(state: ServerState, learnStream: (stream: object) => void, o
   } catch {
     inbound = undefined;
   }
-  if (pending === undefined) return runRequest(inbound, undefined, original, self, args);
+  if (inbound !== undefined) return runRequest(inbound, undefined, original, self, args);
+  pending ??= { stream, store: undefined, taken: true };
   const outer = pendingStream;
   pendingStream = pending;
   try {
     return runRequest(undefined, pending.store, original, self, args);
   } finally {
     pendingStream = outer;
-    if (!pending.taken) startLate(state, stream, headers, pending.store);
+    if (!pending.taken && pending.store !== undefined) startLate(state, stream, headers, pending.store);
   }
 }
 

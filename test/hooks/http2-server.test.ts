@@ -638,6 +638,31 @@ describe('http server hook: http2 core API (the stream event)', () => {
     });
   }
 
+  it("ignoreIncoming judges a stream once: its predicate is called once per stream, not again for the server's 'stream' inside the session's, nor for the request Node's listener under another name makes of it", async () => {
+    // Regression: an ignored stream was judged again at each of these (a sampling predicate could trace it the second time).
+    const judged: unknown[] = [];
+    const ignoreIncoming = (req: http.IncomingMessage): boolean => (judged.push(req.url), req.url === '/skip');
+    installPatches(['httpServer'], { tracer, ignoreIncoming });
+    const core = http2.createServer().on('stream', (stream: http2.ServerHttp2Stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(String(currentSpan() !== undefined));
+    });
+    const compat = http2.createServer((_req, res) => res.end(String(currentSpan() !== undefined)));
+    renameCompatListener(compat);
+    for (const server of [core, compat]) {
+      const { url, close } = await listen(server);
+      try {
+        assert.deepEqual(await h2request(url, '/kept'), { status: 200, body: 'true' });
+        assert.deepEqual(await h2request(url, '/skip'), { status: 200, body: 'false' });
+      } finally {
+        await close();
+      }
+    }
+    await tracer.settle();
+    assert.deepEqual(judged, ['/kept', '/skip', '/kept', '/skip']);
+    assert.equal(tracer.started.length, 2);
+  });
+
   it("a stream the compatibility layer makes no request of (CONNECT to a server with a 'request' listener only): one span, once its listeners ran", async () => {
     installPatches(['httpServer'], { tracer });
     const { url, close } = await listen(http2.createServer((_req, res) => res.end('never')));
