@@ -26,6 +26,7 @@ import { Tags } from 'opentracing';
 import { isSuppressed, storage } from '../context';
 import { startProducer } from '../cores/messaging';
 import { DbCall, inCallerContext, outsideRequests } from '../cores/db-call';
+import { inboundRequest } from '../cores/http-server';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { startServerSpan, TagMap, tracingOff } from '../spans';
 import type { SocketIoOptions } from '../options/socket.io';
@@ -145,13 +146,41 @@ function ackInContext(args: IArguments): ArrayLike<unknown> {
 
 // ---- what the connection delivers -----------------------------------------------------------------
 
-
 /**
  * A Client's handlers of its engine.io connection's `data`, `close` and `error` (bound when the Client is
- * made: one made before install keeps the untraced ones).
+ * made: one made before install keeps the untraced ones). With engine.io 6 its Socket already hands them
+ * over outside any request (`patchEngineSocket`); this covers engine.io 5 (socket.io 4.0, 4.1).
  */
 export function patchClient(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
   for (const method of ['ondata', 'onclose', 'onerror']) wrap(exports.Client?.prototype, method, outsideRequests(hook));
+}
+
+/**
+ * engine.io's Socket (the connection): what its transport hands it (a packet, a drain, a close or error,
+ * bound in `setTransport` when the Socket is made or upgrades) and its close whatever called it, run outside
+ * any request, and so do its events (`packet`, `data`, `message`, `heartbeat`, `close`) and socket.io's
+ * handling of them. `onOpen` too, as the handshake request makes the Socket: the heartbeat timers it sets
+ * (a ping, with its `packetCreate`, `flush`, `drain`; a ping timeout's close) would keep that request's context.
+ */
+export function patchEngineSocket(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
+  for (const method of ['onOpen', 'onPacket', 'onDrain', 'onClose']) wrap(exports.Socket?.prototype, method, outsideRequests(hook));
+}
+
+/**
+ * engine.io's long-polling transport: a poll handed to it is handled outside its request (a GET poll
+ * flushes the packets queued for whichever poll comes next: the Socket's `flush` and `drain` events), but the
+ * `headers` of a response (the engine's `headers` and `initial_headers`) are emitted in the request it
+ * answers, whatever wrote the response: the request's own event.
+ */
+export function patchPolling(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
+  const proto = exports.Polling?.prototype;
+  wrap(proto, 'onRequest', outsideRequests(hook));
+  wrap(proto, 'headers', (original: AnyFunction) =>
+    function (this: unknown, req: unknown): unknown {
+      const inbound = tracingOff(hook) ? undefined : inboundRequest(req);
+      return inbound === undefined ? applyArgs(original, this, arguments) : inbound.run(original, this, arguments);
+    },
+  );
 }
 
 export function patchEmitter(exports: any, { hook, wrap, state }: PatchContext<SocketIoOptions, SocketIoState>): void {

@@ -26,6 +26,34 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     pair = undefined;
   });
 
+  /**
+   * A server to make traced HTTP calls to, each named by its path: its client span's parent is what was
+   * active where the call was made (`parents()`, once they are over: 'none' for no parent).
+   */
+  async function tracedCalls(): Promise<{ call(what: string): void; parents(): Promise<Record<string, string>>; close(): Promise<void> }> {
+    const target = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const { port } = target.address() as AddressInfo;
+    const calls: Array<Promise<void>> = [];
+    return {
+      call(what) {
+        calls.push(new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/${encodeURIComponent(what)}`, { agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject)));
+      },
+      async parents() {
+        await Promise.all(calls);
+        await tracer.settle();
+        const parents: Record<string, string> = {};
+        // The socket.io client's own polls are HTTP calls too: only those to the target count.
+        for (const span of tracer.ofKind('client').filter((s) => new URL(String(s.tags['http.url'])).port === String(port))) {
+          const parent = tracer.finished.find((s) => s.id === span.parentId);
+          parents[decodeURIComponent(new URL(String(span.tags['http.url'])).pathname.slice(1))] = parent === undefined ? 'none' : parent.operationName;
+        }
+        return parents;
+      },
+      close: () => new Promise<void>((resolve) => target.close(() => resolve())),
+    };
+  }
+
   it('a received event: a server span active while its listener runs, tagged with event, namespace and room count, no payload', async () => {
     install();
     pair = await socketIoPair();
@@ -156,14 +184,8 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
   for (const transport of ['polling', 'websocket']) {
     it(`over ${transport}: namespace middlewares, connection, onAny, socket.use, an ignored event's and disconnect listeners run in no request's context, never in the HTTP poll's that carried the packet`, async () => {
       install({ ignoreEvents: ['quiet'] }, ['httpServer', 'http']);
-      const target = http.createServer((_req, res) => res.end('ok'));
-      await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-      const calls: Array<Promise<void>> = [];
-      // A traced HTTP call, named by the path: its client span's parent is what was active.
-      const call = (what: string): void => {
-        const { port } = target.address() as AddressInfo;
-        calls.push(new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/${encodeURIComponent(what)}`, { agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject)));
-      };
+      const target = await tracedCalls();
+      const call = target.call;
       const server = http.createServer();
       const io = new Server(server);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -192,15 +214,7 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
         b.io.engine.close(); // engine.io's close packet
         while (gone.length < 2) await new Promise((resolve) => setImmediate(resolve));
         await Promise.all(gone);
-        await Promise.all(calls);
-        await tracer.settle();
-        const parents: Record<string, string> = {};
-        // The client's own polls are HTTP calls too: only those to the target count.
-        for (const span of tracer.ofKind('client').filter((s) => new URL(String(s.tags['http.url'])).port === String((target.address() as AddressInfo).port))) {
-          const parent = tracer.finished.find((s) => s.id === span.parentId);
-          parents[decodeURIComponent(new URL(String(span.tags['http.url'])).pathname.slice(1))] = parent === undefined ? 'none' : parent.operationName;
-        }
-        assert.deepEqual(parents, {
+        assert.deepEqual(await target.parents(), {
           'io.use a': 'none',
           'connection a': 'none',
           'onAny quiet': 'none',
@@ -219,7 +233,58 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
         if (transport === 'polling') assert.ok(tracer.finished.some((s) => s.operationName === 'HTTP POST' && String(s.tags['http.url']).includes('/socket.io/')), 'the polls are traced');
       } finally {
         await new Promise<void>((resolve) => io.close(() => resolve()));
-        await new Promise<void>((resolve) => target.close(() => resolve()));
+        await target.close();
+      }
+    });
+  }
+
+  for (const transport of ['polling', 'websocket']) {
+    it(`over ${transport}: engine.io's own events of a connection (packet, message, heartbeat, packetCreate, flush, drain, close) run in no request's context, never in the HTTP poll's that carried the bytes; the engine's connection and headers events in the request they answer`, async () => {
+      install({}, ['httpServer', 'http']);
+      const target = await tracedCalls();
+      const server = http.createServer();
+      // A short ping interval: a heartbeat (the server's ping, set by a timer, and the client's pong) comes soon.
+      const io = new Server(server, { pingInterval: 50 });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      // What was active in each listener, per event (each time it ran).
+      const active: Record<string, Set<string>> = {};
+      const note = (event: string): void => {
+        const span = currentSpan() as RecordedSpan | undefined;
+        (active[event] ??= new Set()).add(span === undefined ? 'none' : span.operationName);
+      };
+      for (const event of ['connection', 'initial_headers', 'headers']) io.engine.on(event, () => note(`engine ${event}`));
+      const conn = new Promise<{ heartbeat: Promise<void>; message: Promise<void>; closed: Promise<void> }>((resolve) =>
+        io.engine.once('connection', (socket: import('node:events').EventEmitter) => {
+          for (const event of ['packet', 'message', 'heartbeat', 'packetCreate', 'flush', 'drain']) socket.on(event, () => note(event));
+          socket.once('packet', () => target.call('packet'));
+          resolve({
+            heartbeat: new Promise((done) => socket.once('heartbeat', () => done())),
+            message: new Promise((done) => socket.once('message', () => (target.call('message'), done()))),
+            closed: new Promise((done) => socket.once('close', () => (note('close'), target.call('close'), done()))),
+          });
+        }),
+      );
+      const client = connect(`http://127.0.0.1:${port}`, { transports: [transport], upgrade: false, reconnection: false });
+      try {
+        const { heartbeat, message, closed } = await conn;
+        await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+        client.emit('hello'); // no listener: no span of socket.io's
+        await Promise.all([message, heartbeat]);
+        client.disconnect();
+        await closed;
+        const none = new Set(['none']);
+        const expected: Record<string, Set<string>> = { packet: none, message: none, heartbeat: none, packetCreate: none, flush: none, drain: none, close: none };
+        // The handshake and each poll are requests of their own; over a websocket the upgrade is none.
+        const request = transport === 'polling' ? 'HTTP GET' : 'none';
+        Object.assign(expected, { 'engine connection': new Set([request]), 'engine initial_headers': new Set([request]) });
+        expected['engine headers'] = transport === 'polling' ? new Set(['HTTP GET', 'HTTP POST']) : none;
+        assert.deepEqual(active, expected);
+        assert.deepEqual(await target.parents(), { packet: 'none', message: 'none', close: 'none' });
+      } finally {
+        client.close();
+        await new Promise<void>((resolve) => io.close(() => resolve()));
+        await target.close();
       }
     });
   }

@@ -17,6 +17,10 @@ const dist = (file: string): string => path.join(path.dirname(require.resolve('s
 const typedEvents = require(dist('typed-events')) as { StrictEventEmitter: { prototype: object } };
 const broadcastOperator = require(dist('broadcast-operator')) as { BroadcastOperator: { prototype: object } };
 const client = require(dist('client')) as { Client: { prototype: object } };
+/** engine.io's, as socket.io resolves it. */
+const engineBuild = (file: string): string => path.join(path.dirname(require.resolve('engine.io', { paths: [path.dirname(require.resolve('socket.io'))] })), `${file}.js`);
+const engineSocket = require(engineBuild('socket')) as { Socket: { prototype: object } };
+const polling = require(engineBuild('transports/polling')) as { Polling: { prototype: object } };
  
 
 export function socketIoTargets(): Array<[object, PropertyKey]> {
@@ -27,6 +31,9 @@ export function socketIoTargets(): Array<[object, PropertyKey]> {
     [client.Client.prototype, 'ondata'],
     [client.Client.prototype, 'onclose'],
     [client.Client.prototype, 'onerror'],
+    ...['onOpen', 'onPacket', 'onDrain', 'onClose'].map((name): [object, PropertyKey] => [engineSocket.Socket.prototype, name]),
+    [polling.Polling.prototype, 'onRequest'],
+    [polling.Polling.prototype, 'headers'],
   ];
 }
 
