@@ -148,33 +148,37 @@ function ackInContext(args: IArguments): ArrayLike<unknown> {
 
 /**
  * A Client's handlers of its engine.io connection's `data`, `close` and `error` (bound when the Client is
- * made: one made before install keeps the untraced ones). With engine.io 6 its Socket already hands them
- * over outside any request (`patchEngineSocket`); this covers engine.io 5 (socket.io 4.0, 4.1).
+ * made: one made before install keeps the untraced ones). With engine.io 6 they are called outside any
+ * request already (`patchPolling`, `patchEngineSocket`), one made before install too; this covers
+ * engine.io 5 (socket.io 4.0, 4.1).
  */
 export function patchClient(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
   for (const method of ['ondata', 'onclose', 'onerror']) wrap(exports.Client?.prototype, method, outsideRequests(hook));
 }
 
 /**
- * engine.io's Socket (the connection): what its transport hands it (a packet, a drain, a close or error,
- * bound in `setTransport` when the Socket is made or upgrades) and its close whatever called it, run outside
- * any request, and so do its events (`packet`, `data`, `message`, `heartbeat`, `close`) and socket.io's
- * handling of them. `onOpen` too, as the handshake request makes the Socket: the heartbeat timers it sets
- * (a ping, with its `packetCreate`, `flush`, `drain`; a ping timeout's close) would keep that request's context.
+ * engine.io's Socket (the connection): its close, whatever called it (an error, a timer, the transport),
+ * and a drain of its transport (bound in `setTransport`: a Socket made before install keeps the untraced
+ * one) run outside any request, and so do its `close` event and socket.io's handling of it. `onOpen` too,
+ * as the handshake request makes the Socket: the heartbeat timers it sets (a ping, with its `packetCreate`,
+ * `flush`, `drain`; a ping timeout's close) would keep that request's context.
  */
 export function patchEngineSocket(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
-  for (const method of ['onOpen', 'onPacket', 'onDrain', 'onClose']) wrap(exports.Socket?.prototype, method, outsideRequests(hook));
+  for (const method of ['onOpen', 'onDrain', 'onClose']) wrap(exports.Socket?.prototype, method, outsideRequests(hook));
 }
 
 /**
- * engine.io's long-polling transport: a poll handed to it is handled outside its request (a GET poll
- * flushes the packets queued for whichever poll comes next: the Socket's `flush` and `drain` events), but the
- * `headers` of a response (the engine's `headers` and `initial_headers`) are emitted in the request it
- * answers, whatever wrote the response: the request's own event.
+ * engine.io's long-polling transport, whose methods are looked up at each poll (so a connection made before
+ * install is reached too): a poll is handled outside its request (a GET poll flushes the packets queued for
+ * whichever poll comes next: the Socket's `flush` and `drain` events), and so is a POST's body (its packets:
+ * the Socket's `packet`, `data`, `message`, `heartbeat`, and socket.io's handling of them). The `headers` of
+ * a response (the engine's `headers` and `initial_headers`) are emitted in the request it answers, whatever
+ * wrote the response: the request's own event.
  */
 export function patchPolling(exports: any, { hook, wrap }: PatchContext<SocketIoOptions, SocketIoState>): void {
   const proto = exports.Polling?.prototype;
   wrap(proto, 'onRequest', outsideRequests(hook));
+  wrap(proto, 'onData', outsideRequests(hook));
   wrap(proto, 'headers', (original: AnyFunction) =>
     function (this: unknown, req: unknown): unknown {
       const inbound = tracingOff(hook) ? undefined : inboundRequest(req);

@@ -289,6 +289,39 @@ describe('socket.io hook (real server and client on 127.0.0.1)', function () {
     });
   }
 
+  it("a connection made before install, over long-polling: its later packets and close run in no request's context, as a new one's", async () => {
+    const server = http.createServer();
+    const io = new Server(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const seen: Record<string, string> = {};
+    const note = (what: string): void => void (seen[what] = (currentSpan() as RecordedSpan | undefined)?.operationName ?? 'none');
+    const connected = new Promise<{ socket: import('socket.io').Socket; closed: Promise<void> }>((resolve) =>
+      io.on('connection', (socket) => {
+        socket.conn.on('message', () => note('message'));
+        socket.onAny((event: string) => note(`onAny ${event}`));
+        resolve({ socket, closed: new Promise((done) => socket.conn.on('close', () => (note('close'), done()))) });
+      }),
+    );
+    const client = connect(`http://127.0.0.1:${port}`, { transports: ['polling'], upgrade: false, reconnection: false });
+    try {
+      const { socket, closed } = await connected;
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      install({}, ['httpServer']);
+      const heard = new Promise<void>((resolve) => socket.once('hello', () => resolve()));
+      client.emit('hello');
+      await heard;
+      client.disconnect();
+      await closed;
+      await tracer.settle();
+      assert.ok(tracer.finished.some((s) => s.operationName === 'HTTP POST'), 'its polls are traced');
+      assert.deepEqual(seen, { message: 'none', 'onAny hello': 'none', close: 'none' });
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    }
+  });
+
   it("a ping timeout over long-polling: the disconnect listener runs in no request's context (the timer was set by a poll)", async () => {
     install({}, ['httpServer']);
     const server = http.createServer();

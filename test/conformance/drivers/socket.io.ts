@@ -31,9 +31,8 @@ export function socketIoTargets(): Array<[object, PropertyKey]> {
     [client.Client.prototype, 'ondata'],
     [client.Client.prototype, 'onclose'],
     [client.Client.prototype, 'onerror'],
-    ...['onOpen', 'onPacket', 'onDrain', 'onClose'].map((name): [object, PropertyKey] => [engineSocket.Socket.prototype, name]),
-    [polling.Polling.prototype, 'onRequest'],
-    [polling.Polling.prototype, 'headers'],
+    ...['onOpen', 'onDrain', 'onClose'].map((name): [object, PropertyKey] => [engineSocket.Socket.prototype, name]),
+    ...['onRequest', 'onData', 'headers'].map((name): [object, PropertyKey] => [polling.Polling.prototype, name]),
   ];
 }
 
