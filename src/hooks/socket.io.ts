@@ -10,19 +10,12 @@
 import type { SocketIoOptions } from '../options/socket.io';
 import { defineHook, fileTargets } from '../registry/define';
 
-export type { SocketIoOptions } from '../options/socket.io';
-
 export const socketIoHook = defineHook<'socket.io', SocketIoOptions, typeof import('../tracing/socket.io')>({
   name: 'socket.io',
   tracing: () => require('../tracing/socket.io'),
   summary: 'socket.io server: a server span per received event around its listeners, a producer span per emit or broadcast',
   targets: [
-    fileTargets('socket.io', '>=4.0.0 <5', {
-      'dist/typed-events': 'patchEmitter',
-      'dist/socket': 'patchSocket',
-      'dist/broadcast-operator': 'patchBroadcast',
-      'dist/client': 'patchClient',
-    }),
+    fileTargets('socket.io', '>=4.0.0 <5', { 'dist/typed-events': 'patchEmitter', 'dist/socket': 'patchSocket', 'dist/broadcast-operator': 'patchBroadcast', 'dist/client': 'patchClient' }),
     // engine.io 6 (socket.io 4.2 and later): the connection under each socket.io client.
     fileTargets('engine.io', '>=6.0.0 <7', { 'build/socket': 'patchEngineSocket', 'build/transports/polling': 'patchPolling' }),
   ],
