@@ -199,9 +199,32 @@ function redactValues(text: string): string {
  * double-quoted ones that are not a name or type.
  */
 export function redactGraphqlMessage(text: string): string {
-  return redactValues(text)
+  const invalid = HAS_INVALID_VALUE.exec(text);
+  return (invalid === null ? redactValues(text) : invalid[0] + redactReason17(text.slice(invalid[0].length)))
     .replace(/'(?:[^'\\\n]|\\.)*'/g, "'?'")
     .replace(/"(?:[^"\\\n]|\\.)*"/g, (quoted) => (QUOTED_NAME.test(quoted.slice(1, -1)) ? quoted : '"?"'));
+}
+
+/**
+ * graphql 17's coercion message (a variable's value, or an argument's with variables in it): `Variable "$x"
+ * has invalid value at .a.b: <reason>`, its reason whole after the `: `, not a value (it may span lines).
+ */
+const HAS_INVALID_VALUE = /^(?:Variable "[^"\n]*"(?: defined by fragment "[^"\n]*")?|Argument "[^"\n]*") has invalid value(?: at [^:\n]*)?: /;
+/** graphql 17's reason for a scalar's error that is no GraphQLError: `Expected value of type "T", but encountered error "<its text>"; found: <value>.` */
+const ENCOUNTERED_ERROR = /^(Expected value of type "[^"\n]*", but encountered error ")[\s\S]*("; found: )/;
+/** The value a reason of graphql 17's ends with (`…, found: <value>.`, `… Did you mean "b"? Found: <value>.`). */
+const FOUND_VALUE = /(\b[Ff]ound: )[\s\S]*$/;
+
+/**
+ * graphql 17's reason for refusing a variable's value: graphql's own words (its messages about a value,
+ * as about a literal) with the value it found, and a scalar's error it quotes, as `?`; any other is a
+ * custom scalar's own GraphQLError's text, which may print the value bare: `?`.
+ */
+function redactReason17(reason: string): string {
+  const encountered = ENCOUNTERED_ERROR.exec(reason);
+  if (encountered !== null) return `${encountered[1]}?${encountered[2]}?`;
+  if (!GRAPHQL_LITERAL_MESSAGES.some((own) => own.test(reason))) return '?';
+  return FOUND_VALUE.test(reason) ? reason.replace(FOUND_VALUE, '$1?') : redactValues(reason);
 }
 
 interface ExecutionArgs {
@@ -355,13 +378,19 @@ function fromApp(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return true;
   const { path, nodes, locations } = err as { path?: unknown; nodes?: unknown; locations?: unknown };
   if (Array.isArray(path) || !(isNonEmpty(nodes) || isNonEmpty(locations))) return true;
+  const at = innermostError(err);
+  return at === null || typeof at !== 'object' || (at as { name?: unknown }).name !== 'GraphQLError';
+}
+
+/** The error at the end of `err`'s `originalError`s (`MAX_ORIGINAL_ERRORS` deep at most): the one that was thrown. */
+function innermostError(err: unknown): unknown {
   let at = err;
   for (let depth = 0; depth < MAX_ORIGINAL_ERRORS; depth++) {
     const inner = at !== null && typeof at === 'object' ? (at as { originalError?: unknown }).originalError : undefined;
     if (inner === null || typeof inner !== 'object') break;
     at = inner;
   }
-  return at === null || typeof at !== 'object' || (at as { name?: unknown }).name !== 'GraphQLError';
+  return at;
 }
 
 function isNonEmpty(value: unknown): boolean {
@@ -434,14 +463,46 @@ function scalarsOwn(error: unknown): boolean {
 }
 
 /**
+ * A frame of graphql's leaf completion, which calls a scalar's or an enum's `serialize` (17: its
+ * `coerceOutputValue`) on a resolver's value: graphql 16's and @graphql-tools/executor's function, 17's
+ * Executor method. An execution error whose thrown error was made there is the scalar's, not the resolver's.
+ */
+const LEAF_COMPLETION_FRAME = /\n\s+at (?:[\w$]+\.)?completeLeafValue \(/;
+/**
+ * graphql's own messages about a value its leaf completion refused: its built-in scalars' and enums'
+ * `serialize` (`Int cannot represent non-integer value: …`), and its own for a `serialize` that returned
+ * nothing (`Expected \`Email.serialize(<value>)\` to return non-nullable value, returned: null`).
+ */
+const GRAPHQL_OUTPUT_MESSAGES = /^(?:(?:Int|Float|String|Boolean|ID) cannot represent [-a-z0-9 ]*value: |Enum "[^"\n]*" cannot represent value: )/;
+const NON_NULLABLE_OUTPUT = /^(Expected `[\w$]*\.(?:serialize|coerceOutputValue)\()[\s\S]*(\)` to return non-nullable value, returned: )(null|undefined)$/;
+
+/**
+ * What is logged of the text of an execution error that a scalar's `serialize` made (see
+ * LEAF_COMPLETION_FRAME), or undefined for any other: graphql's own words kept, the value `?` (its
+ * non-nullable message's argument too); a custom scalar's own text, which may print the resolver's value
+ * bare (graphql-scalars' `Value is not a valid email address: <value>`), `?`.
+ */
+function leafCompletionText(error: unknown): string | undefined {
+  const stack = (innermostError(error) as { stack?: unknown } | null)?.stack;
+  if (typeof stack !== 'string' || !LEAF_COMPLETION_FRAME.test(stack)) return undefined;
+  const message = String((error as { message?: unknown }).message);
+  if (GRAPHQL_OUTPUT_MESSAGES.test(message)) return redactGraphqlMessage(message);
+  const nonNullable = NON_NULLABLE_OUTPUT.exec(message);
+  return nonNullable === null ? '?' : `${nonNullable[1]}?${nonNullable[2]}${nonNullable[3]}`;
+}
+
+/**
  * The logged copy of one error of a result (its message, and the stack of the error it came from), and
- * its path; in a validation result, a custom scalar's own error (see scalarsOwn) is logged as `?`.
+ * its path; in a validation result, a custom scalar's own error (see scalarsOwn) is logged as `?`, and in
+ * an execution result, what a scalar's `serialize` made (see leafCompletionText).
  */
 function resultErrorCopy(error: unknown, validation: boolean): { copy: Error; path?: string } {
   try {
     const e = error as { message?: unknown; path?: unknown; originalError?: { stack?: unknown } } | null;
-    const message = validation && scalarsOwn(error) ? '?' : e?.message;
-    const copy = redactedCopy('GraphQLError', message, e?.originalError?.stack, fromApp(error));
+    const leaf = validation ? undefined : leafCompletionText(error);
+    const message = leaf ?? (validation && scalarsOwn(error) ? '?' : e?.message);
+    // The leaf's text is redacted already: graphql's words, which the app's rule would garble (`Enum "?"`).
+    const copy = redactedCopy('GraphQLError', message, e?.originalError?.stack, leaf === undefined && fromApp(error));
     return { copy, path: Array.isArray(e?.path) ? e.path.join('.') : undefined };
   } catch {
     return { copy: errorNotShown() };

@@ -213,7 +213,7 @@ describe('graphql hook', function () {
         await sameAsUntraced(scalars, runs);
         const logged = tracer.finished.flatMap((s) => s.logs.filter((l) => l.fields.event === 'error').map((l) => `${s.operationName}: ${String(l.fields.message)}`));
         assert.equal(logged.length, 3, logged.join('\n'));
-        assert.ok(logged.some((m) => /^query Q: Variable "[^"]+" (got|has) invalid value:? \?; /.test(m)), logged.join('\n'));
+        assert.ok(logged.some((m) => /^query Q: Variable "[^"]+" (?:got invalid value \?; |has invalid value: Expected value of type "[^"]+", but encountered error "\?"; found: \?$)/.test(m)), logged.join('\n'));
         assert.ok(logged.some((m) => /^graphql\.validate: Expected value /.test(m)), logged.join('\n'));
         const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
         for (const secret of ['SECRET1', 'SECRET2', 'SECRET3']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged.join('\n')}`);
@@ -259,6 +259,36 @@ describe('graphql hook', function () {
         assert.match(String(tracer.byName('query M')[0]?.errorLog()?.fields.message), /^Variable "\$e" (got|has) invalid value:? \?/);
         const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
         for (const secret of ['SECRET1', 'SECRET2', 'SECRET3', 'SECRET4']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${validated.join('\n')}`);
+      });
+
+      it("a custom scalar's `serialize` refusing a resolver's value (graphql-scalars' EmailAddress), or returning none, and a scalar's `parseValue` text over lines (graphql 17): the value is logged as `?`; graphql's own words stay", async () => {
+        const scalar = (name: string, refuse: (value: unknown) => never): unknown => new graphql.GraphQLScalarType({ name, serialize: refuse, parseValue: refuse, parseLiteral: (ast: any) => ast.value });
+        const Email = scalar('Email', (value) => {
+          throw new graphql.GraphQLError(`Value is not a valid email address: ${String(value)}`);
+        });
+        const Phone = scalar('Phone', (value) => {
+          throw new Error(`Invalid phone ${String(value)}`);
+        });
+        const Lines = scalar('Lines', (value) => {
+          throw new graphql.GraphQLError(`Not a token:\n${String(value)}`);
+        });
+        const Card = new graphql.GraphQLScalarType({ name: 'Card', serialize: () => null });
+        const Role = new graphql.GraphQLEnumType({ name: 'Role', values: { ADMIN: {} } });
+        const scalars = querySchema({
+          mail: { type: Email, resolve: () => 'alice.SECRET1@example.com' },
+          phones: { type: new graphql.GraphQLList(Phone), resolve: () => ['SECRET2'] },
+          card: { type: Card, resolve: () => 4111111111111111 },
+          role: { type: Role, resolve: () => 'SECRET3' },
+          tok: { type: graphql.GraphQLString, args: { t: { type: Lines } }, resolve: () => 'x' },
+        });
+        const runs: Array<[string, Record<string, unknown>?]> = [['query S { mail phones card role }'], ['query T($t: Lines) { tok(t: $t) }', { t: 'SECRET4' }]];
+        const result = await sameAsUntraced(scalars, runs);
+        assert.match(JSON.stringify(result), /Value is not a valid email address: alice\.SECRET1@example\.com/, "the app gets the scalar's text");
+        const logged = (name: string): string[] => tracer.byName(name)[0]?.logs.filter((l) => l.fields.event === 'error').map((l) => String(l.fields.message)) ?? [];
+        assert.deepEqual(logged('query S').sort(), ['?', '?', `Expected \`Card.${name === 'graphql@16' ? 'serialize' : 'coerceOutputValue'}(?)\` to return non-nullable value, returned: null`, 'Enum "Role" cannot represent value: ?'].sort());
+        assert.match(logged('query T').join(), /^Variable "\$t" (got|has) invalid value:? \?(; \?)?$/);
+        const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
+        for (const secret of ['SECRET1', 'SECRET2', 'SECRET3', 'SECRET4', '4111111111111111']) assert.ok(!recorded.includes(secret), `${secret} recorded: ${logged('query S').join('\n')}`);
       });
 
       it("a resolver's GraphQLError (as Apollo and yoga advise for user errors) is redacted as the app's text, as a plain Error is", async () => {
@@ -319,7 +349,7 @@ describe('graphql hook', function () {
           for (const name of ['mutation User', 'graphql.resolve addUser']) {
             assert.equal(tracer.byName(name)[0].errorLog()!.fields.message, 'unique constraint "?" violated: Key (email)=(?) already exists; user "?"', name);
           }
-          assert.match(String(tracer.byName('mutation Bad')[0].errorLog()!.fields.message), /^Variable "\$e" (got|has) invalid value:? \?/);
+          assert.match(String(tracer.byName('mutation Bad')[0].errorLog()!.fields.message), /^Variable "\$e" (?:got invalid value \?|has invalid value: String cannot represent a non string value: \?$)/);
           const recorded = reachableText(tracer.finished.map((s) => ({ tags: s.tags, logs: s.logs })));
           for (const secret of ['4111111111111111', 'alicesecret', '4242']) assert.ok(!recorded.includes(secret), `${secret} recorded`);
         } finally {
