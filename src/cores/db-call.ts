@@ -332,7 +332,12 @@ export function appErrorForm(err: unknown): unknown {
 }
 
 function appErrorRedaction(): (text: string) => string {
-  return echoedTexts.length === 0 ? withoutCredentials : (text: string) => withoutCredentials(withoutEchoedTexts(text));
+  return echoedTexts.length === 0 ? withoutCredentials : appErrorText;
+}
+
+/** A text of an app's error as `markAppError` logs it (a gRPC status's details): a recent database error's texts it quotes as their copies', no URL credentials. */
+export function appErrorText(text: string): string {
+  return withoutCredentials(echoedTexts.length === 0 ? text : withoutEchoedTexts(text));
 }
 
 function withoutEchoedTexts(text: string): string {

@@ -14,5 +14,6 @@ export const grpcHook = defineHook<'grpc', GrpcOptions, typeof import('../tracin
   // Internal files, not the package entry: `import grpc from '@grpc/grpc-js'` loads the entry without
   // require(), but the entry still requires these.
   // `single-subchannel-channel` (1.14+) is only noted: the calls grpc-js makes on it by itself are untraced.
-  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', { 'build/src/client-interceptors': 'patchClientInterceptors', 'build/src/single-subchannel-channel': 'noteSubchannelChannel', 'build/src/server': 'patchServer' }),
+  // `server-call`'s `serverErrorToStatus`: the error a handler fails with, for its server span's details.
+  targets: fileTargets('@grpc/grpc-js', '>=1.10.0 <2', { 'build/src/client-interceptors': 'patchClientInterceptors', 'build/src/single-subchannel-channel': 'noteSubchannelChannel', 'build/src/server': 'patchServer', 'build/src/server-call': 'patchServerCall' }),
 });

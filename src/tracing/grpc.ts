@@ -26,7 +26,7 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { isSuppressed, RequestContext, storage } from '../context';
-import { runInContext } from '../cores/db-call';
+import { appErrorForm, appErrorText, runInContext } from '../cores/db-call';
 import { compileMatcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap, tracingOff } from '../spans';
@@ -118,11 +118,13 @@ const STATUS_NAMES = [
 /**
  * The error logged for a non-OK status, worded as grpc-js words the ServiceError the app gets, with the
  * values a server echoes in its details (`card number 4111… was declined`, `user 'x' not found`) taken
- * out as the SQL hooks take them out of a database's error text: each quoted run and number becomes `?`.
- * The code and its name stay; the app's own error is not this one, and keeps its details.
+ * out as the SQL hooks take them out of a database's error text: each quoted run and number becomes `?`;
+ * and first, as a server span logs an app's error, the text of a recent database error of this process
+ * that it quotes (`'db: ' + err.detail`: `Key (email)=(…)`, unquoted) as that error's span logged it, and
+ * URL credentials. The code and its name stay; the app's own error is not this one, and keeps its details.
  */
 function statusError(code: number, details: string | undefined): Error {
-  const redacted = typeof details === 'string' ? redactSqlMessage(details) : details;
+  const redacted = typeof details === 'string' ? redactSqlMessage(appErrorText(details)) : details;
   const err = new Error(`${code} ${STATUS_NAMES[code] ?? 'UNKNOWN'}: ${redacted ?? ''}`) as Error & { code?: number; details?: string };
   err.code = code;
   err.details = redacted;
@@ -534,7 +536,8 @@ class ServerCallTrace {
     if (this.done || this.span === undefined) return;
     this.done = true;
     const code = typeof status?.code === 'number' ? status.code : STATUS_OK;
-    finishWithStatus(this.span, code, status?.details, eventOf(code, false));
+    const error = code !== STATUS_OK && status !== null && typeof status === 'object' ? statusErrors.get(status) : undefined;
+    finishWithStatus(this.span, code, error === undefined ? status?.details : detailsOf(appErrorForm(error)), eventOf(code, false));
   }
 
   /** The call ended without a status sent (grpc-js reports the end of every call this way). Bound: given to `process.nextTick`. */
@@ -551,6 +554,21 @@ class ServerCallTrace {
     if (typeof ms === 'number' && ms <= Date.now()) finishWithStatus(this.span, STATUS_DEADLINE_EXCEEDED, 'Deadline exceeded', 'timeout');
     else finishWithStatus(this.span, STATUS_CANCELLED, 'Cancelled before the status was sent', 'cancel');
   };
+}
+
+/**
+ * The error each status grpc-js made of a handler's error was made of (`callback(err)` of a unary or
+ * client-streaming handler), by the status: the server span logs the details of the app's error as a
+ * server span logs that error (a database error as its span logged it). Set on failure only; weak.
+ */
+const statusErrors = new WeakMap<object, object>();
+
+/** The details grpc-js's `serverErrorToStatus` takes of an error, of its logged copy: its `details` with a numeric `code`, else its `message`. */
+function detailsOf(copy: unknown): string | undefined {
+  if (copy === null || typeof copy !== 'object') return undefined;
+  const { code, details, message } = copy as { code?: unknown; details?: unknown; message?: unknown };
+  if (Number.isInteger(code) && typeof details === 'string') return details;
+  return 'message' in copy ? String(message) : 'Unknown Error';
 }
 
 function isMetadata(metadata: unknown): metadata is GrpcMetadata {
@@ -675,6 +693,16 @@ function wrapRunHandlerForCall(state: GrpcState) {
     };
 }
 
+/** `serverErrorToStatus(error)`: the status it makes is noted as made of `error` (see statusErrors). */
+function wrapServerErrorToStatus(state: GrpcState) {
+  return (original: (...args: any[]) => any) =>
+    function serverErrorToStatus(this: unknown, error: unknown): any {
+      const status: unknown = applyArgs(original, this, arguments);
+      if (state.hook.enabled && error !== null && typeof error === 'object' && status !== null && typeof status === 'object') statusErrors.set(status, error);
+      return status;
+    };
+}
+
 /** The hook's state for one install (its compiled `ignoreMethods`, the subchannel channel classes noted), made on first use. */
 export function makeState(hook: ActiveHook<GrpcOptions>): GrpcState {
   return { hook, ignore: compileMatcher(hook.options.ignoreMethods), subchannelChannels: new Set() };
@@ -692,4 +720,9 @@ export function noteSubchannelChannel(exports: any, { state }: PatchContext<Grpc
 
 export function patchServer(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
   wrap(exports.Server?.prototype, '_runHandlerForCall', wrapRunHandlerForCall(state));
+}
+
+/** `serverErrorToStatus`, which grpc-js's server calls through this module's exports with a unary or client-streaming handler's error. */
+export function patchServerCall(exports: any, { state, wrap }: PatchContext<GrpcOptions, GrpcState>): void {
+  if (typeof exports.serverErrorToStatus === 'function') wrap(exports, 'serverErrorToStatus', wrapServerErrorToStatus(state));
 }

@@ -12,6 +12,7 @@ import { underSpan, withInstall } from '../helpers/cases';
 import { esmAppSpans, root } from '../helpers/child';
 import { RecordedSpan, RecordingTracer, ThrowingTracer } from '../helpers/tracer';
 import { until as waitFor } from '../helpers/waits';
+import { connectedPgClient } from '../helpers/services';
 
 const UNARY = 'grpc conformance.Echo/Unary';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
@@ -281,6 +282,59 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
         for (const value of ['4111111111111111', 'Jane Doe', 'jane@example.com']) assert.ok(!text.includes(value), `${span.tags['span.kind']} span: ${value} in ${text}`);
       }
     });
+  });
+
+  it("a handler failing with a PostgreSQL error or quoting one (unique violation: `Key (email)=(…)`, unquoted): the server span logs it as a server span logs the app's error, the client span in this process the quote as well; the app gets the details as sent", async () => {
+    uninstallAllPatches();
+    installPatches(['grpc', 'pg'], { tracer });
+    const db = await connectedPgClient();
+    try {
+      await db.query('CREATE TEMP TABLE grpc_users (email text UNIQUE)');
+      await db.query("INSERT INTO grpc_users VALUES ('alice.SECRET1@example.com')");
+      await db.query("CREATE FUNCTION pg_temp.grpc_refuse(e text) RETURNS void AS $$ BEGIN RAISE EXCEPTION 'no user %', e; END $$ LANGUAGE plpgsql");
+      const failure = (sql: string, values: unknown[]): Promise<any> => db.query(sql, values).then(() => assert.fail('expected a failure'), (e: unknown) => e);
+      const duplicate = (): Promise<any> => failure('INSERT INTO grpc_users VALUES ($1)', ['alice.SECRET1@example.com']);
+      const service: BytesService = {
+        definition: { Detail: bytesMethod('/users.S/Detail'), Wrapped: bytesMethod('/users.S/Wrapped'), Raised: bytesMethod('/users.S/Raised') },
+        handlers: {
+          Detail: async (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.ALREADY_EXISTS, details: `db: ${(await duplicate()).detail}` }),
+          Wrapped: async (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(new Error(`insert failed: ${(await duplicate()).detail}`)),
+          Raised: async (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => {
+            // The parameter echoed unquoted, which only the database span's copy takes out; 40 failures since
+            // leave no quote of it among the latest texts: the error itself is what the server span knows it by.
+            const err = await failure('SELECT pg_temp.grpc_refuse($1)', ['bob.SECRET2@example.com']);
+            for (let i = 0; i < 40; i++) await failure('SELECT pg_temp.grpc_refuse($1)', [`other-${i}@example.com`]);
+            cb(err);
+          },
+        },
+      };
+      await withBytesServer(service, async (raw) => {
+        const logged = async (method: string): Promise<{ err: grpc.ServiceError | null; server: RecordedSpan; client: RecordedSpan }> => {
+          tracer.reset();
+          const { result: err } = await underParent(() => callBytes(raw, `/users.S/${method}`));
+          await tracer.settle();
+          return { err, server: onlySpan('server'), client: onlySpan('client') };
+        };
+        const detail = await logged('Detail');
+        assert.equal(detail.err?.details, 'db: Key (email)=(alice.SECRET1@example.com) already exists.', 'the app gets the details as sent');
+        for (const span of [detail.server, detail.client]) assert.equal(span.errorLog()?.fields.message, '6 ALREADY_EXISTS: db: Key (email)=(?) already exists.', String(span.tags['span.kind']));
+        const wrapped = await logged('Wrapped');
+        for (const span of [wrapped.server, wrapped.client]) assert.equal(span.errorLog()?.fields.message, '2 UNKNOWN: insert failed: Key (email)=(?) already exists.', String(span.tags['span.kind']));
+        const raised = await logged('Raised');
+        assert.equal(raised.err?.details, 'no user bob.SECRET2@example.com');
+        assert.equal(raised.server.errorLog()?.fields.message, '2 UNKNOWN: no user ?');
+        assert.equal(raised.server.errorLog()?.fields['error.object'].details, 'no user ?');
+        for (const span of [detail.server, detail.client, wrapped.server, wrapped.client, raised.server]) {
+          const error = span.errorLog()!.fields['error.object'];
+          const text = JSON.stringify({ tags: span.tags, logs: span.logs, message: error.message, stack: error.stack, details: error.details });
+          assert.ok(!/SECRET/.test(text), `${span.operationName} (${span.tags['span.kind']}): ${text}`);
+        }
+      });
+    } finally {
+      await db.end();
+      uninstallAllPatches();
+      install();
+    }
   });
 
   it('an OK without a message, to a unary or client-streaming call: the client span says UNIMPLEMENTED, as the app is told', async () => {
