@@ -1,7 +1,7 @@
 /**
  * fastify 4 and 5: names the server span that httpServer opened after the route, records errors, runs
- * the handler in the request's context, without adding hooks to an app's instances or replacing the
- * handlers it registers (see ../tracing/fastify, loaded with fastify's reply module).
+ * the handler and onTimeout hooks in the request's context, without adding hooks to an app's instances
+ * or replacing the handlers it registers (see ../tracing/fastify).
  */
 import type { FastifyOptions } from '../options/fastify';
 import { defineHook } from '../registry/define';
@@ -15,5 +15,7 @@ export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('
     { module: 'fastify', file: 'lib/reply', versions: '>=4 <6', patch: 'patchReply' },
     // fastify 4 publishes no such channel.
     { module: 'fastify', file: 'lib/context', versions: '>=4 <5', patch: 'patchContext' },
+    // The onTimeout hook runner, to run its hooks in the request's context.
+    { module: 'fastify', file: 'lib/hooks', versions: '>=4 <6', patch: 'patchHooks' },
   ],
 });

@@ -11,7 +11,9 @@
  *   child span, and record what it throws or rejects;
  * - fastify 4 publishes no such channel: the route's `Context` (made after the onRoute hooks ran) keeps a
  *   wrapper of the function fastify made of the handler (`handler.bind(instance)`, which only
- *   `request.routeOptions.handler` hands back), with that function's name and length.
+ *   `request.routeOptions.handler` hands back), with that function's name and length;
+ * - the onTimeout hook runner of lib/hooks runs its hooks in the request's context: fastify calls it only
+ *   when there is such a hook and a socket times out.
  */
 import diagnostics from 'node:diagnostics_channel';
 import path from 'node:path';
@@ -92,6 +94,39 @@ export function patchReply(exports: any, ctx: PatchContext<FastifyOptions, undef
     // Without it, only errors that are Error instances are recorded.
   }
   wrap(exports.prototype, 'send', wrapSend(hook, typeof kReplyIsError === 'symbol' ? kReplyIsError : undefined));
+}
+
+// onTimeout hooks: fastify runs them outside the request.
+
+type Current = () => ActiveHook<FastifyOptions> | undefined;
+type Wrap = (original: (...args: any[]) => unknown) => (...args: any[]) => unknown;
+
+/**
+ * The record of a fastify request under the current install: fastify's route module keeps, for good, the
+ * hook runners it took from lib/hooks when it loaded (ours, from whichever install was then current).
+ */
+function currentInbound(current: Current, request: any): InboundRequest | undefined {
+  const hook = current();
+  return hook !== undefined ? inboundOf(hook, request) : undefined;
+}
+
+/**
+ * The onTimeout hook runner: fastify calls it from the socket's 'timeout' listener, outside any request,
+ * with the request it noted last on that connection, and its hooks run in that request's context. It
+ * runs no hook for a request already answered (a keep-alive connection's earlier one): the hooks that
+ * run are the in-flight request's.
+ */
+function wrapTimeoutRunner(current: Current): Wrap {
+  return (original) =>
+    function (this: unknown, _hooks: unknown, request: any): unknown {
+      const inbound = currentInbound(current, request);
+      return inbound === undefined ? applyArgs(original, this, arguments) : inbound.run(original, this, arguments);
+    };
+}
+
+/** lib/hooks: the onTimeout runner, which fastify's route module takes when it loads (fastify 4 and 5). */
+export function patchHooks(exports: any, { wrap, current }: PatchContext<FastifyOptions, undefined>): void {
+  wrap(exports, 'onTimeoutHookRunner', wrapTimeoutRunner(current));
 }
 
 // fastify 5: the handler's tracing channel. Its message is `{ request, reply, route, async, error? }`.

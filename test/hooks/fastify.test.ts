@@ -4,11 +4,14 @@
  * fastify in test/frameworks/contract.test.ts.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { currentSpan, installPatches, uninstallAllPatches } from '../../src';
+import { currentSpan, installPatches } from '../../src';
 import { h2request } from '../helpers/http2';
+import { readBody } from '../helpers/servers';
 import { RecordingTracer } from '../helpers/tracer';
-import { childrenOf, frameworkSuite, get, request, serverSpans } from '../frameworks/harness';
+import { next } from '../helpers/waits';
+import { childrenOf, fetchBack, frameworkSuite, get, request, requestLifecycle, serverSpans } from '../frameworks/harness';
 import { fastifyDrivers } from '../frameworks/drivers/fastify';
 
 for (const driver of fastifyDrivers) {
@@ -72,17 +75,14 @@ for (const [label, moduleName] of [
   ['fastify@5', 'fastify'],
   ['fastify@4', 'fastify4'],
 ] as const) {
-  describe(`fastify hook (${label}) with { http2: true }`, function () {
+  describe(`fastify hook (${label}), apps of their own`, function () {
     this.timeout(30000);
     const tracer = new RecordingTracer();
-    afterEach(async () => {
-      await tracer.settle();
-      uninstallAllPatches();
-      tracer.reset();
-    });
+    const back = requestLifecycle(tracer, {}, async () => undefined);
+    const install = (): void => installPatches(['httpServer', 'http', 'fastify'], { tracer, aliases: moduleName === 'fastify4' ? { fastify4: 'fastify' } : undefined });
 
-    it('the server span of an HTTP/2 (h2c) request is named after its route, active in the handler', async () => {
-      installPatches(['httpServer', 'http', 'fastify'], { tracer, aliases: moduleName === 'fastify4' ? { fastify4: 'fastify' } : undefined });
+    it('{ http2: true }: the server span of an HTTP/2 (h2c) request is named after its route, active in the handler', async () => {
+      install();
       const app = require(moduleName)({ http2: true });
       let active: unknown;
       app.get('/users/:id', async (req: any) => {
@@ -105,6 +105,45 @@ for (const [label, moduleName] of [
         assert.equal(span.parentId, '0123456789abcdef');
         assert.equal(active, span);
       } finally {
+        await app.close();
+      }
+    });
+
+    it('an onTimeout hook runs in the span of the request that timed out: the second one of a keep-alive connection', async () => {
+      install();
+      const app = require(moduleName)({ connectionTimeout: 300 });
+      const sockets: unknown[] = [];
+      let active: unknown;
+      let timedOut: (url: string) => void;
+      const hookDone = new Promise<string>((resolve) => (timedOut = resolve));
+      app.addHook('onTimeout', async (req: any) => {
+        active = currentSpan();
+        await fetchBack(`${back().url}/timeout${req.url}`);
+        timedOut(req.url);
+      });
+      app.get('/quick', async (req: any) => (sockets.push(req.raw.socket), 'quick'));
+      app.get('/never', (req: any) => (sockets.push(req.raw.socket), new Promise(() => undefined)));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const quick = await new Promise<string>((resolve, reject) => http.get(`${url}/quick`, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject));
+        assert.equal(quick, 'quick');
+        const never = http.get(`${url}/never`, { agent });
+        const reset = next(never, 'error');
+        // The hook ran and its call finished (fetchBack resolves once the response has ended).
+        assert.equal(await hookDone, '/never');
+        await reset;
+        await tracer.settle();
+        assert.equal(sockets.length, 2);
+        assert.equal(sockets[0], sockets[1], 'both requests came on one connection');
+        const server = (path: string) => tracer.ofKind('server').find((s) => s.tags['http.url'] === `${url}${path}`)!;
+        assert.equal(active, server('/never'), 'the hook runs with the span of the request that timed out active');
+        const call = tracer.ofKind('client').find((s) => s.tags['http.url'] === `${back().url}/timeout/never`);
+        assert.equal(call?.parentId, server('/never').id, 'the call the hook made is a child of that request');
+        assert.notEqual(call?.parentId, server('/quick').id);
+      } finally {
+        agent.destroy();
         await app.close();
       }
     });

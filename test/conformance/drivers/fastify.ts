@@ -12,9 +12,11 @@ function fastifyDriver(label: string, moduleName: string): Driver {
     name: label,
     hook: 'fastify',
     config: moduleName === 'fastify4' ? { aliases: { fastify4: 'fastify' } } : undefined,
-    // Reply#send (every reply); fastify 5's handler channel and fastify 4's route contexts are not functions.
-     
-    targets: () => [[require(`${moduleName}/lib/reply`).prototype, 'send']],
+    // Reply#send (every reply) and the onTimeout hook runner; fastify 5's handler channel and fastify 4's route contexts are not functions.
+    targets: () => [
+      [require(`${moduleName}/lib/reply`).prototype, 'send'],
+      [require(`${moduleName}/lib/hooks`), 'onTimeoutHookRunner'],
+    ],
     async start() {
       let ready: Promise<http.RequestListener> | undefined;
       const build = async (): Promise<http.RequestListener> => {
