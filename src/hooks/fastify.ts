@@ -15,7 +15,10 @@ export const fastifyHook = defineHook<'fastify', FastifyOptions, typeof import('
     { module: 'fastify', file: 'lib/reply', versions: '>=4 <6', patch: 'patchReply' },
     // fastify 4 publishes no such channel.
     { module: 'fastify', file: 'lib/context', versions: '>=4 <5', patch: 'patchContext' },
-    // The onTimeout hook runner, to run its hooks in the request's context.
+    // The hook runners (naming before the hooks run; onTimeout's in the request's context) and the body
+    // parser, in the file of either name (fastify 4's, camelCase, and later fastify 5's, kebab-case).
     { module: 'fastify', file: 'lib/hooks', versions: '>=4 <6', patch: 'patchHooks' },
+    { module: 'fastify', file: 'lib/content-type-parser', versions: '>=4 <6', patch: 'patchBodyParser' },
+    { module: 'fastify', file: 'lib/contentTypeParser', versions: '>=4 <6', patch: 'patchBodyParser' },
   ],
 });

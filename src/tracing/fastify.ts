@@ -12,8 +12,9 @@
  * - fastify 4 publishes no such channel: the route's `Context` (made after the onRoute hooks ran) keeps a
  *   wrapper of the function fastify made of the handler (`handler.bind(instance)`, which only
  *   `request.routeOptions.handler` hands back), with that function's name and length;
- * - the onTimeout hook runner of lib/hooks runs its hooks in the request's context: fastify calls it only
- *   when there is such a hook and a socket times out.
+ * - the hook runners of lib/hooks and the body parser's `run` name the route before the route's hooks and
+ *   the body's reading (a request the client leaves there is named too), and the onTimeout runner runs
+ *   its hooks in the request's context: fastify calls each only when there is such a hook (or a body).
  */
 import diagnostics from 'node:diagnostics_channel';
 import path from 'node:path';
@@ -83,20 +84,25 @@ function wrapSend(hook: ActiveHook<FastifyOptions>, kReplyIsError: symbol | unde
     };
 }
 
+/** One of fastify's internal symbols (lib/symbols), or undefined when it cannot be read. */
+function symbolOf(basedir: string | undefined, name: string): symbol | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const value: unknown = basedir !== undefined ? require(path.join(basedir, 'lib', 'symbols.js'))[name] : undefined;
+    return typeof value === 'symbol' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function patchReply(exports: any, ctx: PatchContext<FastifyOptions, undefined>): void {
   const { hook, wrap, basedir, version } = ctx;
   if (version !== undefined && Number.parseInt(version, 10) >= 5) subscribeHandlerChannel(ctx);
-  let kReplyIsError: symbol | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    if (basedir !== undefined) kReplyIsError = require(path.join(basedir, 'lib', 'symbols.js')).kReplyIsError;
-  } catch {
-    // Without it, only errors that are Error instances are recorded.
-  }
-  wrap(exports.prototype, 'send', wrapSend(hook, typeof kReplyIsError === 'symbol' ? kReplyIsError : undefined));
+  // Without kReplyIsError, only errors that are Error instances are recorded.
+  wrap(exports.prototype, 'send', wrapSend(hook, symbolOf(basedir, 'kReplyIsError')));
 }
 
-// onTimeout hooks: fastify runs them outside the request.
+// The hook runners of lib/hooks and the body parser: fastify has matched the route before any of them runs.
 
 type Current = () => ActiveHook<FastifyOptions> | undefined;
 type Wrap = (original: (...args: any[]) => unknown) => (...args: any[]) => unknown;
@@ -108,6 +114,29 @@ type Wrap = (original: (...args: any[]) => unknown) => (...args: any[]) => unkno
 function currentInbound(current: Current, request: any): InboundRequest | undefined {
   const hook = current();
   return hook !== undefined ? inboundOf(hook, request) : undefined;
+}
+
+/**
+ * The onRequest, preParsing, preValidation and preHandler hook runners (fastify runs one only for a route
+ * with such hooks) and the body parser (only for a request with a body), given the request as argument
+ * `at`: they name the span after the route, read from its route context (`routeOptions.url` builds an
+ * object per read on fastify 5), so that a request the client leaves there is named too. The handler
+ * then finds it named.
+ */
+function wrapNaming(current: Current, kRouteContext: symbol | undefined, at: number): Wrap {
+  return (original) =>
+    function (this: unknown): unknown {
+      const request = arguments[at];
+      const inbound = currentInbound(current, request);
+      if (inbound !== undefined && inbound.route === undefined) {
+        try {
+          nameRoute(inbound, request, kRouteContext !== undefined ? request[kRouteContext]?.config?.url : undefined);
+        } catch {
+          // A route that cannot be read here is named as the handler starts.
+        }
+      }
+      return applyArgs(original, this, arguments);
+    };
 }
 
 /**
@@ -124,9 +153,18 @@ function wrapTimeoutRunner(current: Current): Wrap {
     };
 }
 
-/** lib/hooks: the onTimeout runner, which fastify's route module takes when it loads (fastify 4 and 5). */
-export function patchHooks(exports: any, { wrap, current }: PatchContext<FastifyOptions, undefined>): void {
+const NAMING_RUNNERS = ['onRequestHookRunner', 'preParsingHookRunner', 'preValidationHookRunner', 'preHandlerHookRunner'];
+
+/** lib/hooks: the runners that fastify's route and handler modules take when they load (fastify 4 and 5). */
+export function patchHooks(exports: any, { wrap, current, basedir }: PatchContext<FastifyOptions, undefined>): void {
+  const naming = wrapNaming(current, symbolOf(basedir, 'kRouteContext'), 1);
+  for (const name of NAMING_RUNNERS) wrap(exports, name, naming);
   wrap(exports, 'onTimeoutHookRunner', wrapTimeoutRunner(current));
+}
+
+/** The content-type parser's `run(contentType, handler, request, reply)`: where a request's body is read. */
+export function patchBodyParser(exports: any, { wrap, current, basedir }: PatchContext<FastifyOptions, undefined>): void {
+  if (typeof exports === 'function') wrap(exports.prototype, 'run', wrapNaming(current, symbolOf(basedir, 'kRouteContext'), 2));
 }
 
 // fastify 5: the handler's tracing channel. Its message is `{ request, reply, route, async, error? }`.

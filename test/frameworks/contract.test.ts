@@ -146,7 +146,7 @@ for (const driver of FRAMEWORKS) {
     });
 
     for (const traceAllRequests of [false, true]) {
-      it(`traced() after the client has gone starts no span${traceAllRequests ? ' (traceAllRequests: the aborted request’s span finished once, the abort logged, no status)' : ' (traceAllRequests: false)'}`, async () => {
+      it(`traced() after the client has gone starts no span${traceAllRequests ? ' (traceAllRequests: the aborted request’s span finished once, named after its route, the abort logged, no status)' : ' (traceAllRequests: false)'}`, async () => {
         const url = await start({ hooks: { httpServer: { traceAllRequests } } });
         await leaveWhileWaiting(`${url}/slow-traced`, 'lateTraced');
         await tracer.settle();
@@ -158,6 +158,9 @@ for (const driver of FRAMEWORKS) {
         assert.equal(servers.length, 1, 'no second server span after the abort');
         const [span] = servers;
         assert.equal(span.finishCount, 1);
+        // The client left in the route's slow middleware (fastify: an onRequest hook), after the route matched.
+        assert.equal(span.operationName, route('/slow-traced'));
+        assert.equal(span.tags['http.route'], driver.route('/slow-traced'));
         assert.equal(span.tags.error, true);
         assert.equal('http.status_code' in span.tags, false, 'no response was sent');
         assert.deepEqual(span.logs.map((l) => [l.fields.event, l.fields.message]), [['abort', 'connection closed before the response was sent']]);

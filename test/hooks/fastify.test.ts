@@ -4,20 +4,21 @@
  * fastify in test/frameworks/contract.test.ts.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { currentSpan, installPatches } from '../../src';
 import { h2request } from '../helpers/http2';
 import { readBody } from '../helpers/servers';
 import { RecordingTracer } from '../helpers/tracer';
-import { next } from '../helpers/waits';
+import { next, until } from '../helpers/waits';
 import { childrenOf, fetchBack, frameworkSuite, get, request, requestLifecycle, serverSpans } from '../frameworks/harness';
 import { fastifyDrivers } from '../frameworks/drivers/fastify';
 
 for (const driver of fastifyDrivers) {
   describe(`fastify hook (${driver.label})`, function () {
     this.timeout(30000);
-    const { tracer, seen, back, start } = frameworkSuite(driver);
+    const { tracer, seen, back, start, events } = frameworkSuite(driver);
 
     it('a callback-style handler (reply.send later) and a handler behind the body parser run in the request context', async () => {
       const url = await start();
@@ -31,6 +32,38 @@ for (const driver of fastifyDrivers) {
       assert.equal(seen.inBodyHandler, echo);
       const client = tracer.finished.find((s) => s.tags['span.kind'] === 'client' && s.tags['http.url'] === `${back().url}/cb/5`);
       assert.equal(client?.parentId, cb.id);
+    });
+
+    it('a request the client leaves in a slow preHandler hook, or while its body is read, is named after its route: finished once, as an abort', async () => {
+      const url = await start(undefined, undefined, (app) => {
+        app.get('/users/:id', { preHandler: async (_req: any, reply: any) => (events.emit('waiting'), await once(reply.raw, 'close')) }, async () => 'late');
+        // A body parser that waits for the body: the client leaves before it has sent it all.
+        app.addContentTypeParser('application/x-slow', (_req: any, _payload: unknown, _done: unknown) => events.emit('waiting'));
+        app.post('/uploads/:id', async () => 'stored');
+      });
+      const leave = async (client: http.ClientRequest): Promise<void> => {
+        client.on('error', () => undefined);
+        await next(events, 'waiting');
+        client.destroy();
+      };
+      await leave(http.get(`${url}/users/7`));
+      const upload = http.request(`${url}/uploads/1`, { method: 'POST', headers: { 'content-type': 'application/x-slow', 'content-length': 100 } });
+      upload.write('part of it');
+      await leave(upload);
+      const serverOf = (path: string) => tracer.ofKind('server').filter((s) => s.tags['http.url'] === `${url}${path}`);
+      await until(() => serverOf('/users/7').length + serverOf('/uploads/1').length === 2, 'both server spans to finish');
+      await tracer.settle();
+      for (const [path, name, route] of [
+        ['/users/7', 'GET /users/:id', '/users/:id'],
+        ['/uploads/1', 'POST /uploads/:id', '/uploads/:id'],
+      ]) {
+        const [span] = serverOf(path);
+        assert.equal(span.operationName, name);
+        assert.equal(span.tags['http.route'], route);
+        assert.equal(span.finishCount, 1);
+        assert.equal(span.tags.error, true);
+        assert.deepEqual(span.logs.map((l) => l.fields.event), ['abort']);
+      }
     });
 
     it('middlewareSpans: the reply (preSerialization, onSend, onError and onResponse hooks) runs with the request span active; the handler under its own', async () => {

@@ -12,11 +12,13 @@ function fastifyDriver(label: string, moduleName: string): Driver {
     name: label,
     hook: 'fastify',
     config: moduleName === 'fastify4' ? { aliases: { fastify4: 'fastify' } } : undefined,
-    // Reply#send (every reply) and the onTimeout hook runner; fastify 5's handler channel and fastify 4's route contexts are not functions.
-    targets: () => [
-      [require(`${moduleName}/lib/reply`).prototype, 'send'],
-      [require(`${moduleName}/lib/hooks`), 'onTimeoutHookRunner'],
-    ],
+    // Reply#send (every reply), the hook runners and the body parser; fastify 5's handler channel and fastify 4's route contexts are not functions.
+    targets: () => {
+      const hooks = require(`${moduleName}/lib/hooks`);
+      const parser = require(`${moduleName}/lib/${moduleName === 'fastify4' ? 'contentTypeParser' : 'content-type-parser'}`);
+      const runners = ['onRequestHookRunner', 'preParsingHookRunner', 'preValidationHookRunner', 'preHandlerHookRunner', 'onTimeoutHookRunner'];
+      return [[require(`${moduleName}/lib/reply`).prototype, 'send'], ...runners.map((name): [object, string] => [hooks, name]), [parser.prototype, 'run']];
+    },
     async start() {
       let ready: Promise<http.RequestListener> | undefined;
       const build = async (): Promise<http.RequestListener> => {
