@@ -10,6 +10,17 @@ export function isAbsoluteUrl(url: string): boolean {
   return ABSOLUTE.test(url);
 }
 
+/**
+ * The URL a request to `base` (`scheme://authority`, no trailing slash) for the request target `path`
+ * stands for (RFC 9112 3.3): an absolute-form target (a forward proxy's) is the URL itself, and a
+ * CONNECT's authority-form target (`host:port`, the tunnel's end) is `scheme://host:port`.
+ */
+export function requestUrl(base: string, method: string, path: string): string {
+  if (ABSOLUTE.test(path)) return path;
+  if (method === 'CONNECT' && path.charCodeAt(0) !== 47 /* / */) return base.slice(0, base.indexOf('//') + 2) + path;
+  return base + path;
+}
+
 /** Start and end of the authority of an absolute URL; it ends at the first `/`, `?`, `#` or `\` (WHATWG). */
 function authority(url: string): [number, number] | undefined {
   if (!ABSOLUTE.test(url)) return undefined;

@@ -18,7 +18,7 @@ import { callParent, chained, HeaderCarrier, headerValue, HttpClientCall, httpCl
 import type { ActiveHook, PatchContext } from '../registry/define';
 import type { FetchOptions } from '../options/fetch';
 import { applyArgs } from '../apply-args';
-import { isAbsoluteUrl } from '../url';
+import { requestUrl } from '../url';
 import { ownDataValue } from '../own-copy';
 import { runInContext } from '../cores/db-call';
 import { tracingOff } from '../spans';
@@ -72,9 +72,10 @@ function originTarget(origin: string): HttpTarget {
 
 function targetOf(request: UndiciRequest): HttpTarget {
   const base = originTarget(String(request.origin ?? ''));
-  const path = request.path ?? '/';
-  // An absolute-form path (a forward proxy, no tunnel) is the URL itself; the host is the proxy, where it connects (as http's).
-  return { method: (request.method ?? 'GET').toUpperCase(), url: isAbsoluteUrl(path) ? path : base.url + path, hostname: base.hostname, port: base.port };
+  const method = (request.method ?? 'GET').toUpperCase();
+  // An absolute-form path (a forward proxy, no tunnel) is the URL itself, a CONNECT's `host:port` the tunnel's
+  // end; the host is the proxy, where it connects (as http's).
+  return { method, url: requestUrl(base.url, method, request.path ?? '/'), hostname: base.hostname, port: base.port };
 }
 
 /** undici's request headers: a flat array (undici 6+) or a raw header block (undici 5). */

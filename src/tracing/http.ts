@@ -7,7 +7,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { urlToHttpOptions } from 'node:url';
 import type { PatchContext } from '../registry/define';
 import { HeaderCopy, headerValue, HttpClientCall, HttpClientOptions, HttpClientState, HttpTarget, startHttpClientCall } from '../cores/http-client';
-import { hostHeader, isAbsoluteUrl } from '../url';
+import { hostHeader, requestUrl } from '../url';
 import { applyArgs } from '../apply-args';
 
 export { httpClientState as makeState } from '../cores/http-client';
@@ -45,8 +45,8 @@ function targetOf(defaultProtocol: string, opts: Record<string, any>, headers: H
   const path = String(opts.path || '/');
   const method = typeof opts.method === 'string' && opts.method !== '' ? opts.method.toUpperCase() : 'GET';
   const host = headerValue(headers.value, 'host');
-  // An absolute-form target (through a forward proxy) is the URL itself.
-  const url = isAbsoluteUrl(path) ? path : `${protocol}//${typeof host === 'string' ? host : hostHeader(hostname, port, defaultPort)}${path}`;
+  // An absolute-form target (through a forward proxy) is the URL itself; a CONNECT's `host:port`, the tunnel's end.
+  const url = requestUrl(`${protocol}//${typeof host === 'string' ? host : hostHeader(hostname, port, defaultPort)}`, method, path);
   return { method, url, hostname, port };
 }
 

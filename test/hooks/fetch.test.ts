@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import * as net from 'node:net';
+import type { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import * as undici from 'undici';
 import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
@@ -37,6 +40,24 @@ function bareDispatch(dispatcher: undici.Dispatcher, url: string): Promise<void>
       onResponseError: (_controller: unknown, err: Error) => reject(err),
     } as unknown as undici.Dispatcher.DispatchHandler);
   });
+}
+
+/** A proxy that opens the tunnel each CONNECT asks for, after telling `onConnect` of the CONNECT. */
+async function tunnellingProxy(onConnect: (req: IncomingMessage) => void): Promise<TestServer> {
+  const proxy = await startServer();
+  proxy.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    onConnect(req);
+    const [host, port] = String(req.url).split(':');
+    const upstream = net.connect(Number(port), host, () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(socket).on('error', () => {});
+      socket.pipe(upstream).on('error', () => {});
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  return proxy;
 }
 
 describe('fetch / undici hook', function () {
@@ -140,7 +161,6 @@ describe('fetch / undici hook', function () {
   });
 
   it('a tunnelling ProxyAgent: its CONNECTs carry no trace header and make no span, a redirect through it stays the one call', async () => {
-    const net = await import('node:net');
     const target = await startServer((req, res) => {
       if (req.url === '/start') {
         // Closed after the redirect: the next request needs a tunnel of its own.
@@ -150,19 +170,7 @@ describe('fetch / undici hook', function () {
       echoHandler(req, res);
     });
     const connects: unknown[] = [];
-    const proxy = await startServer();
-    proxy.server.on('connect', (req: import('node:http').IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
-      connects.push(req.headers.traceparent);
-      const [host, port] = String(req.url).split(':');
-      const upstream = net.connect(Number(port), host, () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(socket).on('error', () => {});
-        socket.pipe(upstream).on('error', () => {});
-      });
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-    });
+    const proxy = await tunnellingProxy((req) => connects.push(req.headers.traceparent));
     const agent = new undici.ProxyAgent(proxy.url);
     try {
       const parent = tracer.startSpan('parent') as RecordedSpan;
@@ -186,6 +194,42 @@ describe('fetch / undici hook', function () {
       assert.equal(direct, `00-${spans[1].traceId}-${spans[1].id}-01`);
     } finally {
       await agent.close();
+      await proxy.close();
+      await target.close();
+    }
+  });
+
+  it("an app's own CONNECT (Client#connect, promise and callback) through a proxy: a span under the caller, http.url the tunnel's end and peer.* the proxy, as http's (http.url was the proxy's origin and the target run together)", async () => {
+    const target = await startServer();
+    const paths: string[] = [];
+    const proxy = await tunnellingProxy((req) => paths.push(String(req.url)));
+    const { host } = new URL(target.url);
+    const client = new undici.Client(proxy.url);
+    try {
+      const parent = tracer.startSpan('parent') as RecordedSpan;
+      const statuses = await withSpan(parent, async () => {
+        const viaClient = await client.connect({ path: host });
+        viaClient.socket.destroy();
+        const viaCallback = await new Promise<number>((resolve, reject) =>
+          client.connect({ path: host }, (err, data) => {
+            if (err) return reject(err);
+            data.socket.destroy();
+            resolve(data.statusCode);
+          }),
+        );
+        return [viaClient.statusCode, viaCallback];
+      });
+      parent.finish();
+      await tracer.settle();
+      assert.deepEqual(statuses, [200, 200]);
+      assert.deepEqual(paths, [host, host]);
+      const { hostname, port } = new URL(proxy.url);
+      assert.deepEqual(
+        clients().map((s) => [s.operationName, s.tags.component, s.tags['http.method'], s.tags['http.url'], s.tags['peer.hostname'], s.tags['peer.port'], s.tags['http.status_code'], s.parentId]),
+        Array(2).fill(['HTTP CONNECT', 'undici', 'CONNECT', `http://${host}`, hostname, Number(port), 200, parent.id]),
+      );
+    } finally {
+      await client.close();
       await proxy.close();
       await target.close();
     }

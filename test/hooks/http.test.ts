@@ -413,9 +413,10 @@ describe('http client hook: upgrade and CONNECT', () => {
       const connected = await handedOver(http.request({ host: '127.0.0.1', port, method: 'CONNECT', path: 'example.com:443' }), 'connect');
       assert.deepEqual([upgraded, connected], [101, 200]);
       const spans = await tracer.waitFor(2);
-      assert.deepEqual(spans.map((s) => [s.tags['http.method'], s.tags['http.status_code'], s.tags.error, s.logs.length]), [
-        ['GET', 101, undefined, 0],
-        ['CONNECT', 200, undefined, 0],
+      // A CONNECT's URL is the tunnel's end (its authority-form target), its peer the server it went to.
+      assert.deepEqual(spans.map((s) => [s.tags['http.method'], s.tags['http.url'], s.tags['peer.port'], s.tags['http.status_code'], s.tags.error, s.logs.length]), [
+        ['GET', `http://127.0.0.1:${port}/ws`, port, 101, undefined, 0],
+        ['CONNECT', 'http://example.com:443', port, 200, undefined, 0],
       ]);
     } finally {
       await new Promise((resolve) => raw.close(resolve));
