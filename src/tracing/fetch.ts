@@ -43,6 +43,8 @@ const MAX_ABANDONED = 64;
 let entering: FetchCall | undefined;
 /** The call whose request was attached last: the tunnel (CONNECT) a ProxyAgent opens for that request is part of it. */
 let lastAttached: FetchCall | undefined;
+/** The callback-form call whose 3xx's response ends now: an API handler completing now is its (`requestDone`). */
+let completing: FetchCall | undefined;
 
 const kCall = Symbol('opentracing-client-hooks.undiciCall');
 
@@ -126,12 +128,21 @@ class FetchCall implements OutboundCall {
   /** An entry point's call (settled when its promise is), not a request of its own. */
   private readonly entry: boolean;
   /**
-   * While its first request waits in a pool's queue: what undici's handler of the call holds (the callback,
-   * in `queuedCallbacks` too, or pipeline's stream), which tells that handler's failure (`failedInQueue`).
+   * While its first request, or a redirect, waits in a pool's queue: what undici's handler of the call holds
+   * (the callback, in `queuedCallbacks` too, or pipeline's stream), which tells that handler's failure (`failedInQueue`).
    */
   private queued: WeakRef<object> | undefined;
   /** The form with a callback: settled from the start, yet a redirect of its is still expected (see `requestDone`). */
   private callbackForm = false;
+  /**
+   * A callback-form call's callback, while a request of its is in flight, when its undici's handlers tell
+   * their completion (`completing`): a redirect that a busy pool queues is then awaited with it.
+   */
+  private callback: object | undefined;
+  /** undici's handler of the call tells its completion (`patchHandlers`): `callback` is kept. */
+  private seesCompletion = false;
+  /** The response of the call's 3xx reached undici's handler of the call: no redirect follows it. */
+  private delivered = false;
 
   constructor(
     readonly state: FetchState,
@@ -158,6 +169,7 @@ class FetchCall implements OutboundCall {
     }
     this.unexpect();
     if (this.queued !== undefined) {
+      if (this.seesCompletion) this.callback = this.queued.deref();
       this.queued = undefined;
       queuedCallbacks.unregister(this);
     }
@@ -288,18 +300,31 @@ class FetchCall implements OutboundCall {
     this.state.followUps.delete(this);
   }
 
-  /** The last request's response is complete: the call ends, unless undici is about to follow up. */
-  requestDone(): void {
+  /**
+   * The last request's response is complete: the call ends, unless undici is about to follow up. True when
+   * undici's handler of the call is to tell whether it takes this response (`completing`, `handedOver`).
+   */
+  requestDone(): boolean {
     this.currentDone = true;
-    if (this.next === undefined) return this.finish();
-    if (!this.callbackForm) return;
+    if (this.next === undefined) {
+      this.finish();
+      return false;
+    }
+    if (!this.callbackForm) return false;
     // Settled from the start, a callback-form call has nothing else to end it: undici's redirect handler
-    // creates the redirect's request right after this channel, so one not attached by the next turn never
-    // comes (a failure after this channel is ended by `failedBody`).
+    // dispatches the redirect right after this channel (a failure after it is ended by `failedBody`). Its
+    // request is attached by the next turn, or a busy pool queued it: then undici's handler of the call has
+    // not seen this response complete (no redirect would hand it on), and it is awaited as a first request
+    // is. Without that sign (handlers of a shape not known), one not attached by the next turn never comes.
     const done = this.current;
+    const callback = this.callback;
+    this.delivered = false;
     setImmediate(() => {
-      if (this.current === done && this.failure === undefined) this.finish();
+      if (this.current !== done || this.failure !== undefined || this.ended) return;
+      if (callback === undefined || this.delivered) return this.finish();
+      this.awaitQueued(callback);
     });
+    return callback !== undefined;
   }
 
   /** undici may send another request for this call: to `location` (a redirect) or the same URL again (a retry). */
@@ -317,6 +342,18 @@ class FetchCall implements OutboundCall {
     }
     this.next = to.replace(/#.*$/, '');
     this.state.followUps.add(this);
+  }
+
+  /** undici's handler of the call completed a response (`completing`): the app has it, no redirect follows. */
+  handedOver(): void {
+    this.delivered = true;
+  }
+
+  /** The request the call expects waits in a pool's queue, its handler holding `callback`: until it comes, fails or is dropped. */
+  private awaitQueued(callback: object): void {
+    this.callback = undefined;
+    this.queued = new WeakRef(callback);
+    queuedCallbacks.register(callback, this, this);
   }
 
   /** The entry point's promise (or callback) resolved: later errors are the body's. */
@@ -358,29 +395,33 @@ class FetchCall implements OutboundCall {
    * is still expected after a 3xx; a retry, which undici sends after a timer, is not (no sign tells it
    * from another request to that URL, so it is a span of its own).
    */
-  calledBack(callback: object, self: unknown, args: ArrayLike<unknown>): void {
+  calledBack(callback: object, self: unknown, args: ArrayLike<unknown>, seesCompletion: boolean): void {
     this.settled = true;
     this.callbackForm = true;
-    if (this.next === undefined || this.ended) return;
+    this.seesCompletion = seesCompletion;
+    if (this.ended) return;
+    if (this.next === undefined) {
+      if (seesCompletion) this.callback = callback;
+      return;
+    }
     // undici calls the callback back with the error, and creates no request: expecting one would match a later request to that URL.
     if (failsAtOnce(self, args)) return this.finish();
-    this.queued = new WeakRef(callback);
-    queuedCallbacks.register(callback, this, this);
+    this.awaitQueued(callback);
   }
 
-  /** Whether the call's first request still waits in a pool's queue, for a handler that holds `held`. */
+  /** Whether a request of the call waits in a pool's queue, for a handler that holds `held`. */
   isQueuedAs(held: object): boolean {
-    return this.current === undefined && this.queued?.deref() === held;
+    return this.queued?.deref() === held;
   }
 
   /** undici failed the handler of the call's queued request (the pool destroyed, options refused): no request comes. */
   failedInQueue(err: unknown): void {
-    if (this.current === undefined) this.finish(err);
+    if (this.queued !== undefined) this.finish(err);
   }
 
   /** The callback of a call whose request never came was collected: it comes no more. */
   lostInQueue(): void {
-    if (this.current === undefined) this.finish();
+    if (this.queued !== undefined) this.finish();
   }
 
   /** At uninstall: no channel will report the end of a settled call any more, so it ends now. */
@@ -394,6 +435,7 @@ class FetchCall implements OutboundCall {
     this.ended = true;
     if (this.call === undefined && this.next !== undefined && this.signal?.aborted === true) return this.abandon();
     this.unexpect();
+    this.callback = undefined;
     if (lastAttached === this) lastAttached = undefined;
     this.state.inFlight.delete(this);
     unreadBodies.unregister(this);
@@ -726,7 +768,8 @@ function bindHandlerBody(state: FetchState, handler: ApiHandler): void {
  * hands the response to the app's writable: its writes, end and destroy run in the caller's context. Only
  * what comes after the response head is wrapped: the callback, factory or handler undici runs with it
  * has no frame of the hook's in its stack. Every handler's failure may be that of a call a pool queued
- * (`failedHandler`). Returns whether `request`'s body is bound so.
+ * (`failedHandler`), and a completion tells a callback-form call's 3xx was handed over (`completing`).
+ * Returns whether `request`'s body is bound so.
  */
 function patchHandlers(state: FetchState, wrap: PatchContext<FetchOptions, FetchState>['wrap'], handlers: ReturnType<typeof handlerPrototypes>): boolean {
   for (const proto of Object.values(handlers)) {
@@ -734,8 +777,13 @@ function patchHandlers(state: FetchState, wrap: PatchContext<FetchOptions, Fetch
     for (const name of ['onData', 'onComplete', 'onError']) {
       if (!Object.prototype.hasOwnProperty.call(proto, name)) continue;
       const failure = name === 'onError';
+      const completion = name === 'onComplete';
       wrap(proto, name, (original) =>
         function (this: ApiHandler): any {
+          if (completion && completing !== undefined) {
+            completing.handedOver();
+            completing = undefined;
+          }
           if (failure && state.followUps.size !== 0) failedHandler(state, this, arguments[0]);
           if (writable) return inCallerContext(state, original, this, arguments);
           bindHandlerBody(state, this);
@@ -749,11 +797,12 @@ function patchHandlers(state: FetchState, wrap: PatchContext<FetchOptions, Fetch
 
 /**
  * Wraps an entry point (`fetch`, `request`, `stream`, `pipeline`): its requests share one logical span.
- * A call with a callback (`callbackAt`) is settled from the start. With `bindsBody` (`request`, when its
- * handler could not be patched), the promise resolves to a body whose events run in the caller's
- * context, for every call made with a tracer set.
+ * A call with a callback (`callbackAt`) is settled from the start; `seesCompletion` when undici's handler
+ * of such a call tells its completion (`patchHandlers`). With `bindsBody` (`request`, when its handler
+ * could not be patched), the promise resolves to a body whose events run in the caller's context, for
+ * every call made with a tracer set.
  */
-export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt, bindsBody = false) {
+export function wrapEntry(state: FetchState, component: string, callbackAt?: CallbackAt, bindsBody = false, seesCompletion = false) {
   return (original: (...args: any[]) => any) =>
     function entry(this: unknown): any {
       if (!state.hook.enabled) return applyArgs(original, this, arguments);
@@ -787,9 +836,14 @@ export function wrapEntry(state: FetchState, component: string, callbackAt?: Cal
         const ok = bindsBody ? (response: unknown) => (bindBody(response, store), call.resolved(response)) : (response: unknown) => call.resolved(response);
         return chained(result, ok, (err) => call.finish(err), () => call.returned(result));
       }
-      call.calledBack(arguments[at], this, arguments);
+      call.calledBack(arguments[at], this, arguments, seesCompletion);
       return result;
     };
+}
+
+/** Whether a handler class of undici's has an `onComplete` of its own, which `patchHandlers` wraps. */
+function completes(proto: object | undefined): boolean {
+  return proto !== undefined && Object.prototype.hasOwnProperty.call(proto, 'onComplete');
 }
 
 export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
@@ -798,18 +852,20 @@ export function makeState(hook: ActiveHook<FetchOptions>): FetchState {
 
 export function patchUndici(exports: any, { state, wrap }: PatchContext<FetchOptions, FetchState>): void {
   const dispatcher = exports.Dispatcher?.prototype;
+  const handlers = handlerPrototypes(dispatcher);
   // A request body is bound by its handler; else (a handler of a shape not known) when the promise resolves.
-  const bindsBody = !patchHandlers(state, wrap, handlerPrototypes(dispatcher));
+  const bindsBody = !patchHandlers(state, wrap, handlers);
+  const requestCompletes = completes(handlers.request);
   wrap(exports, 'fetch', wrapEntry(state, 'fetch'));
-  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback, bindsBody));
+  wrap(exports, 'request', wrapEntry(state, 'undici', urlFormCallback, bindsBody, requestCompletes));
   // undici.stream(url, options, factory) and undici.pipeline(url, options, handler) take no callback.
   wrap(exports, 'stream', wrapEntry(state, 'undici'));
   wrap(exports, 'pipeline', wrapEntry(state, 'undici'));
   if (typeof exports.Client === 'function') clientClasses.add(exports.Client);
   if (typeof exports.Dispatcher === 'function') dispatcherClasses.add(exports.Dispatcher);
   if (dispatcher) {
-    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1), bindsBody));
-    wrap(dispatcher, 'stream', wrapEntry(state, 'undici', atIfFunction(2)));
+    wrap(dispatcher, 'request', wrapEntry(state, 'undici', atIfFunction(1), bindsBody, requestCompletes));
+    wrap(dispatcher, 'stream', wrapEntry(state, 'undici', atIfFunction(2), false, completes(handlers.stream)));
     wrap(dispatcher, 'pipeline', wrapEntry(state, 'undici'));
   }
 }
@@ -822,7 +878,16 @@ export function onHeaders(message: unknown): void {
 }
 
 export function onTrailers(message: unknown): void {
-  (message as Message).request?.[kCall]?.requestDone();
+  const call = (message as Message).request?.[kCall];
+  // undici's handlers of the call run right after this channel, synchronously: a completion among them is its.
+  if (call?.requestDone() === true) {
+    completing = call;
+    queueMicrotask(endCompleting);
+  }
+}
+
+function endCompleting(): void {
+  completing = undefined;
 }
 
 export function onError(message: unknown): void {

@@ -525,6 +525,72 @@ describe('fetch / undici hook', function () {
     }
   });
 
+  it("a callback-form call's redirect that a busy pool queues stays in the call's one span, under its caller and with its trace, whether it succeeds, its request fails, or it fails before its request exists (it was a span of its own, the call's ended at the 3xx)", async () => {
+    // Each run's `/hold` answers when released, and says when it is held.
+    let release: () => void = () => undefined;
+    let held = Promise.resolve();
+    let holding: () => void = () => undefined;
+    const site = await startServer((req, res) => {
+      const { pathname, searchParams } = new URL(String(req.url), 'http://x');
+      if (pathname === '/redirect') return void res.writeHead(302, { location: String(searchParams.get('to')) }).end();
+      if (pathname === '/cut') return void req.socket.destroy();
+      if (pathname === '/hold') {
+        res.write('x');
+        holding();
+        return void held.then(() => res.end());
+      }
+      echoHandler(req, res);
+    });
+    type Outcome = (err: Error | null) => void;
+    const forms: Array<[string, (d: undici.Dispatcher, path: string, done: Outcome) => void]> = [
+      ['request', (d, path, done) => d.request({ origin: site.url, path, method: 'GET' }, (err, data) => (err ? done(err) : data.body.text().then(() => done(null), done)))],
+      ['stream', (d, path, done) => d.stream({ origin: site.url, path, method: 'GET' }, () => new Writable({ write: (_c, _e, cb) => cb() }), (err) => done(err))],
+    ];
+    // One connection: the redirect goes behind a request the pool sent when the 3xx's response ended.
+    const run = async (to: string, ending: (pool: undici.Pool) => void): Promise<Array<[string, string]>> => {
+      held = new Promise<void>((resolve) => (release = resolve));
+      const isHolding = new Promise<void>((resolve) => (holding = resolve));
+      const pool = new undici.Pool(site.url, { connections: 1 });
+      const d = pool.compose(undici.interceptors.redirect({ maxRedirections: 2 }));
+      const [a, b] = ['A', 'B'].map((name) => tracer.startSpan(name) as RecordedSpan);
+      const outcomes = forms.map(([name, form]) =>
+        withSpan(a, () => new Promise<[string, string]>((resolve) => form(d, `/redirect?to=${to}`, (err) => resolve([name, err === null ? 'ok' : 'failed']))))
+      );
+      const other = withSpan(b, () => d.request({ origin: site.url, path: '/hold', method: 'GET' }).then((r) => r.body.text()).catch(() => 'failed'));
+      await isHolding;
+      ending(pool);
+      const results = await Promise.all(outcomes);
+      release();
+      await other;
+      a.finish();
+      b.finish();
+      await pool.destroy().catch(() => undefined);
+      await tracer.settle();
+      const mine = clients().filter((s) => s.parentId === a.id);
+      assert.deepEqual(mine.map((s) => [new URL(s.tags['http.url'] as string).pathname, s.tags.error]), Array(2).fill(['/redirect', to === '/landed' ? undefined : true]), to);
+      return results;
+    };
+    try {
+      assert.deepEqual(await run('/landed', () => release()), [['request', 'ok'], ['stream', 'ok']]);
+      const landed = site.received.filter((r) => r.url === '/landed').map((r) => r.headers.traceparent);
+      assert.deepEqual(landed, clients().filter((s) => s.parentId !== undefined && !String(s.tags['http.url']).endsWith('/hold')).map((s) => `00-${s.traceId}-${s.id}-01`));
+      tracer.reset();
+      assert.deepEqual(await run('/cut', () => release()), [['request', 'failed'], ['stream', 'failed']]);
+      tracer.reset();
+      // The pool destroyed with the redirects queued: no request comes for them, and one to their URL now is another's.
+      assert.deepEqual(await run('/gone', (pool) => void pool.destroy().catch(() => undefined)), [['request', 'failed'], ['stream', 'failed']]);
+      const c = tracer.startSpan('C') as RecordedSpan;
+      const agent = new undici.Agent();
+      await withSpan(c, () => bareDispatch(agent, `${site.url}/gone`)).finally(() => agent.close());
+      c.finish();
+      await tracer.settle();
+      assert.deepEqual(clients().filter((s) => String(s.tags['http.url']).endsWith('/gone')).map((s) => s.parentId), [c.id]);
+    } finally {
+      release();
+      await site.close();
+    }
+  });
+
   it('requests a busy pool queues (one connection) keep their own parents', async () => {
     const pool = new undici.Pool(server.url, { connections: 1 });
     try {
