@@ -677,8 +677,21 @@ function callerStoreOf(handler: ApiHandler): RequestContext | undefined | typeof
 }
 
 /**
+ * The function a shimmer wrapper (OpenTelemetry's, Elastic's) keeps as `__original`, innermost first: the
+ * probe calls undici's own, not another tool's wrapper. A wrapper of another kind is called as it is.
+ */
+function unwrapped(fn: unknown): unknown {
+  for (let depth = 0; depth < 8 && typeof fn === 'function'; depth++) {
+    const inner: unknown = Object.getOwnPropertyDescriptor(fn, '__original')?.value;
+    if (typeof inner !== 'function') return fn;
+    fn = inner;
+  }
+  return fn;
+}
+
+/**
  * undici's handlers of `request`, `stream` and `pipeline` (not exported): each API method of `proto`
- * (Dispatcher.prototype, not yet wrapped) is called once on a stand-in dispatcher that keeps the handler
+ * (Dispatcher.prototype, not yet wrapped by us; `unwrapped`) is called once on a stand-in dispatcher that keeps the handler
  * it is given, and sends nothing. Only a class of undici's own is kept (one with an `onError` of its own).
  */
 function handlerPrototypes(proto: Record<string, unknown> | undefined): Partial<Record<'request' | 'stream' | 'pipeline', object>> {
@@ -689,7 +702,7 @@ function handlerPrototypes(proto: Record<string, unknown> | undefined): Partial<
     ['pipeline', [{}, noop]],
   ];
   for (const [name, args] of probes) {
-    const method = proto?.[name];
+    const method = unwrapped(proto?.[name]);
     if (typeof method !== 'function') continue;
     const standIn = {
       dispatch(_options: unknown, handler: unknown): boolean {

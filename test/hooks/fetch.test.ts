@@ -7,6 +7,7 @@ import * as undici from 'undici';
 import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
 import { RecordedSpan, RecordingTracer } from '../helpers/tracer';
 import { closedPort, echoHandler, serverForSuite, startServer, TestServer } from '../helpers/servers';
+import { runNode } from '../helpers/child';
 
 const originalFetch = globalThis.fetch;
 
@@ -233,6 +234,24 @@ describe('fetch / undici hook', function () {
       await proxy.close();
       await target.close();
     }
+  });
+
+  it("the load-time probe of undici's handler classes calls undici's own methods, not a shimmer wrapper another tool put on Dispatcher#request, stream and pipeline (it ran that wrapper once each)", async () => {
+    const script = `
+      const shimmer = require('shimmer');
+      const undici = require('undici');
+      let calls = 0;
+      for (const name of ['request', 'stream', 'pipeline'])
+        shimmer.wrap(undici.Dispatcher.prototype, name, (original) => function () { calls++; return original.apply(this, arguments); });
+      const { installPatches } = require('./build/src');
+      installPatches(['fetch'], { tracer: new (require('opentracing').Tracer)() });
+      const atInstall = calls;
+      // Still in place beneath ours: a call goes through it.
+      undici.Dispatcher.prototype.request.call({ dispatch: () => true }, {}, () => undefined);
+      console.log(JSON.stringify({ atInstall, later: calls }));`;
+    const run = await runNode({}, ['-e', script]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { atInstall: 0, later: 1 });
   });
 
   it('a trace header the caller set in another case (undici.request keeps the case) is not added again', async () => {
