@@ -313,8 +313,12 @@ export function withoutCredentials(text: string): string {
  * credentials in its text (nor its object fields) either way (or whatever `redact` takes out); the app's error is untouched.
  */
 export function loggedForm(err: unknown, redact: (text: string) => string = withoutCredentials): unknown {
-  const known = err !== null && typeof err === 'object' ? loggedCopies.get(err) : undefined;
-  return guardedErrorCopy(known ?? err, redact);
+  return guardedErrorCopy(databaseErrorCopy(err) ?? err, redact);
+}
+
+/** The copy a database span logged of `err` (a driver's error it failed with), if one did. */
+export function databaseErrorCopy(err: unknown): unknown {
+  return err !== null && typeof err === 'object' ? loggedCopies.get(err) : undefined;
 }
 
 /**

@@ -26,7 +26,7 @@
 import { Tags } from 'opentracing';
 import type { Span } from 'opentracing';
 import { isSuppressed, RequestContext, storage } from '../context';
-import { appErrorForm, appErrorText, runInContext } from '../cores/db-call';
+import { appErrorText, databaseErrorCopy, runInContext } from '../cores/db-call';
 import { compileMatcher } from '../matchers';
 import type { ActiveHook, PatchContext } from '../registry/define';
 import { clientParent, extractContext, finishSpan, injectHeaders, markError, setTag, startClientSpanUnder, startServerSpan, TagMap, tracingOff } from '../spans';
@@ -536,8 +536,9 @@ class ServerCallTrace {
     if (this.done || this.span === undefined) return;
     this.done = true;
     const code = typeof status?.code === 'number' ? status.code : STATUS_OK;
-    const error = code !== STATUS_OK && status !== null && typeof status === 'object' ? statusErrors.get(status) : undefined;
-    finishWithStatus(this.span, code, error === undefined ? status?.details : detailsOf(appErrorForm(error)), eventOf(code, false));
+    const noted = code !== STATUS_OK && status !== null && typeof status === 'object' ? databaseDetails.get(status) : undefined;
+    // An interceptor that rewrote the details sent its own text: the span logs what went on the wire.
+    finishWithStatus(this.span, code, noted !== undefined && noted.sent === status?.details ? noted.logged : status?.details, eventOf(code, false));
   }
 
   /** The call ended without a status sent (grpc-js reports the end of every call this way). Bound: given to `process.nextTick`. */
@@ -557,13 +558,14 @@ class ServerCallTrace {
 }
 
 /**
- * The error each status grpc-js made of a handler's error was made of (`callback(err)` of a unary or
- * client-streaming handler), by the status: the server span logs the details of the app's error as a
- * server span logs that error (a database error as its span logged it). Set on failure only; weak.
+ * A status grpc-js made of a handler's database error (`callback(pgErr)` of a unary or client-streaming
+ * handler): the details it carried then, and those of the copy the database span logged, which the server
+ * span logs (the error may echo a value unquoted, in a text no longer among the latest ones `appErrorText`
+ * knows). Any other error's details are taken from the status as sent. Set on failure only; weak.
  */
-const statusErrors = new WeakMap<object, object>();
+const databaseDetails = new WeakMap<object, { readonly sent: unknown; readonly logged: string | undefined }>();
 
-/** The details grpc-js's `serverErrorToStatus` takes of an error, of its logged copy: its `details` with a numeric `code`, else its `message`. */
+/** The details grpc-js's `serverErrorToStatus` takes of an error, of a database span's copy: its `details` with a numeric `code`, else its `message`. */
 function detailsOf(copy: unknown): string | undefined {
   if (copy === null || typeof copy !== 'object') return undefined;
   const { code, details, message } = copy as { code?: unknown; details?: unknown; message?: unknown };
@@ -693,12 +695,17 @@ function wrapRunHandlerForCall(state: GrpcState) {
     };
 }
 
-/** `serverErrorToStatus(error)`: the status it makes is noted as made of `error` (see statusErrors). */
+/**
+ * `serverErrorToStatus(error)`: a status made of a database error is noted (see databaseDetails). Only the
+ * database span's copy is read, never the app's error again.
+ */
 function wrapServerErrorToStatus(state: GrpcState) {
   return (original: (...args: any[]) => any) =>
     function serverErrorToStatus(this: unknown, error: unknown): any {
       const status: unknown = applyArgs(original, this, arguments);
-      if (state.hook.enabled && error !== null && typeof error === 'object' && status !== null && typeof status === 'object') statusErrors.set(status, error);
+      if (!state.hook.enabled || status === null || typeof status !== 'object') return status;
+      const copy = databaseErrorCopy(error);
+      if (copy !== undefined) databaseDetails.set(status, { sent: (status as StatusObject).details, logged: detailsOf(copy) });
       return status;
     };
 }

@@ -337,6 +337,60 @@ describe('grpc hook (real @grpc/grpc-js server on 127.0.0.1)', function () {
     }
   });
 
+  it("a handler's error: the server span logs the details an interceptor rewrote in place, and reads the app's error no more often than grpc-js", async () => {
+    uninstallAllPatches();
+    installPatches(['grpc', 'pg'], { tracer });
+    const db = await connectedPgClient();
+    let detailsReads = 0;
+    class Refusal extends Error {
+      readonly code = grpc.status.FAILED_PRECONDITION;
+      get details(): string {
+        detailsReads++;
+        return 'user carol.SECRET3@example.com refused';
+      }
+    }
+    try {
+      await db.query("CREATE FUNCTION pg_temp.grpc_refuse2(e text) RETURNS void AS $$ BEGIN RAISE EXCEPTION 'no user %', e; END $$ LANGUAGE plpgsql");
+      const sanitize = (_descriptor: grpc.ServerMethodDefinition<unknown, unknown>, call: grpc.ServerInterceptingCallInterface) =>
+        new grpc.ServerInterceptingCall(call, {
+          sendStatus: (status, next) => {
+            if (status.code === grpc.status.UNKNOWN) status.details = 'refused';
+            next(status);
+          },
+        });
+      const service: BytesService = {
+        serverOptions: { interceptors: [sanitize] },
+        definition: { Raised: bytesMethod('/users.S/Raised'), Getter: bytesMethod('/users.S/Getter') },
+        handlers: {
+          Raised: async (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(await db.query('SELECT pg_temp.grpc_refuse2($1)', ['dave.SECRET4@example.com']).then(() => null, (e: Error) => e)),
+          Getter: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(new Refusal('refused')),
+        },
+      };
+      await withBytesServer(service, async (raw) => {
+        tracer.reset();
+        const raised = await callBytes(raw, '/users.S/Raised');
+        assert.equal(raised?.details, 'refused', 'the interceptor rewrote the details');
+        await tracer.settle();
+        assert.equal(onlySpan('server').errorLog()?.fields.message, '2 UNKNOWN: refused', 'the server span logs the details on the wire');
+        let untracedReads = -1;
+        for (const installed of [false, true]) {
+          if (!installed) uninstallAllPatches();
+          else installPatches(['grpc', 'pg'], { tracer });
+          detailsReads = 0;
+          const err = await callBytes(raw, '/users.S/Getter');
+          assert.equal(err?.details, 'user carol.SECRET3@example.com refused');
+          await tracer.settle();
+          if (!installed) untracedReads = detailsReads;
+          else assert.equal(detailsReads, untracedReads, "the app's error's details read as often as untraced");
+        }
+      });
+    } finally {
+      await db.end();
+      uninstallAllPatches();
+      install();
+    }
+  });
+
   it('an OK without a message, to a unary or client-streaming call: the client span says UNIMPLEMENTED, as the app is told', async () => {
     const service: BytesService = {
       definition: { Empty: bytesMethod('/t.S/Empty', true) },
