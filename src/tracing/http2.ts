@@ -9,7 +9,8 @@
  * is the grpc hook's, and a request of a session undici opened (`allowH2`) the fetch hook's: both are left
  * as they are.
  */
-import { types } from 'node:util';
+import type { EventEmitter } from 'node:events';
+import { promisify, types } from 'node:util';
 import { RequestContext, storage } from '../context';
 import { callParent, HeaderCopy, headerValue, HttpClientCall, HttpClientState, HttpTarget, startCallUnder } from '../cores/http-client';
 import type { HttpClientOptions } from '../cores/http-client';
@@ -192,21 +193,41 @@ export function patchHttp2Client(exports: any, { state, wrap }: PatchContext<Htt
     wrap(proto, 'request', wrapRequest(state));
   };
   if (sessionPrototype !== undefined) wrapRequestOf(sessionPrototype);
-  wrap(
-    exports,
-    'connect',
-    (original) =>
-      function connect(this: unknown, authority: unknown, options?: unknown): unknown {
-        const session = applyArgs(original, this, arguments) as Session;
-        if (!state.hook.enabled || session === null || typeof session !== 'object') return session;
-        try {
-          const origin = originOf(authority, typeof options === 'function' ? undefined : options);
-          if (origin !== undefined) Object.defineProperty(session, kOrigin, { value: origin, configurable: true });
-          if (!wrapped) wrapRequestOf((sessionPrototype ??= Object.getPrototypeOf(session) as object));
-        } catch {
-          // An authority we cannot read: that session's requests go out untraced.
-        }
-        return session;
-      },
-  );
+  wrap(exports, 'connect', (original) => {
+    const wrapper = function connect(this: unknown, authority: unknown, options?: unknown): unknown {
+      const session = applyArgs(original, this, arguments) as Session;
+      if (!state.hook.enabled || session === null || typeof session !== 'object') return session;
+      try {
+        const origin = originOf(authority, typeof options === 'function' ? undefined : options);
+        if (origin !== undefined) Object.defineProperty(session, kOrigin, { value: origin, configurable: true });
+        if (!wrapped) wrapRequestOf((sessionPrototype ??= Object.getPrototypeOf(session) as object));
+      } catch {
+        // An authority we cannot read: that session's requests go out untraced.
+      }
+      return session;
+    };
+    return withPromisifyOf(original, wrapper);
+  });
+}
+
+/**
+ * `util.promisify(http2.connect)` resolves with the session, through Node's own `promisify.custom` on
+ * `connect` (without it, promisify would take the session its `'connect'` listener gets for an error).
+ * The wrapper gets one doing as Node's (resolved at `'connect'`, rejected by an `'error'` before it),
+ * through the wrapper, so that its sessions are traced.
+ */
+function withPromisifyOf(original: (...args: any[]) => any, wrapper: (...args: any[]) => any): (...args: any[]) => any {
+  if (!Object.prototype.hasOwnProperty.call(original, promisify.custom)) return wrapper;
+  Object.defineProperty(wrapper, promisify.custom, {
+    configurable: true,
+    value: (authority: unknown, options?: unknown) =>
+      new Promise((resolve, reject) => {
+        const session = wrapper(authority, options, () => {
+          session.removeListener('error', reject);
+          resolve(session);
+        }) as EventEmitter;
+        session.once('error', reject);
+      }),
+  });
+  return wrapper;
 }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as opentracing from 'opentracing';
 import { currentSpan, installPatches, suppressTracing, uninstallAllPatches, withSpan } from '../../src';
@@ -305,6 +306,25 @@ describe('http client hook: http2 client (connect(...).request(...))', () => {
     const [span] = tracer.finished;
     assert.equal(span.tags.error, true);
     assert.equal(span.errorLog()?.fields.message, traced.message);
+  });
+
+  it('util.promisify(http2.connect) resolves with the session, as untraced, and its requests are traced; a refused connect rejects with the same error', async () => {
+    const closed = `http://127.0.0.1:${await closedPort()}`;
+    const connectAsync = (): ((authority: string) => Promise<http2.ClientHttp2Session>) => promisify(http2.connect) as unknown as (authority: string) => Promise<http2.ClientHttp2Session>;
+    const untracedRefusal = await connectAsync()(closed).then(() => assert.fail('expected a refusal'), (e: NodeJS.ErrnoException) => e.code);
+    installPatches(['http'], { tracer });
+    const session = await connectAsync()(url);
+    sessions.push(session);
+    assert.equal(session.constructor.name, 'ClientHttp2Session', 'resolved with the session');
+    const { stream, done } = send(session, { ':path': '/promisified' });
+    stream.end();
+    await done;
+    await tracer.settle();
+    assert.equal(tracer.finished.length, 1);
+    assert.equal(tracer.finished[0].tags['http.url'], `${url}/promisified`);
+    assert.ok(received[0].traceparent !== undefined, 'the trace header went');
+    const tracedRefusal = await connectAsync()(closed).then(() => assert.fail('expected a refusal'), (e: NodeJS.ErrnoException) => e.code);
+    assert.equal(tracedRefusal, untracedRefusal);
   });
 
   it('a session opened in request A: a request made in B gets its events in B’s context, and what its handler calls is B’s child (traced or ignored)', async () => {
